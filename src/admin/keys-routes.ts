@@ -1,0 +1,46 @@
+/**
+ * Admin API for caller keys: create (the key is shown once), list (never plaintext), revoke.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../bindings';
+import { loadConfig, formatIssues } from '../config/load';
+import { LimitsSchema } from '../config/schema';
+import { RouterError } from '../errors/router-error';
+import { createKey, listKeys, revokeKey } from '../auth/keys';
+
+const CreateKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  limits: LimitsSchema.optional(),
+  models: z.array(z.string().min(1)).min(1).optional(),
+});
+
+async function jsonBody(request: Request): Promise<unknown> {
+  try {
+    return await request.json();
+  } catch {
+    throw new RouterError(400, 'We could not parse the JSON body of your request.', { code: 'invalid_json' });
+  }
+}
+
+export const keysRoutes = new Hono<AppEnv>()
+  .post('/', async (c) => {
+    const parsed = CreateKeySchema.safeParse(await jsonBody(c.req.raw));
+    if (!parsed.success) {
+      throw new RouterError(400, `Invalid key request: ${formatIssues(parsed.error)}`, { code: 'invalid_request' });
+    }
+    const config = loadConfig(c.env);
+    const unknown = parsed.data.models?.filter((m) => !config.modelNames.has(m)) ?? [];
+    if (unknown.length > 0) {
+      throw new RouterError(400, `Unknown model(s): ${unknown.join(', ')}.`, { code: 'model_not_found', param: 'models' });
+    }
+    const { key, record } = await createKey(c.env.ROUTER_KV, parsed.data);
+    return c.json({ ...record, key }, 201);
+  })
+  .get('/', async (c) => c.json({ object: 'list', data: await listKeys(c.env.ROUTER_KV) }))
+  .delete('/:id', async (c) => {
+    if (!(await revokeKey(c.env.ROUTER_KV, c.req.param('id')))) {
+      throw new RouterError(404, `No key with id '${c.req.param('id')}'.`, { code: 'key_not_found' });
+    }
+    return c.body(null, 204);
+  });

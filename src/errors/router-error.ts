@@ -1,0 +1,61 @@
+/**
+ * The one error type of the router and the one place that turns it into a response.
+ *
+ * Every failure leaves as OpenAI's error shape `{"error":{"message","type","param","code"}}`
+ * so the official SDKs raise their usual typed exceptions. Internal detail (stack traces,
+ * secrets, raw exceptions) never reaches the message: callers build messages on purpose.
+ */
+
+/** Error `type` values, as OpenAI uses them (plus `server_error` for the router's own). */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'requests'
+  | 'tokens'
+  | 'server_error';
+
+export interface RouterErrorOptions {
+  type?: ErrorType;
+  code?: string | null;
+  param?: string | null;
+  /** Extra response headers (retry-after, x-should-retry, …). */
+  headers?: Record<string, string>;
+}
+
+export class RouterError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, message: string, options: RouterErrorOptions = {}) {
+    super(message);
+    this.name = 'RouterError';
+    this.status = status;
+    this.type = options.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+    this.code = options.code ?? null;
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** The OpenAI-shaped body for an error (also used inside SSE error events). */
+export function errorBody(err: RouterError) {
+  return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+}
+
+/** Build the response for any thrown value; unknown throwables become an opaque 500. */
+export function errorResponse(thrown: unknown, headers: Record<string, string> = {}): Response {
+  const err =
+    thrown instanceof RouterError
+      ? thrown
+      : new RouterError(500, 'The router failed to handle this request. It has been logged with its request id.', {
+          code: 'internal_error',
+        });
+  return new Response(JSON.stringify(errorBody(err)), {
+    status: err.status,
+    headers: { 'content-type': 'application/json', ...err.headers, ...headers },
+  });
+}

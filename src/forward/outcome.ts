@@ -1,0 +1,62 @@
+/**
+ * What one upstream attempt's outcome means for the request: keep it, return it as is, or
+ * try elsewhere. Pure.
+ *
+ * Retryable on another node: connection refused/reset, DNS failure, timeout before the
+ * first byte, 408, 429, 5xx, and 401/403 — an upstream 401/403 means *the node's*
+ * credential is broken (the caller's key is never sent upstream), so it is a node fault.
+ * Other 4xx (400, 404, 413, 422, …) are the caller's: returned at once, unchanged.
+ */
+
+export type AttemptOutcome =
+  | { kind: 'response'; status: number; headers: Headers }
+  | { kind: 'timeout'; afterMs: number }
+  | { kind: 'network'; message: string }
+  /** A 200 stream that ended or failed before its first chunk. */
+  | { kind: 'empty-stream' };
+
+export type Verdict =
+  | { action: 'accept' }
+  | { action: 'return' }
+  | { action: 'retry'; reason: string; nodeFault: boolean; retryAfterMs?: number; timeout?: boolean };
+
+/**
+ * Delay an upstream asked for: `retry-after-ms` (OpenAI's, ms) wins over `retry-after`
+ * (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). Undefined if absent or unparsable.
+ */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.has('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+export function classify(outcome: AttemptOutcome): Verdict {
+  switch (outcome.kind) {
+    case 'timeout':
+      return { action: 'retry', reason: `no first byte within ${outcome.afterMs} ms`, nodeFault: true, timeout: true };
+    case 'network':
+      return { action: 'retry', reason: `connection failed (${outcome.message})`, nodeFault: true };
+    case 'empty-stream':
+      return { action: 'retry', reason: 'stream ended before its first chunk', nodeFault: true };
+    case 'response': {
+      const { status, headers } = outcome;
+      if (status >= 200 && status < 300) return { action: 'accept' };
+      if (status === 401 || status === 403) {
+        return { action: 'retry', reason: `node credential rejected (HTTP ${status})`, nodeFault: true };
+      }
+      if (status === 429) {
+        const after = retryAfterMs(headers);
+        return { action: 'retry', reason: 'HTTP 429 rate limited', nodeFault: false, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+      }
+      if (status === 408 || status >= 500) {
+        const after = retryAfterMs(headers);
+        return { action: 'retry', reason: `HTTP ${status}`, nodeFault: true, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+      }
+      return { action: 'return' };
+    }
+  }
+}

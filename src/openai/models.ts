@@ -1,0 +1,36 @@
+/**
+ * Model names: resolving what a caller asked for, and the `/v1/models` list.
+ */
+import type { LoadedConfig } from '../config/load';
+import { RouterError } from '../errors/router-error';
+
+/** The canonical model id for a requested name; 400 listing what is served otherwise. */
+export function resolveModel(config: LoadedConfig, requested: string, allowed?: string[]): string {
+  const model = config.modelNames.get(requested);
+  if (!model) {
+    const served = [...config.modelNames.keys()].sort().join(', ');
+    throw new RouterError(400, `The model '${requested}' is not served by this router. Served models: ${served}.`, {
+      code: 'model_not_found',
+      param: 'model',
+    });
+  }
+  if (allowed && !allowed.includes(model) && !allowed.includes(requested)) {
+    throw new RouterError(403, `This API key may not use the model '${requested}'.`, {
+      type: 'permission_error',
+      code: 'model_not_allowed',
+      param: 'model',
+    });
+  }
+  return model;
+}
+
+/** OpenAI's list shape: served models and aliases, each owned by the router. */
+export function modelList(config: LoadedConfig) {
+  const data = [...config.modelNames.keys()].sort().map((id) => ({
+    id,
+    object: 'model' as const,
+    created: 0,
+    owned_by: 'llm-edge-router',
+  }));
+  return { object: 'list' as const, data };
+}

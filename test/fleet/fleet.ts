@@ -1,0 +1,307 @@
+/**
+ * Simulated fleet: OpenAI-compatible upstream nodes on loopback, each with fault knobs.
+ *
+ * Serves `npm run dev`, the workerd integration tests and the benchmarks. Runs in Node
+ * (type-stripped TypeScript: erasable syntax only). Every node is a real HTTP server; a
+ * control server changes knobs at run time so a test can make one node refuse, reset,
+ * hang, answer 5xx/429, cut or stall a stream, or demand a credential.
+ *
+ * Control API (JSON):
+ *   GET  /nodes                 → [{id, url, port, knobs, requests}]
+ *   PUT  /nodes/:id             → merge knobs into that node (see `Knobs`)
+ *   GET  /nodes/:id/requests    → the last requests that node received (headers, body)
+ *   POST /reset                 → every node back to default knobs, request logs cleared
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface Knobs {
+  /** Delay before the response headers, ms. */
+  latencyMs: number;
+  /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
+  status: number;
+  /** With `status`: a Retry-After header (seconds). */
+  retryAfter?: number;
+  /** With `status`: a retry-after-ms header. */
+  retryAfterMs?: number;
+  /** Never answer (keep the socket open). */
+  hang: boolean;
+  /** Destroy the socket as soon as a request arrives. */
+  reset: boolean;
+  /** Stop listening: connections are refused. */
+  refuse: boolean;
+  /** Stream: content chunks to send (before the finish chunk). */
+  chunks: number;
+  /** Stream: delay between chunks, ms. */
+  chunkDelayMs: number;
+  /** Stream: destroy the socket after this many chunks. -1 = never. */
+  cutAfterChunks: number;
+  /** Stream: stop sending (socket stays open) after this many chunks. -1 = never. */
+  stallAfterChunks: number;
+  /** If set, requests must carry `Authorization: Bearer <requireKey>` or get 401. */
+  requireKey?: string;
+  /** Fail (with `status`, default 500) only the first N requests, then recover. */
+  failFirst: number;
+}
+
+export const DEFAULT_KNOBS: Knobs = {
+  latencyMs: 0,
+  status: 0,
+  hang: false,
+  reset: false,
+  refuse: false,
+  chunks: 3,
+  chunkDelayMs: 0,
+  cutAfterChunks: -1,
+  stallAfterChunks: -1,
+  failFirst: 0,
+};
+
+export interface FleetNodeSpec {
+  id: string;
+  port?: number;
+  knobs?: Partial<Knobs>;
+}
+
+interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+interface SimNode {
+  id: string;
+  port: number;
+  knobs: Knobs;
+  baseKnobs: Knobs;
+  server: http.Server;
+  sockets: Set<Socket>;
+  requests: RecordedRequest[];
+  served: number;
+  listening: boolean;
+}
+
+export interface Fleet {
+  controlUrl: string;
+  nodes: { id: string; port: number; url: string }[];
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function estimateTokens(value: unknown): number {
+  return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function errorBody(status: number, message: string) {
+  return { error: { message, type: status === 429 ? 'rate_limit_error' : 'server_error', param: null, code: null } };
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse) {
+  const k = node.knobs;
+  if (k.reset) {
+    req.socket.destroy();
+    return;
+  }
+  const raw = await readBody(req);
+  let body: Record<string, unknown> = {};
+  try {
+    body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+  } catch {
+    // recorded as the raw string below
+  }
+  node.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? body : null });
+  if (node.requests.length > 100) node.requests.shift();
+  node.served++;
+  if (k.hang) return; // never answer; the router's timeout must fire
+  if (k.latencyMs > 0) await sleep(k.latencyMs);
+
+  if (k.requireKey && req.headers.authorization !== `Bearer ${k.requireKey}`) {
+    return sendJson(res, 401, errorBody(401, 'Incorrect API key provided to simulated node.'));
+  }
+  const failing = k.status > 0 && (k.failFirst === 0 || node.served <= k.failFirst);
+  const firstFailing = k.failFirst > 0 && node.served <= k.failFirst;
+  if (failing || firstFailing) {
+    const status = k.status || 500;
+    const headers: Record<string, string> = {};
+    if (k.retryAfter !== undefined) headers['retry-after'] = String(k.retryAfter);
+    if (k.retryAfterMs !== undefined) headers['retry-after-ms'] = String(k.retryAfterMs);
+    return sendJson(res, status, errorBody(status, `simulated ${status} from ${node.id}`), headers);
+  }
+
+  const path = (req.url ?? '').split('?')[0];
+  if (req.method === 'GET' && path === '/v1/models') {
+    return sendJson(res, 200, { object: 'list', data: [{ id: 'sim-model', object: 'model', created: 0, owned_by: node.id }] });
+  }
+  if (req.method === 'POST' && path === '/v1/embeddings') {
+    const input = body.input;
+    const inputs = Array.isArray(input) ? input : [input];
+    return sendJson(res, 200, {
+      object: 'list',
+      model: body.model,
+      data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3, 0.4, index, 0.5, 0.6, 0.7] })),
+      usage: { prompt_tokens: estimateTokens(input), total_tokens: estimateTokens(input) },
+    });
+  }
+  if (req.method === 'POST' && path === '/v1/chat/completions') {
+    const promptTokens = estimateTokens(body.messages);
+    const id = `chatcmpl-${node.id}-${node.served}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
+    const content = `Hello from ${node.id}`;
+    return sendJson(res, 200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model: body.model,
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: k.chunks, total_tokens: promptTokens + k.chunks },
+    });
+  }
+  return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: null } });
+}
+
+async function streamChat(
+  node: SimNode,
+  res: http.ServerResponse,
+  body: Record<string, unknown>,
+  meta: { id: string; created: number; promptTokens: number },
+) {
+  const k = node.knobs;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: body.model };
+  const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+  for (let i = 0; i < k.chunks; i++) {
+    if (i === k.cutAfterChunks) {
+      res.socket?.destroy();
+      return;
+    }
+    if (i === k.stallAfterChunks) return; // keep the socket open, send nothing more
+    const delta = i === 0 ? { role: 'assistant', content: `Hello from ${node.id}` } : { content: ` #${i}` };
+    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }] });
+    if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
+  }
+  if (k.cutAfterChunks === k.chunks) {
+    res.socket?.destroy();
+    return;
+  }
+  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+  const opts = body.stream_options as { include_usage?: boolean } | undefined;
+  if (opts?.include_usage) {
+    const completion = k.chunks;
+    send({ ...base, choices: [], usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
+  }
+  res.end('data: [DONE]\n\n');
+}
+
+function listen(node: SimNode): Promise<void> {
+  return new Promise((resolve, reject) => {
+    node.server.once('error', reject);
+    node.server.listen(node.port, '127.0.0.1', () => {
+      node.server.off('error', reject);
+      node.port = (node.server.address() as AddressInfo).port;
+      node.listening = true;
+      resolve();
+    });
+  });
+}
+
+function stopListening(node: SimNode): Promise<void> {
+  node.listening = false;
+  for (const s of node.sockets) s.destroy();
+  return new Promise((resolve) => node.server.close(() => resolve()));
+}
+
+function makeServer(node: SimNode): http.Server {
+  const server = http.createServer((req, res) => {
+    handleNode(node, req, res).catch(() => res.destroy());
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (s) => {
+    node.sockets.add(s);
+    s.on('close', () => node.sockets.delete(s));
+  });
+  return server;
+}
+
+function createNode(spec: FleetNodeSpec): SimNode {
+  const knobs = { ...DEFAULT_KNOBS, ...spec.knobs };
+  const node = {
+    id: spec.id,
+    port: spec.port ?? 0,
+    knobs: { ...knobs },
+    baseKnobs: knobs,
+    sockets: new Set<Socket>(),
+    requests: [],
+    served: 0,
+    listening: false,
+  } as unknown as SimNode;
+  node.server = makeServer(node);
+  return node;
+}
+
+async function applyKnobs(node: SimNode, patch: Partial<Knobs>) {
+  node.knobs = { ...node.knobs, ...patch };
+  if (node.knobs.refuse && node.listening) await stopListening(node);
+  if (!node.knobs.refuse && !node.listening) {
+    node.server = makeServer(node); // a closed http.Server cannot listen again
+    await listen(node);
+  }
+}
+
+/** Start the fleet. Ports default to 0 (the OS picks free loopback ports). */
+export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promise<Fleet> {
+  const nodes = specs.map(createNode);
+  await Promise.all(nodes.map(listen));
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const control = http.createServer(async (req, res) => {
+    try {
+      const parts = (req.url ?? '/').split('?')[0].split('/').filter(Boolean);
+      if (req.method === 'GET' && parts[0] === 'nodes' && parts.length === 1) {
+        return sendJson(res, 200, nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1`, knobs: n.knobs, requests: n.served })));
+      }
+      const node = parts[0] === 'nodes' ? byId.get(parts[1] ?? '') : undefined;
+      if (parts[0] === 'nodes' && !node) return sendJson(res, 404, { error: 'unknown node' });
+      if (node && req.method === 'PUT' && parts.length === 2) {
+        await applyKnobs(node, JSON.parse((await readBody(req)) || '{}') as Partial<Knobs>);
+        return sendJson(res, 200, { id: node.id, knobs: node.knobs });
+      }
+      if (node && req.method === 'GET' && parts[2] === 'requests') return sendJson(res, 200, node.requests);
+      if (req.method === 'POST' && parts[0] === 'reset') {
+        for (const n of nodes) {
+          await applyKnobs(n, { ...n.baseKnobs });
+          n.requests = [];
+          n.served = 0;
+        }
+        return sendJson(res, 200, { ok: true });
+      }
+      return sendJson(res, 404, { error: 'unknown control route' });
+    } catch (err) {
+      return sendJson(res, 500, { error: String(err) });
+    }
+  });
+  await new Promise<void>((resolve) => control.listen(controlPort, '127.0.0.1', () => resolve()));
+  const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
+  return {
+    controlUrl,
+    nodes: nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1` })),
+    async close() {
+      await Promise.all(nodes.map((n) => (n.listening ? stopListening(n) : undefined)));
+      control.closeAllConnections();
+      await new Promise<void>((resolve) => control.close(() => resolve()));
+    },
+  };
+}

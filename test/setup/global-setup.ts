@@ -1,0 +1,24 @@
+/**
+ * Starts the simulated fleet (real HTTP servers on loopback) for the workerd tests and
+ * hands its addresses to them through vitest's provide/inject.
+ */
+import type { TestProject } from 'vitest/node';
+import { startFleet, type Fleet } from '../fleet/fleet.ts';
+import { NODE_SECRETS, TEST_NODES } from './test-config.ts';
+
+let fleet: Fleet | undefined;
+
+export async function setup(project: TestProject) {
+  fleet = await startFleet(TEST_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRETS[n.secret] } })));
+  project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes });
+}
+
+export async function teardown() {
+  await fleet?.close();
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    fleet: { controlUrl: string; nodes: { id: string; port: number; url: string }[] };
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Helpers for workerd tests: call the Worker with an explicit `cf`, drive the fleet's
+ * knobs over loopback, and mint keys through the real admin API.
+ */
+import { env, exports } from 'cloudflare:workers';
+import { resetIsolateState } from '../../src/forward/engine';
+import { clearKeyMemo } from '../../src/auth/keys';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
+
+export const CF = {
+  /** Ashburn, US — nearest node n-us. */
+  iad: { colo: 'IAD', latitude: '38.95', longitude: '-77.45', country: 'US', continent: 'NA' },
+  /** Frankfurt, DE — nearest node n-eu. */
+  fra: { colo: 'FRA', latitude: '50.05', longitude: '8.60', country: 'DE', continent: 'EU' },
+  /** Tokyo, JP — nearest node n-ap. */
+  nrt: { colo: 'NRT', latitude: '35.76', longitude: '140.39', country: 'JP', continent: 'AS' },
+};
+
+export interface CallOptions {
+  method?: string;
+  body?: unknown;
+  key?: string | null;
+  cf?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+export function call(path: string, options: CallOptions = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  if (options.key) headers.set('authorization', `Bearer ${options.key}`);
+  let body: BodyInit | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+  }
+  return exports.default.fetch(`https://router.test${path}`, {
+    method: options.method ?? (body ? 'POST' : 'GET'),
+    headers,
+    body,
+    cf: options.cf ?? CF.iad,
+  } as RequestInit);
+}
+
+export function admin(path: string, options: Omit<CallOptions, 'key'> = {}) {
+  return call(`/admin${path}`, { ...options, key: ADMIN_TOKEN });
+}
+
+export async function newKey(extra: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
+  const res = await admin('/keys', { body: { name: 'test', ...extra } });
+  if (res.status !== 201) throw new Error(`key creation failed: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+export async function setNode(id: string, knobs: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${CONTROL()}/nodes/${id}`, { method: 'PUT', body: JSON.stringify(knobs) });
+  if (!res.ok) throw new Error(`fleet control failed: ${res.status}`);
+}
+
+export async function nodeRequests(id: string): Promise<{ headers: Record<string, string>; body: Record<string, unknown> }[]> {
+  return (await fetch(`${CONTROL()}/nodes/${id}/requests`)).json();
+}
+
+/** Fleet back to healthy, router isolate state forgotten. */
+export async function resetWorld(): Promise<void> {
+  await fetch(`${CONTROL()}/reset`, { method: 'POST' });
+  resetIsolateState();
+  clearKeyMemo();
+}
+
+export const chatBody = (extra: Record<string, unknown> = {}) => ({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Hi' }],
+  ...extra,
+});
+
+/** Reads an SSE body into its `data:` payloads. */
+export async function sseEvents(res: Response): Promise<string[]> {
+  const text = await res.text();
+  return text
+    .split(/\n\n/)
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((e) => e.replace(/^data: ?/, ''));
+}

@@ -1,0 +1,41 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+import { NODE_SECRETS, testRouterConfig, type FleetInfo } from './test/setup/test-config.ts';
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Pure policy (ranking, retry decisions, limiter arithmetic): plain Node, no runtime.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
+      },
+      {
+        // Integration: the Worker in workerd against the simulated fleet on loopback.
+        plugins: [
+          cloudflareTest(({ inject }) => {
+            const fleet = inject('fleet') as FleetInfo;
+            return {
+              wrangler: { configPath: './wrangler.toml' },
+              miniflare: {
+                bindings: {
+                  ROUTER_CONFIG: JSON.stringify(testRouterConfig(fleet)),
+                  ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+                  FLEET_CONTROL_URL: fleet.controlUrl,
+                  ...NODE_SECRETS,
+                },
+              },
+            };
+          }),
+        ],
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          globalSetup: ['test/setup/global-setup.ts'],
+          testTimeout: 20_000,
+        },
+      },
+    ],
+  },
+});
