@@ -253,8 +253,8 @@ function createNode(spec: FleetNodeSpec): SimNode {
   return node;
 }
 
-async function applyKnobs(node: SimNode, patch: Partial<Knobs>) {
-  node.knobs = { ...node.knobs, ...patch };
+async function applyKnobs(node: SimNode, patch: Partial<Knobs>, replace = false) {
+  node.knobs = replace ? { ...DEFAULT_KNOBS, ...patch } : { ...node.knobs, ...patch };
   if (node.knobs.refuse && node.listening) await stopListening(node);
   if (!node.knobs.refuse && !node.listening) {
     node.server = makeServer(node); // a closed http.Server cannot listen again
@@ -282,7 +282,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
       if (node && req.method === 'GET' && parts[2] === 'requests') return sendJson(res, 200, node.requests);
       if (req.method === 'POST' && parts[0] === 'reset') {
         for (const n of nodes) {
-          await applyKnobs(n, { ...n.baseKnobs });
+          await applyKnobs(n, n.baseKnobs, true);
           n.requests = [];
           n.served = 0;
         }

@@ -1,0 +1,121 @@
+/** Every refusal leaves as OpenAI-shaped JSON with a clear message; none is a bare 500. */
+import { env, exports } from 'cloudflare:workers';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { beforeEach, describe, expect, it } from 'vitest';
+import worker from '../../src/index';
+import { call, chatBody, newKey, resetWorld, setNode } from './helpers';
+
+interface ErrorJson {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+async function expectError(res: Response, status: number, code: string): Promise<ErrorJson['error']> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toContain('application/json');
+  expect(res.headers.get('x-request-id')).toBeTruthy();
+  const json = await res.json<ErrorJson>();
+  expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(json.error.code).toBe(code);
+  expect(json.error.message).not.toMatch(/\n\s+at /); // no stack trace
+  return json.error;
+}
+
+let key: string;
+beforeEach(async () => {
+  await resetWorld();
+  key = (await newKey()).key;
+});
+
+describe('caller errors', () => {
+  it('400 for malformed JSON', async () => {
+    await expectError(await call('/v1/chat/completions', { key, body: '{"model": ' }), 400, 'invalid_json');
+  });
+
+  it('400 naming the missing field', async () => {
+    const err = await expectError(await call('/v1/chat/completions', { key, body: { model: 'gpt-4o-mini' } }), 400, 'invalid_request');
+    expect(err.param).toBe('messages');
+    expect(err.message).toContain('messages');
+  });
+
+  it('400 for a field of the wrong type', async () => {
+    const err = await expectError(await call('/v1/embeddings', { key, body: { model: 'text-embedding-3-small', input: 42 } }), 400, 'invalid_request');
+    expect(err.param).toBe('input');
+  });
+
+  it('400 for an unknown model, listing what is served', async () => {
+    const err = await expectError(await call('/v1/chat/completions', { key, body: chatBody({ model: 'gpt-9' }) }), 400, 'model_not_found');
+    expect(err.param).toBe('model');
+    expect(err.message).toContain("'gpt-9'");
+    expect(err.message).toContain('gpt-4o-mini, mini, solo-model, text-embedding-3-small');
+  });
+
+  it('403 when the key may not use the model', async () => {
+    const limited = await newKey({ models: ['text-embedding-3-small'] });
+    const err = await expectError(await call('/v1/chat/completions', { key: limited.key, body: chatBody() }), 403, 'model_not_allowed');
+    expect(err.type).toBe('permission_error');
+  });
+
+  it('401 without a key', async () => {
+    await expectError(await call('/v1/chat/completions', { body: chatBody() }), 401, 'missing_api_key');
+  });
+
+  it('401 for an unknown key, without echoing it whole', async () => {
+    const bad = 'sk-ler-thisisnotarealkeybutlongenough';
+    const err = await expectError(await call('/v1/chat/completions', { key: bad, body: chatBody() }), 401, 'invalid_api_key');
+    expect(err.message).not.toContain(bad);
+  });
+
+  it('413 for a body over the cap, before parsing it', async () => {
+    const huge = JSON.stringify(chatBody({ messages: [{ role: 'user', content: 'x'.repeat(70 * 1024) }] }));
+    const err = await expectError(await call('/v1/chat/completions', { key, body: huge }), 413, 'request_too_large');
+    expect(err.message).toContain('65536');
+  });
+
+  it('405 with Allow for a wrong method', async () => {
+    const res = await call('/v1/chat/completions', { key, method: 'GET' });
+    await expectError(res, 405, 'method_not_allowed');
+    expect(res.headers.get('allow')).toBe('POST');
+    await expectError(await call('/v1/models', { key, method: 'POST', body: {} }), 405, 'method_not_allowed');
+  });
+
+  it('404 for an unknown path', async () => {
+    const err = await expectError(await call('/v1/nothing-here', { key }), 404, 'unknown_url');
+    expect(err.message).toBe('Invalid URL (GET /v1/nothing-here)');
+  });
+});
+
+describe('upstream and configuration errors', () => {
+  it('502 with x-should-retry: false when no node can serve', async () => {
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { status: 500 });
+    const res = await call('/v1/chat/completions', { key, body: chatBody() });
+    const err = await expectError(res, 502, 'upstream_error');
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(err.message).toMatch(/n-us.*HTTP 500.*n-eu.*n-ap/);
+  });
+
+  it('500 naming the bad field when ROUTER_CONFIG is broken', async () => {
+    const config = JSON.parse(env.ROUTER_CONFIG as unknown as string);
+    config.nodes[1].baseUrl = 'not a url';
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request('https://router.test/v1/models', { headers: { authorization: `Bearer ${key}` } }) as never,
+      { ...env, ROUTER_CONFIG: JSON.stringify(config) } as never,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    const err = await expectError(res, 500, 'config_invalid');
+    expect(err.message).toContain('nodes[1].baseUrl');
+  });
+
+  it('500 with a JSON parse message when ROUTER_CONFIG is not JSON', async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request('https://router.test/v1/models') as never, { ...env, ROUTER_CONFIG: '{nodes:' } as never, ctx);
+    const err = await expectError(res, 500, 'config_invalid');
+    expect(err.message).toContain('not valid JSON');
+  });
+
+  it('the working config is used again once the broken one is gone', async () => {
+    expect((await exports.default.fetch('https://router.test/healthz')).status).toBe(200);
+    expect((await call('/v1/models', { key })).status).toBe(200);
+  });
+});
