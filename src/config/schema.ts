@@ -66,6 +66,8 @@ export const RetrySchema = z.strictObject({
   /** Exponential backoff with full jitter: sleep = random(0, min(maxDelayMs, baseDelayMs·2^n)). */
   baseDelayMs: z.number().int().nonnegative().default(50),
   maxDelayMs: z.number().int().nonnegative().default(2_000),
+  /** How long a node that answered 429 without Retry-After is left alone. */
+  rateLimitCooldownMs: positiveInt.default(1_000),
   /** Retry budget (Envoy-style): retries ≤ max(minRetries, ratio × first attempts) per window. */
   budget: z
     .strictObject({

@@ -133,7 +133,7 @@ function finalFailure(
   const message = `No upstream could serve model '${input.model}'${why}. ${attempts} attempt(s)${list ? `: ${list}` : ''}.`;
   if (attempts === 0) throw new RouterError(503, message, { code: 'no_available_upstream', headers });
   if (retries.every((v) => v.timeout)) throw new RouterError(504, message, { code: 'upstream_timeout', headers });
-  if (retries.every((v) => v.reason.startsWith('HTTP 429'))) {
+  if (retries.every((v) => v.rateLimited)) {
     throw new RouterError(429, message, { type: 'requests', code: 'upstream_rate_limited', headers });
   }
   throw new RouterError(502, message, { code: 'upstream_error', headers });
@@ -202,9 +202,12 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
     if (verdict.action === 'retry') {
       const at = Date.now();
       if (verdict.nodeFault) state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
-      if (verdict.retryAfterMs !== undefined) {
-        state.breaker.coolDown(attempt.node.id, at, verdict.retryAfterMs);
-        retryAfter = Math.min(retryAfter ?? Infinity, verdict.retryAfterMs);
+      // A rate-limited node is left alone for as long as it asked (or a default pause), so
+      // the next requests go straight to other nodes instead of spending the retry budget.
+      const pause = verdict.retryAfterMs ?? (verdict.rateLimited ? config.retry.rateLimitCooldownMs : undefined);
+      if (pause !== undefined) {
+        state.breaker.coolDown(attempt.node.id, at, pause);
+        retryAfter = Math.min(retryAfter ?? Infinity, pause);
       }
       continue;
     }

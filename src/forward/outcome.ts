@@ -18,7 +18,7 @@ export type AttemptOutcome =
 export type Verdict =
   | { action: 'accept' }
   | { action: 'return' }
-  | { action: 'retry'; reason: string; nodeFault: boolean; retryAfterMs?: number; timeout?: boolean };
+  | { action: 'retry'; reason: string; nodeFault: boolean; retryAfterMs?: number; timeout?: boolean; rateLimited?: boolean };
 
 /**
  * Delay an upstream asked for: `retry-after-ms` (OpenAI's, ms) wins over `retry-after`
@@ -50,7 +50,7 @@ export function classify(outcome: AttemptOutcome): Verdict {
       }
       if (status === 429) {
         const after = retryAfterMs(headers);
-        return { action: 'retry', reason: 'HTTP 429 rate limited', nodeFault: false, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+        return { action: 'retry', reason: 'HTTP 429 rate limited', nodeFault: false, rateLimited: true, ...(after !== undefined ? { retryAfterMs: after } : {}) };
       }
       if (status === 408 || status >= 500) {
         const after = retryAfterMs(headers);

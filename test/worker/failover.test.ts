@@ -161,6 +161,15 @@ describe('circuit breaker and cooling', () => {
     expect(await nodeRequests('n-us')).toHaveLength(1);
   });
 
+  it('cools a node that answered 429 without Retry-After for the default pause', async () => {
+    await setNode('n-us', { status: 429 });
+    await timed(chatBody());
+    const { res } = await timed(chatBody());
+    expect(res.headers.get('x-router-node')).toBe('n-eu');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+    expect(await nodeRequests('n-us')).toHaveLength(1);
+  });
+
   it('stops retrying when the retry budget is spent', async () => {
     const config = JSON.parse(env.ROUTER_CONFIG as unknown as string);
     config.retry.budget = { ratio: 0, minRetries: 0 };

@@ -1,0 +1,148 @@
+/**
+ * Benchmark harness: the router and a bare pass-through Worker, each in its own Miniflare
+ * (the same workerd build wrangler and the tests use), against the simulated fleet on
+ * loopback; plus a bounded closed-loop load generator and percentile maths.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { startFleet, type Fleet } from '../test/fleet/fleet.ts';
+
+export const ADMIN_TOKEN = 'bench-admin-token';
+export const NODE_SECRET = 'bench-node-secret';
+/** Callers in Dallas: n-us (Ashburn) is nearest, then n-eu, then n-ap. */
+export const CALLER_CF = { colo: 'DFW', latitude: '32.90', longitude: '-97.04', country: 'US', continent: 'NA' };
+
+export const BENCH_NODES = [
+  { id: 'n-us', lat: 39.04, lon: -77.49 },
+  { id: 'n-eu', lat: 50.11, lon: 8.68 },
+  { id: 'n-ap', lat: 35.68, lon: 139.69 },
+];
+
+export function startBenchFleet(): Promise<Fleet> {
+  return startFleet(BENCH_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRET, chunks: 3 } })));
+}
+
+export function routerConfig(fleet: Fleet, extra: Record<string, unknown> = {}) {
+  return {
+    nodes: BENCH_NODES.map((n) => ({
+      id: n.id,
+      baseUrl: fleet.nodes.find((f) => f.id === n.id)!.url,
+      region: n.id,
+      lat: n.lat,
+      lon: n.lon,
+      models: ['gpt-4o-mini'],
+      apiKeyEnv: 'NODE_KEY',
+    })),
+    timeouts: { firstByteMs: 1000, idleMs: 5000, totalMs: 10000 },
+    ...extra,
+  };
+}
+
+/** Bundle the router exactly as `wrangler deploy` would. */
+export function bundleRouter(): string {
+  execFileSync('wrangler', ['deploy', '--dry-run', '--outdir', '.wrangler/bench-bundle'], { stdio: 'ignore' });
+  return readFileSync('.wrangler/bench-bundle/index.js', 'utf8');
+}
+
+const PASS_THROUGH = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const headers = new Headers({ 'content-type': 'application/json', authorization: 'Bearer ' + env.NODE_KEY });
+    const upstream = await fetch(env.UPSTREAM + url.pathname.replace(/^\\/v1/, ''), { method: request.method, headers, body: await request.arrayBuffer() });
+    return new Response(upstream.body, { status: upstream.status, headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json' } });
+  },
+};`;
+
+export interface Workers {
+  routerUrl: string;
+  passUrl: string;
+  routerKey: string;
+  close(): Promise<void>;
+}
+
+export async function startWorkers(fleet: Fleet, bundle: string, config: object): Promise<Workers> {
+  const common = { compatibilityDate: '2026-11-01', cf: CALLER_CF, host: '127.0.0.1', port: 0 } as const;
+  // Miniflare 5 takes a new option shape; the classic (v4) one converts to it.
+  const router = new Miniflare(convertV4MiniflareOptions({
+    ...common,
+    modules: true,
+    script: bundle,
+    kvNamespaces: ['ROUTER_KV'],
+    bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
+  }));
+  const pass = new Miniflare(convertV4MiniflareOptions({
+    ...common,
+    modules: true,
+    script: PASS_THROUGH,
+    bindings: { UPSTREAM: fleet.nodes[0]!.url, NODE_KEY: NODE_SECRET },
+  }));
+  const [routerUrl, passUrl] = (await Promise.all([router.ready, pass.ready])).map((u) => u.origin);
+  const res = await fetch(`${routerUrl}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  const { key } = (await res.json()) as { key: string };
+  return { routerUrl: routerUrl!, passUrl: passUrl!, routerKey: key, close: async () => void (await Promise.all([router.dispose(), pass.dispose()])) };
+}
+
+export interface LoadResult {
+  latencies: number[];
+  ok: number;
+  failed: number;
+  seconds: number;
+  statuses: Record<number, number>;
+}
+
+/**
+ * Closed-loop load: `concurrency` workers send until `count` requests are done or
+ * `maxSeconds` pass. `firstByte`: latency is time to the first body chunk (streams).
+ */
+export async function load(
+  url: string,
+  init: () => RequestInit,
+  opts: { count: number; concurrency: number; maxSeconds: number; firstByte?: boolean },
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  const started = performance.now();
+  const stopAt = started + opts.maxSeconds * 1000;
+  async function worker() {
+    while (sent < opts.count && performance.now() < stopAt) {
+      sent++;
+      const t0 = performance.now();
+      try {
+        const res = await fetch(url, init());
+        let t1 = 0;
+        const reader = res.body!.getReader();
+        for (;;) {
+          const { done } = await reader.read();
+          if (!t1) t1 = performance.now();
+          if (done) break;
+        }
+        const t2 = performance.now();
+        latencies.push((opts.firstByte ? t1 : t2) - t0);
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 200) ok++;
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  return { latencies, ok, failed, seconds: (performance.now() - started) / 1000, statuses };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');

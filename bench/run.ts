@@ -1,0 +1,107 @@
+/**
+ * `npm run bench` — not part of the tests. Every figure is measured in this one run on
+ * loopback, and compared as a ratio against a baseline measured beside it.
+ *
+ *   1. Overhead: direct to a node vs a bare pass-through Worker vs the router
+ *      (auth, validation, routing, retry engine on), JSON latency and stream TTFB.
+ *   2. Failover: the router under load with one of three nodes failing each way,
+ *      against the all-healthy run: success rate and the p50/p99 that failover adds.
+ *
+ * Bounded: each load phase stops at its request count or its time cap.
+ * Knobs: BENCH_N (requests per phase, default 400), BENCH_C (concurrency, default 4),
+ * BENCH_ONLY (comma list of sections: overhead, failover).
+ */
+import { ADMIN_TOKEN, bundleRouter, fmt, load, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
+
+const N = Number(process.env.BENCH_N ?? 400);
+const C = Number(process.env.BENCH_C ?? 4);
+const ROUNDS = 3;
+const only = process.env.BENCH_ONLY?.split(',');
+const section = (name: string) => !only || only.includes(name);
+void ADMIN_TOKEN;
+
+const chat = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(stream ? { stream: true } : {}) });
+const post = (key: string, body: string) => () => ({
+  method: 'POST',
+  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  body,
+});
+
+function merge(results: LoadResult[]): LoadResult {
+  return results.reduce((a, b) => ({
+    latencies: [...a.latencies, ...b.latencies],
+    ok: a.ok + b.ok,
+    failed: a.failed + b.failed,
+    seconds: a.seconds + b.seconds,
+    statuses: { ...a.statuses, ...b.statuses },
+  }));
+}
+
+function row(name: string, r: LoadResult, base?: LoadResult) {
+  const p50 = percentile(r.latencies, 50);
+  const p99 = percentile(r.latencies, 99);
+  const ratio = base ? ` ${fmt(p50 / percentile(base.latencies, 50))}x` : '';
+  console.log(`  ${name.padEnd(26)} p50 ${fmt(p50).padStart(7)} ms  p99 ${fmt(p99).padStart(7)} ms  ${fmt(r.ok / r.seconds, 0).padStart(6)} req/s  n=${r.latencies.length}${ratio ? `  p50 vs pass-through:${ratio}` : ''}`);
+}
+
+const fleet = await startBenchFleet();
+const bundle = bundleRouter();
+console.log(`llm-edge-router benchmark — N=${N} per phase × ${ROUNDS} interleaved rounds, concurrency ${C}, loopback\n`);
+
+// 1. Overhead ----------------------------------------------------------------------------
+if (section('overhead')) {
+  const w = await startWorkers(fleet, bundle, routerConfig(fleet));
+  const direct = fleet.nodes[0]!.url + '/chat/completions';
+  for (const stream of [false, true]) {
+    const targets = {
+      direct: [direct, post(NODE_SECRET, chat(stream))] as const,
+      'pass-through Worker': [`${w.passUrl}/v1/chat/completions`, post(NODE_SECRET, chat(stream))] as const,
+      router: [`${w.routerUrl}/v1/chat/completions`, post(w.routerKey, chat(stream))] as const,
+    };
+    const results: Record<string, LoadResult[]> = { direct: [], 'pass-through Worker': [], router: [] };
+    for (const [url, init] of Object.values(targets)) await load(url, init, { count: 50, concurrency: C, maxSeconds: 10 }); // warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, [url, init]] of Object.entries(targets)) {
+        results[name]!.push(await load(url, init, { count: N, concurrency: C, maxSeconds: 60, firstByte: stream }));
+      }
+    }
+    console.log(stream ? 'Streaming, time to first byte:' : 'Non-streaming chat completion, full response:');
+    const pass = merge(results['pass-through Worker']!);
+    row('direct to node', merge(results.direct!));
+    row('pass-through Worker', pass);
+    row('router', merge(results.router!), pass);
+    console.log();
+  }
+  await w.close();
+}
+
+// 2. Failover ----------------------------------------------------------------------------
+if (section('failover')) {
+  const faults: [string, Record<string, unknown>][] = [
+    ['all healthy', {}],
+    ['refusing connections', { refuse: true }],
+    ['resetting connections', { reset: true }],
+    ['answering 500', { status: 500 }],
+    ['answering 503', { status: 503 }],
+    ['answering 429 (Retry-After 1)', { status: 429, retryAfter: 1 }],
+    ['answering 429 (no Retry-After)', { status: 429 }],
+    ['bad credential (401)', { requireKey: 'rotated' }],
+    ['hanging (1 s first-byte timeout)', { hang: true }],
+  ];
+  console.log(`Failover: n-us (nearest) failing, n-eu and n-ap healthy; ${N} requests each, concurrency ${C}:`);
+  let healthy: LoadResult | undefined;
+  for (const [name, knobs] of faults) {
+    await fetch(`${fleet.controlUrl}/reset`, { method: 'POST' });
+    await fetch(`${fleet.controlUrl}/nodes/n-us`, { method: 'PUT', body: JSON.stringify({ ...knobs, requireKey: knobs.requireKey ?? NODE_SECRET }) });
+    const w = await startWorkers(fleet, bundle, routerConfig(fleet)); // fresh isolate: fresh breaker
+    const r = await load(`${w.routerUrl}/v1/chat/completions`, post(w.routerKey, chat(false)), { count: N, concurrency: C, maxSeconds: 60 });
+    await w.close();
+    healthy ??= r;
+    const added = (p: number) => percentile(r.latencies, p) - percentile(healthy!.latencies, p);
+    console.log(
+      `  ${name.padEnd(34)} success ${fmt((100 * r.ok) / (r.ok + r.failed), 1).padStart(5)}%  p50 ${fmt(percentile(r.latencies, 50)).padStart(6)} ms (+${fmt(added(50))})  p99 ${fmt(percentile(r.latencies, 99)).padStart(7)} ms (+${fmt(added(99))})`,
+    );
+  }
+}
+
+await fleet.close();
