@@ -10,7 +10,9 @@ import { authenticate } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
 import { loadConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
-import { forward } from './forward/engine';
+import { forward, type ForwardResult } from './forward/engine';
+import { admitKey, nodeReserver } from './limits/admission';
+import { estimateTokens } from './limits/window';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelList, resolveModel } from './openai/models';
@@ -27,26 +29,53 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const request = parseRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
+  const tokens = estimateTokens(request.body, config.limits.defaultMaxTokens);
 
-  const result = await forward({
-    config,
-    env: c.env,
-    path: UPSTREAM_PATH[endpoint],
-    body: request.body,
-    raw,
-    stream: request.stream,
-    model,
-    caller,
-    incomingHeaders: c.req.raw.headers,
-    requestId: c.get('requestId'),
-  });
+  const admission = await admitKey(c.env, config, key, tokens);
+  c.set('rateLimitHeaders', admission.headers);
 
-  c.executionCtx.waitUntil(result.usage.then(() => undefined));
+  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
+  let result: ForwardResult;
+  try {
+    result = await forward({
+      config,
+      env: c.env,
+      path: UPSTREAM_PATH[endpoint],
+      body: request.body,
+      raw,
+      stream: request.stream,
+      model,
+      caller,
+      incomingHeaders: c.req.raw.headers,
+      requestId: c.get('requestId'),
+      reserveNode: nodeReserver(c.env, config, tokens),
+      defer,
+    });
+  } catch (err) {
+    defer(admission.settle({ unserved: true }));
+    throw err;
+  }
+
+  // After the last byte (or the client leaving): free the slots, settle tokens at real usage.
+  const served = result.response.ok;
+  defer(
+    result.usage.then((usage) =>
+      Promise.all([
+        admission.settle({ usage, unserved: !served }),
+        result.nodeReservation?.settle({ usage, unserved: !served }),
+      ]),
+    ),
+  );
   const headers = result.response.headers;
+  for (const [name, value] of Object.entries(admission.headers)) headers.set(name, value);
   headers.set('x-router-node', result.node);
   headers.set('x-router-model', result.model);
   headers.set('x-router-attempts', String(result.attempts));
   return result.response;
+}
+
+function logBackgroundFailure(err: unknown): void {
+  console.error(JSON.stringify({ background: 'settle', error: String(err) }));
 }
 
 /** Only `method` is allowed on this path: anything else is a 405 with `Allow`. */
@@ -88,5 +117,6 @@ app.onError((err, c) => {
   if (!(err instanceof RouterError)) {
     console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err), stack: (err as Error)?.stack }));
   }
-  return errorResponse(err, { 'x-request-id': c.get('requestId') ?? '' });
+  // Rate-limit headers ride on every response after admission, errors included.
+  return errorResponse(err, { ...c.get('rateLimitHeaders'), 'x-request-id': c.get('requestId') ?? '' });
 });

@@ -11,5 +11,5 @@ export type Bindings = Env & {
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { requestId: string };
+  Variables: { requestId: string; rateLimitHeaders?: Record<string, string> };
 }

@@ -1,9 +1,10 @@
 /**
- * Worker entry: the HTTP app. (Durable Object classes and the cron handler are exported
- * here as they are added.)
+ * Worker entry: the HTTP app and the Durable Object classes wrangler.toml binds.
  */
 import { app } from './app';
 import type { Bindings } from './bindings';
+
+export { RateLimiter } from './limits/limiter-do';
 
 export default {
   fetch: app.fetch,

@@ -7,7 +7,7 @@ import type { AppEnv } from '../bindings';
 import { loadConfig, formatIssues } from '../config/load';
 import { LimitsSchema } from '../config/schema';
 import { RouterError } from '../errors/router-error';
-import { createKey, listKeys, revokeKey } from '../auth/keys';
+import { createKey, getKeyById, listKeys, revokeKey } from '../auth/keys';
 
 const CreateKeySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -38,6 +38,14 @@ export const keysRoutes = new Hono<AppEnv>()
     return c.json({ ...record, key }, 201);
   })
   .get('/', async (c) => c.json({ object: 'list', data: await listKeys(c.env.ROUTER_KV) }))
+  .get('/:id/usage', async (c) => {
+    const id = c.req.param('id');
+    const entry = await getKeyById(c.env.ROUTER_KV, id);
+    if (!entry) throw new RouterError(404, `No key with id '${id}'.`, { code: 'key_not_found' });
+    const limits = { ...loadConfig(c.env).limits.defaults, ...entry.record.limits };
+    const report = await c.env.RATE_LIMITER.getByName(`key:${id}`).usage();
+    return c.json({ id, name: entry.record.name, limits, ...report });
+  })
   .delete('/:id', async (c) => {
     if (!(await revokeKey(c.env.ROUTER_KV, c.req.param('id')))) {
       throw new RouterError(404, `No key with id '${c.req.param('id')}'.`, { code: 'key_not_found' });

@@ -16,6 +16,8 @@ import { CircuitBreaker } from './breaker';
 import { RetryBudget } from './budget';
 import { classify, type Verdict } from './outcome';
 import { planAttempts, type PlannedAttempt } from './plan';
+import type { NodeConfig } from '../config/schema';
+import type { NodeReservation } from '../limits/admission';
 import { relaySse, usageOf, type Usage } from './relay';
 import { sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
 
@@ -32,6 +34,10 @@ export interface ForwardInput {
   caller: CallerLocation;
   incomingHeaders: Headers;
   requestId: string;
+  /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
+  reserveNode?: (node: NodeConfig) => Promise<NodeReservation | undefined>;
+  /** Keeps background work (settling failed attempts' reservations) alive. */
+  defer: (work: Promise<unknown>) => void;
 }
 
 export interface TriedNode {
@@ -49,6 +55,8 @@ export interface ForwardResult {
   tried: TriedNode[];
   /** Resolves when the body has been fully delivered (or abandoned), with its usage. */
   usage: Promise<Usage | undefined>;
+  /** The answering node's quota reservation, to settle with the usage. */
+  nodeReservation?: Extract<NodeReservation, { ok: true }>;
 }
 
 interface IsolateState {
@@ -176,6 +184,12 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
       tried.push({ node: attempt.node.id, model: attempt.model, outcome: `secret ${secretName} is not set`, ms: 0 });
       continue;
     }
+    // A node at its provider quota is skipped like an ejected one: not an attempt, not an error.
+    const reservation = await input.reserveNode?.(attempt.node);
+    if (reservation && !reservation.ok) {
+      tried.push({ node: attempt.node.id, model: attempt.model, outcome: reservation.reason, ms: 0 });
+      continue;
+    }
     if (verdicts.length === 0) state.budget.recordFirstAttempt(now);
     else if (!state.budget.tryRetry(now)) {
       why = ' (retry budget exhausted)';
@@ -200,6 +214,7 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
     tried.push({ node: attempt.node.id, model: attempt.model, outcome: describe(sent, verdict, credential), ms: sent.elapsedMs });
 
     if (verdict.action === 'retry') {
+      if (reservation) input.defer(reservation.settle({ unserved: true }));
       const at = Date.now();
       if (verdict.nodeFault) state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
       // A rate-limited node is left alone for as long as it asked (or a default pause), so
@@ -213,7 +228,13 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
     }
 
     state.breaker.recordSuccess(attempt.node.id);
-    const result = { node: attempt.node.id, model: attempt.model, attempts: verdicts.length, tried };
+    const result = {
+      node: attempt.node.id,
+      model: attempt.model,
+      attempts: verdicts.length,
+      tried,
+      ...(reservation ? { nodeReservation: reservation } : {}),
+    };
     const headers = responseHeaders(sent.response);
     if (sent.stream) {
       const relay = relaySse(sent.stream.reader, sent.stream.first, {

@@ -1,0 +1,91 @@
+/**
+ * Admission on the request path: ask the key's RateLimiter object, turn its answer into
+ * OpenAI's rate-limit headers or a 429, and hand back how to settle when the request ends.
+ * Per-node quotas use the same object class, one per capped node.
+ */
+import type { LoadedConfig } from '../config/load';
+import type { NodeConfig } from '../config/schema';
+import { RouterError } from '../errors/router-error';
+import type { AdmitResult, RateLimiter, SettleRequest } from './limiter-do';
+import { formatReset, type LimitSet, type Snapshot } from './window';
+
+export interface LimiterBindings {
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+}
+
+export interface Admission {
+  /** `x-ratelimit-*` headers for every response to this request. */
+  headers: Record<string, string>;
+  settle(result: SettleRequest): Promise<void>;
+}
+
+const LIMIT_NAMES = { requests: 'requests per minute (rpm)', tokens: 'tokens per minute (tpm)', concurrency: 'concurrent requests' };
+
+/** OpenAI's `x-ratelimit-*` headers (plus `-concurrency`, which OpenAI does not have). */
+export function rateLimitHeaders(s: Snapshot): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const kind of ['requests', 'tokens'] as const) {
+    const w = s[kind];
+    if (!w) continue;
+    h[`x-ratelimit-limit-${kind}`] = String(w.limit);
+    h[`x-ratelimit-remaining-${kind}`] = String(w.remaining);
+    h[`x-ratelimit-reset-${kind}`] = formatReset(w.resetMs);
+  }
+  if (s.concurrency) {
+    h['x-ratelimit-limit-concurrency'] = String(s.concurrency.limit);
+    h['x-ratelimit-remaining-concurrency'] = String(Math.max(0, s.concurrency.limit - s.concurrency.inFlight));
+  }
+  return h;
+}
+
+function hasLimits(limits: LimitSet): boolean {
+  return limits.rpm !== undefined || limits.tpm !== undefined || limits.concurrency !== undefined;
+}
+
+/** Slots are held at most this long if the request's end is never seen (the alarm frees them). */
+function leaseMs(config: LoadedConfig): number {
+  return config.timeouts.totalMs + 30_000;
+}
+
+function refusal(decision: Extract<AdmitResult, { ok: false }>, subject: string, requested: number): RouterError {
+  const headers = {
+    ...rateLimitHeaders(decision.snapshot),
+    'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)),
+    'retry-after-ms': String(decision.retryAfterMs),
+  };
+  const asked = decision.limit === 'tokens' ? requested : 1;
+  return new RouterError(
+    429,
+    `Rate limit reached for ${LIMIT_NAMES[decision.limit]} on ${subject}: Limit ${decision.max}, Used ${decision.used}, ` +
+      `Requested ${asked}. Please try again in ${formatReset(decision.retryAfterMs)}.`,
+    { type: decision.limit === 'tokens' ? 'tokens' : 'requests', code: 'rate_limit_exceeded', headers },
+  );
+}
+
+/** Admit a request for a key, or throw its 429. Keys without limits skip the object. */
+export async function admitKey(
+  env: LimiterBindings,
+  config: LoadedConfig,
+  key: { id: string; name: string; limits?: LimitSet | undefined },
+  tokens: number,
+): Promise<Admission> {
+  const limits = { ...config.limits.defaults, ...key.limits };
+  const stub = env.RATE_LIMITER.getByName(`key:${key.id}`);
+  if (!hasLimits(limits)) return { headers: {}, settle: (result) => stub.settle(null, result) };
+  const decision = await stub.admit({ limits, tokens, leaseMs: leaseMs(config) });
+  if (!decision.ok) throw refusal(decision, `key '${key.name}'`, tokens);
+  return { headers: rateLimitHeaders(decision.snapshot), settle: (result) => stub.settle(decision.id, result) };
+}
+
+export type NodeReservation = { ok: true; settle(result: SettleRequest): Promise<void> } | { ok: false; reason: string };
+
+/** Reserve capacity on a node with a provider quota; nodes without one need nothing. */
+export function nodeReserver(env: LimiterBindings, config: LoadedConfig, tokens: number) {
+  return async function reserveNode(node: NodeConfig): Promise<NodeReservation | undefined> {
+    if (!node.limits || !hasLimits(node.limits)) return undefined;
+    const stub = env.RATE_LIMITER.getByName(`node:${node.id}`);
+    const decision = await stub.admit({ limits: node.limits, tokens, leaseMs: leaseMs(config) });
+    if (!decision.ok) return { ok: false, reason: `node quota reached (${LIMIT_NAMES[decision.limit]})` };
+    return { ok: true, settle: (result) => stub.settle(decision.id, result) };
+  };
+}
