@@ -70,6 +70,7 @@ export async function startWorkers(fleet: Fleet, bundle: string, config: object)
     modules: true,
     script: bundle,
     kvNamespaces: ['ROUTER_KV'],
+    durableObjects: { RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } },
     bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
   }));
   const pass = new Miniflare(convertV4MiniflareOptions({

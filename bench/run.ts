@@ -6,10 +6,12 @@
  *      (auth, validation, routing, retry engine on), JSON latency and stream TTFB.
  *   2. Failover: the router under load with one of three nodes failing each way,
  *      against the all-healthy run: success rate and the p50/p99 that failover adds.
+ *   3. Limits: p50/p99 added by admission (a key with limits vs one without, same
+ *      router), and over-admissions in bursts of 200 concurrent requests against rpm 50.
  *
  * Bounded: each load phase stops at its request count or its time cap.
  * Knobs: BENCH_N (requests per phase, default 400), BENCH_C (concurrency, default 4),
- * BENCH_ONLY (comma list of sections: overhead, failover).
+ * BENCH_ONLY (comma list of sections: overhead, failover, limits).
  */
 import { ADMIN_TOKEN, bundleRouter, fmt, load, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
 
@@ -102,6 +104,52 @@ if (section('failover')) {
       `  ${name.padEnd(34)} success ${fmt((100 * r.ok) / (r.ok + r.failed), 1).padStart(5)}%  p50 ${fmt(percentile(r.latencies, 50)).padStart(6)} ms (+${fmt(added(50))})  p99 ${fmt(percentile(r.latencies, 99)).padStart(7)} ms (+${fmt(added(99))})`,
     );
   }
+}
+
+// 3. Limits ------------------------------------------------------------------------------
+if (section('limits')) {
+  const w = await startWorkers(fleet, bundle, routerConfig(fleet));
+  const mint = async (limits?: object) => {
+    const res = await fetch(`${w.routerUrl}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', ...(limits ? { limits } : {}) }),
+    });
+    return ((await res.json()) as { key: string }).key;
+  };
+  const url = `${w.routerUrl}/v1/chat/completions`;
+  const off = await mint();
+  const on = await mint({ rpm: 1_000_000, tpm: 1_000_000_000, concurrency: 1_000 });
+  await load(url, post(off, chat(false)), { count: 50, concurrency: C, maxSeconds: 10 });
+  await load(url, post(on, chat(false)), { count: 50, concurrency: C, maxSeconds: 10 });
+  const offRuns: LoadResult[] = [];
+  const onRuns: LoadResult[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    offRuns.push(await load(url, post(off, chat(false)), { count: N, concurrency: C, maxSeconds: 60 }));
+    onRuns.push(await load(url, post(on, chat(false)), { count: N, concurrency: C, maxSeconds: 60 }));
+  }
+  const a = merge(offRuns);
+  const b = merge(onRuns);
+  console.log('Limits: admission cost (same router, key without limits vs key with rpm+tpm+concurrency):');
+  row('limits off', a);
+  row('limits on', b);
+  console.log(`  added by admission          p50 ${fmt(percentile(b.latencies, 50) - percentile(a.latencies, 50))} ms  p99 ${fmt(percentile(b.latencies, 99) - percentile(a.latencies, 99))} ms`);
+
+  const admitted: number[] = [];
+  let invalid = 0;
+  for (let rep = 0; rep < 10; rep++) {
+    const key = await mint({ rpm: 50 });
+    const burst = await load(url, post(key, chat(false)), { count: 200, concurrency: 200, maxSeconds: 30 });
+    admitted.push(burst.ok);
+    // Every answer must be a 200 or a 429; anything else makes the count meaningless.
+    if (burst.ok + (burst.statuses[429] ?? 0) !== 200) {
+      invalid++;
+      console.log(`  burst ${rep}: INVALID, statuses ${JSON.stringify(burst.statuses)}, transport failures ${burst.failed - (burst.statuses[429] ?? 0)}`);
+    }
+  }
+  const over = admitted.reduce((sum, n) => sum + Math.max(0, n - 50), 0);
+  console.log(`  bursts of 200 concurrent vs rpm 50, 10 reps: admitted ${admitted.join(',')}; over-admissions ${over}${invalid ? `; ${invalid} INVALID run(s)` : ''}`);
+  await w.close();
 }
 
 await fleet.close();
