@@ -59,30 +59,38 @@ export function relaySse(
   let settle!: (s: StreamSummary) => void;
   const summary = new Promise<StreamSummary>((resolve) => (settle = resolve));
 
-  /** Complete events out of the buffer, minus any dropped usage chunk. */
-  function take(chunk: Uint8Array): string {
+  /**
+   * Complete events out of the buffer, minus any dropped usage chunk. When the chunk held
+   * only whole events and none was dropped, its own bytes go on (no re-encoding).
+   */
+  function take(chunk: Uint8Array): Uint8Array | null {
+    const startedClean = buffer === '';
     buffer += decoder.decode(chunk, { stream: true });
     let out = '';
+    let dropped = false;
     for (let match = EVENT_END.exec(buffer); match; match = EVENT_END.exec(buffer)) {
       const end = match.index + match[0].length;
       const event = buffer.slice(0, end);
       buffer = buffer.slice(end);
       if (keep(event)) out += event;
+      else dropped = true;
     }
-    return out;
+    if (startedClean && buffer === '' && !dropped) return chunk;
+    return out ? encoder.encode(out) : null;
   }
 
+  /** Notes `[DONE]` and usage; false for the usage-only chunk the caller did not ask for. */
   function keep(event: string): boolean {
+    if (event.includes('[DONE]') && /^data:\s*\[DONE\]\s*$/m.test(event)) {
+      result.completed = true;
+      return true;
+    }
+    if (!event.includes('"usage"')) return true;
     const data = event
       .split(/\r?\n/)
       .filter((l) => l.startsWith('data:'))
       .map((l) => l.slice(5).trimStart())
       .join('\n');
-    if (data.trim() === '[DONE]') {
-      result.completed = true;
-      return true;
-    }
-    if (!data.includes('"usage"')) return true;
     try {
       const parsed = JSON.parse(data) as { choices?: unknown[] };
       const usage = usageOf(parsed);
@@ -138,7 +146,7 @@ export function relaySse(
             chunk = read.value;
           }
           const out = take(chunk);
-          if (out) return controller.enqueue(encoder.encode(out));
+          if (out) return controller.enqueue(out);
         }
       } catch {
         finish(controller, { message: 'The upstream connection was lost mid-stream.', code: 'upstream_stream_lost' });

@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import type { AdmitResult, RateLimiter, SettleRequest } from './limiter-do';
+import { recordUsage, takeDueBatch } from './usage-batch';
 import { formatReset, type LimitSet, type Snapshot } from './window';
 
 export interface LimiterBindings {
@@ -70,11 +71,19 @@ export async function admitKey(
   tokens: number,
 ): Promise<Admission> {
   const limits = { ...config.limits.defaults, ...key.limits };
+  if (!hasLimits(limits)) return { headers: {}, settle: (result) => recordUnlimited(env, key.id, result) };
   const stub = env.RATE_LIMITER.getByName(`key:${key.id}`);
-  if (!hasLimits(limits)) return { headers: {}, settle: (result) => stub.settle(null, result) };
   const decision = await stub.admit({ limits, tokens, leaseMs: leaseMs(config) });
   if (!decision.ok) throw refusal(decision, `key '${key.name}'`, tokens);
   return { headers: rateLimitHeaders(decision.snapshot), settle: (result) => stub.settle(decision.id, result) };
+}
+
+/** Keys without limits: count in the isolate's batch, flush the batch when it is due. */
+async function recordUnlimited(env: LimiterBindings, keyId: string, result: SettleRequest): Promise<void> {
+  recordUsage(keyId, result.usage);
+  const batch = takeDueBatch(Date.now());
+  if (!batch) return;
+  await Promise.all([...batch].map(([id, delta]) => env.RATE_LIMITER.getByName(`key:${id}`).addTotals(delta)));
 }
 
 export type NodeReservation = { ok: true; settle(result: SettleRequest): Promise<void> } | { ok: false; reason: string };

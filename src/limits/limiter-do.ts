@@ -9,6 +9,7 @@
  * loaded in the constructor. Leases whose holder died are reclaimed by an alarm.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { TotalsDelta } from './usage-batch';
 import { decide, live, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
 
 export interface AdmitRequest {
@@ -107,20 +108,8 @@ export class RateLimiter extends DurableObject {
     return { ...decision, id };
   }
 
-  /**
-   * The request is over: free its slot and replace its reservation with what it used.
-   * `id` null: a request that was never admitted here (its key has no limits) — only the
-   * totals are counted.
-   */
-  async settle(id: string | null, result: SettleRequest): Promise<void> {
-    if (id === null) {
-      this.add('requests', 1);
-      if (result.usage) {
-        this.add('prompt_tokens', result.usage.prompt_tokens);
-        this.add('completion_tokens', result.usage.completion_tokens);
-      }
-      return;
-    }
+  /** The request is over: free its slot and replace its reservation with what it used. */
+  async settle(id: string, result: SettleRequest): Promise<void> {
     this.leases.delete(id);
     this.sql.exec(`DELETE FROM leases WHERE id = ?`, id);
     const entry = this.log.find((e) => e.id === id);
@@ -139,6 +128,13 @@ export class RateLimiter extends DurableObject {
     } else if (!result.unserved && entry) {
       this.add('estimated_tokens', entry.tokens);
     }
+  }
+
+  /** Totals of a key without limits, flushed in batches by the isolates that served it. */
+  async addTotals(delta: TotalsDelta): Promise<void> {
+    this.add('requests', delta.requests);
+    this.add('prompt_tokens', delta.promptTokens);
+    this.add('completion_tokens', delta.completionTokens);
   }
 
   /** Counts for the admin usage endpoint. */

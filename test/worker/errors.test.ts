@@ -1,9 +1,7 @@
 /** Every refusal leaves as OpenAI-shaped JSON with a clear message; none is a bare 500. */
-import { env, exports } from 'cloudflare:workers';
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import worker from '../../src/index';
-import { call, chatBody, newKey, resetWorld, setNode } from './helpers';
+import { call, callWithConfig, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 interface ErrorJson {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -94,23 +92,14 @@ describe('upstream and configuration errors', () => {
   });
 
   it('500 naming the bad field when ROUTER_CONFIG is broken', async () => {
-    const config = JSON.parse(env.ROUTER_CONFIG as unknown as string);
+    const config = testConfig();
     config.nodes[1].baseUrl = 'not a url';
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request('https://router.test/v1/models', { headers: { authorization: `Bearer ${key}` } }) as never,
-      { ...env, ROUTER_CONFIG: JSON.stringify(config) } as never,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    const err = await expectError(res, 500, 'config_invalid');
+    const err = await expectError(await callWithConfig(config, '/v1/models', { key }), 500, 'config_invalid');
     expect(err.message).toContain('nodes[1].baseUrl');
   });
 
   it('500 with a JSON parse message when ROUTER_CONFIG is not JSON', async () => {
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request('https://router.test/v1/models') as never, { ...env, ROUTER_CONFIG: '{nodes:' } as never, ctx);
-    const err = await expectError(res, 500, 'config_invalid');
+    const err = await expectError(await callWithConfig('{nodes:', '/v1/models'), 500, 'config_invalid');
     expect(err.message).toContain('not valid JSON');
   });
 

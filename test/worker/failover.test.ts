@@ -3,11 +3,8 @@
  * from Ashburn rank n-us, n-eu, n-ap; n-us is the one that breaks. Time bounds are
  * generous correctness bounds (first-byte timeout 600 ms in the test config), not benchmarks.
  */
-import { env } from 'cloudflare:workers';
-import { createExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import worker from '../../src/index';
-import { call, chatBody, newKey, nodeRequests, resetWorld, setNode, sseEvents } from './helpers';
+import { call, callWithConfig, chatBody, newKey, nodeRequests, resetWorld, setNode, sseEvents, testConfig } from './helpers';
 
 let key: string;
 beforeEach(async () => {
@@ -171,19 +168,10 @@ describe('circuit breaker and cooling', () => {
   });
 
   it('stops retrying when the retry budget is spent', async () => {
-    const config = JSON.parse(env.ROUTER_CONFIG as unknown as string);
+    const config = testConfig();
     config.retry.budget = { ratio: 0, minRetries: 0 };
     await setNode('n-us', { status: 500 });
-    const res = await worker.fetch(
-      new Request('https://router.test/v1/chat/completions', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}` },
-        body: JSON.stringify(chatBody()),
-        cf: { latitude: '38.9', longitude: '-77.4' },
-      } as RequestInit) as never,
-      { ...env, ROUTER_CONFIG: JSON.stringify(config) } as never,
-      createExecutionContext(),
-    );
+    const res = await callWithConfig(config, '/v1/chat/completions', { key, body: chatBody() });
     expect(res.status).toBe(502);
     expect(res.headers.get('x-router-attempts')).toBe('1');
     expect((await res.json<{ error: { message: string } }>()).error.message).toContain('retry budget exhausted');

@@ -3,8 +3,11 @@
  * knobs over loopback, and mint keys through the real admin API.
  */
 import { env, exports } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
+import worker from '../../src/index';
 import { resetIsolateState } from '../../src/forward/engine';
 import { clearKeyMemo } from '../../src/auth/keys';
+import { resetUsageBatch } from '../../src/limits/usage-batch';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
@@ -26,7 +29,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export function call(path: string, options: CallOptions = {}): Promise<Response> {
+function buildRequest(path: string, options: CallOptions): Request {
   const headers = new Headers(options.headers);
   if (options.key) headers.set('authorization', `Bearer ${options.key}`);
   let body: BodyInit | undefined;
@@ -34,12 +37,28 @@ export function call(path: string, options: CallOptions = {}): Promise<Response>
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
   }
-  return exports.default.fetch(`https://router.test${path}`, {
+  return new Request(`https://router.test${path}`, {
     method: options.method ?? (body ? 'POST' : 'GET'),
     headers,
     body,
     cf: options.cf ?? CF.iad,
   } as RequestInit);
+}
+
+export function call(path: string, options: CallOptions = {}): Promise<Response> {
+  return exports.default.fetch(buildRequest(path, options));
+}
+
+/** The test config as a loose object, for tests that build a variant of it (bad fields included). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately untyped: tests write invalid shapes
+export function testConfig(): Record<string, any> {
+  return JSON.parse(env.ROUTER_CONFIG as unknown as string);
+}
+
+/** Call the Worker's handler with another ROUTER_CONFIG (an object, or raw text). */
+export async function callWithConfig(config: object | string, path: string, options: CallOptions = {}): Promise<Response> {
+  const raw = typeof config === 'string' ? config : JSON.stringify(config);
+  return await worker.fetch(buildRequest(path, options) as never, { ...env, ROUTER_CONFIG: raw } as never, createExecutionContext());
 }
 
 export function admin(path: string, options: Omit<CallOptions, 'key'> = {}) {
@@ -66,6 +85,7 @@ export async function resetWorld(): Promise<void> {
   await fetch(`${CONTROL()}/reset`, { method: 'POST' });
   resetIsolateState();
   clearKeyMemo();
+  resetUsageBatch();
 }
 
 export const chatBody = (extra: Record<string, unknown> = {}) => ({

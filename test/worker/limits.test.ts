@@ -3,11 +3,10 @@
  * No sleeps for windows or alarms: storage is seeded and alarms run via cloudflare:test.
  */
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import worker from '../../src/index';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, call, CF, chatBody, newKey, resetWorld, setNode } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 const COLOS = Object.values(CF);
 beforeEach(resetWorld);
@@ -176,20 +175,10 @@ describe('concurrency', () => {
 
 describe('upstream quotas per node', () => {
   it('skips a node at its quota (failover, not an error) while others can serve', async () => {
-    const config = JSON.parse(env.ROUTER_CONFIG as unknown as string);
+    const config = testConfig();
     config.nodes[0].limits = { rpm: 2 }; // n-us
     const { key } = await newKey();
-    const send = () =>
-      worker.fetch(
-        new Request('https://router.test/v1/chat/completions', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}` },
-          body: JSON.stringify(chatBody()),
-          cf: CF.iad,
-        } as RequestInit) as never,
-        { ...env, ROUTER_CONFIG: JSON.stringify(config) } as never,
-        createExecutionContext(),
-      );
+    const send = () => callWithConfig(config, '/v1/chat/completions', { key, body: chatBody(), cf: CF.iad });
     const nodes = [];
     for (let i = 0; i < 4; i++) {
       const res = await send();
