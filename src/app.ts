@@ -8,6 +8,7 @@ import type { AppEnv } from './bindings';
 import { adminGuard } from './auth/admin-guard';
 import { authenticate } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
+import { routingRoutes } from './admin/routing-routes';
 import { loadConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardResult } from './forward/engine';
@@ -17,7 +18,9 @@ import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelList, resolveModel } from './openai/models';
 import { parseRequest, type Endpoint } from './openai/requests';
-import { callerFromCf } from './routing/geo';
+import { callerFromCf, type CallerLocation } from './routing/geo';
+import { flushSamples, recordSample } from './routing/samples';
+import { loadRouteTable } from './routing/table';
 
 const UPSTREAM_PATH: Record<Endpoint, string> = { chat: '/chat/completions', embeddings: '/embeddings' };
 
@@ -31,8 +34,13 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
   const tokens = estimateTokens(request.body, config.limits.defaultMaxTokens);
 
-  const admission = await admitKey(c.env, config, key, tokens);
+  // Admission and the routing table load run side by side, never one after the other.
+  const [admission, table] = await Promise.all([
+    admitKey(c.env, config, key, tokens),
+    loadRouteTable(c.env.ROUTER_KV, caller.colo),
+  ]);
   c.set('rateLimitHeaders', admission.headers);
+  const observe = sampler(caller);
 
   const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
   let result: ForwardResult;
@@ -46,6 +54,8 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
       stream: request.stream,
       model,
       caller,
+      table,
+      observe,
       incomingHeaders: c.req.raw.headers,
       requestId: c.get('requestId'),
       reserveNode: nodeReserver(c.env, config, tokens),
@@ -53,8 +63,10 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     });
   } catch (err) {
     defer(admission.settle({ unserved: true }));
+    defer(flushSamples(c.env, Date.now()));
     throw err;
   }
+  defer(flushSamples(c.env, Date.now()));
 
   // After the last byte (or the client leaving): free the slots, settle tokens at real usage.
   const served = result.response.ok;
@@ -71,7 +83,16 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   headers.set('x-router-node', result.node);
   headers.set('x-router-model', result.model);
   headers.set('x-router-attempts', String(result.attempts));
+  headers.set('x-router-route', result.route);
   return result.response;
+}
+
+/** Passive samples for the caller's colo (none when the colo is unknown). */
+function sampler(caller: CallerLocation) {
+  const { colo, lat, lon } = caller;
+  if (!colo) return undefined;
+  const coords = lat !== undefined && lon !== undefined ? { lat, lon } : undefined;
+  return (node: string, ttfbMs: number, ok: boolean) => recordSample({ colo, node, ttfbMs, ok, at: Date.now() }, coords);
 }
 
 function logBackgroundFailure(err: unknown): void {
@@ -108,6 +129,7 @@ app.all(
 
 app.use('/admin/*', adminGuard());
 app.route('/admin/keys', keysRoutes);
+app.route('/admin', routingRoutes);
 
 app.notFound((c) =>
   errorResponse(new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' })),

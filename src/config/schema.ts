@@ -48,6 +48,9 @@ export const NodeSchema = z.strictObject({
   modelMap: z.record(z.string(), z.string().min(1)).default({}),
   /** Quota the provider granted this node (enforced like key limits). */
   limits: LimitsSchema.optional(),
+  /** ISO country / continent code of the node: the geo fallback for callers without coordinates. */
+  country: z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, upper case').optional(),
+  continent: z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']).optional(),
 });
 
 export const ModelSchema = z.strictObject({
@@ -86,6 +89,51 @@ export const RetrySchema = z.strictObject({
     .prefault({}),
 });
 
+const CodeList = z.array(z.string().regex(/^[A-Z]{2}$/, 'two upper-case letters'));
+
+export const RoutingSchema = z.strictObject({
+  /** Geo prior: expected first-byte ms = priorBaseMs + priorMsPerKm × great-circle km. */
+  priorBaseMs: z.number().nonnegative().default(50),
+  priorMsPerKm: z.number().nonnegative().default(0.02),
+  /** How many samples the prior is worth when blended with observed latency. */
+  priorWeight: z.number().positive().default(3),
+  /** Samples lose half their weight every this many ms (old data fades). */
+  halfLifeMs: positiveInt.default(300_000),
+  /** Nodes within this fraction of the best expected latency share traffic by weight. */
+  tieMargin: z.number().min(0).max(1).default(0.1),
+  /** Degraded nodes: expected latency × factor + ms (penalised, not excluded). */
+  degradedFactor: z.number().min(1).default(2),
+  degradedPenaltyMs: z.number().nonnegative().default(250),
+  /** Hard filters (data residency): callers matching a pin may use only its nodes. */
+  pins: z
+    .array(
+      z.strictObject({
+        countries: CodeList.optional(),
+        continents: CodeList.optional(),
+        nodes: z.array(z.string().min(1)).min(1),
+      }),
+    )
+    .default([]),
+});
+
+export const HealthSchema = z.strictObject({
+  /** Probe: unbilled GET {baseUrl}{probePath} with the node's credential. */
+  probePath: z.string().startsWith('/').default('/models'),
+  probeTimeoutMs: positiveInt.default(5_000),
+  /** Sub-minute probing by the HealthMonitor's alarm (the cron keeps it armed). */
+  probeIntervalMs: z.number().int().min(1_000).default(10_000),
+  /** Consecutive failures to mark a node down; consecutive successes to bring it back. */
+  downAfter: positiveInt.default(3),
+  upAfter: positiveInt.default(2),
+  /** A probe slower than this marks the node degraded. */
+  degradedLatencyMs: positiveInt.default(3_000),
+  /** Live-traffic failure ratio (over ≥ minLiveSamples decayed samples) that marks a node degraded. */
+  degradedFailureRate: z.number().min(0).max(1).default(0.25),
+  minLiveSamples: z.number().positive().default(10),
+  /** Slack/Discord-compatible webhook: POST {"text": …} on every node state change. */
+  alertWebhook: z.url({ protocol: /^https?$/ }).optional(),
+});
+
 export const KeyLimitsSchema = z.strictObject({
   /** Limits for keys that set none of their own. */
   defaults: LimitsSchema.default({}),
@@ -102,6 +150,8 @@ export const RouterConfigSchema = z
     limits: KeyLimitsSchema.prefault({}),
     retry: RetrySchema.prefault({}),
     timeouts: TimeoutsSchema.prefault({}),
+    routing: RoutingSchema.prefault({}),
+    health: HealthSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const served = new Set(cfg.nodes.flatMap((n) => n.models));
@@ -113,6 +163,13 @@ export const RouterConfigSchema = z
         if (!node.models.includes(m))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'modelMap', m], message: `"${m}" is not in this node's models` });
       }
+    });
+    cfg.routing.pins.forEach((pin, i) => {
+      pin.nodes.forEach((id, j) => {
+        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['routing', 'pins', i, 'nodes', j], message: `unknown node "${id}"` });
+      });
+      if (!pin.countries && !pin.continents)
+        ctx.addIssue({ code: 'custom', path: ['routing', 'pins', i], message: 'a pin needs countries or continents' });
     });
     const aliases = new Map<string, string>();
     for (const [id, model] of Object.entries(cfg.models)) {
@@ -133,3 +190,5 @@ export type RouterConfig = z.infer<typeof RouterConfigSchema>;
 export type NodeConfig = RouterConfig['nodes'][number];
 export type Limits = z.infer<typeof LimitsSchema>;
 export type Timeouts = z.infer<typeof TimeoutsSchema>;
+export type RoutingConfig = z.infer<typeof RoutingSchema>;
+export type HealthConfig = z.infer<typeof HealthSchema>;

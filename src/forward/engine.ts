@@ -15,7 +15,8 @@ import { backoffDelay } from './backoff';
 import { CircuitBreaker } from './breaker';
 import { RetryBudget } from './budget';
 import { classify, type Verdict } from './outcome';
-import { planAttempts, type PlannedAttempt } from './plan';
+import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
+import type { RouteTable } from '../routing/scores';
 import type { NodeConfig } from '../config/schema';
 import type { NodeReservation } from '../limits/admission';
 import { relaySse, usageOf, type Usage } from './relay';
@@ -32,6 +33,10 @@ export interface ForwardInput {
   stream: boolean;
   model: string;
   caller: CallerLocation;
+  /** The caller colo's routing table (null: none published yet — geo prior only). */
+  table: RouteTable | null;
+  /** Told of every attempt's outcome: the passive latency/failure samples. */
+  observe?: (nodeId: string, ttfbMs: number, ok: boolean) => void;
   incomingHeaders: Headers;
   requestId: string;
   /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
@@ -53,6 +58,8 @@ export interface ForwardResult {
   model: string;
   attempts: number;
   tried: TriedNode[];
+  /** `x-router-route`: ranked nodes with expected ms. */
+  route: string;
   /** Resolves when the body has been fully delivered (or abandoned), with its usage. */
   usage: Promise<Usage | undefined>;
   /** The answering node's quota reservation, to settle with the usage. */
@@ -129,10 +136,11 @@ function finalFailure(
   verdicts: Verdict[],
   retryAfter: number | undefined,
   why: string,
+  route: string,
 ): never {
   const attempts = verdicts.length;
   const list = tried.map((t) => `${t.node} (${t.model}): ${t.outcome}`).join('; ');
-  const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-router-attempts': String(attempts) };
+  const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-router-attempts': String(attempts), 'x-router-route': route };
   if (retryAfter !== undefined) {
     headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter / 1000)));
     headers['retry-after-ms'] = String(Math.ceil(retryAfter));
@@ -161,7 +169,8 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
   const started = Date.now();
   const baseTimeouts = timeoutsFor(config, input.model);
   const deadline = started + baseTimeouts.totalMs;
-  const plan = planAttempts(config, input.model, input.caller, (id) => state.breaker.blockedFor(id, Date.now()));
+  const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()));
+  const route = routeHeader(plan, input.model);
   // Streams always ask the upstream for usage (token settlement); the caller sees it only if asked.
   const callerWantsUsage = (input.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
   const bodyFor = bodyBuilder(input, input.stream && !callerWantsUsage);
@@ -211,6 +220,9 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
     );
     const verdict = classify(sent.outcome);
     verdicts.push(verdict);
+    // Samples: answers and node faults. A 429 or a caller error says nothing about latency.
+    if (verdict.action === 'accept') input.observe?.(attempt.node.id, sent.elapsedMs, true);
+    else if (verdict.action === 'retry' && verdict.nodeFault) input.observe?.(attempt.node.id, sent.elapsedMs, false);
     tried.push({ node: attempt.node.id, model: attempt.model, outcome: describe(sent, verdict, credential), ms: sent.elapsedMs });
 
     if (verdict.action === 'retry') {
@@ -233,6 +245,7 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
       model: attempt.model,
       attempts: verdicts.length,
       tried,
+      route,
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
     const headers = responseHeaders(sent.response);
@@ -260,5 +273,5 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
       usage: Promise.resolve(usage),
     };
   }
-  finalFailure(input, tried, verdicts, retryAfter, why);
+  finalFailure(input, tried, verdicts, retryAfter, why, route);
 }

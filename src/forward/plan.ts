@@ -1,7 +1,8 @@
 /**
  * The attempt plan: ordered (node, model) pairs to try for one request. Pure.
  *
- * Order: the requested model's nodes as ranked for this caller; the same node again only
+ * Order: the requested model's nodes as ranked for this caller (`rankCandidates`: residency
+ * pins, health, expected latency from the colo's table); the same node again only
  * when it is the model's sole node (a transient blip deserves one retry before downgrading
  * to a fallback model); then each fallback model in turn. Nodes whose circuit is open are
  * left out — unless that would leave nothing, in which case all are tried (fail open: a
@@ -10,7 +11,8 @@
 import type { LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import type { CallerLocation } from '../routing/geo';
-import { rankNodes } from '../routing/rank';
+import type { RouteTable } from '../routing/scores';
+import { rankCandidates } from '../routing/select';
 
 export interface PlannedAttempt {
   node: NodeConfig;
@@ -20,6 +22,8 @@ export interface PlannedAttempt {
   upstreamModel: string;
   /** A repeat of the previous node: back off before it. */
   repeat: boolean;
+  /** Expected first-byte ms from the ranking (undefined: ranked without any latency figure). */
+  expectedMs: number | undefined;
 }
 
 export interface Plan {
@@ -32,23 +36,40 @@ export function planAttempts(
   config: LoadedConfig,
   model: string,
   caller: CallerLocation,
+  table: RouteTable | null,
   blockedFor: (nodeId: string) => number,
+  random: () => number = Math.random,
 ): Plan {
   const chain = [model, ...(config.models[model]?.fallbacks ?? [])];
   const all: PlannedAttempt[] = [];
+  const skipped: Plan['skipped'] = [];
   for (const m of chain) {
-    const ranked = rankNodes(config.nodesByModel.get(m) ?? [], caller);
-    for (const { node } of ranked) {
-      const attempt = { node, model: m, upstreamModel: node.modelMap[m] ?? m, repeat: false };
+    const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing, random);
+    for (const c of excluded) skipped.push({ nodeId: c.node.id, model: m, reason: c.excluded! });
+    for (const { node, expectedMs, source } of ranked) {
+      const expected = source === 'geo-class' || !Number.isFinite(expectedMs) ? undefined : expectedMs;
+      const attempt = { node, model: m, upstreamModel: node.modelMap[m] ?? m, repeat: false, expectedMs: expected };
       all.push(attempt);
       if (ranked.length === 1) all.push({ ...attempt, repeat: true });
     }
   }
-  const skipped: Plan['skipped'] = [];
+  const ejected: Plan['skipped'] = [];
   const open = all.filter((a) => {
     const blocked = blockedFor(a.node.id);
-    if (blocked > 0 && !a.repeat) skipped.push({ nodeId: a.node.id, model: a.model, reason: `ejected for ${blocked} ms more` });
+    if (blocked > 0 && !a.repeat) ejected.push({ nodeId: a.node.id, model: a.model, reason: `ejected for ${blocked} ms more` });
     return blocked === 0;
   });
-  return open.length > 0 ? { attempts: open, skipped } : { attempts: all, skipped: [] };
+  return open.length > 0 ? { attempts: open, skipped: [...skipped, ...ejected] } : { attempts: all, skipped };
+}
+
+/** `x-router-route`: the requested model's nodes in plan order with expected ms. */
+export function routeHeader(plan: Plan, model: string): string {
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const a of plan.attempts) {
+    if (a.model !== model || seen.has(a.node.id)) continue;
+    seen.add(a.node.id);
+    parts.push(`${a.node.id}=${a.expectedMs === undefined ? '?' : Math.round(a.expectedMs)}`);
+  }
+  return parts.join(', ');
 }

@@ -10,7 +10,9 @@
  *   GET  /nodes                 → [{id, url, port, knobs, requests}]
  *   PUT  /nodes/:id             → merge knobs into that node (see `Knobs`)
  *   GET  /nodes/:id/requests    → the last requests that node received (headers, body)
- *   POST /reset                 → every node back to default knobs, request logs cleared
+ *   POST /reset                 → every node back to default knobs, logs cleared
+ *   POST /webhook               → records an alert (a local Slack/Discord-style receiver)
+ *   GET  /webhook               → the alerts received, oldest first
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -267,6 +269,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   const nodes = specs.map(createNode);
   await Promise.all(nodes.map(listen));
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  let alerts: unknown[] = [];
   const control = http.createServer(async (req, res) => {
     try {
       const parts = (req.url ?? '/').split('?')[0].split('/').filter(Boolean);
@@ -280,7 +283,13 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
         return sendJson(res, 200, { id: node.id, knobs: node.knobs });
       }
       if (node && req.method === 'GET' && parts[2] === 'requests') return sendJson(res, 200, node.requests);
+      if (parts[0] === 'webhook' && req.method === 'POST') {
+        alerts.push(JSON.parse((await readBody(req)) || 'null'));
+        return sendJson(res, 200, { ok: true });
+      }
+      if (parts[0] === 'webhook' && req.method === 'GET') return sendJson(res, 200, alerts);
       if (req.method === 'POST' && parts[0] === 'reset') {
+        alerts = [];
         for (const n of nodes) {
           await applyKnobs(n, n.baseKnobs, true);
           n.requests = [];

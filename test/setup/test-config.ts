@@ -16,10 +16,10 @@ export const NODE_SECRETS: Record<string, string> = {
 };
 
 export const TEST_NODES = [
-  { id: 'n-us', region: 'us-east', lat: 39.04, lon: -77.49, secret: 'NODE_KEY_US', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
-  { id: 'n-eu', region: 'eu-west', lat: 50.11, lon: 8.68, secret: 'NODE_KEY_EU', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
-  { id: 'n-ap', region: 'ap-northeast', lat: 35.68, lon: 139.69, secret: 'NODE_KEY_AP', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
-  { id: 'n-solo', region: 'ap-southeast', lat: -33.87, lon: 151.21, secret: 'NODE_KEY_SOLO', models: ['solo-model'] },
+  { id: 'n-us', region: 'us-east', lat: 39.04, lon: -77.49, country: 'US', continent: 'NA', secret: 'NODE_KEY_US', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
+  { id: 'n-eu', region: 'eu-west', lat: 50.11, lon: 8.68, country: 'DE', continent: 'EU', secret: 'NODE_KEY_EU', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
+  { id: 'n-ap', region: 'ap-northeast', lat: 35.68, lon: 139.69, country: 'JP', continent: 'AS', secret: 'NODE_KEY_AP', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
+  { id: 'n-solo', region: 'ap-southeast', lat: -33.87, lon: 151.21, country: 'AU', continent: 'OC', secret: 'NODE_KEY_SOLO', models: ['solo-model'] },
 ];
 
 export function testRouterConfig(fleet: FleetInfo) {
@@ -31,6 +31,8 @@ export function testRouterConfig(fleet: FleetInfo) {
       region: n.region,
       lat: n.lat,
       lon: n.lon,
+      country: n.country,
+      continent: n.continent,
       models: n.models,
       apiKeyEnv: n.secret,
       ...(n.id === 'n-solo' ? { modelMap: { 'solo-model': 'solo-upstream-v2' } } : {}),
@@ -42,5 +44,7 @@ export function testRouterConfig(fleet: FleetInfo) {
     limits: { maxBodyBytes: 64 * 1024 },
     timeouts: { firstByteMs: 600, idleMs: 600, totalMs: 5000 },
     retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 100, budget: { minRetries: 100000 } },
+    // Probes come from explicit cron runs in the tests: the alarm is set far enough out not to fire.
+    health: { probeTimeoutMs: 500, probeIntervalMs: 3_600_000, alertWebhook: `${fleet.controlUrl}/webhook` },
   };
 }

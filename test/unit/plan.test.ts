@@ -22,12 +22,12 @@ const none = () => 0;
 
 describe('planAttempts', () => {
   it('orders nodes by distance, then walks the fallback chain', () => {
-    const plan = planAttempts(config(), 'm', { lat: 48, lon: 2 }, none);
+    const plan = planAttempts(config(), 'm', { lat: 48, lon: 2 }, null, none);
     expect(plan.attempts.map((a) => `${a.node.id}/${a.model}`)).toEqual(['eu/m', 'us/m', 'us/fb', 'us/fb']);
   });
 
   it('repeats a model’s sole node once, marked for backoff, and maps its upstream name', () => {
-    const plan = planAttempts(config(), 'only', {}, none);
+    const plan = planAttempts(config(), 'only', {}, null, none);
     expect(plan.attempts.slice(0, 2).map((a) => [a.node.id, a.upstreamModel, a.repeat])).toEqual([
       ['solo', 'only-v2', false],
       ['solo', 'only-v2', true],
@@ -35,18 +35,18 @@ describe('planAttempts', () => {
   });
 
   it('leaves out ejected nodes, reporting why', () => {
-    const plan = planAttempts(config(), 'm', { lat: 48, lon: 2 }, (id) => (id === 'eu' ? 900 : 0));
+    const plan = planAttempts(config(), 'm', { lat: 48, lon: 2 }, null, (id: string) => (id === 'eu' ? 900 : 0));
     expect(plan.attempts.map((a) => a.node.id)).toEqual(['us', 'us', 'us']);
     expect(plan.skipped).toEqual([{ nodeId: 'eu', model: 'm', reason: 'ejected for 900 ms more' }]);
   });
 
   it('fails open when every node is ejected', () => {
-    const plan = planAttempts(config(), 'm', {}, () => 100);
+    const plan = planAttempts(config(), 'm', {}, null, () => 100);
     expect(plan.attempts.length).toBeGreaterThan(0);
   });
 
   it('keeps config order for callers without coordinates', () => {
-    expect(planAttempts(config(), 'm', {}, none).attempts[0]!.node.id).toBe('us');
+    expect(planAttempts(config(), 'm', {}, null, none).attempts[0]!.node.id).toBe('us');
   });
 });
 

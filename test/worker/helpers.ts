@@ -8,6 +8,8 @@ import worker from '../../src/index';
 import { resetIsolateState } from '../../src/forward/engine';
 import { clearKeyMemo } from '../../src/auth/keys';
 import { resetUsageBatch } from '../../src/limits/usage-batch';
+import { resetSamples } from '../../src/routing/samples';
+import { clearRouteMemo } from '../../src/routing/table';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
@@ -86,6 +88,8 @@ export async function resetWorld(): Promise<void> {
   resetIsolateState();
   clearKeyMemo();
   resetUsageBatch();
+  resetSamples();
+  clearRouteMemo();
 }
 
 export const chatBody = (extra: Record<string, unknown> = {}) => ({

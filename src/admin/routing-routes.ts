@@ -1,0 +1,75 @@
+/**
+ * Admin views of routing: `/admin/route` explains the ranking for any location, and
+ * `/admin/status` shows node health and the colos with published tables.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../bindings';
+import { loadConfig } from '../config/load';
+import { RouterError } from '../errors/router-error';
+import { resolveModel } from '../openai/models';
+import { callerFromCf } from '../routing/geo';
+import { rankCandidates, type Candidate } from '../routing/select';
+import { loadRouteTable } from '../routing/table';
+
+function describe(c: Candidate, rank: number | null) {
+  const e = c.entry;
+  return {
+    node: c.node.id,
+    region: c.node.region,
+    rank,
+    expectedMs: c.source === 'geo-class' || !Number.isFinite(c.expectedMs) ? null : Math.round(c.expectedMs),
+    source: c.source,
+    samples: Math.round(c.samples * 10) / 10,
+    ...(e?.sampleMs !== undefined ? { sampleMs: Math.round(e.sampleMs) } : {}),
+    ...(e?.priorMs !== undefined ? { priorMs: Math.round(e.priorMs) } : {}),
+    ...(e?.failureRate !== undefined ? { failureRate: Math.round(e.failureRate * 1000) / 1000 } : {}),
+    health: c.health,
+    ...(c.penaltyMs !== undefined ? { penaltyMs: Math.round(c.penaltyMs) } : {}),
+    ...(c.excluded ? { excluded: c.excluded } : {}),
+  };
+}
+
+export const routingRoutes = new Hono<AppEnv>()
+  .get('/route', async (c) => {
+    const config = loadConfig(c.env);
+    const q = c.req.query();
+    if (!q.model) throw new RouterError(400, 'Query parameter model is required.', { code: 'invalid_request', param: 'model' });
+    const model = resolveModel(config, q.model);
+    const caller = callerFromCf({ latitude: q.lat, longitude: q.lon, colo: q.colo, country: q.country, continent: q.continent });
+    const table = await loadRouteTable(c.env.ROUTER_KV, caller.colo);
+    const chain = [model, ...(config.models[model]?.fallbacks ?? [])];
+    return c.json({
+      model,
+      caller,
+      table: table ? { colo: table.colo, ageMs: Date.now() - table.generatedAt } : null,
+      chain: chain.map((m) => {
+        const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing);
+        return { model: m, candidates: [...ranked.map((r, i) => describe(r, i + 1)), ...excluded.map((x) => describe(x, null))] };
+      }),
+      note: 'Near-ties (within routing.tieMargin) are ordered by a weighted random draw per request.',
+    });
+  })
+  .get('/status', async (c) => {
+    const config = loadConfig(c.env);
+    const status = await c.env.HEALTH_MONITOR.getByName('global').status();
+    const now = Date.now();
+    return c.json({
+      nodes: config.nodes.map((n) => {
+        const h = status.nodes[n.id];
+        return {
+          id: n.id,
+          region: n.region,
+          state: h?.state ?? 'healthy',
+          reason: h?.reason ?? 'no probe yet',
+          lastProbeMs: h?.lastProbeMs ?? null,
+          lastProbeAgeMs: h?.lastProbeAt ? now - h.lastProbeAt : null,
+          consecutiveFailures: h?.consecutiveFailures ?? 0,
+          lastError: h?.lastError ?? null,
+          stateSinceMs: h?.changedAt ? now - h.changedAt : null,
+        };
+      }),
+      colos: status.colos.map((x) => ({ colo: x.colo, tableAgeMs: x.publishedAt ? now - x.publishedAt : null })),
+      lastCycleAgeMs: status.lastCycleAt ? now - status.lastCycleAt : null,
+      lastPublishAgeMs: status.lastPublishAt ? now - status.lastPublishAt : null,
+    });
+  });

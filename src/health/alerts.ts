@@ -1,0 +1,38 @@
+/**
+ * Alerts on node state changes: a Slack/Discord-compatible `{"text": …}` POST to the
+ * configured webhook. Sent in the background (never blocks probing); the message holds
+ * node ids, states and reasons only — never a URL with credentials or a secret.
+ */
+import type { NodeHealth } from './state';
+
+export interface Transition {
+  nodeId: string;
+  from: NodeHealth['state'];
+  to: NodeHealth['state'];
+  reason: string;
+}
+
+const ICON = { healthy: '✅', degraded: '⚠️', down: '🔴' } as const;
+
+export function alertText(t: Transition): string {
+  return `${ICON[t.to]} llm-edge-router: node ${t.nodeId} is ${t.to} (was ${t.from}): ${t.reason}`;
+}
+
+export async function sendAlert(webhook: string, t: Transition): Promise<void> {
+  // AbortController, not AbortSignal.timeout: the latter can reject uncatchably on POSTs in workerd.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 5_000);
+  try {
+    const res = await fetch(webhook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: alertText(t), node: t.nodeId, from: t.from, to: t.to }),
+      signal: abort.signal,
+    });
+    await res.body?.cancel();
+  } catch (err) {
+    console.error(JSON.stringify({ alert: 'webhook failed', node: t.nodeId, error: String(err) }));
+  } finally {
+    clearTimeout(timer);
+  }
+}

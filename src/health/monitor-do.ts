@@ -1,0 +1,135 @@
+/**
+ * HealthMonitor Durable Object — one (`global`), off the request path. It
+ *  - probes every node each cycle and walks the health state machine (`state.ts`);
+ *  - alerts on every transition, in the background;
+ *  - publishes the routing tables: for each colo that has reported samples, its scores
+ *    (ColoStats snapshot blended with the geo prior) plus every node's health, as one KV
+ *    value `route:<COLO>`; and `route:_default` (health, no samples) for the rest.
+ *
+ * Cycles run from the cron (every minute) and from this object's alarm every
+ * `health.probeIntervalMs` (sub-minute probing; the cron re-arms the alarm). Tables are
+ * published once a minute, and at once when a node changes state (at most once a second,
+ * KV's per-key write rate).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { loadConfig, type LoadedConfig } from '../config/load';
+import type { ColoStats } from '../routing/colo-stats-do';
+import { buildTable, decay, type HealthState, type RouteTable } from '../routing/scores';
+import { sendAlert, type Transition } from './alerts';
+import { probeAll } from './probe';
+import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth } from './state';
+
+interface MonitorEnv {
+  ROUTER_CONFIG: unknown;
+  ROUTER_KV: KVNamespace;
+  COLO_STATS: DurableObjectNamespace<ColoStats>;
+  [secret: string]: unknown;
+}
+
+export interface MonitorStatus {
+  nodes: Record<string, NodeHealth>;
+  colos: { colo: string; publishedAt: number | null }[];
+  lastCycleAt: number | null;
+  lastPublishAt: number | null;
+}
+
+const PUBLISH_EVERY_MS = 55_000; // the minute cron always finds the tables due
+const MIN_PUBLISH_GAP_MS = 1_000;
+
+export const routeKey = (colo: string) => `route:${colo}`;
+
+export class HealthMonitor extends DurableObject<MonitorEnv> {
+  private running: Promise<void> | null = null;
+
+  private async load(): Promise<{ nodes: Record<string, NodeHealth>; colos: Record<string, number | null>; live: Record<string, LiveStats> }> {
+    const [nodes, colos, live] = await Promise.all([
+      this.ctx.storage.get<Record<string, NodeHealth>>('nodes'),
+      this.ctx.storage.get<Record<string, number | null>>('colos'),
+      this.ctx.storage.get<Record<string, LiveStats>>('live'),
+    ]);
+    return { nodes: nodes ?? {}, colos: colos ?? {}, live: live ?? {} };
+  }
+
+  /** Cron entry: run a cycle now and make sure the sub-minute alarm is armed. */
+  async tick(): Promise<void> {
+    await this.cycle();
+    const interval = loadConfig(this.env).health.probeIntervalMs;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + interval);
+  }
+
+  override async alarm(): Promise<void> {
+    await this.cycle();
+    await this.ctx.storage.setAlarm(Date.now() + loadConfig(this.env).health.probeIntervalMs);
+  }
+
+  async registerColo(colo: string): Promise<void> {
+    const colos = (await this.ctx.storage.get<Record<string, number | null>>('colos')) ?? {};
+    if (colo in colos) return;
+    colos[colo] = null;
+    await this.ctx.storage.put('colos', colos);
+  }
+
+  async status(): Promise<MonitorStatus> {
+    const { nodes, colos } = await this.load();
+    return {
+      nodes,
+      colos: Object.entries(colos).map(([colo, publishedAt]) => ({ colo, publishedAt })),
+      lastCycleAt: (await this.ctx.storage.get<number>('lastCycleAt')) ?? null,
+      lastPublishAt: (await this.ctx.storage.get<number>('lastPublishAt')) ?? null,
+    };
+  }
+
+  /** One probe cycle; overlapping calls (cron and alarm) share the cycle in progress. */
+  private cycle(): Promise<void> {
+    this.running ??= this.runCycle().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async runCycle(): Promise<void> {
+    const config = loadConfig(this.env);
+    const now = Date.now();
+    const state = await this.load();
+    const probes = await probeAll(config.nodes, this.env, config.health);
+    const transitions: Transition[] = [];
+    for (const node of config.nodes) {
+      const before = state.nodes[node.id] ?? INITIAL_HEALTH;
+      const after = nextHealth(before, probes.get(node.id)!, state.live[node.id], config.health, now);
+      if (after.state !== before.state) transitions.push({ nodeId: node.id, from: before.state, to: after.state, reason: after.reason });
+      state.nodes[node.id] = after;
+    }
+    await this.ctx.storage.put({ nodes: state.nodes, lastCycleAt: now });
+    const webhook = config.health.alertWebhook;
+    if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
+
+    const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
+    const due = now - lastPublish >= PUBLISH_EVERY_MS || (transitions.length > 0 && now - lastPublish >= MIN_PUBLISH_GAP_MS);
+    if (due) await this.publish(config, state.nodes, state.colos, now);
+  }
+
+  /** Build and write every colo's table; remember live failure rates for the next cycle. */
+  private async publish(config: LoadedConfig, nodes: Record<string, NodeHealth>, colos: Record<string, number | null>, now: number) {
+    const health: Record<string, HealthState> = Object.fromEntries(config.nodes.map((n) => [n.id, nodes[n.id]?.state ?? 'healthy']));
+    const snapshots = await Promise.all(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()));
+    const failed: Record<string, number> = {};
+    const total: Record<string, number> = {};
+    const writes: Promise<void>[] = [];
+    for (const snap of snapshots) {
+      if (!snap) continue;
+      for (const [nodeId, stat] of Object.entries(snap.stats)) {
+        const d = decay(stat, now, config.routing.halfLifeMs);
+        failed[nodeId] = (failed[nodeId] ?? 0) + d.failed;
+        total[nodeId] = (total[nodeId] ?? 0) + d.failed + d.good;
+      }
+      const table = buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now);
+      writes.push(this.env.ROUTER_KV.put(routeKey(snap.colo), JSON.stringify(table)));
+      colos[snap.colo] = now;
+    }
+    const fallback: RouteTable = buildTable('_default', undefined, {}, config.nodes, health, config.routing, now);
+    writes.push(this.env.ROUTER_KV.put(routeKey('_default'), JSON.stringify(fallback)));
+    await Promise.all(writes);
+    const live: Record<string, LiveStats> = Object.fromEntries(
+      Object.keys(total).map((id) => [id, { failureRate: total[id]! > 0 ? failed[id]! / total[id]! : 0, samples: total[id]! }]),
+    );
+    await this.ctx.storage.put({ colos, live, lastPublishAt: now });
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * ColoStats Durable Object: one per colo (`colo:<CODE>`), folding the passive samples the
+ * isolates of that colo send in batches into decayed per-node statistics, and remembering
+ * where the colo is (from its callers' `request.cf` coordinates). The HealthMonitor reads
+ * a snapshot of every colo once a minute to build that colo's score table.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { loadConfig } from '../config/load';
+import type { HealthMonitor } from '../health/monitor-do';
+import { foldSample, type NodeStat, type Sample } from './scores';
+
+export interface ColoSnapshot {
+  colo: string;
+  coords?: { lat: number; lon: number };
+  stats: Record<string, NodeStat>;
+}
+
+interface ColoEnv {
+  ROUTER_CONFIG: unknown;
+  HEALTH_MONITOR: DurableObjectNamespace<HealthMonitor>;
+}
+
+export class ColoStats extends DurableObject<ColoEnv> {
+  private snapshotState: ColoSnapshot | undefined;
+
+  private async state(colo: string): Promise<ColoSnapshot> {
+    this.snapshotState ??= (await this.ctx.storage.get<ColoSnapshot>('snapshot')) ?? { colo, stats: {} };
+    return this.snapshotState;
+  }
+
+  async record(samples: Sample[], coords?: { lat: number; lon: number }): Promise<void> {
+    if (samples.length === 0) return;
+    const colo = samples[0]!.colo;
+    const state = await this.state(colo);
+    const firstTime = Object.keys(state.stats).length === 0;
+    const { halfLifeMs } = loadConfig(this.env).routing;
+    for (const s of samples) state.stats[s.node] = foldSample(state.stats[s.node], s, halfLifeMs);
+    if (coords) {
+      // A running mean of what callers report: the colo's position for the geo prior.
+      state.coords = state.coords
+        ? { lat: (state.coords.lat * 9 + coords.lat) / 10, lon: (state.coords.lon * 9 + coords.lon) / 10 }
+        : coords;
+    }
+    await this.ctx.storage.put('snapshot', state);
+    if (firstTime) await this.env.HEALTH_MONITOR.getByName('global').registerColo(colo);
+  }
+
+  async snapshot(): Promise<ColoSnapshot | null> {
+    return (await this.ctx.storage.get<ColoSnapshot>('snapshot')) ?? null;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Passive latency samples from live traffic, buffered in the isolate and sent in batches
+ * to each colo's ColoStats object via `ctx.waitUntil` — never a KV write on the request
+ * path. A batch is due on the isolate's first request, then every `FLUSH_MS` or at
+ * `MAX_PENDING` samples, whichever comes first.
+ */
+import type { ColoStats } from './colo-stats-do';
+import type { Sample } from './scores';
+
+const FLUSH_MS = 5_000;
+const MAX_PENDING = 200;
+
+interface ColoBatch {
+  samples: Sample[];
+  coords?: { lat: number; lon: number };
+}
+
+let pending = new Map<string, ColoBatch>();
+let count = 0;
+let lastFlush = -Infinity;
+
+export function recordSample(sample: Sample, coords?: { lat: number; lon: number }): void {
+  const batch = pending.get(sample.colo) ?? { samples: [] };
+  batch.samples.push(sample);
+  if (coords) batch.coords = coords;
+  pending.set(sample.colo, batch);
+  count++;
+}
+
+/** Sends the pending batch if it is due (or `force`); resolves when every colo has it. */
+export async function flushSamples(env: { COLO_STATS: DurableObjectNamespace<ColoStats> }, now: number, force = false): Promise<void> {
+  if (count === 0 || (!force && now - lastFlush < FLUSH_MS && count < MAX_PENDING)) return;
+  const batch = pending;
+  pending = new Map();
+  count = 0;
+  lastFlush = now;
+  await Promise.all([...batch].map(([colo, b]) => env.COLO_STATS.getByName(colo).record(b.samples, b.coords)));
+}
+
+/** Test hook: forget pending samples; the next request flushes at once. */
+export function resetSamples(): void {
+  pending = new Map();
+  count = 0;
+  lastFlush = -Infinity;
+}

@@ -1,0 +1,109 @@
+/**
+ * Latency scores, pure: passive samples folded into time-decayed statistics per
+ * (colo, node), and the per-colo table that blends them with the geo prior.
+ *
+ * Decay: every stored sum is multiplied by 0.5^(Δt / halfLife) before a new sample is
+ * added, so a sample's weight halves every `halfLifeMs` — old data fades, and a node that
+ * changes (degrades or recovers) is re-learnt within a few half-lives of traffic.
+ * Expected first-byte latency = (W·mean + k·prior) / (W + k), W the decayed count of good
+ * samples, k = `priorWeight`: the prior dominates a colo with few samples, data dominates
+ * one with many.
+ */
+import type { NodeConfig, RoutingConfig } from '../config/schema';
+import { distanceKm } from './geo';
+
+export type HealthState = 'healthy' | 'degraded' | 'down';
+
+export interface Sample {
+  colo: string;
+  node: string;
+  /** Time to first byte (headers; streams: first chunk), ms. Only meaningful when ok. */
+  ttfbMs: number;
+  ok: boolean;
+  at: number;
+}
+
+/** Decayed sums for one (colo, node). */
+export interface NodeStat {
+  /** Σ weight × ttfb over good samples. */
+  sum: number;
+  /** Σ weight over good samples. */
+  good: number;
+  /** Σ weight over failed samples. */
+  failed: number;
+  at: number;
+}
+
+export interface TableEntry {
+  expectedMs: number;
+  source: 'samples' | 'blend' | 'prior' | 'none';
+  /** Decayed good-sample count behind the figure. */
+  samples: number;
+  sampleMs?: number;
+  priorMs?: number;
+  /** Decayed failure ratio of live traffic from this colo. */
+  failureRate?: number;
+}
+
+export interface RouteTable {
+  /** Colo code, or `_default` for colos without a table of their own. */
+  colo: string;
+  generatedAt: number;
+  lat?: number;
+  lon?: number;
+  nodes: Record<string, TableEntry>;
+  health: Record<string, HealthState>;
+}
+
+export function decay(stat: NodeStat, now: number, halfLifeMs: number): NodeStat {
+  const dt = Math.max(0, now - stat.at);
+  const f = 0.5 ** (dt / halfLifeMs);
+  return { sum: stat.sum * f, good: stat.good * f, failed: stat.failed * f, at: Math.max(stat.at, now) };
+}
+
+export function foldSample(stat: NodeStat | undefined, sample: Sample, halfLifeMs: number): NodeStat {
+  const base = stat ? decay(stat, sample.at, halfLifeMs) : { sum: 0, good: 0, failed: 0, at: sample.at };
+  return sample.ok
+    ? { ...base, sum: base.sum + sample.ttfbMs, good: base.good + 1 }
+    : { ...base, failed: base.failed + 1 };
+}
+
+/** Geo prior: network distance turned into an expected first-byte time. */
+export function priorMs(routing: RoutingConfig, node: NodeConfig, lat?: number, lon?: number): number | undefined {
+  if (lat === undefined || lon === undefined) return undefined;
+  return routing.priorBaseMs + routing.priorMsPerKm * distanceKm(lat, lon, node.lat, node.lon);
+}
+
+export function expectedLatency(stat: NodeStat | undefined, prior: number | undefined, routing: RoutingConfig, now: number): TableEntry {
+  const s = stat ? decay(stat, now, routing.halfLifeMs) : undefined;
+  const good = s?.good ?? 0;
+  const total = good + (s?.failed ?? 0);
+  const failureRate = s && total > 0 ? s.failed / total : undefined;
+  const rate = failureRate === undefined ? {} : { failureRate };
+  if (good < 1e-6) {
+    return prior === undefined
+      ? { expectedMs: Number.POSITIVE_INFINITY, source: 'none', samples: 0, ...rate }
+      : { expectedMs: prior, source: 'prior', samples: 0, priorMs: prior, ...rate };
+  }
+  const mean = s!.sum / good;
+  if (prior === undefined) return { expectedMs: mean, source: 'samples', samples: good, sampleMs: mean, ...rate };
+  const expectedMs = (good * mean + routing.priorWeight * prior) / (good + routing.priorWeight);
+  return { expectedMs, source: 'blend', samples: good, sampleMs: mean, priorMs: prior, ...rate };
+}
+
+/** The table one colo reads: every node's expected latency from there, plus health. */
+export function buildTable(
+  colo: string,
+  coords: { lat: number; lon: number } | undefined,
+  stats: Record<string, NodeStat>,
+  nodes: readonly NodeConfig[],
+  health: Record<string, HealthState>,
+  routing: RoutingConfig,
+  now: number,
+): RouteTable {
+  const entries: Record<string, TableEntry> = {};
+  for (const node of nodes) {
+    entries[node.id] = expectedLatency(stats[node.id], priorMs(routing, node, coords?.lat, coords?.lon), routing, now);
+  }
+  return { colo, generatedAt: now, ...(coords ? coords : {}), nodes: entries, health: { ...health } };
+}

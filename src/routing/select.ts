@@ -1,0 +1,111 @@
+/**
+ * Choosing among the nodes that serve a model, for one caller. Pure (randomness is a
+ * parameter). The result is the order the attempt plan walks.
+ *
+ * 1. Hard filters: a residency pin matching the caller's country/continent leaves only
+ *    its nodes; the rest are excluded whatever their health.
+ * 2. Health: down nodes are excluded — unless every remaining candidate is down (then all
+ *    are tried: a maybe-recovered node beats a certain error). Degraded nodes stay, with
+ *    expected latency × `degradedFactor` + `degradedPenaltyMs`.
+ * 3. Expected latency from the caller's colo table (samples blended with the prior); a
+ *    node the table lacks gets the geo prior from the caller's (or colo's) coordinates;
+ *    with no coordinates at all, same country, then same continent, then config order.
+ * 4. Near-ties — within `tieMargin` of the best — are ordered by a weighted random draw
+ *    (Efraimidis–Spirakis: key = u^(1/weight)), so equal nodes share traffic by weight
+ *    instead of one being stampeded.
+ */
+import type { NodeConfig, RoutingConfig } from '../config/schema';
+import type { CallerLocation } from './geo';
+import { priorMs, type HealthState, type RouteTable, type TableEntry } from './scores';
+
+export interface Candidate {
+  node: NodeConfig;
+  expectedMs: number;
+  source: TableEntry['source'] | 'geo-class';
+  health: HealthState;
+  samples: number;
+  /** Added because the node is degraded. */
+  penaltyMs?: number;
+  /** Why the node will not be tried (set on excluded candidates only). */
+  excluded?: string;
+  entry?: TableEntry;
+}
+
+export interface Ranking {
+  ranked: Candidate[];
+  excluded: Candidate[];
+}
+
+function pinFor(routing: RoutingConfig, caller: CallerLocation) {
+  return routing.pins.find(
+    (p) =>
+      (caller.country !== undefined && p.countries?.includes(caller.country)) ||
+      (caller.continent !== undefined && p.continents?.includes(caller.continent)),
+  );
+}
+
+/** 0 same country, 1 same continent, 2 elsewhere: the fallback without coordinates. */
+function geoClass(node: NodeConfig, caller: CallerLocation): number {
+  if (caller.country && node.country === caller.country) return 0;
+  if (caller.continent && node.continent === caller.continent) return 1;
+  return 2;
+}
+
+function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | null, routing: RoutingConfig) {
+  const entry = table?.nodes[node.id];
+  if (entry && entry.source !== 'none') return { expectedMs: entry.expectedMs, source: entry.source, samples: entry.samples, entry };
+  const lat = caller.lat ?? table?.lat;
+  const lon = caller.lon ?? table?.lon;
+  const prior = priorMs(routing, node, lat, lon);
+  if (prior !== undefined) return { expectedMs: prior, source: 'prior' as const, samples: 0 };
+  // No coordinates anywhere: order by geo class; the number only sorts, it is not a latency.
+  return { expectedMs: geoClass(node, caller) * 1e6, source: 'geo-class' as const, samples: 0 };
+}
+
+function weightedShuffle(group: Candidate[], random: () => number): Candidate[] {
+  return group
+    .map((c) => ({ c, key: random() ** (1 / c.node.weight) }))
+    .sort((a, b) => b.key - a.key)
+    .map((x) => x.c);
+}
+
+export function rankCandidates(
+  nodes: readonly NodeConfig[],
+  caller: CallerLocation,
+  table: RouteTable | null,
+  routing: RoutingConfig,
+  random: () => number = Math.random,
+): Ranking {
+  const pin = pinFor(routing, caller);
+  const excluded: Candidate[] = [];
+  let pool: Candidate[] = [];
+  nodes.forEach((node) => {
+    const health = table?.health[node.id] ?? 'healthy';
+    const est = estimate(node, caller, table, routing);
+    const candidate: Candidate = { node, health, ...est };
+    if (pin && !pin.nodes.includes(node.id)) {
+      excluded.push({ ...candidate, excluded: `residency pin: caller's region may use ${pin.nodes.join(', ')} only` });
+    } else pool.push(candidate);
+  });
+
+  const up = pool.filter((c) => c.health !== 'down');
+  if (up.length > 0) {
+    for (const c of pool) if (c.health === 'down') excluded.push({ ...c, excluded: 'down (health checks)' });
+    pool = up;
+  }
+  for (const c of pool) {
+    if (c.health === 'degraded' && Number.isFinite(c.expectedMs) && c.source !== 'geo-class') {
+      const penalised = c.expectedMs * routing.degradedFactor + routing.degradedPenaltyMs;
+      c.penaltyMs = penalised - c.expectedMs;
+      c.expectedMs = penalised;
+    }
+  }
+  const order = new Map(nodes.map((n, i) => [n.id, i]));
+  pool.sort((a, b) => a.expectedMs - b.expectedMs || order.get(a.node.id)! - order.get(b.node.id)!);
+  if (pool.length > 1 && pool[0]!.source !== 'geo-class') {
+    const limit = pool[0]!.expectedMs * (1 + routing.tieMargin);
+    const ties = pool.filter((c) => c.expectedMs <= limit);
+    if (ties.length > 1) pool = [...weightedShuffle(ties, random), ...pool.slice(ties.length)];
+  }
+  return { ranked: pool, excluded };
+}
