@@ -102,8 +102,11 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
     if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
 
     const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
-    const due = now - lastPublish >= PUBLISH_EVERY_MS || (transitions.length > 0 && now - lastPublish >= MIN_PUBLISH_GAP_MS);
-    if (due) await this.publish(config, state.nodes, state.colos, now);
+    if (transitions.length === 0 && now - lastPublish < PUBLISH_EVERY_MS) return;
+    // A state change is published now: only KV's one-write-a-second per key may delay it.
+    const wait = lastPublish + MIN_PUBLISH_GAP_MS - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await this.publish(config, state.nodes, state.colos, Date.now());
   }
 
   /** Build and write every colo's table; remember live failure rates for the next cycle. */

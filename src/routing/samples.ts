@@ -18,6 +18,7 @@ interface ColoBatch {
 let pending = new Map<string, ColoBatch>();
 let count = 0;
 let lastFlush = -Infinity;
+let inFlight: Promise<unknown> = Promise.resolve();
 
 export function recordSample(sample: Sample, coords?: { lat: number; lon: number }): void {
   const batch = pending.get(sample.colo) ?? { samples: [] };
@@ -27,14 +28,20 @@ export function recordSample(sample: Sample, coords?: { lat: number; lon: number
   count++;
 }
 
-/** Sends the pending batch if it is due (or `force`); resolves when every colo has it. */
+/**
+ * Sends the pending batch if it is due (or `force`). Resolves when every colo has it —
+ * and, when forced, when any batch already on its way has arrived too.
+ */
 export async function flushSamples(env: { COLO_STATS: DurableObjectNamespace<ColoStats> }, now: number, force = false): Promise<void> {
+  if (force) await inFlight.catch(() => {});
   if (count === 0 || (!force && now - lastFlush < FLUSH_MS && count < MAX_PENDING)) return;
   const batch = pending;
   pending = new Map();
   count = 0;
   lastFlush = now;
-  await Promise.all([...batch].map(([colo, b]) => env.COLO_STATS.getByName(colo).record(b.samples, b.coords)));
+  const sending = Promise.all([...batch].map(([colo, b]) => env.COLO_STATS.getByName(colo).record(b.samples, b.coords)));
+  inFlight = sending;
+  await sending;
 }
 
 /** Test hook: forget pending samples; the next request flushes at once. */
