@@ -17,7 +17,10 @@ import type { HealthState } from '../routing/scores';
 export interface NodeHealth {
   state: HealthState;
   consecutiveFailures: number;
+  /** Probes answered (fast or slow): bring a down node back. */
   consecutiveSuccesses: number;
+  /** Probes answered and not slow: bring a degraded node back. */
+  consecutiveGood: number;
   lastProbeAt?: number;
   lastProbeMs?: number;
   lastError?: string;
@@ -41,6 +44,7 @@ export const INITIAL_HEALTH: NodeHealth = {
   state: 'healthy',
   consecutiveFailures: 0,
   consecutiveSuccesses: 0,
+  consecutiveGood: 0,
   reason: 'no probe yet',
   changedAt: 0,
 };
@@ -53,7 +57,7 @@ function verdict(h: NodeHealth, probe: ProbeResult, live: LiveStats | undefined,
   if (live && live.samples >= cfg.minLiveSamples && live.failureRate > cfg.degradedFailureRate) {
     return ['degraded', `live traffic failing ${(live.failureRate * 100).toFixed(0)}% of the time`];
   }
-  if (h.state === 'degraded' && h.consecutiveSuccesses < cfg.upAfter) return ['degraded', `recovering: ${h.consecutiveSuccesses}/${cfg.upAfter} good probes`];
+  if (h.state === 'degraded' && h.consecutiveGood < cfg.upAfter) return ['degraded', `recovering: ${h.consecutiveGood}/${cfg.upAfter} good probes`];
   return ['healthy', 'probes and live traffic fine'];
 }
 
@@ -62,6 +66,7 @@ export function nextHealth(h: NodeHealth, probe: ProbeResult, live: LiveStats | 
     ...h,
     consecutiveFailures: probe.ok ? 0 : h.consecutiveFailures + 1,
     consecutiveSuccesses: probe.ok ? h.consecutiveSuccesses + 1 : 0,
+    consecutiveGood: probe.ok && probe.latencyMs <= cfg.degradedLatencyMs ? (h.consecutiveGood ?? 0) + 1 : 0,
     lastProbeAt: now,
     lastProbeMs: probe.latencyMs,
   };

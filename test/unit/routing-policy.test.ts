@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { HealthSchema, RoutingSchema, type NodeConfig } from '../../src/config/schema';
+import { nextHealth, INITIAL_HEALTH, type NodeHealth, type ProbeResult } from '../../src/health/state';
+import { buildTable, expectedLatency, foldSample, type RouteTable } from '../../src/routing/scores';
+import { rankCandidates } from '../../src/routing/select';
+
+const routing = RoutingSchema.parse({});
+const health = HealthSchema.parse({});
+const node = (id: string, lat: number, lon: number, extra: Partial<NodeConfig> = {}): NodeConfig => ({
+  id, baseUrl: 'http://x/v1', region: id, lat, lon, models: ['m'], weight: 1, modelMap: {}, ...extra,
+});
+const US = node('us', 39, -77, { country: 'US', continent: 'NA' });
+const EU = node('eu', 50, 8, { country: 'DE', continent: 'EU' });
+const AP = node('ap', 35.7, 139.7, { country: 'JP', continent: 'AS' });
+
+describe('time-decayed samples', () => {
+  it('averages good samples and counts failures apart', () => {
+    let s = foldSample(undefined, { colo: 'X', node: 'us', ttfbMs: 100, ok: true, at: 0 }, 1000);
+    s = foldSample(s, { colo: 'X', node: 'us', ttfbMs: 300, ok: true, at: 0 }, 1000);
+    s = foldSample(s, { colo: 'X', node: 'us', ttfbMs: 0, ok: false, at: 0 }, 1000);
+    expect(s.sum / s.good).toBe(200);
+    expect(s.failed).toBe(1);
+  });
+
+  it('halves old weight every half-life, so new data takes over', () => {
+    let s = foldSample(undefined, { colo: 'X', node: 'us', ttfbMs: 100, ok: true, at: 0 }, 1000);
+    s = foldSample(s, { colo: 'X', node: 'us', ttfbMs: 500, ok: true, at: 3000 }, 1000);
+    // old weight 1/8, new weight 1: mean = (100/8 + 500) / (1/8 + 1)
+    expect(s.sum / s.good).toBeCloseTo((12.5 + 500) / 1.125, 6);
+  });
+});
+
+describe('expected latency', () => {
+  it('is the prior with no samples, samples-dominated with many', () => {
+    expect(expectedLatency(undefined, 80, routing, 0)).toMatchObject({ expectedMs: 80, source: 'prior' });
+    const many = { sum: 200 * 100, good: 100, failed: 0, at: 0 };
+    const e = expectedLatency(many, 80, routing, 0);
+    expect(e.source).toBe('blend');
+    expect(e.expectedMs).toBeCloseTo((100 * 200 + 3 * 80) / 103, 6);
+  });
+
+  it('builds one table per colo with every node, using the colo position for the prior', () => {
+    const t = buildTable('FRA', { lat: 50, lon: 8.6 }, {}, [US, EU], { us: 'healthy', eu: 'down' }, routing, 5);
+    expect(t.nodes.eu!.expectedMs).toBeLessThan(t.nodes.us!.expectedMs);
+    expect(t.health).toEqual({ us: 'healthy', eu: 'down' });
+  });
+});
+
+describe('rankCandidates', () => {
+  const table = (nodes: RouteTable['nodes'], h: RouteTable['health'] = {}): RouteTable => ({ colo: 'X', generatedAt: 0, nodes, health: h });
+  const ids = (r: ReturnType<typeof rankCandidates>) => r.ranked.map((c) => c.node.id);
+
+  it('uses the colo table over the geo prior', () => {
+    const t = table({ us: { expectedMs: 400, source: 'samples', samples: 20 }, eu: { expectedMs: 120, source: 'samples', samples: 20 } });
+    expect(ids(rankCandidates([US, EU], { lat: 39, lon: -77 }, t, routing))).toEqual(['eu', 'us']);
+  });
+
+  it('excludes down nodes unless all are down', () => {
+    const r = rankCandidates([US, EU], { lat: 39, lon: -77 }, table({}, { us: 'down' }), routing);
+    expect(ids(r)).toEqual(['eu']);
+    expect(r.excluded[0]).toMatchObject({ excluded: 'down (health checks)' });
+    expect(ids(rankCandidates([US, EU], {}, table({}, { us: 'down', eu: 'down' }), routing))).toHaveLength(2);
+  });
+
+  it('penalises degraded nodes without excluding them', () => {
+    const t = table({ us: { expectedMs: 100, source: 'samples', samples: 9 }, eu: { expectedMs: 300, source: 'samples', samples: 9 } }, { us: 'degraded' });
+    const r = rankCandidates([US, EU], {}, t, routing);
+    expect(ids(r)).toEqual(['eu', 'us']);
+    expect(r.ranked[1]!.penaltyMs).toBe(100 * (routing.degradedFactor - 1) + routing.degradedPenaltyMs);
+  });
+
+  it('spreads near-ties by weight', () => {
+    const heavy = { ...EU, id: 'eu2', weight: 3 };
+    const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, eu2: { expectedMs: 105, source: 'samples', samples: 9 } });
+    let seed = 1;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    let heavyFirst = 0;
+    for (let i = 0; i < 4000; i++) if (rankCandidates([EU, heavy], {}, t, routing, rand).ranked[0]!.node.id === 'eu2') heavyFirst++;
+    expect(heavyFirst / 4000).toBeGreaterThan(0.7); // weight 3 vs 1: P = 0.75
+    expect(heavyFirst / 4000).toBeLessThan(0.8);
+  });
+
+  it('does not spread nodes outside the margin', () => {
+    const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, us: { expectedMs: 150, source: 'samples', samples: 9 } });
+    for (let i = 0; i < 50; i++) expect(ids(rankCandidates([US, EU], {}, t, routing))[0]).toBe('eu');
+  });
+
+  it('applies residency pins as hard filters', () => {
+    const pinned = RoutingSchema.parse({ pins: [{ continents: ['EU'], nodes: ['eu'] }] });
+    const r = rankCandidates([US, EU, AP], { continent: 'EU', lat: 40, lon: -70 }, null, pinned);
+    expect(ids(r)).toEqual(['eu']);
+    expect(r.excluded.map((c) => c.node.id).sort()).toEqual(['ap', 'us']);
+  });
+
+  it('without coordinates: country, then continent, then config order', () => {
+    expect(ids(rankCandidates([US, EU, AP], { country: 'JP' }, null, routing))[0]).toBe('ap');
+    expect(ids(rankCandidates([US, EU, AP], { continent: 'EU' }, null, routing))[0]).toBe('eu');
+    expect(ids(rankCandidates([US, EU, AP], {}, null, routing))).toEqual(['us', 'eu', 'ap']);
+  });
+});
+
+describe('health state machine', () => {
+  const ok: ProbeResult = { ok: true, latencyMs: 20 };
+  const bad: ProbeResult = { ok: false, latencyMs: 5, error: 'HTTP 500' };
+  const walk = (probes: ProbeResult[], start: NodeHealth = INITIAL_HEALTH) =>
+    probes.reduce<NodeHealth[]>((acc, p, i) => [...acc, nextHealth(acc.at(-1) ?? start, p, undefined, health, i)], []).map((h) => h.state);
+
+  it('healthy → degraded on a failure → down after 3 in a row', () => {
+    expect(walk([bad, bad, bad])).toEqual(['degraded', 'degraded', 'down']);
+  });
+
+  it('down → healthy after 2 good probes', () => {
+    expect(walk([bad, bad, bad, ok, ok])).toEqual(['degraded', 'degraded', 'down', 'down', 'healthy']);
+  });
+
+  it('degraded by a slow probe, healthy again after 2 good ones (hysteresis)', () => {
+    expect(walk([{ ok: true, latencyMs: 5000 }, ok, ok])).toEqual(['degraded', 'degraded', 'healthy']);
+  });
+
+  it('degraded by live failures above the threshold, with enough samples', () => {
+    expect(nextHealth(INITIAL_HEALTH, ok, { failureRate: 0.5, samples: 20 }, health, 0).state).toBe('degraded');
+    expect(nextHealth(INITIAL_HEALTH, ok, { failureRate: 0.5, samples: 3 }, health, 0).state).toBe('healthy');
+  });
+
+  it('records when the state changed', () => {
+    const h = nextHealth(INITIAL_HEALTH, bad, undefined, health, 42);
+    expect(h.changedAt).toBe(42);
+    expect(nextHealth(h, bad, undefined, health, 50).changedAt).toBe(42);
+  });
+});
