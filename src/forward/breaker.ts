@@ -28,7 +28,11 @@ export interface Ejection {
 export class CircuitBreaker {
   private readonly circuits = new Map<string, NodeCircuit>();
 
-  constructor(private readonly options: BreakerOptions) {}
+  private readonly options: BreakerOptions;
+
+  constructor(options: BreakerOptions) {
+    this.options = options;
+  }
 
   private circuit(nodeId: string): NodeCircuit {
     let c = this.circuits.get(nodeId);

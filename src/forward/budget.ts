@@ -15,7 +15,11 @@ const BUCKET_MS = 1_000;
 export class RetryBudget {
   private readonly buckets = new Map<number, { firsts: number; retries: number }>();
 
-  constructor(private readonly options: BudgetOptions) {}
+  private readonly options: BudgetOptions;
+
+  constructor(options: BudgetOptions) {
+    this.options = options;
+  }
 
   private bucket(now: number) {
     const key = Math.floor(now / BUCKET_MS);

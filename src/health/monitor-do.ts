@@ -14,7 +14,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import type { ColoStats } from '../routing/colo-stats-do';
-import { buildTable, decay, type HealthState, type RouteTable } from '../routing/scores';
+import { buildTable, decay, nodeOffsets, type HealthState, type RouteTable } from '../routing/scores';
 import { sendAlert, type Transition } from './alerts';
 import { probeAll } from './probe';
 import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth } from './state';
@@ -112,22 +112,24 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
   /** Build and write every colo's table; remember live failure rates for the next cycle. */
   private async publish(config: LoadedConfig, nodes: Record<string, NodeHealth>, colos: Record<string, number | null>, now: number) {
     const health: Record<string, HealthState> = Object.fromEntries(config.nodes.map((n) => [n.id, nodes[n.id]?.state ?? 'healthy']));
-    const snapshots = await Promise.all(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()));
+    const snapshots = (await Promise.all(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()))).filter(
+      (s) => s !== null,
+    );
+    const offsets = nodeOffsets(snapshots, config.nodes, config.routing, now);
     const failed: Record<string, number> = {};
     const total: Record<string, number> = {};
     const writes: Promise<void>[] = [];
     for (const snap of snapshots) {
-      if (!snap) continue;
       for (const [nodeId, stat] of Object.entries(snap.stats)) {
         const d = decay(stat, now, config.routing.halfLifeMs);
         failed[nodeId] = (failed[nodeId] ?? 0) + d.failed;
         total[nodeId] = (total[nodeId] ?? 0) + d.failed + d.good;
       }
-      const table = buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now);
+      const table = buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now, offsets);
       writes.push(this.env.ROUTER_KV.put(routeKey(snap.colo), JSON.stringify(table)));
       colos[snap.colo] = now;
     }
-    const fallback: RouteTable = buildTable('_default', undefined, {}, config.nodes, health, config.routing, now);
+    const fallback: RouteTable = buildTable('_default', undefined, {}, config.nodes, health, config.routing, now, offsets);
     writes.push(this.env.ROUTER_KV.put(routeKey('_default'), JSON.stringify(fallback)));
     await Promise.all(writes);
     const live: Record<string, LiveStats> = Object.fromEntries(

@@ -56,7 +56,7 @@ function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | 
   if (entry && entry.source !== 'none') return { expectedMs: entry.expectedMs, source: entry.source, samples: entry.samples, entry };
   const lat = caller.lat ?? table?.lat;
   const lon = caller.lon ?? table?.lon;
-  const prior = priorMs(routing, node, lat, lon);
+  const prior = priorMs(routing, node, lat, lon, table?.offsets?.[node.id]);
   if (prior !== undefined) return { expectedMs: prior, source: 'prior' as const, samples: 0 };
   // No coordinates anywhere: order by geo class; the number only sorts, it is not a latency.
   return { expectedMs: geoClass(node, caller) * 1e6, source: 'geo-class' as const, samples: 0 };

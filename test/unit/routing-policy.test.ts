@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HealthSchema, RoutingSchema, type NodeConfig } from '../../src/config/schema';
 import { nextHealth, INITIAL_HEALTH, type NodeHealth, type ProbeResult } from '../../src/health/state';
-import { buildTable, expectedLatency, foldSample, type RouteTable } from '../../src/routing/scores';
+import { buildTable, expectedLatency, foldSample, nodeOffsets, priorMs, type RouteTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
 
 const routing = RoutingSchema.parse({});
@@ -43,6 +43,24 @@ describe('expected latency', () => {
     const t = buildTable('FRA', { lat: 50, lon: 8.6 }, {}, [US, EU], { us: 'healthy', eu: 'down' }, routing, 5);
     expect(t.nodes.eu!.expectedMs).toBeLessThan(t.nodes.us!.expectedMs);
     expect(t.health).toEqual({ us: 'healthy', eu: 'down' });
+  });
+});
+
+describe('node offsets (the prior learns each node\'s own share of latency)', () => {
+  it('is the sample-weighted excess over the distance-only prior, across colos', () => {
+    const here = { lat: 40, lon: -75 };
+    const far = { lat: 51, lon: 0 };
+    const stat = (mean: number, n: number) => ({ sum: mean * n, good: n, failed: 0, at: 0 });
+    const nearPrior = priorMs(routing, US, here.lat, here.lon)!;
+    const farPrior = priorMs(routing, US, far.lat, far.lon)!;
+    const offsets = nodeOffsets([{ coords: here, stats: { us: stat(nearPrior + 100, 30) } }, { coords: far, stats: { us: stat(farPrior + 200, 10) } }], [US, EU], routing, 0);
+    expect(offsets.us).toBeCloseTo((30 * 100 + 10 * 200) / 40, 6);
+    expect(offsets.eu).toBeUndefined();
+  });
+
+  it('raises the prior of a colo that never used the node', () => {
+    const t = buildTable('SYD', { lat: -33.9, lon: 151 }, {}, [US], {}, routing, 0, { us: 120 });
+    expect(t.nodes.us!.priorMs).toBeCloseTo(priorMs(routing, US, -33.9, 151)! + 120, 6);
   });
 });
 
