@@ -70,7 +70,11 @@ export async function startWorkers(fleet: Fleet, bundle: string, config: object)
     modules: true,
     script: bundle,
     kvNamespaces: ['ROUTER_KV'],
-    durableObjects: { RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } },
+    durableObjects: {
+      RATE_LIMITER: { className: 'RateLimiter', useSQLite: true },
+      COLO_STATS: { className: 'ColoStats', useSQLite: true },
+      HEALTH_MONITOR: { className: 'HealthMonitor', useSQLite: true },
+    },
     bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
   }));
   const pass = new Miniflare(convertV4MiniflareOptions({

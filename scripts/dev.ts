@@ -2,8 +2,9 @@
  * `npm run dev`: the router on its built-in simulated fleet — no keys, no internet.
  *
  * Starts the fleet on 127.0.0.1:8700-8704, runs `wrangler dev` on :8787 with a dev admin
- * token and the fleet's node secret, checks the config loaded, mints a dev API key through
- * the admin API, and prints what to curl. Ctrl-C stops everything.
+ * token and the fleet's node secret, checks the config loaded, runs the cron once (probes,
+ * health, tables; the HealthMonitor's alarm then probes every 10 s), mints a dev API key
+ * through the admin API, and prints what to curl. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
 import { startLocalFleet, SIM_NODE_KEY } from './local-fleet.ts';
@@ -17,7 +18,7 @@ console.log(`simulated fleet: control ${fleet.controlUrl}, nodes ${fleet.nodes.m
 
 const wrangler = spawn(
   'wrangler',
-  ['dev', '--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`, '--show-interactive-dev-session=false'],
+  ['dev', '--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`, '--show-interactive-dev-session=false', '--test-scheduled'],
   { stdio: ['ignore', 'inherit', 'inherit'] },
 );
 
@@ -51,6 +52,8 @@ try {
   const probe = await fetch(`${base}/v1/models`);
   const probeBody = (await probe.json()) as { error?: { code?: string; message?: string } };
   if (probeBody.error?.code === 'config_invalid') throw new Error(probeBody.error.message);
+  // wrangler dev does not run cron triggers on its own: run the first one (it arms the alarm).
+  await fetch(`${base}/__scheduled?cron=*+*+*+*+*`);
   const created = await fetch(`${base}/admin/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -73,6 +76,9 @@ llm-edge-router is running on ${base} (simulated fleet, no internet needed)
 
   curl ${base}/v1/models -H "authorization: Bearer ${key}"
   curl ${base}/admin/keys -H "authorization: Bearer ${ADMIN_TOKEN}"
+  curl ${base}/admin/status -H "authorization: Bearer ${ADMIN_TOKEN}"
+  curl "${base}/admin/route?model=gpt-4o-mini&colo=NRT&lat=35.7&lon=139.7" -H "authorization: Bearer ${ADMIN_TOKEN}"
+  curl ${base}/__scheduled?cron=*+*+*+*+*      # run the cron now (probes, health, tables)
 
   Break a node:  curl -X PUT ${fleet.controlUrl}/nodes/sim-us-east -d '{"status":503}'
   Heal all:      curl -X POST ${fleet.controlUrl}/reset
