@@ -20,7 +20,7 @@ import { HealthSchema, RoutingSchema, type NodeConfig } from '../src/config/sche
 import { INITIAL_HEALTH, nextHealth, type NodeHealth } from '../src/health/state.ts';
 import { distanceKm } from '../src/routing/geo.ts';
 import { CircuitBreaker } from '../src/forward/breaker.ts';
-import { buildTable, decay, foldSample, nodeOffsets, type HealthState, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
+import { buildTable, decay, foldSample, liveFailureRates, nodeOffsets, type HealthState, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 import { rankCandidates } from '../src/routing/select.ts';
 
 const MINUTES = Number(process.env.SIM_MINUTES ?? 30);
@@ -85,18 +85,11 @@ function routerStrategy(): Strategy {
     const h: Record<string, HealthState> = Object.fromEntries(NODES.map((n) => [n.id, states[n.id]!.state]));
     const tables: Record<string, RouteTable> = {};
     const offsets = nodeOffsets(Object.entries(stats).map(([c, st]) => ({ coords: { lat: COLOS[c]![0], lon: COLOS[c]![1] }, stats: st })), NODES, routing, t);
-    const failed: Record<string, number> = {};
-    const total: Record<string, number> = {};
     for (const colo of Object.keys(COLOS)) {
       const [lat, lon] = COLOS[colo]!;
       tables[colo] = buildTable(colo, { lat, lon }, stats[colo] ?? {}, NODES, h, routing, t, offsets);
-      for (const [id, s] of Object.entries(stats[colo] ?? {})) {
-        const d = decay(s, t, routing.halfLifeMs);
-        failed[id] = (failed[id] ?? 0) + d.failed;
-        total[id] = (total[id] ?? 0) + d.failed + d.good;
-      }
     }
-    live = Object.fromEntries(Object.keys(total).map((id) => [id, { failureRate: failed[id]! / total[id]!, samples: total[id]! }]));
+    live = liveFailureRates(Object.values(stats).map((st) => ({ stats: st })), routing.halfLifeMs, t);
     published.push({ at: t + PUBLISH_DELAY, tables });
     lastPublish = t;
   };

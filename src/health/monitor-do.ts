@@ -14,7 +14,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import type { ColoStats } from '../routing/colo-stats-do';
-import { buildTable, decay, nodeOffsets, type HealthState, type RouteTable } from '../routing/scores';
+import { buildTable, liveFailureRates, nodeOffsets, type HealthState, type RouteTable } from '../routing/scores';
 import { sendAlert, type Transition } from './alerts';
 import { probeAll } from './probe';
 import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth } from './state';
@@ -116,15 +116,8 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
       (s) => s !== null,
     );
     const offsets = nodeOffsets(snapshots, config.nodes, config.routing, now);
-    const failed: Record<string, number> = {};
-    const total: Record<string, number> = {};
     const writes: Promise<void>[] = [];
     for (const snap of snapshots) {
-      for (const [nodeId, stat] of Object.entries(snap.stats)) {
-        const d = decay(stat, now, config.routing.halfLifeMs);
-        failed[nodeId] = (failed[nodeId] ?? 0) + d.failed;
-        total[nodeId] = (total[nodeId] ?? 0) + d.failed + d.good;
-      }
       const table = buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now, offsets);
       writes.push(this.env.ROUTER_KV.put(routeKey(snap.colo), JSON.stringify(table)));
       colos[snap.colo] = now;
@@ -132,9 +125,7 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
     const fallback: RouteTable = buildTable('_default', undefined, {}, config.nodes, health, config.routing, now, offsets);
     writes.push(this.env.ROUTER_KV.put(routeKey('_default'), JSON.stringify(fallback)));
     await Promise.all(writes);
-    const live: Record<string, LiveStats> = Object.fromEntries(
-      Object.keys(total).map((id) => [id, { failureRate: total[id]! > 0 ? failed[id]! / total[id]! : 0, samples: total[id]! }]),
-    );
+    const live = liveFailureRates(snapshots, config.routing.halfLifeMs, now);
     await this.ctx.storage.put({ colos, live, lastPublishAt: now });
   }
 }

@@ -143,3 +143,23 @@ export function buildTable(
   }
   return { colo, generatedAt: now, ...(coords ? coords : {}), nodes: entries, health: { ...health }, offsets: { ...offsets } };
 }
+
+/** Per node, the decayed failure ratio of live traffic summed over every colo. */
+export function liveFailureRates(
+  colos: readonly { stats: Record<string, NodeStat> }[],
+  halfLifeMs: number,
+  now: number,
+): Record<string, { failureRate: number; samples: number }> {
+  const failed: Record<string, number> = {};
+  const total: Record<string, number> = {};
+  for (const colo of colos) {
+    for (const [id, stat] of Object.entries(colo.stats)) {
+      const d = decay(stat, now, halfLifeMs);
+      failed[id] = (failed[id] ?? 0) + d.failed;
+      total[id] = (total[id] ?? 0) + d.failed + d.good;
+    }
+  }
+  return Object.fromEntries(
+    Object.keys(total).map((id) => [id, { failureRate: total[id]! > 0 ? failed[id]! / total[id]! : 0, samples: total[id]! }]),
+  );
+}

@@ -107,3 +107,18 @@ export async function sseEvents(res: Response): Promise<string[]> {
     .filter(Boolean)
     .map((e) => e.replace(/^data: ?/, ''));
 }
+
+/** Work that runs after the response (waitUntil): poll, bounded (2 s), until it shows. */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  let value = await read();
+  for (let i = 0; i < 100 && !ok(value); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    value = await read();
+  }
+  return value;
+}
+
+/** Alerts the fleet's webhook receiver got, oldest first. */
+export async function fleetAlerts(): Promise<{ text: string; node: string; from: string; to: string }[]> {
+  return (await fetch(`${CONTROL()}/webhook`)).json();
+}

@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, call, callWithConfig, CF, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 const COLOS = Object.values(CF);
 beforeEach(resetWorld);
@@ -22,15 +22,6 @@ async function usage(id: string) {
   }>();
 }
 
-/** Settlement runs after the response (waitUntil): poll, bounded, until it shows. */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  let value = await read();
-  for (let i = 0; i < 100 && !ok(value); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    value = await read();
-  }
-  return value;
-}
 
 describe('requests per minute', () => {
   it('a burst of 20 concurrent requests from many colos against rpm 7 admits exactly 7', async () => {

@@ -10,9 +10,8 @@ import worker from '../../src/index';
 import { flushSamples } from '../../src/routing/samples';
 import { clearRouteMemo } from '../../src/routing/table';
 import type { RouteTable } from '../../src/routing/scores';
-import { admin, call, callWithConfig, CF, chatBody, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, fleetAlerts, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
-const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
 const monitor = () => env.HEALTH_MONITOR.getByName('global');
 
 async function runCron(): Promise<void> {
@@ -20,18 +19,7 @@ async function runCron(): Promise<void> {
   clearRouteMemo(); // the isolate would see the new table within its memo period; tests look at once
 }
 
-async function alerts(): Promise<{ text: string; node: string; from: string; to: string }[]> {
-  return (await fetch(`${CONTROL()}/webhook`)).json();
-}
 
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  let value = await read();
-  for (let i = 0; i < 100 && !ok(value); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    value = await read();
-  }
-  return value;
-}
 
 const posts = async (id: string) => (await nodeRequests(id)).filter((r) => r.body !== null).length;
 
@@ -129,7 +117,7 @@ describe('cron: probes, health and alerts', () => {
     let status = await (await admin('/status')).json<{ nodes: { id: string; state: string; consecutiveFailures: number; lastError: string }[] }>();
     expect(status.nodes.find((n) => n.id === 'n-us')).toMatchObject({ state: 'down', consecutiveFailures: 4, lastError: 'HTTP 500' });
     expect(status.nodes.find((n) => n.id === 'n-eu')).toMatchObject({ state: 'healthy' });
-    let sent = await eventually(alerts, (a) => a.length >= 2);
+    let sent = await eventually(fleetAlerts, (a) => a.length >= 2);
     expect(sent.map((a) => `${a.node}:${a.from}->${a.to}`)).toEqual(['n-us:healthy->degraded', 'n-us:degraded->down']);
 
     // A down node gets no traffic, even from the colo it is nearest to.
@@ -146,7 +134,7 @@ describe('cron: probes, health and alerts', () => {
     await runCron();
     status = await (await admin('/status')).json();
     expect(status.nodes.find((n) => n.id === 'n-us')!.state).toBe('healthy');
-    sent = await eventually(alerts, (a) => a.length >= 3);
+    sent = await eventually(fleetAlerts, (a) => a.length >= 3);
     expect(sent).toHaveLength(3);
     expect(sent[2]).toMatchObject({ node: 'n-us', from: 'down', to: 'healthy' });
     expect(JSON.stringify(sent)).not.toMatch(/node-secret|sk-/);
