@@ -63,10 +63,10 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     });
   } catch (err) {
     defer(admission.settle({ unserved: true }));
-    defer(flushSamples(c.env, Date.now()));
     throw err;
+  } finally {
+    defer(flushSamples(c.env, Date.now()));
   }
-  defer(flushSamples(c.env, Date.now()));
 
   // After the last byte (or the client leaving): free the slots, settle tokens at real usage.
   const served = result.response.ok;
@@ -95,8 +95,9 @@ function sampler(caller: CallerLocation) {
   return (node: string, ttfbMs: number, ok: boolean) => recordSample({ colo, node, ttfbMs, ok, at: Date.now() }, coords);
 }
 
+/** Background work (settling limits, flushing samples) must not fail the request; it is logged. */
 function logBackgroundFailure(err: unknown): void {
-  console.error(JSON.stringify({ background: 'settle', error: String(err) }));
+  console.error(JSON.stringify({ background: 'failed', error: String(err) }));
 }
 
 /** Only `method` is allowed on this path: anything else is a 405 with `Allow`. */

@@ -193,14 +193,7 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
       tried.push({ node: attempt.node.id, model: attempt.model, outcome: `secret ${secretName} is not set`, ms: 0 });
       continue;
     }
-    // A node at its provider quota is skipped like an ejected one: not an attempt, not an error.
-    const reservation = await input.reserveNode?.(attempt.node);
-    if (reservation && !reservation.ok) {
-      tried.push({ node: attempt.node.id, model: attempt.model, outcome: reservation.reason, ms: 0 });
-      continue;
-    }
-    if (verdicts.length === 0) state.budget.recordFirstAttempt(now);
-    else if (!state.budget.tryRetry(now)) {
+    if (verdicts.length > 0 && !state.budget.tryRetry(now)) {
       why = ' (retry budget exhausted)';
       break;
     }
@@ -209,6 +202,14 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
       if (now + delay >= deadline) break;
       await sleep(delay);
     }
+    // Reserved last, right before sending, so no exit path can strand the reservation.
+    // A node at its provider quota is skipped like an ejected one: not an attempt, not an error.
+    const reservation = await input.reserveNode?.(attempt.node);
+    if (reservation && !reservation.ok) {
+      tried.push({ node: attempt.node.id, model: attempt.model, outcome: reservation.reason, ms: 0 });
+      continue;
+    }
+    if (verdicts.length === 0) state.budget.recordFirstAttempt(now);
     const timeouts = timeoutsFor(config, attempt.model);
     const attemptTimeout = Math.max(1, Math.min(timeouts.firstByteMs, deadline - Date.now()));
     const sent = await sendAttempt(

@@ -120,12 +120,14 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
     for (const snap of snapshots) {
       const table = buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now, offsets);
       writes.push(this.env.ROUTER_KV.put(routeKey(snap.colo), JSON.stringify(table)));
-      colos[snap.colo] = now;
     }
     const fallback: RouteTable = buildTable('_default', undefined, {}, config.nodes, health, config.routing, now, offsets);
     writes.push(this.env.ROUTER_KV.put(routeKey('_default'), JSON.stringify(fallback)));
     await Promise.all(writes);
+    // Colos may have registered while this cycle probed: merge into the stored map, never overwrite it.
+    const current = (await this.ctx.storage.get<Record<string, number | null>>('colos')) ?? {};
+    for (const snap of snapshots) current[snap.colo] = now;
     const live = liveFailureRates(snapshots, config.routing.halfLifeMs, now);
-    await this.ctx.storage.put({ colos, live, lastPublishAt: now });
+    await this.ctx.storage.put({ colos: current, live, lastPublishAt: now });
   }
 }

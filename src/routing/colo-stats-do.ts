@@ -13,6 +13,8 @@ export interface ColoSnapshot {
   colo: string;
   coords?: { lat: number; lon: number };
   stats: Record<string, NodeStat>;
+  /** Set once the HealthMonitor has acknowledged this colo (retried on every batch until then). */
+  registered?: boolean;
 }
 
 interface ColoEnv {
@@ -32,7 +34,6 @@ export class ColoStats extends DurableObject<ColoEnv> {
     if (samples.length === 0) return;
     const colo = samples[0]!.colo;
     const state = await this.state(colo);
-    const firstTime = Object.keys(state.stats).length === 0;
     const { halfLifeMs } = loadConfig(this.env).routing;
     for (const s of samples) state.stats[s.node] = foldSample(state.stats[s.node], s, halfLifeMs);
     if (coords) {
@@ -42,7 +43,11 @@ export class ColoStats extends DurableObject<ColoEnv> {
         : coords;
     }
     await this.ctx.storage.put('snapshot', state);
-    if (firstTime) await this.env.HEALTH_MONITOR.getByName('global').registerColo(colo);
+    if (!state.registered) {
+      await this.env.HEALTH_MONITOR.getByName('global').registerColo(colo);
+      state.registered = true;
+      await this.ctx.storage.put('snapshot', state);
+    }
   }
 
   async snapshot(): Promise<ColoSnapshot | null> {
