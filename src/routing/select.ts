@@ -44,6 +44,9 @@ function pinFor(routing: RoutingConfig, caller: CallerLocation) {
   );
 }
 
+/** Sort key step between geo classes (not a latency). */
+const GEO_CLASS = 1e6;
+
 /** 0 same country, 1 same continent, 2 elsewhere: the fallback without coordinates. */
 function geoClass(node: NodeConfig, caller: CallerLocation): number {
   if (caller.country && node.country === caller.country) return 0;
@@ -59,7 +62,7 @@ function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | 
   const prior = priorMs(routing, node, lat, lon, table?.offsets?.[node.id]);
   if (prior !== undefined) return { expectedMs: prior, source: 'prior' as const, samples: 0 };
   // No coordinates anywhere: order by geo class; the number only sorts, it is not a latency.
-  return { expectedMs: geoClass(node, caller) * 1e6, source: 'geo-class' as const, samples: 0 };
+  return { expectedMs: geoClass(node, caller) * GEO_CLASS, source: 'geo-class' as const, samples: 0 };
 }
 
 function weightedShuffle(group: Candidate[], random: () => number): Candidate[] {
@@ -94,11 +97,11 @@ export function rankCandidates(
     pool = up;
   }
   for (const c of pool) {
-    if (c.health === 'degraded' && Number.isFinite(c.expectedMs) && c.source !== 'geo-class') {
-      const penalised = c.expectedMs * routing.degradedFactor + routing.degradedPenaltyMs;
-      c.penaltyMs = penalised - c.expectedMs;
-      c.expectedMs = penalised;
-    }
+    if (c.health !== 'degraded' || !Number.isFinite(c.expectedMs)) continue;
+    // Geo-class order (no coordinates): after the healthy nodes of its class, before the next class.
+    const penalised = c.source === 'geo-class' ? c.expectedMs + GEO_CLASS / 2 : c.expectedMs * routing.degradedFactor + routing.degradedPenaltyMs;
+    c.penaltyMs = penalised - c.expectedMs;
+    c.expectedMs = penalised;
   }
   const order = new Map(nodes.map((n, i) => [n.id, i]));
   pool.sort((a, b) => a.expectedMs - b.expectedMs || order.get(a.node.id)! - order.get(b.node.id)!);

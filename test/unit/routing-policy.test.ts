@@ -110,6 +110,12 @@ describe('rankCandidates', () => {
     expect(r.excluded.map((c) => c.node.id).sort()).toEqual(['ap', 'us']);
   });
 
+  it('without coordinates, a degraded node goes after healthy ones of its class, before the next class', () => {
+    const US2 = node('us2', 40, -75, { country: 'US', continent: 'NA' });
+    const t = table({}, { us: 'degraded' });
+    expect(ids(rankCandidates([US, US2, EU], { country: 'US' }, t, routing))).toEqual(['us2', 'us', 'eu']);
+  });
+
   it('without coordinates: country, then continent, then config order', () => {
     expect(ids(rankCandidates([US, EU, AP], { country: 'JP' }, null, routing))[0]).toBe('ap');
     expect(ids(rankCandidates([US, EU, AP], { continent: 'EU' }, null, routing))[0]).toBe('eu');
