@@ -59,8 +59,6 @@ export const ModelSchema = z.strictObject({
   /** Other names callers may use for this model. */
   aliases: z.array(z.string().min(1)).default([]),
   timeouts: TimeoutsSchema.partial().optional(),
-  /** USD per 1M tokens, for usage cost. */
-  pricing: z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }).optional(),
 });
 
 export const RetrySchema = z.strictObject({
