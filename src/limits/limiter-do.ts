@@ -32,7 +32,8 @@ export interface SettleRequest {
 export interface UsageReport {
   window: { requests: number; tokens: number; windowMs: number };
   inFlight: number;
-  totals: { requests: number; promptTokens: number; completionTokens: number };
+  /** `estimatedTokens`: tokens of requests settled at their reservation (no usage arrived). */
+  totals: { requests: number; promptTokens: number; completionTokens: number; estimatedTokens: number };
 }
 
 export class RateLimiter extends DurableObject {
@@ -152,6 +153,7 @@ export class RateLimiter extends DurableObject {
         requests: totals.requests ?? 0,
         promptTokens: totals.prompt_tokens ?? 0,
         completionTokens: totals.completion_tokens ?? 0,
+        estimatedTokens: totals.estimated_tokens ?? 0,
       },
     };
   }

@@ -18,7 +18,7 @@ async function usage(id: string) {
     limits: Record<string, number>;
     window: { requests: number; tokens: number };
     inFlight: number;
-    totals: { requests: number; promptTokens: number; completionTokens: number };
+    totals: { requests: number; promptTokens: number; completionTokens: number; estimatedTokens: number };
   }>();
 }
 
@@ -110,6 +110,7 @@ describe('tokens per minute', () => {
     const after = await eventually(() => usage(id), (u) => u.inFlight === 0);
     expect(after.window.tokens).toBeGreaterThan(2000);
     expect(after.totals.completionTokens).toBe(0);
+    expect(after.totals.estimatedTokens).toBe(after.window.tokens);
   });
 
   it('frees the reservation of a request no upstream served', async () => {
