@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, textTokens } from '../../src/limits/estimate';
+import { imageSize } from '../../src/limits/image-size';
+
+const messages = (content: unknown) => ({ messages: [{ role: 'user', content }] });
+const est = (body: Record<string, unknown>) => estimatePromptTokens(body, imageSize);
+
+/** A PNG header (signature + IHDR) of the given size, then filler: a 400 KB "image". */
+function pngDataUrl(width: number, height: number, bytes = 400_000): string {
+  const b = new Uint8Array(bytes);
+  b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(b.buffer).setUint32(16, width);
+  new DataView(b.buffer).setUint32(20, height);
+  return `data:image/png;base64,${Buffer.from(b).toString('base64')}`;
+}
+
+describe('text', () => {
+  it('counts ASCII at 4 characters a token', () => expect(textTokens('abcdefgh')).toBe(2));
+  it('does not undercount CJK: a token per character', () => expect(textTokens('東京都の天気は晴れです')).toBe(11));
+  it('counts an emoji (a surrogate pair) as two', () => expect(textTokens('😀')).toBe(2));
+});
+
+describe('images', () => {
+  it('follows the tile rule: 1024×1024 high detail is 765 tokens (OpenAI\'s worked example)', () => {
+    expect(imageTileTokens(1024, 1024)).toBe(765);
+    expect(imageTileTokens(2048, 4096)).toBe(1105);
+  });
+
+  it('counts a 400 KB base64 image by its size, not its bytes', () => {
+    const tokens = est(messages([{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: pngDataUrl(1024, 1024) } }]));
+    expect(tokens).toBeGreaterThanOrEqual(765);
+    expect(tokens).toBeLessThan(800);
+  });
+
+  it('low detail is 85 tokens; an unreadable or remote image costs the rule\'s maximum', () => {
+    expect(est(messages([{ type: 'image_url', image_url: { url: pngDataUrl(4000, 4000), detail: 'low' } }]))).toBe(4 + 3 + IMAGE_LOW_TOKENS + 1);
+    expect(est(messages([{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }]))).toBeGreaterThanOrEqual(IMAGE_MAX_TOKENS);
+  });
+
+  it('reads GIF and JPEG headers too', () => {
+    const gif = Buffer.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x00, 0x02, 0x00, 0x02, ...new Array(40).fill(0)]);
+    expect(imageSize(`data:image/gif;base64,${gif.toString('base64')}`)).toEqual({ width: 512, height: 512 });
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0, 0, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x01, 0x00, 0x02, 0x00, ...new Array(40).fill(0)]);
+    expect(imageSize(`data:image/jpeg;base64,${jpeg.toString('base64')}`)).toEqual({ width: 512, height: 256 });
+  });
+});
+
+describe('tools and function calls', () => {
+  const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+
+  it('counts tool schemas', () => {
+    const without = est(messages('hi'));
+    const withTools = est({ ...messages('hi'), tools: [weather] });
+    expect(withTools - without).toBe(textTokens(JSON.stringify([weather])));
+  });
+
+  it('counts function-call arguments in assistant messages', () => {
+    const args = JSON.stringify({ city: 'x'.repeat(400) });
+    const body = { messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: args } }] }] };
+    expect(est(body)).toBeGreaterThan(100);
+  });
+});
+
+describe('embeddings', () => {
+  it('counts text inputs and token-array inputs', () => {
+    expect(est({ input: 'abcdefgh' })).toBe(2);
+    expect(est({ input: ['abcd', 'efgh'] })).toBe(2);
+    expect(est({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
+  });
+});
