@@ -48,8 +48,8 @@ async function waitReady(deadline: number): Promise<void> {
 
 try {
   await waitReady(Date.now() + 90_000);
-  // /v1/models loads the config: a broken ROUTER_CONFIG shows here, at start-up.
-  const probe = await fetch(`${base}/v1/models`);
+  // /admin/status loads the config and, to an admin, names what is broken: it shows here, at start-up.
+  const probe = await fetch(`${base}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   const probeBody = (await probe.json()) as { error?: { code?: string; message?: string } };
   if (probeBody.error?.code === 'config_invalid') throw new Error(probeBody.error.message);
   // wrangler dev does not run cron triggers on its own: run the first one (it arms the alarm).

@@ -9,14 +9,14 @@ import { adminGuard } from './auth/admin-guard';
 import { authenticate } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
 import { routingRoutes } from './admin/routing-routes';
-import { loadConfig } from './config/load';
+import { loadConfig, modelChain } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
-import { forward, type ForwardResult } from './forward/engine';
+import { forward } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { estimateTokens } from './limits/window';
+import { reservedTokens } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
-import { modelList, resolveModel } from './openai/models';
+import { modelAllowed, modelList, resolveModel } from './openai/models';
 import { parseRequest, type Endpoint } from './openai/requests';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample } from './routing/samples';
@@ -31,34 +31,35 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes);
   const request = parseRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);
+  const allowed = (m: string) => modelAllowed(config, key.models, m);
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
-  const tokens = estimateTokens(request.body, config.limits.defaultMaxTokens);
+  const reservation = { model, tokens: reservedTokens(config, request, modelChain(config, model).filter(allowed)) };
+  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
 
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([
-    admitKey(c.env, config, key, tokens),
+    admitKey(c.env, config, key, reservation),
     loadRouteTable(c.env.ROUTER_KV, caller.colo),
   ]);
   c.set('rateLimitHeaders', admission.headers);
-  const observe = sampler(caller);
 
-  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
-  let result: ForwardResult;
+  // From here on the admission is settled on every path, thrown errors included.
+  let result: Awaited<ReturnType<typeof forward>>;
   try {
     result = await forward({
       config,
       env: c.env,
       path: UPSTREAM_PATH[endpoint],
-      body: request.body,
-      raw,
-      stream: request.stream,
+      request,
       model,
+      allowed,
       caller,
       table,
-      observe,
+      observe: sampler(caller),
       incomingHeaders: c.req.raw.headers,
       requestId: c.get('requestId'),
-      reserveNode: nodeReserver(c.env, config, tokens),
+      reserveNode: nodeReserver(c.env, config, reservation),
+      extend: () => admission.extend(),
       defer,
     });
   } catch (err) {
@@ -67,15 +68,17 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   } finally {
     defer(flushSamples(c.env, Date.now()));
   }
+  if (!result.ok) {
+    defer(admission.settle({ unserved: true, abandoned: result.abandoned }));
+    throw result.error;
+  }
 
   // After the last byte (or the client leaving): free the slots, settle tokens at real usage.
+  const { abandoned, nodeReservation } = result;
   const served = result.response.ok;
   defer(
     result.usage.then((usage) =>
-      Promise.all([
-        admission.settle({ usage, unserved: !served }),
-        result.nodeReservation?.settle({ usage, unserved: !served }),
-      ]),
+      Promise.all([admission.settle({ usage, unserved: !served, abandoned }), nodeReservation?.settle({ usage, unserved: !served })]),
     ),
   );
   const headers = result.response.headers;
@@ -92,7 +95,8 @@ function sampler(caller: CallerLocation) {
   const { colo, lat, lon } = caller;
   if (!colo) return undefined;
   const coords = lat !== undefined && lon !== undefined ? { lat, lon } : undefined;
-  return (node: string, ttfbMs: number, ok: boolean) => recordSample({ colo, node, ttfbMs, ok, at: Date.now() }, coords);
+  return (node: string, ttfbMs: number, ok: boolean, error?: string) =>
+    recordSample({ colo, node, ttfbMs, ok, at: Date.now(), ...(error ? { error } : {}) }, coords);
 }
 
 /** Background work (settling limits, flushing samples) must not fail the request; it is logged. */
@@ -140,6 +144,7 @@ app.onError((err, c) => {
   if (!(err instanceof RouterError)) {
     console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err), stack: (err as Error)?.stack }));
   }
-  // Rate-limit headers ride on every response after admission, errors included.
-  return errorResponse(err, { ...c.get('rateLimitHeaders'), 'x-request-id': c.get('requestId') ?? '' });
+  // Rate-limit headers ride on every response after admission, errors included; operator
+  // detail (a broken config's field paths) only on requests that proved the admin token.
+  return errorResponse(err, { ...c.get('rateLimitHeaders'), 'x-request-id': c.get('requestId') ?? '' }, c.get('admin') === true);
 });

@@ -11,5 +11,10 @@ export type Bindings = Env & {
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { requestId: string; rateLimitHeaders?: Record<string, string> };
+  Variables: {
+    requestId: string;
+    rateLimitHeaders?: Record<string, string>;
+    /** Set by the admin guard once the admin token is proven. */
+    admin?: boolean;
+  };
 }

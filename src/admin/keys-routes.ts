@@ -37,7 +37,18 @@ export const keysRoutes = new Hono<AppEnv>()
     const { key, record } = await createKey(c.env.ROUTER_KV, parsed.data);
     return c.json({ ...record, key }, 201);
   })
-  .get('/', async (c) => c.json({ object: 'list', data: await listKeys(c.env.ROUTER_KV) }))
+  .get('/', async (c) => {
+    const limit = c.req.query('limit') === undefined ? 100 : Number(c.req.query('limit'));
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new RouterError(400, 'limit must be a whole number from 1 to 1000.', { code: 'invalid_request', param: 'limit' });
+    }
+    const cursor = c.req.query('cursor');
+    const page = await listKeys(c.env.ROUTER_KV, { limit, cursor }).catch((err: unknown) => {
+      if (cursor) throw new RouterError(400, 'cursor is not one this API returned.', { code: 'invalid_request', param: 'cursor' });
+      throw err;
+    });
+    return c.json({ object: 'list', data: page.data, has_more: page.nextCursor !== null, next_cursor: page.nextCursor });
+  })
   .get('/:id/usage', async (c) => {
     const id = c.req.param('id');
     const entry = await getKeyById(c.env.ROUTER_KV, id);

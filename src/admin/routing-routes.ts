@@ -65,6 +65,7 @@ export const routingRoutes = new Hono<AppEnv>()
           lastProbeAgeMs: h?.lastProbeAt ? now - h.lastProbeAt : null,
           consecutiveFailures: h?.consecutiveFailures ?? 0,
           lastError: h?.lastError ?? null,
+          lastLiveError: status.liveErrors[n.id] ? { ...status.liveErrors[n.id], ageMs: now - status.liveErrors[n.id]!.at } : null,
           stateSinceMs: h?.changedAt ? now - h.changedAt : null,
         };
       }),

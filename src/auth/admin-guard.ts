@@ -17,7 +17,7 @@ export async function tokensEqual(given: string, expected: string): Promise<bool
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
-export function adminGuard(): MiddlewareHandler<{ Bindings: { ADMIN_TOKEN?: string } }> {
+export function adminGuard(): MiddlewareHandler<{ Bindings: { ADMIN_TOKEN?: string }; Variables: { admin?: boolean } }> {
   return async function adminGuardHandler(c, next) {
     const expected = c.env.ADMIN_TOKEN;
     if (!expected) {
@@ -29,6 +29,7 @@ export function adminGuard(): MiddlewareHandler<{ Bindings: { ADMIN_TOKEN?: stri
     if (!given || !(await tokensEqual(given, expected))) {
       throw new RouterError(401, 'A valid admin token is required.', { code: 'invalid_admin_token' });
     }
+    c.set('admin', true);
     await next();
   };
 }

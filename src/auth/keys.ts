@@ -24,8 +24,12 @@ export type KeyRecord = z.infer<typeof KeyRecordSchema>;
 
 const KEY_PREFIX = 'sk-ler-';
 const MEMO_MS = 10_000;
+/** Unknown keys are remembered this long, so a caller retrying a bad key costs no KV read each time. */
+const NEGATIVE_MEMO_MS = 5_000;
 const MEMO_MAX = 10_000;
-const memo = new Map<string, { record: KeyRecord; expires: number }>();
+/** KV metadata is at most 1024 bytes; the listing reads records from it. */
+const METADATA_MAX_BYTES = 1024;
+const memo = new Map<string, { record: KeyRecord | null; expires: number }>();
 
 export const kvKey = {
   byHash: (hash: string) => `key:${hash}`,
@@ -53,7 +57,7 @@ export function bearerToken(request: Request): string | null {
 }
 
 /** Authenticate the caller; throws 401 for a missing, unknown or revoked key. */
-export async function authenticate(request: Request, kv: KVNamespace): Promise<KeyRecord & { hash: string }> {
+export async function authenticate(request: Request, kv: KVNamespace): Promise<KeyRecord> {
   const token = bearerToken(request);
   if (!token) {
     throw new RouterError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", {
@@ -63,16 +67,16 @@ export async function authenticate(request: Request, kv: KVNamespace): Promise<K
   const hash = await sha256Hex(token);
   const now = Date.now();
   const hit = memo.get(hash);
-  if (hit && hit.expires > now) return { ...hit.record, hash };
-  const stored = await kv.get(kvKey.byHash(hash), 'json');
-  const parsed = KeyRecordSchema.safeParse(stored);
-  if (!parsed.success) {
-    // The key itself is never echoed, only a recognisable prefix of it.
-    throw new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
+  let record = hit && hit.expires > now ? hit.record : undefined;
+  if (record === undefined) {
+    const parsed = KeyRecordSchema.safeParse(await kv.get(kvKey.byHash(hash), 'json'));
+    record = parsed.success ? parsed.data : null;
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(hash, { record, expires: now + (record ? MEMO_MS : NEGATIVE_MEMO_MS) });
   }
-  if (memo.size >= MEMO_MAX) memo.clear();
-  memo.set(hash, { record: parsed.data, expires: now + MEMO_MS });
-  return { ...parsed.data, hash };
+  // The key itself is never echoed, only a recognisable prefix of it.
+  if (!record) throw new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
+  return record;
 }
 
 export async function createKey(
@@ -89,8 +93,16 @@ export async function createKey(
     ...(input.limits ? { limits: input.limits } : {}),
     ...(input.models ? { models: input.models } : {}),
   };
-  await kv.put(kvKey.byHash(hash), JSON.stringify(record));
-  await kv.put(kvKey.byId(record.id), JSON.stringify({ hash, record }));
+  const metadata = JSON.stringify(record);
+  if (new TextEncoder().encode(metadata).byteLength > METADATA_MAX_BYTES) {
+    throw new RouterError(400, 'The key record is too large (name and model list must fit in 1024 bytes); list fewer models.', {
+      code: 'invalid_request',
+      param: 'models',
+    });
+  }
+  await kv.put(kvKey.byHash(hash), metadata);
+  // The record rides as metadata too, so a listing page is one `list` call, no `get` per key.
+  await kv.put(kvKey.byId(record.id), JSON.stringify({ hash, record }), { metadata: record });
   return { key, record };
 }
 
@@ -98,16 +110,22 @@ export async function getKeyById(kv: KVNamespace, id: string): Promise<{ hash: s
   return kv.get(kvKey.byId(id), 'json');
 }
 
-export async function listKeys(kv: KVNamespace): Promise<KeyRecord[]> {
-  const records: KeyRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await kv.list({ prefix: kvKey.byId(''), cursor });
-    const entries = await Promise.all(page.keys.map((k) => kv.get<{ record: KeyRecord }>(k.name, 'json')));
-    for (const e of entries) if (e) records.push(e.record);
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  return records;
+export interface KeyPage {
+  data: KeyRecord[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * One page of keys: one KV `list` call, records read from each entry's metadata. Keys made
+ * before metadata was written are read one by one (they are the only `get`s a page makes).
+ */
+export async function listKeys(kv: KVNamespace, options: { limit: number; cursor?: string | undefined }): Promise<KeyPage> {
+  const page = await kv.list<KeyRecord>({ prefix: kvKey.byId(''), limit: options.limit, ...(options.cursor ? { cursor: options.cursor } : {}) });
+  const data = await Promise.all(
+    page.keys.map(async (k) => k.metadata ?? (await kv.get<{ record: KeyRecord }>(k.name, 'json'))?.record ?? null),
+  );
+  return { data: data.filter((r): r is KeyRecord => r !== null), nextCursor: page.list_complete ? null : page.cursor };
 }
 
 /** Revoke: both KV entries go, and this isolate forgets the key at once. */

@@ -64,19 +64,56 @@ export function parseConfig(raw: unknown): LoadResult {
   return { ok: true, config: derive(parsed.data) };
 }
 
-/** The validated config for this isolate, or a RouterError naming what is wrong. */
+/**
+ * The validated config for this isolate, or a RouterError. What is wrong is an operator's
+ * business: callers get `config_invalid` alone; the field paths ride in `adminDetail`,
+ * shown only on admin requests (and logged once per broken config).
+ */
 export function loadConfig(env: { ROUTER_CONFIG?: unknown }): LoadedConfig {
   const raw = env.ROUTER_CONFIG;
   if (cachedResult === undefined || raw !== cachedRaw) {
     cachedRaw = raw;
     cachedResult = parseConfig(raw);
-    if (!cachedResult.ok) console.error(cachedResult.message);
+    if (!cachedResult.ok) console.error(JSON.stringify({ event: 'config_invalid', message: cachedResult.message }));
   }
-  if (!cachedResult.ok) throw new RouterError(500, cachedResult.message, { code: 'config_invalid' });
+  if (!cachedResult.ok) {
+    throw new RouterError(500, 'The router is misconfigured and cannot serve requests. Its operator has the details.', {
+      code: 'config_invalid',
+      adminDetail: cachedResult.message,
+    });
+  }
   return cachedResult.config;
 }
 
-/** Timeouts for a model: its own overrides over the global ones. */
-export function timeoutsFor(config: RouterConfig, model: string): Timeouts {
-  return { ...config.timeouts, ...config.models[model]?.timeouts };
+export type ResolvedTimeouts = Required<Timeouts>;
+
+/** Timeouts for a model: its own overrides over the global ones; `responseMs` defaults to `totalMs`. */
+export function timeoutsFor(config: RouterConfig, model: string): ResolvedTimeouts {
+  const t = { ...config.timeouts, ...config.models[model]?.timeouts };
+  return { ...t, responseMs: t.responseMs ?? t.totalMs };
+}
+
+/** A model and its fallbacks, in the order they are tried. */
+export function modelChain(config: RouterConfig, model: string): string[] {
+  return [model, ...(config.models[model]?.fallbacks ?? [])];
+}
+
+/** The longest deadline of a model and its fallback chain: how long a request for it can live. */
+export function longestDeadlineMs(config: RouterConfig, model: string): number {
+  return Math.max(...modelChain(config, model).map((m) => timeoutsFor(config, m).totalMs));
+}
+
+/** Completion cap to reserve and send when the caller set none. */
+export function defaultMaxTokensFor(config: RouterConfig, model: string): number {
+  return config.models[model]?.defaultMaxTokens ?? config.limits.defaultMaxTokens;
+}
+
+/** o-series (o1, o3, o4-mini…) and gpt-5 models take only `max_completion_tokens`. */
+const COMPLETION_TOKENS_ONLY = /^(?:[\w.-]+\/)?(?:o\d|gpt-5)/;
+
+/** The parameter that carries the completion cap to a node, for a router model and its upstream name. */
+export function maxTokensParamFor(config: RouterConfig, model: string, upstreamModel: string) {
+  const configured = config.models[model]?.maxTokensParam;
+  if (configured) return configured;
+  return COMPLETION_TOKENS_ONLY.test(model) || COMPLETION_TOKENS_ONLY.test(upstreamModel) ? 'max_completion_tokens' : 'max_tokens';
 }

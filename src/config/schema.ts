@@ -11,6 +11,8 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const positiveInt = z.number().int().positive();
+/** Secrets of the router itself: a node's `apiKeyEnv` naming one would send it upstream. */
+const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG'];
 
 /** Per-key or per-node limits. A limit left out is unlimited. */
 export const LimitsSchema = z.strictObject({
@@ -21,8 +23,17 @@ export const LimitsSchema = z.strictObject({
 
 /** Timeouts in ms; per-model overrides use the same fields. */
 export const TimeoutsSchema = z.strictObject({
-  /** Per attempt: until the response headers (JSON: the whole body; stream: the first chunk). */
+  /**
+   * Stream, per attempt: until the upstream's status and first chunk. A stream that has not
+   * started by then is abandoned and the request fails over.
+   */
   firstByteMs: positiveInt.default(30_000),
+  /**
+   * JSON, per attempt: until the whole answer has arrived. Providers send JSON headers only
+   * when generation ends, so this must cover the longest generation; by default it is the
+   * request's whole deadline (`totalMs`). An attempt past it is treated as hung.
+   */
+  responseMs: positiveInt.optional(),
   /** Stream: longest silence between two chunks before the stream is ended with an error event. */
   idleMs: positiveInt.default(30_000),
   /** Whole request, across every attempt and backoff sleep. */
@@ -41,7 +52,11 @@ export const NodeSchema = z.strictObject({
   /** Router model ids this node serves. */
   models: z.array(z.string().min(1)).min(1),
   /** Name of the Worker secret holding this node's credential (sent as `Authorization: Bearer`). */
-  apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name').optional(),
+  apiKeyEnv: z
+    .string()
+    .regex(ENV_NAME, 'must be an environment variable name')
+    .refine((name) => !RESERVED_SECRETS.includes(name), 'may not name the router\'s own secrets (ADMIN_TOKEN, ROUTER_CONFIG)')
+    .optional(),
   /** Share of traffic among near-equal nodes. */
   weight: z.number().positive().default(1),
   /** Router model id → the name this node knows it by. */
@@ -59,6 +74,14 @@ export const ModelSchema = z.strictObject({
   /** Other names callers may use for this model. */
   aliases: z.array(z.string().min(1)).default([]),
   timeouts: TimeoutsSchema.partial().optional(),
+  /** Completion tokens reserved — and sent upstream as the cap — when a request sets none. */
+  defaultMaxTokens: positiveInt.optional(),
+  /**
+   * The parameter that carries the completion cap to this model's nodes. Default:
+   * `max_completion_tokens` for o-series and gpt-5 models (they refuse `max_tokens`),
+   * `max_tokens` for the rest (what most OpenAI-compatible servers read).
+   */
+  maxTokensParam: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
 });
 
 export const RetrySchema = z.strictObject({
@@ -137,8 +160,14 @@ export const KeyLimitsSchema = z.strictObject({
   defaults: LimitsSchema.default({}),
   /** Request bodies larger than this are refused with 413. */
   maxBodyBytes: positiveInt.default(1_048_576),
-  /** Completion tokens assumed when a request sets no `max_tokens` (token reservation). */
+  /**
+   * Completion tokens reserved when a request sets no cap; the same figure is sent upstream
+   * as the cap, so the reservation bounds what the upstream may write. Per model:
+   * `models.<id>.defaultMaxTokens`.
+   */
   defaultMaxTokens: positiveInt.default(1_024),
+  /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
+  maxResponseBytes: positiveInt.default(16 * 1_048_576),
 });
 
 export const RouterConfigSchema = z

@@ -21,6 +21,8 @@ export interface RouterErrorOptions {
   param?: string | null;
   /** Extra response headers (retry-after, x-should-retry, …). */
   headers?: Record<string, string>;
+  /** Operator-only detail, appended to the message only on authenticated admin requests. */
+  adminDetail?: string;
 }
 
 export class RouterError extends Error {
@@ -29,6 +31,7 @@ export class RouterError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  readonly adminDetail: string | undefined;
 
   constructor(status: number, message: string, options: RouterErrorOptions = {}) {
     super(message);
@@ -38,23 +41,28 @@ export class RouterError extends Error {
     this.code = options.code ?? null;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.adminDetail = options.adminDetail;
   }
 }
 
 /** The OpenAI-shaped body for an error (also used inside SSE error events). */
-export function errorBody(err: RouterError) {
-  return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+export function errorBody(err: RouterError, forAdmin = false) {
+  const message = forAdmin && err.adminDetail ? `${err.message} ${err.adminDetail}` : err.message;
+  return { error: { message, type: err.type, param: err.param, code: err.code } };
 }
 
-/** Build the response for any thrown value; unknown throwables become an opaque 500. */
-export function errorResponse(thrown: unknown, headers: Record<string, string> = {}): Response {
+/**
+ * Build the response for any thrown value; unknown throwables become an opaque 500.
+ * `forAdmin`: the request carried a valid admin token, so operator detail may be shown.
+ */
+export function errorResponse(thrown: unknown, headers: Record<string, string> = {}, forAdmin = false): Response {
   const err =
     thrown instanceof RouterError
       ? thrown
       : new RouterError(500, 'The router failed to handle this request. It has been logged with its request id.', {
           code: 'internal_error',
         });
-  return new Response(JSON.stringify(errorBody(err)), {
+  return new Response(JSON.stringify(errorBody(err, forAdmin)), {
     status: err.status,
     headers: { 'content-type': 'application/json', ...err.headers, ...headers },
   });

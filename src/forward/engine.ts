@@ -5,65 +5,83 @@
  * - A different node is tried at once (failing over costs no sleep); the same node again
  *   only after backoff with jitter, never shorter than its Retry-After, never past the deadline.
  * - Every retry is paid from the isolate's retry budget; node faults feed the isolate's
- *   circuit breaker, and a 429 with Retry-After cools its node for that long.
- * - Streams commit only after the upstream's status and first chunk arrived.
+ *   circuit breaker, and a 429 cools its node (Retry-After, capped by `breaker.maxCooldownMs`).
+ * - Each attempt is bounded by what can be observed of it (`upstream.ts`): a stream's first
+ *   chunk within `firstByteMs`, a JSON answer whole within `responseMs`. A generation that
+ *   finishes in time is awaited, never re-sent.
+ * - An attempt abandoned after it was sent (timed out) may still be billed: the next attempt
+ *   first reserves its tokens again (`extend`), and the request settles with each abandoned
+ *   attempt charged at its reservation — TPM stays exact when an upstream hangs.
+ * - What callers see of failures names nodes, models and outcomes; upstream error text (it
+ *   may name organisations and deployments) goes only to the structured log and the
+ *   passive samples behind the admin views.
  */
 import { timeoutsFor, type LoadedConfig } from '../config/load';
+import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
+import type { NodeReservation } from '../limits/admission';
+import type { ParsedRequest } from '../openai/requests';
 import type { CallerLocation } from '../routing/geo';
+import type { RouteTable } from '../routing/scores';
+import { bodyBuilder } from './attempt-body';
 import { backoffDelay } from './backoff';
 import { CircuitBreaker } from './breaker';
 import { RetryBudget } from './budget';
+import { finalFailure, upstreamMessage, type Tried } from './failure';
 import { classify, type Verdict } from './outcome';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
-import type { RouteTable } from '../routing/scores';
-import type { NodeConfig } from '../config/schema';
-import type { NodeReservation } from '../limits/admission';
-import { relaySse, usageOf, type Usage } from './relay';
+import { relaySse } from './relay';
 import { sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
+import { usageFromJson, type Usage } from './usage';
 
 export interface ForwardInput {
   config: LoadedConfig;
   env: Record<string, unknown>;
   /** `/chat/completions` or `/embeddings`, appended to the node's baseUrl. */
   path: string;
-  body: Record<string, unknown>;
-  /** The caller's bytes, resent as they are when nothing needs rewriting. */
-  raw: Uint8Array;
-  stream: boolean;
+  request: ParsedRequest;
+  /** Canonical model id asked for. */
   model: string;
+  /** Whether the caller's key may use a model (fallbacks included). */
+  allowed: (model: string) => boolean;
   caller: CallerLocation;
   /** The caller colo's routing table (null: none published yet — geo prior only). */
   table: RouteTable | null;
   /** Told of every attempt's outcome: the passive latency/failure samples. */
-  observe?: (nodeId: string, ttfbMs: number, ok: boolean) => void;
+  observe?: (nodeId: string, latencyMs: number, ok: boolean, error?: string) => void;
   incomingHeaders: Headers;
   requestId: string;
   /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
   reserveNode?: (node: NodeConfig) => Promise<NodeReservation | undefined>;
+  /** Reserve another attempt's tokens for the key after an abandoned attempt; false: no room. */
+  extend: () => Promise<boolean>;
   /** Keeps background work (settling failed attempts' reservations) alive. */
   defer: (work: Promise<unknown>) => void;
 }
 
-export interface TriedNode {
-  node: string;
-  model: string;
-  outcome: string;
-  ms: number;
-}
-
-export interface ForwardResult {
-  response: Response;
+interface Answered {
   node: string;
   model: string;
   attempts: number;
-  tried: TriedNode[];
   /** `x-router-route`: ranked nodes with expected ms. */
   route: string;
+  /** Attempts abandoned after they were sent (each charged at its reservation). */
+  abandoned: number;
+}
+
+export interface ForwardSuccess extends Answered {
+  ok: true;
+  response: Response;
   /** Resolves when the body has been fully delivered (or abandoned), with its usage. */
   usage: Promise<Usage | undefined>;
   /** The answering node's quota reservation, to settle with the usage. */
   nodeReservation?: Extract<NodeReservation, { ok: true }>;
+}
+
+export interface ForwardFailure {
+  ok: false;
+  error: RouterError;
+  abandoned: number;
 }
 
 interface IsolateState {
@@ -88,117 +106,114 @@ export function resetIsolateState(): void {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The body for one upstream model name: the caller's own bytes unless something must change. */
-function bodyBuilder(input: ForwardInput, askUsage: boolean): (attempt: PlannedAttempt) => BodyInit {
-  const cache = new Map<string, BodyInit>();
-  return (attempt) => {
-    let built = cache.get(attempt.upstreamModel);
-    if (built === undefined) {
-      const unchanged = attempt.upstreamModel === input.body.model && !askUsage;
-      built = unchanged
-        ? input.raw
-        : JSON.stringify({
-            ...input.body,
-            model: attempt.upstreamModel,
-            ...(input.stream ? { stream_options: { ...(input.body.stream_options as object), include_usage: true } } : {}),
-          });
-      cache.set(attempt.upstreamModel, built);
-    }
-    return built;
-  };
+/** What the walk has learnt so far. */
+interface Walk {
+  verdicts: Verdict[];
+  tried: Tried[];
+  abandoned: number;
+  /** Abandoned attempts whose successor's tokens are reserved already. */
+  extended: number;
+  retryAfter?: number;
+  /** Why the walk stopped early, for the final message. */
+  why: string;
+  /** Upstream error text per failed attempt: for the log only. */
+  failures: Record<string, unknown>[];
 }
 
-function describe(sent: SentAttempt, verdict: Verdict, credential: string | undefined): string {
-  if (verdict.action !== 'retry') return 'ok';
-  let detail = verdict.reason;
-  const status = sent.outcome.kind === 'response' ? sent.outcome.status : 0;
-  if (sent.text && status !== 401 && status !== 403) {
-    try {
-      const message = (JSON.parse(sent.text) as { error?: { message?: unknown } }).error?.message;
-      if (typeof message === 'string') detail += `: ${redact(message, credential).slice(0, 160)}`;
-    } catch {
-      // not JSON: the status says enough
-    }
-  }
-  return detail;
+function credentialFor(node: NodeConfig, env: Record<string, unknown>): { credential?: string; missing?: string } {
+  if (!node.apiKeyEnv) return {};
+  const secret = env[node.apiKeyEnv];
+  return typeof secret === 'string' ? { credential: secret } : { missing: node.apiKeyEnv };
 }
 
-/** Upstream messages may quote credentials; none leaves the router. */
-function redact(text: string, credential: string | undefined): string {
-  let out = text.replace(/\bsk-[A-Za-z0-9_-]{4,}/g, 'sk-***');
-  if (credential) out = out.split(credential).join('***');
-  return out;
-}
-
-function finalFailure(
-  input: ForwardInput,
-  tried: TriedNode[],
-  verdicts: Verdict[],
-  retryAfter: number | undefined,
-  why: string,
-  route: string,
-): never {
-  const attempts = verdicts.length;
-  const list = tried.map((t) => `${t.node} (${t.model}): ${t.outcome}`).join('; ');
-  const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-router-attempts': String(attempts), 'x-router-route': route };
-  if (retryAfter !== undefined) {
-    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter / 1000)));
-    headers['retry-after-ms'] = String(Math.ceil(retryAfter));
-  }
-  const retries = verdicts.filter((v): v is Extract<Verdict, { action: 'retry' }> => v.action === 'retry');
-  const message = `No upstream could serve model '${input.model}'${why}. ${attempts} attempt(s)${list ? `: ${list}` : ''}.`;
-  if (attempts === 0) throw new RouterError(503, message, { code: 'no_available_upstream', headers });
-  if (retries.every((v) => v.timeout)) throw new RouterError(504, message, { code: 'upstream_timeout', headers });
-  if (retries.every((v) => v.rateLimited)) {
-    throw new RouterError(429, message, { type: 'requests', code: 'upstream_rate_limited', headers });
-  }
-  throw new RouterError(502, message, { code: 'upstream_error', headers });
-}
-
-function responseHeaders(upstream: Response | undefined): Headers {
+function responseHeaders(upstream: Response): Headers {
   const headers = new Headers();
-  const type = upstream?.headers.get('content-type');
-  if (type) headers.set('content-type', type);
-  if (upstream?.headers.get('cache-control')) headers.set('cache-control', upstream.headers.get('cache-control')!);
+  for (const name of ['content-type', 'cache-control']) {
+    const value = upstream.headers.get(name);
+    if (value) headers.set(name, value);
+  }
   return headers;
 }
 
-export async function forward(input: ForwardInput): Promise<ForwardResult> {
-  const { config } = input;
+/** Why no further attempt may start now, or undefined. */
+function stopReason(config: LoadedConfig, state: IsolateState, walk: Walk, deadline: number, totalMs: number, now: number): string | undefined {
+  if (walk.verdicts.length >= config.retry.maxAttempts) return '';
+  if (now >= deadline) return ` within the ${totalMs} ms deadline`;
+  if (walk.verdicts.length > 0 && !state.budget.tryRetry(now)) return ' (retry budget exhausted)';
+  return undefined;
+}
+
+/** Record an attempt that did not answer well: samples, breaker, cooling, the log. */
+function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, attempt: PlannedAttempt, sent: SentAttempt, verdict: Verdict, credential: string | undefined) {
+  const reason = verdict.action === 'retry' || verdict.action === 'fail' ? verdict.reason : 'ok';
+  walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: reason });
+  const message = upstreamMessage(sent.body, credential);
+  walk.failures.push({ node: attempt.node.id, model: attempt.model, outcome: reason, ...(message ? { upstreamMessage: message } : {}) });
+  if (verdict.action !== 'retry') return;
+  const at = Date.now();
+  if (verdict.nodeFault) {
+    input.observe?.(attempt.node.id, sent.latencyMs, false, message ?? reason);
+    state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
+  }
+  // A rate-limited node is left alone for as long as it asked (or a default pause) — never
+  // longer than the breaker's longest cooldown — so later requests go straight elsewhere.
+  const asked = verdict.retryAfterMs ?? (verdict.rateLimited ? input.config.retry.rateLimitCooldownMs : undefined);
+  if (asked !== undefined) {
+    const pause = Math.min(asked, input.config.retry.breaker.maxCooldownMs);
+    state.breaker.coolDown(attempt.node.id, at, pause);
+    walk.retryAfter = Math.min(walk.retryAfter ?? Infinity, pause);
+  }
+}
+
+/** The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read. */
+function deliver(sent: SentAttempt, deadline: number, idleMs: number, stripUsage: boolean): Pick<ForwardSuccess, 'response' | 'usage'> {
+  const upstream = sent.response!;
+  const headers = responseHeaders(upstream);
+  if (sent.stream) {
+    const relay = relaySse(sent.stream.reader, sent.stream.first, { idleMs, deadline, stripUsage });
+    return { response: new Response(relay.body, { status: upstream.status, headers }), usage: relay.summary.then((s) => s.usage) };
+  }
+  const body = sent.body ?? new Uint8Array();
+  return { response: new Response(body, { status: upstream.status, headers }), usage: Promise.resolve(usageFromJson(body)) };
+}
+
+function logFailures(input: ForwardInput, walk: Walk): void {
+  if (walk.failures.length === 0) return;
+  console.warn(JSON.stringify({ event: 'upstream_attempts_failed', requestId: input.requestId, model: input.model, attempts: walk.failures }));
+}
+
+export async function forward(input: ForwardInput): Promise<ForwardSuccess | ForwardFailure> {
+  const { config, request } = input;
   const state = isolateState(config);
-  const started = Date.now();
-  const baseTimeouts = timeoutsFor(config, input.model);
-  const deadline = started + baseTimeouts.totalMs;
-  const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()));
+  const base = timeoutsFor(config, input.model);
+  const deadline = Date.now() + base.totalMs;
+  const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
+    allowed: input.allowed,
+  });
   const route = routeHeader(plan, input.model);
   // Streams always ask the upstream for usage (token settlement); the caller sees it only if asked.
-  const callerWantsUsage = (input.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
-  const bodyFor = bodyBuilder(input, input.stream && !callerWantsUsage);
-  const tried: TriedNode[] = plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason, ms: 0 }));
-  const verdicts: Verdict[] = [];
-  let retryAfter: number | undefined;
-  let why = '';
+  const callerWantsUsage = (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+  const bodyFor = bodyBuilder(config, request, request.stream && !callerWantsUsage);
+  const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [] };
+  const fail = (error: RouterError): ForwardFailure => {
+    logFailures(input, walk);
+    return { ok: false, error, abandoned: walk.abandoned };
+  };
 
   for (const attempt of plan.attempts) {
-    if (verdicts.length >= config.retry.maxAttempts) break;
     const now = Date.now();
-    if (now >= deadline) {
-      why = ` within the ${baseTimeouts.totalMs} ms deadline`;
+    const stop = stopReason(config, state, walk, deadline, base.totalMs, now);
+    if (stop !== undefined) {
+      walk.why = stop;
       break;
     }
-    const secretName = attempt.node.apiKeyEnv;
-    const secret = secretName ? input.env[secretName] : undefined;
-    const credential = typeof secret === 'string' ? secret : undefined;
-    if (secretName && credential === undefined) {
-      tried.push({ node: attempt.node.id, model: attempt.model, outcome: `secret ${secretName} is not set`, ms: 0 });
+    const { credential, missing } = credentialFor(attempt.node, input.env);
+    if (missing) {
+      walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: `secret ${missing} is not set` });
       continue;
     }
-    if (verdicts.length > 0 && !state.budget.tryRetry(now)) {
-      why = ' (retry budget exhausted)';
-      break;
-    }
     if (attempt.repeat) {
-      const delay = backoffDelay(verdicts.length - 1, config.retry, state.breaker.blockedFor(attempt.node.id, now));
+      const delay = backoffDelay(walk.verdicts.length - 1, config.retry, state.breaker.blockedFor(attempt.node.id, now));
       if (now + delay >= deadline) break;
       await sleep(delay);
     }
@@ -206,73 +221,59 @@ export async function forward(input: ForwardInput): Promise<ForwardResult> {
     // A node at its provider quota is skipped like an ejected one: not an attempt, not an error.
     const reservation = await input.reserveNode?.(attempt.node);
     if (reservation && !reservation.ok) {
-      tried.push({ node: attempt.node.id, model: attempt.model, outcome: reservation.reason, ms: 0 });
+      walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: reservation.reason });
       continue;
     }
-    if (verdicts.length === 0) state.budget.recordFirstAttempt(now);
+    if (walk.abandoned > walk.extended) {
+      if (!(await input.extend())) {
+        if (reservation) input.defer(reservation.settle({ unserved: true }));
+        walk.why = " (the key's tpm has no room for another attempt after an abandoned one)";
+        break;
+      }
+      walk.extended = walk.abandoned;
+    }
+    if (walk.verdicts.length === 0) state.budget.recordFirstAttempt(now);
+
     const timeouts = timeoutsFor(config, attempt.model);
-    const attemptTimeout = Math.max(1, Math.min(timeouts.firstByteMs, deadline - Date.now()));
+    const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
     const sent = await sendAttempt(
       attempt.node,
       input.path,
       { headers: upstreamHeaders(input.incomingHeaders, credential, input.requestId), body: bodyFor(attempt) },
-      input.stream,
-      attemptTimeout,
+      request.stream,
+      { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes },
     );
     const verdict = classify(sent.outcome);
-    verdicts.push(verdict);
-    // Samples: answers and node faults. A 429 or a caller error says nothing about latency.
-    if (verdict.action === 'accept') input.observe?.(attempt.node.id, sent.elapsedMs, true);
-    else if (verdict.action === 'retry' && verdict.nodeFault) input.observe?.(attempt.node.id, sent.elapsedMs, false);
-    tried.push({ node: attempt.node.id, model: attempt.model, outcome: describe(sent, verdict, credential), ms: sent.elapsedMs });
+    walk.verdicts.push(verdict);
+    const paidFor = verdict.action === 'fail' || (verdict.action === 'retry' && verdict.timeout === true);
+    if (paidFor) walk.abandoned++;
 
-    if (verdict.action === 'retry') {
-      if (reservation) input.defer(reservation.settle({ unserved: true }));
-      const at = Date.now();
-      if (verdict.nodeFault) state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
-      // A rate-limited node is left alone for as long as it asked (or a default pause), so
-      // the next requests go straight to other nodes instead of spending the retry budget.
-      const pause = verdict.retryAfterMs ?? (verdict.rateLimited ? config.retry.rateLimitCooldownMs : undefined);
-      if (pause !== undefined) {
-        state.breaker.coolDown(attempt.node.id, at, pause);
-        retryAfter = Math.min(retryAfter ?? Infinity, pause);
+    if (verdict.action === 'retry' || verdict.action === 'fail') {
+      // A node's reservation stands for an attempt it may have billed; otherwise it is freed.
+      if (reservation) input.defer(reservation.settle(paidFor ? { abandoned: 1, unserved: true } : { unserved: true }));
+      recordFailure(input, state, walk, attempt, sent, verdict, credential);
+      if (verdict.action === 'fail') {
+        return fail(new RouterError(502, `Node ${attempt.node.id} (${attempt.model}) sent an ${verdict.reason}; it was not retried.`, {
+          code: 'upstream_response_too_large',
+          headers: { 'x-should-retry': 'false', 'x-router-attempts': String(walk.verdicts.length), 'x-router-route': route },
+        }));
       }
       continue;
     }
 
-    state.breaker.recordSuccess(attempt.node.id);
-    const result = {
-      node: attempt.node.id,
-      model: attempt.model,
-      attempts: verdicts.length,
-      tried,
-      route,
+    // Accepted, or a caller error (4xx) returned as it is.
+    if (verdict.action === 'accept') {
+      input.observe?.(attempt.node.id, sent.latencyMs, true);
+      state.breaker.recordSuccess(attempt.node.id);
+    }
+    logFailures(input, walk);
+    const answered: Answered = { node: attempt.node.id, model: attempt.model, attempts: walk.verdicts.length, route, abandoned: walk.abandoned };
+    return {
+      ok: true,
+      ...answered,
+      ...deliver(sent, deadline, timeouts.idleMs, !callerWantsUsage),
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
-    const headers = responseHeaders(sent.response);
-    if (sent.stream) {
-      const relay = relaySse(sent.stream.reader, sent.stream.first, {
-        idleMs: timeouts.idleMs,
-        deadline,
-        stripUsage: !callerWantsUsage,
-      });
-      return {
-        ...result,
-        response: new Response(relay.body, { status: sent.response!.status, headers }),
-        usage: relay.summary.then((s) => s.usage),
-      };
-    }
-    let usage: Usage | undefined;
-    try {
-      usage = usageOf(JSON.parse(sent.text ?? ''));
-    } catch {
-      usage = undefined;
-    }
-    return {
-      ...result,
-      response: new Response(sent.text ?? null, { status: sent.response!.status, headers }),
-      usage: Promise.resolve(usage),
-    };
   }
-  finalFailure(input, tried, verdicts, retryAfter, why, route);
+  return fail(finalFailure(input.model, walk, route));
 }

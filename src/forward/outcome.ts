@@ -6,19 +6,33 @@
  * first byte, 408, 429, 5xx, and 401/403 — an upstream 401/403 means *the node's*
  * credential is broken (the caller's key is never sent upstream), so it is a node fault.
  * Other 4xx (400, 404, 413, 422, …) are the caller's: returned at once, unchanged.
+ * A redirect is a node fault (never followed: it would carry the node's credential away).
  */
 
 export type AttemptOutcome =
   | { kind: 'response'; status: number; headers: Headers }
-  | { kind: 'timeout'; afterMs: number }
+  /** Sent, then nothing observable in time: a stream's first chunk, a JSON answer whole. */
+  | { kind: 'timeout'; afterMs: number; stream: boolean }
   | { kind: 'network'; message: string }
   /** A 200 stream that ended or failed before its first chunk. */
-  | { kind: 'empty-stream' };
+  | { kind: 'empty-stream' }
+  /** An answer larger than `limits.maxResponseBytes`. */
+  | { kind: 'too-large'; limit: number; status: number };
 
 export type Verdict =
   | { action: 'accept' }
   | { action: 'return' }
-  | { action: 'retry'; reason: string; nodeFault: boolean; retryAfterMs?: number; timeout?: boolean; rateLimited?: boolean };
+  /** Stop: no other node would do better, and the attempt was paid for (an answer too large to hold). */
+  | { action: 'fail'; reason: string }
+  | {
+      action: 'retry';
+      reason: string;
+      nodeFault: boolean;
+      retryAfterMs?: number;
+      /** Abandoned after it was sent: the upstream may still be generating, and billing, it. */
+      timeout?: boolean;
+      rateLimited?: boolean;
+    };
 
 /**
  * Delay an upstream asked for: `retry-after-ms` (OpenAI's, ms) wins over `retry-after`
@@ -36,8 +50,12 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
 
 export function classify(outcome: AttemptOutcome): Verdict {
   switch (outcome.kind) {
-    case 'timeout':
-      return { action: 'retry', reason: `no first byte within ${outcome.afterMs} ms`, nodeFault: true, timeout: true };
+    case 'timeout': {
+      const what = outcome.stream ? 'no first chunk' : 'no complete answer';
+      return { action: 'retry', reason: `timeout (${what} within ${outcome.afterMs} ms)`, nodeFault: true, timeout: true };
+    }
+    case 'too-large':
+      return { action: 'fail', reason: `answer larger than the ${outcome.limit}-byte limit (HTTP ${outcome.status})` };
     case 'network':
       return { action: 'retry', reason: `connection failed (${outcome.message})`, nodeFault: true };
     case 'empty-stream':
@@ -45,6 +63,9 @@ export function classify(outcome: AttemptOutcome): Verdict {
     case 'response': {
       const { status, headers } = outcome;
       if (status >= 200 && status < 300) return { action: 'accept' };
+      if (status >= 300 && status < 400) {
+        return { action: 'retry', reason: `HTTP ${status} redirect (not followed)`, nodeFault: true };
+      }
       if (status === 401 || status === 403) {
         return { action: 'retry', reason: `node credential rejected (HTTP ${status})`, nodeFault: true };
       }

@@ -8,7 +8,7 @@
  * left out — unless that would leave nothing, in which case all are tried (fail open: a
  * possibly-recovered node beats a certain error).
  */
-import type { LoadedConfig } from '../config/load';
+import { modelChain, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
@@ -26,6 +26,15 @@ export interface PlannedAttempt {
   expectedMs: number | undefined;
 }
 
+export interface PlanOptions {
+  random?: () => number;
+  /**
+   * Whether the caller's key may use a model of the chain. A key's model restriction binds
+   * every attempt: a fallback it may not use is left out, never served.
+   */
+  allowed?: (model: string) => boolean;
+}
+
 export interface Plan {
   attempts: PlannedAttempt[];
   /** Nodes left out, and why. */
@@ -38,12 +47,17 @@ export function planAttempts(
   caller: CallerLocation,
   table: RouteTable | null,
   blockedFor: (nodeId: string) => number,
-  random: () => number = Math.random,
+  options: PlanOptions = {},
 ): Plan {
-  const chain = [model, ...(config.models[model]?.fallbacks ?? [])];
+  const { random = Math.random, allowed = () => true } = options;
+  const chain = modelChain(config, model);
   const all: PlannedAttempt[] = [];
   const skipped: Plan['skipped'] = [];
   for (const m of chain) {
+    if (!allowed(m)) {
+      skipped.push({ nodeId: 'any node', model: m, reason: 'fallback model not allowed for this key' });
+      continue;
+    }
     const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing, random);
     for (const c of excluded) skipped.push({ nodeId: c.node.id, model: m, reason: c.excluded! });
     for (const { node, expectedMs, source } of ranked) {

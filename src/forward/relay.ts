@@ -9,12 +9,7 @@
  * The relay also watches for the usage chunk (`choices: []` with `usage`) so tokens can be
  * settled; when the router asked for usage on the caller's behalf, that chunk is dropped.
  */
-
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+import { usageOf, type Usage } from './usage';
 
 export interface StreamSummary {
   usage?: Usage;
@@ -37,14 +32,6 @@ const encoder = new TextEncoder();
 export function sseErrorEvent(message: string, code: string): Uint8Array {
   const body = { error: { message, type: 'server_error', param: null, code } };
   return encoder.encode(`data: ${JSON.stringify(body)}\n\n`);
-}
-
-/** Reads a usage object from a parsed body, if it has a well-formed one. */
-export function usageOf(value: unknown): Usage | undefined {
-  const u = (value as { usage?: Partial<Usage> } | null)?.usage;
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
-  const completion = typeof u.completion_tokens === 'number' ? u.completion_tokens : 0;
-  return { prompt_tokens: u.prompt_tokens, completion_tokens: completion, total_tokens: u.prompt_tokens + completion };
 }
 
 export function relaySse(

@@ -1,9 +1,16 @@
 /**
- * One upstream attempt: build the request for a node, send it under the first-byte
- * timeout, and read enough to judge it — the whole body for JSON and errors, the first
- * chunk for a stream (failover stays possible until a byte is committed to the client).
+ * One upstream attempt: build the request for a node, send it, and read enough to judge it,
+ * each kind bounded by what can be observed of it:
+ * - a **stream** by its status and first chunk within `firstByteMs` (failover stays possible
+ *   until a byte is committed to the client);
+ * - a **JSON** answer only arrives whole — providers send its headers when generation ends —
+ *   so it is bounded by `responseMs` for the whole body, and read once into one buffer of at
+ *   most `maxResponseBytes`.
+ * Redirects are never followed: a node that redirects is misconfigured or compromised, and
+ * following it would send the node's credential and the caller's prompt elsewhere.
  */
 import type { NodeConfig } from '../config/schema';
+import { readCapped } from '../http/body';
 import type { AttemptOutcome } from './outcome';
 
 /** Caller headers worth passing on; everything else (cookies, the caller's key, cf-*) stays here. */
@@ -22,11 +29,32 @@ export function upstreamHeaders(incoming: Headers, credential: string | undefine
 export interface SentAttempt {
   outcome: AttemptOutcome;
   response?: Response;
-  /** JSON bodies and error bodies, read whole. */
-  text?: string;
+  /** JSON answers and error bodies, read whole (at most `maxBytes`). */
+  body?: Uint8Array;
   /** Streams: the reader, positioned after `first`. */
-  stream?: { reader: ReadableStreamDefaultReader<Uint8Array>; first: Uint8Array; abort: AbortController };
-  elapsedMs: number;
+  stream?: { reader: ReadableStreamDefaultReader<Uint8Array>; first: Uint8Array };
+  /** Time to the latency signal: a stream's first chunk, a JSON answer's headers. */
+  latencyMs: number;
+}
+
+export interface AttemptLimits {
+  /** Streams: status + first chunk. JSON: the whole answer. */
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** `fetch` under a deadline that also covers reading whatever `read` reads of the response. */
+async function fetchWithin<T>(url: string, init: RequestInit, ms: number, read: (res: Response) => Promise<T>): Promise<T | 'timeout'> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ms);
+  try {
+    return await read(await fetch(url, { ...init, signal: abort.signal }));
+  } catch (err) {
+    if (abort.signal.aborted) return 'timeout';
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function sendAttempt(
@@ -34,26 +62,30 @@ export async function sendAttempt(
   path: string,
   init: { headers: Headers; body: BodyInit },
   stream: boolean,
-  timeoutMs: number,
+  limits: AttemptLimits,
 ): Promise<SentAttempt> {
   const started = Date.now();
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  const done = (rest: Omit<SentAttempt, 'elapsedMs'>): SentAttempt => ({ ...rest, elapsedMs: Date.now() - started });
+  let headersAt = started;
   try {
-    const response = await fetch(node.baseUrl + path, { method: 'POST', ...init, signal: abort.signal });
-    const outcome: AttemptOutcome = { kind: 'response', status: response.status, headers: response.headers };
-    if (stream && response.ok && response.body) {
-      const reader = response.body.getReader();
-      const first = await reader.read();
-      if (first.done || first.value.byteLength === 0) return done({ outcome: { kind: 'empty-stream' } });
-      return done({ outcome, response, stream: { reader, first: first.value, abort } });
-    }
-    return done({ outcome, response, text: await response.text() });
+    const sent = await fetchWithin(node.baseUrl + path, { method: 'POST', redirect: 'manual', ...init }, limits.timeoutMs, async (response): Promise<SentAttempt> => {
+      headersAt = Date.now();
+      const outcome: AttemptOutcome = { kind: 'response', status: response.status, headers: response.headers };
+      if (stream && response.ok && response.body) {
+        const reader = response.body.getReader();
+        const first = await reader.read();
+        const latencyMs = Date.now() - started;
+        if (first.done || first.value.byteLength === 0) return { outcome: { kind: 'empty-stream' }, latencyMs };
+        return { outcome, response, stream: { reader, first: first.value }, latencyMs };
+      }
+      const body = await readCapped(response.body, response.headers.get('content-length'), limits.maxBytes);
+      const latencyMs = headersAt - started;
+      if (body === null) return { outcome: { kind: 'too-large', limit: limits.maxBytes, status: response.status }, latencyMs };
+      return { outcome, response, body, latencyMs };
+    });
+    if (sent === 'timeout') return { outcome: { kind: 'timeout', afterMs: limits.timeoutMs, stream }, latencyMs: Date.now() - started };
+    return sent;
   } catch (err) {
-    if (abort.signal.aborted) return done({ outcome: { kind: 'timeout', afterMs: timeoutMs } });
-    return done({ outcome: { kind: 'network', message: String((err as Error)?.message ?? err).slice(0, 120) } });
-  } finally {
-    clearTimeout(timer);
+    const message = String((err as Error)?.message ?? err).slice(0, 120);
+    return { outcome: { kind: 'network', message }, latencyMs: Date.now() - started };
   }
 }

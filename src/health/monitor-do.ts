@@ -13,8 +13,9 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
-import type { ColoStats } from '../routing/colo-stats-do';
-import { buildTable, liveFailureRates, nodeOffsets, type HealthState, type RouteTable } from '../routing/scores';
+import type { ColoSnapshot, ColoStats } from '../routing/colo-stats-do';
+import { routeKey } from '../routing/table';
+import { buildTable, liveFailureRates, nodeOffsets, type HealthState } from '../routing/scores';
 import { sendAlert, type Transition } from './alerts';
 import { probeAll } from './probe';
 import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth } from './state';
@@ -26,8 +27,16 @@ interface MonitorEnv {
   [secret: string]: unknown;
 }
 
+/** The latest upstream error live traffic saw from a node, in any colo. */
+export interface LiveError {
+  at: number;
+  colo: string;
+  message: string;
+}
+
 export interface MonitorStatus {
   nodes: Record<string, NodeHealth>;
+  liveErrors: Record<string, LiveError>;
   colos: { colo: string; publishedAt: number | null }[];
   lastCycleAt: number | null;
   lastPublishAt: number | null;
@@ -36,7 +45,16 @@ export interface MonitorStatus {
 const PUBLISH_EVERY_MS = 55_000; // the minute cron always finds the tables due
 const MIN_PUBLISH_GAP_MS = 1_000;
 
-export const routeKey = (colo: string) => `route:${colo}`;
+/** Per node, the newest error any colo reported. */
+function latestErrors(snapshots: ColoSnapshot[]): Record<string, LiveError> {
+  const out: Record<string, LiveError> = {};
+  for (const snap of snapshots) {
+    for (const [node, e] of Object.entries(snap.errors ?? {})) {
+      if (!out[node] || out[node].at < e.at) out[node] = { ...e, colo: snap.colo };
+    }
+  }
+  return out;
+}
 
 export class HealthMonitor extends DurableObject<MonitorEnv> {
   private running: Promise<void> | null = null;
@@ -52,14 +70,22 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
 
   /** Cron entry: run a cycle now and make sure the sub-minute alarm is armed. */
   async tick(): Promise<void> {
-    await this.cycle();
     const interval = loadConfig(this.env).health.probeIntervalMs;
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + interval);
+    await this.cycle();
   }
 
+  /**
+   * The next alarm is armed before the cycle runs, so no failure in a cycle (a node, a colo,
+   * a KV write) can stop the monitor; a failed cycle is logged and the next one runs on time.
+   */
   override async alarm(): Promise<void> {
-    await this.cycle();
     await this.ctx.storage.setAlarm(Date.now() + loadConfig(this.env).health.probeIntervalMs);
+    try {
+      await this.cycle();
+    } catch (err) {
+      console.error(JSON.stringify({ event: 'monitor_cycle_failed', error: String(err) }));
+    }
   }
 
   async registerColo(colo: string): Promise<void> {
@@ -73,6 +99,7 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
     const { nodes, colos } = await this.load();
     return {
       nodes,
+      liveErrors: (await this.ctx.storage.get<Record<string, LiveError>>('liveErrors')) ?? {},
       colos: Object.entries(colos).map(([colo, publishedAt]) => ({ colo, publishedAt })),
       lastCycleAt: (await this.ctx.storage.get<number>('lastCycleAt')) ?? null,
       lastPublishAt: (await this.ctx.storage.get<number>('lastPublishAt')) ?? null,
@@ -109,25 +136,27 @@ export class HealthMonitor extends DurableObject<MonitorEnv> {
     await this.publish(config, state.nodes, state.colos, Date.now());
   }
 
-  /** Build and write every colo's table; remember live failure rates for the next cycle. */
+  /**
+   * Build and write every colo's table; remember live failure rates and errors for the next
+   * cycle. Each colo stands alone: one that cannot be read or written is logged and left
+   * for the next publish, and every other table is still written.
+   */
   private async publish(config: LoadedConfig, nodes: Record<string, NodeHealth>, colos: Record<string, number | null>, now: number) {
     const health: Record<string, HealthState> = Object.fromEntries(config.nodes.map((n) => [n.id, nodes[n.id]?.state ?? 'healthy']));
-    const snapshots = (await Promise.all(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()))).filter(
-      (s) => s !== null,
-    );
+    const read = await Promise.allSettled(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()));
+    const snapshots = read.flatMap((r) => (r.status === 'fulfilled' && r.value !== null ? [r.value] : []));
     const offsets = nodeOffsets(snapshots, config.nodes, config.routing, now);
-    const writes: Promise<void>[] = [];
-    for (const snap of snapshots) {
-      const table = buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now, offsets);
-      writes.push(this.env.ROUTER_KV.put(routeKey(snap.colo), JSON.stringify(table)));
-    }
-    const fallback: RouteTable = buildTable('_default', undefined, {}, config.nodes, health, config.routing, now, offsets);
-    writes.push(this.env.ROUTER_KV.put(routeKey('_default'), JSON.stringify(fallback)));
-    await Promise.all(writes);
+    const tables = snapshots.map((snap) => buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now, offsets));
+    tables.push(buildTable('_default', undefined, {}, config.nodes, health, config.routing, now, offsets));
+    const written = await Promise.allSettled(tables.map((t) => this.env.ROUTER_KV.put(routeKey(t.colo), JSON.stringify(t))));
+    const failed = [...read, ...written].flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    if (failed.length > 0) console.error(JSON.stringify({ event: 'publish_partly_failed', failures: failed.slice(0, 10), count: failed.length }));
     // Colos may have registered while this cycle probed: merge into the stored map, never overwrite it.
     const current = (await this.ctx.storage.get<Record<string, number | null>>('colos')) ?? {};
-    for (const snap of snapshots) current[snap.colo] = now;
+    tables.forEach((t, i) => {
+      if (t.colo !== '_default' && written[i]!.status === 'fulfilled') current[t.colo] = now;
+    });
     const live = liveFailureRates(snapshots, config.routing.halfLifeMs, now);
-    await this.ctx.storage.put({ colos: current, live, lastPublishAt: now });
+    await this.ctx.storage.put({ colos: current, live, liveErrors: latestErrors(snapshots), lastPublishAt: now });
   }
 }

@@ -1,32 +1,42 @@
 /**
- * Reads a request body once, with a size cap, so retries can resend the same bytes.
+ * Reads a body once, with a size cap, into one buffer: request bodies (so retries can
+ * resend the same bytes) and upstream JSON answers (held once, never as bytes + string +
+ * parsed copies).
  *
- * The cap is checked against Content-Length up front and again while streaming (a client
- * may send no length, or lie), so an oversized body is refused without being held whole.
+ * The cap is checked against Content-Length up front and again while reading (a peer may
+ * send no length, or lie), so an oversized body is refused without being held whole.
  */
 import { RouterError } from '../errors/router-error';
 
-function tooLarge(limit: number): RouterError {
-  return new RouterError(413, `Request body is larger than the ${limit}-byte limit.`, { code: 'request_too_large' });
-}
-
-export async function readBodyCapped(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
+/** The body's bytes, or null when it is larger than `limit` (the stream is cancelled). */
+export async function readCapped(body: ReadableStream<Uint8Array> | null, declaredLength: string | null, limit: number): Promise<Uint8Array | null> {
+  const declared = declaredLength === null ? NaN : Number(declaredLength);
+  if (Number.isFinite(declared) && declared > limit) {
+    await body?.cancel().catch(() => {});
+    return null;
+  }
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  // With a truthful length, one buffer is filled in place; otherwise parts are joined once.
+  const exact = Number.isFinite(declared) && declared > 0 ? new Uint8Array(declared) : null;
   const parts: Uint8Array[] = [];
   let size = 0;
+  let filled = 0; // bytes of `exact` in use; once a chunk overflows it, the rest go to `parts`
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
+    if (size + value.byteLength > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
     }
-    parts.push(value);
+    if (exact && parts.length === 0 && filled + value.byteLength <= exact.byteLength) {
+      exact.set(value, filled);
+      filled += value.byteLength;
+    } else parts.push(value);
+    size += value.byteLength;
   }
+  if (exact && parts.length === 0 && filled === exact.byteLength) return exact;
+  if (exact && filled > 0) parts.unshift(exact.subarray(0, filled));
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(size);
   let offset = 0;
@@ -35,4 +45,12 @@ export async function readBodyCapped(request: Request, limit: number): Promise<U
     offset += p.byteLength;
   }
   return out;
+}
+
+export async function readBodyCapped(request: Request, limit: number): Promise<Uint8Array> {
+  const bytes = await readCapped(request.body, request.headers.get('content-length'), limit);
+  if (bytes === null) {
+    throw new RouterError(413, `Request body is larger than the ${limit}-byte limit.`, { code: 'request_too_large' });
+  }
+  return bytes;
 }

@@ -3,7 +3,7 @@
  * OpenAI's rate-limit headers or a 429, and hand back how to settle when the request ends.
  * Per-node quotas use the same object class, one per capped node.
  */
-import type { LoadedConfig } from '../config/load';
+import { longestDeadlineMs, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import type { AdmitResult, RateLimiter, SettleRequest } from './limiter-do';
@@ -17,6 +17,8 @@ export interface LimiterBindings {
 export interface Admission {
   /** `x-ratelimit-*` headers for every response to this request. */
   headers: Record<string, string>;
+  /** Reserve another attempt's tokens after an abandoned one; false when the key has no room. */
+  extend(): Promise<boolean>;
   settle(result: SettleRequest): Promise<void>;
 }
 
@@ -43,9 +45,28 @@ function hasLimits(limits: LimitSet): boolean {
   return limits.rpm !== undefined || limits.tpm !== undefined || limits.concurrency !== undefined;
 }
 
-/** Slots are held at most this long if the request's end is never seen (the alarm frees them). */
-function leaseMs(config: LoadedConfig): number {
-  return config.timeouts.totalMs + 30_000;
+/** Margin past a request's deadline before its slot is reclaimed (the relay's last read, settling). */
+const LEASE_MARGIN_MS = 30_000;
+
+/**
+ * Slots are held at most this long if the request's end is never seen (the alarm frees
+ * them): past the longest deadline of the model's fallback chain, so no live request loses its slot.
+ */
+export function leaseMsFor(config: LoadedConfig, model: string): number {
+  return longestDeadlineMs(config, model) + LEASE_MARGIN_MS;
+}
+
+/**
+ * A request that alone exceeds a token limit can never be admitted: OpenAI's "Request too
+ * large" 429, at once, with `x-should-retry: false` and no retry-after (waiting cannot help).
+ */
+function tooLarge(max: number, requested: number, model: string, subject: string, snapshotHeaders: Record<string, string>): RouterError {
+  return new RouterError(
+    429,
+    `Request too large for ${model} on ${subject} on tokens per minute (tpm): Limit ${max}, Requested ${requested}. ` +
+      'The input or output tokens must be reduced in order to run successfully.',
+    { type: 'tokens', code: 'rate_limit_exceeded', headers: { ...snapshotHeaders, 'x-should-retry': 'false' } },
+  );
 }
 
 function refusal(decision: Extract<AdmitResult, { ok: false }>, subject: string, requested: number): RouterError {
@@ -63,19 +84,34 @@ function refusal(decision: Extract<AdmitResult, { ok: false }>, subject: string,
   );
 }
 
+export interface AdmitRequest {
+  /** Canonical model id (names it in refusals; its chain sizes the lease). */
+  model: string;
+  /** Tokens one upstream attempt may cost: prompt estimate + completion cap × n. */
+  tokens: number;
+}
+
 /** Admit a request for a key, or throw its 429. Keys without limits skip the object. */
 export async function admitKey(
   env: LimiterBindings,
   config: LoadedConfig,
   key: { id: string; name: string; limits?: LimitSet | undefined },
-  tokens: number,
+  request: AdmitRequest,
 ): Promise<Admission> {
   const limits = { ...config.limits.defaults, ...key.limits };
-  if (!hasLimits(limits)) return { headers: {}, settle: (result) => recordUnlimited(env, key.id, result) };
+  const subject = `key '${key.name}'`;
+  if (!hasLimits(limits)) {
+    return { headers: {}, extend: async () => true, settle: (result) => recordUnlimited(env, key.id, result) };
+  }
+  if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, subject, {});
   const stub = env.RATE_LIMITER.getByName(`key:${key.id}`);
-  const decision = await stub.admit({ limits, tokens, leaseMs: leaseMs(config) });
-  if (!decision.ok) throw refusal(decision, `key '${key.name}'`, tokens);
-  return { headers: rateLimitHeaders(decision.snapshot), settle: (result) => stub.settle(decision.id, result) };
+  const decision = await stub.admit({ limits, tokens: request.tokens, leaseMs: leaseMsFor(config, request.model) });
+  if (!decision.ok) throw refusal(decision, subject, request.tokens);
+  return {
+    headers: rateLimitHeaders(decision.snapshot),
+    extend: () => stub.extend(decision.id, limits),
+    settle: (result) => stub.settle(decision.id, result),
+  };
 }
 
 /** Keys without limits: count in the isolate's batch, flush the batch when it is due. */
@@ -89,12 +125,16 @@ async function recordUnlimited(env: LimiterBindings, keyId: string, result: Sett
 export type NodeReservation = { ok: true; settle(result: SettleRequest): Promise<void> } | { ok: false; reason: string };
 
 /** Reserve capacity on a node with a provider quota; nodes without one need nothing. */
-export function nodeReserver(env: LimiterBindings, config: LoadedConfig, tokens: number) {
+export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request: AdmitRequest) {
+  const leaseMs = leaseMsFor(config, request.model);
   return async function reserveNode(node: NodeConfig): Promise<NodeReservation | undefined> {
     if (!node.limits || !hasLimits(node.limits)) return undefined;
     const stub = env.RATE_LIMITER.getByName(`node:${node.id}`);
-    const decision = await stub.admit({ limits: node.limits, tokens, leaseMs: leaseMs(config) });
-    if (!decision.ok) return { ok: false, reason: `node quota reached (${LIMIT_NAMES[decision.limit]})` };
+    const decision = await stub.admit({ limits: node.limits, tokens: request.tokens, leaseMs });
+    if (!decision.ok) {
+      const why = decision.tooLarge ? 'request larger than the node\'s tpm quota' : `node quota reached (${LIMIT_NAMES[decision.limit]})`;
+      return { ok: false, reason: why };
+    }
     return { ok: true, settle: (result) => stub.settle(decision.id, result) };
   };
 }

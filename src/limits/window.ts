@@ -1,20 +1,40 @@
 /**
- * Limiter arithmetic, pure: a sliding log over the last minute, and concurrency leases.
+ * Limiter arithmetic, pure: a sliding log over the last minute, with concurrency leases.
  *
  * Why a log and not GCRA/token bucket: a bucket of size L refilled at L/min admits up to
  * ~2L in the first rolling minute (a full burst, then the refill). The log admits a request
- * of cost c at time t iff  Σ{cost(e) : e.at > t − W} + c ≤ L  — so no window of length W,
- * wherever it starts, ever holds more than L. Cost is 1 per request for RPM and the token
- * reservation for TPM (replaced by the real usage on settle). Memory is one entry per
- * admitted request in the window, which is bounded by the RPM limit itself.
+ * at t iff what the window ending at t already holds, plus the request, is ≤ L — so no
+ * window of length W, wherever it starts, ever holds more than L.
+ *
+ * Each entry is one admitted request:
+ * - **requests** count from admission for W (`at > t − W`): RPM is about starts;
+ * - **tokens** count from admission until W after the request *ended* (`end > t − W`, or
+ *   still in flight). A request produces its tokens somewhere between admission and end,
+ *   so every window that overlaps that span must hold them — otherwise a 90-second
+ *   generation's tokens would fall out of the window before they were even known. While in
+ *   flight the entry holds its reservation (prompt estimate + the completion cap sent
+ *   upstream); at the end, the real usage replaces it. With reservations that bound what an
+ *   upstream can write, tokens produced in any 60 s never exceed `tpm`.
+ * - **concurrency** is the number of entries still in flight; an entry whose holder died is
+ *   ended at its lease expiry (`expires`).
+ *
+ * Memory is one entry per request admitted in the last minute or still running.
  */
 
 export const WINDOW_MS = 60_000;
 
 export interface LogEntry {
   id: string;
+  /** Admission time. */
   at: number;
+  /** Reserved tokens while in flight; used tokens once ended. */
   tokens: number;
+  /** Reservation of one upstream attempt (re-charged for each abandoned attempt). */
+  reserved: number;
+  /** When the request ended (settled or reclaimed); null while in flight. */
+  end: number | null;
+  /** Lease expiry: an in-flight entry still open then is reclaimed (its holder died). */
+  expires: number;
 }
 
 export interface LimitSet {
@@ -36,63 +56,116 @@ export interface Snapshot {
   concurrency?: { limit: number; inFlight: number };
 }
 
+export type LimitKind = 'requests' | 'tokens' | 'concurrency';
+
 export type Decision =
   | { ok: true; snapshot: Snapshot }
-  | { ok: false; limit: 'requests' | 'tokens' | 'concurrency'; retryAfterMs: number; used: number; max: number; snapshot: Snapshot };
+  | {
+      ok: false;
+      limit: LimitKind;
+      retryAfterMs: number;
+      used: number;
+      max: number;
+      snapshot: Snapshot;
+      /** The request alone exceeds the limit: no wait can admit it. */
+      tooLarge?: boolean;
+    };
 
-/** Entries still inside the window ending at `now` (the log is kept in time order). */
-export function live(log: readonly LogEntry[], now: number): LogEntry[] {
-  const from = now - WINDOW_MS;
-  let i = 0;
-  while (i < log.length && log[i]!.at <= from) i++;
-  return i === 0 ? (log as LogEntry[]) : log.slice(i);
+export const countsRequest = (e: LogEntry, now: number) => e.at > now - WINDOW_MS;
+export const countsTokens = (e: LogEntry, now: number) => e.end === null || e.end > now - WINDOW_MS;
+/** An entry that counts for nothing any more may be dropped. */
+export const expired = (e: LogEntry, now: number) => !countsRequest(e, now) && !countsTokens(e, now);
+
+/** When an entry stops counting tokens; an in-flight one is assumed to end now (a guess for retry-after). */
+const tokensFreeAt = (e: LogEntry, now: number) => (e.end ?? now) + WINDOW_MS;
+
+export interface Usage {
+  requests: number;
+  tokens: number;
+  inFlight: number;
 }
 
-/** Ms until enough of the window expires that `need` more fits under `limit`. */
-function waitFor(log: readonly LogEntry[], cost: (e: LogEntry) => number, used: number, need: number, limit: number, now: number): number {
-  let freed = 0;
+export function usageAt(log: readonly LogEntry[], now: number): Usage {
+  let requests = 0;
+  let tokens = 0;
+  let inFlight = 0;
   for (const e of log) {
-    freed += cost(e);
-    if (used - freed + need <= limit) return Math.max(1, e.at + WINDOW_MS - now);
+    if (countsRequest(e, now)) requests++;
+    if (countsTokens(e, now)) tokens += e.tokens;
+    if (e.end === null) inFlight++;
   }
-  return WINDOW_MS; // `need` alone exceeds the limit: a full window is the honest answer
+  return { requests, tokens, inFlight };
 }
 
-function windowState(log: readonly LogEntry[], used: number, limit: number, now: number): WindowState {
-  const last = log[log.length - 1];
-  return { limit, remaining: Math.max(0, limit - used), resetMs: last ? Math.max(0, last.at + WINDOW_MS - now) : 0 };
+/** Ms until enough of the window frees that `need` more fits under `limit`. */
+function waitFor(frees: { at: number; amount: number }[], used: number, need: number, limit: number, now: number): number {
+  frees.sort((a, b) => a.at - b.at);
+  let freed = 0;
+  for (const f of frees) {
+    freed += f.amount;
+    if (used - freed + need <= limit) return Math.max(1, f.at - now);
+  }
+  return WINDOW_MS;
 }
 
-export function snapshot(log: readonly LogEntry[], inFlight: number, limits: LimitSet, now: number): Snapshot {
-  const current = live(log, now);
-  const tokens = current.reduce((s, e) => s + e.tokens, 0);
+export function snapshot(log: readonly LogEntry[], limits: LimitSet, now: number): Snapshot {
+  const u = usageAt(log, now);
+  let requestsReset = 0;
+  let tokensReset = 0;
+  for (const e of log) {
+    if (countsRequest(e, now)) requestsReset = Math.max(requestsReset, e.at + WINDOW_MS - now);
+    if (countsTokens(e, now)) tokensReset = Math.max(tokensReset, tokensFreeAt(e, now) - now);
+  }
   return {
-    ...(limits.rpm ? { requests: windowState(current, current.length, limits.rpm, now) } : {}),
-    ...(limits.tpm ? { tokens: windowState(current, tokens, limits.tpm, now) } : {}),
-    ...(limits.concurrency ? { concurrency: { limit: limits.concurrency, inFlight } } : {}),
+    ...(limits.rpm ? { requests: { limit: limits.rpm, remaining: Math.max(0, limits.rpm - u.requests), resetMs: requestsReset } } : {}),
+    ...(limits.tpm ? { tokens: { limit: limits.tpm, remaining: Math.max(0, limits.tpm - u.tokens), resetMs: tokensReset } } : {}),
+    ...(limits.concurrency ? { concurrency: { limit: limits.concurrency, inFlight: u.inFlight } } : {}),
   };
 }
 
 /**
- * Would a request costing `tokens` be admitted now? Checks requests, then tokens, then
+ * Would a request reserving `tokens` be admitted now? Checks requests, then tokens, then
  * concurrency; the snapshot describes the state *after* admission when admitted.
  */
-export function decide(log: readonly LogEntry[], inFlight: number, limits: LimitSet, tokens: number, now: number, id: string): Decision {
-  const current = live(log, now);
-  const usedTokens = current.reduce((s, e) => s + e.tokens, 0);
-  const before = () => snapshot(current, inFlight, limits, now);
-  if (limits.rpm !== undefined && current.length + 1 > limits.rpm) {
-    const retryAfterMs = waitFor(current, () => 1, current.length, 1, limits.rpm, now);
-    return { ok: false, limit: 'requests', retryAfterMs, used: current.length, max: limits.rpm, snapshot: before() };
+export function decide(log: readonly LogEntry[], limits: LimitSet, tokens: number, now: number, leaseMs: number, id: string): Decision {
+  const u = usageAt(log, now);
+  const before = () => snapshot(log, limits, now);
+  if (limits.tpm !== undefined && tokens > limits.tpm) {
+    return { ok: false, limit: 'tokens', tooLarge: true, retryAfterMs: 0, used: u.tokens, max: limits.tpm, snapshot: before() };
   }
-  if (limits.tpm !== undefined && usedTokens + tokens > limits.tpm) {
-    const retryAfterMs = waitFor(current, (e) => e.tokens, usedTokens, tokens, limits.tpm, now);
-    return { ok: false, limit: 'tokens', retryAfterMs, used: usedTokens, max: limits.tpm, snapshot: before() };
+  if (limits.rpm !== undefined && u.requests + 1 > limits.rpm) {
+    const frees = log.filter((e) => countsRequest(e, now)).map((e) => ({ at: e.at + WINDOW_MS, amount: 1 }));
+    const retryAfterMs = waitFor(frees, u.requests, 1, limits.rpm, now);
+    return { ok: false, limit: 'requests', retryAfterMs, used: u.requests, max: limits.rpm, snapshot: before() };
   }
-  if (limits.concurrency !== undefined && inFlight + 1 > limits.concurrency) {
-    return { ok: false, limit: 'concurrency', retryAfterMs: 1_000, used: inFlight, max: limits.concurrency, snapshot: before() };
+  if (limits.tpm !== undefined && u.tokens + tokens > limits.tpm) {
+    const frees = log.filter((e) => countsTokens(e, now)).map((e) => ({ at: tokensFreeAt(e, now), amount: e.tokens }));
+    const retryAfterMs = waitFor(frees, u.tokens, tokens, limits.tpm, now);
+    return { ok: false, limit: 'tokens', retryAfterMs, used: u.tokens, max: limits.tpm, snapshot: before() };
   }
-  return { ok: true, snapshot: snapshot([...current, { id, at: now, tokens }], inFlight + 1, limits, now) };
+  if (limits.concurrency !== undefined && u.inFlight + 1 > limits.concurrency) {
+    return { ok: false, limit: 'concurrency', retryAfterMs: 1_000, used: u.inFlight, max: limits.concurrency, snapshot: before() };
+  }
+  const admitted: LogEntry = { id, at: now, tokens, reserved: tokens, end: null, expires: now + leaseMs };
+  return { ok: true, snapshot: snapshot([...log, admitted], limits, now) };
+}
+
+/** May an in-flight request reserve `tokens` more (another attempt after an abandoned one)? */
+export function canExtend(log: readonly LogEntry[], limits: LimitSet, tokens: number, now: number): boolean {
+  return limits.tpm === undefined || usageAt(log, now).tokens + tokens <= limits.tpm;
+}
+
+/**
+ * Tokens a finished request really cost: each abandoned attempt at its reservation (the
+ * upstream may have generated and billed it), plus the final attempt's usage — or its
+ * reservation when no usage arrived, or nothing when no upstream served it.
+ */
+export function settledTokens(
+  entry: Pick<LogEntry, 'reserved'>,
+  result: { used?: number | undefined; unserved?: boolean | undefined; abandoned?: number | undefined },
+): number {
+  const final = result.used ?? (result.unserved ? 0 : entry.reserved);
+  return (result.abandoned ?? 0) * entry.reserved + final;
 }
 
 /** OpenAI's reset format: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
@@ -105,14 +178,4 @@ export function formatReset(ms: number): string {
   if (h > 0) return `${h}h${m}m${s}s`;
   if (m > 0) return `${m}m${s}s`;
   return `${s}s`;
-}
-
-/** Tokens to reserve: a prompt estimate (≈4 characters a token) plus the completion allowance. */
-export function estimateTokens(body: Record<string, unknown>, defaultMaxTokens: number): number {
-  const prompt = body.messages ?? body.input ?? '';
-  const promptTokens = Math.ceil(JSON.stringify(prompt).length / 4);
-  if (body.input !== undefined && body.messages === undefined) return promptTokens; // embeddings
-  const max = Number(body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens);
-  const n = Number(body.n ?? 1);
-  return promptTokens + (Number.isFinite(max) ? max : defaultMaxTokens) * (Number.isFinite(n) && n > 0 ? n : 1);
 }

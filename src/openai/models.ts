@@ -4,6 +4,14 @@
 import type { LoadedConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
 
+/**
+ * May a key restricted to `allowed` (model ids or aliases) use the canonical model `model`?
+ * An alias stands for its model, both ways: a key listing `mini` may use `gpt-4o-mini`.
+ */
+export function modelAllowed(config: LoadedConfig, allowed: string[] | undefined, model: string): boolean {
+  return !allowed || allowed.some((name) => config.modelNames.get(name) === model);
+}
+
 /** The canonical model id for a requested name; 400 listing what is served otherwise. */
 export function resolveModel(config: LoadedConfig, requested: string, allowed?: string[]): string {
   const model = config.modelNames.get(requested);
@@ -14,7 +22,7 @@ export function resolveModel(config: LoadedConfig, requested: string, allowed?: 
       param: 'model',
     });
   }
-  if (allowed && !allowed.includes(model) && !allowed.includes(requested)) {
+  if (!modelAllowed(config, allowed, model)) {
     throw new RouterError(403, `This API key may not use the model '${requested}'.`, {
       type: 'permission_error',
       code: 'model_not_allowed',

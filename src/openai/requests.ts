@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
+import { scanObject, type ScannedObject } from '../http/json-members';
 
 const Message = z.looseObject({ role: z.string().min(1) });
 
@@ -33,15 +34,24 @@ export const EmbeddingsRequestSchema = z.looseObject({
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequestSchema>;
 export type Endpoint = 'chat' | 'embeddings';
-export type ParsedRequest =
-  | { endpoint: 'chat'; body: ChatRequest; stream: boolean }
-  | { endpoint: 'embeddings'; body: EmbeddingsRequest; stream: false };
+interface Source {
+  /** The caller's bytes, resent as they are when nothing needs changing. */
+  raw: Uint8Array;
+  /** The same, as text with its top-level members located (for splicing edits). */
+  scanned: ScannedObject;
+}
+export type ParsedRequest = Source &
+  ({ endpoint: 'chat'; body: ChatRequest; stream: boolean } | { endpoint: 'embeddings'; body: EmbeddingsRequest; stream: false });
 
-/** Parse and validate a buffered body; 400 with the offending field as `param`. */
+/**
+ * Parse and validate a buffered body; 400 with the offending field as `param`. A member
+ * name given twice in one object is a 400: the router checks and forwards one meaning only.
+ */
 export function parseRequest(endpoint: Endpoint, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
+  const text = new TextDecoder().decode(bytes);
   try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
+    json = JSON.parse(text);
   } catch {
     throw new RouterError(400, 'We could not parse the JSON body of your request. Send a JSON object.', {
       code: 'invalid_json',
@@ -50,6 +60,14 @@ export function parseRequest(endpoint: Endpoint, bytes: Uint8Array): ParsedReque
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new RouterError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
   }
+  const scan = scanObject(text);
+  if (!scan.ok) {
+    throw new RouterError(400, `The request body has the key '${scan.duplicate}' more than once (at ${scan.path}). Send each key once.`, {
+      code: 'duplicate_key',
+      param: scan.path,
+    });
+  }
+  const source = { raw: bytes, scanned: scan.object };
   const schema = endpoint === 'chat' ? ChatRequestSchema : EmbeddingsRequestSchema;
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
@@ -61,7 +79,7 @@ export function parseRequest(endpoint: Endpoint, bytes: Uint8Array): ParsedReque
   }
   if (endpoint === 'chat') {
     const body = parsed.data as ChatRequest;
-    return { endpoint, body, stream: body.stream === true };
+    return { ...source, endpoint, body, stream: body.stream === true };
   }
-  return { endpoint, body: parsed.data as EmbeddingsRequest, stream: false };
+  return { ...source, endpoint, body: parsed.data as EmbeddingsRequest, stream: false };
 }

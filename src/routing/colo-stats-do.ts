@@ -1,5 +1,5 @@
 /**
- * ColoStats Durable Object: one per colo (`colo:<CODE>`), folding the passive samples the
+ * ColoStats Durable Object: one per colo (by name, the colo code), folding the passive samples the
  * isolates of that colo send in batches into decayed per-node statistics, and remembering
  * where the colo is (from its callers' `request.cf` coordinates). The HealthMonitor reads
  * a snapshot of every colo once a minute to build that colo's score table.
@@ -13,6 +13,8 @@ export interface ColoSnapshot {
   colo: string;
   coords?: { lat: number; lon: number };
   stats: Record<string, NodeStat>;
+  /** Per node, the last upstream error live traffic saw from this colo (for admin views). */
+  errors?: Record<string, { at: number; message: string }>;
   /** Set once the HealthMonitor has acknowledged this colo (retried on every batch until then). */
   registered?: boolean;
 }
@@ -35,7 +37,10 @@ export class ColoStats extends DurableObject<ColoEnv> {
     const colo = samples[0]!.colo;
     const state = await this.state(colo);
     const { halfLifeMs } = loadConfig(this.env).routing;
-    for (const s of samples) state.stats[s.node] = foldSample(state.stats[s.node], s, halfLifeMs);
+    for (const s of samples) {
+      state.stats[s.node] = foldSample(state.stats[s.node], s, halfLifeMs);
+      if (s.error) (state.errors ??= {})[s.node] = { at: s.at, message: s.error };
+    }
     if (coords) {
       // A running mean of what callers report: the colo's position for the geo prior.
       state.coords = state.coords

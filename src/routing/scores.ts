@@ -26,6 +26,8 @@ export interface Sample {
   ttfbMs: number;
   ok: boolean;
   at: number;
+  /** Failed samples: what the upstream said (redacted, for admin views only). */
+  error?: string;
 }
 
 /** Decayed sums for one (colo, node). */

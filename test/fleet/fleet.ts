@@ -44,6 +44,17 @@ export interface Knobs {
   requireKey?: string;
   /** Fail (with `status`, default 500) only the first N requests, then recover. */
   failFirst: number;
+  /**
+   * Completion tokens the node writes unless the request caps it (`max_tokens` /
+   * `max_completion_tokens`): what an uncapped real model does. 0 = report `chunks`.
+   */
+  completionTokens: number;
+  /** With `status`: the error message (default `simulated <status> from <node>`). */
+  errorMessage?: string;
+  /** Answer every POST with a 302 to this URL. */
+  redirectTo?: string;
+  /** JSON answers: add a `padding` string of this many bytes. */
+  padBytes: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -57,6 +68,8 @@ export const DEFAULT_KNOBS: Knobs = {
   cutAfterChunks: -1,
   stallAfterChunks: -1,
   failFirst: 0,
+  completionTokens: 0,
+  padBytes: 0,
 };
 
 export interface FleetNodeSpec {
@@ -70,6 +83,8 @@ interface RecordedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
+  /** The body exactly as received (JSON.parse would round big integers). */
+  raw: string;
 }
 
 interface SimNode {
@@ -106,6 +121,13 @@ function errorBody(status: number, message: string) {
   return { error: { message, type: status === 429 ? 'rate_limit_error' : 'server_error', param: null, code: null } };
 }
 
+/** What the node "writes": `completionTokens` unless the request capped it, else `chunks`. */
+function completionTokens(k: Knobs, body: Record<string, unknown>): number {
+  if (k.completionTokens <= 0) return k.chunks;
+  const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity);
+  return Math.min(k.completionTokens, cap);
+}
+
 async function readBody(req: http.IncomingMessage): Promise<string> {
   const parts: Buffer[] = [];
   for await (const part of req) parts.push(part as Buffer);
@@ -125,7 +147,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   } catch {
     // recorded as the raw string below
   }
-  node.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? body : null });
+  node.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? body : null, raw });
   if (node.requests.length > 100) node.requests.shift();
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
@@ -141,9 +163,13 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     const headers: Record<string, string> = {};
     if (k.retryAfter !== undefined) headers['retry-after'] = String(k.retryAfter);
     if (k.retryAfterMs !== undefined) headers['retry-after-ms'] = String(k.retryAfterMs);
-    return sendJson(res, status, errorBody(status, `simulated ${status} from ${node.id}`), headers);
+    return sendJson(res, status, errorBody(status, k.errorMessage ?? `simulated ${status} from ${node.id}`), headers);
   }
 
+  if (k.redirectTo && req.method === 'POST') {
+    res.writeHead(302, { location: k.redirectTo, 'content-length': 0 });
+    return res.end();
+  }
   const path = (req.url ?? '').split('?')[0];
   if (req.method === 'GET' && path === '/v1/models') {
     return sendJson(res, 200, { object: 'list', data: [{ id: 'sim-model', object: 'model', created: 0, owned_by: node.id }] });
@@ -159,18 +185,31 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     });
   }
   if (req.method === 'POST' && path === '/v1/chat/completions') {
+    // Like OpenAI: o-series and gpt-5 models refuse `max_tokens`.
+    if (/^(o\d|gpt-5)/.test(String(body.model)) && body.max_tokens != null) {
+      return sendJson(res, 400, {
+        error: {
+          message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+          type: 'invalid_request_error',
+          param: 'max_tokens',
+          code: 'unsupported_parameter',
+        },
+      });
+    }
     const promptTokens = estimateTokens(body.messages);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
     const content = `Hello from ${node.id}`;
+    const completion = completionTokens(k, body);
     return sendJson(res, 200, {
       id,
       object: 'chat.completion',
       created,
       model: body.model,
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
-      usage: { prompt_tokens: promptTokens, completion_tokens: k.chunks, total_tokens: promptTokens + k.chunks },
+      ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
+      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
     });
   }
   return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: null } });
@@ -203,7 +242,7 @@ async function streamChat(
   send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
   const opts = body.stream_options as { include_usage?: boolean } | undefined;
   if (opts?.include_usage) {
-    const completion = k.chunks;
+    const completion = completionTokens(k, body);
     send({ ...base, choices: [], usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
   }
   res.end('data: [DONE]\n\n');

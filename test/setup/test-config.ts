@@ -42,7 +42,8 @@ export function testRouterConfig(fleet: FleetInfo) {
       'solo-model': { fallbacks: ['gpt-4o-mini'] },
     },
     limits: { maxBodyBytes: 64 * 1024 },
-    timeouts: { firstByteMs: 600, idleMs: 600, totalMs: 5000 },
+    // JSON answers get longer than a stream's first chunk (responseMs ≥ firstByteMs), as in production.
+    timeouts: { firstByteMs: 600, responseMs: 1000, idleMs: 600, totalMs: 5000 },
     retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 100, budget: { minRetries: 100000 } },
     // Probes come from explicit cron runs in the tests: the alarm is set far enough out not to fire.
     health: { probeTimeoutMs: 500, probeIntervalMs: 3_600_000, alertWebhook: `${fleet.controlUrl}/webhook` },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load';
+import { longestDeadlineMs, maxTokensParamFor, parseConfig, timeoutsFor } from '../../src/config/load';
 
 const node = { id: 'a', baseUrl: 'https://x.test/v1/', region: 'r', lat: 1, lon: 2, models: ['m'] };
 const message = (raw: unknown) => {
@@ -36,7 +36,38 @@ describe('parseConfig', () => {
     [{ nodes: [node], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     [{ nodes: [{ ...node, colour: 'red' }] }, 'nodes[0]: Unrecognized key: "colour"'],
     [{ nodes: [{ ...node, apiKeyEnv: 'not a name' }] }, 'nodes[0].apiKeyEnv'],
+    [{ nodes: [{ ...node, apiKeyEnv: 'ADMIN_TOKEN' }] }, "nodes[0].apiKeyEnv: may not name the router's own secrets"],
+    [{ nodes: [{ ...node, apiKeyEnv: 'ROUTER_CONFIG' }] }, 'nodes[0].apiKeyEnv'],
+    [{ nodes: [node], models: { m: { maxTokensParam: 'max_output' } } }, 'models.m.maxTokensParam'],
   ])('names the bad field: %j', (raw, expected) => {
     expect(message(raw)).toContain(expected);
+  });
+});
+
+describe('derived settings', () => {
+  const config = (extra: Record<string, unknown> = {}) => {
+    const r = parseConfig({ nodes: [{ ...node, models: ['m', 'o3', 'gpt-5-mini', 'llama'] }], ...extra });
+    if (!r.ok) throw new Error(r.message);
+    return r.config;
+  };
+
+  it('bounds a JSON answer by the whole deadline unless responseMs is set, per model too', () => {
+    expect(timeoutsFor(config(), 'm').responseMs).toBe(120_000);
+    expect(timeoutsFor(config({ timeouts: { totalMs: 9_000 } }), 'm').responseMs).toBe(9_000);
+    expect(timeoutsFor(config({ models: { m: { timeouts: { responseMs: 300_000 } } } }), 'm').responseMs).toBe(300_000);
+  });
+
+  it('sends o-series and gpt-5 caps as max_completion_tokens, others as max_tokens, unless configured', () => {
+    const c = config({ models: { llama: { maxTokensParam: 'max_completion_tokens' } } });
+    expect(maxTokensParamFor(c, 'o3', 'o3')).toBe('max_completion_tokens');
+    expect(maxTokensParamFor(c, 'm', 'openai/o4-mini')).toBe('max_completion_tokens');
+    expect(maxTokensParamFor(c, 'gpt-5-mini', 'gpt-5-mini')).toBe('max_completion_tokens');
+    expect(maxTokensParamFor(c, 'm', 'gpt-4o')).toBe('max_tokens');
+    expect(maxTokensParamFor(c, 'llama', 'llama')).toBe('max_completion_tokens');
+  });
+
+  it('takes a model\'s longest deadline across its fallback chain', () => {
+    const c = config({ models: { m: { fallbacks: ['llama'] }, llama: { timeouts: { totalMs: 600_000 } } } });
+    expect(longestDeadlineMs(c, 'm')).toBe(600_000);
   });
 });

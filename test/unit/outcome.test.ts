@@ -19,13 +19,21 @@ describe('classify', () => {
 
   it('accepts 2xx', () => expect(response(200).action).toBe('accept'));
 
+  it.each([301, 302, 307, 308])('treats redirect HTTP %i as a node fault, never followed', (status) => {
+    expect(response(status)).toMatchObject({ action: 'retry', nodeFault: true, reason: `HTTP ${status} redirect (not followed)` });
+  });
+
+  it('stops at an answer too large to hold: another node would generate it again', () => {
+    expect(classify({ kind: 'too-large', limit: 10, status: 200 })).toMatchObject({ action: 'fail' });
+  });
+
   it('does not count 429 as a node fault, and carries its Retry-After', () => {
     expect(response(429, { 'retry-after': '3' })).toMatchObject({ nodeFault: false, retryAfterMs: 3000 });
   });
 
   it('retries connection failures, timeouts and empty streams as node faults', () => {
     expect(classify({ kind: 'network', message: 'refused' })).toMatchObject({ action: 'retry', nodeFault: true });
-    expect(classify({ kind: 'timeout', afterMs: 5 })).toMatchObject({ action: 'retry', timeout: true });
+    expect(classify({ kind: 'timeout', afterMs: 5, stream: false })).toMatchObject({ action: 'retry', timeout: true });
     expect(classify({ kind: 'empty-stream' })).toMatchObject({ action: 'retry', nodeFault: true });
   });
 });

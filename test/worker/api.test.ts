@@ -29,11 +29,18 @@ describe('POST /v1/chat/completions (JSON)', () => {
   });
 
   it('resends the caller body byte for byte, unknown fields included', async () => {
-    const body = JSON.stringify(chatBody({ temperature: 0.2, vendor_extension: { a: [1, 2] } }));
+    const body = JSON.stringify(chatBody({ temperature: 0.2, max_tokens: 50, vendor_extension: { a: [1, 2] } }));
     const res = await call('/v1/chat/completions', { key, body });
     expect(res.status).toBe(200);
     const [seen] = (await nodeRequests('n-us')).slice(-1);
-    expect(JSON.stringify(seen!.body)).toBe(body);
+    expect(seen!.raw).toBe(body);
+  });
+
+  it('adds the reserved cap to a request without one, every other byte as sent', async () => {
+    const body = '{ "model" : "gpt-4o-mini", "messages": [{"role":"user","content":"Hi"}], "x": [1, 2] }';
+    expect((await call('/v1/chat/completions', { key, body })).status).toBe(200);
+    const [seen] = (await nodeRequests('n-us')).slice(-1);
+    expect(seen!.raw).toBe('{ "model" : "gpt-4o-mini", "messages": [{"role":"user","content":"Hi"}], "x": [1, 2] ,"max_tokens":1024}');
   });
 
   it('resolves an alias to its model', async () => {

@@ -1,7 +1,7 @@
 /** Every refusal leaves as OpenAI-shaped JSON with a clear message; none is a bare 500. */
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, callWithConfig, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { ADMIN_TOKEN, call, callWithConfig, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 interface ErrorJson {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -91,15 +91,25 @@ describe('upstream and configuration errors', () => {
     expect(err.message).toMatch(/n-us.*HTTP 500.*n-eu.*n-ap/);
   });
 
-  it('500 naming the bad field when ROUTER_CONFIG is broken', async () => {
+  it('500 config_invalid for callers, without the config\'s details', async () => {
     const config = testConfig();
-    config.nodes[1].baseUrl = 'not a url';
+    config.nodes[1].baseUrl = 'http://internal.example:9/v1?secret=hunter2';
+    config.nodes[1].weight = -1;
     const err = await expectError(await callWithConfig(config, '/v1/models', { key }), 500, 'config_invalid');
-    expect(err.message).toContain('nodes[1].baseUrl');
+    expect(err.message).toBe('The router is misconfigured and cannot serve requests. Its operator has the details.');
+    expect(err.message).not.toContain('nodes[1]');
   });
 
-  it('500 with a JSON parse message when ROUTER_CONFIG is not JSON', async () => {
-    const err = await expectError(await callWithConfig('{nodes:', '/v1/models'), 500, 'config_invalid');
+  it('shows the bad field to an admin', async () => {
+    const config = testConfig();
+    config.nodes[1].baseUrl = 'not a url';
+    const err = await expectError(await callWithConfig(config, '/admin/status', { key: ADMIN_TOKEN }), 500, 'config_invalid');
+    expect(err.message).toContain('nodes[1].baseUrl: must be an http(s) URL');
+  });
+
+  it('shows an admin the JSON parse error when ROUTER_CONFIG is not JSON', async () => {
+    expect((await expectError(await callWithConfig('{nodes:', '/v1/models', { key }), 500, 'config_invalid')).message).not.toContain('JSON');
+    const err = await expectError(await callWithConfig('{nodes:', '/admin/status', { key: ADMIN_TOKEN }), 500, 'config_invalid');
     expect(err.message).toContain('not valid JSON');
   });
 

@@ -22,7 +22,8 @@ async function timed(body: object) {
 const faults: [string, Record<string, unknown>, { minMs?: number; maxMs: number }][] = [
   ['refusing connections', { refuse: true }, { maxMs: 1500 }],
   ['resetting connections', { reset: true }, { maxMs: 1500 }],
-  ['hanging', { hang: true }, { minMs: 550, maxMs: 2500 }],
+  // JSON waits responseMs (1000) for a whole answer; a stream firstByteMs (600) for its first chunk.
+  ['hanging', { hang: true }, { minMs: 550, maxMs: 3000 }],
   ['answering 500', { status: 500 }, { maxMs: 1500 }],
   ['answering 502', { status: 502 }, { maxMs: 1500 }],
   ['answering 503', { status: 503 }, { maxMs: 1500 }],
@@ -105,11 +106,21 @@ describe('when every node fails', () => {
     });
   }
 
-  it('504 when every node hangs, within attempts × first-byte timeout', async () => {
+  it('504 when every node hangs, within attempts × response timeout (JSON)', async () => {
     for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { hang: true });
     const { res, text, ms } = await timed(chatBody());
     expect(res.status).toBe(504);
     expect(JSON.parse(text).error.code).toBe('upstream_timeout');
+    expect(JSON.parse(text).error.message).toContain('timeout (no complete answer within 1000 ms)');
+    expect(ms).toBeGreaterThanOrEqual(3 * 950);
+    expect(ms).toBeLessThan(5500);
+  });
+
+  it('504 when every node hangs, within attempts × first-byte timeout (stream)', async () => {
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { hang: true });
+    const { res, text, ms } = await timed(chatBody({ stream: true }));
+    expect(res.status).toBe(504);
+    expect(JSON.parse(text).error.message).toContain('timeout (no first chunk within 600 ms)');
     expect(ms).toBeGreaterThanOrEqual(3 * 550);
     expect(ms).toBeLessThan(4000);
   });

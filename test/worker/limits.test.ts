@@ -59,8 +59,11 @@ describe('requests per minute', () => {
     const { key, id } = await newKey({ limits: { rpm: 3 } });
     const seed = (ageMs: number) =>
       runInDurableObject(limiter(id), async (_: RateLimiter, state: DurableObjectState) => {
-        state.storage.sql.exec('DELETE FROM log');
-        for (let i = 0; i < 3; i++) state.storage.sql.exec('INSERT INTO log (id, at, tokens) VALUES (?, ?, 1)', `seed${i}`, Date.now() - ageMs);
+        state.storage.sql.exec('DELETE FROM entries');
+        for (let i = 0; i < 3; i++) {
+          const at = Date.now() - ageMs;
+          state.storage.sql.exec('INSERT INTO entries (id, at, tokens, reserved, end_at, expires) VALUES (?, ?, 1, 1, ?, ?)', `seed${i}`, at, at, at + 1);
+        }
       });
     await seed(59_900);
     await evictDurableObject(limiter(id)); // reload the window from storage
@@ -156,8 +159,9 @@ describe('concurrency', () => {
     expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(429);
     // The holder never settles; make its lease overdue (memory and storage), then let the alarm run.
     await runInDurableObject(stub, async (instance: RateLimiter, state: DurableObjectState) => {
-      (instance as unknown as { leases: Map<string, number> }).leases.set(held.id, Date.now() - 1);
-      state.storage.sql.exec('UPDATE leases SET expires = ? WHERE id = ?', Date.now() - 1, held.id);
+      const entry = (instance as unknown as { log: { id: string; expires: number }[] }).log.find((e) => e.id === held.id)!;
+      entry.expires = Date.now() - 1;
+      state.storage.sql.exec('UPDATE entries SET expires = ? WHERE id = ?', entry.expires, held.id);
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await stub.usage()).inFlight).toBe(0);

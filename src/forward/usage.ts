@@ -1,0 +1,63 @@
+/**
+ * Token usage as upstreams report it: from a parsed object, and from a JSON answer's bytes
+ * without parsing (or even decoding) all of them. OpenAI-style answers put `usage` at the
+ * end, so the tail is searched first; a body whose usage is elsewhere is parsed whole only
+ * while it is small (`FULL_PARSE_MAX`). No usage found: the request settles at its
+ * reservation, which bounds what the upstream could write.
+ */
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+const TAIL_BYTES = 8 * 1024;
+const FULL_PARSE_MAX = 1024 * 1024;
+const decoder = new TextDecoder();
+
+/** Reads a usage object from a parsed body, if it has a well-formed one. */
+export function usageOf(value: unknown): Usage | undefined {
+  const u = (value as { usage?: Partial<Usage> } | null)?.usage;
+  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
+  const completion = typeof u.completion_tokens === 'number' ? u.completion_tokens : 0;
+  return { prompt_tokens: u.prompt_tokens, completion_tokens: completion, total_tokens: u.prompt_tokens + completion };
+}
+
+/** The balanced `{…}` starting at `start`, strings respected; undefined if it does not close. */
+function objectAt(text: string, start: number): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) return text.slice(start, i + 1);
+  }
+  return undefined;
+}
+
+export function usageFromJson(bytes: Uint8Array): Usage | undefined {
+  const tail = decoder.decode(bytes.subarray(Math.max(0, bytes.byteLength - TAIL_BYTES)));
+  const at = tail.lastIndexOf('"usage"');
+  if (at >= 0) {
+    const open = tail.indexOf('{', at);
+    const object = open >= 0 ? objectAt(tail, open) : undefined;
+    if (object) {
+      try {
+        return usageOf({ usage: JSON.parse(object) });
+      } catch {
+        // fall through to the whole body
+      }
+    }
+  }
+  if (bytes.byteLength > FULL_PARSE_MAX) return undefined;
+  try {
+    return usageOf(JSON.parse(decoder.decode(bytes)));
+  } catch {
+    return undefined;
+  }
+}
