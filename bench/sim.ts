@@ -16,7 +16,7 @@
  *
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED.
  */
-import { HealthSchema, RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
+import { HealthSchema, NodeSchema, RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { INITIAL_HEALTH, nextHealth, type NodeHealth } from '../src/health/state.ts';
 import { distanceKm } from '../src/routing/geo.ts';
 import { CircuitBreaker } from '../src/forward/breaker.ts';
@@ -43,7 +43,7 @@ const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math
 
 const routing = RoutingSchema.parse({});
 const health = HealthSchema.parse({});
-const node = (id: string, lat: number, lon: number): NodeConfig => ({ id, baseUrl: `http://${id}/v1`, region: id, lat, lon, models: ['m'], weight: 1, modelMap: {} });
+const node = (id: string, lat: number, lon: number): NodeConfig => NodeSchema.parse({ id, baseUrl: `http://${id}/v1`, region: id, lat, lon, models: ['m'] });
 const NODES = [node('us-east', 39.04, -77.49), node('us-west', 37.34, -121.89), node('eu-west', 50.11, 8.68), node('ap-northeast', 35.68, 139.69), node('ap-southeast', 1.35, 103.82)];
 const PROCESS: Record<string, number> = { 'us-east': 190, 'us-west': 120, 'eu-west': 160, 'ap-northeast': 150, 'ap-southeast': 210 };
 const COLOS: Record<string, [number, number]> = {

@@ -9,28 +9,60 @@ import { adminGuard } from './auth/admin-guard';
 import { authenticate } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
 import { routingRoutes } from './admin/routing-routes';
-import { loadConfig, modelChain } from './config/load';
+import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
-import { forward } from './forward/engine';
+import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { reservedTokens } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
-import { parseRequest, type Endpoint } from './openai/requests';
+import { ENDPOINTS, type Endpoint } from './openai/endpoints';
+import { parseRequest, type ParsedRequest } from './openai/requests';
+import { parseResponseId } from './openai/response-ids';
+import { responseRoutes } from './openai/response-routes';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample } from './routing/samples';
 import { loadRouteTable } from './routing/table';
 
-const UPSTREAM_PATH: Record<Endpoint, string> = { chat: '/chat/completions', embeddings: '/embeddings' };
+/** Every generating endpoint, by path (README "API"). */
+const PROXIED: [string, Endpoint][] = [
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/completions', 'completions'],
+  ['/v1/embeddings', 'embeddings'],
+  ['/v1/responses', 'responses'],
+  ['/v1/moderations', 'moderations'],
+  ['/v1/images/generations', 'images'],
+  ['/v1/audio/speech', 'speech'],
+  ['/v1/audio/transcriptions', 'transcriptions'],
+  ['/v1/audio/translations', 'translations'],
+];
 
-/** POST /v1/chat/completions and /v1/embeddings. */
+/**
+ * A Responses follow-up (`previous_response_id`) must reach the node that stored the
+ * previous response, with the upstream's own id; an id the router did not issue is
+ * forwarded as it is and routed freely.
+ */
+function stateOf(config: LoadedConfig, request: ParsedRequest, keyId: string): ForwardInput['pinned'] {
+  const previous = request.endpoint === 'responses' ? request.body.previous_response_id : undefined;
+  if (typeof previous !== 'string') return undefined;
+  const owner = parseResponseId(previous);
+  if (!owner) return undefined;
+  if (!config.nodesById.has(owner.nodeId) || owner.keyId !== keyId) {
+    throw new RouterError(400, `Previous response with id '${previous}' not found.`, { code: 'previous_response_not_found', param: 'previous_response_id' });
+  }
+  return { nodeId: owner.nodeId, what: `Previous response '${previous}'`, previousResponseId: owner.id };
+}
+
+/** POST to every generating endpoint: one pipeline. */
 async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes);
-  const request = parseRequest(endpoint, raw);
+  const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
+  const raw = await readBodyCapped(c.req.raw, cap);
+  const request = await parseRequest(endpoint, raw, c.req.header('content-type'));
   const model = resolveModel(config, request.body.model, key.models);
+  const pinned = stateOf(config, request, key.id);
   const allowed = (m: string) => modelAllowed(config, key.models, m);
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
   const reservation = { model, tokens: reservedTokens(config, request, modelChain(config, model).filter(allowed)) };
@@ -49,8 +81,9 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     result = await forward({
       config,
       env: c.env,
-      path: UPSTREAM_PATH[endpoint],
       request,
+      keyId: key.id,
+      ...(pinned ? { pinned } : {}),
       model,
       allowed,
       caller,
@@ -121,8 +154,8 @@ app.use(requestId());
 
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-app.all('/v1/chat/completions', only('POST', (c) => proxy(c, 'chat')));
-app.all('/v1/embeddings', only('POST', (c) => proxy(c, 'embeddings')));
+for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(c, endpoint)));
+app.route('/v1/responses', responseRoutes);
 app.all(
   '/v1/models',
   only('GET', async (c) => {

@@ -6,6 +6,7 @@
  * in the README's "Configuration" section; defaults are given here with `.default()`.
  */
 import { z } from 'zod';
+import { ENDPOINT_GROUPS } from '../openai/endpoints';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -66,6 +67,8 @@ export const NodeSchema = z.strictObject({
   /** ISO country / continent code of the node: the geo fallback for callers without coordinates. */
   country: z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, upper case').optional(),
   continent: z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']).optional(),
+  /** Endpoint groups this node serves; requests of other groups never plan it. Default: all. */
+  endpoints: z.array(z.enum(ENDPOINT_GROUPS)).min(1).default([...ENDPOINT_GROUPS]),
 });
 
 export const ModelSchema = z.strictObject({
@@ -166,6 +169,8 @@ export const KeyLimitsSchema = z.strictObject({
    * `models.<id>.defaultMaxTokens`.
    */
   defaultMaxTokens: positiveInt.default(1_024),
+  /** Multipart uploads (audio transcriptions/translations) may be this large; other bodies `maxBodyBytes`. */
+  maxUploadBytes: positiveInt.default(25 * 1_048_576),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
   maxResponseBytes: positiveInt.default(16 * 1_048_576),
 });

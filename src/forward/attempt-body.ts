@@ -1,44 +1,65 @@
 /**
  * The body each attempt sends: the caller's own bytes unless something must change, and
- * then only the top-level members that change, spliced into the caller's text (see
- * `http/json-members.ts`) so every other byte — big-integer seeds included — is as sent.
+ * then only what changes.
  *
- * What changes, per attempt:
+ * JSON bodies: the top-level members that change are spliced into the caller's text (see
+ * `http/json-members.ts`), so every other byte — big-integer seeds included — is as sent:
  * - `model`: the node's own name for the attempt's model (mappings, fallbacks);
- * - `stream_options.include_usage`: streams always ask for usage (token settlement);
- * - the completion cap (chat): a request without one gets the model's `defaultMaxTokens` —
- *   the figure its reservation holds, so the upstream cannot write past it — and the cap
- *   travels in the parameter the model accepts (`max_completion_tokens` for o-series and
- *   gpt-5, else `max_tokens`), renamed if the caller used the other one.
+ * - `stream_options.include_usage`: chat and completions streams always ask for usage;
+ * - the output cap, when the caller set none: the figure the reservation holds, so the
+ *   upstream cannot write past it (chat: the model's `defaultMaxTokens`, in the parameter
+ *   the model accepts — `max_completion_tokens` for o-series and gpt-5, else `max_tokens`,
+ *   renamed if the caller used the other; Responses: `max_output_tokens`; legacy
+ *   completions: `max_tokens` 16, their usual default, made explicit);
+ * - `previous_response_id`: the upstream's own id, restored from the router's tagged one.
+ *
+ * Multipart forms (audio uploads) go byte for byte, re-formed only when the model name changes.
  */
 import { defaultMaxTokensFor, maxTokensParamFor, type LoadedConfig } from '../config/load';
 import { spliceMembers, type MemberEdits } from '../http/json-members';
+import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { PlannedAttempt } from './plan';
 
-const CAP_PARAMS = ['max_tokens', 'max_completion_tokens'] as const;
+const CHAT_CAPS = ['max_tokens', 'max_completion_tokens'] as const;
 
-/** The completion cap the caller set (per choice; the larger, if both parameters are set). */
-export function callerCap(body: Record<string, unknown>): number | undefined {
-  const caps = CAP_PARAMS.map((p) => body[p]).filter((v): v is number => typeof v === 'number');
+/** The output cap the caller set (per choice; for chat the larger, if both parameters are set). */
+export function callerCap(request: Pick<ParsedRequest, 'endpoint' | 'body'>): number | undefined {
+  const names = request.endpoint === 'chat' ? CHAT_CAPS : ENDPOINTS[request.endpoint].cap ? [ENDPOINTS[request.endpoint].cap!.param] : [];
+  const caps = names.map((p) => request.body[p]).filter((v): v is number => typeof v === 'number');
   return caps.length > 0 ? Math.max(...caps) : undefined;
 }
 
-export function attemptEdits(config: LoadedConfig, request: ParsedRequest, attempt: PlannedAttempt, askUsage: boolean): MemberEdits {
+/** The cap a request without one gets for a model (undefined: the endpoint has no output cap). */
+export function defaultCap(config: LoadedConfig, request: Pick<ParsedRequest, 'endpoint'>, model: string): number | undefined {
+  const cap = ENDPOINTS[request.endpoint].cap;
+  if (!cap) return undefined;
+  return cap.default === 'model' ? defaultMaxTokensFor(config, model) : cap.default;
+}
+
+export interface BodyOptions {
+  /** Ask the upstream for stream usage (the caller did not). */
+  askUsage: boolean;
+  /** The upstream's own id for the caller's `previous_response_id`. */
+  previousResponseId?: string | undefined;
+}
+
+export function attemptEdits(config: LoadedConfig, request: ParsedRequest, attempt: PlannedAttempt, options: BodyOptions): MemberEdits {
   const { body } = request;
   const set: Record<string, unknown> = {};
   const rename: Record<string, string> = {};
   if (attempt.upstreamModel !== body.model) set.model = attempt.upstreamModel;
-  if (askUsage) set.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true };
-  if (request.endpoint === 'chat') {
-    const param = maxTokensParamFor(config, attempt.model, attempt.upstreamModel);
-    const other = CAP_PARAMS.find((p) => p !== param)!;
-    const cap = callerCap(body);
-    if (cap === undefined) set[param] = defaultMaxTokensFor(config, attempt.model);
-    else if (body[param] !== cap) {
-      if (body[param] == null && body[other] === cap) rename[other] = param;
-      else set[param] = cap;
-    }
+  if (options.askUsage) set.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true };
+  if (options.previousResponseId !== undefined) set.previous_response_id = options.previousResponseId;
+  const spec = ENDPOINTS[request.endpoint].cap;
+  if (!spec) return { set, rename };
+  const param = request.endpoint === 'chat' ? maxTokensParamFor(config, attempt.model, attempt.upstreamModel) : spec.param;
+  const cap = callerCap(request);
+  if (cap === undefined) set[param] = defaultCap(config, request, attempt.model);
+  else if (request.endpoint === 'chat' && body[param] !== cap) {
+    const other = CHAT_CAPS.find((p) => p !== param)!;
+    if (body[param] == null && body[other] === cap) rename[other] = param;
+    else set[param] = cap;
   }
   return { set, rename };
 }
@@ -47,15 +68,30 @@ function isEmpty(edits: MemberEdits): boolean {
   return Object.keys(edits.set ?? {}).length === 0 && Object.keys(edits.rename ?? {}).length === 0;
 }
 
+export interface AttemptBody {
+  body: BodyInit;
+  contentType: string;
+}
+
 /** Bodies per (model, upstream name), built once per request. */
-export function bodyBuilder(config: LoadedConfig, request: ParsedRequest, askUsage: boolean): (attempt: PlannedAttempt) => BodyInit {
-  const cache = new Map<string, BodyInit>();
+export function bodyBuilder(config: LoadedConfig, request: ParsedRequest, options: BodyOptions): (attempt: PlannedAttempt) => AttemptBody {
+  const cache = new Map<string, AttemptBody>();
   return (attempt) => {
     const key = `${attempt.model}\u0000${attempt.upstreamModel}`;
     let built = cache.get(key);
     if (built === undefined) {
-      const edits = attemptEdits(config, request, attempt, askUsage);
-      built = isEmpty(edits) ? request.raw : spliceMembers(request.scanned, edits);
+      if (request.kind === 'multipart') {
+        built = { body: request.raw, contentType: request.contentType };
+        if (attempt.upstreamModel !== request.body.model) {
+          const form = new FormData();
+          for (const [name, value] of request.form) form.append(name, name === 'model' ? attempt.upstreamModel : value);
+          // The runtime writes a fresh boundary and its content-type for a FormData body.
+          built = { body: form, contentType: '' };
+        }
+      } else {
+        const edits = attemptEdits(config, request, attempt, options);
+        built = { body: isEmpty(edits) ? request.raw : spliceMembers(request.scanned, edits), contentType: 'application/json' };
+      }
       cache.set(key, built);
     }
     return built;

@@ -30,16 +30,23 @@ import { RetryBudget } from './budget';
 import { finalFailure, upstreamMessage, type Tried } from './failure';
 import { classify, type Verdict } from './outcome';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
-import { relaySse } from './relay';
+import { ENDPOINTS } from '../openai/endpoints';
+import { responseIdTagger, type ResponseOwner } from '../openai/response-ids';
+import { relayBytes, relaySse } from './relay';
 import { sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
 import { usageFromJson, type Usage } from './usage';
 
 export interface ForwardInput {
   config: LoadedConfig;
   env: Record<string, unknown>;
-  /** `/chat/completions` or `/embeddings`, appended to the node's baseUrl. */
-  path: string;
   request: ParsedRequest;
+  /** The caller's key id: stored responses are bound to it (`response-ids.ts`). */
+  keyId: string;
+  /**
+   * A stateful follow-up: only this node holds the state, so only it is tried, and its
+   * failure is a 503 rather than a reroute to a node that cannot know the state.
+   */
+  pinned?: { nodeId: string; what: string; previousResponseId?: string };
   /** Canonical model id asked for. */
   model: string;
   /** Whether the caller's key may use a model (fallbacks included). */
@@ -128,7 +135,7 @@ function credentialFor(node: NodeConfig, env: Record<string, unknown>): { creden
 
 function responseHeaders(upstream: Response): Headers {
   const headers = new Headers();
-  for (const name of ['content-type', 'cache-control']) {
+  for (const name of ['content-type', 'cache-control', 'content-disposition']) {
     const value = upstream.headers.get(name);
     if (value) headers.set(name, value);
   }
@@ -165,15 +172,29 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
   }
 }
 
-/** The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read. */
-function deliver(sent: SentAttempt, deadline: number, idleMs: number, stripUsage: boolean): Pick<ForwardSuccess, 'response' | 'usage'> {
+/**
+ * The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read.
+ * Responses answers have their response ids tagged with the node (`response-ids.ts`).
+ */
+function deliver(
+  request: ParsedRequest,
+  owner: ResponseOwner,
+  sent: SentAttempt,
+  relay: { deadline: number; idleMs: number; stripUsage: boolean },
+): Pick<ForwardSuccess, 'response' | 'usage'> {
   const upstream = sent.response!;
   const headers = responseHeaders(upstream);
+  const format = ENDPOINTS[request.endpoint].stream;
+  const rewrite = request.endpoint === 'responses' ? responseIdTagger(owner) : undefined;
   if (sent.stream) {
-    const relay = relaySse(sent.stream.reader, sent.stream.first, { idleMs, deadline, stripUsage });
-    return { response: new Response(relay.body, { status: upstream.status, headers }), usage: relay.summary.then((s) => s.usage) };
+    const { body, summary } =
+      format === 'bytes' || !upstream.headers.get('content-type')?.includes('text/event-stream')
+        ? relayBytes(sent.stream.reader, sent.stream.first, relay)
+        : relaySse(sent.stream.reader, sent.stream.first, { ...relay, format, ...(rewrite ? { rewrite } : {}) });
+    return { response: new Response(body, { status: upstream.status, headers }), usage: summary.then((s) => s.usage) };
   }
-  const body = sent.body ?? new Uint8Array();
+  let body = sent.body ?? new Uint8Array();
+  if (rewrite && upstream.ok) body = new TextEncoder().encode(rewrite(new TextDecoder().decode(body)));
   return { response: new Response(body, { status: upstream.status, headers }), usage: Promise.resolve(usageFromJson(body)) };
 }
 
@@ -187,13 +208,17 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const state = isolateState(config);
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
+  const spec = ENDPOINTS[request.endpoint];
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
+    group: spec.group,
+    ...(input.pinned ? { pinned: input.pinned.nodeId } : {}),
   });
   const route = routeHeader(plan, input.model);
-  // Streams always ask the upstream for usage (token settlement); the caller sees it only if asked.
+  // Chat-format streams always ask the upstream for usage (token settlement); the caller sees it only if asked.
   const callerWantsUsage = (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
-  const bodyFor = bodyBuilder(config, request, request.stream && !callerWantsUsage);
+  const askUsage = request.stream && spec.stream === 'chat' && spec.charge === 'tokens' && request.kind === 'json' && !callerWantsUsage;
+  const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId });
   const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [] };
   const fail = (error: RouterError): ForwardFailure => {
     logFailures(input, walk);
@@ -236,10 +261,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
 
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
+    const { body, contentType } = bodyFor(attempt);
     const sent = await sendAttempt(
       attempt.node,
-      input.path,
-      { headers: upstreamHeaders(input.incomingHeaders, credential, input.requestId), body: bodyFor(attempt) },
+      spec.path,
+      { headers: upstreamHeaders(input.incomingHeaders, credential, input.requestId, contentType), body },
       request.stream,
       { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes },
     );
@@ -271,9 +297,16 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     return {
       ok: true,
       ...answered,
-      ...deliver(sent, deadline, timeouts.idleMs, !callerWantsUsage),
+      ...deliver(request, { nodeId: attempt.node.id, keyId: input.keyId }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage }),
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
   }
-  return fail(finalFailure(input.model, walk, route));
+  const failure = finalFailure(input.model, walk, route);
+  if (!input.pinned) return fail(failure);
+  return fail(
+    new RouterError(503, `${input.pinned.what} is held by node ${input.pinned.nodeId}, which could not serve it; it cannot be served by another node. ${failure.message}`, {
+      code: 'stateful_node_unavailable',
+      headers: failure.headers,
+    }),
+  );
 }

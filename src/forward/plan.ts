@@ -10,6 +10,7 @@
  */
 import { modelChain, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
+import type { EndpointGroup } from '../openai/endpoints';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
 import { rankCandidates } from '../routing/select';
@@ -33,6 +34,10 @@ export interface PlanOptions {
    * every attempt: a fallback it may not use is left out, never served.
    */
   allowed?: (model: string) => boolean;
+  /** Only nodes that declare this endpoint group. */
+  group?: EndpointGroup;
+  /** Only this node (a stateful follow-up: the node that holds the state). */
+  pinned?: string;
 }
 
 export interface Plan {
@@ -49,7 +54,8 @@ export function planAttempts(
   blockedFor: (nodeId: string) => number,
   options: PlanOptions = {},
 ): Plan {
-  const { random = Math.random, allowed = () => true } = options;
+  const { random = Math.random, allowed = () => true, group, pinned } = options;
+  const serves = (n: NodeConfig) => (group === undefined || n.endpoints.includes(group)) && (pinned === undefined || n.id === pinned);
   const chain = modelChain(config, model);
   const all: PlannedAttempt[] = [];
   const skipped: Plan['skipped'] = [];
@@ -58,7 +64,7 @@ export function planAttempts(
       skipped.push({ nodeId: 'any node', model: m, reason: 'fallback model not allowed for this key' });
       continue;
     }
-    const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing, random);
+    const { ranked, excluded } = rankCandidates((config.nodesByModel.get(m) ?? []).filter(serves), caller, table, config.routing, random);
     for (const c of excluded) skipped.push({ nodeId: c.node.id, model: m, reason: c.excluded! });
     for (const { node, expectedMs, source } of ranked) {
       const expected = source === 'geo-class' || !Number.isFinite(expectedMs) ? undefined : expectedMs;

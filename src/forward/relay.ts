@@ -1,100 +1,87 @@
 /**
- * Relays an upstream SSE stream to the client event by event, as the events arrive.
+ * Relays an upstream stream to the client as it arrives: SSE event by event, or raw bytes.
  *
  * Contract (README "Streaming"): once the first chunk is committed there is no failover.
- * If the upstream then cuts off, errors, or stays silent longer than the idle timeout,
- * the client receives `data: {"error":{…}}` and the stream ends cleanly — a stream
- * without `data: [DONE]` is never passed off as complete.
+ * If the upstream then cuts off, errors, or stays silent longer than the idle timeout, an
+ * SSE stream ends with an error event in its own format — chat: `data: {"error":{…}}`;
+ * Responses: `event: error` with `{"type":"error",…}` — which the openai SDKs raise as an
+ * error; a stream is never passed off as complete without its end marker (`[DONE]`, or a
+ * terminal `response.completed|incomplete|failed` event). A byte stream (audio) is errored,
+ * so the client's read fails rather than ending short.
  *
- * The relay also watches for the usage chunk (`choices: []` with `usage`) so tokens can be
- * settled; when the router asked for usage on the caller's behalf, that chunk is dropped.
+ * The SSE relay also reads usage as it passes (chat's `choices: []` usage chunk, Responses'
+ * `response.completed`); a chat usage chunk the caller did not ask for is dropped.
  */
 import { usageOf, type Usage } from './usage';
 
 export interface StreamSummary {
   usage?: Usage;
-  /** True when the upstream finished with `[DONE]`. */
+  /** True when the upstream finished with its end marker. */
   completed: boolean;
   error?: string;
 }
+
+export type SseFormat = 'chat' | 'responses';
 
 export interface RelayOptions {
   idleMs: number;
   /** Absolute time (ms since epoch) after which the stream is ended. */
   deadline: number;
-  /** Drop the usage-only chunk (the caller did not ask for it). */
+}
+
+export interface SseOptions extends RelayOptions {
+  format: SseFormat;
+  /** Drop the usage-only chunk (chat: the caller did not ask for it). */
   stripUsage: boolean;
+  /** Rewrites each event's text (e.g. tagging response ids); identity when absent. */
+  rewrite?: (event: string) => string;
+}
+
+interface StreamFault {
+  message: string;
+  code: string;
 }
 
 const EVENT_END = /\r?\n\r?\n/;
+const TERMINAL_RESPONSE_EVENT = /"type"\s*:\s*"response\.(completed|incomplete|failed)"/;
+const DONE = /^data:\s*\[DONE\]\s*$/m;
 const encoder = new TextEncoder();
 
-export function sseErrorEvent(message: string, code: string): Uint8Array {
-  const body = { error: { message, type: 'server_error', param: null, code } };
+export function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uint8Array {
+  if (format === 'responses') {
+    const body = { type: 'error', code: fault.code, message: fault.message, param: null, sequence_number: sequence };
+    return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+  }
+  const body = { error: { message: fault.message, type: 'server_error', param: null, code: fault.code } };
   return encoder.encode(`data: ${JSON.stringify(body)}\n\n`);
 }
 
-export function relaySse(
+/**
+ * The pull loop shared by both relays: reads within the idle timeout and the deadline,
+ * hands each chunk to `take` (null = nothing to send yet), and turns a stall, a cut or a
+ * read error into `fail`. `done` decides whether a clean end of the upstream is complete.
+ */
+function relayLoop(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   first: Uint8Array,
   options: RelayOptions,
+  hooks: {
+    take(chunk: Uint8Array): Uint8Array | null;
+    done(): StreamFault | undefined;
+    fail(controller: ReadableStreamDefaultController<Uint8Array>, fault: StreamFault): void;
+  },
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
-  const decoder = new TextDecoder();
-  let buffer = '';
   let pending: Uint8Array | null = first;
   const result: StreamSummary = { completed: false };
   let settle!: (s: StreamSummary) => void;
   const summary = new Promise<StreamSummary>((resolve) => (settle = resolve));
 
-  /**
-   * Complete events out of the buffer, minus any dropped usage chunk. When the chunk held
-   * only whole events and none was dropped, its own bytes go on (no re-encoding).
-   */
-  function take(chunk: Uint8Array): Uint8Array | null {
-    const startedClean = buffer === '';
-    buffer += decoder.decode(chunk, { stream: true });
-    let out = '';
-    let dropped = false;
-    for (let match = EVENT_END.exec(buffer); match; match = EVENT_END.exec(buffer)) {
-      const end = match.index + match[0].length;
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end);
-      if (keep(event)) out += event;
-      else dropped = true;
-    }
-    if (startedClean && buffer === '' && !dropped) return chunk;
-    return out ? encoder.encode(out) : null;
-  }
-
-  /** Notes `[DONE]` and usage; false for the usage-only chunk the caller did not ask for. */
-  function keep(event: string): boolean {
-    if (event.includes('[DONE]') && /^data:\s*\[DONE\]\s*$/m.test(event)) {
-      result.completed = true;
-      return true;
-    }
-    if (!event.includes('"usage"')) return true;
-    const data = event
-      .split(/\r?\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).trimStart())
-      .join('\n');
-    try {
-      const parsed = JSON.parse(data) as { choices?: unknown[] };
-      const usage = usageOf(parsed);
-      if (usage) result.usage = usage;
-      return !(options.stripUsage && usage && Array.isArray(parsed.choices) && parsed.choices.length === 0);
-    } catch {
-      return true;
-    }
-  }
-
-  function finish(controller: ReadableStreamDefaultController<Uint8Array>, error?: { message: string; code: string }) {
-    if (error) {
-      result.error = error.message;
-      controller.enqueue(sseErrorEvent(error.message, error.code));
+  function finish(controller: ReadableStreamDefaultController<Uint8Array>, fault?: StreamFault) {
+    if (fault) {
+      result.error = fault.message;
       reader.cancel().catch(() => {});
-    }
-    controller.close();
+      hooks.fail(controller, fault);
+    } else controller.close();
     settle(result);
   }
 
@@ -124,15 +111,13 @@ export function relaySse(
               return finish(controller, { message: `The upstream stream stalled (${why}).`, code: 'upstream_stream_stalled' });
             }
             if (read.done) {
-              if (result.completed) return finish(controller);
-              return finish(controller, {
-                message: 'The upstream ended the stream before it was complete.',
-                code: 'upstream_stream_truncated',
-              });
+              const fault = hooks.done();
+              result.completed = fault === undefined;
+              return finish(controller, fault);
             }
             chunk = read.value;
           }
-          const out = take(chunk);
+          const out = hooks.take(chunk);
           if (out) return controller.enqueue(out);
         }
       } catch {
@@ -147,4 +132,82 @@ export function relaySse(
     },
   });
   return { body, summary };
+}
+
+export function relaySse(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  options: SseOptions,
+): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let ended = false;
+  let events = 0;
+  let seen: Usage | undefined;
+
+  /** Notes the end marker and usage; the event to send (rewritten), or null to drop it. */
+  function keep(event: string): string | null {
+    events++;
+    if (options.format === 'chat' ? event.includes('[DONE]') && DONE.test(event) : TERMINAL_RESPONSE_EVENT.test(event)) ended = true;
+    if (event.includes('"usage"')) {
+      const data = event
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+      try {
+        const parsed = JSON.parse(data) as { choices?: unknown[] };
+        const found = usageOf(parsed);
+        if (found) seen = found;
+        if (options.stripUsage && found && Array.isArray(parsed.choices) && parsed.choices.length === 0) return null;
+      } catch {
+        // not JSON: pass it on as it is
+      }
+    }
+    return options.rewrite ? options.rewrite(event) : event;
+  }
+
+  /**
+   * Complete events out of the buffer. When the chunk held only whole events and none was
+   * dropped or rewritten, its own bytes go on (no re-encoding).
+   */
+  function take(chunk: Uint8Array): Uint8Array | null {
+    const startedClean = buffer === '';
+    buffer += decoder.decode(chunk, { stream: true });
+    let out = '';
+    let changed = false;
+    for (let match = EVENT_END.exec(buffer); match; match = EVENT_END.exec(buffer)) {
+      const end = match.index + match[0].length;
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end);
+      const kept = keep(event);
+      if (kept !== event) changed = true;
+      if (kept !== null) out += kept;
+    }
+    if (startedClean && buffer === '' && !changed) return chunk;
+    return out ? encoder.encode(out) : null;
+  }
+
+  const relay = relayLoop(reader, first, options, {
+    take,
+    done: () => (ended ? undefined : { message: 'The upstream ended the stream before it was complete.', code: 'upstream_stream_truncated' }),
+    fail: (controller, fault) => {
+      controller.enqueue(sseErrorEvent(fault, options.format, events));
+      controller.close();
+    },
+  });
+  return { body: relay.body, summary: relay.summary.then((s) => ({ ...s, ...(seen ? { usage: seen } : {}) })) };
+}
+
+/** Raw bytes (audio) as they arrive; a cut or stall errors the client's body. */
+export function relayBytes(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  options: RelayOptions,
+): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
+  return relayLoop(reader, first, options, {
+    take: (chunk) => chunk,
+    done: () => undefined, // a byte stream has no end marker: its clean end is its end
+    fail: (controller, fault) => controller.error(new Error(`${fault.code}: ${fault.message}`)),
+  });
 }

@@ -16,8 +16,10 @@ import type { AttemptOutcome } from './outcome';
 /** Caller headers worth passing on; everything else (cookies, the caller's key, cf-*) stays here. */
 const FORWARDED_HEADERS = ['accept', 'accept-language', 'user-agent', 'openai-beta'];
 
-export function upstreamHeaders(incoming: Headers, credential: string | undefined, requestId: string): Headers {
-  const headers = new Headers({ 'content-type': 'application/json', 'x-request-id': requestId });
+/** Headers for an upstream call; an empty `contentType` lets the runtime set it (FormData bodies). */
+export function upstreamHeaders(incoming: Headers, credential: string | undefined, requestId: string, contentType = 'application/json'): Headers {
+  const headers = new Headers({ 'x-request-id': requestId });
+  if (contentType) headers.set('content-type', contentType);
   for (const name of FORWARDED_HEADERS) {
     const value = incoming.get(name);
     if (value) headers.set(name, value);
@@ -60,7 +62,7 @@ async function fetchWithin<T>(url: string, init: RequestInit, ms: number, read: 
 export async function sendAttempt(
   node: NodeConfig,
   path: string,
-  init: { headers: Headers; body: BodyInit },
+  init: { method?: string; headers: Headers; body?: BodyInit },
   stream: boolean,
   limits: AttemptLimits,
 ): Promise<SentAttempt> {

@@ -16,12 +16,27 @@ const TAIL_BYTES = 8 * 1024;
 const FULL_PARSE_MAX = 1024 * 1024;
 const decoder = new TextDecoder();
 
-/** Reads a usage object from a parsed body, if it has a well-formed one. */
+interface ReportedUsage {
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  /** Responses API (and gpt-image-1) names. */
+  input_tokens?: unknown;
+  output_tokens?: unknown;
+}
+
+/**
+ * Reads usage from a parsed body or event, if it has a well-formed one: `usage` at the top
+ * (chat, completions, embeddings, Responses JSON) or inside `response` (Responses stream
+ * events such as `response.completed`). Both naming styles map to prompt/completion.
+ */
 export function usageOf(value: unknown): Usage | undefined {
-  const u = (value as { usage?: Partial<Usage> } | null)?.usage;
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
-  const completion = typeof u.completion_tokens === 'number' ? u.completion_tokens : 0;
-  return { prompt_tokens: u.prompt_tokens, completion_tokens: completion, total_tokens: u.prompt_tokens + completion };
+  const holder = value as { usage?: ReportedUsage; response?: { usage?: ReportedUsage } } | null;
+  const u = holder?.usage ?? holder?.response?.usage;
+  if (!u) return undefined;
+  const prompt = u.prompt_tokens ?? u.input_tokens;
+  const completion = u.completion_tokens ?? u.output_tokens ?? 0;
+  if (typeof prompt !== 'number' || typeof completion !== 'number') return undefined;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 /** The balanced `{…}` starting at `start`, strings respected; undefined if it does not close. */

@@ -17,7 +17,8 @@
  * - **Audio and files** (`input_audio`, `file` parts): 1 token per 100 bytes of decoded
  *   payload — a guess (their real cost depends on duration and pages), settled to usage.
  * - **Tools**: `tools`, `functions` and `response_format` count as the text of their JSON.
- * - **Embeddings**: text inputs by the text rule; token-array inputs by their length.
+ * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length.
+ * - **Responses**: `instructions` as text; `input` items like messages.
  */
 
 export const IMAGE_LOW_TOKENS = 85;
@@ -105,20 +106,27 @@ function jsonTokens(value: unknown): number {
   return value === undefined || value === null ? 0 : textTokens(JSON.stringify(value));
 }
 
-/** Prompt tokens of a chat or embeddings request body. */
-export function estimatePromptTokens(body: Record<string, unknown>, sizeOf: ImageSizer): number {
-  if (Array.isArray(body.messages)) {
-    const messages = body.messages.reduce<number>((sum, m) => sum + MESSAGE_FRAMING + valueTokens(m, sizeOf), 0);
-    return messages + REPLY_PRIMING + jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format);
-  }
-  const input = body.input;
+/** An `input`/`prompt` value: text, token ids, token-id arrays, or (Responses) input items. */
+function inputTokens(input: unknown, sizeOf: ImageSizer): number {
   if (typeof input === 'string') return textTokens(input);
-  if (Array.isArray(input)) {
-    return input.reduce<number>((sum, item) => {
-      if (typeof item === 'number') return sum + 1; // one token id
-      if (Array.isArray(item)) return sum + item.length; // a token-id array
-      return sum + valueTokens(item, sizeOf);
-    }, 0);
+  if (!Array.isArray(input)) return 0;
+  return input.reduce<number>((sum, item) => {
+    if (typeof item === 'number') return sum + 1; // one token id
+    if (typeof item === 'string') return sum + textTokens(item);
+    if (Array.isArray(item) && item.every((t) => typeof t === 'number')) return sum + item.length; // a token-id array
+    return sum + MESSAGE_FRAMING + valueTokens(item, sizeOf); // a Responses input item, framed like a message
+  }, 0);
+}
+
+/**
+ * Prompt tokens of a request body, whatever the endpoint: chat `messages`, Responses
+ * `input` + `instructions`, legacy `prompt`, embeddings/moderations `input`, plus tools.
+ */
+export function estimatePromptTokens(body: Record<string, unknown>, sizeOf: ImageSizer): number {
+  let sum = jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format);
+  if (Array.isArray(body.messages)) {
+    sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, sizeOf), 0) + REPLY_PRIMING;
   }
-  return 0;
+  if (typeof body.instructions === 'string') sum += textTokens(body.instructions) + REPLY_PRIMING;
+  return sum + inputTokens(body.input, sizeOf) + inputTokens(body.prompt, sizeOf);
 }

@@ -1,21 +1,27 @@
 /**
  * OpenAI request bodies the router must understand: only the fields it acts on are
  * checked; every other field passes through to the upstream untouched (loose objects).
+ * JSON bodies are checked for duplicate keys and located for splicing; multipart forms
+ * (audio uploads) are read for their `model` and `stream` fields and resent as they came.
  */
 import { z } from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { scanObject, type ScannedObject } from '../http/json-members';
+import { ENDPOINTS, type Endpoint } from './endpoints';
 
-const Message = z.looseObject({ role: z.string().min(1) });
+const Model = z.string().min(1);
+const Cap = z.number().int().nonnegative().nullish();
+const Stream = z.boolean().nullish();
+const StreamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullish();
 
 export const ChatRequestSchema = z.looseObject({
-  model: z.string().min(1),
-  messages: z.array(Message).min(1),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  max_tokens: z.number().int().nonnegative().nullish(),
-  max_completion_tokens: z.number().int().nonnegative().nullish(),
+  model: Model,
+  messages: z.array(z.looseObject({ role: z.string().min(1) })).min(1),
+  stream: Stream,
+  stream_options: StreamOptions,
+  max_tokens: Cap,
+  max_completion_tokens: Cap,
   n: z.number().int().positive().nullish(),
 });
 
@@ -26,36 +32,66 @@ const EmbeddingInput = z.union([
   z.array(z.array(z.number()).min(1)).min(1),
 ]);
 
-export const EmbeddingsRequestSchema = z.looseObject({
-  model: z.string().min(1),
-  input: EmbeddingInput,
+export const EmbeddingsRequestSchema = z.looseObject({ model: Model, input: EmbeddingInput });
+
+const CompletionsRequestSchema = z.looseObject({
+  model: Model,
+  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
+  stream: Stream,
+  stream_options: StreamOptions,
+  max_tokens: Cap,
+  n: z.number().int().positive().nullish(),
 });
 
+const ResponsesRequestSchema = z.looseObject({
+  model: Model,
+  input: z.union([z.string(), z.array(z.unknown())]).optional(),
+  instructions: z.string().nullish(),
+  stream: Stream,
+  max_output_tokens: Cap,
+  previous_response_id: z.string().min(1).nullish(),
+  store: z.boolean().nullish(),
+});
+
+const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.ZodType<Record<string, unknown>>> = {
+  chat: ChatRequestSchema,
+  completions: CompletionsRequestSchema,
+  embeddings: EmbeddingsRequestSchema,
+  responses: ResponsesRequestSchema,
+  moderations: z.looseObject({ model: Model, input: z.union([z.string(), z.array(z.unknown())]) }),
+  images: z.looseObject({ model: Model, prompt: z.string().min(1) }),
+  speech: z.looseObject({ model: Model, input: z.string().min(1), voice: z.unknown() }),
+};
+
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
-export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequestSchema>;
-export type Endpoint = 'chat' | 'embeddings';
-interface Source {
+
+interface Base {
+  endpoint: Endpoint;
   /** The caller's bytes, resent as they are when nothing needs changing. */
   raw: Uint8Array;
-  /** The same, as text with its top-level members located (for splicing edits). */
-  scanned: ScannedObject;
+  /** The fields the router acts on (for multipart: the form's text fields). */
+  body: Record<string, unknown> & { model: string };
+  stream: boolean;
 }
-export type ParsedRequest = Source &
-  ({ endpoint: 'chat'; body: ChatRequest; stream: boolean } | { endpoint: 'embeddings'; body: EmbeddingsRequest; stream: false });
+export type ParsedRequest =
+  | (Base & { kind: 'json'; /** Top-level members located, for splicing edits. */ scanned: ScannedObject })
+  | (Base & { kind: 'multipart'; contentType: string; form: FormData });
 
-/**
- * Parse and validate a buffered body; 400 with the offending field as `param`. A member
- * name given twice in one object is a 400: the router checks and forwards one meaning only.
- */
-export function parseRequest(endpoint: Endpoint, bytes: Uint8Array): ParsedRequest {
+function invalid(error: z.ZodError): RouterError {
+  const first = error.issues[0];
+  return new RouterError(400, `Invalid request: ${formatIssues(error)}`, {
+    code: 'invalid_request',
+    param: first?.path.map(String).join('.') || null,
+  });
+}
+
+function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
   try {
     json = JSON.parse(text);
   } catch {
-    throw new RouterError(400, 'We could not parse the JSON body of your request. Send a JSON object.', {
-      code: 'invalid_json',
-    });
+    throw new RouterError(400, 'We could not parse the JSON body of your request. Send a JSON object.', { code: 'invalid_json' });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new RouterError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
@@ -67,19 +103,37 @@ export function parseRequest(endpoint: Endpoint, bytes: Uint8Array): ParsedReque
       param: scan.path,
     });
   }
-  const source = { raw: bytes, scanned: scan.object };
-  const schema = endpoint === 'chat' ? ChatRequestSchema : EmbeddingsRequestSchema;
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new RouterError(400, `Invalid request: ${formatIssues(parsed.error)}`, {
-      code: 'invalid_request',
-      param: first?.path.map(String).join('.') || null,
-    });
+  const parsed = SCHEMAS[endpoint].safeParse(json);
+  if (!parsed.success) throw invalid(parsed.error);
+  const body = parsed.data as Base['body'];
+  const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
+  return { kind: 'json', endpoint, raw: bytes, scanned: scan.object, body, stream };
+}
+
+async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
+  } catch {
+    throw new RouterError(400, 'We could not parse the multipart/form-data body of your request.', { code: 'invalid_request' });
   }
-  if (endpoint === 'chat') {
-    const body = parsed.data as ChatRequest;
-    return { ...source, endpoint, body, stream: body.stream === true };
+  const body: Record<string, unknown> = {};
+  for (const [name, value] of form) if (typeof value === 'string') body[name] = value;
+  const parsed = z.looseObject({ model: Model }).safeParse(body);
+  if (!parsed.success) throw invalid(parsed.error);
+  if (!(form.get('file') instanceof File)) {
+    throw new RouterError(400, "Invalid request: file: a file part named 'file' is required", { code: 'invalid_request', param: 'file' });
   }
-  return { ...source, endpoint, body: parsed.data as EmbeddingsRequest, stream: false };
+  return { kind: 'multipart', endpoint, raw: bytes, contentType, form, body: parsed.data, stream: body.stream === 'true' };
+}
+
+/** Parse and validate a buffered body; 400 with the offending field as `param`. */
+export async function parseRequest(endpoint: Endpoint, bytes: Uint8Array, contentType = 'application/json'): Promise<ParsedRequest> {
+  if (endpoint === 'transcriptions' || endpoint === 'translations') {
+    if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
+      throw new RouterError(400, 'This endpoint takes multipart/form-data (a file and its fields).', { code: 'invalid_request' });
+    }
+    return parseMultipart(endpoint, bytes, contentType);
+  }
+  return parseJson(endpoint, bytes);
 }

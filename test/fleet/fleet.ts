@@ -14,89 +14,16 @@
  *   POST /webhook               → records an alert (a local Slack/Discord-style receiver)
  *   GET  /webhook               → the alerts received, oldest first
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-
-export interface Knobs {
-  /** Delay before the response headers, ms. */
-  latencyMs: number;
-  /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
-  status: number;
-  /** With `status`: a Retry-After header (seconds). */
-  retryAfter?: number;
-  /** With `status`: a retry-after-ms header. */
-  retryAfterMs?: number;
-  /** Never answer (keep the socket open). */
-  hang: boolean;
-  /** Destroy the socket as soon as a request arrives. */
-  reset: boolean;
-  /** Stop listening: connections are refused. */
-  refuse: boolean;
-  /** Stream: content chunks to send (before the finish chunk). */
-  chunks: number;
-  /** Stream: delay between chunks, ms. */
-  chunkDelayMs: number;
-  /** Stream: destroy the socket after this many chunks. -1 = never. */
-  cutAfterChunks: number;
-  /** Stream: stop sending (socket stays open) after this many chunks. -1 = never. */
-  stallAfterChunks: number;
-  /** If set, requests must carry `Authorization: Bearer <requireKey>` or get 401. */
-  requireKey?: string;
-  /** Fail (with `status`, default 500) only the first N requests, then recover. */
-  failFirst: number;
-  /**
-   * Completion tokens the node writes unless the request caps it (`max_tokens` /
-   * `max_completion_tokens`): what an uncapped real model does. 0 = report `chunks`.
-   */
-  completionTokens: number;
-  /** With `status`: the error message (default `simulated <status> from <node>`). */
-  errorMessage?: string;
-  /** Answer every POST with a 302 to this URL. */
-  redirectTo?: string;
-  /** JSON answers: add a `padding` string of this many bytes. */
-  padBytes: number;
-}
-
-export const DEFAULT_KNOBS: Knobs = {
-  latencyMs: 0,
-  status: 0,
-  hang: false,
-  reset: false,
-  refuse: false,
-  chunks: 3,
-  chunkDelayMs: 0,
-  cutAfterChunks: -1,
-  stallAfterChunks: -1,
-  failFirst: 0,
-  completionTokens: 0,
-  padBytes: 0,
-};
+import { handleMoreEndpoints } from './endpoints.ts';
+import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
   port?: number;
   knobs?: Partial<Knobs>;
-}
-
-interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-  /** The body exactly as received (JSON.parse would round big integers). */
-  raw: string;
-}
-
-interface SimNode {
-  id: string;
-  port: number;
-  knobs: Knobs;
-  baseKnobs: Knobs;
-  server: http.Server;
-  sockets: Set<Socket>;
-  requests: RecordedRequest[];
-  served: number;
-  listening: boolean;
 }
 
 export interface Fleet {
@@ -105,49 +32,22 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function estimateTokens(value: unknown): number {
-  return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function errorBody(status: number, message: string) {
-  return { error: { message, type: status === 429 ? 'rate_limit_error' : 'server_error', param: null, code: null } };
-}
-
-/** What the node "writes": `completionTokens` unless the request capped it, else `chunks`. */
-function completionTokens(k: Knobs, body: Record<string, unknown>): number {
-  if (k.completionTokens <= 0) return k.chunks;
-  const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity);
-  return Math.min(k.completionTokens, cap);
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
-
 async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse) {
   const k = node.knobs;
   if (k.reset) {
     req.socket.destroy();
     return;
   }
-  const raw = await readBody(req);
+  const bytes = await readBytes(req);
+  const raw = bytes.toString('utf8');
   let body: Record<string, unknown> = {};
   try {
     body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
   } catch {
-    // recorded as the raw string below
+    // not JSON (multipart): recorded by size and hash below
   }
-  node.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? body : null, raw });
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  node.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? body : null, raw, size: bytes.length, sha256 });
   if (node.requests.length > 100) node.requests.shift();
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
@@ -212,6 +112,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
     });
   }
+  if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
   return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: null } });
 }
 
@@ -289,6 +190,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
     requests: [],
     served: 0,
     listening: false,
+    responses: new Map(),
   } as unknown as SimNode;
   node.server = makeServer(node);
   return node;
@@ -333,6 +235,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
           await applyKnobs(n, n.baseKnobs, true);
           n.requests = [];
           n.served = 0;
+          n.responses.clear();
         }
         return sendJson(res, 200, { ok: true });
       }

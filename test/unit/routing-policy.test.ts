@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { HealthSchema, RoutingSchema, type NodeConfig } from '../../src/config/schema';
+import { HealthSchema, NodeSchema, RoutingSchema, type NodeConfig } from '../../src/config/schema';
 import { nextHealth, INITIAL_HEALTH, type NodeHealth, type ProbeResult } from '../../src/health/state';
 import { buildTable, expectedLatency, foldSample, nodeOffsets, priorMs, type RouteTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
 
 const routing = RoutingSchema.parse({});
 const health = HealthSchema.parse({});
-const node = (id: string, lat: number, lon: number, extra: Partial<NodeConfig> = {}): NodeConfig => ({
-  id, baseUrl: 'http://x/v1', region: id, lat, lon, models: ['m'], weight: 1, modelMap: {}, ...extra,
-});
+const node = (id: string, lat: number, lon: number, extra: Partial<NodeConfig> = {}): NodeConfig =>
+  NodeSchema.parse({ id, baseUrl: 'http://x/v1', region: id, lat, lon, models: ['m'], ...extra });
 const US = node('us', 39, -77, { country: 'US', continent: 'NA' });
 const EU = node('eu', 50, 8, { country: 'DE', continent: 'EU' });
 const AP = node('ap', 35.7, 139.7, { country: 'JP', continent: 'AS' });

@@ -78,7 +78,7 @@ export async function setNode(id: string, knobs: Record<string, unknown>): Promi
   if (!res.ok) throw new Error(`fleet control failed: ${res.status}`);
 }
 
-export async function nodeRequests(id: string): Promise<{ headers: Record<string, string>; body: Record<string, unknown>; raw: string }[]> {
+export async function nodeRequests(id: string): Promise<{ path: string; headers: Record<string, string>; body: Record<string, unknown>; raw: string; size: number; sha256: string }[]> {
   return (await fetch(`${CONTROL()}/nodes/${id}/requests`)).json();
 }
 

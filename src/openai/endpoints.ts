@@ -1,0 +1,56 @@
+/**
+ * The OpenAI endpoints the router forwards, as data: what each one sends, how its answer
+ * is relayed, which parameter caps its output, and how it is charged against a key's limits.
+ * Nodes declare the endpoint groups they serve (`nodes[].endpoints`); a request only plans
+ * attempts on nodes that serve its group.
+ */
+
+export type Endpoint =
+  | 'chat'
+  | 'completions'
+  | 'embeddings'
+  | 'responses'
+  | 'moderations'
+  | 'images'
+  | 'speech'
+  | 'transcriptions'
+  | 'translations';
+
+/** What a node can declare in `nodes[].endpoints`. */
+export const ENDPOINT_GROUPS = ['chat', 'completions', 'embeddings', 'responses', 'moderations', 'images', 'audio'] as const;
+export type EndpointGroup = (typeof ENDPOINT_GROUPS)[number];
+
+export interface EndpointSpec {
+  /** Appended to the node's baseUrl. */
+  path: string;
+  group: EndpointGroup;
+  /** JSON bodies are parsed and spliced; multipart forms are resent byte for byte. */
+  body: 'json' | 'multipart';
+  /**
+   * How a streamed answer is relayed: `chat` (SSE ending in `[DONE]`), `responses` (typed SSE
+   * events ending in `response.completed`), `bytes` (audio, passed through as it arrives).
+   */
+  stream: 'chat' | 'responses' | 'bytes';
+  /** Always streamed back, whatever the body says (binary audio). */
+  alwaysStreams?: boolean;
+  /**
+   * Token accounting: `tokens` reserves prompt estimate + cap and settles to reported usage;
+   * `requests` reserves no tokens (rpm and concurrency only) and records usage if reported.
+   */
+  charge: 'tokens' | 'requests';
+  /** The output cap the router sends when the caller sets none (chat picks per model). */
+  cap?: { param: 'max_tokens' | 'max_output_tokens'; default: 'model' | number };
+}
+
+export const ENDPOINTS: Record<Endpoint, EndpointSpec> = {
+  chat: { path: '/chat/completions', group: 'chat', body: 'json', stream: 'chat', charge: 'tokens', cap: { param: 'max_tokens', default: 'model' } },
+  // Legacy completions default to 16 tokens (OpenAI's and vLLM's default): the router keeps that default, explicitly.
+  completions: { path: '/completions', group: 'completions', body: 'json', stream: 'chat', charge: 'tokens', cap: { param: 'max_tokens', default: 16 } },
+  embeddings: { path: '/embeddings', group: 'embeddings', body: 'json', stream: 'chat', charge: 'tokens' },
+  responses: { path: '/responses', group: 'responses', body: 'json', stream: 'responses', charge: 'tokens', cap: { param: 'max_output_tokens', default: 'model' } },
+  moderations: { path: '/moderations', group: 'moderations', body: 'json', stream: 'chat', charge: 'requests' },
+  images: { path: '/images/generations', group: 'images', body: 'json', stream: 'chat', charge: 'requests' },
+  speech: { path: '/audio/speech', group: 'audio', body: 'json', stream: 'bytes', alwaysStreams: true, charge: 'requests' },
+  transcriptions: { path: '/audio/transcriptions', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },
+  translations: { path: '/audio/translations', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },
+};

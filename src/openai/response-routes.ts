@@ -1,0 +1,59 @@
+/**
+ * Follow-ups on stored responses — `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}`,
+ * `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel` — sent to the node
+ * the id names (`response-ids.ts`), with the upstream's own id restored, and the answer's
+ * ids tagged again. No lookup, no failover: only that node knows the response, so its
+ * failure is a 503 `stateful_node_unavailable`, and an id another key created is a 404.
+ * Follow-ups are authenticated but not rate limited (they generate nothing).
+ */
+import { Hono, type Context } from 'hono';
+import type { AppEnv } from '../bindings';
+import { authenticate } from '../auth/keys';
+import { loadConfig } from '../config/load';
+import { RouterError } from '../errors/router-error';
+import { classify } from '../forward/outcome';
+import { sendAttempt, upstreamHeaders } from '../forward/upstream';
+import { parseResponseId, responseIdTagger } from './response-ids';
+
+function notFound(id: string): RouterError {
+  return new RouterError(404, `No response found with id '${id}'.`, { code: 'response_not_found', param: 'response_id' });
+}
+
+async function followUp(c: Context<AppEnv>, method: string, suffix: string): Promise<Response> {
+  const config = loadConfig(c.env);
+  const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
+  const tagged = c.req.param('id') ?? '';
+  const owner = parseResponseId(tagged);
+  const node = owner ? config.nodesById.get(owner.nodeId) : undefined;
+  if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged);
+  const secret = node.apiKeyEnv ? c.env[node.apiKeyEnv] : undefined;
+  const credential = typeof secret === 'string' ? secret : undefined;
+  const query = new URL(c.req.url).search;
+  const sent = await sendAttempt(
+    node,
+    `/responses/${encodeURIComponent(owner.id)}${suffix}${query}`,
+    { method, headers: upstreamHeaders(c.req.raw.headers, credential, c.get('requestId'), method === 'POST' ? 'application/json' : '') },
+    false,
+    { timeoutMs: config.timeouts.responseMs ?? config.timeouts.totalMs, maxBytes: config.limits.maxResponseBytes },
+  );
+  const verdict = classify(sent.outcome);
+  if (verdict.action === 'retry' || verdict.action === 'fail') {
+    throw new RouterError(503, `Response '${tagged}' is held by node ${node.id}, which could not answer (${verdict.reason}); no other node can.`, {
+      code: 'stateful_node_unavailable',
+      headers: { 'x-should-retry': 'false', 'x-router-node': node.id },
+    });
+  }
+  const upstream = sent.response!;
+  const text = new TextDecoder().decode(sent.body);
+  const body = upstream.ok ? responseIdTagger(owner)(text) : text;
+  return new Response(body, {
+    status: upstream.status,
+    headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },
+  });
+}
+
+export const responseRoutes = new Hono<AppEnv>()
+  .get('/:id', (c) => followUp(c, 'GET', ''))
+  .delete('/:id', (c) => followUp(c, 'DELETE', ''))
+  .get('/:id/input_items', (c) => followUp(c, 'GET', '/input_items'))
+  .post('/:id/cancel', (c) => followUp(c, 'POST', '/cancel'));

@@ -1,0 +1,173 @@
+/**
+ * The simulated fleet's OpenAI endpoints beyond chat and embeddings: Responses (JSON and
+ * typed SSE; stored per node, so a follow-up only works on the node that made it), legacy
+ * completions (JSON and SSE), moderations, image generation, speech (binary, streamed in
+ * chunks) and transcriptions/translations (multipart). The same knobs apply: stream cut and
+ * stall, chunk count and delay, `completionTokens`.
+ */
+import type http from 'node:http';
+import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+
+type Body = Record<string, unknown>;
+
+function invalid(res: http.ServerResponse, status: number, message: string, param: string | null, code: string | null) {
+  return sendJson(res, status, { error: { message, type: 'invalid_request_error', param, code } });
+}
+
+/** Writes `events` as SSE, honouring the stream knobs; false when the stream was cut or stalled. */
+async function writeEvents(node: SimNode, res: http.ServerResponse, events: string[], contentIndexes: Set<number>): Promise<boolean> {
+  const k = node.knobs;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let content = 0;
+  for (let i = 0; i < events.length; i++) {
+    if (contentIndexes.has(i)) {
+      if (content === k.cutAfterChunks) {
+        res.socket?.destroy();
+        return false;
+      }
+      if (content === k.stallAfterChunks) return false;
+      content++;
+    }
+    res.write(events[i]);
+    if (contentIndexes.has(i) && k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
+  }
+  res.end();
+  return true;
+}
+
+function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
+  const k = node.knobs;
+  const previous = body.previous_response_id;
+  if (typeof previous === 'string' && !node.responses.has(previous)) {
+    return invalid(res, 400, `Previous response with id '${previous}' not found.`, 'previous_response_id', 'previous_response_not_found');
+  }
+  const id = `resp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}x${Date.now().toString(36)}`;
+  const messageId = `msg_${node.served}`;
+  const pieces = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const text = pieces.join('');
+  const inputTokens = estimateTokens(body.input) + estimateTokens(body.instructions ?? '');
+  const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens });
+  const base = {
+    id,
+    object: 'response',
+    created_at: Math.floor(Date.now() / 1000),
+    model: body.model,
+    previous_response_id: previous ?? null,
+    store: body.store !== false,
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    metadata: {},
+    tools: [],
+    parallel_tool_calls: true,
+    tool_choice: 'auto',
+    temperature: 1,
+    top_p: 1,
+  };
+  const part = { type: 'output_text', text, annotations: [], logprobs: [] };
+  const item = { id: messageId, type: 'message', role: 'assistant', status: 'completed', content: [part] };
+  const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
+  const done = { ...base, status: 'completed', output: [item], usage };
+  if (body.store !== false) node.responses.set(id, { response: done, input: typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []) });
+  if (body.stream !== true) return sendJson(res, 200, done);
+
+  let seq = 0;
+  const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
+  const inProgress = { ...base, status: 'in_progress', output: [], usage: null };
+  const events = [
+    event('response.created', { response: inProgress }),
+    event('response.in_progress', { response: inProgress }),
+    event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
+    event('response.content_part.added', { item_id: messageId, output_index: 0, content_index: 0, part: { ...part, text: '' } }),
+  ];
+  const deltas = new Set<number>();
+  for (const delta of pieces) {
+    deltas.add(events.length);
+    events.push(event('response.output_text.delta', { item_id: messageId, output_index: 0, content_index: 0, delta, logprobs: [] }));
+  }
+  events.push(
+    event('response.output_text.done', { item_id: messageId, output_index: 0, content_index: 0, text, logprobs: [] }),
+    event('response.content_part.done', { item_id: messageId, output_index: 0, content_index: 0, part }),
+    event('response.output_item.done', { output_index: 0, item }),
+    event('response.completed', { response: done }),
+  );
+  return writeEvents(node, res, events, deltas);
+}
+
+function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+  const [, id, action] = path.match(/^\/v1\/responses\/([^/]+)(?:\/(input_items|cancel))?$/) ?? [];
+  const stored = id ? node.responses.get(decodeURIComponent(id)) : undefined;
+  if (!stored) return invalid(res, 404, `No response found with id '${id}'.`, null, null);
+  if (req.method === 'GET' && !action) return sendJson(res, 200, stored.response);
+  if (req.method === 'DELETE' && !action) {
+    node.responses.delete(decodeURIComponent(id!));
+    return sendJson(res, 200, { id: stored.response.id, object: 'response', deleted: true });
+  }
+  if (req.method === 'GET' && action === 'input_items') {
+    const data = stored.input.map((item, i) => ({ id: `msg_in_${i}`, ...(item as Body) }));
+    return sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+  }
+  if (req.method === 'POST' && action === 'cancel') return sendJson(res, 200, { ...stored.response, status: 'cancelled' });
+  return invalid(res, 405, 'method not allowed', null, null);
+}
+
+function completions(node: SimNode, res: http.ServerResponse, body: Body) {
+  const id = `cmpl-${node.id}-${node.served}`;
+  const created = Math.floor(Date.now() / 1000);
+  const prompt = estimateTokens(body.prompt);
+  const completion = completionTokens(node.knobs, body);
+  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const pieces = [`Hello from ${node.id}`, ...Array.from({ length: Math.max(0, node.knobs.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const choice = (text: string, finish: string | null) => ({ text, index: 0, logprobs: null, finish_reason: finish });
+  if (body.stream !== true) {
+    return sendJson(res, 200, { id, object: 'text_completion', created, model: body.model, choices: [choice(pieces.join(''), 'stop')], usage });
+  }
+  const data = (o: Body) => `data: ${JSON.stringify({ id, object: 'text_completion', created, model: body.model, ...o })}\n\n`;
+  const events = pieces.map((p) => data({ choices: [choice(p, null)] }));
+  const deltas = new Set(events.map((_, i) => i));
+  events.push(data({ choices: [choice('', 'stop')] }));
+  if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) events.push(data({ choices: [], usage }));
+  events.push('data: [DONE]\n\n');
+  return writeEvents(node, res, events, deltas);
+}
+
+async function speech(node: SimNode, res: http.ServerResponse) {
+  const k = node.knobs;
+  res.writeHead(200, { 'content-type': 'audio/mpeg' });
+  for (let i = 0; i < k.chunks; i++) {
+    if (i === k.cutAfterChunks) return res.socket?.destroy();
+    if (i === k.stallAfterChunks) return;
+    res.write(Buffer.from(`ID3-${node.id}-chunk-${i};`));
+    if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
+  }
+  res.end();
+}
+
+async function transcription(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer, translate: boolean) {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+  } catch {
+    return invalid(res, 400, 'could not parse multipart body', null, null);
+  }
+  const file = form.get('file');
+  if (!(file instanceof File)) return invalid(res, 400, "'file' is required", 'file', null);
+  const verb = translate ? 'translated' : 'transcribed';
+  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}` });
+}
+
+/** Handles the endpoints of this module; false when the path is not one of them. */
+export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Body, bytes: Buffer): Promise<boolean> {
+  const post = req.method === 'POST';
+  if (post && path === '/v1/responses') await responsesCreate(node, res, body);
+  else if (path.startsWith('/v1/responses/')) responsesFollowUp(node, req, res, path);
+  else if (post && path === '/v1/completions') await completions(node, res, body);
+  else if (post && path === '/v1/moderations') {
+    sendJson(res, 200, { id: `modr-${node.served}`, model: body.model, results: [{ flagged: false, categories: { violence: false }, category_scores: { violence: 0.001 } }] });
+  } else if (post && path === '/v1/images/generations') {
+    sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }] });
+  } else if (post && path === '/v1/audio/speech') await speech(node, res);
+  else if (post && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) await transcription(node, req, res, bytes, path.endsWith('translations'));
+  else return false;
+  return true;
+}

@@ -1,0 +1,125 @@
+/**
+ * What the simulated fleet's modules share: the knobs, a node's state, and small helpers.
+ */
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface Knobs {
+  /** Delay before the response headers, ms. */
+  latencyMs: number;
+  /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
+  status: number;
+  /** With `status`: a Retry-After header (seconds). */
+  retryAfter?: number;
+  /** With `status`: a retry-after-ms header. */
+  retryAfterMs?: number;
+  /** Never answer (keep the socket open). */
+  hang: boolean;
+  /** Destroy the socket as soon as a request arrives. */
+  reset: boolean;
+  /** Stop listening: connections are refused. */
+  refuse: boolean;
+  /** Stream: content chunks to send (before the finish chunk). */
+  chunks: number;
+  /** Stream: delay between chunks, ms. */
+  chunkDelayMs: number;
+  /** Stream: destroy the socket after this many chunks. -1 = never. */
+  cutAfterChunks: number;
+  /** Stream: stop sending (socket stays open) after this many chunks. -1 = never. */
+  stallAfterChunks: number;
+  /** If set, requests must carry `Authorization: Bearer <requireKey>` or get 401. */
+  requireKey?: string;
+  /** Fail (with `status`, default 500) only the first N requests, then recover. */
+  failFirst: number;
+  /**
+   * Completion tokens the node writes unless the request caps it (`max_tokens` /
+   * `max_completion_tokens`): what an uncapped real model does. 0 = report `chunks`.
+   */
+  completionTokens: number;
+  /** With `status`: the error message (default `simulated <status> from <node>`). */
+  errorMessage?: string;
+  /** Answer every POST with a 302 to this URL. */
+  redirectTo?: string;
+  /** JSON answers: add a `padding` string of this many bytes. */
+  padBytes: number;
+}
+
+export const DEFAULT_KNOBS: Knobs = {
+  latencyMs: 0,
+  status: 0,
+  hang: false,
+  reset: false,
+  refuse: false,
+  chunks: 3,
+  chunkDelayMs: 0,
+  cutAfterChunks: -1,
+  stallAfterChunks: -1,
+  failFirst: 0,
+  completionTokens: 0,
+  padBytes: 0,
+};
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  /** The body exactly as received (JSON.parse would round big integers). */
+  raw: string;
+  /** Byte length and SHA-256 of the body: byte-for-byte comparisons of binary (multipart) bodies. */
+  size: number;
+  sha256: string;
+}
+
+export interface SimNode {
+  id: string;
+  port: number;
+  knobs: Knobs;
+  baseKnobs: Knobs;
+  server: http.Server;
+  sockets: Set<Socket>;
+  requests: RecordedRequest[];
+  served: number;
+  listening: boolean;
+  /** Responses this node stored (`POST /v1/responses` without `store: false`), by id. */
+  responses: Map<string, StoredResponse>;
+}
+
+export interface StoredResponse {
+  response: Record<string, unknown>;
+  input: unknown[];
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function estimateTokens(value: unknown): number {
+  return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function errorBody(status: number, message: string) {
+  return { error: { message, type: status === 429 ? 'rate_limit_error' : 'server_error', param: null, code: null } };
+}
+
+/** What the node "writes": `completionTokens` unless the request capped it, else `chunks`. */
+export function completionTokens(k: Knobs, body: Record<string, unknown>): number {
+  if (k.completionTokens <= 0) return k.chunks;
+  const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity);
+  return Math.min(k.completionTokens, cap);
+}
+
+export async function readBytes(req: http.IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+export async function readBody(req: http.IncomingMessage): Promise<string> {
+  return (await readBytes(req)).toString('utf8');
+}
+
