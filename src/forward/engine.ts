@@ -20,6 +20,7 @@ import { timeoutsFor, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import type { NodeReservation } from '../limits/admission';
+import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
@@ -29,12 +30,10 @@ import { CircuitBreaker } from './breaker';
 import { RetryBudget } from './budget';
 import { finalFailure, upstreamMessage, type Tried } from './failure';
 import { classify, type Verdict } from './outcome';
+import { deliver } from './deliver';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
-import { ENDPOINTS } from '../openai/endpoints';
-import { responseIdTagger, type ResponseOwner } from '../openai/response-ids';
-import { relayBytes, relaySse } from './relay';
 import { sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
-import { usageFromJson, type Usage } from './usage';
+import type { Usage } from './usage';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -133,15 +132,6 @@ function credentialFor(node: NodeConfig, env: Record<string, unknown>): { creden
   return typeof secret === 'string' ? { credential: secret } : { missing: node.apiKeyEnv };
 }
 
-function responseHeaders(upstream: Response): Headers {
-  const headers = new Headers();
-  for (const name of ['content-type', 'cache-control', 'content-disposition']) {
-    const value = upstream.headers.get(name);
-    if (value) headers.set(name, value);
-  }
-  return headers;
-}
-
 /** Why no further attempt may start now, or undefined. */
 function stopReason(config: LoadedConfig, state: IsolateState, walk: Walk, deadline: number, totalMs: number, now: number): string | undefined {
   if (walk.verdicts.length >= config.retry.maxAttempts) return '';
@@ -170,32 +160,6 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
     state.breaker.coolDown(attempt.node.id, at, pause);
     walk.retryAfter = Math.min(walk.retryAfter ?? Infinity, pause);
   }
-}
-
-/**
- * The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read.
- * Responses answers have their response ids tagged with the node (`response-ids.ts`).
- */
-function deliver(
-  request: ParsedRequest,
-  owner: ResponseOwner,
-  sent: SentAttempt,
-  relay: { deadline: number; idleMs: number; stripUsage: boolean },
-): Pick<ForwardSuccess, 'response' | 'usage'> {
-  const upstream = sent.response!;
-  const headers = responseHeaders(upstream);
-  const format = ENDPOINTS[request.endpoint].stream;
-  const rewrite = request.endpoint === 'responses' ? responseIdTagger(owner) : undefined;
-  if (sent.stream) {
-    const { body, summary } =
-      format === 'bytes' || !upstream.headers.get('content-type')?.includes('text/event-stream')
-        ? relayBytes(sent.stream.reader, sent.stream.first, relay)
-        : relaySse(sent.stream.reader, sent.stream.first, { ...relay, format, ...(rewrite ? { rewrite } : {}) });
-    return { response: new Response(body, { status: upstream.status, headers }), usage: summary.then((s) => s.usage) };
-  }
-  let body = sent.body ?? new Uint8Array();
-  if (rewrite && upstream.ok) body = new TextEncoder().encode(rewrite(new TextDecoder().decode(body)));
-  return { response: new Response(body, { status: upstream.status, headers }), usage: Promise.resolve(usageFromJson(body)) };
 }
 
 function logFailures(input: ForwardInput, walk: Walk): void {

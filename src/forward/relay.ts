@@ -47,7 +47,7 @@ const TERMINAL_RESPONSE_EVENT = /"type"\s*:\s*"response\.(completed|incomplete|f
 const DONE = /^data:\s*\[DONE\]\s*$/m;
 const encoder = new TextEncoder();
 
-export function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uint8Array {
+function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uint8Array {
   if (format === 'responses') {
     const body = { type: 'error', code: fault.code, message: fault.message, param: null, sequence_number: sequence };
     return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);

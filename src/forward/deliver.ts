@@ -1,0 +1,48 @@
+/**
+ * An accepted attempt as the caller's response: a stream relayed in its endpoint's format
+ * (`relay.ts`), or a JSON answer's bytes as read — with the usage it reports, for settling.
+ * Only a few upstream headers pass (content type, caching, a file name); the router adds
+ * its own.
+ */
+import type { ParsedRequest } from '../openai/requests';
+import { ENDPOINTS } from '../openai/endpoints';
+import { responseIdTagger, type ResponseOwner } from '../openai/response-ids';
+import { relayBytes, relaySse } from './relay';
+import type { SentAttempt } from './upstream';
+import { usageFromJson, type Usage } from './usage';
+
+function responseHeaders(upstream: Response): Headers {
+  const headers = new Headers();
+  for (const name of ['content-type', 'cache-control', 'content-disposition']) {
+    const value = upstream.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  return headers;
+}
+
+/**
+ * The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read.
+ * Responses answers have their response ids tagged with the node (`response-ids.ts`).
+ */
+export function deliver(
+  request: ParsedRequest,
+  owner: ResponseOwner,
+  sent: SentAttempt,
+  relay: { deadline: number; idleMs: number; stripUsage: boolean },
+): { response: Response; usage: Promise<Usage | undefined> } {
+  const upstream = sent.response!;
+  const headers = responseHeaders(upstream);
+  const format = ENDPOINTS[request.endpoint].stream;
+  const rewrite = request.endpoint === 'responses' ? responseIdTagger(owner) : undefined;
+  if (sent.stream) {
+    const { body, summary } =
+      format === 'bytes'
+        ? relayBytes(sent.stream.reader, sent.stream.first, relay)
+        : relaySse(sent.stream.reader, sent.stream.first, { ...relay, format, ...(rewrite ? { rewrite } : {}) });
+    return { response: new Response(body, { status: upstream.status, headers }), usage: summary.then((s) => s.usage) };
+  }
+  let body = sent.body ?? new Uint8Array();
+  if (rewrite && upstream.ok) body = new TextEncoder().encode(rewrite(new TextDecoder().decode(body)));
+  return { response: new Response(body, { status: upstream.status, headers }), usage: Promise.resolve(usageFromJson(body)) };
+}
+
