@@ -57,6 +57,17 @@ describe('requests charged by request alone', () => {
     const after = await eventually(() => usage(id), (u) => u.inFlight === 0);
     expect(after.window).toEqual({ requests: 2, tokens: 0, windowMs: 60_000 });
   });
+
+  it('moderations and images fail over like every other endpoint', async () => {
+    await setNode('n-us', { status: 503 });
+    const mod = await call('/v1/moderations', { key, body: { model: 'gpt-4o-mini', input: 'x' } });
+    const img = await call('/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat' } });
+    for (const res of [mod, img]) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-router-node')).toBe('n-eu');
+    }
+    expect(await img.json()).toMatchObject({ data: [{ revised_prompt: 'a cat (by n-eu)' }] });
+  });
 });
 
 describe('POST /v1/audio/speech', () => {
