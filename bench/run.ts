@@ -20,7 +20,6 @@ const C = Number(process.env.BENCH_C ?? 4);
 const ROUNDS = 3;
 const only = process.env.BENCH_ONLY?.split(',');
 const section = (name: string) => !only || only.includes(name);
-void ADMIN_TOKEN;
 
 const chat = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(stream ? { stream: true } : {}) });
 const post = (key: string, body: string) => () => ({

@@ -19,7 +19,9 @@ console.log(`simulated fleet: control ${fleet.controlUrl}, nodes ${fleet.nodes.m
 const wrangler = spawn(
   'wrangler',
   ['dev', '--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`, '--show-interactive-dev-session=false', '--test-scheduled'],
-  { stdio: ['ignore', 'inherit', 'inherit'] },
+  // No internet here: miniflare would try to fetch the real `request.cf` and print a stack
+  // trace when it cannot. Its placeholder (DFW, Austin, US) is what local dev gets anyway.
+  { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
 );
 
 async function shutdown(code: number) {
@@ -73,6 +75,9 @@ llm-edge-router is running on ${base} (simulated fleet, no internet needed)
   curl -N ${base}/v1/chat/completions -H "authorization: Bearer ${key}" \\
     -H "content-type: application/json" \\
     -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}'
+
+  curl ${base}/v1/responses -H "authorization: Bearer ${key}" \\
+    -H "content-type: application/json" -d '{"model":"gpt-4o-mini","input":"Hello"}'
 
   curl ${base}/v1/models -H "authorization: Bearer ${key}"
   curl ${base}/admin/keys -H "authorization: Bearer ${ADMIN_TOKEN}"

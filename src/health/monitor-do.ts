@@ -13,19 +13,13 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
-import type { ColoSnapshot, ColoStats } from '../routing/colo-stats-do';
+import type { Bindings } from '../bindings';
+import type { ColoSnapshot } from '../routing/colo-stats-do';
 import { routeKey } from '../routing/table';
 import { buildTable, liveFailureRates, nodeOffsets, type HealthState } from '../routing/scores';
 import { sendAlert, type Transition } from './alerts';
 import { probeAll } from './probe';
 import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth } from './state';
-
-interface MonitorEnv {
-  ROUTER_CONFIG: unknown;
-  ROUTER_KV: KVNamespace;
-  COLO_STATS: DurableObjectNamespace<ColoStats>;
-  [secret: string]: unknown;
-}
 
 /** The latest upstream error live traffic saw from a node, in any colo. */
 export interface LiveError {
@@ -56,7 +50,7 @@ function latestErrors(snapshots: ColoSnapshot[]): Record<string, LiveError> {
   return out;
 }
 
-export class HealthMonitor extends DurableObject<MonitorEnv> {
+export class HealthMonitor extends DurableObject<Bindings> {
   private running: Promise<void> | null = null;
 
   private async load(): Promise<{ nodes: Record<string, NodeHealth>; colos: Record<string, number | null>; live: Record<string, LiveStats> }> {

@@ -10,6 +10,7 @@
  * The window's rules are in `window.ts`.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { Bindings } from '../bindings';
 import type { TotalsDelta } from './usage-batch';
 import { canExtend, decide, expired, settledTokens, usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
 
@@ -49,14 +50,14 @@ interface EntryRow {
   [column: string]: SqlStorageValue;
 }
 
-export class RateLimiter extends DurableObject {
+export class RateLimiter extends DurableObject<Bindings> {
   /** Entries in admission order: a mirror of the `entries` table. */
   private log: LogEntry[] = [];
   private alarmAt: number | null = null;
   private readonly sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as never);
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
     this.sql = ctx.storage.sql;
     void ctx.blockConcurrencyWhile(async () => {
       // v1 kept `log` and `leases` apart; one row per request now carries both (in flight = end_at NULL).

@@ -6,7 +6,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig } from '../config/load';
-import type { HealthMonitor } from '../health/monitor-do';
+import type { Bindings } from '../bindings';
 import { foldSample, type NodeStat, type Sample } from './scores';
 
 export interface ColoSnapshot {
@@ -19,12 +19,7 @@ export interface ColoSnapshot {
   registered?: boolean;
 }
 
-interface ColoEnv {
-  ROUTER_CONFIG: unknown;
-  HEALTH_MONITOR: DurableObjectNamespace<HealthMonitor>;
-}
-
-export class ColoStats extends DurableObject<ColoEnv> {
+export class ColoStats extends DurableObject<Bindings> {
   private snapshotState: ColoSnapshot | undefined;
 
   private async state(colo: string): Promise<ColoSnapshot> {
