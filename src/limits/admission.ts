@@ -60,12 +60,12 @@ export function leaseMsFor(config: LoadedConfig, model: string): number {
  * A request that alone exceeds a token limit can never be admitted: OpenAI's "Request too
  * large" 429, at once, with `x-should-retry: false` and no retry-after (waiting cannot help).
  */
-function tooLarge(max: number, requested: number, model: string, subject: string, snapshotHeaders: Record<string, string>): RouterError {
+function tooLarge(max: number, requested: number, model: string, subject: string): RouterError {
   return new RouterError(
     429,
     `Request too large for ${model} on ${subject} on tokens per minute (tpm): Limit ${max}, Requested ${requested}. ` +
       'The input or output tokens must be reduced in order to run successfully.',
-    { type: 'tokens', code: 'rate_limit_exceeded', headers: { ...snapshotHeaders, 'x-should-retry': 'false' } },
+    { type: 'tokens', code: 'rate_limit_exceeded', headers: { 'x-should-retry': 'false' } },
   );
 }
 
@@ -103,7 +103,7 @@ export async function admitKey(
   if (!hasLimits(limits)) {
     return { headers: {}, extend: async () => true, settle: (result) => recordUnlimited(env, key.id, result) };
   }
-  if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, subject, {});
+  if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, subject);
   const stub = env.RATE_LIMITER.getByName(`key:${key.id}`);
   const decision = await stub.admit({ limits, tokens: request.tokens, leaseMs: leaseMsFor(config, request.model) });
   if (!decision.ok) throw refusal(decision, subject, request.tokens);

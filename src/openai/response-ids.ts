@@ -22,9 +22,8 @@ export interface ResponseOwner {
   keyId: string;
 }
 
-export function tagResponseId(id: string, owner: ResponseOwner): string {
-  return `${id}${SEP}${b64url(`${owner.nodeId} ${owner.keyId}`)}`;
-}
+/** The part after `~`: node and key, encoded. */
+const ownerTag = (owner: ResponseOwner) => b64url(`${owner.nodeId} ${owner.keyId}`);
 
 /** The upstream id and owner of a tagged id; undefined for an id the router did not issue. */
 export function parseResponseId(tagged: string): ({ id: string } & ResponseOwner) | undefined {
@@ -40,6 +39,6 @@ export function parseResponseId(tagged: string): ({ id: string } & ResponseOwner
 
 /** Tags every response id in a JSON text or SSE event sent by `owner.nodeId` for `owner.keyId`. */
 export function responseIdTagger(owner: ResponseOwner): (text: string) => string {
-  const tag = b64url(`${owner.nodeId} ${owner.keyId}`);
+  const tag = ownerTag(owner);
   return (text) => (text.includes('"resp_') ? text.replace(RESPONSE_ID, (_, id: string) => `"${id}${SEP}${tag}"`) : text);
 }
