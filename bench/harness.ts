@@ -34,7 +34,8 @@ export function routerConfig(fleet: Fleet, extra: Record<string, unknown> = {}) 
       models: ['gpt-4o-mini'],
       apiKeyEnv: 'NODE_KEY',
     })),
-    timeouts: { firstByteMs: 1000, idleMs: 5000, totalMs: 10000 },
+    // The fleet answers in milliseconds: a JSON answer not complete in 1 s is a hung node here.
+    timeouts: { firstByteMs: 1000, responseMs: 1000, idleMs: 5000, totalMs: 10000 },
     ...extra,
   };
 }

@@ -11,6 +11,7 @@
  */
 import type { NodeConfig } from '../config/schema';
 import { readCapped } from '../http/body';
+import { fetchWithin } from '../http/fetch-within';
 import type { AttemptOutcome } from './outcome';
 
 /** Caller headers worth passing on; everything else (cookies, the caller's key, cf-*) stays here. */
@@ -45,20 +46,6 @@ export interface AttemptLimits {
   maxBytes: number;
 }
 
-/** `fetch` under a deadline that also covers reading whatever `read` reads of the response. */
-async function fetchWithin<T>(url: string, init: RequestInit, ms: number, read: (res: Response) => Promise<T>): Promise<T | 'timeout'> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), ms);
-  try {
-    return await read(await fetch(url, { ...init, signal: abort.signal }));
-  } catch (err) {
-    if (abort.signal.aborted) return 'timeout';
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export async function sendAttempt(
   node: NodeConfig,
   path: string,
@@ -69,7 +56,7 @@ export async function sendAttempt(
   const started = Date.now();
   let headersAt = started;
   try {
-    const sent = await fetchWithin(node.baseUrl + path, { method: 'POST', redirect: 'manual', ...init }, limits.timeoutMs, async (response): Promise<SentAttempt> => {
+    const sent = await fetchWithin(node.baseUrl + path, { method: 'POST', ...init }, limits.timeoutMs, async (response): Promise<SentAttempt> => {
       headersAt = Date.now();
       const outcome: AttemptOutcome = { kind: 'response', status: response.status, headers: response.headers };
       if (stream && response.ok && response.body) {

@@ -1,9 +1,10 @@
 /**
  * Active probes: an unbilled `GET {baseUrl}{probePath}` per node with the node's own
- * credential and a timeout, run in batches of six (a Worker may have six connections
+ * credential and a timeout (redirects are failures, never followed), run in batches of six (a Worker may have six connections
  * waiting for headers at once).
  */
 import type { HealthConfig, NodeConfig } from '../config/schema';
+import { fetchWithin } from '../http/fetch-within';
 import type { ProbeResult } from './state';
 
 const BATCH = 6;
@@ -12,22 +13,17 @@ export async function probeNode(node: NodeConfig, env: Record<string, unknown>, 
   const started = Date.now();
   const secret = node.apiKeyEnv ? env[node.apiKeyEnv] : undefined;
   if (node.apiKeyEnv && typeof secret !== 'string') return { ok: false, latencyMs: 0, error: `secret ${node.apiKeyEnv} is not set` };
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), cfg.probeTimeoutMs);
+  const headers: Record<string, string> = typeof secret === 'string' ? { authorization: `Bearer ${secret}` } : {};
   try {
-    const res = await fetch(node.baseUrl + cfg.probePath, {
-      headers: typeof secret === 'string' ? { authorization: `Bearer ${secret}` } : {},
-      signal: abort.signal,
+    const status = await fetchWithin(node.baseUrl + cfg.probePath, { headers }, cfg.probeTimeoutMs, async (res) => {
+      await res.body?.cancel();
+      return res.status;
     });
-    await res.body?.cancel();
     const latencyMs = Date.now() - started;
-    return res.ok ? { ok: true, latencyMs } : { ok: false, latencyMs, error: `HTTP ${res.status}` };
+    if (status === 'timeout') return { ok: false, latencyMs, error: `timeout after ${cfg.probeTimeoutMs} ms` };
+    return status >= 200 && status < 300 ? { ok: true, latencyMs } : { ok: false, latencyMs, error: `HTTP ${status}` };
   } catch (err) {
-    const latencyMs = Date.now() - started;
-    if (abort.signal.aborted) return { ok: false, latencyMs, error: `timeout after ${cfg.probeTimeoutMs} ms` };
-    return { ok: false, latencyMs, error: `connection failed (${String((err as Error)?.message ?? err).slice(0, 80)})` };
-  } finally {
-    clearTimeout(timer);
+    return { ok: false, latencyMs: Date.now() - started, error: `connection failed (${String((err as Error)?.message ?? err).slice(0, 80)})` };
   }
 }
 

@@ -66,7 +66,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     return sendJson(res, status, errorBody(status, k.errorMessage ?? `simulated ${status} from ${node.id}`), headers);
   }
 
-  if (k.redirectTo && req.method === 'POST') {
+  if (k.redirectTo) {
     res.writeHead(302, { location: k.redirectTo, 'content-length': 0 });
     return res.end();
   }

@@ -38,7 +38,7 @@ export interface Knobs {
   completionTokens: number;
   /** With `status`: the error message (default `simulated <status> from <node>`). */
   errorMessage?: string;
-  /** Answer every POST with a 302 to this URL. */
+  /** Answer every request with a 302 to this URL. */
   redirectTo?: string;
   /** JSON answers: add a `padding` string of this many bytes. */
   padBytes: number;

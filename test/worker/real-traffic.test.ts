@@ -309,6 +309,16 @@ describe('8. hardening', () => {
     expect(await nodeRequests('n-ap')).toHaveLength(0);
   });
 
+  it('does not follow a redirect from a probe either: the node\'s credential stays with the node', async () => {
+    const { probeNode } = await import('../../src/health/probe');
+    const config = testConfig();
+    await setNode('n-us', { redirectTo: `${config.nodes[1].baseUrl}/models` });
+    const node = { ...config.nodes[0], weight: 1, modelMap: {}, endpoints: ['chat'] };
+    const result = await probeNode(node, env as unknown as Record<string, unknown>, { ...config.health, probePath: '/models', probeTimeoutMs: 500 });
+    expect(result).toMatchObject({ ok: false, error: 'HTTP 302' });
+    expect(await nodeRequests('n-eu')).toHaveLength(0);
+  });
+
   it('caps a Retry-After cooldown at breaker.maxCooldownMs', async () => {
     for (const n of ['n-us', 'n-eu', 'n-ap']) await setNode(n, { status: 429, retryAfter: 7_200 });
     const { key } = await newKey();
