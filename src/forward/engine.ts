@@ -32,7 +32,7 @@ import { finalFailure, upstreamMessage, type Tried } from './failure';
 import { classify, type Verdict } from './outcome';
 import { deliver } from './deliver';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
-import { sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
+import { credentialFor, sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
 import type { Usage } from './usage';
 
 export interface ForwardInput {
@@ -124,12 +124,6 @@ interface Walk {
   why: string;
   /** Upstream error text per failed attempt: for the log only. */
   failures: Record<string, unknown>[];
-}
-
-function credentialFor(node: NodeConfig, env: Record<string, unknown>): { credential?: string; missing?: string } {
-  if (!node.apiKeyEnv) return {};
-  const secret = env[node.apiKeyEnv];
-  return typeof secret === 'string' ? { credential: secret } : { missing: node.apiKeyEnv };
 }
 
 /** Why no further attempt may start now, or undefined. */

@@ -17,6 +17,17 @@ import type { AttemptOutcome } from './outcome';
 /** Caller headers worth passing on; everything else (cookies, the caller's key, cf-*) stays here. */
 const FORWARDED_HEADERS = ['accept', 'accept-language', 'user-agent', 'openai-beta'];
 
+/**
+ * A node's credential, from the Worker secret its `apiKeyEnv` names: `missing` names the
+ * secret when it is configured but not set (the node cannot be called). The one lookup
+ * for requests, probes and stored-response follow-ups.
+ */
+export function credentialFor(node: NodeConfig, env: Record<string, unknown>): { credential?: string; missing?: string } {
+  if (!node.apiKeyEnv) return {};
+  const secret = env[node.apiKeyEnv];
+  return typeof secret === 'string' ? { credential: secret } : { missing: node.apiKeyEnv };
+}
+
 /** Headers for an upstream call; an empty `contentType` lets the runtime set it (FormData bodies). */
 export function upstreamHeaders(incoming: Headers, credential: string | undefined, requestId: string, contentType = 'application/json'): Headers {
   const headers = new Headers({ 'x-request-id': requestId });

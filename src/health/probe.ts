@@ -4,6 +4,7 @@
  * waiting for headers at once).
  */
 import type { HealthConfig, NodeConfig } from '../config/schema';
+import { credentialFor } from '../forward/upstream';
 import { fetchWithin } from '../http/fetch-within';
 import type { ProbeResult } from './state';
 
@@ -11,9 +12,9 @@ const BATCH = 6;
 
 export async function probeNode(node: NodeConfig, env: Record<string, unknown>, cfg: HealthConfig): Promise<ProbeResult> {
   const started = Date.now();
-  const secret = node.apiKeyEnv ? env[node.apiKeyEnv] : undefined;
-  if (node.apiKeyEnv && typeof secret !== 'string') return { ok: false, latencyMs: 0, error: `secret ${node.apiKeyEnv} is not set` };
-  const headers: Record<string, string> = typeof secret === 'string' ? { authorization: `Bearer ${secret}` } : {};
+  const { credential, missing } = credentialFor(node, env);
+  if (missing) return { ok: false, latencyMs: 0, error: `secret ${missing} is not set` };
+  const headers: Record<string, string> = credential ? { authorization: `Bearer ${credential}` } : {};
   try {
     const status = await fetchWithin(node.baseUrl + cfg.probePath, { headers }, cfg.probeTimeoutMs, async (res) => {
       await res.body?.cancel();

@@ -12,7 +12,7 @@ import { authenticate } from '../auth/keys';
 import { loadConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { classify } from '../forward/outcome';
-import { sendAttempt, upstreamHeaders } from '../forward/upstream';
+import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
 import { parseResponseId, responseIdTagger } from './response-ids';
 
 function notFound(id: string): RouterError {
@@ -26,8 +26,7 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   const owner = parseResponseId(tagged);
   const node = owner ? config.nodesById.get(owner.nodeId) : undefined;
   if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged);
-  const secret = node.apiKeyEnv ? c.env[node.apiKeyEnv] : undefined;
-  const credential = typeof secret === 'string' ? secret : undefined;
+  const { credential } = credentialFor(node, c.env);
   const query = new URL(c.req.url).search;
   const sent = await sendAttempt(
     node,
