@@ -65,7 +65,15 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const pinned = stateOf(config, request, key.id);
   const allowed = (m: string) => modelAllowed(config, key.models, m);
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
-  const reservation = { model, tokens: reservedTokens(config, request, modelChain(config, model).filter(allowed)) };
+  // Estimated only if something reads it (a key or node with limits): the estimate walks the
+  // whole body, images' data-URL headers included, and unlimited traffic never needs it.
+  let tokens: number | undefined;
+  const reservation = {
+    model,
+    get tokens() {
+      return (tokens ??= reservedTokens(config, request, modelChain(config, model).filter(allowed)));
+    },
+  };
   const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
 
   // Admission and the routing table load run side by side, never one after the other.
