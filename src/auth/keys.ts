@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { RouterError } from '../errors/router-error';
 import { LimitsSchema } from '../config/schema';
+import { onIsolateReset } from '../isolate';
 
 export const KeyRecordSchema = z.object({
   id: z.string(),
@@ -138,7 +139,6 @@ export async function revokeKey(kv: KVNamespace, id: string): Promise<boolean> {
   return true;
 }
 
-/** Test hook: forget memoised keys. */
-export function clearKeyMemo(): void {
+onIsolateReset(() => {
   memo.clear();
-}
+});

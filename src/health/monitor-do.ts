@@ -16,10 +16,10 @@ import { loadConfig, type LoadedConfig } from '../config/load';
 import type { Bindings } from '../bindings';
 import type { ColoSnapshot } from '../routing/colo-stats-do';
 import { routeKey } from '../routing/table';
-import { buildTable, liveFailureRates, nodeOffsets, type HealthState } from '../routing/scores';
-import { sendAlert, type Transition } from './alerts';
+import { sendAlert } from './alerts';
+import { buildTables, MIN_PUBLISH_GAP_MS, publishDue, walkHealth } from './cycle';
 import { probeAll } from './probe';
-import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth } from './state';
+import type { LiveStats, NodeHealth } from './state';
 
 /** The latest upstream error live traffic saw from a node, in any colo. */
 export interface LiveError {
@@ -35,9 +35,6 @@ export interface MonitorStatus {
   lastCycleAt: number | null;
   lastPublishAt: number | null;
 }
-
-const PUBLISH_EVERY_MS = 55_000; // the minute cron always finds the tables due
-const MIN_PUBLISH_GAP_MS = 1_000;
 
 /** Per node, the newest error any colo reported. */
 function latestErrors(snapshots: ColoSnapshot[]): Record<string, LiveError> {
@@ -111,23 +108,17 @@ export class HealthMonitor extends DurableObject<Bindings> {
     const now = Date.now();
     const state = await this.load();
     const probes = await probeAll(config.nodes, this.env, config.health);
-    const transitions: Transition[] = [];
-    for (const node of config.nodes) {
-      const before = state.nodes[node.id] ?? INITIAL_HEALTH;
-      const after = nextHealth(before, probes.get(node.id)!, state.live[node.id], config.health, now);
-      if (after.state !== before.state) transitions.push({ nodeId: node.id, from: before.state, to: after.state, reason: after.reason });
-      state.nodes[node.id] = after;
-    }
-    await this.ctx.storage.put({ nodes: state.nodes, lastCycleAt: now });
+    const { states, transitions } = walkHealth(config.nodes, state.nodes, probes, state.live, config.health, now);
+    await this.ctx.storage.put({ nodes: states, lastCycleAt: now });
     const webhook = config.health.alertWebhook;
     if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
 
     const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
-    if (transitions.length === 0 && now - lastPublish < PUBLISH_EVERY_MS) return;
+    if (!publishDue(transitions.length, lastPublish, now)) return;
     // A state change is published now: only KV's one-write-a-second per key may delay it.
     const wait = lastPublish + MIN_PUBLISH_GAP_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await this.publish(config, state.nodes, state.colos, Date.now());
+    await this.publish(config, states, state.colos, Date.now());
   }
 
   /**
@@ -136,12 +127,9 @@ export class HealthMonitor extends DurableObject<Bindings> {
    * for the next publish, and every other table is still written.
    */
   private async publish(config: LoadedConfig, nodes: Record<string, NodeHealth>, colos: Record<string, number | null>, now: number) {
-    const health: Record<string, HealthState> = Object.fromEntries(config.nodes.map((n) => [n.id, nodes[n.id]?.state ?? 'healthy']));
     const read = await Promise.allSettled(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()));
     const snapshots = read.flatMap((r) => (r.status === 'fulfilled' && r.value !== null ? [r.value] : []));
-    const offsets = nodeOffsets(snapshots, config.nodes, config.routing, now);
-    const tables = snapshots.map((snap) => buildTable(snap.colo, snap.coords, snap.stats, config.nodes, health, config.routing, now, offsets));
-    tables.push(buildTable('_default', undefined, {}, config.nodes, health, config.routing, now, offsets));
+    const { tables, live } = buildTables(snapshots, config.nodes, nodes, config.routing, now);
     const written = await Promise.allSettled(tables.map((t) => this.env.ROUTER_KV.put(routeKey(t.colo), JSON.stringify(t))));
     const failed = [...read, ...written].flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
     if (failed.length > 0) console.error(JSON.stringify({ event: 'publish_partly_failed', failures: failed.slice(0, 10), count: failed.length }));
@@ -150,7 +138,6 @@ export class HealthMonitor extends DurableObject<Bindings> {
     tables.forEach((t, i) => {
       if (t.colo !== '_default' && written[i]!.status === 'fulfilled') current[t.colo] = now;
     });
-    const live = liveFailureRates(snapshots, config.routing.halfLifeMs, now);
     await this.ctx.storage.put({ colos: current, live, liveErrors: latestErrors(snapshots), lastPublishAt: now });
   }
 }

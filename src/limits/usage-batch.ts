@@ -8,6 +8,8 @@
  * since the last flush or `MAX_KEYS` keys are pending. Totals of such keys therefore lag
  * by up to `FLUSH_MS` plus the time to the isolate's next request. Pure, but for the clock.
  */
+import { onIsolateReset } from '../isolate';
+
 export interface TotalsDelta {
   requests: number;
   promptTokens: number;
@@ -41,3 +43,4 @@ export function resetUsageBatch(): void {
   pending = new Map();
   lastFlush = -Infinity;
 }
+onIsolateReset(resetUsageBatch);

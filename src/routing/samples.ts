@@ -6,6 +6,7 @@
  */
 import type { ColoStats } from './colo-stats-do';
 import type { Sample } from './scores';
+import { onIsolateReset } from '../isolate';
 
 const FLUSH_MS = 5_000;
 const MAX_PENDING = 200;
@@ -44,9 +45,8 @@ export async function flushSamples(env: { COLO_STATS: DurableObjectNamespace<Col
   await sending;
 }
 
-/** Test hook: forget pending samples; the next request flushes at once. */
-export function resetSamples(): void {
+onIsolateReset(() => {
   pending = new Map();
   count = 0;
   lastFlush = -Infinity;
-}
+});

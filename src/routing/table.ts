@@ -6,6 +6,7 @@
  * from the caller's own coordinates) — a second read, once per memo period.
  */
 import type { RouteTable } from './scores';
+import { onIsolateReset } from '../isolate';
 
 /** KV key of a colo's published table (`_default` for colos without one). */
 export const routeKey = (colo: string) => `route:${colo}`;
@@ -42,7 +43,8 @@ export async function loadRouteTable(kv: KVNamespace, colo: string | undefined):
   return table;
 }
 
-/** Test hook: forget memoised tables. */
+/** Forget memoised tables (the routing tests read a table just published). */
 export function clearRouteMemo(): void {
   memo.clear();
 }
+onIsolateReset(clearRouteMemo);

@@ -5,11 +5,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
-import { resetIsolateState } from '../../src/forward/engine';
-import { clearKeyMemo } from '../../src/auth/keys';
-import { resetUsageBatch } from '../../src/limits/usage-batch';
-import { resetSamples } from '../../src/routing/samples';
-import { clearRouteMemo } from '../../src/routing/table';
+import { resetIsolate } from '../../src/isolate';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
@@ -85,11 +81,7 @@ export async function nodeRequests(id: string): Promise<{ path: string; headers:
 /** Fleet back to healthy, router isolate state forgotten. */
 export async function resetWorld(): Promise<void> {
   await fetch(`${CONTROL()}/reset`, { method: 'POST' });
-  resetIsolateState();
-  clearKeyMemo();
-  resetUsageBatch();
-  resetSamples();
-  clearRouteMemo();
+  resetIsolate();
 }
 
 export const chatBody = (extra: Record<string, unknown> = {}) => ({

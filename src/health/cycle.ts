@@ -1,0 +1,66 @@
+/**
+ * One monitor cycle's decisions, pure: walking every node's health from its probe, deciding
+ * whether the tables are due, and building them. The HealthMonitor does the I/O around
+ * these (probes, ColoStats snapshots, KV writes); `npm run sim` calls the same functions,
+ * so the simulator exercises the code that ships, not a copy of it.
+ */
+import type { HealthConfig, NodeConfig, RoutingConfig } from '../config/schema';
+import { buildTable, liveFailureRates, nodeOffsets, type HealthState, type NodeStat, type RouteTable } from '../routing/scores';
+import type { Transition } from './alerts';
+import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth, type ProbeResult } from './state';
+
+/** Tables are rebuilt at least this often (the minute cron always finds them due)… */
+export const PUBLISH_EVERY_MS = 55_000;
+/** …and at once on a state change, but never twice within KV's one write a second per key. */
+export const MIN_PUBLISH_GAP_MS = 1_000;
+
+/** Every node's next health from this cycle's probe and the live failure rates last published. */
+export function walkHealth(
+  nodes: readonly NodeConfig[],
+  before: Readonly<Record<string, NodeHealth>>,
+  probes: ReadonlyMap<string, ProbeResult>,
+  live: Readonly<Record<string, LiveStats>>,
+  cfg: HealthConfig,
+  now: number,
+): { states: Record<string, NodeHealth>; transitions: Transition[] } {
+  const states: Record<string, NodeHealth> = { ...before };
+  const transitions: Transition[] = [];
+  for (const node of nodes) {
+    const prev = before[node.id] ?? INITIAL_HEALTH;
+    const probe = probes.get(node.id);
+    if (!probe) continue;
+    const next = nextHealth(prev, probe, live[node.id], cfg, now);
+    if (next.state !== prev.state) transitions.push({ nodeId: node.id, from: prev.state, to: next.state, reason: next.reason });
+    states[node.id] = next;
+  }
+  return { states, transitions };
+}
+
+/** Whether this cycle publishes: on any transition, else once `PUBLISH_EVERY_MS` has passed. */
+export function publishDue(transitions: number, lastPublishAt: number, now: number): boolean {
+  return transitions > 0 || now - lastPublishAt >= PUBLISH_EVERY_MS;
+}
+
+export interface ColoStatsView {
+  colo: string;
+  coords?: { lat: number; lon: number } | undefined;
+  stats: Record<string, NodeStat>;
+}
+
+/**
+ * Every reporting colo's table plus `_default` (health and offsets, no samples), and the
+ * live failure rates the next cycle's health walk reads.
+ */
+export function buildTables(
+  colos: readonly ColoStatsView[],
+  nodes: readonly NodeConfig[],
+  states: Readonly<Record<string, NodeHealth>>,
+  routing: RoutingConfig,
+  now: number,
+): { tables: RouteTable[]; live: Record<string, LiveStats> } {
+  const health: Record<string, HealthState> = Object.fromEntries(nodes.map((n) => [n.id, states[n.id]?.state ?? 'healthy']));
+  const offsets = nodeOffsets(colos, nodes, routing, now);
+  const tables = colos.map((c) => buildTable(c.colo, c.coords, c.stats, nodes, health, routing, now, offsets));
+  tables.push(buildTable('_default', undefined, {}, nodes, health, routing, now, offsets));
+  return { tables, live: liveFailureRates(colos, routing.halfLifeMs, now) };
+}
