@@ -4,8 +4,9 @@
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../bindings';
-import { loadConfig } from '../config/load';
+import { loadConfig, modelChain } from '../config/load';
 import { RouterError } from '../errors/router-error';
+import { liveLens } from '../forward/engine';
 import { resolveModel } from '../openai/models';
 import { callerFromCf } from '../routing/geo';
 import { rankCandidates, type Candidate } from '../routing/select';
@@ -22,6 +23,7 @@ function describe(c: Candidate, rank: number | null) {
     samples: Math.round(c.samples * 10) / 10,
     ...(e?.sampleMs !== undefined ? { sampleMs: Math.round(e.sampleMs) } : {}),
     ...(e?.priorMs !== undefined ? { priorMs: Math.round(e.priorMs) } : {}),
+    ...(c.liveMs !== undefined ? { liveMs: Math.round(c.liveMs) } : {}),
     ...(e?.failureRate !== undefined ? { failureRate: Math.round(e.failureRate * 1000) / 1000 } : {}),
     health: c.health,
     ...(c.penaltyMs !== undefined ? { penaltyMs: Math.round(c.penaltyMs) } : {}),
@@ -37,16 +39,17 @@ export const routingRoutes = new Hono<AppEnv>()
     const model = resolveModel(config, q.model);
     const caller = callerFromCf({ latitude: q.lat, longitude: q.lon, colo: q.colo, country: q.country, continent: q.continent });
     const table = await loadRouteTable(c.env.ROUTER_KV, caller.colo);
-    const chain = [model, ...(config.models[model]?.fallbacks ?? [])];
+    const chain = modelChain(config, model);
+    const live = liveLens(config, caller.colo, 'chat');
     return c.json({
       model,
       caller,
       table: table ? { colo: table.colo, ageMs: Date.now() - table.generatedAt } : null,
       chain: chain.map((m) => {
-        const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing);
+        const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing, live ? { live } : {});
         return { model: m, candidates: [...ranked.map((r, i) => describe(r, i + 1)), ...excluded.map((x) => describe(x, null))] };
       }),
-      note: 'Near-ties (within routing.tieMargin) are ordered by a weighted random draw per request.',
+      note: "Near-ties (within routing.tieMargin) are ordered by a weighted random draw per request. liveMs is the answering isolate's own recent first-byte estimate for chat from that colo, blended into expectedMs.",
     });
   })
   .get('/status', async (c) => {

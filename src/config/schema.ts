@@ -128,6 +128,20 @@ export const RoutingSchema = z.strictObject({
   /** Degraded nodes: expected latency × factor + ms (penalised, not excluded). */
   degradedFactor: z.number().min(1).default(2),
   degradedPenaltyMs: z.number().nonnegative().default(250),
+  /** The isolate's live view (`routing/live.ts`): its own first-byte samples over the table. */
+  live: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Peak-EWMA time constant: how fast the estimate forgets older samples. */
+      ewmaMs: positiveInt.default(5_000),
+      /** Live evidence loses half its weight against the table every this many ms without a sample. */
+      halfLifeMs: positiveInt.default(30_000),
+      /** A node traffic moved away from is re-tried with one request after this long… */
+      exploreMs: positiveInt.default(60_000),
+      /** …doubling while it stays slower than the leader, up to this. */
+      maxExploreMs: positiveInt.default(120_000),
+    })
+    .prefault({}),
   /** Hard filters (data residency): callers matching a pin may use only its nodes. */
   pins: z
     .array(
@@ -223,4 +237,5 @@ export type NodeConfig = RouterConfig['nodes'][number];
 export type Limits = z.infer<typeof LimitsSchema>;
 export type Timeouts = z.infer<typeof TimeoutsSchema>;
 export type RoutingConfig = z.infer<typeof RoutingSchema>;
+export type LiveConfig = RoutingConfig['live'];
 export type HealthConfig = z.infer<typeof HealthSchema>;

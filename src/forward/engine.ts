@@ -19,8 +19,9 @@
 import { timeoutsFor, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
+import { LiveView, type LiveLens } from '../routing/live';
 import type { NodeReservation } from '../limits/admission';
-import { ENDPOINTS } from '../openai/endpoints';
+import { ENDPOINTS, type EndpointGroup } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
@@ -34,6 +35,7 @@ import { deliver } from './deliver';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
 import { credentialFor, sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
 import type { Usage } from './usage';
+import { onIsolateReset } from '../isolate';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -94,21 +96,29 @@ interface IsolateState {
   config: LoadedConfig;
   breaker: CircuitBreaker;
   budget: RetryBudget;
+  live: LiveView;
 }
 let isolate: IsolateState | undefined;
 
-/** Breaker and budget live for the isolate; a new config starts them afresh. */
+/** Breaker, budget and live view live for the isolate; a new config starts them afresh. */
 function isolateState(config: LoadedConfig): IsolateState {
   if (!isolate || isolate.config !== config) {
-    isolate = { config, breaker: new CircuitBreaker(config.retry.breaker), budget: new RetryBudget(config.retry.budget) };
+    isolate = { config, breaker: new CircuitBreaker(config.retry.breaker), budget: new RetryBudget(config.retry.budget), live: new LiveView(config.routing.live) };
   }
   return isolate;
 }
 
-/** Test hook: forget breaker and budget state. */
-export function resetIsolateState(): void {
-  isolate = undefined;
+/** The live view's scope: the caller's colo and the endpoint group. */
+const liveScope = (colo: string | undefined, group: EndpointGroup) => `${colo ?? '_default'}/${group}`;
+
+/** The isolate's live view for a colo and endpoint group, read-only (admin explanations); undefined when disabled. */
+export function liveLens(config: LoadedConfig, colo: string | undefined, group: EndpointGroup): LiveLens | undefined {
+  return config.routing.live.enabled ? isolateState(config).live.lens(liveScope(colo, group), Date.now(), { explore: false }) : undefined;
 }
+
+onIsolateReset(() => {
+  isolate = undefined;
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -143,7 +153,7 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
   if (verdict.action !== 'retry') return;
   const at = Date.now();
   if (verdict.nodeFault) {
-    input.observe?.(attempt.node.id, sent.latencyMs, false, message ?? reason);
+    observe(input, state, attempt.node.id, sent.latencyMs, false, message ?? reason);
     state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
   }
   // A rate-limited node is left alone for as long as it asked (or a default pause) — never
@@ -153,6 +163,26 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
     const pause = Math.min(asked, input.config.retry.breaker.maxCooldownMs);
     state.breaker.coolDown(attempt.node.id, at, pause);
     walk.retryAfter = Math.min(walk.retryAfter ?? Infinity, pause);
+  }
+}
+
+/**
+ * Prompts past this size (a long context, images inline) spend most of their first-byte time
+ * in prefill: their timings are not evidence about the node, so the live view skips them.
+ */
+const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
+const firstByteSignal = (request: ParsedRequest) =>
+  (request.stream || ENDPOINTS[request.endpoint].quick === true) && request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES;
+
+/**
+ * An attempt's latency sample: to the colo's table (every outcome) and to the isolate's live
+ * view — there only first-byte signals (streams, quick JSON answers); a JSON generation's
+ * time says more about how much it wrote than about the node.
+ */
+function observe(input: ForwardInput, state: IsolateState, nodeId: string, ms: number, ok: boolean, error?: string) {
+  input.observe?.(nodeId, ms, ok, error);
+  if (input.config.routing.live.enabled && (firstByteSignal(input.request) || !ok)) {
+    state.live.observe(liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group), nodeId, ms, ok, Date.now());
   }
 }
 
@@ -167,8 +197,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
+  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && firstByteSignal(request) }) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
+    ...(live ? { live } : {}),
     group: spec.group,
     ...(input.pinned ? { pinned: input.pinned.nodeId } : {}),
   });
@@ -247,7 +279,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
 
     // Accepted, or a caller error (4xx) returned as it is.
     if (verdict.action === 'accept') {
-      input.observe?.(attempt.node.id, sent.latencyMs, true);
+      observe(input, state, attempt.node.id, sent.latencyMs, true);
       state.breaker.recordSuccess(attempt.node.id);
     }
     logFailures(input, walk);

@@ -12,6 +12,7 @@ import { modelChain, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import type { EndpointGroup } from '../openai/endpoints';
 import type { CallerLocation } from '../routing/geo';
+import type { LiveLens } from '../routing/live';
 import type { RouteTable } from '../routing/scores';
 import { rankCandidates } from '../routing/select';
 
@@ -38,6 +39,8 @@ export interface PlanOptions {
   group?: EndpointGroup;
   /** Only this node (a stateful follow-up: the node that holds the state). */
   pinned?: string;
+  /** The isolate's live view; only the requested model's ranking may explore (fallbacks may never be reached). */
+  live?: LiveLens;
 }
 
 export interface Plan {
@@ -54,17 +57,18 @@ export function planAttempts(
   blockedFor: (nodeId: string) => number,
   options: PlanOptions = {},
 ): Plan {
-  const { random = Math.random, allowed = () => true, group, pinned } = options;
+  const { random = Math.random, allowed = () => true, group, pinned, live } = options;
   const serves = (n: NodeConfig) => (group === undefined || n.endpoints.includes(group)) && (pinned === undefined || n.id === pinned);
   const chain = modelChain(config, model);
   const all: PlannedAttempt[] = [];
   const skipped: Plan['skipped'] = [];
-  for (const m of chain) {
+  for (const [i, m] of chain.entries()) {
     if (!allowed(m)) {
       skipped.push({ nodeId: 'any node', model: m, reason: 'fallback model not allowed for this key' });
       continue;
     }
-    const { ranked, excluded } = rankCandidates((config.nodesByModel.get(m) ?? []).filter(serves), caller, table, config.routing, random);
+    const lens = live && (i === 0 ? live : { estimate: live.estimate });
+    const { ranked, excluded } = rankCandidates((config.nodesByModel.get(m) ?? []).filter(serves), caller, table, config.routing, { random, ...(lens ? { live: lens } : {}) });
     for (const c of excluded) skipped.push({ nodeId: c.node.id, model: m, reason: c.excluded! });
     for (const { node, expectedMs, source } of ranked) {
       const expected = source === 'geo-class' || !Number.isFinite(expectedMs) ? undefined : expectedMs;

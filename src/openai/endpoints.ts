@@ -31,6 +31,11 @@ export interface EndpointSpec {
    * events ending in `response.completed`), `bytes` (audio, passed through as it arrives).
    */
   stream: 'chat' | 'responses' | 'bytes';
+  /**
+   * A JSON answer that is not a generation (embeddings, moderations): its time is network and
+   * node, so it is a latency signal for the isolate's live view like a stream's first byte.
+   */
+  quick?: true;
   /** Always streamed back, whatever the body says (binary audio). */
   alwaysStreams?: boolean;
   /**
@@ -46,9 +51,9 @@ export const ENDPOINTS: Record<Endpoint, EndpointSpec> = {
   chat: { path: '/chat/completions', group: 'chat', body: 'json', stream: 'chat', charge: 'tokens', cap: { param: 'max_tokens', default: 'model' } },
   // Legacy completions default to 16 tokens (OpenAI's and vLLM's default): the router keeps that default, explicitly.
   completions: { path: '/completions', group: 'completions', body: 'json', stream: 'chat', charge: 'tokens', cap: { param: 'max_tokens', default: 16 } },
-  embeddings: { path: '/embeddings', group: 'embeddings', body: 'json', stream: 'chat', charge: 'tokens' },
+  embeddings: { path: '/embeddings', group: 'embeddings', body: 'json', stream: 'chat', quick: true, charge: 'tokens' },
   responses: { path: '/responses', group: 'responses', body: 'json', stream: 'responses', charge: 'tokens', cap: { param: 'max_output_tokens', default: 'model' } },
-  moderations: { path: '/moderations', group: 'moderations', body: 'json', stream: 'chat', charge: 'requests' },
+  moderations: { path: '/moderations', group: 'moderations', body: 'json', stream: 'chat', quick: true, charge: 'requests' },
   images: { path: '/images/generations', group: 'images', body: 'json', stream: 'chat', charge: 'requests' },
   speech: { path: '/audio/speech', group: 'audio', body: 'json', stream: 'bytes', alwaysStreams: true, charge: 'requests' },
   transcriptions: { path: '/audio/transcriptions', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },

@@ -10,12 +10,17 @@
  * 3. Expected latency from the caller's colo table (samples blended with the prior); a
  *    node the table lacks gets the geo prior from the caller's (or colo's) coordinates;
  *    with no coordinates at all, same country, then same continent, then config order.
- * 4. Near-ties — within `tieMargin` of the best — are ordered by a weighted random draw
+ * 4. The isolate's live view (`live.ts`), when given, blends its own fresh first-byte
+ *    samples over the table's figure: a node that slowed down loses traffic in seconds.
+ * 5. Near-ties — within `tieMargin` of the best — are ordered by a weighted random draw
  *    (Efraimidis–Spirakis: key = u^(1/weight)), so equal nodes share traffic by weight
- *    instead of one being stampeded.
+ *    instead of one being stampeded (also when a leader slows and several nodes could take over).
+ * 6. Exploration: one healthy node the live view moved traffic from, due for a re-try, goes
+ *    first for this request — how a recovered node wins its traffic back.
  */
 import type { NodeConfig, RoutingConfig } from '../config/schema';
 import type { CallerLocation } from './geo';
+import type { LiveLens } from './live';
 import { priorMs, type HealthState, type RouteTable, type TableEntry } from './scores';
 
 export interface Candidate {
@@ -26,6 +31,12 @@ export interface Candidate {
   samples: number;
   /** Added because the node is degraded. */
   penaltyMs?: number;
+  /** This isolate's own Peak-EWMA figure, when it has one (blended into expectedMs)… */
+  liveMs?: number;
+  /** …and the table's (or prior's) figure it was blended with. */
+  tableMs?: number;
+  /** Put first to re-try a node the live view moved traffic from. */
+  exploring?: true;
   /** Why the node will not be tried (set on excluded candidates only). */
   excluded?: string;
   entry?: TableEntry;
@@ -54,13 +65,15 @@ function geoClass(node: NodeConfig, caller: CallerLocation): number {
   return 2;
 }
 
-function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | null, routing: RoutingConfig) {
+function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | null, routing: RoutingConfig, live: LiveLens | undefined) {
   const entry = table?.nodes[node.id];
-  if (entry && entry.source !== 'none') return { expectedMs: entry.expectedMs, source: entry.source, samples: entry.samples, entry };
+  if (entry && entry.source !== 'none') {
+    return { ...(live ? live.estimate(node.id, entry.expectedMs) : { expectedMs: entry.expectedMs }), source: entry.source, samples: entry.samples, entry };
+  }
   const lat = caller.lat ?? table?.lat;
   const lon = caller.lon ?? table?.lon;
   const prior = priorMs(routing, node, lat, lon, table?.offsets?.[node.id]);
-  if (prior !== undefined) return { expectedMs: prior, source: 'prior' as const, samples: 0 };
+  if (prior !== undefined) return { ...(live ? live.estimate(node.id, prior) : { expectedMs: prior }), source: 'prior' as const, samples: 0 };
   // No coordinates anywhere: order by geo class; the number only sorts, it is not a latency.
   return { expectedMs: geoClass(node, caller) * GEO_CLASS, source: 'geo-class' as const, samples: 0 };
 }
@@ -72,19 +85,25 @@ function weightedShuffle(group: Candidate[], random: () => number): Candidate[] 
     .map((x) => x.c);
 }
 
+export interface RankOptions {
+  random?: () => number;
+  /** The isolate's live view for this caller's colo (none: table and prior only). */
+  live?: LiveLens;
+}
+
 export function rankCandidates(
   nodes: readonly NodeConfig[],
   caller: CallerLocation,
   table: RouteTable | null,
   routing: RoutingConfig,
-  random: () => number = Math.random,
+  { random = Math.random, live }: RankOptions = {},
 ): Ranking {
   const pin = pinFor(routing, caller);
   const excluded: Candidate[] = [];
   let pool: Candidate[] = [];
   nodes.forEach((node) => {
     const health = table?.health[node.id] ?? 'healthy';
-    const est = estimate(node, caller, table, routing);
+    const est = estimate(node, caller, table, routing, live);
     const candidate: Candidate = { node, health, ...est };
     if (pin && !pin.nodes.includes(node.id)) {
       excluded.push({ ...candidate, excluded: `residency pin: caller's region may use ${pin.nodes.join(', ')} only` });
@@ -109,6 +128,8 @@ export function rankCandidates(
     const limit = pool[0]!.expectedMs * (1 + routing.tieMargin);
     const ties = pool.filter((c) => c.expectedMs <= limit);
     if (ties.length > 1) pool = [...weightedShuffle(ties, random), ...pool.slice(ties.length)];
+    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs));
+    if (probe) pool = [{ ...probe, exploring: true }, ...pool.filter((c) => c !== probe)];
   }
   return { ranked: pool, excluded };
 }

@@ -92,7 +92,7 @@ describe('rankCandidates', () => {
     let seed = 1;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     let heavyFirst = 0;
-    for (let i = 0; i < 4000; i++) if (rankCandidates([EU, heavy], {}, t, routing, rand).ranked[0]!.node.id === 'eu2') heavyFirst++;
+    for (let i = 0; i < 4000; i++) if (rankCandidates([EU, heavy], {}, t, routing, { random: rand }).ranked[0]!.node.id === 'eu2') heavyFirst++;
     expect(heavyFirst / 4000).toBeGreaterThan(0.7); // weight 3 vs 1: P = 0.75
     expect(heavyFirst / 4000).toBeLessThan(0.8);
   });

@@ -1,0 +1,126 @@
+/**
+ * The isolate's live view of its nodes: what this isolate's own recent attempts measured,
+ * blended over the published table so routing reacts in seconds, not when the next table
+ * arrives (samples are batched, tables published once a minute, read through KV's cache).
+ * Pure: time is a parameter; one instance per isolate (the engine's), keyed by scope and
+ * node. A scope is the caller's colo and the endpoint group (`FRA/chat`): an isolate serves
+ * one colo in production (tests and the simulator drive several), and a node's first byte
+ * for a chat stream says little about its embeddings.
+ *
+ * Estimate: Peak-EWMA (Finagle/Linkerd) of first-byte latency with time constant `ewmaMs`
+ * (the weight of the past decays with the time between samples, not their count), where a
+ * rise counts at once but only when two samples in a row show it (`min(sample, previous)`):
+ * one long prompt's prefill does not move traffic, a node that has slowed down does.
+ * Only first-byte signals feed it (streams, embeddings, moderations): a JSON generation's
+ * time is mostly how long the caller asked it to write.
+ *
+ * Blend: bad news (live slower than the table) stands until a sample disproves it: the
+ * table cannot catch up on its own, since once traffic has left a node, the few slow samples
+ * it got are outweighed by minutes of good ones. Good news (live faster) is blended as
+ * `α·live + (1−α)·table`, `α = 0.5^(age / halfLifeMs)`: it fades into the table as it ages.
+ *
+ * Exploration (winning back): a node that the isolate has seen, or the table says, is faster
+ * than the current leader, and that has not been sampled for its gap (`exploreMs` at first),
+ * gets the next request whose outcome is a signal — one probe per node at a time. A probe
+ * still slower than the leader doubles the gap (up to `maxExploreMs`); a fast one resets it
+ * and, being fresh, puts the node back in front. So a recovered node regains its traffic
+ * within `maxExploreMs` plus one request, and a node that stays slow costs one request per
+ * gap per isolate.
+ *
+ * Not Linkerd's (pending + 1) factor: an LLM node serves many long streams at once by design,
+ * and in-flight count per isolate says little about its speed.
+ */
+import type { LiveConfig } from '../config/schema';
+
+interface LiveStat {
+  ewma: number;
+  /** The previous sample, for the two-in-a-row peak. */
+  last: number;
+  at: number;
+  /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
+  best: number;
+  gap: number;
+  /** Leader's expected ms when a probe was sent; cleared when the probe's outcome arrives. */
+  probeBar?: number;
+  probeAt?: number;
+}
+
+/** What ranking reads for one caller at one moment. */
+export interface LiveLens {
+  /** Expected first-byte ms: the table's figure with this isolate's evidence blended in. */
+  estimate(nodeId: string, tableMs: number): { expectedMs: number; liveMs?: number; tableMs?: number };
+  /** Claims an exploration slot for a node the live view moved traffic from (side effect). */
+  explore?(nodeId: string, tableMs: number, leaderMs: number): boolean;
+}
+
+const MAX_ENTRIES = 2_000;
+/** A rise counts at once when two samples in a row show it past this factor; smaller drifts are averaged in. */
+const PEAK_RISE = 1.5;
+/** One sample this far past the estimate is news on its own (long prompts are not sampled: `engine.ts`). */
+const JUMP = 4;
+
+export class LiveView {
+  private readonly stats = new Map<string, LiveStat>();
+
+  private readonly options: LiveConfig;
+
+  constructor(options: LiveConfig) {
+    this.options = options;
+  }
+
+  /** One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but settle a probe. */
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number): void {
+    const key = `${scope}>${nodeId}`;
+    const s = this.stats.get(key);
+    if (!s) {
+      if (!ok) return;
+      if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
+      this.stats.set(key, { ewma: ms, last: ms, at: now, best: ms, gap: this.options.exploreMs });
+      return;
+    }
+    if (s.probeBar !== undefined) {
+      s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
+      delete s.probeBar;
+    }
+    if (!ok) return;
+    const w = Math.exp(-Math.max(0, now - s.at) / this.options.ewmaMs);
+    const peak = ms > s.ewma * JUMP ? ms : Math.min(ms, s.last);
+    s.ewma = peak > s.ewma * PEAK_RISE ? peak : w * s.ewma + (1 - w) * ms;
+    s.best = Math.min(s.best, s.ewma);
+    s.last = ms;
+    s.at = Math.max(s.at, now);
+  }
+
+  lens(scope: string, now: number, options: { explore: boolean }): LiveLens {
+    const { halfLifeMs } = this.options;
+    const lens: LiveLens = {
+      estimate: (nodeId, tableMs) => {
+        const s = this.stats.get(`${scope}>${nodeId}`);
+        if (!s) return { expectedMs: tableMs };
+        // Bad news stands until a sample disproves it (exploration re-tries the node); good news fades into the table.
+        if (!Number.isFinite(tableMs) || s.ewma >= tableMs) return { expectedMs: s.ewma, liveMs: s.ewma, tableMs };
+        const alpha = 0.5 ** (Math.max(0, now - s.at) / halfLifeMs);
+        return { expectedMs: alpha * s.ewma + (1 - alpha) * tableMs, liveMs: s.ewma, tableMs };
+      },
+    };
+    if (options.explore) {
+      lens.explore = (nodeId, tableMs, leaderMs) => {
+        const s = this.stats.get(`${scope}>${nodeId}`);
+        if (!s || Math.min(s.best, tableMs) >= leaderMs || now - s.at < s.gap) return false;
+        // One probe at a time; a probe whose outcome never came back frees the slot after a gap.
+        if (s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
+        s.probeBar = leaderMs;
+        s.probeAt = now;
+        return true;
+      };
+    }
+    return lens;
+  }
+
+  /** For the admin view: the isolate's current figures. */
+  snapshot(now: number): Record<string, { ewmaMs: number; ageMs: number; bestMs: number }> {
+    const out: Record<string, { ewmaMs: number; ageMs: number; bestMs: number }> = {};
+    for (const [key, s] of this.stats) out[key] = { ewmaMs: Math.round(s.ewma), ageMs: now - s.at, bestMs: Math.round(s.best) };
+    return out;
+  }
+}

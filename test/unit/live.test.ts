@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { NodeSchema, RoutingSchema } from '../../src/config/schema';
+import { walkHealth, buildTables, publishDue, PUBLISH_EVERY_MS } from '../../src/health/cycle';
+import { LiveView } from '../../src/routing/live';
+import { buildTable, type RouteTable } from '../../src/routing/scores';
+import { rankCandidates } from '../../src/routing/select';
+import { HealthSchema } from '../../src/config/schema';
+
+const routing = RoutingSchema.parse({});
+const live = routing.live;
+const node = (id: string, lat: number, lon: number) => NodeSchema.parse({ id, baseUrl: 'http://x/v1', region: id, lat, lon, models: ['m'] });
+const NEAR = node('near', 50, 8);
+const FAR = node('far', 51, 0);
+
+/** A view that has seen `near` answer in `ms`, once a second for `n` seconds ending at `until`. */
+function seen(view: LiveView, nodeId: string, ms: number, n: number, until: number) {
+  for (let i = n - 1; i >= 0; i--) view.observe('FRA', nodeId, ms, true, until - i * 1000);
+}
+
+describe('LiveView (Peak-EWMA over the table)', () => {
+  it('leaves a node it has not seen to the table', () => {
+    const view = new LiveView(live);
+    expect(view.lens('FRA', 0, { explore: false }).estimate('near', 80)).toEqual({ expectedMs: 80 });
+  });
+
+  it('counts a rise at once when two samples in a row show it, or one sample shows a jump', () => {
+    const twice = new LiveView(live);
+    seen(twice, 'near', 50, 10, 10_000);
+    twice.observe('FRA', 'near', 120, true, 11_000);
+    // One 2.4× sample is averaged in (a long prompt, a hiccup)…
+    expect(twice.lens('FRA', 11_000, { explore: false }).estimate('near', 50).expectedMs).toBeLessThan(80);
+    twice.observe('FRA', 'near', 125, true, 12_000);
+    // …two in a row are news.
+    expect(twice.lens('FRA', 12_000, { explore: false }).estimate('near', 50).expectedMs).toBe(120);
+
+    const jump = new LiveView(live);
+    seen(jump, 'near', 50, 10, 10_000);
+    jump.observe('FRA', 'near', 400, true, 11_000);
+    expect(jump.lens('FRA', 11_000, { explore: false }).estimate('near', 50).expectedMs).toBe(400);
+  });
+
+  it('averages drifts under the peak factor with a time constant, not a sample count', () => {
+    const view = new LiveView(live);
+    seen(view, 'near', 100, 1, 0);
+    view.observe('FRA', 'near', 130, true, live.ewmaMs); // one time constant later: weight 1 − 1/e
+    expect(view.lens('FRA', live.ewmaMs, { explore: false }).estimate('near', 100).expectedMs).toBeCloseTo(100 * Math.exp(-1) + 130 * (1 - Math.exp(-1)), 6);
+  });
+
+  it('lets good news fade into the table, and keeps bad news until a sample disproves it', () => {
+    const good = new LiveView(live);
+    seen(good, 'near', 50, 1, 0);
+    expect(good.lens('FRA', live.halfLifeMs, { explore: false }).estimate('near', 100).expectedMs).toBeCloseTo(75, 6);
+    const bad = new LiveView(live);
+    seen(bad, 'near', 400, 1, 0);
+    expect(bad.lens('FRA', 3_600_000, { explore: false }).estimate('near', 100).expectedMs).toBe(400);
+  });
+
+  it('keeps colos apart', () => {
+    const view = new LiveView(live);
+    seen(view, 'near', 400, 1, 0);
+    expect(view.lens('NRT', 0, { explore: false }).estimate('near', 90).expectedMs).toBe(90);
+  });
+
+  it('explores a node it saw faster once a gap has passed, one probe at a time, doubling while slow', () => {
+    const view = new LiveView(live);
+    seen(view, 'near', 50, 10, 10_000);
+    seen(view, 'near', 400, 2, 12_000); // slowed: traffic leaves it
+    const at = (t: number) => view.lens('FRA', t, { explore: true });
+    expect(at(12_000 + live.exploreMs - 1).explore!('near', 50, 100)).toBe(false);
+    const due = 12_000 + live.exploreMs;
+    expect(at(due).explore!('near', 50, 100)).toBe(true);
+    expect(at(due + 10).explore!('near', 50, 100)).toBe(false); // the probe is out
+    view.observe('FRA', 'near', 410, true, due + 400); // still slow: the gap doubles
+    expect(at(due + 400 + 2 * live.exploreMs - 1).explore!('near', 50, 100)).toBe(false);
+    const next = due + 400 + 2 * live.exploreMs;
+    expect(at(next).explore!('near', 50, 100)).toBe(true);
+    view.observe('FRA', 'near', 55, true, next + 60); // recovered: fresh and fast again
+    expect(at(next + 60).estimate('near', 50).expectedMs).toBeLessThan(60);
+  });
+
+  it('does not explore a node that was never better than the leader, by its own samples or the table', () => {
+    const view = new LiveView(live);
+    seen(view, 'far', 300, 3, 3_000);
+    expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 250, 200)).toBe(false);
+    expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 150, 200)).toBe(true);
+  });
+});
+
+describe('rankCandidates with the live view', () => {
+  const table: RouteTable = buildTable('FRA', { lat: 50, lon: 8.6 }, {}, [NEAR, FAR], {}, routing, 0);
+
+  it('moves traffic off a node this isolate just saw slow down, before any new table', () => {
+    const view = new LiveView(live);
+    const lens = (t: number) => ({ live: view.lens('FRA', t, { explore: true }), random: () => 0.5 });
+    expect(rankCandidates([NEAR, FAR], { colo: 'FRA' }, table, routing, lens(0)).ranked[0]!.node.id).toBe('near');
+    seen(view, 'near', 900, 2, 2_000);
+    const r = rankCandidates([NEAR, FAR], { colo: 'FRA' }, table, routing, lens(2_000)).ranked;
+    expect(r.map((c) => c.node.id)).toEqual(['far', 'near']);
+    expect(r[1]!.liveMs).toBe(900);
+    // Once the gap has passed, one request re-tries it first.
+    const later = rankCandidates([NEAR, FAR], { colo: 'FRA' }, table, routing, lens(2_000 + live.exploreMs)).ranked;
+    expect(later[0]).toMatchObject({ node: { id: 'near' }, exploring: true });
+  });
+});
+
+describe('the monitor cycle, pure', () => {
+  const health = HealthSchema.parse({});
+  it('walks every probed node and reports transitions', () => {
+    const probes = new Map([
+      ['near', { ok: false, latencyMs: 5, error: 'refused' }],
+      ['far', { ok: true, latencyMs: 90 }],
+    ]);
+    let states = {};
+    const seenTransitions = [];
+    for (let i = 0; i < health.downAfter; i++) {
+      const walked = walkHealth([NEAR, FAR], states, probes, {}, health, i);
+      states = walked.states;
+      seenTransitions.push(...walked.transitions);
+    }
+    expect(seenTransitions.map((t) => `${t.nodeId}:${t.from}>${t.to}`)).toEqual(['near:healthy>degraded', 'near:degraded>down']);
+  });
+
+  it('publishes on a transition or when the tables are old, and builds _default beside every colo', () => {
+    expect(publishDue(0, 0, PUBLISH_EVERY_MS - 1)).toBe(false);
+    expect(publishDue(1, 0, 1)).toBe(true);
+    expect(publishDue(0, 0, PUBLISH_EVERY_MS)).toBe(true);
+    const { tables } = buildTables([{ colo: 'FRA', coords: { lat: 50, lon: 8.6 }, stats: {} }], [NEAR, FAR], { near: { ...walkHealth([NEAR], {}, new Map([['near', { ok: false, latencyMs: 1 }]]), {}, health, 0).states.near! } }, routing, 0);
+    expect(tables.map((t) => t.colo)).toEqual(['FRA', '_default']);
+    expect(tables[0]!.health).toEqual({ near: 'degraded', far: 'healthy' });
+  });
+});

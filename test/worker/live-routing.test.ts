@@ -1,0 +1,63 @@
+/**
+ * The isolate's live view end to end: a node that slows down mid-run loses its traffic
+ * within a few requests, and wins it back after recovering — with no cron run and no table
+ * published in between (the table stays what it was: none, so the geo prior).
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, call, callWithConfig, CF, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
+
+let key: string;
+beforeEach(async () => {
+  await resetWorld();
+  key = (await newKey()).key;
+});
+
+/** Which node served each of `n` streamed requests from Frankfurt (nearest: n-eu). */
+async function servedBy(n: number, send: (body: unknown) => Promise<Response>): Promise<string[]> {
+  const nodes: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await send(chatBody({ stream: true }));
+    expect(res.status).toBe(200);
+    await res.text();
+    nodes.push(res.headers.get('x-router-node')!);
+  }
+  return nodes;
+}
+
+describe('live view', () => {
+  it('moves a colo off a node that slowed down within a few requests, without a new table', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    expect(await servedBy(5, send)).toEqual(Array(5).fill('n-eu'));
+    await setNode('n-eu', { latencyMs: 400 }); // far past the ms a loopback node takes, but within firstByteMs
+    const after = await servedBy(10, send);
+    // The request that met the slowdown is the only one it costs: the rest go elsewhere.
+    expect(after.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(1);
+    expect(after.slice(1).every((n) => n !== 'n-eu')).toBe(true);
+  });
+
+  it('re-tries the slowed node after the exploration gap and gives its traffic back once it is fast', async () => {
+    const config = testConfig();
+    config.routing = { ...config.routing, live: { ewmaMs: 30, exploreMs: 300, maxExploreMs: 300 } }; // the defaults' time scale (5 s, 60 s), shrunk
+    const send = (body: unknown) => callWithConfig(config, '/v1/chat/completions', { key, cf: CF.fra, body });
+    // On loopback every node is as near as the next: give the others their distance.
+    await setNode('n-us', { latencyMs: 60 });
+    await setNode('n-ap', { latencyMs: 60 });
+    expect(await servedBy(3, send)).toEqual(['n-eu', 'n-eu', 'n-eu']);
+    await setNode('n-eu', { latencyMs: 400 });
+    await servedBy(3, send);
+    await setNode('n-eu', { latencyMs: 0 });
+    expect(await servedBy(2, send)).toEqual(['n-us', 'n-us']); // still held slow: no sample disproved it yet
+    await new Promise((r) => setTimeout(r, 350));
+    // The first request after the gap explores n-eu, finds it fast, and the traffic stays there.
+    expect(await servedBy(4, send)).toEqual(['n-eu', 'n-eu', 'n-eu', 'n-eu']);
+  });
+
+  it('shows the isolate\'s own figure in the route explanation', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    await servedBy(2, send);
+    const res = await call('/admin/route?model=gpt-4o-mini&colo=FRA&lat=50.05&lon=8.6', { key: ADMIN_TOKEN });
+    const body = (await res.json()) as { chain: { candidates: { node: string; liveMs?: number }[] }[] };
+    expect(body.chain[0]!.candidates.find((c) => c.node === 'n-eu')!.liveMs).toBeGreaterThanOrEqual(0);
+    expect(body.chain[0]!.candidates.find((c) => c.node === 'n-ap')!.liveMs).toBeUndefined();
+  });
+});
