@@ -3,6 +3,7 @@
  * configured webhook. Sent in the background (never blocks probing); the message holds
  * node ids, states and reasons only — never a URL with credentials or a secret.
  */
+import { fetchWithin } from '../http/fetch-within';
 import type { NodeHealth } from './state';
 
 export interface Transition {
@@ -19,20 +20,14 @@ export function alertText(t: Transition): string {
 }
 
 export async function sendAlert(webhook: string, t: Transition): Promise<void> {
-  // AbortController, not AbortSignal.timeout: the latter can reject uncatchably on POSTs in workerd.
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), 5_000);
+  const body = JSON.stringify({ text: alertText(t), node: t.nodeId, from: t.from, to: t.to });
   try {
-    const res = await fetch(webhook, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: alertText(t), node: t.nodeId, from: t.from, to: t.to }),
-      signal: abort.signal,
+    const sent = await fetchWithin(webhook, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, 5_000, async (res) => {
+      await res.body?.cancel();
+      return res.status;
     });
-    await res.body?.cancel();
+    if (sent === 'timeout') console.error(JSON.stringify({ alert: 'webhook timed out', node: t.nodeId }));
   } catch (err) {
     console.error(JSON.stringify({ alert: 'webhook failed', node: t.nodeId, error: String(err) }));
-  } finally {
-    clearTimeout(timer);
   }
 }
