@@ -13,6 +13,7 @@
  * Knobs: BENCH_N (requests per phase, default 400), BENCH_C (concurrency, default 4),
  * BENCH_ONLY (comma list of sections: overhead, failover, limits).
  */
+import { gzipSync } from 'node:zlib';
 import { ADMIN_TOKEN, bundleRouter, fmt, load, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
 
 const N = Number(process.env.BENCH_N ?? 400);
@@ -47,7 +48,8 @@ function row(name: string, r: LoadResult, base?: LoadResult) {
 
 const fleet = await startBenchFleet();
 const bundle = bundleRouter();
-console.log(`llm-edge-router benchmark — N=${N} per phase × ${ROUNDS} interleaved rounds, concurrency ${C}, loopback\n`);
+console.log(`llm-edge-router benchmark — N=${N} per phase × ${ROUNDS} interleaved rounds, concurrency ${C}, loopback`);
+console.log(`bundle (wrangler, minified): ${fmt(bundle.length / 1024, 1)} KiB, gzip ${fmt(gzipSync(bundle).length / 1024, 1)} KiB\n`);
 
 // 1. Overhead ----------------------------------------------------------------------------
 if (section('overhead')) {

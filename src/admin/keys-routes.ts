@@ -2,7 +2,7 @@
  * Admin API for caller keys: create (the key is shown once), list (never plaintext), revoke.
  */
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppEnv } from '../bindings';
 import { loadConfig, formatIssues } from '../config/load';
 import { LimitsSchema } from '../config/schema';

@@ -6,7 +6,7 @@
  * off the hot path; revocation clears the memo in the isolate that revoked, and reaches
  * other isolates within `MEMO_MS` plus KV's own propagation (≈60 s). See storage-schema.md.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
 import { LimitsSchema } from '../config/schema';
 import { onIsolateReset } from '../isolate';

@@ -6,7 +6,7 @@
  * a RouterError (500, `config_invalid`) whose message names the bad field's path; it is
  * never half-applied.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
 import { RouterConfigSchema, type NodeConfig, type RouterConfig, type Timeouts } from './schema';
 

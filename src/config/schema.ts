@@ -5,7 +5,7 @@
  * error naming its path rather than a silently ignored setting. Every field is documented
  * in the README's "Configuration" section; defaults are given here with `.default()`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENDPOINT_GROUPS } from '../openai/endpoints';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;

@@ -4,7 +4,7 @@
  * JSON bodies are checked for duplicate keys and located for splicing; multipart forms
  * (audio uploads) are read for their `model` and `stream` fields and resent as they came.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { scanObject, type ScannedObject } from '../http/json-members';
