@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../bindings';
 import { loadConfig, modelChain } from '../config/load';
 import { RouterError } from '../errors/router-error';
-import { liveLens } from '../forward/engine';
+import { liveLens } from '../forward/isolate-state';
 import { resolveModel } from '../openai/models';
 import { callerFromCf } from '../routing/geo';
 import { rankCandidates, type Candidate } from '../routing/select';

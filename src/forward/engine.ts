@@ -19,23 +19,20 @@
 import { timeoutsFor, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
-import { LiveView, type LiveLens } from '../routing/live';
 import type { NodeReservation } from '../limits/admission';
-import { ENDPOINTS, type EndpointGroup } from '../openai/endpoints';
+import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
 import { bodyBuilder } from './attempt-body';
 import { backoffDelay } from './backoff';
-import { CircuitBreaker } from './breaker';
-import { RetryBudget } from './budget';
 import { finalFailure, upstreamMessage, type Tried } from './failure';
 import { classify, type Verdict } from './outcome';
 import { deliver } from './deliver';
+import { isolateState, liveScope, type IsolateState } from './isolate-state';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
 import { credentialFor, sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
 import type { Usage } from './usage';
-import { onIsolateReset } from '../isolate';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -91,34 +88,6 @@ export interface ForwardFailure {
   error: RouterError;
   abandoned: number;
 }
-
-interface IsolateState {
-  config: LoadedConfig;
-  breaker: CircuitBreaker;
-  budget: RetryBudget;
-  live: LiveView;
-}
-let isolate: IsolateState | undefined;
-
-/** Breaker, budget and live view live for the isolate; a new config starts them afresh. */
-function isolateState(config: LoadedConfig): IsolateState {
-  if (!isolate || isolate.config !== config) {
-    isolate = { config, breaker: new CircuitBreaker(config.retry.breaker), budget: new RetryBudget(config.retry.budget), live: new LiveView(config.routing.live) };
-  }
-  return isolate;
-}
-
-/** The live view's scope: the caller's colo and the endpoint group. */
-const liveScope = (colo: string | undefined, group: EndpointGroup) => `${colo ?? '_default'}/${group}`;
-
-/** The isolate's live view for a colo and endpoint group, read-only (admin explanations); undefined when disabled. */
-export function liveLens(config: LoadedConfig, colo: string | undefined, group: EndpointGroup): LiveLens | undefined {
-  return config.routing.live.enabled ? isolateState(config).live.lens(liveScope(colo, group), Date.now(), { explore: false }) : undefined;
-}
-
-onIsolateReset(() => {
-  isolate = undefined;
-});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
