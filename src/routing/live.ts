@@ -9,8 +9,9 @@
  *
  * Estimate: Peak-EWMA (Finagle/Linkerd) of first-byte latency with time constant `ewmaMs`
  * (the weight of the past decays with the time between samples, not their count), where a
- * rise counts at once but only when two samples in a row show it (`min(sample, previous)`):
- * one long prompt's prefill does not move traffic, a node that has slowed down does.
+ * rise past 1.5× counts at once when two samples in a row show it (`min(sample, previous)`),
+ * or when one sample jumps past 4×: one long prompt's prefill does not move traffic, a node
+ * that has slowed down does. Smaller drifts are averaged in.
  * Only first-byte signals feed it (streams, embeddings, moderations): a JSON generation's
  * time is mostly how long the caller asked it to write.
  *
@@ -115,12 +116,5 @@ export class LiveView {
       };
     }
     return lens;
-  }
-
-  /** For the admin view: the isolate's current figures. */
-  snapshot(now: number): Record<string, { ewmaMs: number; ageMs: number; bestMs: number }> {
-    const out: Record<string, { ewmaMs: number; ageMs: number; bestMs: number }> = {};
-    for (const [key, s] of this.stats) out[key] = { ewmaMs: Math.round(s.ewma), ageMs: now - s.at, bestMs: Math.round(s.best) };
-    return out;
   }
 }
