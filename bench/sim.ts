@@ -28,6 +28,7 @@ import { buildTables, publishDue, walkHealth } from '../src/health/cycle.ts';
 import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import { distanceKm } from '../src/routing/geo.ts';
 import { LiveView } from '../src/routing/live.ts';
+import { rng } from './rng.ts';
 import { decay, foldSample, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 
 const MINUTES = Number(process.env.SIM_MINUTES ?? 30);
@@ -39,16 +40,7 @@ const PUBLISH_DELAY = 30_000;
 const FAIL_COST_MS = 25; // a refused/reset connection: found out fast, then fail over
 const WINDOW_MS = 60_000; // the slowdown window reported against the oracle
 
-/** mulberry32: the world draws from one stream, each router from its own, so routers see the same world. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The world draws from one stream, each router from its own, so routers see the same world.
 const rand = rng(SEED);
 const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
 

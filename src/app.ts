@@ -78,7 +78,7 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
 
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([
-    admitKey(c.env, config, key, reservation),
+    admitKey(c.env, config, key, reservation, defer),
     loadRouteTable(c.env.ROUTER_KV, caller.colo),
   ]);
   c.set('rateLimitHeaders', admission.headers);
@@ -99,7 +99,7 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
       observe: sampler(caller),
       incomingHeaders: c.req.raw.headers,
       requestId: c.get('requestId'),
-      reserveNode: nodeReserver(c.env, config, reservation),
+      reserveNode: nodeReserver(c.env, config, reservation, defer),
       extend: () => admission.extend(),
       defer,
     });

@@ -8,6 +8,7 @@ import { loadConfig, formatIssues } from '../config/load';
 import { LimitsSchema } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import { createKey, getKeyById, listKeys, revokeKey } from '../auth/keys';
+import { keyUsage } from '../limits/admission';
 
 const CreateKeySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -54,7 +55,7 @@ export const keysRoutes = new Hono<AppEnv>()
     const entry = await getKeyById(c.env.ROUTER_KV, id);
     if (!entry) throw new RouterError(404, `No key with id '${id}'.`, { code: 'key_not_found' });
     const limits = { ...loadConfig(c.env).limits.defaults, ...entry.record.limits };
-    const report = await c.env.RATE_LIMITER.getByName(`key:${id}`).usage();
+    const report = await keyUsage(c.env, id);
     return c.json({ id, name: entry.record.name, limits, ...report });
   })
   .delete('/:id', async (c) => {

@@ -187,6 +187,18 @@ export const KeyLimitsSchema = z.strictObject({
   maxUploadBytes: positiveInt.default(25 * 1_048_576),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
   maxResponseBytes: positiveInt.default(16 * 1_048_576),
+  /**
+   * Leased admission (`limits/ledger.ts`): isolates admit from slices of a key's (or a
+   * capped node's) remaining capacity with no round trip, and give back what they did not
+   * use after `ttlMs`. Off: every request asks the subject's Durable Object.
+   */
+  leases: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** How long a lease may admit in; its unused part returns then. */
+      ttlMs: positiveInt.max(30_000).default(10_000),
+    })
+    .prefault({}),
 });
 
 export const RouterConfigSchema = z

@@ -1,14 +1,16 @@
 /**
- * Admission on the request path: ask the key's RateLimiter object, turn its answer into
- * OpenAI's rate-limit headers or a 429, and hand back how to settle when the request ends.
- * Per-node quotas use the same object class, one per capped node.
+ * Admission on the request path: admit from this isolate's lease on the key, or ask the
+ * key's RateLimiter object (`leases.ts`); turn the answer into OpenAI's rate-limit headers
+ * or a 429, and hand back how to settle when the request ends. Per-node quotas use the
+ * same mechanism, one object per capped node.
  */
 import { longestDeadlineMs, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
-import type { AdmitResult, RateLimiter, SettleRequest } from './limiter-do';
+import { isolateLeases, type Authority, type Defer, type Subject } from './leases';
+import type { RateLimiter, SettleRequest } from './limiter-do';
 import { recordUsage, takeDueBatch } from './usage-batch';
-import { formatReset, type LimitSet, type Snapshot } from './window';
+import { formatReset, type Decision, type LimitSet, type Snapshot } from './window';
 
 export interface LimiterBindings {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
@@ -56,6 +58,11 @@ export function leaseMsFor(config: LoadedConfig, model: string): number {
   return longestDeadlineMs(config, model) + LEASE_MARGIN_MS;
 }
 
+/** The same for any request of a key or node: a lease may admit requests for every model. */
+function longestLeaseMs(config: LoadedConfig): number {
+  return Math.max(...Object.keys(config.models).map((m) => leaseMsFor(config, m)), config.timeouts.totalMs + LEASE_MARGIN_MS);
+}
+
 /**
  * A request that alone exceeds a token limit can never be admitted: OpenAI's "Request too
  * large" 429, at once, with `x-should-retry: false` and no retry-after (waiting cannot help).
@@ -69,7 +76,7 @@ function tooLarge(max: number, requested: number, model: string, subject: string
   );
 }
 
-function refusal(decision: Extract<AdmitResult, { ok: false }>, subject: string, requested: number): RouterError {
+function refusal(decision: Extract<Decision, { ok: false }>, subject: string, requested: number): RouterError {
   const headers = {
     ...rateLimitHeaders(decision.snapshot),
     'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)),
@@ -91,26 +98,44 @@ export interface AdmitRequest {
   tokens: number;
 }
 
+/** A subject's object, as the authority its leases come from. */
+function limiter(env: LimiterBindings, name: string): Authority {
+  const stub = env.RATE_LIMITER.getByName(name);
+  return { sync: (request) => stub.sync(request), extend: (id, limits, tokens) => stub.extend(id, limits, tokens) };
+}
+
+/** A subject's leasing: entries stay open past admitting for the longest deadline any request of it may have. */
+function subject(env: LimiterBindings, config: LoadedConfig, name: string, limits: LimitSet): Subject {
+  return {
+    name,
+    authority: limiter(env, name),
+    limits,
+    ttlMs: config.limits.leases.ttlMs,
+    leaseMs: longestLeaseMs(config),
+    leases: config.limits.leases.enabled,
+  };
+}
+
 /** Admit a request for a key, or throw its 429. Keys without limits skip the object. */
 export async function admitKey(
   env: LimiterBindings,
   config: LoadedConfig,
   key: { id: string; name: string; limits?: LimitSet | undefined },
   request: AdmitRequest,
+  defer: Defer,
 ): Promise<Admission> {
   const limits = { ...config.limits.defaults, ...key.limits };
-  const subject = `key '${key.name}'`;
+  const name = `key '${key.name}'`;
   if (!hasLimits(limits)) {
     return { headers: {}, extend: async () => true, settle: (result) => recordUnlimited(env, key.id, result) };
   }
-  if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, subject);
-  const stub = env.RATE_LIMITER.getByName(`key:${key.id}`);
-  const decision = await stub.admit({ limits, tokens: request.tokens, leaseMs: leaseMsFor(config, request.model) });
-  if (!decision.ok) throw refusal(decision, subject, request.tokens);
+  if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, name);
+  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer);
+  if (!admitted.ok) throw refusal(admitted, name, request.tokens);
   return {
-    headers: rateLimitHeaders(decision.snapshot),
-    extend: () => stub.extend(decision.id, limits),
-    settle: (result) => stub.settle(decision.id, result),
+    headers: rateLimitHeaders(admitted.snapshot),
+    extend: () => admitted.extend(),
+    settle: async (result) => admitted.settle(result),
   };
 }
 
@@ -124,17 +149,22 @@ async function recordUnlimited(env: LimiterBindings, keyId: string, result: Sett
 
 export type NodeReservation = { ok: true; settle(result: SettleRequest): Promise<void> } | { ok: false; reason: string };
 
-/** Reserve capacity on a node with a provider quota; nodes without one need nothing. */
-export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request: AdmitRequest) {
-  const leaseMs = leaseMsFor(config, request.model);
+/** Reserve capacity on a node with a provider quota, leased like a key's; nodes without one need nothing. */
+export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request: AdmitRequest, defer: Defer) {
   return async function reserveNode(node: NodeConfig): Promise<NodeReservation | undefined> {
     if (!node.limits || !hasLimits(node.limits)) return undefined;
-    const stub = env.RATE_LIMITER.getByName(`node:${node.id}`);
-    const decision = await stub.admit({ limits: node.limits, tokens: request.tokens, leaseMs });
-    if (!decision.ok) {
-      const why = decision.tooLarge ? 'request larger than the node\'s tpm quota' : `node quota reached (${LIMIT_NAMES[decision.limit]})`;
+    const admitted = await isolateLeases.admit(subject(env, config, `node:${node.id}`, node.limits), request.tokens, defer);
+    if (!admitted.ok) {
+      const why = admitted.tooLarge ? 'request larger than the node\'s tpm quota' : `node quota reached (${LIMIT_NAMES[admitted.limit]})`;
       return { ok: false, reason: why };
     }
-    return { ok: true, settle: (result) => stub.settle(decision.id, result) };
+    return { ok: true, settle: async (result) => admitted.settle(result) };
   };
+}
+
+/** The key's usage as its object counts it, after this isolate's leases on it have reported. */
+export async function keyUsage(env: LimiterBindings, keyId: string) {
+  const name = `key:${keyId}`;
+  await isolateLeases.flush({ name, authority: limiter(env, name) });
+  return env.RATE_LIMITER.getByName(name).usage();
 }

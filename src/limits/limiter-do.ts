@@ -2,17 +2,18 @@
  * RateLimiter Durable Object: exact RPM / TPM / concurrency for one subject — one object
  * per API key (`key:<id>`) and one per capped node (`node:<id>`), never a global one.
  *
- * Exactness: a Durable Object runs one request at a time, and `admit` does its check and
- * its write with no `await` in between, so concurrent callers from any colo are decided
- * one after another against the same state. State that must survive eviction (the
- * window's entries with their leases, totals) is written through to SQLite; memory is a
- * mirror loaded in the constructor. Leases whose holder died are ended by an alarm.
- * The window's rules are in `window.ts`.
+ * Exactness: a Durable Object runs one request at a time, and each method does its check
+ * and its write with no `await` in between, so concurrent callers from any colo are
+ * decided one after another against the same state. The decisions are `ledger.ts` (pure);
+ * this class writes what they changed through to SQLite, so the window, its leases and the
+ * totals survive eviction; memory is a mirror loaded in the constructor. Entries whose
+ * holder died are ended by an alarm. The window's rules are in `window.ts`.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../bindings';
 import type { TotalsDelta } from './usage-batch';
-import { canExtend, decide, expired, settledTokens, usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
+import { Ledger, type SyncRequest, type SyncResult } from './ledger';
+import { usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
 
 export interface AdmitRequest {
   limits: LimitSet;
@@ -43,16 +44,20 @@ export interface UsageReport {
 interface EntryRow {
   id: string;
   at: number;
+  requests: number;
+  last_at: number | null;
   tokens: number;
   reserved: number;
+  slots: number;
   end_at: number | null;
   expires: number;
   [column: string]: SqlStorageValue;
 }
 
+const COLUMNS = 'id, at, requests, last_at, tokens, reserved, slots, end_at, expires';
+
 export class RateLimiter extends DurableObject<Bindings> {
-  /** Entries in admission order: a mirror of the `entries` table. */
-  private log: LogEntry[] = [];
+  private ledger = new Ledger([]);
   private alarmAt: number | null = null;
   private readonly sql: SqlStorage;
 
@@ -67,35 +72,61 @@ export class RateLimiter extends DurableObject<Bindings> {
         `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, at INTEGER NOT NULL, tokens INTEGER NOT NULL,
          reserved INTEGER NOT NULL, end_at INTEGER, expires INTEGER NOT NULL)`,
       );
+      // v3: an entry may be a lease of many requests and slots (a single request: 1 and 1, last_at = at).
+      const columns = new Set(this.sql.exec<{ name: string }>(`PRAGMA table_info(entries)`).toArray().map((c) => c.name));
+      if (!columns.has('requests')) this.sql.exec(`ALTER TABLE entries ADD COLUMN requests INTEGER NOT NULL DEFAULT 1`);
+      if (!columns.has('slots')) this.sql.exec(`ALTER TABLE entries ADD COLUMN slots INTEGER NOT NULL DEFAULT 1`);
+      if (!columns.has('last_at')) this.sql.exec(`ALTER TABLE entries ADD COLUMN last_at INTEGER`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
-      this.log = this.sql
-        .exec<EntryRow>(`SELECT id, at, tokens, reserved, end_at, expires FROM entries ORDER BY at`)
+      const entries = this.sql
+        .exec<EntryRow>(`SELECT ${COLUMNS} FROM entries ORDER BY at`)
         .toArray()
-        .map((r) => ({ id: r.id, at: r.at, tokens: r.tokens, reserved: r.reserved, end: r.end_at, expires: r.expires }));
-      this.tidy(Date.now());
+        .map((r): LogEntry => ({
+          id: r.id,
+          at: r.at,
+          requests: r.requests,
+          last: r.last_at ?? r.at,
+          tokens: r.tokens,
+          reserved: r.reserved,
+          slots: r.slots,
+          end: r.end_at,
+          expires: r.expires,
+        }));
+      this.ledger = new Ledger(entries);
+      this.ledger.tidy(Date.now());
+      this.persist();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
-  /** End leases whose holder died, drop entries that count for nothing; the next lease expiry. */
-  private tidy(now: number): number | undefined {
-    let next: number | undefined;
-    for (const e of this.log) {
-      if (e.end !== null) continue;
-      if (e.expires <= now) this.end(e, e.tokens, e.expires);
-      else if (next === undefined || e.expires < next) next = e.expires;
+  /** Write what the ledger changed through to SQLite; arm the alarm for the next expiry. */
+  private persist(): Promise<void> | undefined {
+    const { upserts, removed, totals } = this.ledger.takeChanges();
+    for (const e of upserts) {
+      this.sql.exec(
+        `INSERT OR REPLACE INTO entries (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        e.id,
+        e.at,
+        e.requests,
+        e.last,
+        e.tokens,
+        e.reserved,
+        e.slots,
+        e.end,
+        e.expires,
+      );
     }
-    if (this.log.some((e) => expired(e, now))) {
-      this.log = this.log.filter((e) => !expired(e, now));
-      this.sql.exec(`DELETE FROM entries WHERE at <= ?1 AND end_at IS NOT NULL AND end_at <= ?1`, now - WINDOW_MS);
+    for (const id of removed) this.sql.exec(`DELETE FROM entries WHERE id = ?`, id);
+    this.add('requests', totals.requests);
+    this.add('prompt_tokens', totals.promptTokens);
+    this.add('completion_tokens', totals.completionTokens);
+    this.add('estimated_tokens', totals.estimatedTokens);
+    const next = this.ledger.log.reduce<number | null>((n, e) => (e.end === null && (n === null || e.expires < n) ? e.expires : n), null);
+    if (next !== null && (this.alarmAt === null || this.alarmAt > next)) {
+      this.alarmAt = next;
+      return this.ctx.storage.setAlarm(next);
     }
-    return next;
-  }
-
-  private end(entry: LogEntry, tokens: number, at: number): void {
-    entry.tokens = tokens;
-    entry.end = at;
-    this.sql.exec(`UPDATE entries SET tokens = ?, end_at = ? WHERE id = ?`, tokens, at, entry.id);
+    return undefined;
   }
 
   private add(name: string, value: number): void {
@@ -107,59 +138,41 @@ export class RateLimiter extends DurableObject<Bindings> {
     );
   }
 
-  /** Admit or refuse one request; when admitted, its reservation and lease are recorded. */
+  /** Admit or refuse one request exactly; when admitted, its reservation and slot are recorded. */
   async admit(request: AdmitRequest): Promise<AdmitResult> {
-    const now = Date.now();
-    this.tidy(now);
     const id = crypto.randomUUID();
-    const decision = decide(this.log, request.limits, request.tokens, now, request.leaseMs, id);
-    if (!decision.ok) return { ...decision, id };
-    const expires = now + request.leaseMs;
-    this.log.push({ id, at: now, tokens: request.tokens, reserved: request.tokens, end: null, expires });
-    this.sql.exec(
-      `INSERT INTO entries (id, at, tokens, reserved, end_at, expires) VALUES (?, ?, ?, ?, NULL, ?)`,
-      id,
-      now,
-      request.tokens,
-      request.tokens,
-      expires,
-    );
-    this.add('requests', 1);
-    if (this.alarmAt === null || this.alarmAt > expires) {
-      this.alarmAt = expires;
-      await this.ctx.storage.setAlarm(expires);
-    }
+    const decision = this.ledger.admit(request.limits, request.tokens, request.leaseMs, Date.now(), id);
+    await this.persist();
     return { ...decision, id };
   }
 
-  /**
-   * Reserve one more attempt's worth for an in-flight request whose previous attempt was
-   * abandoned (it may have been billed). False when the key's `tpm` has no room for it.
-   */
-  async extend(id: string, limits: LimitSet): Promise<boolean> {
-    const now = Date.now();
-    this.tidy(now);
-    const entry = this.log.find((e) => e.id === id && e.end === null);
-    if (!entry || !canExtend(this.log, limits, entry.reserved, now)) return false;
-    entry.tokens += entry.reserved;
-    this.sql.exec(`UPDATE entries SET tokens = ? WHERE id = ?`, entry.tokens, id);
-    return true;
+  /** An isolate's round trip: its reports, its request at hand (exact), and a lease if there is room (`ledger.ts`). */
+  async sync(request: SyncRequest): Promise<SyncResult> {
+    const result = this.ledger.sync(request, Date.now(), () => crypto.randomUUID());
+    await this.persist();
+    return result;
   }
 
-  /** The request is over: free its slot and replace its reservation with what it cost. */
+  /**
+   * Reserve `tokens` more (default: one attempt's reservation) for an open entry: another
+   * attempt after an abandoned one. False when the subject's `tpm` has no room for it.
+   */
+  async extend(id: string, limits: LimitSet, tokens?: number): Promise<boolean> {
+    const ok = this.ledger.extend(id, limits, tokens, Date.now());
+    await this.persist();
+    return ok;
+  }
+
+  /** A request admitted by `admit` is over: free its slot and replace its reservation with what it cost. */
   async settle(id: string, result: SettleRequest): Promise<void> {
-    const now = Date.now();
-    const entry = this.log.find((e) => e.id === id);
-    // A request is settled once; an entry already ended (its lease ran out) keeps its charge.
-    if (!entry || entry.end !== null) return;
     const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
-    const tokens = settledTokens(entry, { used, unserved: result.unserved, abandoned: result.abandoned });
-    this.end(entry, tokens, now);
-    if (result.usage) {
-      this.add('prompt_tokens', result.usage.prompt_tokens);
-      this.add('completion_tokens', result.usage.completion_tokens);
+    const tokens = this.ledger.settle(id, { used, unserved: result.unserved, abandoned: result.abandoned }, Date.now());
+    if (tokens !== null) {
+      this.add('prompt_tokens', result.usage?.prompt_tokens ?? 0);
+      this.add('completion_tokens', result.usage?.completion_tokens ?? 0);
+      this.add('estimated_tokens', tokens - (used ?? 0));
     }
-    this.add('estimated_tokens', tokens - (used ?? 0));
+    await this.persist();
   }
 
   /** Totals of a key without limits, flushed in batches by the isolates that served it. */
@@ -172,11 +185,12 @@ export class RateLimiter extends DurableObject<Bindings> {
   /** Counts for the admin usage endpoint. */
   async usage(): Promise<UsageReport> {
     const now = Date.now();
-    this.tidy(now);
+    this.ledger.tidy(now);
+    await this.persist();
     const totals = Object.fromEntries(
       this.sql.exec<{ name: string; value: number }>(`SELECT name, value FROM totals`).toArray().map((r) => [r.name, r.value]),
     );
-    const u = usageAt(this.log, now);
+    const u = usageAt(this.ledger.log, now);
     return {
       window: { requests: u.requests, tokens: u.tokens, windowMs: WINDOW_MS },
       inFlight: u.inFlight,
@@ -190,8 +204,8 @@ export class RateLimiter extends DurableObject<Bindings> {
   }
 
   override async alarm(): Promise<void> {
-    const next = this.tidy(Date.now());
-    this.alarmAt = next ?? null;
-    if (next !== undefined) await this.ctx.storage.setAlarm(next);
+    this.alarmAt = null;
+    this.ledger.tidy(Date.now());
+    await this.persist();
   }
 }

@@ -1,13 +1,17 @@
 /**
- * Limiter arithmetic, pure: a sliding log over the last minute, with concurrency leases.
+ * Limiter arithmetic, pure: a sliding log over the last minute, with concurrency held by
+ * open entries. An entry is one admitted request, or a lease: a slice of the key's
+ * requests, tokens and slots handed to one isolate (`ledger.ts`, `lease-client.ts`).
  *
  * Why a log and not GCRA/token bucket: a bucket of size L refilled at L/min admits up to
  * ~2L in the first rolling minute (a full burst, then the refill). The log admits a request
  * at t iff what the window ending at t already holds, plus the request, is ≤ L — so no
  * window of length W, wherever it starts, ever holds more than L.
  *
- * Each entry is one admitted request:
- * - **requests** count from admission for W (`at > t − W`): RPM is about starts;
+ * Each entry counts (a lease counts all it may hold, until it reports what it used):
+ * - **requests** count until W after the last admission (`last > t − W`): RPM is about
+ *   starts; a single request's `last` is its admission, an open lease's is the end of the
+ *   time it may admit in;
  * - **tokens** count from admission until W after the request *ended* (`end > t − W`, or
  *   still in flight). A request produces its tokens somewhere between admission and end,
  *   so every window that overlaps that span must hold them — otherwise a 90-second
@@ -15,26 +19,37 @@
  *   flight the entry holds its reservation (prompt estimate + the completion cap sent
  *   upstream); at the end, the real usage replaces it. With reservations that bound what an
  *   upstream can write, tokens produced in any 60 s never exceed `tpm`.
- * - **concurrency** is the number of entries still in flight; an entry whose holder died is
- *   ended at its lease expiry (`expires`).
+ * - **concurrency** is the slots of entries still open (`end` null); an entry whose holder
+ *   died is ended at its expiry (`expires`).
  *
- * Memory is one entry per request admitted in the last minute or still running.
+ * Memory is one entry per exact admission or lease of the last minute or still open.
  */
 
 export const WINDOW_MS = 60_000;
 
 export interface LogEntry {
   id: string;
-  /** Admission time. */
+  /** Admission (or grant) time. */
   at: number;
-  /** Reserved tokens while in flight; used tokens once ended. */
+  /** Requests counted: 1 for a single request; a lease's grant, then what it used. */
+  requests: number;
+  /** Last admission it may hold: `at` for a single request; a lease's end of admitting, then its real last one. */
+  last: number;
+  /** Reserved tokens while in flight; used tokens once ended. A lease: its grant, then used + in flight. */
   tokens: number;
-  /** Reservation of one upstream attempt (re-charged for each abandoned attempt). */
+  /** Reservation of one upstream attempt (re-charged for each abandoned attempt); 0 for a lease. */
   reserved: number;
-  /** When the request ended (settled or reclaimed); null while in flight. */
+  /** Concurrency slots held while open: 1 for a single request. */
+  slots: number;
+  /** When it ended (settled, or reclaimed); null while open. */
   end: number | null;
-  /** Lease expiry: an in-flight entry still open then is reclaimed (its holder died). */
+  /** An entry still open then is reclaimed (its holder died). */
   expires: number;
+}
+
+/** The entry of one exactly admitted request. */
+export function singleEntry(id: string, at: number, tokens: number, expires: number): LogEntry {
+  return { id, at, requests: 1, last: at, tokens, reserved: tokens, slots: 1, end: null, expires };
 }
 
 export interface LimitSet {
@@ -71,7 +86,7 @@ export type Decision =
       tooLarge?: boolean;
     };
 
-export const countsRequest = (e: LogEntry, now: number) => e.at > now - WINDOW_MS;
+export const countsRequest = (e: LogEntry, now: number) => e.last > now - WINDOW_MS;
 export const countsTokens = (e: LogEntry, now: number) => e.end === null || e.end > now - WINDOW_MS;
 /** An entry that counts for nothing any more may be dropped. */
 export const expired = (e: LogEntry, now: number) => !countsRequest(e, now) && !countsTokens(e, now);
@@ -90,9 +105,9 @@ export function usageAt(log: readonly LogEntry[], now: number): Usage {
   let tokens = 0;
   let inFlight = 0;
   for (const e of log) {
-    if (countsRequest(e, now)) requests++;
+    if (countsRequest(e, now)) requests += e.requests;
     if (countsTokens(e, now)) tokens += e.tokens;
-    if (e.end === null) inFlight++;
+    if (e.end === null) inFlight += e.slots;
   }
   return { requests, tokens, inFlight };
 }
@@ -113,7 +128,7 @@ export function snapshot(log: readonly LogEntry[], limits: LimitSet, now: number
   let requestsReset = 0;
   let tokensReset = 0;
   for (const e of log) {
-    if (countsRequest(e, now)) requestsReset = Math.max(requestsReset, e.at + WINDOW_MS - now);
+    if (countsRequest(e, now)) requestsReset = Math.max(requestsReset, e.last + WINDOW_MS - now);
     if (countsTokens(e, now)) tokensReset = Math.max(tokensReset, tokensFreeAt(e, now) - now);
   }
   return {
@@ -134,7 +149,7 @@ export function decide(log: readonly LogEntry[], limits: LimitSet, tokens: numbe
     return { ok: false, limit: 'tokens', tooLarge: true, retryAfterMs: 0, used: u.tokens, max: limits.tpm, snapshot: before() };
   }
   if (limits.rpm !== undefined && u.requests + 1 > limits.rpm) {
-    const frees = log.filter((e) => countsRequest(e, now)).map((e) => ({ at: e.at + WINDOW_MS, amount: 1 }));
+    const frees = log.filter((e) => countsRequest(e, now)).map((e) => ({ at: e.last + WINDOW_MS, amount: e.requests }));
     const retryAfterMs = waitFor(frees, u.requests, 1, limits.rpm, now);
     return { ok: false, limit: 'requests', retryAfterMs, used: u.requests, max: limits.rpm, snapshot: before() };
   }
@@ -146,8 +161,7 @@ export function decide(log: readonly LogEntry[], limits: LimitSet, tokens: numbe
   if (limits.concurrency !== undefined && u.inFlight + 1 > limits.concurrency) {
     return { ok: false, limit: 'concurrency', retryAfterMs: 1_000, used: u.inFlight, max: limits.concurrency, snapshot: before() };
   }
-  const admitted: LogEntry = { id, at: now, tokens, reserved: tokens, end: null, expires: now + leaseMs };
-  return { ok: true, snapshot: snapshot([...log, admitted], limits, now) };
+  return { ok: true, snapshot: snapshot([...log, singleEntry(id, now, tokens, now + leaseMs)], limits, now) };
 }
 
 /** May an in-flight request reserve `tokens` more (another attempt after an abandoned one)? */

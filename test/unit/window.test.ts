@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { canExtend, decide, formatReset, settledTokens, usageAt, WINDOW_MS, type LimitSet, type LogEntry } from '../../src/limits/window';
+import { canExtend, decide, formatReset, settledTokens, singleEntry, usageAt, WINDOW_MS, type LimitSet, type LogEntry } from '../../src/limits/window';
 
 const LEASE = 600_000;
-const entry = (id: string, at: number, tokens: number, end: number | null = at): LogEntry => ({ id, at, tokens, reserved: tokens, end, expires: at + LEASE });
+const entry = (id: string, at: number, tokens: number, end: number | null = at): LogEntry => ({ ...singleEntry(id, at, tokens, at + LEASE), end });
 
 function admitMany(count: number, limits: LimitSet, at: (i: number) => number, tokens = 1) {
   const log: LogEntry[] = [];

@@ -159,7 +159,7 @@ describe('concurrency', () => {
     expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(429);
     // The holder never settles; make its lease overdue (memory and storage), then let the alarm run.
     await runInDurableObject(stub, async (instance: RateLimiter, state: DurableObjectState) => {
-      const entry = (instance as unknown as { log: { id: string; expires: number }[] }).log.find((e) => e.id === held.id)!;
+      const entry = (instance as unknown as { ledger: { log: { id: string; expires: number }[] } }).ledger.log.find((e) => e.id === held.id)!;
       entry.expires = Date.now() - 1;
       state.storage.sql.exec('UPDATE entries SET expires = ? WHERE id = ?', entry.expires, held.id);
     });

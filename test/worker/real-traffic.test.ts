@@ -29,7 +29,15 @@ interface UsageReport {
 }
 const usage = async (id: string) => (await admin(`/keys/${id}/usage`)).json<UsageReport>();
 const posts = async (id: string) => (await nodeRequests(id)).filter((r) => r.body !== null);
-/** Tokens reserved at admission, read off the rate-limit headers. */
+/**
+ * Tokens reserved at admission, read off the rate-limit headers — of an exact admission:
+ * under a lease the headers tell what the lease has left, not the key (`exact()`).
+ */
+const exact = () => {
+  const config = testConfig();
+  config.limits.leases = { enabled: false };
+  return config;
+};
 const reserved = (res: Response) => Number(res.headers.get('x-ratelimit-limit-tokens')) - Number(res.headers.get('x-ratelimit-remaining-tokens'));
 
 /** A `size`-byte PNG (valid header, then filler) as a data URL, built without Node's Buffer. */
@@ -61,7 +69,7 @@ describe('1. timeouts by what can be observed', () => {
     const { key, id } = await newKey({ limits: { tpm: 100_000 } });
     await setNode('n-us', { hang: true });
     const started = Date.now();
-    const res = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 500 }) });
+    const res = await callWithConfig(exact(), '/v1/chat/completions', { key, body: chatBody({ max_tokens: 500 }) });
     const answer = await res.json<{ usage: { total_tokens: number } }>();
     expect(Date.now() - started).toBeGreaterThanOrEqual(950); // responseMs 1000 in the test config
     expect(res.headers.get('x-router-node')).toBe('n-eu');
@@ -104,9 +112,9 @@ describe('2. TPM is exact on real usage', () => {
     const stub = env.RATE_LIMITER.getByName(`key:${id}`);
     const admitted = await stub.admit({ limits: { tpm: 10_000 }, tokens: 500, leaseMs: 600_000 });
     await runInDurableObject(stub, async (instance: RateLimiter, state: DurableObjectState) => {
-      const entry = (instance as unknown as { log: { id: string; at: number }[] }).log.find((e) => e.id === admitted.id)!;
-      entry.at = Date.now() - 90_000; // a 90-second generation
-      state.storage.sql.exec('UPDATE entries SET at = ? WHERE id = ?', entry.at, admitted.id);
+      const entry = (instance as unknown as { ledger: { log: { id: string; at: number; last: number }[] } }).ledger.log.find((e) => e.id === admitted.id)!;
+      entry.at = entry.last = Date.now() - 90_000; // a 90-second generation
+      state.storage.sql.exec('UPDATE entries SET at = ?, last_at = ? WHERE id = ?', entry.at, entry.last, admitted.id);
     });
     await stub.settle(admitted.id, { usage: { prompt_tokens: 1_000, completion_tokens: 2_000 } });
     const report = await stub.usage();
@@ -117,7 +125,7 @@ describe('2. TPM is exact on real usage', () => {
 
 describe('3. token estimates', () => {
   const bigBodies = () => {
-    const config = testConfig();
+    const config = exact();
     config.limits.maxBodyBytes = 1_048_576;
     return config;
   };
@@ -133,15 +141,15 @@ describe('3. token estimates', () => {
 
   it('does not undercount CJK text', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
-    const res = await call('/v1/chat/completions', { key, body: chatBody({ messages: [{ role: 'user', content: '東京'.repeat(1000) }], max_tokens: 10 }) });
+    const res = await callWithConfig(exact(), '/v1/chat/completions', { key, body: chatBody({ messages: [{ role: 'user', content: '東京'.repeat(1000) }], max_tokens: 10 }) });
     expect(reserved(res)).toBeGreaterThanOrEqual(2_000 + 10);
   });
 
   it('counts tool schemas', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
     const tool = { type: 'function', function: { name: 'lookup', description: 'd'.repeat(2_000), parameters: { type: 'object', properties: {} } } };
-    const plain = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 10 }) });
-    const withTools = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 10, tools: [tool] }) });
+    const plain = await callWithConfig(exact(), '/v1/chat/completions', { key, body: chatBody({ max_tokens: 10 }) });
+    const withTools = await callWithConfig(exact(), '/v1/chat/completions', { key, body: chatBody({ max_tokens: 10, tools: [tool] }) });
     expect(withTools.status).toBe(200);
     expect(reserved(withTools) - reserved(plain)).toBeGreaterThanOrEqual(500);
   });

@@ -1,0 +1,279 @@
+/**
+ * An isolate's side of admission, pure: the leases it holds on one subject (a key or a
+ * capped node), admission from them with no await, and the reports that give back what
+ * they did not use. `admission.ts` does the I/O; `ledger.ts` is the other side.
+ *
+ * - **Admit**: from the oldest lease still admitting that has a request, the request's
+ *   tokens and a slot left. A lease admits until `ttlMs` after its sync was *sent*, by
+ *   this isolate's clock: never after the authority stopped counting it as admitting,
+ *   whatever the clocks of the two say.
+ * - **Refill** before running dry: when the newest lease has used half of its requests
+ *   or tokens, or has less than 40% of its time left. Leases are sized by this isolate's
+ *   own recent rate over one `ttlMs`, and its recent peak of requests in flight.
+ * - **Report**: once when a lease stops admitting (what it used, so the rest returns at
+ *   once), and once more when its last request ends, with its totals. A request admitted
+ *   exactly (no lease) is a lease of one that stopped admitting at birth.
+ */
+import { addTotals, MIN_GRANT, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
+import type { LimitSet, Snapshot } from './window';
+
+const MAX_WANT = 100_000;
+/** Demand is counted in this many buckets over one ttl. */
+const BUCKETS = 10;
+
+interface HeldLease {
+  id: string;
+  /** Stops admitting then (local clock); a single request's is its birth. */
+  admitUntil: number;
+  ttlMs: number;
+  granted: number;
+  requestsLeft: number;
+  /** null: no such limit. May go negative when usage passed its reservations. */
+  tokensLeft: number | null;
+  grantedTokens: number | null;
+  slotsLeft: number | null;
+  admitted: number;
+  lastAdmit: number | null;
+  /** Usage of ended requests + reservations of those in flight. */
+  tokens: number;
+  inFlight: number;
+  totals: Totals;
+  /** The report of its end of admitting is sent (or not needed: a single request). */
+  closeSent: boolean;
+  snapshot: Snapshot;
+  syncedAt: number;
+}
+
+export interface Ticket {
+  lease: HeldLease;
+  /** One attempt's reservation. */
+  reserved: number;
+  /** Reserved so far: one reservation per attempt. */
+  charged: number;
+}
+
+export interface EndResult {
+  usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
+  /** Tokens it cost in all (`settledTokens`). */
+  cost: number;
+}
+
+export class LeaseClient {
+  private leases: HeldLease[] = [];
+  private pendingRetry: LeaseReport[] = [];
+  /** A sync is under way (one at a time, so reports and extensions arrive in the order taken). */
+  syncing: Promise<unknown> | null = null;
+  /** …and it asks for a lease: requests without capacity wait for it rather than start their own. */
+  syncingWants = false;
+  /** Requests asked for (admitted or not) per bucket of ttl/BUCKETS, newest last. */
+  private demand: { start: number; count: number }[] = [];
+  private peakInFlight = 0;
+  private avgTokens: number | null = null;
+
+  readonly ttlMs: number;
+
+  constructor(ttlMs: number) {
+    this.ttlMs = ttlMs;
+  }
+
+  private admitting(l: HeldLease, now: number) {
+    return l.admitUntil > now && l.requestsLeft > 0;
+  }
+
+  /** Take one request of `tokens` from a lease, or null: no lease can give it now. No await. */
+  admit(tokens: number, now: number): Ticket | null {
+    for (const l of this.leases) {
+      if (!this.admitting(l, now)) continue;
+      if (l.tokensLeft !== null && l.tokensLeft < tokens) continue;
+      if (l.slotsLeft !== null && l.slotsLeft < 1) continue;
+      l.requestsLeft--;
+      if (l.tokensLeft !== null) l.tokensLeft -= tokens;
+      if (l.slotsLeft !== null) l.slotsLeft--;
+      return this.started(l, tokens, now);
+    }
+    return null;
+  }
+
+  private started(l: HeldLease, tokens: number, now: number): Ticket {
+    l.admitted++;
+    l.lastAdmit = now;
+    l.tokens += tokens;
+    l.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight());
+    this.avgTokens = this.avgTokens === null ? tokens : 0.8 * this.avgTokens + 0.2 * tokens;
+    return { lease: l, reserved: tokens, charged: tokens };
+  }
+
+  private inFlight(): number {
+    return this.leases.reduce((n, l) => n + l.inFlight, 0);
+  }
+
+  /**
+   * Another attempt's reservation from the ticket's own lease, while it still admits;
+   * false: ask the authority (`charge` first, `uncharge` if refused, so that no report
+   * taken meanwhile counts less than the entry may hold).
+   */
+  extendLocal(t: Ticket, now: number): boolean {
+    const l = t.lease;
+    if (l.tokensLeft !== null) {
+      if (!this.admitting(l, now) || l.tokensLeft < t.reserved) return false;
+      l.tokensLeft -= t.reserved;
+    }
+    this.charge(t);
+    return true;
+  }
+
+  charge(t: Ticket): void {
+    t.charged += t.reserved;
+    t.lease.tokens += t.reserved;
+  }
+
+  uncharge(t: Ticket): void {
+    t.charged -= t.reserved;
+    t.lease.tokens -= t.reserved;
+  }
+
+  /** The request is over: its slot and unused reservation return to its lease. */
+  end(t: Ticket, result: EndResult): void {
+    const l = t.lease;
+    l.tokens += result.cost - t.charged;
+    l.inFlight--;
+    if (!l.closeSent) {
+      if (l.tokensLeft !== null) l.tokensLeft += t.charged - result.cost;
+      if (l.slotsLeft !== null) l.slotsLeft++;
+    }
+    const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : 0;
+    addTotals(l.totals, {
+      requests: 1,
+      promptTokens: result.usage?.prompt_tokens ?? 0,
+      completionTokens: result.usage?.completion_tokens ?? 0,
+      estimatedTokens: result.cost - used,
+    });
+  }
+
+  /** Count a request asked for, admitted or not: leases are sized by demand. */
+  asked(now: number): void {
+    const width = this.ttlMs / BUCKETS;
+    const last = this.demand.at(-1);
+    if (last && now - last.start < width) last.count++;
+    else this.demand.push({ start: now, count: 1 });
+    while (this.demand.length > 0 && this.demand[0]!.start <= now - this.ttlMs) this.demand.shift();
+  }
+
+  /**
+   * What to ask for: the requests this isolate was asked for over the last ttl, with
+   * room to grow; its peak in flight, with room. Nothing while that is below `MIN_GRANT`:
+   * at such a rate a round trip per request costs little, and a lease would only hold
+   * capacity other isolates may need.
+   */
+  want(now: number, tokens: number): LeaseWant | undefined {
+    const recent = this.demand.reduce((n, b) => (b.start > now - this.ttlMs ? n + b.count : n), 0);
+    if (recent < MIN_GRANT) return undefined;
+    const requests = Math.min(MAX_WANT, Math.ceil(recent * 1.5));
+    const perRequest = Math.max(this.avgTokens ?? tokens, tokens);
+    const slots = Math.max(2, Math.ceil(this.peakInFlight * 1.5));
+    this.peakInFlight = this.inFlight();
+    return { requests, tokens: Math.ceil(requests * perRequest), slots };
+  }
+
+  /** Time to ask for the next lease: the newest half used, or 60% through its time. */
+  needsRefill(now: number): boolean {
+    if (this.syncing) return false;
+    const newest = this.leases.filter((l) => this.admitting(l, now)).at(-1);
+    if (!newest) return false; // the next request asks, with itself at hand
+    const lowOn = (left: number | null, granted: number | null) => left !== null && granted !== null && left < granted / 2;
+    return lowOn(newest.requestsLeft, newest.granted) || lowOn(newest.tokensLeft, newest.grantedTokens) || newest.admitUntil - now < newest.ttlMs * 0.4;
+  }
+
+  /**
+   * Reports due now, taken (the caller sends them, or hands them back with `retry`): each
+   * lease that stopped admitting, once; then once more when its last request has ended.
+   */
+  takeReports(now: number, closeAll = false): LeaseReport[] {
+    const out: LeaseReport[] = this.pendingRetry;
+    this.pendingRetry = [];
+    for (const l of this.leases) {
+      if (closeAll && l.admitUntil > now) l.admitUntil = now;
+      const closed = l.admitUntil <= now || (l.requestsLeft === 0 && l.inFlight === 0);
+      if (!closed) continue;
+      if (l.closeSent && l.inFlight > 0) continue;
+      out.push({
+        id: l.id,
+        requests: l.admitted,
+        lastAgoMs: l.lastAdmit === null ? null : now - l.lastAdmit,
+        tokens: l.tokens,
+        inFlight: l.inFlight,
+        ...(l.inFlight === 0 ? { totals: l.totals } : {}),
+      });
+      l.admitUntil = Math.min(l.admitUntil, now);
+      l.closeSent = true;
+    }
+    this.leases = this.leases.filter((l) => !(l.closeSent && l.inFlight === 0));
+    return out;
+  }
+
+  /** A report is due: a lease stopped admitting, or the last request of one that did has ended. */
+  hasReports(now: number): boolean {
+    return this.pendingRetry.length > 0 || this.leases.some((l) => (l.closeSent ? l.inFlight === 0 : l.admitUntil <= now || (l.requestsLeft === 0 && l.inFlight === 0)));
+  }
+
+  /** Reports that could not be sent go back, to be sent with the next sync (the authority ignores repeats). */
+  retry(reports: LeaseReport[]): void {
+    this.pendingRetry.push(...reports);
+  }
+
+  /**
+   * Take in the authority's answer. With a request at hand that was admitted, the ticket
+   * for it: from the new lease, or a single exact admission.
+   */
+  accept(result: SyncResult, sentAt: number, now: number, request?: { tokens: number }): Ticket | null {
+    const d = result.decision;
+    const g = result.lease;
+    const admitted = request && d?.ok ? request : undefined;
+    if (g) {
+      // Granted beyond the request at hand, which is the lease's first.
+      const l = this.hold(g.id, sentAt + g.ttlMs, g.ttlMs, g.requests, g.tokens, g.slots, g.snapshot, now);
+      return admitted ? this.started(l, admitted.tokens, now) : null;
+    }
+    if (!admitted) return null;
+    const single = this.hold(d!.id, now, 0, 0, null, null, d!.snapshot, now);
+    single.closeSent = true; // the authority counts it as one admitted request already
+    return this.started(single, admitted.tokens, now);
+  }
+
+  private hold(id: string, admitUntil: number, ttlMs: number, requests: number, tokens: number | null, slots: number | null, snapshot: Snapshot, now: number): HeldLease {
+    const l: HeldLease = {
+      id,
+      admitUntil,
+      ttlMs,
+      granted: requests,
+      requestsLeft: requests,
+      tokensLeft: tokens,
+      grantedTokens: tokens,
+      slotsLeft: slots,
+      admitted: 0,
+      lastAdmit: null,
+      tokens: 0,
+      inFlight: 0,
+      totals: noTotals(),
+      closeSent: false,
+      snapshot,
+      syncedAt: now,
+    };
+    this.leases.push(l);
+    return l;
+  }
+
+  /** `x-ratelimit-*` state this isolate can stand behind: what its leases still give, never the key's whole remainder. */
+  snapshot(limits: LimitSet, now: number): Snapshot {
+    const open = this.leases.filter((l) => this.admitting(l, now));
+    const sum = (f: (l: HeldLease) => number) => open.reduce((n, l) => n + Math.max(0, f(l)), 0);
+    const newest = open.at(-1);
+    const reset = (kind: 'requests' | 'tokens') => Math.max(0, (newest?.snapshot[kind]?.resetMs ?? 0) - (now - (newest?.syncedAt ?? now)));
+    return {
+      ...(limits.rpm ? { requests: { limit: limits.rpm, remaining: sum((l) => l.requestsLeft), resetMs: reset('requests') } } : {}),
+      ...(limits.tpm ? { tokens: { limit: limits.tpm, remaining: sum((l) => l.tokensLeft ?? 0), resetMs: reset('tokens') } } : {}),
+      ...(limits.concurrency ? { concurrency: { limit: limits.concurrency, inFlight: limits.concurrency - sum((l) => l.slotsLeft ?? 0) } } : {}),
+    };
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Leased admission on the request path: this isolate's `LeaseClient` per subject, and the
+ * round trips to the subject's RateLimiter object — awaited only when no lease can admit
+ * the request (the first request, a key near its limit), otherwise in the background
+ * (refills, reports). One sync per subject is under way at a time, so reports and
+ * extensions reach the object in the order they were taken.
+ */
+import { onIsolateReset } from '../isolate';
+import type { LeaseReport, SyncRequest, SyncResult } from './ledger';
+import { LeaseClient, type Ticket } from './lease-client';
+import { settledTokens, type Decision, type LimitSet, type Snapshot } from './window';
+
+/** The subject's authority as the isolate sees it: its RateLimiter object's RPC (or a simulated one). */
+export interface Authority {
+  sync(request: SyncRequest): Promise<SyncResult>;
+  extend(id: string, limits: LimitSet, tokens?: number): Promise<boolean>;
+}
+
+export interface Subject {
+  /** `key:<id>` or `node:<id>`: the object's name. */
+  name: string;
+  authority: Authority;
+  limits: LimitSet;
+  ttlMs: number;
+  /** How long an entry may stay open past its admitting time: the longest deadline it may serve + margin. */
+  leaseMs: number;
+  /** `limits.leases.enabled`: off, every request is one exact round trip (and its report one more). */
+  leases: boolean;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<unknown>;
+}
+
+export type Defer = (work: Promise<unknown>) => void;
+
+export type Leased =
+  | {
+      ok: true;
+      snapshot: Snapshot;
+      /** Admitted from a lease this isolate held, with no round trip. */
+      local: boolean;
+      /** The authority's entry it counts in: its lease, or its own. */
+      entry: string;
+      extend(): Promise<boolean>;
+      settle(result: SettleResult): void;
+    }
+  | (Extract<Decision, { ok: false }> & { ok: false });
+
+export interface SettleResult {
+  usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
+  unserved?: boolean | undefined;
+  abandoned?: number | undefined;
+}
+
+/** One isolate's leases on every subject it admits for. */
+export class Leases {
+  /** Durable Object calls: awaited by a request, or in the background; and requests admitted with none. */
+  readonly calls = { awaited: 0, background: 0, local: 0 };
+  private clients = new Map<string, LeaseClient>();
+
+  private readonly clock: Clock;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  private clientFor(s: Subject): LeaseClient {
+    let c = this.clients.get(s.name);
+    if (!c || c.ttlMs !== s.ttlMs) this.clients.set(s.name, (c = new LeaseClient(s.ttlMs)));
+    return c;
+  }
+
+  /** The one serialised sync of a subject: takes its due reports, sends them with what is asked, takes in the answer. */
+  private runSync(s: Subject, c: LeaseClient, awaited: boolean, request?: { tokens: number }) {
+    const sentAt = this.clock.now();
+    // Asks for a lease with a request at hand, or to refill; a sync only to report asks for none.
+    const want = s.leases && (request || c.needsRefill(sentAt)) ? c.want(sentAt, request?.tokens ?? 0) : undefined;
+    const reports = c.takeReports(sentAt);
+    this.calls[awaited ? 'awaited' : 'background']++;
+    const run = s.authority
+      .sync({ limits: s.limits, leaseMs: s.leaseMs, ttlMs: s.ttlMs, request, want, reports })
+      .then((result) => ({ result, ticket: c.accept(result, sentAt, this.clock.now(), request) }))
+      .catch((err: unknown) => {
+        c.retry(reports);
+        throw err;
+      })
+      .finally(() => {
+        if (c.syncing === run) c.syncing = null;
+      });
+    c.syncing = run;
+    c.syncingWants = want !== undefined;
+    return run;
+  }
+
+  /** A request alone, exactly, while another sync of the subject is under way (it carries no reports). */
+  private async exactAlone(s: Subject, c: LeaseClient, tokens: number) {
+    this.calls.awaited++;
+    const sentAt = this.clock.now();
+    const result = await s.authority.sync({ limits: s.limits, leaseMs: s.leaseMs, ttlMs: s.ttlMs, request: { tokens }, reports: [] });
+    return { result, ticket: c.accept(result, sentAt, this.clock.now(), { tokens }) };
+  }
+
+  /** Background work a subject may need now: a refill, or reports that give capacity back. */
+  private tend(s: Subject, c: LeaseClient, defer: Defer): void {
+    const now = this.clock.now();
+    if (c.syncing || !(c.needsRefill(now) || c.hasReports(now))) return;
+    defer(this.runSync(s, c, false).then(({ result }) => this.comeBack(s, c, result, defer)));
+  }
+
+  /** A lease stops admitting after its ttl: come back then to give back what it did not use. */
+  private comeBack(s: Subject, c: LeaseClient, result: SyncResult, defer: Defer): void {
+    if (result.lease) defer(this.clock.sleep(result.lease.ttlMs + 1).then(() => this.tend(s, c, defer)));
+  }
+
+  /**
+   * Admit one request of `tokens` on a subject: from this isolate's lease with no await when
+   * it can; else one round trip that decides it exactly and brings a lease back if there is room.
+   */
+  async admit(s: Subject, tokens: number, defer: Defer): Promise<Leased> {
+    const c = this.clientFor(s);
+    c.asked(this.clock.now());
+    let ticket = c.admit(tokens, this.clock.now());
+    if (!ticket && c.syncing && c.syncingWants) {
+      await c.syncing.catch(() => undefined);
+      ticket = c.admit(tokens, this.clock.now());
+    }
+    let snapshot: Snapshot;
+    const local = ticket !== null;
+    if (ticket) {
+      this.calls.local++;
+      snapshot = c.snapshot(s.limits, this.clock.now());
+    } else {
+      // Another request is already asking for the lease: ask for this one alone.
+      const { result, ticket: t } = c.syncing ? await this.exactAlone(s, c, tokens) : await this.runSync(s, c, true, { tokens });
+      const d = result.decision;
+      if (!d) throw new Error('limiter answered a request without a decision');
+      if (!d.ok) return d;
+      ticket = t!;
+      this.comeBack(s, c, result, defer);
+      snapshot = result.lease ? c.snapshot(s.limits, this.clock.now()) : d.snapshot;
+    }
+    this.tend(s, c, defer);
+    const held = ticket;
+    return {
+      ok: true,
+      snapshot,
+      local,
+      entry: held.lease.id,
+      extend: () => this.extend(s, c, held),
+      settle: (result) => {
+        const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
+        const cost = settledTokens({ reserved: held.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
+        c.end(held, { usage: result.usage, cost });
+        this.tend(s, c, defer);
+      },
+    };
+  }
+
+  private async extend(s: Subject, c: LeaseClient, t: Ticket): Promise<boolean> {
+    if (c.extendLocal(t, this.clock.now())) return true;
+    await c.syncing?.catch(() => undefined); // after any report already taken, so it cannot undo this
+    c.charge(t);
+    this.calls.awaited++;
+    const ok = await s.authority.extend(t.lease.id, s.limits, t.reserved).catch(() => false);
+    if (!ok) c.uncharge(t);
+    return ok;
+  }
+
+  /**
+   * Close this isolate's leases on a subject now and send their reports, so that the
+   * object's counts are exact for what this isolate served (the admin usage endpoint).
+   */
+  async flush(s: Pick<Subject, 'name' | 'authority'>): Promise<void> {
+    const c = this.clients.get(s.name);
+    if (!c) return;
+    await c.syncing?.catch(() => undefined);
+    const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
+    if (reports.length === 0) return;
+    this.calls.awaited++;
+    await s.authority.sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports }).catch(() => c.retry(reports));
+  }
+}
+
+const realClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+/** This isolate's leases. */
+export let isolateLeases = new Leases(realClock);
+onIsolateReset(() => {
+  isolateLeases = new Leases(realClock);
+});

@@ -1,0 +1,243 @@
+/**
+ * The authority's side of admission, pure: one subject's window (`window.ts`) with exact
+ * admissions and leases. The RateLimiter object is this plus SQLite; the protocol tests
+ * drive many isolates against it with random interleavings, expiry and restarts.
+ *
+ * A **lease** (Doorman, Envoy's rate-limit quota service) is a slice of the subject's
+ * remaining requests, tokens and slots handed to one isolate, which then admits from it
+ * with no round trip. The entry of a lease counts everything it was granted until the
+ * holder reports what it really used:
+ * - requests until W after `last`, which is the end of the time it may admit in
+ *   (`ttlMs`), then the time of its real last admission;
+ * - tokens until W after it ends, at its grant while open, then at what its requests
+ *   really cost (used + reserved for those still in flight);
+ * - slots while open, then as many as its requests still in flight.
+ * So what all isolates admitted plus what they still hold never passes a limit in any
+ * window: over-admission is zero by construction. The price is capacity held in leases:
+ * each grant is at most half of what was free, and is not granted at all when that half
+ * is small (`MIN_GRANT`): a key near its limit is admitted one request at a time, exactly.
+ */
+import { canExtend, decide, expired, settledTokens, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot } from './window';
+
+/** Fewer requests than this in a grant is no lease: the key is near its limit. */
+export const MIN_GRANT = 4;
+
+export interface Totals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Tokens charged at a reservation because no usage arrived. */
+  estimatedTokens: number;
+}
+
+export const noTotals = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, estimatedTokens: 0 });
+
+export function addTotals(into: Totals, delta: Totals): void {
+  into.requests += delta.requests;
+  into.promptTokens += delta.promptTokens;
+  into.completionTokens += delta.completionTokens;
+  into.estimatedTokens += delta.estimatedTokens;
+}
+
+/** What an isolate would like to hold for the next `ttlMs`, sized by its own recent rate. */
+export interface LeaseWant {
+  requests: number;
+  tokens: number;
+  slots: number;
+}
+
+/** An isolate's account of one of its entries (a lease or a single request) once it admits no more from it. */
+export interface LeaseReport {
+  id: string;
+  /** Requests admitted from it. */
+  requests: number;
+  /** Ms since its last admission, at the time of sending; null when it admitted none. */
+  lastAgoMs: number | null;
+  /** Tokens its requests cost: usage of those that ended, reservations of those in flight. */
+  tokens: number;
+  /** Requests still in flight; 0 ends the entry. */
+  inFlight: number;
+  /** Totals of its requests, sent once: with the report that ends it. */
+  totals?: Totals | undefined;
+}
+
+export interface SyncRequest {
+  limits: LimitSet;
+  /** How long past its admitting time an entry may stay open (the longest deadline + margin). */
+  leaseMs: number;
+  /** How long a lease may admit in. */
+  ttlMs: number;
+  /** A request at hand, decided exactly; when a lease is granted too, it is the lease's first. */
+  request?: { tokens: number } | undefined;
+  want?: LeaseWant | undefined;
+  reports: LeaseReport[];
+}
+
+export interface LeaseGrant {
+  id: string;
+  /** Granted beyond the request at hand; `null`: the subject has no such limit. */
+  requests: number;
+  tokens: number | null;
+  slots: number | null;
+  ttlMs: number;
+  /** The subject's window after the grant (for reset times). */
+  snapshot: Snapshot;
+}
+
+export interface SyncResult {
+  /** The request at hand: refused, or admitted alone (no `lease`) or as the lease's first (`id` the lease's). */
+  decision?: (Decision & { id: string }) | undefined;
+  lease?: LeaseGrant | undefined;
+}
+
+/** Free capacity after what the window holds (Infinity where there is no limit). */
+function free(log: readonly LogEntry[], limits: LimitSet, now: number) {
+  const u = usageAt(log, now);
+  return {
+    requests: limits.rpm === undefined ? Infinity : limits.rpm - u.requests,
+    tokens: limits.tpm === undefined ? Infinity : limits.tpm - u.tokens,
+    slots: limits.concurrency === undefined ? Infinity : limits.concurrency - u.inFlight,
+  };
+}
+
+/** At most half of what is free, so other isolates find capacity too; nothing when that is too little to matter. */
+export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number) {
+  const f = free(log, limits, now);
+  const half = (x: number, w: number) => Math.max(0, Math.min(w, Math.floor(x / 2)));
+  const requests = half(f.requests, want.requests);
+  const tokens = limits.tpm === undefined ? null : half(f.tokens, want.tokens);
+  const slots = limits.concurrency === undefined ? null : half(f.slots, want.slots);
+  const perRequest = want.requests > 0 ? want.tokens / want.requests : 0;
+  if (requests < MIN_GRANT || (tokens !== null && tokens < perRequest * MIN_GRANT) || (slots !== null && slots < 1)) return null;
+  return { requests, tokens, slots };
+}
+
+export class Ledger {
+  /** Entries in admission order. */
+  log: LogEntry[];
+  /** Changed since the last `takeChanges()`: the object writes them through. */
+  private changed = new Set<LogEntry>();
+  private removed: string[] = [];
+  private totals = noTotals();
+
+  constructor(entries: LogEntry[]) {
+    this.log = entries;
+  }
+
+  /** What to persist since the last call: entries to upsert, ids dropped, totals to add. */
+  takeChanges() {
+    const out = { upserts: [...this.changed], removed: this.removed, totals: this.totals };
+    this.changed = new Set();
+    this.removed = [];
+    this.totals = noTotals();
+    return out;
+  }
+
+  private touch(e: LogEntry): void {
+    this.changed.add(e);
+  }
+
+  /** Reclaim entries whose holder died, drop those that count for nothing; the next expiry. */
+  tidy(now: number): number | undefined {
+    let next: number | undefined;
+    for (const e of this.log) {
+      if (e.end !== null) continue;
+      if (e.expires <= now) {
+        e.end = e.expires;
+        this.touch(e);
+      } else if (next === undefined || e.expires < next) next = e.expires;
+    }
+    if (this.log.some((e) => expired(e, now))) {
+      for (const e of this.log) if (expired(e, now)) this.removed.push(e.id);
+      this.log = this.log.filter((e) => !expired(e, now));
+    }
+    return next;
+  }
+
+  private push(e: LogEntry): void {
+    this.log.push(e);
+    this.touch(e);
+  }
+
+  /** Admit or refuse one request exactly; counted in the totals at once. */
+  admit(limits: LimitSet, tokens: number, leaseMs: number, now: number, id: string): Decision {
+    this.tidy(now);
+    const decision = decide(this.log, limits, tokens, now, leaseMs, id);
+    if (decision.ok) {
+      this.push(singleEntry(id, now, tokens, now + leaseMs));
+      this.totals.requests++;
+    }
+    return decision;
+  }
+
+  /** Apply an isolate's reports, decide its request at hand, and grant a lease if it wants one and there is room. */
+  sync(req: SyncRequest, now: number, newId: () => string): SyncResult {
+    this.tidy(now);
+    for (const r of req.reports) this.report(r, now);
+    const id = newId();
+    let decision: SyncResult['decision'];
+    let entry: LogEntry | undefined;
+    if (req.request) {
+      const d = decide(this.log, req.limits, req.request.tokens, now, req.leaseMs, id);
+      decision = { ...d, id };
+      if (!d.ok) return { decision };
+      entry = singleEntry(id, now, req.request.tokens, now + req.leaseMs);
+      this.push(entry);
+    }
+    const grant = req.want && grantFor(this.log, req.limits, req.want, now);
+    if (!grant) return { decision };
+    // The request at hand (if any) becomes the lease's first: one entry holds both.
+    const first = req.request ? 1 : 0;
+    entry ??= singleEntry(id, now, 0, 0);
+    if (!req.request) this.push(entry);
+    entry.requests = first + grant.requests;
+    entry.last = now + req.ttlMs;
+    entry.tokens = (req.request?.tokens ?? 0) + (grant.tokens ?? 0);
+    entry.reserved = 0;
+    entry.slots = first + (grant.slots ?? req.want!.slots);
+    entry.expires = now + req.ttlMs + req.leaseMs;
+    const snap = snapshot(this.log, req.limits, now);
+    return {
+      decision: decision && { ...decision, snapshot: snap },
+      lease: { id, ...grant, ttlMs: req.ttlMs, snapshot: snap },
+    };
+  }
+
+  /**
+   * What an entry really held replaces its grant. An entry already ended (reclaimed at
+   * expiry, or reported ended before) keeps what it counts: a report arrives at most once
+   * in time, and a late one must not free capacity someone else may have taken.
+   */
+  private report(r: LeaseReport, now: number): void {
+    const e = this.log.find((x) => x.id === r.id);
+    if (!e || e.end !== null) return;
+    e.requests = Math.min(e.requests, r.requests);
+    e.last = r.lastAgoMs === null ? e.at : Math.min(e.last, now - r.lastAgoMs);
+    e.tokens = r.tokens;
+    e.slots = Math.min(e.slots, r.inFlight);
+    if (r.inFlight === 0) e.end = now;
+    if (r.totals) addTotals(this.totals, r.totals);
+    this.touch(e);
+  }
+
+  /** Reserve `tokens` more for an open entry (another attempt, or a lease's own requests); false when `tpm` has no room. */
+  extend(id: string, limits: LimitSet, tokens: number | undefined, now: number): boolean {
+    this.tidy(now);
+    const e = this.log.find((x) => x.id === id && x.end === null);
+    const more = tokens ?? e?.reserved ?? 0;
+    if (!e || !canExtend(this.log, limits, more, now)) return false;
+    e.tokens += more;
+    this.touch(e);
+    return true;
+  }
+
+  /** A single request is over: free its slot and replace its reservation with what it cost. */
+  settle(id: string, result: { used?: number | undefined; unserved?: boolean | undefined; abandoned?: number | undefined }, now: number) {
+    const e = this.log.find((x) => x.id === id);
+    if (!e || e.end !== null) return null;
+    e.tokens = settledTokens(e, result);
+    e.end = now;
+    this.touch(e);
+    return e.tokens;
+  }
+}

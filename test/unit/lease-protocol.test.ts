@@ -1,0 +1,161 @@
+/**
+ * Leased admission, as a protocol: the authority's pure core (`Ledger`), the isolate's
+ * (`LeaseClient`), and many isolates running the router's own `Leases` against one
+ * authority over links with real latency, with random interleavings, isolate deaths and
+ * object restarts (`bench/admission-world.ts`). Over-admission must be zero in every run.
+ */
+import { describe, expect, it } from 'vitest';
+import { overAdmission, runWorld, type Colo } from '../../bench/admission-world';
+import { rng } from '../../bench/rng';
+import { LeaseClient } from '../../src/limits/lease-client';
+import { Ledger, MIN_GRANT, type SyncRequest } from '../../src/limits/ledger';
+import { usageAt, WINDOW_MS, type LimitSet } from '../../src/limits/window';
+
+const TTL = 10_000;
+const LEASE = 60_000;
+let ids = 0;
+const newId = () => `e${ids++}`;
+const sync = (limits: LimitSet, extra: Partial<SyncRequest>): SyncRequest => ({ limits, leaseMs: LEASE, ttlMs: TTL, reports: [], ...extra });
+const want = (requests: number, tokens = requests * 100, slots = 4) => ({ requests, tokens, slots });
+
+describe('the authority (Ledger)', () => {
+  it('grants at most half of what is free, and counts the whole grant until it is reported', () => {
+    const ledger = new Ledger([]);
+    const r = ledger.sync(sync({ rpm: 100, tpm: 10_000 }, { request: { tokens: 100 }, want: want(1_000) }), 0, newId);
+    expect(r.decision?.ok).toBe(true);
+    expect(r.lease).toMatchObject({ requests: 49, tokens: 4_950 }); // (100 − 1) / 2, (10,000 − 100) / 2
+    expect(usageAt(ledger.log, 1)).toMatchObject({ requests: 50, tokens: 5_050 });
+  });
+
+  it('grants no lease to a key near its limit: the request is admitted alone, exactly', () => {
+    const ledger = new Ledger([]);
+    const r = ledger.sync(sync({ rpm: 2 * MIN_GRANT }, { request: { tokens: 1 }, want: want(100) }), 0, newId);
+    expect(r.decision?.ok).toBe(true);
+    expect(r.lease).toBeUndefined();
+    expect(usageAt(ledger.log, 1).requests).toBe(1);
+  });
+
+  it('gives back what a report says was unused, at once', () => {
+    const ledger = new Ledger([]);
+    const { lease } = ledger.sync(sync({ rpm: 1_000 }, { want: want(100) }), 0, newId);
+    expect(usageAt(ledger.log, 1).requests).toBe(100);
+    ledger.sync(sync({ rpm: 1_000 }, { reports: [{ id: lease!.id, requests: 7, lastAgoMs: 500, tokens: 700, inFlight: 2 }] }), 1_000, newId);
+    expect(usageAt(ledger.log, 1_000)).toMatchObject({ requests: 7, tokens: 700, inFlight: 2 });
+    // Its requests count until W after its last admission (at 500), its tokens until W after its end.
+    expect(usageAt(ledger.log, 500 + WINDOW_MS).requests).toBe(0);
+    expect(usageAt(ledger.log, 500 + WINDOW_MS).tokens).toBe(700);
+  });
+
+  it('reclaims a lease whose holder died at its expiry, and ignores a report that comes after', () => {
+    const ledger = new Ledger([]);
+    const leaseMs = 30_000;
+    const { lease } = ledger.sync(sync({ concurrency: 100 }, { want: want(10, 1_000, 20), leaseMs }), 0, newId);
+    expect(usageAt(ledger.log, 1).inFlight).toBe(20);
+    ledger.tidy(TTL + leaseMs);
+    expect(usageAt(ledger.log, TTL + leaseMs).inFlight).toBe(0);
+    ledger.sync(sync({}, { reports: [{ id: lease!.id, requests: 0, lastAgoMs: null, tokens: 0, inFlight: 0 }] }), TTL + leaseMs + 1, newId);
+    expect(usageAt(ledger.log, TTL + leaseMs + 1).requests).toBe(10); // the late report frees nothing
+  });
+
+  it('restarts from what it wrote: a reloaded ledger decides the same', () => {
+    const ledger = new Ledger([]);
+    ledger.sync(sync({ rpm: 100 }, { request: { tokens: 1 }, want: want(40) }), 0, newId);
+    const reloaded = new Ledger(structuredClone(ledger.log));
+    const a = ledger.sync(sync({ rpm: 100 }, { request: { tokens: 1 }, want: want(40) }), 10, () => 'x');
+    const b = reloaded.sync(sync({ rpm: 100 }, { request: { tokens: 1 }, want: want(40) }), 10, () => 'x');
+    expect(b).toEqual(a);
+  });
+});
+
+describe('the isolate (LeaseClient)', () => {
+  const granted = (client: LeaseClient, requests: number, tokens: number | null = null, slots: number | null = null, sentAt = 0) =>
+    client.accept({ lease: { id: 'L', requests, tokens, slots, ttlMs: TTL, snapshot: {} } }, sentAt, sentAt);
+
+  it('admits from its lease with no round trip until the lease is spent, then asks', () => {
+    const client = new LeaseClient(TTL);
+    granted(client, 3, 300);
+    expect([1, 2, 3, 4].map(() => client.admit(100, 5) !== null)).toEqual([true, true, true, false]);
+  });
+
+  it('admits nothing after ttl from when its sync was sent, by its own clock', () => {
+    const client = new LeaseClient(TTL);
+    granted(client, 100, null, null, 1_000);
+    expect(client.admit(1, 1_000 + TTL - 1)).not.toBeNull();
+    expect(client.admit(1, 1_000 + TTL)).toBeNull();
+  });
+
+  it('reports a lease once when it stops admitting, and again when its last request ends, with totals', () => {
+    const client = new LeaseClient(TTL);
+    granted(client, 10, 1_000);
+    const t = client.admit(100, 1)!;
+    client.admit(100, 2);
+    client.end(t, { cost: 40, usage: { prompt_tokens: 30, completion_tokens: 10 } });
+    expect(client.takeReports(TTL - 1)).toEqual([]);
+    const [closing] = client.takeReports(TTL);
+    expect(closing).toMatchObject({ requests: 2, lastAgoMs: TTL - 2, tokens: 140, inFlight: 1 });
+    expect(closing!.totals).toBeUndefined();
+    expect(client.takeReports(TTL + 1)).toEqual([]);
+  });
+
+  it('asks for no lease while its own demand is below the smallest grant', () => {
+    const client = new LeaseClient(TTL);
+    for (let i = 0; i < MIN_GRANT - 1; i++) client.asked(i);
+    expect(client.want(10, 100)).toBeUndefined();
+    client.asked(11);
+    expect(client.want(12, 100)?.requests).toBeGreaterThanOrEqual(MIN_GRANT);
+  });
+
+  it('asks for a refill when half of the newest lease is used', () => {
+    const client = new LeaseClient(TTL);
+    granted(client, 10);
+    for (let i = 0; i < 5; i++) client.admit(1, 1);
+    expect(client.needsRefill(1)).toBe(false);
+    client.admit(1, 1);
+    expect(client.needsRefill(1)).toBe(true);
+  });
+});
+
+describe('many isolates, one authority, real latency', () => {
+  const COLOS: Colo[] = [
+    { name: 'IAD', rttMs: 2, ratePerS: 12, isolates: 3 },
+    { name: 'FRA', rttMs: 88, ratePerS: 8, isolates: 2 },
+    { name: 'NRT', rttMs: 150, ratePerS: 6 },
+    { name: 'SYD', rttMs: 200, ratePerS: 4 },
+  ];
+
+  it('never admits past a limit in any window: random limits, interleavings, isolate deaths and object restarts', async () => {
+    const random = rng(2026);
+    for (let run = 0; run < 12; run++) {
+      const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
+      const limits: LimitSet = {
+        ...(random() < 0.8 ? { rpm: pick([20, 200, 900, 1_500, 5_000]) } : {}),
+        ...(random() < 0.6 ? { tpm: pick([50_000, 400_000, 1_000_000]) } : {}),
+        ...(random() < 0.5 ? { concurrency: pick([3, 20, 60]) } : {}),
+      };
+      const result = await runWorld({ seed: run + 1, limits, colos: COLOS, durationMs: 90_000, leases: true, deaths: run % 3, restarts: run % 2 + 1 });
+      const over = overAdmission(result.admitted, limits);
+      expect({ run, limits, ...over }).toEqual({
+        run,
+        limits,
+        requests: expect.toSatisfy((n: number) => n <= 0),
+        tokens: expect.toSatisfy((n: number) => n <= 0),
+        concurrency: expect.toSatisfy((n: number) => n <= 0),
+      });
+    }
+  });
+
+  it('strands little: saturated by many isolates, leases admit within 5% of exact admission (no deaths)', async () => {
+    for (const seed of [1, 2, 3]) {
+      const limits = { rpm: 1_200, tpm: 1_500_000 };
+      const run = (leases: boolean) => runWorld({ seed, limits, colos: COLOS, durationMs: 180_000, leases });
+      const [exact, leased] = await Promise.all([run(false), run(true)]);
+      expect(leased.admitted.length).toBeGreaterThanOrEqual(0.95 * exact.admitted.length);
+    }
+  });
+
+  it('admits almost every request with no round trip when the key is far from its limits', async () => {
+    const r = await runWorld({ seed: 7, limits: { rpm: 100_000, tpm: 100_000_000 }, colos: COLOS, durationMs: 120_000, leases: true });
+    expect(r.calls.awaited / r.requests).toBeLessThanOrEqual(0.02);
+    expect((r.calls.awaited + r.calls.background) / r.requests).toBeLessThanOrEqual(0.2);
+  });
+});
