@@ -61,10 +61,10 @@ export interface EndResult {
 export class LeaseClient {
   private leases: HeldLease[] = [];
   private pendingRetry: LeaseReport[] = [];
-  /** A sync is under way (one at a time, so reports and extensions arrive in the order taken). */
+  /** The sync that carries reports, one at a time, so reports and extensions arrive in the order taken. */
   syncing: Promise<unknown> | null = null;
-  /** …and it asks for a lease: requests without capacity wait for it rather than start their own. */
-  syncingWants = false;
+  /** A call that asks for a lease, one at a time: requests without capacity wait for it rather than start their own. */
+  leasing: Promise<unknown> | null = null;
   /** Requests asked for (admitted or not) per bucket of ttl/BUCKETS, newest last. */
   private demand: { start: number; count: number }[] = [];
   private peakInFlight = 0;
@@ -178,7 +178,7 @@ export class LeaseClient {
 
   /** Time to ask for the next lease: the newest half used, or 60% through its time. */
   needsRefill(now: number): boolean {
-    if (this.syncing) return false;
+    if (this.leasing) return false;
     const newest = this.leases.filter((l) => this.admitting(l, now)).at(-1);
     if (!newest) return false; // the next request asks, with itself at hand
     const lowOn = (left: number | null, granted: number | null) => left !== null && granted !== null && left < granted / 2;

@@ -72,12 +72,17 @@ export class Leases {
     return c;
   }
 
-  /** The one serialised sync of a subject: takes its due reports, sends them with what is asked, takes in the answer. */
-  private runSync(s: Subject, c: LeaseClient, awaited: boolean, request?: { tokens: number }) {
+  /**
+   * One round trip: the request at hand (if any), a lease if wanted, and — when no other
+   * sync carrying reports is under way — the reports due, so that those reach the object
+   * in the order they were taken. At most one call asking for a lease is under way.
+   */
+  private call(s: Subject, c: LeaseClient, awaited: boolean, request?: { tokens: number }) {
     const sentAt = this.clock.now();
-    // Asks for a lease with a request at hand, or to refill; a sync only to report asks for none.
-    const want = s.leases && (request || c.needsRefill(sentAt)) ? c.want(sentAt, request?.tokens ?? 0) : undefined;
-    const reports = c.takeReports(sentAt);
+    const carries = c.syncing === null;
+    const asks = s.leases && c.leasing === null && (request !== undefined || c.needsRefill(sentAt));
+    const want = asks ? c.want(sentAt, request?.tokens ?? 0) : undefined;
+    const reports = carries ? c.takeReports(sentAt) : [];
     this.calls[awaited ? 'awaited' : 'background']++;
     const run = s.authority
       .sync({ limits: s.limits, leaseMs: s.leaseMs, ttlMs: s.ttlMs, request, want, reports })
@@ -88,25 +93,18 @@ export class Leases {
       })
       .finally(() => {
         if (c.syncing === run) c.syncing = null;
+        if (c.leasing === run) c.leasing = null;
       });
-    c.syncing = run;
-    c.syncingWants = want !== undefined;
+    if (carries) c.syncing = run;
+    if (want) c.leasing = run;
     return run;
-  }
-
-  /** A request alone, exactly, while another sync of the subject is under way (it carries no reports). */
-  private async exactAlone(s: Subject, c: LeaseClient, tokens: number) {
-    this.calls.awaited++;
-    const sentAt = this.clock.now();
-    const result = await s.authority.sync({ limits: s.limits, leaseMs: s.leaseMs, ttlMs: s.ttlMs, request: { tokens }, reports: [] });
-    return { result, ticket: c.accept(result, sentAt, this.clock.now(), { tokens }) };
   }
 
   /** Background work a subject may need now: a refill, or reports that give capacity back. */
   private tend(s: Subject, c: LeaseClient, defer: Defer): void {
     const now = this.clock.now();
-    if (c.syncing || !(c.needsRefill(now) || c.hasReports(now))) return;
-    defer(this.runSync(s, c, false).then(({ result }) => this.comeBack(s, c, result, defer)));
+    if (c.syncing || c.leasing || !(c.needsRefill(now) || c.hasReports(now))) return;
+    defer(this.call(s, c, false).then(({ result }) => this.comeBack(s, c, result, defer)));
   }
 
   /** A lease stops admitting after its ttl: come back then to give back what it did not use. */
@@ -122,24 +120,26 @@ export class Leases {
     const c = this.clientFor(s);
     c.asked(this.clock.now());
     let ticket = c.admit(tokens, this.clock.now());
-    if (!ticket && c.syncing && c.syncingWants) {
-      await c.syncing.catch(() => undefined);
+    if (!ticket && c.leasing) {
+      await c.leasing.catch(() => undefined);
       ticket = c.admit(tokens, this.clock.now());
     }
     let snapshot: Snapshot;
-    const local = ticket !== null;
+    let local = ticket !== null;
     if (ticket) {
       this.calls.local++;
       snapshot = c.snapshot(s.limits, this.clock.now());
     } else {
-      // Another request is already asking for the lease: ask for this one alone.
-      const { result, ticket: t } = c.syncing ? await this.exactAlone(s, c, tokens) : await this.runSync(s, c, true, { tokens });
+      const { result, ticket: t } = await this.call(s, c, true, { tokens });
       const d = result.decision;
       if (!d) throw new Error('limiter answered a request without a decision');
-      if (!d.ok) return d;
-      ticket = t!;
+      // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
+      const late = d.ok ? null : c.admit(tokens, this.clock.now());
+      if (!d.ok && !late) return d;
+      ticket = late ?? t!;
+      local = late !== null;
       this.comeBack(s, c, result, defer);
-      snapshot = result.lease ? c.snapshot(s.limits, this.clock.now()) : d.snapshot;
+      snapshot = result.lease || late ? c.snapshot(s.limits, this.clock.now()) : d.snapshot;
     }
     this.tend(s, c, defer);
     const held = ticket;

@@ -14,8 +14,9 @@
  * - slots while open, then as many as its requests still in flight.
  * So what all isolates admitted plus what they still hold never passes a limit in any
  * window: over-admission is zero by construction. The price is capacity held in leases:
- * each grant is at most half of what was free, and is not granted at all when that half
- * is small (`MIN_GRANT`): a key near its limit is admitted one request at a time, exactly.
+ * a grant is what the isolate's own demand over one ttl calls for, and only when that fits
+ * in half of what is free (`grantFor`): a key near its limit is admitted one request at a
+ * time, exactly.
  */
 import { canExtend, decide, expired, settledTokens, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot } from './window';
 
@@ -100,16 +101,20 @@ function free(log: readonly LogEntry[], limits: LimitSet, now: number) {
   };
 }
 
-/** At most half of what is free, so other isolates find capacity too; nothing when that is too little to matter. */
+/**
+ * What to grant: what the isolate wants, if that fits in half of what is free (so other
+ * isolates find as much again), with at least `MIN_GRANT` requests; slots up to half of
+ * those free. Nothing otherwise: a key whose free capacity this isolate's own demand
+ * would take most of is near its limit, and is admitted one request at a time, exactly —
+ * a lease there would only hold capacity that a burst of requests is refused for.
+ */
 export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number) {
   const f = free(log, limits, now);
-  const half = (x: number, w: number) => Math.max(0, Math.min(w, Math.floor(x / 2)));
-  const requests = half(f.requests, want.requests);
-  const tokens = limits.tpm === undefined ? null : half(f.tokens, want.tokens);
-  const slots = limits.concurrency === undefined ? null : half(f.slots, want.slots);
-  const perRequest = want.requests > 0 ? want.tokens / want.requests : 0;
-  if (requests < MIN_GRANT || (tokens !== null && tokens < perRequest * MIN_GRANT) || (slots !== null && slots < 1)) return null;
-  return { requests, tokens, slots };
+  const fits = (x: number, w: number) => w <= Math.floor(x / 2);
+  if (want.requests < MIN_GRANT || !fits(f.requests, want.requests) || !fits(f.tokens, want.tokens)) return null;
+  const slots = limits.concurrency === undefined ? null : Math.min(want.slots, Math.floor(f.slots / 2));
+  if (slots !== null && slots < 1) return null;
+  return { requests: want.requests, tokens: limits.tpm === undefined ? null : want.tokens, slots };
 }
 
 export class Ledger {

@@ -19,20 +19,31 @@ const sync = (limits: LimitSet, extra: Partial<SyncRequest>): SyncRequest => ({ 
 const want = (requests: number, tokens = requests * 100, slots = 4) => ({ requests, tokens, slots });
 
 describe('the authority (Ledger)', () => {
-  it('grants at most half of what is free, and counts the whole grant until it is reported', () => {
+  it('grants what is wanted when it fits in half of what is free, and counts the whole grant until it is reported', () => {
     const ledger = new Ledger([]);
-    const r = ledger.sync(sync({ rpm: 100, tpm: 10_000 }, { request: { tokens: 100 }, want: want(1_000) }), 0, newId);
+    const r = ledger.sync(sync({ rpm: 100, tpm: 10_000 }, { request: { tokens: 100 }, want: want(49, 4_900) }), 0, newId);
     expect(r.decision?.ok).toBe(true);
-    expect(r.lease).toMatchObject({ requests: 49, tokens: 4_950 }); // (100 − 1) / 2, (10,000 − 100) / 2
-    expect(usageAt(ledger.log, 1)).toMatchObject({ requests: 50, tokens: 5_050 });
+    expect(r.lease).toMatchObject({ requests: 49, tokens: 4_900 }); // (100 − 1) / 2 = 49.5
+    expect(usageAt(ledger.log, 1)).toMatchObject({ requests: 50, tokens: 5_000 });
   });
 
-  it('grants no lease to a key near its limit: the request is admitted alone, exactly', () => {
+  it('grants no lease when the demand would take more than half of what is free: the request is admitted alone, exactly', () => {
+    for (const w of [want(50, 100), want(10, 5_000), want(MIN_GRANT - 1, 10)]) {
+      const ledger = new Ledger([]);
+      const r = ledger.sync(sync({ rpm: 100, tpm: 10_000 }, { request: { tokens: 1 }, want: w }), 0, newId);
+      expect(r.decision?.ok).toBe(true);
+      expect(r.lease).toBeUndefined();
+      expect(usageAt(ledger.log, 1).requests).toBe(1);
+    }
+  });
+
+  it('grants slots up to half of those free, and no lease when none is left to half', () => {
     const ledger = new Ledger([]);
-    const r = ledger.sync(sync({ rpm: 2 * MIN_GRANT }, { request: { tokens: 1 }, want: want(100) }), 0, newId);
-    expect(r.decision?.ok).toBe(true);
-    expect(r.lease).toBeUndefined();
-    expect(usageAt(ledger.log, 1).requests).toBe(1);
+    expect(ledger.sync(sync({ concurrency: 9 }, { request: { tokens: 1 }, want: want(10, 10, 100) }), 0, newId).lease?.slots).toBe(4); // (9 − 1) / 2
+    expect(ledger.sync(sync({ concurrency: 9 }, { request: { tokens: 1 }, want: want(10, 10, 100) }), 0, newId).lease?.slots).toBe(1); // (9 − 6) / 2
+    const last = ledger.sync(sync({ concurrency: 9 }, { request: { tokens: 1 }, want: want(10, 10, 100) }), 0, newId);
+    expect(last.decision?.ok).toBe(true); // the 9th slot, alone
+    expect(last.lease).toBeUndefined();
   });
 
   it('gives back what a report says was unused, at once', () => {
