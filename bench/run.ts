@@ -6,8 +6,10 @@
  *      (auth, validation, routing, retry engine on), JSON latency and stream TTFB.
  *   2. Failover: the router under load with one of three nodes failing each way,
  *      against the all-healthy run: success rate and the p50/p99 that failover adds.
- *   3. Limits: p50/p99 added by admission (a key with limits vs one without, same
- *      router), and over-admissions in bursts of 200 concurrent requests against rpm 50.
+ *   3. Limits: one key with limits vs one without on the same router, at concurrency 1
+ *      and 8, leased and exact per request: p50 and throughput ratios, limiter calls per
+ *      request (the router's `/admin/metrics`); over-admissions in bursts of 200
+ *      concurrent requests against rpm 50.
  *
  * Bounded: each load phase stops at its request count or its time cap.
  * Knobs: BENCH_N (requests per phase, default 400), BENCH_C (concurrency, default 4),
@@ -108,49 +110,76 @@ if (section('failover')) {
 }
 
 // 3. Limits ------------------------------------------------------------------------------
+/** The router's own count of limiter calls (`/admin/metrics`). */
+async function limiterCalls(routerUrl: string) {
+  const text = await (await fetch(`${routerUrl}/admin/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  const read = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  return { awaited: read(/^llm_router_limiter_calls_total\{wait="awaited"\} (\d+)/m), background: read(/^llm_router_limiter_calls_total\{wait="background"\} (\d+)/m) };
+}
+
 if (section('limits')) {
-  const w = await startWorkers(fleet, bundle, routerConfig(fleet));
-  const mint = async (limits?: object) => {
-    const res = await fetch(`${w.routerUrl}/admin/keys`, {
+  const mintOn = (routerUrl: string) => async (limits?: object) => {
+    const res = await fetch(`${routerUrl}/admin/keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bench', ...(limits ? { limits } : {}) }),
     });
     return ((await res.json()) as { key: string }).key;
   };
-  const url = `${w.routerUrl}/v1/chat/completions`;
-  const off = await mint();
-  const on = await mint({ rpm: 1_000_000, tpm: 1_000_000_000, concurrency: 1_000 });
-  await load(url, post(off, chat(false)), { count: 50, concurrency: C, maxSeconds: 10 });
-  await load(url, post(on, chat(false)), { count: 50, concurrency: C, maxSeconds: 10 });
-  const offRuns: LoadResult[] = [];
-  const onRuns: LoadResult[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    offRuns.push(await load(url, post(off, chat(false)), { count: N, concurrency: C, maxSeconds: 60 }));
-    onRuns.push(await load(url, post(on, chat(false)), { count: N, concurrency: C, maxSeconds: 60 }));
-  }
-  const a = merge(offRuns);
-  const b = merge(onRuns);
-  console.log('Limits: admission cost (same router, key without limits vs key with rpm+tpm+concurrency):');
-  row('limits off', a);
-  row('limits on', b);
-  console.log(`  added by admission          p50 ${fmt(percentile(b.latencies, 50) - percentile(a.latencies, 50))} ms  p99 ${fmt(percentile(b.latencies, 99) - percentile(a.latencies, 99))} ms`);
-
-  const admitted: number[] = [];
-  let invalid = 0;
-  for (let rep = 0; rep < 10; rep++) {
-    const key = await mint({ rpm: 50 });
-    const burst = await load(url, post(key, chat(false)), { count: 200, concurrency: 200, maxSeconds: 30 });
-    admitted.push(burst.ok);
-    // Every answer must be a 200 or a 429; anything else makes the count meaningless.
-    if (burst.ok + (burst.statuses[429] ?? 0) !== 200) {
-      invalid++;
-      console.log(`  burst ${rep}: INVALID, statuses ${JSON.stringify(burst.statuses)}, transport failures ${burst.failed - (burst.statuses[429] ?? 0)}`);
+  const LIMITS = { rpm: 1_000_000, tpm: 1_000_000_000, concurrency: 1_000 };
+  console.log('Limits: one key, limits off vs on (rpm+tpm+concurrency far from reached), same router; leased (now) and exact per request (leases off):');
+  for (const leases of [true, false]) {
+    const w = await startWorkers(fleet, bundle, routerConfig(fleet, { limits: { leases: { enabled: leases } } }));
+    const mint = mintOn(w.routerUrl);
+    const url = `${w.routerUrl}/v1/chat/completions`;
+    for (const c of [1, 8]) {
+      const off = await mint();
+      const on = await mint(LIMITS);
+      const before = await limiterCalls(w.routerUrl);
+      await load(url, post(off, chat(false)), { count: 50, concurrency: c, maxSeconds: 10 });
+      await load(url, post(on, chat(false)), { count: 50, concurrency: c, maxSeconds: 10 });
+      const steady = await limiterCalls(w.routerUrl);
+      const offRuns: LoadResult[] = [];
+      const onRuns: LoadResult[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        offRuns.push(await load(url, post(off, chat(false)), { count: N, concurrency: c, maxSeconds: 60 }));
+        onRuns.push(await load(url, post(on, chat(false)), { count: N, concurrency: c, maxSeconds: 60 }));
+      }
+      const after = await limiterCalls(w.routerUrl);
+      const a = merge(offRuns);
+      const b = merge(onRuns);
+      const served = b.ok + b.failed;
+      const perRequest = (x: number, n: number) => fmt(x / n, 3);
+      console.log(`  ${leases ? 'leased' : 'exact '} concurrency ${c}:`);
+      row('limits off', a);
+      row('limits on', b);
+      console.log(
+        `    on/off: p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50))}x, throughput ${fmt(b.ok / b.seconds / (a.ok / a.seconds))}x;` +
+          ` limiter calls per request: awaited ${perRequest(after.awaited - steady.awaited, served)} steady, ${perRequest(after.awaited - before.awaited, served + 50)} with warm-up;` +
+          ` all ${perRequest(after.awaited + after.background - steady.awaited - steady.background, served)} steady, ${perRequest(after.awaited + after.background - before.awaited - before.background, served + 50)} with warm-up`,
+      );
     }
+    if (!leases) {
+      await w.close();
+      continue;
+    }
+    const admitted: number[] = [];
+    let invalid = 0;
+    for (let rep = 0; rep < 10; rep++) {
+      const key = await mint({ rpm: 50 });
+      const burst = await load(url, post(key, chat(false)), { count: 200, concurrency: 200, maxSeconds: 30 });
+      admitted.push(burst.ok);
+      // Every answer must be a 200 or a 429; anything else makes the count meaningless.
+      if (burst.ok + (burst.statuses[429] ?? 0) !== 200) {
+        invalid++;
+        console.log(`  burst ${rep}: INVALID, statuses ${JSON.stringify(burst.statuses)}, transport failures ${burst.failed - (burst.statuses[429] ?? 0)}`);
+      }
+    }
+    const over = admitted.reduce((sum, n) => sum + Math.max(0, n - 50), 0);
+    console.log(`  leased: bursts of 200 concurrent vs rpm 50, 10 reps: admitted ${admitted.join(',')}; over-admissions ${over}${invalid ? `; ${invalid} INVALID run(s)` : ''}`);
+    await w.close();
   }
-  const over = admitted.reduce((sum, n) => sum + Math.max(0, n - 50), 0);
-  console.log(`  bursts of 200 concurrent vs rpm 50, 10 reps: admitted ${admitted.join(',')}; over-admissions ${over}${invalid ? `; ${invalid} INVALID run(s)` : ''}`);
-  await w.close();
+  console.log();
 }
 
 await fleet.close();

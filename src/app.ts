@@ -8,6 +8,7 @@ import type { AppEnv } from './bindings';
 import { adminGuard } from './auth/admin-guard';
 import { authenticate } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
+import { metricsRoutes } from './admin/metrics-routes';
 import { routingRoutes } from './admin/routing-routes';
 import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
@@ -176,6 +177,7 @@ app.all(
 app.use('/admin/*', adminGuard());
 app.route('/admin/keys', keysRoutes);
 app.route('/admin', routingRoutes);
+app.route('/admin', metricsRoutes);
 
 app.notFound((c) =>
   errorResponse(new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' })),
