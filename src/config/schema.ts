@@ -195,8 +195,12 @@ export const KeyLimitsSchema = z.strictObject({
   leases: z
     .strictObject({
       enabled: z.boolean().default(true),
-      /** How long a lease may admit in; its unused part returns then. */
-      ttlMs: positiveInt.max(30_000).default(10_000),
+      /**
+       * How long a lease may admit in; its unused part returns then. At most 20 s: the
+       * isolate comes back to report it from the request that got it (`waitUntil` lives
+       * up to 30 s past the response).
+       */
+      ttlMs: positiveInt.max(20_000).default(10_000),
     })
     .prefault({}),
 });

@@ -212,6 +212,11 @@ export class LeaseClient {
     return out;
   }
 
+  /** Holds nothing and owes nothing: may be forgotten. */
+  idle(): boolean {
+    return this.leases.length === 0 && this.pendingRetry.length === 0 && this.syncing === null && this.leasing === null;
+  }
+
   /** A report is due: a lease stopped admitting, or the last request of one that did has ended. */
   hasReports(now: number): boolean {
     return this.pendingRetry.length > 0 || this.leases.some((l) => (l.closeSent ? l.inFlight === 0 : l.admitUntil <= now || (l.requestsLeft === 0 && l.inFlight === 0)));

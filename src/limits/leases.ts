@@ -28,6 +28,9 @@ export interface Subject {
   leases: boolean;
 }
 
+/** Subjects an isolate keeps clients for before it forgets those that hold nothing. */
+const MAX_CLIENTS = 5_000;
+
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<unknown>;
@@ -68,7 +71,11 @@ export class Leases {
 
   private clientFor(s: Subject): LeaseClient {
     let c = this.clients.get(s.name);
-    if (!c || c.ttlMs !== s.ttlMs) this.clients.set(s.name, (c = new LeaseClient(s.ttlMs)));
+    if (c && c.ttlMs === s.ttlMs) return c;
+    if (this.clients.size >= MAX_CLIENTS) {
+      for (const [name, other] of this.clients) if (other.idle()) this.clients.delete(name);
+    }
+    this.clients.set(s.name, (c = new LeaseClient(s.ttlMs)));
     return c;
   }
 
@@ -175,7 +182,7 @@ export class Leases {
   async flush(s: Pick<Subject, 'name' | 'authority'>): Promise<void> {
     const c = this.clients.get(s.name);
     if (!c) return;
-    await c.syncing?.catch(() => undefined);
+    await Promise.all([c.syncing?.catch(() => undefined), c.leasing?.catch(() => undefined)]);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
     if (reports.length === 0) return;
     this.calls.awaited++;
