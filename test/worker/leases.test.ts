@@ -41,6 +41,10 @@ describe('the Worker admits from its lease', () => {
     }
     expect(isolateLeases.calls.local).toBeGreaterThanOrEqual(30);
     expect(isolateLeases.calls.awaited).toBeLessThanOrEqual(MIN_AWAITED);
+    const metrics = await (await admin('/metrics')).text();
+    expect(metrics).toContain(`llm_router_leased_admissions_total ${isolateLeases.calls.local}\n`);
+    expect(metrics).toContain(`llm_router_limiter_calls_total{wait="awaited"} ${isolateLeases.calls.awaited}\n`);
+    expect((await call('/admin/metrics')).status).toBe(401);
     // Exact admissions tell the key's remainder; leased ones what this isolate may still admit on its own.
     expect(remaining.slice(0, MIN_GRANT - 1)).toEqual([9_999, 9_998, 9_997]);
     const leased = remaining.slice(MIN_GRANT);
