@@ -118,6 +118,7 @@ async function limiterCalls(routerUrl: string) {
 }
 
 if (section('limits')) {
+  await fetch(`${fleet.controlUrl}/reset`, { method: 'POST' }); // the failover section leaves n-us failing
   const mintOn = (routerUrl: string) => async (limits?: object) => {
     const res = await fetch(`${routerUrl}/admin/keys`, {
       method: 'POST',
