@@ -6,9 +6,10 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from './bindings';
 import { adminGuard } from './auth/admin-guard';
-import { authenticate } from './auth/keys';
+import { authenticate, type KeyRecord } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
 import { metricsRoutes } from './admin/metrics-routes';
+import { usageRoutes } from './admin/usage-routes';
 import { routingRoutes } from './admin/routing-routes';
 import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
@@ -25,6 +26,8 @@ import { responseRoutes } from './openai/response-routes';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample } from './routing/samples';
 import { loadRouteTable } from './routing/table';
+import { flushRollups } from './usage/rollup-batch';
+import { recordRequest, type RequestRecord } from './usage/request-log';
 
 /** Every generating endpoint, by path (README "API"). */
 const PROXIED: [string, Endpoint][] = [
@@ -59,13 +62,42 @@ function stateOf(config: LoadedConfig, request: ParsedRequest, keyId: string): F
 async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
+  const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
+  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
+  // Every authenticated request leaves one record (log line, analytics point, rollup row).
+  const started = Date.now();
+  const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-' };
+  const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
+    recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
+    defer(flushRollups(c.env.USAGE_ROLLUPS, Date.now()));
+  };
+  try {
+    return await pipeline(c, endpoint, config, key, caller, defer, base, record, started);
+  } catch (err) {
+    const status = err instanceof RouterError ? err.status : 500;
+    record({ answeredModel: null, node: null, attempts: Number(err instanceof RouterError ? (err.headers?.['x-router-attempts'] ?? 0) : 0), status, ttfbMs: Date.now() - started, usage: undefined });
+    throw err;
+  }
+}
+
+async function pipeline(
+  c: Context<AppEnv>,
+  endpoint: Endpoint,
+  config: LoadedConfig,
+  key: KeyRecord & { id: string },
+  caller: CallerLocation,
+  defer: (work: Promise<unknown>) => void,
+  base: { model: string },
+  record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => void,
+  started: number,
+): Promise<Response> {
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
   const raw = await readBodyCapped(c.req.raw, cap);
   const request = await parseRequest(endpoint, raw, c.req.header('content-type'));
   const model = resolveModel(config, request.body.model, key.models);
+  base.model = model;
   const pinned = stateOf(config, request, key.id);
   const allowed = (m: string) => modelAllowed(config, key.models, m);
-  const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
   // Estimated only if something reads it (a key or node with limits): the estimate walks the
   // whole body, images' data-URL headers included, and unlimited traffic never needs it.
   let tokens: number | undefined;
@@ -75,8 +107,6 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
       return (tokens ??= reservedTokens(config, request, modelChain(config, model).filter(allowed)));
     },
   };
-  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
-
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([
     admitKey(c.env, config, key, reservation, defer),
@@ -118,10 +148,12 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   // After the last byte (or the client leaving): free the slots, settle tokens at real usage.
   const { abandoned, nodeReservation } = result;
   const served = result.response.ok;
+  const answered = { answeredModel: result.model, node: result.node, attempts: result.attempts, status: result.response.status, ttfbMs: Date.now() - started };
   defer(
-    result.usage.then((usage) =>
-      Promise.all([admission.settle({ usage, unserved: !served, abandoned }), nodeReservation?.settle({ usage, unserved: !served })]),
-    ),
+    result.usage.then((usage) => {
+      record({ ...answered, usage });
+      return Promise.all([admission.settle({ usage, unserved: !served, abandoned }), nodeReservation?.settle({ usage, unserved: !served })]);
+    }),
   );
   const headers = result.response.headers;
   for (const [name, value] of Object.entries(admission.headers)) headers.set(name, value);
@@ -178,6 +210,7 @@ app.use('/admin/*', adminGuard());
 app.route('/admin/keys', keysRoutes);
 app.route('/admin', routingRoutes);
 app.route('/admin', metricsRoutes);
+app.route('/admin', usageRoutes);
 
 app.notFound((c) =>
   errorResponse(new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' })),

@@ -8,6 +8,7 @@ import type { Bindings } from './bindings';
 export { RateLimiter } from './limits/limiter-do';
 export { ColoStats } from './routing/colo-stats-do';
 export { HealthMonitor } from './health/monitor-do';
+export { UsageRollups } from './usage/rollups-do';
 
 export default {
   fetch: app.fetch,

@@ -15,6 +15,16 @@ const positiveInt = z.number().int().positive();
 /** Secrets of the router itself: a node's `apiKeyEnv` naming one would send it upstream. */
 const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG'];
 
+/**
+ * What a model costs, in USD per 1M tokens: `input` (prompt), `cachedInput` (prompt tokens
+ * the provider served from its cache; default `input`), `output` (completion).
+ */
+export const PriceSchema = z.strictObject({
+  input: z.number().nonnegative(),
+  cachedInput: z.number().nonnegative().optional(),
+  output: z.number().nonnegative(),
+});
+
 /** Per-key or per-node limits. A limit left out is unlimited. */
 export const LimitsSchema = z.strictObject({
   rpm: positiveInt.optional(),
@@ -64,6 +74,8 @@ export const NodeSchema = z.strictObject({
   modelMap: z.record(z.string(), z.string().min(1)).default({}),
   /** Quota the provider granted this node (enforced like key limits). */
   limits: LimitsSchema.optional(),
+  /** Prices on this node by router model id, over the model's own `price` (providers charge differently). */
+  prices: z.record(z.string(), PriceSchema).default({}),
   /** ISO country / continent code of the node: the geo fallback for callers without coordinates. */
   country: z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, upper case').optional(),
   continent: z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']).optional(),
@@ -85,6 +97,8 @@ export const ModelSchema = z.strictObject({
    * `max_tokens` for the rest (what most OpenAI-compatible servers read).
    */
   maxTokensParam: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+  /** What it costs; a request answered by a model with no price has cost `null`, never a guess. */
+  price: PriceSchema.optional(),
 });
 
 export const RetrySchema = z.strictObject({
@@ -224,6 +238,10 @@ export const RouterConfigSchema = z
       for (const m of Object.keys(node.modelMap)) {
         if (!node.models.includes(m))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'modelMap', m], message: `"${m}" is not in this node's models` });
+      }
+      for (const m of Object.keys(node.prices)) {
+        if (!node.models.includes(m))
+          ctx.addIssue({ code: 'custom', path: ['nodes', i, 'prices', m], message: `"${m}" is not in this node's models` });
       }
     });
     cfg.routing.pins.forEach((pin, i) => {

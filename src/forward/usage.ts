@@ -10,6 +10,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Prompt tokens the provider served from its cache (priced at `cachedInput`). */
+  cached_tokens?: number;
 }
 
 const TAIL_BYTES = 8 * 1024;
@@ -19,9 +21,11 @@ const decoder = new TextDecoder();
 interface ReportedUsage {
   prompt_tokens?: unknown;
   completion_tokens?: unknown;
+  prompt_tokens_details?: { cached_tokens?: unknown } | null;
   /** Responses API (and gpt-image-1) names. */
   input_tokens?: unknown;
   output_tokens?: unknown;
+  input_tokens_details?: { cached_tokens?: unknown } | null;
 }
 
 /**
@@ -36,7 +40,8 @@ export function usageOf(value: unknown): Usage | undefined {
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const completion = u.completion_tokens ?? u.output_tokens ?? 0;
   if (typeof prompt !== 'number' || typeof completion !== 'number') return undefined;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const cached = (u.prompt_tokens_details ?? u.input_tokens_details)?.cached_tokens;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(typeof cached === 'number' && cached > 0 ? { cached_tokens: cached } : {}) };
 }
 
 /** The balanced `{…}` starting at `start`, strings respected; undefined if it does not close. */

@@ -1,0 +1,64 @@
+/**
+ * `GET /admin/usage`: requests, errors, tokens and cost from the rollups, over a time range,
+ * filtered by key, model and node, grouped by any of key, model, node, hour, day; JSON, or
+ * CSV with `format=csv`. The answering isolate sends its pending rows first.
+ */
+import { Hono } from 'hono';
+import * as z from 'zod';
+import type { AppEnv } from '../bindings';
+import { formatIssues } from '../config/load';
+import { RouterError } from '../errors/router-error';
+import { flushRollups } from '../usage/rollup-batch';
+import { DAY_MS, GROUPS, HOUR_MS, RETENTION_DAYS, type UsageGroup } from '../usage/rollups-do';
+
+/** A time: ms since epoch, or an ISO 8601 date(-time). */
+const time = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).or(z.iso.date()).transform((s) => Date.parse(s))]);
+
+const QuerySchema = z
+  .strictObject({
+    from: time.optional(),
+    to: time.optional(),
+    key: z.string().min(1).optional(),
+    model: z.string().min(1).optional(),
+    node: z.string().min(1).optional(),
+    groupBy: z
+      .string()
+      .transform((s) => s.split(',').filter(Boolean))
+      .pipe(z.array(z.enum(GROUPS)).refine((g) => new Set(g).size === g.length, 'each group once'))
+      .optional(),
+    format: z.enum(['json', 'csv']).default('json'),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, { message: 'from must be before to', path: ['from'] });
+
+const COLUMNS = ['requests', 'errors', 'inputTokens', 'cachedTokens', 'outputTokens', 'costUsd', 'unpriced'] as const;
+
+function present(g: UsageGroup) {
+  const out: Record<string, string | number> = {};
+  for (const k of ['key', 'model', 'node'] as const) if (g[k] !== undefined) out[k] = g[k];
+  for (const k of ['hour', 'day'] as const) if (g[k] !== undefined) out[k] = new Date(Number(g[k])).toISOString();
+  return { ...out, requests: g.requests, errors: g.errors, inputTokens: g.inputTokens, cachedTokens: g.cachedTokens, outputTokens: g.outputTokens, costUsd: g.costNano / 1e9, unpriced: g.unpriced };
+}
+
+/** RFC 4180: quote a field that holds a comma, quote or line break; double its quotes. */
+const csvField = (v: unknown) => {
+  const s = String(v ?? '');
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+export const usageRoutes = new Hono<AppEnv>().get('/usage', async (c) => {
+  const parsed = QuerySchema.safeParse(c.req.query());
+  if (!parsed.success) throw new RouterError(400, `Invalid usage query: ${formatIssues(parsed.error)}`, { code: 'invalid_query' });
+  const q = parsed.data;
+  const now = Date.now();
+  const to = q.to ?? now - (now % HOUR_MS) + HOUR_MS;
+  const from = q.from ?? to - DAY_MS;
+  const groupBy = q.groupBy ?? [];
+  await flushRollups(c.env.USAGE_ROLLUPS, now, true);
+  const rows = (await c.env.USAGE_ROLLUPS.getByName('global').query({ from, to, key: q.key, model: q.model, node: q.node, groupBy })).map(present);
+  if (q.format === 'csv') {
+    const header = [...groupBy, ...COLUMNS];
+    const lines = [header.join(','), ...rows.map((r) => header.map((h) => csvField((r as Record<string, unknown>)[h])).join(','))];
+    return c.body(lines.join('\r\n') + '\r\n', 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="usage.csv"' });
+  }
+  return c.json({ object: 'usage', from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy, retentionDays: RETENTION_DAYS, data: rows });
+});

@@ -1,0 +1,55 @@
+/**
+ * One record per request, when it is over (the last byte delivered, or the client gone):
+ * a JSON line for Workers Logs (`[observability]` in wrangler.toml), the same fields as an
+ * Analytics Engine data point (binding `REQUEST_EVENTS`; absent locally, then skipped), and
+ * its counts in this isolate's rollup batch. It names the key by id, never by its secret,
+ * and carries no prompt, answer or upstream text.
+ */
+import type { RouterConfig } from '../config/schema';
+import type { Usage } from '../forward/usage';
+import { costOf } from './cost';
+import { addToRollup } from './rollup-batch';
+
+export interface RequestRecord {
+  requestId: string;
+  keyId: string;
+  /** The model asked for (canonical id). */
+  model: string;
+  /** The model and node that answered; null when none did. */
+  answeredModel: string | null;
+  node: string | null;
+  colo: string | null;
+  endpoint: string;
+  attempts: number;
+  status: number;
+  /** Until the response started (a stream's first byte). */
+  ttfbMs: number;
+  /** Until its last byte. */
+  durationMs: number;
+  usage?: Usage | undefined;
+}
+
+/** The Analytics Engine dataset, when bound (production). */
+interface EventsBinding {
+  REQUEST_EVENTS?: { writeDataPoint(point: { indexes?: string[]; blobs?: (string | null)[]; doubles?: number[] }): void };
+}
+
+export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): void {
+  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage) : null;
+  const line = {
+    event: 'request',
+    ...r,
+    usage: undefined,
+    promptTokens: r.usage?.prompt_tokens ?? null,
+    cachedTokens: r.usage?.cached_tokens ?? null,
+    completionTokens: r.usage?.completion_tokens ?? null,
+    costUsd: cost,
+  };
+  console.log(JSON.stringify(line));
+  env.REQUEST_EVENTS?.writeDataPoint({
+    indexes: [r.keyId],
+    blobs: [r.requestId, r.keyId, r.model, r.answeredModel, r.node, r.colo, r.endpoint],
+    doubles: [r.status, r.attempts, r.ttfbMs, r.durationMs, r.usage?.prompt_tokens ?? 0, r.usage?.cached_tokens ?? 0, r.usage?.completion_tokens ?? 0, cost ?? -1],
+  });
+  addToRollup({ at: now, key: r.keyId, model: r.answeredModel ?? r.model, node: r.node ?? '-', error: r.status >= 400, usage: r.usage, cost });
+}

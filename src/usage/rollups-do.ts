@@ -1,0 +1,112 @@
+/**
+ * UsageRollups Durable Object: requests, errors, tokens and cost per key × model × node ×
+ * hour, in SQLite. Exactly one, by name `global`: isolates send it batches
+ * (`rollup-batch.ts`, one call per isolate every few seconds, never one per request), and
+ * the admin usage API queries it. Rows older than `RETENTION_DAYS` are deleted daily.
+ * Cost is kept in integer nano-dollars so that sums are exact.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Bindings } from '../bindings';
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+export const RETENTION_DAYS = 90;
+
+export interface RollupRow {
+  /** Start of the hour (ms since epoch, UTC). */
+  hour: number;
+  key: string;
+  model: string;
+  /** The answering node; `-` when none answered. */
+  node: string;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  cachedTokens: number;
+  outputTokens: number;
+  /** USD × 1e9 of the requests whose cost is known. */
+  costNano: number;
+  /** Requests whose cost is unknown (no price, or no usage reported). */
+  unpriced: number;
+}
+
+export const GROUPS = ['key', 'model', 'node', 'hour', 'day'] as const;
+export type Group = (typeof GROUPS)[number];
+
+export interface UsageQuery {
+  from: number;
+  to: number;
+  key?: string | undefined;
+  model?: string | undefined;
+  node?: string | undefined;
+  groupBy: Group[];
+}
+
+export type UsageGroup = Partial<Record<Group, string | number>> & Omit<RollupRow, 'hour' | 'key' | 'model' | 'node'>;
+
+/** SQL for each grouping: a column, or the day an hour falls in. */
+const GROUP_SQL: Record<Group, string> = { key: 'key', model: 'model', node: 'node', hour: 'hour', day: `hour - (hour % ${DAY_MS})` };
+
+export class UsageRollups extends DurableObject<Bindings> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(
+        `CREATE TABLE IF NOT EXISTS rollups (hour INTEGER NOT NULL, key TEXT NOT NULL, model TEXT NOT NULL, node TEXT NOT NULL,
+         requests INTEGER NOT NULL, errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+         output_tokens INTEGER NOT NULL, cost_nano INTEGER NOT NULL, unpriced INTEGER NOT NULL, PRIMARY KEY (hour, key, model, node))`,
+      );
+      if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + DAY_MS);
+    });
+  }
+
+  /** Add a batch: each row's counts go onto its hour × key × model × node. */
+  async record(rows: RollupRow[]): Promise<void> {
+    for (const r of rows) {
+      this.sql.exec(
+        `INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hour, key, model, node) DO UPDATE SET
+         requests = requests + excluded.requests, errors = errors + excluded.errors, input_tokens = input_tokens + excluded.input_tokens,
+         cached_tokens = cached_tokens + excluded.cached_tokens, output_tokens = output_tokens + excluded.output_tokens,
+         cost_nano = cost_nano + excluded.cost_nano, unpriced = unpriced + excluded.unpriced`,
+        r.hour,
+        r.key,
+        r.model,
+        r.node,
+        r.requests,
+        r.errors,
+        r.inputTokens,
+        r.cachedTokens,
+        r.outputTokens,
+        r.costNano,
+        r.unpriced,
+      );
+    }
+  }
+
+  /** Sums over [from, to) by hour start, filtered, grouped; ordered by the groups. */
+  async query(q: UsageQuery): Promise<UsageGroup[]> {
+    const where = ['hour >= ?', 'hour < ?'];
+    const args: (string | number)[] = [q.from, q.to];
+    for (const f of ['key', 'model', 'node'] as const) {
+      const v = q[f];
+      if (v !== undefined) {
+        where.push(`${f} = ?`);
+        args.push(v);
+      }
+    }
+    const groups = q.groupBy.map((g) => `${GROUP_SQL[g]} AS ${g}`);
+    const sums = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS inputTokens, SUM(cached_tokens) AS cachedTokens,
+      SUM(output_tokens) AS outputTokens, SUM(cost_nano) AS costNano, SUM(unpriced) AS unpriced`;
+    const by = q.groupBy.length ? ` GROUP BY ${q.groupBy.join(', ')} ORDER BY ${q.groupBy.join(', ')}` : '';
+    const rows = this.sql.exec(`SELECT ${[...groups, sums].join(', ')} FROM rollups WHERE ${where.join(' AND ')}${by}`, ...args).toArray();
+    return rows.filter((r) => r.requests !== null) as unknown as UsageGroup[];
+  }
+
+  override async alarm(): Promise<void> {
+    this.sql.exec(`DELETE FROM rollups WHERE hour < ?`, Date.now() - RETENTION_DAYS * DAY_MS);
+    await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
+  }
+}
