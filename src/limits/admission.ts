@@ -51,16 +51,12 @@ function hasLimits(limits: LimitSet): boolean {
 const LEASE_MARGIN_MS = 30_000;
 
 /**
- * Slots are held at most this long if the request's end is never seen (the alarm frees
- * them): past the longest deadline of the model's fallback chain, so no live request loses its slot.
+ * How long an entry stays open past its admitting time if its end is never reported (the
+ * alarm frees it then): past the longest deadline of any model — a lease admits requests
+ * for every model of its key — so no live request loses its slot.
  */
-export function leaseMsFor(config: LoadedConfig, model: string): number {
-  return longestDeadlineMs(config, model) + LEASE_MARGIN_MS;
-}
-
-/** The same for any request of a key or node: a lease may admit requests for every model. */
 function longestLeaseMs(config: LoadedConfig): number {
-  return Math.max(...Object.keys(config.models).map((m) => leaseMsFor(config, m)), config.timeouts.totalMs + LEASE_MARGIN_MS);
+  return Math.max(config.timeouts.totalMs, ...Object.keys(config.models).map((m) => longestDeadlineMs(config, m))) + LEASE_MARGIN_MS;
 }
 
 /**
