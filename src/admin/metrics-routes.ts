@@ -1,11 +1,20 @@
 /**
- * `GET /admin/metrics`: Prometheus text exposition (format 0.0.4) of what the isolate
- * that answers has counted since it started. Workers share no memory, so a scrape sees
- * one isolate: these are for a single `wrangler dev` and for benchmarks, not fleet totals.
+ * `GET /admin/metrics`: Prometheus text exposition (format 0.0.4).
+ * - From the usage rollups (all isolates, the retained 90 days): requests, errors, tokens
+ *   and cost by key, model and node — counters; an hour leaving retention lowers them,
+ *   which Prometheus reads as a counter reset.
+ * - From the health monitor and the published tables: each node's state, and each colo's
+ *   expected latency to each node.
+ * - The answering isolate's own admission counters (Workers share no memory, so these are
+ *   one isolate's: for `wrangler dev` and benchmarks).
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../bindings';
+import { loadConfig } from '../config/load';
 import { isolateLeases } from '../limits/leases';
+import type { HealthState, RouteTable } from '../routing/scores';
+import { routeKey } from '../routing/table';
+import { flushRollups } from '../usage/rollup-batch';
 
 interface Metric {
   name: string;
@@ -28,9 +37,55 @@ export function exposition(metrics: Metric[]): string {
   return lines.join('\n') + '\n';
 }
 
-export const metricsRoutes = new Hono<AppEnv>().get('/metrics', (c) => {
+const STATES: HealthState[] = ['healthy', 'degraded', 'down'];
+
+export const metricsRoutes = new Hono<AppEnv>().get('/metrics', async (c) => {
+  const config = loadConfig(c.env);
+  const now = Date.now();
+  await flushRollups(c.env.USAGE_ROLLUPS, now, true);
+  const [usage, status] = await Promise.all([
+    c.env.USAGE_ROLLUPS.getByName('global').query({ from: 0, to: now + 3_600_000, groupBy: ['key', 'model', 'node'] }),
+    c.env.HEALTH_MONITOR.getByName('global').status(),
+  ]);
+  // Read as published, not through the request path's memo: a scrape wants the newest.
+  const tables = (await Promise.all(status.colos.map((x) => c.env.ROUTER_KV.get<RouteTable>(routeKey(x.colo), 'json').catch(() => null)))).filter(
+    (t) => t !== null,
+  );
+  const byUsage = (value: (g: (typeof usage)[number]) => number) =>
+    usage.map((g) => ({ labels: { key: String(g.key), model: String(g.model), node: String(g.node) }, value: value(g) }));
   const calls = isolateLeases.calls;
   const body = exposition([
+    { name: 'llm_router_requests_total', help: 'Requests by key, answering model and node (node "-": none answered).', type: 'counter', samples: byUsage((g) => g.requests) },
+    { name: 'llm_router_errors_total', help: 'Requests answered with a status of 400 or more.', type: 'counter', samples: byUsage((g) => g.errors) },
+    {
+      name: 'llm_router_tokens_total',
+      help: 'Tokens by kind: input (prompt, cached included), cached (input served from the provider cache), output.',
+      type: 'counter',
+      samples: usage.flatMap((g) =>
+        (['input', 'cached', 'output'] as const).map((kind) => ({
+          labels: { key: String(g.key), model: String(g.model), node: String(g.node), kind },
+          value: kind === 'input' ? g.inputTokens : kind === 'cached' ? g.cachedTokens : g.outputTokens,
+        })),
+      ),
+    },
+    { name: 'llm_router_cost_usd_total', help: 'Cost in USD of the requests with a known price.', type: 'counter', samples: byUsage((g) => g.costNano / 1e9) },
+    { name: 'llm_router_unpriced_requests_total', help: 'Requests whose cost is unknown (no price, or no usage reported).', type: 'counter', samples: byUsage((g) => g.unpriced) },
+    {
+      name: 'llm_router_node_state',
+      help: 'Node health: 1 for the state it is in, 0 for the others.',
+      type: 'gauge',
+      samples: config.nodes.flatMap((n) => STATES.map((state) => ({ labels: { node: n.id, state }, value: (status.nodes[n.id]?.state ?? 'healthy') === state ? 1 : 0 }))),
+    },
+    {
+      name: 'llm_router_expected_latency_ms',
+      help: "Expected time to first byte from a colo to a node, from the colo's published routing table.",
+      type: 'gauge',
+      samples: tables.flatMap((t) =>
+        Object.entries(t.nodes)
+          .filter(([, e]) => Number.isFinite(e.expectedMs))
+          .map(([node, e]) => ({ labels: { colo: t.colo, node, source: e.source }, value: Math.round(e.expectedMs * 10) / 10 })),
+      ),
+    },
     {
       name: 'llm_router_limiter_calls_total',
       help: 'Rate-limiter Durable Object calls made by admission: awaited by a request, or in the background (refills, reports).',
