@@ -15,7 +15,7 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { reservedTokens } from './limits/reservation';
+import { reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
@@ -68,8 +68,9 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const started = Date.now();
   const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-' };
   const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
-    recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
+    const cost = recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
     defer(flushRollups(c.env.USAGE_ROLLUPS, Date.now()));
+    return cost;
   };
   try {
     return await pipeline(c, endpoint, config, key, caller, defer, base, record, started);
@@ -88,7 +89,7 @@ async function pipeline(
   caller: CallerLocation,
   defer: (work: Promise<unknown>) => void,
   base: { model: string },
-  record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => void,
+  record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => number | null,
   started: number,
 ): Promise<Response> {
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
@@ -101,10 +102,15 @@ async function pipeline(
   // Estimated only if something reads it (a key or node with limits): the estimate walks the
   // whole body, images' data-URL headers included, and unlimited traffic never needs it.
   let tokens: number | undefined;
+  let worst: number | undefined;
+  const chain = () => modelChain(config, model).filter(allowed);
   const reservation = {
     model,
     get tokens() {
-      return (tokens ??= reservedTokens(config, request, modelChain(config, model).filter(allowed)));
+      return (tokens ??= reservedTokens(config, request, chain()));
+    },
+    get worstCostUsd() {
+      return (worst ??= worstCostUsd(config, request, chain()));
     },
   };
   // Admission and the routing table load run side by side, never one after the other.
@@ -151,8 +157,10 @@ async function pipeline(
   const answered = { answeredModel: result.model, node: result.node, attempts: result.attempts, status: result.response.status, ttfbMs: Date.now() - started };
   defer(
     result.usage.then((usage) => {
-      record({ ...answered, usage });
-      return Promise.all([admission.settle({ usage, unserved: !served, abandoned }), nodeReservation?.settle({ usage, unserved: !served })]);
+      const cost = record({ ...answered, usage });
+      // Budgets: an answer with usage but no price costs nothing known; one without usage is held at its worst case.
+      const costUsd = usage ? (cost ?? 0) : undefined;
+      return Promise.all([admission.settle({ usage, unserved: !served, abandoned, costUsd }), nodeReservation?.settle({ usage, unserved: !served })]);
     }),
   );
   const headers = result.response.headers;

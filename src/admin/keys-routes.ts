@@ -5,14 +5,14 @@ import { Hono } from 'hono';
 import * as z from 'zod';
 import type { AppEnv } from '../bindings';
 import { loadConfig, formatIssues } from '../config/load';
-import { LimitsSchema } from '../config/schema';
+import { KeyLimitSchema } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import { createKey, getKeyById, listKeys, revokeKey } from '../auth/keys';
 import { keyUsage } from '../limits/admission';
 
 const CreateKeySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  limits: LimitsSchema.optional(),
+  limits: KeyLimitSchema.optional(),
   models: z.array(z.string().min(1)).min(1).optional(),
 });
 

@@ -8,7 +8,7 @@
  */
 import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
-import { LimitsSchema } from '../config/schema';
+import { KeyLimitSchema } from '../config/schema';
 import { onIsolateReset } from '../isolate';
 
 export const KeyRecordSchema = z.object({
@@ -17,7 +17,7 @@ export const KeyRecordSchema = z.object({
   /** First characters of the key, for recognising it in listings. */
   prefix: z.string(),
   createdAt: z.string(),
-  limits: LimitsSchema.optional(),
+  limits: KeyLimitSchema.optional(),
   /** If set, the only model ids (or aliases) this key may call. */
   models: z.array(z.string()).optional(),
 });

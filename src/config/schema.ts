@@ -32,6 +32,15 @@ export const LimitsSchema = z.strictObject({
   concurrency: positiveInt.optional(),
 });
 
+/**
+ * A key's limits: those above, plus spend caps in USD per UTC day and per UTC month,
+ * enforced exactly (worst-case cost reserved at admission, settled to the real cost).
+ */
+export const KeyLimitSchema = LimitsSchema.extend({
+  dailyUsd: z.number().positive().optional(),
+  monthlyUsd: z.number().positive().optional(),
+});
+
 /** Timeouts in ms; per-model overrides use the same fields. */
 export const TimeoutsSchema = z.strictObject({
   /**
@@ -188,7 +197,7 @@ export const HealthSchema = z.strictObject({
 
 export const KeyLimitsSchema = z.strictObject({
   /** Limits for keys that set none of their own. */
-  defaults: LimitsSchema.default({}),
+  defaults: KeyLimitSchema.default({}),
   /** Request bodies larger than this are refused with 413. */
   maxBodyBytes: positiveInt.default(1_048_576),
   /**
@@ -269,6 +278,7 @@ export const RouterConfigSchema = z
 export type RouterConfig = z.infer<typeof RouterConfigSchema>;
 export type NodeConfig = RouterConfig['nodes'][number];
 export type Limits = z.infer<typeof LimitsSchema>;
+export type KeyLimits = z.infer<typeof KeyLimitSchema>;
 export type Timeouts = z.infer<typeof TimeoutsSchema>;
 export type RoutingConfig = z.infer<typeof RoutingSchema>;
 export type LiveConfig = RoutingConfig['live'];

@@ -13,6 +13,7 @@ export type ErrorType =
   | 'permission_error'
   | 'requests'
   | 'tokens'
+  | 'insufficient_quota'
   | 'server_error';
 
 export interface RouterErrorOptions {

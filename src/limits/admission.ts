@@ -7,8 +7,9 @@
 import { longestDeadlineMs, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
-import { isolateLeases, type Authority, type Defer, type Subject } from './leases';
-import type { RateLimiter, SettleRequest } from './limiter-do';
+import type { KeyLimits } from '../config/schema';
+import { isolateLeases, type Authority, type Defer, type SettleResult, type Subject } from './leases';
+import type { RateLimiter } from './limiter-do';
 import { recordUsage, takeDueBatch } from './usage-batch';
 import { formatReset, type Decision, type LimitSet, type Snapshot } from './window';
 
@@ -21,10 +22,12 @@ export interface Admission {
   headers: Record<string, string>;
   /** Reserve another attempt's tokens after an abandoned one; false when the key has no room. */
   extend(): Promise<boolean>;
-  settle(result: SettleRequest): Promise<void>;
+  settle(result: SettleResult): Promise<void>;
 }
 
-const LIMIT_NAMES = { requests: 'requests per minute (rpm)', tokens: 'tokens per minute (tpm)', concurrency: 'concurrent requests' };
+const LIMIT_NAMES = { requests: 'requests per minute (rpm)', tokens: 'tokens per minute (tpm)', concurrency: 'concurrent requests', day: 'daily budget', month: 'monthly budget' };
+
+const usd = (nano: number) => `$${(nano / 1e9).toFixed(nano % 1e7 === 0 ? 2 : 6)}`;
 
 /** OpenAI's `x-ratelimit-*` headers (plus `-concurrency`, which OpenAI does not have). */
 export function rateLimitHeaders(s: Snapshot): Record<string, string> {
@@ -40,11 +43,26 @@ export function rateLimitHeaders(s: Snapshot): Record<string, string> {
     h['x-ratelimit-limit-concurrency'] = String(s.concurrency.limit);
     h['x-ratelimit-remaining-concurrency'] = String(Math.max(0, s.concurrency.limit - s.concurrency.inFlight));
   }
+  // Spend budgets, in USD: what remains after the worst case of requests still running.
+  for (const kind of ['day', 'month'] as const) {
+    const w = s[kind];
+    if (!w) continue;
+    h[`x-ratelimit-limit-budget-${kind}-usd`] = String(w.limit / 1e9);
+    h[`x-ratelimit-remaining-budget-${kind}-usd`] = String(Math.max(0, w.remaining) / 1e9);
+    h[`x-ratelimit-reset-budget-${kind}`] = formatReset(w.resetMs);
+  }
   return h;
 }
 
 function hasLimits(limits: LimitSet): boolean {
-  return limits.rpm !== undefined || limits.tpm !== undefined || limits.concurrency !== undefined;
+  return Object.values(limits).some((v) => v !== undefined);
+}
+
+/** A key's limits as the object counts them: budgets in nano-USD. */
+export function keyLimitSet(config: LoadedConfig, own: KeyLimits | undefined): LimitSet {
+  const l = { ...config.limits.defaults, ...own };
+  const nano = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1e9));
+  return { rpm: l.rpm, tpm: l.tpm, concurrency: l.concurrency, dayNano: nano(l.dailyUsd), monthNano: nano(l.monthlyUsd) };
 }
 
 /** Margin past a request's deadline before its slot is reclaimed (the relay's last read, settling). */
@@ -73,6 +91,7 @@ function tooLarge(max: number, requested: number, model: string, subject: string
 }
 
 function refusal(decision: Extract<Decision, { ok: false }>, subject: string, requested: number): RouterError {
+  if (decision.limit === 'day' || decision.limit === 'month') return overBudget(decision, subject);
   const headers = {
     ...rateLimitHeaders(decision.snapshot),
     'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)),
@@ -87,11 +106,34 @@ function refusal(decision: Extract<Decision, { ok: false }>, subject: string, re
   );
 }
 
+/**
+ * Over a spend budget: OpenAI's `insufficient_quota` 429 (what it answers when billing
+ * runs out), naming the budget and when it resets; not worth retrying before then.
+ */
+function overBudget(decision: Extract<Decision, { ok: false }>, subject: string): RouterError {
+  // The period ends on a whole second; the object decided a few ms before this clock reads.
+  const resetAt = new Date(Math.round((Date.now() + decision.retryAfterMs) / 1000) * 1000).toISOString();
+  const why = decision.tooLarge
+    ? `this request's worst-case cost alone exceeds the ${LIMIT_NAMES[decision.limit]} of ${usd(decision.max)}`
+    : `${usd(decision.used)} of ${usd(decision.max)} is spent or held by requests in flight`;
+  return new RouterError(
+    429,
+    `You exceeded the ${LIMIT_NAMES[decision.limit]} of ${subject}: ${why}. It resets in ${formatReset(decision.retryAfterMs)} (${resetAt}).`,
+    {
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+      headers: { ...rateLimitHeaders(decision.snapshot), 'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)), 'x-should-retry': 'false' },
+    },
+  );
+}
+
 export interface AdmitRequest {
   /** Canonical model id (names it in refusals; its chain sizes the lease). */
   model: string;
   /** Tokens one upstream attempt may cost: prompt estimate + completion cap × n. */
   tokens: number;
+  /** What one upstream attempt may cost at most, USD (spend budgets). */
+  worstCostUsd: number;
 }
 
 /** A subject's object, as the authority its leases come from. */
@@ -116,17 +158,19 @@ function subject(env: LimiterBindings, config: LoadedConfig, name: string, limit
 export async function admitKey(
   env: LimiterBindings,
   config: LoadedConfig,
-  key: { id: string; name: string; limits?: LimitSet | undefined },
+  key: { id: string; name: string; limits?: KeyLimits | undefined },
   request: AdmitRequest,
   defer: Defer,
 ): Promise<Admission> {
-  const limits = { ...config.limits.defaults, ...key.limits };
+  const limits = keyLimitSet(config, key.limits);
   const name = `key '${key.name}'`;
   if (!hasLimits(limits)) {
     return { headers: {}, extend: async () => true, settle: (result) => recordUnlimited(env, key.id, result) };
   }
   if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, name);
-  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer);
+  const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
+  const worst = budgeted ? Math.ceil(request.worstCostUsd * 1e9) : 0;
+  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer, worst);
   if (!admitted.ok) throw refusal(admitted, name, request.tokens);
   return {
     headers: rateLimitHeaders(admitted.snapshot),
@@ -136,14 +180,14 @@ export async function admitKey(
 }
 
 /** Keys without limits: count in the isolate's batch, flush the batch when it is due. */
-async function recordUnlimited(env: LimiterBindings, keyId: string, result: SettleRequest): Promise<void> {
+async function recordUnlimited(env: LimiterBindings, keyId: string, result: SettleResult): Promise<void> {
   recordUsage(keyId, result.usage);
   const batch = takeDueBatch(Date.now());
   if (!batch) return;
   await Promise.all([...batch].map(([id, delta]) => env.RATE_LIMITER.getByName(`key:${id}`).addTotals(delta)));
 }
 
-export type NodeReservation = { ok: true; settle(result: SettleRequest): Promise<void> } | { ok: false; reason: string };
+export type NodeReservation = { ok: true; settle(result: SettleResult): Promise<void> } | { ok: false; reason: string };
 
 /** Reserve capacity on a node with a provider quota, leased like a key's; nodes without one need nothing. */
 export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request: AdmitRequest, defer: Defer) {

@@ -36,6 +36,8 @@ interface HeldLease {
   lastAdmit: number | null;
   /** Usage of ended requests + reservations of those in flight. */
   tokens: number;
+  /** The same in nano-USD (budgets): real cost of ended requests + worst case of those in flight. */
+  cost: number;
   inFlight: number;
   totals: Totals;
   /** The report of its end of admitting is sent (or not needed: a single request). */
@@ -50,12 +52,16 @@ export interface Ticket {
   reserved: number;
   /** Reserved so far: one reservation per attempt. */
   charged: number;
+  /** Worst-case cost of one attempt, nano-USD. */
+  worstCost: number;
 }
 
 export interface EndResult {
   usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
   /** Tokens it cost in all (`settledTokens`). */
   cost: number;
+  /** Nano-USD it cost in all, by the same rule. */
+  costNano?: number | undefined;
 }
 
 export class LeaseClient {
@@ -94,14 +100,15 @@ export class LeaseClient {
     return null;
   }
 
-  private started(l: HeldLease, tokens: number, now: number): Ticket {
+  private started(l: HeldLease, tokens: number, now: number, worstCost = 0): Ticket {
     l.admitted++;
     l.lastAdmit = now;
     l.tokens += tokens;
+    l.cost += worstCost;
     l.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight());
     this.avgTokens = this.avgTokens === null ? tokens : 0.8 * this.avgTokens + 0.2 * tokens;
-    return { lease: l, reserved: tokens, charged: tokens };
+    return { lease: l, reserved: tokens, charged: tokens, worstCost };
   }
 
   private inFlight(): number {
@@ -137,6 +144,7 @@ export class LeaseClient {
   end(t: Ticket, result: EndResult): void {
     const l = t.lease;
     l.tokens += result.cost - t.charged;
+    l.cost += (result.costNano ?? t.worstCost) - t.worstCost;
     l.inFlight--;
     if (!l.closeSent) {
       if (l.tokensLeft !== null) l.tokensLeft += t.charged - result.cost;
@@ -202,6 +210,7 @@ export class LeaseClient {
         requests: l.admitted,
         lastAgoMs: l.lastAdmit === null ? null : now - l.lastAdmit,
         tokens: l.tokens,
+        cost: l.cost,
         inFlight: l.inFlight,
         ...(l.inFlight === 0 ? { totals: l.totals } : {}),
       });
@@ -231,7 +240,7 @@ export class LeaseClient {
    * Take in the authority's answer. With a request at hand that was admitted, the ticket
    * for it: from the new lease, or a single exact admission.
    */
-  accept(result: SyncResult, sentAt: number, now: number, request?: { tokens: number }): Ticket | null {
+  accept(result: SyncResult, sentAt: number, now: number, request?: { tokens: number; cost?: number | undefined }): Ticket | null {
     const d = result.decision;
     const g = result.lease;
     const admitted = request && d?.ok ? request : undefined;
@@ -243,7 +252,7 @@ export class LeaseClient {
     if (!admitted) return null;
     const single = this.hold(d!.id, now, 0, 0, null, null, d!.snapshot, now);
     single.closeSent = true; // the authority counts it as one admitted request already
-    return this.started(single, admitted.tokens, now);
+    return this.started(single, admitted.tokens, now, admitted.cost ?? 0);
   }
 
   private hold(id: string, admitUntil: number, ttlMs: number, requests: number, tokens: number | null, slots: number | null, snapshot: Snapshot, now: number): HeldLease {
@@ -259,6 +268,7 @@ export class LeaseClient {
       admitted: 0,
       lastAdmit: null,
       tokens: 0,
+      cost: 0,
       inFlight: 0,
       totals: noTotals(),
       closeSent: false,

@@ -53,6 +53,8 @@ export type Leased =
 
 export interface SettleResult {
   usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
+  /** What the final attempt cost in USD, when known. */
+  costUsd?: number | null | undefined;
   unserved?: boolean | undefined;
   abandoned?: number | undefined;
 }
@@ -84,7 +86,7 @@ export class Leases {
    * sync carrying reports is under way — the reports due, so that those reach the object
    * in the order they were taken. At most one call asking for a lease is under way.
    */
-  private call(s: Subject, c: LeaseClient, awaited: boolean, request?: { tokens: number }) {
+  private call(s: Subject, c: LeaseClient, awaited: boolean, request?: { tokens: number; cost?: number | undefined }) {
     const sentAt = this.clock.now();
     const carries = c.syncing === null;
     const asks = s.leases && c.leasing === null && (request !== undefined || c.needsRefill(sentAt));
@@ -123,7 +125,7 @@ export class Leases {
    * Admit one request of `tokens` on a subject: from this isolate's lease with no await when
    * it can; else one round trip that decides it exactly and brings a lease back if there is room.
    */
-  async admit(s: Subject, tokens: number, defer: Defer): Promise<Leased> {
+  async admit(s: Subject, tokens: number, defer: Defer, worstCost = 0): Promise<Leased> {
     const c = this.clientFor(s);
     c.asked(this.clock.now());
     let ticket = c.admit(tokens, this.clock.now());
@@ -137,7 +139,7 @@ export class Leases {
       this.calls.local++;
       snapshot = c.snapshot(s.limits, this.clock.now());
     } else {
-      const { result, ticket: t } = await this.call(s, c, true, { tokens });
+      const { result, ticket: t } = await this.call(s, c, true, { tokens, ...(worstCost ? { cost: worstCost } : {}) });
       const d = result.decision;
       if (!d) throw new Error('limiter answered a request without a decision');
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
@@ -159,7 +161,10 @@ export class Leases {
       settle: (result) => {
         const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
         const cost = settledTokens({ reserved: held.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
-        c.end(held, { usage: result.usage, cost });
+        // Cost by the same rule: abandoned attempts and a served answer without usage at their worst case.
+        const real = result.costUsd === null || result.costUsd === undefined ? undefined : Math.round(result.costUsd * 1e9);
+        const costNano = settledTokens({ reserved: held.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
+        c.end(held, { usage: result.usage, cost, costNano });
         this.tend(s, c, defer);
       },
     };

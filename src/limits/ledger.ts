@@ -18,7 +18,7 @@
  * in half of what is free (`grantFor`): a key near its limit is admitted one request at a
  * time, exactly.
  */
-import { canExtend, decide, expired, settledTokens, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot } from './window';
+import { canExtend, dayOf, decide, expired, monthOf, settledTokens, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
 
 /** Fewer requests than this in a grant is no lease: the key is near its limit. */
 export const MIN_GRANT = 4;
@@ -56,6 +56,8 @@ export interface LeaseReport {
   lastAgoMs: number | null;
   /** Tokens its requests cost: usage of those that ended, reservations of those in flight. */
   tokens: number;
+  /** Nano-USD its requests cost (budgets), with the same rule; absent: unchanged. */
+  cost?: number | undefined;
   /** Requests still in flight; 0 ends the entry. */
   inFlight: number;
   /** Totals of its requests, sent once: with the report that ends it. */
@@ -68,8 +70,8 @@ export interface SyncRequest {
   leaseMs: number;
   /** How long a lease may admit in. */
   ttlMs: number;
-  /** A request at hand, decided exactly; when a lease is granted too, it is the lease's first. */
-  request?: { tokens: number } | undefined;
+  /** A request at hand, decided exactly; when a lease is granted too, it is the lease's first. `cost`: its worst case, nano-USD. */
+  request?: { tokens: number; cost?: number | undefined } | undefined;
   want?: LeaseWant | undefined;
   reports: LeaseReport[];
 }
@@ -109,6 +111,8 @@ function free(log: readonly LogEntry[], limits: LimitSet, now: number) {
  * a lease there would only hold capacity that a burst of requests is refused for.
  */
 export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number) {
+  // Spend budgets are decided one request at a time (their worst cases vary by model by orders of magnitude).
+  if (limits.dayNano !== undefined || limits.monthNano !== undefined) return null;
   const f = free(log, limits, now);
   const fits = (x: number, w: number) => w <= Math.floor(x / 2);
   if (want.requests < MIN_GRANT || !fits(f.requests, want.requests) || !fits(f.tokens, want.tokens)) return null;
@@ -124,18 +128,37 @@ export class Ledger {
   private changed = new Set<LogEntry>();
   private removed: string[] = [];
   private totals = noTotals();
+  /** Nano-USD of ended entries by the period of their admission (`d:2026-11-22`, `m:2026-11`). */
+  readonly spend: Map<string, number>;
+  private spendDelta = new Map<string, number>();
 
-  constructor(entries: LogEntry[]) {
+  constructor(entries: LogEntry[], spend: Map<string, number> = new Map()) {
     this.log = entries;
+    this.spend = spend;
   }
 
-  /** What to persist since the last call: entries to upsert, ids dropped, totals to add. */
+  /** What to persist since the last call: entries to upsert, ids dropped, totals and spend to add. */
   takeChanges() {
-    const out = { upserts: [...this.changed], removed: this.removed, totals: this.totals };
+    const out = { upserts: [...this.changed], removed: this.removed, totals: this.totals, spend: this.spendDelta };
     this.changed = new Set();
     this.removed = [];
     this.totals = noTotals();
+    this.spendDelta = new Map();
     return out;
+  }
+
+  spent(now: number): Spent {
+    return { day: this.spend.get(`d:${dayOf(now)}`) ?? 0, month: this.spend.get(`m:${monthOf(now)}`) ?? 0 };
+  }
+
+  /** An entry ended: what it cost stays spent in the day and month it was admitted in. */
+  private ended(e: LogEntry, at: number): void {
+    e.end = at;
+    if (e.cost === 0) return;
+    for (const period of [`d:${dayOf(e.at)}`, `m:${monthOf(e.at)}`]) {
+      this.spend.set(period, (this.spend.get(period) ?? 0) + e.cost);
+      this.spendDelta.set(period, (this.spendDelta.get(period) ?? 0) + e.cost);
+    }
   }
 
   private touch(e: LogEntry): void {
@@ -148,7 +171,7 @@ export class Ledger {
     for (const e of this.log) {
       if (e.end !== null) continue;
       if (e.expires <= now) {
-        e.end = e.expires;
+        this.ended(e, e.expires);
         this.touch(e);
       } else if (next === undefined || e.expires < next) next = e.expires;
     }
@@ -165,11 +188,11 @@ export class Ledger {
   }
 
   /** Admit or refuse one request exactly; counted in the totals at once. */
-  admit(limits: LimitSet, tokens: number, leaseMs: number, now: number, id: string): Decision {
+  admit(limits: LimitSet, tokens: number, leaseMs: number, now: number, id: string, cost = 0): Decision {
     this.tidy(now);
-    const decision = decide(this.log, limits, tokens, now, leaseMs, id);
+    const decision = decide(this.log, limits, tokens, now, leaseMs, id, cost, this.spent(now));
     if (decision.ok) {
-      this.push(singleEntry(id, now, tokens, now + leaseMs));
+      this.push(singleEntry(id, now, tokens, now + leaseMs, cost));
       this.totals.requests++;
     }
     return decision;
@@ -183,10 +206,11 @@ export class Ledger {
     let decision: SyncResult['decision'];
     let entry: LogEntry | undefined;
     if (req.request) {
-      const d = decide(this.log, req.limits, req.request.tokens, now, req.leaseMs, id);
+      const cost = req.request.cost ?? 0;
+      const d = decide(this.log, req.limits, req.request.tokens, now, req.leaseMs, id, cost, this.spent(now));
       decision = { ...d, id };
       if (!d.ok) return { decision };
-      entry = singleEntry(id, now, req.request.tokens, now + req.leaseMs);
+      entry = singleEntry(id, now, req.request.tokens, now + req.leaseMs, cost);
       this.push(entry);
     }
     const grant = req.want && grantFor(this.log, req.limits, req.want, now);
@@ -201,7 +225,7 @@ export class Ledger {
     entry.reserved = 0;
     entry.slots = first + (grant.slots ?? req.want!.slots);
     entry.expires = now + req.ttlMs + req.leaseMs;
-    const snap = snapshot(this.log, req.limits, now);
+    const snap = snapshot(this.log, req.limits, now, this.spent(now));
     return {
       decision: decision && { ...decision, snapshot: snap },
       lease: { id, ...grant, ttlMs: req.ttlMs, snapshot: snap },
@@ -219,8 +243,9 @@ export class Ledger {
     e.requests = Math.min(e.requests, r.requests);
     e.last = r.lastAgoMs === null ? e.at : Math.min(e.last, now - r.lastAgoMs);
     e.tokens = r.tokens;
+    if (r.cost !== undefined) e.cost = r.cost;
     e.slots = Math.min(e.slots, r.inFlight);
-    if (r.inFlight === 0) e.end = now;
+    if (r.inFlight === 0) this.ended(e, now);
     if (r.totals) addTotals(this.totals, r.totals);
     this.touch(e);
   }
@@ -241,7 +266,7 @@ export class Ledger {
     const e = this.log.find((x) => x.id === id);
     if (!e || e.end !== null) return null;
     e.tokens = settledTokens(e, result);
-    e.end = now;
+    this.ended(e, now);
     this.touch(e);
     return e.tokens;
   }

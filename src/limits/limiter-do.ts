@@ -51,10 +51,13 @@ interface EntryRow {
   slots: number;
   end_at: number | null;
   expires: number;
+  cost: number;
   [column: string]: SqlStorageValue;
 }
 
-const COLUMNS = 'id, at, requests, last_at, tokens, reserved, slots, end_at, expires';
+const COLUMNS = 'id, at, requests, last_at, tokens, reserved, slots, end_at, expires, cost';
+/** Spend is kept for the periods a budget can still ask about: this month and the last. */
+const SPEND_KEEP_MS = 62 * 24 * 3_600_000;
 
 export class RateLimiter extends DurableObject<Bindings> {
   private ledger = new Ledger([]);
@@ -77,6 +80,10 @@ export class RateLimiter extends DurableObject<Bindings> {
       if (!columns.has('requests')) this.sql.exec(`ALTER TABLE entries ADD COLUMN requests INTEGER NOT NULL DEFAULT 1`);
       if (!columns.has('slots')) this.sql.exec(`ALTER TABLE entries ADD COLUMN slots INTEGER NOT NULL DEFAULT 1`);
       if (!columns.has('last_at')) this.sql.exec(`ALTER TABLE entries ADD COLUMN last_at INTEGER`);
+      // v4: spend budgets — an entry's cost (nano-USD), and what ended entries cost per day and month.
+      if (!columns.has('cost')) this.sql.exec(`ALTER TABLE entries ADD COLUMN cost INTEGER NOT NULL DEFAULT 0`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS spend (period TEXT PRIMARY KEY, nano INTEGER NOT NULL, updated INTEGER NOT NULL)`);
+      this.sql.exec(`DELETE FROM spend WHERE updated < ?`, Date.now() - SPEND_KEEP_MS);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
       const entries = this.sql
         .exec<EntryRow>(`SELECT ${COLUMNS} FROM entries ORDER BY at`)
@@ -91,8 +98,10 @@ export class RateLimiter extends DurableObject<Bindings> {
           slots: r.slots,
           end: r.end_at,
           expires: r.expires,
+          cost: r.cost,
         }));
-      this.ledger = new Ledger(entries);
+      const spend = new Map(this.sql.exec<{ period: string; nano: number }>(`SELECT period, nano FROM spend`).toArray().map((r) => [r.period, r.nano]));
+      this.ledger = new Ledger(entries, spend);
       this.ledger.tidy(Date.now());
       this.persist();
       this.alarmAt = await ctx.storage.getAlarm();
@@ -101,10 +110,18 @@ export class RateLimiter extends DurableObject<Bindings> {
 
   /** Write what the ledger changed through to SQLite; arm the alarm for the next expiry. */
   private persist(): Promise<void> | undefined {
-    const { upserts, removed, totals } = this.ledger.takeChanges();
+    const { upserts, removed, totals, spend } = this.ledger.takeChanges();
+    for (const [period, nano] of spend) {
+      this.sql.exec(
+        `INSERT INTO spend (period, nano, updated) VALUES (?, ?, ?) ON CONFLICT(period) DO UPDATE SET nano = nano + excluded.nano, updated = excluded.updated`,
+        period,
+        nano,
+        Date.now(),
+      );
+    }
     for (const e of upserts) {
       this.sql.exec(
-        `INSERT OR REPLACE INTO entries (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO entries (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         e.id,
         e.at,
         e.requests,
@@ -114,6 +131,7 @@ export class RateLimiter extends DurableObject<Bindings> {
         e.slots,
         e.end,
         e.expires,
+        e.cost,
       );
     }
     for (const id of removed) this.sql.exec(`DELETE FROM entries WHERE id = ?`, id);

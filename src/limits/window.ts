@@ -45,17 +45,50 @@ export interface LogEntry {
   end: number | null;
   /** An entry still open then is reclaimed (its holder died). */
   expires: number;
+  /** Nano-USD: the worst case while open, what it cost once ended; counts toward the budgets of its admission's UTC day and month. */
+  cost: number;
 }
 
 /** The entry of one exactly admitted request. */
-export function singleEntry(id: string, at: number, tokens: number, expires: number): LogEntry {
-  return { id, at, requests: 1, last: at, tokens, reserved: tokens, slots: 1, end: null, expires };
+export function singleEntry(id: string, at: number, tokens: number, expires: number, cost = 0): LogEntry {
+  return { id, at, requests: 1, last: at, tokens, reserved: tokens, slots: 1, end: null, expires, cost };
+}
+
+/** UTC calendar periods of the spend budgets: `2026-11-22`, `2026-11`. */
+export const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10);
+export const monthOf = (t: number) => new Date(t).toISOString().slice(0, 7);
+export function periodEnd(kind: 'day' | 'month', t: number): number {
+  const d = new Date(t);
+  return kind === 'day' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+/** Nano-USD of ended requests admitted in the current UTC day and month (the object keeps them past the window). */
+export interface Spent {
+  day: number;
+  month: number;
+}
+export const NOTHING_SPENT: Spent = { day: 0, month: 0 };
+
+/** What counts against each budget now: spent, plus the worst case of open entries admitted in the period. */
+export function budgetUse(log: readonly LogEntry[], spent: Spent, now: number): Spent {
+  const day = dayOf(now);
+  const month = monthOf(now);
+  const use = { ...spent };
+  for (const e of log) {
+    if (e.end !== null || e.cost === 0) continue;
+    if (dayOf(e.at) === day) use.day += e.cost;
+    if (monthOf(e.at) === month) use.month += e.cost;
+  }
+  return use;
 }
 
 export interface LimitSet {
   rpm?: number | undefined;
   tpm?: number | undefined;
   concurrency?: number | undefined;
+  /** Spend caps per UTC day and month, in nano-USD. */
+  dayNano?: number | undefined;
+  monthNano?: number | undefined;
 }
 
 export interface WindowState {
@@ -69,9 +102,12 @@ export interface Snapshot {
   requests?: WindowState;
   tokens?: WindowState;
   concurrency?: { limit: number; inFlight: number };
+  /** Budgets in nano-USD; `resetMs` until the period ends. */
+  day?: WindowState;
+  month?: WindowState;
 }
 
-export type LimitKind = 'requests' | 'tokens' | 'concurrency';
+export type LimitKind = 'requests' | 'tokens' | 'concurrency' | 'day' | 'month';
 
 export type Decision =
   | { ok: true; snapshot: Snapshot }
@@ -123,8 +159,10 @@ function waitFor(frees: { at: number; amount: number }[], used: number, need: nu
   return WINDOW_MS;
 }
 
-export function snapshot(log: readonly LogEntry[], limits: LimitSet, now: number): Snapshot {
+export function snapshot(log: readonly LogEntry[], limits: LimitSet, now: number, spent: Spent = NOTHING_SPENT): Snapshot {
   const u = usageAt(log, now);
+  const b = limits.dayNano || limits.monthNano ? budgetUse(log, spent, now) : spent;
+  const budget = (kind: 'day' | 'month', limit: number) => ({ limit, remaining: Math.max(0, limit - b[kind]), resetMs: periodEnd(kind, now) - now });
   let requestsReset = 0;
   let tokensReset = 0;
   for (const e of log) {
@@ -135,6 +173,8 @@ export function snapshot(log: readonly LogEntry[], limits: LimitSet, now: number
     ...(limits.rpm ? { requests: { limit: limits.rpm, remaining: Math.max(0, limits.rpm - u.requests), resetMs: requestsReset } } : {}),
     ...(limits.tpm ? { tokens: { limit: limits.tpm, remaining: Math.max(0, limits.tpm - u.tokens), resetMs: tokensReset } } : {}),
     ...(limits.concurrency ? { concurrency: { limit: limits.concurrency, inFlight: u.inFlight } } : {}),
+    ...(limits.dayNano ? { day: budget('day', limits.dayNano) } : {}),
+    ...(limits.monthNano ? { month: budget('month', limits.monthNano) } : {}),
   };
 }
 
@@ -142,9 +182,18 @@ export function snapshot(log: readonly LogEntry[], limits: LimitSet, now: number
  * Would a request reserving `tokens` be admitted now? Checks requests, then tokens, then
  * concurrency; the snapshot describes the state *after* admission when admitted.
  */
-export function decide(log: readonly LogEntry[], limits: LimitSet, tokens: number, now: number, leaseMs: number, id: string): Decision {
+export function decide(
+  log: readonly LogEntry[],
+  limits: LimitSet,
+  tokens: number,
+  now: number,
+  leaseMs: number,
+  id: string,
+  cost = 0,
+  spent: Spent = NOTHING_SPENT,
+): Decision {
   const u = usageAt(log, now);
-  const before = () => snapshot(log, limits, now);
+  const before = () => snapshot(log, limits, now, spent);
   if (limits.tpm !== undefined && tokens > limits.tpm) {
     return { ok: false, limit: 'tokens', tooLarge: true, retryAfterMs: 0, used: u.tokens, max: limits.tpm, snapshot: before() };
   }
@@ -158,10 +207,19 @@ export function decide(log: readonly LogEntry[], limits: LimitSet, tokens: numbe
     const retryAfterMs = waitFor(frees, u.tokens, tokens, limits.tpm, now);
     return { ok: false, limit: 'tokens', retryAfterMs, used: u.tokens, max: limits.tpm, snapshot: before() };
   }
+  if (limits.dayNano !== undefined || limits.monthNano !== undefined) {
+    const b = budgetUse(log, spent, now);
+    for (const kind of ['day', 'month'] as const) {
+      const max = kind === 'day' ? limits.dayNano : limits.monthNano;
+      if (max === undefined || b[kind] + cost <= max) continue;
+      // Spend only returns when the period ends (or open requests settle below their worst case).
+      return { ok: false, limit: kind, tooLarge: cost > max, retryAfterMs: periodEnd(kind, now) - now, used: b[kind], max, snapshot: before() };
+    }
+  }
   if (limits.concurrency !== undefined && u.inFlight + 1 > limits.concurrency) {
     return { ok: false, limit: 'concurrency', retryAfterMs: 1_000, used: u.inFlight, max: limits.concurrency, snapshot: before() };
   }
-  return { ok: true, snapshot: snapshot([...log, singleEntry(id, now, tokens, now + leaseMs)], limits, now) };
+  return { ok: true, snapshot: snapshot([...log, singleEntry(id, now, tokens, now + leaseMs, cost)], limits, now, spent) };
 }
 
 /** May an in-flight request reserve `tokens` more (another attempt after an abandoned one)? */

@@ -34,7 +34,8 @@ interface EventsBinding {
   REQUEST_EVENTS?: { writeDataPoint(point: { indexes?: string[]; blobs?: (string | null)[]; doubles?: number[] }): void };
 }
 
-export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): void {
+/** Log, write and roll up one request; what it cost (USD, null when unknown). */
+export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): number | null {
   const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage) : null;
   const line = {
     event: 'request',
@@ -52,4 +53,5 @@ export function recordRequest(env: EventsBinding, config: RouterConfig, r: Reque
     doubles: [r.status, r.attempts, r.ttfbMs, r.durationMs, r.usage?.prompt_tokens ?? 0, r.usage?.cached_tokens ?? 0, r.usage?.completion_tokens ?? 0, cost ?? -1],
   });
   addToRollup({ at: now, key: r.keyId, model: r.answeredModel ?? r.model, node: r.node ?? '-', error: r.status >= 400, usage: r.usage, cost });
+  return cost;
 }

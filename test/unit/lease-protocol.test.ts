@@ -78,6 +78,29 @@ describe('the authority (Ledger)', () => {
   });
 });
 
+describe('spend budgets in the authority', () => {
+  const midnight = Date.UTC(2026, 10, 23);
+  const budget = { dayNano: 100 };
+
+  it('holds the worst case while open, keeps the real cost in the day of admission, and starts the next day empty', () => {
+    const ledger = new Ledger([]);
+    const admit = (at: number, cost: number) => ledger.sync(sync(budget, { request: { tokens: 1, cost } }), at, newId).decision!;
+    const a = admit(midnight - 1_000, 60);
+    expect(a.ok).toBe(true);
+    expect(admit(midnight - 900, 60).ok).toBe(false); // 60 held + 60 > 100
+    // It ends after midnight having cost 30: that stays yesterday's.
+    ledger.sync(sync(budget, { reports: [{ id: a.id, requests: 1, lastAgoMs: 1_500, tokens: 1, cost: 30, inFlight: 0 }] }), midnight + 500, newId);
+    expect(ledger.spent(midnight - 1)).toEqual({ day: 30, month: 30 });
+    expect(ledger.spent(midnight + 1).day).toBe(0);
+    expect(admit(midnight + 600, 100).ok).toBe(true);
+  });
+
+  it('never leases a key with a budget', () => {
+    const ledger = new Ledger([]);
+    expect(ledger.sync(sync({ ...budget, rpm: 1_000 }, { request: { tokens: 1, cost: 1 }, want: want(10) }), 0, newId).lease).toBeUndefined();
+  });
+});
+
 describe('the isolate (LeaseClient)', () => {
   const granted = (client: LeaseClient, requests: number, tokens: number | null = null, slots: number | null = null, sentAt = 0) =>
     client.accept({ lease: { id: 'L', requests, tokens, slots, ttlMs: TTL, snapshot: {} } }, sentAt, sentAt);

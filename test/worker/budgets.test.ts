@@ -1,0 +1,92 @@
+/**
+ * Spend budgets per key, per UTC day and month: exact under a burst (worst case reserved,
+ * settled to the real cost), OpenAI's `insufficient_quota`, headers, and the reset at the
+ * period boundary.
+ */
+import { env } from 'cloudflare:workers';
+import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RateLimiter } from '../../src/limits/limiter-do';
+import { callWithConfig, chatBody, eventually, newKey, resetWorld, testConfig } from './helpers';
+
+beforeEach(resetWorld);
+
+/**
+ * gpt-4o-mini at $1 per 1M input and $1,000 per 1M output: a request capped at 10 output
+ * tokens has a worst case of 10 × $0.001 + its prompt (~$0.00003) — about one cent; the
+ * fleet writes 3 tokens ($0.003 + prompt).
+ */
+function config() {
+  const c = testConfig();
+  c.models['gpt-4o-mini'].price = { input: 1, output: 1_000 };
+  return c;
+}
+const body = () => chatBody({ max_tokens: 10 });
+const limiter = (id: string) => env.RATE_LIMITER.getByName(`key:${id}`);
+const send = (key: string) => callWithConfig(config(), '/v1/chat/completions', { key, body: body() });
+
+describe('spend budgets', () => {
+  it('admits exactly what the worst cases fit under a burst, refusing the rest with insufficient_quota', async () => {
+    // $0.05 a day: five worst cases of ~$0.01003 do not fit, four do.
+    const { key } = await newKey({ limits: { dailyUsd: 0.05 } });
+    const responses = await Promise.all(Array.from({ length: 20 }, () => send(key)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    const refused = responses.find((r) => r.status === 429)!;
+    expect(refused.headers.get('x-should-retry')).toBe('false');
+    const { error } = await refused.json<{ error: { type: string; code: string; message: string } }>();
+    expect(error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' });
+    expect(error.message).toMatch(/daily budget of key '.+'.*\$0\.05.*resets in .*\(\d{4}-\d\d-\d\dT00:00:00\.000Z\)/);
+  });
+
+  it('settles to the real cost: what a request did not spend returns to the budget', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 0.025 } });
+    // Worst case ~$0.01 each: two fit at once; real cost ~$0.003 each, so once both settled, more fit.
+    const first = await Promise.all([send(key), send(key), send(key)]);
+    expect(first.map((r) => r.status).sort()).toEqual([200, 200, 429]);
+    await Promise.all(first.map((r) => r.text()));
+    const later = await eventually(
+      async () => (await send(key)).status,
+      (s) => s === 200,
+    );
+    expect(later).toBe(200);
+  });
+
+  it('tells the budget in headers, in USD, with the time to the period end', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1, monthlyUsd: 20 } });
+    const res = await send(key);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-limit-budget-day-usd')).toBe('1');
+    expect(Number(res.headers.get('x-ratelimit-remaining-budget-day-usd'))).toBeLessThan(1);
+    expect(Number(res.headers.get('x-ratelimit-remaining-budget-day-usd'))).toBeGreaterThan(0.98);
+    expect(res.headers.get('x-ratelimit-limit-budget-month-usd')).toBe('20');
+    expect(res.headers.get('x-ratelimit-reset-budget-day')).toMatch(/^(\d+h)?(\d+m)?\d+s$|ms$/);
+  });
+
+  it('resets at the period boundary: yesterday\'s spend does not count today, today\'s does', async () => {
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.05 } });
+    const today = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const spend = (period: string) =>
+      runInDurableObject(limiter(id), async (_: RateLimiter, state: DurableObjectState) => {
+        state.storage.sql.exec('CREATE TABLE IF NOT EXISTS spend (period TEXT PRIMARY KEY, nano INTEGER NOT NULL, updated INTEGER NOT NULL)');
+        state.storage.sql.exec('INSERT OR REPLACE INTO spend VALUES (?, ?, ?)', period, 50_000_000, Date.now());
+      });
+    await (await send(key)).text(); // creates the object
+    await spend(`d:${yesterday}`);
+    await evictDurableObject(limiter(id));
+    expect((await send(key)).status).toBe(200);
+    await spend(`d:${today}`);
+    await evictDurableObject(limiter(id));
+    const res = await send(key);
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+  });
+
+  it('refuses a request whose worst case alone is over the budget, saying so', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 0.005 } });
+    const res = await send(key);
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toContain('worst-case cost alone exceeds');
+  });
+});
