@@ -13,7 +13,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../bindings';
 import type { TotalsDelta } from './usage-batch';
 import { Ledger, type SyncRequest, type SyncResult } from './ledger';
-import { usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
+import { budgetUse, usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
 
 export interface AdmitRequest {
   limits: LimitSet;
@@ -39,6 +39,8 @@ export interface UsageReport {
   inFlight: number;
   /** `estimatedTokens`: tokens charged at a reservation because no usage arrived. */
   totals: { requests: number; promptTokens: number; completionTokens: number; estimatedTokens: number };
+  /** Spend budgets: USD spent this UTC day and month, and held at worst case by requests in flight. */
+  spend: { dayUsd: number; monthUsd: number; heldUsd: number };
 }
 
 interface EntryRow {
@@ -209,7 +211,10 @@ export class RateLimiter extends DurableObject<Bindings> {
       this.sql.exec<{ name: string; value: number }>(`SELECT name, value FROM totals`).toArray().map((r) => [r.name, r.value]),
     );
     const u = usageAt(this.ledger.log, now);
+    const spent = this.ledger.spent(now);
+    const use = budgetUse(this.ledger.log, spent, now);
     return {
+      spend: { dayUsd: spent.day / 1e9, monthUsd: spent.month / 1e9, heldUsd: (use.month - spent.month) / 1e9 },
       window: { requests: u.requests, tokens: u.tokens, windowMs: WINDOW_MS },
       inFlight: u.inFlight,
       totals: {

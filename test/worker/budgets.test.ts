@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers';
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { callWithConfig, chatBody, eventually, newKey, resetWorld, testConfig } from './helpers';
+import { admin, callWithConfig, chatBody, eventually, newKey, resetWorld, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -53,7 +53,7 @@ describe('spend budgets', () => {
   });
 
   it('tells the budget in headers, in USD, with the time to the period end', async () => {
-    const { key } = await newKey({ limits: { dailyUsd: 1, monthlyUsd: 20 } });
+    const { key, id } = await newKey({ limits: { dailyUsd: 1, monthlyUsd: 20 } });
     const res = await send(key);
     expect(res.status).toBe(200);
     expect(res.headers.get('x-ratelimit-limit-budget-day-usd')).toBe('1');
@@ -61,6 +61,13 @@ describe('spend budgets', () => {
     expect(Number(res.headers.get('x-ratelimit-remaining-budget-day-usd'))).toBeGreaterThan(0.98);
     expect(res.headers.get('x-ratelimit-limit-budget-month-usd')).toBe('20');
     expect(res.headers.get('x-ratelimit-reset-budget-day')).toMatch(/^(\d+h)?(\d+m)?\d+s$|ms$/);
+    const { spend } = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; monthUsd: number; heldUsd: number } }>(),
+      (u) => u.spend.heldUsd === 0,
+    );
+    expect(spend.dayUsd).toBeGreaterThan(0.003);
+    expect(spend.dayUsd).toBeLessThan(0.004); // the real cost, not the ~$0.01 worst case
+    expect(spend.monthUsd).toBe(spend.dayUsd);
   });
 
   it('resets at the period boundary: yesterday\'s spend does not count today, today\'s does', async () => {
