@@ -12,6 +12,10 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
+        // The operator console in Debian's Chromium against `npm run dev` (.ci/run installs chromium).
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 180_000 },
+      },
+      {
         // Integration: the Worker in workerd against the simulated fleet on loopback.
         plugins: [
           cloudflareTest(({ inject }) => {

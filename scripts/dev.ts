@@ -18,7 +18,13 @@ console.log(`simulated fleet: control ${fleet.controlUrl}, nodes ${fleet.nodes.m
 
 const wrangler = spawn(
   'wrangler',
-  ['dev', '--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`, '--show-interactive-dev-session=false', '--test-scheduled'],
+  [
+    'dev',
+    ...['--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`],
+    ...['--show-interactive-dev-session=false', '--test-scheduled'],
+    // DEV_PERSIST_TO: keep this run's KV and Durable Objects apart (the console test starts empty).
+    ...(process.env.DEV_PERSIST_TO ? ['--persist-to', process.env.DEV_PERSIST_TO] : []),
+  ],
   // No internet here: miniflare would try to fetch the real `request.cf` and print a stack
   // trace when it cannot. Its placeholder (DFW, Austin, US) is what local dev gets anyway.
   { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },

@@ -1,6 +1,7 @@
 /**
- * Admin views of routing: `/admin/route` explains the ranking for any location, and
- * `/admin/status` shows node health and the colos with published tables.
+ * Admin views of routing: `/admin/route` explains the ranking for any location,
+ * `/admin/status` shows node health and the colos with published tables, and
+ * `/admin/tables` the expected latency in every published table (the console's heatmap).
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../bindings';
@@ -10,7 +11,8 @@ import { liveLens } from '../forward/isolate-state';
 import { resolveModel } from '../openai/models';
 import { callerFromCf } from '../routing/geo';
 import { rankCandidates, type Candidate } from '../routing/select';
-import { loadRouteTable } from '../routing/table';
+import type { RouteTable } from '../routing/scores';
+import { loadRouteTable, routeKey } from '../routing/table';
 
 function describe(c: Candidate, rank: number | null) {
   const e = c.entry;
@@ -75,5 +77,22 @@ export const routingRoutes = new Hono<AppEnv>()
       colos: status.colos.map((x) => ({ colo: x.colo, tableAgeMs: x.publishedAt ? now - x.publishedAt : null })),
       lastCycleAgeMs: status.lastCycleAt ? now - status.lastCycleAt : null,
       lastPublishAgeMs: status.lastPublishAt ? now - status.lastPublishAt : null,
+    });
+  })
+  .get('/tables', async (c) => {
+    const status = await c.env.HEALTH_MONITOR.getByName('global').status();
+    // Read as published, not through the request path's memo.
+    const tables = await Promise.all(status.colos.map((x) => c.env.ROUTER_KV.get<RouteTable>(routeKey(x.colo), 'json').catch(() => null)));
+    return c.json({
+      nodes: loadConfig(c.env).nodes.map((n) => n.id),
+      colos: tables
+        .filter((t) => t !== null)
+        .map((t) => ({
+          colo: t.colo,
+          generatedAt: new Date(t.generatedAt).toISOString(),
+          expectedMs: Object.fromEntries(Object.entries(t.nodes).map(([id, e]) => [id, Number.isFinite(e.expectedMs) ? Math.round(e.expectedMs) : null])),
+          health: t.health,
+        }))
+        .sort((a, b) => a.colo.localeCompare(b.colo)),
     });
   });

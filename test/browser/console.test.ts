@@ -1,0 +1,151 @@
+/**
+ * The operator console in a real browser: `npm run dev` (wrangler dev on the simulated
+ * fleet), some traffic and a cron run, then Debian's Chromium (headless, driven by
+ * puppeteer-core) opens /admin/, is given the admin token once, and must render the
+ * nodes, the heatmap, the keys and the charts with that traffic's figures — on a wide
+ * screen and on a phone. Screenshots go to test-output/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const PORT = 8797;
+const BASE = `http://127.0.0.1:${PORT}`;
+const ADMIN_TOKEN = 'dev-admin-token'; // scripts/dev.ts
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = 'test-output';
+
+let dev: ChildProcess;
+let browser: Browser;
+let apiKey: string;
+let keyId: string;
+
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${BASE}/admin/${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
+
+async function until(ok: () => Promise<boolean>, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await ok().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
+  let output = '';
+  const state = mkdtempSync(join(tmpdir(), 'console-test-'));
+  dev = spawn('node', ['scripts/dev.ts'], { env: { ...process.env, PORT: String(PORT), DEV_PERSIST_TO: state }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  dev.stdout!.on('data', (d) => (output += d));
+  dev.stderr!.on('data', (d) => (output += d));
+  await until(async () => output.includes('dev API key'), 120_000, `npm run dev to start:\n${output}`);
+
+  const created = (await (await admin('keys', { method: 'POST', body: JSON.stringify({ name: 'console-test', limits: { rpm: 1000, dailyUsd: 5 } }) })).json()) as {
+    key: string;
+    id: string;
+  };
+  apiKey = created.key;
+  keyId = created.id;
+  const chat = (body: object) =>
+    fetch(`${BASE}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello there' }], ...body }),
+    }).then((r) => r.text());
+  for (let i = 0; i < 6; i++) await chat(i % 2 ? { stream: true } : {});
+  await chat({ model: 'no-such-model' }); // an error
+  // Publish tables from the samples: the cron publishes a colo once its samples have reached
+  // its ColoStats (batched by the isolate), so run it until DFW's table is out.
+  await until(
+    async () => {
+      await chat({});
+      await fetch(`${BASE}/__scheduled?cron=*+*+*+*+*`);
+      return ((await (await admin('tables')).json()) as { colos: unknown[] }).colos.length > 0;
+    },
+    60_000,
+    'a published table',
+  );
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  mkdirSync(OUT, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (dev?.pid) process.kill(-dev.pid, 'SIGTERM');
+});
+
+async function openConsole(viewport: { width: number; height: number; isMobile?: boolean }): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setViewport({ ...viewport, deviceScaleFactor: 1 });
+  await page.goto(`${BASE}/admin/`, { waitUntil: 'load' });
+  await page.waitForSelector('#token', { visible: true });
+  await page.type('#token', ADMIN_TOKEN);
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+  return page;
+}
+
+describe('the console', () => {
+  it('asks for the token once, then shows nodes, heatmap, keys and charts from real traffic (wide screen)', async () => {
+    const page = await openConsole({ width: 1400, height: 1000 });
+    const nodes = await page.$$eval('#nodes tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-node'), r.querySelector('.state')?.textContent]));
+    expect(nodes.map(([id]) => id)).toEqual(['sim-us-east', 'sim-eu-west', 'sim-ap-northeast', 'sim-us-west']);
+    expect(nodes.every(([, state]) => ['healthy', 'degraded', 'down'].includes(state ?? ''))).toBe(true);
+
+    // Wrangler dev's placeholder colo is DFW: its row has a figure for every node.
+    const dfw = await page.$$eval('#heatmap tr[data-colo="DFW"] td', (cells) => cells.map((c) => c.textContent));
+    expect(dfw).toHaveLength(4);
+    for (const ms of dfw) expect(Number(ms)).toBeGreaterThan(0);
+
+    const key = await page.$eval(`#keys tr[data-key="${keyId}"]`, (r) => [...r.querySelectorAll('td')].map((c) => c.textContent));
+    expect(key[0]).toBe('console-test');
+    expect(Number(key[2])).toBeGreaterThanOrEqual(8); // six, one refused (unknown model), one or more while waiting for a table
+    expect(key[3]).toBe('1');
+    expect(key[5]).toMatch(/^\$0\.\d{6} \(\+1 unpriced\)$/); // priced in the local config; the refused request has no cost
+    expect(parseFloat(key[5]!.slice(1))).toBeGreaterThan(0);
+    expect(key[6]).toContain('rpm 1,000');
+    expect(key[7]).toBe('$5.00/day');
+
+    const charts = await page.$$eval('.chart', (cs) => cs.map((c) => [c.getAttribute('data-chart'), Number(c.getAttribute('data-total')), c.querySelector('canvas') !== null]));
+    expect(charts.map(([t]) => t)).toEqual(['Requests', 'Errors', 'Tokens (in + out)', 'Cost (USD)']);
+    for (const [, , canvas] of charts) expect(canvas).toBe(true);
+    expect(charts[0]![1]).toBeGreaterThanOrEqual(8);
+    expect(charts[1]![1]).toBeGreaterThanOrEqual(1);
+    expect(charts[3]![1]).toBeGreaterThan(0);
+
+    // Neither the admin token nor an API key is ever on the page.
+    const html = await page.content();
+    expect(html).not.toContain(ADMIN_TOKEN);
+    expect(html).not.toContain(apiKey);
+    await page.screenshot({ path: `${OUT}/console-wide.png`, fullPage: true });
+
+    // Reloading the tab does not ask again (sessionStorage); a new tab would.
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+    expect(await page.$eval('#login', (f) => (f as HTMLElement).hidden)).toBe(true);
+    await page.close();
+  });
+
+  it('fits a phone: nothing overflows the page sideways (wide tables scroll in their own box)', async () => {
+    const page = await openConsole({ width: 390, height: 844, isMobile: true });
+    const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth + 1);
+    expect(await page.$$eval('.chart canvas', (cs) => cs.length)).toBe(4);
+    await page.screenshot({ path: `${OUT}/console-phone.png`, fullPage: true });
+    await page.close();
+  });
+
+  it('asks again when the token is refused', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${BASE}/admin/`, { waitUntil: 'load' });
+    await page.type('#token', 'not-the-token');
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('login-error')?.textContent !== '');
+    expect(await page.$eval('#console', (m) => (m as HTMLElement).hidden)).toBe(true);
+    await page.close();
+  });
+});
