@@ -47,6 +47,16 @@
     );
   }
 
+  function renderTransitions(status) {
+    const list = $('transitions');
+    list.replaceChildren(
+      ...status.transitions.slice(0, 20).map((t) =>
+        el('li', { 'data-node': t.node }, `${ago(t.ageMs)} · ${t.node}: `, el('span', { class: `state ${t.from}` }, t.from), ' → ', el('span', { class: `state ${t.to}` }, t.to), el('span', { class: 'muted' }, ` — ${t.reason}`)),
+      ),
+    );
+    if (status.transitions.length === 0) list.append(el('li', { class: 'muted' }, 'No transition yet.'));
+  }
+
   /** Green at the fastest figure of the table, red at 300 ms and more. */
   function heat(ms) {
     if (ms === null) return '';
@@ -133,6 +143,7 @@
       api(`usage?groupBy=hour&from=${Math.floor(now / HOUR) * HOUR - 23 * HOUR}`),
     ]);
     renderNodes(status);
+    renderTransitions(status);
     renderHeatmap(tables);
     renderKeys(keys, perKey);
     renderCharts(hourly, now);

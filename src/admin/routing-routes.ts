@@ -74,6 +74,7 @@ export const routingRoutes = new Hono<AppEnv>()
           stateSinceMs: h?.changedAt ? now - h.changedAt : null,
         };
       }),
+      transitions: status.transitions.map((t) => ({ node: t.nodeId, from: t.from, to: t.to, reason: t.reason, at: new Date(t.at).toISOString(), ageMs: now - t.at })),
       colos: status.colos.map((x) => ({ colo: x.colo, tableAgeMs: x.publishedAt ? now - x.publishedAt : null })),
       lastCycleAgeMs: status.lastCycleAt ? now - status.lastCycleAt : null,
       lastPublishAgeMs: status.lastPublishAt ? now - status.lastPublishAt : null,

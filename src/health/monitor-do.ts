@@ -16,7 +16,7 @@ import { loadConfig, type LoadedConfig } from '../config/load';
 import type { Bindings } from '../bindings';
 import type { ColoSnapshot } from '../routing/colo-stats-do';
 import { routeKey } from '../routing/table';
-import { sendAlert } from './alerts';
+import { sendAlert, type Transition } from './alerts';
 import { buildTables, MIN_PUBLISH_GAP_MS, publishDue, walkHealth } from './cycle';
 import { probeAll } from './probe';
 import type { LiveStats, NodeHealth } from './state';
@@ -28,8 +28,16 @@ export interface LiveError {
   message: string;
 }
 
+/** A node's change of state, kept for the admin views (the newest `KEEP_TRANSITIONS`). */
+export interface StoredTransition extends Transition {
+  at: number;
+}
+const KEEP_TRANSITIONS = 50;
+
 export interface MonitorStatus {
   nodes: Record<string, NodeHealth>;
+  /** Newest first. */
+  transitions: StoredTransition[];
   liveErrors: Record<string, LiveError>;
   colos: { colo: string; publishedAt: number | null }[];
   lastCycleAt: number | null;
@@ -90,6 +98,7 @@ export class HealthMonitor extends DurableObject<Bindings> {
     const { nodes, colos } = await this.load();
     return {
       nodes,
+      transitions: (await this.ctx.storage.get<StoredTransition[]>('transitions')) ?? [],
       liveErrors: (await this.ctx.storage.get<Record<string, LiveError>>('liveErrors')) ?? {},
       colos: Object.entries(colos).map(([colo, publishedAt]) => ({ colo, publishedAt })),
       lastCycleAt: (await this.ctx.storage.get<number>('lastCycleAt')) ?? null,
@@ -110,6 +119,10 @@ export class HealthMonitor extends DurableObject<Bindings> {
     const probes = await probeAll(config.nodes, this.env, config.health);
     const { states, transitions } = walkHealth(config.nodes, state.nodes, probes, state.live, config.health, now);
     await this.ctx.storage.put({ nodes: states, lastCycleAt: now });
+    if (transitions.length > 0) {
+      const kept = (await this.ctx.storage.get<StoredTransition[]>('transitions')) ?? [];
+      await this.ctx.storage.put('transitions', [...transitions.map((t) => ({ ...t, at: now })).reverse(), ...kept].slice(0, KEEP_TRANSITIONS));
+    }
     const webhook = config.health.alertWebhook;
     if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
 

@@ -26,10 +26,11 @@ let keyId: string;
 const admin = (path: string, init: RequestInit = {}) =>
   fetch(`${BASE}/admin/${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
 
+/** Polls `ok` until it holds; a thrown error ends the wait at once. */
 async function until(ok: () => Promise<boolean>, ms: number, what: string) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (await ok().catch(() => false)) return;
+    if (await ok()) return;
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -42,7 +43,14 @@ beforeAll(async () => {
   dev = spawn('node', ['scripts/dev.ts'], { env: { ...process.env, PORT: String(PORT), DEV_PERSIST_TO: state }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   dev.stdout!.on('data', (d) => (output += d));
   dev.stderr!.on('data', (d) => (output += d));
-  await until(async () => output.includes('dev API key'), 120_000, `npm run dev to start:\n${output}`);
+  await until(
+    async () => {
+      if (dev.exitCode !== null) throw new Error(`npm run dev exited (${dev.exitCode}); ports 8700-8704 and ${PORT} must be free:\n${output}`);
+      return output.includes('dev API key');
+    },
+    120_000,
+    'npm run dev to start',
+  );
 
   const created = (await (await admin('keys', { method: 'POST', body: JSON.stringify({ name: 'console-test', limits: { rpm: 1000, dailyUsd: 5 } }) })).json()) as {
     key: string;
@@ -69,13 +77,24 @@ beforeAll(async () => {
     60_000,
     'a published table',
   );
+  // One node fails its probes until it is marked down: the console lists the transitions.
+  await fetch('http://127.0.0.1:8700/nodes/sim-us-west', { method: 'PUT', body: JSON.stringify({ status: 503 }) });
+  await until(
+    async () => {
+      await fetch(`${BASE}/__scheduled?cron=*+*+*+*+*`);
+      const status = (await (await admin('status')).json()) as { nodes: { id: string; state: string }[] };
+      return status.nodes.find((n) => n.id === 'sim-us-west')?.state === 'down';
+    },
+    60_000,
+    'sim-us-west to be marked down',
+  );
   browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   mkdirSync(OUT, { recursive: true });
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (dev?.pid) process.kill(-dev.pid, 'SIGTERM');
+  if (dev?.pid && dev.exitCode === null) process.kill(-dev.pid, 'SIGTERM');
 });
 
 async function openConsole(viewport: { width: number; height: number; isMobile?: boolean }): Promise<Page> {
@@ -94,7 +113,10 @@ describe('the console', () => {
     const page = await openConsole({ width: 1400, height: 1000 });
     const nodes = await page.$$eval('#nodes tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-node'), r.querySelector('.state')?.textContent]));
     expect(nodes.map(([id]) => id)).toEqual(['sim-us-east', 'sim-eu-west', 'sim-ap-northeast', 'sim-us-west']);
-    expect(nodes.every(([, state]) => ['healthy', 'degraded', 'down'].includes(state ?? ''))).toBe(true);
+    expect(nodes.map(([, state]) => state)).toEqual(['healthy', 'healthy', 'healthy', 'down']);
+    const transitions = await page.$$eval('#transitions li', (items) => items.map((i) => i.textContent));
+    expect(transitions[0]).toMatch(/sim-us-west: degraded → down/);
+    expect(transitions[1]).toMatch(/sim-us-west: healthy → degraded/);
 
     // Wrangler dev's placeholder colo is DFW: its row has a figure for every node.
     const dfw = await page.$$eval('#heatmap tr[data-colo="DFW"] td', (cells) => cells.map((c) => c.textContent));

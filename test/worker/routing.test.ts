@@ -138,6 +138,10 @@ describe('cron: probes, health and alerts', () => {
     expect(sent).toHaveLength(3);
     expect(sent[2]).toMatchObject({ node: 'n-us', from: 'down', to: 'healthy' });
     expect(JSON.stringify(sent)).not.toMatch(/node-secret|sk-/);
+    // The status view keeps the transitions, newest first (the console lists them).
+    const { transitions } = await (await admin('/status')).json<{ transitions: { node: string; from: string; to: string; at: string }[] }>();
+    expect(transitions.map((t) => `${t.node}:${t.from}->${t.to}`)).toEqual(['n-us:down->healthy', 'n-us:degraded->down', 'n-us:healthy->degraded']);
+    expect(Date.parse(transitions[0]!.at)).toBeGreaterThanOrEqual(Date.parse(transitions[2]!.at));
   });
 
   it('marks a node degraded when live traffic fails, and penalises it without excluding it', async () => {
