@@ -13,6 +13,8 @@ export default defineConfig({
       },
       {
         // The operator console in Debian's Chromium against `npm run dev` (.ci/run installs chromium).
+        // `npm test` runs it after the others: wrangler dev and a browser beside the workerd
+        // tests would starve their sub-second stream timeouts on two cores.
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 180_000 },
       },
       {

@@ -12,8 +12,8 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../bindings';
 import { loadConfig } from '../config/load';
 import { isolateLeases } from '../limits/leases';
-import type { HealthState, RouteTable } from '../routing/scores';
-import { routeKey } from '../routing/table';
+import type { HealthState } from '../routing/scores';
+import { publishedTables } from '../routing/table';
 import { flushRollups } from '../usage/rollup-batch';
 
 interface Metric {
@@ -47,10 +47,7 @@ export const metricsRoutes = new Hono<AppEnv>().get('/metrics', async (c) => {
     c.env.USAGE_ROLLUPS.getByName('global').query({ from: 0, to: now + 3_600_000, groupBy: ['key', 'model', 'node'] }),
     c.env.HEALTH_MONITOR.getByName('global').status(),
   ]);
-  // Read as published, not through the request path's memo: a scrape wants the newest.
-  const tables = (await Promise.all(status.colos.map((x) => c.env.ROUTER_KV.get<RouteTable>(routeKey(x.colo), 'json').catch(() => null)))).filter(
-    (t) => t !== null,
-  );
+  const tables = await publishedTables(c.env.ROUTER_KV, status.colos.map((x) => x.colo));
   const byUsage = (value: (g: (typeof usage)[number]) => number) =>
     usage.map((g) => ({ labels: { key: String(g.key), model: String(g.model), node: String(g.node) }, value: value(g) }));
   const calls = isolateLeases.calls;

@@ -11,8 +11,7 @@ import { liveLens } from '../forward/isolate-state';
 import { resolveModel } from '../openai/models';
 import { callerFromCf } from '../routing/geo';
 import { rankCandidates, type Candidate } from '../routing/select';
-import type { RouteTable } from '../routing/scores';
-import { loadRouteTable, routeKey } from '../routing/table';
+import { loadRouteTable, publishedTables } from '../routing/table';
 
 function describe(c: Candidate, rank: number | null) {
   const e = c.entry;
@@ -82,12 +81,10 @@ export const routingRoutes = new Hono<AppEnv>()
   })
   .get('/tables', async (c) => {
     const status = await c.env.HEALTH_MONITOR.getByName('global').status();
-    // Read as published, not through the request path's memo.
-    const tables = await Promise.all(status.colos.map((x) => c.env.ROUTER_KV.get<RouteTable>(routeKey(x.colo), 'json').catch(() => null)));
+    const tables = await publishedTables(c.env.ROUTER_KV, status.colos.map((x) => x.colo));
     return c.json({
       nodes: loadConfig(c.env).nodes.map((n) => n.id),
       colos: tables
-        .filter((t) => t !== null)
         .map((t) => ({
           colo: t.colo,
           generatedAt: new Date(t.generatedAt).toISOString(),

@@ -18,7 +18,7 @@
  * in half of what is free (`grantFor`): a key near its limit is admitted one request at a
  * time, exactly.
  */
-import { canExtend, dayOf, decide, expired, monthOf, settledTokens, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
+import { canExtend, dayOf, decide, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
 
 /** Fewer requests than this in a grant is no lease: the key is near its limit. */
 export const MIN_GRANT = 4;
@@ -187,17 +187,6 @@ export class Ledger {
     this.touch(e);
   }
 
-  /** Admit or refuse one request exactly; counted in the totals at once. */
-  admit(limits: LimitSet, tokens: number, leaseMs: number, now: number, id: string, cost = 0): Decision {
-    this.tidy(now);
-    const decision = decide(this.log, limits, tokens, now, leaseMs, id, cost, this.spent(now));
-    if (decision.ok) {
-      this.push(singleEntry(id, now, tokens, now + leaseMs, cost));
-      this.totals.requests++;
-    }
-    return decision;
-  }
-
   /** Apply an isolate's reports, decide its request at hand, and grant a lease if it wants one and there is room. */
   sync(req: SyncRequest, now: number, newId: () => string): SyncResult {
     this.tidy(now);
@@ -259,15 +248,5 @@ export class Ledger {
     e.tokens += more;
     this.touch(e);
     return true;
-  }
-
-  /** A single request is over: free its slot and replace its reservation with what it cost. */
-  settle(id: string, result: { used?: number | undefined; unserved?: boolean | undefined; abandoned?: number | undefined }, now: number) {
-    const e = this.log.find((x) => x.id === id);
-    if (!e || e.end !== null) return null;
-    e.tokens = settledTokens(e, result);
-    this.ended(e, now);
-    this.touch(e);
-    return e.tokens;
   }
 }

@@ -13,26 +13,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../bindings';
 import type { TotalsDelta } from './usage-batch';
 import { Ledger, type SyncRequest, type SyncResult } from './ledger';
-import { budgetUse, usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
-
-export interface AdmitRequest {
-  limits: LimitSet;
-  /** Tokens to reserve for one upstream attempt (estimate + cap), replaced by real usage on settle. */
-  tokens: number;
-  /** How long the concurrency slot is held if nobody releases it. */
-  leaseMs: number;
-}
-
-export type AdmitResult = Decision & { id: string };
-
-export interface SettleRequest {
-  /** Real usage of the attempt that answered, when it arrived; otherwise its reservation stands. */
-  usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
-  /** No upstream answered: the final attempt used no tokens. */
-  unserved?: boolean;
-  /** Attempts abandoned after they were sent (timed out): each is charged its reservation. */
-  abandoned?: number;
-}
+import { budgetUse, usageAt, WINDOW_MS, type LimitSet, type LogEntry } from './window';
 
 export interface UsageReport {
   window: { requests: number; tokens: number; windowMs: number };
@@ -158,14 +139,6 @@ export class RateLimiter extends DurableObject<Bindings> {
     );
   }
 
-  /** Admit or refuse one request exactly; when admitted, its reservation and slot are recorded. */
-  async admit(request: AdmitRequest): Promise<AdmitResult> {
-    const id = crypto.randomUUID();
-    const decision = this.ledger.admit(request.limits, request.tokens, request.leaseMs, Date.now(), id);
-    await this.persist();
-    return { ...decision, id };
-  }
-
   /** An isolate's round trip: its reports, its request at hand (exact), and a lease if there is room (`ledger.ts`). */
   async sync(request: SyncRequest): Promise<SyncResult> {
     const result = this.ledger.sync(request, Date.now(), () => crypto.randomUUID());
@@ -181,18 +154,6 @@ export class RateLimiter extends DurableObject<Bindings> {
     const ok = this.ledger.extend(id, limits, tokens, Date.now());
     await this.persist();
     return ok;
-  }
-
-  /** A request admitted by `admit` is over: free its slot and replace its reservation with what it cost. */
-  async settle(id: string, result: SettleRequest): Promise<void> {
-    const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
-    const tokens = this.ledger.settle(id, { used, unserved: result.unserved, abandoned: result.abandoned }, Date.now());
-    if (tokens !== null) {
-      this.add('prompt_tokens', result.usage?.prompt_tokens ?? 0);
-      this.add('completion_tokens', result.usage?.completion_tokens ?? 0);
-      this.add('estimated_tokens', tokens - (used ?? 0));
-    }
-    await this.persist();
   }
 
   /** Totals of a key without limits, flushed in batches by the isolates that served it. */

@@ -43,6 +43,12 @@ export async function loadRouteTable(kv: KVNamespace, colo: string | undefined):
   return table;
 }
 
+/** The tables of these colos as published, not through the request path's memo (admin views want the newest). */
+export async function publishedTables(kv: KVNamespace, colos: string[]): Promise<RouteTable[]> {
+  const tables = await Promise.all(colos.map((colo) => kv.get<RouteTable>(routeKey(colo), 'json').catch(() => null)));
+  return tables.filter((t) => t !== null);
+}
+
 /** Forget memoised tables (the routing tests read a table just published). */
 export function clearRouteMemo(): void {
   memo.clear();

@@ -154,7 +154,7 @@ describe('concurrency', () => {
   it('reclaims a slot whose holder died, by the alarm', async () => {
     const { key, id } = await newKey({ limits: { concurrency: 1 } });
     const stub = limiter(id);
-    const held = await stub.admit({ limits: { concurrency: 1 }, tokens: 1, leaseMs: 60_000 });
+    const held = (await stub.sync({ limits: { concurrency: 1 }, leaseMs: 60_000, ttlMs: 10_000, request: { tokens: 1 }, reports: [] })).decision!;
     expect(held.ok).toBe(true);
     expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(429);
     // The holder never settles; make its lease overdue (memory and storage), then let the alarm run.

@@ -110,13 +110,15 @@ describe('2. TPM is exact on real usage', () => {
   it('lands a long request\'s real usage in the window even when it was admitted more than 60 s ago', async () => {
     const { id } = await newKey({ limits: { tpm: 10_000 } });
     const stub = env.RATE_LIMITER.getByName(`key:${id}`);
-    const admitted = await stub.admit({ limits: { tpm: 10_000 }, tokens: 500, leaseMs: 600_000 });
+    const admitted = (await stub.sync({ limits: { tpm: 10_000 }, leaseMs: 600_000, ttlMs: 10_000, request: { tokens: 500 }, reports: [] })).decision!;
     await runInDurableObject(stub, async (instance: RateLimiter, state: DurableObjectState) => {
       const entry = (instance as unknown as { ledger: { log: { id: string; at: number; last: number }[] } }).ledger.log.find((e) => e.id === admitted.id)!;
       entry.at = entry.last = Date.now() - 90_000; // a 90-second generation
       state.storage.sql.exec('UPDATE entries SET at = ?, last_at = ? WHERE id = ?', entry.at, entry.last, admitted.id);
     });
-    await stub.settle(admitted.id, { usage: { prompt_tokens: 1_000, completion_tokens: 2_000 } });
+    // Its isolate reports it ended, having used 3,000 tokens.
+    const totals = { requests: 1, promptTokens: 1_000, completionTokens: 2_000, estimatedTokens: 0 };
+    await stub.sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports: [{ id: admitted.id, requests: 1, lastAgoMs: 90_000, tokens: 3_000, inFlight: 0, totals }] });
     const report = await stub.usage();
     expect(report.window.tokens).toBe(3_000);
     expect(report.window.requests).toBe(0); // its request slid out; its tokens did not
