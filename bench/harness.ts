@@ -75,6 +75,7 @@ export async function startWorkers(fleet: Fleet, bundle: string, config: object)
       RATE_LIMITER: { className: 'RateLimiter', useSQLite: true },
       COLO_STATS: { className: 'ColoStats', useSQLite: true },
       HEALTH_MONITOR: { className: 'HealthMonitor', useSQLite: true },
+      USAGE_ROLLUPS: { className: 'UsageRollups', useSQLite: true },
     },
     bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
   }));

@@ -3,7 +3,8 @@
  * function from its own module; errors thrown anywhere leave through `onError` as
  * OpenAI-shaped JSON.
  */
-import { Hono, type Context } from 'hono';
+import { type Context } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from './bindings';
 import { adminGuard } from './auth/admin-guard';
 import { authenticate, type KeyRecord } from './auth/keys';

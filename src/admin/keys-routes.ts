@@ -1,7 +1,7 @@
 /**
  * Admin API for caller keys: create (the key is shown once), list (never plaintext), revoke.
  */
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import * as z from 'zod';
 import type { AppEnv } from '../bindings';
 import { loadConfig, formatIssues } from '../config/load';

@@ -8,7 +8,7 @@
  * - The answering isolate's own admission counters (Workers share no memory, so these are
  *   one isolate's: for `wrangler dev` and benchmarks).
  */
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../bindings';
 import { loadConfig } from '../config/load';
 import { isolateLeases } from '../limits/leases';

@@ -3,7 +3,7 @@
  * `/admin/status` shows node health and the colos with published tables, and
  * `/admin/tables` the expected latency in every published table (the console's heatmap).
  */
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../bindings';
 import { loadConfig, modelChain } from '../config/load';
 import { RouterError } from '../errors/router-error';

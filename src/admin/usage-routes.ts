@@ -3,7 +3,7 @@
  * filtered by key, model and node, grouped by any of key, model, node, hour, day; JSON, or
  * CSV with `format=csv`. The answering isolate sends its pending rows first.
  */
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import * as z from 'zod';
 import type { AppEnv } from '../bindings';
 import { formatIssues } from '../config/load';
@@ -12,7 +12,10 @@ import { flushRollups } from '../usage/rollup-batch';
 import { DAY_MS, GROUPS, HOUR_MS, RETENTION_DAYS, type UsageGroup } from '../usage/rollups-do';
 
 /** A time: ms since epoch, or an ISO 8601 date(-time). */
-const time = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).or(z.iso.date()).transform((s) => Date.parse(s))]);
+const time = z
+  .string()
+  .transform((s) => (/^\d+$/.test(s) ? Number(s) : /^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(s) ? Date.parse(s) : NaN))
+  .refine((t) => Number.isFinite(t), 'ms since epoch, or an ISO 8601 date or date-time');
 
 const QuerySchema = z
   .strictObject({

@@ -6,7 +6,8 @@
  * failure is a 503 `stateful_node_unavailable`, and an id another key created is a 404.
  * Follow-ups are authenticated but not rate limited (they generate nothing).
  */
-import { Hono, type Context } from 'hono';
+import { type Context } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../bindings';
 import { authenticate } from '../auth/keys';
 import { loadConfig } from '../config/load';
