@@ -74,7 +74,7 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     return cost;
   };
   try {
-    return await pipeline(c, endpoint, config, key, caller, defer, base, record, started);
+    return await pipeline(c, endpoint, { config, key, caller, defer, base, record, started });
   } catch (err) {
     const status = err instanceof RouterError ? err.status : 500;
     record({ answeredModel: null, node: null, attempts: Number(err instanceof RouterError ? (err.headers?.['x-router-attempts'] ?? 0) : 0), status, ttfbMs: Date.now() - started, usage: undefined });
@@ -82,17 +82,20 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   }
 }
 
-async function pipeline(
-  c: Context<AppEnv>,
-  endpoint: Endpoint,
-  config: LoadedConfig,
-  key: KeyRecord & { id: string },
-  caller: CallerLocation,
-  defer: (work: Promise<unknown>) => void,
-  base: { model: string },
-  record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => number | null,
-  started: number,
-): Promise<Response> {
+/** What `proxy` settles before the pipeline runs: who asks, from where, and how the request is recorded. */
+interface RequestScope {
+  config: LoadedConfig;
+  key: KeyRecord & { id: string };
+  caller: CallerLocation;
+  defer: (work: Promise<unknown>) => void;
+  /** The record's fields known so far; `model` once resolved. */
+  base: { model: string };
+  record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => number | null;
+  started: number;
+}
+
+async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
+  const { config, key, caller, defer, base, record, started } = scope;
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
   const raw = await readBodyCapped(c.req.raw, cap);
   const request = await parseRequest(endpoint, raw, c.req.header('content-type'));
