@@ -16,7 +16,7 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { reservedTokens, worstCostUsd } from './limits/reservation';
+import { promptTokens, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
@@ -105,16 +105,20 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   const allowed = (m: string) => modelAllowed(config, key.models, m);
   // Estimated only if something reads it (a key or node with limits): the estimate walks the
   // whole body, images' data-URL headers included, and unlimited traffic never needs it.
+  let prompt: number | undefined;
+  let chain: string[] | undefined;
   let tokens: number | undefined;
   let worst: number | undefined;
-  const chain = () => modelChain(config, model).filter(allowed);
+  // Shared by both figures: the prompt is estimated and the chain filtered once.
+  const promptOf = () => (prompt ??= promptTokens(request));
+  const chainOf = () => (chain ??= modelChain(config, model).filter(allowed));
   const reservation = {
     model,
     get tokens() {
-      return (tokens ??= reservedTokens(config, request, chain()));
+      return (tokens ??= reservedTokens(config, request, chainOf(), promptOf()));
     },
     get worstCostUsd() {
-      return (worst ??= worstCostUsd(config, request, chain()));
+      return (worst ??= worstCostUsd(config, request, chainOf(), promptOf()));
     },
   };
   // Admission and the routing table load run side by side, never one after the other.

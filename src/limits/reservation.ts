@@ -15,9 +15,13 @@ import { estimatePromptTokens } from './estimate';
 import { imageSize } from './image-size';
 import { priceFor } from '../usage/cost';
 
-export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[]): number {
+/** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
+export function promptTokens(request: ParsedRequest): number {
+  return ENDPOINTS[request.endpoint].charge === 'requests' ? 0 : estimatePromptTokens(request.body, imageSize);
+}
+
+export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
-  const prompt = estimatePromptTokens(request.body, imageSize);
   const cap = callerCap(request) ?? Math.max(0, ...chain.map((m) => defaultCap(config, request, m) ?? 0));
   return prompt + cap * choices(request);
 }
@@ -30,9 +34,8 @@ const choices = (request: ParsedRequest) => (typeof request.body.n === 'number' 
  * model of the allowed chain on every node that serves it. Unpriced pairs add nothing: a
  * cost that is never known is never charged.
  */
-export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain: string[]): number {
+export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
-  const prompt = estimatePromptTokens(request.body, imageSize);
   let worst = 0;
   for (const model of chain) {
     const cap = (callerCap(request) ?? defaultCap(config, request, model) ?? 0) * choices(request);
