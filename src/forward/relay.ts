@@ -62,9 +62,10 @@ function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uin
  * error into `fail`. `done` decides whether a clean end of the upstream is complete.
  *
  * The client's body is the readable side of an `IdentityTransformStream`: the runtime
- * sends it natively, and only the writes cross into JavaScript (a JS `ReadableStream`
- * body measured ~1 ms more to the first byte). A client that goes away errors the
- * writer; the upstream is cancelled at once, not at the next chunk.
+ * sends it natively, and only the writes cross into JavaScript (in three A/B pairs a JS
+ * `ReadableStream` body was a little slower to the first byte: 1.58× the pass-through
+ * against 1.50×). A client that goes away errors the writer; the upstream is cancelled
+ * at once, not at the next chunk.
  */
 function relayLoop(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -115,8 +116,10 @@ function relayLoop(
     }
   }
 
-  const summary = pump().then(
-    async (fault) => {
+  const lost: StreamFault = { message: 'The upstream connection was lost mid-stream.', code: 'upstream_stream_lost' };
+  const summary = pump()
+    .catch(() => lost)
+    .then(async (fault) => {
       if (gone) return { ...result, error: 'client disconnected' };
       result.completed = fault === undefined;
       if (fault) {
@@ -125,14 +128,7 @@ function relayLoop(
         await hooks.fail(writer, fault).catch(() => {});
       } else await writer.close().catch(() => {});
       return result;
-    },
-    async () => {
-      if (gone) return { ...result, error: 'client disconnected' };
-      result.error = 'The upstream connection was lost mid-stream.';
-      await hooks.fail(writer, { message: result.error, code: 'upstream_stream_lost' }).catch(() => {});
-      return result;
-    },
-  );
+    });
   return { body: readable as ReadableStream<Uint8Array>, summary };
 }
 
