@@ -87,39 +87,48 @@ function relayLoop(
     reader.cancel().catch(() => {});
   });
 
-  async function readWithin(ms: number): Promise<ReadableStreamReadResult<Uint8Array> | 'timeout'> {
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
-    try {
-      return await Promise.race([reader.read(), timeout]);
-    } finally {
-      if (timer !== null) clearTimeout(timer);
+  // One watchdog for the whole stream, not a timer per read: it fires when the idle timeout
+  // (since the last chunk) or the deadline comes, whichever is first, and re-arms itself
+  // while chunks keep coming. A stall cancels the read in flight, which then ends.
+  let lastChunkAt = Date.now();
+  let stalled: StreamFault | undefined;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  function watch(): void {
+    const now = Date.now();
+    const idleLeft = lastChunkAt + options.idleMs - now;
+    const deadlineLeft = options.deadline - now;
+    if (idleLeft > 0 && deadlineLeft > 0) {
+      watchdog = setTimeout(watch, Math.min(idleLeft, deadlineLeft));
+      return;
     }
+    const why = deadlineLeft <= 0 && idleLeft > 0 ? 'the request deadline passed' : `no data for ${options.idleMs} ms`;
+    stalled = { message: `The upstream stream stalled (${why}).`, code: 'upstream_stream_stalled' };
+    reader.cancel().catch(() => {});
   }
 
   async function pump(): Promise<StreamFault | undefined> {
     let chunk: Uint8Array | null = first;
+    watch();
     for (;;) {
       if (chunk) {
         const out = hooks.take(chunk);
         if (out) await writer.write(out).catch(() => (gone = true));
         if (gone) return undefined;
       }
-      const wait = Math.min(options.idleMs, options.deadline - Date.now());
-      const read = wait > 0 ? await readWithin(wait) : 'timeout';
-      if (read === 'timeout') {
-        const why = wait < options.idleMs ? 'the request deadline passed' : `no data for ${options.idleMs} ms`;
-        return { message: `The upstream stream stalled (${why}).`, code: 'upstream_stream_stalled' };
-      }
+      if (stalled) return stalled;
+      const read = await reader.read();
+      if (stalled) return stalled;
       if (read.done) return hooks.done();
+      lastChunkAt = Date.now();
       chunk = read.value;
     }
   }
 
   const lost: StreamFault = { message: 'The upstream connection was lost mid-stream.', code: 'upstream_stream_lost' };
   const summary = pump()
-    .catch(() => lost)
+    .catch(() => stalled ?? lost) // a read cancelled by the watchdog may reject
     .then(async (fault) => {
+      clearTimeout(watchdog);
       if (gone) return { ...result, error: 'client disconnected' };
       result.completed = fault === undefined;
       if (fault) {
