@@ -12,6 +12,7 @@
  * The SSE relay also reads usage as it passes (chat's `choices: []` usage chunk, Responses'
  * `response.completed`); a chat usage chunk the caller did not ask for is dropped.
  */
+import type { ChunkReader } from './upstream';
 import { usageOf, type Usage } from './usage';
 
 export interface StreamSummary {
@@ -68,7 +69,7 @@ function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uin
  * at once, not at the next chunk.
  */
 function relayLoop(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   first: Uint8Array,
   options: RelayOptions,
   hooks: {
@@ -142,7 +143,7 @@ function relayLoop(
 }
 
 export function relaySse(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   first: Uint8Array,
   options: SseOptions,
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
@@ -208,7 +209,7 @@ export function relaySse(
 
 /** Raw bytes (audio) as they arrive; a cut or stall errors the client's body. */
 export function relayBytes(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   first: Uint8Array,
   options: RelayOptions,
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {

@@ -133,7 +133,7 @@ async function streamChat(
     }
     if (i === k.stallAfterChunks) return; // keep the socket open, send nothing more
     const delta = i === 0 ? { role: 'assistant', content: `Hello from ${node.id}` } : { content: ` #${i}` };
-    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }] });
+    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}) });
     if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
   }
   if (k.cutAfterChunks === k.chunks) {
@@ -144,7 +144,7 @@ async function streamChat(
   const opts = body.stream_options as { include_usage?: boolean } | undefined;
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
-    send({ ...base, choices: [], usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
+    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
   }
   res.end('data: [DONE]\n\n');
 }

@@ -40,7 +40,7 @@ export interface Knobs {
   errorMessage?: string;
   /** Answer every request with a 302 to this URL. */
   redirectTo?: string;
-  /** JSON answers: add a `padding` string of this many bytes. */
+  /** JSON answers and each chat stream chunk: add a `padding` string of this many bytes. */
   padBytes: number;
 }
 

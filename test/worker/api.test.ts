@@ -81,6 +81,16 @@ describe('POST /v1/chat/completions (stream)', () => {
     expect(usage.usage.completion_tokens).toBe(3);
   });
 
+  it('relays events larger than one read (reassembled, the usage chunk still found and dropped)', async () => {
+    await setNode('n-us', { chunks: 3, padBytes: 10_000 }); // each event ~10 KB, several reads
+    const events = await sseEvents(await call('/v1/chat/completions', { key, body: chatBody({ stream: true }) }));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from n-us #1 #2');
+    expect(chunks.every((c) => c.padding === undefined || c.padding.length === 10_000)).toBe(true);
+    expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
+  });
+
   it('delivers the first chunk before the upstream has finished', async () => {
     await setNode('n-us', { chunks: 3, chunkDelayMs: 300 });
     const started = Date.now();
