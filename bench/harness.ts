@@ -4,7 +4,7 @@
  * loopback; plus a bounded closed-loop load generator and percentile maths.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 import { startFleet, type Fleet } from '../test/fleet/fleet.ts';
 
@@ -69,7 +69,42 @@ export interface Workers {
   routerUrl: string;
   passUrl: string;
   routerKey: string;
+  /** CPU (ms, user + system, all threads) each workerd process has used so far; NaN off Linux. */
+  cpuMs(): { router: number; pass: number };
   close(): Promise<void>;
+}
+
+/** This process's workerd children (Linux /proc); empty elsewhere. */
+function workerdChildren(): Set<number> {
+  const found = new Set<number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [, comm = '', rest = ''] = /^\d+ \((.*)\) (.*)$/s.exec(stat) ?? [];
+      if (comm === 'workerd' && rest.split(' ')[1] === String(process.pid)) found.add(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+/** utime + stime of a process, ms (clock ticks are 10 ms on Linux). */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 export async function startWorkers(fleet: Fleet, bundle: string, config: object): Promise<Workers> {
@@ -88,20 +123,32 @@ export async function startWorkers(fleet: Fleet, bundle: string, config: object)
     },
     bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
   }));
+  // Started one after the other, so each workerd process is known by when it appeared.
+  const before = workerdChildren();
+  const routerUrl = (await router.ready).origin;
+  const routerPid = [...workerdChildren()].find((pid) => !before.has(pid));
+  const withRouter = workerdChildren();
   const pass = new Miniflare(convertV4MiniflareOptions({
     ...common,
     modules: true,
     script: PASS_THROUGH,
     bindings: { UPSTREAM: fleet.nodes[0]!.url, NODE_KEY: NODE_SECRET },
   }));
-  const [routerUrl, passUrl] = (await Promise.all([router.ready, pass.ready])).map((u) => u.origin);
+  const passUrl = (await pass.ready).origin;
+  const passPid = [...workerdChildren()].find((pid) => !withRouter.has(pid));
   const res = await fetch(`${routerUrl}/admin/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'bench' }),
   });
   const { key } = (await res.json()) as { key: string };
-  return { routerUrl: routerUrl!, passUrl: passUrl!, routerKey: key, close: async () => void (await Promise.all([router.dispose(), pass.dispose()])) };
+  return {
+    routerUrl,
+    passUrl,
+    routerKey: key,
+    cpuMs: () => ({ router: processCpuMs(routerPid), pass: processCpuMs(passPid) }),
+    close: async () => void (await Promise.all([router.dispose(), pass.dispose()])),
+  };
 }
 
 export interface LoadResult {

@@ -21,6 +21,7 @@ import { ADMIN_TOKEN, bundleRouter, fmt, load, NODE_SECRET, percentile, routerCo
 const N = Number(process.env.BENCH_N ?? 400);
 const C = Number(process.env.BENCH_C ?? 4);
 const ROUNDS = 3;
+const WARM_UP = 200;
 const only = process.env.BENCH_ONLY?.split(',');
 const section = (name: string) => !only || only.includes(name);
 
@@ -64,10 +65,26 @@ if (section('overhead')) {
       router: [`${w.routerUrl}/v1/chat/completions`, post(w.routerKey, chat(stream))] as const,
     };
     const results: Record<string, LoadResult[]> = { direct: [], 'pass-through Worker': [], router: [] };
-    for (const [url, init] of Object.values(targets)) await load(url, init, { count: 50, concurrency: C, maxSeconds: 10 }); // warm-up
+    const cpu = { router: 0, pass: 0, routerRequests: 0, passRequests: 0 };
+    // Warm-up long enough for V8 to have optimised the hot paths: shorter ones left the first
+    // measured round visibly slower than the last.
+    for (const [url, init] of Object.values(targets)) await load(url, init, { count: WARM_UP, concurrency: C, maxSeconds: 20 });
+    const entries = Object.entries(targets);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, [url, init]] of Object.entries(targets)) {
-        results[name]!.push(await load(url, init, { count: N, concurrency: C, maxSeconds: 60, firstByte: stream }));
+      // Each round starts with a different target, so none always runs first (or last).
+      for (let i = 0; i < entries.length; i++) {
+        const [name, [url, init]] = entries[(i + round) % entries.length]!;
+        const before = w.cpuMs();
+        const r = await load(url, init, { count: N, concurrency: C, maxSeconds: 60, firstByte: stream });
+        const after = w.cpuMs();
+        results[name]!.push(r);
+        if (name === 'router') {
+          cpu.router += after.router - before.router;
+          cpu.routerRequests += r.ok + r.failed;
+        } else if (name === 'pass-through Worker') {
+          cpu.pass += after.pass - before.pass;
+          cpu.passRequests += r.ok + r.failed;
+        }
       }
     }
     console.log(stream ? 'Streaming, time to first byte:' : 'Non-streaming chat completion, full response:');
@@ -75,6 +92,11 @@ if (section('overhead')) {
     row('direct to node', merge(results.direct!));
     row('pass-through Worker', pass);
     row('router', merge(results.router!), pass);
+    const perRound = results.router!.map((r, i) => fmt(percentile(r.latencies, 50) / percentile(results['pass-through Worker']![i]!.latencies, 50)));
+    const cpuPass = cpu.pass / cpu.passRequests;
+    const cpuRouter = cpu.router / cpu.routerRequests;
+    console.log(`  p50 ratio per round: ${perRound.join(', ')}`);
+    console.log(`  workerd CPU per request (user + system, all threads): pass-through ${fmt(cpuPass, 3)} ms, router ${fmt(cpuRouter, 3)} ms (${fmt(cpuRouter / cpuPass)}x)`);
     console.log();
   }
   await w.close();
@@ -137,14 +159,16 @@ if (section('limits')) {
       const off = await mint();
       const on = await mint(LIMITS);
       const before = await limiterCalls(w.routerUrl);
-      await load(url, post(off, chat(false)), { count: 50, concurrency: c, maxSeconds: 10 });
-      await load(url, post(on, chat(false)), { count: 50, concurrency: c, maxSeconds: 10 });
+      await load(url, post(off, chat(false)), { count: WARM_UP, concurrency: c, maxSeconds: 20 });
+      await load(url, post(on, chat(false)), { count: WARM_UP, concurrency: c, maxSeconds: 20 });
       const steady = await limiterCalls(w.routerUrl);
       const offRuns: LoadResult[] = [];
       const onRuns: LoadResult[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        offRuns.push(await load(url, post(off, chat(false)), { count: N, concurrency: c, maxSeconds: 60 }));
-        onRuns.push(await load(url, post(on, chat(false)), { count: N, concurrency: c, maxSeconds: 60 }));
+      // Off-on, then on-off (ABBA), in half-size rounds: a drift in the machine's speed
+      // during the section weighs on both sides alike.
+      for (let round = 0; round < 2 * ROUNDS; round++) {
+        const order = round % 2 === 0 ? [off, on] : [on, off];
+        for (const key of order) (key === off ? offRuns : onRuns).push(await load(url, post(key, chat(false)), { count: Math.ceil(N / 2), concurrency: c, maxSeconds: 60 }));
       }
       const after = await limiterCalls(w.routerUrl);
       const a = merge(offRuns);
@@ -156,8 +180,8 @@ if (section('limits')) {
       row('limits on', b);
       console.log(
         `    on/off: p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50))}x, throughput ${fmt(b.ok / b.seconds / (a.ok / a.seconds))}x;` +
-          ` limiter calls per request: awaited ${perRequest(after.awaited - steady.awaited, served)} steady, ${perRequest(after.awaited - before.awaited, served + 50)} with warm-up;` +
-          ` all ${perRequest(after.awaited + after.background - steady.awaited - steady.background, served)} steady, ${perRequest(after.awaited + after.background - before.awaited - before.background, served + 50)} with warm-up`,
+          ` limiter calls per request: awaited ${perRequest(after.awaited - steady.awaited, served)} steady, ${perRequest(after.awaited - before.awaited, served + WARM_UP)} with warm-up;` +
+          ` all ${perRequest(after.awaited + after.background - steady.awaited - steady.background, served)} steady, ${perRequest(after.awaited + after.background - before.awaited - before.background, served + WARM_UP)} with warm-up`,
       );
     }
     if (!leases) {
