@@ -71,9 +71,13 @@ export class Leases {
     this.clock = clock;
   }
 
-  private clientFor(s: Subject): LeaseClient {
+  private clientFor(s: Subject, defer: Defer): LeaseClient {
     let c = this.clients.get(s.name);
     if (c && c.ttlMs === s.ttlMs) return c;
+    // The lease lifetime changed (a config change): the old client's leases stop admitting
+    // now and are reported, so what they did not use goes back at once. Requests they
+    // admitted still end on it, and its `tend` reports them.
+    if (c) defer(this.closeOut(s, c, false));
     if (this.clients.size >= MAX_CLIENTS) {
       for (const [name, other] of this.clients) if (other.idle()) this.clients.delete(name);
     }
@@ -126,7 +130,7 @@ export class Leases {
    * it can; else one round trip that decides it exactly and brings a lease back if there is room.
    */
   async admit(s: Subject, tokens: number, defer: Defer, worstCost = 0): Promise<Leased> {
-    const c = this.clientFor(s);
+    const c = this.clientFor(s, defer);
     c.asked(this.clock.now());
     let ticket = c.admit(tokens, this.clock.now());
     if (!ticket && c.leasing) {
@@ -186,11 +190,15 @@ export class Leases {
    */
   async flush(s: Pick<Subject, 'name' | 'authority'>): Promise<void> {
     const c = this.clients.get(s.name);
-    if (!c) return;
+    if (c) await this.closeOut(s, c, true);
+  }
+
+  /** Stop a client's leases admitting and send every report it holds. */
+  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean): Promise<void> {
     await Promise.all([c.syncing?.catch(() => undefined), c.leasing?.catch(() => undefined)]);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
     if (reports.length === 0) return;
-    this.calls.awaited++;
+    this.calls[awaited ? 'awaited' : 'background']++;
     await s.authority.sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports }).catch(() => c.retry(reports));
   }
 }

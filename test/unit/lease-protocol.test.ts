@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { overAdmission, runWorld, type Colo } from '../../bench/admission-world';
 import { rng } from '../../bench/rng';
 import { LeaseClient } from '../../src/limits/lease-client';
+import { Leases, type Authority, type Subject } from '../../src/limits/leases';
 import { Ledger, MIN_GRANT, type SyncRequest } from '../../src/limits/ledger';
 import { usageAt, WINDOW_MS, type LimitSet } from '../../src/limits/window';
 
@@ -146,6 +147,39 @@ describe('the isolate (LeaseClient)', () => {
     expect(client.needsRefill(1)).toBe(false);
     client.admit(1, 1);
     expect(client.needsRefill(1)).toBe(true);
+  });
+});
+
+describe("the isolate's leases (Leases) on a config change", () => {
+  it('closes and reports the old leases when the lease lifetime changes, so what they did not use goes back at once', async () => {
+    const ledger = new Ledger([]);
+    let now = 0;
+    const authority: Authority = {
+      sync: async (req) => structuredClone(ledger.sync(structuredClone(req), now, newId)),
+      extend: async (id, limits, tokens) => ledger.extend(id, limits, tokens, now),
+    };
+    const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
+    // The authority answers at once: a few turns of the event loop let background calls land.
+    const settleBackground = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    };
+    // Timers never fire here: only the change itself can give a lease back before its expiry.
+    const leases = new Leases({ now: () => now, sleep: () => new Promise(() => undefined) });
+    const subject = (ttlMs: number): Subject => ({ name: 'key:k', authority, limits: { rpm: 1_000 }, ttlMs, leaseMs: LEASE, leases: true });
+    let admitted = 0;
+    const serve = async (ttlMs: number) => {
+      const r = await leases.admit(subject(ttlMs), 1, defer);
+      if (!r.ok) throw new Error('refused');
+      admitted++;
+      r.settle({ usage: { prompt_tokens: 1, completion_tokens: 0 } });
+      await settleBackground();
+    };
+    for (let i = 0; i < 20; i++, now += 100) await serve(TTL);
+    expect(leases.calls.local).toBeGreaterThan(0); // a lease was granted and used
+    expect(usageAt(ledger.log, now).requests).toBeGreaterThan(admitted); // and it holds more than it served
+
+    await serve(TTL / 2); // the lifetime changed: a new client, the old one closed out
+    expect(usageAt(ledger.log, now).requests).toBe(admitted);
   });
 });
 
