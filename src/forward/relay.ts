@@ -88,15 +88,16 @@ function relayLoop(
     reader.cancel().catch(() => {});
   });
 
-  // One watchdog for the whole stream, not a timer per read: it fires when the idle timeout
-  // (since the last chunk) or the deadline comes, whichever is first, and re-arms itself
-  // while chunks keep coming. A stall cancels the read in flight, which then ends.
-  let lastChunkAt = Date.now();
+  // One watchdog for the whole stream, not a timer per read. It judges only the upstream:
+  // the idle timeout runs while a read is waiting (a slow client holding up a write is not
+  // a stalled upstream), the deadline always. It re-arms itself while chunks keep coming;
+  // a stall cancels the read in flight, which then ends.
+  let waitingSince: number | null = null;
   let stalled: StreamFault | undefined;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
   function watch(): void {
     const now = Date.now();
-    const idleLeft = lastChunkAt + options.idleMs - now;
+    const idleLeft = waitingSince === null ? options.idleMs : waitingSince + options.idleMs - now;
     const deadlineLeft = options.deadline - now;
     if (idleLeft > 0 && deadlineLeft > 0) {
       watchdog = setTimeout(watch, Math.min(idleLeft, deadlineLeft));
@@ -117,10 +118,11 @@ function relayLoop(
         if (gone) return undefined;
       }
       if (stalled) return stalled;
+      waitingSince = Date.now();
       const read = await reader.read();
+      waitingSince = null;
       if (stalled) return stalled;
       if (read.done) return hooks.done();
-      lastChunkAt = Date.now();
       chunk = read.value;
     }
   }

@@ -91,6 +91,20 @@ describe('POST /v1/chat/completions (stream)', () => {
     expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
   });
 
+  it('does not take a client that reads slowly for a stalled upstream', async () => {
+    // ~1.5 MB, sent at once: more than the buffers between router and client hold, so the
+    // router's writes wait on this reader, far longer than the 600 ms idle timeout.
+    await setNode('n-us', { chunks: 5, padBytes: 300_000 });
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ stream: true }) });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value, { stream: true });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true });
+    expect(text).not.toContain('upstream_stream_stalled');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  });
+
   it('delivers the first chunk before the upstream has finished', async () => {
     await setNode('n-us', { chunks: 3, chunkDelayMs: 300 });
     const started = Date.now();
