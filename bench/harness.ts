@@ -107,11 +107,14 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
-export async function startWorkers(fleet: Fleet, bundle: string, config: object): Promise<Workers> {
-  const common = { compatibilityDate: '2026-11-01', cf: CALLER_CF, host: '127.0.0.1', port: 0, handleStructuredLogs: keepErrors } as const;
+const COMMON = { compatibilityDate: '2026-11-01', cf: CALLER_CF, host: '127.0.0.1', port: 0, handleStructuredLogs: keepErrors } as const;
+
+/** The router's Miniflare: its bundle, bindings and objects, as `wrangler.toml` declares them. */
+export function startRouter(bundle: string, config: object, extra: { inspectorPort?: number } = {}): Miniflare {
   // Miniflare 5 takes a new option shape; the classic (v4) one converts to it.
-  const router = new Miniflare(convertV4MiniflareOptions({
-    ...common,
+  return new Miniflare(convertV4MiniflareOptions({
+    ...COMMON,
+    ...extra,
     modules: true,
     script: bundle,
     kvNamespaces: ['ROUTER_KV'],
@@ -123,29 +126,37 @@ export async function startWorkers(fleet: Fleet, bundle: string, config: object)
     },
     bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
   }));
+}
+
+/** A key without limits on a running router. */
+export async function mintKey(routerUrl: string, limits?: object): Promise<string> {
+  const res = await fetch(`${routerUrl}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', ...(limits ? { limits } : {}) }),
+  });
+  return ((await res.json()) as { key: string }).key;
+}
+
+export async function startWorkers(fleet: Fleet, bundle: string, config: object): Promise<Workers> {
   // Started one after the other, so each workerd process is known by when it appeared.
   const before = workerdChildren();
+  const router = startRouter(bundle, config);
   const routerUrl = (await router.ready).origin;
   const routerPid = [...workerdChildren()].find((pid) => !before.has(pid));
   const withRouter = workerdChildren();
   const pass = new Miniflare(convertV4MiniflareOptions({
-    ...common,
+    ...COMMON,
     modules: true,
     script: PASS_THROUGH,
     bindings: { UPSTREAM: fleet.nodes[0]!.url, NODE_KEY: NODE_SECRET },
   }));
   const passUrl = (await pass.ready).origin;
   const passPid = [...workerdChildren()].find((pid) => !withRouter.has(pid));
-  const res = await fetch(`${routerUrl}/admin/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
-  });
-  const { key } = (await res.json()) as { key: string };
   return {
     routerUrl,
     passUrl,
-    routerKey: key,
+    routerKey: await mintKey(routerUrl),
     cpuMs: () => ({ router: processCpuMs(routerPid), pass: processCpuMs(passPid) }),
     close: async () => void (await Promise.all([router.dispose(), pass.dispose()])),
   };

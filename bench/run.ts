@@ -16,7 +16,7 @@
  * BENCH_ONLY (comma list of sections: overhead, failover, limits).
  */
 import { gzipSync } from 'node:zlib';
-import { ADMIN_TOKEN, bundleRouter, fmt, load, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
+import { ADMIN_TOKEN, bundleRouter, fmt, load, mintKey, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
 
 const N = Number(process.env.BENCH_N ?? 400);
 const C = Number(process.env.BENCH_C ?? 4);
@@ -141,19 +141,11 @@ async function limiterCalls(routerUrl: string) {
 
 if (section('limits')) {
   await fetch(`${fleet.controlUrl}/reset`, { method: 'POST' }); // the failover section leaves n-us failing
-  const mintOn = (routerUrl: string) => async (limits?: object) => {
-    const res = await fetch(`${routerUrl}/admin/keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', ...(limits ? { limits } : {}) }),
-    });
-    return ((await res.json()) as { key: string }).key;
-  };
   const LIMITS = { rpm: 1_000_000, tpm: 1_000_000_000, concurrency: 1_000 };
   console.log('Limits: one key, limits off vs on (rpm+tpm+concurrency far from reached), same router; leased (now) and exact per request (leases off):');
   for (const leases of [true, false]) {
     const w = await startWorkers(fleet, bundle, routerConfig(fleet, { limits: { leases: { enabled: leases } } }));
-    const mint = mintOn(w.routerUrl);
+    const mint = (limits?: object) => mintKey(w.routerUrl, limits);
     const url = `${w.routerUrl}/v1/chat/completions`;
     for (const c of [1, 8]) {
       const off = await mint();
