@@ -128,7 +128,7 @@ export function startRouter(bundle: string, config: object, extra: { inspectorPo
   }));
 }
 
-/** A key without limits on a running router. */
+/** A new key on a running router, with `limits` when given. */
 export async function mintKey(routerUrl: string, limits?: object): Promise<string> {
   const res = await fetch(`${routerUrl}/admin/keys`, {
     method: 'POST',
