@@ -40,10 +40,14 @@ export function routerConfig(fleet: Fleet, extra: Record<string, unknown> = {}) 
   };
 }
 
-/** Bundle the router exactly as `wrangler deploy` would. */
-export function bundleRouter(): string {
-  execFileSync('wrangler', ['deploy', '--dry-run', '--outdir', '.wrangler/bench-bundle'], { stdio: 'ignore' });
-  return readFileSync('.wrangler/bench-bundle/index.js', 'utf8');
+/**
+ * Bundle the router exactly as `wrangler deploy` would; `minify: false` keeps function
+ * names (the profiler's view).
+ */
+export function bundleRouter(options: { minify?: boolean } = {}): string {
+  const outdir = options.minify === false ? '.wrangler/bench-bundle-unminified' : '.wrangler/bench-bundle';
+  execFileSync('wrangler', ['deploy', '--dry-run', ...(options.minify === false ? ['--minify=false'] : []), '--outdir', outdir], { stdio: 'ignore' });
+  return readFileSync(`${outdir}/index.js`, 'utf8');
 }
 
 const PASS_THROUGH = `

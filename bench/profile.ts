@@ -12,9 +12,8 @@
  * Knobs: PROFILE_STREAM (1 = streams, the default; 0 = JSON), PROFILE_N (requests, default
  * 1500), PROFILE_C (concurrency, default 4).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { load, mintKey, percentile, routerConfig, startBenchFleet, startRouter, fmt } from './harness.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { bundleRouter, fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter } from './harness.ts';
 
 const STREAM = process.env.PROFILE_STREAM !== '0';
 const N = Number(process.env.PROFILE_N ?? 1500);
@@ -99,8 +98,7 @@ function report(profile: Profile, requests: number): void {
 }
 
 const fleet = await startBenchFleet();
-execFileSync('wrangler', ['deploy', '--dry-run', '--minify=false', '--outdir', '.wrangler/bench-profile'], { stdio: 'ignore' });
-const router = startRouter(readFileSync('.wrangler/bench-profile/index.js', 'utf8'), routerConfig(fleet), { inspectorPort: INSPECTOR_PORT });
+const router = startRouter(bundleRouter({ minify: false }), routerConfig(fleet), { inspectorPort: INSPECTOR_PORT });
 try {
   const url = `${(await router.ready).origin}/v1/chat/completions`;
   const key = await mintKey(new URL(url).origin);
