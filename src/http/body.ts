@@ -53,9 +53,10 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, declar
  * size is checked again after. Without one, it is read piece by piece under the cap.
  */
 export async function readBodyCapped(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? NaN);
+  const length = request.headers.get('content-length');
+  const declared = length === null ? NaN : Number(length);
   const whole = Number.isFinite(declared) && declared <= limit && !request.headers.has('transfer-encoding');
-  const bytes = whole ? await wholeWithin(request, limit) : await readCapped(request.body, request.headers.get('content-length'), limit);
+  const bytes = whole ? await wholeWithin(request, limit) : await readCapped(request.body, length, limit);
   if (bytes === null) {
     throw new RouterError(413, `Request body is larger than the ${limit}-byte limit.`, { code: 'request_too_large' });
   }
