@@ -42,7 +42,7 @@ describe('POST /v1/responses', () => {
     expect(res.headers.get('x-router-node')).toBe('n-us');
     const body = await res.json<ResponseJson>();
     expect(body.output[0]!.content[0]!.text).toContain('Hello from n-us');
-    expect(body.id).toMatch(/^resp_\w+~[\w-]+$/);
+    expect(body.id).toMatch(/^resp_\w+~[\w-]+\.[\w-]{43}$/);
     const [seen] = await posts('n-us');
     expect(seen!.body.max_output_tokens).toBe(1024);
   });
