@@ -43,6 +43,15 @@ function checkBackground(config: LoadedConfig, request: ParsedRequest, keyLimits
   );
 }
 
+/** A stateless request works without a usable secret: its ids are then left untagged. */
+function optionalSigner(env: { RESPONSE_ID_SECRET?: unknown }): ResponseIdSigner | undefined {
+  try {
+    return responseIdSigner(env);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Responses state of a request; undefined for other endpoints. */
 export async function responseState(
   env: { RESPONSE_ID_SECRET?: unknown },
@@ -54,7 +63,7 @@ export async function responseState(
   if (request.endpoint !== 'responses') return undefined;
   const previous = request.body.previous_response_id;
   const stateless = request.body.store === false && typeof previous !== 'string' && request.body.background !== true;
-  const signer = stateless && typeof env.RESPONSE_ID_SECRET !== 'string' ? undefined : responseIdSigner(env);
+  const signer = stateless ? optionalSigner(env) : responseIdSigner(env);
   checkBackground(config, request, key.limits, chain());
   if (typeof previous !== 'string' || !signer) return { signer, pinned: undefined, contextTokens: 0, previous: undefined };
   const owner = await verifyResponseId(signer, previous);
