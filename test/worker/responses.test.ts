@@ -8,7 +8,7 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
-import { admin, call, CF, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { admin, call, callWithConfig, CF, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 let key: string;
 beforeEach(async () => {
@@ -267,6 +267,30 @@ describe('stored context is reserved from the signed id', () => {
     expect(served).toBeGreaterThanOrEqual(3); // the chain grew: 101, 202, 303 tokens billed …
     expect(last).toBe(429); // … until the stored context no longer fits
     expect(billed).toBeLessThanOrEqual(tpm);
+  });
+
+  it('a chain of follow-ups never spends past the key\'s daily budget (context at the input price)', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].price = { input: 1000, output: 1000 }; // $0.001 a token either way
+    const budget = 0.3;
+    const limited = await newKey({ limits: { dailyUsd: budget } });
+    await setNode('n-us', { completionTokens: 100_000 }); // every answer writes its whole cap
+    let spent = 0;
+    let previous: string | undefined;
+    let last = 0;
+    for (let turn = 0; turn < 10; turn++) {
+      const body = { model: 'gpt-4o-mini', input: 'Hi', max_output_tokens: 100, ...(previous ? { previous_response_id: previous } : {}) };
+      const res = await callWithConfig(config, '/v1/responses', { key: limited.key, body, cf: CF.iad });
+      last = res.status;
+      if (res.status !== 200) break;
+      const answer = await res.json<ResponseJson>();
+      spent += (answer.usage.input_tokens + answer.usage.output_tokens) / 1000;
+      previous = answer.id;
+      await eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ inFlight: number }>(), (u) => u.inFlight === 0);
+    }
+    expect(spent).toBeGreaterThan(0.1); // the first turn (101 tokens) was served …
+    expect(last).toBe(429); // … and the follow-up whose stored context would overspend was not
+    expect(spent).toBeLessThanOrEqual(budget);
   });
 
   it('reserves the previous response\'s context bound as prompt (x-ratelimit-remaining-tokens)', async () => {
