@@ -128,17 +128,36 @@ function generatedIds(value: unknown): string[] {
 }
 
 const quoted = (id: string) => new RegExp(`"${id}"`, 'g');
+const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined);
+
+/**
+ * What the provider stored for a whole response object (a JSON answer): its input — which
+ * already counts the context it continued from — plus its output, as the provider counted
+ * them in its top-level `usage`. Undefined when unknown (no usage yet: streams, background).
+ */
+function storedTokens(value: unknown): number | undefined {
+  const object = value as { object?: unknown; usage?: { input_tokens?: unknown; output_tokens?: unknown } | null } | null;
+  if (object?.object !== 'response' || !object.usage || typeof object.usage !== 'object') return undefined;
+  const input = count(object.usage.input_tokens);
+  const output = count(object.usage.output_tokens);
+  return input === undefined || output === undefined ? undefined : input + output;
+}
 
 /**
  * Tags the upstream-generated response ids in a JSON answer or an SSE event that `owner.nodeId`
  * sent for `owner.keyId`. Each id is signed once per response, however many events carry it.
+ * A JSON answer's id carries what the provider reports it stored, when that is below the
+ * reserved bound; a stream's ids are out before its usage, so they carry the bound.
  */
 export function responseIdTagger(owner: ResponseOwner): (text: string) => string {
-  const payload = b64url(encoder.encode(`${owner.nodeId} ${owner.keyId} ${Math.max(0, Math.ceil(owner.contextTokens))}`));
+  const bound = Math.max(0, Math.ceil(owner.contextTokens));
   const tags = new Map<string, string>(owner.previous ? [[owner.previous.id, owner.previous.tagged]] : []);
-  const tagOf = (id: string) => {
+  const tagOf = (id: string, context: number) => {
     let tagged = tags.get(id);
-    if (!tagged) tags.set(id, (tagged = `${id}${SEP}${payload}.${owner.signer.sign(id, payload)}`));
+    if (!tagged) {
+      const payload = b64url(encoder.encode(`${owner.nodeId} ${owner.keyId} ${context}`));
+      tags.set(id, (tagged = `${id}${SEP}${payload}.${owner.signer.sign(id, payload)}`));
+    }
     return tagged;
   };
   return function tagResponseIds(text) {
@@ -149,8 +168,9 @@ export function responseIdTagger(owner: ResponseOwner): (text: string) => string
     } catch {
       return text;
     }
+    const context = Math.min(bound, storedTokens(parsed) ?? bound);
     let out = text;
-    for (const id of new Set(generatedIds(parsed))) out = out.replace(quoted(id), `"${tagOf(id)}"`);
+    for (const id of new Set(generatedIds(parsed))) out = out.replace(quoted(id), `"${tagOf(id, context)}"`);
     return out;
   };
 }

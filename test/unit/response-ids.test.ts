@@ -33,6 +33,15 @@ describe('response ids are signed with their node, key and context bound', () =>
     expect(responseIdTagger(owner)(delta)).toBe(delta);
   });
 
+  it('a JSON answer\'s id carries what the provider stored (input + output) when below the bound; an event\'s carries the bound', async () => {
+    const context = async (text: string, bound = 1234) => (await verifyResponseId(signer, idsIn(responseIdTagger({ ...owner, contextTokens: bound })(text))[0]!))!.contextTokens;
+    expect(await context('{"id":"resp_1","object":"response","usage":{"input_tokens":40,"output_tokens":7}}')).toBe(47);
+    expect(await context('{"id":"resp_1","object":"response","usage":{"input_tokens":4000,"output_tokens":7}}')).toBe(1234); // never above the bound
+    expect(await context('{"id":"resp_1","object":"response","usage":null}')).toBe(1234); // background: no usage yet
+    expect(await context('{"id":"resp_1","object":"response","usage":{"input_tokens":-5,"output_tokens":7}}')).toBe(1234);
+    expect(await context('event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","object":"response","usage":{"input_tokens":1,"output_tokens":1}}}')).toBe(1234);
+  });
+
   it('gives a follow-up\'s previous_response_id back exactly as the caller sent it', () => {
     const tagged = 'resp_prev~as-the-caller-sent-it';
     const out = responseIdTagger({ ...owner, previous: { id: 'resp_prev', tagged } })('{"id":"resp_new","object":"response","previous_response_id":"resp_prev"}');

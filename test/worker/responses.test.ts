@@ -293,16 +293,24 @@ describe('stored context is reserved from the signed id', () => {
     expect(spent).toBeLessThanOrEqual(budget);
   });
 
-  it('reserves the previous response\'s context bound as prompt (x-ratelimit-remaining-tokens)', async () => {
+  const contextIn = (id: string) => Number(atob(id.split('~')[1]!.split('.')[0]!.replace(/-/g, '+').replace(/_/g, '/')).split(' ')[2]);
+
+  it('reserves the previous response\'s stored context as prompt: a JSON answer\'s as reported, a stream\'s bound', async () => {
     const limited = await newKey({ limits: { tpm: 100_000 } });
     const first = await (await create({ max_output_tokens: 500 }, CF.iad, limited.key)).json<ResponseJson>();
-    const context = Number(atob(first.id.split('~')[1]!.split('.')[0]!.replace(/-/g, '+').replace(/_/g, '/')).split(' ')[2]);
-    expect(context).toBeGreaterThanOrEqual(500 + first.usage.input_tokens); // its input and output cap
-    await eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ inFlight: number }>(), (u) => u.inFlight === 0);
     const used = first.usage.input_tokens + first.usage.output_tokens;
-    const res = await create({ previous_response_id: first.id, max_output_tokens: 500 }, CF.iad, limited.key);
-    expect(res.status).toBe(200);
-    expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(100_000 - used - context - 500);
+    expect(contextIn(first.id)).toBe(used); // what the provider says it stored
+    const streamed = (await events(await create({ stream: true, max_output_tokens: 500 }, CF.iad, limited.key))).at(-1)![1].response as ResponseJson;
+    expect(contextIn(streamed.id)).toBeGreaterThanOrEqual(500 + streamed.usage.input_tokens); // its input and output cap
+    const settled = () => eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(), (u) => u.inFlight === 0);
+    for (const previous of [first.id, streamed.id]) {
+      const { window } = await settled();
+      const res = await create({ previous_response_id: previous, max_output_tokens: 500 }, CF.iad, limited.key);
+      expect(res.status).toBe(200);
+      // Its own reservation holds the stored context, on top of its prompt and cap.
+      expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(100_000 - window.tokens - contextIn(previous) - 500);
+      await res.text();
+    }
   });
 });
 
