@@ -47,8 +47,11 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   }
   const upstream = sent.response!;
   const text = new TextDecoder().decode(sent.body);
-  // The answer's own id goes back exactly as the caller sent it (same context bound).
-  const body = upstream.ok ? responseIdTagger({ ...owner, signer, previous: { id: owner.id, tagged } })(text) : text;
+  // The answer's own id goes back exactly as the caller sent it (same context bound); an
+  // event stream (`GET …?stream=true`) is tagged event by event.
+  const tag = responseIdTagger({ ...owner, signer, previous: { id: owner.id, tagged } });
+  const events = upstream.headers.get('content-type')?.includes('text/event-stream');
+  const body = !upstream.ok ? text : events ? text.split(/(?<=\n\n)/).map(tag).join('') : tag(text);
   return new Response(body, {
     status: upstream.status,
     headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },

@@ -103,6 +103,12 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
   const [, id, action] = path.match(/^\/v1\/responses\/([^/]+)(?:\/(input_items|cancel))?$/) ?? [];
   const stored = id ? node.responses.get(decodeURIComponent(id)) : undefined;
   if (!stored) return invalid(res, 404, `No response found with id '${id}'.`, null, null);
+  if (req.method === 'GET' && !action && /[?&]stream=true(&|$)/.test(req.url ?? '')) {
+    // A stored response's events again (as for a background response): its first and last.
+    const event = (type: string, n: number, response: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n, response })}\n\n`;
+    const events = [event('response.created', 0, { ...stored.response, status: 'in_progress', output: [], usage: null }), event('response.completed', 1, stored.response)];
+    return writeEvents(node, res, events, new Set());
+  }
   if (req.method === 'GET' && !action) return sendJson(res, 200, stored.response);
   if (req.method === 'DELETE' && !action) {
     node.responses.delete(decodeURIComponent(id!));

@@ -118,6 +118,15 @@ describe('stateful follow-ups', () => {
     expect((await call(path, { key, cf: CF.fra })).status).toBe(404);
   });
 
+  it('signs the ids in a retrieved event stream (GET …?stream=true), event by event', async () => {
+    const id = await stored();
+    const res = await call(`/v1/responses/${id}?stream=true`, { key, cf: CF.fra });
+    expect(res.status).toBe(200);
+    const list = (await events(res)) as [string, { response: { id: string } }][];
+    expect(list.map(([name]) => name)).toEqual(['response.created', 'response.completed']);
+    expect(list.map(([, data]) => data.response.id)).toEqual([id, id]);
+  });
+
   it('is a clear 503 when the holding node is down, never a reroute', async () => {
     const id = await stored();
     await setNode('n-us', { status: 500 });
