@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 import { NODE_SECRETS, testRouterConfig, type FleetInfo } from './test/setup/test-config.ts';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** Signs Responses ids in the workerd tests (README "Responses and stored state"). */
+export const TEST_RESPONSE_ID_SECRET = 'test-response-id-secret-0123456789abcdef';
 
 export default defineConfig({
   test: {
@@ -28,6 +30,7 @@ export default defineConfig({
                 bindings: {
                   ROUTER_CONFIG: JSON.stringify(testRouterConfig(fleet)),
                   ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+                  RESPONSE_ID_SECRET: TEST_RESPONSE_ID_SECRET,
                   FLEET_CONTROL_URL: fleet.controlUrl,
                   ...NODE_SECRETS,
                 },

@@ -11,6 +11,8 @@ import { startLocalFleet, SIM_NODE_KEY } from './local-fleet.ts';
 
 const PORT = Number(process.env.PORT ?? 8787);
 const ADMIN_TOKEN = 'dev-admin-token';
+/** Signs Responses ids (README "Responses and stored state"); production sets its own secret. */
+const RESPONSE_ID_SECRET = 'dev-response-id-secret-0123456789abcdef';
 const base = `http://127.0.0.1:${PORT}`;
 
 const fleet = await startLocalFleet();
@@ -20,7 +22,7 @@ const wrangler = spawn(
   'wrangler',
   [
     'dev',
-    ...['--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`],
+    ...['--ip', '127.0.0.1', '--port', String(PORT), '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`, '--var', `SIM_NODE_KEY:${SIM_NODE_KEY}`, '--var', `RESPONSE_ID_SECRET:${RESPONSE_ID_SECRET}`],
     ...['--show-interactive-dev-session=false', '--test-scheduled'],
     // DEV_PERSIST_TO: keep this run's KV and Durable Objects apart (the console test starts empty).
     ...(process.env.DEV_PERSIST_TO ? ['--persist-to', process.env.DEV_PERSIST_TO] : []),

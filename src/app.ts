@@ -21,8 +21,8 @@ import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
-import { parseRequest, type ParsedRequest } from './openai/requests';
-import { parseResponseId } from './openai/response-ids';
+import { parseRequest } from './openai/requests';
+import { responseState } from './openai/response-state';
 import { responseRoutes } from './openai/response-routes';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample } from './routing/samples';
@@ -42,22 +42,6 @@ const PROXIED: [string, Endpoint][] = [
   ['/v1/audio/transcriptions', 'transcriptions'],
   ['/v1/audio/translations', 'translations'],
 ];
-
-/**
- * A Responses follow-up (`previous_response_id`) must reach the node that stored the
- * previous response, with the upstream's own id; an id the router did not issue is
- * forwarded as it is and routed freely.
- */
-function stateOf(config: LoadedConfig, request: ParsedRequest, keyId: string): ForwardInput['pinned'] {
-  const previous = request.endpoint === 'responses' ? request.body.previous_response_id : undefined;
-  if (typeof previous !== 'string') return undefined;
-  const owner = parseResponseId(previous);
-  if (!owner) return undefined;
-  if (!config.nodesById.has(owner.nodeId) || owner.keyId !== keyId) {
-    throw new RouterError(400, `Previous response with id '${previous}' not found.`, { code: 'previous_response_not_found', param: 'previous_response_id' });
-  }
-  return { nodeId: owner.nodeId, what: `Previous response '${previous}'`, previousResponseId: owner.id };
-}
 
 /** POST to every generating endpoint: one pipeline. */
 async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> {
@@ -101,7 +85,6 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   const request = await parseRequest(endpoint, raw, c.req.header('content-type'));
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
-  const pinned = stateOf(config, request, key.id);
   const allowed = (m: string) => modelAllowed(config, key.models, m);
   // Estimated only if something reads it (a key or node with limits): the estimate walks the
   // whole body, images' data-URL headers included, and unlimited traffic never needs it.
@@ -110,8 +93,12 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   let tokens: number | undefined;
   let worst: number | undefined;
   // Shared by both figures: the prompt is estimated and the chain filtered once.
-  const promptOf = () => (prompt ??= promptTokens(request));
   const chainOf = () => (chain ??= modelChain(config, model).filter(allowed));
+  // Responses: a verified previous_response_id pins the node and carries its stored context,
+  // which the upstream bills as input, so it is reserved as prompt (`response-state.ts`).
+  const state = await responseState(c.env, config, request, key, chainOf);
+  const pinned = state?.pinned;
+  const promptOf = () => (prompt ??= promptTokens(request) + (state?.contextTokens ?? 0));
   const reservation = {
     model,
     get tokens() {
@@ -137,6 +124,8 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
       request,
       keyId: key.id,
       ...(pinned ? { pinned } : {}),
+      // The ids this response hands out bound its stored context by everything it reserved.
+      ...(state?.signer ? { responseIds: { keyId: key.id, signer: state.signer, contextTokens: reservation.tokens, ...(state.previous ? { previous: state.previous } : {}) } } : {}),
       model,
       allowed,
       caller,

@@ -5,6 +5,8 @@
 export type Bindings = Env & {
   /** Guards /admin/*. Unset = admin API disabled. */
   ADMIN_TOKEN?: string;
+  /** Signs the Responses ids the router hands out (`openai/response-ids.ts`). Unset = stored Responses state refused. */
+  RESPONSE_ID_SECRET?: string;
   /** Node credentials, named by each node's `apiKeyEnv`. */
   [secret: string]: unknown;
 };

@@ -13,7 +13,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const positiveInt = z.number().int().positive();
 /** Secrets of the router itself: a node's `apiKeyEnv` naming one would send it upstream. */
-const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG'];
+const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG', 'RESPONSE_ID_SECRET'];
 
 /**
  * What a model costs, in USD per 1M tokens: `input` (prompt), `cachedInput` (prompt tokens
@@ -75,7 +75,7 @@ export const NodeSchema = z.strictObject({
   apiKeyEnv: z
     .string()
     .regex(ENV_NAME, 'must be an environment variable name')
-    .refine((name) => !RESERVED_SECRETS.includes(name), 'may not name the router\'s own secrets (ADMIN_TOKEN, ROUTER_CONFIG)')
+    .refine((name) => !RESERVED_SECRETS.includes(name), 'may not name the router\'s own secrets (ADMIN_TOKEN, ROUTER_CONFIG, RESPONSE_ID_SECRET)')
     .optional(),
   /** Share of traffic among near-equal nodes. */
   weight: z.number().positive().default(1),

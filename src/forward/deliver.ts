@@ -26,14 +26,14 @@ function responseHeaders(upstream: Response): Headers {
  */
 export function deliver(
   request: ParsedRequest,
-  owner: ResponseOwner,
+  owner: ResponseOwner | undefined,
   sent: SentAttempt,
   relay: { deadline: number; idleMs: number; stripUsage: boolean },
 ): { response: Response; usage: Promise<Usage | undefined> } {
   const upstream = sent.response!;
   const headers = responseHeaders(upstream);
   const format = ENDPOINTS[request.endpoint].stream;
-  const rewrite = request.endpoint === 'responses' ? responseIdTagger(owner) : undefined;
+  const rewrite = request.endpoint === 'responses' && owner ? responseIdTagger(owner) : undefined;
   if (sent.stream) {
     const { body, summary } =
       format === 'bytes'

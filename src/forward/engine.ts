@@ -29,6 +29,7 @@ import { backoffDelay } from './backoff';
 import { finalFailure, upstreamMessage, type Tried } from './failure';
 import { classify, type Verdict } from './outcome';
 import { deliver } from './deliver';
+import type { ResponseOwner } from '../openai/response-ids';
 import { isolateState, liveScope, type IsolateState } from './isolate-state';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
 import { credentialFor, sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
@@ -45,6 +46,8 @@ export interface ForwardInput {
    * failure is a 503 rather than a reroute to a node that cannot know the state.
    */
   pinned?: { nodeId: string; what: string; previousResponseId?: string };
+  /** Responses: how the response ids the node hands out are signed (`response-ids.ts`); absent: not tagged. */
+  responseIds?: Omit<ResponseOwner, 'nodeId'>;
   /** Canonical model id asked for. */
   model: string;
   /** Whether the caller's key may use a model (fallbacks included). */
@@ -256,7 +259,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     return {
       ok: true,
       ...answered,
-      ...deliver(request, { nodeId: attempt.node.id, keyId: input.keyId }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage }),
+      ...deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage }),
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
   }

@@ -1,44 +1,176 @@
 /**
- * Stateful Responses: the ids the router hands out carry the node that holds the state, so a
- * follow-up (`previous_response_id`, `GET/DELETE /v1/responses/{id}`, `…/input_items`,
- * `…/cancel`) reaches that node with no shared lookup on the request path.
+ * Stateful Responses: the ids the router hands out carry the node that holds the state, the
+ * key that owns it and a bound on its stored context, signed, so a follow-up
+ * (`previous_response_id`, `GET/DELETE /v1/responses/{id}`, `…/input_items`, `…/cancel`)
+ * reaches that node — and is reserved for — with no shared lookup on the request path.
  *
- * Format: `<upstream id>~<base64url("<node id> <key id>")>`. `~` is URL-safe and never
- * appears in the ids providers issue; the tag is encoded so any configured node id fits.
- * The key id binds a stored response to the key that created it: every router key shares
- * the node's credential, so without it any key that learnt an id could read or delete
- * another key's responses (OpenAI scopes them to a project). Every `"resp_…"` string an
- * upstream sends (the response's own id, a `previous_response_id`, event fields) is
- * tagged on its way out; a tagged id is restored to the upstream's own before forwarding.
+ * Format: `<upstream id>~<payload>.<mac>`: payload is base64url(`"<node id> <key id> <context
+ * tokens>"`), mac is base64url(HMAC-SHA256(RESPONSE_ID_SECRET, `"rid1 <upstream id> <payload>"`)).
+ * The mac covers the upstream id, so a valid tag cannot be moved onto another key's id. Every
+ * router key shares the node's credential: an id that does not verify is refused before any
+ * node sees it (OpenAI scopes responses to a project; the router scopes them to a key).
+ *
+ * Only ids the upstream itself generated are tagged: a response object's own `id` and
+ * `previous_response_id` (top level, or under an event's `response`). Text search would also
+ * tag a `"resp_…"` the caller planted (echoed `metadata`, a schema, the model's whole answer)
+ * and so sign another key's id for the caller.
  */
-const SEP = '~';
-const RESPONSE_ID = /"(resp_[A-Za-z0-9_-]+)"/g;
+import { RouterError } from '../errors/router-error';
+import { hmacSha256 } from './hmac-sha256';
 
-const b64url = (text: string) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-const fromB64url = (text: string) => atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+const SEP = '~';
+/** An upstream response id as the router accepts it: no path segments, no dots, bounded. */
+const UPSTREAM_ID = /^resp_[A-Za-z0-9_-]{1,200}$/;
+const TAGGED_ID = /^(resp_[A-Za-z0-9_-]{1,200})~([A-Za-z0-9_-]{4,200})\.([A-Za-z0-9_-]{43})$/;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+/** Secrets shorter than this are refused: HMAC keys should carry at least 128 bits. */
+const MIN_SECRET_CHARS = 32;
+
+const encoder = new TextEncoder();
+const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const fromB64url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
+const signedText = (id: string, payload: string) => encoder.encode(`rid1 ${id} ${payload}`);
+
+/** Signs (synchronously, in the stream) and verifies (WebCrypto) response id tags under one secret. */
+export interface ResponseIdSigner {
+  sign(id: string, payload: string): string;
+  verify(id: string, payload: string, mac: string): Promise<boolean>;
+}
+
+let cached: { secret: string; signer: ResponseIdSigner } | undefined;
+
+/**
+ * The isolate's signer for `env.RESPONSE_ID_SECRET` (keyed once per isolate). Without a
+ * usable secret, stored Responses state fails closed: a 503 that names the missing secret,
+ * never an unsigned id.
+ */
+export function responseIdSigner(env: { RESPONSE_ID_SECRET?: unknown }): ResponseIdSigner {
+  const secret = env.RESPONSE_ID_SECRET;
+  if (typeof secret !== 'string' || secret.length < MIN_SECRET_CHARS) {
+    throw new RouterError(503, `Stored Responses state (ids, previous_response_id, background) is disabled: the router has no RESPONSE_ID_SECRET of at least ${MIN_SECRET_CHARS} characters. Send store: false, or ask the operator to set it.`, {
+      type: 'server_error',
+      code: 'response_ids_unavailable',
+      headers: { 'x-should-retry': 'false' },
+    });
+  }
+  if (cached?.secret === secret) return cached.signer;
+  const raw = encoder.encode(secret);
+  const mac = hmacSha256(raw);
+  const key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const signer: ResponseIdSigner = {
+    sign: (id, payload) => b64url(mac(signedText(id, payload))),
+    verify: async (id, payload, tag) => crypto.subtle.verify('HMAC', await key, fromB64url(tag), signedText(id, payload)),
+  };
+  cached = { secret, signer };
+  return signer;
+}
 
 export interface ResponseOwner {
   nodeId: string;
   keyId: string;
+  /**
+   * Upper bound on the tokens the node stores for this response, billed as input when it is
+   * continued: the context it continued from plus everything its request reserved (prompt
+   * estimate + output cap), which bounds its input and output.
+   */
+  contextTokens: number;
+  signer: ResponseIdSigner;
+  /** The follow-up's `previous_response_id` as the caller sent it, given back as it was. */
+  previous?: { id: string; tagged: string };
 }
 
-/** The part after `~`: node and key, encoded. */
-const ownerTag = (owner: ResponseOwner) => b64url(`${owner.nodeId} ${owner.keyId}`);
+/** A response id the router issued, checked: the upstream id and whose it is. */
+export interface VerifiedResponseId {
+  id: string;
+  nodeId: string;
+  keyId: string;
+  contextTokens: number;
+}
 
-/** The upstream id and owner of a tagged id; undefined for an id the router did not issue. */
-export function parseResponseId(tagged: string): ({ id: string } & ResponseOwner) | undefined {
-  const at = tagged.lastIndexOf(SEP);
-  if (at <= 0) return undefined;
+/**
+ * The upstream id and owner of a tagged id, if its tag verifies; undefined for anything else
+ * (untagged, forged, re-encoded, malformed, or not an id at all).
+ */
+export async function verifyResponseId(signer: ResponseIdSigner, tagged: string): Promise<VerifiedResponseId | undefined> {
+  const [, id, payload, mac] = TAGGED_ID.exec(tagged) ?? [];
+  if (!id || !payload || !mac) return undefined;
+  let fields: string[];
   try {
-    const [nodeId, keyId] = fromB64url(tagged.slice(at + 1)).split(' ');
-    return nodeId && keyId ? { id: tagged.slice(0, at), nodeId, keyId } : undefined;
+    fields = atob(payload.replace(/-/g, '+').replace(/_/g, '/')).split(' ');
   } catch {
     return undefined;
   }
+  const [nodeId, keyId, context] = fields;
+  if (fields.length !== 3 || !nodeId || !NODE_ID.test(nodeId) || !keyId || !/^\d{1,15}$/.test(context ?? '')) return undefined;
+  if (!(await signer.verify(id, payload, mac))) return undefined;
+  return { id, nodeId, keyId, contextTokens: Number(context) };
 }
 
-/** Tags every response id in a JSON text or SSE event sent by `owner.nodeId` for `owner.keyId`. */
+/** The data of an SSE event (its `data:` lines), or the text itself when it is not one. */
+function jsonOf(text: string): string {
+  if (!text.startsWith('event:') && !text.startsWith('data:') && !text.startsWith(':')) return text;
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trimStart())
+    .join('\n');
+}
+
+/** The upstream-generated response ids in a parsed answer or event (see the module comment). */
+function generatedIds(value: unknown): string[] {
+  if (!value || typeof value !== 'object') return [];
+  const object = value as { object?: unknown; id?: unknown; previous_response_id?: unknown; response?: unknown };
+  const ids: unknown[] = [];
+  if (object.object === 'response') ids.push(object.id, object.previous_response_id);
+  const inner = object.response as { id?: unknown; previous_response_id?: unknown } | null | undefined;
+  if (inner && typeof inner === 'object') ids.push(inner.id, inner.previous_response_id);
+  return ids.filter((id): id is string => typeof id === 'string' && UPSTREAM_ID.test(id));
+}
+
+const quoted = (id: string) => new RegExp(`"${id}"`, 'g');
+const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined);
+
+/**
+ * What the provider stored for a whole response object (a JSON answer): its input — which
+ * already counts the context it continued from — plus its output, as the provider counted
+ * them in its top-level `usage`. Undefined when unknown (no usage yet: streams, background).
+ */
+function storedTokens(value: unknown): number | undefined {
+  const object = value as { object?: unknown; usage?: { input_tokens?: unknown; output_tokens?: unknown } | null } | null;
+  if (object?.object !== 'response' || !object.usage || typeof object.usage !== 'object') return undefined;
+  const input = count(object.usage.input_tokens);
+  const output = count(object.usage.output_tokens);
+  return input === undefined || output === undefined ? undefined : input + output;
+}
+
+/**
+ * Tags the upstream-generated response ids in a JSON answer or an SSE event that `owner.nodeId`
+ * sent for `owner.keyId`. Each id is signed once per response, however many events carry it.
+ * A JSON answer's id carries what the provider reports it stored, when that is below the
+ * reserved bound; a stream's ids are out before its usage, so they carry the bound.
+ */
 export function responseIdTagger(owner: ResponseOwner): (text: string) => string {
-  const tag = ownerTag(owner);
-  return (text) => (text.includes('"resp_') ? text.replace(RESPONSE_ID, (_, id: string) => `"${id}${SEP}${tag}"`) : text);
+  const bound = Math.max(0, Math.ceil(owner.contextTokens));
+  const tags = new Map<string, string>(owner.previous ? [[owner.previous.id, owner.previous.tagged]] : []);
+  const tagOf = (id: string, context: number) => {
+    let tagged = tags.get(id);
+    if (!tagged) {
+      const payload = b64url(encoder.encode(`${owner.nodeId} ${owner.keyId} ${context}`));
+      tags.set(id, (tagged = `${id}${SEP}${payload}.${owner.signer.sign(id, payload)}`));
+    }
+    return tagged;
+  };
+  return function tagResponseIds(text) {
+    if (!text.includes('"resp_')) return text;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(jsonOf(text));
+    } catch {
+      return text;
+    }
+    const context = Math.min(bound, storedTokens(parsed) ?? bound);
+    let out = text;
+    for (const id of new Set(generatedIds(parsed))) out = out.replace(quoted(id), `"${tagOf(id, context)}"`);
+    return out;
+  };
 }

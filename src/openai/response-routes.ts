@@ -3,7 +3,8 @@
  * `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel` — sent to the node
  * the id names (`response-ids.ts`), with the upstream's own id restored, and the answer's
  * ids tagged again. No lookup, no failover: only that node knows the response, so its
- * failure is a 503 `stateful_node_unavailable`, and an id another key created is a 404.
+ * failure is a 503 `stateful_node_unavailable`; an id that does not verify (untagged, forged,
+ * another key's, malformed) is a 404 before any node is asked.
  * Follow-ups are authenticated but not rate limited (they generate nothing).
  */
 import { type Context } from 'hono';
@@ -14,7 +15,7 @@ import { loadConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { classify } from '../forward/outcome';
 import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
-import { parseResponseId, responseIdTagger } from './response-ids';
+import { responseIdSigner, responseIdTagger, verifyResponseId } from './response-ids';
 
 function notFound(id: string): RouterError {
   return new RouterError(404, `No response found with id '${id}'.`, { code: 'response_not_found', param: 'response_id' });
@@ -23,10 +24,11 @@ function notFound(id: string): RouterError {
 async function followUp(c: Context<AppEnv>, method: string, suffix: string): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
+  const signer = responseIdSigner(c.env);
   const tagged = c.req.param('id') ?? '';
-  const owner = parseResponseId(tagged);
+  const owner = await verifyResponseId(signer, tagged);
   const node = owner ? config.nodesById.get(owner.nodeId) : undefined;
-  if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged);
+  if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged.slice(0, 300));
   const { credential } = credentialFor(node, c.env);
   const query = new URL(c.req.url).search;
   const sent = await sendAttempt(
@@ -45,7 +47,11 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   }
   const upstream = sent.response!;
   const text = new TextDecoder().decode(sent.body);
-  const body = upstream.ok ? responseIdTagger(owner)(text) : text;
+  // The answer's own id goes back exactly as the caller sent it (same context bound); an
+  // event stream (`GET …?stream=true`) is tagged event by event.
+  const tag = responseIdTagger({ ...owner, signer, previous: { id: owner.id, tagged } });
+  const events = upstream.headers.get('content-type')?.includes('text/event-stream');
+  const body = !upstream.ok ? text : events ? text.split(/(?<=\n\n)/).map(tag).join('') : tag(text);
   return new Response(body, {
     status: upstream.status,
     headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },

@@ -38,14 +38,16 @@ async function writeEvents(node: SimNode, res: http.ServerResponse, events: stri
 function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const k = node.knobs;
   const previous = body.previous_response_id;
-  if (typeof previous === 'string' && !node.responses.has(previous)) {
+  const before = typeof previous === 'string' ? node.responses.get(previous) : undefined;
+  if (typeof previous === 'string' && !before) {
     return invalid(res, 400, `Previous response with id '${previous}' not found.`, 'previous_response_id', 'previous_response_not_found');
   }
   const id = `resp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}x${Date.now().toString(36)}`;
   const messageId = `msg_${node.served}`;
   const pieces = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
   const text = pieces.join('');
-  const inputTokens = estimateTokens(body.input) + estimateTokens(body.instructions ?? '');
+  // As OpenAI bills it: the stored context of the previous response is input again.
+  const inputTokens = (before?.contextTokens ?? 0) + estimateTokens(body.input) + (typeof body.instructions === 'string' ? estimateTokens(body.instructions) : 0);
   const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens });
   const base = {
     id,
@@ -57,7 +59,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
     error: null,
     incomplete_details: null,
     instructions: body.instructions ?? null,
-    metadata: {},
+    metadata: body.metadata ?? {},
     tools: [],
     parallel_tool_calls: true,
     tool_choice: 'auto',
@@ -68,7 +70,10 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const item = { id: messageId, type: 'message', role: 'assistant', status: 'completed', content: [part] };
   const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
   const done = { ...base, status: 'completed', output: [item], usage };
-  if (body.store !== false) node.responses.set(id, { response: done, input: typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []) });
+  const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
+  if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
+  // background: answered at once, still queued (no usage yet); the stored response completes.
+  if (body.background === true && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null });
   if (body.stream !== true) return sendJson(res, 200, done);
 
   let seq = 0;
@@ -98,6 +103,12 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
   const [, id, action] = path.match(/^\/v1\/responses\/([^/]+)(?:\/(input_items|cancel))?$/) ?? [];
   const stored = id ? node.responses.get(decodeURIComponent(id)) : undefined;
   if (!stored) return invalid(res, 404, `No response found with id '${id}'.`, null, null);
+  if (req.method === 'GET' && !action && /[?&]stream=true(&|$)/.test(req.url ?? '')) {
+    // A stored response's events again (as for a background response): its first and last.
+    const event = (type: string, n: number, response: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n, response })}\n\n`;
+    const events = [event('response.created', 0, { ...stored.response, status: 'in_progress', output: [], usage: null }), event('response.completed', 1, stored.response)];
+    return writeEvents(node, res, events, new Set());
+  }
   if (req.method === 'GET' && !action) return sendJson(res, 200, stored.response);
   if (req.method === 'DELETE' && !action) {
     node.responses.delete(decodeURIComponent(id!));

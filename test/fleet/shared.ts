@@ -88,6 +88,8 @@ export interface SimNode {
 export interface StoredResponse {
   response: Record<string, unknown>;
   input: unknown[];
+  /** Its whole context (input, the context it continued, output): billed as input by a follow-up. */
+  contextTokens: number;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

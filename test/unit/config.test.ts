@@ -37,6 +37,7 @@ describe('parseConfig', () => {
     [{ nodes: [{ ...node, colour: 'red' }] }, 'nodes[0]: Unrecognized key: "colour"'],
     [{ nodes: [{ ...node, apiKeyEnv: 'not a name' }] }, 'nodes[0].apiKeyEnv'],
     [{ nodes: [{ ...node, apiKeyEnv: 'ADMIN_TOKEN' }] }, "nodes[0].apiKeyEnv: may not name the router's own secrets"],
+    [{ nodes: [{ ...node, apiKeyEnv: 'RESPONSE_ID_SECRET' }] }, "nodes[0].apiKeyEnv: may not name the router's own secrets"],
     [{ nodes: [{ ...node, apiKeyEnv: 'ROUTER_CONFIG' }] }, 'nodes[0].apiKeyEnv'],
     [{ nodes: [node], models: { m: { maxTokensParam: 'max_output' } } }, 'models.m.maxTokensParam'],
   ])('names the bad field: %j', (raw, expected) => {

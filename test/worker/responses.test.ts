@@ -1,10 +1,14 @@
 /**
  * The Responses API through the router: JSON and typed SSE, failover before the first byte,
  * the stream error event, stateful follow-ups pinned to the node that holds the state
- * (ids carry it), and limits settled from Responses usage.
+ * (ids carry it, signed), isolation between keys against forged ids, the stored context
+ * reserved from the signed id, `background: true`, and limits settled from Responses usage.
  */
+import { env } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, call, CF, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import worker from '../../src/index';
+import { admin, call, callWithConfig, CF, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 let key: string;
 beforeEach(async () => {
@@ -42,7 +46,7 @@ describe('POST /v1/responses', () => {
     expect(res.headers.get('x-router-node')).toBe('n-us');
     const body = await res.json<ResponseJson>();
     expect(body.output[0]!.content[0]!.text).toContain('Hello from n-us');
-    expect(body.id).toMatch(/^resp_\w+~[\w-]+$/);
+    expect(body.id).toMatch(/^resp_\w+~[\w-]+\.[\w-]{43}$/);
     const [seen] = await posts('n-us');
     expect(seen!.body.max_output_tokens).toBe(1024);
   });
@@ -114,6 +118,15 @@ describe('stateful follow-ups', () => {
     expect((await call(path, { key, cf: CF.fra })).status).toBe(404);
   });
 
+  it('signs the ids in a retrieved event stream (GET …?stream=true), event by event', async () => {
+    const id = await stored();
+    const res = await call(`/v1/responses/${id}?stream=true`, { key, cf: CF.fra });
+    expect(res.status).toBe(200);
+    const list = (await events(res)) as [string, { response: { id: string } }][];
+    expect(list.map(([name]) => name)).toEqual(['response.created', 'response.completed']);
+    expect(list.map(([, data]) => data.response.id)).toEqual([id, id]);
+  });
+
   it('is a clear 503 when the holding node is down, never a reroute', async () => {
     const id = await stored();
     await setNode('n-us', { status: 500 });
@@ -123,15 +136,6 @@ describe('stateful follow-ups', () => {
     const got = await call(`/v1/responses/${id}`, { key, cf: CF.fra });
     expect(got.status).toBe(503);
     expect(await posts('n-eu')).toHaveLength(0);
-  });
-
-  it('keeps one key\'s stored responses from another key', async () => {
-    const id = await stored();
-    const other = await newKey();
-    expect((await call(`/v1/responses/${id}`, { key: other.key })).status).toBe(404);
-    const follow = await create({ previous_response_id: id }, CF.iad, other.key);
-    expect(follow.status).toBe(400);
-    expect(await follow.json()).toMatchObject({ error: { code: 'previous_response_not_found', param: 'previous_response_id' } });
   });
 
   it('routes store: false requests freely', async () => {
@@ -157,4 +161,189 @@ describe('limits', () => {
       expect(report.window.tokens).toBe(usage.input_tokens + usage.output_tokens);
     });
   }
+});
+
+const NODES = ['n-us', 'n-eu', 'n-ap', 'n-solo'];
+const allNodeRequests = async () => (await Promise.all(NODES.map(nodeRequests))).flat().length;
+const b64url = (text: string) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+describe('isolation: another key gets 404, whatever it does to the id', () => {
+  /** Forgeries of `id` (key A's) that key B (`otherKeyId`, owning `ownId`) can make without the secret. */
+  function forgeries(id: string, otherKeyId: string, ownId: string): Record<string, string> {
+    const [upstream, tag] = id.split('~') as [string, string];
+    const [payload, mac] = tag.split('.') as [string, string];
+    const [node, , context] = atob(payload.replace(/-/g, '+').replace(/_/g, '/')).split(' ');
+    return {
+      'untagged upstream id': upstream,
+      're-encoded tag with own key id, old mac': `${upstream}~${b64url(`${node} ${otherKeyId} ${context}`)}.${mac}`,
+      'unsigned tag as the router used to issue': `${upstream}~${b64url(`${node} ${otherKeyId}`)}`,
+      'own valid tag moved onto the other id': `${upstream}~${ownId.split('~')[1]}`,
+      'dot-dot with a tag': `..~${tag}`,
+    };
+  }
+
+  it('refuses forged ids on GET, DELETE, input_items, cancel (404) and previous_response_id (400); no node is asked', async () => {
+    const id = (await (await create({})).json<ResponseJson>()).id;
+    const other = await newKey();
+    const ownId = (await (await create({}, CF.iad, other.key)).json<ResponseJson>()).id;
+    const before = await allNodeRequests();
+    for (const [what, forged] of Object.entries(forgeries(id, other.id, ownId))) {
+      const path = `/v1/responses/${encodeURIComponent(forged)}`;
+      for (const [suffix, method] of [['', 'GET'], ['', 'DELETE'], ['/input_items', 'GET'], ['/cancel', 'POST']] as const) {
+        const res = await call(`${path}${suffix}`, { key: other.key, method });
+        expect(res.status, `${what}: ${method} ${suffix}`).toBe(404);
+        expect((await res.json<{ error: { code: string } }>()).error.code, what).toMatch(/^(response_not_found|unknown_url)$/);
+      }
+      const follow = await create({ previous_response_id: forged }, CF.iad, other.key);
+      expect(follow.status, what).toBe(400);
+      expect(await follow.json(), what).toMatchObject({ error: { code: 'previous_response_not_found', param: 'previous_response_id' } });
+    }
+    // The owner's own id is refused to the other key too.
+    expect((await call(`/v1/responses/${id}`, { key: other.key })).status).toBe(404);
+    expect((await create({ previous_response_id: id }, CF.iad, other.key)).status).toBe(400);
+    expect(await allNodeRequests()).toBe(before);
+    // ... and is still there for its owner.
+    expect((await call(`/v1/responses/${id}`, { key })).status).toBe(200);
+  });
+
+  it('refuses ids that are not ids: path segments, dot-dot, overlong, wrong charset; no node is asked', async () => {
+    const before = await allNodeRequests();
+    for (const bad of ['..', '%2e%2e', 'resp_x%2F..%2F..', `resp_${'a'.repeat(600)}`, 'resp_a%20b~x.y', 'resp_%E2%9C%93']) {
+      const res = await call(`/v1/responses/${bad}/input_items`, { key });
+      expect(res.status, bad).toBe(404);
+    }
+    for (const bad of ['..', '../../models', 'resp_x/../..', `resp_${'a'.repeat(600)}`]) {
+      const res = await create({ previous_response_id: bad });
+      expect(res.status, bad).toBe(400);
+      expect(await res.json(), bad).toMatchObject({ error: { code: 'previous_response_not_found', param: 'previous_response_id' } });
+    }
+    expect(await allNodeRequests()).toBe(before);
+  });
+
+  it('never signs a resp_ id the caller planted in echoed metadata', async () => {
+    const res = await create({ metadata: { id: 'resp_someone_elses' } });
+    const body = await res.json<ResponseJson & { metadata: { id: string } }>();
+    expect(body.id).toContain('~');
+    expect(body.metadata.id).toBe('resp_someone_elses');
+  });
+
+  it('fails closed without RESPONSE_ID_SECRET: stored state is a clear 503, store: false still works', async () => {
+    const noSecret = { ...env, RESPONSE_ID_SECRET: undefined } as never;
+    const send = (path: string, body?: unknown) =>
+      worker.fetch(
+        new Request(`https://router.test${path}`, {
+          method: body ? 'POST' : 'GET',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+          cf: CF.iad,
+        } as RequestInit) as never,
+        noSecret,
+        createExecutionContext(),
+      );
+    const id = (await (await create({})).json<ResponseJson>()).id;
+    const before = await allNodeRequests();
+    for (const res of [await send('/v1/responses', { model: 'gpt-4o-mini', input: 'Hi' }), await send('/v1/responses', { model: 'gpt-4o-mini', input: 'Hi', previous_response_id: id }), await send(`/v1/responses/${id}`)]) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('x-should-retry')).toBe('false');
+      expect(await res.json()).toMatchObject({ error: { code: 'response_ids_unavailable', message: expect.stringContaining('RESPONSE_ID_SECRET') } });
+    }
+    expect(await allNodeRequests()).toBe(before);
+    const stateless = await send('/v1/responses', { model: 'gpt-4o-mini', input: 'Hi', store: false });
+    expect(stateless.status).toBe(200);
+    expect((await stateless.json<ResponseJson>()).id).not.toContain('~');
+  });
+});
+
+describe('stored context is reserved from the signed id', () => {
+  it('a chain of follow-ups never lets the upstream bill more than the key\'s tpm in the minute', async () => {
+    const tpm = 1000;
+    const limited = await newKey({ limits: { tpm } });
+    await setNode('n-us', { completionTokens: 100_000 }); // every answer writes its whole cap
+    let billed = 0;
+    let served = 0;
+    let previous: string | undefined;
+    let last = 0;
+    for (let turn = 0; turn < 10; turn++) {
+      const res = await create({ max_output_tokens: 100, ...(previous ? { previous_response_id: previous } : {}) }, CF.iad, limited.key);
+      last = res.status;
+      if (res.status !== 200) break;
+      const body = await res.json<ResponseJson>();
+      billed += body.usage.input_tokens + body.usage.output_tokens;
+      served++;
+      previous = body.id;
+      await eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ inFlight: number }>(), (u) => u.inFlight === 0);
+    }
+    expect(served).toBeGreaterThanOrEqual(3); // the chain grew: 101, 202, 303 tokens billed …
+    expect(last).toBe(429); // … until the stored context no longer fits
+    expect(billed).toBeLessThanOrEqual(tpm);
+  });
+
+  it('a chain of follow-ups never spends past the key\'s daily budget (context at the input price)', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].price = { input: 1000, output: 1000 }; // $0.001 a token either way
+    const budget = 0.3;
+    const limited = await newKey({ limits: { dailyUsd: budget } });
+    await setNode('n-us', { completionTokens: 100_000 }); // every answer writes its whole cap
+    let spent = 0;
+    let previous: string | undefined;
+    let last = 0;
+    for (let turn = 0; turn < 10; turn++) {
+      const body = { model: 'gpt-4o-mini', input: 'Hi', max_output_tokens: 100, ...(previous ? { previous_response_id: previous } : {}) };
+      const res = await callWithConfig(config, '/v1/responses', { key: limited.key, body, cf: CF.iad });
+      last = res.status;
+      if (res.status !== 200) break;
+      const answer = await res.json<ResponseJson>();
+      spent += (answer.usage.input_tokens + answer.usage.output_tokens) / 1000;
+      previous = answer.id;
+      await eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ inFlight: number }>(), (u) => u.inFlight === 0);
+    }
+    expect(spent).toBeGreaterThan(0.1); // the first turn (101 tokens) was served …
+    expect(last).toBe(429); // … and the follow-up whose stored context would overspend was not
+    expect(spent).toBeLessThanOrEqual(budget);
+  });
+
+  const contextIn = (id: string) => Number(atob(id.split('~')[1]!.split('.')[0]!.replace(/-/g, '+').replace(/_/g, '/')).split(' ')[2]);
+
+  it('reserves the previous response\'s stored context as prompt: a JSON answer\'s as reported, a stream\'s bound', async () => {
+    const limited = await newKey({ limits: { tpm: 100_000 } });
+    const first = await (await create({ max_output_tokens: 500 }, CF.iad, limited.key)).json<ResponseJson>();
+    const used = first.usage.input_tokens + first.usage.output_tokens;
+    expect(contextIn(first.id)).toBe(used); // what the provider says it stored
+    const streamed = (await events(await create({ stream: true, max_output_tokens: 500 }, CF.iad, limited.key))).at(-1)![1].response as ResponseJson;
+    expect(contextIn(streamed.id)).toBeGreaterThanOrEqual(500 + streamed.usage.input_tokens); // its input and output cap
+    const settled = () => eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(), (u) => u.inFlight === 0);
+    for (const previous of [first.id, streamed.id]) {
+      const { window } = await settled();
+      const res = await create({ previous_response_id: previous, max_output_tokens: 500 }, CF.iad, limited.key);
+      expect(res.status).toBe(200);
+      // Its own reservation holds the stored context, on top of its prompt and cap.
+      expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(100_000 - window.tokens - contextIn(previous) - 500);
+      await res.text();
+    }
+  });
+});
+
+describe('background: true', () => {
+  it('is refused (400, param background) for a key with a concurrency limit, before any node is asked', async () => {
+    const limited = await newKey({ limits: { concurrency: 5 } });
+    const before = await allNodeRequests();
+    const res = await create({ background: true }, CF.iad, limited.key);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'background_not_allowed', param: 'background', type: 'invalid_request_error' } });
+    expect(await allNodeRequests()).toBe(before);
+  });
+
+  it('passes for a key without one, and its tokens stay held at the reservation (the answer has no usage)', async () => {
+    const limited = await newKey({ limits: { tpm: 100_000 } });
+    const res = await create({ background: true, max_output_tokens: 300 }, CF.iad, limited.key);
+    expect(res.status).toBe(200);
+    const body = await res.json<{ id: string; status: string }>();
+    expect(body.status).toBe('queued');
+    const report = await eventually(
+      async () => (await admin(`/keys/${limited.id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(),
+      (u) => u.inFlight === 0,
+    );
+    expect(report.window.tokens).toBeGreaterThanOrEqual(300);
+    expect((await call(`/v1/responses/${body.id}`, { key: limited.key })).status).toBe(200);
+  });
 });
