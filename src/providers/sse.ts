@@ -11,39 +11,36 @@ export interface SseEvent {
 }
 
 export class SseDecoder {
-  #buffer = '';
-  /** How far the unfinished line in the buffer has already been searched for a line end. */
-  #scanned = 0;
+  /** Pieces of the line not yet ended (kept apart so a long line is never re-copied per piece). */
+  #pending: string[] = [];
+  /** The last piece ended in CR: an LF opening the next piece is the same line end. */
+  #skipLf = false;
   #event: string | undefined;
   #data: string[] = [];
 
-  /** Feed decoded text; returns the events completed by it. */
+  /** Feed decoded text; returns the events completed by it. Work is linear in `text`. */
   push(text: string): SseEvent[] {
-    this.#buffer += text;
     const out: SseEvent[] = [];
-    let start = 0;
+    let start = this.#skipLf && text.startsWith('\n') ? 1 : 0;
+    if (text.length > 0) this.#skipLf = false;
     const eol = /\r\n|\r|\n/g;
-    let from = this.#scanned;
-    for (;;) {
-      eol.lastIndex = from;
-      const found = eol.exec(this.#buffer);
-      if (!found) break;
-      // A lone CR at the very end may be the first half of CRLF: wait for the next byte.
-      if (found[0] === '\r' && found.index + 1 === this.#buffer.length) break;
-      this.#line(this.#buffer.slice(start, found.index), out);
+    eol.lastIndex = start;
+    for (let found = eol.exec(text); found; found = eol.exec(text)) {
+      const piece = text.slice(start, found.index);
+      const line = this.#pending.length > 0 ? this.#pending.join('') + piece : piece;
+      this.#pending = [];
+      this.#line(line, out);
       start = found.index + found[0].length;
-      from = start;
+      if (found[0] === '\r' && start === text.length) this.#skipLf = true;
     }
-    this.#buffer = this.#buffer.slice(start);
-    // Resume the next search where this one stopped (less a trailing CR, which may pair with LF).
-    this.#scanned = Math.max(0, this.#buffer.length - (this.#buffer.endsWith('\r') ? 1 : 0));
+    if (start < text.length) this.#pending.push(text.slice(start));
     return out;
   }
 
   /** The stream ended: an event without its closing blank line is dropped, as the spec says. */
   end(): SseEvent[] {
-    this.#buffer = '';
-    this.#scanned = 0;
+    this.#pending = [];
+    this.#skipLf = false;
     this.#event = undefined;
     this.#data = [];
     return [];
