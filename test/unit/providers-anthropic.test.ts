@@ -100,6 +100,16 @@ describe('chat request → Messages request', () => {
     expect(out.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
   });
 
+  it('sends an empty tool result without content (Messages refuses empty text)', () => {
+    const out = okValue(translate({ messages: [
+      { role: 'user', content: 'x' },
+      { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '' } }] },
+      { role: 'tool', tool_call_id: 'c', content: '' },
+    ] }));
+    expect(out.messages[1]!.content).toEqual([{ type: 'tool_use', id: 'c', name: 'f', input: {} }]);
+    expect(out.messages[2]!.content).toEqual([{ type: 'tool_result', tool_use_id: 'c' }]);
+  });
+
   it('returns a typed failure for tool arguments that are not a JSON object', () => {
     const r = translate({ messages: [{ role: 'user', content: 'x' }, { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"a":' } }] }] });
     expect(r).toEqual({ ok: false, error: expect.objectContaining({ reason: 'invalid_tool_arguments', param: 'messages.1.tool_calls.0.function.arguments' }) });
@@ -233,6 +243,14 @@ describe('Anthropic SSE → chat chunks', () => {
     expect(t.usage()).toEqual({ promptTokens: 12, cachedTokens: 0, cacheWriteTokens: 0, completionTokens: 10 });
   });
 
+  it('sends one finish chunk when the upstream sends more than one message_delta', () => {
+    const extra = maxTokensSse.replace('event: message_stop', 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":11}}\n\nevent: message_stop');
+    const t = stream();
+    const cs = chunks(replay(t, extra));
+    expect(cs.filter((c) => c !== '[DONE]' && c.choices[0]?.finish_reason)).toHaveLength(1);
+    expect(t.usage()!.completionTokens).toBe(11);
+  });
+
   it('maps stop_reason max_tokens to finish_reason length', () => {
     const cs = chunks(replay(stream(), maxTokensSse));
     expect(cs.at(-2)).toMatchObject({ choices: [{ finish_reason: 'length' }] });
@@ -285,6 +303,11 @@ describe('Anthropic errors → router outcomes', () => {
     const m = map(401, authJson);
     expect(m).toMatchObject({ fault: 'node', body: { error: { code: 'authentication_error' } } });
     expect(m.body.error.message).not.toContain('x-api-key');
+  });
+
+  it('treats 404 not_found_error and 402 billing_error as the node\'s configuration, shown as 502', () => {
+    expect(mapAnthropicError(404, new Headers(), { type: 'error', error: { type: 'not_found_error', message: 'model: claude-nope' } })).toMatchObject({ status: 502, fault: 'node', body: { error: { code: 'not_found_error' } } });
+    expect(mapAnthropicError(402, new Headers(), { type: 'error', error: { type: 'billing_error', message: 'credit balance too low' } })).toMatchObject({ status: 502, fault: 'node' });
   });
 
   it('maps an unparsable error body by status alone', () => {

@@ -5,7 +5,8 @@
  * | 400    | invalid_request_error   | caller's error, returned at once                |
  * | 401    | authentication_error    | node fault (the node's key; callers' keys never go upstream) |
  * | 403    | permission_error        | node fault                                      |
- * | 404    | not_found_error         | caller's error                                  |
+ * | 402    | billing_error           | node fault (the node's account), caller sees 502 |
+ * | 404    | not_found_error         | node fault (the path is fixed: the node's model name is wrong), 502 |
  * | 413    | request_too_large       | caller's error                                  |
  * | 429    | rate_limit_error        | rate limited: try another node                  |
  * | 500    | api_error               | node fault                                      |
@@ -20,6 +21,7 @@ import { ErrorBody } from './wire';
 export type AnthropicErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'billing_error'
   | 'permission_error'
   | 'not_found_error'
   | 'request_too_large'
@@ -30,6 +32,7 @@ export type AnthropicErrorType =
 const STATUS_OF: Record<AnthropicErrorType, number> = {
   invalid_request_error: 400,
   authentication_error: 401,
+  billing_error: 402,
   permission_error: 403,
   not_found_error: 404,
   request_too_large: 413,
@@ -43,6 +46,7 @@ export function anthropicTypeForStatus(status: number): AnthropicErrorType {
   switch (status) {
     case 400: return 'invalid_request_error';
     case 401: return 'authentication_error';
+    case 402: return 'billing_error';
     case 403: return 'permission_error';
     case 404: return 'not_found_error';
     case 413: return 'request_too_large';
@@ -65,8 +69,10 @@ function isKnown(type: string): type is AnthropicErrorType {
 export function mapAnthropicError(status: number, headers: Headers, body: unknown): MappedError {
   const parsed = ErrorBody.safeParse(body);
   const type = parsed.success ? parsed.data.error.type : anthropicTypeForStatus(status);
-  const fault = faultOf(status);
-  const callerStatus = status === 529 ? 503 : status;
+  // 402/404 on the one fixed Messages path are the node's account or model mapping, not the request.
+  const nodeConfig = status === 402 || status === 404;
+  const fault = nodeConfig ? 'node' : faultOf(status);
+  const callerStatus = status === 529 ? 503 : nodeConfig ? 502 : status;
   const message =
     fault === 'caller' && parsed.success
       ? parsed.data.error.message

@@ -10,7 +10,7 @@
  * | content_block_delta text_delta                 | `delta.content`                                   |
  * | content_block_delta input_json_delta           | `delta.tool_calls[{index,function:{arguments}}]`  |
  * | thinking / signature deltas, content_block_stop, ping | nothing                                    |
- * | message_delta                                  | `delta:{}` with `finish_reason`; usage noted      |
+ * | message_delta                                  | `delta:{}` with `finish_reason` (once); usage noted |
  * | message_stop                                   | usage chunk (`choices:[]`) if asked, `[DONE]`     |
  * | error                                          | `data: {"error":{…}}` (OpenAI shape); stream over |
  * An upstream that ends before `message_stop` gets an error frame, never a `[DONE]`: a
@@ -37,6 +37,7 @@ export class AnthropicToChatStream implements StreamTranslator {
   readonly #toolIndexOfBlock = new Map<number, number>();
   #state: 'before' | 'open' | 'done' = 'before';
   #error: MappedError | undefined;
+  #finished = false;
 
   constructor(opts: AnthropicToChatOptions) {
     this.#model = opts.model;
@@ -113,6 +114,9 @@ export class AnthropicToChatStream implements StreamTranslator {
       }
       case 'message_delta':
         this.#usage = { ...this.#usage, ...stripNullish(ev.usage) };
+        // "One or more" message_delta events: the finish chunk goes out once, with the first stop reason.
+        if (this.#finished || !ev.delta.stop_reason) return [];
+        this.#finished = true;
         return [this.#chunk({}, finishReasonOf(ev.delta.stop_reason))];
       case 'message_stop': {
         this.#state = 'done';

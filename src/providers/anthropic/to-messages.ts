@@ -89,7 +89,8 @@ function messageBlocks(m: ChatMessage, param: string): Built {
     }
     case 'tool': {
       const content = typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
-      return ok([{ type: 'tool_result', tool_use_id: m.tool_call_id, content }]);
+      // An empty result is sent without content (Messages refuses empty text).
+      return ok([{ type: 'tool_result', tool_use_id: m.tool_call_id, ...(content.length > 0 ? { content } : {}) }]);
     }
     case 'function':
       return fail('unsupported_feature', 'Legacy function messages are not supported; use tool messages.', param);
