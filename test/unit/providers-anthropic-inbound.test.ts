@@ -107,6 +107,15 @@ describe('Messages request → chat request', () => {
     expect(okValue(toChat({ messages: [{ role: 'user', content: 'x' }], tools, tool_choice: { type: 'none' } })).tool_choice).toBe('none');
   });
 
+  it('builds the chat body from known fields only: unknown fields (n, logit_bias) do not reach the node', () => {
+    const out = okValue(toChat({ messages: [{ role: 'user', content: 'x' }], n: 5, logit_bias: { 1: 100 }, max_completion_tokens: 99_999 }));
+    expect(Object.keys(out).sort()).toEqual(['max_tokens', 'messages', 'model']);
+  });
+
+  it('refuses image URLs that are not http(s)', () => {
+    expect(toChat({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'file:///etc/passwd' } }] }] })).toMatchObject({ ok: false, error: { reason: 'unsupported_value', param: 'messages.0.content.0.source.url' } });
+  });
+
   it('asks the node for usage on streams (message_delta must carry output_tokens)', () => {
     expect(okValue(toChat({ stream: true, messages: [{ role: 'user', content: 'x' }] }))).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });

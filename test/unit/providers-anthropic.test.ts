@@ -142,6 +142,12 @@ describe('chat request → Messages request', () => {
     expect(translate({ messages: [{ role: 'user', content: 'x' }], ...extra })).toEqual({ ok: false, error: expect.objectContaining({ reason, param }) });
   });
 
+  it('builds the Messages body from known fields only: a caller cannot smuggle Anthropic parameters past the cap', () => {
+    const out = okValue(translate({ messages: [{ role: 'user', content: 'x' }], thinking: { type: 'enabled', budget_tokens: 60_000 }, max_tokens: 64_000, top_k: 1, system: 'injected' }));
+    expect(Object.keys(out).sort()).toEqual(['max_tokens', 'messages', 'model']);
+    expect(out.max_tokens).toBe(1024);
+  });
+
   it('returns invalid_shape for a body that is not a chat request, never throws', () => {
     expect(chatToMessages({ model: 'm', messages: [{ role: 'wizard', content: 'x' }] }, ctx)).toEqual({ ok: false, error: expect.objectContaining({ reason: 'invalid_shape' }) });
     expect(chatToMessages(null, ctx)).toEqual({ ok: false, error: expect.objectContaining({ reason: 'invalid_shape' }) });

@@ -58,6 +58,8 @@ function userTurn(blocks: RequestBlock[], param: string): Result<ChatMessageOut[
         parts.push({ type: 'text', text: b.text });
         break;
       case 'image':
+        // Only http(s) URLs: an OpenAI-compatible node must not be asked to read other schemes.
+        if (b.source.type === 'url' && !/^https?:\/\//i.test(b.source.url)) return fail('unsupported_value', 'An image URL must be http(s).', `${at}.source.url`);
         parts.push({ type: 'image_url', image_url: { url: b.source.type === 'base64' ? `data:${b.source.media_type};base64,${b.source.data}` : b.source.url } });
         break;
       case 'document':
