@@ -151,6 +151,11 @@ describe('chat JSON → Messages JSON', () => {
     expect(okValue(chatToMessagesJson(withFinish('stop'), { model: 'c' })).stop_reason).toBe('end_turn');
   });
 
+  it('reads finish reasons of compatible servers it does not know as end_turn', () => {
+    const body = { id: 'x', model: 'g', choices: [{ index: 0, message: { content: 'hi' }, finish_reason: 'eos' }] };
+    expect(okValue(chatToMessagesJson(body, { model: 'c' })).stop_reason).toBe('end_turn');
+  });
+
   it('returns invalid_tool_arguments when the model wrote arguments that are not a JSON object', () => {
     const bad = { id: 'x', model: 'g', choices: [{ index: 0, message: { content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '[1,2]' } }] }, finish_reason: 'tool_calls' }] };
     expect(chatToMessagesJson(bad, { model: 'c' })).toMatchObject({ ok: false, error: { reason: 'invalid_tool_arguments' } });
@@ -185,6 +190,13 @@ describe('chat chunks → Anthropic SSE events', () => {
     expect(message.stop_reason).toBe('tool_use');
     expect(message.usage).toMatchObject({ input_tokens: 56, output_tokens: 40, cache_read_input_tokens: 64 });
     expect(t.usage()).toEqual({ promptTokens: 120, cachedTokens: 64, cacheWriteTokens: 0, completionTokens: 40 });
+  });
+
+  it('does not open the message on a chunk without choices (Azure prompt_filter_results) and takes the id of the first real chunk', () => {
+    const azureFirst = 'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}\n\n';
+    const frames = parseFrames(replay(stream(), azureFirst + chatTextSse));
+    expect(frames[0]).toMatchObject({ event: 'message_start', data: { message: { id: 'chatcmpl-AbC123' } } });
+    expect(frames.filter((f) => f.event === 'message_start')).toHaveLength(1);
   });
 
   it('turns an error object in the stream into an Anthropic error event and stops', () => {

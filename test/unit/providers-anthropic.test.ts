@@ -188,6 +188,12 @@ describe('Messages JSON → chat completion', () => {
     expect(okValue(messagesToChat({ ...base, stop_reason: 'refusal' }, { model: 'c' })).choices[0]!.finish_reason).toBe('content_filter');
   });
 
+  it('reads stop reasons added after these converters: context window → length, unknown → stop', () => {
+    const base = json(textJson) as Record<string, unknown>;
+    expect(okValue(messagesToChat({ ...base, stop_reason: 'model_context_window_exceeded' }, { model: 'c' })).choices[0]!.finish_reason).toBe('length');
+    expect(okValue(messagesToChat({ ...base, stop_reason: 'some_future_reason' }, { model: 'c' })).choices[0]!.finish_reason).toBe('stop');
+  });
+
   it('returns invalid_shape for an error body instead of a message', () => {
     expect(messagesToChat(json(overloadedJson), { model: 'c' })).toEqual({ ok: false, error: expect.objectContaining({ reason: 'invalid_shape' }) });
     expect(messagesUsage(json(overloadedJson))).toBeUndefined();

@@ -16,7 +16,7 @@
  *   `[DONE]` → `event: error` (Anthropic shape); a cut answer is never passed off as complete.
  */
 import type { CanonicalUsage, SseFrame, StreamTranslator } from '../types';
-import { ChatChunk, type FinishReason } from '../openai/chat-wire';
+import { ChatChunk } from '../openai/chat-wire';
 import { sseFrame } from '../sse';
 import { openaiErrorToAnthropic } from './errors';
 import { anthropicUsage, stopReasonOf, usageFromChat } from './to-messages-json';
@@ -33,7 +33,7 @@ export class ChatToMessagesStream implements StreamTranslator {
   #open: OpenBlock | null = null;
   #nextBlock = 0;
   readonly #blockOfTool = new Map<number, number>();
-  #finish: FinishReason | null = null;
+  #finish: string | null = null;
   #usage: CanonicalUsage | undefined;
   #failed = false;
 
@@ -88,11 +88,13 @@ export class ChatToMessagesStream implements StreamTranslator {
     const parsed = ChatChunk.safeParse(json);
     if (!parsed.success) return this.#error(502, { error: { message: 'The upstream sent a malformed chat chunk.' } });
     const chunk = parsed.data;
-    const out = this.#start(chunk.id);
     if (chunk.usage) this.#usage = usageFromChat(chunk.usage);
     const choice = chunk.choices.find((c) => c.index === 0);
-    if (!choice) return out;
-    const text = choice.delta.content || choice.delta.refusal;
+    // Chunks without a choice (usage, Azure's prompt_filter_results) do not open the message.
+    if (!choice) return [];
+    const out = this.#start(chunk.id || 'msg_router');
+    const delta = choice.delta ?? {};
+    const text = delta.content || delta.refusal;
     if (text) {
       if (this.#open?.kind !== 'text') {
         out.push(...this.#closeOpen());
@@ -101,7 +103,7 @@ export class ChatToMessagesStream implements StreamTranslator {
       }
       out.push(frame({ type: 'content_block_delta', index: this.#open.index, delta: { type: 'text_delta', text } }));
     }
-    for (const call of choice.delta.tool_calls ?? []) {
+    for (const call of delta.tool_calls ?? []) {
       let index = this.#blockOfTool.get(call.index);
       if (index === undefined) {
         out.push(...this.#closeOpen());
@@ -119,7 +121,7 @@ export class ChatToMessagesStream implements StreamTranslator {
   }
 
   #finishMessage(): SseFrame[] {
-    const out = [...this.#start('msg_empty'), ...this.#closeOpen()];
+    const out = [...this.#start('msg_router'), ...this.#closeOpen()];
     this.#state = 'done';
     const usage = anthropicUsage(this.#usage ?? { promptTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, completionTokens: 0 });
     out.push(frame({ type: 'message_delta', delta: { stop_reason: stopReasonOf(this.#finish), stop_sequence: null }, usage }));

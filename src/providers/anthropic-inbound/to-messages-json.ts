@@ -10,7 +10,7 @@
  * `cache_read_input_tokens`. Only the first choice is read (the request never asks for n > 1).
  */
 import { fail, ok, type CanonicalUsage, type Result } from '../types';
-import { ChatCompletion, firstIssue, type ChatUsage, type FinishReason } from '../openai/chat-wire';
+import { ChatCompletion, firstIssue, type ChatUsage } from '../openai/chat-wire';
 import type { StopReason } from '../anthropic/wire';
 
 export type MessagesBlockOut = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
@@ -26,7 +26,8 @@ export interface MessageOut {
   usage: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number };
 }
 
-export function stopReasonOf(finish: FinishReason | null | undefined): StopReason {
+/** Unknown finish reasons read as `end_turn`. */
+export function stopReasonOf(finish: string | null | undefined): StopReason {
   switch (finish) {
     case 'length': return 'max_tokens';
     case 'tool_calls':

@@ -4,17 +4,20 @@
  * Text blocks are joined into `message.content`; `tool_use` blocks become `tool_calls`
  * (input re-serialised as the arguments string); thinking blocks are not forwarded (chat has
  * no field for them; their tokens are in the usage). Stop reasons: `end_turn`,
- * `stop_sequence`, `pause_turn` → `stop`; `max_tokens` → `length`; `tool_use` →
+ * `stop_sequence`, `pause_turn`, unknown → `stop`; `max_tokens`,
+ * `model_context_window_exceeded` → `length`; `tool_use` →
  * `tool_calls`; `refusal` → `content_filter`. Usage: `prompt_tokens` = input + cache reads +
  * cache writes; cache reads are `prompt_tokens_details.cached_tokens`.
  */
 import { fail, ok, type CanonicalUsage, type Result } from '../types';
 import { chatUsage, firstIssue, type FinishReason } from '../openai/chat-wire';
-import { canonicalUsage, MessageResponse, TextBlock, ToolUseBlock, type StopReason } from './wire';
+import { canonicalUsage, MessageResponse, TextBlock, ToolUseBlock } from './wire';
 
-export function finishReasonOf(stop: StopReason | null | undefined): FinishReason {
+/** Unknown stop reasons read as `stop`: the answer ended, for a reason chat has no name for. */
+export function finishReasonOf(stop: string | null | undefined): FinishReason {
   switch (stop) {
-    case 'max_tokens': return 'length';
+    case 'max_tokens':
+    case 'model_context_window_exceeded': return 'length';
     case 'tool_use': return 'tool_calls';
     case 'refusal': return 'content_filter';
     default: return 'stop';

@@ -85,7 +85,9 @@ export const MessagesRequest = z.looseObject({
   thinking: z.looseObject({ type: z.enum(['enabled', 'disabled']), budget_tokens: z.number().int().optional() }).optional(),
 });
 
-export const StopReason = z.enum(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal']);
+/** Stop reasons the converters know; others (Anthropic adds them over time) are read as strings. */
+export const StopReason = z.enum(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal', 'model_context_window_exceeded']);
+const AnyStopReason = z.string().min(1);
 
 export const AnthropicUsage = z.looseObject({
   input_tokens: z.number().int().nonnegative(),
@@ -103,7 +105,7 @@ export const MessageResponse = z.looseObject({
   role: z.literal('assistant'),
   model: z.string(),
   content: z.array(z.looseObject({ type: z.string() })),
-  stop_reason: StopReason.nullable(),
+  stop_reason: AnyStopReason.nullable(),
   stop_sequence: z.string().nullish(),
   usage: AnthropicUsage,
 });
@@ -130,7 +132,7 @@ export const StreamEvent = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('content_block_stop'), index: z.number().int().nonnegative() }),
   z.looseObject({
     type: z.literal('message_delta'),
-    delta: z.looseObject({ stop_reason: StopReason.nullish(), stop_sequence: z.string().nullish() }),
+    delta: z.looseObject({ stop_reason: AnyStopReason.nullish(), stop_sequence: z.string().nullish() }),
     /** Cumulative; `input_tokens` and the cache figures appear here on newer API versions. */
     usage: AnthropicUsage.partial().extend({ output_tokens: z.number().int().nonnegative() }),
   }),

@@ -89,6 +89,8 @@ export const ChatUsage = z.looseObject({
 });
 
 export const FinishReason = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+/** Compatible servers send other finish reasons too (`abort`, `eos`, …): read as strings. */
+const AnyFinishReason = z.string().min(1);
 
 export const ChatCompletion = z.looseObject({
   id: z.string(),
@@ -102,7 +104,7 @@ export const ChatCompletion = z.looseObject({
           refusal: z.string().nullish(),
           tool_calls: z.array(ToolCall).nullish(),
         }),
-        finish_reason: FinishReason.nullable(),
+        finish_reason: AnyFinishReason.nullable(),
       }),
     )
     .min(1),
@@ -116,17 +118,19 @@ export const ChunkToolCall = z.looseObject({
 });
 
 export const ChatChunk = z.looseObject({
-  id: z.string(),
+  id: z.string().optional(),
   model: z.string().optional(),
   choices: z.array(
     z.looseObject({
       index: z.number().int(),
-      delta: z.looseObject({
-        content: z.string().nullish(),
-        refusal: z.string().nullish(),
-        tool_calls: z.array(ChunkToolCall).nullish(),
-      }),
-      finish_reason: FinishReason.nullish(),
+      delta: z
+        .looseObject({
+          content: z.string().nullish(),
+          refusal: z.string().nullish(),
+          tool_calls: z.array(ChunkToolCall).nullish(),
+        })
+        .optional(),
+      finish_reason: AnyFinishReason.nullish(),
     }),
   ),
   usage: ChatUsage.nullish(),
