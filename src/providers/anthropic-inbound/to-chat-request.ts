@@ -1,0 +1,151 @@
+/**
+ * Inbound `POST /v1/messages` (an Anthropic caller) → OpenAI chat request for an
+ * OpenAI-compatible node. Pure; returns a typed failure for what chat cannot carry.
+ *
+ * - `system` → one system message; text blocks → text parts; images: base64 source → data
+ *   URL, url source → `image_url`; base64 PDF documents → `file` parts;
+ * - assistant `tool_use` blocks → `tool_calls` (input serialised as the arguments string);
+ *   `tool_result` blocks → `role:"tool"` messages, placed before the rest of their user turn
+ *   (chat wants tool answers right after the assistant's calls);
+ * - `stop_sequences` → `stop`, `max_tokens`, `temperature`, `top_p`, `metadata.user_id` →
+ *   `user`, tools (`input_schema` → `parameters`), `tool_choice` (`any` → `required`,
+ *   `disable_parallel_tool_use` → `parallel_tool_calls:false`); `stream` asks for usage.
+ * Refused: `thinking` / `redacted_thinking` blocks in history and `thinking` enabled
+ * (`thinking_in_history` / `unsupported_feature`: chat has no way to send them back),
+ * server tools (typed tools such as web search), images inside tool results, non-PDF
+ * documents. Ignored: `top_k`, `cache_control` (prompt caching is the node's own business).
+ */
+import { fail, ok, type Result, type TranslationFailure } from '../types';
+import { firstIssue } from '../openai/chat-wire';
+import { MessagesRequest, type MessageParam, type RequestBlock } from '../anthropic/wire';
+
+type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } } | { type: 'file'; file: { file_data: string; filename?: string } };
+type ChatToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+export type ChatMessageOut =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string | ChatPart[] }
+  | { role: 'assistant'; content: string | null; tool_calls?: ChatToolCall[] }
+  | { role: 'tool'; tool_call_id: string; content: string };
+
+export interface ChatRequestOut {
+  model: string;
+  messages: ChatMessageOut[];
+  max_tokens: number;
+  stream?: boolean;
+  stream_options?: { include_usage: true };
+  stop?: string[];
+  temperature?: number;
+  top_p?: number;
+  user?: string;
+  tools?: { type: 'function'; function: { name: string; description?: string; parameters: Record<string, unknown> } }[];
+  tool_choice?: 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+  parallel_tool_calls?: boolean;
+}
+
+type Failed = { ok: false; error: TranslationFailure };
+
+function thinking(param: string): Failed {
+  return fail('thinking_in_history', 'This model is served through an OpenAI-compatible API, which cannot take thinking blocks back; remove them from the conversation history.', param);
+}
+
+function userTurn(blocks: RequestBlock[], param: string): Result<ChatMessageOut[]> {
+  const tools: ChatMessageOut[] = [];
+  const parts: ChatPart[] = [];
+  for (const [j, b] of blocks.entries()) {
+    const at = `${param}.content.${j}`;
+    switch (b.type) {
+      case 'text':
+        parts.push({ type: 'text', text: b.text });
+        break;
+      case 'image':
+        // Only http(s) URLs: an OpenAI-compatible node must not be asked to read other schemes.
+        if (b.source.type === 'url' && !/^https?:\/\//i.test(b.source.url)) return fail('unsupported_value', 'An image URL must be http(s).', `${at}.source.url`);
+        parts.push({ type: 'image_url', image_url: { url: b.source.type === 'base64' ? `data:${b.source.media_type};base64,${b.source.data}` : b.source.url } });
+        break;
+      case 'document':
+        if (b.source.type !== 'base64' || b.source.media_type !== 'application/pdf' || b.source.data === undefined)
+          return fail('unsupported_feature', 'Only base64 PDF documents can be sent to this model.', at);
+        parts.push({ type: 'file', file: { file_data: `data:application/pdf;base64,${b.source.data}`, ...(b.title ? { filename: b.title } : {}) } });
+        break;
+      case 'tool_result': {
+        const content = b.content ?? '';
+        if (typeof content !== 'string' && content.some((c) => c.type !== 'text'))
+          return fail('unsupported_feature', 'Tool results can carry only text for this model.', at);
+        const text = typeof content === 'string' ? content : content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+        tools.push({ role: 'tool', tool_call_id: b.tool_use_id, content: text });
+        break;
+      }
+      case 'tool_use':
+        return fail('invalid_shape', 'tool_use blocks belong in assistant turns.', at);
+      case 'thinking':
+      case 'redacted_thinking':
+        return thinking(at);
+    }
+  }
+  const user: ChatMessageOut[] = parts.length === 0 ? [] : [{ role: 'user', content: parts.every((p) => p.type === 'text') && parts.length === 1 ? parts[0]!.text : parts }];
+  return ok([...tools, ...user]);
+}
+
+function assistantTurn(blocks: RequestBlock[], param: string): Result<ChatMessageOut[]> {
+  const texts: string[] = [];
+  const calls: ChatToolCall[] = [];
+  for (const [j, b] of blocks.entries()) {
+    const at = `${param}.content.${j}`;
+    if (b.type === 'text') texts.push(b.text);
+    else if (b.type === 'tool_use') calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input) } });
+    else if (b.type === 'thinking' || b.type === 'redacted_thinking') return thinking(at);
+    else return fail('invalid_shape', `${b.type} blocks belong in user turns.`, at);
+  }
+  return ok([{ role: 'assistant', content: texts.length > 0 ? texts.join('') : null, ...(calls.length > 0 ? { tool_calls: calls } : {}) }]);
+}
+
+function turn(m: MessageParam, param: string): Result<ChatMessageOut[]> {
+  if (typeof m.content === 'string') return ok([m.role === 'user' ? { role: 'user', content: m.content } : { role: 'assistant', content: m.content }]);
+  return m.role === 'user' ? userTurn(m.content, param) : assistantTurn(m.content, param);
+}
+
+/** Messages request body → chat request for `upstreamModel` (the node's name for the model). */
+export function messagesToChatRequest(body: unknown, opts: { upstreamModel: string }): Result<ChatRequestOut> {
+  const parsed = MessagesRequest.safeParse(body);
+  if (!parsed.success) {
+    const issue = firstIssue(parsed.error);
+    return fail('invalid_shape', `Invalid Messages request: ${issue.message}`, issue.path);
+  }
+  const req = parsed.data;
+  if (req.thinking?.type === 'enabled') return fail('unsupported_feature', 'Extended thinking is not available on this model.', 'thinking');
+  const server = req.tools?.findIndex((t) => t.type !== undefined && t.type !== 'custom') ?? -1;
+  if (server >= 0) return fail('unsupported_feature', `Server tool "${req.tools![server]!.type}" is not available on this model.`, `tools.${server}`);
+
+  const messages: ChatMessageOut[] = [];
+  if (req.system !== undefined) {
+    const system = typeof req.system === 'string' ? req.system : req.system.map((b) => b.text).join('\n');
+    if (system.length > 0) messages.push({ role: 'system', content: system });
+  }
+  for (const [i, m] of req.messages.entries()) {
+    const out = turn(m, `messages.${i}`);
+    if (!out.ok) return out;
+    messages.push(...out.value);
+  }
+
+  const out: ChatRequestOut = { model: opts.upstreamModel, messages, max_tokens: req.max_tokens };
+  if (req.stream) {
+    out.stream = true;
+    // Anthropic callers always get usage in message_delta: the node must report it.
+    out.stream_options = { include_usage: true };
+  }
+  if (req.stop_sequences && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
+  if (req.temperature !== undefined) out.temperature = req.temperature;
+  if (req.top_p !== undefined) out.top_p = req.top_p;
+  if (req.metadata?.user_id) out.user = req.metadata.user_id;
+  if (req.tools && req.tools.length > 0)
+    out.tools = req.tools.map((t) => ({
+      type: 'function',
+      function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object', properties: {} } },
+    }));
+  const choice = req.tool_choice;
+  if (choice) {
+    out.tool_choice = choice.type === 'auto' ? 'auto' : choice.type === 'any' ? 'required' : choice.type === 'none' ? 'none' : { type: 'function', function: { name: choice.name } };
+    if (choice.type !== 'none' && choice.disable_parallel_tool_use) out.parallel_tool_calls = false;
+  }
+  return ok(out);
+}
