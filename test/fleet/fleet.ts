@@ -17,18 +17,24 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
+import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
 import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
   port?: number;
   knobs?: Partial<Knobs>;
+  /** Speak Bedrock (`bedrock.ts`) or Vertex (`vertex.ts`) instead of OpenAI. */
+  provider?: SimNode['provider'];
 }
 
 export interface Fleet {
   controlUrl: string;
   nodes: { id: string; port: number; url: string }[];
+  /** With a `vertex-token` node: the service-account key file its token endpoint trusts. */
+  vertexServiceAccount?: string;
   close(): Promise<void>;
 }
 
@@ -52,6 +58,9 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
   if (k.latencyMs > 0) await sleep(k.latencyMs);
+  if (node.provider === 'bedrock') return handleBedrock(node, req, res, bytes);
+  if (node.provider === 'vertex') return handleVertex(node, req, res, bytes);
+  if (node.provider === 'vertex-token') return handleVertexToken(node, req, res, bytes);
 
   if (k.requireKey && req.headers.authorization !== `Bearer ${k.requireKey}`) {
     return sendJson(res, 401, errorBody(401, 'Incorrect API key provided to simulated node.'));
@@ -183,6 +192,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
   const knobs = { ...DEFAULT_KNOBS, ...spec.knobs };
   const node = {
     id: spec.id,
+    provider: spec.provider,
     port: spec.port ?? 0,
     knobs: { ...knobs },
     baseKnobs: knobs,
@@ -246,8 +256,10 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   });
   await new Promise<void>((resolve) => control.listen(controlPort, '127.0.0.1', () => resolve()));
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
+  const tokenNode = nodes.find((n) => n.provider === 'vertex-token');
   return {
     controlUrl,
+    ...(tokenNode ? { vertexServiceAccount: fleetServiceAccount(`http://127.0.0.1:${tokenNode.port}/token`) } : {}),
     nodes: nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1` })),
     async close() {
       await Promise.all(nodes.map((n) => (n.listening ? stopListening(n) : undefined)));

@@ -42,6 +42,21 @@ export interface Knobs {
   redirectTo?: string;
   /** JSON answers and each chat stream chunk: add a `padding` string of this many bytes. */
   padBytes: number;
+  /** Bedrock / Vertex nodes (`bedrock.ts`, `vertex.ts`): the region they serve (SigV4 scope; Vertex location). */
+  cloudRegion?: string;
+  /** Vertex nodes: the project in their URLs. */
+  gcpProject?: string;
+  /** Bedrock: with `status`, the exception name to answer (default from the status: 429 → ThrottlingException). */
+  awsErrorType?: string;
+  /** Bedrock streams: send this exception frame (e.g. `throttlingException`) after the first chunk. */
+  streamException?: string;
+  /** Bedrock / Vertex: this node's clock runs this far ahead (signatures and tokens age). */
+  clockOffsetMs?: number;
+  /** Vertex token endpoint: lifetime of the tokens it issues, seconds (default 3599). */
+  tokenLifetimeS?: number;
+  /** Bedrock / Vertex Claude answers: cache read / write tokens to report. */
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -81,6 +96,8 @@ export interface SimNode {
   requests: RecordedRequest[];
   served: number;
   listening: boolean;
+  /** What the node speaks: OpenAI (default), Bedrock, a Vertex region, or Vertex's token endpoint. */
+  provider?: 'bedrock' | 'vertex' | 'vertex-token';
   /** Responses this node stored (`POST /v1/responses` without `store: false`), by id. */
   responses: Map<string, StoredResponse>;
 }
