@@ -79,7 +79,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     res.writeHead(302, { location: k.redirectTo, 'content-length': 0 });
     return res.end();
   }
-  const path = (req.url ?? '').split('?')[0];
+  const path = (req.url ?? '').split('?')[0] ?? '';
   if (req.method === 'GET' && path === '/v1/models') {
     return sendJson(res, 200, { object: 'list', data: [{ id: 'sim-model', object: 'model', created: 0, owned_by: node.id }] });
   }
@@ -223,7 +223,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   let alerts: unknown[] = [];
   const control = http.createServer(async (req, res) => {
     try {
-      const parts = (req.url ?? '/').split('?')[0].split('/').filter(Boolean);
+      const parts = ((req.url ?? '/').split('?')[0] ?? '').split('/').filter(Boolean);
       if (req.method === 'GET' && parts[0] === 'nodes' && parts.length === 1) {
         return sendJson(res, 200, nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1`, knobs: n.knobs, requests: n.served })));
       }

@@ -205,7 +205,7 @@ describe('ConverseStream → chat chunks', () => {
     expect(run(corrupt).events.at(-1)!.data).toMatchObject({ error: {} });
   });
 
-  it('treats a frame of :message-type error (AWS's own failure) as a node fault', () => {
+  it('treats a frame of :message-type error (AWS’s own failure) as a node fault', () => {
     const bytes = Buffer.concat([eventFrame('messageStart', { role: 'assistant' }), encodeFrame({ ':message-type': 'error', ':error-code': 'InternalFailure', ':error-message': 'boom' }, '')]);
     expect(run(bytes).t.error?.fault).toBe('node');
   });

@@ -49,7 +49,8 @@ export const vertexAdapter = {
 
   /** Chat callers of Claude get the Message turned into a chat completion; others pass through. */
   translateJson(node: VertexNode, body: unknown, format: InboundFormat, ctx: TranslationContext): Result<unknown> {
-    if (format === 'chat' && vertexRoute(node, ctx.upstreamModel, false).ok && vertexRouteKind(node, ctx.upstreamModel) === 'anthropic') return messagesToChat(body, { model: ctx.model });
+    const route = vertexRoute(node, ctx.upstreamModel, false);
+    if (format === 'chat' && route.ok && route.value.kind === 'anthropic') return messagesToChat(body, { model: ctx.model });
     return ok(body);
   },
 
@@ -60,8 +61,3 @@ export const vertexAdapter = {
 
   usage: messagesUsage,
 };
-
-function vertexRouteKind(node: VertexNode, upstreamModel: string): 'openapi' | 'anthropic' | undefined {
-  const r = vertexRoute(node, upstreamModel, false);
-  return r.ok ? r.value.kind : undefined;
-}
