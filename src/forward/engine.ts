@@ -256,7 +256,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     return {
       ok: true,
       ...answered,
-      ...deliver(request, { nodeId: attempt.node.id, keyId: input.keyId }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage }),
+      ...deliver(request, { nodeId: attempt.node.id, keyId: input.keyId }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes }),
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
   }
