@@ -42,6 +42,8 @@ export interface Knobs {
   redirectTo?: string;
   /** JSON answers and each chat stream chunk: add a `padding` string of this many bytes. */
   padBytes: number;
+  /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
+  endlessEvent: boolean;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -57,6 +59,7 @@ export const DEFAULT_KNOBS: Knobs = {
   failFirst: 0,
   completionTokens: 0,
   padBytes: 0,
+  endlessEvent: false,
 };
 
 export interface RecordedRequest {
