@@ -26,6 +26,10 @@ async function writeEvents(node: SimNode, res: http.ServerResponse, events: stri
         return false;
       }
       if (content === k.stallAfterChunks) return false;
+      if (content === k.endAfterChunks) {
+        res.end();
+        return false;
+      }
       content++;
     }
     res.write(events[i]);

@@ -1,8 +1,9 @@
 /**
  * The relay against callers and upstreams that push on it: usage read structurally (caller
- * `metadata` echoed after `usage`, as OpenAI's Responses object does, never counts), and a
- * per-event cap that ends a stream with the error event in its own format — in workerd
- * against the simulated fleet. (Streams' structural reading: `test/unit/sse-event.test.ts`.)
+ * `metadata` echoed after `usage`, as OpenAI's Responses object does, never counts), the
+ * Responses end marker read structurally, and a per-event cap that ends a stream with the
+ * error event in its own format — in workerd against the simulated fleet. (Stream usage
+ * read structurally: `test/unit/sse-event.test.ts`.)
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { admin, call, callWithConfig, chatBody, eventually, newKey, resetWorld, setNode, sseEvents, testConfig } from './helpers';
@@ -41,6 +42,17 @@ describe('usage is read structurally, never from caller text', () => {
       expect(await settledTokens(id)).toBe(usage.input_tokens + usage.output_tokens);
     });
   }
+});
+
+describe('the end marker is read structurally', () => {
+  it('caller metadata {"type":"response.completed"} echoed in response.created does not pass a short stream off as complete', async () => {
+    await setNode('n-us', { endAfterChunks: 1, chunks: 3 });
+    const { key } = await newKey();
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', stream: true, metadata: { type: 'response.completed' } } });
+    const last = (await res.text()).trim().split('\n\n').at(-1)!;
+    expect(last.split('\n')[0]).toBe('event: error');
+    expect(JSON.parse(last.split('data: ')[1]!)).toMatchObject({ type: 'error', code: 'upstream_stream_truncated' });
+  });
 });
 
 describe('limits.maxEventBytes', () => {
