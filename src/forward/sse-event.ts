@@ -30,13 +30,23 @@ const DONE = /^data:\s*\[DONE\]\s*$/m;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The event's data: its `data:` lines' values joined by line feeds (WHATWG SSE). */
+/**
+ * The event's data: its `data:` lines' values joined by line feeds (WHATWG SSE). One data
+ * line (what OpenAI-style streams send) is sliced out without splitting the event: a
+ * terminal event can be megabytes.
+ */
 function dataOf(event: string): string {
-  return event
-    .split(/\r?\n/)
-    .filter((l) => l.startsWith('data:'))
-    .map((l) => l.slice(5).trimStart())
-    .join('\n');
+  const at = event.startsWith('data:') ? 0 : event.indexOf('\ndata:') + 1 || -1;
+  if (at < 0) return '';
+  const end = event.indexOf('\n', at);
+  if (end >= 0 && event.includes('\ndata:', end)) {
+    return event
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trimStart())
+      .join('\n');
+  }
+  return event.slice(at + 5, end < 0 ? event.length : event[end - 1] === '\r' ? end - 1 : end).trimStart();
 }
 
 function parseSpan(bytes: Uint8Array, span: { start: number; end: number } | undefined): unknown {

@@ -41,3 +41,14 @@ describe('readEvent: chat streams', () => {
     expect(readEvent('data: [DONE]\n\n', 'chat').terminal).toBe(true);
   });
 });
+
+describe('readEvent: data lines', () => {
+  it('joins several data lines of one event, CRLF or LF, before reading it', () => {
+    const event = 'event: response.completed\r\ndata: {"type":"response.completed",\r\ndata: "response":{"usage":{"input_tokens":2,"output_tokens":1}}}\r\n\r\n';
+    expect(readEvent(event, 'responses')).toMatchObject({ terminal: true, usage: { prompt_tokens: 2, completion_tokens: 1 } });
+  });
+
+  it('reads a single CRLF data line', () => {
+    expect(readEvent('data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}\r\n\r\n', 'chat').usage).toMatchObject({ total_tokens: 3 });
+  });
+});
