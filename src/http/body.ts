@@ -4,7 +4,9 @@
  * parsed copies).
  *
  * The cap is checked against Content-Length up front and again while reading (a peer may
- * send no length, or lie), so an oversized body is refused without being held whole.
+ * send no length, or lie), so an oversized body is refused without being held whole. A
+ * caller's oversized upload is read and discarded to a bound before the 413, so a client
+ * that sends its whole body before reading reads the answer (`drainUpload`).
  */
 import { RouterError } from '../errors/router-error';
 
