@@ -16,7 +16,7 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { promptTokens, reservedTokens, worstCostUsd } from './limits/reservation';
+import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
@@ -29,6 +29,7 @@ import { flushSamples, recordSample } from './routing/samples';
 import { loadRouteTable } from './routing/table';
 import { flushRollups } from './usage/rollup-batch';
 import { recordRequest, type RequestRecord } from './usage/request-log';
+import type { RequestUnits } from './usage/cost';
 
 /** Every generating endpoint, by path (README "API"). */
 const PROXIED: [string, Endpoint][] = [
@@ -67,7 +68,7 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
   // Every authenticated request leaves one record (log line, analytics point, rollup row).
   const started = Date.now();
-  const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-' };
+  const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-', units: undefined as RequestUnits | undefined };
   const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
     const cost = recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
     defer(flushRollups(c.env.USAGE_ROLLUPS, Date.now()));
@@ -88,8 +89,8 @@ interface RequestScope {
   key: KeyRecord & { id: string };
   caller: CallerLocation;
   defer: (work: Promise<unknown>) => void;
-  /** The record's fields known so far; `model` once resolved. */
-  base: { model: string };
+  /** The record's fields known so far; `model` once resolved, `units` (what per-request prices count) once parsed. */
+  base: { model: string; units: RequestUnits | undefined };
   record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => number | null;
   started: number;
 }
@@ -101,6 +102,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   const request = await parseRequest(endpoint, raw, c.req.header('content-type'));
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
+  base.units = requestUnits(request);
   const pinned = stateOf(config, request, key.id);
   const allowed = (m: string) => modelAllowed(config, key.models, m);
   // Estimated only if something reads it (a key or node with limits): the estimate walks the
@@ -110,7 +112,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   let tokens: number | undefined;
   let worst: number | undefined;
   // Shared by both figures: the prompt is estimated and the chain filtered once.
-  const promptOf = () => (prompt ??= promptTokens(request));
+  const promptOf = () => (prompt ??= promptTokens(request, config, chainOf()));
   const chainOf = () => (chain ??= modelChain(config, model).filter(allowed));
   const reservation = {
     model,
@@ -166,8 +168,9 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   defer(
     result.usage.then((usage) => {
       const cost = record({ ...answered, usage });
-      // Budgets: an answer with usage but no price costs nothing known; one without usage is held at its worst case.
-      const costUsd = usage ? (cost ?? 0) : undefined;
+      // Budgets: an answer with usage but no price costs nothing known; one whose cost is unknown (token
+      // prices, no usage) is held at its worst case; one priced per request costs that, usage or not.
+      const costUsd = usage || cost !== null ? (cost ?? 0) : undefined;
       return Promise.all([admission.settle({ usage, unserved: !served, abandoned, costUsd }), nodeReservation?.settle({ usage, unserved: !served })]);
     }),
   );
