@@ -17,11 +17,16 @@
  *   header (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs
  *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
  *   itself is never counted.
- * - **Audio** (`input_audio`): 1 token per 100 bytes of decoded payload — a guess, settled
- *   to usage.
- * - **Files** (`file` / `input_file` parts, by id, URL or inline): no bound is knowable (a
- *   PDF's pages become images and text upstream), so the estimate says `unbounded` and the
- *   reservation holds the model's whole context window instead (`reservation.ts`).
+ * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
+ *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
+ *   OpenAI bills for audio input; settled to usage.
+ * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
+ *   inline: a PDF's pages become images and text upstream), an earlier audio answer named by
+ *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
+ *   (Responses `prompt` object), hosted tools that add what they find to the input
+ *   (`web_search`, `file_search`, …: any tool not `function`/`custom`): no bound is knowable,
+ *   so the estimate says `unbounded` and the reservation holds the model's whole context
+ *   window instead (`reservation.ts`).
  * - **Tools**: `tools`, `functions` and `response_format` count as the text of their JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length.
  * - **Responses**: `instructions` as text; `input` items like messages.
@@ -35,7 +40,7 @@ export const IMAGE_TILE_TOKENS = 170;
 export const IMAGE_MAX_TOKENS = IMAGE_LOW_TOKENS + IMAGE_TILE_TOKENS * 8;
 const MESSAGE_FRAMING = 4;
 const REPLY_PRIMING = 3;
-const MEDIA_BYTES_PER_TOKEN = 100;
+const AUDIO_BYTES_PER_TOKEN = 32;
 
 /** Tokens of a piece of text (see the module header). */
 export function textTokens(text: string): number {
@@ -82,7 +87,7 @@ function base64Bytes(value: unknown): number {
 
 function audioTokens(part: Record<string, unknown>): number {
   const audio = part.input_audio as { data?: unknown } | undefined;
-  return Math.ceil(base64Bytes(audio?.data) / MEDIA_BYTES_PER_TOKEN);
+  return Math.ceil(base64Bytes(audio?.data) / AUDIO_BYTES_PER_TOKEN);
 }
 
 /**
@@ -127,6 +132,18 @@ function inputTokens(input: unknown, walk: Walk): number {
   }, 0);
 }
 
+/** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
+const PLAIN_TOOLS = new Set(['function', 'custom']);
+
+/** Input the body names but does not hold (see the module header; file parts are found in the walk). */
+function unboundedContext(body: Record<string, unknown>): boolean {
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  const hosted = tools.some((t) => !PLAIN_TOOLS.has(String((t as { type?: unknown } | null)?.type)));
+  const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
+  const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
+  return hosted || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+}
+
 export interface PromptEstimate {
   tokens: number;
   /** A part whose cost no body can bound (a file): reserve the model's context window. */
@@ -142,6 +159,7 @@ export interface PromptEstimate {
 export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE]): PromptEstimate {
   const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false };
   let sum = jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format);
+  walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {
     sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, walk), 0) + REPLY_PRIMING;
   }

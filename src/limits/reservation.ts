@@ -4,13 +4,15 @@
  * worst-case cost, for every endpoint.
  *
  * Tokens: the prompt estimate (`estimate.ts`, images at the dearest rate of the models the
- * request may reach; a file part — no bound in the body — the largest context window of
- * those models) plus the output the upstream may bill:
+ * request may reach; input the body names but does not hold — files, stored conversations,
+ * hosted tools — the largest context window of those models) plus the output the upstream
+ * may bill:
  * - chat: (cap + `prediction`) × `n` — rejected predicted tokens are billed as output;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
  *   generating `best_of` (≥ `n`) choices of up to cap tokens, and `echo` bills the prompt
  *   again in each: prompt + prompts × max(n, best_of) × cap (+ prompt × max(n, best_of));
- * - Responses, embeddings: cap (none for embeddings).
+ * - Responses: cap (× `n`, which OpenAI does not take but an upstream might honour);
+ * - embeddings: nothing but the prompt.
  * Endpoints charged by request alone (`ENDPOINTS[…].charge`) reserve no tokens. The cap is the
  * caller's or, when the caller set none, the largest `defaultMaxTokens` of the chain, which
  * every attempt also sends upstream (`forward/attempt-body.ts`).
@@ -68,7 +70,7 @@ function outputTokens(config: LoadedConfig, request: ParsedRequest, model: strin
     const choices = Math.max(count(body.n), count(body.best_of));
     return promptCount(body.prompt) * choices * cap + (body.echo === true ? prompt * choices : 0);
   }
-  return cap;
+  return request.endpoint === 'responses' ? cap * count(body.n) : cap;
 }
 
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {

@@ -13,7 +13,9 @@ import { scanObject, type ScannedObject } from '../http/json-members';
 import { ENDPOINTS, type Endpoint } from './endpoints';
 
 const Model = z.string().min(1);
-const Cap = z.number().int().nonnegative().nullish();
+/** Output caps: at least 1 (OpenAI's minimum; a node may read 0 as "no cap"). Legacy completions allow 0 (prompt scoring with `echo`). */
+const Cap = z.number().int().positive().nullish();
+const CompletionsCap = z.number().int().nonnegative().nullish();
 const Stream = z.boolean().nullish();
 const StreamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullish();
 /** Choices per prompt: OpenAI accepts 1–128. */
@@ -51,7 +53,7 @@ const CompletionsRequestSchema = z
     prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
     stream: Stream,
     stream_options: StreamOptions,
-    max_tokens: Cap,
+    max_tokens: CompletionsCap,
     n: Choices,
     /** Choices generated (and billed) per prompt, of which the best `n` are returned: 1–20, ≥ n. */
     best_of: z.number().int().min(1).max(20).nullish(),
@@ -66,6 +68,8 @@ const ResponsesRequestSchema = z.looseObject({
   instructions: z.string().nullish(),
   stream: Stream,
   max_output_tokens: Cap,
+  /** Not a Responses parameter; an upstream that honours it anyway is reserved for it. */
+  n: Choices,
   previous_response_id: z.string().min(1).nullish(),
   store: z.boolean().nullish(),
 });

@@ -103,6 +103,21 @@ describe('parts no body bounds', () => {
     }
     expect(estimatePrompt(messages('hi'), imageSize).unbounded).toBe(false);
   });
+
+  it('so do hosted tools, a stored conversation, a prompt template and an earlier audio answer by id; function tools do not', () => {
+    const unbounded = (body: Record<string, unknown>) => estimatePrompt(body, imageSize).unbounded;
+    expect(unbounded({ input: 'x', tools: [{ type: 'web_search' }] })).toBe(true);
+    expect(unbounded({ input: 'x', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe(true);
+    expect(unbounded({ input: 'x', conversation: 'conv_1' })).toBe(true);
+    expect(unbounded({ prompt: { id: 'pmpt_1', variables: {} } })).toBe(true);
+    expect(unbounded({ messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).toBe(true);
+    expect(unbounded({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'custom', name: 'g' }] })).toBe(false);
+  });
+
+  it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
+    const data = Buffer.alloc(31_998).toString('base64');
+    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + 1 + 1_000 + 3);
+  });
 });
 
 describe('legacy prompts', () => {

@@ -41,6 +41,15 @@ describe('reserved tokens', () => {
     expect(predicted - plain).toBeGreaterThanOrEqual(3 * 100);
   });
 
+  it('Responses: cap × n, should an upstream honour n', async () => {
+    expect(await tokens(config, 'responses', { model: 'm', input: 'abcd', max_output_tokens: 20, n: 3 })).toBe(1 + 60);
+  });
+
+  it('refuses a chat cap of 0 (a node may read it as no cap); legacy completions may score a prompt with 0', async () => {
+    await expect(parse('chat', { model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: 0 })).rejects.toMatchObject({ status: 400, param: 'max_tokens' });
+    await expect(parse('completions', { model: 'm', prompt: 'x', max_tokens: 0, echo: true })).resolves.toBeDefined();
+  });
+
   it('a file part reserves the largest context window of the chain (default 128,000)', async () => {
     const body = { model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }], max_tokens: 10 };
     expect(await tokens(config, 'chat', body)).toBe(128_000 + 10);

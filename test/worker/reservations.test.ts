@@ -85,6 +85,13 @@ describe('prompt parts the body cannot bound', () => {
     expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(20_000 - 16_010);
   });
 
+  it('a hosted tool (web_search) adds input no body holds: the context window, refused for a smaller tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'News today?', tools: [{ type: 'web_search' }], max_output_tokens: 100 } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
   it('images cost gpt-4o-mini\'s own rate (2,833 + 5,667 a tile), not gpt-4o\'s', async () => {
     const { key } = await newKey({ limits: { tpm: 40_000 } });
     const content = [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }];
