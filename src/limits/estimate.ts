@@ -27,8 +27,10 @@
  *   (`web_search`, `file_search`, …: any tool not `function`/`custom`): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
- * - **Tools**: `tools`, `functions` and `response_format` count as the text of their JSON.
- * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length.
+ * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
+ *   (its `format` schema) count as the text of their JSON.
+ * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length;
+ *   every prompt of an array (each is billed), and a `suffix` once per prompt.
  * - **Responses**: `instructions` as text; `input` items like messages.
  */
 
@@ -132,6 +134,12 @@ function inputTokens(input: unknown, walk: Walk): number {
   }, 0);
 }
 
+/** Legacy completions: how many separate prompts `prompt` holds (a string or one token array is one). */
+export function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
+  return typeof prompt[0] === 'number' ? 1 : prompt.length;
+}
+
 /** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
 const PLAIN_TOOLS = new Set(['function', 'custom']);
 
@@ -159,6 +167,8 @@ export interface PromptEstimate {
 export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE]): PromptEstimate {
   const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false };
   let sum = jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format);
+  if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text);
+  if (typeof body.suffix === 'string') sum += textTokens(body.suffix) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {
     sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, walk), 0) + REPLY_PRIMING;

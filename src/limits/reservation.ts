@@ -28,7 +28,7 @@ import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
-import { estimatePrompt } from './estimate';
+import { estimatePrompt, promptCount } from './estimate';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 
@@ -51,12 +51,6 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
 }
 
 const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);
-
-/** Legacy completions: how many separate prompts `prompt` holds (a string or one token array is one). */
-function promptCount(prompt: unknown): number {
-  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
-  return typeof prompt[0] === 'number' ? 1 : prompt.length;
-}
 
 /** Output tokens one attempt on `model` may bill (see the module header), the prompt's echo included. */
 function outputTokens(config: LoadedConfig, request: ParsedRequest, model: string | undefined, chain: string[], prompt: number): number {

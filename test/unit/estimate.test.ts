@@ -126,4 +126,10 @@ describe('legacy prompts', () => {
     expect(est({ prompt: [[1, 2, 3], [4, 5]] })).toBe(5);
     expect(est({ prompt: [1, 2, 3] })).toBe(3);
   });
+
+  it('counts a suffix once per prompt, and Responses\' text.format schema', () => {
+    expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 + 2 * 2);
+    const format = { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } } };
+    expect(est({ input: 'abcd', text: format })).toBe(1 + textTokens(JSON.stringify(format)));
+  });
 });
