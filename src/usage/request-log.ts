@@ -27,7 +27,7 @@ export interface RequestRecord {
   /** Until its last byte. */
   durationMs: number;
   usage?: Usage | undefined;
-  /** What per-request prices count (images, speech characters, audio minutes); not logged. */
+  /** What per-request prices count (images, speech characters, audio minutes), for an answer that succeeded; not logged. */
   units?: RequestUnits | undefined;
 }
 
@@ -38,7 +38,7 @@ interface EventsBinding {
 
 /** Log, write and roll up one request; what it cost (USD, null when unknown). */
 export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): number | null {
-  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage, r.units) : null;
+  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage, r.status < 400 ? r.units : undefined) : null;
   const line = {
     event: 'request',
     ...r,
