@@ -7,7 +7,8 @@
  * request may reach; input the body names but does not hold — files, stored conversations,
  * hosted tools — the largest context window of those models) plus the output the upstream
  * may bill:
- * - chat: (cap + `prediction`) × `n` — rejected predicted tokens are billed as output;
+ * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
+ *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
  *   generating `best_of` (≥ `n`) choices of up to cap tokens, and `echo` bills the prompt
  *   again in each: prompt + prompts × max(n, best_of) × cap (+ prompt × max(n, best_of));
@@ -58,7 +59,7 @@ function outputTokens(config: LoadedConfig, request: ParsedRequest, model: strin
   const { body } = request;
   if (request.endpoint === 'chat') {
     const prediction = body.prediction ? estimatePrompt({ input: [body.prediction] }, imageSize).tokens : 0;
-    return (cap + prediction) * count(body.n);
+    return (cap + prediction) * Math.max(count(body.n), count(body.best_of));
   }
   if (request.endpoint === 'completions') {
     const choices = Math.max(count(body.n), count(body.best_of));

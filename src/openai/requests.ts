@@ -36,6 +36,8 @@ export const ChatRequestSchema = z.looseObject({
   max_tokens: Cap,
   max_completion_tokens: Cap,
   n: Choices,
+  /** Not an OpenAI chat parameter, but vLLM-style nodes generate (and bill) this many choices. */
+  best_of: z.number().int().min(1).max(20).nullish(),
 });
 
 const EmbeddingInput = z.union([

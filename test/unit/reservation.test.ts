@@ -39,6 +39,7 @@ describe('reserved tokens', () => {
     const plain = await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 3 });
     const predicted = await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 3, prediction: { type: 'content', content: 'x'.repeat(400) } });
     expect(predicted - plain).toBeGreaterThanOrEqual(3 * 100);
+    expect(await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 2, best_of: 5 })).toBe(plain - 30 + 50);
   });
 
   it('Responses: cap × n, should an upstream honour n', async () => {
