@@ -28,7 +28,7 @@ export function deliver(
   request: ParsedRequest,
   owner: ResponseOwner | undefined,
   sent: SentAttempt,
-  relay: { deadline: number; idleMs: number; stripUsage: boolean },
+  relay: { deadline: number; idleMs: number; stripUsage: boolean; maxEventBytes: number },
 ): { response: Response; usage: Promise<Usage | undefined> } {
   const upstream = sent.response!;
   const headers = responseHeaders(upstream);

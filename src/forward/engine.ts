@@ -259,7 +259,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     return {
       ok: true,
       ...answered,
-      ...deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage }),
+      ...deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes }),
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
   }
