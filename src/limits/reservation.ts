@@ -17,7 +17,11 @@ import { priceFor } from '../usage/cost';
 
 /** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
 export function promptTokens(request: ParsedRequest): number {
-  return ENDPOINTS[request.endpoint].charge === 'requests' ? 0 : estimatePromptTokens(request.body, imageSize);
+  if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
+  const estimate = estimatePromptTokens(request.body, imageSize);
+  // Messages carry the system prompt beside `messages`: estimated as one more message.
+  const system = request.endpoint === 'messages' ? request.body.system : undefined;
+  return system === undefined ? estimate : estimate + estimatePromptTokens({ messages: [{ role: 'system', content: system }] }, imageSize);
 }
 
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
@@ -42,7 +46,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
     for (const node of config.nodes) {
       if (!node.models.includes(model)) continue;
       const price = priceFor(config, model, node.id);
-      if (price) worst = Math.max(worst, (prompt * Math.max(price.input, price.cachedInput ?? 0) + cap * price.output) / 1e6);
+      if (price) worst = Math.max(worst, (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0) + cap * price.output) / 1e6);
     }
   }
   return worst;

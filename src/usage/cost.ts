@@ -15,6 +15,12 @@ export function costOf(config: RouterConfig, model: string, nodeId: string, usag
   const price = priceFor(config, model, nodeId);
   if (!price || !usage) return null;
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
-  const usd = ((usage.prompt_tokens - cached) * price.input + cached * (price.cachedInput ?? price.input) + usage.completion_tokens * price.output) / 1e6;
+  const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
+  const usd =
+    ((usage.prompt_tokens - cached - written) * price.input +
+      cached * (price.cachedInput ?? price.input) +
+      written * (price.cacheWrite ?? price.input) +
+      usage.completion_tokens * price.output) /
+    1e6;
   return Math.round(usd * 1e9) / 1e9; // to the nano-dollar: sums stay exact enough, float noise goes
 }
