@@ -1,6 +1,6 @@
 /**
  * Active probes: an unbilled `GET {baseUrl}{probePath}` per node (Anthropic: `GET {baseUrl}/models`;
- * Azure: the resource's models list, `providers/*/adapter.ts`) with the node's own
+ * Azure: the resource's models list; see each provider's adapter) with the node's own
  * credential and a timeout (redirects are failures, never followed), run in batches of six (a Worker may have six connections
  * waiting for headers at once).
  */
