@@ -15,7 +15,8 @@ import { DAY_MS, GROUPS, HOUR_MS, RETENTION_DAYS, type UsageGroup } from '../usa
 const time = z
   .string()
   .transform((s) => (/^\d+$/.test(s) ? Number(s) : /^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(s) ? Date.parse(s) : NaN))
-  .refine((t) => Number.isFinite(t), 'ms since epoch, or an ISO 8601 date or date-time');
+  .refine((t) => Number.isFinite(t), 'ms since epoch, or an ISO 8601 date or date-time')
+  .refine((t) => t >= 0 && t < 253_402_300_800_000, 'a time from 1970-01-01 to 9999-12-31 (a larger one cannot be shown as a date)');
 
 const QuerySchema = z
   .strictObject({

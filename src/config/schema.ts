@@ -226,6 +226,13 @@ export const KeyLimitsSchema = z.strictObject({
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
   maxResponseBytes: positiveInt.default(16 * 1_048_576),
   /**
+   * Longest single SSE event the stream relay holds while waiting for its end; a longer one
+   * ends the stream with `upstream_event_too_large`. Real events can be large: Responses'
+   * `response.completed` repeats the whole output, image events carry base64 images (several
+   * MB); so the default is the JSON answer cap, 16 MiB.
+   */
+  maxEventBytes: positiveInt.default(16 * 1_048_576),
+  /**
    * Leased admission (`limits/ledger.ts`): isolates admit from slices of a key's (or a
    * capped node's) remaining capacity with no round trip, and give back what they did not
    * use after `ttlMs`. Off: every request asks the subject's Durable Object.

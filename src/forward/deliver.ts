@@ -30,7 +30,7 @@ export function deliver(
   request: ParsedRequest,
   owner: ResponseOwner | undefined,
   sent: SentAttempt,
-  relay: { deadline: number; idleMs: number; stripUsage: boolean },
+  relay: { deadline: number; idleMs: number; stripUsage: boolean; maxEventBytes: number },
   /** Another provider or caller format (`providers/answer.ts`): translated or observed there. */
   shape?: AnswerShape,
 ): { response: Response; usage: Promise<Usage | undefined> } {

@@ -271,7 +271,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     return {
       ok: true,
       ...answered,
-      ...deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage }, prepared.value.shape),
+      ...deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes }, prepared.value.shape),
       ...(reservation ? { nodeReservation: reservation } : {}),
     };
   }

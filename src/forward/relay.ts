@@ -9,11 +9,16 @@
  * terminal `response.completed|incomplete|failed` event). A byte stream (audio) is errored,
  * so the client's read fails rather than ending short.
  *
- * The SSE relay also reads usage as it passes (chat's `choices: []` usage chunk, Responses'
- * `response.completed`); a chat usage chunk the caller did not ask for is dropped.
+ * The SSE relay splits events in linear time and refuses one longer than `maxEventBytes`
+ * (`upstream_event_too_large`, `sse-split.ts`); it reads usage and the end marker as they
+ * pass, structurally (`sse-event.ts`); a chat usage chunk the caller did not ask for is dropped.
  */
+import { readEvent, type SseFormat } from './sse-event';
+import { SseSplitter } from './sse-split';
 import type { ChunkReader } from './upstream';
-import { usageOf, type Usage } from './usage';
+import type { Usage } from './usage';
+
+export type { SseFormat } from './sse-event';
 
 export interface StreamSummary {
   usage?: Usage;
@@ -21,8 +26,6 @@ export interface StreamSummary {
   completed: boolean;
   error?: string;
 }
-
-export type SseFormat = 'chat' | 'responses';
 
 export interface RelayOptions {
   idleMs: number;
@@ -32,6 +35,8 @@ export interface RelayOptions {
 
 export interface SseOptions extends RelayOptions {
   format: SseFormat;
+  /** An event longer than this (characters of decoded text, at most its bytes) ends the stream. */
+  maxEventBytes: number;
   /** Drop the usage-only chunk (chat: the caller did not ask for it). */
   stripUsage: boolean;
   /** Rewrites each event's text (e.g. tagging response ids); identity when absent. */
@@ -43,9 +48,6 @@ export interface StreamFault {
   code: string;
 }
 
-const EVENT_END = /\r?\n\r?\n/;
-const TERMINAL_RESPONSE_EVENT = /"type"\s*:\s*"response\.(completed|incomplete|failed)"/;
-const DONE = /^data:\s*\[DONE\]\s*$/m;
 const encoder = new TextEncoder();
 
 function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uint8Array {
@@ -73,7 +75,8 @@ export function relayLoop(
   first: Uint8Array,
   options: RelayOptions,
   hooks: {
-    take(chunk: Uint8Array): Uint8Array | null;
+    /** What to send for a chunk (null: nothing yet), and a fault that ends the stream after it. */
+    take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault };
     done(): StreamFault | undefined;
     fail(writer: WritableStreamDefaultWriter<Uint8Array>, fault: StreamFault): Promise<void>;
   },
@@ -113,9 +116,10 @@ export function relayLoop(
     watch();
     for (;;) {
       if (chunk) {
-        const out = hooks.take(chunk);
+        const { out, fault } = hooks.take(chunk);
         if (out) await writer.write(out).catch(() => (gone = true));
         if (gone) return undefined;
+        if (fault) return fault;
       }
       if (stalled) return stalled;
       waitingSince = Date.now();
@@ -150,7 +154,7 @@ export function relaySse(
   options: SseOptions,
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
   const decoder = new TextDecoder();
-  let buffer = '';
+  const splitter = new SseSplitter(options.maxEventBytes);
   let ended = false;
   let events = 0;
   let seen: Usage | undefined;
@@ -158,44 +162,32 @@ export function relaySse(
   /** Notes the end marker and usage; the event to send (rewritten), or null to drop it. */
   function keep(event: string): string | null {
     events++;
-    if (options.format === 'chat' ? event.includes('[DONE]') && DONE.test(event) : TERMINAL_RESPONSE_EVENT.test(event)) ended = true;
-    if (event.includes('"usage"')) {
-      const data = event
-        .split(/\r?\n/)
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n');
-      try {
-        const parsed = JSON.parse(data) as { choices?: unknown[] };
-        const found = usageOf(parsed);
-        if (found) seen = found;
-        if (options.stripUsage && found && Array.isArray(parsed.choices) && parsed.choices.length === 0) return null;
-      } catch {
-        // not JSON: pass it on as it is
-      }
-    }
+    const reading = readEvent(event, options.format);
+    if (reading.terminal) ended = true;
+    if (reading.usage) seen = reading.usage;
+    if (options.stripUsage && reading.usageOnly) return null;
     return options.rewrite ? options.rewrite(event) : event;
   }
 
   /**
-   * Complete events out of the buffer. When the chunk held only whole events and none was
+   * Complete events out of the chunk. When the chunk held only whole events and none was
    * dropped or rewritten, its own bytes go on (no re-encoding).
    */
-  function take(chunk: Uint8Array): Uint8Array | null {
-    const startedClean = buffer === '';
-    buffer += decoder.decode(chunk, { stream: true });
+  function take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault } {
+    const startedClean = splitter.pendingChars === 0;
+    const split = splitter.push(decoder.decode(chunk, { stream: true }));
     let out = '';
     let changed = false;
-    for (let match = EVENT_END.exec(buffer); match; match = EVENT_END.exec(buffer)) {
-      const end = match.index + match[0].length;
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end);
+    for (const event of split.events) {
       const kept = keep(event);
       if (kept !== event) changed = true;
       if (kept !== null) out += kept;
     }
-    if (startedClean && buffer === '' && !changed) return chunk;
-    return out ? encoder.encode(out) : null;
+    const fault = split.tooLarge
+      ? { message: `The upstream sent a stream event larger than the ${options.maxEventBytes}-byte limit.`, code: 'upstream_event_too_large' }
+      : undefined;
+    if (startedClean && splitter.pendingChars === 0 && !changed && !fault) return { out: chunk };
+    return { out: out ? encoder.encode(out) : null, ...(fault ? { fault } : {}) };
   }
 
   const relay = relayLoop(reader, first, options, {
@@ -216,7 +208,7 @@ export function relayBytes(
   options: RelayOptions,
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
   return relayLoop(reader, first, options, {
-    take: (chunk) => chunk,
+    take: (chunk) => ({ out: chunk }),
     done: () => undefined, // a byte stream has no end marker: its clean end is its end
     fail: (writer, fault) => writer.abort(new Error(`${fault.code}: ${fault.message}`)),
   });

@@ -1,10 +1,10 @@
 /**
- * Token usage as upstreams report it: from a parsed object, and from a JSON answer's bytes
- * without parsing (or even decoding) all of them. OpenAI-style answers put `usage` at the
- * end, so the tail is searched first; a body whose usage is elsewhere is parsed whole only
- * while it is small (`FULL_PARSE_MAX`). No usage found: the request settles at its
- * reservation, which bounds what the upstream could write.
+ * Token usage as upstreams report it, read structurally: a JSON answer's top-level `usage`
+ * member, a stream's terminal usage (`relay.ts`). Never by searching text, which a caller
+ * can put anywhere in an answer (DESIGN "Settlement reads usage structurally"). No usage
+ * found: the request settles at its reservation, which bounds what the upstream could write.
  */
+import { topLevelValue } from '../http/json-top';
 
 export interface Usage {
   prompt_tokens: number;
@@ -15,10 +15,6 @@ export interface Usage {
   /** Prompt tokens the provider wrote to its cache (Anthropic; priced at `cacheWrite`). */
   cache_write_tokens?: number;
 }
-
-const TAIL_BYTES = 8 * 1024;
-const FULL_PARSE_MAX = 1024 * 1024;
-const decoder = new TextDecoder();
 
 interface ReportedUsage {
   prompt_tokens?: unknown;
@@ -46,40 +42,18 @@ export function usageOf(value: unknown): Usage | undefined {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(typeof cached === 'number' && cached > 0 ? { cached_tokens: cached } : {}) };
 }
 
-/** The balanced `{…}` starting at `start`, strings respected; undefined if it does not close. */
-function objectAt(text: string, start: number): string | undefined {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) return text.slice(start, i + 1);
-  }
-  return undefined;
+/**
+ * Usage of a JSON answer: its own top-level `usage` member, found by a structural scan that
+ * skips every other value unparsed (`http/json-top.ts`). Text elsewhere — caller `metadata`
+ * echoed after `usage` as OpenAI's Responses object does, model output quoting usage — is
+ * never read as usage.
+ */
+export function usageFromJson(bytes: Uint8Array): Usage | undefined {
+  return usageOfReported(topLevelValue(bytes, 'usage'));
 }
 
-export function usageFromJson(bytes: Uint8Array): Usage | undefined {
-  const tail = decoder.decode(bytes.subarray(Math.max(0, bytes.byteLength - TAIL_BYTES)));
-  const at = tail.lastIndexOf('"usage"');
-  if (at >= 0) {
-    const open = tail.indexOf('{', at);
-    const object = open >= 0 ? objectAt(tail, open) : undefined;
-    if (object) {
-      try {
-        return usageOf({ usage: JSON.parse(object) });
-      } catch {
-        // fall through to the whole body
-      }
-    }
-  }
-  if (bytes.byteLength > FULL_PARSE_MAX) return undefined;
-  try {
-    return usageOf(JSON.parse(decoder.decode(bytes)));
-  } catch {
-    return undefined;
-  }
+/** A reported usage object (either naming style) as `Usage`; undefined unless well-formed. */
+export function usageOfReported(reported: unknown): Usage | undefined {
+  if (reported === null || typeof reported !== 'object' || Array.isArray(reported)) return undefined;
+  return usageOf({ usage: reported });
 }

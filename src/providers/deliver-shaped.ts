@@ -30,7 +30,7 @@ function unreadable(shape: AnswerShape, message: string): Response {
   return json(body, 502);
 }
 
-export function deliverShaped(shape: AnswerShape, sent: SentAttempt, relay: RelayOptions): { response: Response; usage: Promise<Usage | undefined> } {
+export function deliverShaped(shape: AnswerShape, sent: SentAttempt, relay: RelayOptions & { maxEventBytes: number }): { response: Response; usage: Promise<Usage | undefined> } {
   const upstream = sent.response!;
   if (sent.stream) {
     const { body, summary } = relayTranslated(sent.stream.reader, sent.stream.first, { ...relay, caller: shape.caller, pass: shape.pass }, shape.stream());

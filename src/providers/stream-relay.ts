@@ -42,7 +42,7 @@ function rawFrame(event: SseEvent): string {
 export function relayTranslated(
   reader: ChunkReader,
   first: Uint8Array,
-  options: RelayOptions & { caller: WireFormat; pass: boolean },
+  options: RelayOptions & { caller: WireFormat; pass: boolean; maxEventBytes: number },
   translator: StreamTranslator,
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
   const decoder = new TextDecoder();
@@ -64,9 +64,15 @@ export function relayTranslated(
     return out;
   }
 
-  function take(chunk: Uint8Array): Uint8Array | null {
+  /** Text since the last complete event: an upstream event past `maxEventBytes` ends the stream. */
+  let open = 0;
+  function take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault } {
     let out = '';
-    for (const event of sse.push(decoder.decode(chunk, { stream: true }))) {
+    const text = decoder.decode(chunk, { stream: true });
+    const events = sse.push(text);
+    open = events.length > 0 ? 0 : open + text.length;
+    if (open > options.maxEventBytes) return { out: null, fault: { message: `The upstream sent an event longer than ${options.maxEventBytes} bytes.`, code: 'upstream_event_too_large' } };
+    for (const event of events) {
       const frames = translator.push(event);
       if (options.pass) {
         // The observer's frames are chat frames: only their end and error markers matter.
@@ -78,7 +84,7 @@ export function relayTranslated(
         out += rawFrame(event);
       } else out += watch(frames);
     }
-    return out ? encoder.encode(out) : null;
+    return { out: out ? encoder.encode(out) : null };
   }
 
   const relay = relayLoop(reader, first, options, {

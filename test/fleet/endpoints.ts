@@ -26,6 +26,10 @@ async function writeEvents(node: SimNode, res: http.ServerResponse, events: stri
         return false;
       }
       if (content === k.stallAfterChunks) return false;
+      if (content === k.endAfterChunks) {
+        res.end();
+        return false;
+      }
       content++;
     }
     res.write(events[i]);
@@ -59,7 +63,6 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
     error: null,
     incomplete_details: null,
     instructions: body.instructions ?? null,
-    metadata: body.metadata ?? {},
     tools: [],
     parallel_tool_calls: true,
     tool_choice: 'auto',
@@ -69,16 +72,18 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const part = { type: 'output_text', text, annotations: [], logprobs: [] };
   const item = { id: messageId, type: 'message', role: 'assistant', status: 'completed', content: [part] };
   const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
-  const done = { ...base, status: 'completed', output: [item], usage };
+  // Like OpenAI's Responses object: the caller's `metadata` is echoed, after `usage`.
+  const metadata = body.metadata ?? {};
+  const done = { ...base, status: 'completed', output: [item], usage, metadata };
   const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
   // background: answered at once, still queued (no usage yet); the stored response completes.
-  if (body.background === true && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null });
+  if (body.background === true && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
   if (body.stream !== true) return sendJson(res, 200, done);
 
   let seq = 0;
   const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
-  const inProgress = { ...base, status: 'in_progress', output: [], usage: null };
+  const inProgress = { ...base, status: 'in_progress', output: [], usage: null, metadata };
   const events = [
     event('response.created', { response: inProgress }),
     event('response.in_progress', { response: inProgress }),

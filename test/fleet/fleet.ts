@@ -126,6 +126,7 @@ async function streamChat(
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: body.model };
   const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+  if (k.endlessEvent) return writeEndlessEvent(res);
   for (let i = 0; i < k.chunks; i++) {
     if (i === k.cutAfterChunks) {
       res.socket?.destroy();
@@ -147,6 +148,25 @@ async function streamChat(
     send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
   }
   res.end('data: [DONE]\n\n');
+}
+
+/** An event that never ends: 64 KiB writes with no blank line, until the peer hangs up (at most 256 MiB). */
+async function writeEndlessEvent(res: http.ServerResponse) {
+  const piece = 'x'.repeat(64 * 1024);
+  res.write('data: {"padding":"');
+  for (let sent = 0; sent < 256 * 1_048_576 && !res.destroyed; sent += piece.length) {
+    if (res.write(piece)) continue;
+    await new Promise<void>((resolve) => {
+      const go = () => {
+        res.off('drain', go);
+        res.off('close', go);
+        resolve();
+      };
+      res.on('drain', go);
+      res.on('close', go);
+    });
+  }
+  res.destroy();
 }
 
 function listen(node: SimNode): Promise<void> {

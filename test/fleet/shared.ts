@@ -42,6 +42,10 @@ export interface Knobs {
   redirectTo?: string;
   /** JSON answers and each chat stream chunk: add a `padding` string of this many bytes. */
   padBytes: number;
+  /** Responses stream: end cleanly (no terminal event) after this many deltas. -1 = never. */
+  endAfterChunks: number;
+  /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
+  endlessEvent: boolean;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -57,6 +61,8 @@ export const DEFAULT_KNOBS: Knobs = {
   failFirst: 0,
   completionTokens: 0,
   padBytes: 0,
+  endlessEvent: false,
+  endAfterChunks: -1,
 };
 
 export interface RecordedRequest {
