@@ -14,6 +14,7 @@ import type { ParsedRequest } from '../openai/requests';
 import type { PlannedAttempt } from '../forward/plan';
 import { answerShape, type AnswerShape } from './answer';
 import { messagesToChatRequest } from './anthropic-inbound/to-chat-request';
+import { CredentialError } from './credential';
 import { adapterFor, wireFormatOf, type WireFormat } from './registry';
 import { fail, ok, type ProviderAdapter, type Result, type TranslationContext } from './types';
 
@@ -42,6 +43,9 @@ export const callerFormatOf = (request: Pick<ParsedRequest, 'endpoint'>): WireFo
 
 function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: ProviderAdapter, callerFormat: WireFormat, tctx: TranslationContext): Result<unknown> {
   if (callerFormat === 'anthropic') {
+    // Claude on Bedrock / Vertex takes a platform Messages body (issue 21): not wired for Messages callers yet.
+    if (adapter.name === 'bedrock' || (adapter.name === 'vertex' && nodeFormatIsAnthropic(attempt)))
+      return fail('unsupported_endpoint', `Node ${attempt.node.id} does not take Anthropic Messages requests yet.`);
     const chat = messagesToChatRequest(cx.request.body, { upstreamModel: attempt.upstreamModel });
     if (!chat.ok || maxTokensParamFor(cx.config, attempt.model, attempt.upstreamModel) === 'max_tokens') return chat;
     const { max_tokens, ...rest } = chat.value;
@@ -51,14 +55,16 @@ function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: Pr
   return adapter.translateRequest(cx.request.body, tctx);
 }
 
+const nodeFormatIsAnthropic = (attempt: PlannedAttempt) => wireFormatOf(attempt.node, attempt.upstreamModel) === 'anthropic';
+
 export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt): Promise<Result<PreparedAttempt>> {
   const { request } = cx;
   const adapter = adapterFor(attempt.node);
   const callerFormat = callerFormatOf(request);
-  const nodeFormat = wireFormatOf(attempt.node);
+  const nodeFormat = wireFormatOf(attempt.node, attempt.upstreamModel);
   // Messages are chat to every adapter: Anthropic's maps chat to `/messages`, the others to chat completions.
   const routerPath = request.endpoint === 'messages' ? '/chat/completions' : ENDPOINTS[request.endpoint].path;
-  const target = adapter.target(attempt.node, attempt.model, routerPath);
+  const target = adapter.target(attempt.node, attempt.model, routerPath, { stream: request.stream });
   if (!target.ok) return target;
   const tctx: TranslationContext = {
     model: attempt.model,
@@ -81,7 +87,13 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   if (beta && callerFormat === 'anthropic' && nodeFormat === 'anthropic') headers.set('anthropic-beta', beta);
   if (cx.credential !== undefined) {
     const bytes = typeof body === 'string' ? encoder.encode(body) : body instanceof Uint8Array ? body : undefined;
-    const auth = await adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bytes });
+    let auth: Record<string, string>;
+    try {
+      auth = await adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bytes });
+    } catch (err) {
+      if (err instanceof CredentialError) return fail('node_credential', err.message);
+      throw err;
+    }
     for (const [name, value] of Object.entries(auth)) headers.set(name, value);
   }
   return ok({ url: target.value, headers, body, adapter, shape: answerShape(callerFormat, nodeFormat, adapter, tctx) });

@@ -9,7 +9,7 @@
  */
 
 /** Outbound providers a node can speak (`nodes[].provider`, default `openai`). */
-export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic'] as const;
+export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic', 'bedrock', 'vertex'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /**
@@ -38,7 +38,9 @@ export type TranslationFailureReason =
   /** Tool-call arguments that are not a JSON object, where the target needs an object. */
   | 'invalid_tool_arguments'
   /** The node's API has no such endpoint (e.g. moderations on Azure). */
-  | 'unsupported_endpoint';
+  | 'unsupported_endpoint'
+  /** The node's credential could not be had (a Vertex token mint failed): the node's fault, never the caller's. */
+  | 'node_credential';
 
 export interface TranslationFailure {
   reason: TranslationFailureReason;
@@ -104,6 +106,11 @@ export interface StreamTranslator {
   end(): SseFrame[];
   /** Usage seen so far (final once the stream has ended), undefined if the upstream sent none. */
   usage(): CanonicalUsage | undefined;
+  /**
+   * Binary upstream streams (Bedrock's AWS event stream): fed the raw bytes as they arrive
+   * instead of SSE events; the relay calls this, not `push`, when it is present.
+   */
+  pushBytes?(bytes: Uint8Array): SseFrame[];
 }
 
 /** What one request to a node needs, computed by the adapter. */
@@ -125,8 +132,11 @@ export interface TranslationContext {
  */
 export interface ProviderAdapter {
   readonly name: ProviderName;
-  /** Upstream URL for a router endpoint path (`/chat/completions`, `/embeddings`, …). */
-  target(node: ProviderNode, model: string, path: string): Result<string>;
+  /**
+   * Upstream URL for a router endpoint path (`/chat/completions`, `/embeddings`, …). `stream`:
+   * the caller asked for a stream (Bedrock and Vertex have separate streaming operations).
+   */
+  target(node: ProviderNode, model: string, path: string, options?: { stream: boolean }): Result<string>;
   /**
    * Headers that carry the node's credential (never the caller's key). Given the request
    * about to be sent, so a signing scheme (SigV4) can cover its URL, method and body bytes;

@@ -111,11 +111,11 @@ async function streamFrames(node: SimNode, res: http.ServerResponse, frames: Buf
   res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-bedrock-content-type': 'application/json' });
   for (const [i, f] of frames.entries()) {
     const chunk = i - first; // index of the text chunk this frame carries (negative: before them)
-    if (chunk === k.cutAfterChunks) {
+    if (chunk >= 0 && chunk === k.cutAfterChunks) {
       res.socket?.destroy();
       return;
     }
-    if (chunk === k.stallAfterChunks) return;
+    if (chunk >= 0 && chunk === k.stallAfterChunks) return;
     if (chunk === 1 && k.streamException) {
       res.end(exceptionFrame(k.streamException, `simulated ${k.streamException} from ${node.id}`));
       return;

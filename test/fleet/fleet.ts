@@ -12,6 +12,7 @@
  *   GET  /nodes/:id/requests    → the last requests that node received (headers, body)
  *   POST /reset                 → every node back to default knobs, logs cleared
  *   POST /webhook               → records an alert (a local Slack/Discord-style receiver)
+ *   GET  /vertex-service-account → {json}: the key file the Vertex token node trusts (`vertex.ts`)
  *   GET  /webhook               → the alerts received, oldest first
  */
 import { createHash } from 'node:crypto';
@@ -241,6 +242,8 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   await Promise.all(nodes.map(listen));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   let alerts: unknown[] = [];
+  const tokenNode = nodes.find((n) => n.provider === 'vertex-token');
+  const vertexServiceAccount = () => (tokenNode ? fleetServiceAccount(`http://127.0.0.1:${tokenNode.port}/token`) : undefined);
   const control = http.createServer(async (req, res) => {
     try {
       const parts = ((req.url ?? '/').split('?')[0] ?? '').split('/').filter(Boolean);
@@ -259,6 +262,8 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
         return sendJson(res, 200, { ok: true });
       }
       if (parts[0] === 'webhook' && req.method === 'GET') return sendJson(res, 200, alerts);
+      // The Vertex service-account key file the token endpoint trusts (workerd tests hold it as a secret).
+      if (parts[0] === 'vertex-service-account' && req.method === 'GET') return sendJson(res, 200, { json: vertexServiceAccount() ?? null });
       if (req.method === 'POST' && parts[0] === 'reset') {
         alerts = [];
         for (const n of nodes) {
@@ -276,10 +281,9 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   });
   await new Promise<void>((resolve) => control.listen(controlPort, '127.0.0.1', () => resolve()));
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
-  const tokenNode = nodes.find((n) => n.provider === 'vertex-token');
   return {
     controlUrl,
-    ...(tokenNode ? { vertexServiceAccount: fleetServiceAccount(`http://127.0.0.1:${tokenNode.port}/token`) } : {}),
+    ...(tokenNode ? { vertexServiceAccount: vertexServiceAccount() } : {}),
     nodes: nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1` })),
     async close() {
       await Promise.all(nodes.map((n) => (n.listening ? stopListening(n) : undefined)));

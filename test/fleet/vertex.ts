@@ -98,7 +98,8 @@ export async function handleVertexToken(node: SimNode, req: http.IncomingMessage
   if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return sendJson(res, 400, { error: 'invalid_request', error_description: 'form body required' });
   const form = new URLSearchParams(bytes.toString('utf8'));
   if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return sendJson(res, 400, { error: 'unsupported_grant_type' });
-  const why = verifyAssertion(form.get('assertion') ?? '', `http://127.0.0.1:${node.port}/token`, Math.floor(now / 1000));
+  // `aud` must be the URL the assertion was posted to (key files in tests may add a query to keep caches apart).
+  const why = verifyAssertion(form.get('assertion') ?? '', `http://127.0.0.1:${node.port}${req.url ?? '/token'}`, Math.floor(now / 1000));
   if (why) return sendJson(res, 400, { error: 'invalid_grant', error_description: why });
   const lifetime = k.tokenLifetimeS ?? 3599;
   const token = `ya29.fleet-${randomBytes(16).toString('hex')}`;

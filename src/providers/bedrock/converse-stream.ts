@@ -18,7 +18,7 @@
  */
 import { chatUsage } from '../openai/chat-wire';
 import { sseFrame } from '../sse';
-import type { CanonicalUsage, MappedError, SseFrame, TranslationContext } from '../types';
+import type { CanonicalUsage, MappedError, SseFrame, StreamTranslator, TranslationContext } from '../types';
 import { mapBedrockError, mapBedrockStreamException } from './errors';
 import { EventStreamDecoder, type EventFrame } from './event-stream';
 import { converseFinishReason } from './from-converse';
@@ -31,7 +31,7 @@ export interface ConverseToChatOptions extends Pick<TranslationContext, 'model' 
 }
 
 /** A translator fed raw bytes (binary upstream streams), as `StreamTranslator` is fed SSE events. */
-export interface BinaryStreamTranslator {
+export interface BinaryStreamTranslator extends Partial<Pick<StreamTranslator, 'push'>> {
   pushBytes(bytes: Uint8Array): SseFrame[];
   end(): SseFrame[];
   usage(): CanonicalUsage | undefined;
@@ -85,6 +85,11 @@ export class ConverseToChatStream implements BinaryStreamTranslator {
 
   #over(): boolean {
     return this.#state === 'done';
+  }
+
+  /** SSE events never come from Bedrock: the relay feeds `pushBytes`. */
+  push(): SseFrame[] {
+    return [];
   }
 
   pushBytes(bytes: Uint8Array): SseFrame[] {
