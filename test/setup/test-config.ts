@@ -20,11 +20,12 @@ export const NODE_SECRETS: Record<string, string> = {
 
 /**
  * Nodes that speak other providers' APIs (`test/fleet/anthropic.ts`, `azure.ts`). They serve
- * only models no other test asks for, so the OpenAI nodes' routing is unchanged.
+ * only models no other test asks for, so the OpenAI nodes' routing is unchanged. From IAD the
+ * Azure node ranks first for claude-x, from ORD (Chicago) the Anthropic node.
  */
 export const PROVIDER_NODES = [
   {
-    id: 'p-anth', region: 'us-east', lat: 39.04, lon: -77.49, secret: 'NODE_KEY_ANTH', speaks: 'anthropic' as const,
+    id: 'p-anth', region: 'us-central', lat: 41.88, lon: -87.63, secret: 'NODE_KEY_ANTH', speaks: 'anthropic' as const,
     models: ['claude-x', 'claude-solo'],
     extra: { provider: 'anthropic', modelMap: { 'claude-x': 'claude-sonnet-sim', 'claude-solo': 'claude-solo-sim' } },
   },
