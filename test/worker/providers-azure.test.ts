@@ -3,7 +3,12 @@
  * what Azure checks (`api-key`, `api-version`, the deployment in the path); Azure's errors as
  * router outcomes; and failover between an Azure and an Anthropic node serving one model.
  */
+import { env } from 'cloudflare:workers';
+import { createScheduledController } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
+import worker from '../../src/index';
+import type { RouteTable } from '../../src/routing/scores';
+import { clearRouteMemo } from '../../src/routing/table';
 import { call, CF, newKey, nodeRequests, resetWorld, setNode, sseEvents } from './helpers';
 
 /** Chicago: nearest the Anthropic node (IAD is nearest the Azure one). */
@@ -76,5 +81,18 @@ describe('Azure OpenAI nodes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-router-node')).toBe('p-anth');
     expect(res.headers.get('x-router-attempts')).toBe('2');
+  });
+
+  it("probes each node the provider's way: Anthropic GET /v1/models with x-api-key, Azure's models list with api-key and api-version", async () => {
+    await worker.scheduled(createScheduledController({ cron: '* * * * *' }) as never, env as never);
+    clearRouteMemo();
+    const table = await env.ROUTER_KV.get<RouteTable>('route:_default', 'json');
+    expect(table!.health).toMatchObject({ 'p-anth': 'healthy', 'p-azure': 'healthy', 'p-azv1': 'healthy' });
+    const [anth] = await nodeRequests('p-anth');
+    expect(anth).toMatchObject({ path: '/v1/models', headers: { 'x-api-key': 'node-secret-anth-0005', 'anthropic-version': '2023-06-01' } });
+    const [azure] = await nodeRequests('p-azure');
+    expect(azure).toMatchObject({ path: '/openai/models?api-version=2024-10-21', headers: { 'api-key': 'node-secret-azure-0006' } });
+    const [v1] = await nodeRequests('p-azv1');
+    expect(v1).toMatchObject({ path: '/openai/v1/models', headers: { 'api-key': 'node-secret-azv1-0007' } });
   });
 });
