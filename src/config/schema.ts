@@ -274,7 +274,7 @@ export const RouterConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'an azure node needs azure: { style: "deployments", apiVersion } or { style: "v1" }' });
       if (node.provider !== 'azure' && node.azure)
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'only for provider "azure"' });
-      if (node.provider === 'anthropic' && node.endpoints.some((e) => e !== 'chat'))
+      if (node.provider === 'anthropic' && (node.endpoints ?? []).some((e) => e !== 'chat'))
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'endpoints'], message: 'an anthropic node serves chat only' });
       for (const m of Object.keys(node.prices)) {
         if (!node.models.includes(m))

@@ -16,13 +16,14 @@ const built = new WeakMap<NodeConfig, ProviderAdapter>();
 
 function build(node: NodeConfig): ProviderAdapter {
   switch (node.provider) {
-    case 'openai':
-      return openaiAdapter;
     case 'azure':
       // The schema refuses an azure node without `azure`; v1 is the safe reading if one slipped by.
       return azureAdapter(node.azure ?? { style: 'v1' });
     case 'anthropic':
       return anthropicAdapter(node.anthropicVersion);
+    default:
+      // `openai`, and node objects built before the field existed (the schema's default).
+      return openaiAdapter;
   }
 }
 
