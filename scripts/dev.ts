@@ -73,6 +73,7 @@ llm-edge-router is running on ${base} (simulated fleet, no internet needed)
 
   dev API key:      ${key}
   admin token:      ${ADMIN_TOKEN}
+  console:          ${base}/admin/   (asks for the admin token once per tab)
 
   curl ${base}/v1/chat/completions -H "authorization: Bearer ${key}" \\
     -H "content-type: application/json" \\

@@ -1,21 +1,22 @@
 /**
  * The operator console in a real browser: `npm run dev` (wrangler dev on the simulated
- * fleet), some traffic and a cron run, then Debian's Chromium (headless, driven by
- * puppeteer-core) opens /admin/, is given the admin token once, and must render the
+ * fleet), some traffic and a cron run, then Chromium (headless, driven by puppeteer-core;
+ * the binary ships inside the `@sparticuz/chromium` devDependency, unpacked to /tmp on
+ * first use, so `npm install` is all the test needs) opens /admin/, is given the admin token once, and must render the
  * nodes, the heatmap, the keys and the charts with that traffic's figures — on a wide
  * screen and on a phone. Screenshots go to test-output/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import chromium from '@sparticuz/chromium';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const PORT = 8797;
 const BASE = `http://127.0.0.1:${PORT}`;
 const ADMIN_TOKEN = 'dev-admin-token'; // scripts/dev.ts
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = 'test-output';
 
 let dev: ChildProcess;
@@ -37,7 +38,6 @@ async function until(ok: () => Promise<boolean>, ms: number, what: string) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
   let output = '';
   const state = mkdtempSync(join(tmpdir(), 'console-test-'));
   dev = spawn('node', ['scripts/dev.ts'], { env: { ...process.env, PORT: String(PORT), DEV_PERSIST_TO: state }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -88,7 +88,13 @@ beforeAll(async () => {
     60_000,
     'sim-us-west to be marked down',
   );
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  // CHROMIUM_PATH picks another Chromium (e.g. a desktop one to watch); by default the
+  // packaged one, with the flags it is built for (no sandbox, software GL).
+  const executablePath = process.env.CHROMIUM_PATH ?? (await chromium.executablePath());
+  // A fixed UI language: under LANG=C the packaged build reports `en-US@posix`, a tag Intl
+  // (and so uPlot's number formats) refuses.
+  const args = [...(process.env.CHROMIUM_PATH ? ['--no-sandbox', '--disable-gpu'] : chromium.args), '--lang=en-US'];
+  browser = await puppeteer.launch({ executablePath, headless: process.env.CHROMIUM_PATH ? true : 'shell', args, env: { ...process.env, LANG: 'en_US.UTF-8' } });
   mkdirSync(OUT, { recursive: true });
 }, 180_000);
 
@@ -99,6 +105,7 @@ afterAll(async () => {
 
 async function openConsole(viewport: { width: number; height: number; isMobile?: boolean }): Promise<Page> {
   const page = await browser.newPage();
+  page.on('pageerror', (err) => console.error(`console page error: ${err}`));
   await page.setViewport({ ...viewport, deviceScaleFactor: 1 });
   await page.goto(`${BASE}/admin/`, { waitUntil: 'load' });
   await page.waitForSelector('#token', { visible: true });
