@@ -1,20 +1,33 @@
 /**
- * This isolate's rollup rows, summed in memory and sent to the UsageRollups object in one
- * call when a flush is due: `FLUSH_MS` since the last, or `MAX_ROWS` rows pending. Never a
- * storage write per request. Rows lag by up to `FLUSH_MS` plus the time to the isolate's
- * next request; the admin usage API flushes the isolate that answers it first.
+ * This isolate's rollup rows, summed in memory and sent to the UsageRollups objects — one
+ * call per shard that has rows — when a flush is due: `FLUSH_MS` since the last, or
+ * `MAX_ROWS` rows pending. Never a storage write per request.
+ *
+ * Nothing waits for a later request: each request's own `waitUntil` runs
+ * `flushRollupsWhenDue`, which flushes at once when due and otherwise sleeps until the
+ * batch's flush time (at most `FLUSH_MS`, well inside the 30 s `waitUntil` allows after the
+ * response), so the last request before an isolate goes idle still sends its rows. All the
+ * requests waiting on one batch share one timer. A shard's call that fails puts its rows
+ * back and is retried after 1, 2, 4… s within `WAIT_BUDGET_MS`; what is still unsent then
+ * stays pending for the next request's flush — re-queued, never dropped.
  */
 import { onIsolateReset } from '../isolate';
 import { HOUR_MS, type RollupRow, type UsageRollups } from './rollups-do';
+import { shardName, shardOf } from './shards';
 
 const FLUSH_MS = 10_000;
 const MAX_ROWS = 200;
+/** How long one request's `waitUntil` may spend on rollups after its response (Workers allow 30 s). */
+const WAIT_BUDGET_MS = 25_000;
+const RETRY_MS = 1_000;
 
 let pending = new Map<string, RollupRow>();
 let lastFlush = -Infinity;
+let scheduled: Promise<void> | null = null;
 onIsolateReset(() => {
   pending = new Map();
   lastFlush = -Infinity;
+  scheduled = null;
 });
 
 export interface Settled {
@@ -33,7 +46,7 @@ const SUMMED = ['requests', 'errors', 'inputTokens', 'cachedTokens', 'outputToke
 function merge(row: RollupRow): void {
   const id = `${row.hour}\u0000${row.key}\u0000${row.model}\u0000${row.node}`;
   const into = pending.get(id);
-  if (!into) return void pending.set(id, row);
+  if (!into) return void pending.set(id, { ...row });
   for (const f of SUMMED) into[f] += row[f];
 }
 
@@ -53,16 +66,54 @@ export function addToRollup(s: Settled): void {
   });
 }
 
-/** Send the pending rows if a flush is due (or `force`). */
-export async function flushRollups(ns: DurableObjectNamespace<UsageRollups>, now: number, force = false): Promise<void> {
+/**
+ * Send the pending rows now if a flush is due (or `force`): one call per shard. A shard's
+ * rows whose call fails are put back for the next flush, and the first error is thrown.
+ */
+export async function flushRollups(ns: DurableObjectNamespace<UsageRollups>, shards: number, now: number, force = false): Promise<void> {
   if (pending.size === 0 || (!force && now - lastFlush < FLUSH_MS && pending.size < MAX_ROWS)) return;
-  const rows = [...pending.values()];
+  const byShard = new Map<number, RollupRow[]>();
+  for (const row of pending.values()) {
+    const s = shardOf(row.key, shards);
+    const list = byShard.get(s);
+    if (list) list.push(row);
+    else byShard.set(s, [row]);
+  }
   pending = new Map();
   lastFlush = now;
-  try {
-    await ns.getByName('global').record(rows);
-  } catch (err) {
-    rows.forEach(merge); // the next flush sends them
-    throw err;
-  }
+  const sent = await Promise.allSettled([...byShard].map(([s, rows]) => ns.getByName(shardName(s)).record(rows)));
+  const failed = [...byShard.values()].filter((_, i) => sent[i]!.status === 'rejected');
+  failed.flat().forEach(merge);
+  const error = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (error) throw error.reason;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * For a request's `waitUntil`: flush now if due, else wait for the batch's flush time and
+ * flush then; retry failed shards with backoff within `WAIT_BUDGET_MS`. Requests that
+ * arrive while a flush is scheduled share it (and keep it alive in their own `waitUntil`).
+ */
+export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<void> {
+  if (pending.size === 0) return Promise.resolve();
+  if (scheduled && pending.size < MAX_ROWS) return scheduled;
+  const started = Date.now();
+  const run = async () => {
+    const wait = lastFlush + FLUSH_MS - Date.now();
+    if (pending.size < MAX_ROWS && wait > 0) await sleep(wait);
+    for (let retry = RETRY_MS; ; retry *= 2) {
+      try {
+        return await flushRollups(ns, shards, Date.now(), true);
+      } catch (err) {
+        if (Date.now() + retry - started > WAIT_BUDGET_MS) throw err; // still pending: the next request's flush sends it
+        await sleep(retry);
+      }
+    }
+  };
+  const flush = run().finally(() => {
+    if (scheduled === flush) scheduled = null;
+  });
+  scheduled = flush;
+  return flush;
 }

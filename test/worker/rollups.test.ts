@@ -1,0 +1,82 @@
+/**
+ * Rollup rows reach the UsageRollups shards from the request's own waitUntil — with no later
+ * request and no admin query to flush them — a refused batch is re-queued and sent again,
+ * and queries over the shards sum to exactly what was sent. Against the real objects.
+ */
+import { env } from 'cloudflare:workers';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { UsageGroup, UsageRollups } from '../../src/usage/rollups-do';
+import { shardName, shardOf } from '../../src/usage/shards';
+import { admin, call, chatBody, newKey, resetWorld } from './helpers';
+
+beforeEach(resetWorld);
+
+const SHARDS = 16; // the default `usage.shards`; the test config sets none
+const ns = () => (env as unknown as { USAGE_ROLLUPS: DurableObjectNamespace<UsageRollups> }).USAGE_ROLLUPS;
+
+/** One key's requests as its shards hold them, read from the objects directly (no admin route, so no pre-flush). */
+async function storedRequests(keyId: string): Promise<number> {
+  const q = { from: 0, to: Date.now() + 3_600_000, key: keyId, groupBy: [] };
+  const parts = await Promise.all(Array.from({ length: SHARDS }, (_, i) => ns().getByName(shardName(i)).query(q)));
+  return parts.flat().reduce((n, g) => n + g.requests, 0);
+}
+
+async function waitFor(ok: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await ok()) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return ok();
+}
+
+const chat = async (key: string) => (await call('/v1/chat/completions', { key, body: chatBody() })).json<{ usage: { prompt_tokens: number; completion_tokens: number } }>();
+
+describe('rollup rows are flushed by the request that made them', () => {
+  it('sends a request\'s row when its batch falls due, with no later request and no admin pre-flush', async () => {
+    const first = await newKey();
+    const last = await newKey();
+    await chat(first.key); // the isolate's first batch: due at once
+    expect(await waitFor(async () => (await storedRequests(first.id)) === 1, 5_000)).toBe(true);
+    await chat(last.key); // within 10 s of that flush: not due yet — and nothing follows it
+    expect(await storedRequests(last.id)).toBe(0);
+    expect(await waitFor(async () => (await storedRequests(last.id)) === 1, 14_000)).toBe(true);
+  }, 30_000);
+
+  it('re-queues a batch its shard refused and sends it again from the same waitUntil, counted once', async () => {
+    const { key, id } = await newKey();
+    await ns().getByName(shardName(shardOf(id, SHARDS))).failNextRecords(1);
+    await chat(key);
+    expect(await waitFor(async () => (await storedRequests(id)) > 0, 8_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500)); // a second send would have landed by now
+    expect(await storedRequests(id)).toBe(1);
+  }, 20_000);
+});
+
+describe('sharded rollups', () => {
+  it('spreads keys over the shards, and /admin/usage sums them to exactly what was sent', async () => {
+    const totals = async () => (await (await admin('/usage?groupBy=model')).json<{ data: (UsageGroup & { model: string })[] }>()).data.find((g) => g.model === 'gpt-4o-mini');
+    const before = (await totals()) ?? { requests: 0, inputTokens: 0, outputTokens: 0 };
+    const keys = await Promise.all(Array.from({ length: 24 }, () => newKey()));
+    const sent = { requests: 0, inputTokens: 0, outputTokens: 0 };
+    for (const [i, k] of keys.entries()) {
+      for (let j = 0; j <= i % 3; j++) {
+        const { usage } = await chat(k.key);
+        sent.requests++;
+        sent.inputTokens += usage.prompt_tokens;
+        sent.outputTokens += usage.completion_tokens;
+      }
+    }
+    expect(new Set(keys.map((k) => shardOf(k.id, SHARDS))).size).toBeGreaterThan(8);
+    const after = (await totals())!;
+    expect({ requests: after.requests - before.requests, inputTokens: after.inputTokens - before.inputTokens, outputTokens: after.outputTokens - before.outputTokens }).toEqual(sent);
+    // Per key: each key's rows sit in its own shard only, with exactly its requests.
+    const byKey = (await (await admin('/usage?groupBy=key')).json<{ data: { key: string; requests: number }[] }>()).data;
+    for (const [i, k] of keys.entries()) {
+      expect(byKey.find((g) => g.key === k.id)?.requests).toBe((i % 3) + 1);
+      expect(await ns().getByName(shardName(shardOf(k.id, SHARDS))).query({ from: 0, to: Date.now() + 3_600_000, key: k.id, groupBy: [] })).toEqual([
+        expect.objectContaining({ requests: (i % 3) + 1 }),
+      ]);
+    }
+  }, 30_000);
+});
