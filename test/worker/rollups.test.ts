@@ -53,6 +53,19 @@ describe('rollup rows are flushed by the request that made them', () => {
   }, 20_000);
 });
 
+describe("unlimited keys' totals are flushed by the request that made them", () => {
+  it('sends the totals batch when due from the last request\'s waitUntil, with no later request', async () => {
+    const totals = async (id: string) => (await (await admin(`/keys/${id}/usage`)).json<{ totals: { requests: number } }>()).totals.requests;
+    const first = await newKey(); // no limits: totals ride the isolate's batch
+    const last = await newKey();
+    await chat(first.key); // the isolate's first batch: due at once
+    expect(await waitFor(async () => (await totals(first.id)) === 1, 5_000)).toBe(true);
+    await chat(last.key); // within 5 s of that flush: not due yet — and nothing follows it
+    expect(await totals(last.id)).toBe(0);
+    expect(await waitFor(async () => (await totals(last.id)) === 1, 9_000)).toBe(true);
+  }, 25_000);
+});
+
 describe('sharded rollups', () => {
   it('spreads keys over the shards, and /admin/usage sums them to exactly what was sent', async () => {
     const totals = async () => (await (await admin('/usage?groupBy=model')).json<{ data: (UsageGroup & { model: string })[] }>()).data.find((g) => g.model === 'gpt-4o-mini');
