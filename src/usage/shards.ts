@@ -4,7 +4,10 @@
  * `global` that the single object had, so its rows stay readable after sharding.
  * Queries ask every shard and merge groups exactly (integer sums; cost in nano-dollars).
  */
-import type { Group, UsageGroup } from './rollups-do';
+
+/** What `mergeGroups` sums: a query's counts (`rollups-do.ts` UsageGroup), declared here so
+ * that this module stays free of the Workers runtime (the scale model imports it). */
+type Summed = Record<(typeof SUMS)[number], number>;
 
 /** FNV-1a, 32 bits: cheap, stable across isolates and deploys, spreads ids evenly. */
 export function fnv1a(s: string): number {
@@ -24,8 +27,8 @@ export const shardName = (i: number): string => (i === 0 ? 'global' : `shard:${i
 const SUMS = ['requests', 'errors', 'inputTokens', 'cachedTokens', 'outputTokens', 'costNano', 'unpriced'] as const;
 
 /** Sum the shards' groups that share every grouped value; ordered by the groups, as one object orders them. */
-export function mergeGroups(parts: UsageGroup[][], groupBy: readonly Group[]): UsageGroup[] {
-  const byId = new Map<string, UsageGroup>();
+export function mergeGroups<G extends Summed & Partial<Record<K, string | number>>, K extends string>(parts: G[][], groupBy: readonly K[]): G[] {
+  const byId = new Map<string, G>();
   for (const rows of parts) {
     for (const row of rows) {
       const id = JSON.stringify(groupBy.map((g) => row[g]));
