@@ -4,8 +4,9 @@
  * and queries over the shards sum to exactly what was sent. Against the real objects.
  */
 import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { UsageGroup, UsageRollups } from '../../src/usage/rollups-do';
+import { DAY_MS, HOUR_MS, type RollupRow, type UsageGroup, type UsageRollups } from '../../src/usage/rollups-do';
 import { shardName, shardOf } from '../../src/usage/shards';
 import { admin, call, chatBody, newKey, resetWorld } from './helpers';
 
@@ -92,4 +93,22 @@ describe('sharded rollups', () => {
       ]);
     }
   }, 30_000);
+
+  it('deletes hours past retention on every shard, not only the first', async () => {
+    const now = Date.now();
+    const row = (key: string, hour: number): RollupRow => ({ hour, key, model: 'm', node: 'n', requests: 1, errors: 0, inputTokens: 1, cachedTokens: 0, outputTokens: 1, costNano: 0, unpriced: 0 });
+    const keys = Array.from({ length: 64 }, (_, i) => `key_retention_${i}`);
+    const shards = [...new Set(keys.map((k) => shardOf(k, SHARDS)))].filter((s) => s !== 0).slice(0, 3);
+    expect(shards.length).toBe(3);
+    for (const s of shards) {
+      const key = keys.find((k) => shardOf(k, SHARDS) === s)!;
+      const stub = ns().getByName(shardName(s));
+      const recent = now - (now % HOUR_MS);
+      await stub.record([row(key, recent - 91 * DAY_MS), row(key, recent)]);
+      expect(await runDurableObjectAlarm(stub)).toBe(true); // each shard armed its own daily alarm
+      const left = await stub.query({ from: 0, to: now + HOUR_MS, key, groupBy: ['hour'] });
+      expect(left.map((g) => g.hour)).toEqual([recent]);
+    }
+  });
 });
+
