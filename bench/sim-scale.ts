@@ -29,7 +29,8 @@
  * Object); 10,000 row writes/s per object (an assumption, not measured here: single-row
  * SQLite upserts inside one call's implicit transaction).
  */
-import { shardOf } from '../src/usage/shards.ts';
+import { pickShard } from '../src/usage/shards.ts';
+import { rng } from './rng.ts';
 
 const COLOS = Number(process.env.SCALE_COLOS ?? 300);
 const COLO_SKEW = 0.6;
@@ -59,7 +60,6 @@ const zipf = (n: number, s: number) => {
 };
 
 const keyShare = zipf(KEYS, KEY_SKEW);
-const keyIds = keyShare.map((_, i) => `key_${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(12, '0')}`);
 
 interface Isolate {
   rps: number;
@@ -97,30 +97,48 @@ interface Load {
   rows: number;
 }
 
-function rollups(all: Isolate[], shards: number): Load {
-  const shardOfKey = keyIds.map((id) => shardOf(id, shards));
+/** Per isolate: its batch interval and rows per batch (isolates of equal rps behave alike). */
+function batches(all: Isolate[]): { t: number; rows: number; present: number[] }[] {
+  const memo = new Map<number, { t: number; rows: number; present: number[] }>();
+  return all.map((i) => {
+    let b = memo.get(i.rps);
+    if (!b) {
+      const t = batchSeconds(i.rps);
+      const present = seen(i.rps * t);
+      b = { t, rows: present.reduce((a, q) => a + q, 0) * ROWS_PER_KEY, present };
+      memo.set(i.rps, b);
+    }
+    return b;
+  });
+}
+
+/** Each isolate to one shard at random (as the router does): the busiest shard's load. */
+function rollupsByIsolate(all: Isolate[], shards: number): Load {
+  const draw = rng(7);
   const calls = new Array<number>(shards).fill(0);
   const rows = new Array<number>(shards).fill(0);
-  // Isolates of equal rps behave alike: group them.
-  const byRps = new Map<number, number>();
-  for (const i of all) byRps.set(i.rps, (byRps.get(i.rps) ?? 0) + 1);
-  for (const [rps, count] of byRps) {
-    const t = batchSeconds(rps);
-    const n = rps * t;
-    const present = seen(n);
+  batches(all).forEach((b) => {
+    const s = pickShard(shards, draw());
+    calls[s]! += 1 / b.t;
+    rows[s]! += b.rows / b.t;
+  });
+  return { what: shards === 1 ? 'UsageRollups (1 object, before)' : `UsageRollups (${shards} shards by isolate, busiest)`, calls: Math.max(...calls), rows: Math.max(...rows) };
+}
+
+/** The alternative not taken: shards by key hash. The busiest key's shard is in every batch. */
+function rollupsByKey(all: Isolate[], shards: number): Load {
+  const shardOfKey = keyShare.map((_, k) => k % shards); // any even spread: the busiest key decides
+  const calls = new Array<number>(shards).fill(0);
+  const rows = new Array<number>(shards).fill(0);
+  for (const b of batches(all)) {
     const absent = new Array<number>(shards).fill(1);
-    const shardRows = new Array<number>(shards).fill(0);
-    present.forEach((q, k) => {
+    b.present.forEach((q, k) => {
       absent[shardOfKey[k]!]! *= 1 - q;
-      shardRows[shardOfKey[k]!]! += q * ROWS_PER_KEY;
+      rows[shardOfKey[k]!]! += (q * ROWS_PER_KEY) / b.t;
     });
-    for (let s = 0; s < shards; s++) {
-      calls[s]! += (count * (1 - absent[s]!)) / t;
-      rows[s]! += (count * shardRows[s]!) / t;
-    }
+    for (let s = 0; s < shards; s++) calls[s]! += (1 - absent[s]!) / b.t;
   }
-  const busiest = calls.indexOf(Math.max(...calls));
-  return { what: shards === 1 ? 'UsageRollups (1 object, before)' : `UsageRollups (${shards} shards, busiest)`, calls: calls[busiest]!, rows: Math.max(...rows) };
+  return { what: `UsageRollups (${shards} shards by key, busiest)`, calls: Math.max(...calls), rows: Math.max(...rows) };
 }
 
 function leasedCalls(all: Isolate[], share: number): number {
@@ -142,8 +160,9 @@ function model(total: number): Load[] {
     { what: 'RateLimiter (busiest key with a budget: exact)', calls: 2 * total * top, rows: 2 * total * top },
     { what: `ColoStats (busiest colo, ${busiestColo.isolates.length} isolates)`, calls: coloCalls, rows: coloCalls },
     { what: 'HealthMonitor (the one)', calls: 1 / 60 + COLOS / 600 + 1, rows: 1 / 60 + COLOS / 600 },
-    rollups(all, 1),
-    rollups(all, SHARDS),
+    rollupsByIsolate(all, 1),
+    rollupsByKey(all, SHARDS),
+    rollupsByIsolate(all, SHARDS),
   ];
 }
 

@@ -231,10 +231,11 @@ export const KeyLimitsSchema = z.strictObject({
 /** Usage rollups (`usage/rollups-do.ts`). */
 export const UsageSchema = z.strictObject({
   /**
-   * UsageRollups objects the rows are spread over, by a hash of the key id, so no single
-   * object takes every isolate's batches (a Durable Object's soft limit is ~1,000 calls/s).
-   * Queries read every shard below this count and sum them, so raising it loses nothing;
-   * lowering it hides the rows in the shards above it until raised again (README).
+   * UsageRollups objects the rows are spread over (each isolate writes to one, picked at
+   * random), so no single object takes every isolate's batches (a Durable Object's soft
+   * limit is ~1,000 calls/s). Queries read every shard below this count and sum them, so
+   * raising it loses nothing; lowering it hides the rows in the shards above it until
+   * raised again (README).
    */
   shards: positiveInt.max(256).default(16),
 });

@@ -1,19 +1,21 @@
 /**
- * This isolate's rollup rows, summed in memory and sent to the UsageRollups objects — one
- * call per shard that has rows — when a flush is due: `FLUSH_MS` since the last, or
- * `MAX_ROWS` rows pending. Never a storage write per request.
+ * This isolate's rollup rows, summed in memory and sent in one call to this isolate's
+ * UsageRollups shard when a flush is due: `FLUSH_MS` since the last, or `MAX_ROWS` rows
+ * pending. Never a storage write per request. Each isolate picks its shard at random once
+ * (`shards.ts`): every shard takes 1/`usage.shards` of the isolates' calls and rows, even
+ * when one key has most of the traffic (a shard by key would take every isolate's call).
  *
  * Nothing waits for a later request: each request's own `waitUntil` runs
  * `flushRollupsWhenDue`, which flushes at once when due and otherwise sleeps until the
  * batch's flush time (at most `FLUSH_MS`, well inside the 30 s `waitUntil` allows after the
  * response), so the last request before an isolate goes idle still sends its rows. All the
- * requests waiting on one batch share one timer. A shard's call that fails puts its rows
- * back and is retried after 1, 2, 4… s within `WAIT_BUDGET_MS`; what is still unsent then
- * stays pending for the next request's flush — re-queued, never dropped.
+ * requests waiting on one batch share one timer. A call that fails puts its rows back and
+ * is retried after 1, 2, 4… s within `WAIT_BUDGET_MS`; what is still unsent then stays
+ * pending for the next request's flush — re-queued, never dropped.
  */
 import { onIsolateReset } from '../isolate';
 import { HOUR_MS, type RollupRow, type UsageRollups } from './rollups-do';
-import { shardName, shardOf } from './shards';
+import { pickShard, shardName } from './shards';
 
 const FLUSH_MS = 10_000;
 const MAX_ROWS = 200;
@@ -24,11 +26,19 @@ const RETRY_MS = 1_000;
 let pending = new Map<string, RollupRow>();
 let lastFlush = -Infinity;
 let scheduled: Promise<void> | null = null;
+/** This isolate's shard, picked for the shard count it was picked under. */
+let mine: { of: number; index: number } | null = null;
 onIsolateReset(() => {
   pending = new Map();
   lastFlush = -Infinity;
   scheduled = null;
+  mine = null;
 });
+
+function myShard(shards: number): number {
+  if (mine?.of !== shards) mine = { of: shards, index: pickShard(shards, Math.random()) };
+  return mine.index;
+}
 
 export interface Settled {
   at: number;
@@ -66,26 +76,18 @@ export function addToRollup(s: Settled): void {
   });
 }
 
-/**
- * Send the pending rows now if a flush is due (or `force`): one call per shard. A shard's
- * rows whose call fails are put back for the next flush, and the first error is thrown.
- */
+/** Send the pending rows now if a flush is due (or `force`); rows of a failed call are put back and the error thrown. */
 export async function flushRollups(ns: DurableObjectNamespace<UsageRollups>, shards: number, now: number, force = false): Promise<void> {
   if (pending.size === 0 || (!force && now - lastFlush < FLUSH_MS && pending.size < MAX_ROWS)) return;
-  const byShard = new Map<number, RollupRow[]>();
-  for (const row of pending.values()) {
-    const s = shardOf(row.key, shards);
-    const list = byShard.get(s);
-    if (list) list.push(row);
-    else byShard.set(s, [row]);
-  }
+  const rows = [...pending.values()];
   pending = new Map();
   lastFlush = now;
-  const sent = await Promise.allSettled([...byShard].map(([s, rows]) => ns.getByName(shardName(s)).record(rows)));
-  const failed = [...byShard.values()].filter((_, i) => sent[i]!.status === 'rejected');
-  failed.flat().forEach(merge);
-  const error = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (error) throw error.reason;
+  try {
+    await ns.getByName(shardName(myShard(shards))).record(rows);
+  } catch (err) {
+    rows.forEach(merge); // re-queued: the retry or the next flush sends them
+    throw err;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

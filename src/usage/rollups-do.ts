@@ -1,9 +1,9 @@
 /**
  * UsageRollups Durable Object: requests, errors, tokens and cost per key × model × node ×
- * hour, in SQLite. Sharded by key (`usage.shards`, default 16; `shards.ts`): shard 0 is
- * named `global` (the one object before sharding), the others `shard:<i>`. Isolates send
- * each shard its rows in batches (`rollup-batch.ts`, one call per shard per isolate every
- * 10 s at most, never one per request), and the admin views query every shard and sum.
+ * hour, in SQLite. Sharded (`usage.shards`, default 16; `shards.ts`): shard 0 is named
+ * `global` (the one object before sharding), the others `shard:<i>`. Each isolate sends its
+ * rows in batches to one shard it picked at random (`rollup-batch.ts`, one call every 10 s
+ * at most, never one per request), and the admin views query every shard and sum.
  * Every shard runs its own daily retention alarm (armed in its constructor). Rows older than `RETENTION_DAYS` are deleted daily.
  * Cost is kept in integer nano-dollars so that sums are exact.
  */

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageGroup } from '../../src/usage/rollups-do';
-import { mergeGroups, shardName, shardOf } from '../../src/usage/shards';
+import { mergeGroups, pickShard, shardName } from '../../src/usage/shards';
 
 const g = (extra: Partial<UsageGroup>, requests: number): UsageGroup =>
   ({ requests, errors: 0, inputTokens: requests * 10, cachedTokens: 0, outputTokens: requests, costNano: requests * 7, unpriced: 0, ...extra }) as UsageGroup;
 
 describe('usage shards', () => {
-  it('puts a key in the same shard every time, and spreads many keys over every shard', () => {
-    expect(shardOf('key_abc', 16)).toBe(shardOf('key_abc', 16));
-    const used = new Set(Array.from({ length: 1000 }, (_, i) => shardOf(`key_${i.toString(16).padStart(20, '0')}`, 16)));
-    expect(used.size).toBe(16);
+  it('maps a uniform draw onto every shard, evenly, and never past the last', () => {
+    const hits = new Array<number>(16).fill(0);
+    for (let i = 0; i < 1600; i++) hits[pickShard(16, i / 1600)]!++;
+    expect(hits).toEqual(new Array<number>(16).fill(100));
+    expect(pickShard(16, 0.999999999)).toBe(15);
+    expect(pickShard(1, 0.7)).toBe(0);
   });
 
   it("keeps the single object's name for shard 0, so rows written before sharding stay readable", () => {

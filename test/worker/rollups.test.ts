@@ -7,7 +7,8 @@ import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS, type RollupRow, type UsageGroup, type UsageRollups } from '../../src/usage/rollups-do';
-import { shardName, shardOf } from '../../src/usage/shards';
+import { resetIsolate } from '../../src/isolate';
+import { shardName } from '../../src/usage/shards';
 import { admin, call, chatBody, newKey, resetWorld } from './helpers';
 
 beforeEach(resetWorld);
@@ -46,11 +47,16 @@ describe('rollup rows are flushed by the request that made them', () => {
 
   it('re-queues a batch its shard refused and sends it again from the same waitUntil, counted once', async () => {
     const { key, id } = await newKey();
-    await ns().getByName(shardName(shardOf(id, SHARDS))).failNextRecords(1);
-    await chat(key);
-    expect(await waitFor(async () => (await storedRequests(id)) > 0, 8_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1_500)); // a second send would have landed by now
-    expect(await storedRequests(id)).toBe(1);
+    // Whichever shard this isolate picks refuses its first batch.
+    await Promise.all(Array.from({ length: SHARDS }, (_, i) => ns().getByName(shardName(i)).failNextRecords(1)));
+    try {
+      await chat(key);
+      expect(await waitFor(async () => (await storedRequests(id)) > 0, 8_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1_500)); // a second send would have landed by now
+      expect(await storedRequests(id)).toBe(1);
+    } finally {
+      await Promise.all(Array.from({ length: SHARDS }, (_, i) => ns().getByName(shardName(i)).failNextRecords(0)));
+    }
   }, 20_000);
 });
 
@@ -68,40 +74,40 @@ describe("unlimited keys' totals are flushed by the request that made them", () 
 });
 
 describe('sharded rollups', () => {
-  it('spreads keys over the shards, and /admin/usage sums them to exactly what was sent', async () => {
+  it('spreads isolates over the shards, and /admin/usage sums them to exactly what was sent', async () => {
     const totals = async () => (await (await admin('/usage?groupBy=model')).json<{ data: (UsageGroup & { model: string })[] }>()).data.find((g) => g.model === 'gpt-4o-mini');
     const before = (await totals()) ?? { requests: 0, inputTokens: 0, outputTokens: 0 };
-    const keys = await Promise.all(Array.from({ length: 24 }, () => newKey()));
+    const keys = await Promise.all(Array.from({ length: 4 }, () => newKey()));
     const sent = { requests: 0, inputTokens: 0, outputTokens: 0 };
-    for (const [i, k] of keys.entries()) {
-      for (let j = 0; j <= i % 3; j++) {
-        const { usage } = await chat(k.key);
-        sent.requests++;
-        sent.inputTokens += usage.prompt_tokens;
-        sent.outputTokens += usage.completion_tokens;
+    const perKey = new Map<string, number>();
+    for (let round = 0; round < 8; round++) {
+      // Each round is a fresh isolate (it picks its own shard); every key in every round.
+      resetIsolate();
+      for (const [i, k] of keys.entries()) {
+        for (let j = 0; j <= (i + round) % 3; j++) {
+          const { usage } = await chat(k.key);
+          sent.requests++;
+          sent.inputTokens += usage.prompt_tokens;
+          sent.outputTokens += usage.completion_tokens;
+          perKey.set(k.id, (perKey.get(k.id) ?? 0) + 1);
+        }
       }
+      await admin('/usage'); // sends the round's rows
     }
-    expect(new Set(keys.map((k) => shardOf(k.id, SHARDS))).size).toBeGreaterThan(8);
+    // The same key's rows sit in more than one shard (8 isolates on 16 shards: all on one has odds 16⁻⁷).
+    const holders = await Promise.all(Array.from({ length: SHARDS }, (_, i) => ns().getByName(shardName(i)).query({ from: 0, to: Date.now() + HOUR_MS, key: keys[0]!.id, groupBy: [] })));
+    expect(holders.filter((rows) => rows.length > 0).length).toBeGreaterThan(1);
     const after = (await totals())!;
     expect({ requests: after.requests - before.requests, inputTokens: after.inputTokens - before.inputTokens, outputTokens: after.outputTokens - before.outputTokens }).toEqual(sent);
-    // Per key: each key's rows sit in its own shard only, with exactly its requests.
-    const byKey = (await (await admin('/usage?groupBy=key')).json<{ data: { key: string; requests: number }[] }>()).data;
-    for (const [i, k] of keys.entries()) {
-      expect(byKey.find((g) => g.key === k.id)?.requests).toBe((i % 3) + 1);
-      expect(await ns().getByName(shardName(shardOf(k.id, SHARDS))).query({ from: 0, to: Date.now() + 3_600_000, key: k.id, groupBy: [] })).toEqual([
-        expect.objectContaining({ requests: (i % 3) + 1 }),
-      ]);
-    }
-  }, 30_000);
+    const byKey = (await (await admin('/usage?groupBy=key,hour')).json<{ data: { key: string; requests: number }[] }>()).data;
+    for (const k of keys) expect(byKey.filter((g) => g.key === k.id).reduce((n, g) => n + g.requests, 0)).toBe(perKey.get(k.id));
+  }, 60_000);
 
   it('deletes hours past retention on every shard, not only the first', async () => {
     const now = Date.now();
     const row = (key: string, hour: number): RollupRow => ({ hour, key, model: 'm', node: 'n', requests: 1, errors: 0, inputTokens: 1, cachedTokens: 0, outputTokens: 1, costNano: 0, unpriced: 0 });
-    const keys = Array.from({ length: 64 }, (_, i) => `key_retention_${i}`);
-    const shards = [...new Set(keys.map((k) => shardOf(k, SHARDS)))].filter((s) => s !== 0).slice(0, 3);
-    expect(shards.length).toBe(3);
-    for (const s of shards) {
-      const key = keys.find((k) => shardOf(k, SHARDS) === s)!;
+    for (const s of [0, 7, SHARDS - 1]) {
+      const key = `key_retention_${s}`;
       const stub = ns().getByName(shardName(s));
       const recent = now - (now % HOUR_MS);
       await stub.record([row(key, recent - 91 * DAY_MS), row(key, recent)]);
