@@ -102,14 +102,22 @@ export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, sh
   if (scheduled && pending.size < MAX_ROWS) return scheduled;
   const started = Date.now();
   const run = async () => {
-    const wait = lastFlush + FLUSH_MS - Date.now();
-    if (pending.size < MAX_ROWS && wait > 0) await sleep(wait);
-    for (let retry = RETRY_MS; ; retry *= 2) {
+    let retry = 0; // the pause before trying again after a failed call; 0: none failed
+    // Loop while rows are pending: rows that arrive while a call is in flight ride on this
+    // timer (their requests were handed it), so they are sent by the next round, not left.
+    for (;;) {
+      if (pending.size === 0) return;
+      const wait = retry || (pending.size < MAX_ROWS ? lastFlush + FLUSH_MS - Date.now() : 0);
+      if (wait > 0) {
+        if (Date.now() + wait - started > WAIT_BUDGET_MS) return; // still pending: the next request's flush sends them
+        await sleep(wait);
+      }
       try {
-        return await flushRollups(ns, shards, Date.now(), true);
+        await flushRollups(ns, shards, Date.now(), true);
+        retry = 0;
       } catch (err) {
-        if (Date.now() + retry - started > WAIT_BUDGET_MS) throw err; // still pending: the next request's flush sends it
-        await sleep(retry);
+        retry = retry ? retry * 2 : RETRY_MS;
+        if (Date.now() + retry - started > WAIT_BUDGET_MS) throw err; // re-queued: the next request's flush sends them
       }
     }
   };
