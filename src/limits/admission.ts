@@ -10,7 +10,8 @@ import { RouterError } from '../errors/router-error';
 import type { KeyLimits } from '../config/schema';
 import { isolateLeases, type Authority, type Defer, type SettleResult, type Subject } from './leases';
 import type { RateLimiter } from './limiter-do';
-import { recordUsage, takeDueBatch } from './usage-batch';
+import { flushTotalsWhenDue } from '../usage/totals-flush';
+import { recordUsage } from './usage-batch';
 import { formatReset, type Decision, type LimitSet, type Snapshot } from './window';
 
 export interface LimiterBindings {
@@ -182,9 +183,7 @@ export async function admitKey(
 /** Keys without limits: count in the isolate's batch, flush the batch when it is due. */
 async function recordUnlimited(env: LimiterBindings, keyId: string, result: SettleResult): Promise<void> {
   recordUsage(keyId, result.usage);
-  const batch = takeDueBatch(Date.now());
-  if (!batch) return;
-  await Promise.all([...batch].map(([id, delta]) => env.RATE_LIMITER.getByName(`key:${id}`).addTotals(delta)));
+  await flushTotalsWhenDue(env.RATE_LIMITER);
 }
 
 export type NodeReservation = { ok: true; settle(result: SettleResult): Promise<void> } | { ok: false; reason: string };
