@@ -116,7 +116,7 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
           if (r.decision?.ok) decided.set(r.decision.id, loop.now);
           return r;
         }),
-      extend: (id, limits, tokens) => call(() => ledger.extend(id, limits, tokens, loop.now)),
+      extend: (id, limits, tokens, cost) => call(() => ledger.extend(id, limits, tokens, cost, loop.now)),
     };
   }
 

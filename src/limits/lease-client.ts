@@ -54,6 +54,8 @@ export interface Ticket {
   charged: number;
   /** Worst-case cost of one attempt, nano-USD. */
   worstCost: number;
+  /** Worst cases held so far, one per attempt. */
+  chargedCost: number;
 }
 
 export interface EndResult {
@@ -75,6 +77,8 @@ export class LeaseClient {
   private demand: { start: number; count: number }[] = [];
   private peakInFlight = 0;
   private avgTokens: number | null = null;
+  /** The newest state of the subject's window this isolate has seen: at `at` by the authority's clock, received at `receivedAt` by this one's. */
+  private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;
 
   readonly ttlMs: number;
 
@@ -108,7 +112,7 @@ export class LeaseClient {
     l.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight());
     this.avgTokens = this.avgTokens === null ? tokens : 0.8 * this.avgTokens + 0.2 * tokens;
-    return { lease: l, reserved: tokens, charged: tokens, worstCost };
+    return { lease: l, reserved: tokens, charged: tokens, worstCost, chargedCost: worstCost };
   }
 
   private inFlight(): number {
@@ -116,14 +120,17 @@ export class LeaseClient {
   }
 
   /**
-   * Another attempt's reservation from the ticket's own lease, while it still admits;
-   * false: ask the authority (`charge` first, `uncharge` if refused, so that no report
-   * taken meanwhile counts less than the entry may hold).
+   * Another attempt's reservation with no round trip: when nothing limits it (`checked`
+   * false: no `tpm`, no budget), or from the ticket's own lease while it still admits and
+   * holds the tokens. A request admitted exactly has no grant to draw on, and a budget is
+   * never drawn on locally: false — ask the authority (`charge` first, `uncharge` if
+   * refused, so that no report taken meanwhile counts less than the entry may hold).
    */
-  extendLocal(t: Ticket, now: number): boolean {
+  extendLocal(t: Ticket, now: number, checked: { tokens: boolean; cost: boolean }): boolean {
     const l = t.lease;
-    if (l.tokensLeft !== null) {
-      if (!this.admitting(l, now) || l.tokensLeft < t.reserved) return false;
+    if (checked.cost) return false;
+    if (checked.tokens) {
+      if (l.tokensLeft === null || !this.admitting(l, now) || l.tokensLeft < t.reserved) return false;
       l.tokensLeft -= t.reserved;
     }
     this.charge(t);
@@ -133,18 +140,22 @@ export class LeaseClient {
   charge(t: Ticket): void {
     t.charged += t.reserved;
     t.lease.tokens += t.reserved;
+    t.chargedCost += t.worstCost;
+    t.lease.cost += t.worstCost;
   }
 
   uncharge(t: Ticket): void {
     t.charged -= t.reserved;
     t.lease.tokens -= t.reserved;
+    t.chargedCost -= t.worstCost;
+    t.lease.cost -= t.worstCost;
   }
 
   /** The request is over: its slot and unused reservation return to its lease. */
   end(t: Ticket, result: EndResult): void {
     const l = t.lease;
     l.tokens += result.cost - t.charged;
-    l.cost += (result.costNano ?? t.worstCost) - t.worstCost;
+    l.cost += (result.costNano ?? t.chargedCost) - t.chargedCost;
     l.inFlight--;
     if (!l.closeSent) {
       if (l.tokensLeft !== null) l.tokensLeft += t.charged - result.cost;
@@ -243,6 +254,7 @@ export class LeaseClient {
   accept(result: SyncResult, sentAt: number, now: number, request?: { tokens: number; cost?: number | undefined }): Ticket | null {
     const d = result.decision;
     const g = result.lease;
+    if (result.snapshot && result.at !== undefined) this.learn(result.snapshot, result.at, now);
     const admitted = request && d?.ok ? request : undefined;
     if (g) {
       // Granted beyond the request at hand, which is the lease's first.
@@ -279,16 +291,37 @@ export class LeaseClient {
     return l;
   }
 
-  /** `x-ratelimit-*` state this isolate can stand behind: what its leases still give, never the key's whole remainder. */
+  /** Keep the authority's newest answer about the window (answers may arrive out of order). */
+  learn(snapshot: Snapshot, at: number, now: number): void {
+    if (this.known && this.known.at > at) return;
+    this.known = { snapshot, at, receivedAt: now };
+  }
+
+  /**
+   * `x-ratelimit-*` state: the subject's window as the authority last told it, with what
+   * this isolate's unreported leases still hold counted as free — the authority counts each
+   * at its whole grant until its report, and every lease held was granted at or before that
+   * answer — so what this isolate admitted from them since is taken off, and what its
+   * requests gave back since is added.
+   */
   snapshot(limits: LimitSet, now: number): Snapshot {
-    const open = this.leases.filter((l) => this.admitting(l, now));
-    const sum = (f: (l: HeldLease) => number) => open.reduce((n, l) => n + Math.max(0, f(l)), 0);
-    const newest = open.at(-1);
-    const reset = (kind: 'requests' | 'tokens') => Math.max(0, (newest?.snapshot[kind]?.resetMs ?? 0) - (now - (newest?.syncedAt ?? now)));
+    const open = this.leases.filter((l) => !l.closeSent);
+    const sum = (f: (l: HeldLease) => number | null) => open.reduce((n, l) => n + (f(l) ?? 0), 0);
+    const known = this.known?.snapshot ?? {};
+    const age = now - (this.known?.receivedAt ?? now);
+    const window = (limit: number, w: { remaining: number; resetMs: number } | undefined, own: number) => ({
+      limit,
+      remaining: Math.min(limit, Math.max(0, (w?.remaining ?? 0) + own)),
+      resetMs: Math.max(0, (w?.resetMs ?? 0) - age),
+    });
     return {
-      ...(limits.rpm ? { requests: { limit: limits.rpm, remaining: sum((l) => l.requestsLeft), resetMs: reset('requests') } } : {}),
-      ...(limits.tpm ? { tokens: { limit: limits.tpm, remaining: sum((l) => l.tokensLeft ?? 0), resetMs: reset('tokens') } } : {}),
-      ...(limits.concurrency ? { concurrency: { limit: limits.concurrency, inFlight: limits.concurrency - sum((l) => l.slotsLeft ?? 0) } } : {}),
+      ...(limits.rpm ? { requests: window(limits.rpm, known.requests, sum((l) => l.requestsLeft)) } : {}),
+      ...(limits.tpm ? { tokens: window(limits.tpm, known.tokens, sum((l) => l.tokensLeft)) } : {}),
+      ...(limits.concurrency
+        ? { concurrency: { limit: limits.concurrency, inFlight: Math.max(0, (known.concurrency?.inFlight ?? 0) - sum((l) => l.slotsLeft)) } }
+        : {}),
+      ...(limits.dayNano && known.day ? { day: window(limits.dayNano, known.day, 0) } : {}),
+      ...(limits.monthNano && known.month ? { month: window(limits.monthNano, known.month, 0) } : {}),
     };
   }
 }

@@ -18,7 +18,7 @@
  * in half of what is free (`grantFor`): a key near its limit is admitted one request at a
  * time, exactly.
  */
-import { canExtend, dayOf, decide, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
+import { dayOf, decide, decideMore, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
 
 /** Fewer requests than this in a grant is no lease: the key is near its limit. */
 export const MIN_GRANT = 4;
@@ -91,6 +91,9 @@ export interface SyncResult {
   /** The request at hand: refused, or admitted alone (no `lease`) or as the lease's first (`id` the lease's). */
   decision?: (Decision & { id: string }) | undefined;
   lease?: LeaseGrant | undefined;
+  /** The subject's window once this sync was applied (reports, request, grant), and when, by the authority's clock. */
+  snapshot?: Snapshot | undefined;
+  at?: number | undefined;
 }
 
 /** Free capacity after what the window holds (Infinity where there is no limit). */
@@ -198,12 +201,12 @@ export class Ledger {
       const cost = req.request.cost ?? 0;
       const d = decide(this.log, req.limits, req.request.tokens, now, req.leaseMs, id, cost, this.spent(now));
       decision = { ...d, id };
-      if (!d.ok) return { decision };
+      if (!d.ok) return { decision, snapshot: d.snapshot, at: now };
       entry = singleEntry(id, now, req.request.tokens, now + req.leaseMs, cost);
       this.push(entry);
     }
     const grant = req.want && grantFor(this.log, req.limits, req.want, now);
-    if (!grant) return { decision };
+    if (!grant) return { decision, snapshot: decision?.snapshot ?? snapshot(this.log, req.limits, now, this.spent(now)), at: now };
     // The request at hand (if any) becomes the lease's first: one entry holds both.
     const first = req.request ? 1 : 0;
     entry ??= singleEntry(id, now, 0, 0);
@@ -218,6 +221,8 @@ export class Ledger {
     return {
       decision: decision && { ...decision, snapshot: snap },
       lease: { id, ...grant, ttlMs: req.ttlMs, snapshot: snap },
+      snapshot: snap,
+      at: now,
     };
   }
 
@@ -239,14 +244,23 @@ export class Ledger {
     this.touch(e);
   }
 
-  /** Reserve `tokens` more for an open entry (another attempt, or a lease's own requests); false when `tpm` has no room. */
-  extend(id: string, limits: LimitSet, tokens: number | undefined, now: number): boolean {
+  /**
+   * Reserve `tokens` and `cost` (nano-USD) more for an open entry: another attempt after an
+   * abandoned one, which the provider may bill as well. Checked like an admission — tokens
+   * against the window, cost against the budgets of the entry's own day and month — and
+   * refused with the limit that has no room; null when the entry is no longer open.
+   */
+  extend(id: string, limits: LimitSet, tokens: number | undefined, cost: number | undefined, now: number): (Decision & { at: number }) | null {
     this.tidy(now);
     const e = this.log.find((x) => x.id === id && x.end === null);
-    const more = tokens ?? e?.reserved ?? 0;
-    if (!e || !canExtend(this.log, limits, more, now)) return false;
+    if (!e) return null;
+    const more = tokens ?? e.reserved;
+    const extra = cost ?? 0;
+    const d = decideMore(this.log, limits, more, extra, e.at, now, { at: this.spent(e.at), now: this.spent(now) });
+    if (!d.ok) return { ...d, at: now };
     e.tokens += more;
+    e.cost += extra;
     this.touch(e);
-    return true;
+    return { ok: true, snapshot: snapshot(this.log, limits, now, this.spent(now)), at: now };
   }
 }

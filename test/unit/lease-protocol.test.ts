@@ -156,7 +156,7 @@ describe("the isolate's leases (Leases) on a config change", () => {
     let now = 0;
     const authority: Authority = {
       sync: async (req) => structuredClone(ledger.sync(structuredClone(req), now, newId)),
-      extend: async (id, limits, tokens) => ledger.extend(id, limits, tokens, now),
+      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, now),
     };
     const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
     // The authority answers at once: a few turns of the event loop let background calls land.

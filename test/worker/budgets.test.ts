@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers';
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, callWithConfig, chatBody, eventually, newKey, resetWorld, testConfig } from './helpers';
+import { admin, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -88,6 +88,26 @@ describe('spend budgets', () => {
     const res = await send(key);
     expect(res.status).toBe(429);
     expect((await res.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+  });
+
+  it('a retry after a hung first attempt reserves its worst case again: four such requests never spend past a $0.05 budget', async () => {
+    // Four worst cases (~$0.0401) fit; each hung attempt may be billed its worst case, and a fifth worst case does not fit.
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.05 } });
+    await setNode('n-us', { hang: true });
+    const responses = await Promise.all(Array.from({ length: 4 }, () => callWithConfig(config(), '/v1/chat/completions', { key, body: body(), cf: CF.iad })));
+    const bodies = await Promise.all(responses.map((r) => r.json<{ error?: { code: string; message: string } }>()));
+    expect(responses.map((r) => r.status)).toEqual([429, 429, 429, 429]);
+    for (const b of bodies) {
+      expect(b.error?.code).toBe('insufficient_quota');
+      expect(b.error?.message).toContain('another attempt');
+    }
+    const { spend } = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>(),
+      (u) => u.spend.heldUsd === 0,
+    );
+    expect(spend.heldUsd).toBe(0);
+    expect(spend.dayUsd).toBeGreaterThan(0.04); // the four abandoned attempts, at their worst case
+    expect(spend.dayUsd).toBeLessThanOrEqual(0.05);
   });
 
   it('refuses a request whose worst case alone is over the budget, saying so', async () => {
