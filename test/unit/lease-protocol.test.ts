@@ -5,7 +5,7 @@
  * object restarts (`bench/admission-world.ts`). Over-admission must be zero in every run.
  */
 import { describe, expect, it } from 'vitest';
-import { overAdmission, runWorld, type Colo } from '../../bench/admission-world';
+import { overAdmission, overSpend, runWorld, type Colo } from '../../bench/admission-world';
 import { rng } from '../../bench/rng';
 import { LeaseClient } from '../../src/limits/lease-client';
 import { Leases, type Authority, type Subject } from '../../src/limits/leases';
@@ -211,6 +211,42 @@ describe('many isolates, one authority, real latency', { timeout: 120_000 }, () 
         concurrency: expect.toSatisfy((n: number) => n <= 0),
       });
     }
+  });
+
+  it('never spends past a budget nor tokens past tpm when hung attempts retry: random budgets, worst cases, interleavings, deaths, restarts, a UTC day and month rollover', async () => {
+    const random = rng(1831);
+    // 45 s before the new year: both periods roll over mid-run.
+    const start = Date.UTC(2026, 11, 31, 23, 59, 15);
+    let stopped = 0;
+    for (let run = 0; run < 8; run++) {
+      const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
+      const budgeted = run % 4 !== 3; // every fourth run leases (no budget): its retries draw on the lease or the object
+      const limits: LimitSet = {
+        ...(random() < 0.5 ? { rpm: pick([200, 1_500]) } : {}),
+        ...(random() < 0.6 ? { tpm: pick([50_000, 400_000, 1_000_000]) } : {}),
+        ...(random() < 0.3 ? { concurrency: pick([20, 60]) } : {}),
+        ...(budgeted && random() < 0.8 ? { dayNano: pick([2e8, 1e9, 4e9]) } : {}),
+        ...(budgeted ? { monthNano: pick([5e8, 3e9, 1e10]) } : {}),
+      };
+      const result = await runWorld({
+        seed: 100 + run,
+        limits,
+        colos: COLOS,
+        durationMs: 90_000,
+        leases: true,
+        deaths: run % 3,
+        restarts: (run % 2) + 1,
+        start,
+        cost: [1e6, 2e7],
+        hang: 0.25,
+      });
+      stopped += result.stopped;
+      const over = { ...overAdmission(result.admitted, limits), ...overSpend(result.admitted, limits) };
+      const none = expect.toSatisfy((n: number) => n <= 0);
+      expect({ run, limits, ...over }).toEqual({ run, limits, requests: none, tokens: none, concurrency: none, day: none, month: none, periods: 4 });
+      expect(result.abandoned).toBeGreaterThan(0);
+    }
+    expect(stopped).toBeGreaterThan(0); // some retries were refused: the limits did bind on extensions
   });
 
   it('strands little: saturated by many isolates, leases admit within 5% of exact admission (no deaths)', async () => {
