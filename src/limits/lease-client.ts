@@ -7,14 +7,16 @@
  *   tokens and a slot left. A lease admits until `ttlMs` after its sync was *sent*, by
  *   this isolate's clock: never after the authority stopped counting it as admitting,
  *   whatever the clocks of the two say.
- * - **Refill** before running dry: when the newest lease has used half of its requests
- *   or tokens, or has less than 40% of its time left. Leases are sized by this isolate's
- *   own recent rate over one `ttlMs`, and its recent peak of requests in flight.
+ * - **Refill** before running dry: when the newest lease has used half of its requests,
+ *   tokens or spend, or has less than 40% of its time left. Leases are sized by this
+ *   isolate's own recent rate over one `ttlMs` (tokens and spend at its recent average
+ *   reservation and worst case), and its recent peak of requests in flight.
  * - **Report**: once when a lease stops admitting (what it used, so the rest returns at
  *   once), and once more when its last request ends, with its totals. A request admitted
  *   exactly (no lease) is a lease of one that stopped admitting at birth.
  */
 import { addTotals, MIN_GRANT, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
+import { windowAsKnown } from './lease-headers';
 import type { LimitSet, Snapshot } from './window';
 
 const MAX_WANT = 100_000;
@@ -32,6 +34,9 @@ interface HeldLease {
   tokensLeft: number | null;
   grantedTokens: number | null;
   slotsLeft: number | null;
+  /** Nano-USD of spend left (budgets); null: granted none (no budget when granted). */
+  costLeft: number | null;
+  grantedCost: number | null;
   admitted: number;
   lastAdmit: number | null;
   /** Usage of ended requests + reservations of those in flight. */
@@ -77,6 +82,7 @@ export class LeaseClient {
   private demand: { start: number; count: number }[] = [];
   private peakInFlight = 0;
   private avgTokens: number | null = null;
+  private avgCost: number | null = null;
   /** The newest state of the subject's window this isolate has seen: at `at` by the authority's clock, received at `receivedAt` by this one's. */
   private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;
 
@@ -90,16 +96,22 @@ export class LeaseClient {
     return l.admitUntil > now && l.requestsLeft > 0;
   }
 
-  /** Take one request of `tokens` from a lease, or null: no lease can give it now. No await. */
-  admit(tokens: number, now: number): Ticket | null {
+  /**
+   * Take one request of `tokens` and worst-case `cost` from a lease, or null: no lease can
+   * give it now. No await. `budgeted`: the subject has a budget, so only a lease granted
+   * spend may admit.
+   */
+  admit(tokens: number, now: number, cost = 0, budgeted = false): Ticket | null {
     for (const l of this.leases) {
       if (!this.admitting(l, now)) continue;
       if (l.tokensLeft !== null && l.tokensLeft < tokens) continue;
       if (l.slotsLeft !== null && l.slotsLeft < 1) continue;
+      if (budgeted && (l.costLeft === null || l.costLeft < cost)) continue;
       l.requestsLeft--;
       if (l.tokensLeft !== null) l.tokensLeft -= tokens;
       if (l.slotsLeft !== null) l.slotsLeft--;
-      return this.started(l, tokens, now);
+      if (l.costLeft !== null) l.costLeft -= cost;
+      return this.started(l, tokens, now, cost);
     }
     return null;
   }
@@ -112,6 +124,7 @@ export class LeaseClient {
     l.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight());
     this.avgTokens = this.avgTokens === null ? tokens : 0.8 * this.avgTokens + 0.2 * tokens;
+    this.avgCost = this.avgCost === null ? worstCost : 0.8 * this.avgCost + 0.2 * worstCost;
     return { lease: l, reserved: tokens, charged: tokens, worstCost, chargedCost: worstCost };
   }
 
@@ -122,17 +135,17 @@ export class LeaseClient {
   /**
    * Another attempt's reservation with no round trip: when nothing limits it (`checked`
    * false: no `tpm`, no budget), or from the ticket's own lease while it still admits and
-   * holds the tokens. A request admitted exactly has no grant to draw on, and a budget is
-   * never drawn on locally: false — ask the authority (`charge` first, `uncharge` if
-   * refused, so that no report taken meanwhile counts less than the entry may hold).
+   * holds the tokens and the worst-case cost. A request admitted exactly has no grant to
+   * draw on: false — ask the authority (`charge` first, `uncharge` if refused, so that no
+   * report taken meanwhile counts less than the entry may hold).
    */
   extendLocal(t: Ticket, now: number, checked: { tokens: boolean; cost: boolean }): boolean {
     const l = t.lease;
-    if (checked.cost) return false;
-    if (checked.tokens) {
-      if (l.tokensLeft === null || !this.admitting(l, now) || l.tokensLeft < t.reserved) return false;
-      l.tokensLeft -= t.reserved;
-    }
+    if ((checked.tokens || checked.cost) && !this.admitting(l, now)) return false;
+    if (checked.tokens && (l.tokensLeft === null || l.tokensLeft < t.reserved)) return false;
+    if (checked.cost && (l.costLeft === null || l.costLeft < t.worstCost)) return false;
+    if (checked.tokens) l.tokensLeft! -= t.reserved;
+    if (checked.cost) l.costLeft! -= t.worstCost;
     this.charge(t);
     return true;
   }
@@ -160,6 +173,7 @@ export class LeaseClient {
     if (!l.closeSent) {
       if (l.tokensLeft !== null) l.tokensLeft += t.charged - result.cost;
       if (l.slotsLeft !== null) l.slotsLeft++;
+      if (l.costLeft !== null) l.costLeft += t.chargedCost - (result.costNano ?? t.chargedCost);
     }
     const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : 0;
     addTotals(l.totals, {
@@ -185,14 +199,15 @@ export class LeaseClient {
    * at such a rate a round trip per request costs little, and a lease would only hold
    * capacity other isolates may need.
    */
-  want(now: number, tokens: number): LeaseWant | undefined {
+  want(now: number, tokens: number, cost = 0): LeaseWant | undefined {
     const recent = this.demand.reduce((n, b) => (b.start > now - this.ttlMs ? n + b.count : n), 0);
     if (recent < MIN_GRANT) return undefined;
     const requests = Math.min(MAX_WANT, Math.ceil(recent * 1.5));
     const perRequest = Math.max(this.avgTokens ?? tokens, tokens);
+    const perCost = Math.max(this.avgCost ?? cost, cost);
     const slots = Math.max(2, Math.ceil(this.peakInFlight * 1.5));
     this.peakInFlight = this.inFlight();
-    return { requests, tokens: Math.ceil(requests * perRequest), slots };
+    return { requests, tokens: Math.ceil(requests * perRequest), slots, cost: Math.ceil(requests * perCost) };
   }
 
   /** Time to ask for the next lease: the newest half used, or 60% through its time. */
@@ -201,7 +216,12 @@ export class LeaseClient {
     const newest = this.leases.filter((l) => this.admitting(l, now)).at(-1);
     if (!newest) return false; // the next request asks, with itself at hand
     const lowOn = (left: number | null, granted: number | null) => left !== null && granted !== null && left < granted / 2;
-    return lowOn(newest.requestsLeft, newest.granted) || lowOn(newest.tokensLeft, newest.grantedTokens) || newest.admitUntil - now < newest.ttlMs * 0.4;
+    return (
+      lowOn(newest.requestsLeft, newest.granted) ||
+      lowOn(newest.tokensLeft, newest.grantedTokens) ||
+      lowOn(newest.costLeft, newest.grantedCost) ||
+      newest.admitUntil - now < newest.ttlMs * 0.4
+    );
   }
 
   /**
@@ -258,16 +278,26 @@ export class LeaseClient {
     const admitted = request && d?.ok ? request : undefined;
     if (g) {
       // Granted beyond the request at hand, which is the lease's first.
-      const l = this.hold(g.id, sentAt + g.ttlMs, g.ttlMs, g.requests, g.tokens, g.slots, g.snapshot, now);
-      return admitted ? this.started(l, admitted.tokens, now) : null;
+      const l = this.hold(g.id, sentAt + g.ttlMs, g.ttlMs, g.requests, g.tokens, g.slots, g.cost ?? null, g.snapshot, now);
+      return admitted ? this.started(l, admitted.tokens, now, admitted.cost ?? 0) : null;
     }
     if (!admitted) return null;
-    const single = this.hold(d!.id, now, 0, 0, null, null, d!.snapshot, now);
+    const single = this.hold(d!.id, now, 0, 0, null, null, null, d!.snapshot, now);
     single.closeSent = true; // the authority counts it as one admitted request already
     return this.started(single, admitted.tokens, now, admitted.cost ?? 0);
   }
 
-  private hold(id: string, admitUntil: number, ttlMs: number, requests: number, tokens: number | null, slots: number | null, snapshot: Snapshot, now: number): HeldLease {
+  private hold(
+    id: string,
+    admitUntil: number,
+    ttlMs: number,
+    requests: number,
+    tokens: number | null,
+    slots: number | null,
+    cost: number | null,
+    snapshot: Snapshot,
+    now: number,
+  ): HeldLease {
     const l: HeldLease = {
       id,
       admitUntil,
@@ -277,6 +307,8 @@ export class LeaseClient {
       tokensLeft: tokens,
       grantedTokens: tokens,
       slotsLeft: slots,
+      costLeft: cost,
+      grantedCost: cost,
       admitted: 0,
       lastAdmit: null,
       tokens: 0,
@@ -297,31 +329,11 @@ export class LeaseClient {
     this.known = { snapshot, at, receivedAt: now };
   }
 
-  /**
-   * `x-ratelimit-*` state: the subject's window as the authority last told it, with what
-   * this isolate's unreported leases still hold counted as free — the authority counts each
-   * at its whole grant until its report, and every lease held was granted at or before that
-   * answer — so what this isolate admitted from them since is taken off, and what its
-   * requests gave back since is added.
-   */
+  /** `x-ratelimit-*` state (`lease-headers.ts`): the window as last heard, this isolate's unreported leases' unused part counted free. */
   snapshot(limits: LimitSet, now: number): Snapshot {
     const open = this.leases.filter((l) => !l.closeSent);
     const sum = (f: (l: HeldLease) => number | null) => open.reduce((n, l) => n + (f(l) ?? 0), 0);
-    const known = this.known?.snapshot ?? {};
-    const age = now - (this.known?.receivedAt ?? now);
-    const window = (limit: number, w: { remaining: number; resetMs: number } | undefined, own: number) => ({
-      limit,
-      remaining: Math.min(limit, Math.max(0, (w?.remaining ?? 0) + own)),
-      resetMs: Math.max(0, (w?.resetMs ?? 0) - age),
-    });
-    return {
-      ...(limits.rpm ? { requests: window(limits.rpm, known.requests, sum((l) => l.requestsLeft)) } : {}),
-      ...(limits.tpm ? { tokens: window(limits.tpm, known.tokens, sum((l) => l.tokensLeft)) } : {}),
-      ...(limits.concurrency
-        ? { concurrency: { limit: limits.concurrency, inFlight: Math.max(0, (known.concurrency?.inFlight ?? 0) - sum((l) => l.slotsLeft)) } }
-        : {}),
-      ...(limits.dayNano && known.day ? { day: window(limits.dayNano, known.day, 0) } : {}),
-      ...(limits.monthNano && known.month ? { month: window(limits.monthNano, known.month, 0) } : {}),
-    };
+    const unused = { requests: sum((l) => l.requestsLeft), tokens: sum((l) => l.tokensLeft), slots: sum((l) => l.slotsLeft), cost: sum((l) => l.costLeft) };
+    return windowAsKnown(limits, this.known?.snapshot ?? {}, now - (this.known?.receivedAt ?? now), unused);
   }
 }

@@ -101,7 +101,7 @@ export class Leases {
     const sentAt = this.clock.now();
     const carries = c.syncing === null;
     const asks = s.leases && c.leasing === null && (request !== undefined || c.needsRefill(sentAt));
-    const want = asks ? c.want(sentAt, request?.tokens ?? 0) : undefined;
+    const want = asks ? c.want(sentAt, request?.tokens ?? 0, request?.cost ?? 0) : undefined;
     const reports = carries ? c.takeReports(sentAt) : [];
     this.calls[awaited ? 'awaited' : 'background']++;
     const run = s.authority
@@ -160,10 +160,11 @@ export class Leases {
   async admit(s: Subject, tokens: number, defer: Defer, worstCost = 0): Promise<Leased> {
     const c = this.clientFor(s, defer);
     c.asked(this.clock.now());
-    let ticket = c.admit(tokens, this.clock.now());
+    const budgeted = s.limits.dayNano !== undefined || s.limits.monthNano !== undefined;
+    let ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     if (!ticket && c.leasing) {
       await c.leasing.catch(() => undefined);
-      ticket = c.admit(tokens, this.clock.now());
+      ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     }
     let snapshot: Snapshot;
     let local = ticket !== null;
@@ -175,7 +176,7 @@ export class Leases {
       const d = result.decision;
       if (!d) throw new Error('limiter answered a request without a decision');
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
-      const late = d.ok ? null : c.admit(tokens, this.clock.now());
+      const late = d.ok ? null : c.admit(tokens, this.clock.now(), worstCost, budgeted);
       if (!d.ok && !late) return d;
       ticket = late ?? t!;
       local = late !== null;
@@ -203,10 +204,10 @@ export class Leases {
   }
 
   /**
-   * Reserve another attempt after an abandoned one. From the request's own lease when it
-   * can (tokens only; nothing to check without `tpm` or a budget); else through the
-   * authority, tokens and worst-case cost, like an admission — a request admitted exactly
-   * always asks, and a budget is always asked.
+   * Reserve another attempt after an abandoned one: its tokens and worst-case cost. From the
+   * request's own lease while it admits and holds them (nothing to check without `tpm` or a
+   * budget); else through the authority, like an admission — so a request admitted exactly
+   * always asks.
    */
   private async extend(s: Subject, c: LeaseClient, t: Ticket): Promise<Extension> {
     const checked = { tokens: s.limits.tpm !== undefined, cost: t.worstCost > 0 && (s.limits.dayNano !== undefined || s.limits.monthNano !== undefined) };

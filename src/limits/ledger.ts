@@ -16,9 +16,11 @@
  * window: over-admission is zero by construction. The price is capacity held in leases:
  * a grant is what the isolate's own demand over one ttl calls for, and only when that fits
  * in half of what is free (`grantFor`): a key near its limit is admitted one request at a
- * time, exactly.
+ * time, exactly. Spend budgets likewise: a lease's cost (its slice of a budget) is held at
+ * its whole grant in the day and month of the grant until it reports, so spent + held by
+ * leases + in flight never passes a budget in any period.
  */
-import { dayOf, decide, decideMore, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
+import { budgetUse, dayOf, decide, decideMore, periodEnd, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
 
 /** Fewer requests than this in a grant is no lease: the key is near its limit. */
 export const MIN_GRANT = 4;
@@ -45,6 +47,8 @@ export interface LeaseWant {
   requests: number;
   tokens: number;
   slots: number;
+  /** Nano-USD of spend (budgets): its requests at the isolate's recent worst cases. */
+  cost?: number | undefined;
 }
 
 /** An isolate's account of one of its entries (a lease or a single request) once it admits no more from it. */
@@ -82,6 +86,8 @@ export interface LeaseGrant {
   requests: number;
   tokens: number | null;
   slots: number | null;
+  /** Nano-USD of spend; `null`: the subject has no budget. */
+  cost?: number | null | undefined;
   ttlMs: number;
   /** The subject's window after the grant (for reset times). */
   snapshot: Snapshot;
@@ -112,16 +118,26 @@ function free(log: readonly LogEntry[], limits: LimitSet, now: number) {
  * those free. Nothing otherwise: a key whose free capacity this isolate's own demand
  * would take most of is near its limit, and is admitted one request at a time, exactly —
  * a lease there would only hold capacity that a burst of requests is refused for.
+ *
+ * Spend (budgets) the same way: the isolate's recent worst cases for the requests it wants,
+ * only where that fits in half of what the day and the month have left after what is spent
+ * and held. A lease's cost belongs to the period of its grant, so none is granted that could
+ * admit past the end of the UTC day (`now + ttlMs`): its requests are all admitted in that day.
  */
-export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number) {
-  // Spend budgets are decided one request at a time (their worst cases vary by model by orders of magnitude).
-  if (limits.dayNano !== undefined || limits.monthNano !== undefined) return null;
+export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number, ttlMs: number, spent: Spent) {
   const f = free(log, limits, now);
   const fits = (x: number, w: number) => w <= Math.floor(x / 2);
   if (want.requests < MIN_GRANT || !fits(f.requests, want.requests) || !fits(f.tokens, want.tokens)) return null;
   const slots = limits.concurrency === undefined ? null : Math.min(want.slots, Math.floor(f.slots / 2));
   if (slots !== null && slots < 1) return null;
-  return { requests: want.requests, tokens: limits.tpm === undefined ? null : want.tokens, slots };
+  const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
+  if (budgeted) {
+    if (want.cost === undefined || now + ttlMs > periodEnd('day', now)) return null;
+    const used = budgetUse(log, spent, now);
+    if (limits.dayNano !== undefined && !fits(limits.dayNano - used.day, want.cost)) return null;
+    if (limits.monthNano !== undefined && !fits(limits.monthNano - used.month, want.cost)) return null;
+  }
+  return { requests: want.requests, tokens: limits.tpm === undefined ? null : want.tokens, slots, cost: budgeted ? want.cost! : null };
 }
 
 export class Ledger {
@@ -205,7 +221,7 @@ export class Ledger {
       entry = singleEntry(id, now, req.request.tokens, now + req.leaseMs, cost);
       this.push(entry);
     }
-    const grant = req.want && grantFor(this.log, req.limits, req.want, now);
+    const grant = req.want && grantFor(this.log, req.limits, req.want, now, req.ttlMs, this.spent(now));
     if (!grant) return { decision, snapshot: decision?.snapshot ?? snapshot(this.log, req.limits, now, this.spent(now)), at: now };
     // The request at hand (if any) becomes the lease's first: one entry holds both.
     const first = req.request ? 1 : 0;
@@ -216,6 +232,7 @@ export class Ledger {
     entry.tokens = (req.request?.tokens ?? 0) + (grant.tokens ?? 0);
     entry.reserved = 0;
     entry.slots = first + (grant.slots ?? req.want!.slots);
+    entry.cost = (req.request?.cost ?? 0) + (grant.cost ?? 0);
     entry.expires = now + req.ttlMs + req.leaseMs;
     const snap = snapshot(this.log, req.limits, now, this.spent(now));
     return {

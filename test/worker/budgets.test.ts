@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { isolateLeases } from '../../src/limits/leases';
 import type { RateLimiter } from '../../src/limits/limiter-do';
 import { admin, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
 
@@ -108,6 +109,27 @@ describe('spend budgets', () => {
     expect(spend.heldUsd).toBe(0);
     expect(spend.dayUsd).toBeGreaterThan(0.04); // the four abandoned attempts, at their worst case
     expect(spend.dayUsd).toBeLessThanOrEqual(0.05);
+  });
+
+  it('admits a key far from its budget from leases of spend, with no round trip, and its spend is exact once they report', async () => {
+    const { key, id } = await newKey({ limits: { dailyUsd: 100 } });
+    const remaining: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await send(key);
+      expect(res.status).toBe(200);
+      remaining.push(Number(res.headers.get('x-ratelimit-remaining-budget-day-usd')));
+      await res.text();
+    }
+    expect(isolateLeases.calls.local).toBeGreaterThan(0);
+    // What the headers promise never grows past what is left after the worst case of the request itself.
+    for (const r of remaining) expect(r).toBeLessThan(100 - 0.01);
+    const { spend } = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>(),
+      (u) => u.spend.heldUsd === 0,
+    );
+    expect(spend.heldUsd).toBe(0);
+    expect(spend.dayUsd).toBeGreaterThan(12 * 0.003);
+    expect(spend.dayUsd).toBeLessThan(12 * 0.004); // real costs, not worst cases
   });
 
   it('refuses a request whose worst case alone is over the budget, saying so', async () => {
