@@ -172,7 +172,10 @@ export class Leases {
       this.calls.local++;
       snapshot = c.snapshot(s.limits, this.clock.now());
     } else {
-      const { result, ticket: t } = await this.call(s, c, true, { tokens, ...(worstCost ? { cost: worstCost } : {}) });
+      const { result, ticket: t } = await this.call(s, c, true, { tokens, ...(worstCost ? { cost: worstCost } : {}) }).catch((err: unknown) => {
+        this.tend(s, c, defer); // the reports it carried are re-queued: send them again from this request's waitUntil
+        throw err;
+      });
       const d = result.decision;
       if (!d) throw new Error('limiter answered a request without a decision');
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.

@@ -217,6 +217,33 @@ describe("the isolate's leases (Leases) on a config change", () => {
   });
 });
 
+describe('reports reach the authority without waiting for a later request', () => {
+  it("a report whose call fails is sent again from the same request's background work", async () => {
+    const ledger = new Ledger([]);
+    let failures = 0;
+    const authority: Authority = {
+      sync: async (req) => {
+        if (failures > 0 && req.reports.length > 0) {
+          failures--;
+          throw new Error('Durable Object reset');
+        }
+        return structuredClone(ledger.sync(structuredClone(req), 0, newId));
+      },
+      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, 0),
+    };
+    const work: Promise<unknown>[] = [];
+    const defer = (p: Promise<unknown>) => void work.push(p.catch(() => undefined));
+    const leases = new Leases({ now: () => 0, sleep: () => Promise.resolve() });
+    const subject: Subject = { name: 'key:k', authority, limits: { concurrency: 1 }, ttlMs: TTL, leaseMs: LEASE, leases: true };
+    const a = await leases.admit(subject, 1, defer);
+    if (!a.ok) throw new Error('refused');
+    failures = 2; // the object restarts twice while the report is on its way
+    a.settle({ usage: { prompt_tokens: 1, completion_tokens: 0 } });
+    for (let i = 0; i < work.length; i++) await work[i];
+    expect(usageAt(ledger.log, 0).inFlight).toBe(0);
+  });
+});
+
 // Simulated minutes take real seconds on a busy machine: a generous bound, not a timing assertion.
 describe('many isolates, one authority, real latency', { timeout: 120_000 }, () => {
   const COLOS: Colo[] = [
