@@ -61,8 +61,8 @@ export interface ForwardInput {
   requestId: string;
   /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
   reserveNode?: (node: NodeConfig) => Promise<NodeReservation | undefined>;
-  /** Reserve another attempt's tokens for the key after an abandoned attempt; false: no room. */
-  extend: () => Promise<boolean>;
+  /** Reserve another attempt for the key after an abandoned one (tokens, budget); an error: the request ends with it. */
+  extend: () => Promise<RouterError | undefined>;
   /** Keeps background work (settling failed attempts' reservations) alive. */
   defer: (work: Promise<unknown>) => void;
 }
@@ -212,10 +212,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       continue;
     }
     if (walk.abandoned > walk.extended) {
-      if (!(await input.extend())) {
+      const refused = await input.extend();
+      if (refused) {
         if (reservation) input.defer(reservation.settle({ unserved: true }));
-        walk.why = " (the key's tpm has no room for another attempt after an abandoned one)";
-        break;
+        return fail(refused);
       }
       walk.extended = walk.abandoned;
     }
