@@ -18,7 +18,9 @@
  *   10 s): an isolate that sees ≥ 4 requests of the key per ttl holds a lease and calls
  *   about once per 6 s (refill at 60% of the ttl; reports ride on those calls); one that
  *   sees fewer is admitted exactly: 2 calls a request (admit, report). A key with a spend
- *   budget is admitted exactly on every request (README "Spend budgets"). Keys without
+ *   budget is leased the same way while far from its budget (README "Spend budgets"), and
+ *   admitted exactly (2 calls a request) once a slice no longer fits in half of what is left:
+ *   both are shown. Keys without
  *   limits send their totals once per 5 s per isolate that saw them.
  * - ColoStats (one per colo): each isolate sends its samples every 5 s or at 200, one
  *   sample per attempt (ATTEMPTS_PER_REQUEST = 1.05).
@@ -157,7 +159,8 @@ function model(total: number): Load[] {
     { what: 'RateLimiter (busiest key, leased limits)', calls: leasedCalls(all, top), rows: leasedCalls(all, top) },
     { what: 'RateLimiter (busiest key, no limits: totals)', calls: all.reduce((s, i) => s + (1 - (1 - top) ** (i.rps * TOTALS_FLUSH_S)) / TOTALS_FLUSH_S, 0), rows: 0 },
     { what: 'RateLimiter (busiest capped node, leased)', calls: leasedCalls(all, NODE_SHARE), rows: leasedCalls(all, NODE_SHARE) },
-    { what: 'RateLimiter (busiest key with a budget: exact)', calls: 2 * total * top, rows: 2 * total * top },
+    { what: 'RateLimiter (busiest key with a budget, leased)', calls: leasedCalls(all, top), rows: leasedCalls(all, top) },
+    { what: 'RateLimiter (same, near its budget: exact)', calls: 2 * total * top, rows: 2 * total * top },
     { what: `ColoStats (busiest colo, ${busiestColo.isolates.length} isolates)`, calls: coloCalls, rows: coloCalls },
     { what: 'HealthMonitor (the one)', calls: 1 / 60 + COLOS / 600 + 1, rows: 1 / 60 + COLOS / 600 },
     rollupsByIsolate(all, 1),
