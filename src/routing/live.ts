@@ -12,8 +12,11 @@
  * rise past 1.5× counts at once when two samples in a row show it (`min(sample, previous)`),
  * or when one sample jumps past 4×: one long prompt's prefill does not move traffic, a node
  * that has slowed down does. Smaller drifts are averaged in.
- * Only first-byte signals feed it (streams, embeddings, moderations): a JSON generation's
- * time is mostly how long the caller asked it to write.
+ * First-byte signals (streams, embeddings, moderations) feed it as measured. A JSON
+ * generation's time is mostly how much it wrote, so it feeds it normalised by its
+ * `usage.completion_tokens` (`output-rate.ts`): the answer's ms less the scope's reference
+ * ms per output token × what it wrote — the same unit as a first byte, so one estimate,
+ * one exploration and one spreading serve streams and JSON alike.
  *
  * Blend: bad news (live slower than the table) stands until a sample disproves it: the
  * table cannot catch up on its own, since once traffic has left a node, the few slow samples
@@ -32,6 +35,7 @@
  * and in-flight count per isolate says little about its speed.
  */
 import type { LiveConfig } from '../config/schema';
+import { OutputRates } from './output-rate';
 
 interface LiveStat {
   ewma: number;
@@ -65,31 +69,59 @@ export class LiveView {
 
   private readonly options: LiveConfig;
 
+  /** Reference ms per output token per (scope, model), learnt from JSON answers. */
+  readonly rates = new OutputRates();
+
   constructor(options: LiveConfig) {
     this.options = options;
   }
 
-  /** One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but settle a probe. */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number): void {
+  /**
+   * One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but
+   * settle a probe. Returns true when the sample was news (a rise counted at once).
+   */
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
     if (!s) {
-      if (!ok) return;
+      if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
       this.stats.set(key, { ewma: ms, last: ms, at: now, best: ms, gap: this.options.exploreMs });
-      return;
+      return false;
     }
     if (s.probeBar !== undefined) {
       s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
       delete s.probeBar;
     }
-    if (!ok) return;
+    if (!ok) return false;
     const w = Math.exp(-Math.max(0, now - s.at) / this.options.ewmaMs);
     const peak = ms > s.ewma * JUMP ? ms : Math.min(ms, s.last);
-    s.ewma = peak > s.ewma * PEAK_RISE ? peak : w * s.ewma + (1 - w) * ms;
+    const rise = peak > s.ewma * PEAK_RISE;
+    s.ewma = rise ? peak : w * s.ewma + (1 - w) * ms;
     s.best = Math.min(s.best, s.ewma);
     s.last = ms;
     s.at = Math.max(s.at, now);
+    return rise;
+  }
+
+  /**
+   * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
+   * Returns the base-equivalent ms (what the tables record too). `feed: false` (live view
+   * disabled) only learns the per-token reference. An answer that cannot be compared yet
+   * (much longer than usual while the per-token time is unknown) settles a probe and
+   * teaches the slope, and leaves the estimate alone.
+   */
+  observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, feed = true): number {
+    const n = this.rates.observe(scope, model, nodeId, ms, tokens, now);
+    if (!feed) return n.ms;
+    if (!n.comparable) {
+      const s = this.stats.get(`${scope}>${nodeId}`);
+      if (s) delete s.probeBar; // inconclusive: the gap stands
+      return n.ms;
+    }
+    // A node whose speed changed: its older answers no longer describe it, nor the per-token time.
+    if (this.observe(scope, nodeId, n.ms, true, now)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
+    return n.ms;
   }
 
   lens(scope: string, now: number, options: { explore: boolean }): LiveLens {

@@ -42,6 +42,8 @@ export interface Knobs {
   redirectTo?: string;
   /** JSON answers and each chat stream chunk: add a `padding` string of this many bytes. */
   padBytes: number;
+  /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
+  msPerToken: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -57,6 +59,7 @@ export const DEFAULT_KNOBS: Knobs = {
   failFirst: 0,
   completionTokens: 0,
   padBytes: 0,
+  msPerToken: 0,
 };
 
 export interface RecordedRequest {
