@@ -94,7 +94,7 @@ export class OutputRates {
     const comparable = rate > 0 || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
     fits.set(nodeId, { w: f.w + 1, x: f.x + tokens, y: f.y + ms, xx: f.xx + tokens * tokens, xy: f.xy + tokens * ms, at: f.at });
     // A reference that overshoots for this answer still leaves it a positive time.
-    return { ms: Math.max(ms - rate * tokens, ms * 0.1), comparable, msPerToken: rate };
+    return { ms: Math.max(1, ms - rate * tokens), comparable, msPerToken: rate };
   }
 
   /** A node whose speed changed: its older answers no longer describe it (nor the slope); this one starts afresh. */
