@@ -39,8 +39,10 @@ import { OutputRates } from './output-rate';
 
 interface LiveStat {
   ewma: number;
-  /** The previous sample, for the two-in-a-row peak. */
+  /** The previous sample, for the two-in-a-row peak… */
   last: number;
+  /** …and its ratio to what was expected of it. */
+  lastRatio: number;
   at: number;
   /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
   best: number;
@@ -79,14 +81,17 @@ export class LiveView {
   /**
    * One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but
    * settle a probe. Returns true when the sample was news (a rise counted at once).
+   * `offset` (JSON answers): what was taken out of the answer's time (`output-rate.ts`), so
+   * `ms + offset` is the whole answer: rises are judged, and drifts averaged in, as the whole
+   * answer's ratio to what was expected of it — a long answer's noise is not read as the base's.
    */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number): boolean {
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
-      this.stats.set(key, { ewma: ms, last: ms, at: now, best: ms, gap: this.options.exploreMs });
+      this.stats.set(key, { ewma: ms, last: ms, lastRatio: 1, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
     if (s.probeBar !== undefined) {
@@ -95,11 +100,12 @@ export class LiveView {
     }
     if (!ok) return false;
     const w = Math.exp(-Math.max(0, now - s.at) / this.options.ewmaMs);
-    const peak = ms > s.ewma * JUMP ? ms : Math.min(ms, s.last);
-    const rise = peak > s.ewma * PEAK_RISE;
-    s.ewma = rise ? peak : w * s.ewma + (1 - w) * ms;
+    const ratio = (ms + offset) / Math.max(1, s.ewma + offset);
+    const rise = ratio > JUMP || Math.min(ratio, s.lastRatio) > PEAK_RISE;
+    s.ewma = rise ? (ratio > JUMP ? ms : Math.min(ms, s.last)) : s.ewma * (w + (1 - w) * ratio);
     s.best = Math.min(s.best, s.ewma);
     s.last = ms;
+    s.lastRatio = ratio;
     s.at = Math.max(s.at, now);
     return rise;
   }
@@ -120,7 +126,7 @@ export class LiveView {
       return n.ms;
     }
     // A node whose speed changed: its older answers no longer describe it, nor the per-token time.
-    if (this.observe(scope, nodeId, n.ms, true, now)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
+    if (this.observe(scope, nodeId, n.ms, true, now, n.offset)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
     return n.ms;
   }
 

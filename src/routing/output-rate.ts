@@ -4,16 +4,19 @@
  * `base + perToken × completion tokens`: a node that wrote a long answer is not slow, and
  * one whose answers of the same size take longer is.
  *
- * Per (scope, model) the view keeps, for every node, time-decayed regression sums of answer
- * ms over completion tokens (time constant `RATE_MS`). The reference time per output token is
- * their pooled within-node slope (the fixed-effects estimator: each node's answers are centred
- * on its own means, so nodes with different base times do not bias it). One reference for
- * every node of the scope — not each node's own slope, which would learn a node's slower
- * decoding and hide it — so `ms − reference × tokens` ranks nodes in the order of their
- * expected answer time at the scope's typical output size, whatever the reference's exact value.
+ * Per (scope, model, node) the view keeps time-decayed regression sums of answer ms over
+ * completion tokens (time constant `RATE_MS`): the node's own time per output token. Per
+ * (scope, model) their pooled within-node slope is the reference (the fixed-effects estimator:
+ * each node's answers are centred on its own means, so nodes with different base times do not
+ * bias it), and the mean output size the typical one.
  *
- * The normalised figure (`base-equivalent ms`) is in the unit the live view and the tables
- * already hold for first-byte signals: time before the node starts writing.
+ * An answer's base-equivalent ms = its ms − the node's own slope × what it wrote + (the node's
+ * slope − the reference) × the typical size: what sets nodes apart at the scope's usual output
+ * size, in the unit the live view and the tables already hold for first-byte signals (time
+ * before the node starts writing), without the noise of each answer's length. A node whose
+ * answers slow down (base or per token) shows it against its own fit at once (`live.ts` judges
+ * the whole answer's ratio to what its fit expected) and is then re-learnt from scratch
+ * (`restart`), the reference standing in for its slope meanwhile.
  *
  * Until the slope is known (every answer of about the same size), an answer much longer than
  * the node's usual one is `comparable: false`: its time cannot tell a long answer from a slow
@@ -38,12 +41,16 @@ interface Fit {
 }
 
 export interface Normalised {
-  /** Base-equivalent ms: the answer's time less the reference time of what it wrote. */
+  /** Base-equivalent ms: the answer's time less `offset`. */
   ms: number;
+  /**
+   * What was taken out: the node's own time for what it wrote (its slope × tokens), less its
+   * extra time over the reference at the scope's typical size — so `ms` ranks nodes by their
+   * expected answer time at that size, and `ms + offset` is the answer's own time.
+   */
+  offset: number;
   /** Whether the figure can be compared with the node's earlier ones (false: only the slope learnt from it). */
   comparable: boolean;
-  /** The reference ms per output token used (0 while unknown). */
-  msPerToken: number;
 }
 
 function decayed(f: Fit, now: number): Fit {
@@ -51,18 +58,23 @@ function decayed(f: Fit, now: number): Fit {
   return { w: f.w * k, x: f.x * k, y: f.y * k, xx: f.xx * k, xy: f.xy * k, at: Math.max(f.at, now) };
 }
 
+/** A fit's slope, if its spread of output sizes identifies one. */
+function slopeOf(sxy: number, sxx: number, w: number, x: number): number | undefined {
+  if (w < 1e-9 || sxx <= 0 || sxx / w < (MIN_SPREAD * (x / w)) ** 2) return undefined;
+  return Math.max(0, sxy / sxx);
+}
+
 export class OutputRates {
   private readonly scopes = new Map<string, Map<string, Fit>>();
 
-  /** The reference ms per output token for a scope and model; 0 while the slope is unknown. */
-  msPerToken(scope: string, model: string, now: number): number {
+  /** The reference (pooled within-node) ms per output token and the typical output size of a scope and model. */
+  reference(scope: string, model: string, now: number): { msPerToken?: number; tokens: number } {
     const fits = this.scopes.get(`${scope}>${model}`);
-    if (!fits) return 0;
     let sxy = 0;
     let sxx = 0;
     let w = 0;
     let x = 0;
-    for (const raw of fits.values()) {
+    for (const raw of fits?.values() ?? []) {
       const f = decayed(raw, now);
       if (f.w < 1e-9) continue;
       sxy += f.xy - (f.x * f.y) / f.w;
@@ -70,15 +82,18 @@ export class OutputRates {
       w += f.w;
       x += f.x;
     }
-    if (w < 1e-9 || sxx <= 0) return 0;
-    const mean = x / w;
-    if (sxx / w < (MIN_SPREAD * mean) ** 2) return 0;
-    return Math.max(0, sxy / sxx);
+    const msPerToken = slopeOf(sxy, sxx, w, x);
+    return { ...(msPerToken === undefined ? {} : { msPerToken }), tokens: w > 1e-9 ? x / w : 0 };
+  }
+
+  /** The reference ms per output token; 0 while unknown. */
+  msPerToken(scope: string, model: string, now: number): number {
+    return this.reference(scope, model, now).msPerToken ?? 0;
   }
 
   /**
-   * One answer: normalised with the reference known before it (so a slowed node's answer
-   * cannot teach the slope that would excuse it), then folded into the node's sums.
+   * One answer: normalised with what was known before it (so a slowed node's answer cannot
+   * teach the slope that would excuse it), then folded into the node's sums.
    */
   observe(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): Normalised {
     const key = `${scope}>${model}`;
@@ -88,15 +103,17 @@ export class OutputRates {
       fits = new Map();
       this.scopes.set(key, fits);
     }
-    const rate = this.msPerToken(scope, model, now);
+    const ref = this.reference(scope, model, now);
     const prev = fits.get(nodeId);
     const f = prev ? decayed(prev, now) : { w: 0, x: 0, y: 0, xx: 0, xy: 0, at: now };
-    const comparable = rate > 0 || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
+    const own = f.w > 1e-9 ? slopeOf(f.xy - (f.x * f.y) / f.w, f.xx - (f.x * f.x) / f.w, f.w, f.x) : undefined;
+    const rate = own ?? ref.msPerToken ?? 0;
+    const comparable = ref.msPerToken !== undefined || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
     fits.set(nodeId, { w: f.w + 1, x: f.x + tokens, y: f.y + ms, xx: f.xx + tokens * tokens, xy: f.xy + tokens * ms, at: f.at });
-    // A reference that overshoots for this answer still leaves it a positive time.
-    return { ms: Math.max(1, ms - rate * tokens), comparable, msPerToken: rate };
+    // A slope that overshoots for this answer still leaves it a positive time.
+    const offset = Math.min(ms - 1, rate * tokens - (rate - (ref.msPerToken ?? rate)) * ref.tokens);
+    return { ms: ms - offset, offset, comparable };
   }
-
   /** A node whose speed changed: its older answers no longer describe it (nor the slope); this one starts afresh. */
   restart(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
     this.scopes.get(`${scope}>${model}`)?.set(nodeId, { w: 1, x: tokens, y: ms, xx: tokens * tokens, xy: tokens * ms, at: now });
