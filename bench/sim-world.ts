@@ -19,7 +19,7 @@ const node = (id: string, lat: number, lon: number): NodeConfig => NodeSchema.pa
 export const NODES = [node('us-east', 39.04, -77.49), node('us-west', 37.34, -121.89), node('eu-west', 50.11, 8.68), node('ap-northeast', 35.68, 139.69), node('ap-southeast', 1.35, 103.82)];
 const PROCESS: Record<string, number> = { 'us-east': 190, 'us-west': 120, 'eu-west': 160, 'ap-northeast': 150, 'ap-southeast': 210 };
 /** Generation speed, ms per completion token (JSON answers only arrive when it is done). */
-const PER_TOKEN: Record<string, number> = { 'us-east': 4, 'us-west': 5, 'eu-west': 4, 'ap-northeast': 4.5, 'ap-southeast': 5 };
+const PER_TOKEN: Record<string, number> = { 'us-east': 4, 'us-west': 4, 'eu-west': 4, 'ap-northeast': 4, 'ap-southeast': 4 };
 export const COLOS: Record<string, [number, number]> = {
   IAD: [38.95, -77.45], ORD: [41.98, -87.9], DFW: [32.9, -97.04], LAX: [33.94, -118.41], SEA: [47.45, -122.31], MIA: [25.79, -80.29],
   GRU: [-23.43, -46.47], LHR: [51.47, -0.45], FRA: [50.03, 8.56], CDG: [49.0, 2.55], NRT: [35.76, 140.39], SIN: [1.36, 103.99], SYD: [-33.94, 151.18],

@@ -18,7 +18,7 @@
  * Deterministic (seeded).
  *
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED,
- * SIM_TIE (routing.tieMargin), SIM_TRAFFIC (stream, json or mixed; default all three),
+ * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
  * SIM_DEBUG=1 (per-colo loss against the oracle, per phase).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
@@ -57,7 +57,8 @@ interface Strategy {
  * the config's defaults. One isolate per colo. `live: false` is the router before the live view.
  */
 function routerStrategy(name: string, live: boolean): Strategy {
-  const parsed = parseConfig({ nodes: NODES, routing: { live: { enabled: live }, tieMargin: Number(process.env.SIM_TIE ?? 0.1) } });
+  const overrides = JSON.parse(process.env.SIM_LIVE ?? '{}') as Record<string, unknown>;
+  const parsed = parseConfig({ nodes: NODES, routing: { live: { ...overrides, enabled: live }, tieMargin: Number(process.env.SIM_TIE ?? 0.1) } });
   if (!parsed.ok) throw new Error(parsed.message);
   const config = parsed.config;
   const random = rng(SEED * 7919 + 1);

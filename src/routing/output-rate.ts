@@ -5,18 +5,18 @@
  * one whose answers of the same size take longer is.
  *
  * Per (scope, model, node) the view keeps time-decayed regression sums of answer ms over
- * completion tokens (time constant `RATE_MS`): the node's own time per output token. Per
- * (scope, model) their pooled within-node slope is the reference (the fixed-effects estimator:
- * each node's answers are centred on its own means, so nodes with different base times do not
- * bias it), and the mean output size the typical one.
+ * completion tokens (time constant `RATE_MS`). The reference time per output token of a
+ * (scope, model) is their pooled within-node slope (the fixed-effects estimator: each node's
+ * answers are centred on its own means, so nodes with different base times do not bias it).
  *
- * An answer's base-equivalent ms = its ms − the node's own slope × what it wrote + (the node's
- * slope − the reference) × the typical size: what sets nodes apart at the scope's usual output
- * size, in the unit the live view and the tables already hold for first-byte signals (time
- * before the node starts writing), without the noise of each answer's length. A node whose
- * answers slow down (base or per token) shows it against its own fit at once (`live.ts` judges
- * the whole answer's ratio to what its fit expected) and is then re-learnt from scratch
- * (`restart`), the reference standing in for its slope meanwhile.
+ * An answer's base-equivalent ms = its ms − reference × its completion tokens: in the unit the
+ * live view and the tables already hold for first-byte signals (time before the node starts
+ * writing). One reference for every node of the scope — not each node's own slope, which would
+ * learn a node's slower decoding and excuse it (and, measured in `npm run sim`, is noisier):
+ * a node whose answers slow down, in base or per token, shows it at once. `live.ts` judges
+ * rises on the whole answer's ratio to what was expected of it (`ms + offset` against its
+ * estimate + offset), so a long answer's noise is not read as the base's; a node that rose is
+ * re-learnt from that answer on (`restart`), so its older answers stop shaping the reference.
  *
  * Until the slope is known (every answer of about the same size), an answer much longer than
  * the node's usual one is `comparable: false`: its time cannot tell a long answer from a slow
@@ -43,11 +43,7 @@ interface Fit {
 export interface Normalised {
   /** Base-equivalent ms: the answer's time less `offset`. */
   ms: number;
-  /**
-   * What was taken out: the node's own time for what it wrote (its slope × tokens), less its
-   * extra time over the reference at the scope's typical size — so `ms` ranks nodes by their
-   * expected answer time at that size, and `ms + offset` is the answer's own time.
-   */
+  /** What was taken out (reference × tokens): `ms + offset` is the answer's own time. */
   offset: number;
   /** Whether the figure can be compared with the node's earlier ones (false: only the slope learnt from it). */
   comparable: boolean;
@@ -67,8 +63,8 @@ function slopeOf(sxy: number, sxx: number, w: number, x: number): number | undef
 export class OutputRates {
   private readonly scopes = new Map<string, Map<string, Fit>>();
 
-  /** The reference (pooled within-node) ms per output token and the typical output size of a scope and model. */
-  reference(scope: string, model: string, now: number): { msPerToken?: number; tokens: number } {
+  /** The reference (pooled within-node) ms per output token of a scope and model; undefined while unknown. */
+  private reference(scope: string, model: string, now: number): number | undefined {
     const fits = this.scopes.get(`${scope}>${model}`);
     let sxy = 0;
     let sxx = 0;
@@ -82,18 +78,17 @@ export class OutputRates {
       w += f.w;
       x += f.x;
     }
-    const msPerToken = slopeOf(sxy, sxx, w, x);
-    return { ...(msPerToken === undefined ? {} : { msPerToken }), tokens: w > 1e-9 ? x / w : 0 };
+    return slopeOf(sxy, sxx, w, x);
   }
 
   /** The reference ms per output token; 0 while unknown. */
   msPerToken(scope: string, model: string, now: number): number {
-    return this.reference(scope, model, now).msPerToken ?? 0;
+    return this.reference(scope, model, now) ?? 0;
   }
 
   /**
-   * One answer: normalised with what was known before it (so a slowed node's answer cannot
-   * teach the slope that would excuse it), then folded into the node's sums.
+   * One answer: normalised with the reference known before it (so a slowed node's answer
+   * cannot teach the slope that would excuse it), then folded into the node's sums.
    */
   observe(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): Normalised {
     const key = `${scope}>${model}`;
@@ -106,14 +101,14 @@ export class OutputRates {
     const ref = this.reference(scope, model, now);
     const prev = fits.get(nodeId);
     const f = prev ? decayed(prev, now) : { w: 0, x: 0, y: 0, xx: 0, xy: 0, at: now };
-    const own = f.w > 1e-9 ? slopeOf(f.xy - (f.x * f.y) / f.w, f.xx - (f.x * f.x) / f.w, f.w, f.x) : undefined;
-    const rate = own ?? ref.msPerToken ?? 0;
-    const comparable = ref.msPerToken !== undefined || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
+    const rate = ref ?? 0;
+    const comparable = ref !== undefined || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
     fits.set(nodeId, { w: f.w + 1, x: f.x + tokens, y: f.y + ms, xx: f.xx + tokens * tokens, xy: f.xy + tokens * ms, at: f.at });
-    // A slope that overshoots for this answer still leaves it a positive time.
-    const offset = Math.min(ms - 1, rate * tokens - (rate - (ref.msPerToken ?? rate)) * ref.tokens);
+    // A reference that overshoots for this answer still leaves it a positive time.
+    const offset = Math.min(ms - 1, rate * tokens);
     return { ms: ms - offset, offset, comparable };
   }
+
   /** A node whose speed changed: its older answers no longer describe it (nor the slope); this one starts afresh. */
   restart(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
     this.scopes.get(`${scope}>${model}`)?.set(nodeId, { w: 1, x: tokens, y: ms, xx: tokens * tokens, xy: tokens * ms, at: now });
