@@ -39,10 +39,8 @@ import { OutputRates } from './output-rate';
 
 interface LiveStat {
   ewma: number;
-  /** The previous sample, for the two-in-a-row peak… */
+  /** The previous sample, for the two-in-a-row peak. */
   last: number;
-  /** …and its ratio to what was expected of it. */
-  lastRatio: number;
   at: number;
   /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
   best: number;
@@ -91,7 +89,7 @@ export class LiveView {
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
-      this.stats.set(key, { ewma: ms, last: ms, lastRatio: 1, at: now, best: ms, gap: this.options.exploreMs });
+      this.stats.set(key, { ewma: ms, last: ms, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
     if (s.probeBar !== undefined) {
@@ -100,12 +98,14 @@ export class LiveView {
     }
     if (!ok) return false;
     const w = Math.exp(-Math.max(0, now - s.at) / this.options.ewmaMs);
-    const ratio = (ms + offset) / Math.max(1, s.ewma + offset);
-    const rise = ratio > JUMP || Math.min(ratio, s.lastRatio) > PEAK_RISE;
-    s.ewma = rise ? (ratio > JUMP ? ms : Math.min(ms, s.last)) : s.ewma * (w + (1 - w) * ratio);
+    // Ratios of whole answers (a first byte: offset 0): what this sample, and the lesser of it and the previous one, show.
+    const expected = Math.max(1, s.ewma + offset);
+    const ratio = (ms + offset) / expected;
+    const peak = ratio > JUMP ? ms : Math.min(ms, s.last);
+    const rise = (peak + offset) / expected > PEAK_RISE;
+    s.ewma = rise ? peak : s.ewma * (w + (1 - w) * ratio);
     s.best = Math.min(s.best, s.ewma);
     s.last = ms;
-    s.lastRatio = ratio;
     s.at = Math.max(s.at, now);
     return rise;
   }
