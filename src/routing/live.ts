@@ -41,6 +41,8 @@ interface LiveStat {
   ewma: number;
   /** The previous sample, for the two-in-a-row peak. */
   last: number;
+  /** Evidence behind `ewma` at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
+  weight: number;
   at: number;
   /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
   best: number;
@@ -63,6 +65,12 @@ const MAX_ENTRIES = 2_000;
 const PEAK_RISE = 1.5;
 /** One sample this far past the estimate is news on its own (long prompts are not sampled: `engine.ts`). */
 const JUMP = 4;
+
+/**
+ * What one sample tells of the base: a first byte all of it (1); a JSON answer's noise scales
+ * with the whole answer, so its base-equivalent figure is worth (base / whole answer)².
+ */
+const worth = (base: number, offset: number) => (offset <= 0 ? 1 : (Math.max(1, base) / (Math.max(1, base) + offset)) ** 2);
 
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
@@ -89,7 +97,7 @@ export class LiveView {
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
-      this.stats.set(key, { ewma: ms, last: ms, at: now, best: ms, gap: this.options.exploreMs });
+      this.stats.set(key, { ewma: ms, last: ms, weight: worth(ms, offset), at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
     if (s.probeBar !== undefined) {
@@ -103,7 +111,13 @@ export class LiveView {
     const ratio = (ms + offset) / expected;
     const peak = ratio > JUMP ? ms : Math.min(ms, s.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
-    s.ewma = rise ? peak : s.ewma * (w + (1 - w) * ratio);
+    const v = worth(s.ewma, offset);
+    const held = s.weight * w;
+    // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
+    // so a few answers after a gap average out instead of the first one standing.
+    if (rise) s.ewma = peak;
+    else s.ewma = offset === 0 ? w * s.ewma + (1 - w) * ms : (held * s.ewma + v * ms) / (held + v);
+    s.weight = rise ? v : held + v;
     s.best = Math.min(s.best, s.ewma);
     s.last = ms;
     s.at = Math.max(s.at, now);
