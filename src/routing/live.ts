@@ -16,7 +16,9 @@
  * generation's time is mostly how much it wrote, so it feeds it normalised by its
  * `usage.completion_tokens` (`output-rate.ts`): the answer's ms less the scope's reference
  * ms per output token × what it wrote — the same unit as a first byte, so one estimate,
- * one exploration and one spreading serve streams and JSON alike.
+ * one exploration and one spreading serve streams and JSON alike. Its rise is judged as the
+ * whole answer's ratio to what was expected of it, and drifts are averaged in weighted by
+ * what the answer tells of the base (`worth`).
  *
  * Blend: bad news (live slower than the table) stands until a sample disproves it: the
  * table cannot catch up on its own, since once traffic has left a node, the few slow samples
