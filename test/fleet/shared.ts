@@ -46,6 +46,8 @@ export interface Knobs {
   endAfterChunks: number;
   /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
   endlessEvent: boolean;
+  /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
+  msPerToken: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -63,6 +65,7 @@ export const DEFAULT_KNOBS: Knobs = {
   padBytes: 0,
   endlessEvent: false,
   endAfterChunks: -1,
+  msPerToken: 0,
 };
 
 export interface RecordedRequest {
