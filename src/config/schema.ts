@@ -17,18 +17,35 @@ const positiveInt = z.number().int().positive();
 /** Secrets of the router itself: a node's `apiKeyEnv` naming one would send it upstream. */
 const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG', 'RESPONSE_ID_SECRET'];
 
+/** USD per image: one figure, or by `size`, `quality` or `quality/size` (`"hd/1024x1792"`). */
+const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().min(1), z.number().nonnegative()).refine((r) => Object.keys(r).length > 0, 'name at least one size or quality')]);
+
 /**
- * What a model costs, in USD per 1M tokens: `input` (prompt), `cachedInput` (prompt tokens
+ * What a model costs, in USD: per 1M tokens `input` (prompt), `cachedInput` (prompt tokens
  * the provider served from its cache; default `input`), `cacheWrite` (prompt tokens written
  * to the provider's cache — Anthropic's `cache_creation_input_tokens`; default `input`),
- * `output` (completion).
+ * `output` (completion); and for
+ * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
+ * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
+ * (flat, any endpoint). Token rates come as a pair or not at all.
  */
-export const PriceSchema = z.strictObject({
-  input: z.number().nonnegative(),
-  cachedInput: z.number().nonnegative().optional(),
-  cacheWrite: z.number().nonnegative().optional(),
-  output: z.number().nonnegative(),
-});
+export const PriceSchema = z
+  .strictObject({
+    input: z.number().nonnegative().optional(),
+    cachedInput: z.number().nonnegative().optional(),
+    cacheWrite: z.number().nonnegative().optional(),
+    output: z.number().nonnegative().optional(),
+    perImage: PerImageSchema.optional(),
+    perMillionChars: z.number().nonnegative().optional(),
+    perMinute: z.number().nonnegative().optional(),
+    perRequest: z.number().nonnegative().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined) && p.input === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
+    }
+    if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });
+  });
 
 /** Per-key or per-node limits. A limit left out is unlimited. */
 export const LimitsSchema = z.strictObject({
@@ -123,6 +140,23 @@ export const ModelSchema = z.strictObject({
   maxTokensParam: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
   /** What it costs; a request answered by a model with no price has cost `null`, never a guess. */
   price: PriceSchema.optional(),
+  /**
+   * The model's context window, in tokens: what a prompt with a file part (whose size no
+   * body tells) reserves. Default `limits.defaultContextTokens`.
+   */
+  contextTokens: positiveInt.optional(),
+  /**
+   * What an input image costs this model (`limits/image-rules.ts`): the tile rule
+   * `{base, tile}` or the patch rule `{multiplier, maxPatches}`. Default: OpenAI's rate for
+   * the model's name (gpt-4o-mini 2,833 + 5,667 per tile, gpt-4.1-mini 1.62 per patch …),
+   * else gpt-4o's 85 + 170.
+   */
+  imageTokens: z
+    .union([
+      z.strictObject({ base: z.number().nonnegative(), tile: z.number().nonnegative() }),
+      z.strictObject({ multiplier: z.number().positive(), maxPatches: positiveInt }),
+    ])
+    .optional(),
 });
 
 export const RetrySchema = z.strictObject({
@@ -221,6 +255,11 @@ export const KeyLimitsSchema = z.strictObject({
    * `models.<id>.defaultMaxTokens`.
    */
   defaultMaxTokens: positiveInt.default(1_024),
+  /**
+   * Prompt tokens a request with a file part reserves (no body bounds what a file costs
+   * upstream; the context window does). Per model: `models.<id>.contextTokens`.
+   */
+  defaultContextTokens: positiveInt.default(128_000),
   /** Multipart uploads (audio transcriptions/translations) may be this large; other bodies `maxBodyBytes`. */
   maxUploadBytes: positiveInt.default(25 * 1_048_576),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
@@ -250,6 +289,18 @@ export const KeyLimitsSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Usage rollups (`usage/rollups-do.ts`). */
+export const UsageSchema = z.strictObject({
+  /**
+   * UsageRollups objects the rows are spread over (each isolate writes to one, picked at
+   * random), so no single object takes every isolate's batches (a Durable Object's soft
+   * limit is ~1,000 calls/s). Queries read every shard below this count and sum them, so
+   * raising it loses nothing; lowering it hides the rows in the shards above it until
+   * raised again (README).
+   */
+  shards: positiveInt.max(256).default(16),
+});
+
 export const RouterConfigSchema = z
   .strictObject({
     nodes: z.array(NodeSchema).min(1, 'at least one node is required'),
@@ -259,6 +310,7 @@ export const RouterConfigSchema = z
     timeouts: TimeoutsSchema.prefault({}),
     routing: RoutingSchema.prefault({}),
     health: HealthSchema.prefault({}),
+    usage: UsageSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const served = new Set(cfg.nodes.flatMap((n) => n.models));

@@ -7,7 +7,7 @@
  */
 import type { RouterConfig } from '../config/schema';
 import type { Usage } from '../forward/usage';
-import { costOf } from './cost';
+import { costOf, type RequestUnits } from './cost';
 import { addToRollup } from './rollup-batch';
 
 export interface RequestRecord {
@@ -27,6 +27,8 @@ export interface RequestRecord {
   /** Until its last byte. */
   durationMs: number;
   usage?: Usage | undefined;
+  /** What per-request prices count (images, speech characters, audio minutes), for an answer that succeeded; not logged. */
+  units?: RequestUnits | undefined;
 }
 
 /** The Analytics Engine dataset, when bound (production). */
@@ -36,11 +38,12 @@ interface EventsBinding {
 
 /** Log, write and roll up one request; what it cost (USD, null when unknown). */
 export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): number | null {
-  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage) : null;
+  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage, r.status < 400 ? r.units : undefined) : null;
   const line = {
     event: 'request',
     ...r,
     usage: undefined,
+    units: undefined,
     promptTokens: r.usage?.prompt_tokens ?? null,
     cachedTokens: r.usage?.cached_tokens ?? null,
     completionTokens: r.usage?.completion_tokens ?? null,

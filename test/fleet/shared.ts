@@ -53,6 +53,8 @@ export interface Knobs {
   contentFilter: boolean;
   /** Azure nodes: deployments that exist (others: 404 DeploymentNotFound); unset = any. */
   knownDeployments?: string[];
+  /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
+  msPerToken: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -73,6 +75,7 @@ export const DEFAULT_KNOBS: Knobs = {
   cacheReadTokens: 0,
   cacheWriteTokens: 0,
   contentFilter: false,
+  msPerToken: 0,
 };
 
 export interface RecordedRequest {
