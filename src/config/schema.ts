@@ -322,6 +322,18 @@ export const KeyLimitsSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Usage rollups (`usage/rollups-do.ts`). */
+export const UsageSchema = z.strictObject({
+  /**
+   * UsageRollups objects the rows are spread over (each isolate writes to one, picked at
+   * random), so no single object takes every isolate's batches (a Durable Object's soft
+   * limit is ~1,000 calls/s). Queries read every shard below this count and sum them, so
+   * raising it loses nothing; lowering it hides the rows in the shards above it until
+   * raised again (README).
+   */
+  shards: positiveInt.max(256).default(16),
+});
+
 export const RouterConfigSchema = z
   .strictObject({
     nodes: z.array(NodeSchema).min(1, 'at least one node is required'),
@@ -331,6 +343,7 @@ export const RouterConfigSchema = z
     timeouts: TimeoutsSchema.prefault({}),
     routing: RoutingSchema.prefault({}),
     health: HealthSchema.prefault({}),
+    usage: UsageSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const served = new Set(cfg.nodes.flatMap((n) => n.models));
@@ -346,12 +359,12 @@ export const RouterConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'an azure node needs azure: { style: "deployments", apiVersion } or { style: "v1" }' });
       if (node.provider !== 'azure' && node.azure)
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'only for provider "azure"' });
-      if (node.provider === 'anthropic' && node.endpoints.some((e) => e !== 'chat'))
+      if (node.provider === 'anthropic' && (node.endpoints ?? []).some((e) => e !== 'chat'))
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'endpoints'], message: 'an anthropic node serves chat only' });
       for (const cloud of ['bedrock', 'vertex'] as const) {
         if (node.provider === cloud && !node[cloud]) ctx.addIssue({ code: 'custom', path: ['nodes', i, cloud], message: `a ${cloud} node needs ${cloud}: { region, … }` });
         if (node.provider !== cloud && node[cloud]) ctx.addIssue({ code: 'custom', path: ['nodes', i, cloud], message: `only for provider "${cloud}"` });
-        if (node.provider === cloud && node.endpoints.some((e) => e !== 'chat'))
+        if (node.provider === cloud && (node.endpoints ?? []).some((e) => e !== 'chat'))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'endpoints'], message: `a ${cloud} node serves chat only` });
       }
       for (const m of Object.keys(node.prices)) {

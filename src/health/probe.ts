@@ -19,7 +19,7 @@ export async function probeNode(node: NodeConfig, env: Record<string, unknown>, 
   if (missing) return { ok: false, latencyMs: 0, error: `secret ${missing} is not set` };
   // OpenAI-compatible nodes: `probePath` under baseUrl; other providers: their adapter's own cheap probe.
   const adapter = adapterFor(node);
-  const url = node.provider === 'openai' ? node.baseUrl + cfg.probePath : adapter.probe(node).url;
+  const url = adapter.name === 'openai' ? node.baseUrl + cfg.probePath : adapter.probe(node).url;
   try {
     const headers: Record<string, string> = credential ? await adapter.authHeaders(credential, { url, method: 'GET', body: undefined }) : {};
     const status = await fetchWithin(url, { headers }, cfg.probeTimeoutMs, async (res) => {

@@ -49,10 +49,10 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   const estimate = estimatePrompt(request.body, imageSize, rules);
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
-  const systemTokens = system === undefined ? 0 : estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules).tokens;
-  if (!estimate.unbounded) return estimate.tokens + systemTokens;
+  if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules).tokens;
+  if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
-  return Math.max(estimate.tokens + systemTokens, context);
+  return Math.max(estimate.tokens, context);
 }
 
 const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);

@@ -19,8 +19,6 @@ const built = new WeakMap<NodeConfig, ProviderAdapter>();
 
 function build(node: NodeConfig): ProviderAdapter {
   switch (node.provider) {
-    case 'openai':
-      return openaiAdapter;
     case 'azure':
       // The schema refuses an azure node without `azure`; v1 is the safe reading if one slipped by.
       return azureAdapter(node.azure ?? { style: 'v1' });
@@ -31,6 +29,9 @@ function build(node: NodeConfig): ProviderAdapter {
       return bedrockProvider(node.bedrock!);
     case 'vertex':
       return vertexProvider(node.vertex!);
+    default:
+      // `openai`, and node objects built before the field existed (the schema's default).
+      return openaiAdapter;
   }
 }
 

@@ -18,17 +18,19 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { handleAnthropic } from './anthropic.ts';
+import { azureGate } from './azure.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
-import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
+import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
   port?: number;
   knobs?: Partial<Knobs>;
-  /** Speak Bedrock (`bedrock.ts`) or Vertex (`vertex.ts`) instead of OpenAI. */
-  provider?: SimNode['provider'];
+  /** The API it speaks (default `openai`; `bedrock`, `vertex`, `vertex-token`: `bedrock.ts`, `vertex.ts`). */
+  speaks?: Speaks;
 }
 
 export interface Fleet {
@@ -59,11 +61,14 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
   if (k.latencyMs > 0) await sleep(k.latencyMs);
-  if (node.provider === 'bedrock') return handleBedrock(node, req, res, bytes);
-  if (node.provider === 'vertex') return handleVertex(node, req, res, bytes);
-  if (node.provider === 'vertex-token') return handleVertexToken(node, req, res, bytes);
+  if (node.speaks === 'bedrock') return handleBedrock(node, req, res, bytes);
+  if (node.speaks === 'vertex') return handleVertex(node, req, res, bytes);
+  if (node.speaks === 'vertex-token') return handleVertexToken(node, req, res, bytes);
+  if (node.speaks === 'anthropic') return handleAnthropic(node, req, res, (req.url ?? '').split('?')[0]!, body);
+  const azurePath = node.speaks === 'azure' ? azureGate(node, req, res) : undefined;
+  if (azurePath === null) return;
 
-  if (k.requireKey && req.headers.authorization !== `Bearer ${k.requireKey}`) {
+  if (!azurePath && k.requireKey && req.headers.authorization !== `Bearer ${k.requireKey}`) {
     return sendJson(res, 401, errorBody(401, 'Incorrect API key provided to simulated node.'));
   }
   const failing = k.status > 0 && (k.failFirst === 0 || node.served <= k.failFirst);
@@ -80,7 +85,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     res.writeHead(302, { location: k.redirectTo, 'content-length': 0 });
     return res.end();
   }
-  const path = (req.url ?? '').split('?')[0] ?? '';
+  const path = azurePath ?? (req.url ?? '').split('?')[0] ?? '';
   if (req.method === 'GET' && path === '/v1/models') {
     return sendJson(res, 200, { object: 'list', data: [{ id: 'sim-model', object: 'model', created: 0, owned_by: node.id }] });
   }
@@ -112,6 +117,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
     const content = `Hello from ${node.id}`;
     const completion = completionTokens(k, body);
+    if (k.msPerToken > 0) await sleep(completion * k.msPerToken);
     return sendJson(res, 200, {
       id,
       object: 'chat.completion',
@@ -213,7 +219,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
   const knobs = { ...DEFAULT_KNOBS, ...spec.knobs };
   const node = {
     id: spec.id,
-    provider: spec.provider,
+    speaks: spec.speaks ?? 'openai',
     port: spec.port ?? 0,
     knobs: { ...knobs },
     baseKnobs: knobs,
@@ -242,7 +248,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   await Promise.all(nodes.map(listen));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   let alerts: unknown[] = [];
-  const tokenNode = nodes.find((n) => n.provider === 'vertex-token');
+  const tokenNode = nodes.find((n) => n.speaks === 'vertex-token');
   const vertexServiceAccount = () => (tokenNode ? fleetServiceAccount(`http://127.0.0.1:${tokenNode.port}/token`) : undefined);
   const control = http.createServer(async (req, res) => {
     try {

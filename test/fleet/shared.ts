@@ -46,6 +46,15 @@ export interface Knobs {
   endAfterChunks: number;
   /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
   endlessEvent: boolean;
+  /** Anthropic nodes: usage reports this many cache-read / cache-write input tokens. */
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Azure nodes: answer POSTs with Azure's content-filter 400. */
+  contentFilter: boolean;
+  /** Azure nodes: deployments that exist (others: 404 DeploymentNotFound); unset = any. */
+  knownDeployments?: string[];
+  /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
+  msPerToken: number;
   /** Bedrock / Vertex nodes (`bedrock.ts`, `vertex.ts`): the region they serve (SigV4 scope; Vertex location). */
   cloudRegion?: string;
   /** Vertex nodes: the project in their URLs. */
@@ -58,9 +67,6 @@ export interface Knobs {
   clockOffsetMs?: number;
   /** Vertex token endpoint: lifetime of the tokens it issues, seconds (default 3599). */
   tokenLifetimeS?: number;
-  /** Bedrock / Vertex Claude answers: cache read / write tokens to report. */
-  cacheReadTokens?: number;
-  cacheWriteTokens?: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -78,6 +84,10 @@ export const DEFAULT_KNOBS: Knobs = {
   padBytes: 0,
   endlessEvent: false,
   endAfterChunks: -1,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  contentFilter: false,
+  msPerToken: 0,
 };
 
 export interface RecordedRequest {
@@ -92,8 +102,12 @@ export interface RecordedRequest {
   sha256: string;
 }
 
+/** The API a simulated node speaks (`anthropic.ts`, `azure.ts`, `bedrock.ts`, `vertex.ts`; default OpenAI-compatible). */
+export type Speaks = 'openai' | 'anthropic' | 'azure' | 'bedrock' | 'vertex' | 'vertex-token';
+
 export interface SimNode {
   id: string;
+  speaks: Speaks;
   port: number;
   knobs: Knobs;
   baseKnobs: Knobs;
@@ -102,8 +116,6 @@ export interface SimNode {
   requests: RecordedRequest[];
   served: number;
   listening: boolean;
-  /** What the node speaks: OpenAI (default), Bedrock, a Vertex region, or Vertex's token endpoint. */
-  provider?: 'bedrock' | 'vertex' | 'vertex-token';
   /** Responses this node stored (`POST /v1/responses` without `store: false`), by id. */
   responses: Map<string, StoredResponse>;
 }

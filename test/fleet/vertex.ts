@@ -1,12 +1,12 @@
 /**
  * A simulated Google Vertex AI pair:
  *
- * - a token endpoint (`provider: 'vertex-token'`, `POST /token`) that verifies the OAuth JWT
+ * - a token endpoint (`speaks: 'vertex-token'`, `POST /token`) that verifies the OAuth JWT
  *   bearer assertion (RFC 7523) against the service account's public key with `node:crypto`
  *   — RS256 signature, `kid`, `iss`, `aud` = its own URL, `scope`, `iat`/`exp` (at most an
  *   hour, not expired, not from the future) — and issues opaque tokens living
  *   `tokenLifetimeS` (default 3599) seconds; every mint is a request in its log;
- * - regional endpoints (`provider: 'vertex'`, location `cloudRegion`, default `us-central1`,
+ * - regional endpoints (`speaks: 'vertex'`, location `cloudRegion`, default `us-central1`,
  *   project `gcpProject`, default `fleet-project`) that accept only unexpired tokens that
  *   endpoint issued: the OpenAI-compatible `…/endpoints/openapi/chat/completions` (model
  *   `publisher/name`), Claude's `…/publishers/anthropic/models/{m}:rawPredict` and

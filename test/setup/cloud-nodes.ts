@@ -6,9 +6,9 @@
 import type { FleetNodeSpec } from '../fleet/fleet.ts';
 
 export const CLOUD_FLEET_NODES: FleetNodeSpec[] = [
-  { id: 'bedrock-use1', provider: 'bedrock', knobs: { cloudRegion: 'us-east-1' } },
-  { id: 'bedrock-euc1', provider: 'bedrock', knobs: { cloudRegion: 'eu-central-1' } },
-  { id: 'vertex-token', provider: 'vertex-token' },
-  { id: 'vertex-usc1', provider: 'vertex', knobs: { cloudRegion: 'us-central1', gcpProject: 'fleet-project' } },
-  { id: 'vertex-euw4', provider: 'vertex', knobs: { cloudRegion: 'europe-west4', gcpProject: 'fleet-project' } },
+  { id: 'bedrock-use1', speaks: 'bedrock', knobs: { cloudRegion: 'us-east-1' } },
+  { id: 'bedrock-euc1', speaks: 'bedrock', knobs: { cloudRegion: 'eu-central-1' } },
+  { id: 'vertex-token', speaks: 'vertex-token' },
+  { id: 'vertex-usc1', speaks: 'vertex', knobs: { cloudRegion: 'us-central1', gcpProject: 'fleet-project' } },
+  { id: 'vertex-euw4', speaks: 'vertex', knobs: { cloudRegion: 'europe-west4', gcpProject: 'fleet-project' } },
 ];

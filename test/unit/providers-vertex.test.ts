@@ -165,8 +165,8 @@ describe('against the fleet’s Vertex pair', () => {
   const knobs = (id: string, patch: Record<string, unknown>) => fetch(`${fleet.controlUrl}/nodes/${id}`, { method: 'PUT', body: JSON.stringify(patch) });
   beforeAll(async () => {
     fleet = await startFleet([
-      { id: 'gtok', provider: 'vertex-token' },
-      { id: 'gvx', provider: 'vertex', knobs: { cloudRegion: 'us-central1', gcpProject: 'fleet-project' } },
+      { id: 'gtok', speaks: 'vertex-token' },
+      { id: 'gvx', speaks: 'vertex', knobs: { cloudRegion: 'us-central1', gcpProject: 'fleet-project' } },
     ]);
   });
   afterAll(() => fleet.close());

@@ -53,11 +53,15 @@ export function anthropicErrorResponse(thrown: unknown, c: Context<AppEnv>): Res
   }
   const err =
     thrown instanceof RouterError ? thrown : new RouterError(500, 'The router failed to handle this request. It has been logged with its request id.', { code: 'internal_error' });
-  const limits = c.get('rateLimitHeaders') ?? {};
+  // A refusal by the limits carries the key's state in its own headers (admission never finished).
+  const limits = { ...err.headers, ...c.get('rateLimitHeaders') };
   const requestId = c.get('requestId') ?? '';
-  return new Response(JSON.stringify(openaiErrorToAnthropic(err.status, errorBody(err))), {
+  const body = errorBody(err);
+  // Anthropic's errors have no `param`: the field at fault goes into the message.
+  if (err.param && !body.error.message.includes(err.param)) body.error.message += ` (${err.param})`;
+  return new Response(JSON.stringify(openaiErrorToAnthropic(err.status, body)), {
     status: err.status,
-    headers: { 'content-type': 'application/json', ...err.headers, ...limits, ...anthropicRateLimitHeaders(limits), 'x-request-id': requestId, 'request-id': requestId },
+    headers: { 'content-type': 'application/json', ...limits, ...anthropicRateLimitHeaders(limits), 'x-request-id': requestId, 'request-id': requestId },
   });
 }
 
