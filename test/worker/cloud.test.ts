@@ -7,13 +7,13 @@
  * failover) and the cloud secrets, so the shared test config is untouched.
  */
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext } from 'cloudflare:test';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
 import { probeNode } from '../../src/health/probe';
 import worker from '../../src/index';
 import { FLEET_AWS_KEYS } from '../fleet/bedrock.ts';
-import { ADMIN_TOKEN, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { ADMIN_TOKEN, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
 const IAD = { colo: 'IAD', latitude: '38.95', longitude: '-77.45', country: 'US', continent: 'NA' };
@@ -85,11 +85,9 @@ async function send(path: string, opts: { key: string; body?: unknown; cf?: Reco
     body: opts.body ? JSON.stringify(opts.body) : undefined,
     cf: opts.cf ?? IAD,
   } as RequestInit);
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(req as never, cloudEnv(opts.sa) as never, ctx);
-  const text = await res.text();
-  await waitOnExecutionContext(ctx);
-  return new Response(text, { status: res.status, headers: res.headers });
+  // Like `callWithConfig`: background work (settlement, rollups) finishes on its own; tests poll for it.
+  const res = await worker.fetch(req as never, cloudEnv(opts.sa) as never, createExecutionContext());
+  return new Response(await res.text(), { status: res.status, headers: res.headers });
 }
 
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 50, ...extra });
@@ -172,7 +170,10 @@ describe('Bedrock nodes', () => {
     expect(usage.prompt_tokens_details.cached_tokens).toBe(1000);
     const input = usage.prompt_tokens - 1200;
     const expected = (input * PRICE.input + 1000 * PRICE.cachedInput + 200 * PRICE.cacheWrite + usage.completion_tokens * PRICE.output) / 1e6;
-    const rows = await (await send(`/admin/usage?key=${id}`, { key: ADMIN_TOKEN })).json<{ data: { costUsd: number; inputTokens: number }[] }>();
+    const rows = await eventually(
+      async () => (await send(`/admin/usage?key=${id}`, { key: ADMIN_TOKEN })).json<{ data: { costUsd: number; inputTokens: number }[] }>(),
+      (r) => r.data.length === 1,
+    );
     expect(rows.data).toHaveLength(1);
     expect(rows.data[0]!.costUsd).toBeCloseTo(expected, 12);
   });
