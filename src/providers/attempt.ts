@@ -15,6 +15,7 @@ import type { PlannedAttempt } from '../forward/plan';
 import { answerShape, type AnswerShape } from './answer';
 import { messagesToChatRequest } from './anthropic-inbound/to-chat-request';
 import { CredentialError } from './credential';
+import { nativeMessagesShape } from './native-messages';
 import { adapterFor, wireFormatOf, type WireFormat } from './registry';
 import { fail, ok, type ProviderAdapter, type Result, type TranslationContext } from './types';
 
@@ -43,9 +44,8 @@ export const callerFormatOf = (request: Pick<ParsedRequest, 'endpoint'>): WireFo
 
 function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: ProviderAdapter, callerFormat: WireFormat, tctx: TranslationContext): Result<unknown> {
   if (callerFormat === 'anthropic') {
-    // Claude on Bedrock / Vertex takes a platform Messages body (issue 21): not wired for Messages callers yet.
-    if (adapter.name === 'bedrock' || (adapter.name === 'vertex' && nodeFormatIsAnthropic(attempt)))
-      return fail('unsupported_endpoint', `Node ${attempt.node.id} does not take Anthropic Messages requests yet.`);
+    // Bedrock models other than Claude (no native Messages body): not translated for Messages callers.
+    if (adapter.name === 'bedrock') return fail('unsupported_endpoint', `Node ${attempt.node.id} takes Anthropic Messages requests for Claude models only.`);
     const chat = messagesToChatRequest(cx.request.body, { upstreamModel: attempt.upstreamModel });
     if (!chat.ok || maxTokensParamFor(cx.config, attempt.model, attempt.upstreamModel) === 'max_tokens') return chat;
     const { max_tokens, ...rest } = chat.value;
@@ -55,8 +55,6 @@ function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: Pr
   return adapter.translateRequest(cx.request.body, tctx);
 }
 
-const nodeFormatIsAnthropic = (attempt: PlannedAttempt) => wireFormatOf(attempt.node, attempt.upstreamModel) === 'anthropic';
-
 export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt): Promise<Result<PreparedAttempt>> {
   const { request } = cx;
   const adapter = adapterFor(attempt.node);
@@ -64,7 +62,9 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   const nodeFormat = wireFormatOf(attempt.node, attempt.upstreamModel);
   // Messages are chat to every adapter: Anthropic's maps chat to `/messages`, the others to chat completions.
   const routerPath = request.endpoint === 'messages' ? '/chat/completions' : ENDPOINTS[request.endpoint].path;
-  const target = adapter.target(attempt.node, attempt.model, routerPath, { stream: request.stream });
+  // Claude on Bedrock / Vertex takes Messages callers' bodies nearly as they are (`native-messages.ts`).
+  const native = callerFormat === 'anthropic' ? adapter.messagesTarget?.(attempt.node, attempt.model, request.stream) : undefined;
+  const target = native ?? adapter.target(attempt.node, attempt.model, routerPath, { stream: request.stream });
   if (!target.ok) return target;
   const tctx: TranslationContext = {
     model: attempt.model,
@@ -74,7 +74,11 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   };
   let body: BodyInit;
   let contentType = 'application/json';
-  if (callerFormat === nodeFormat) {
+  if (native) {
+    const platformBody = adapter.messagesBody!(request.body, { ...tctx, stream: request.stream });
+    if (!platformBody.ok) return platformBody;
+    body = JSON.stringify(platformBody.value);
+  } else if (callerFormat === nodeFormat) {
     ({ body, contentType } = cx.bodyFor(attempt));
   } else {
     const translated = translatedBody(cx, attempt, adapter, callerFormat, tctx);
@@ -96,5 +100,5 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
     }
     for (const [name, value] of Object.entries(auth)) headers.set(name, value);
   }
-  return ok({ url: target.value, headers, body, adapter, shape: answerShape(callerFormat, nodeFormat, adapter, tctx) });
+  return ok({ url: target.value, headers, body, adapter, shape: native ? nativeMessagesShape(adapter, tctx) : answerShape(callerFormat, nodeFormat, adapter, tctx) });
 }

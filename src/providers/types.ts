@@ -155,4 +155,14 @@ export interface ProviderAdapter {
   mapError(status: number, headers: Headers, body: unknown): MappedError;
   /** Unbilled health probe request for the node. */
   probe(node: ProviderNode): { url: string; method: 'GET' };
+  /**
+   * Anthropic Messages callers the node serves natively (Claude on Bedrock InvokeModel, on
+   * Vertex rawPredict): the body kept, but for the platform's own changes. Undefined (or
+   * `messagesTarget` answering undefined for a model): Messages callers are translated as
+   * for any node of the adapter's wire format.
+   */
+  messagesTarget?(node: ProviderNode, model: string, stream: boolean): Result<string> | undefined;
+  messagesBody?(body: unknown, ctx: TranslationContext & { stream: boolean }): Result<unknown>;
+  /** A translator for the native stream when it is not Anthropic SSE (Bedrock's event stream). */
+  messagesStream?(): StreamTranslator;
 }

@@ -81,7 +81,7 @@ const cloudEnv = (sa = serviceAccount) => ({
 async function send(path: string, opts: { key: string; body?: unknown; cf?: Record<string, unknown>; sa?: string; method?: string }): Promise<Response> {
   const req = new Request(`https://router.test${path}`, {
     method: opts.method ?? (opts.body ? 'POST' : 'GET'),
-    headers: { authorization: `Bearer ${opts.key}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${opts.key}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
     body: opts.body ? JSON.stringify(opts.body) : undefined,
     cf: opts.cf ?? IAD,
   } as RequestInit);
@@ -244,5 +244,51 @@ describe('Vertex nodes', () => {
     expect(await probeNode(node('vertex-usc1'), cloudEnv(sa), loaded.config.health)).toMatchObject({ ok: false, error: 'Vertex token: token endpoint answered 500 internal_failure' });
     await setNode('vertex-token', { status: 0 });
     expect(await probeNode(node('vertex-euw4'), cloudEnv(saFor('probe')), loaded.config.health)).toMatchObject({ ok: true });
+  });
+});
+
+describe('Anthropic Messages callers on Claude in the cloud', () => {
+  const messages = (model: string, extra: Record<string, unknown> = {}) => ({ model, max_tokens: 40, system: 'Be brief.', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } }] }], ...extra });
+  const events = (text: string) => text.split('\n\n').filter(Boolean).map((e) => /^event: (.+)$/m.exec(e)?.[1]);
+
+  it('Bedrock: InvokeModel keeps the Messages body (bedrock-2023-05-31, no model, the cap), JSON answered as Anthropic’s Message', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, body: messages('claude-haiku', { max_tokens: 99999 }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('bedrock-use1');
+    expect(await res.json()).toMatchObject({ type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Hello from bedrock-use1' }], usage: { output_tokens: 3 } });
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.path).toBe('/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke');
+    expect(sent!.body).toEqual({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 99999, system: 'Be brief.', messages: messages('x').messages });
+  });
+
+  it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const names = events(await res.text());
+    expect(names[0]).toBe('message_start');
+    expect(names.at(-1)).toBe('message_stop');
+    expect(names.filter((n) => n === 'content_block_delta')).toHaveLength(3);
+    expect((await nodeRequests('bedrock-euc1'))[0]!.path).toMatch(/\/invoke-with-response-stream$/);
+  });
+
+  it('Vertex: rawPredict / streamRawPredict keep the body with vertex-2023-10-16; a ValidationException-like 400 comes back in Anthropic’s shape', async () => {
+    const { key } = await newKey();
+    const sa = saFor('messages');
+    const json = await send('/v1/messages', { key, cf: ORD, sa, body: messages('claude-vx') });
+    expect(json.status).toBe(200);
+    expect(await json.json()).toMatchObject({ type: 'message', content: [{ text: 'Hello from vertex-usc1' }] });
+    const stream = await send('/v1/messages', { key, cf: ORD, sa, body: messages('claude-vx', { stream: true }) });
+    expect(events(await stream.text()).at(-1)).toBe('message_stop');
+    const sent = await nodeRequests('vertex-usc1');
+    expect(sent[0]!.body).toMatchObject({ anthropic_version: 'vertex-2023-10-16', max_tokens: 40 });
+    expect(sent[0]!.body).not.toHaveProperty('model');
+    expect(sent[1]!.body).toMatchObject({ stream: true });
+    await setNode('bedrock-use1', { status: 400, errorMessage: 'messages.0: bad block' });
+    const refused = await send('/v1/messages', { key, body: messages('claude-haiku') });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'messages.0: bad block' } });
   });
 });

@@ -50,6 +50,11 @@ export class InvokeStreamToMessages implements BinaryStreamTranslator {
     return this.#fail(mapBedrockError(502, new Headers({ 'x-amzn-errortype': 'ModelStreamErrorException' }), { message: what }));
   }
 
+  /** SSE events never come from Bedrock: the relay feeds `pushBytes`. */
+  push(): SseFrame[] {
+    return [];
+  }
+
   pushBytes(bytes: Uint8Array): SseFrame[] {
     if (this.#state === 'done') return [];
     let frames;

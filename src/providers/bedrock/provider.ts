@@ -8,7 +8,9 @@
  * The credential string is what `providers/credential.ts` assembled: a JSON key pair
  * (`{"accessKeyId","secretAccessKey","sessionToken"?}`) or a Bedrock API key.
  */
+import { cloudMessagesBody } from '../anthropic/cloud-body';
 import { fail, type ProviderAdapter, type ProviderNode } from '../types';
+import { InvokeStreamToMessages } from './invoke-stream';
 import { ConverseToChatStream } from './converse-stream';
 import { mapBedrockError } from './errors';
 import { converseToChat, converseUsage } from './from-converse';
@@ -46,6 +48,15 @@ export function bedrockProvider(opts: BedrockOptions): ProviderAdapter {
     streamTranslator: (ctx) => new ConverseToChatStream({ model: ctx.model, includeUsage: ctx.includeUsage, id: `chatcmpl-${crypto.randomUUID()}` }),
     usage: converseUsage,
     mapError: mapBedrockError,
+    // Claude (`anthropic.` ids and profiles) keeps Messages callers' bodies through InvokeModel.
+    messagesTarget(node, model, stream) {
+      const upstream = upstreamOf(node, model);
+      if (!/(^|\.)anthropic\./.test(upstream)) return undefined;
+      const base = bedrockRuntimeBase(opts.region, node.baseUrl);
+      return base.ok ? bedrockModelUrl(base.value, upstream, stream ? 'invoke-with-response-stream' : 'invoke') : base;
+    },
+    messagesBody: (body, ctx) => cloudMessagesBody(body, { platform: 'bedrock', maxTokens: ctx.maxTokens, stream: ctx.stream }),
+    messagesStream: () => new InvokeStreamToMessages(),
     probe(node) {
       const first = (node as ProviderNode & { models?: string[] }).models?.[0] ?? '';
       const base = bedrockRuntimeBase(opts.region, node.baseUrl);

@@ -6,6 +6,7 @@
  * service account (credential = the key file) and cached per isolate; a failed mint throws
  * `CredentialError` with its reason (the attempt is the node's fault; probes show it).
  */
+import { cloudMessagesBody } from '../anthropic/cloud-body';
 import { messagesToChat, messagesUsage } from '../anthropic/from-messages';
 import { AnthropicToChatStream } from '../anthropic/stream-to-chat';
 import { CredentialError } from '../credential';
@@ -13,7 +14,7 @@ import { fail, ok, type ProviderAdapter, type ProviderNode } from '../types';
 import { vertexAdapter } from './adapter';
 import { mapVertexError } from './errors';
 import { isolateTokenCache } from './token-cache';
-import { vertexProbe, vertexRoute, type VertexNode } from './url';
+import { isClaude, vertexProbe, vertexRoute, type VertexNode } from './url';
 
 export interface VertexOptions {
   project: string;
@@ -43,6 +44,14 @@ export function vertexProvider(opts: VertexOptions): ProviderAdapter {
     streamTranslator: (ctx) => new AnthropicToChatStream(ctx),
     usage: messagesUsage,
     mapError: mapVertexError,
+    // Claude keeps Messages callers' bodies through rawPredict (its stream is Anthropic SSE).
+    messagesTarget(node, model, stream) {
+      const upstream = node.modelMap[model] ?? model;
+      if (!isClaude(upstream)) return undefined;
+      const route = vertexRoute(at(node), upstream, stream);
+      return route.ok ? ok(route.value.url) : route;
+    },
+    messagesBody: (body, ctx) => cloudMessagesBody(body, { platform: 'vertex', maxTokens: ctx.maxTokens, stream: ctx.stream }),
     probe(node) {
       const p = vertexProbe(at(node));
       return p.ok ? p.value : { url: node.baseUrl, method: 'GET' };
