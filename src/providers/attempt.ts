@@ -80,8 +80,11 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   const beta = cx.incomingHeaders.get('anthropic-beta');
   if (beta && callerFormat === 'anthropic' && nodeFormat === 'anthropic') headers.set('anthropic-beta', beta);
   if (cx.credential !== undefined) {
-    const bytes = typeof body === 'string' ? encoder.encode(body) : body instanceof Uint8Array ? body : undefined;
-    const auth = await adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bytes });
+    let bytes: Uint8Array | undefined;
+    const sent = body;
+    const bodyBytes = () => (bytes ??= typeof sent === 'string' ? encoder.encode(sent) : sent instanceof Uint8Array ? sent : undefined);
+    const pending = adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bodyBytes });
+    const auth = pending instanceof Promise ? await pending : pending;
     for (const [name, value] of Object.entries(auth)) headers.set(name, value);
   }
   return ok({ url: target.value, headers, body, adapter, shape: answerShape(callerFormat, nodeFormat, adapter, tctx) });

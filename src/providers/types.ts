@@ -89,8 +89,11 @@ export interface ProviderNode {
 export interface OutboundRequest {
   url: string;
   method: 'GET' | 'POST';
-  /** The body bytes (undefined for GET and for multipart forms the runtime encodes). */
-  body: Uint8Array | undefined;
+  /**
+   * The body's bytes (undefined for GET and for multipart forms the runtime encodes). A
+   * function, computed on first call: only signing adapters pay for encoding the body.
+   */
+  body(): Uint8Array | undefined;
 }
 
 /** One line of an SSE stream the caller receives: a complete frame ending in a blank line. */
