@@ -88,7 +88,7 @@ export interface ProviderNode {
 /** The request an adapter authenticates: exactly what will be sent. */
 export interface OutboundRequest {
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /**
    * The body's bytes (undefined for GET and for multipart forms the runtime encodes). A
    * function, computed on first call: only signing adapters pay for encoding the body.
