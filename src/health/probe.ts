@@ -21,7 +21,7 @@ export async function probeNode(node: NodeConfig, env: Record<string, unknown>, 
   const adapter = adapterFor(node);
   const url = adapter.name === 'openai' ? node.baseUrl + cfg.probePath : adapter.probe(node).url;
   try {
-    const headers: Record<string, string> = credential ? await adapter.authHeaders(credential, { url, method: 'GET', body: undefined }) : {};
+    const headers: Record<string, string> = credential ? await adapter.authHeaders(credential, { url, method: 'GET', body: () => undefined }) : {};
     const status = await fetchWithin(url, { headers }, cfg.probeTimeoutMs, async (res) => {
       await res.body?.cancel();
       return res.status;

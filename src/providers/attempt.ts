@@ -90,11 +90,15 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   const beta = cx.incomingHeaders.get('anthropic-beta');
   if (beta && callerFormat === 'anthropic' && nodeFormat === 'anthropic') headers.set('anthropic-beta', beta);
   if (cx.credential !== undefined) {
-    const bytes = typeof body === 'string' ? encoder.encode(body) : body instanceof Uint8Array ? body : undefined;
+    let bytes: Uint8Array | undefined;
+    const sent = body;
+    const bodyBytes = () => (bytes ??= typeof sent === 'string' ? encoder.encode(sent) : sent instanceof Uint8Array ? sent : undefined);
     let auth: Record<string, string>;
     try {
-      auth = await adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bytes });
+      const pending = adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bodyBytes });
+      auth = pending instanceof Promise ? await pending : pending;
     } catch (err) {
+      // A Vertex token that could not be minted: the node's fault (the engine skips it), never the caller's.
       if (err instanceof CredentialError) return fail('node_credential', err.message);
       throw err;
     }

@@ -90,9 +90,12 @@ export interface ProviderNode {
 /** The request an adapter authenticates: exactly what will be sent. */
 export interface OutboundRequest {
   url: string;
-  method: 'GET' | 'POST';
-  /** The body bytes (undefined for GET and for multipart forms the runtime encodes). */
-  body: Uint8Array | undefined;
+  method: 'GET' | 'POST' | 'DELETE';
+  /**
+   * The body's bytes (undefined for GET and for multipart forms the runtime encodes). A
+   * function, computed on first call: only signing adapters pay for encoding the body.
+   */
+  body(): Uint8Array | undefined;
 }
 
 /** One line of an SSE stream the caller receives: a complete frame ending in a blank line. */

@@ -5,6 +5,7 @@
  * - deployments style `/openai/deployments/{deployment}/{path}?api-version=…` (api-version
  *   required; an unknown `api-version` format is a 404 like Azure's) and the v1 style
  *   `/openai/v1/{path}`; the models list at `/openai/models?api-version=…` or `/openai/v1/models`;
+ *   Responses at `/openai/responses[/{id}…]?api-version=…`;
  * - the `contentFilter` knob answers Azure's content-filter 400; a `status` 429 carries
  *   `retry-after-ms` (with the `retryAfterMs` knob) in Azure's error shape.
  */
@@ -39,6 +40,9 @@ export function azureGate(node: SimNode, req: http.IncomingMessage, res: http.Se
     path = url.pathname.slice('/openai'.length);
   } else if (url.pathname === '/openai/models' && url.searchParams.get('api-version')) {
     path = '/v1/models';
+  } else if (/^\/openai\/responses(\/|$)/.test(url.pathname) && url.searchParams.get('api-version')) {
+    // Responses live outside the deployments (the model is the deployment named in the body).
+    path = `/v1${url.pathname.slice('/openai'.length)}`;
   } else {
     azureError(res, 404, '404', 'Resource not found');
     return null;

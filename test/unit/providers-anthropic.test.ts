@@ -26,7 +26,7 @@ import cacheSse from '../fixtures/anthropic/cache-usage.sse.txt?raw';
 import maxTokensSse from '../fixtures/anthropic/max-tokens.sse.txt?raw';
 import errorSse from '../fixtures/anthropic/error.sse.txt?raw';
 
-const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: undefined };
+const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: () => undefined };
 
 const ctx = { upstreamModel: 'claude-sonnet-4-20250514', maxTokens: 1024 };
 const translate = (body: Record<string, unknown>) => chatToMessages({ model: 'claude', ...body }, ctx);

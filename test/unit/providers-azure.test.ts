@@ -7,7 +7,7 @@ import { azureAdapter } from '../../src/providers/azure/adapter';
 import { azureRateLimit, mapAzureError } from '../../src/providers/azure/errors';
 import { AzureOptionsSchema, azureTarget } from '../../src/providers/azure/url';
 
-const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: undefined };
+const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: () => undefined };
 
 const node = { baseUrl: 'https://contoso.openai.azure.com', modelMap: { 'gpt-4o': 'gpt4o-prod' } };
 const deployments = { style: 'deployments', apiVersion: '2024-10-21' } as const;

@@ -4,7 +4,7 @@ import { anthropicRateLimit } from '../../src/providers/anthropic/rate-limit';
 import { openaiAdapter } from '../../src/providers/openai/adapter';
 import { translationFailureToOpenAI } from '../../src/providers/openai/errors';
 
-const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: undefined };
+const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: () => undefined };
 
 describe('OpenAI adapter', () => {
   const node = { baseUrl: 'https://api.openai.com/v1', modelMap: {} };

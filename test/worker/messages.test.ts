@@ -6,7 +6,7 @@
  * thinking blocks never sent across formats.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { admin, call, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -220,5 +220,32 @@ describe('POST /v1/messages', () => {
     expect(await nodeRequests('p-anth')).toHaveLength(0);
     const after = await anthropic(key, messages({ max_tokens: 150 }));
     expect(after.status).toBe(200);
+  });
+
+  it('settles an Anthropic node\'s usage, cache reads and writes included, and prices cache writes at cacheWrite', async () => {
+    const { id, key } = await newKey();
+    await setNode('p-anth', { cacheReadTokens: 1000, cacheWriteTokens: 2000 });
+    await setNode('p-azure', { status: 503 });
+    const res = await anthropic(key, { model: 'claude-x', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(res.headers.get('x-router-node')).toBe('p-anth');
+    const start = (await events(res)).find(([n]) => n === 'message_start')![1] as { message: { usage: { input_tokens: number } } };
+    const input = start.message.usage.input_tokens;
+    const rows = await eventually(
+      async () => (await (await admin(`/usage?key=${id}&groupBy=node`)).json<{ data: { node: string; inputTokens: number; cachedTokens: number; outputTokens: number; costUsd: number }[] }>()).data,
+      (r) => r.some((row) => row.node === 'p-anth'),
+    );
+    const row = rows.find((r) => r.node === 'p-anth')!;
+    expect(row).toMatchObject({ inputTokens: input + 3000, cachedTokens: 1000, outputTokens: 3 });
+    expect(row.costUsd).toBeCloseTo((input * 3 + 1000 * 0.3 + 2000 * 3.75 + 3 * 15) / 1e6, 9);
+  });
+
+  it('to an Azure deployment: translated to chat at the deployment URL with api-key, answered as a Message', async () => {
+    const { key } = await newKey();
+    const res = await anthropic(key, { model: 'azure-solo', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { content: { text: string }[] }).content[0]!.text).toBe('Hello from p-azure');
+    const [sent] = await nodeRequests('p-azure');
+    expect(sent!.path).toBe('/openai/deployments/dep-solo/chat/completions?api-version=2024-10-21');
+    expect(sent!.headers['api-key']).toBe('node-secret-azure-0006');
   });
 });

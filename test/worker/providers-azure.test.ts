@@ -95,4 +95,18 @@ describe('Azure OpenAI nodes', () => {
     const [v1] = await nodeRequests('p-azv1');
     expect(v1).toMatchObject({ path: '/openai/v1/models', headers: { 'api-key': 'node-secret-azv1-0007' } });
   });
+
+  it('Responses on Azure: created at /openai/responses, the stored response fetched there again with api-key and api-version', async () => {
+    const { key } = await newKey();
+    const created = await call('/v1/responses', { key, body: { model: 'azure-solo', input: 'Hi' } });
+    expect(created.status).toBe(200);
+    const { id } = (await created.json()) as { id: string };
+    const fetched = await call(`/v1/responses/${id}`, { key });
+    expect(fetched.status).toBe(200);
+    expect(((await fetched.json()) as { id: string }).id).toBe(id);
+    const [create, get] = await nodeRequests('p-azure');
+    expect(create!.path).toBe('/openai/responses?api-version=2024-10-21');
+    expect(get!.path).toMatch(/^\/openai\/responses\/[^/?]+\?api-version=2024-10-21$/);
+    expect(get!.headers['api-key']).toBe('node-secret-azure-0006');
+  });
 });

@@ -40,7 +40,8 @@ export function bedrockProvider(opts: BedrockOptions): ProviderAdapter {
     },
     authHeaders(credential, request) {
       const headers: Record<string, string> = request.method === 'POST' ? { 'content-type': 'application/json' } : {};
-      return bedrockAuthHeaders({ method: request.method, url: request.url, ...(request.body ? { body: request.body } : {}), headers, region: opts.region, credentials: credentials(credential) });
+      const body = request.body();
+      return bedrockAuthHeaders({ method: request.method, url: request.url, ...(body ? { body } : {}), headers, region: opts.region, credentials: credentials(credential) });
     },
     translateRequest: (body, ctx) => chatToConverse(body, ctx),
     // Converse answers carry no id: each chat answer gets a fresh one.

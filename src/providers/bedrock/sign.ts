@@ -18,7 +18,7 @@ export type BedrockCredentials =
   | { kind: 'apiKey'; apiKey: string };
 
 export interface SignOptions {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   url: string;
   /** The exact bytes that will be sent (signed by hash); omit for GET. */
   body?: Uint8Array | string;
