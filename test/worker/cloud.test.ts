@@ -122,6 +122,16 @@ describe('Bedrock nodes', () => {
     expect(sent!.headers['x-amz-security-token']).toBe(temporary.sessionToken);
   });
 
+  it('a throttlingException inside the binary stream ends it with an error event and no [DONE]', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { streamException: 'throttlingException' });
+    const res = await send('/v1/chat/completions', { key, body: chat('claude-haiku', { stream: true }) });
+    expect(res.status).toBe(200);
+    const events = dataEvents(await res.text());
+    expect(events).not.toContain('[DONE]');
+    expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { code: 'ThrottlingException' } });
+  });
+
   it('probes with a signed, unbilled GetFoundationModel call the fleet verifies', async () => {
     const loaded = parseConfig(JSON.stringify(cloudConfig()));
     if (!loaded.ok) throw new Error(loaded.message);
