@@ -102,6 +102,48 @@ describe('prompt parts the body cannot bound', () => {
   });
 });
 
+describe('image generations that bill tokens', () => {
+  /** The fleet's nodes serve gpt-4o-mini under gpt-image-1's name, which bills (and reports) each image in tokens. */
+  const gptImageConfig = () => {
+    const config = testConfig();
+    for (const node of config.nodes) if (MINI_NODES.includes(node.id)) node.modelMap = { 'gpt-4o-mini': 'gpt-image-1' };
+    return config;
+  };
+  type ImageUsage = { input_tokens: number; output_tokens: number; total_tokens: number };
+
+  it('five high-quality gpt-image requests against tpm 5,000: the image tokens the fleet billed stay within 5,000', async () => {
+    const config = gptImageConfig();
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const send = () => callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', size: '1024x1024', quality: 'high' } });
+    const responses = await Promise.all(Array.from({ length: 5 }, send));
+    const served = responses.filter((r) => r.status === 200);
+    expect(served.length).toBeGreaterThan(0);
+    expect(responses.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    const billed = (await Promise.all(served.map(async (r) => (await r.json<{ usage: ImageUsage }>()).usage.total_tokens))).reduce((a, b) => a + b, 0);
+    expect(billed).toBeGreaterThan(4_000); // 4,160 output tokens an image
+    expect(billed).toBeLessThanOrEqual(5_000);
+    await Promise.all(responses.filter((r) => r.status !== 200).map((r) => r.text()));
+  });
+
+  it('an image request whose n × per-image tokens alone pass tpm is refused at once, naming what it reserves', async () => {
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const res = await callWithConfig(gptImageConfig(), '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 } });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    // Size and quality left to the upstream: the dearest, high at 1024×1536 (6,240 each), + the prompt's 2.
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 5000, Requested 12482/);
+  });
+
+  it('models.<id>.imageOutputTokens bounds an image model the router cannot tell by name', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].imageOutputTokens = 3_000;
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const res = await callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Requested 6002/);
+  });
+});
+
 describe('budgets on endpoints charged per request', () => {
   const limiterUsage = async (id: string) => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>();
 
