@@ -92,6 +92,21 @@ describe('prompt parts the body cannot bound', () => {
     expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
   });
 
+  it('an item_reference names a stored output item the body does not hold: the context window, refused for a smaller tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const input = [{ type: 'item_reference', id: 'msg_0123456789abcdef' }, { role: 'user', content: 'Go on' }];
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input, max_output_tokens: 100 } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
+  it('chat\'s web_search_options adds what the search finds: the context window, refused for a smaller tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ web_search_options: {}, max_tokens: 100 }) });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
   it('images cost gpt-4o-mini\'s own rate (2,833 + 5,667 a tile), not gpt-4o\'s', async () => {
     const { key } = await newKey({ limits: { tpm: 40_000 } });
     const content = [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }];
