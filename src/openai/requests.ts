@@ -3,8 +3,8 @@
  * checked; every other field passes through to the upstream untouched (loose objects).
  * JSON bodies are checked for nesting depth (`MAX_JSON_DEPTH`) and duplicate keys and located
  * for splicing; multipart forms (audio uploads) are read for their `model` and `stream`
- * fields (each field once) and resent as they came. Counts that multiply what an upstream
- * bills (`n`, `best_of`) are held to OpenAI's ranges.
+ * fields (each field once) and resent as the router read them (written anew, once). Counts
+ * that multiply what an upstream bills (`n`, `best_of`) are held to OpenAI's ranges.
  */
 import * as z from 'zod';
 import { formatIssues } from '../config/load';
@@ -90,7 +90,7 @@ export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 
 interface Base {
   endpoint: Endpoint;
-  /** The caller's bytes, resent as they are when nothing needs changing. */
+  /** The caller's bytes, resent as they are when nothing needs changing (multipart: the form as the router wrote it). */
   raw: Uint8Array;
   /** The fields the router acts on (for multipart: the form's text fields). */
   body: Record<string, unknown> & { model: string };
@@ -182,7 +182,13 @@ async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes
   if (!(form.get('file') instanceof File)) {
     throw new RouterError(400, "Invalid request: file: a file part named 'file' is required", { code: 'invalid_request', param: 'file' });
   }
-  return { kind: 'multipart', endpoint, raw: bytes, contentType, form, body: parsed.data, stream: body.stream === 'true' };
+  // What goes upstream is the form as the router read it, written anew: multipart parsers
+  // disagree on malformed parts (workerd reads a part's first Content-Disposition, undici and
+  // python-multipart its last), so the caller's own bytes could hold a field — a second
+  // `model` — that the router never saw. Written once, so failover resends the same bytes.
+  const written = new Response(form);
+  const raw = new Uint8Array(await written.arrayBuffer());
+  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data, stream: body.stream === 'true' };
 }
 
 /** Parse and validate a buffered body; 400 with the offending field as `param`. */
