@@ -9,7 +9,7 @@
 import * as z from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
-import { scanObject, type ScannedObject } from '../http/json-members';
+import { foldName, scanObject, type ScannedObject } from '../http/json-members';
 import { ENDPOINTS, type Endpoint } from './endpoints';
 
 const Model = z.string().min(1);
@@ -131,6 +131,29 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
+/** Top-level parameters the router reads or writes (limits, routing, reservations, stored state). */
+const ROUTER_FIELDS = new Set([
+  ...['model', 'messages', 'input', 'prompt', 'instructions', 'suffix', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens'],
+  ...['max_output_tokens', 'n', 'best_of', 'echo', 'tools', 'functions', 'response_format', 'text', 'prediction', 'web_search_options'],
+  ...['previous_response_id', 'store', 'background', 'conversation', 'size', 'quality', 'partial_images', 'voice'],
+]);
+
+/**
+ * A parameter the router acts on, spelt in another case (`MAX_COMPLETION_TOKENS`, `N`,
+ * `ſtream`): the router does not read it, but a Go node (`encoding/json` folds case) does —
+ * a cap or a choice count the reservation never saw. Refused, as a duplicate is.
+ */
+function checkSpelling(scanned: ScannedObject): void {
+  for (const name of scanned.members.keys()) {
+    const folded = foldName(name);
+    if (folded === name || !ROUTER_FIELDS.has(folded)) continue;
+    throw new RouterError(400, `The request body has the key '${name}', which some upstreams read as '${folded}'. Spell parameters in lower case.`, {
+      code: 'invalid_request',
+      param: name,
+    });
+  }
+}
+
 function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
@@ -152,6 +175,7 @@ function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
       param: scan.path,
     });
   }
+  checkSpelling(scan.object);
   const parsed = SCHEMAS[endpoint].safeParse(json);
   if (!parsed.success) throw invalid(parsed.error);
   const body = parsed.data as Base['body'];

@@ -225,6 +225,24 @@ describe('one meaning per body', () => {
     for (const id of [...MINI_NODES, 'n-solo']) expect(await nodeRequests(id)).toHaveLength(0);
   });
 
+  it('a parameter spelt in another case (read by Go nodes, which fold case) is a 400, never forwarded', async () => {
+    const { key } = await newKey({ limits: { tpm: 10_000 } });
+    const head = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":10';
+    const cases: [string, string, string][] = [
+      [`${head},"MAX_TOKENS":100000}`, 'duplicate_key', 'MAX_TOKENS'], // Go: the last one wins
+      [`${head},"Max_Completion_Tokens":100000}`, 'invalid_request', 'Max_Completion_Tokens'], // the rename would put max_completion_tokens before it
+      [`${head},"N":100}`, 'invalid_request', 'N'],
+      [`${head},"\u017ftream":true}`, 'invalid_request', '\u017ftream'], // long s folds to s
+      ['{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"text","text":"Hi","TYPE":"input_file"}]}]}', 'duplicate_key', 'messages[0].content[0].TYPE'],
+    ];
+    for (const [body, code, param] of cases) {
+      const res = await call('/v1/chat/completions', { key, body });
+      expect(res.status, body).toBe(400);
+      expect((await res.json<{ error: { code: string; param: string } }>()).error, body).toMatchObject({ code, param: JSON.parse(`"${param}"`) });
+    }
+    for (const id of MINI_NODES) expect(await nodeRequests(id)).toHaveLength(0);
+  });
+
   it('JSON nested 200,000 deep is a 400 invalid_request for a key with limits, not a 500', async () => {
     const config = testConfig();
     config.limits.maxBodyBytes = 1_048_576;
