@@ -190,6 +190,12 @@ export const ModelSchema = z.strictObject({
       z.strictObject({ multiplier: z.number().positive(), maxPatches: positiveInt }),
     ])
     .optional(),
+  /**
+   * Output tokens one generated image may bill on this model (image generations reserve
+   * `n` × this against `tpm`: `limits/image-output.ts`). Default: gpt-image models by
+   * OpenAI's size/quality table (up to 6,240), other names (dall-e) none.
+   */
+  imageOutputTokens: positiveInt.optional(),
 });
 
 export const RetrySchema = z.strictObject({

@@ -143,6 +143,9 @@ async function streamChat(
   const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: body.model };
   const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   if (k.endlessEvent) return writeEndlessEvent(res);
+  const opts = body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | undefined;
+  // vLLM's `continuous_usage_stats`: every chunk carries the usage so far (one token a chunk here).
+  const soFar = (i: number) => (opts?.continuous_usage_stats ? { usage: { prompt_tokens: meta.promptTokens, completion_tokens: i + 1, total_tokens: meta.promptTokens + i + 1 } } : {});
   for (let i = 0; i < k.chunks; i++) {
     if (i === k.cutAfterChunks) {
       res.socket?.destroy();
@@ -150,7 +153,7 @@ async function streamChat(
     }
     if (i === k.stallAfterChunks) return; // keep the socket open, send nothing more
     const delta = i === 0 ? { role: 'assistant', content: `Hello from ${node.id}` } : { content: ` #${i}` };
-    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}) });
+    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), ...soFar(i) });
     if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
   }
   if (k.cutAfterChunks === k.chunks) {
@@ -158,7 +161,6 @@ async function streamChat(
     return;
   }
   send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-  const opts = body.stream_options as { include_usage?: boolean } | undefined;
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
     send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
