@@ -112,8 +112,10 @@ export function relayTranslated(
   });
   return {
     body: relay.body,
+    // Usage only from a stream that reached its end: a cut one may have billed up to its cap,
+    // so it stays at its reservation (README "Rate limits"), as in `forward/relay.ts`.
     summary: relay.summary.then((s) => {
-      const usage = translator.usage();
+      const usage = ended ? translator.usage() : undefined;
       return { ...s, ...(usage ? { usage: settlementUsage(usage) } : {}) };
     }),
   };

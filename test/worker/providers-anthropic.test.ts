@@ -43,14 +43,20 @@ describe('OpenAI chat → Anthropic node', () => {
     expect(chunks.at(-1)!.usage?.completion_tokens).toBe(3);
   });
 
-  it('a stream cut after its first chunk ends with an OpenAI error event, never [DONE]', async () => {
-    const { key } = await newKey();
+  it('a stream cut after its first chunk ends with an OpenAI error event, never [DONE], and settles at its reservation', async () => {
+    const { key, id } = await newKey({ limits: { tpm: 10_000 } });
     await setNode('p-anth', { cutAfterChunks: 1, chunkDelayMs: 50 });
-    const res = await call('/v1/chat/completions', { key, body: claude({ stream: true }) });
+    const res = await call('/v1/chat/completions', { key, body: claude({ stream: true, max_tokens: 50 }) });
     expect(res.headers.get('x-router-node')).toBe('p-anth');
     const events = await sseEvents(res);
     expect(events).not.toContain('[DONE]');
     expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { type: 'server_error' } });
+    // message_start carried usage so far; the node may still bill up to the cap: held at prompt + 50.
+    const usage = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(),
+      (u) => u.inFlight === 0,
+    );
+    expect(usage.window.tokens).toBeGreaterThanOrEqual(50);
   });
 
   it('tools: chat tools go as Messages tools, the tool_use answer comes back as tool_calls, and a tool result round-trips', async () => {
