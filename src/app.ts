@@ -16,7 +16,7 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { promptTokens, reservedTokens, worstCostUsd } from './limits/reservation';
+import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
@@ -29,6 +29,7 @@ import { flushSamples, recordSample } from './routing/samples';
 import { loadRouteTable } from './routing/table';
 import { flushRollups } from './usage/rollup-batch';
 import { recordRequest, type RequestRecord } from './usage/request-log';
+import type { RequestUnits } from './usage/cost';
 
 /** Every generating endpoint, by path (README "API"). */
 const PROXIED: [string, Endpoint][] = [
@@ -51,7 +52,7 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
   // Every authenticated request leaves one record (log line, analytics point, rollup row).
   const started = Date.now();
-  const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-' };
+  const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-', units: undefined as RequestUnits | undefined };
   const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
     const cost = recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
     defer(flushRollups(c.env.USAGE_ROLLUPS, Date.now()));
@@ -72,8 +73,8 @@ interface RequestScope {
   key: KeyRecord & { id: string };
   caller: CallerLocation;
   defer: (work: Promise<unknown>) => void;
-  /** The record's fields known so far; `model` once resolved. */
-  base: { model: string };
+  /** The record's fields known so far; `model` once resolved, `units` (what per-request prices count) once parsed. */
+  base: { model: string; units: RequestUnits | undefined };
   record: (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => number | null;
   started: number;
 }
@@ -85,6 +86,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   const request = await parseRequest(endpoint, raw, c.req.header('content-type'));
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
+  base.units = requestUnits(request);
   const allowed = (m: string) => modelAllowed(config, key.models, m);
   // Estimated only if something reads it (a key or node with limits): the estimate walks the
   // whole body, images' data-URL headers included, and unlimited traffic never needs it.
@@ -98,7 +100,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   // which the upstream bills as input, so it is reserved as prompt (`response-state.ts`).
   const state = await responseState(c.env, config, request, key, chainOf);
   const pinned = state?.pinned;
-  const promptOf = () => (prompt ??= promptTokens(request) + (state?.contextTokens ?? 0));
+  const promptOf = () => (prompt ??= promptTokens(request, config, chainOf()) + (state?.contextTokens ?? 0));
   const reservation = {
     model,
     get tokens() {
@@ -155,8 +157,9 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   defer(
     result.usage.then((usage) => {
       const cost = record({ ...answered, usage });
-      // Budgets: an answer with usage but no price costs nothing known; one without usage is held at its worst case.
-      const costUsd = usage ? (cost ?? 0) : undefined;
+      // Budgets: an answer with usage but no price costs nothing known; one whose cost is unknown (token
+      // prices, no usage) is held at its worst case; one priced per request costs that, usage or not.
+      const costUsd = usage || cost !== null ? (cost ?? 0) : undefined;
       return Promise.all([admission.settle({ usage, unserved: !served, abandoned, costUsd }), nodeReservation?.settle({ usage, unserved: !served })]);
     }),
   );

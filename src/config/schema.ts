@@ -15,15 +15,32 @@ const positiveInt = z.number().int().positive();
 /** Secrets of the router itself: a node's `apiKeyEnv` naming one would send it upstream. */
 const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG', 'RESPONSE_ID_SECRET'];
 
+/** USD per image: one figure, or by `size`, `quality` or `quality/size` (`"hd/1024x1792"`). */
+const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().min(1), z.number().nonnegative()).refine((r) => Object.keys(r).length > 0, 'name at least one size or quality')]);
+
 /**
- * What a model costs, in USD per 1M tokens: `input` (prompt), `cachedInput` (prompt tokens
- * the provider served from its cache; default `input`), `output` (completion).
+ * What a model costs, in USD: per 1M tokens `input` (prompt), `cachedInput` (prompt tokens
+ * the provider served from its cache; default `input`), `output` (completion); and for
+ * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
+ * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
+ * (flat, any endpoint). Token rates come as a pair or not at all.
  */
-export const PriceSchema = z.strictObject({
-  input: z.number().nonnegative(),
-  cachedInput: z.number().nonnegative().optional(),
-  output: z.number().nonnegative(),
-});
+export const PriceSchema = z
+  .strictObject({
+    input: z.number().nonnegative().optional(),
+    cachedInput: z.number().nonnegative().optional(),
+    output: z.number().nonnegative().optional(),
+    perImage: PerImageSchema.optional(),
+    perMillionChars: z.number().nonnegative().optional(),
+    perMinute: z.number().nonnegative().optional(),
+    perRequest: z.number().nonnegative().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.input === undefined) !== (p.output === undefined) || (p.cachedInput !== undefined && p.input === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
+    }
+    if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });
+  });
 
 /** Per-key or per-node limits. A limit left out is unlimited. */
 export const LimitsSchema = z.strictObject({
@@ -108,6 +125,23 @@ export const ModelSchema = z.strictObject({
   maxTokensParam: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
   /** What it costs; a request answered by a model with no price has cost `null`, never a guess. */
   price: PriceSchema.optional(),
+  /**
+   * The model's context window, in tokens: what a prompt with a file part (whose size no
+   * body tells) reserves. Default `limits.defaultContextTokens`.
+   */
+  contextTokens: positiveInt.optional(),
+  /**
+   * What an input image costs this model (`limits/image-rules.ts`): the tile rule
+   * `{base, tile}` or the patch rule `{multiplier, maxPatches}`. Default: OpenAI's rate for
+   * the model's name (gpt-4o-mini 2,833 + 5,667 per tile, gpt-4.1-mini 1.62 per patch …),
+   * else gpt-4o's 85 + 170.
+   */
+  imageTokens: z
+    .union([
+      z.strictObject({ base: z.number().nonnegative(), tile: z.number().nonnegative() }),
+      z.strictObject({ multiplier: z.number().positive(), maxPatches: positiveInt }),
+    ])
+    .optional(),
 });
 
 export const RetrySchema = z.strictObject({
@@ -206,6 +240,11 @@ export const KeyLimitsSchema = z.strictObject({
    * `models.<id>.defaultMaxTokens`.
    */
   defaultMaxTokens: positiveInt.default(1_024),
+  /**
+   * Prompt tokens a request with a file part reserves (no body bounds what a file costs
+   * upstream; the context window does). Per model: `models.<id>.contextTokens`.
+   */
+  defaultContextTokens: positiveInt.default(128_000),
   /** Multipart uploads (audio transcriptions/translations) may be this large; other bodies `maxBodyBytes`. */
   maxUploadBytes: positiveInt.default(25 * 1_048_576),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */

@@ -58,7 +58,10 @@ export function attemptEdits(config: LoadedConfig, request: ParsedRequest, attem
   if (cap === undefined) set[param] = defaultCap(config, request, attempt.model);
   else if (request.endpoint === 'chat' && body[param] !== cap) {
     const other = CHAT_CAPS.find((p) => p !== param)!;
-    if (body[param] == null && body[other] === cap) rename[other] = param;
+    // Renamed only when the body has no member of that name at all: `"max_tokens":null`
+    // beside the other cap would otherwise reach the node as `max_tokens` twice.
+    const present = request.kind === 'json' && request.scanned.members.has(param);
+    if (!present && body[other] === cap) rename[other] = param;
     else set[param] = cap;
   }
   return { set, rename };

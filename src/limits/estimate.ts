@@ -9,17 +9,32 @@
  * - **Messages**: 4 tokens of framing each, plus 3 to prime the reply (OpenAI's cookbook
  *   rule); every string in a message counts as text — content, names, tool-call ids and
  *   function arguments — except the media parts below.
- * - **Images** (`image_url` / `input_image` parts), OpenAI's tile rule: `detail: "low"` is
- *   85 tokens; otherwise the image is fitted into 2048×2048, its short side scaled down to
- *   768, and it costs 85 + 170 per 512-px tile. Sizes are read from a data URL's header
- *   (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs the
- *   rule's maximum, 1,445. The base64 itself is never counted.
- * - **Audio and files** (`input_audio`, `file` parts): 1 token per 100 bytes of decoded
- *   payload — a guess (their real cost depends on duration and pages), settled to usage.
- * - **Tools**: `tools`, `functions` and `response_format` count as the text of their JSON.
- * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length.
+ * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
+ *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
+ *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
+ *   85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px patches (at most
+ *   `maxPatches`) × a multiplier, whatever the detail. Sizes are read from a data URL's
+ *   header (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs
+ *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
+ *   itself is never counted.
+ * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
+ *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
+ *   OpenAI bills for audio input; settled to usage.
+ * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
+ *   inline: a PDF's pages become images and text upstream), an earlier audio answer named by
+ *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
+ *   (Responses `prompt` object), hosted tools that add what they find to the input
+ *   (`web_search`, `file_search`, …: any tool not `function`/`custom`): no bound is knowable,
+ *   so the estimate says `unbounded` and the reservation holds the model's whole context
+ *   window instead (`reservation.ts`).
+ * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
+ *   (its `format` schema) count as the text of their JSON.
+ * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length;
+ *   every prompt of an array (each is billed), and a `suffix` once per prompt.
  * - **Responses**: `instructions` as text; `input` items like messages.
  */
+
+import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 
 export const IMAGE_LOW_TOKENS = 85;
 export const IMAGE_TILE_TOKENS = 170;
@@ -27,7 +42,7 @@ export const IMAGE_TILE_TOKENS = 170;
 export const IMAGE_MAX_TOKENS = IMAGE_LOW_TOKENS + IMAGE_TILE_TOKENS * 8;
 const MESSAGE_FRAMING = 4;
 const REPLY_PRIMING = 3;
-const MEDIA_BYTES_PER_TOKEN = 100;
+const AUDIO_BYTES_PER_TOKEN = 32;
 
 /** Tokens of a piece of text (see the module header). */
 export function textTokens(text: string): number {
@@ -44,27 +59,25 @@ export function textTokens(text: string): number {
   return Math.ceil(ascii / 4) + other;
 }
 
-/** OpenAI's tile rule for one image of known size (high/auto detail). */
+/** OpenAI's tile rule for one image of known size (high/auto detail), at gpt-4o's rate. */
 export function imageTileTokens(width: number, height: number): number {
-  if (!(width > 0 && height > 0)) return IMAGE_MAX_TOKENS;
-  let w = width;
-  let h = height;
-  const fit = Math.min(1, 2048 / Math.max(w, h));
-  w *= fit;
-  h *= fit;
-  const shrink = Math.min(1, 768 / Math.min(w, h));
-  w *= shrink;
-  h *= shrink;
-  return IMAGE_LOW_TOKENS + IMAGE_TILE_TOKENS * Math.ceil(w / 512) * Math.ceil(h / 512);
+  return ruleImageTokens(DEFAULT_IMAGE_RULE, { width, height }, false);
 }
 
-export type ImageSizer = (url: string) => { width: number; height: number } | undefined;
+export type ImageSizer = (url: string) => ImageSize | undefined;
 
-function imageTokens(image: unknown, sizeOf: ImageSizer): number {
+/** How the estimate reads media: image sizes, and the image rates of the models the request may reach. */
+interface Walk {
+  sizeOf: ImageSizer;
+  rules: ImageRule[];
+  /** Set when a part's cost cannot be bounded from the body (files). */
+  unbounded: boolean;
+}
+
+function imageTokens(image: unknown, walk: Walk): number {
   const spec = typeof image === 'string' ? { url: image } : ((image ?? {}) as { url?: unknown; detail?: unknown });
-  if (spec.detail === 'low') return IMAGE_LOW_TOKENS;
-  const size = typeof spec.url === 'string' ? sizeOf(spec.url) : undefined;
-  return size ? imageTileTokens(size.width, size.height) : IMAGE_MAX_TOKENS;
+  const size = typeof spec.url === 'string' ? walk.sizeOf(spec.url) : undefined;
+  return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
 }
 
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
@@ -74,31 +87,34 @@ function base64Bytes(value: unknown): number {
   return Math.floor(((value.length - comma) * 3) / 4);
 }
 
-function mediaTokens(part: Record<string, unknown>): number {
+function audioTokens(part: Record<string, unknown>): number {
   const audio = part.input_audio as { data?: unknown } | undefined;
-  const file = part.file as { file_data?: unknown } | undefined;
-  const bytes = base64Bytes(audio?.data) + base64Bytes(file?.file_data) + base64Bytes(part.file_data);
-  return Math.ceil(bytes / MEDIA_BYTES_PER_TOKEN);
+  return Math.ceil(base64Bytes(audio?.data) / AUDIO_BYTES_PER_TOKEN);
 }
 
-/** Every string in a value, by the text rule; media parts by their own rules. */
-function valueTokens(value: unknown, sizeOf: ImageSizer): number {
+/**
+ * Every string in a value, by the text rule; media parts by their own rules. Recursive: the
+ * body's nesting is bounded before it gets here (`MAX_JSON_DEPTH` in `openai/requests.ts`).
+ */
+function valueTokens(value: unknown, walk: Walk): number {
   if (typeof value === 'string') return textTokens(value);
-  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + valueTokens(v, sizeOf), 0);
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + valueTokens(v, walk), 0);
   if (value === null || typeof value !== 'object') return 0;
   const part = value as Record<string, unknown>;
   switch (part.type) {
     case 'image_url':
-      return imageTokens(part.image_url, sizeOf);
+      return imageTokens(part.image_url, walk);
     case 'input_image':
-      return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, sizeOf);
+      return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
+      return audioTokens(part);
     case 'file':
     case 'input_file':
-      return mediaTokens(part) + (typeof part.filename === 'string' ? textTokens(part.filename) : 0);
+      walk.unbounded = true;
+      return typeof part.filename === 'string' ? textTokens(part.filename) : 0;
   }
   let sum = 0;
-  for (const v of Object.values(part)) sum += valueTokens(v, sizeOf);
+  for (const v of Object.values(part)) sum += valueTokens(v, walk);
   return sum;
 }
 
@@ -107,26 +123,62 @@ function jsonTokens(value: unknown): number {
 }
 
 /** An `input`/`prompt` value: text, token ids, token-id arrays, or (Responses) input items. */
-function inputTokens(input: unknown, sizeOf: ImageSizer): number {
+function inputTokens(input: unknown, walk: Walk): number {
   if (typeof input === 'string') return textTokens(input);
   if (!Array.isArray(input)) return 0;
   return input.reduce<number>((sum, item) => {
     if (typeof item === 'number') return sum + 1; // one token id
     if (typeof item === 'string') return sum + textTokens(item);
     if (Array.isArray(item) && item.every((t) => typeof t === 'number')) return sum + item.length; // a token-id array
-    return sum + MESSAGE_FRAMING + valueTokens(item, sizeOf); // a Responses input item, framed like a message
+    return sum + MESSAGE_FRAMING + valueTokens(item, walk); // a Responses input item, framed like a message
   }, 0);
+}
+
+/** Legacy completions: how many separate prompts `prompt` holds (a string or one token array is one). */
+export function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
+  return typeof prompt[0] === 'number' ? 1 : prompt.length;
+}
+
+/** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
+const PLAIN_TOOLS = new Set(['function', 'custom']);
+
+/** Input the body names but does not hold (see the module header; file parts are found in the walk). */
+function unboundedContext(body: Record<string, unknown>): boolean {
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  const hosted = tools.some((t) => !PLAIN_TOOLS.has(String((t as { type?: unknown } | null)?.type)));
+  const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
+  const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
+  return hosted || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+}
+
+export interface PromptEstimate {
+  tokens: number;
+  /** A part whose cost no body can bound (a file): reserve the model's context window. */
+  unbounded: boolean;
 }
 
 /**
  * Prompt tokens of a request body, whatever the endpoint: chat `messages`, Responses
- * `input` + `instructions`, legacy `prompt`, embeddings/moderations `input`, plus tools.
+ * `input` + `instructions`, legacy `prompt` (every prompt of an array: each is billed),
+ * embeddings/moderations `input`, plus tools. Images at the dearest of `rules` (the image
+ * rates of the models the request may reach; default gpt-4o's tile rule).
  */
-export function estimatePromptTokens(body: Record<string, unknown>, sizeOf: ImageSizer): number {
+export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE]): PromptEstimate {
+  const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false };
   let sum = jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format);
+  if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text);
+  if (typeof body.suffix === 'string') sum += textTokens(body.suffix) * promptCount(body.prompt);
+  walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {
-    sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, sizeOf), 0) + REPLY_PRIMING;
+    sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, walk), 0) + REPLY_PRIMING;
   }
   if (typeof body.instructions === 'string') sum += textTokens(body.instructions) + REPLY_PRIMING;
-  return sum + inputTokens(body.input, sizeOf) + inputTokens(body.prompt, sizeOf);
+  sum += inputTokens(body.input, walk) + inputTokens(body.prompt, walk);
+  return { tokens: sum, unbounded: walk.unbounded };
+}
+
+/** The estimate's token figure alone (see `estimatePrompt`). */
+export function estimatePromptTokens(body: Record<string, unknown>, sizeOf: ImageSizer, rules?: ImageRule[]): number {
+  return estimatePrompt(body, sizeOf, rules).tokens;
 }

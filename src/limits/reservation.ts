@@ -1,48 +1,130 @@
 /**
- * What a request reserves against its key's TPM before it is sent: the prompt estimate
- * (`estimate.ts`) plus the output cap × `n` choices. Endpoints charged by request alone
- * (moderations, images, audio: `ENDPOINTS[…].charge`) reserve no tokens. The cap is the caller's, or — when
- * the caller set none — the largest `defaultMaxTokens` of the models the request may reach
- * (its allowed fallback chain); that cap is also what each attempt sends upstream
- * (`forward/attempt-body.ts`), so the reservation bounds what any upstream can write.
- * Keys with spend budgets also reserve the worst-case cost (`worstCostUsd`).
+ * What a request reserves before it is sent — pure. The invariant (DESIGN.md): tokens
+ * reserved ≥ the most any upstream can bill for the request, and spend reserved ≥ its
+ * worst-case cost, for every endpoint.
+ *
+ * Tokens: the prompt estimate (`estimate.ts`, images at the dearest rate of the models the
+ * request may reach; input the body names but does not hold — files, stored conversations,
+ * hosted tools — the largest context window of those models) plus the output the upstream
+ * may bill:
+ * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
+ *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
+ * - legacy completions: every prompt of a `prompt` array is its own completion, each
+ *   generating `best_of` (≥ `n`) choices of up to cap tokens, and `echo` bills the prompt
+ *   again in each: prompt + prompts × max(n, best_of) × cap (+ prompt × max(n, best_of));
+ * - Responses: cap (× `n`, which OpenAI does not take but an upstream might honour);
+ * - embeddings: nothing but the prompt.
+ * Endpoints charged by request alone (`ENDPOINTS[…].charge`) reserve no tokens. The cap is the
+ * caller's or, when the caller set none, the largest `defaultMaxTokens` of the chain, which
+ * every attempt also sends upstream (`forward/attempt-body.ts`).
+ *
+ * Spend (keys with budgets): per model of the allowed chain and node serving it, the prompt
+ * at the dearest input rate and that output at the output rate; per-request-priced endpoints
+ * at their unit price (`usage/cost.ts`). A priced model whose cost for the endpoint has no
+ * unit price cannot be bounded: budgeted keys are refused it (403 `cost_unbounded`).
  */
 import type { LoadedConfig } from '../config/load';
+import { RouterError } from '../errors/router-error';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { estimatePromptTokens } from './estimate';
+import { priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
+import { estimatePrompt, promptCount } from './estimate';
+import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
-import { priceFor } from '../usage/cost';
+
+/** Image rates of the chain's models, by router id and by every node's name for them. */
+function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
+  return chain.flatMap((model) => {
+    const configured = config.models[model]?.imageTokens;
+    const names = new Set([model, ...config.nodes.flatMap((n) => (n.models.includes(model) && n.modelMap[model] ? [n.modelMap[model]!] : []))]);
+    return [...names].map((name) => imageRuleFor(name, configured));
+  });
+}
 
 /** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
-export function promptTokens(request: ParsedRequest): number {
-  return ENDPOINTS[request.endpoint].charge === 'requests' ? 0 : estimatePromptTokens(request.body, imageSize);
+export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain: string[]): number {
+  if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
+  const estimate = estimatePrompt(request.body, imageSize, imageRules(config, chain));
+  if (!estimate.unbounded) return estimate.tokens;
+  const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
+  return Math.max(estimate.tokens, context);
+}
+
+const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);
+
+/** Output tokens one attempt on `model` may bill (see the module header), the prompt's echo included. */
+function outputTokens(config: LoadedConfig, request: ParsedRequest, model: string | undefined, chain: string[], prompt: number): number {
+  const cap = callerCap(request) ?? (model !== undefined ? (defaultCap(config, request, model) ?? 0) : Math.max(0, ...chain.map((m) => defaultCap(config, request, m) ?? 0)));
+  const { body } = request;
+  if (request.endpoint === 'chat') {
+    const prediction = body.prediction ? estimatePrompt({ input: [body.prediction] }, imageSize).tokens : 0;
+    return (cap + prediction) * Math.max(count(body.n), count(body.best_of));
+  }
+  if (request.endpoint === 'completions') {
+    const choices = Math.max(count(body.n), count(body.best_of));
+    return promptCount(body.prompt) * choices * cap + (body.echo === true ? prompt * choices : 0);
+  }
+  return request.endpoint === 'responses' ? cap * count(body.n) : cap;
 }
 
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
-  const cap = callerCap(request) ?? Math.max(0, ...chain.map((m) => defaultCap(config, request, m) ?? 0));
-  return prompt + cap * choices(request);
+  return prompt + outputTokens(config, request, undefined, chain, prompt);
 }
 
-const choices = (request: ParsedRequest) => (typeof request.body.n === 'number' && request.body.n > 0 ? request.body.n : 1);
+/** Seconds of audio per byte at the lowest bitrate OpenAI's audio formats carry speech in (6 kbit/s Opus). */
+const AUDIO_BYTES_PER_SECOND = 750;
+
+/** What a per-request-priced request asks for (images, speech characters, audio minutes). */
+export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
+  const { body } = request;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  switch (request.endpoint) {
+    case 'images':
+      return { images: { n: count(body.n), size: str(body.size), quality: str(body.quality) } };
+    case 'speech':
+      return { characters: [...String(body.input)].length };
+    case 'transcriptions':
+    case 'translations': {
+      const file = request.kind === 'multipart' ? request.form.get('file') : null;
+      const bytes = typeof file === 'object' && file !== null ? file.size : request.raw.byteLength;
+      return { audioMinutes: Math.ceil(bytes / AUDIO_BYTES_PER_SECOND) / 60 };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function unbounded(model: string, request: ParsedRequest): RouterError {
+  const need = { images: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
+  return new RouterError(
+    403,
+    `The cost of ${ENDPOINTS[request.endpoint].path.slice(1)} on model '${model}' cannot be bounded before it runs, and this key has a spend budget. ` +
+      `An operator can price it per request (price.${need}).`,
+    { type: 'permission_error', code: 'cost_unbounded' },
+  );
+}
 
 /**
- * The most one upstream attempt may cost, in USD, for spend budgets: the prompt estimate at
- * the dearest input price and the completion cap at the dearest output price, over every
- * model of the allowed chain on every node that serves it. Unpriced pairs add nothing: a
- * cost that is never known is never charged.
+ * The most one upstream attempt may cost, in USD, for spend budgets (see the module header).
+ * Unpriced pairs add nothing: a cost that is never known is never charged.
  */
 export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
-  if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
+  const units = requestUnits(request);
   let worst = 0;
   for (const model of chain) {
-    const cap = (callerCap(request) ?? defaultCap(config, request, model) ?? 0) * choices(request);
+    const output = ENDPOINTS[request.endpoint].charge === 'tokens' ? outputTokens(config, request, model, chain, prompt) : 0;
     for (const node of config.nodes) {
       if (!node.models.includes(model)) continue;
       const price = priceFor(config, model, node.id);
-      if (price) worst = Math.max(worst, (prompt * Math.max(price.input, price.cachedInput ?? 0) + cap * price.output) / 1e6);
+      if (!price) continue;
+      let usd = unitCostUsd(price, units);
+      if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
+      if (usd === undefined && price.input !== undefined && price.output !== undefined) {
+        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0) + output * price.output) / 1e6;
+      }
+      worst = Math.max(worst, (usd ?? 0) + (price.perRequest ?? 0));
     }
   }
   return worst;

@@ -40,7 +40,9 @@ export interface EndpointSpec {
   alwaysStreams?: boolean;
   /**
    * Token accounting: `tokens` reserves prompt estimate + cap and settles to reported usage;
-   * `requests` reserves no tokens (rpm and concurrency only) and records usage if reported.
+   * `requests` reserves no tokens (rpm and concurrency only) and records usage if reported;
+   * spend budgets hold its unit price (`price.perImage`, `perMillionChars`, `perMinute`:
+   * `limits/reservation.ts`).
    */
   charge: 'tokens' | 'requests';
   /** The output cap the router sends when the caller sets none (chat picks per model). */

@@ -1,8 +1,10 @@
 /**
  * OpenAI request bodies the router must understand: only the fields it acts on are
  * checked; every other field passes through to the upstream untouched (loose objects).
- * JSON bodies are checked for duplicate keys and located for splicing; multipart forms
- * (audio uploads) are read for their `model` and `stream` fields and resent as they came.
+ * JSON bodies are checked for nesting depth (`MAX_JSON_DEPTH`) and duplicate keys and located
+ * for splicing; multipart forms (audio uploads) are read for their `model` and `stream`
+ * fields (each field once) and resent as they came. Counts that multiply what an upstream
+ * bills (`n`, `best_of`) are held to OpenAI's ranges.
  */
 import * as z from 'zod';
 import { formatIssues } from '../config/load';
@@ -11,9 +13,20 @@ import { scanObject, type ScannedObject } from '../http/json-members';
 import { ENDPOINTS, type Endpoint } from './endpoints';
 
 const Model = z.string().min(1);
-const Cap = z.number().int().nonnegative().nullish();
+/** Output caps: at least 1 (OpenAI's minimum; a node may read 0 as "no cap"). Legacy completions allow 0 (prompt scoring with `echo`). */
+const Cap = z.number().int().positive().nullish();
+const CompletionsCap = z.number().int().nonnegative().nullish();
 const Stream = z.boolean().nullish();
 const StreamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullish();
+/** Choices per prompt: OpenAI accepts 1–128. */
+const Choices = z.number().int().min(1).max(128).nullish();
+
+/**
+ * How deep a JSON body may nest (objects and arrays). Recursive walks over the body (the
+ * token estimate) stay far from the stack's end; real requests — structured-output schemas,
+ * which OpenAI limits to 10 levels, included — stay far below it.
+ */
+export const MAX_JSON_DEPTH = 64;
 
 export const ChatRequestSchema = z.looseObject({
   model: Model,
@@ -22,7 +35,9 @@ export const ChatRequestSchema = z.looseObject({
   stream_options: StreamOptions,
   max_tokens: Cap,
   max_completion_tokens: Cap,
-  n: z.number().int().positive().nullish(),
+  n: Choices,
+  /** Not an OpenAI chat parameter, but vLLM-style nodes generate (and bill) this many choices. */
+  best_of: z.number().int().min(1).max(20).nullish(),
 });
 
 const EmbeddingInput = z.union([
@@ -34,14 +49,20 @@ const EmbeddingInput = z.union([
 
 export const EmbeddingsRequestSchema = z.looseObject({ model: Model, input: EmbeddingInput });
 
-const CompletionsRequestSchema = z.looseObject({
-  model: Model,
-  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
-  stream: Stream,
-  stream_options: StreamOptions,
-  max_tokens: Cap,
-  n: z.number().int().positive().nullish(),
-});
+const CompletionsRequestSchema = z
+  .looseObject({
+    model: Model,
+    prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
+    stream: Stream,
+    stream_options: StreamOptions,
+    max_tokens: CompletionsCap,
+    n: Choices,
+    /** Choices generated (and billed) per prompt, of which the best `n` are returned: 1–20, ≥ n. */
+    best_of: z.number().int().min(1).max(20).nullish(),
+    /** The prompt is returned — and billed — again in each choice. */
+    echo: z.boolean().nullish(),
+  })
+  .refine((b) => b.best_of == null || b.best_of >= (b.n ?? 1), { message: 'best_of must be greater than or equal to n', path: ['best_of'] });
 
 const ResponsesRequestSchema = z.looseObject({
   model: Model,
@@ -49,6 +70,8 @@ const ResponsesRequestSchema = z.looseObject({
   instructions: z.string().nullish(),
   stream: Stream,
   max_output_tokens: Cap,
+  /** Not a Responses parameter; an upstream that honours it anyway is reserved for it. */
+  n: Choices,
   previous_response_id: z.string().min(1).nullish(),
   store: z.boolean().nullish(),
 });
@@ -59,7 +82,7 @@ const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.Zo
   embeddings: EmbeddingsRequestSchema,
   responses: ResponsesRequestSchema,
   moderations: z.looseObject({ model: Model, input: z.union([z.string(), z.array(z.unknown())]) }),
-  images: z.looseObject({ model: Model, prompt: z.string().min(1) }),
+  images: z.looseObject({ model: Model, prompt: z.string().min(1), n: z.number().int().min(1).max(10).nullish(), size: z.string().nullish(), quality: z.string().nullish() }),
   speech: z.looseObject({ model: Model, input: z.string().min(1), voice: z.unknown() }),
 };
 
@@ -85,6 +108,29 @@ function invalid(error: z.ZodError): RouterError {
   });
 }
 
+/** Deepest nesting of objects and arrays in JSON text (strings skipped whole; the text has parsed). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip the string: to the next quote not escaped by an odd run of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        i = end;
+        if (slashes % 2 === 0 || end < 0) break;
+      }
+      if (i < 0) break;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
@@ -95,6 +141,9 @@ function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new RouterError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new RouterError(400, `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`, { code: 'invalid_request' });
   }
   const scan = scanObject(text);
   if (!scan.ok) {
@@ -118,7 +167,16 @@ async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes
     throw new RouterError(400, 'We could not parse the multipart/form-data body of your request.', { code: 'invalid_request' });
   }
   const body: Record<string, unknown> = {};
-  for (const [name, value] of form) if (typeof value === 'string') body[name] = value;
+  const seen = new Set<string>();
+  for (const [name, value] of form) {
+    // One meaning per form: a field given twice is judged by one copy and read by an upstream
+    // from the other (`model`). Array fields (`timestamp_granularities[]`) repeat by design.
+    if (seen.has(name) && !name.endsWith('[]')) {
+      throw new RouterError(400, `The form has the field '${name}' more than once. Send each field once.`, { code: 'duplicate_key', param: name });
+    }
+    seen.add(name);
+    if (typeof value === 'string') body[name] = value;
+  }
   const parsed = z.looseObject({ model: Model }).safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   if (!(form.get('file') instanceof File)) {

@@ -1,20 +1,75 @@
 /**
  * What a settled request cost, in USD, from the answering node's price for the answering
- * model (`nodes[].prices`, else `models.<id>.price`) and the usage the upstream reported.
- * No price, or no usage reported: `null` — a cost is never guessed.
+ * model (`nodes[].prices`, else `models.<id>.price`), pure:
+ *
+ * - endpoints charged per request (images, speech, transcriptions) at their unit price when
+ *   the price names one — `perImage` × images, `perMillionChars` × characters of speech,
+ *   `perMinute` × minutes of audio (the bound the upload's size gives: the router does not
+ *   decode audio) — whatever token usage the upstream reports;
+ * - otherwise from the reported usage at the token rates;
+ * - plus `perRequest`, if set, on every request the model answers.
+ *
+ * Nothing priced, or (token pricing) no usage reported: `null` — a cost is never guessed.
  */
 import type { RouterConfig } from '../config/schema';
 import type { Usage } from '../forward/usage';
 
-export function priceFor(config: RouterConfig, model: string, nodeId: string) {
+export type Price = NonNullable<RouterConfig['models'][string]['price']>;
+
+/** What a request asks for that is priced per unit (`requestUnits` in `limits/reservation.ts`). */
+export interface RequestUnits {
+  /** Image generations: how many images, and the size and quality asked for (absent: any). */
+  images?: { n: number; size?: string | undefined; quality?: string | undefined };
+  /** Speech: characters of input. */
+  characters?: number;
+  /** Transcriptions/translations: minutes of audio the upload can hold at most. */
+  audioMinutes?: number;
+}
+
+export function priceFor(config: RouterConfig, model: string, nodeId: string): Price | undefined {
   const node = config.nodes.find((n) => n.id === nodeId);
   return node?.prices[model] ?? config.models[model]?.price;
 }
 
-export function costOf(config: RouterConfig, model: string, nodeId: string, usage: Usage | undefined): number | null {
-  const price = priceFor(config, model, nodeId);
-  if (!price || !usage) return null;
+const SIZE = /^(\d+x\d+|auto)$/;
+
+/**
+ * USD for one image: the dearest entry consistent with the request — an entry's parts
+ * (`quality/size`, `size`, `quality`) must each equal what the request asked, or name what
+ * the request left to the upstream. No consistent entry: the dearest of all.
+ */
+export function perImageUsd(perImage: NonNullable<Price['perImage']>, size?: string, quality?: string): number {
+  if (typeof perImage === 'number') return perImage;
+  const fits = (key: string) => key.split('/').every((part) => (SIZE.test(part) ? size === undefined || size === part : quality === undefined || quality === part));
+  const entries = Object.entries(perImage);
+  const matching = entries.filter(([key]) => fits(key));
+  return Math.max(...(matching.length > 0 ? matching : entries).map(([, usd]) => usd));
+}
+
+/** The per-unit part of a request's cost; undefined when the price names no unit rate for it. */
+export function unitCostUsd(price: Price, units: RequestUnits | undefined): number | undefined {
+  if (units?.images && price.perImage !== undefined) return units.images.n * perImageUsd(price.perImage, units.images.size, units.images.quality);
+  if (units?.characters !== undefined && price.perMillionChars !== undefined) return (units.characters * price.perMillionChars) / 1e6;
+  if (units?.audioMinutes !== undefined && price.perMinute !== undefined) return units.audioMinutes * price.perMinute;
+  return undefined;
+}
+
+/** Reported usage at the token rates; undefined without usage or token rates. */
+function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefined {
+  if (!usage || price.input === undefined || price.output === undefined) return undefined;
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
-  const usd = ((usage.prompt_tokens - cached) * price.input + cached * (price.cachedInput ?? price.input) + usage.completion_tokens * price.output) / 1e6;
+  return ((usage.prompt_tokens - cached) * price.input + cached * (price.cachedInput ?? price.input) + usage.completion_tokens * price.output) / 1e6;
+}
+
+export function costOf(config: RouterConfig, model: string, nodeId: string, usage: Usage | undefined, units?: RequestUnits): number | null {
+  const price = priceFor(config, model, nodeId);
+  if (!price) return null;
+  let variable = unitCostUsd(price, units) ?? tokenCostUsd(price, usage);
+  if (variable === undefined) {
+    // Token-priced without usage: unknown (the budget holds it at its worst case). Only a flat price: that.
+    if (price.input !== undefined || price.perRequest === undefined) return null;
+    variable = 0;
+  }
+  const usd = variable + (price.perRequest ?? 0);
   return Math.round(usd * 1e9) / 1e9; // to the nano-dollar: sums stay exact enough, float noise goes
 }

@@ -8,7 +8,7 @@
  */
 import type { RouterConfig } from '../config/schema';
 import type { Usage } from '../forward/usage';
-import { costOf } from './cost';
+import { costOf, type RequestUnits } from './cost';
 import { requestLogLine, shouldLog } from './log-line';
 import { addToRollup } from './rollup-batch';
 
@@ -29,6 +29,8 @@ export interface RequestRecord {
   /** Until its last byte. */
   durationMs: number;
   usage?: Usage | undefined;
+  /** What per-request prices count (images, speech characters, audio minutes), for an answer that succeeded; not logged. */
+  units?: RequestUnits | undefined;
 }
 
 /** The Analytics Engine dataset, when bound (production). */
@@ -38,7 +40,7 @@ interface EventsBinding {
 
 /** Log, write and roll up one request; what it cost (USD, null when unknown). */
 export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): number | null {
-  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage) : null;
+  const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage, r.status < 400 ? r.units : undefined) : null;
   // The line only when sampled (`logging.*`); the data point and the rollup count every request.
   if (shouldLog(r, config.logging)) console.log(requestLogLine(r, cost));
   env.REQUEST_EVENTS?.writeDataPoint({

@@ -127,24 +127,55 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
   return invalid(res, 405, 'method not allowed', null, null);
 }
 
+/**
+ * Legacy completions, billed as OpenAI bills them: every prompt of a `prompt` array is its own
+ * completion; each generates `best_of` (default `n`) choices of which `n` are returned; `echo`
+ * puts the prompt back in front of every choice and bills it as completion tokens.
+ */
 function completions(node: SimNode, res: http.ServerResponse, body: Body) {
   const id = `cmpl-${node.id}-${node.served}`;
   const created = Math.floor(Date.now() / 1000);
-  const prompt = estimateTokens(body.prompt);
-  const completion = completionTokens(node.knobs, body);
+  const raw = body.prompt;
+  const prompts: unknown[] = Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number' ? raw : [raw];
+  const n = typeof body.n === 'number' ? body.n : 1;
+  const bestOf = typeof body.best_of === 'number' ? body.best_of : n;
+  const echo = body.echo === true;
+  const perChoice = completionTokens(node.knobs, body);
+  let prompt = 0;
+  let completion = 0;
+  for (const p of prompts) {
+    const tokens = estimateTokens(p);
+    prompt += tokens;
+    completion += bestOf * (perChoice + (echo ? tokens : 0));
+  }
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   const pieces = [`Hello from ${node.id}`, ...Array.from({ length: Math.max(0, node.knobs.chunks - 1) }, (_, i) => ` #${i + 1}`)];
-  const choice = (text: string, finish: string | null) => ({ text, index: 0, logprobs: null, finish_reason: finish });
+  const indexes = prompts.flatMap((p, i) => Array.from({ length: n }, (_, j) => ({ index: i * n + j, echoed: echo ? String(p) : '' })));
+  const choice = (index: number, text: string, finish: string | null) => ({ text, index, logprobs: null, finish_reason: finish });
   if (body.stream !== true) {
-    return sendJson(res, 200, { id, object: 'text_completion', created, model: body.model, choices: [choice(pieces.join(''), 'stop')], usage });
+    const choices = indexes.map((c) => choice(c.index, c.echoed + pieces.join(''), 'stop'));
+    return sendJson(res, 200, { id, object: 'text_completion', created, model: body.model, choices, usage });
   }
   const data = (o: Body) => `data: ${JSON.stringify({ id, object: 'text_completion', created, model: body.model, ...o })}\n\n`;
-  const events = pieces.map((p) => data({ choices: [choice(p, null)] }));
+  const events = pieces.map((p, i) => data({ choices: indexes.map((c) => choice(c.index, (i === 0 ? c.echoed : '') + p, null)) }));
   const deltas = new Set(events.map((_, i) => i));
-  events.push(data({ choices: [choice('', 'stop')] }));
+  events.push(data({ choices: indexes.map((c) => choice(c.index, '', 'stop')) }));
   if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) events.push(data({ choices: [], usage }));
   events.push('data: [DONE]\n\n');
   return writeEvents(node, res, events, deltas);
+}
+
+/** Output tokens of one generated image, gpt-image-1's figures for 1024×1024 by quality. */
+const IMAGE_OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160 };
+
+/** Image generation: `n` images (default 1); gpt-image models report usage in tokens, others (dall-e) none. */
+function images(node: SimNode, res: http.ServerResponse, body: Body) {
+  const n = typeof body.n === 'number' ? body.n : 1;
+  const input = estimateTokens(body.prompt);
+  const output = n * (IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!);
+  const data = Array.from({ length: n }, () => ({ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }));
+  const usage = { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output };
+  sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) });
 }
 
 async function speech(node: SimNode, res: http.ServerResponse) {
@@ -181,7 +212,7 @@ export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessa
   else if (post && path === '/v1/moderations') {
     sendJson(res, 200, { id: `modr-${node.served}`, model: body.model, results: [{ flagged: false, categories: { violence: false }, category_scores: { violence: 0.001 } }] });
   } else if (post && path === '/v1/images/generations') {
-    sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }] });
+    images(node, res, body);
   } else if (post && path === '/v1/audio/speech') await speech(node, res);
   else if (post && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) await transcription(node, req, res, bytes, path.endsWith('translations'));
   else return false;

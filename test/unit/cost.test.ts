@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
 import { usageOf } from '../../src/forward/usage';
-import { costOf } from '../../src/usage/cost';
+import { costOf, perImageUsd } from '../../src/usage/cost';
 
 const node = (id: string, extra: object = {}) => ({ id, baseUrl: `https://${id}.example/v1`, region: id, lat: 0, lon: 0, models: ['m', 'free'], ...extra });
 
@@ -38,5 +38,36 @@ describe('cost', () => {
   it('refuses a node price for a model the node does not serve', () => {
     const r = parseConfig({ nodes: [node('a', { prices: { other: { input: 1, output: 1 } } })] });
     expect(r.ok).toBe(false);
+  });
+});
+
+describe('per-request prices', () => {
+  function priced(price: object) {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price } } });
+    if (!r.ok) throw new Error(r.message);
+    return r.config;
+  }
+  const usage = { prompt_tokens: 10, completion_tokens: 4_160, total_tokens: 4_170 };
+
+  it('images cost n × the per-image price, whatever tokens the upstream reports', () => {
+    expect(costOf(priced({ input: 5, output: 40, perImage: 0.04 }), 'm', 'a', usage, { images: { n: 3 } })).toBeCloseTo(0.12, 12);
+    expect(perImageUsd({ '1024x1024': 0.04, 'hd/1024x1024': 0.08 }, '1024x1024', 'standard')).toBe(0.04);
+    expect(perImageUsd({ '1024x1024': 0.04, 'hd/1024x1024': 0.08 }, '1024x1024')).toBe(0.08);
+    expect(perImageUsd({ '1024x1024': 0.04 }, '512x512')).toBe(0.04); // nothing fits: the dearest
+  });
+
+  it('without a unit price, a per-request endpoint is priced by its token usage, as before', () => {
+    expect(costOf(priced({ input: 5, output: 40 }), 'm', 'a', usage, { images: { n: 1 } })).toBeCloseTo((10 * 5 + 4_160 * 40) / 1e6, 12);
+  });
+
+  it('a flat perRequest adds to every request; alone it is the whole price', () => {
+    expect(costOf(priced({ perRequest: 0.01 }), 'm', 'a', undefined)).toBe(0.01);
+    expect(costOf(priced({ input: 1, output: 1, perRequest: 0.01 }), 'm', 'a', usage)).toBeCloseTo(0.01 + 4_170 / 1e6, 12);
+    expect(costOf(priced({ input: 1, output: 1, perRequest: 0.01 }), 'm', 'a', undefined)).toBeNull(); // token cost unknown: held at worst
+  });
+
+  it('refuses half a token price and an empty price', () => {
+    expect(parseConfig({ nodes: [node('a')], models: { m: { price: { input: 1 } } } }).ok).toBe(false);
+    expect(parseConfig({ nodes: [node('a')], models: { m: { price: {} } } }).ok).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, textTokens } from '../../src/limits/estimate';
+import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, textTokens } from '../../src/limits/estimate';
+import { imageRuleFor, ruleImageTokens } from '../../src/limits/image-rules';
 import { imageSize } from '../../src/limits/image-size';
 
 const messages = (content: unknown) => ({ messages: [{ role: 'user', content }] });
@@ -66,5 +67,69 @@ describe('embeddings', () => {
     expect(est({ input: 'abcdefgh' })).toBe(2);
     expect(est({ input: ['abcd', 'efgh'] })).toBe(2);
     expect(est({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
+  });
+});
+
+describe('images at the model\'s own rate', () => {
+  const image = (url: string, detail?: string) => messages([{ type: 'image_url', image_url: { url, ...(detail ? { detail } : {}) } }]);
+  const rule = (model: string) => [imageRuleFor(model)];
+
+  it('gpt-4o-mini bills a tile at 5,667 and the base at 2,833: 33× gpt-4o', () => {
+    expect(estimatePromptTokens(image(pngDataUrl(1024, 1024, 2_000)), imageSize, rule('gpt-4o-mini-2024-07-18'))).toBe(7 + 2_833 + 4 * 5_667 + 1);
+    expect(estimatePromptTokens(image(pngDataUrl(1024, 1024, 2_000), 'low'), imageSize, rule('gpt-4o-mini'))).toBe(7 + 2_833 + 1);
+  });
+
+  it('patch models count 32-px patches × their multiplier, capped, whatever the detail', () => {
+    expect(ruleImageTokens(imageRuleFor('gpt-4.1-mini'), { width: 1024, height: 1024 }, true)).toBe(Math.ceil(1_024 * 1.62));
+    expect(ruleImageTokens(imageRuleFor('gpt-4.1-nano'), { width: 4000, height: 4000 }, false)).toBe(Math.ceil(1_536 * 2.46));
+    expect(ruleImageTokens(imageRuleFor('o4-mini'), undefined, false)).toBe(Math.ceil(1_536 * 1.72));
+  });
+
+  it('an unknown model gets gpt-4o\'s rule; a configured rule wins over the name', () => {
+    expect(imageRuleFor('llama-3-vision')).toEqual({ base: 85, tile: 170 });
+    expect(imageRuleFor('gpt-4o-mini', { base: 1, tile: 2 })).toEqual({ base: 1, tile: 2 });
+  });
+
+  it('over several models (a fallback chain), the dearest', () => {
+    const tokens = estimatePromptTokens(image('https://example.com/x.png'), imageSize, [imageRuleFor('gpt-4o'), imageRuleFor('gpt-4o-mini')]);
+    expect(tokens).toBe(7 + 2_833 + 8 * 5_667 + 1);
+  });
+});
+
+describe('parts no body bounds', () => {
+  it('a file part, by id, URL or inline, makes the estimate unbounded', () => {
+    for (const part of [{ type: 'file', file: { file_id: 'file-1' } }, { type: 'input_file', file_url: 'https://x/y.pdf' }, { type: 'file', file: { file_data: 'data:application/pdf;base64,AAAA' } }]) {
+      expect(estimatePrompt(messages([part]), imageSize).unbounded).toBe(true);
+    }
+    expect(estimatePrompt(messages('hi'), imageSize).unbounded).toBe(false);
+  });
+
+  it('so do hosted tools, a stored conversation, a prompt template and an earlier audio answer by id; function tools do not', () => {
+    const unbounded = (body: Record<string, unknown>) => estimatePrompt(body, imageSize).unbounded;
+    expect(unbounded({ input: 'x', tools: [{ type: 'web_search' }] })).toBe(true);
+    expect(unbounded({ input: 'x', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe(true);
+    expect(unbounded({ input: 'x', conversation: 'conv_1' })).toBe(true);
+    expect(unbounded({ prompt: { id: 'pmpt_1', variables: {} } })).toBe(true);
+    expect(unbounded({ messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).toBe(true);
+    expect(unbounded({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'custom', name: 'g' }] })).toBe(false);
+  });
+
+  it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
+    const data = Buffer.alloc(31_998).toString('base64');
+    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + 1 + 1_000 + 3);
+  });
+});
+
+describe('legacy prompts', () => {
+  it('counts every prompt of an array, text or token ids', () => {
+    expect(est({ prompt: ['abcd', 'abcd', 'abcd'] })).toBe(3);
+    expect(est({ prompt: [[1, 2, 3], [4, 5]] })).toBe(5);
+    expect(est({ prompt: [1, 2, 3] })).toBe(3);
+  });
+
+  it('counts a suffix once per prompt, and Responses\' text.format schema', () => {
+    expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 + 2 * 2);
+    const format = { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } } };
+    expect(est({ input: 'abcd', text: format })).toBe(1 + textTokens(JSON.stringify(format)));
   });
 });

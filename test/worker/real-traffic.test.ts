@@ -132,13 +132,14 @@ describe('3. token estimates', () => {
     return config;
   };
 
-  it('admits a request with a 400 KB image, reserving the tile rule (765) instead of its bytes', async () => {
+  it('admits a request with a 400 KB image, reserving the model\'s tile rule instead of its bytes', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
     const content = [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: pngDataUrl(1024, 1024, 400_000) } }];
     const res = await callWithConfig(bigBodies(), '/v1/chat/completions', { key, body: chatBody({ messages: [{ role: 'user', content }], max_tokens: 100 }) });
     expect(res.status).toBe(200);
-    expect(reserved(res)).toBeGreaterThanOrEqual(765 + 100);
-    expect(reserved(res)).toBeLessThan(765 + 100 + 50);
+    // gpt-4o-mini bills a 1024×1024 image's 4 tiles at 2,833 + 4 × 5,667 (gpt-4o: 765).
+    expect(reserved(res)).toBeGreaterThanOrEqual(25_501 + 100);
+    expect(reserved(res)).toBeLessThan(25_501 + 100 + 50);
   });
 
   it('does not undercount CJK text', async () => {

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, type LoadedConfig } from '../../src/config/load';
+import { RouterError } from '../../src/errors/router-error';
+import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from '../../src/limits/reservation';
+import type { Endpoint } from '../../src/openai/endpoints';
+import { jsonDepth, MAX_JSON_DEPTH, parseRequest } from '../../src/openai/requests';
+
+const node = { id: 'a', baseUrl: 'https://a.test/v1', region: 'r', lat: 0, lon: 0, models: ['m', 'img', 'tts', 'small'] };
+function load(models: Record<string, unknown> = {}): LoadedConfig {
+  const r = parseConfig({ nodes: [node], models });
+  if (!r.ok) throw new Error(r.message);
+  return r.config;
+}
+const parse = (endpoint: Endpoint, body: Record<string, unknown>) => parseRequest(endpoint, new TextEncoder().encode(JSON.stringify(body)));
+async function tokens(config: LoadedConfig, endpoint: Endpoint, body: Record<string, unknown>, chain = [String(body.model)]) {
+  const request = await parse(endpoint, body);
+  return reservedTokens(config, request, chain, promptTokens(request, config, chain));
+}
+
+describe('reserved tokens', () => {
+  const config = load();
+
+  it('legacy completions: every prompt × max(n, best_of) × cap, plus the prompts', async () => {
+    expect(await tokens(config, 'completions', { model: 'm', prompt: ['abcd', 'abcd', 'abcd'], n: 2, best_of: 3, max_tokens: 50 })).toBe(3 + 3 * 3 * 50);
+    expect(await tokens(config, 'completions', { model: 'm', prompt: [[1, 2, 3], [4, 5]], n: 4, max_tokens: 10 })).toBe(5 + 2 * 4 * 10);
+    expect(await tokens(config, 'completions', { model: 'm', prompt: [1, 2, 3], max_tokens: 10 })).toBe(3 + 10); // one prompt of token ids
+  });
+
+  it('legacy completions: echo bills each prompt again in every choice', async () => {
+    expect(await tokens(config, 'completions', { model: 'm', prompt: 'a'.repeat(400), n: 3, echo: true, max_tokens: 10 })).toBe(100 + 3 * 10 + 3 * 100);
+  });
+
+  it('legacy completions without a cap: the 16-token default per choice', async () => {
+    expect(await tokens(config, 'completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 5 })).toBe(2 + 2 * 5 * 16);
+  });
+
+  it('chat: (cap + predicted tokens) × n', async () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    const plain = await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 3 });
+    const predicted = await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 3, prediction: { type: 'content', content: 'x'.repeat(400) } });
+    expect(predicted - plain).toBeGreaterThanOrEqual(3 * 100);
+    expect(await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 2, best_of: 5 })).toBe(plain - 30 + 50);
+  });
+
+  it('Responses: cap × n, should an upstream honour n', async () => {
+    expect(await tokens(config, 'responses', { model: 'm', input: 'abcd', max_output_tokens: 20, n: 3 })).toBe(1 + 60);
+  });
+
+  it('refuses a chat cap of 0 (a node may read it as no cap); legacy completions may score a prompt with 0', async () => {
+    await expect(parse('chat', { model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: 0 })).rejects.toMatchObject({ status: 400, param: 'max_tokens' });
+    await expect(parse('completions', { model: 'm', prompt: 'x', max_tokens: 0, echo: true })).resolves.toBeDefined();
+  });
+
+  it('a file part reserves the largest context window of the chain (default 128,000)', async () => {
+    const body = { model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }], max_tokens: 10 };
+    expect(await tokens(config, 'chat', body)).toBe(128_000 + 10);
+    const sized = load({ m: { contextTokens: 8_000 }, small: { contextTokens: 4_000 } });
+    expect(await tokens(sized, 'chat', body, ['m', 'small'])).toBe(8_000 + 10);
+  });
+
+  it('images at the dearest rate of the chain, by the node\'s name for the model too', async () => {
+    const r = parseConfig({ nodes: [{ ...node, modelMap: { m: 'gpt-4o-mini' } }] });
+    if (!r.ok) throw new Error(r.message);
+    const body = { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png', detail: 'low' } }] }], max_tokens: 1 };
+    expect(await tokens(r.config, 'chat', body)).toBe(4 + 1 + 2_833 + 3 + 1);
+  });
+});
+
+describe('worst-case cost', () => {
+  const config = load({
+    m: { price: { input: 1, output: 1_000 } },
+    img: { price: { perImage: { '1024x1024': 0.04, '1792x1024': 0.08, 'hd/1024x1024': 0.08, 'hd/1792x1024': 0.12 } } },
+    tts: { price: { perMillionChars: 15, perRequest: 0.001 } },
+  });
+  const worst = async (endpoint: Endpoint, body: Record<string, unknown>) => {
+    const request = await parse(endpoint, body);
+    const chain = [String(body.model)];
+    return worstCostUsd(config, request, chain, promptTokens(request, config, chain));
+  };
+
+  it('images: n × the dearest per-image price consistent with the size and quality asked', async () => {
+    expect(await worst('images', { model: 'img', prompt: 'x', n: 3, size: '1024x1024', quality: 'standard' })).toBeCloseTo(0.12, 12);
+    expect(await worst('images', { model: 'img', prompt: 'x', size: '1024x1024' })).toBeCloseTo(0.08, 12); // quality left to the upstream: hd
+    expect(await worst('images', { model: 'img', prompt: 'x', n: 2 })).toBeCloseTo(0.24, 12); // nothing asked: the dearest
+  });
+
+  it('speech: characters × the per-character price, plus the flat price', async () => {
+    expect(await worst('speech', { model: 'tts', input: 'é'.repeat(1_000), voice: 'alloy' })).toBeCloseTo(1_000 * 15e-6 + 0.001, 12);
+  });
+
+  it('a per-request endpoint on a model priced only by tokens cannot be bounded: 403 cost_unbounded', async () => {
+    const err = await worst('images', { model: 'm', prompt: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RouterError);
+    expect(err).toMatchObject({ status: 403, code: 'cost_unbounded' });
+  });
+
+  it('legacy completions: the prompts and every best_of choice at the output price', async () => {
+    expect(await worst('completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 4, max_tokens: 10 })).toBeCloseTo((2 * 1 + 2 * 4 * 10 * 1_000) / 1e6, 12);
+  });
+
+  it('transcriptions: minutes the upload can hold at 6 kbit/s', async () => {
+    const form = new FormData();
+    form.append('model', 'm');
+    form.append('file', new File([new Uint8Array(45_000)], 'a.ogg'));
+    const res = new Response(form);
+    const request = await parseRequest('transcriptions', new Uint8Array(await res.arrayBuffer()), res.headers.get('content-type')!);
+    expect(requestUnits(request)).toEqual({ audioMinutes: 1 });
+  });
+});
+
+describe('JSON depth', () => {
+  it('measures nesting outside strings, escaped quotes included', () => {
+    expect(jsonDepth('{"a":[{"b":"[[[{{{"}]}')).toBe(3);
+    expect(jsonDepth('{"a":"x\\"[[[","b":[1]}')).toBe(2);
+    expect(jsonDepth('{"a":"x\\\\","b":[[1]]}')).toBe(3);
+  });
+
+  it(`refuses a body nested past ${MAX_JSON_DEPTH} levels with a 400, accepts one at the limit`, async () => {
+    const nest = (levels: number) => `{"model":"m","input":${'['.repeat(levels - 1)}1${']'.repeat(levels - 1)}}`;
+    await expect(parseRequest('embeddings', new TextEncoder().encode(nest(MAX_JSON_DEPTH + 1)))).rejects.toMatchObject({ status: 400, code: 'invalid_request' });
+    await expect(parseRequest('moderations', new TextEncoder().encode(nest(MAX_JSON_DEPTH)))).resolves.toBeDefined();
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * Reservations bound what upstreams bill, against a caller who has read the code: legacy
+ * completions' prompt arrays × `best_of` × cap (and `echo`), OpenAI's ranges for `n` and
+ * `best_of`, file parts (no bound in the body: the context window), images at the model's
+ * own rate, per-image prices under a spend budget, one member per cap after the rename,
+ * one `model` per form, and a depth limit on JSON bodies.
+ */
+import { exports } from 'cloudflare:workers';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
+
+beforeEach(resetWorld);
+
+const MINI_NODES = ['n-us', 'n-eu', 'n-ap'];
+type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+
+describe('legacy completions: every prompt, every best_of choice, the echo', () => {
+  it('ten best_of/n/prompt-array requests against tpm 3,000: the tokens the fleet billed stay within 3,000', async () => {
+    // Nodes write as much as the cap lets them (an uncapped model), so every choice bills its cap.
+    for (const id of MINI_NODES) await setNode(id, { completionTokens: 10_000 });
+    const { key } = await newKey({ limits: { tpm: 3_000 } });
+    const bodies = [
+      { prompt: ['Hi', 'Hi', 'Hi'], n: 2, best_of: 3, max_tokens: 50 },
+      { prompt: [[1, 2, 3], [4, 5]], best_of: 4, max_tokens: 50 },
+      { prompt: 'Hi', n: 5, echo: true, max_tokens: 50 },
+    ];
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call('/v1/completions', { key, body: { model: 'gpt-4o-mini', ...bodies[i % bodies.length] } })),
+    );
+    const served = responses.filter((r) => r.status === 200);
+    expect(served.length).toBeGreaterThan(0);
+    expect(responses.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    const billed = (await Promise.all(served.map(async (r) => (await r.json<{ usage: Usage }>()).usage.total_tokens))).reduce((a, b) => a + b, 0);
+    expect(billed).toBeGreaterThan(0);
+    expect(billed).toBeLessThanOrEqual(3_000);
+    await Promise.all(responses.filter((r) => r.status !== 200).map((r) => r.text()));
+  });
+
+  it('refuses at once a request whose prompts × best_of × cap alone pass tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 3_000 } });
+    const res = await call('/v1/completions', { key, body: { model: 'gpt-4o-mini', prompt: Array(20).fill('Hi'), best_of: 20, max_tokens: 100 } });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Request too large .* Limit 3000, Requested 40020/);
+  });
+
+  it('holds n and best_of to OpenAI\'s ranges, with a 400 naming the parameter', async () => {
+    const { key } = await newKey();
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['/v1/completions', { prompt: 'x', n: 129 }, 'n'],
+      ['/v1/completions', { prompt: 'x', n: 0 }, 'n'],
+      ['/v1/completions', { prompt: 'x', n: 1.5 }, 'n'],
+      ['/v1/completions', { prompt: 'x', n: '2' }, 'n'],
+      ['/v1/completions', { prompt: 'x', best_of: 21 }, 'best_of'],
+      ['/v1/completions', { prompt: 'x', n: 3, best_of: 2 }, 'best_of'],
+      ['/v1/completions', { prompt: 'x', echo: 'yes' }, 'echo'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], n: 129 }, 'n'],
+      ['/v1/images/generations', { prompt: 'a cat', n: 11 }, 'n'],
+    ];
+    for (const [path, body, param] of cases) {
+      const res = await call(path, { key, body: { model: 'gpt-4o-mini', ...body } });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect((await res.json<{ error: { param: string; type: string } }>()).error).toMatchObject({ param, type: 'invalid_request_error' });
+    }
+    expect((await nodeRequests('n-us')).filter((r) => r.body !== null)).toHaveLength(0);
+  });
+});
+
+describe('prompt parts the body cannot bound', () => {
+  it('a file part reserves the model\'s context window: refused for a key whose tpm is smaller', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const content = [{ type: 'text', text: 'Summarise' }, { type: 'file', file: { file_id: 'file-abc123' } }];
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ messages: [{ role: 'user', content }], max_tokens: 10 }) });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
+  it('…and is admitted where the configured window fits, held at that window until usage settles it', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].contextTokens = 16_000;
+    const { key } = await newKey({ limits: { tpm: 20_000 } });
+    const content = [{ type: 'input_file', file_url: 'https://example.com/report.pdf' }];
+    const res = await callWithConfig(config, '/v1/responses', { key, body: { model: 'gpt-4o-mini', input: [{ role: 'user', content }], max_output_tokens: 10 } });
+    expect(res.status).toBe(200);
+    expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(20_000 - 16_010);
+  });
+
+  it('a hosted tool (web_search) adds input no body holds: the context window, refused for a smaller tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'News today?', tools: [{ type: 'web_search' }], max_output_tokens: 100 } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
+  it('images cost gpt-4o-mini\'s own rate (2,833 + 5,667 a tile), not gpt-4o\'s', async () => {
+    const { key } = await newKey({ limits: { tpm: 40_000 } });
+    const content = [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }];
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ messages: [{ role: 'user', content }], max_tokens: 10 }) });
+    expect(res.status).toBe(429);
+    // The rule's maximum, 8 tiles: 2,833 + 8 × 5,667 = 48,169 (gpt-4o's rule would say 1,445).
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Requested 481\d\d/);
+  });
+});
+
+describe('budgets on endpoints charged per request', () => {
+  const limiterUsage = async (id: string) => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>();
+
+  it('a burst of 8 image requests on a $0.50 daily budget spends at most $0.50, at the per-image price', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].price = { input: 5, output: 40, perImage: { '1024x1024': 0.12, 'hd/1024x1024': 0.2 } };
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.5 } });
+    const send = () => callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', size: '1024x1024', quality: 'standard' } });
+    const responses = await Promise.all(Array.from({ length: 8 }, send));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(4); // 4 × $0.12 fit, a 5th does not
+    const refused = responses.find((r) => r.status === 429)!;
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+    await Promise.all(responses.filter((r) => r !== refused).map((r) => r.text()));
+    const { spend } = await eventually(() => limiterUsage(id), (u) => u.spend.heldUsd === 0 && u.spend.dayUsd > 0);
+    expect(spend.dayUsd).toBeCloseTo(0.48, 9); // settled at n × the per-image price, not the fleet's token usage
+  });
+
+  it('an image model priced only by tokens cannot be bounded: refused for a budgeted key, served for others', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].price = { input: 5, output: 200 };
+    const budgeted = await newKey({ limits: { dailyUsd: 0.5 } });
+    const res = await callWithConfig(config, '/v1/images/generations', { key: budgeted.key, body: { model: 'gpt-4o-mini', prompt: 'a cat' } });
+    expect(res.status).toBe(403);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('cost_unbounded');
+    expect(error.message).toContain('price.perImage');
+    const free = await newKey();
+    expect((await callWithConfig(config, '/v1/images/generations', { key: free.key, body: { model: 'gpt-4o-mini', prompt: 'a cat' } })).status).toBe(200);
+  });
+
+  it('speech is held at its characters × the per-character price', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].price = { perMillionChars: 15_000 }; // $0.015 a character
+    const { key } = await newKey({ limits: { dailyUsd: 0.5 } });
+    const say = (chars: number) => callWithConfig(config, '/v1/audio/speech', { key, body: { model: 'gpt-4o-mini', input: 'x'.repeat(chars), voice: 'alloy' } });
+    const [small, large] = await Promise.all([say(10), say(40)]); // $0.15 fits; $0.60 alone does not
+    expect(small.status).toBe(200);
+    expect(large.status).toBe(429);
+    await Promise.all([small.arrayBuffer(), large.text()]);
+  });
+});
+
+describe('one meaning per body', () => {
+  it('a null max_tokens beside max_completion_tokens reaches the node with max_tokens once', async () => {
+    const { key } = await newKey();
+    const res = await call('/v1/chat/completions', { key, body: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":null,"max_completion_tokens":5}' });
+    expect(res.status).toBe(200);
+    const [sent] = (await nodeRequests('n-us')).filter((r) => r.body !== null);
+    expect(sent!.raw.match(/"max_tokens"/g)).toHaveLength(1);
+    expect(sent!.body.max_tokens).toBe(5);
+  });
+
+  it('a form with model given twice is a 400, never forwarded', async () => {
+    const { key } = await newKey();
+    const form = new FormData();
+    form.append('model', 'gpt-4o-mini');
+    form.append('model', 'solo-model');
+    form.append('file', new File([new Uint8Array(100)], 'a.mp3', { type: 'audio/mpeg' }));
+    const res = await exports.default.fetch(
+      new Request('https://router.test/v1/audio/transcriptions', { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form, cf: CF.iad } as RequestInit),
+    );
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'duplicate_key', param: 'model' });
+    for (const id of [...MINI_NODES, 'n-solo']) expect(await nodeRequests(id)).toHaveLength(0);
+  });
+
+  it('JSON nested 200,000 deep is a 400 invalid_request for a key with limits, not a 500', async () => {
+    const config = testConfig();
+    config.limits.maxBodyBytes = 1_048_576;
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const deep = `${'['.repeat(200_000)}"x"${']'.repeat(200_000)}`;
+    const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":${deep}}]}`;
+    const res = await callWithConfig(config, '/v1/chat/completions', { key, body });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toContain('64 levels');
+  });
+});
