@@ -101,7 +101,7 @@ function workerdChildren(): Set<number> {
 }
 
 /** utime + stime of a process, ms (clock ticks are 10 ms on Linux). */
-function processCpuMs(pid: number | undefined): number {
+export function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
