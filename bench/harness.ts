@@ -79,7 +79,7 @@ export interface Workers {
 }
 
 /** This process's workerd children (Linux /proc); empty elsewhere. */
-function workerdChildren(): Set<number> {
+export function workerdChildren(): Set<number> {
   const found = new Set<number>();
   let entries: string[] = [];
   try {
