@@ -14,7 +14,7 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
-        // The operator console in Debian's Chromium against `npm run dev` (.ci/run installs chromium).
+        // The operator console in Chromium (shipped by the @sparticuz/chromium devDependency) against `npm run dev`.
         // `npm test` runs it after the others: wrangler dev and a browser beside the workerd
         // tests would starve their sub-second stream timeouts on two cores.
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 180_000 },

@@ -9,9 +9,10 @@
  * Round trips to Ashburn are typical public figures (WonderNetwork's city-to-city ping
  * medians, rounded); each message takes half, ±15% jitter.
  * Knobs: SIM_SEED (default 42), SIM_MINUTES (default 5), SIM_RPM (the key's rpm, default
- * 20,000: far from reached; try 3,000 for a key near its limit).
+ * 20,000: far from reached; try 3,000 for a key near its limit), SIM_DAILY_USD (a spend
+ * budget per UTC day; each request's worst case $0.001–$0.01, its real cost below it).
  */
-import { overAdmission, runWorld, type Colo } from './admission-world.ts';
+import { overAdmission, overSpend, runWorld, type Colo } from './admission-world.ts';
 import { percentile, fmt } from './harness.ts';
 
 const SEED = Number(process.env.SIM_SEED ?? 42);
@@ -36,10 +37,12 @@ const COLOS: Colo[] = [
   ['JNB', 225, 1],
 ].map(([name, rttMs, ratePerS]) => ({ name: name as string, rttMs: rttMs as number, ratePerS: ratePerS as number, isolates: 2 }));
 
-const limits = { rpm: RPM, tpm: RPM * 2_000 };
+const DAILY_USD = process.env.SIM_DAILY_USD === undefined ? undefined : Number(process.env.SIM_DAILY_USD);
+const limits = { rpm: RPM, tpm: RPM * 2_000, ...(DAILY_USD === undefined ? {} : { dayNano: Math.round(DAILY_USD * 1e9) }) };
+const cost: [number, number] | undefined = DAILY_USD === undefined ? undefined : [1e6, 1e7];
 const total = COLOS.reduce((n, c) => n + c.ratePerS, 0);
 console.log(`Admission latency by colo — key's object in IAD, ${MINUTES} simulated min, ${total} req/s over ${COLOS.length} colos × 2 isolates, rpm ${RPM} (demand ${total * 60}/min), seed ${SEED}\n`);
-const world = (leases: boolean) => runWorld({ seed: SEED, limits, colos: COLOS, durationMs: MINUTES * 60_000, leases });
+const world = (leases: boolean) => runWorld({ seed: SEED, limits, colos: COLOS, durationMs: MINUTES * 60_000, leases, ...(cost ? { cost } : {}) });
 const [before, after] = [await world(false), await world(true)];
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -57,9 +60,11 @@ const all = (r: typeof before) => [...r.latency.values()].flat();
 console.log(`\nall   mean before ${fmt(mean(all(before)), 1)} ms → after ${fmt(mean(all(after)), 1)} ms`);
 for (const [name, r] of [['before', before], ['after', after]] as const) {
   const over = overAdmission(r.admitted, limits);
+  const spend = overSpend(r.admitted, limits);
   const calls = (r.calls.awaited + r.calls.background) / r.requests;
   console.log(
     `${name.padEnd(6)} admitted ${r.admitted.length}/${r.requests}, refused ${r.refused}; object calls per request: awaited ${fmt(r.calls.awaited / r.requests, 3)}, all ${fmt(calls, 3)}; ` +
-      `over-admission: ${Math.max(0, over.requests, over.tokens)}`,
+      `over-admission: ${Math.max(0, over.requests, over.tokens)}` +
+      (DAILY_USD === undefined ? '' : `; spent $${fmt(r.admitted.reduce((n, a) => n + a.cost, 0) / 1e9, 3)} of $${DAILY_USD}, overspend $${fmt(Math.max(0, spend.day) / 1e9, 6)}`),
   );
 }

@@ -11,7 +11,7 @@
  */
 import { Ledger, type SyncRequest, type SyncResult } from '../src/limits/ledger.ts';
 import { Leases, type Authority, type Subject } from '../src/limits/leases.ts';
-import { WINDOW_MS, type LimitSet } from '../src/limits/window.ts';
+import { dayOf, monthOf, WINDOW_MS, type LimitSet } from '../src/limits/window.ts';
 import { rng } from './rng.ts';
 
 export interface Colo {
@@ -39,18 +39,31 @@ export interface WorldOptions {
   deaths?: number;
   /** Restarts of the object (state reloaded from storage; calls arriving meanwhile fail). */
   restarts?: number;
+  /** Wall-clock time the run starts at (epoch ms; default 0): near midnight UTC to cross a budget period. */
+  start?: number;
+  /** Worst-case cost of a request, nano-USD, uniform in [min, max] (budgets); its real cost is drawn below it. */
+  cost?: [number, number];
+  /** Chance that an attempt hangs and is abandoned (it may be billed); the next attempt reserves again through `extend`. */
+  hang?: number;
 }
 
 export interface Admitted {
   at: number;
   end: number;
+  /** What upstreams may have billed: each abandoned attempt at its reservation, plus the final attempt's usage. */
   tokens: number;
+  /** Nano-USD, by the same rule. */
+  cost: number;
 }
 
 export interface WorldResult {
   admitted: Admitted[];
   refused: number;
   failed: number;
+  /** Requests stopped because another attempt after an abandoned one was refused. */
+  stopped: number;
+  /** Attempts abandoned, and those whose next attempt was reserved. */
+  abandoned: number;
   /** Added admission latency per request, by colo. */
   latency: Map<string, number[]>;
   calls: { awaited: number; background: number; local: number };
@@ -58,9 +71,13 @@ export interface WorldResult {
 }
 
 class Loop {
-  now = 0;
+  now: number;
   private queue: { at: number; seq: number; run: () => void }[] = [];
   private seq = 0;
+
+  constructor(start: number) {
+    this.now = start;
+  }
 
   at(time: number, run: () => void): void {
     const item = { at: time, seq: this.seq++, run };
@@ -85,7 +102,8 @@ class Loop {
 /** Run one world; deterministic for its seed. */
 export async function runWorld(o: WorldOptions): Promise<WorldResult> {
   const random = rng(o.seed);
-  const loop = new Loop();
+  const start = o.start ?? 0;
+  const loop = new Loop(start);
   const ttlMs = o.ttlMs ?? 10_000;
   const leaseMs = 60_000;
   const [reqMin, reqMax] = o.requestMs ?? [200, 3_000];
@@ -116,11 +134,11 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
           if (r.decision?.ok) decided.set(r.decision.id, loop.now);
           return r;
         }),
-      extend: (id, limits, tokens) => call(() => ledger.extend(id, limits, tokens, loop.now)),
+      extend: (id, limits, tokens, cost) => call(() => ledger.extend(id, limits, tokens, cost, loop.now)),
     };
   }
 
-  const result: WorldResult = { admitted: [], refused: 0, failed: 0, latency: new Map(), calls: { awaited: 0, background: 0, local: 0 }, requests: 0 };
+  const result: WorldResult = { admitted: [], refused: 0, failed: 0, stopped: 0, abandoned: 0, latency: new Map(), calls: { awaited: 0, background: 0, local: 0 }, requests: 0 };
   const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
 
   interface Isolate {
@@ -140,23 +158,38 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
     result.requests++;
     const arrived = loop.now;
     const reserved = Math.round(between(tokMin, tokMax));
-    const leased = await iso.leases.admit(iso.subject, reserved, defer).catch(() => null);
+    const worst = o.cost ? Math.round(between(o.cost[0], o.cost[1])) : 0;
+    const leased = await iso.leases.admit(iso.subject, reserved, defer, worst).catch(() => null);
     const lat = result.latency.get(iso.colo.name) ?? [];
     lat.push(loop.now - arrived);
     result.latency.set(iso.colo.name, lat);
     if (!leased) return void result.failed++;
     if (!leased.ok) return void result.refused++;
     const at = leased.local ? loop.now : decided.get(leased.entry)!;
+    // Attempts that hang are abandoned (the upstream may bill them); each next one must be reserved again.
+    let abandoned = 0;
+    while (o.hang && random() < o.hang && abandoned < 3) {
+      await loop.sleep(between(reqMin, reqMax));
+      abandoned++;
+      result.abandoned++;
+      const more = await leased.extend();
+      if (!more.ok) {
+        result.stopped++;
+        result.admitted.push({ at, end: loop.now, tokens: abandoned * reserved, cost: abandoned * worst });
+        return leased.settle({ unserved: true, abandoned });
+      }
+    }
     await loop.sleep(between(reqMin, reqMax));
     const used = Math.round(between(0.2, 1) * reserved);
-    result.admitted.push({ at, end: loop.now, tokens: used });
-    leased.settle({ usage: { prompt_tokens: used, completion_tokens: 0 } });
+    const real = Math.round(between(0.2, 1) * worst);
+    result.admitted.push({ at, end: loop.now, tokens: abandoned * reserved + used, cost: abandoned * worst + real });
+    leased.settle({ usage: { prompt_tokens: used, completion_tokens: 0 }, abandoned, ...(o.cost ? { costUsd: real / 1e9 } : {}) });
   }
 
   for (const [c, colo] of o.colos.entries()) {
     const arrive = (t: number) => {
       if (t >= o.durationMs) return;
-      loop.at(t, () => {
+      loop.at(start + t, () => {
         const pool = isolates[c]!;
         void request(pool[Math.floor(random() * pool.length)]!);
         arrive(t - Math.log(1 - random()) * (1000 / colo.ratePerS));
@@ -165,7 +198,7 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
     arrive(-Math.log(1 - random()) * (1000 / colo.ratePerS));
   }
   for (let i = 0; i < (o.deaths ?? 0); i++) {
-    loop.at(between(0, o.durationMs), () => {
+    loop.at(start + between(0, o.durationMs), () => {
       const pool = isolates[Math.floor(random() * isolates.length)]!;
       const k = Math.floor(random() * pool.length);
       retired.push(pool[k]!.leases);
@@ -173,12 +206,12 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
     });
   }
   for (let i = 0; i < (o.restarts ?? 0); i++) {
-    loop.at(between(0, o.durationMs), () => {
-      ledger = new Ledger(clone(ledger.log)); // the object reloads what it wrote through
+    loop.at(start + between(0, o.durationMs), () => {
+      ledger = new Ledger(clone(ledger.log), new Map(ledger.spend)); // the object reloads what it wrote through
       restartingUntil = loop.now + 5;
     });
   }
-  await loop.run(o.durationMs + reqMax + ttlMs + leaseMs);
+  await loop.run(start + o.durationMs + 4 * reqMax + ttlMs + leaseMs);
   for (const l of [...isolates.flat().map((i) => i.leases), ...retired]) {
     result.calls.awaited += l.calls.awaited;
     result.calls.background += l.calls.background;
@@ -216,3 +249,22 @@ export function overAdmission(admitted: readonly Admitted[], limits: LimitSet) {
 }
 
 const o = (limit: number | undefined) => limit ?? Infinity;
+
+/**
+ * The most any UTC day and month spent beyond its budget (≤ 0: never over): each request's
+ * cost (abandoned attempts at their worst case, the final one at its real cost) belongs
+ * to the period it was admitted in.
+ */
+export function overSpend(admitted: readonly Admitted[], limits: LimitSet) {
+  const sums = new Map<string, number>();
+  for (const a of admitted) {
+    for (const period of [`d:${dayOf(a.at)}`, `m:${monthOf(a.at)}`]) sums.set(period, (sums.get(period) ?? 0) + a.cost);
+  }
+  let day = -Infinity;
+  let month = -Infinity;
+  for (const [period, nano] of sums) {
+    if (period.startsWith('d:')) day = Math.max(day, nano - o(limits.dayNano));
+    else month = Math.max(month, nano - o(limits.monthNano));
+  }
+  return { day, month, periods: sums.size };
+}

@@ -27,7 +27,7 @@ import { responseRoutes } from './openai/response-routes';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample, samplesDue } from './routing/samples';
 import { loadRouteTable } from './routing/table';
-import { flushRollups } from './usage/rollup-batch';
+import { flushRollupsWhenDue } from './usage/rollup-batch';
 import { recordRequest, type RequestRecord } from './usage/request-log';
 import type { RequestUnits } from './usage/cost';
 
@@ -55,7 +55,7 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-', units: undefined as RequestUnits | undefined };
   const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
     const cost = recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
-    defer(flushRollups(c.env.USAGE_ROLLUPS, Date.now()));
+    defer(flushRollupsWhenDue(c.env.USAGE_ROLLUPS, config.usage.shards));
     return cost;
   };
   try {

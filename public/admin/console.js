@@ -87,8 +87,15 @@
 
   function renderKeys(keys, usage) {
     const byKey = new Map(usage.data.map((u) => [u.key, u]));
-    const limits = (l = {}) => ['rpm', 'tpm', 'concurrency'].filter((k) => l[k] !== undefined).map((k) => `${k} ${int(l[k])}`).join(', ') || '—';
-    const budgets = (l = {}) => [l.dailyUsd !== undefined ? `${usd(l.dailyUsd)}/day` : '', l.monthlyUsd !== undefined ? `${usd(l.monthlyUsd)}/month` : ''].filter(Boolean).join(', ') || '—';
+    // The limits in force (the key's own over `limits.defaults`), each marked with where it
+    // comes from: an inherited budget is as binding as the key's own.
+    const shown = (l, fields) =>
+      fields
+        .filter(([f]) => l[f] !== undefined)
+        .map(([f, text]) => el('span', { class: `limit ${l[f].from}`, 'data-limit': f, 'data-from': l[f].from, title: l[f].from === 'key' ? "the key's own" : 'from limits.defaults' }, `${text(l[f].value)} (${l[f].from})`));
+    const cell = (items) => (items.length ? items.flatMap((x, i) => (i ? [', ', x] : [x])) : ['—']);
+    const limits = (l = {}) => cell(shown(l, [['rpm', (v) => `rpm ${int(v)}`], ['tpm', (v) => `tpm ${int(v)}`], ['concurrency', (v) => `concurrency ${int(v)}`]]));
+    const budgets = (l = {}) => cell(shown(l, [['dailyUsd', (v) => `${usd(v)}/day`], ['monthlyUsd', (v) => `${usd(v)}/month`]]));
     $('keys').tBodies[0].replaceChildren(
       ...keys.data.map((k) => {
         const u = byKey.get(k.id) ?? { requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpriced: 0 };
@@ -101,8 +108,8 @@
           el('td', { class: 'num' }, int(u.errors)),
           el('td', { class: 'num' }, `${int(u.inputTokens)} / ${int(u.outputTokens)}`),
           el('td', { class: 'num' }, `${usd(u.costUsd)}${u.unpriced ? ` (+${int(u.unpriced)} unpriced)` : ''}`),
-          el('td', {}, limits(k.limits)),
-          el('td', {}, budgets(k.limits)),
+          el('td', {}, ...limits(k.effectiveLimits)),
+          el('td', {}, ...budgets(k.effectiveLimits)),
         );
       }),
     );

@@ -9,6 +9,7 @@ import { KeyLimitSchema } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import { createKey, getKeyById, listKeys, revokeKey } from '../auth/keys';
 import { keyUsage } from '../limits/admission';
+import { effectiveLimits } from './effective-limits';
 
 const CreateKeySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -48,7 +49,9 @@ export const keysRoutes = new Hono<AppEnv>()
       if (cursor) throw new RouterError(400, 'cursor is not one this API returned.', { code: 'invalid_request', param: 'cursor' });
       throw err;
     });
-    return c.json({ object: 'list', data: page.data, has_more: page.nextCursor !== null, next_cursor: page.nextCursor });
+    const defaults = loadConfig(c.env).limits.defaults;
+    const data = page.data.map((k) => ({ ...k, effectiveLimits: effectiveLimits(k.limits, defaults) }));
+    return c.json({ object: 'list', data, has_more: page.nextCursor !== null, next_cursor: page.nextCursor });
   })
   .get('/:id/usage', async (c) => {
     const id = c.req.param('id');

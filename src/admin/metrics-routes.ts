@@ -14,7 +14,7 @@ import { loadConfig } from '../config/load';
 import { isolateLeases } from '../limits/leases';
 import type { HealthState } from '../routing/scores';
 import { publishedTables } from '../routing/table';
-import { flushRollups } from '../usage/rollup-batch';
+import { queryUsage } from '../usage/query';
 
 interface Metric {
   name: string;
@@ -42,9 +42,8 @@ const STATES: HealthState[] = ['healthy', 'degraded', 'down'];
 export const metricsRoutes = new Hono<AppEnv>().get('/metrics', async (c) => {
   const config = loadConfig(c.env);
   const now = Date.now();
-  await flushRollups(c.env.USAGE_ROLLUPS, now, true);
   const [usage, status] = await Promise.all([
-    c.env.USAGE_ROLLUPS.getByName('global').query({ from: 0, to: now + 3_600_000, groupBy: ['key', 'model', 'node'] }),
+    queryUsage(c.env.USAGE_ROLLUPS, config.usage.shards, { from: 0, to: now + 3_600_000, groupBy: ['key', 'model', 'node'] }),
     c.env.HEALTH_MONITOR.getByName('global').status(),
   ]);
   const tables = await publishedTables(c.env.ROUTER_KV, status.colos.map((x) => x.colo));

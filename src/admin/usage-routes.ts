@@ -6,9 +6,9 @@
 import { Hono } from 'hono/tiny';
 import * as z from 'zod';
 import type { AppEnv } from '../bindings';
-import { formatIssues } from '../config/load';
+import { formatIssues, loadConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
-import { flushRollups } from '../usage/rollup-batch';
+import { queryUsage } from '../usage/query';
 import { DAY_MS, GROUPS, HOUR_MS, RETENTION_DAYS, type UsageGroup } from '../usage/rollups-do';
 
 /** A time: ms since epoch, or an ISO 8601 date(-time). */
@@ -43,6 +43,9 @@ function present(g: UsageGroup) {
   return { ...out, requests: g.requests, errors: g.errors, inputTokens: g.inputTokens, cachedTokens: g.cachedTokens, outputTokens: g.outputTokens, costUsd: g.costNano / 1e9, unpriced: g.unpriced };
 }
 
+const floorHour = (t: number) => t - (((t % HOUR_MS) + HOUR_MS) % HOUR_MS);
+const ceilHour = (t: number) => floorHour(t - 1) + HOUR_MS;
+
 /** RFC 4180: quote a field that holds a comma, quote or line break; double its quotes. */
 const csvField = (v: unknown) => {
   const s = String(v ?? '');
@@ -54,15 +57,17 @@ export const usageRoutes = new Hono<AppEnv>().get('/usage', async (c) => {
   if (!parsed.success) throw new RouterError(400, `Invalid usage query: ${formatIssues(parsed.error)}`, { code: 'invalid_query' });
   const q = parsed.data;
   const now = Date.now();
-  const to = q.to ?? now - (now % HOUR_MS) + HOUR_MS;
-  const from = q.from ?? to - DAY_MS;
+  // Rows are hourly: the answer covers whole hours, from the start of the hour that holds
+  // `from` to the end of the hour that holds the instant before `to`, and says so.
+  const to = q.to === undefined ? floorHour(now) + HOUR_MS : ceilHour(q.to);
+  const from = floorHour(q.from ?? to - DAY_MS);
   const groupBy = q.groupBy ?? [];
-  await flushRollups(c.env.USAGE_ROLLUPS, now, true);
-  const rows = (await c.env.USAGE_ROLLUPS.getByName('global').query({ from, to, key: q.key, model: q.model, node: q.node, groupBy })).map(present);
+  const shards = loadConfig(c.env).usage.shards;
+  const rows = (await queryUsage(c.env.USAGE_ROLLUPS, shards, { from, to, key: q.key, model: q.model, node: q.node, groupBy })).map(present);
   if (q.format === 'csv') {
     const header = [...groupBy, ...COLUMNS];
     const lines = [header.join(','), ...rows.map((r) => header.map((h) => csvField((r as Record<string, unknown>)[h])).join(','))];
     return c.body(lines.join('\r\n') + '\r\n', 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="usage.csv"' });
   }
-  return c.json({ object: 'usage', from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy, retentionDays: RETENTION_DAYS, data: rows });
+  return c.json({ object: 'usage', granularity: 'hour', from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy, retentionDays: RETENTION_DAYS, data: rows });
 });

@@ -287,6 +287,18 @@ export const LoggingSchema = z.strictObject({
   slowMs: z.number().nonnegative().default(5_000),
 });
 
+/** Usage rollups (`usage/rollups-do.ts`). */
+export const UsageSchema = z.strictObject({
+  /**
+   * UsageRollups objects the rows are spread over (each isolate writes to one, picked at
+   * random), so no single object takes every isolate's batches (a Durable Object's soft
+   * limit is ~1,000 calls/s). Queries read every shard below this count and sum them, so
+   * raising it loses nothing; lowering it hides the rows in the shards above it until
+   * raised again (README).
+   */
+  shards: positiveInt.max(256).default(16),
+});
+
 export const RouterConfigSchema = z
   .strictObject({
     nodes: z.array(NodeSchema).min(1, 'at least one node is required'),
@@ -296,6 +308,7 @@ export const RouterConfigSchema = z
     timeouts: TimeoutsSchema.prefault({}),
     routing: RoutingSchema.prefault({}),
     health: HealthSchema.prefault({}),
+    usage: UsageSchema.prefault({}),
     logging: LoggingSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {

@@ -61,8 +61,8 @@ export interface ForwardInput {
   requestId: string;
   /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
   reserveNode?: (node: NodeConfig) => Promise<NodeReservation | undefined>;
-  /** Reserve another attempt's tokens for the key after an abandoned attempt; false: no room. */
-  extend: () => Promise<boolean>;
+  /** Reserve another attempt for the key after an abandoned one (tokens, budget); an error: the request ends with it. */
+  extend: () => Promise<RouterError | undefined>;
   /** Keeps background work (settling failed attempts' reservations) alive. */
   defer: (work: Promise<unknown>) => void;
 }
@@ -145,17 +145,21 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
 const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
 const firstByteSignal = (request: ParsedRequest) =>
   (request.stream || ENDPOINTS[request.endpoint].quick === true) && request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES;
+/** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
+const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
 
 /**
  * An attempt's latency sample: to the colo's table (every outcome) and to the isolate's live
- * view — there only first-byte signals (streams, quick JSON answers); a JSON generation's
- * time says more about how much it wrote than about the node.
+ * view — there first-byte signals as measured, and JSON generations normalised by what they
+ * wrote (`answered`); neither table nor live view averages in a raw generation time.
  */
-function observe(input: ForwardInput, state: IsolateState, nodeId: string, ms: number, ok: boolean, error?: string) {
+function observe(input: ForwardInput, state: IsolateState, nodeId: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) {
+  const scope = liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group);
+  const { enabled } = input.config.routing.live;
+  const small = input.request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES;
+  if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), enabled && small);
   input.observe?.(nodeId, ms, ok, error);
-  if (input.config.routing.live.enabled && (firstByteSignal(input.request) || !ok)) {
-    state.live.observe(liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group), nodeId, ms, ok, Date.now());
-  }
+  if (enabled && !answered && (firstByteSignal(input.request) || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now());
 }
 
 function logFailures(input: ForwardInput, walk: Walk): void {
@@ -169,7 +173,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
-  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && firstByteSignal(request) }) : undefined;
+  const signal = firstByteSignal(request) || (generation(request) && request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES);
+  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal }) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
     ...(live ? { live } : {}),
@@ -212,10 +217,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       continue;
     }
     if (walk.abandoned > walk.extended) {
-      if (!(await input.extend())) {
+      const refused = await input.extend();
+      if (refused) {
         if (reservation) input.defer(reservation.settle({ unserved: true }));
-        walk.why = " (the key's tpm has no room for another attempt after an abandoned one)";
-        break;
+        return fail(refused);
       }
       walk.extended = walk.abandoned;
     }
@@ -250,18 +255,16 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     }
 
     // Accepted, or a caller error (4xx) returned as it is.
+    const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes });
     if (verdict.action === 'accept') {
-      observe(input, state, attempt.node.id, sent.latencyMs, true);
+      // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
+      if (!generation(request)) observe(input, state, attempt.node.id, sent.latencyMs, true);
+      else void delivered.usage.then((u) => u && observe(input, state, attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens: u.completion_tokens }), () => {});
       state.breaker.recordSuccess(attempt.node.id);
     }
     logFailures(input, walk);
     const answered: Answered = { node: attempt.node.id, model: attempt.model, attempts: walk.verdicts.length, route, abandoned: walk.abandoned };
-    return {
-      ok: true,
-      ...answered,
-      ...deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes }),
-      ...(reservation ? { nodeReservation: reservation } : {}),
-    };
+    return { ok: true, ...answered, ...delivered, ...(reservation ? { nodeReservation: reservation } : {}) };
   }
   const failure = finalFailure(input.model, walk, route);
   if (!input.pinned) return fail(failure);

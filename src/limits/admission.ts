@@ -10,7 +10,8 @@ import { RouterError } from '../errors/router-error';
 import type { KeyLimits } from '../config/schema';
 import { isolateLeases, type Authority, type Defer, type SettleResult, type Subject } from './leases';
 import type { RateLimiter } from './limiter-do';
-import { recordUsage, takeDueBatch } from './usage-batch';
+import { flushTotalsWhenDue } from '../usage/totals-flush';
+import { recordUsage } from './usage-batch';
 import { formatReset, type Decision, type LimitSet, type Snapshot } from './window';
 
 export interface LimiterBindings {
@@ -20,8 +21,12 @@ export interface LimiterBindings {
 export interface Admission {
   /** `x-ratelimit-*` headers for every response to this request. */
   headers: Record<string, string>;
-  /** Reserve another attempt's tokens after an abandoned one; false when the key has no room. */
-  extend(): Promise<boolean>;
+  /**
+   * Reserve another attempt after an abandoned one — its tokens and worst-case cost, checked
+   * by the key's object like an admission. Undefined when reserved; else the error the
+   * request ends with (the key's 429, or a 503 when its object could not be asked).
+   */
+  extend(): Promise<RouterError | undefined>;
   settle(result: SettleResult): Promise<void>;
 }
 
@@ -90,8 +95,11 @@ function tooLarge(max: number, requested: number, model: string, subject: string
   );
 }
 
-function refusal(decision: Extract<Decision, { ok: false }>, subject: string, requested: number): RouterError {
-  if (decision.limit === 'day' || decision.limit === 'month') return overBudget(decision, subject);
+/** Said of a refusal to reserve another attempt, in place of the request's own admission. */
+const RETRY_NOTE = 'another attempt, after one that may have been billed,';
+
+function refusal(decision: Extract<Decision, { ok: false }>, subject: string, requested: number, retry = false): RouterError {
+  if (decision.limit === 'day' || decision.limit === 'month') return overBudget(decision, subject, retry);
   const headers = {
     ...rateLimitHeaders(decision.snapshot),
     'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)),
@@ -100,7 +108,7 @@ function refusal(decision: Extract<Decision, { ok: false }>, subject: string, re
   const asked = decision.limit === 'tokens' ? requested : 1;
   return new RouterError(
     429,
-    `Rate limit reached for ${LIMIT_NAMES[decision.limit]} on ${subject}: Limit ${decision.max}, Used ${decision.used}, ` +
+    `Rate limit reached for ${LIMIT_NAMES[decision.limit]} on ${subject}${retry ? ` reserving ${RETRY_NOTE}` : ''}: Limit ${decision.max}, Used ${decision.used}, ` +
       `Requested ${asked}. Please try again in ${formatReset(decision.retryAfterMs)}.`,
     { type: decision.limit === 'tokens' ? 'tokens' : 'requests', code: 'rate_limit_exceeded', headers },
   );
@@ -110,12 +118,12 @@ function refusal(decision: Extract<Decision, { ok: false }>, subject: string, re
  * Over a spend budget: OpenAI's `insufficient_quota` 429 (what it answers when billing
  * runs out), naming the budget and when it resets; not worth retrying before then.
  */
-function overBudget(decision: Extract<Decision, { ok: false }>, subject: string): RouterError {
+function overBudget(decision: Extract<Decision, { ok: false }>, subject: string, retry = false): RouterError {
   // The period ends on a whole second; the object decided a few ms before this clock reads.
   const resetAt = new Date(Math.round((Date.now() + decision.retryAfterMs) / 1000) * 1000).toISOString();
   const why = decision.tooLarge
     ? `this request's worst-case cost alone exceeds the ${LIMIT_NAMES[decision.limit]} of ${usd(decision.max)}`
-    : `${usd(decision.used)} of ${usd(decision.max)} is spent or held by requests in flight`;
+    : `${usd(decision.used)} of ${usd(decision.max)} is spent or held by requests in flight${retry ? `, and ${RETRY_NOTE} would pass it` : ''}`;
   return new RouterError(
     429,
     `You exceeded the ${LIMIT_NAMES[decision.limit]} of ${subject}: ${why}. It resets in ${formatReset(decision.retryAfterMs)} (${resetAt}).`,
@@ -139,7 +147,7 @@ export interface AdmitRequest {
 /** A subject's object, as the authority its leases come from. */
 function limiter(env: LimiterBindings, name: string): Authority {
   const stub = env.RATE_LIMITER.getByName(name);
-  return { sync: (request) => stub.sync(request), extend: (id, limits, tokens) => stub.extend(id, limits, tokens) };
+  return { sync: (request) => stub.sync(request), extend: (id, limits, tokens, cost) => stub.extend(id, limits, tokens, cost) };
 }
 
 /** A subject's leasing: entries stay open past admitting for the longest deadline any request of it may have. */
@@ -165,7 +173,7 @@ export async function admitKey(
   const limits = keyLimitSet(config, key.limits);
   const name = `key '${key.name}'`;
   if (!hasLimits(limits)) {
-    return { headers: {}, extend: async () => true, settle: (result) => recordUnlimited(env, key.id, result) };
+    return { headers: {}, extend: async () => undefined, settle: (result) => recordUnlimited(env, key.id, result) };
   }
   if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, name);
   const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
@@ -174,7 +182,14 @@ export async function admitKey(
   if (!admitted.ok) throw refusal(admitted, name, request.tokens);
   return {
     headers: rateLimitHeaders(admitted.snapshot),
-    extend: () => admitted.extend(),
+    extend: async () => {
+      const extension = await admitted.extend();
+      if (extension.ok) return undefined;
+      if (extension.refusal) return refusal(extension.refusal, name, request.tokens, true);
+      return new RouterError(503, `The rate limiter of ${name} could not reserve another attempt after one that may have been billed; the request was stopped.`, {
+        code: 'limiter_unavailable',
+      });
+    },
     settle: async (result) => admitted.settle(result),
   };
 }
@@ -182,9 +197,7 @@ export async function admitKey(
 /** Keys without limits: count in the isolate's batch, flush the batch when it is due. */
 async function recordUnlimited(env: LimiterBindings, keyId: string, result: SettleResult): Promise<void> {
   recordUsage(keyId, result.usage);
-  const batch = takeDueBatch(Date.now());
-  if (!batch) return;
-  await Promise.all([...batch].map(([id, delta]) => env.RATE_LIMITER.getByName(`key:${id}`).addTotals(delta)));
+  await flushTotalsWhenDue(env.RATE_LIMITER);
 }
 
 export type NodeReservation = { ok: true; settle(result: SettleResult): Promise<void> } | { ok: false; reason: string };

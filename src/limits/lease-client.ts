@@ -7,14 +7,16 @@
  *   tokens and a slot left. A lease admits until `ttlMs` after its sync was *sent*, by
  *   this isolate's clock: never after the authority stopped counting it as admitting,
  *   whatever the clocks of the two say.
- * - **Refill** before running dry: when the newest lease has used half of its requests
- *   or tokens, or has less than 40% of its time left. Leases are sized by this isolate's
- *   own recent rate over one `ttlMs`, and its recent peak of requests in flight.
+ * - **Refill** before running dry: when the newest lease has used half of its requests,
+ *   tokens or spend, or has less than 40% of its time left. Leases are sized by this
+ *   isolate's own recent rate over one `ttlMs` (tokens and spend at its recent average
+ *   reservation and worst case), and its recent peak of requests in flight.
  * - **Report**: once when a lease stops admitting (what it used, so the rest returns at
  *   once), and once more when its last request ends, with its totals. A request admitted
  *   exactly (no lease) is a lease of one that stopped admitting at birth.
  */
 import { addTotals, MIN_GRANT, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
+import { windowAsKnown } from './lease-headers';
 import type { LimitSet, Snapshot } from './window';
 
 const MAX_WANT = 100_000;
@@ -32,6 +34,9 @@ interface HeldLease {
   tokensLeft: number | null;
   grantedTokens: number | null;
   slotsLeft: number | null;
+  /** Nano-USD of spend left (budgets); null: granted none (no budget when granted). */
+  costLeft: number | null;
+  grantedCost: number | null;
   admitted: number;
   lastAdmit: number | null;
   /** Usage of ended requests + reservations of those in flight. */
@@ -54,6 +59,8 @@ export interface Ticket {
   charged: number;
   /** Worst-case cost of one attempt, nano-USD. */
   worstCost: number;
+  /** Worst cases held so far, one per attempt. */
+  chargedCost: number;
 }
 
 export interface EndResult {
@@ -75,6 +82,9 @@ export class LeaseClient {
   private demand: { start: number; count: number }[] = [];
   private peakInFlight = 0;
   private avgTokens: number | null = null;
+  private avgCost: number | null = null;
+  /** The newest state of the subject's window this isolate has seen: at `at` by the authority's clock, received at `receivedAt` by this one's. */
+  private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;
 
   readonly ttlMs: number;
 
@@ -86,16 +96,22 @@ export class LeaseClient {
     return l.admitUntil > now && l.requestsLeft > 0;
   }
 
-  /** Take one request of `tokens` from a lease, or null: no lease can give it now. No await. */
-  admit(tokens: number, now: number): Ticket | null {
+  /**
+   * Take one request of `tokens` and worst-case `cost` from a lease, or null: no lease can
+   * give it now. No await. `budgeted`: the subject has a budget, so only a lease granted
+   * spend may admit.
+   */
+  admit(tokens: number, now: number, cost = 0, budgeted = false): Ticket | null {
     for (const l of this.leases) {
       if (!this.admitting(l, now)) continue;
       if (l.tokensLeft !== null && l.tokensLeft < tokens) continue;
       if (l.slotsLeft !== null && l.slotsLeft < 1) continue;
+      if (budgeted && (l.costLeft === null || l.costLeft < cost)) continue;
       l.requestsLeft--;
       if (l.tokensLeft !== null) l.tokensLeft -= tokens;
       if (l.slotsLeft !== null) l.slotsLeft--;
-      return this.started(l, tokens, now);
+      if (l.costLeft !== null) l.costLeft -= cost;
+      return this.started(l, tokens, now, cost);
     }
     return null;
   }
@@ -108,7 +124,8 @@ export class LeaseClient {
     l.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight());
     this.avgTokens = this.avgTokens === null ? tokens : 0.8 * this.avgTokens + 0.2 * tokens;
-    return { lease: l, reserved: tokens, charged: tokens, worstCost };
+    this.avgCost = this.avgCost === null ? worstCost : 0.8 * this.avgCost + 0.2 * worstCost;
+    return { lease: l, reserved: tokens, charged: tokens, worstCost, chargedCost: worstCost };
   }
 
   private inFlight(): number {
@@ -116,16 +133,19 @@ export class LeaseClient {
   }
 
   /**
-   * Another attempt's reservation from the ticket's own lease, while it still admits;
-   * false: ask the authority (`charge` first, `uncharge` if refused, so that no report
-   * taken meanwhile counts less than the entry may hold).
+   * Another attempt's reservation with no round trip: when nothing limits it (`checked`
+   * false: no `tpm`, no budget), or from the ticket's own lease while it still admits and
+   * holds the tokens and the worst-case cost. A request admitted exactly has no grant to
+   * draw on: false — ask the authority (`charge` first, `uncharge` if refused, so that no
+   * report taken meanwhile counts less than the entry may hold).
    */
-  extendLocal(t: Ticket, now: number): boolean {
+  extendLocal(t: Ticket, now: number, checked: { tokens: boolean; cost: boolean }): boolean {
     const l = t.lease;
-    if (l.tokensLeft !== null) {
-      if (!this.admitting(l, now) || l.tokensLeft < t.reserved) return false;
-      l.tokensLeft -= t.reserved;
-    }
+    if ((checked.tokens || checked.cost) && !this.admitting(l, now)) return false;
+    if (checked.tokens && (l.tokensLeft === null || l.tokensLeft < t.reserved)) return false;
+    if (checked.cost && (l.costLeft === null || l.costLeft < t.worstCost)) return false;
+    if (checked.tokens) l.tokensLeft! -= t.reserved;
+    if (checked.cost) l.costLeft! -= t.worstCost;
     this.charge(t);
     return true;
   }
@@ -133,22 +153,27 @@ export class LeaseClient {
   charge(t: Ticket): void {
     t.charged += t.reserved;
     t.lease.tokens += t.reserved;
+    t.chargedCost += t.worstCost;
+    t.lease.cost += t.worstCost;
   }
 
   uncharge(t: Ticket): void {
     t.charged -= t.reserved;
     t.lease.tokens -= t.reserved;
+    t.chargedCost -= t.worstCost;
+    t.lease.cost -= t.worstCost;
   }
 
   /** The request is over: its slot and unused reservation return to its lease. */
   end(t: Ticket, result: EndResult): void {
     const l = t.lease;
     l.tokens += result.cost - t.charged;
-    l.cost += (result.costNano ?? t.worstCost) - t.worstCost;
+    l.cost += (result.costNano ?? t.chargedCost) - t.chargedCost;
     l.inFlight--;
     if (!l.closeSent) {
       if (l.tokensLeft !== null) l.tokensLeft += t.charged - result.cost;
       if (l.slotsLeft !== null) l.slotsLeft++;
+      if (l.costLeft !== null) l.costLeft += t.chargedCost - (result.costNano ?? t.chargedCost);
     }
     const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : 0;
     addTotals(l.totals, {
@@ -174,14 +199,15 @@ export class LeaseClient {
    * at such a rate a round trip per request costs little, and a lease would only hold
    * capacity other isolates may need.
    */
-  want(now: number, tokens: number): LeaseWant | undefined {
+  want(now: number, tokens: number, cost = 0): LeaseWant | undefined {
     const recent = this.demand.reduce((n, b) => (b.start > now - this.ttlMs ? n + b.count : n), 0);
     if (recent < MIN_GRANT) return undefined;
     const requests = Math.min(MAX_WANT, Math.ceil(recent * 1.5));
     const perRequest = Math.max(this.avgTokens ?? tokens, tokens);
+    const perCost = Math.max(this.avgCost ?? cost, cost);
     const slots = Math.max(2, Math.ceil(this.peakInFlight * 1.5));
     this.peakInFlight = this.inFlight();
-    return { requests, tokens: Math.ceil(requests * perRequest), slots };
+    return { requests, tokens: Math.ceil(requests * perRequest), slots, cost: Math.ceil(requests * perCost) };
   }
 
   /** Time to ask for the next lease: the newest half used, or 60% through its time. */
@@ -190,7 +216,12 @@ export class LeaseClient {
     const newest = this.leases.filter((l) => this.admitting(l, now)).at(-1);
     if (!newest) return false; // the next request asks, with itself at hand
     const lowOn = (left: number | null, granted: number | null) => left !== null && granted !== null && left < granted / 2;
-    return lowOn(newest.requestsLeft, newest.granted) || lowOn(newest.tokensLeft, newest.grantedTokens) || newest.admitUntil - now < newest.ttlMs * 0.4;
+    return (
+      lowOn(newest.requestsLeft, newest.granted) ||
+      lowOn(newest.tokensLeft, newest.grantedTokens) ||
+      lowOn(newest.costLeft, newest.grantedCost) ||
+      newest.admitUntil - now < newest.ttlMs * 0.4
+    );
   }
 
   /**
@@ -243,19 +274,30 @@ export class LeaseClient {
   accept(result: SyncResult, sentAt: number, now: number, request?: { tokens: number; cost?: number | undefined }): Ticket | null {
     const d = result.decision;
     const g = result.lease;
+    if (result.snapshot && result.at !== undefined) this.learn(result.snapshot, result.at, now);
     const admitted = request && d?.ok ? request : undefined;
     if (g) {
       // Granted beyond the request at hand, which is the lease's first.
-      const l = this.hold(g.id, sentAt + g.ttlMs, g.ttlMs, g.requests, g.tokens, g.slots, g.snapshot, now);
-      return admitted ? this.started(l, admitted.tokens, now) : null;
+      const l = this.hold(g.id, sentAt + g.ttlMs, g.ttlMs, g.requests, g.tokens, g.slots, g.cost ?? null, g.snapshot, now);
+      return admitted ? this.started(l, admitted.tokens, now, admitted.cost ?? 0) : null;
     }
     if (!admitted) return null;
-    const single = this.hold(d!.id, now, 0, 0, null, null, d!.snapshot, now);
+    const single = this.hold(d!.id, now, 0, 0, null, null, null, d!.snapshot, now);
     single.closeSent = true; // the authority counts it as one admitted request already
     return this.started(single, admitted.tokens, now, admitted.cost ?? 0);
   }
 
-  private hold(id: string, admitUntil: number, ttlMs: number, requests: number, tokens: number | null, slots: number | null, snapshot: Snapshot, now: number): HeldLease {
+  private hold(
+    id: string,
+    admitUntil: number,
+    ttlMs: number,
+    requests: number,
+    tokens: number | null,
+    slots: number | null,
+    cost: number | null,
+    snapshot: Snapshot,
+    now: number,
+  ): HeldLease {
     const l: HeldLease = {
       id,
       admitUntil,
@@ -265,6 +307,8 @@ export class LeaseClient {
       tokensLeft: tokens,
       grantedTokens: tokens,
       slotsLeft: slots,
+      costLeft: cost,
+      grantedCost: cost,
       admitted: 0,
       lastAdmit: null,
       tokens: 0,
@@ -279,16 +323,17 @@ export class LeaseClient {
     return l;
   }
 
-  /** `x-ratelimit-*` state this isolate can stand behind: what its leases still give, never the key's whole remainder. */
+  /** Keep the authority's newest answer about the window (answers may arrive out of order). */
+  learn(snapshot: Snapshot, at: number, now: number): void {
+    if (this.known && this.known.at > at) return;
+    this.known = { snapshot, at, receivedAt: now };
+  }
+
+  /** `x-ratelimit-*` state (`lease-headers.ts`): the window as last heard, this isolate's unreported leases' unused part counted free. */
   snapshot(limits: LimitSet, now: number): Snapshot {
-    const open = this.leases.filter((l) => this.admitting(l, now));
-    const sum = (f: (l: HeldLease) => number) => open.reduce((n, l) => n + Math.max(0, f(l)), 0);
-    const newest = open.at(-1);
-    const reset = (kind: 'requests' | 'tokens') => Math.max(0, (newest?.snapshot[kind]?.resetMs ?? 0) - (now - (newest?.syncedAt ?? now)));
-    return {
-      ...(limits.rpm ? { requests: { limit: limits.rpm, remaining: sum((l) => l.requestsLeft), resetMs: reset('requests') } } : {}),
-      ...(limits.tpm ? { tokens: { limit: limits.tpm, remaining: sum((l) => l.tokensLeft ?? 0), resetMs: reset('tokens') } } : {}),
-      ...(limits.concurrency ? { concurrency: { limit: limits.concurrency, inFlight: limits.concurrency - sum((l) => l.slotsLeft ?? 0) } } : {}),
-    };
+    const open = this.leases.filter((l) => !l.closeSent);
+    const sum = (f: (l: HeldLease) => number | null) => open.reduce((n, l) => n + (f(l) ?? 0), 0);
+    const unused = { requests: sum((l) => l.requestsLeft), tokens: sum((l) => l.tokensLeft), slots: sum((l) => l.slotsLeft), cost: sum((l) => l.costLeft) };
+    return windowAsKnown(limits, this.known?.snapshot ?? {}, now - (this.known?.receivedAt ?? now), unused);
   }
 }

@@ -13,7 +13,8 @@ import { settledTokens, type Decision, type LimitSet, type Snapshot } from './wi
 /** The subject's authority as the isolate sees it: its RateLimiter object's RPC (or a simulated one). */
 export interface Authority {
   sync(request: SyncRequest): Promise<SyncResult>;
-  extend(id: string, limits: LimitSet, tokens?: number): Promise<boolean>;
+  /** Reserve another attempt (`tokens`, `cost` nano-USD) for an open entry; null: the entry is no longer open. */
+  extend(id: string, limits: LimitSet, tokens?: number, cost?: number): Promise<(Decision & { at: number }) | null>;
 }
 
 export interface Subject {
@@ -27,6 +28,9 @@ export interface Subject {
   /** `limits.leases.enabled`: off, every request is one exact round trip (and its report one more). */
   leases: boolean;
 }
+
+/** Pauses before sending again reports whose call failed (they are re-queued meanwhile; the next call carries them too). */
+const REPORT_RETRIES = [100, 1_000, 5_000];
 
 /** Subjects an isolate keeps clients for before it forgets those that hold nothing. */
 const MAX_CLIENTS = 5_000;
@@ -46,10 +50,13 @@ export type Leased =
       local: boolean;
       /** The authority's entry it counts in: its lease, or its own. */
       entry: string;
-      extend(): Promise<boolean>;
+      extend(): Promise<Extension>;
       settle(result: SettleResult): void;
     }
   | (Extract<Decision, { ok: false }> & { ok: false });
+
+/** Another attempt's reservation: taken, or refused by the limit with no room (null: the authority could not be asked, or the entry is gone). */
+export type Extension = { ok: true } | { ok: false; refusal: Extract<Decision, { ok: false }> | null };
 
 export interface SettleResult {
   usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
@@ -94,7 +101,7 @@ export class Leases {
     const sentAt = this.clock.now();
     const carries = c.syncing === null;
     const asks = s.leases && c.leasing === null && (request !== undefined || c.needsRefill(sentAt));
-    const want = asks ? c.want(sentAt, request?.tokens ?? 0) : undefined;
+    const want = asks ? c.want(sentAt, request?.tokens ?? 0, request?.cost ?? 0) : undefined;
     const reports = carries ? c.takeReports(sentAt) : [];
     this.calls[awaited ? 'awaited' : 'background']++;
     const run = s.authority
@@ -113,11 +120,32 @@ export class Leases {
     return run;
   }
 
-  /** Background work a subject may need now: a refill, or reports that give capacity back. */
+  /** Background work a subject may need now (a refill, or reports that give capacity back), kept alive by `defer`. */
   private tend(s: Subject, c: LeaseClient, defer: Defer): void {
+    const work = this.tending(s, c, defer, 0);
+    if (work) defer(work);
+  }
+
+  /**
+   * The work `tend` keeps alive. A report due now that cannot ride the call under way (that
+   * call took its reports when it was sent) is sent right after it, by this same work — so
+   * from the waitUntil of the request that made it due, never left for a later request
+   * that may not come. A report whose call fails is re-queued and tried again a few times.
+   */
+  private tending(s: Subject, c: LeaseClient, defer: Defer, failures: number): Promise<unknown> | undefined {
     const now = this.clock.now();
-    if (c.syncing || c.leasing || !(c.needsRefill(now) || c.hasReports(now))) return;
-    defer(this.call(s, c, false).then(({ result }) => this.comeBack(s, c, result, defer)));
+    const reports = c.hasReports(now);
+    if (!(reports || c.needsRefill(now))) return undefined;
+    const busy = c.syncing ?? c.leasing;
+    if (busy) return reports ? busy.catch(() => undefined).then(() => this.tending(s, c, defer, failures)) : undefined;
+    return this.call(s, c, false).then(
+      ({ result }) => this.comeBack(s, c, result, defer),
+      async (err: unknown) => {
+        if (failures >= REPORT_RETRIES.length) throw err;
+        await this.clock.sleep(REPORT_RETRIES[failures]!);
+        return this.tending(s, c, defer, failures + 1);
+      },
+    );
   }
 
   /** A lease stops admitting after its ttl: come back then to give back what it did not use. */
@@ -132,10 +160,11 @@ export class Leases {
   async admit(s: Subject, tokens: number, defer: Defer, worstCost = 0): Promise<Leased> {
     const c = this.clientFor(s, defer);
     c.asked(this.clock.now());
-    let ticket = c.admit(tokens, this.clock.now());
+    const budgeted = s.limits.dayNano !== undefined || s.limits.monthNano !== undefined;
+    let ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     if (!ticket && c.leasing) {
       await c.leasing.catch(() => undefined);
-      ticket = c.admit(tokens, this.clock.now());
+      ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     }
     let snapshot: Snapshot;
     let local = ticket !== null;
@@ -143,16 +172,19 @@ export class Leases {
       this.calls.local++;
       snapshot = c.snapshot(s.limits, this.clock.now());
     } else {
-      const { result, ticket: t } = await this.call(s, c, true, { tokens, ...(worstCost ? { cost: worstCost } : {}) });
+      const { result, ticket: t } = await this.call(s, c, true, { tokens, ...(worstCost ? { cost: worstCost } : {}) }).catch((err: unknown) => {
+        this.tend(s, c, defer); // the reports it carried are re-queued: send them again from this request's waitUntil
+        throw err;
+      });
       const d = result.decision;
       if (!d) throw new Error('limiter answered a request without a decision');
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
-      const late = d.ok ? null : c.admit(tokens, this.clock.now());
+      const late = d.ok ? null : c.admit(tokens, this.clock.now(), worstCost, budgeted);
       if (!d.ok && !late) return d;
       ticket = late ?? t!;
       local = late !== null;
       this.comeBack(s, c, result, defer);
-      snapshot = result.lease || late ? c.snapshot(s.limits, this.clock.now()) : d.snapshot;
+      snapshot = c.snapshot(s.limits, this.clock.now());
     }
     this.tend(s, c, defer);
     const held = ticket;
@@ -174,14 +206,23 @@ export class Leases {
     };
   }
 
-  private async extend(s: Subject, c: LeaseClient, t: Ticket): Promise<boolean> {
-    if (c.extendLocal(t, this.clock.now())) return true;
+  /**
+   * Reserve another attempt after an abandoned one: its tokens and worst-case cost. From the
+   * request's own lease while it admits and holds them (nothing to check without `tpm` or a
+   * budget); else through the authority, like an admission — so a request admitted exactly
+   * always asks.
+   */
+  private async extend(s: Subject, c: LeaseClient, t: Ticket): Promise<Extension> {
+    const checked = { tokens: s.limits.tpm !== undefined, cost: t.worstCost > 0 && (s.limits.dayNano !== undefined || s.limits.monthNano !== undefined) };
+    if (c.extendLocal(t, this.clock.now(), checked)) return { ok: true };
     await c.syncing?.catch(() => undefined); // after any report already taken, so it cannot undo this
     c.charge(t);
     this.calls.awaited++;
-    const ok = await s.authority.extend(t.lease.id, s.limits, t.reserved).catch(() => false);
-    if (!ok) c.uncharge(t);
-    return ok;
+    const d = await s.authority.extend(t.lease.id, s.limits, t.reserved, checked.cost ? t.worstCost : 0).catch(() => null);
+    if (d) c.learn(d.snapshot, d.at, this.clock.now());
+    if (d?.ok) return { ok: true };
+    c.uncharge(t);
+    return { ok: false, refusal: d };
   }
 
   /**

@@ -16,9 +16,11 @@
  * window: over-admission is zero by construction. The price is capacity held in leases:
  * a grant is what the isolate's own demand over one ttl calls for, and only when that fits
  * in half of what is free (`grantFor`): a key near its limit is admitted one request at a
- * time, exactly.
+ * time, exactly. Spend budgets likewise: a lease's cost (its slice of a budget) is held at
+ * its whole grant in the day and month of the grant until it reports, so spent + held by
+ * leases + in flight never passes a budget in any period.
  */
-import { canExtend, dayOf, decide, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
+import { budgetUse, dayOf, decide, decideMore, periodEnd, expired, monthOf, singleEntry, snapshot, usageAt, type Decision, type LimitSet, type LogEntry, type Snapshot, type Spent } from './window';
 
 /** Fewer requests than this in a grant is no lease: the key is near its limit. */
 export const MIN_GRANT = 4;
@@ -45,6 +47,8 @@ export interface LeaseWant {
   requests: number;
   tokens: number;
   slots: number;
+  /** Nano-USD of spend (budgets): its requests at the isolate's recent worst cases. */
+  cost?: number | undefined;
 }
 
 /** An isolate's account of one of its entries (a lease or a single request) once it admits no more from it. */
@@ -82,6 +86,8 @@ export interface LeaseGrant {
   requests: number;
   tokens: number | null;
   slots: number | null;
+  /** Nano-USD of spend; `null`: the subject has no budget. */
+  cost?: number | null | undefined;
   ttlMs: number;
   /** The subject's window after the grant (for reset times). */
   snapshot: Snapshot;
@@ -91,6 +97,9 @@ export interface SyncResult {
   /** The request at hand: refused, or admitted alone (no `lease`) or as the lease's first (`id` the lease's). */
   decision?: (Decision & { id: string }) | undefined;
   lease?: LeaseGrant | undefined;
+  /** The subject's window once this sync was applied (reports, request, grant), and when, by the authority's clock. */
+  snapshot?: Snapshot | undefined;
+  at?: number | undefined;
 }
 
 /** Free capacity after what the window holds (Infinity where there is no limit). */
@@ -109,16 +118,26 @@ function free(log: readonly LogEntry[], limits: LimitSet, now: number) {
  * those free. Nothing otherwise: a key whose free capacity this isolate's own demand
  * would take most of is near its limit, and is admitted one request at a time, exactly —
  * a lease there would only hold capacity that a burst of requests is refused for.
+ *
+ * Spend (budgets) the same way: the isolate's recent worst cases for the requests it wants,
+ * only where that fits in half of what the day and the month have left after what is spent
+ * and held. A lease's cost belongs to the period of its grant, so none is granted that could
+ * admit past the end of the UTC day (`now + ttlMs`): its requests are all admitted in that day.
  */
-export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number) {
-  // Spend budgets are decided one request at a time (their worst cases vary by model by orders of magnitude).
-  if (limits.dayNano !== undefined || limits.monthNano !== undefined) return null;
+export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number, ttlMs: number, spent: Spent) {
   const f = free(log, limits, now);
   const fits = (x: number, w: number) => w <= Math.floor(x / 2);
   if (want.requests < MIN_GRANT || !fits(f.requests, want.requests) || !fits(f.tokens, want.tokens)) return null;
   const slots = limits.concurrency === undefined ? null : Math.min(want.slots, Math.floor(f.slots / 2));
   if (slots !== null && slots < 1) return null;
-  return { requests: want.requests, tokens: limits.tpm === undefined ? null : want.tokens, slots };
+  const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
+  if (budgeted) {
+    if (want.cost === undefined || now + ttlMs > periodEnd('day', now)) return null;
+    const used = budgetUse(log, spent, now);
+    if (limits.dayNano !== undefined && !fits(limits.dayNano - used.day, want.cost)) return null;
+    if (limits.monthNano !== undefined && !fits(limits.monthNano - used.month, want.cost)) return null;
+  }
+  return { requests: want.requests, tokens: limits.tpm === undefined ? null : want.tokens, slots, cost: budgeted ? want.cost! : null };
 }
 
 export class Ledger {
@@ -198,12 +217,12 @@ export class Ledger {
       const cost = req.request.cost ?? 0;
       const d = decide(this.log, req.limits, req.request.tokens, now, req.leaseMs, id, cost, this.spent(now));
       decision = { ...d, id };
-      if (!d.ok) return { decision };
+      if (!d.ok) return { decision, snapshot: d.snapshot, at: now };
       entry = singleEntry(id, now, req.request.tokens, now + req.leaseMs, cost);
       this.push(entry);
     }
-    const grant = req.want && grantFor(this.log, req.limits, req.want, now);
-    if (!grant) return { decision };
+    const grant = req.want && grantFor(this.log, req.limits, req.want, now, req.ttlMs, this.spent(now));
+    if (!grant) return { decision, snapshot: decision?.snapshot ?? snapshot(this.log, req.limits, now, this.spent(now)), at: now };
     // The request at hand (if any) becomes the lease's first: one entry holds both.
     const first = req.request ? 1 : 0;
     entry ??= singleEntry(id, now, 0, 0);
@@ -213,11 +232,14 @@ export class Ledger {
     entry.tokens = (req.request?.tokens ?? 0) + (grant.tokens ?? 0);
     entry.reserved = 0;
     entry.slots = first + (grant.slots ?? req.want!.slots);
+    entry.cost = (req.request?.cost ?? 0) + (grant.cost ?? 0);
     entry.expires = now + req.ttlMs + req.leaseMs;
     const snap = snapshot(this.log, req.limits, now, this.spent(now));
     return {
       decision: decision && { ...decision, snapshot: snap },
       lease: { id, ...grant, ttlMs: req.ttlMs, snapshot: snap },
+      snapshot: snap,
+      at: now,
     };
   }
 
@@ -239,14 +261,23 @@ export class Ledger {
     this.touch(e);
   }
 
-  /** Reserve `tokens` more for an open entry (another attempt, or a lease's own requests); false when `tpm` has no room. */
-  extend(id: string, limits: LimitSet, tokens: number | undefined, now: number): boolean {
+  /**
+   * Reserve `tokens` and `cost` (nano-USD) more for an open entry: another attempt after an
+   * abandoned one, which the provider may bill as well. Checked like an admission — tokens
+   * against the window, cost against the budgets of the entry's own day and month — and
+   * refused with the limit that has no room; null when the entry is no longer open.
+   */
+  extend(id: string, limits: LimitSet, tokens: number | undefined, cost: number | undefined, now: number): (Decision & { at: number }) | null {
     this.tidy(now);
     const e = this.log.find((x) => x.id === id && x.end === null);
-    const more = tokens ?? e?.reserved ?? 0;
-    if (!e || !canExtend(this.log, limits, more, now)) return false;
+    if (!e) return null;
+    const more = tokens ?? e.reserved;
+    const extra = cost ?? 0;
+    const d = decideMore(this.log, limits, more, extra, e.at, now, { at: this.spent(e.at), now: this.spent(now) });
+    if (!d.ok) return { ...d, at: now };
     e.tokens += more;
+    e.cost += extra;
     this.touch(e);
-    return true;
+    return { ok: true, snapshot: snapshot(this.log, limits, now, this.spent(now)), at: now };
   }
 }

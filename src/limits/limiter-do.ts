@@ -13,7 +13,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../bindings';
 import type { TotalsDelta } from './usage-batch';
 import { Ledger, type SyncRequest, type SyncResult } from './ledger';
-import { budgetUse, usageAt, WINDOW_MS, type LimitSet, type LogEntry } from './window';
+import { budgetUse, usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
 
 export interface UsageReport {
   window: { requests: number; tokens: number; windowMs: number };
@@ -147,13 +147,14 @@ export class RateLimiter extends DurableObject<Bindings> {
   }
 
   /**
-   * Reserve `tokens` more (default: one attempt's reservation) for an open entry: another
-   * attempt after an abandoned one. False when the subject's `tpm` has no room for it.
+   * Reserve another attempt after an abandoned one for an open entry: `tokens` (default: one
+   * attempt's reservation) and `cost`, its worst case in nano-USD (`ledger.ts`). The refusal
+   * names the limit with no room; null when the entry is no longer open.
    */
-  async extend(id: string, limits: LimitSet, tokens?: number): Promise<boolean> {
-    const ok = this.ledger.extend(id, limits, tokens, Date.now());
+  async extend(id: string, limits: LimitSet, tokens?: number, cost?: number): Promise<(Decision & { at: number }) | null> {
+    const result = this.ledger.extend(id, limits, tokens, cost, Date.now());
     await this.persist();
-    return ok;
+    return result;
   }
 
   /** Totals of a key without limits, flushed in batches by the isolates that served it. */

@@ -38,6 +38,25 @@ export function takeDueBatch(now: number): Map<string, TotalsDelta> | null {
   return batch;
 }
 
+/** ms until the pending deltas are due (0: now); null when none are pending. */
+export function msUntilDue(now: number): number | null {
+  if (pending.size === 0) return null;
+  return pending.size >= MAX_KEYS ? 0 : Math.max(0, lastFlush + FLUSH_MS - now);
+}
+
+/** Put back deltas whose call failed, onto what is pending: re-queued, never dropped. */
+export function requeue(batch: Map<string, TotalsDelta>): void {
+  for (const [keyId, d] of batch) {
+    const into = pending.get(keyId);
+    if (!into) pending.set(keyId, { ...d });
+    else {
+      into.requests += d.requests;
+      into.promptTokens += d.promptTokens;
+      into.completionTokens += d.completionTokens;
+    }
+  }
+}
+
 /** Test hook: forget pending totals; the next request flushes at once. */
 export function resetUsageBatch(): void {
   pending = new Map();

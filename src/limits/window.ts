@@ -222,9 +222,39 @@ export function decide(
   return { ok: true, snapshot: snapshot([...log, singleEntry(id, now, tokens, now + leaseMs, cost)], limits, now, spent) };
 }
 
-/** May an in-flight request reserve `tokens` more (another attempt after an abandoned one)? */
-export function canExtend(log: readonly LogEntry[], limits: LimitSet, tokens: number, now: number): boolean {
-  return limits.tpm === undefined || usageAt(log, now).tokens + tokens <= limits.tpm;
+/**
+ * May an in-flight entry admitted at `at` reserve `tokens` and `cost` more (another attempt
+ * after an abandoned one)? Tokens against the window now; cost against the budgets of the
+ * day and month of its admission (`spent.at`: spent in those periods), where its cost belongs.
+ * Requests and slots are not asked again: a retry is the same request in the same slot.
+ */
+export function decideMore(
+  log: readonly LogEntry[],
+  limits: LimitSet,
+  tokens: number,
+  cost: number,
+  at: number,
+  now: number,
+  spent: { at: Spent; now: Spent } = { at: NOTHING_SPENT, now: NOTHING_SPENT },
+): Decision {
+  const u = usageAt(log, now);
+  const before = () => snapshot(log, limits, now, spent.now);
+  if (limits.tpm !== undefined && u.tokens + tokens > limits.tpm) {
+    const frees = log.filter((e) => countsTokens(e, now)).map((e) => ({ at: tokensFreeAt(e, now), amount: e.tokens }));
+    const retryAfterMs = waitFor(frees, u.tokens, tokens, limits.tpm, now);
+    return { ok: false, limit: 'tokens', tooLarge: tokens > limits.tpm, retryAfterMs, used: u.tokens, max: limits.tpm, snapshot: before() };
+  }
+  if (cost > 0 && (limits.dayNano !== undefined || limits.monthNano !== undefined)) {
+    const b = budgetUse(log, spent.at, at);
+    for (const kind of ['day', 'month'] as const) {
+      const max = kind === 'day' ? limits.dayNano : limits.monthNano;
+      if (max === undefined || b[kind] + cost <= max) continue;
+      // A fresh request belongs to the current period: once the admission's period is over, it may try at once.
+      const retryAfterMs = Math.max(1_000, periodEnd(kind, at) - now);
+      return { ok: false, limit: kind, tooLarge: cost > max, retryAfterMs, used: b[kind], max, snapshot: before() };
+    }
+  }
+  return { ok: true, snapshot: before() };
 }
 
 /**

@@ -12,8 +12,13 @@
  * rise past 1.5× counts at once when two samples in a row show it (`min(sample, previous)`),
  * or when one sample jumps past 4×: one long prompt's prefill does not move traffic, a node
  * that has slowed down does. Smaller drifts are averaged in.
- * Only first-byte signals feed it (streams, embeddings, moderations): a JSON generation's
- * time is mostly how long the caller asked it to write.
+ * First-byte signals (streams, embeddings, moderations) feed it as measured. A JSON
+ * generation's time is mostly how much it wrote, so it feeds it normalised by its
+ * `usage.completion_tokens` (`output-rate.ts`): the answer's ms less the scope's reference
+ * ms per output token × what it wrote — the same unit as a first byte, so one estimate,
+ * one exploration and one spreading serve streams and JSON alike. Its rise is judged as the
+ * whole answer's ratio to what was expected of it, and drifts are averaged in weighted by
+ * what the answer tells of the base (`worth`).
  *
  * Blend: bad news (live slower than the table) stands until a sample disproves it: the
  * table cannot catch up on its own, since once traffic has left a node, the few slow samples
@@ -32,11 +37,14 @@
  * and in-flight count per isolate says little about its speed.
  */
 import type { LiveConfig } from '../config/schema';
+import { OutputRates } from './output-rate';
 
 interface LiveStat {
   ewma: number;
   /** The previous sample, for the two-in-a-row peak. */
   last: number;
+  /** Evidence behind `ewma` at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
+  weight: number;
   at: number;
   /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
   best: number;
@@ -60,36 +68,82 @@ const PEAK_RISE = 1.5;
 /** One sample this far past the estimate is news on its own (long prompts are not sampled: `engine.ts`). */
 const JUMP = 4;
 
+/**
+ * What one sample tells of the base: a first byte all of it (1); a JSON answer's noise scales
+ * with the whole answer, so its base-equivalent figure is worth (base / whole answer)².
+ */
+const worth = (base: number, offset: number) => (offset <= 0 ? 1 : (Math.max(1, base) / (Math.max(1, base) + offset)) ** 2);
+
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
 
   private readonly options: LiveConfig;
 
+  /** Reference ms per output token per (scope, model), learnt from JSON answers. */
+  readonly rates = new OutputRates();
+
   constructor(options: LiveConfig) {
     this.options = options;
   }
 
-  /** One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but settle a probe. */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number): void {
+  /**
+   * One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but
+   * settle a probe. Returns true when the sample was news (a rise counted at once).
+   * `offset` (JSON answers): what was taken out of the answer's time (`output-rate.ts`), so
+   * `ms + offset` is the whole answer: rises are judged, and drifts averaged in, as the whole
+   * answer's ratio to what was expected of it — a long answer's noise is not read as the base's.
+   */
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
     if (!s) {
-      if (!ok) return;
+      if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
-      this.stats.set(key, { ewma: ms, last: ms, at: now, best: ms, gap: this.options.exploreMs });
-      return;
+      this.stats.set(key, { ewma: ms, last: ms, weight: worth(ms, offset), at: now, best: ms, gap: this.options.exploreMs });
+      return false;
     }
     if (s.probeBar !== undefined) {
       s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
       delete s.probeBar;
     }
-    if (!ok) return;
+    if (!ok) return false;
     const w = Math.exp(-Math.max(0, now - s.at) / this.options.ewmaMs);
-    const peak = ms > s.ewma * JUMP ? ms : Math.min(ms, s.last);
-    s.ewma = peak > s.ewma * PEAK_RISE ? peak : w * s.ewma + (1 - w) * ms;
+    // Ratios of whole answers (a first byte: offset 0): what this sample, and the lesser of it and the previous one, show.
+    const expected = Math.max(1, s.ewma + offset);
+    const ratio = (ms + offset) / expected;
+    const peak = ratio > JUMP ? ms : Math.min(ms, s.last);
+    const rise = (peak + offset) / expected > PEAK_RISE;
+    const v = worth(s.ewma, offset);
+    const held = s.weight * w;
+    // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
+    // so a few answers after a gap average out instead of the first one standing.
+    if (rise) s.ewma = peak;
+    else s.ewma = offset === 0 ? w * s.ewma + (1 - w) * ms : (held * s.ewma + v * ms) / (held + v);
+    s.weight = rise ? v : held + v;
     s.best = Math.min(s.best, s.ewma);
     s.last = ms;
     s.at = Math.max(s.at, now);
+    return rise;
+  }
+
+  /**
+   * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
+   * Returns the base-equivalent ms (what the tables record too). `feed: false` (live view
+   * disabled) only learns the per-token reference. An answer that cannot be compared yet
+   * (much longer than usual while the per-token time is unknown) settles a probe and
+   * teaches the slope, and leaves the estimate alone.
+   */
+  observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, feed = true): number {
+    const n = this.rates.observe(scope, model, nodeId, ms, tokens, now);
+    if (!feed) return n.ms;
+    if (!n.comparable) {
+      const s = this.stats.get(`${scope}>${nodeId}`);
+      if (s) delete s.probeBar; // inconclusive: the gap stands
+      return n.ms;
+    }
+    // A node whose speed changed: its older answers no longer describe it, nor the per-token time.
+    if (this.observe(scope, nodeId, n.ms, true, now, n.offset)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
+    return n.ms;
   }
 
   lens(scope: string, now: number, options: { explore: boolean }): LiveLens {

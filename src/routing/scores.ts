@@ -22,7 +22,7 @@ export type HealthState = 'healthy' | 'degraded' | 'down';
 export interface Sample {
   colo: string;
   node: string;
-  /** Time to first byte (headers; streams: first chunk), ms. Only meaningful when ok. */
+  /** Time to first byte (streams: first chunk; JSON generations: base-equivalent ms, `output-rate.ts`), ms. Only meaningful when ok. */
   ttfbMs: number;
   ok: boolean;
   at: number;

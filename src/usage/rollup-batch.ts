@@ -1,21 +1,44 @@
 /**
- * This isolate's rollup rows, summed in memory and sent to the UsageRollups object in one
- * call when a flush is due: `FLUSH_MS` since the last, or `MAX_ROWS` rows pending. Never a
- * storage write per request. Rows lag by up to `FLUSH_MS` plus the time to the isolate's
- * next request; the admin usage API flushes the isolate that answers it first.
+ * This isolate's rollup rows, summed in memory and sent in one call to this isolate's
+ * UsageRollups shard when a flush is due: `FLUSH_MS` since the last, or `MAX_ROWS` rows
+ * pending. Never a storage write per request. Each isolate picks its shard at random once
+ * (`shards.ts`): every shard takes 1/`usage.shards` of the isolates' calls and rows, even
+ * when one key has most of the traffic (a shard by key would take every isolate's call).
+ *
+ * Nothing waits for a later request: each request's own `waitUntil` runs
+ * `flushRollupsWhenDue`, which flushes at once when due and otherwise sleeps until the
+ * batch's flush time (at most `FLUSH_MS`, well inside the 30 s `waitUntil` allows after the
+ * response), so the last request before an isolate goes idle still sends its rows. All the
+ * requests waiting on one batch share one timer. A call that fails puts its rows back and
+ * is retried after 1, 2, 4… s within `WAIT_BUDGET_MS`; what is still unsent then stays
+ * pending for the next request's flush — re-queued, never dropped.
  */
 import { onIsolateReset } from '../isolate';
 import { HOUR_MS, type RollupRow, type UsageRollups } from './rollups-do';
+import { pickShard, shardName } from './shards';
 
 const FLUSH_MS = 10_000;
 const MAX_ROWS = 200;
+/** How long one request's `waitUntil` may spend on rollups after its response (Workers allow 30 s). */
+const WAIT_BUDGET_MS = 25_000;
+const RETRY_MS = 1_000;
 
 let pending = new Map<string, RollupRow>();
 let lastFlush = -Infinity;
+let scheduled: Promise<void> | null = null;
+/** This isolate's shard, picked for the shard count it was picked under. */
+let mine: { of: number; index: number } | null = null;
 onIsolateReset(() => {
   pending = new Map();
   lastFlush = -Infinity;
+  scheduled = null;
+  mine = null;
 });
+
+function myShard(shards: number): number {
+  if (mine?.of !== shards) mine = { of: shards, index: pickShard(shards, Math.random()) };
+  return mine.index;
+}
 
 export interface Settled {
   at: number;
@@ -33,7 +56,7 @@ const SUMMED = ['requests', 'errors', 'inputTokens', 'cachedTokens', 'outputToke
 function merge(row: RollupRow): void {
   const id = `${row.hour}\u0000${row.key}\u0000${row.model}\u0000${row.node}`;
   const into = pending.get(id);
-  if (!into) return void pending.set(id, row);
+  if (!into) return void pending.set(id, { ...row });
   for (const f of SUMMED) into[f] += row[f];
 }
 
@@ -53,16 +76,54 @@ export function addToRollup(s: Settled): void {
   });
 }
 
-/** Send the pending rows if a flush is due (or `force`). */
-export async function flushRollups(ns: DurableObjectNamespace<UsageRollups>, now: number, force = false): Promise<void> {
+/** Send the pending rows now if a flush is due (or `force`); rows of a failed call are put back and the error thrown. */
+export async function flushRollups(ns: DurableObjectNamespace<UsageRollups>, shards: number, now: number, force = false): Promise<void> {
   if (pending.size === 0 || (!force && now - lastFlush < FLUSH_MS && pending.size < MAX_ROWS)) return;
   const rows = [...pending.values()];
   pending = new Map();
   lastFlush = now;
   try {
-    await ns.getByName('global').record(rows);
+    await ns.getByName(shardName(myShard(shards))).record(rows);
   } catch (err) {
-    rows.forEach(merge); // the next flush sends them
+    rows.forEach(merge); // re-queued: the retry or the next flush sends them
     throw err;
   }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * For a request's `waitUntil`: flush now if due, else wait for the batch's flush time and
+ * flush then; retry failed shards with backoff within `WAIT_BUDGET_MS`. Requests that
+ * arrive while a flush is scheduled share it (and keep it alive in their own `waitUntil`).
+ */
+export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<void> {
+  if (pending.size === 0) return Promise.resolve();
+  if (scheduled && pending.size < MAX_ROWS) return scheduled;
+  const started = Date.now();
+  const run = async () => {
+    let retry = 0; // the pause before trying again after a failed call; 0: none failed
+    // Loop while rows are pending: rows that arrive while a call is in flight ride on this
+    // timer (their requests were handed it), so they are sent by the next round, not left.
+    for (;;) {
+      if (pending.size === 0) return;
+      const wait = retry || (pending.size < MAX_ROWS ? lastFlush + FLUSH_MS - Date.now() : 0);
+      if (wait > 0) {
+        if (Date.now() + wait - started > WAIT_BUDGET_MS) return; // still pending: the next request's flush sends them
+        await sleep(wait);
+      }
+      try {
+        await flushRollups(ns, shards, Date.now(), true);
+        retry = 0;
+      } catch (err) {
+        retry = retry ? retry * 2 : RETRY_MS;
+        if (Date.now() + retry - started > WAIT_BUDGET_MS) throw err; // re-queued: the next request's flush sends them
+      }
+    }
+  };
+  const flush = run().finally(() => {
+    if (scheduled === flush) scheduled = null;
+  });
+  scheduled = flush;
+  return flush;
 }

@@ -1,8 +1,10 @@
 /**
  * UsageRollups Durable Object: requests, errors, tokens and cost per key × model × node ×
- * hour, in SQLite. Exactly one, by name `global`: isolates send it batches
- * (`rollup-batch.ts`, one call per isolate every few seconds, never one per request), and
- * the admin usage API queries it. Rows older than `RETENTION_DAYS` are deleted daily.
+ * hour, in SQLite. Sharded (`usage.shards`, default 16; `shards.ts`): shard 0 is named
+ * `global` (the one object before sharding), the others `shard:<i>`. Each isolate sends its
+ * rows in batches to one shard it picked at random (`rollup-batch.ts`, one call every 10 s
+ * at most, never one per request), and the admin views query every shard and sum.
+ * Every shard runs its own daily retention alarm (armed in its constructor). Rows older than `RETENTION_DAYS` are deleted daily.
  * Cost is kept in integer nano-dollars so that sums are exact.
  */
 import { DurableObject } from 'cloudflare:workers';
@@ -49,6 +51,8 @@ const GROUP_SQL: Record<Group, string> = { key: 'key', model: 'model', node: 'no
 
 export class UsageRollups extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
+  /** Test switch (`failNextRecords`): how many `record` calls to refuse before taking rows again. */
+  private failing = 0;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -65,6 +69,10 @@ export class UsageRollups extends DurableObject<Bindings> {
 
   /** Add a batch: each row's counts go onto its hour × key × model × node. */
   async record(rows: RollupRow[]): Promise<void> {
+    if (this.failing > 0) {
+      this.failing--;
+      throw new Error('UsageRollups.record refused (failNextRecords)');
+    }
     for (const r of rows) {
       this.sql.exec(
         `INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hour, key, model, node) DO UPDATE SET
@@ -84,6 +92,15 @@ export class UsageRollups extends DurableObject<Bindings> {
         r.unpriced,
       );
     }
+  }
+
+  /**
+   * Tests only: refuse the next `count` batches, as an overloaded or restarting object
+   * would, so the isolate's re-queue and retry can be shown against the real object.
+   * In memory; nothing in the request path calls it.
+   */
+  async failNextRecords(count: number): Promise<void> {
+    this.failing = count;
   }
 
   /** Sums over [from, to) by hour start, filtered, grouped; ordered by the groups. */

@@ -136,8 +136,16 @@ describe('the console', () => {
     expect(key[3]).toBe('1');
     expect(key[5]).toMatch(/^\$0\.\d{6} \(\+1 unpriced\)$/); // priced in the local config; the refused request has no cost
     expect(parseFloat(key[5]!.slice(1))).toBeGreaterThan(0);
-    expect(key[6]).toContain('rpm 1,000');
-    expect(key[7]).toBe('$5.00/day');
+    // Effective limits: the key's own (rpm, the daily budget) over the dev config's
+    // limits.defaults (rpm 600, tpm 1,000,000, concurrency 20), each saying where it comes from.
+    expect(key[6]).toBe('rpm 1,000 (key), tpm 1,000,000 (default), concurrency 20 (default)');
+    expect(key[7]).toBe('$5.00/day (key)');
+    // The dev key set nothing of its own: it reads the defaults, not "—".
+    const dev = await page.$$eval('#keys tbody tr', (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)).find((cells) => cells[0] === 'dev'),
+    );
+    expect(dev?.[6]).toBe('rpm 600 (default), tpm 1,000,000 (default), concurrency 20 (default)');
+    expect(dev?.[7]).toBe('—'); // no budget in the key or the defaults
 
     const charts = await page.$$eval('.chart', (cs) => cs.map((c) => [c.getAttribute('data-chart'), Number(c.getAttribute('data-total')), c.querySelector('canvas') !== null]));
     expect(charts.map(([t]) => t)).toEqual(['Requests', 'Errors', 'Tokens (in + out)', 'Cost (USD)']);

@@ -102,6 +102,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
     const content = `Hello from ${node.id}`;
     const completion = completionTokens(k, body);
+    if (k.msPerToken > 0) await sleep(completion * k.msPerToken);
     return sendJson(res, 200, {
       id,
       object: 'chat.completion',

@@ -49,6 +49,8 @@ export interface Knobs {
   endlessEvent: boolean;
   /** Chat JSON answers: gzip-coded (`content-encoding: gzip`, Content-Length the compressed size). */
   gzip: boolean;
+  /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
+  msPerToken: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -67,6 +69,7 @@ export const DEFAULT_KNOBS: Knobs = {
   endlessEvent: false,
   endAfterChunks: -1,
   gzip: false,
+  msPerToken: 0,
 };
 
 export interface RecordedRequest {

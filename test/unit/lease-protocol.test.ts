@@ -5,12 +5,12 @@
  * object restarts (`bench/admission-world.ts`). Over-admission must be zero in every run.
  */
 import { describe, expect, it } from 'vitest';
-import { overAdmission, runWorld, type Colo } from '../../bench/admission-world';
+import { overAdmission, overSpend, runWorld, type Colo } from '../../bench/admission-world';
 import { rng } from '../../bench/rng';
 import { LeaseClient } from '../../src/limits/lease-client';
 import { Leases, type Authority, type Subject } from '../../src/limits/leases';
 import { Ledger, MIN_GRANT, type SyncRequest } from '../../src/limits/ledger';
-import { usageAt, WINDOW_MS, type LimitSet } from '../../src/limits/window';
+import { dayOf, monthOf, usageAt, WINDOW_MS, type LimitSet } from '../../src/limits/window';
 
 const TTL = 10_000;
 const LEASE = 60_000;
@@ -96,9 +96,28 @@ describe('spend budgets in the authority', () => {
     expect(admit(midnight + 600, 100).ok).toBe(true);
   });
 
-  it('never leases a key with a budget', () => {
+  it('leases spend only where the wanted worst cases fit in half of what the day and month have left', () => {
+    const at = midnight + 3_600_000;
+    const ledger = new Ledger([], new Map([[`d:${dayOf(at)}`, 400], [`m:${monthOf(at)}`, 400]]));
+    const limits = { dayNano: 1_000, monthNano: 5_000, rpm: 1_000 };
+    // 1,000 − 400 spent − 10 for the request at hand: 590 left, so a lease of 295 fits and one of 296 does not.
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(10), cost: 296 } }), at, newId).lease).toBeUndefined();
+    const { lease, decision } = ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(10), cost: 280 } }), at, newId);
+    expect(lease).toMatchObject({ cost: 280 });
+    // Held at its whole grant until it reports: spent + held + in flight never passes the budget.
+    expect(lease!.snapshot.day!.remaining).toBe(1_000 - 400 - 10 - 10 - 280);
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 301 } }), at, newId).decision!.ok).toBe(false);
+    // Its report returns what it did not spend.
+    ledger.sync(sync(limits, { reports: [{ id: decision!.id, requests: 3, lastAgoMs: 0, tokens: 3, cost: 25, inFlight: 0 }] }), at + 1, newId);
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 301 } }), at + 2, newId).decision!.ok).toBe(true);
+  });
+
+  it('grants no spend that could be admitted past the end of the UTC day: a lease\'s cost belongs to the day of its grant', () => {
     const ledger = new Ledger([]);
-    expect(ledger.sync(sync({ ...budget, rpm: 1_000 }, { request: { tokens: 1, cost: 1 }, want: want(10) }), 0, newId).lease).toBeUndefined();
+    const limits = { dayNano: 1_000_000, rpm: 1_000 };
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 1 }, want: { ...want(10), cost: 10 } }), midnight - TTL - 1, newId).lease).toBeDefined();
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 1 }, want: { ...want(10), cost: 10 } }), midnight - TTL + 1, newId).lease).toBeUndefined();
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 1 }, want: want(10) }), midnight + 1, newId).lease).toBeUndefined(); // no worst cases known: none
   });
 });
 
@@ -132,6 +151,21 @@ describe('the isolate (LeaseClient)', () => {
     expect(client.takeReports(TTL + 1)).toEqual([]);
   });
 
+  it("tells the key's window in its headers: the authority's answer with its own unused lease counted free, less what it admitted since", () => {
+    const client = new LeaseClient(TTL);
+    const known = { requests: { limit: 600, remaining: 590, resetMs: 60_000 }, concurrency: { limit: 20, inFlight: 3 } };
+    // The answer that granted 6 requests and 2 slots beyond the request at hand (4 admitted before it).
+    client.accept({ lease: { id: 'L', requests: 6, tokens: null, slots: 2, ttlMs: TTL, snapshot: known }, snapshot: known, at: 0 }, 0, 0);
+    expect(client.snapshot({ rpm: 600, concurrency: 20 }, 0)).toMatchObject({ requests: { remaining: 596 }, concurrency: { inFlight: 1 } });
+    const t = client.admit(1, 10)!;
+    expect(client.snapshot({ rpm: 600, concurrency: 20 }, 10)).toMatchObject({ requests: { remaining: 595, resetMs: 59_990 }, concurrency: { inFlight: 2 } });
+    client.end(t, { cost: 1 });
+    expect(client.snapshot({ rpm: 600, concurrency: 20 }, 20).concurrency!.inFlight).toBe(1);
+    // An older answer arriving late does not replace a newer one.
+    client.learn({ requests: { limit: 600, remaining: 10, resetMs: 0 } }, -5, 30);
+    expect(client.snapshot({ rpm: 600 }, 30).requests!.remaining).toBe(595);
+  });
+
   it('asks for no lease while its own demand is below the smallest grant', () => {
     const client = new LeaseClient(TTL);
     for (let i = 0; i < MIN_GRANT - 1; i++) client.asked(i);
@@ -156,7 +190,7 @@ describe("the isolate's leases (Leases) on a config change", () => {
     let now = 0;
     const authority: Authority = {
       sync: async (req) => structuredClone(ledger.sync(structuredClone(req), now, newId)),
-      extend: async (id, limits, tokens) => ledger.extend(id, limits, tokens, now),
+      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, now),
     };
     const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
     // The authority answers at once: a few turns of the event loop let background calls land.
@@ -180,6 +214,33 @@ describe("the isolate's leases (Leases) on a config change", () => {
 
     await serve(TTL / 2); // the lifetime changed: a new client, the old one closed out
     expect(usageAt(ledger.log, now).requests).toBe(admitted);
+  });
+});
+
+describe('reports reach the authority without waiting for a later request', () => {
+  it("a report whose call fails is sent again from the same request's background work", async () => {
+    const ledger = new Ledger([]);
+    let failures = 0;
+    const authority: Authority = {
+      sync: async (req) => {
+        if (failures > 0 && req.reports.length > 0) {
+          failures--;
+          throw new Error('Durable Object reset');
+        }
+        return structuredClone(ledger.sync(structuredClone(req), 0, newId));
+      },
+      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, 0),
+    };
+    const work: Promise<unknown>[] = [];
+    const defer = (p: Promise<unknown>) => void work.push(p.catch(() => undefined));
+    const leases = new Leases({ now: () => 0, sleep: () => Promise.resolve() });
+    const subject: Subject = { name: 'key:k', authority, limits: { concurrency: 1 }, ttlMs: TTL, leaseMs: LEASE, leases: true };
+    const a = await leases.admit(subject, 1, defer);
+    if (!a.ok) throw new Error('refused');
+    failures = 2; // the object restarts twice while the report is on its way
+    a.settle({ usage: { prompt_tokens: 1, completion_tokens: 0 } });
+    for (let i = 0; i < work.length; i++) await work[i];
+    expect(usageAt(ledger.log, 0).inFlight).toBe(0);
   });
 });
 
@@ -211,6 +272,46 @@ describe('many isolates, one authority, real latency', { timeout: 120_000 }, () 
         concurrency: expect.toSatisfy((n: number) => n <= 0),
       });
     }
+  });
+
+  it('never spends past a budget nor tokens past tpm when hung attempts retry: random budgets, worst cases, interleavings, deaths, restarts, a UTC day and month rollover', async () => {
+    const random = rng(1831);
+    // 45 s before the new year: both periods roll over mid-run.
+    const start = Date.UTC(2026, 11, 31, 23, 59, 15);
+    let stopped = 0;
+    let leasedSpend = 0;
+    for (let run = 0; run < 8; run++) {
+      const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
+      const budgeted = run % 4 !== 3; // every fourth run leases (no budget): its retries draw on the lease or the object
+      const limits: LimitSet = {
+        ...(random() < 0.5 ? { rpm: pick([200, 1_500]) } : {}),
+        ...(random() < 0.6 ? { tpm: pick([50_000, 400_000, 1_000_000]) } : {}),
+        ...(random() < 0.3 ? { concurrency: pick([20, 60]) } : {}),
+        // Demand is ~$7 a side of midnight: some budgets bind early, some late, some never.
+        ...(budgeted && random() < 0.8 ? { dayNano: pick([3e8, 2e9, 6e9, 3e10]) } : {}),
+        ...(budgeted ? { monthNano: pick([1e9, 5e9, 1e11]) } : {}),
+      };
+      const result = await runWorld({
+        seed: 100 + run,
+        limits,
+        colos: COLOS,
+        durationMs: 90_000,
+        leases: true,
+        deaths: run % 3,
+        restarts: (run % 2) + 1,
+        start,
+        cost: [1e6, 1e7],
+        hang: 0.25,
+      });
+      stopped += result.stopped;
+      if (limits.dayNano !== undefined || limits.monthNano !== undefined) leasedSpend += result.calls.local;
+      const over = { ...overAdmission(result.admitted, limits), ...overSpend(result.admitted, limits) };
+      const none = expect.toSatisfy((n: number) => n <= 0);
+      expect({ run, limits, ...over }).toEqual({ run, limits, requests: none, tokens: none, concurrency: none, day: none, month: none, periods: 4 });
+      expect(result.abandoned).toBeGreaterThan(0);
+    }
+    expect(stopped).toBeGreaterThan(0); // some retries were refused: the limits did bind on extensions
+    expect(leasedSpend).toBeGreaterThan(1_000); // budgeted keys were admitted from leases of spend, not only one by one
   });
 
   it('strands little: saturated by many isolates, leases admit within 5% of exact admission (no deaths)', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NodeSchema, RoutingSchema } from '../../src/config/schema';
 import { walkHealth, buildTables, publishDue, PUBLISH_EVERY_MS } from '../../src/health/cycle';
 import { LiveView } from '../../src/routing/live';
+import { OutputRates } from '../../src/routing/output-rate';
 import { buildTable, type RouteTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
 import { HealthSchema } from '../../src/config/schema';
@@ -83,6 +84,39 @@ describe('LiveView (Peak-EWMA over the table)', () => {
     seen(view, 'far', 300, 3, 3_000);
     expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 250, 200)).toBe(false);
     expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 150, 200)).toBe(true);
+  });
+});
+
+describe('JSON answers, normalised by what they wrote', () => {
+  const scope = 'FRA/chat';
+  it('learns one per-token reference from answers of different sizes, pooled within nodes whose base times differ', () => {
+    const rates = new OutputRates();
+    // 'near' writes long answers while 'far' (base 300) writes short ones: only a within-node fit reads 2 ms/token.
+    [10, 40, 80, 120, 200].forEach((k, i) => {
+      rates.observe(scope, 'm', 'near', 50 + 2 * k, k + 100, i * 1000);
+      rates.observe(scope, 'm', 'far', 300 + 2 * k, k, i * 1000 + 500);
+    });
+    expect(rates.msPerToken(scope, 'm', 5_000)).toBeCloseTo(2, 6);
+    expect(rates.msPerToken(scope, 'other-model', 5_000)).toBe(0);
+  });
+
+  it('does not move traffic for a long answer written at normal speed, and does for answers of the same size that slowed', () => {
+    const view = new LiveView(live);
+    [5, 60, 5, 60, 5, 60].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 20 + k, k, i * 1000));
+    const before = view.lens(scope, 6_000, { explore: false }).estimate('near', 100).expectedMs;
+    expect(view.observeAnswer(scope, 'm', 'near', 20 + 500, 500, 7_000)).toBeCloseTo(20, 0); // 25× the tokens, same node speed
+    expect(view.lens(scope, 7_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(before * 1.5);
+    view.observeAnswer(scope, 'm', 'near', 20 + 8 * 60, 60, 8_000); // decoding 8× slower, same size
+    expect(view.lens(scope, 8_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(300);
+  });
+
+  it('while the per-token time is unknown, lets a much longer answer teach it and move nothing', () => {
+    const view = new LiveView(live);
+    for (let i = 0; i < 5; i++) view.observeAnswer(scope, 'm', 'near', 25, 5, i * 1000);
+    expect(view.rates.msPerToken(scope, 'm', 5_000)).toBe(0);
+    view.observeAnswer(scope, 'm', 'near', 520, 500, 5_000); // 20× as long: a long answer or a slow node — it cannot tell yet
+    expect(view.lens(scope, 5_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(30);
+    expect(view.rates.msPerToken(scope, 'm', 5_000)).toBeCloseTo(1, 1);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canExtend, decide, formatReset, settledTokens, singleEntry, usageAt, WINDOW_MS, type LimitSet, type LogEntry } from '../../src/limits/window';
+import { decide, decideMore, formatReset, settledTokens, singleEntry, usageAt, WINDOW_MS, type LimitSet, type LogEntry } from '../../src/limits/window';
 
 const LEASE = 600_000;
 const entry = (id: string, at: number, tokens: number, end: number | null = at): LogEntry => ({ ...singleEntry(id, at, tokens, at + LEASE), end });
@@ -103,9 +103,19 @@ describe('tokens of long requests', () => {
 
   it('another attempt may reserve again only while the limit has room', () => {
     const log = [entry('a', 0, 400, null)];
-    expect(canExtend(log, { tpm: 1000 }, 400, 1)).toBe(true);
-    expect(canExtend(log, { tpm: 700 }, 400, 1)).toBe(false);
-    expect(canExtend(log, {}, 400, 1)).toBe(true);
+    expect(decideMore(log, { tpm: 1000 }, 400, 0, 0, 1).ok).toBe(true);
+    expect(decideMore(log, { tpm: 700 }, 400, 0, 0, 1)).toMatchObject({ ok: false, limit: 'tokens', used: 400, max: 700 });
+    expect(decideMore(log, {}, 400, 0, 0, 1).ok).toBe(true);
+  });
+
+  it("another attempt reserves its worst-case cost again, against the budget of its admission's day", () => {
+    const midnight = Date.UTC(2026, 10, 23);
+    const open = { ...entry('a', midnight - 1_000, 1, null), cost: 40 };
+    const spent = (day: number) => ({ at: { day, month: day }, now: { day: 0, month: 0 } });
+    expect(decideMore([open], { dayNano: 100 }, 1, 40, open.at, open.at + 10, spent(20)).ok).toBe(true); // 20 + 40 + 40
+    expect(decideMore([open], { dayNano: 100 }, 1, 40, open.at, open.at + 10, spent(21))).toMatchObject({ ok: false, limit: 'day', used: 61, max: 100 });
+    // Past midnight it still counts in the day it was admitted in, not in the empty new one.
+    expect(decideMore([open], { dayNano: 100 }, 1, 40, open.at, midnight + 10, spent(21))).toMatchObject({ ok: false, limit: 'day' });
   });
 
   it('settles abandoned attempts at their reservation, the final one at its usage', () => {

@@ -6,8 +6,9 @@
 import { env } from 'cloudflare:workers';
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { isolateLeases } from '../../src/limits/leases';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, callWithConfig, chatBody, eventually, newKey, resetWorld, testConfig } from './helpers';
+import { admin, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -88,6 +89,47 @@ describe('spend budgets', () => {
     const res = await send(key);
     expect(res.status).toBe(429);
     expect((await res.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+  });
+
+  it('a retry after a hung first attempt reserves its worst case again: four such requests never spend past a $0.05 budget', async () => {
+    // Four worst cases (~$0.0401) fit; each hung attempt may be billed its worst case, and a fifth worst case does not fit.
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.05 } });
+    await setNode('n-us', { hang: true });
+    const responses = await Promise.all(Array.from({ length: 4 }, () => callWithConfig(config(), '/v1/chat/completions', { key, body: body(), cf: CF.iad })));
+    const bodies = await Promise.all(responses.map((r) => r.json<{ error?: { code: string; message: string } }>()));
+    expect(responses.map((r) => r.status)).toEqual([429, 429, 429, 429]);
+    for (const b of bodies) {
+      expect(b.error?.code).toBe('insufficient_quota');
+      expect(b.error?.message).toContain('another attempt');
+    }
+    const { spend } = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>(),
+      (u) => u.spend.heldUsd === 0,
+    );
+    expect(spend.heldUsd).toBe(0);
+    expect(spend.dayUsd).toBeGreaterThan(0.04); // the four abandoned attempts, at their worst case
+    expect(spend.dayUsd).toBeLessThanOrEqual(0.05);
+  });
+
+  it('admits a key far from its budget from leases of spend, with no round trip, and its spend is exact once they report', async () => {
+    const { key, id } = await newKey({ limits: { dailyUsd: 100 } });
+    const remaining: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await send(key);
+      expect(res.status).toBe(200);
+      remaining.push(Number(res.headers.get('x-ratelimit-remaining-budget-day-usd')));
+      await res.text();
+    }
+    expect(isolateLeases.calls.local).toBeGreaterThan(0);
+    // What the headers promise never grows past what is left after the worst case of the request itself.
+    for (const r of remaining) expect(r).toBeLessThan(100 - 0.01);
+    const { spend } = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>(),
+      (u) => u.spend.heldUsd === 0,
+    );
+    expect(spend.heldUsd).toBe(0);
+    expect(spend.dayUsd).toBeGreaterThan(12 * 0.003);
+    expect(spend.dayUsd).toBeLessThan(12 * 0.004); // real costs, not worst cases
   });
 
   it('refuses a request whose worst case alone is over the budget, saying so', async () => {

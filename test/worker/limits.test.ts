@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 const COLOS = Object.values(CF);
 beforeEach(resetWorld);
@@ -114,6 +114,25 @@ describe('tokens per minute', () => {
     expect(after.window.tokens).toBeGreaterThan(2000);
     expect(after.totals.completionTokens).toBe(0);
     expect(after.totals.estimatedTokens).toBe(after.window.tokens);
+  });
+
+  it('a retry after a hung attempt of an exactly admitted request (leases off) asks the object: past tpm it stops with the tokens 429 and no other node generates', async () => {
+    const config = testConfig();
+    config.limits.leases = { enabled: false };
+    const { key, id } = await newKey({ limits: { tpm: 1_000 } });
+    await setNode('n-us', { hang: true });
+    // ~610 tokens reserved; the hung attempt may be billed them, and a second would pass 1,000.
+    const res = await callWithConfig(config, '/v1/chat/completions', { key, body: chatBody({ max_tokens: 600 }), cf: CF.iad });
+    expect(res.status).toBe(429);
+    const { error } = await res.json<{ error: { type: string; code: string; message: string } }>();
+    expect(error).toMatchObject({ type: 'tokens', code: 'rate_limit_exceeded' });
+    expect(error.message).toContain('reserving another attempt');
+    expect(await nodeRequests('n-eu')).toHaveLength(0);
+    expect(await nodeRequests('n-ap')).toHaveLength(0);
+    // What was spent is settled: the abandoned attempt at its reservation, nothing more.
+    const after = await eventually(() => usage(id), (u) => u.inFlight === 0);
+    expect(after.window.tokens).toBeGreaterThan(600);
+    expect(after.window.tokens).toBeLessThanOrEqual(1_000);
   });
 
   it('frees the reservation of a request no upstream served', async () => {

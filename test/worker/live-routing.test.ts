@@ -24,6 +24,18 @@ async function servedBy(n: number, send: (body: unknown) => Promise<Response>): 
   return nodes;
 }
 
+/** Which node served each of `n` non-streaming requests; `maxTokens[i]` caps what the i-th one writes. */
+async function servedByJson(n: number, send: (body: unknown) => Promise<Response>, maxTokens: number[] = []): Promise<string[]> {
+  const nodes: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await send(chatBody(maxTokens[i] ? { max_tokens: maxTokens[i] } : {}));
+    expect(res.status).toBe(200);
+    await res.text();
+    nodes.push(res.headers.get('x-router-node')!);
+  }
+  return nodes;
+}
+
 describe('live view', () => {
   it('moves a colo off a node that slowed down within a few requests, without a new table', async () => {
     const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
@@ -50,6 +62,27 @@ describe('live view', () => {
     await new Promise((r) => setTimeout(r, 350));
     // The first request after the gap explores n-eu, finds it fast, and the traffic stays there.
     expect(await servedBy(4, send)).toEqual(['n-eu', 'n-eu', 'n-eu', 'n-eu']);
+  });
+
+  it('moves JSON-only traffic off a node whose answers slowed for the same output size, within a few requests', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    expect(await servedByJson(5, send)).toEqual(Array(5).fill('n-eu'));
+    await setNode('n-eu', { latencyMs: 400 }); // 8× and more what its answers took, same size
+    const after = await servedByJson(10, send);
+    expect(after.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(1);
+    expect(after.slice(1).every((n) => n !== 'n-eu')).toBe(true);
+  });
+
+  it('judges JSON answers per output token: long answers at normal speed keep the traffic, slower ones of the same size lose it', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { completionTokens: 1000, msPerToken: 1 });
+    const sizes = [5, 5, 5, 60, 5, 60, 60, 5, 60, 60];
+    // 60 tokens take 12× what 5 take: written at the node's usual speed, they do not move traffic.
+    expect(await servedByJson(sizes.length, send, sizes)).toEqual(Array(sizes.length).fill('n-eu'));
+    await setNode('n-eu', { msPerToken: 8 }); // decoding 8× slower: the same sizes take far longer
+    const after = await servedByJson(8, send, [60, 60, 60, 60, 60, 60, 60, 60]);
+    expect(after.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(2);
+    expect(after.slice(2).every((n) => n !== 'n-eu')).toBe(true);
   });
 
   it('shows the isolate\'s own figure in the route explanation', async () => {

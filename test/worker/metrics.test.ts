@@ -7,6 +7,7 @@ import { createScheduledController } from 'cloudflare:test';
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
+import { resetIsolate } from '../../src/isolate';
 import { flushSamples } from '../../src/routing/samples';
 import { NODE_SECRETS } from '../setup/test-config';
 import { admin, callWithConfig, CF, chatBody, newKey, resetWorld, testConfig } from './helpers';
@@ -52,6 +53,21 @@ describe('GET /admin/metrics', () => {
     // Keys by id, never by secret; no node credential.
     expect(text).not.toContain(key);
     for (const secret of Object.values(NODE_SECRETS)) expect(text).not.toContain(secret);
+  });
+
+  it('reads every usage shard: keys served by several isolates, each writing to its own shard, show exactly their requests', async () => {
+    const keys = await Promise.all(Array.from({ length: 12 }, () => newKey()));
+    for (const [i, k] of keys.entries()) {
+      for (let j = 0; j <= i % 2; j++) await (await callWithConfig(testConfig(), '/v1/chat/completions', { key: k.key, body: chatBody(), cf: CF.iad })).text();
+      if (i % 3 === 2) {
+        await admin('/usage'); // sends this "isolate's" rows to its shard...
+        resetIsolate(); // ...and the next rows come from a fresh isolate, which picks its own
+      }
+    }
+    const { families } = await metrics();
+    for (const [i, k] of keys.entries()) {
+      expect(sample(families.get('llm_router_requests_total'), { key: k.id, model: 'gpt-4o-mini', node: 'n-us' })?.value).toBe(String((i % 2) + 1));
+    }
   });
 
   it('is behind the admin token', async () => {

@@ -108,6 +108,24 @@ describe('GET /admin/usage', () => {
     expect(await usage(`key=${a.id}&from=${hour.getTime() - 7_200_000}&to=${hour.getTime()}`)).toEqual([]);
   });
 
+  it('answers "the last minute" with the hour that holds it, and says the bounds are whole hours', async () => {
+    const { key, id } = await newKey();
+    await (await callWithConfig(pricedConfig(), '/v1/chat/completions', { key, body: chatBody() })).text();
+    const sent = Date.now();
+    const from = sent - 60_000;
+    const res = await admin(`/usage?key=${id}&from=${from}`);
+    const body = await res.json<{ granularity: string; from: string; to: string; data: UsageRow[] }>();
+    expect(body.data).toEqual([expect.objectContaining({ requests: 1 })]);
+    expect(body.granularity).toBe('hour');
+    expect(body.from).toBe(new Date(from - (from % 3_600_000)).toISOString());
+    const now = Date.now();
+    expect(body.to).toBe(new Date(now - (now % 3_600_000) + 3_600_000).toISOString());
+    // `to` inside an hour takes that whole hour too.
+    const to = await (await admin(`/usage?key=${id}&from=${from}&to=${sent}`)).json<{ to: string; data: UsageRow[] }>();
+    expect(to.to).toBe(new Date(sent - 1 - ((sent - 1) % 3_600_000) + 3_600_000).toISOString());
+    expect(to.data).toEqual([expect.objectContaining({ requests: 1 })]);
+  });
+
   it('answers CSV with a header row, one line per group', async () => {
     const { key, id } = await newKey();
     await (await callWithConfig(pricedConfig(), '/v1/chat/completions', { key, body: chatBody() })).text();

@@ -1,0 +1,182 @@
+/**
+ * `npm run sim:scale` — load on the busiest Durable Object of every class at Cloudflare's
+ * scale (not a test; a model). For 10⁴ and 10⁵ requests/s spread over 300 colos it prints,
+ * per class, the calls/s and rows/s (writes) that the busiest object takes, against a
+ * ceiling, and the same for the unsharded UsageRollups (one object) for comparison.
+ *
+ * Model (every figure a knob below; expected values, no sampling):
+ * - Colos: 300, traffic Zipf(0.6) over them (busiest ≈ 4% of all).
+ * - Isolates per colo: max(ISOLATES_MIN = 4, colo rps / RPS_PER_ISOLATE = 100), each taking
+ *   an equal share of its colo's traffic.
+ * - Keys: 10,000 active, traffic Zipf(1.0) over them (busiest ≈ 10%); a key uses
+ *   ROWS_PER_KEY = 1.2 (model × node) rows per isolate batch. Keys go to rollup shards by
+ *   the router's own `shardOf` (fnv1a of the id), 16 shards.
+ * - UsageRollups: an isolate sends a batch every 10 s or at 200 rows, one call per shard
+ *   with rows in it; a batch holds one row per key × model × node seen (expected distinct
+ *   keys among n requests = Σ 1 − (1 − p_k)ⁿ).
+ * - RateLimiter (one object per key, and per capped node), leased (`limits.leases.ttlMs`
+ *   10 s): an isolate that sees ≥ 4 requests of the key per ttl holds a lease and calls
+ *   about once per 6 s (refill at 60% of the ttl; reports ride on those calls); one that
+ *   sees fewer is admitted exactly: 2 calls a request (admit, report). A key with a spend
+ *   budget is leased the same way while far from its budget (README "Spend budgets"), and
+ *   admitted exactly (2 calls a request) once a slice no longer fits in half of what is left:
+ *   both are shown. Keys without
+ *   limits send their totals once per 5 s per isolate that saw them.
+ * - ColoStats (one per colo): each isolate sends its samples every 5 s or at 200, one
+ *   sample per attempt (ATTEMPTS_PER_REQUEST = 1.05).
+ * - HealthMonitor (one): the cron once a minute, a colo registering when its ColoStats
+ *   object starts (assume each restarts every 10 min), admin reads (1/s); its probes and
+ *   table reads are outgoing calls, not load on it.
+ * Ceilings: 1,000 calls/s per object (Cloudflare's documented soft limit for one Durable
+ * Object); 10,000 row writes/s per object (an assumption, not measured here: single-row
+ * SQLite upserts inside one call's implicit transaction).
+ */
+import { pickShard } from '../src/usage/shards.ts';
+import { rng } from './rng.ts';
+
+const COLOS = Number(process.env.SCALE_COLOS ?? 300);
+const COLO_SKEW = 0.6;
+const ISOLATES_MIN = Number(process.env.SCALE_ISOLATES_MIN ?? 4);
+const RPS_PER_ISOLATE = Number(process.env.SCALE_RPS_PER_ISOLATE ?? 100);
+const KEYS = Number(process.env.SCALE_KEYS ?? 10_000);
+const KEY_SKEW = 1.0;
+const ROWS_PER_KEY = 1.2;
+const SHARDS = Number(process.env.SCALE_SHARDS ?? 16);
+const ROLLUP_FLUSH_S = 10;
+const ROLLUP_MAX_ROWS = 200;
+const TOTALS_FLUSH_S = 5;
+const SAMPLE_FLUSH_S = 5;
+const SAMPLE_MAX = 200;
+const ATTEMPTS_PER_REQUEST = 1.05;
+const LEASE_TTL_S = 10;
+const LEASE_CALL_EVERY_S = 0.6 * LEASE_TTL_S;
+const LEASE_MIN_REQUESTS = 4;
+const NODE_SHARE = 0.3; // the busiest capped node's share of all traffic
+const CALLS_CEILING = 1_000;
+const ROWS_CEILING = 10_000;
+
+const zipf = (n: number, s: number) => {
+  const w = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s);
+  const sum = w.reduce((a, b) => a + b, 0);
+  return w.map((x) => x / sum);
+};
+
+const keyShare = zipf(KEYS, KEY_SKEW);
+
+interface Isolate {
+  rps: number;
+}
+
+function isolates(total: number): { colos: { rps: number; isolates: Isolate[] }[]; all: Isolate[] } {
+  const colos = zipf(COLOS, COLO_SKEW).map((share) => {
+    const rps = total * share;
+    const n = Math.max(ISOLATES_MIN, Math.ceil(rps / RPS_PER_ISOLATE));
+    return { rps, isolates: Array.from({ length: n }, () => ({ rps: rps / n })) };
+  });
+  return { colos, all: colos.flatMap((c) => c.isolates) };
+}
+
+/** Expected distinct keys among n requests of one isolate, and per key its chance to appear. */
+const seen = (n: number) => keyShare.map((p) => 1 - (1 - p) ** n);
+const distinct = (n: number) => seen(n).reduce((a, b) => a + b, 0);
+
+/** An isolate's rollup batch interval (s): 10 s, or sooner when 200 rows fill first. */
+function batchSeconds(rps: number): number {
+  if (distinct(rps * ROLLUP_FLUSH_S) * ROWS_PER_KEY <= ROLLUP_MAX_ROWS) return ROLLUP_FLUSH_S;
+  let lo = 0;
+  let hi = ROLLUP_FLUSH_S;
+  for (let i = 0; i < 30; i++) {
+    const mid = (lo + hi) / 2;
+    if (distinct(rps * mid) * ROWS_PER_KEY > ROLLUP_MAX_ROWS) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+interface Load {
+  what: string;
+  calls: number;
+  rows: number;
+}
+
+/** Per isolate: its batch interval and rows per batch (isolates of equal rps behave alike). */
+function batches(all: Isolate[]): { t: number; rows: number; present: number[] }[] {
+  const memo = new Map<number, { t: number; rows: number; present: number[] }>();
+  return all.map((i) => {
+    let b = memo.get(i.rps);
+    if (!b) {
+      const t = batchSeconds(i.rps);
+      const present = seen(i.rps * t);
+      b = { t, rows: present.reduce((a, q) => a + q, 0) * ROWS_PER_KEY, present };
+      memo.set(i.rps, b);
+    }
+    return b;
+  });
+}
+
+/** Each isolate to one shard at random (as the router does): the busiest shard's load. */
+function rollupsByIsolate(all: Isolate[], shards: number): Load {
+  const draw = rng(7);
+  const calls = new Array<number>(shards).fill(0);
+  const rows = new Array<number>(shards).fill(0);
+  batches(all).forEach((b) => {
+    const s = pickShard(shards, draw());
+    calls[s]! += 1 / b.t;
+    rows[s]! += b.rows / b.t;
+  });
+  return { what: shards === 1 ? 'UsageRollups (1 object, before)' : `UsageRollups (${shards} shards by isolate, busiest)`, calls: Math.max(...calls), rows: Math.max(...rows) };
+}
+
+/** The alternative not taken: shards by key hash. The busiest key's shard is in every batch. */
+function rollupsByKey(all: Isolate[], shards: number): Load {
+  const shardOfKey = keyShare.map((_, k) => k % shards); // any even spread: the busiest key decides
+  const calls = new Array<number>(shards).fill(0);
+  const rows = new Array<number>(shards).fill(0);
+  for (const b of batches(all)) {
+    const absent = new Array<number>(shards).fill(1);
+    b.present.forEach((q, k) => {
+      absent[shardOfKey[k]!]! *= 1 - q;
+      rows[shardOfKey[k]!]! += (q * ROWS_PER_KEY) / b.t;
+    });
+    for (let s = 0; s < shards; s++) calls[s]! += (1 - absent[s]!) / b.t;
+  }
+  return { what: `UsageRollups (${shards} shards by key, busiest)`, calls: Math.max(...calls), rows: Math.max(...rows) };
+}
+
+function leasedCalls(all: Isolate[], share: number): number {
+  return all.reduce((sum, i) => {
+    const perTtl = i.rps * share * LEASE_TTL_S;
+    return sum + (perTtl >= LEASE_MIN_REQUESTS ? 1 / LEASE_CALL_EVERY_S : 2 * i.rps * share);
+  }, 0);
+}
+
+function model(total: number): Load[] {
+  const { colos, all } = isolates(total);
+  const top = keyShare[0]!;
+  const busiestColo = colos[0]!;
+  const coloCalls = busiestColo.isolates.reduce((s, i) => s + Math.max(1 / SAMPLE_FLUSH_S, (i.rps * ATTEMPTS_PER_REQUEST) / SAMPLE_MAX), 0);
+  return [
+    { what: 'RateLimiter (busiest key, leased limits)', calls: leasedCalls(all, top), rows: leasedCalls(all, top) },
+    { what: 'RateLimiter (busiest key, no limits: totals)', calls: all.reduce((s, i) => s + (1 - (1 - top) ** (i.rps * TOTALS_FLUSH_S)) / TOTALS_FLUSH_S, 0), rows: 0 },
+    { what: 'RateLimiter (busiest capped node, leased)', calls: leasedCalls(all, NODE_SHARE), rows: leasedCalls(all, NODE_SHARE) },
+    { what: 'RateLimiter (busiest key with a budget, leased)', calls: leasedCalls(all, top), rows: leasedCalls(all, top) },
+    { what: 'RateLimiter (same, near its budget: exact)', calls: 2 * total * top, rows: 2 * total * top },
+    { what: `ColoStats (busiest colo, ${busiestColo.isolates.length} isolates)`, calls: coloCalls, rows: coloCalls },
+    { what: 'HealthMonitor (the one)', calls: 1 / 60 + COLOS / 600 + 1, rows: 1 / 60 + COLOS / 600 },
+    rollupsByIsolate(all, 1),
+    rollupsByKey(all, SHARDS),
+    rollupsByIsolate(all, SHARDS),
+  ];
+}
+
+const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
+for (const total of [10_000, 100_000]) {
+  const { all } = isolates(total);
+  console.log(`\n${total.toLocaleString('en-US')} requests/s over ${COLOS} colos, ${all.length} isolates, ${KEYS.toLocaleString('en-US')} keys (busiest key ${(keyShare[0]! * 100).toFixed(1)}%)`);
+  console.log(`${'object'.padEnd(50)} ${'calls/s'.padStart(9)} ${'rows/s'.padStart(9)}  verdict`);
+  for (const l of model(total)) {
+    const over = [l.calls > CALLS_CEILING ? `calls > ${CALLS_CEILING}` : '', l.rows > ROWS_CEILING ? `rows > ${ROWS_CEILING}` : ''].filter(Boolean);
+    console.log(`${l.what.padEnd(50)} ${fmt(l.calls).padStart(9)} ${fmt(l.rows).padStart(9)}  ${over.length ? `OVER (${over.join(', ')})` : 'ok'}`);
+  }
+}
+console.log(`\nceilings: ${CALLS_CEILING} calls/s per object (documented soft limit), ${ROWS_CEILING} row writes/s (assumed). Knobs: SCALE_COLOS, SCALE_KEYS, SCALE_SHARDS, SCALE_ISOLATES_MIN, SCALE_RPS_PER_ISOLATE.`);

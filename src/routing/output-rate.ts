@@ -1,0 +1,116 @@
+/**
+ * What a JSON answer's time says about its node, once how much it wrote is taken out. Pure:
+ * time is a parameter. A non-streaming generation only arrives whole, so its time is
+ * `base + perToken × completion tokens`: a node that wrote a long answer is not slow, and
+ * one whose answers of the same size take longer is.
+ *
+ * Per (scope, model, node) the view keeps time-decayed regression sums of answer ms over
+ * completion tokens (time constant `RATE_MS`). The reference time per output token of a
+ * (scope, model) is their pooled within-node slope (the fixed-effects estimator: each node's
+ * answers are centred on its own means, so nodes with different base times do not bias it).
+ *
+ * An answer's base-equivalent ms = its ms − reference × its completion tokens: in the unit the
+ * live view and the tables already hold for first-byte signals (time before the node starts
+ * writing). One reference for every node of the scope — not each node's own slope, which would
+ * learn a node's slower decoding and excuse it (and, measured in `npm run sim`, is noisier):
+ * a node whose answers slow down, in base or per token, shows it at once. `live.ts` judges
+ * rises on the whole answer's ratio to what was expected of it (`ms + offset` against its
+ * estimate + offset), so a long answer's noise is not read as the base's; a node that rose is
+ * re-learnt from that answer on (`restart`), so its older answers stop shaping the reference.
+ *
+ * Until the slope is known (every answer of about the same size), an answer much longer than
+ * the node's usual one is `comparable: false`: its time cannot tell a long answer from a slow
+ * node, so it only teaches the slope and moves nothing.
+ */
+
+/** Time constant of the regression sums: the per-token rate is a slow property of a model. */
+export const RATE_MS = 120_000;
+/** Slope known once the pooled within-node spread of output sizes reaches this share of the mean size. */
+const MIN_SPREAD = 0.2;
+/** Without a known slope, an answer past this multiple of the node's mean size is not comparable. */
+const LONGER = 1.5;
+const MAX_SCOPES = 2_000;
+
+interface Fit {
+  w: number;
+  x: number;
+  y: number;
+  xx: number;
+  xy: number;
+  at: number;
+}
+
+export interface Normalised {
+  /** Base-equivalent ms: the answer's time less `offset`. */
+  ms: number;
+  /** What was taken out (reference × tokens): `ms + offset` is the answer's own time. */
+  offset: number;
+  /** Whether the figure can be compared with the node's earlier ones (false: only the slope learnt from it). */
+  comparable: boolean;
+}
+
+function decayed(f: Fit, now: number): Fit {
+  const k = Math.exp(-Math.max(0, now - f.at) / RATE_MS);
+  return { w: f.w * k, x: f.x * k, y: f.y * k, xx: f.xx * k, xy: f.xy * k, at: Math.max(f.at, now) };
+}
+
+/** A fit's slope, if its spread of output sizes identifies one. */
+function slopeOf(sxy: number, sxx: number, w: number, x: number): number | undefined {
+  if (w < 1e-9 || sxx <= 0 || sxx / w < (MIN_SPREAD * (x / w)) ** 2) return undefined;
+  return Math.max(0, sxy / sxx);
+}
+
+export class OutputRates {
+  private readonly scopes = new Map<string, Map<string, Fit>>();
+
+  /** The reference (pooled within-node) ms per output token of a scope and model; undefined while unknown. */
+  private reference(scope: string, model: string, now: number): number | undefined {
+    const fits = this.scopes.get(`${scope}>${model}`);
+    let sxy = 0;
+    let sxx = 0;
+    let w = 0;
+    let x = 0;
+    for (const raw of fits?.values() ?? []) {
+      const f = decayed(raw, now);
+      if (f.w < 1e-9) continue;
+      sxy += f.xy - (f.x * f.y) / f.w;
+      sxx += f.xx - (f.x * f.x) / f.w;
+      w += f.w;
+      x += f.x;
+    }
+    return slopeOf(sxy, sxx, w, x);
+  }
+
+  /** The reference ms per output token; 0 while unknown. */
+  msPerToken(scope: string, model: string, now: number): number {
+    return this.reference(scope, model, now) ?? 0;
+  }
+
+  /**
+   * One answer: normalised with the reference known before it (so a slowed node's answer
+   * cannot teach the slope that would excuse it), then folded into the node's sums.
+   */
+  observe(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): Normalised {
+    const key = `${scope}>${model}`;
+    let fits = this.scopes.get(key);
+    if (!fits) {
+      if (this.scopes.size >= MAX_SCOPES) this.scopes.clear();
+      fits = new Map();
+      this.scopes.set(key, fits);
+    }
+    const ref = this.reference(scope, model, now);
+    const prev = fits.get(nodeId);
+    const f = prev ? decayed(prev, now) : { w: 0, x: 0, y: 0, xx: 0, xy: 0, at: now };
+    const rate = ref ?? 0;
+    const comparable = ref !== undefined || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
+    fits.set(nodeId, { w: f.w + 1, x: f.x + tokens, y: f.y + ms, xx: f.xx + tokens * tokens, xy: f.xy + tokens * ms, at: f.at });
+    // A reference that overshoots for this answer still leaves it a positive time.
+    const offset = Math.min(ms - 1, rate * tokens);
+    return { ms: ms - offset, offset, comparable };
+  }
+
+  /** A node whose speed changed: its older answers no longer describe it (nor the slope); this one starts afresh. */
+  restart(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
+    this.scopes.get(`${scope}>${model}`)?.set(nodeId, { w: 1, x: tokens, y: ms, xx: tokens * tokens, xy: tokens * ms, at: now });
+  }
+}

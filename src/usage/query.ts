@@ -1,0 +1,17 @@
+/**
+ * Usage as the admin views read it: this isolate's pending rows sent first, then every
+ * UsageRollups shard asked in parallel and their groups summed (`shards.ts`): a group's
+ * rows may sit in several shards (one per isolate that served it), and the sum is exact
+ * because every count is an integer.
+ */
+import { flushRollups } from './rollup-batch';
+import type { UsageGroup, UsageQuery, UsageRollups } from './rollups-do';
+import { mergeGroups, shardName } from './shards';
+
+export async function queryUsage(ns: DurableObjectNamespace<UsageRollups>, shards: number, q: UsageQuery): Promise<UsageGroup[]> {
+  await flushRollups(ns, shards, Date.now(), true);
+  // A key filter reads every shard too: a key's rows are wherever the isolates that served
+  // it sent them (README "Usage and cost").
+  const parts = await Promise.all(Array.from({ length: shards }, (_, i) => ns.getByName(shardName(i)).query(q)));
+  return mergeGroups(parts, q.groupBy);
+}

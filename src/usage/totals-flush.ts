@@ -1,0 +1,44 @@
+/**
+ * Sends the isolate's batch of unlimited keys' totals (`limits/usage-batch.ts`) from the
+ * request's own `waitUntil`, as the rollups do: at once when due, else after sleeping until
+ * it is (at most the batch's 5 s interval), so the last request before an isolate goes idle
+ * still sends it. A key whose call fails is re-queued and sent with the next batch, tried
+ * again in this `waitUntil` while within `WAIT_BUDGET_MS`, then left for the next request.
+ * Requests waiting on one batch share one timer.
+ */
+import { onIsolateReset } from '../isolate';
+import type { RateLimiter } from '../limits/limiter-do';
+import { msUntilDue, requeue, takeDueBatch } from '../limits/usage-batch';
+
+const WAIT_BUDGET_MS = 25_000;
+let scheduled: Promise<void> | null = null;
+onIsolateReset(() => {
+  scheduled = null;
+});
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> {
+  if (scheduled) return scheduled;
+  const started = Date.now();
+  const run = async () => {
+    for (;;) {
+      const wait = msUntilDue(Date.now());
+      if (wait === null) return;
+      if (Date.now() + wait - started > WAIT_BUDGET_MS) return; // still pending: the next request's flush sends it
+      if (wait > 0) await sleep(wait);
+      const batch = takeDueBatch(Date.now());
+      if (!batch) continue;
+      const entries = [...batch];
+      const sent = await Promise.allSettled(entries.map(([id, delta]) => ns.getByName(`key:${id}`).addTotals(delta)));
+      const failed = entries.filter((_, i) => sent[i]!.status === 'rejected');
+      if (failed.length === 0 && msUntilDue(Date.now()) === null) return;
+      requeue(new Map(failed));
+    }
+  };
+  const flush = run().finally(() => {
+    if (scheduled === flush) scheduled = null;
+  });
+  scheduled = flush;
+  return flush;
+}
