@@ -49,6 +49,13 @@ export interface Knobs {
   endlessEvent: boolean;
   /** Chat JSON answers: gzip-coded (`content-encoding: gzip`, Content-Length the compressed size). */
   gzip: boolean;
+  /** Anthropic nodes: usage reports this many cache-read / cache-write input tokens. */
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Azure nodes: answer POSTs with Azure's content-filter 400. */
+  contentFilter: boolean;
+  /** Azure nodes: deployments that exist (others: 404 DeploymentNotFound); unset = any. */
+  knownDeployments?: string[];
   /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
   msPerToken: number;
 }
@@ -69,6 +76,9 @@ export const DEFAULT_KNOBS: Knobs = {
   endlessEvent: false,
   endAfterChunks: -1,
   gzip: false,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  contentFilter: false,
   msPerToken: 0,
 };
 
@@ -84,8 +94,12 @@ export interface RecordedRequest {
   sha256: string;
 }
 
+/** The API a simulated node speaks (`anthropic.ts`, `azure.ts`; default OpenAI-compatible). */
+export type Speaks = 'openai' | 'anthropic' | 'azure';
+
 export interface SimNode {
   id: string;
+  speaks: Speaks;
   port: number;
   knobs: Knobs;
   baseKnobs: Knobs;
@@ -116,7 +130,8 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   if (gzip) {
     const coded = gzipSync(text);
     res.writeHead(status, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': coded.byteLength, ...headers });
-    return res.end(coded);
+    res.end(coded);
+    return;
   }
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
