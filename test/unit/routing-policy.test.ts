@@ -88,13 +88,29 @@ describe('rankCandidates', () => {
 
   it('spreads near-ties by weight', () => {
     const heavy = { ...EU, id: 'eu2', weight: 3 };
-    const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, eu2: { expectedMs: 105, source: 'samples', samples: 9 } });
+    const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, eu2: { expectedMs: 100, source: 'samples', samples: 9 } });
     let seed = 1;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     let heavyFirst = 0;
     for (let i = 0; i < 4000; i++) if (rankCandidates([EU, heavy], {}, t, routing, { random: rand }).ranked[0]!.node.id === 'eu2') heavyFirst++;
     expect(heavyFirst / 4000).toBeGreaterThan(0.7); // weight 3 vs 1: P = 0.75
     expect(heavyFirst / 4000).toBeLessThan(0.8);
+  });
+
+  it('gives a near-tie a share that shrinks with how far it is behind the best, none at the margin', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const share = (behindMs: number) => {
+      const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, us: { expectedMs: 100 + behindMs, source: 'samples', samples: 9 } });
+      let usFirst = 0;
+      for (let i = 0; i < 4000; i++) if (rankCandidates([US, EU], {}, t, routing, { random: rand }).ranked[0]!.node.id === 'us') usFirst++;
+      return usFirst / 4000;
+    };
+    // Weights 1 and 1 − behind/margin (margin 10%): 5% behind gets 1/3, 9% behind 1/11 — not the even split it had.
+    expect(share(5)).toBeGreaterThan(0.3);
+    expect(share(5)).toBeLessThan(0.37);
+    expect(share(9)).toBeGreaterThan(0.06);
+    expect(share(9)).toBeLessThan(0.12);
   });
 
   it('does not spread nodes outside the margin', () => {
