@@ -24,6 +24,7 @@ import { ENDPOINTS, type Endpoint } from './openai/endpoints';
 import { parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
 import { responseRoutes } from './openai/response-routes';
+import { anthropicFace, countTokens } from './providers/anthropic-inbound/route';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample } from './routing/samples';
 import { loadRouteTable } from './routing/table';
@@ -47,7 +48,7 @@ const PROXIED: [string, Endpoint][] = [
 /** POST to every generating endpoint: one pipeline. */
 async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> {
   const config = loadConfig(c.env);
-  const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
+  const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: endpoint === 'messages' });
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
   const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
   // Every authenticated request leaves one record (log line, analytics point, rollup row).
@@ -205,6 +206,9 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
 for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(c, endpoint)));
 app.route('/v1/responses', responseRoutes);
+// Anthropic Messages callers: the same pipeline, Anthropic's errors and headers (`providers/anthropic-inbound/route.ts`).
+app.all('/v1/messages', only('POST', anthropicFace((c) => proxy(c, 'messages'))));
+app.all('/v1/messages/count_tokens', only('POST', anthropicFace(countTokens)));
 app.all(
   '/v1/models',
   only('GET', async (c) => {

@@ -63,11 +63,17 @@ export function bearerToken(request: Request): string | null {
   return match?.[1] ?? null;
 }
 
+export interface AuthOptions {
+  /** Also take the key from `x-api-key` (Anthropic callers: Claude Code sends either header). */
+  xApiKey?: boolean;
+}
+
 /** Authenticate the caller; throws 401 for a missing, unknown or revoked key. */
-export async function authenticate(request: Request, kv: KVNamespace): Promise<KeyRecord> {
-  const token = bearerToken(request);
+export async function authenticate(request: Request, kv: KVNamespace, options: AuthOptions = {}): Promise<KeyRecord> {
+  const token = bearerToken(request) ?? (options.xApiKey ? request.headers.get('x-api-key')?.trim() || null : null);
   if (!token) {
-    throw new RouterError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", {
+    const how = options.xApiKey ? "'x-api-key: <key>' or 'Authorization: Bearer <key>'" : "'Authorization: Bearer <key>'";
+    throw new RouterError(401, `You didn't provide an API key. Send it as ${how}.`, {
       code: 'missing_api_key',
     });
   }

@@ -7,6 +7,8 @@
  */
 import * as z from 'zod';
 import { ENDPOINT_GROUPS } from '../openai/endpoints';
+import { AzureOptionsSchema } from '../providers/azure/url';
+import { PROVIDER_NAMES } from '../providers/types';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -20,7 +22,9 @@ const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().mi
 
 /**
  * What a model costs, in USD: per 1M tokens `input` (prompt), `cachedInput` (prompt tokens
- * the provider served from its cache; default `input`), `output` (completion); and for
+ * the provider served from its cache; default `input`), `cacheWrite` (prompt tokens written
+ * to the provider's cache — Anthropic's `cache_creation_input_tokens`; default `input`),
+ * `output` (completion); and for
  * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
  * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
  * (flat, any endpoint). Token rates come as a pair or not at all.
@@ -29,6 +33,7 @@ export const PriceSchema = z
   .strictObject({
     input: z.number().nonnegative().optional(),
     cachedInput: z.number().nonnegative().optional(),
+    cacheWrite: z.number().nonnegative().optional(),
     output: z.number().nonnegative().optional(),
     perImage: PerImageSchema.optional(),
     perMillionChars: z.number().nonnegative().optional(),
@@ -36,7 +41,7 @@ export const PriceSchema = z
     perRequest: z.number().nonnegative().optional(),
   })
   .superRefine((p, ctx) => {
-    if ((p.input === undefined) !== (p.output === undefined) || (p.cachedInput !== undefined && p.input === undefined)) {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined) && p.input === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
     }
     if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });
@@ -105,9 +110,19 @@ export const NodeSchema = z.strictObject({
   /** ISO country / continent code of the node: the geo fallback for callers without coordinates. */
   country: z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, upper case').optional(),
   continent: z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']).optional(),
-  /** Endpoint groups this node serves; requests of other groups never plan it. Default: all. */
-  endpoints: z.array(z.enum(ENDPOINT_GROUPS)).min(1).default([...ENDPOINT_GROUPS]),
-});
+  /** Endpoint groups this node serves; requests of other groups never plan it. Default: all (`anthropic` nodes: chat). */
+  endpoints: z.array(z.enum(ENDPOINT_GROUPS)).min(1).optional(),
+  /** The API the node speaks (`src/providers/`): `openai` (default), `azure`, `anthropic`. */
+  provider: z.enum(PROVIDER_NAMES).default('openai'),
+  /** Azure nodes: URL style and `api-version` (`deployments` needs one; `v1` may set `preview`). */
+  azure: AzureOptionsSchema.optional(),
+  /** Anthropic nodes: the `anthropic-version` header sent. */
+  anthropicVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2023-06-01').default('2023-06-01'),
+}).transform((node) => ({
+  ...node,
+  // Anthropic's API has Messages only: such a node serves chat (and /v1/messages), nothing else.
+  endpoints: node.endpoints ?? (node.provider === 'anthropic' ? ['chat' as const] : [...ENDPOINT_GROUPS]),
+}));
 
 export const ModelSchema = z.strictObject({
   /** Other model ids to try, in order, when every node of this model failed. */
@@ -307,6 +322,12 @@ export const RouterConfigSchema = z
         if (!node.models.includes(m))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'modelMap', m], message: `"${m}" is not in this node's models` });
       }
+      if (node.provider === 'azure' && !node.azure)
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'an azure node needs azure: { style: "deployments", apiVersion } or { style: "v1" }' });
+      if (node.provider !== 'azure' && node.azure)
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'only for provider "azure"' });
+      if (node.provider === 'anthropic' && (node.endpoints ?? []).some((e) => e !== 'chat'))
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'endpoints'], message: 'an anthropic node serves chat only' });
       for (const m of Object.keys(node.prices)) {
         if (!node.models.includes(m))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'prices', m], message: `"${m}" is not in this node's models` });

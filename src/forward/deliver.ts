@@ -7,6 +7,8 @@
 import type { ParsedRequest } from '../openai/requests';
 import { ENDPOINTS } from '../openai/endpoints';
 import { responseIdTagger, type ResponseOwner } from '../openai/response-ids';
+import { deliverShaped } from '../providers/deliver-shaped';
+import type { AnswerShape } from '../providers/answer';
 import { relayBytes, relaySse } from './relay';
 import type { SentAttempt } from './upstream';
 import { usageFromJson, type Usage } from './usage';
@@ -29,10 +31,14 @@ export function deliver(
   owner: ResponseOwner | undefined,
   sent: SentAttempt,
   relay: { deadline: number; idleMs: number; stripUsage: boolean; maxEventBytes: number },
+  /** Another provider or caller format (`providers/answer.ts`): translated or observed there. */
+  shape?: AnswerShape,
 ): { response: Response; usage: Promise<Usage | undefined> } {
+  if (shape) return deliverShaped(shape, sent, relay);
   const upstream = sent.response!;
   const headers = responseHeaders(upstream);
   const format = ENDPOINTS[request.endpoint].stream;
+  if (format === 'anthropic') throw new Error('Messages answers always have a shape (providers/answer.ts).');
   const rewrite = request.endpoint === 'responses' && owner ? responseIdTagger(owner) : undefined;
   if (sent.stream) {
     const { body, summary } =

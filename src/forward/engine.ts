@@ -27,12 +27,15 @@ import type { RouteTable } from '../routing/scores';
 import { bodyBuilder } from './attempt-body';
 import { backoffDelay } from './backoff';
 import { finalFailure, upstreamMessage, type Tried } from './failure';
-import { classify, type Verdict } from './outcome';
+import { type Verdict } from './outcome';
+import { prepareAttempt } from '../providers/attempt';
+import type { TranslationFailure } from '../providers/types';
+import { classifyFor } from '../providers/verdict';
 import { deliver } from './deliver';
 import type { ResponseOwner } from '../openai/response-ids';
 import { isolateState, liveScope, type IsolateState } from './isolate-state';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
-import { credentialFor, sendAttempt, upstreamHeaders, type SentAttempt } from './upstream';
+import { credentialFor, sendAttempt, type SentAttempt } from './upstream';
 import type { Usage } from './usage';
 
 export interface ForwardInput {
@@ -106,6 +109,8 @@ interface Walk {
   why: string;
   /** Upstream error text per failed attempt: for the log only. */
   failures: Record<string, unknown>[];
+  /** The first request a node's provider could not take (`providers/attempt.ts`). */
+  untranslatable?: TranslationFailure;
 }
 
 /** Why no further attempt may start now, or undefined. */
@@ -204,6 +209,14 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: `secret ${missing} is not set` });
       continue;
     }
+    // The node's provider: its URL, auth and body (translated when formats differ). A request
+    // it cannot take (e.g. thinking blocks for an OpenAI-format node) skips it with the reason.
+    const prepared = await prepareAttempt({ config, request, bodyFor, incomingHeaders: input.incomingHeaders, requestId: input.requestId, credential }, attempt);
+    if (!prepared.ok) {
+      walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: `skipped: ${prepared.error.message}${prepared.error.param ? ` (${prepared.error.param})` : ''}` });
+      walk.untranslatable ??= prepared.error;
+      continue;
+    }
     if (attempt.repeat) {
       const delay = backoffDelay(walk.verdicts.length - 1, config.retry, state.breaker.blockedFor(attempt.node.id, now));
       if (now + delay >= deadline) break;
@@ -228,15 +241,14 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
 
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
-    const { body, contentType } = bodyFor(attempt);
     const sent = await sendAttempt(
       attempt.node,
       spec.path,
-      { headers: upstreamHeaders(input.incomingHeaders, credential, input.requestId, contentType), body },
+      { url: prepared.value.url, headers: prepared.value.headers, body: prepared.value.body },
       request.stream,
       { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes },
     );
-    const verdict = classify(sent.outcome);
+    const verdict = classifyFor(prepared.value.adapter, sent);
     walk.verdicts.push(verdict);
     const paidFor = verdict.action === 'fail' || (verdict.action === 'retry' && verdict.timeout === true);
     if (paidFor) walk.abandoned++;
@@ -255,7 +267,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     }
 
     // Accepted, or a caller error (4xx) returned as it is.
-    const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes });
+    const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes }, prepared.value.shape);
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
       if (!generation(request)) observe(input, state, attempt.node.id, sent.latencyMs, true);
@@ -265,6 +277,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     logFailures(input, walk);
     const answered: Answered = { node: attempt.node.id, model: attempt.model, attempts: walk.verdicts.length, route, abandoned: walk.abandoned };
     return { ok: true, ...answered, ...delivered, ...(reservation ? { nodeReservation: reservation } : {}) };
+  }
+  // Nothing was sent and some node could not take the request as written: that is the caller's to fix.
+  if (walk.verdicts.length === 0 && walk.untranslatable) {
+    const { message, param, reason } = walk.untranslatable;
+    return fail(new RouterError(400, message, { code: reason, param, headers: { 'x-should-retry': 'false', 'x-router-route': route } }));
   }
   const failure = finalFailure(input.model, walk, route);
   if (!input.pinned) return fail(failure);

@@ -43,7 +43,7 @@ export interface SseOptions extends RelayOptions {
   rewrite?: (event: string) => string;
 }
 
-interface StreamFault {
+export interface StreamFault {
   message: string;
   code: string;
 }
@@ -62,7 +62,7 @@ function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uin
 /**
  * The pump shared by both relays: reads within the idle timeout and the deadline, hands
  * each chunk to `take` (null = nothing to send yet), and turns a stall, a cut or a read
- * error into `fail`. `done` decides whether a clean end of the upstream is complete.
+ * error into `fail` (also used by `providers/stream-relay.ts` for translated streams). `done` decides whether a clean end of the upstream is complete.
  *
  * The client's body is the readable side of an `IdentityTransformStream`: the runtime
  * sends it natively, and only the writes cross into JavaScript (in three A/B pairs a JS
@@ -70,7 +70,7 @@ function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uin
  * against 1.50×). A client that goes away errors the writer; the upstream is cancelled
  * at once, not at the next chunk.
  */
-function relayLoop(
+export function relayLoop(
   reader: ChunkReader,
   first: Uint8Array,
   options: RelayOptions,

@@ -82,14 +82,15 @@ export interface AttemptLimits {
 export async function sendAttempt(
   node: NodeConfig,
   path: string,
-  init: { method?: string; headers: Headers; body?: BodyInit },
+  init: { method?: string; headers: Headers; body?: BodyInit; /** The whole URL (a provider's), instead of baseUrl + path. */ url?: string },
   stream: boolean,
   limits: AttemptLimits,
 ): Promise<SentAttempt> {
   const started = Date.now();
   let headersAt = started;
+  const { url, ...request } = init;
   try {
-    const sent = await fetchWithin(node.baseUrl + path, { method: 'POST', ...init }, limits.timeoutMs, async (response): Promise<SentAttempt> => {
+    const sent = await fetchWithin(url ?? node.baseUrl + path, { method: 'POST', ...request }, limits.timeoutMs, async (response): Promise<SentAttempt> => {
       headersAt = Date.now();
       const outcome: AttemptOutcome = { kind: 'response', status: response.status, headers: response.headers };
       if (stream && response.ok && response.body) {

@@ -12,6 +12,8 @@ export interface Usage {
   total_tokens: number;
   /** Prompt tokens the provider served from its cache (priced at `cachedInput`). */
   cached_tokens?: number;
+  /** Prompt tokens the provider wrote to its cache (Anthropic; priced at `cacheWrite`). */
+  cache_write_tokens?: number;
 }
 
 interface ReportedUsage {

@@ -1,11 +1,13 @@
 /**
- * Active probes: an unbilled `GET {baseUrl}{probePath}` per node with the node's own
+ * Active probes: an unbilled `GET {baseUrl}{probePath}` per node (Anthropic: `GET {baseUrl}/models`;
+ * Azure: the resource's models list; see each provider's adapter) with the node's own
  * credential and a timeout (redirects are failures, never followed), run in batches of six (a Worker may have six connections
  * waiting for headers at once).
  */
 import type { HealthConfig, NodeConfig } from '../config/schema';
 import { credentialFor } from '../forward/upstream';
 import { fetchWithin } from '../http/fetch-within';
+import { adapterFor } from '../providers/registry';
 import type { ProbeResult } from './state';
 
 const BATCH = 6;
@@ -14,9 +16,12 @@ export async function probeNode(node: NodeConfig, env: Record<string, unknown>, 
   const started = Date.now();
   const { credential, missing } = credentialFor(node, env);
   if (missing) return { ok: false, latencyMs: 0, error: `secret ${missing} is not set` };
-  const headers: Record<string, string> = credential ? { authorization: `Bearer ${credential}` } : {};
+  // OpenAI-compatible nodes: `probePath` under baseUrl; other providers: their adapter's own cheap probe.
+  const adapter = adapterFor(node);
+  const url = adapter.name === 'openai' ? node.baseUrl + cfg.probePath : adapter.probe(node).url;
   try {
-    const status = await fetchWithin(node.baseUrl + cfg.probePath, { headers }, cfg.probeTimeoutMs, async (res) => {
+    const headers: Record<string, string> = credential ? await adapter.authHeaders(credential, { url, method: 'GET', body: () => undefined }) : {};
+    const status = await fetchWithin(url, { headers }, cfg.probeTimeoutMs, async (res) => {
       await res.body?.cancel();
       return res.status;
     });

@@ -45,7 +45,11 @@ function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
 /** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
 export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain: string[]): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
-  const estimate = estimatePrompt(request.body, imageSize, imageRules(config, chain));
+  const rules = imageRules(config, chain);
+  const estimate = estimatePrompt(request.body, imageSize, rules);
+  // Messages carry the system prompt beside `messages`: estimated as one more message.
+  const system = request.endpoint === 'messages' ? request.body.system : undefined;
+  if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules).tokens;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
@@ -122,7 +126,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       let usd = unitCostUsd(price, units);
       if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
-        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0) + output * price.output) / 1e6;
+        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0) + output * price.output) / 1e6;
       }
       worst = Math.max(worst, (usd ?? 0) + (price.perRequest ?? 0));
     }

@@ -14,7 +14,9 @@ export type Endpoint =
   | 'images'
   | 'speech'
   | 'transcriptions'
-  | 'translations';
+  | 'translations'
+  /** Anthropic Messages (`POST /v1/messages`), inbound from Anthropic callers (`providers/anthropic-inbound/`). */
+  | 'messages';
 
 /** What a node can declare in `nodes[].endpoints`. */
 export const ENDPOINT_GROUPS = ['chat', 'completions', 'embeddings', 'responses', 'moderations', 'images', 'audio'] as const;
@@ -28,9 +30,10 @@ export interface EndpointSpec {
   body: 'json' | 'multipart';
   /**
    * How a streamed answer is relayed: `chat` (SSE ending in `[DONE]`), `responses` (typed SSE
-   * events ending in `response.completed`), `bytes` (audio, passed through as it arrives).
+   * events ending in `response.completed`), `bytes` (audio, passed through as it arrives),
+   * `anthropic` (Messages events ending in `message_stop`: `providers/stream-relay.ts`).
    */
-  stream: 'chat' | 'responses' | 'bytes';
+  stream: 'chat' | 'responses' | 'bytes' | 'anthropic';
   /**
    * A JSON answer that is not a generation (embeddings, moderations): its time is network and
    * node, so it is a latency signal for the isolate's live view like a stream's first byte.
@@ -60,4 +63,6 @@ export const ENDPOINTS: Record<Endpoint, EndpointSpec> = {
   speech: { path: '/audio/speech', group: 'audio', body: 'json', stream: 'bytes', alwaysStreams: true, charge: 'requests' },
   transcriptions: { path: '/audio/transcriptions', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },
   translations: { path: '/audio/translations', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },
+  // Served by chat nodes: byte for byte to Anthropic nodes, translated to chat for the rest. `max_tokens` is required.
+  messages: { path: '/messages', group: 'chat', body: 'json', stream: 'anthropic', charge: 'tokens', cap: { param: 'max_tokens', default: 'model' } },
 };

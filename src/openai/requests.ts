@@ -76,6 +76,18 @@ const ResponsesRequestSchema = z.looseObject({
   store: z.boolean().nullish(),
 });
 
+/**
+ * Anthropic Messages, as far as the router acts on it: `max_tokens` is required (Messages has
+ * no default; it is the reserved cap). The rest is checked by the node, or by the translator.
+ */
+const MessagesRequestSchema = z.looseObject({
+  model: Model,
+  max_tokens: z.number().int().positive(),
+  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']) })).min(1),
+  system: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).optional(),
+  stream: z.boolean().optional(),
+});
+
 const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.ZodType<Record<string, unknown>>> = {
   chat: ChatRequestSchema,
   completions: CompletionsRequestSchema,
@@ -84,6 +96,7 @@ const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.Zo
   moderations: z.looseObject({ model: Model, input: z.union([z.string(), z.array(z.unknown())]) }),
   images: z.looseObject({ model: Model, prompt: z.string().min(1), n: z.number().int().min(1).max(10).nullish(), size: z.string().nullish(), quality: z.string().nullish() }),
   speech: z.looseObject({ model: Model, input: z.string().min(1), voice: z.unknown() }),
+  messages: MessagesRequestSchema,
 };
 
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;

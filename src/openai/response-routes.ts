@@ -15,6 +15,7 @@ import { loadConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { classify } from '../forward/outcome';
 import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
+import { adapterFor } from '../providers/registry';
 import { responseIdSigner, responseIdTagger, verifyResponseId } from './response-ids';
 
 function notFound(id: string): RouterError {
@@ -31,10 +32,20 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged.slice(0, 300));
   const { credential } = credentialFor(node, c.env);
   const query = new URL(c.req.url).search;
+  const path = `/responses/${encodeURIComponent(owner.id)}${suffix}${query}`;
+  // The node's provider says where (Azure: `/openai/responses/…?api-version=…`) and how to authenticate.
+  const adapter = adapterFor(node);
+  const target = adapter.target(node, '', path);
+  if (!target.ok) throw notFound(tagged.slice(0, 300));
+  const headers = upstreamHeaders(c.req.raw.headers, undefined, c.get('requestId'), method === 'POST' ? 'application/json' : '');
+  if (credential !== undefined) {
+    const auth = await adapter.authHeaders(credential, { url: target.value, method: method as 'GET' | 'POST' | 'DELETE', body: () => undefined });
+    for (const [name, value] of Object.entries(auth)) headers.set(name, value);
+  }
   const sent = await sendAttempt(
     node,
-    `/responses/${encodeURIComponent(owner.id)}${suffix}${query}`,
-    { method, headers: upstreamHeaders(c.req.raw.headers, credential, c.get('requestId'), method === 'POST' ? 'application/json' : '') },
+    path,
+    { url: target.value, method, headers },
     false,
     { timeoutMs: config.timeouts.responseMs ?? config.timeouts.totalMs, maxBytes: config.limits.maxResponseBytes },
   );

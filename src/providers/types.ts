@@ -4,12 +4,13 @@
  * maps onto the router's outcomes. Wire formats live beside their adapter
  * (`anthropic/wire.ts`, `openai/chat-wire.ts`); this module only names the contract.
  *
- * Nothing here is wired into the request path yet (issue 20 does that): the engine, limits,
- * routing and relay stay provider-agnostic and will call an adapter through this interface.
+ * The engine, limits, routing and relay stay provider-agnostic: they call an adapter through
+ * this interface, chosen per node by `registry.ts`.
  */
 
 /** Outbound providers a node can speak (`nodes[].provider`, default `openai`). */
-export type ProviderName = 'openai' | 'azure' | 'anthropic';
+export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /**
  * Token usage in one shape, whatever the provider called it. `promptTokens` counts every
@@ -84,6 +85,17 @@ export interface ProviderNode {
   modelMap: Record<string, string>;
 }
 
+/** The request an adapter authenticates: exactly what will be sent. */
+export interface OutboundRequest {
+  url: string;
+  method: 'GET' | 'POST' | 'DELETE';
+  /**
+   * The body's bytes (undefined for GET and for multipart forms the runtime encodes). A
+   * function, computed on first call: only signing adapters pay for encoding the body.
+   */
+  body(): Uint8Array | undefined;
+}
+
 /** One line of an SSE stream the caller receives: a complete frame ending in a blank line. */
 export type SseFrame = string;
 
@@ -118,8 +130,12 @@ export interface ProviderAdapter {
   readonly name: ProviderName;
   /** Upstream URL for a router endpoint path (`/chat/completions`, `/embeddings`, …). */
   target(node: ProviderNode, model: string, path: string): Result<string>;
-  /** Headers that carry the node's credential (never the caller's key). */
-  authHeaders(credential: string): Record<string, string> | Promise<Record<string, string>>;
+  /**
+   * Headers that carry the node's credential (never the caller's key). Given the request
+   * about to be sent, so a signing scheme (SigV4) can cover its URL, method and body bytes;
+   * may be async (signing, a cached OAuth token).
+   */
+  authHeaders(credential: string, request: OutboundRequest): Record<string, string> | Promise<Record<string, string>>;
   /** Caller's chat request → the node's request body. */
   translateRequest?(body: unknown, ctx: TranslationContext): Result<unknown>;
   /** Node's JSON answer → the caller's JSON answer. */

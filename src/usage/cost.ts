@@ -58,7 +58,14 @@ export function unitCostUsd(price: Price, units: RequestUnits | undefined): numb
 function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefined {
   if (!usage || price.input === undefined || price.output === undefined) return undefined;
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
-  return ((usage.prompt_tokens - cached) * price.input + cached * (price.cachedInput ?? price.input) + usage.completion_tokens * price.output) / 1e6;
+  const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
+  return (
+    ((usage.prompt_tokens - cached - written) * price.input +
+      cached * (price.cachedInput ?? price.input) +
+      written * (price.cacheWrite ?? price.input) +
+      usage.completion_tokens * price.output) /
+    1e6
+  );
 }
 
 export function costOf(config: RouterConfig, model: string, nodeId: string, usage: Usage | undefined, units?: RequestUnits): number | null {

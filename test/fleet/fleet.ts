@@ -17,13 +17,17 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { handleAnthropic } from './anthropic.ts';
+import { azureGate } from './azure.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
-import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
+import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
   port?: number;
   knobs?: Partial<Knobs>;
+  /** The API it speaks (default `openai`). */
+  speaks?: Speaks;
 }
 
 export interface Fleet {
@@ -52,8 +56,11 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
   if (k.latencyMs > 0) await sleep(k.latencyMs);
+  if (node.speaks === 'anthropic') return handleAnthropic(node, req, res, (req.url ?? '').split('?')[0]!, body);
+  const azurePath = node.speaks === 'azure' ? azureGate(node, req, res) : undefined;
+  if (azurePath === null) return;
 
-  if (k.requireKey && req.headers.authorization !== `Bearer ${k.requireKey}`) {
+  if (!azurePath && k.requireKey && req.headers.authorization !== `Bearer ${k.requireKey}`) {
     return sendJson(res, 401, errorBody(401, 'Incorrect API key provided to simulated node.'));
   }
   const failing = k.status > 0 && (k.failFirst === 0 || node.served <= k.failFirst);
@@ -70,7 +77,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     res.writeHead(302, { location: k.redirectTo, 'content-length': 0 });
     return res.end();
   }
-  const path = (req.url ?? '').split('?')[0];
+  const path = azurePath ?? (req.url ?? '').split('?')[0];
   if (req.method === 'GET' && path === '/v1/models') {
     return sendJson(res, 200, { object: 'list', data: [{ id: 'sim-model', object: 'model', created: 0, owned_by: node.id }] });
   }
@@ -204,6 +211,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
   const knobs = { ...DEFAULT_KNOBS, ...spec.knobs };
   const node = {
     id: spec.id,
+    speaks: spec.speaks ?? 'openai',
     port: spec.port ?? 0,
     knobs: { ...knobs },
     baseKnobs: knobs,

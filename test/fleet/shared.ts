@@ -46,6 +46,13 @@ export interface Knobs {
   endAfterChunks: number;
   /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
   endlessEvent: boolean;
+  /** Anthropic nodes: usage reports this many cache-read / cache-write input tokens. */
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Azure nodes: answer POSTs with Azure's content-filter 400. */
+  contentFilter: boolean;
+  /** Azure nodes: deployments that exist (others: 404 DeploymentNotFound); unset = any. */
+  knownDeployments?: string[];
   /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
   msPerToken: number;
 }
@@ -65,6 +72,9 @@ export const DEFAULT_KNOBS: Knobs = {
   padBytes: 0,
   endlessEvent: false,
   endAfterChunks: -1,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  contentFilter: false,
   msPerToken: 0,
 };
 
@@ -80,8 +90,12 @@ export interface RecordedRequest {
   sha256: string;
 }
 
+/** The API a simulated node speaks (`anthropic.ts`, `azure.ts`; default OpenAI-compatible). */
+export type Speaks = 'openai' | 'anthropic' | 'azure';
+
 export interface SimNode {
   id: string;
+  speaks: Speaks;
   port: number;
   knobs: Knobs;
   baseKnobs: Knobs;

@@ -4,12 +4,15 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startFleet, type Fleet } from '../fleet/fleet.ts';
-import { NODE_SECRETS, TEST_NODES } from './test-config.ts';
+import { NODE_SECRETS, PROVIDER_NODES, TEST_NODES } from './test-config.ts';
 
 let fleet: Fleet | undefined;
 
 export async function setup(project: TestProject) {
-  fleet = await startFleet(TEST_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRETS[n.secret] } })));
+  fleet = await startFleet([
+    ...TEST_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRETS[n.secret] } })),
+    ...PROVIDER_NODES.map((n) => ({ id: n.id, speaks: n.speaks, knobs: { requireKey: NODE_SECRETS[n.secret] } })),
+  ]);
   project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes });
 }
 

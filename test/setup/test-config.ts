@@ -13,7 +13,33 @@ export const NODE_SECRETS: Record<string, string> = {
   NODE_KEY_EU: 'node-secret-eu-0002',
   NODE_KEY_AP: 'node-secret-ap-0003',
   NODE_KEY_SOLO: 'node-secret-solo-0004',
+  NODE_KEY_ANTH: 'node-secret-anth-0005',
+  NODE_KEY_AZURE: 'node-secret-azure-0006',
+  NODE_KEY_AZV1: 'node-secret-azv1-0007',
 };
+
+/**
+ * Nodes that speak other providers' APIs (`test/fleet/anthropic.ts`, `azure.ts`). They serve
+ * only models no other test asks for, so the OpenAI nodes' routing is unchanged. From IAD the
+ * Azure node ranks first for claude-x, from ORD (Chicago) the Anthropic node.
+ */
+export const PROVIDER_NODES = [
+  {
+    id: 'p-anth', region: 'us-central', lat: 41.88, lon: -87.63, secret: 'NODE_KEY_ANTH', speaks: 'anthropic' as const,
+    models: ['claude-x', 'claude-solo'],
+    extra: { provider: 'anthropic', modelMap: { 'claude-x': 'claude-sonnet-sim', 'claude-solo': 'claude-solo-sim' } },
+  },
+  {
+    id: 'p-azure', region: 'us-east', lat: 39.04, lon: -77.49, secret: 'NODE_KEY_AZURE', speaks: 'azure' as const,
+    models: ['claude-x', 'azure-solo'],
+    extra: { provider: 'azure', azure: { style: 'deployments', apiVersion: '2024-10-21' }, modelMap: { 'claude-x': 'dep-claude', 'azure-solo': 'dep-solo' } },
+  },
+  {
+    id: 'p-azv1', region: 'us-east', lat: 39.04, lon: -77.49, secret: 'NODE_KEY_AZV1', speaks: 'azure' as const,
+    models: ['azure-v1'],
+    extra: { provider: 'azure', azure: { style: 'v1' } },
+  },
+];
 
 export const TEST_NODES = [
   { id: 'n-us', region: 'us-east', lat: 39.04, lon: -77.49, country: 'US', continent: 'NA', secret: 'NODE_KEY_US', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
@@ -36,10 +62,25 @@ export function testRouterConfig(fleet: FleetInfo) {
       models: n.models,
       apiKeyEnv: n.secret,
       ...(n.id === 'n-solo' ? { modelMap: { 'solo-model': 'solo-upstream-v2' } } : {}),
-    })),
+    })).concat(
+      PROVIDER_NODES.map((n) => ({
+        id: n.id,
+        // Azure's baseUrl is the resource endpoint; Anthropic's is up to /v1 like OpenAI's.
+        baseUrl: n.speaks === 'azure' ? url(n.id).replace(/\/v1$/, '') : url(n.id),
+        region: n.region,
+        lat: n.lat,
+        lon: n.lon,
+        models: n.models,
+        apiKeyEnv: n.secret,
+        ...n.extra,
+      })) as never[],
+    ),
     models: {
       'gpt-4o-mini': { aliases: ['mini'] },
       'solo-model': { fallbacks: ['gpt-4o-mini'] },
+      'claude-x': { price: { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15 } },
+      // An Anthropic model falling back to an OpenAI-format one: thinking blocks cannot cross.
+      'claude-solo': { fallbacks: ['azure-solo'] },
     },
     limits: { maxBodyBytes: 64 * 1024 },
     // JSON answers get longer than a stream's first chunk (responseMs ≥ firstByteMs), as in production.

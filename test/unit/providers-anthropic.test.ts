@@ -26,6 +26,8 @@ import cacheSse from '../fixtures/anthropic/cache-usage.sse.txt?raw';
 import maxTokensSse from '../fixtures/anthropic/max-tokens.sse.txt?raw';
 import errorSse from '../fixtures/anthropic/error.sse.txt?raw';
 
+const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: () => undefined };
+
 const ctx = { upstreamModel: 'claude-sonnet-4-20250514', maxTokens: 1024 };
 const translate = (body: Record<string, unknown>) => chatToMessages({ model: 'claude', ...body }, ctx);
 const okValue = <T>(r: { ok: true; value: T } | { ok: false; error: unknown }): T => {
@@ -331,12 +333,12 @@ describe('Anthropic adapter', () => {
   const node = { baseUrl: 'https://api.anthropic.com/v1', modelMap: {} };
 
   it('targets /v1/messages with x-api-key and anthropic-version, and probes /v1/models', () => {
-    expect(anthropicAdapter.target(node, 'claude', '/chat/completions')).toEqual({ ok: true, value: 'https://api.anthropic.com/v1/messages' });
-    expect(anthropicAdapter.authHeaders('sk-ant-test')).toEqual({ 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' });
-    expect(anthropicAdapter.probe(node)).toEqual({ url: 'https://api.anthropic.com/v1/models', method: 'GET' });
+    expect(anthropicAdapter().target(node, 'claude', '/chat/completions')).toEqual({ ok: true, value: 'https://api.anthropic.com/v1/messages' });
+    expect(anthropicAdapter().authHeaders('sk-ant-test', GET)).toEqual({ 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' });
+    expect(anthropicAdapter().probe(node)).toEqual({ url: 'https://api.anthropic.com/v1/models', method: 'GET' });
   });
 
   it('refuses endpoints Messages cannot serve', () => {
-    expect(anthropicAdapter.target(node, 'claude', '/embeddings')).toEqual({ ok: false, error: expect.objectContaining({ reason: 'unsupported_endpoint' }) });
+    expect(anthropicAdapter().target(node, 'claude', '/embeddings')).toEqual({ ok: false, error: expect.objectContaining({ reason: 'unsupported_endpoint' }) });
   });
 });

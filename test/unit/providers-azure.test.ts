@@ -7,6 +7,8 @@ import { azureAdapter } from '../../src/providers/azure/adapter';
 import { azureRateLimit, mapAzureError } from '../../src/providers/azure/errors';
 import { AzureOptionsSchema, azureTarget } from '../../src/providers/azure/url';
 
+const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: () => undefined };
+
 const node = { baseUrl: 'https://contoso.openai.azure.com', modelMap: { 'gpt-4o': 'gpt4o-prod' } };
 const deployments = { style: 'deployments', apiVersion: '2024-10-21' } as const;
 const v1 = { style: 'v1' } as const;
@@ -54,7 +56,7 @@ describe('Azure target URLs', () => {
 
 describe('Azure adapter', () => {
   it('authenticates with api-key, never Authorization', () => {
-    expect(azureAdapter(v1).authHeaders('azure-secret')).toEqual({ 'api-key': 'azure-secret' });
+    expect(azureAdapter(v1).authHeaders('azure-secret', GET)).toEqual({ 'api-key': 'azure-secret' });
   });
 
   it('probes the models list of its style', () => {

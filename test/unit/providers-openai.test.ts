@@ -4,12 +4,14 @@ import { anthropicRateLimit } from '../../src/providers/anthropic/rate-limit';
 import { openaiAdapter } from '../../src/providers/openai/adapter';
 import { translationFailureToOpenAI } from '../../src/providers/openai/errors';
 
+const GET = { url: 'https://node.example/v1/models', method: 'GET' as const, body: () => undefined };
+
 describe('OpenAI adapter', () => {
   const node = { baseUrl: 'https://api.openai.com/v1', modelMap: {} };
 
   it('targets {baseUrl}{path} with a bearer credential and probes /models', () => {
     expect(openaiAdapter.target(node, 'gpt-4o', '/chat/completions')).toEqual({ ok: true, value: 'https://api.openai.com/v1/chat/completions' });
-    expect(openaiAdapter.authHeaders('sk-node')).toEqual({ authorization: 'Bearer sk-node' });
+    expect(openaiAdapter.authHeaders('sk-node', GET)).toEqual({ authorization: 'Bearer sk-node' });
     expect(openaiAdapter.probe(node)).toEqual({ url: 'https://api.openai.com/v1/models', method: 'GET' });
   });
 

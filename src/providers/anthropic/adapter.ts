@@ -10,10 +10,11 @@ import { messagesToChat, messagesUsage } from './from-messages';
 import { AnthropicToChatStream } from './stream-to-chat';
 import { chatToMessages } from './to-messages';
 
-/** The Messages API version every request pins (the only one Anthropic has published). */
+/** The Messages API version requests pin by default (the only one Anthropic has published). */
 export const ANTHROPIC_VERSION = '2023-06-01';
 
-export const anthropicAdapter: ProviderAdapter = {
+/** The adapter for a node pinned to `version` (`nodes[].anthropicVersion`). */
+export const anthropicAdapter = (version: string = ANTHROPIC_VERSION): ProviderAdapter => ({
   name: 'anthropic',
   target(node, _model, path): Result<string> {
     // Only chat is translated; other endpoints have no Messages equivalent.
@@ -21,7 +22,7 @@ export const anthropicAdapter: ProviderAdapter = {
     return ok(`${node.baseUrl}/messages`);
   },
   authHeaders(credential) {
-    return { 'x-api-key': credential, 'anthropic-version': ANTHROPIC_VERSION };
+    return { 'x-api-key': credential, 'anthropic-version': version };
   },
   translateRequest: (body, ctx) => chatToMessages(body, ctx),
   translateJson: (body, ctx) => messagesToChat(body, { model: ctx.model }),
@@ -30,4 +31,4 @@ export const anthropicAdapter: ProviderAdapter = {
   mapError: mapAnthropicError,
   // `GET /v1/models` lists models without generating anything: unbilled, and it checks the key.
   probe: (node) => ({ url: `${node.baseUrl}/models`, method: 'GET' }),
-};
+});

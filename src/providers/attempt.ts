@@ -1,0 +1,91 @@
+/**
+ * One attempt's request for its node's provider: URL, headers (the node's credential in the
+ * provider's way, signed over the exact bytes when the provider signs), body, and how the
+ * answer comes back (`answer.ts`). Same format in and out: the caller's bytes with only the
+ * model spliced (`forward/attempt-body.ts`) — so `cache_control`, thinking blocks and their
+ * signatures reach an Anthropic node as sent. Different formats: translated, from the fields
+ * the translator knows (a caller cannot smuggle a provider-only parameter past the reservation).
+ */
+import { maxTokensParamFor, type LoadedConfig } from '../config/load';
+import { callerCap, defaultCap, type AttemptBody } from '../forward/attempt-body';
+import { upstreamHeaders } from '../forward/upstream';
+import { ENDPOINTS } from '../openai/endpoints';
+import type { ParsedRequest } from '../openai/requests';
+import type { PlannedAttempt } from '../forward/plan';
+import { answerShape, type AnswerShape } from './answer';
+import { messagesToChatRequest } from './anthropic-inbound/to-chat-request';
+import { adapterFor, wireFormatOf, type WireFormat } from './registry';
+import { fail, ok, type ProviderAdapter, type Result, type TranslationContext } from './types';
+
+export interface PreparedAttempt {
+  url: string;
+  headers: Headers;
+  body: BodyInit;
+  adapter: ProviderAdapter;
+  /** Undefined: today's OpenAI pass-through delivery. */
+  shape: AnswerShape | undefined;
+}
+
+export interface AttemptContext {
+  config: LoadedConfig;
+  request: ParsedRequest;
+  bodyFor: (attempt: PlannedAttempt) => AttemptBody;
+  incomingHeaders: Headers;
+  requestId: string;
+  credential: string | undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** The format the caller speaks. */
+export const callerFormatOf = (request: Pick<ParsedRequest, 'endpoint'>): WireFormat => (request.endpoint === 'messages' ? 'anthropic' : 'openai');
+
+function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: ProviderAdapter, callerFormat: WireFormat, tctx: TranslationContext): Result<unknown> {
+  if (callerFormat === 'anthropic') {
+    const chat = messagesToChatRequest(cx.request.body, { upstreamModel: attempt.upstreamModel });
+    if (!chat.ok || maxTokensParamFor(cx.config, attempt.model, attempt.upstreamModel) === 'max_tokens') return chat;
+    const { max_tokens, ...rest } = chat.value;
+    return ok({ ...rest, max_completion_tokens: max_tokens });
+  }
+  if (!adapter.translateRequest) return fail('unsupported_endpoint', `Node ${attempt.node.id} cannot take this request.`);
+  return adapter.translateRequest(cx.request.body, tctx);
+}
+
+export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt): Promise<Result<PreparedAttempt>> {
+  const { request } = cx;
+  const adapter = adapterFor(attempt.node);
+  const callerFormat = callerFormatOf(request);
+  const nodeFormat = wireFormatOf(attempt.node);
+  // Messages are chat to every adapter: Anthropic's maps chat to `/messages`, the others to chat completions.
+  const routerPath = request.endpoint === 'messages' ? '/chat/completions' : ENDPOINTS[request.endpoint].path;
+  const target = adapter.target(attempt.node, attempt.model, routerPath);
+  if (!target.ok) return target;
+  const tctx: TranslationContext = {
+    model: attempt.model,
+    upstreamModel: attempt.upstreamModel,
+    maxTokens: callerCap(request) ?? defaultCap(cx.config, request, attempt.model) ?? cx.config.limits.defaultMaxTokens,
+    includeUsage: (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true,
+  };
+  let body: BodyInit;
+  let contentType = 'application/json';
+  if (callerFormat === nodeFormat) {
+    ({ body, contentType } = cx.bodyFor(attempt));
+  } else {
+    const translated = translatedBody(cx, attempt, adapter, callerFormat, tctx);
+    if (!translated.ok) return translated;
+    body = JSON.stringify(translated.value);
+  }
+  const headers = upstreamHeaders(cx.incomingHeaders, undefined, cx.requestId, contentType);
+  // Anthropic's feature flags (prompt-caching betas, long context…) travel with Anthropic bodies.
+  const beta = cx.incomingHeaders.get('anthropic-beta');
+  if (beta && callerFormat === 'anthropic' && nodeFormat === 'anthropic') headers.set('anthropic-beta', beta);
+  if (cx.credential !== undefined) {
+    let bytes: Uint8Array | undefined;
+    const sent = body;
+    const bodyBytes = () => (bytes ??= typeof sent === 'string' ? encoder.encode(sent) : sent instanceof Uint8Array ? sent : undefined);
+    const pending = adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bodyBytes });
+    const auth = pending instanceof Promise ? await pending : pending;
+    for (const [name, value] of Object.entries(auth)) headers.set(name, value);
+  }
+  return ok({ url: target.value, headers, body, adapter, shape: answerShape(callerFormat, nodeFormat, adapter, tctx) });
+}

@@ -1,0 +1,158 @@
+/**
+ * A simulated Anthropic Messages node, validating as strictly as the real API does where
+ * the router could get it wrong: `x-api-key` (when the node demands a key) and
+ * `anthropic-version` required; `max_tokens` required; roles alternate starting with
+ * `user`; every `tool_use` answered by a `tool_result` in the next user turn and every
+ * `tool_result` answering one; block types per role; temperature in [0, 1]; image sources.
+ * Answers JSON or SSE (`message_start` … `message_stop`) with usage including cache tokens
+ * (knobs `cacheReadTokens`, `cacheWriteTokens`); the `status` knob answers Anthropic's error
+ * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
+ */
+import type http from 'node:http';
+import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+
+type Json = Record<string, unknown>;
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  529: 'overloaded_error',
+};
+
+function anthropicError(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
+  return sendJson(res, status, { type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message } }, { 'request-id': 'req_sim', ...headers });
+}
+
+const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
+const BLOCKS_OF: Record<string, string[]> = {
+  user: ['text', 'image', 'document', 'tool_result'],
+  assistant: ['text', 'tool_use', 'thinking', 'redacted_thinking'],
+};
+
+function blocksOf(m: Json): Json[] {
+  return typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Json[]);
+}
+
+/** The first rule the body breaks, as Anthropic would word it; null if valid. */
+export function validateMessages(body: Json): string | null {
+  if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
+  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) return 'max_tokens: Field required';
+  if (body.temperature !== undefined && (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 1)) return 'temperature: must be between 0 and 1';
+  if (body.system !== undefined && typeof body.system !== 'string') {
+    if (!Array.isArray(body.system) || body.system.some((b: Json) => b?.type !== 'text' || typeof b.text !== 'string')) return 'system: Input should be a valid string or a list of text blocks';
+  }
+  if (body.stop_sequences !== undefined && (!Array.isArray(body.stop_sequences) || body.stop_sequences.some((s) => typeof s !== 'string'))) return 'stop_sequences: Input should be a list of strings';
+  if (body.tools !== undefined) {
+    if (!Array.isArray(body.tools)) return 'tools: Input should be a valid list';
+    for (const [i, t] of (body.tools as Json[]).entries()) if (typeof t?.name !== 'string' || typeof t.input_schema !== 'object') return `tools.${i}: name and input_schema are required`;
+  }
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
+  for (const [i, m] of (messages as Json[]).entries()) {
+    if (m?.role !== 'user' && m?.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    if (i === 0 && m.role !== 'user') return 'messages: first message must use the "user" role';
+    if (i > 0 && (messages[i - 1] as Json).role === m.role) return `messages: roles must alternate between "user" and "assistant", but found multiple "${m.role}" roles in a row`;
+    if (typeof m.content !== 'string' && !Array.isArray(m.content)) return `messages.${i}.content: Input should be a valid string or list`;
+    for (const [j, b] of blocksOf(m).entries()) {
+      const where = `messages.${i}.content.${j}`;
+      if (!BLOCKS_OF[m.role as string]!.includes(String(b?.type))) return `${where}.type: "${String(b?.type)}" is not allowed in a ${m.role} message`;
+      if (b.type === 'text' && typeof b.text !== 'string') return `${where}.text: Field required`;
+      if (b.type === 'image') {
+        const src = b.source as Json | undefined;
+        const okSource = src?.type === 'base64' ? IMAGE_TYPES.includes(String(src.media_type)) && typeof src.data === 'string' : src?.type === 'url' && typeof src.url === 'string';
+        if (!okSource) return `${where}.source: invalid image source`;
+      }
+      if (b.type === 'tool_use' && (typeof b.id !== 'string' || typeof b.name !== 'string' || typeof b.input !== 'object' || b.input === null)) return `${where}: tool_use needs id, name and an input object`;
+      if (b.type === 'thinking' && (typeof b.thinking !== 'string' || typeof b.signature !== 'string')) return `${where}: thinking needs thinking and signature`;
+    }
+  }
+  // tool_use ↔ tool_result pairing, turn by turn.
+  for (const [i, m] of (messages as Json[]).entries()) {
+    const blocks = blocksOf(m);
+    if (m.role === 'assistant') {
+      const next = messages[i + 1] as Json | undefined;
+      if (!next) continue;
+      const answered = new Set(blocksOf(next).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id));
+      for (const b of blocks) if (b.type === 'tool_use' && !answered.has(b.id)) return `messages.${i + 1}: tool_use ids were found without tool_result blocks immediately after: ${String(b.id)}`;
+    } else {
+      const prev = i > 0 ? blocksOf(messages[i - 1] as Json) : [];
+      const asked = new Set(prev.filter((b) => b.type === 'tool_use').map((b) => b.id));
+      for (const [j, b] of blocks.entries()) if (b.type === 'tool_result' && !asked.has(b.tool_use_id)) return `messages.${i}.content.${j}: unexpected tool_use_id found in tool_result blocks: ${String(b.tool_use_id)}`;
+    }
+  }
+  return null;
+}
+
+function toolToCall(body: Json): Json | undefined {
+  const tools = body.tools as Json[] | undefined;
+  if (!tools || tools.length === 0 || (body.tool_choice as Json | undefined)?.type === 'none') return undefined;
+  const last = (body.messages as Json[]).at(-1)!;
+  if (blocksOf(last).some((b) => b.type === 'tool_result')) return undefined;
+  return tools[0];
+}
+
+export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Json): Promise<void> {
+  const k = node.knobs;
+  if (k.requireKey && req.headers['x-api-key'] !== k.requireKey) return anthropicError(res, 401, 'invalid x-api-key');
+  if (!req.headers['anthropic-version']) return anthropicError(res, 400, 'anthropic-version: header is required');
+  const failing = k.status > 0 && (k.failFirst === 0 || node.served <= k.failFirst);
+  if (failing || (k.failFirst > 0 && node.served <= k.failFirst)) {
+    const status = k.status || 500;
+    const headers: Record<string, string> = {};
+    if (k.retryAfter !== undefined) headers['retry-after'] = String(k.retryAfter);
+    return anthropicError(res, status, k.errorMessage ?? `simulated ${status} from ${node.id}`, headers);
+  }
+  if (req.method === 'GET' && path === '/v1/models') {
+    return sendJson(res, 200, { data: [{ type: 'model', id: 'claude-sim', display_name: 'Claude (simulated)', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'claude-sim', last_id: 'claude-sim' });
+  }
+  if (req.method !== 'POST' || path !== '/v1/messages') return anthropicError(res, 404, `Not found: ${req.method} ${path}`);
+  const invalid = validateMessages(body);
+  if (invalid) return anthropicError(res, 400, invalid);
+
+  const usage = {
+    input_tokens: estimateTokens([body.system, body.messages]),
+    cache_creation_input_tokens: k.cacheWriteTokens,
+    cache_read_input_tokens: k.cacheReadTokens,
+  };
+  const output = completionTokens(k, body);
+  const id = `msg_${node.id}_${node.served}`;
+  const tool = toolToCall(body);
+  const text = `Hello from ${node.id}`;
+  if (body.stream !== true) {
+    const content = tool ? [{ type: 'tool_use', id: `toolu_${node.served}`, name: tool.name, input: { city: 'Paris' } }] : [{ type: 'text', text }];
+    return sendJson(res, 200, { id, type: 'message', role: 'assistant', model: body.model, content, stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null, usage: { ...usage, output_tokens: output } });
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const send = (data: Json) => res.write(`event: ${String(data.type)}\ndata: ${JSON.stringify(data)}\n\n`);
+  send({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
+  send({ type: 'ping' });
+  if (tool) {
+    send({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: `toolu_${node.served}`, name: tool.name, input: {} } });
+    send({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"city": ' } });
+    send({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } });
+  } else {
+    send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    for (let i = 0; i < k.chunks; i++) {
+      if (i === k.cutAfterChunks) {
+        res.socket?.destroy();
+        return;
+      }
+      if (i === k.stallAfterChunks) return;
+      send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: i === 0 ? text : ` #${i}` } });
+      if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
+    }
+    if (k.cutAfterChunks === k.chunks) {
+      res.socket?.destroy();
+      return;
+    }
+  }
+  send({ type: 'content_block_stop', index: 0 });
+  send({ type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: output } });
+  send({ type: 'message_stop' });
+  res.end();
+}
