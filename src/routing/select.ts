@@ -17,7 +17,10 @@
  *    the node is behind the best (`tieWeight`), so equal nodes share traffic by weight
  *    instead of one being stampeded (also when a leader slows and several nodes could take over).
  * 6. Exploration: one healthy node the live view moved traffic from, due for a re-try, goes
- *    first for this request — how a recovered node wins its traffic back.
+ *    first for this request — how a recovered node wins its traffic back. Only a node that
+ *    could beat the leader by more than `tieMargin` is worth that slow request (it is judged
+ *    against the leader's figure / (1 + tieMargin)): one that could win less would get a
+ *    small share of the traffic even if it recovered.
  */
 import type { NodeConfig, RoutingConfig } from '../config/schema';
 import type { CallerLocation } from './geo';
@@ -140,7 +143,7 @@ export function rankCandidates(
     const limit = pool[0]!.expectedMs * (1 + routing.tieMargin);
     const ties = pool.filter((c) => c.expectedMs <= limit);
     if (ties.length > 1) pool = [...weightedShuffle(ties, random, pool[0]!.expectedMs, routing.tieMargin), ...pool.slice(ties.length)];
-    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs));
+    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs / (1 + routing.tieMargin)));
     if (probe) pool = [{ ...probe, exploring: true }, ...pool.filter((c) => c !== probe)];
   }
   return { ranked: pool, excluded };
