@@ -82,6 +82,12 @@ export const TimeoutsSchema = z.strictObject({
   totalMs: positiveInt.default(120_000),
 });
 
+/** A Worker secret's name, never one of the router's own (a node would send it upstream). */
+const EnvName = z
+  .string()
+  .regex(ENV_NAME, 'must be an environment variable name')
+  .refine((name) => !RESERVED_SECRETS.includes(name), 'may not name the router\'s own secrets (ADMIN_TOKEN, ROUTER_CONFIG, RESPONSE_ID_SECRET)');
+
 export const NodeSchema = z.strictObject({
   id: z.string().regex(ID, 'letters, digits and . _ : - only'),
   /** Up to and including `/v1`, e.g. `https://api.openai.com/v1`. */
@@ -116,12 +122,39 @@ export const NodeSchema = z.strictObject({
   provider: z.enum(PROVIDER_NAMES).default('openai'),
   /** Azure nodes: URL style and `api-version` (`deployments` needs one; `v1` may set `preview`). */
   azure: AzureOptionsSchema.optional(),
+  /**
+   * Bedrock nodes (`provider: "bedrock"`, issue 21): the AWS region (SigV4 scope) and the
+   * secrets holding an access key pair (+ session token for temporary credentials). Without
+   * `accessKeyIdEnv`, `apiKeyEnv` names a Bedrock API key (sent as Bearer). `baseUrl` is the
+   * runtime endpoint, `https://bedrock-runtime.{region}.amazonaws.com`.
+   */
+  bedrock: z
+    .strictObject({
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
+      accessKeyIdEnv: EnvName.optional(),
+      secretAccessKeyEnv: EnvName.optional(),
+      sessionTokenEnv: EnvName.optional(),
+    })
+    .refine((b) => (b.accessKeyIdEnv === undefined) === (b.secretAccessKeyEnv === undefined), 'accessKeyIdEnv and secretAccessKeyEnv go together')
+    .optional(),
+  /**
+   * Vertex AI nodes (`provider: "vertex"`, issue 21): project, location, and the secret
+   * holding the service-account key file (JSON). `baseUrl` is the regional host,
+   * `https://{region}-aiplatform.googleapis.com`.
+   */
+  vertex: z
+    .strictObject({
+      project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a Google Cloud project id'),
+      region: z.string().regex(/^([a-z]+-[a-z]+\d+|global)$/, 'a Vertex AI location such as us-central1'),
+      serviceAccountEnv: EnvName,
+    })
+    .optional(),
   /** Anthropic nodes: the `anthropic-version` header sent. */
   anthropicVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2023-06-01').default('2023-06-01'),
 }).transform((node) => ({
   ...node,
   // Anthropic's API has Messages only: such a node serves chat (and /v1/messages), nothing else.
-  endpoints: node.endpoints ?? (node.provider === 'anthropic' ? ['chat' as const] : [...ENDPOINT_GROUPS]),
+  endpoints: node.endpoints ?? (node.provider === 'anthropic' || node.provider === 'bedrock' || node.provider === 'vertex' ? ['chat' as const] : [...ENDPOINT_GROUPS]),
 }));
 
 export const ModelSchema = z.strictObject({
@@ -157,6 +190,12 @@ export const ModelSchema = z.strictObject({
       z.strictObject({ multiplier: z.number().positive(), maxPatches: positiveInt }),
     ])
     .optional(),
+  /**
+   * Output tokens one generated image may bill on this model (image generations reserve
+   * `n` × this against `tpm`: `limits/image-output.ts`). Default: gpt-image models by
+   * OpenAI's size/quality table (up to 6,240), other names (dall-e) none.
+   */
+  imageOutputTokens: positiveInt.optional(),
 });
 
 export const RetrySchema = z.strictObject({
@@ -328,6 +367,12 @@ export const RouterConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'azure'], message: 'only for provider "azure"' });
       if (node.provider === 'anthropic' && (node.endpoints ?? []).some((e) => e !== 'chat'))
         ctx.addIssue({ code: 'custom', path: ['nodes', i, 'endpoints'], message: 'an anthropic node serves chat only' });
+      for (const cloud of ['bedrock', 'vertex'] as const) {
+        if (node.provider === cloud && !node[cloud]) ctx.addIssue({ code: 'custom', path: ['nodes', i, cloud], message: `a ${cloud} node needs ${cloud}: { region, … }` });
+        if (node.provider !== cloud && node[cloud]) ctx.addIssue({ code: 'custom', path: ['nodes', i, cloud], message: `only for provider "${cloud}"` });
+        if (node.provider === cloud && (node.endpoints ?? []).some((e) => e !== 'chat'))
+          ctx.addIssue({ code: 'custom', path: ['nodes', i, 'endpoints'], message: `a ${cloud} node serves chat only` });
+      }
       for (const m of Object.keys(node.prices)) {
         if (!node.models.includes(m))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'prices', m], message: `"${m}" is not in this node's models` });

@@ -13,7 +13,8 @@
  *   completions: `max_tokens` 16, their usual default, made explicit);
  * - `previous_response_id`: the upstream's own id, restored from the router's tagged one.
  *
- * Multipart forms (audio uploads) go byte for byte, re-formed only when the model name changes.
+ * Multipart forms (audio uploads) go as the router read and wrote them (`openai/requests.ts`),
+ * byte for byte on every attempt, re-formed only when the model name changes.
  */
 import { defaultMaxTokensFor, maxTokensParamFor, type LoadedConfig } from '../config/load';
 import { spliceMembers, type MemberEdits } from '../http/json-members';

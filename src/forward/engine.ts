@@ -214,7 +214,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const prepared = await prepareAttempt({ config, request, bodyFor, incomingHeaders: input.incomingHeaders, requestId: input.requestId, credential }, attempt);
     if (!prepared.ok) {
       walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: `skipped: ${prepared.error.message}${prepared.error.param ? ` (${prepared.error.param})` : ''}` });
-      walk.untranslatable ??= prepared.error;
+      // A credential the node could not get (Vertex token mint) is the node's fault, not the request's.
+      if (prepared.error.reason !== 'node_credential') walk.untranslatable ??= prepared.error;
       continue;
     }
     if (attempt.repeat) {

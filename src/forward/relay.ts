@@ -198,7 +198,10 @@ export function relaySse(
       await writer.close();
     },
   });
-  return { body: relay.body, summary: relay.summary.then((s) => ({ ...s, ...(seen ? { usage: seen } : {}) })) };
+  // Usage counts only from a stream that reached its end marker: chunks of one that was cut,
+  // stalled or left can carry usage *so far* (vLLM's `continuous_usage_stats`, which the caller
+  // may ask for), while the upstream may write on to the cap. It then stays at its reservation.
+  return { body: relay.body, summary: relay.summary.then((s) => ({ ...s, ...(seen && ended ? { usage: seen } : {}) })) };
 }
 
 /** Raw bytes (audio) as they arrive; a cut or stall errors the client's body. */

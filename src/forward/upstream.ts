@@ -9,6 +9,7 @@
  * Redirects are never followed: a node that redirects is misconfigured or compromised, and
  * following it would send the node's credential and the caller's prompt elsewhere.
  */
+import { cloudCredential } from '../providers/credential';
 import type { NodeConfig } from '../config/schema';
 import { readCapped } from '../http/body';
 import { fetchWithin } from '../http/fetch-within';
@@ -23,6 +24,9 @@ const FORWARDED_HEADERS = ['accept', 'accept-language', 'user-agent', 'openai-be
  * for requests, probes and stored-response follow-ups.
  */
 export function credentialFor(node: NodeConfig, env: Record<string, unknown>): { credential?: string; missing?: string } {
+  // Bedrock key pairs and Vertex service accounts: several secrets, or a key file (`providers/credential.ts`).
+  const cloud = cloudCredential(node, env);
+  if (cloud) return cloud;
   if (!node.apiKeyEnv) return {};
   const secret = env[node.apiKeyEnv];
   return typeof secret === 'string' ? { credential: secret } : { missing: node.apiKeyEnv };

@@ -7,6 +7,7 @@
 import type { HealthConfig, NodeConfig } from '../config/schema';
 import { credentialFor } from '../forward/upstream';
 import { fetchWithin } from '../http/fetch-within';
+import { CredentialError } from '../providers/credential';
 import { adapterFor } from '../providers/registry';
 import type { ProbeResult } from './state';
 
@@ -29,6 +30,7 @@ export async function probeNode(node: NodeConfig, env: Record<string, unknown>, 
     if (status === 'timeout') return { ok: false, latencyMs, error: `timeout after ${cfg.probeTimeoutMs} ms` };
     return status >= 200 && status < 300 ? { ok: true, latencyMs } : { ok: false, latencyMs, error: `HTTP ${status}` };
   } catch (err) {
+    if (err instanceof CredentialError) return { ok: false, latencyMs: Date.now() - started, error: err.message };
     return { ok: false, latencyMs: Date.now() - started, error: `connection failed (${String((err as Error)?.message ?? err).slice(0, 80)})` };
   }
 }

@@ -2,7 +2,8 @@
  * One meaning per body: a single pass over request JSON text that
  *  - refuses duplicate member names at any depth (`{"model":"a","model":"b"}` reads as `b`
  *    to JSON.parse and as `a` to some upstream parsers — the router must never check one
- *    model and forward another), comparing names after unescaping (`"mod\u0065l"` is `model`);
+ *    model and forward another), comparing names after unescaping (`"mod\u0065l"` is `model`)
+ *    and case folding (`"MAX_TOKENS"` is `max_tokens` to Go's `encoding/json`: `foldName`);
  *  - records where each top-level member's value lies, so the router can change a few
  *    top-level fields (`model`, `stream_options`, a token cap) by splicing text, leaving
  *    every other byte as the caller sent it — integers beyond 2^53 (`seed`) stay exact,
@@ -79,6 +80,15 @@ function pathOf(stack: Frame[], name: string): string {
   return [...stack.slice(1).map((f) => f.label), name].join('.').replace(/\.\[/g, '[');
 }
 
+/**
+ * A member name as case-insensitive parsers match it: Go's `encoding/json` (Ollama and other
+ * Go nodes) fills a field from any name equal under Unicode case folding — `MAX_TOKENS`,
+ * `ſtream` (long s), `K` (Kelvin) — the last one winning. Upper then lower case folds those.
+ */
+export function foldName(name: string): string {
+  return /^[a-z0-9_]*$/.test(name) ? name : name.toUpperCase().toLowerCase();
+}
+
 /** Scan a JSON object's text (already validated by JSON.parse). */
 export function scanObject(text: string): ScanResult {
   const members = new Map<string, MemberSpan>();
@@ -101,8 +111,9 @@ export function scanObject(text: string): ScanResult {
       if (top?.kind === 'object' && top.expectName) {
         const raw = text.slice(i + 1, end - 1);
         const name = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
-        if (top.names!.has(name)) return { ok: false, duplicate: name, path: pathOf(stack, name) };
-        top.names!.add(name);
+        const folded = foldName(name);
+        if (top.names!.has(folded)) return { ok: false, duplicate: name, path: pathOf(stack, name) };
+        top.names!.add(folded);
         top.currentName = name;
         top.expectName = false;
         if (depth === 1) pending = { name, nameStart: i, nameEnd: end };

@@ -23,8 +23,9 @@
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
  *   inline: a PDF's pages become images and text upstream), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
- *   (Responses `prompt` object), hosted tools that add what they find to the input
- *   (`web_search`, `file_search`, …: any tool not `function`/`custom`): no bound is knowable,
+ *   (Responses `prompt` object), a stored output item named by id (Responses
+ *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
+ *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
@@ -108,6 +109,9 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
+      walk.unbounded = true;
+      return 0;
     case 'file':
     case 'input_file':
       walk.unbounded = true;
@@ -149,7 +153,9 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const hosted = tools.some((t) => !PLAIN_TOOLS.has(String((t as { type?: unknown } | null)?.type)));
   const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
-  return hosted || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+  // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
+  const search = body.web_search_options !== undefined && body.web_search_options !== null;
+  return hosted || search || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
 }
 
 export interface PromptEstimate {

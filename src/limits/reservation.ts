@@ -14,7 +14,8 @@
  *   again in each: prompt + prompts × max(n, best_of) × cap (+ prompt × max(n, best_of));
  * - Responses: cap (× `n`, which OpenAI does not take but an upstream might honour);
  * - embeddings: nothing but the prompt.
- * Endpoints charged by request alone (`ENDPOINTS[…].charge`) reserve no tokens. The cap is the
+ * Endpoints charged by request alone (`ENDPOINTS[…].charge`) reserve no tokens, except image
+ * generations on models that bill the images as tokens (gpt-image: `image-output.ts`). The cap is the
  * caller's or, when the caller set none, the largest `defaultMaxTokens` of the chain, which
  * every attempt also sends upstream (`forward/attempt-body.ts`).
  *
@@ -30,6 +31,7 @@ import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, promptCount } from './estimate';
+import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 
@@ -37,8 +39,7 @@ import { imageSize } from './image-size';
 function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
   return chain.flatMap((model) => {
     const configured = config.models[model]?.imageTokens;
-    const names = new Set([model, ...config.nodes.flatMap((n) => (n.models.includes(model) && n.modelMap[model] ? [n.modelMap[model]!] : []))]);
-    return [...names].map((name) => imageRuleFor(name, configured));
+    return modelNames(config, model).map((name) => imageRuleFor(name, configured));
   });
 }
 
@@ -72,7 +73,16 @@ function outputTokens(config: LoadedConfig, request: ParsedRequest, model: strin
   return request.endpoint === 'responses' ? cap * count(body.n) : cap;
 }
 
+/** The names each chain model reaches nodes under (its router id and every node's own name for it). */
+function modelNames(config: LoadedConfig, model: string): string[] {
+  return [...new Set([model, ...config.nodes.flatMap((n) => (n.models.includes(model) && n.modelMap[model] ? [n.modelMap[model]!] : []))])];
+}
+
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
+  if (request.endpoint === 'images') {
+    // Charged per request, but gpt-image models bill tokens for the images they write: reserved (`image-output.ts`).
+    return imageRequestTokens(request.body, chain.map((m) => ({ names: modelNames(config, m), configured: config.models[m]?.imageOutputTokens })));
+  }
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   return prompt + outputTokens(config, request, undefined, chain, prompt);
 }

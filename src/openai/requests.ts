@@ -3,13 +3,13 @@
  * checked; every other field passes through to the upstream untouched (loose objects).
  * JSON bodies are checked for nesting depth (`MAX_JSON_DEPTH`) and duplicate keys and located
  * for splicing; multipart forms (audio uploads) are read for their `model` and `stream`
- * fields (each field once) and resent as they came. Counts that multiply what an upstream
- * bills (`n`, `best_of`) are held to OpenAI's ranges.
+ * fields (each field once) and resent as the router read them (written anew, once). Counts
+ * that multiply what an upstream bills (`n`, `best_of`) are held to OpenAI's ranges.
  */
 import * as z from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
-import { scanObject, type ScannedObject } from '../http/json-members';
+import { foldName, scanObject, type ScannedObject } from '../http/json-members';
 import { ENDPOINTS, type Endpoint } from './endpoints';
 
 const Model = z.string().min(1);
@@ -103,7 +103,7 @@ export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 
 interface Base {
   endpoint: Endpoint;
-  /** The caller's bytes, resent as they are when nothing needs changing. */
+  /** The caller's bytes, resent as they are when nothing needs changing (multipart: the form as the router wrote it). */
   raw: Uint8Array;
   /** The fields the router acts on (for multipart: the form's text fields). */
   body: Record<string, unknown> & { model: string };
@@ -144,6 +144,29 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
+/** Top-level parameters the router reads or writes (limits, routing, reservations, stored state). */
+const ROUTER_FIELDS = new Set([
+  ...['model', 'messages', 'input', 'prompt', 'instructions', 'suffix', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens'],
+  ...['max_output_tokens', 'n', 'best_of', 'echo', 'tools', 'functions', 'response_format', 'text', 'prediction', 'web_search_options'],
+  ...['previous_response_id', 'store', 'background', 'conversation', 'size', 'quality', 'partial_images', 'voice'],
+]);
+
+/**
+ * A parameter the router acts on, spelt in another case (`MAX_COMPLETION_TOKENS`, `N`,
+ * `ſtream`): the router does not read it, but a Go node (`encoding/json` folds case) does —
+ * a cap or a choice count the reservation never saw. Refused, as a duplicate is.
+ */
+function checkSpelling(scanned: ScannedObject): void {
+  for (const name of scanned.members.keys()) {
+    const folded = foldName(name);
+    if (folded === name || !ROUTER_FIELDS.has(folded)) continue;
+    throw new RouterError(400, `The request body has the key '${name}', which some upstreams read as '${folded}'. Spell parameters in lower case.`, {
+      code: 'invalid_request',
+      param: name,
+    });
+  }
+}
+
 function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
@@ -165,6 +188,7 @@ function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
       param: scan.path,
     });
   }
+  checkSpelling(scan.object);
   const parsed = SCHEMAS[endpoint].safeParse(json);
   if (!parsed.success) throw invalid(parsed.error);
   const body = parsed.data as Base['body'];
@@ -195,7 +219,13 @@ async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes
   if (!(form.get('file') instanceof File)) {
     throw new RouterError(400, "Invalid request: file: a file part named 'file' is required", { code: 'invalid_request', param: 'file' });
   }
-  return { kind: 'multipart', endpoint, raw: bytes, contentType, form, body: parsed.data, stream: body.stream === 'true' };
+  // What goes upstream is the form as the router read it, written anew: multipart parsers
+  // disagree on malformed parts (workerd reads a part's first Content-Disposition, undici and
+  // python-multipart its last), so the caller's own bytes could hold a field — a second
+  // `model` — that the router never saw. Written once, so failover resends the same bytes.
+  const written = new Response(form);
+  const raw = new Uint8Array(await written.arrayBuffer());
+  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data, stream: body.stream === 'true' };
 }
 
 /** Parse and validate a buffered body; 400 with the offending field as `param`. */

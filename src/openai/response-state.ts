@@ -27,18 +27,23 @@ function previousNotFound(previous: string): RouterError {
 }
 
 /**
- * `background: true` answers at once while the provider keeps generating, so a concurrency
- * slot would be given back long before the work ends. Keys (and nodes) that count concurrency
- * are refused it; tokens and spend are safe either way (no usage in the answer: held at the
- * reservation).
+ * `background: true` answers at once while the provider keeps generating — for minutes, or
+ * longer — so neither a concurrency slot nor a token window can cover the work: the slot
+ * would be given back at once, and the reservation leaves the 60-s window a minute after the
+ * answer while the provider may still be writing, so a later minute could hold that work and
+ * a full `tpm` of new requests. Keys (and nodes) that count concurrency or tokens are refused
+ * it; spend budgets are safe (no usage in the answer: held at the worst-case cost for the day).
  */
 function checkBackground(config: LoadedConfig, request: ParsedRequest, keyLimits: KeyLimits | undefined, chain: string[]): void {
   if (request.body.background !== true) return;
-  const nodeCounts = config.nodes.some((n) => n.limits?.concurrency !== undefined && chain.some((m) => n.models.includes(m)));
-  if (keyLimitSet(config, keyLimits).concurrency === undefined && !nodeCounts) return;
+  const counts = (l: { concurrency?: number | undefined; tpm?: number | undefined } | undefined) => l?.concurrency !== undefined || l?.tpm !== undefined;
+  const nodeCounts = config.nodes.some((n) => counts(n.limits) && chain.some((m) => n.models.includes(m)));
+  const key = keyLimitSet(config, keyLimits);
+  if (!counts(key) && !nodeCounts) return;
+  const what = key.concurrency !== undefined ? 'a concurrency limit' : key.tpm !== undefined ? 'a tokens-per-minute limit' : 'a node with a quota';
   throw new RouterError(
     400,
-    'background: true is not available for this key: it has a concurrency limit, and a background response would hold no slot while the provider generates it. Send the request without background (stream: true keeps the connection cheap).',
+    `background: true is not available for this key: it has ${what}, which a background response would escape while the provider generates it (the router sees neither its end nor its tokens). Send the request without background (stream: true keeps the connection cheap).`,
     { code: 'background_not_allowed', param: 'background' },
   );
 }

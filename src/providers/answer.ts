@@ -52,9 +52,10 @@ export function answerShape(caller: WireFormat, node: WireFormat, adapter: Provi
     return {
       caller,
       ...(adapter.translateJson ? { json: (body: unknown) => adapter.translateJson!(body, ctx) } : {}),
-      stream: () => new AnthropicToChatStream(ctx),
+      // Bedrock brings its own (Converse, binary event stream); Messages nodes use Anthropic's.
+      stream: () => adapter.streamTranslator?.(ctx) ?? new AnthropicToChatStream(ctx),
       pass: false,
-      usage: messagesUsage,
+      usage: (body) => adapter.usage(body),
       error: (status, headers, body) => {
         const mapped = adapter.mapError(status, headers, body);
         return { status: mapped.status, body: mapped.body };

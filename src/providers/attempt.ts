@@ -14,6 +14,8 @@ import type { ParsedRequest } from '../openai/requests';
 import type { PlannedAttempt } from '../forward/plan';
 import { answerShape, type AnswerShape } from './answer';
 import { messagesToChatRequest } from './anthropic-inbound/to-chat-request';
+import { CredentialError } from './credential';
+import { nativeMessagesShape } from './native-messages';
 import { adapterFor, wireFormatOf, type WireFormat } from './registry';
 import { fail, ok, type ProviderAdapter, type Result, type TranslationContext } from './types';
 
@@ -42,6 +44,8 @@ export const callerFormatOf = (request: Pick<ParsedRequest, 'endpoint'>): WireFo
 
 function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: ProviderAdapter, callerFormat: WireFormat, tctx: TranslationContext): Result<unknown> {
   if (callerFormat === 'anthropic') {
+    // Bedrock models other than Claude (no native Messages body): not translated for Messages callers.
+    if (adapter.name === 'bedrock') return fail('unsupported_endpoint', `Node ${attempt.node.id} takes Anthropic Messages requests for Claude models only.`);
     const chat = messagesToChatRequest(cx.request.body, { upstreamModel: attempt.upstreamModel });
     if (!chat.ok || maxTokensParamFor(cx.config, attempt.model, attempt.upstreamModel) === 'max_tokens') return chat;
     const { max_tokens, ...rest } = chat.value;
@@ -55,10 +59,12 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   const { request } = cx;
   const adapter = adapterFor(attempt.node);
   const callerFormat = callerFormatOf(request);
-  const nodeFormat = wireFormatOf(attempt.node);
+  const nodeFormat = wireFormatOf(attempt.node, attempt.upstreamModel);
   // Messages are chat to every adapter: Anthropic's maps chat to `/messages`, the others to chat completions.
   const routerPath = request.endpoint === 'messages' ? '/chat/completions' : ENDPOINTS[request.endpoint].path;
-  const target = adapter.target(attempt.node, attempt.model, routerPath);
+  // Claude on Bedrock / Vertex takes Messages callers' bodies nearly as they are (`native-messages.ts`).
+  const native = callerFormat === 'anthropic' ? adapter.messagesTarget?.(attempt.node, attempt.model, request.stream) : undefined;
+  const target = native ?? adapter.target(attempt.node, attempt.model, routerPath, { stream: request.stream });
   if (!target.ok) return target;
   const tctx: TranslationContext = {
     model: attempt.model,
@@ -68,7 +74,11 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   };
   let body: BodyInit;
   let contentType = 'application/json';
-  if (callerFormat === nodeFormat) {
+  if (native) {
+    const platformBody = adapter.messagesBody!(request.body, { ...tctx, stream: request.stream });
+    if (!platformBody.ok) return platformBody;
+    body = JSON.stringify(platformBody.value);
+  } else if (callerFormat === nodeFormat) {
     ({ body, contentType } = cx.bodyFor(attempt));
   } else {
     const translated = translatedBody(cx, attempt, adapter, callerFormat, tctx);
@@ -83,9 +93,16 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
     let bytes: Uint8Array | undefined;
     const sent = body;
     const bodyBytes = () => (bytes ??= typeof sent === 'string' ? encoder.encode(sent) : sent instanceof Uint8Array ? sent : undefined);
-    const pending = adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bodyBytes });
-    const auth = pending instanceof Promise ? await pending : pending;
+    let auth: Record<string, string>;
+    try {
+      const pending = adapter.authHeaders(cx.credential, { url: target.value, method: 'POST', body: bodyBytes });
+      auth = pending instanceof Promise ? await pending : pending;
+    } catch (err) {
+      // A Vertex token that could not be minted: the node's fault (the engine skips it), never the caller's.
+      if (err instanceof CredentialError) return fail('node_credential', err.message);
+      throw err;
+    }
     for (const [name, value] of Object.entries(auth)) headers.set(name, value);
   }
-  return ok({ url: target.value, headers, body, adapter, shape: answerShape(callerFormat, nodeFormat, adapter, tctx) });
+  return ok({ url: target.value, headers, body, adapter, shape: native ? nativeMessagesShape(adapter, tctx) : answerShape(callerFormat, nodeFormat, adapter, tctx) });
 }

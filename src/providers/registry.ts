@@ -6,6 +6,9 @@
 import type { NodeConfig } from '../config/schema';
 import { anthropicAdapter } from './anthropic/adapter';
 import { azureAdapter } from './azure/adapter';
+import { bedrockProvider } from './bedrock/provider';
+import { vertexProvider } from './vertex/provider';
+import { isClaude } from './vertex/url';
 import { openaiAdapter } from './openai/adapter';
 import type { ProviderAdapter } from './types';
 
@@ -21,6 +24,11 @@ function build(node: NodeConfig): ProviderAdapter {
       return azureAdapter(node.azure ?? { style: 'v1' });
     case 'anthropic':
       return anthropicAdapter(node.anthropicVersion);
+    // The schema refuses bedrock / vertex nodes without their options.
+    case 'bedrock':
+      return bedrockProvider(node.bedrock!);
+    case 'vertex':
+      return vertexProvider(node.vertex!);
     default:
       // `openai`, and node objects built before the field existed (the schema's default).
       return openaiAdapter;
@@ -37,7 +45,11 @@ export function adapterFor(node: NodeConfig): ProviderAdapter {
   return adapter;
 }
 
-/** The format a node speaks on the wire. */
-export function wireFormatOf(node: NodeConfig): WireFormat {
-  return node.provider === 'anthropic' ? 'anthropic' : 'openai';
+/**
+ * The format a node speaks on the wire for a model. Bedrock (Converse) is translated like
+ * Anthropic's; Vertex speaks OpenAI for Gemini (its openapi endpoint) and Messages for Claude.
+ */
+export function wireFormatOf(node: NodeConfig, upstreamModel?: string): WireFormat {
+  if (node.provider === 'vertex') return upstreamModel !== undefined && isClaude(upstreamModel) ? 'anthropic' : 'openai';
+  return node.provider === 'anthropic' || node.provider === 'bedrock' ? 'anthropic' : 'openai';
 }

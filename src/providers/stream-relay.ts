@@ -68,6 +68,7 @@ export function relayTranslated(
   let open = 0;
   function take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault } {
     let out = '';
+    if (translator.pushBytes) return binary(chunk);
     const text = decoder.decode(chunk, { stream: true });
     const events = sse.push(text);
     open = events.length > 0 ? 0 : open + text.length;
@@ -84,6 +85,12 @@ export function relayTranslated(
         out += rawFrame(event);
       } else out += watch(frames);
     }
+    return { out: out ? encoder.encode(out) : null };
+  }
+
+  /** Binary upstream streams (Bedrock): the translator decodes the frames itself. */
+  function binary(chunk: Uint8Array): { out: Uint8Array | null } {
+    const out = watch(translator.pushBytes!(chunk));
     return { out: out ? encoder.encode(out) : null };
   }
 

@@ -9,7 +9,7 @@
  */
 
 /** Outbound providers a node can speak (`nodes[].provider`, default `openai`). */
-export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic'] as const;
+export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic', 'bedrock', 'vertex'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /**
@@ -38,7 +38,9 @@ export type TranslationFailureReason =
   /** Tool-call arguments that are not a JSON object, where the target needs an object. */
   | 'invalid_tool_arguments'
   /** The node's API has no such endpoint (e.g. moderations on Azure). */
-  | 'unsupported_endpoint';
+  | 'unsupported_endpoint'
+  /** The node's credential could not be had (a Vertex token mint failed): the node's fault, never the caller's. */
+  | 'node_credential';
 
 export interface TranslationFailure {
   reason: TranslationFailureReason;
@@ -107,6 +109,11 @@ export interface StreamTranslator {
   end(): SseFrame[];
   /** Usage seen so far (final once the stream has ended), undefined if the upstream sent none. */
   usage(): CanonicalUsage | undefined;
+  /**
+   * Binary upstream streams (Bedrock's AWS event stream): fed the raw bytes as they arrive
+   * instead of SSE events; the relay calls this, not `push`, when it is present.
+   */
+  pushBytes?(bytes: Uint8Array): SseFrame[];
 }
 
 /** What one request to a node needs, computed by the adapter. */
@@ -128,8 +135,11 @@ export interface TranslationContext {
  */
 export interface ProviderAdapter {
   readonly name: ProviderName;
-  /** Upstream URL for a router endpoint path (`/chat/completions`, `/embeddings`, …). */
-  target(node: ProviderNode, model: string, path: string): Result<string>;
+  /**
+   * Upstream URL for a router endpoint path (`/chat/completions`, `/embeddings`, …). `stream`:
+   * the caller asked for a stream (Bedrock and Vertex have separate streaming operations).
+   */
+  target(node: ProviderNode, model: string, path: string, options?: { stream: boolean }): Result<string>;
   /**
    * Headers that carry the node's credential (never the caller's key). Given the request
    * about to be sent, so a signing scheme (SigV4) can cover its URL, method and body bytes;
@@ -148,4 +158,14 @@ export interface ProviderAdapter {
   mapError(status: number, headers: Headers, body: unknown): MappedError;
   /** Unbilled health probe request for the node. */
   probe(node: ProviderNode): { url: string; method: 'GET' };
+  /**
+   * Anthropic Messages callers the node serves natively (Claude on Bedrock InvokeModel, on
+   * Vertex rawPredict): the body kept, but for the platform's own changes. Undefined (or
+   * `messagesTarget` answering undefined for a model): Messages callers are translated as
+   * for any node of the adapter's wire format.
+   */
+  messagesTarget?(node: ProviderNode, model: string, stream: boolean): Result<string> | undefined;
+  messagesBody?(body: unknown, ctx: TranslationContext & { stream: boolean }): Result<unknown>;
+  /** A translator for the native stream when it is not Anthropic SSE (Bedrock's event stream). */
+  messagesStream?(): StreamTranslator;
 }

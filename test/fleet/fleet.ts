@@ -12,6 +12,7 @@
  *   GET  /nodes/:id/requests    → the last requests that node received (headers, body)
  *   POST /reset                 → every node back to default knobs, logs cleared
  *   POST /webhook               → records an alert (a local Slack/Discord-style receiver)
+ *   GET  /vertex-service-account → {json}: the key file the Vertex token node trusts (`vertex.ts`)
  *   GET  /webhook               → the alerts received, oldest first
  */
 import { createHash } from 'node:crypto';
@@ -19,20 +20,24 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleAnthropic } from './anthropic.ts';
 import { azureGate } from './azure.ts';
+import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
+import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
 import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
   port?: number;
   knobs?: Partial<Knobs>;
-  /** The API it speaks (default `openai`). */
+  /** The API it speaks (default `openai`; `bedrock`, `vertex`, `vertex-token`: `bedrock.ts`, `vertex.ts`). */
   speaks?: Speaks;
 }
 
 export interface Fleet {
   controlUrl: string;
   nodes: { id: string; port: number; url: string }[];
+  /** With a `vertex-token` node: the service-account key file its token endpoint trusts. */
+  vertexServiceAccount?: string;
   close(): Promise<void>;
 }
 
@@ -56,6 +61,9 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
   if (k.latencyMs > 0) await sleep(k.latencyMs);
+  if (node.speaks === 'bedrock') return handleBedrock(node, req, res, bytes);
+  if (node.speaks === 'vertex') return handleVertex(node, req, res, bytes);
+  if (node.speaks === 'vertex-token') return handleVertexToken(node, req, res, bytes);
   if (node.speaks === 'anthropic') return handleAnthropic(node, req, res, (req.url ?? '').split('?')[0]!, body);
   const azurePath = node.speaks === 'azure' ? azureGate(node, req, res) : undefined;
   if (azurePath === null) return;
@@ -77,7 +85,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     res.writeHead(302, { location: k.redirectTo, 'content-length': 0 });
     return res.end();
   }
-  const path = azurePath ?? (req.url ?? '').split('?')[0];
+  const path = azurePath ?? (req.url ?? '').split('?')[0] ?? '';
   if (req.method === 'GET' && path === '/v1/models') {
     return sendJson(res, 200, { object: 'list', data: [{ id: 'sim-model', object: 'model', created: 0, owned_by: node.id }] });
   }
@@ -135,6 +143,9 @@ async function streamChat(
   const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: body.model };
   const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   if (k.endlessEvent) return writeEndlessEvent(res);
+  const opts = body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | undefined;
+  // vLLM's `continuous_usage_stats`: every chunk carries the usage so far (one token a chunk here).
+  const soFar = (i: number) => (opts?.continuous_usage_stats ? { usage: { prompt_tokens: meta.promptTokens, completion_tokens: i + 1, total_tokens: meta.promptTokens + i + 1 } } : {});
   for (let i = 0; i < k.chunks; i++) {
     if (i === k.cutAfterChunks) {
       res.socket?.destroy();
@@ -142,7 +153,7 @@ async function streamChat(
     }
     if (i === k.stallAfterChunks) return; // keep the socket open, send nothing more
     const delta = i === 0 ? { role: 'assistant', content: `Hello from ${node.id}` } : { content: ` #${i}` };
-    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}) });
+    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), ...soFar(i) });
     if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
   }
   if (k.cutAfterChunks === k.chunks) {
@@ -150,7 +161,6 @@ async function streamChat(
     return;
   }
   send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-  const opts = body.stream_options as { include_usage?: boolean } | undefined;
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
     send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
@@ -240,9 +250,11 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   await Promise.all(nodes.map(listen));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   let alerts: unknown[] = [];
+  const tokenNode = nodes.find((n) => n.speaks === 'vertex-token');
+  const vertexServiceAccount = () => (tokenNode ? fleetServiceAccount(`http://127.0.0.1:${tokenNode.port}/token`) : undefined);
   const control = http.createServer(async (req, res) => {
     try {
-      const parts = (req.url ?? '/').split('?')[0].split('/').filter(Boolean);
+      const parts = ((req.url ?? '/').split('?')[0] ?? '').split('/').filter(Boolean);
       if (req.method === 'GET' && parts[0] === 'nodes' && parts.length === 1) {
         return sendJson(res, 200, nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1`, knobs: n.knobs, requests: n.served })));
       }
@@ -258,6 +270,8 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
         return sendJson(res, 200, { ok: true });
       }
       if (parts[0] === 'webhook' && req.method === 'GET') return sendJson(res, 200, alerts);
+      // The Vertex service-account key file the token endpoint trusts (workerd tests hold it as a secret).
+      if (parts[0] === 'vertex-service-account' && req.method === 'GET') return sendJson(res, 200, { json: vertexServiceAccount() ?? null });
       if (req.method === 'POST' && parts[0] === 'reset') {
         alerts = [];
         for (const n of nodes) {
@@ -277,6 +291,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
   return {
     controlUrl,
+    ...(tokenNode ? { vertexServiceAccount: vertexServiceAccount() } : {}),
     nodes: nodes.map((n) => ({ id: n.id, port: n.port, url: `http://127.0.0.1:${n.port}/v1` })),
     async close() {
       await Promise.all(nodes.map((n) => (n.listening ? stopListening(n) : undefined)));

@@ -55,6 +55,18 @@ export interface Knobs {
   knownDeployments?: string[];
   /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
   msPerToken: number;
+  /** Bedrock / Vertex nodes (`bedrock.ts`, `vertex.ts`): the region they serve (SigV4 scope; Vertex location). */
+  cloudRegion?: string;
+  /** Vertex nodes: the project in their URLs. */
+  gcpProject?: string;
+  /** Bedrock: with `status`, the exception name to answer (default from the status: 429 → ThrottlingException). */
+  awsErrorType?: string;
+  /** Bedrock streams: send this exception frame (e.g. `throttlingException`) after the first chunk. */
+  streamException?: string;
+  /** Bedrock / Vertex: this node's clock runs this far ahead (signatures and tokens age). */
+  clockOffsetMs?: number;
+  /** Vertex token endpoint: lifetime of the tokens it issues, seconds (default 3599). */
+  tokenLifetimeS?: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -90,8 +102,8 @@ export interface RecordedRequest {
   sha256: string;
 }
 
-/** The API a simulated node speaks (`anthropic.ts`, `azure.ts`; default OpenAI-compatible). */
-export type Speaks = 'openai' | 'anthropic' | 'azure';
+/** The API a simulated node speaks (`anthropic.ts`, `azure.ts`, `bedrock.ts`, `vertex.ts`; default OpenAI-compatible). */
+export type Speaks = 'openai' | 'anthropic' | 'azure' | 'bedrock' | 'vertex' | 'vertex-token';
 
 export interface SimNode {
   id: string;

@@ -4,6 +4,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startFleet, type Fleet } from '../fleet/fleet.ts';
+import { CLOUD_FLEET_NODES } from './cloud-nodes.ts';
 import { NODE_SECRETS, PROVIDER_NODES, TEST_NODES } from './test-config.ts';
 
 let fleet: Fleet | undefined;
@@ -12,6 +13,7 @@ export async function setup(project: TestProject) {
   fleet = await startFleet([
     ...TEST_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRETS[n.secret] } })),
     ...PROVIDER_NODES.map((n) => ({ id: n.id, speaks: n.speaks, knobs: { requireKey: NODE_SECRETS[n.secret] } })),
+    ...CLOUD_FLEET_NODES,
   ]);
   project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes });
 }

@@ -109,6 +109,8 @@ describe('parts no body bounds', () => {
     expect(unbounded({ input: 'x', tools: [{ type: 'web_search' }] })).toBe(true);
     expect(unbounded({ input: 'x', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe(true);
     expect(unbounded({ input: 'x', conversation: 'conv_1' })).toBe(true);
+    expect(unbounded({ input: [{ type: 'item_reference', id: 'msg_1' }] })).toBe(true);
+    expect(unbounded({ messages: [{ role: 'user', content: 'x' }], web_search_options: {} })).toBe(true);
     expect(unbounded({ prompt: { id: 'pmpt_1', variables: {} } })).toBe(true);
     expect(unbounded({ messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).toBe(true);
     expect(unbounded({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'custom', name: 'g' }] })).toBe(false);

@@ -17,6 +17,13 @@ describe('scanObject', () => {
     expect(scanObject('{"model":"a","mod\\u0065l":"b"}')).toMatchObject({ ok: false, duplicate: 'model' });
   });
 
+  it('compares names as case-folding parsers (Go) do', () => {
+    expect(scanObject('{"max_tokens":1,"MAX_TOKENS":2}')).toMatchObject({ ok: false, duplicate: 'MAX_TOKENS' });
+    expect(scanObject('{"stream":false,"\u017ftream":true}')).toMatchObject({ ok: false, duplicate: 'ſtream' });
+    expect(scanObject('{"a":{"kind":1,"\u212aind":2}}')).toMatchObject({ ok: false, path: 'a.\u212aind' });
+    expect(scanObject('{"firstName":1,"first_name":2}')).toMatchObject({ ok: true });
+  });
+
   it('refuses duplicates at any depth and names the path', () => {
     const text = '{"messages":[{"role":"user","content":"x"},{"role":"user","role":"system"}]}';
     expect(scanObject(text)).toEqual({ ok: false, duplicate: 'role', path: 'messages[1].role' });

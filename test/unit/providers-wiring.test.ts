@@ -31,7 +31,7 @@ describe('nodes[].provider', () => {
     [{ provider: 'azure', azure: { style: 'deployments' } }, 'nodes[0].azure.apiVersion'],
     [{ azure: { style: 'v1' } }, 'nodes[0].azure: only for provider "azure"'],
     [{ provider: 'anthropic', endpoints: ['chat', 'embeddings'] }, 'nodes[0].endpoints: an anthropic node serves chat only'],
-    [{ provider: 'bedrock' }, 'nodes[0].provider'],
+    [{ provider: 'cohere' }, 'nodes[0].provider'],
     [{ provider: 'anthropic', anthropicVersion: 'latest' }, 'nodes[0].anthropicVersion'],
   ])('refuses %j with the path of the bad field', (extra, expected) => {
     const r = parse([node(extra)]);

@@ -44,13 +44,16 @@ describe('responseState', () => {
     expect(await refusal(responseState({}, config, await responses({}), key, chain))).toMatchObject({ status: 503, code: 'response_ids_unavailable' });
   });
 
-  it('refuses background for a key with its own or a default concurrency limit, or a node that counts concurrency', async () => {
+  it('refuses background for a key with its own or a default concurrency or tpm limit, or a node that counts either', async () => {
     const background = await responses({ background: true });
     expect(await responseState(env, config, background, key, chain)).toBeDefined();
     for (const [cfg, k] of [
       [config, { id: 'key_a', limits: { concurrency: 3 } }],
       [build({ limits: { defaults: { concurrency: 20 } } }), key],
       [build({}, { limits: { concurrency: 5 } }), key],
+      [config, { id: 'key_a', limits: { tpm: 1_000 } }],
+      [build({ limits: { defaults: { tpm: 10_000 } } }), key],
+      [build({}, { limits: { tpm: 5_000 } }), key],
     ] as const) {
       expect(await refusal(responseState(env, cfg, background, k, chain))).toMatchObject({ status: 400, code: 'background_not_allowed', param: 'background' });
     }

@@ -125,6 +125,22 @@ describe('POST /v1/audio/transcriptions and /translations (multipart)', () => {
     expect(await res.json()).toEqual({ text: 'translated meeting.mp3 (5000 bytes) with solo-upstream-v2 on n-solo' });
   });
 
+  it('an upstream reads the model the router judged: a part with two Content-Disposition headers cannot smuggle a second model', async () => {
+    // workerd reads a part's first Content-Disposition, undici and python-multipart its last:
+    // forwarded as sent, this part is "x" to the router and a second `model` to the node.
+    const { key: restricted } = await newKey({ models: ['gpt-4o-mini'] });
+    const B = 'b0undary';
+    const part = (headers: string, value: string) => `--${B}\r\n${headers}\r\n\r\n${value}\r\n`;
+    const body =
+      part('Content-Disposition: form-data; name="x"\r\nContent-Disposition: form-data; name="model"', 'forbidden-model') +
+      part('Content-Disposition: form-data; name="model"', 'gpt-4o-mini') +
+      part('Content-Disposition: form-data; name="file"; filename="a.mp3"\r\nContent-Type: audio/mpeg', 'AAAA') +
+      `--${B}--\r\n`;
+    const res = await call('/v1/audio/transcriptions', { key: restricted, body, headers: { 'content-type': `multipart/form-data; boundary=${B}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ text: expect.stringMatching(/^transcribed a\.mp3 \(4 bytes\) with gpt-4o-mini on /) });
+  });
+
   it('refuses a JSON body and a form without a file', async () => {
     expect((await call('/v1/audio/transcriptions', { key, body: { model: 'gpt-4o-mini' } })).status).toBe(400);
     const f = new FormData();

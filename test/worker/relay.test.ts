@@ -44,6 +44,19 @@ describe('usage is read structurally, never from caller text', () => {
   }
 });
 
+describe('usage of a stream that did not end', () => {
+  it('a chat stream cut after chunks that carried usage so far (vLLM continuous_usage_stats) settles at its reservation, not the partial usage', async () => {
+    for (const node of ['n-us', 'n-eu', 'n-ap']) await setNode(node, { chunks: 10, cutAfterChunks: 3, chunkDelayMs: 20 });
+    const { key, id } = await newKey({ limits: { tpm: 10_000 } });
+    const body = chatBody({ stream: true, stream_options: { include_usage: true, continuous_usage_stats: true }, max_tokens: 50 });
+    const events = await sseEvents(await call('/v1/chat/completions', { key, body }));
+    expect(events.some((e) => e.includes('"completion_tokens":3'))).toBe(true); // the caller saw usage so far…
+    expect(JSON.parse(events.at(-1)!).error.code).toMatch(/^upstream_stream_/);
+    // …but the upstream may have written up to the cap: held at prompt estimate + 50.
+    expect(await settledTokens(id)).toBeGreaterThanOrEqual(50);
+  });
+});
+
 describe('the end marker is read structurally', () => {
   it('caller metadata {"type":"response.completed"} echoed in response.created does not pass a short stream off as complete', async () => {
     await setNode('n-us', { endAfterChunks: 1, chunks: 3 });

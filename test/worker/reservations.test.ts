@@ -92,6 +92,21 @@ describe('prompt parts the body cannot bound', () => {
     expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
   });
 
+  it('an item_reference names a stored output item the body does not hold: the context window, refused for a smaller tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const input = [{ type: 'item_reference', id: 'msg_0123456789abcdef' }, { role: 'user', content: 'Go on' }];
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input, max_output_tokens: 100 } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
+  it('chat\'s web_search_options adds what the search finds: the context window, refused for a smaller tpm', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ web_search_options: {}, max_tokens: 100 }) });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+  });
+
   it('images cost gpt-4o-mini\'s own rate (2,833 + 5,667 a tile), not gpt-4o\'s', async () => {
     const { key } = await newKey({ limits: { tpm: 40_000 } });
     const content = [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }];
@@ -99,6 +114,48 @@ describe('prompt parts the body cannot bound', () => {
     expect(res.status).toBe(429);
     // The rule's maximum, 8 tiles: 2,833 + 8 × 5,667 = 48,169 (gpt-4o's rule would say 1,445).
     expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Requested 481\d\d/);
+  });
+});
+
+describe('image generations that bill tokens', () => {
+  /** The fleet's nodes serve gpt-4o-mini under gpt-image-1's name, which bills (and reports) each image in tokens. */
+  const gptImageConfig = () => {
+    const config = testConfig();
+    for (const node of config.nodes) if (MINI_NODES.includes(node.id)) node.modelMap = { 'gpt-4o-mini': 'gpt-image-1' };
+    return config;
+  };
+  type ImageUsage = { input_tokens: number; output_tokens: number; total_tokens: number };
+
+  it('five high-quality gpt-image requests against tpm 5,000: the image tokens the fleet billed stay within 5,000', async () => {
+    const config = gptImageConfig();
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const send = () => callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', size: '1024x1024', quality: 'high' } });
+    const responses = await Promise.all(Array.from({ length: 5 }, send));
+    const served = responses.filter((r) => r.status === 200);
+    expect(served.length).toBeGreaterThan(0);
+    expect(responses.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    const billed = (await Promise.all(served.map(async (r) => (await r.json<{ usage: ImageUsage }>()).usage.total_tokens))).reduce((a, b) => a + b, 0);
+    expect(billed).toBeGreaterThan(4_000); // 4,160 output tokens an image
+    expect(billed).toBeLessThanOrEqual(5_000);
+    await Promise.all(responses.filter((r) => r.status !== 200).map((r) => r.text()));
+  });
+
+  it('an image request whose n × per-image tokens alone pass tpm is refused at once, naming what it reserves', async () => {
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const res = await callWithConfig(gptImageConfig(), '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 } });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    // Size and quality left to the upstream: the dearest, high at 1024×1536 (6,240 each), + the prompt's 2.
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 5000, Requested 12482/);
+  });
+
+  it('models.<id>.imageOutputTokens bounds an image model the router cannot tell by name', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].imageOutputTokens = 3_000;
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const res = await callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Requested 6002/);
   });
 });
 
@@ -166,6 +223,24 @@ describe('one meaning per body', () => {
     expect(res.status).toBe(400);
     expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'duplicate_key', param: 'model' });
     for (const id of [...MINI_NODES, 'n-solo']) expect(await nodeRequests(id)).toHaveLength(0);
+  });
+
+  it('a parameter spelt in another case (read by Go nodes, which fold case) is a 400, never forwarded', async () => {
+    const { key } = await newKey({ limits: { tpm: 10_000 } });
+    const head = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":10';
+    const cases: [string, string, string][] = [
+      [`${head},"MAX_TOKENS":100000}`, 'duplicate_key', 'MAX_TOKENS'], // Go: the last one wins
+      [`${head},"Max_Completion_Tokens":100000}`, 'invalid_request', 'Max_Completion_Tokens'], // the rename would put max_completion_tokens before it
+      [`${head},"N":100}`, 'invalid_request', 'N'],
+      [`${head},"\u017ftream":true}`, 'invalid_request', '\u017ftream'], // long s folds to s
+      ['{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"text","text":"Hi","TYPE":"input_file"}]}]}', 'duplicate_key', 'messages[0].content[0].TYPE'],
+    ];
+    for (const [body, code, param] of cases) {
+      const res = await call('/v1/chat/completions', { key, body });
+      expect(res.status, body).toBe(400);
+      expect((await res.json<{ error: { code: string; param: string } }>()).error, body).toMatchObject({ code, param: JSON.parse(`"${param}"`) });
+    }
+    for (const id of MINI_NODES) expect(await nodeRequests(id)).toHaveLength(0);
   });
 
   it('JSON nested 200,000 deep is a 400 invalid_request for a key with limits, not a 500', async () => {

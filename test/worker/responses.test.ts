@@ -333,8 +333,19 @@ describe('background: true', () => {
     expect(await allNodeRequests()).toBe(before);
   });
 
-  it('passes for a key without one, and its tokens stay held at the reservation (the answer has no usage)', async () => {
+  it('is refused for a key with a tpm limit: the work outlives the 60-s window its reservation sits in', async () => {
     const limited = await newKey({ limits: { tpm: 100_000 } });
+    const before = await allNodeRequests();
+    const res = await create({ background: true, max_output_tokens: 300 }, CF.iad, limited.key);
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('background_not_allowed');
+    expect(error.message).toContain('tokens-per-minute');
+    expect(await allNodeRequests()).toBe(before);
+  });
+
+  it('passes for a key with only rpm, and its tokens stay held at the reservation (the answer has no usage)', async () => {
+    const limited = await newKey({ limits: { rpm: 100 } });
     const res = await create({ background: true, max_output_tokens: 300 }, CF.iad, limited.key);
     expect(res.status).toBe(200);
     const body = await res.json<{ id: string; status: string }>();

@@ -1,0 +1,167 @@
+/**
+ * A simulated Google Vertex AI pair:
+ *
+ * - a token endpoint (`speaks: 'vertex-token'`, `POST /token`) that verifies the OAuth JWT
+ *   bearer assertion (RFC 7523) against the service account's public key with `node:crypto`
+ *   — RS256 signature, `kid`, `iss`, `aud` = its own URL, `scope`, `iat`/`exp` (at most an
+ *   hour, not expired, not from the future) — and issues opaque tokens living
+ *   `tokenLifetimeS` (default 3599) seconds; every mint is a request in its log;
+ * - regional endpoints (`speaks: 'vertex'`, location `cloudRegion`, default `us-central1`,
+ *   project `gcpProject`, default `fleet-project`) that accept only unexpired tokens that
+ *   endpoint issued: the OpenAI-compatible `…/endpoints/openapi/chat/completions` (model
+ *   `publisher/name`), Claude's `…/publishers/anthropic/models/{m}:rawPredict` and
+ *   `:streamRawPredict` (`anthropic_version: "vertex-2023-10-16"`, no `model`), and
+ *   `GET …/endpoints` (the probe). Errors in Google's shape `{"error":{code,message,status}}`.
+ *
+ * The service account's key pair is generated once per process (`fleetServiceAccount`);
+ * `foreignServiceAccount` is a well-formed key the token endpoint does not know.
+ */
+import { createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
+import type http from 'node:http';
+import { cloudMessagesError, messagesAnswer, messagesEvents } from './cloud-answers.ts';
+import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+
+interface Identity {
+  publicKey: KeyObject;
+  privateKeyPem: string;
+  keyId: string;
+  email: string;
+}
+
+function makeIdentity(name: string): Identity {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    publicKey: createPublicKey(publicKey.export({ type: 'spki', format: 'pem' })),
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    keyId: randomBytes(20).toString('hex'),
+    email: `${name}@fleet-project.iam.gserviceaccount.com`,
+  };
+}
+
+let known: Identity | undefined;
+let foreign: Identity | undefined;
+const knownIdentity = () => (known ??= makeIdentity('router'));
+
+/** Issued tokens → expiry (ms, in the issuing endpoint's clock). Shared by every node of the process. */
+const issued = new Map<string, number>();
+
+function keyFile(id: Identity, tokenUri: string): string {
+  return JSON.stringify({
+    type: 'service_account',
+    project_id: 'fleet-project',
+    private_key_id: id.keyId,
+    private_key: id.privateKeyPem,
+    client_email: id.email,
+    client_id: '100000000000000000001',
+    token_uri: tokenUri,
+  });
+}
+
+/** The service-account key file the token endpoint trusts (`tokenUri`: its `…/token` URL). */
+export const fleetServiceAccount = (tokenUri: string) => keyFile(knownIdentity(), tokenUri);
+/** A valid-looking key file whose key the token endpoint does not know. */
+export const foreignServiceAccount = (tokenUri: string) => keyFile((foreign ??= makeIdentity('stranger')), tokenUri);
+
+const googleError = (res: http.ServerResponse, code: number, status: string, message: string) => sendJson(res, code, { error: { code, message, status } });
+
+function verifyAssertion(jwt: string, aud: string, nowS: number): string | undefined {
+  const id = knownIdentity();
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return 'assertion is not a JWT';
+  const [h, c, s] = parts as [string, string, string];
+  let header: { alg?: unknown; kid?: unknown };
+  let claims: { iss?: unknown; aud?: unknown; scope?: unknown; iat?: unknown; exp?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+    claims = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+  } catch {
+    return 'assertion is not a JWT';
+  }
+  if (header.alg !== 'RS256') return 'alg must be RS256';
+  if (!verify('RSA-SHA256', Buffer.from(`${h}.${c}`), id.publicKey, Buffer.from(s, 'base64url'))) return 'Invalid JWT Signature.';
+  if (header.kid !== id.keyId) return 'unknown key id';
+  if (claims.iss !== id.email) return 'unknown issuer';
+  if (claims.aud !== aud) return `aud must be ${aud}`;
+  if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('https://www.googleapis.com/auth/cloud-platform')) return 'scope must include cloud-platform';
+  if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number') return 'iat and exp are required';
+  if (claims.iat > nowS + 60) return 'Invalid JWT: Token must be a short-lived token (iat in the future)';
+  if (claims.exp <= nowS) return 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe';
+  if (claims.exp - claims.iat > 3600) return 'Invalid JWT: lifetime over one hour';
+  return undefined;
+}
+
+export async function handleVertexToken(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer): Promise<void> {
+  const k = node.knobs;
+  const now = Date.now() + (k.clockOffsetMs ?? 0);
+  if (k.status > 0 && (k.failFirst === 0 || node.served <= k.failFirst)) return sendJson(res, k.status, { error: 'internal_failure', error_description: `simulated ${k.status}` });
+  if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/token') return sendJson(res, 404, { error: 'not_found' });
+  if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return sendJson(res, 400, { error: 'invalid_request', error_description: 'form body required' });
+  const form = new URLSearchParams(bytes.toString('utf8'));
+  if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return sendJson(res, 400, { error: 'unsupported_grant_type' });
+  // `aud` must be the URL the assertion was posted to (key files in tests may add a query to keep caches apart).
+  const why = verifyAssertion(form.get('assertion') ?? '', `http://127.0.0.1:${node.port}${req.url ?? '/token'}`, Math.floor(now / 1000));
+  if (why) return sendJson(res, 400, { error: 'invalid_grant', error_description: why });
+  const lifetime = k.tokenLifetimeS ?? 3599;
+  const token = `ya29.fleet-${randomBytes(16).toString('hex')}`;
+  issued.set(token, now + lifetime * 1000);
+  return sendJson(res, 200, { access_token: token, expires_in: lifetime, token_type: 'Bearer' });
+}
+
+export async function handleVertex(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer): Promise<void> {
+  const k = node.knobs;
+  const now = Date.now() + (k.clockOffsetMs ?? 0);
+  const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+  const expires = token ? issued.get(token) : undefined;
+  if (expires === undefined || now >= expires) return googleError(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
+  if (k.status > 0 && (k.failFirst === 0 || node.served <= k.failFirst)) {
+    const status = k.status === 429 ? 'RESOURCE_EXHAUSTED' : k.status === 400 ? 'INVALID_ARGUMENT' : k.status === 503 ? 'UNAVAILABLE' : 'INTERNAL';
+    return googleError(res, k.status, status, k.errorMessage ?? `simulated ${status} from ${node.id}`);
+  }
+  const base = `/v1/projects/${k.gcpProject ?? 'fleet-project'}/locations/${k.cloudRegion ?? 'us-central1'}`;
+  const path = (req.url ?? '').split('?')[0]!;
+  if (!path.startsWith(`${base}/`)) return googleError(res, 404, 'NOT_FOUND', `no resource ${path} in this project and location`);
+  const rest = path.slice(base.length);
+  if (req.method === 'GET' && rest === '/endpoints') return sendJson(res, 200, { endpoints: [] });
+  if (req.method !== 'POST') return googleError(res, 404, 'NOT_FOUND', `no route ${req.method} ${path}`);
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return googleError(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+  }
+  if (rest === '/endpoints/openapi/chat/completions') return openapiChat(node, res, body);
+  const claude = /^\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/.exec(rest);
+  if (!claude) return googleError(res, 404, 'NOT_FOUND', `no route POST ${path}`);
+  const model = decodeURIComponent(claude[1]!);
+  const err = cloudMessagesError(body, 'vertex-2023-10-16', true);
+  if (err) return sendJson(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: err } });
+  if (claude[2] === 'rawPredict') return sendJson(res, 200, messagesAnswer(node, body, model));
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const ev of messagesEvents(node, body, model)) {
+    res.write(`event: ${String(ev.type)}\ndata: ${JSON.stringify(ev)}\n\n`);
+    if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
+  }
+  res.end();
+}
+
+/** Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`). */
+async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
+  const k = node.knobs;
+  if (typeof body.model !== 'string' || !/^[a-z-]+\/[\w.-]+$/.test(body.model)) return googleError(res, 400, 'INVALID_ARGUMENT', 'model must be publisher/model, e.g. google/gemini-2.0-flash-001');
+  const prompt = estimateTokens(body.messages);
+  const completion = completionTokens(k, body);
+  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };
+  if (body.stream !== true) {
+    return sendJson(res, 200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `Hello from ${node.id}` }, finish_reason: 'stop' }], usage });
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+  for (let i = 0; i < k.chunks; i++) {
+    send({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: `Hello from ${node.id}` } : { content: ` #${i}` }, finish_reason: null }] });
+    if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
+  }
+  send({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+  if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) send({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+  res.end('data: [DONE]\n\n');
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { gptImageTokens, imageRequestTokens } from '../../src/limits/image-output';
+
+describe('image generation token bound', () => {
+  it('takes the dearest gpt-image entry consistent with size and quality', () => {
+    expect(gptImageTokens('1024x1024', 'high')).toBe(4_160);
+    expect(gptImageTokens('1024x1024', 'auto')).toBe(4_160);
+    expect(gptImageTokens(undefined, 'low')).toBe(408);
+    expect(gptImageTokens(undefined, undefined)).toBe(6_240);
+    expect(gptImageTokens('4096x4096', 'hd')).toBe(6_240); // nothing consistent: the dearest of all
+  });
+
+  it('multiplies by n and adds the prompt and 100 tokens per partial image', () => {
+    const gptImage = [{ names: ['gpt-image-1'] }];
+    expect(imageRequestTokens({ prompt: 'a cat', n: 3, size: '1024x1024', quality: 'low' }, gptImage)).toBe(2 + 3 * 272);
+    expect(imageRequestTokens({ prompt: 'a cat', size: '1024x1024', quality: 'low', partial_images: 2 }, gptImage)).toBe(2 + 272 + 200);
+  });
+
+  it('reserves nothing for models that bill no tokens, and the configured figure over the table', () => {
+    expect(imageRequestTokens({ prompt: 'a cat', n: 2 }, [{ names: ['dall-e-3'] }])).toBe(0);
+    expect(imageRequestTokens({ prompt: 'a cat', n: 2 }, [{ names: ['dall-e-3'], configured: 500 }])).toBe(1_002);
+    // A chain or a node name reaching gpt-image: the dearest model counts.
+    expect(imageRequestTokens({ prompt: 'a cat' }, [{ names: ['dall-e-3'] }, { names: ['my-image', 'gpt-image-1'] }])).toBe(2 + 6_240);
+  });
+});

@@ -1,0 +1,304 @@
+/**
+ * Bedrock and Vertex nodes in the request path (issue 21), against the fleet's strict
+ * simulations: a Bedrock runtime that verifies SigV4 with its own implementation and speaks
+ * Converse (JSON and AWS's binary event stream), and a Vertex pair whose token endpoint
+ * verifies the service account's JWT assertion and whose regions accept only its tokens.
+ * The tests run the Worker with their own config (the cloud nodes + one OpenAI node for
+ * failover) and the cloud secrets, so the shared test config is untouched.
+ */
+import { env } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load';
+import { probeNode } from '../../src/health/probe';
+import worker from '../../src/index';
+import { FLEET_AWS_KEYS } from '../fleet/bedrock.ts';
+import { ADMIN_TOKEN, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+
+const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
+const IAD = { colo: 'IAD', latitude: '38.95', longitude: '-77.45', country: 'US', continent: 'NA' };
+const FRA = { colo: 'FRA', latitude: '50.05', longitude: '8.60', country: 'DE', continent: 'EU' };
+const ORD = { colo: 'ORD', latitude: '41.98', longitude: '-87.90', country: 'US', continent: 'NA' };
+
+let urls: Record<string, string> = {};
+let serviceAccount = '';
+/** The trusted key file with its token_uri given a query: a cache of its own for one test. */
+const saFor = (tag: string) => {
+  const sa = JSON.parse(serviceAccount) as { token_uri: string };
+  return JSON.stringify({ ...sa, token_uri: `${sa.token_uri}?case=${tag}` });
+};
+
+beforeAll(async () => {
+  const nodes = await (await fetch(`${CONTROL()}/nodes`)).json<{ id: string; url: string }[]>();
+  urls = Object.fromEntries(nodes.map((n) => [n.id, n.url.replace(/\/v1$/, '')]));
+  serviceAccount = (await (await fetch(`${CONTROL()}/vertex-service-account`)).json<{ json: string }>()).json;
+});
+beforeEach(resetWorld);
+
+const PRICE = { input: 1, cachedInput: 0.1, cacheWrite: 1.25, output: 5 };
+
+function cloudConfig() {
+  const base = JSON.parse(env.ROUTER_CONFIG as unknown as string) as Record<string, unknown>;
+  const vertexNode = (id: string, region: string, lat: number, lon: number) => ({
+    id, provider: 'vertex', baseUrl: urls[id], region, lat, lon, models: ['gemini-flash', 'claude-vx'],
+    modelMap: { 'gemini-flash': 'google/gemini-2.0-flash-001', 'claude-vx': 'claude-3-5-haiku@20241022' },
+    vertex: { project: 'fleet-project', region, serviceAccountEnv: 'VERTEX_SA' },
+  });
+  return {
+    ...base,
+    nodes: [
+      {
+        id: 'bedrock-use1', provider: 'bedrock', baseUrl: urls['bedrock-use1'], region: 'us-east-1', lat: 39.04, lon: -77.49, models: ['claude-haiku'],
+        modelMap: { 'claude-haiku': 'us.anthropic.claude-3-5-haiku-20241022-v1:0' },
+        bedrock: { region: 'us-east-1', accessKeyIdEnv: 'AWS_ID', secretAccessKeyEnv: 'AWS_SECRET' },
+      },
+      {
+        id: 'bedrock-euc1', provider: 'bedrock', baseUrl: urls['bedrock-euc1'], region: 'eu-central-1', lat: 50.11, lon: 8.68, models: ['claude-haiku'],
+        modelMap: { 'claude-haiku': 'eu.anthropic.claude-3-5-haiku-20241022-v1:0' },
+        bedrock: { region: 'eu-central-1', accessKeyIdEnv: 'AWS_TMP_ID', secretAccessKeyEnv: 'AWS_TMP_SECRET', sessionTokenEnv: 'AWS_TMP_TOKEN' },
+      },
+      vertexNode('vertex-usc1', 'us-central1', 41.26, -95.86),
+      vertexNode('vertex-euw4', 'europe-west4', 53.44, 6.84),
+      // An OpenAI-compatible node far away serving Gemini too: where Vertex fails over to.
+      { id: 'n-solo', baseUrl: `${urls['n-solo']}/v1`, region: 'ap-southeast', lat: -33.87, lon: 151.21, models: ['gemini-flash'], apiKeyEnv: 'NODE_KEY_SOLO' },
+    ],
+    models: { 'claude-haiku': { price: PRICE }, 'gemini-flash': {}, 'claude-vx': {} },
+  };
+}
+
+const [permanent, temporary] = FLEET_AWS_KEYS as [(typeof FLEET_AWS_KEYS)[0], (typeof FLEET_AWS_KEYS)[0]];
+const cloudEnv = (sa = serviceAccount) => ({
+  ...env,
+  ROUTER_CONFIG: JSON.stringify(cloudConfig()),
+  AWS_ID: permanent.accessKeyId,
+  AWS_SECRET: permanent.secretAccessKey,
+  AWS_TMP_ID: temporary.accessKeyId,
+  AWS_TMP_SECRET: temporary.secretAccessKey,
+  AWS_TMP_TOKEN: temporary.sessionToken,
+  VERTEX_SA: sa,
+});
+
+async function send(path: string, opts: { key: string; body?: unknown; cf?: Record<string, unknown>; sa?: string; method?: string }): Promise<Response> {
+  const req = new Request(`https://router.test${path}`, {
+    method: opts.method ?? (opts.body ? 'POST' : 'GET'),
+    headers: { authorization: `Bearer ${opts.key}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: opts.body ? JSON.stringify(opts.body) : undefined,
+    cf: opts.cf ?? IAD,
+  } as RequestInit);
+  // Like `callWithConfig`: background work (settlement, rollups) finishes on its own; tests poll for it.
+  const res = await worker.fetch(req as never, cloudEnv(opts.sa) as never, createExecutionContext());
+  return new Response(await res.text(), { status: res.status, headers: res.headers });
+}
+
+const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 50, ...extra });
+const dataEvents = (text: string) => text.split('\n\n').map((e) => e.trim()).filter(Boolean).map((e) => e.replace(/^data: ?/, ''));
+
+describe('Bedrock nodes', () => {
+  it('answers chat JSON through a SigV4-signed Converse call the fleet verified independently, with the cap as maxTokens', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, body: chat('claude-haiku') });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('bedrock-use1');
+    const body = await res.json<{ object: string; model: string; choices: { message: { content: string } }[]; usage: { completion_tokens: number } }>();
+    expect(body).toMatchObject({ object: 'chat.completion', model: 'claude-haiku', choices: [{ message: { content: 'Hello from bedrock-use1' } }] });
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.path).toBe('/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse');
+    expect(sent!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFLEETEXAMPLE0001\/\d{8}\/us-east-1\/bedrock\/aws4_request/);
+    expect(sent!.body).toMatchObject({ inferenceConfig: { maxTokens: 50 }, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] });
+  });
+
+  it('streams ConverseStream’s binary event stream as chat chunks ending in [DONE], signed with temporary credentials', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: FRA, body: chat('claude-haiku', { stream: true, stream_options: { include_usage: true } }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('bedrock-euc1');
+    const events = dataEvents(await res.text());
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { delta?: { content?: string } }[]; usage?: { completion_tokens: number } });
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('Hello from bedrock-euc1 #1 #2');
+    expect(chunks.at(-1)!.usage).toMatchObject({ completion_tokens: 3 });
+    const [sent] = await nodeRequests('bedrock-euc1');
+    expect(sent!.path).toMatch(/\/converse-stream$/);
+    expect(sent!.headers['x-amz-security-token']).toBe(temporary.sessionToken);
+  });
+
+  it('a throttlingException inside the binary stream ends it with an error event and no [DONE]', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { streamException: 'throttlingException' });
+    const res = await send('/v1/chat/completions', { key, body: chat('claude-haiku', { stream: true }) });
+    expect(res.status).toBe(200);
+    const events = dataEvents(await res.text());
+    expect(events).not.toContain('[DONE]');
+    expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { code: 'ThrottlingException' } });
+  });
+
+  it('probes with a signed, unbilled GetFoundationModel call the fleet verifies', async () => {
+    const loaded = parseConfig(JSON.stringify(cloudConfig()));
+    if (!loaded.ok) throw new Error(loaded.message);
+    const node = loaded.config.nodes.find((n) => n.id === 'bedrock-euc1')!;
+    expect(await probeNode(node, cloudEnv(), loaded.config.health)).toMatchObject({ ok: true });
+    const [probe] = await nodeRequests('bedrock-euc1');
+    expect(probe).toMatchObject({ path: '/foundation-models/anthropic.claude-3-5-haiku-20241022-v1%3A0' });
+    await setNode('bedrock-euc1', { cloudRegion: 'eu-west-1' });
+    expect(await probeNode(node, cloudEnv(), loaded.config.health)).toMatchObject({ ok: false, error: 'HTTP 403' });
+  });
+
+  it('a signature the node refuses (wrong region scope, or over 5 minutes old) is a node fault: the request fails over', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { cloudRegion: 'us-west-2' });
+    const wrongRegion = await send('/v1/chat/completions', { key, body: chat('claude-haiku') });
+    expect(wrongRegion.status).toBe(200);
+    expect(wrongRegion.headers.get('x-router-node')).toBe('bedrock-euc1');
+    await resetWorld();
+    await setNode('bedrock-use1', { clockOffsetMs: 10 * 60_000 });
+    const expired = await send('/v1/chat/completions', { key, body: chat('claude-haiku') });
+    expect(expired.status).toBe(200);
+    expect(expired.headers.get('x-router-node')).toBe('bedrock-euc1');
+    expect((await nodeRequests('bedrock-use1')).length).toBe(1);
+  });
+
+  it('ThrottlingException is rate limiting, not a node fault: it fails over, and when every region throttles the caller gets a 429 with the cooldown', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { status: 429 });
+    const first = await send('/v1/chat/completions', { key, body: chat('claude-haiku') });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-router-node')).toBe('bedrock-euc1');
+    await resetWorld();
+    await setNode('bedrock-use1', { status: 429 });
+    await setNode('bedrock-euc1', { status: 429 });
+    const both = await send('/v1/chat/completions', { key, body: chat('claude-haiku') });
+    expect(both.status).toBe(429);
+    expect(both.headers.get('retry-after')).toBe('5');
+    expect(await both.json()).toMatchObject({ error: { code: 'upstream_rate_limited' } });
+  });
+
+  it('settles usage with cache reads and writes at their own prices in the usage rollup', async () => {
+    const { key, id } = await newKey();
+    await setNode('bedrock-use1', { cacheReadTokens: 1000, cacheWriteTokens: 200 });
+    const res = await send('/v1/chat/completions', { key, body: chat('claude-haiku') });
+    const { usage } = await res.json<{ usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details: { cached_tokens: number } } }>();
+    expect(usage.prompt_tokens_details.cached_tokens).toBe(1000);
+    const input = usage.prompt_tokens - 1200;
+    const expected = (input * PRICE.input + 1000 * PRICE.cachedInput + 200 * PRICE.cacheWrite + usage.completion_tokens * PRICE.output) / 1e6;
+    const rows = await eventually(
+      async () => (await send(`/admin/usage?key=${id}`, { key: ADMIN_TOKEN })).json<{ data: { costUsd: number; inputTokens: number }[] }>(),
+      (r) => r.data.length === 1,
+    );
+    expect(rows.data).toHaveLength(1);
+    expect(rows.data[0]!.costUsd).toBeCloseTo(expected, 12);
+  });
+});
+
+describe('Vertex nodes', () => {
+  it('sends Gemini to the OpenAI-compatible endpoint with a minted token, reused across requests', async () => {
+    const { key } = await newKey();
+    const sa = saFor('reuse');
+    for (let i = 0; i < 3; i++) {
+      const res = await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('gemini-flash') });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-router-node')).toBe('vertex-usc1');
+    }
+    const regional = await nodeRequests('vertex-usc1');
+    expect(regional.map((r) => r.path)).toEqual(Array(3).fill('/v1/projects/fleet-project/locations/us-central1/endpoints/openapi/chat/completions'));
+    expect(regional[0]!.body.model).toBe('google/gemini-2.0-flash-001');
+    expect(new Set(regional.map((r) => r.headers.authorization)).size).toBe(1);
+    expect((await nodeRequests('vertex-token')).length).toBe(1);
+  });
+
+  it('translates chat for Claude on Vertex (rawPredict JSON, streamRawPredict stream)', async () => {
+    const { key } = await newKey();
+    const sa = saFor('claude');
+    const json = await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('claude-vx') });
+    expect(json.status).toBe(200);
+    expect(await json.json()).toMatchObject({ object: 'chat.completion', model: 'claude-vx', choices: [{ message: { content: 'Hello from vertex-usc1' } }] });
+    const stream = await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('claude-vx', { stream: true }) });
+    expect(dataEvents(await stream.text()).at(-1)).toBe('[DONE]');
+    const sent = await nodeRequests('vertex-usc1');
+    expect(sent.map((r) => r.path.split(':').at(-1))).toEqual(['rawPredict', 'streamRawPredict']);
+    expect(sent[0]!.body).toMatchObject({ anthropic_version: 'vertex-2023-10-16', max_tokens: 50 });
+    expect(sent[0]!.body).not.toHaveProperty('model');
+  });
+
+  it('refreshes the token before it expires (here: lifetime 302 s, refresh 300 s before), not on expiry', async () => {
+    const { key } = await newKey();
+    const sa = saFor('refresh');
+    await setNode('vertex-token', { tokenLifetimeS: 302 });
+    await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('gemini-flash') });
+    await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('gemini-flash') });
+    expect((await nodeRequests('vertex-token')).length).toBe(1);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const third = await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('gemini-flash') });
+    expect(third.status).toBe(200);
+    expect((await nodeRequests('vertex-token')).length).toBe(2);
+    const auths = (await nodeRequests('vertex-usc1')).map((r) => r.headers.authorization);
+    expect(auths[0]).toBe(auths[1]);
+    expect(auths[2]).not.toBe(auths[0]);
+  });
+
+  it('a token endpoint failure is a node fault: callers fail over, never see a 500, and /admin/status says why', async () => {
+    const { key } = await newKey();
+    const sa = saFor('broken');
+    await setNode('vertex-token', { status: 500 });
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('gemini-flash') });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('n-solo');
+    expect(await nodeRequests('vertex-usc1')).toHaveLength(0);
+    const only = await send('/v1/chat/completions', { key, cf: ORD, sa, body: chat('claude-vx') });
+    expect(only.status).toBe(503);
+    expect(await only.json()).toMatchObject({ error: { type: expect.any(String), message: expect.any(String) } });
+
+    // What the cron's probes record, and /admin/status shows (`lastError`), for these nodes.
+    const loaded = parseConfig(JSON.stringify(cloudConfig()));
+    if (!loaded.ok) throw new Error(loaded.message);
+    const node = (id: string) => loaded.config.nodes.find((n) => n.id === id)!;
+    expect(await probeNode(node('vertex-usc1'), cloudEnv(sa), loaded.config.health)).toMatchObject({ ok: false, error: 'Vertex token: token endpoint answered 500 internal_failure' });
+    await setNode('vertex-token', { status: 0 });
+    expect(await probeNode(node('vertex-euw4'), cloudEnv(saFor('probe')), loaded.config.health)).toMatchObject({ ok: true });
+  });
+});
+
+describe('Anthropic Messages callers on Claude in the cloud', () => {
+  const messages = (model: string, extra: Record<string, unknown> = {}) => ({ model, max_tokens: 40, system: 'Be brief.', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } }] }], ...extra });
+  const events = (text: string) => text.split('\n\n').filter(Boolean).map((e) => /^event: (.+)$/m.exec(e)?.[1]);
+
+  it('Bedrock: InvokeModel keeps the Messages body (bedrock-2023-05-31, no model, the cap), JSON answered as Anthropic’s Message', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, body: messages('claude-haiku', { max_tokens: 99999 }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('bedrock-use1');
+    expect(await res.json()).toMatchObject({ type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Hello from bedrock-use1' }], usage: { output_tokens: 3 } });
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.path).toBe('/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke');
+    expect(sent!.body).toEqual({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 99999, system: 'Be brief.', messages: messages('x').messages });
+  });
+
+  it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const names = events(await res.text());
+    expect(names[0]).toBe('message_start');
+    expect(names.at(-1)).toBe('message_stop');
+    expect(names.filter((n) => n === 'content_block_delta')).toHaveLength(3);
+    expect((await nodeRequests('bedrock-euc1'))[0]!.path).toMatch(/\/invoke-with-response-stream$/);
+  });
+
+  it('Vertex: rawPredict / streamRawPredict keep the body with vertex-2023-10-16; a ValidationException-like 400 comes back in Anthropic’s shape', async () => {
+    const { key } = await newKey();
+    const sa = saFor('messages');
+    const json = await send('/v1/messages', { key, cf: ORD, sa, body: messages('claude-vx') });
+    expect(json.status).toBe(200);
+    expect(await json.json()).toMatchObject({ type: 'message', content: [{ text: 'Hello from vertex-usc1' }] });
+    const stream = await send('/v1/messages', { key, cf: ORD, sa, body: messages('claude-vx', { stream: true }) });
+    expect(events(await stream.text()).at(-1)).toBe('message_stop');
+    const sent = await nodeRequests('vertex-usc1');
+    expect(sent[0]!.body).toMatchObject({ anthropic_version: 'vertex-2023-10-16', max_tokens: 40 });
+    expect(sent[0]!.body).not.toHaveProperty('model');
+    expect(sent[1]!.body).toMatchObject({ stream: true });
+    await setNode('bedrock-use1', { status: 400, errorMessage: 'messages.0: bad block' });
+    const refused = await send('/v1/messages', { key, body: messages('claude-haiku') });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'messages.0: bad block' } });
+  });
+});
