@@ -15,7 +15,7 @@ export async function setup(project: TestProject) {
     ...PROVIDER_NODES.map((n) => ({ id: n.id, speaks: n.speaks, knobs: { requireKey: NODE_SECRETS[n.secret] } })),
     ...CLOUD_FLEET_NODES,
   ]);
-  project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes });
+  project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes, vertexServiceAccount: fleet.vertexServiceAccount });
 }
 
 export async function teardown() {
