@@ -24,6 +24,6 @@ export async function teardown() {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    fleet: { controlUrl: string; nodes: { id: string; port: number; url: string }[] };
+    fleet: { controlUrl: string; nodes: { id: string; port: number; url: string }[]; vertexServiceAccount?: string };
   }
 }
