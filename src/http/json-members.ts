@@ -14,6 +14,7 @@
  * skipped with indexOf, so a 400 KB base64 image costs a few native searches, not a loop
  * over every character.
  */
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
 
 export interface MemberSpan {
   /** Index of the opening quote of the member's name. */
@@ -50,14 +51,6 @@ interface Frame {
   currentName?: string;
 }
 
-const QUOTE = 34;
-const BACKSLASH = 92;
-const COLON = 58;
-const COMMA = 44;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACKET = 93;
 
 /** End index (exclusive) of the string starting at `start` (a quote). */
 function stringEnd(text: string, start: number): number {
@@ -70,10 +63,6 @@ function stringEnd(text: string, start: number): number {
     if (slashes % 2 === 0) return q + 1;
     from = q + 1;
   }
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13;
 }
 
 function isDelimiter(c: number): boolean {
