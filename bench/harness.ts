@@ -79,7 +79,7 @@ export interface Workers {
 }
 
 /** This process's workerd children (Linux /proc); empty elsewhere. */
-function workerdChildren(): Set<number> {
+export function workerdChildren(): Set<number> {
   const found = new Set<number>();
   let entries: string[] = [];
   try {
@@ -101,7 +101,7 @@ function workerdChildren(): Set<number> {
 }
 
 /** utime + stime of a process, ms (clock ticks are 10 ms on Linux). */
-function processCpuMs(pid: number | undefined): number {
+export function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');

@@ -2,8 +2,10 @@
  * `npm run bench` — not part of the tests. Every figure is measured in this one run on
  * loopback, and compared as a ratio against a baseline measured beside it.
  *
- *   1. Overhead: direct to a node vs a bare pass-through Worker vs the router
- *      (auth, validation, routing, retry engine on), JSON latency and stream TTFB.
+ *   1. Overhead (`overhead.ts`): direct to a node, a bare pass-through Worker, the router
+ *      (auth, validation, routing, retry engine on) and Portkey's gateway (in Node), JSON
+ *      latency and stream TTFB at concurrency 1 and 8, CPU per request of each serving
+ *      process, checked against the issue's targets.
  *   2. Failover: the router under load with one of three nodes failing each way,
  *      against the all-healthy run: success rate and the p50/p99 that failover adds.
  *   3. Limits: one key with limits vs one without on the same router, at concurrency 1
@@ -12,14 +14,21 @@
  *      concurrent requests against rpm 50.
  *
  * Bounded: each load phase stops at its request count or its time cap.
- * Knobs: BENCH_N (requests per phase, default 400), BENCH_C (concurrency, default 4),
- * BENCH_ONLY (comma list of sections: overhead, failover, limits).
+ * Knobs: BENCH_N (requests per phase, default 400), BENCH_C (concurrency of the failover
+ * section, default 4), BENCH_OVERHEAD_C (default 1,8), BENCH_LOG_RATE (the router's
+ * logging.successSampleRate in the overhead section, default 1), BENCH_ONLY (comma list of
+ * sections: overhead, failover, limits).
  */
 import { gzipSync } from 'node:zlib';
 import { ADMIN_TOKEN, bundleRouter, fmt, load, mintKey, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
+import { merge, overhead } from './overhead.ts';
 
 const N = Number(process.env.BENCH_N ?? 400);
 const C = Number(process.env.BENCH_C ?? 4);
+/** The overhead section's concurrencies (the issue's targets are at 1 and 8). */
+const OVERHEAD_C = (process.env.BENCH_OVERHEAD_C ?? '1,8').split(',').map(Number);
+/** The router's `logging.successSampleRate` in the overhead section (default 1: every request logged). */
+const LOG_RATE = Number(process.env.BENCH_LOG_RATE ?? 1);
 const ROUNDS = 3;
 const WARM_UP = 200;
 const only = process.env.BENCH_ONLY?.split(',');
@@ -31,16 +40,6 @@ const post = (key: string, body: string) => () => ({
   headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
   body,
 });
-
-function merge(results: LoadResult[]): LoadResult {
-  return results.reduce((a, b) => ({
-    latencies: [...a.latencies, ...b.latencies],
-    ok: a.ok + b.ok,
-    failed: a.failed + b.failed,
-    seconds: a.seconds + b.seconds,
-    statuses: { ...a.statuses, ...b.statuses },
-  }));
-}
 
 function row(name: string, r: LoadResult, base?: LoadResult) {
   const p50 = percentile(r.latencies, 50);
@@ -56,50 +55,7 @@ console.log(`bundle (wrangler, minified): ${fmt(bundle.length / 1024, 1)} KiB, g
 
 // 1. Overhead ----------------------------------------------------------------------------
 if (section('overhead')) {
-  const w = await startWorkers(fleet, bundle, routerConfig(fleet));
-  const direct = fleet.nodes[0]!.url + '/chat/completions';
-  for (const stream of [false, true]) {
-    const targets = {
-      direct: [direct, post(NODE_SECRET, chat(stream))] as const,
-      'pass-through Worker': [`${w.passUrl}/v1/chat/completions`, post(NODE_SECRET, chat(stream))] as const,
-      router: [`${w.routerUrl}/v1/chat/completions`, post(w.routerKey, chat(stream))] as const,
-    };
-    const results: Record<string, LoadResult[]> = { direct: [], 'pass-through Worker': [], router: [] };
-    const cpu = { router: 0, pass: 0, routerRequests: 0, passRequests: 0 };
-    // Warm-up long enough for V8 to have optimised the hot paths: shorter ones left the first
-    // measured round visibly slower than the last.
-    for (const [url, init] of Object.values(targets)) await load(url, init, { count: WARM_UP, concurrency: C, maxSeconds: 20 });
-    const entries = Object.entries(targets);
-    for (let round = 0; round < ROUNDS; round++) {
-      // Each round starts with a different target, so none always runs first (or last).
-      for (let i = 0; i < entries.length; i++) {
-        const [name, [url, init]] = entries[(i + round) % entries.length]!;
-        const before = w.cpuMs();
-        const r = await load(url, init, { count: N, concurrency: C, maxSeconds: 60, firstByte: stream });
-        const after = w.cpuMs();
-        results[name]!.push(r);
-        if (name === 'router') {
-          cpu.router += after.router - before.router;
-          cpu.routerRequests += r.ok + r.failed;
-        } else if (name === 'pass-through Worker') {
-          cpu.pass += after.pass - before.pass;
-          cpu.passRequests += r.ok + r.failed;
-        }
-      }
-    }
-    console.log(stream ? 'Streaming, time to first byte:' : 'Non-streaming chat completion, full response:');
-    const pass = merge(results['pass-through Worker']!);
-    row('direct to node', merge(results.direct!));
-    row('pass-through Worker', pass);
-    row('router', merge(results.router!), pass);
-    const perRound = results.router!.map((r, i) => fmt(percentile(r.latencies, 50) / percentile(results['pass-through Worker']![i]!.latencies, 50)));
-    const cpuPass = cpu.pass / cpu.passRequests;
-    const cpuRouter = cpu.router / cpu.routerRequests;
-    console.log(`  p50 ratio per round: ${perRound.join(', ')}`);
-    console.log(`  workerd CPU per request (user + system, all threads): pass-through ${fmt(cpuPass, 3)} ms, router ${fmt(cpuRouter, 3)} ms (${fmt(cpuRouter / cpuPass)}x)`);
-    console.log();
-  }
-  await w.close();
+  await overhead(fleet, bundle, { n: N, rounds: ROUNDS, warmUp: WARM_UP, concurrencies: OVERHEAD_C, successSampleRate: LOG_RATE });
 }
 
 // 2. Failover ----------------------------------------------------------------------------
@@ -154,13 +110,19 @@ if (section('limits')) {
       await load(url, post(off, chat(false)), { count: WARM_UP, concurrency: c, maxSeconds: 20 });
       await load(url, post(on, chat(false)), { count: WARM_UP, concurrency: c, maxSeconds: 20 });
       const steady = await limiterCalls(w.routerUrl);
+      const cpu = { off: 0, on: 0 };
       const offRuns: LoadResult[] = [];
       const onRuns: LoadResult[] = [];
       // Off-on, then on-off (ABBA), in half-size rounds: a drift in the machine's speed
       // during the section weighs on both sides alike.
       for (let round = 0; round < 2 * ROUNDS; round++) {
         const order = round % 2 === 0 ? [off, on] : [on, off];
-        for (const key of order) (key === off ? offRuns : onRuns).push(await load(url, post(key, chat(false)), { count: Math.ceil(N / 2), concurrency: c, maxSeconds: 60 }));
+        for (const key of order) {
+          const before = w.cpuMs().router;
+          const r = await load(url, post(key, chat(false)), { count: Math.ceil(N / 2), concurrency: c, maxSeconds: 60 });
+          (key === off ? offRuns : onRuns).push(r);
+          cpu[key === off ? 'off' : 'on'] += w.cpuMs().router - before;
+        }
       }
       const after = await limiterCalls(w.routerUrl);
       const a = merge(offRuns);
@@ -170,8 +132,11 @@ if (section('limits')) {
       console.log(`  ${leases ? 'leased' : 'exact '} concurrency ${c}:`);
       row('limits off', a);
       row('limits on', b);
+      const cpuOff = cpu.off / (a.ok + a.failed);
+      const cpuOn = cpu.on / served;
       console.log(
         `    on/off: p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50))}x, throughput ${fmt(b.ok / b.seconds / (a.ok / a.seconds))}x;` +
+          ` router CPU/request ${fmt(cpuOff, 3)} → ${fmt(cpuOn, 3)} ms (${fmt(cpuOn / cpuOff)}x${leases ? `, target ≤ 1.1: ${cpuOn / cpuOff <= 1.1 ? 'met' : 'MISSED'}` : ''});` +
           ` limiter calls per request: awaited ${perRequest(after.awaited - steady.awaited, served)} steady, ${perRequest(after.awaited - before.awaited, served + WARM_UP)} with warm-up;` +
           ` all ${perRequest(after.awaited + after.background - steady.awaited - steady.background, served)} steady, ${perRequest(after.awaited + after.background - before.awaited - before.background, served + WARM_UP)} with warm-up`,
       );

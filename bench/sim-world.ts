@@ -38,6 +38,9 @@ export const deathAt = DURATION * 0.7;
 export const dead = (n: string, t: number) => n === 'us-west' && t >= deathAt;
 
 /** How much slower than usual a node is at `t` (processing and generation alike). */
+export const slowdownAt = (n: NodeConfig, t: number) => slowdown(n, t);
+/** Whether a node was slowed before `t` and is no longer. */
+export const wasSlowed = (n: NodeConfig, t: number) => n.id === SLOWED && t >= recoverAt;
 function slowdown(n: NodeConfig, t: number): number {
   if (n.id === SLOWED && t >= slowAt && t < recoverAt) return 8;
   if (n.id === 'ap-northeast' && t >= degradeAt) return 2.5;

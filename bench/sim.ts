@@ -32,6 +32,7 @@ import { LiveView } from '../src/routing/live.ts';
 import { rng } from './rng.ts';
 import { decay, foldSample, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 import * as W from './sim-world.ts';
+import { lossBreakdown, type Served } from './sim-loss.ts';
 
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
 const WARMUP = 5 * 60_000;
@@ -48,7 +49,9 @@ interface Strategy {
   /** `tokens`: a JSON answer's completion tokens (undefined: a first-byte signal or a failure). */
   observe?(colo: string, n: string, ms: number, ok: boolean, t: number, tokens?: number): void;
   tick?(t: number): void;
-  latencies: { t: number; ms: number; colo: string; first: string }[];
+  latencies: Served[];
+  /** The last `order` call's detail (probe, estimates), for the loss split. */
+  detail?: Pick<Served, 'probe' | 'est'>;
 }
 
 /**
@@ -99,8 +102,15 @@ function routerStrategy(name: string, live: boolean): Strategy {
       const [lat, lon] = COLOS[colo]!;
       const { breaker, live: view } = isolate(colo);
       const lens = live ? view.lens(colo, t, { explore: true }) : undefined;
+      let probed: string | undefined;
+      if (lens?.explore) {
+        const explore = lens.explore;
+        lens.explore = (id, tableMs, leaderMs) => (explore(id, tableMs, leaderMs) ? ((probed = id), true) : false);
+      }
       const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: lens } : {}) });
-      return plan.attempts.filter((a) => !a.repeat).map((a) => a.node);
+      const attempts = plan.attempts.filter((a) => !a.repeat);
+      this.detail = { probe: probed !== undefined && attempts[0]?.node.id === probed, est: Object.fromEntries(attempts.map((a) => [a.node.id, a.expectedMs ?? 0])) };
+      return attempts.map((a) => a.node);
     },
     observe(colo, n, ms, ok, t, tokens) {
       const { breaker, live: view } = isolate(colo);
@@ -197,7 +207,7 @@ function run(kind: Kind, pass: number): Result {
         cost += ms;
         break;
       }
-      s.latencies.push({ t, ms: cost, colo, first: order[0]?.id ?? '' });
+      s.latencies.push({ t, ms: cost, colo, first: order[0]?.id ?? '', json, ...s.detail });
     }
   }
   return report(kind, strategies, colos);
@@ -256,6 +266,7 @@ function report(kind: Kind, strategies: Strategy[], colos: string[]): Result {
       });
       console.log(label.padEnd(24), row.join(' '));
     }
+    lossBreakdown(phases, strategies[0]!.latencies, strategies[1]!.latencies, Number(process.env.SIM_TIE ?? 0.1));
   }
   const all = (s: Strategy) => between(s, WARMUP, DURATION).map((l) => l.ms);
   return {

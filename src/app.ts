@@ -26,7 +26,7 @@ import { responseState } from './openai/response-state';
 import { responseRoutes } from './openai/response-routes';
 import { anthropicFace, countTokens } from './providers/anthropic-inbound/route';
 import { callerFromCf, type CallerLocation } from './routing/geo';
-import { flushSamples, recordSample } from './routing/samples';
+import { flushSamples, recordSample, samplesDue } from './routing/samples';
 import { loadRouteTable } from './routing/table';
 import { flushRollupsWhenDue } from './usage/rollup-batch';
 import { recordRequest, type RequestRecord } from './usage/request-log';
@@ -144,7 +144,8 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
     defer(admission.settle({ unserved: true }));
     throw err;
   } finally {
-    defer(flushSamples(c.env, Date.now()));
+    const now = Date.now();
+    if (samplesDue(now)) defer(flushSamples(c.env, now));
   }
   if (!result.ok) {
     defer(admission.settle({ unserved: true, abandoned: result.abandoned }));

@@ -328,6 +328,19 @@ export const KeyLimitsSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * The request log line (Workers Logs). Errors and slow requests are always written; a
+ * share of the rest, so operators can dial what logging costs. The Analytics Engine point
+ * and the usage rollups count every request whatever this says. Wrangler's own
+ * `[observability] head_sampling_rate` samples whole invocations on top of this.
+ */
+export const LoggingSchema = z.strictObject({
+  /** Share of successful (status < 400), not slow requests that get a log line, 0..1. */
+  successSampleRate: z.number().min(0).max(1).default(1),
+  /** A request whose first byte took this long (ms) or more is always logged. */
+  slowMs: z.number().nonnegative().default(5_000),
+});
+
 /** Usage rollups (`usage/rollups-do.ts`). */
 export const UsageSchema = z.strictObject({
   /**
@@ -350,6 +363,7 @@ export const RouterConfigSchema = z
     routing: RoutingSchema.prefault({}),
     health: HealthSchema.prefault({}),
     usage: UsageSchema.prefault({}),
+    logging: LoggingSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const served = new Set(cfg.nodes.flatMap((n) => n.models));
@@ -408,3 +422,4 @@ export type Timeouts = z.infer<typeof TimeoutsSchema>;
 export type RoutingConfig = z.infer<typeof RoutingSchema>;
 export type LiveConfig = RoutingConfig['live'];
 export type HealthConfig = z.infer<typeof HealthSchema>;
+export type LoggingConfig = z.infer<typeof LoggingSchema>;

@@ -11,7 +11,7 @@
  */
 import { cloudCredential } from '../providers/credential';
 import type { NodeConfig } from '../config/schema';
-import { readCapped } from '../http/body';
+import { readAnswerCapped } from '../http/body';
 import { fetchWithin } from '../http/fetch-within';
 import type { AttemptOutcome } from './outcome';
 
@@ -104,7 +104,7 @@ export async function sendAttempt(
         if (first.done || first.value.byteLength === 0) return { outcome: { kind: 'empty-stream' }, latencyMs };
         return { outcome, response, stream: { reader, first: first.value }, latencyMs };
       }
-      const body = await readCapped(response.body, response.headers.get('content-length'), limits.maxBytes);
+      const body = await readAnswerCapped(response, limits.maxBytes);
       const latencyMs = headersAt - started;
       if (body === null) return { outcome: { kind: 'too-large', limit: limits.maxBytes, status: response.status }, latencyMs };
       return { outcome, response, body, latencyMs };

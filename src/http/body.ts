@@ -63,6 +63,24 @@ export async function readCapped(
 }
 
 /**
+ * An upstream answer's bytes, or null when larger than `limit`. Framed by a Content-Length
+ * within the limit and sent with no content or transfer coding, it is read in one native
+ * call: the runtime never reads an HTTP/1.1 body past its length, and the size is checked
+ * again after. A coded body (gzip: its length is the compressed size, the runtime hands out
+ * the decoded bytes) or one without a length is read piece by piece under the cap.
+ */
+export async function readAnswerCapped(response: Response, limit: number): Promise<Uint8Array | null> {
+  const headers = response.headers;
+  const length = headers.get('content-length');
+  const declared = length === null ? NaN : Number(length);
+  if (Number.isFinite(declared) && declared <= limit && !headers.has('content-encoding') && !headers.has('transfer-encoding')) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return bytes.byteLength > limit ? null : bytes;
+  }
+  return readCapped(response.body, length, limit);
+}
+
+/**
  * The caller's body. With a declared length within the limit it is read in one native call:
  * the runtime frames a request body by its Content-Length (it never reads past it), and the
  * size is checked again after. Without one, it is read piece by piece under the cap.

@@ -30,12 +30,21 @@ export function recordSample(sample: Sample, coords?: { lat: number; lon: number
 }
 
 /**
+ * Whether a batch is due: cheap enough to ask on every request, so the request defers a
+ * flush (a promise and a `waitUntil`) only when there is one to send.
+ */
+export function samplesDue(now: number): boolean {
+  return count > 0 && (now - lastFlush >= FLUSH_MS || count >= MAX_PENDING);
+}
+
+/**
  * Sends the pending batch if it is due (or `force`). Resolves when every colo has it —
  * and, when forced, when any batch already on its way has arrived too.
  */
 export async function flushSamples(env: { COLO_STATS: DurableObjectNamespace<ColoStats> }, now: number, force = false): Promise<void> {
   if (force) await inFlight.catch(() => {});
-  if (count === 0 || (!force && now - lastFlush < FLUSH_MS && count < MAX_PENDING)) return;
+  if (!force && !samplesDue(now)) return;
+  if (count === 0) return;
   const batch = pending;
   pending = new Map();
   count = 0;

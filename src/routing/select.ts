@@ -13,10 +13,14 @@
  * 4. The isolate's live view (`live.ts`), when given, blends its own fresh first-byte
  *    samples over the table's figure: a node that slowed down loses traffic in seconds.
  * 5. Near-ties — within `tieMargin` of the best — are ordered by a weighted random draw
- *    (Efraimidis–Spirakis: key = u^(1/weight)), so equal nodes share traffic by weight
+ *    (Efraimidis–Spirakis: key = u^(1/weight)), the weight scaled down linearly with how far
+ *    the node is behind the best (`tieWeight`), so equal nodes share traffic by weight
  *    instead of one being stampeded (also when a leader slows and several nodes could take over).
  * 6. Exploration: one healthy node the live view moved traffic from, due for a re-try, goes
- *    first for this request — how a recovered node wins its traffic back.
+ *    first for this request — how a recovered node wins its traffic back. Only a node that
+ *    could beat the leader by more than `tieMargin` is worth that slow request (it is judged
+ *    against the leader's figure / (1 + tieMargin)): one that could win less would get a
+ *    small share of the traffic even if it recovered.
  */
 import type { NodeConfig, RoutingConfig } from '../config/schema';
 import type { CallerLocation } from './geo';
@@ -78,9 +82,20 @@ function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | 
   return { expectedMs: geoClass(node, caller) * GEO_CLASS, source: 'geo-class' as const, samples: 0 };
 }
 
-function weightedShuffle(group: Candidate[], random: () => number): Candidate[] {
+/**
+ * A near-tie's share: its weight, scaled down linearly with how far it is behind the best
+ * (full at the best's figure, none at the margin), so equal nodes share by weight and a node
+ * just inside the margin gets almost nothing instead of a full share — no cliff at the margin,
+ * and spreading costs a fraction of the gap rather than half of it.
+ */
+function tieWeight(c: Candidate, best: number, margin: number): number {
+  const behind = best > 0 ? c.expectedMs / best - 1 : 0;
+  return c.node.weight * Math.max(1e-6, 1 - behind / margin);
+}
+
+function weightedShuffle(group: Candidate[], random: () => number, best: number, margin: number): Candidate[] {
   return group
-    .map((c) => ({ c, key: random() ** (1 / c.node.weight) }))
+    .map((c) => ({ c, key: random() ** (1 / tieWeight(c, best, margin)) }))
     .sort((a, b) => b.key - a.key)
     .map((x) => x.c);
 }
@@ -127,8 +142,8 @@ export function rankCandidates(
   if (pool.length > 1 && pool[0]!.source !== 'geo-class') {
     const limit = pool[0]!.expectedMs * (1 + routing.tieMargin);
     const ties = pool.filter((c) => c.expectedMs <= limit);
-    if (ties.length > 1) pool = [...weightedShuffle(ties, random), ...pool.slice(ties.length)];
-    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs));
+    if (ties.length > 1) pool = [...weightedShuffle(ties, random, pool[0]!.expectedMs, routing.tieMargin), ...pool.slice(ties.length)];
+    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs / (1 + routing.tieMargin)));
     if (probe) pool = [{ ...probe, exploring: true }, ...pool.filter((c) => c !== probe)];
   }
   return { ranked: pool, excluded };

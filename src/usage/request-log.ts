@@ -1,6 +1,7 @@
 /**
  * One record per request, when it is over (the last byte delivered, or the client gone):
- * a JSON line for Workers Logs (`[observability]` in wrangler.toml), the same fields as an
+ * a JSON line for Workers Logs (`[observability]` in wrangler.toml; every error and slow
+ * request, a `logging.successSampleRate` share of the rest: `log-line.ts`), the same fields as an
  * Analytics Engine data point (binding `REQUEST_EVENTS`; absent locally, then skipped), and
  * its counts in this isolate's rollup batch. It names the key by id, never by its secret,
  * and carries no prompt, answer or upstream text.
@@ -8,6 +9,7 @@
 import type { RouterConfig } from '../config/schema';
 import type { Usage } from '../forward/usage';
 import { costOf, type RequestUnits } from './cost';
+import { requestLogLine, shouldLog } from './log-line';
 import { addToRollup } from './rollup-batch';
 
 export interface RequestRecord {
@@ -39,17 +41,8 @@ interface EventsBinding {
 /** Log, write and roll up one request; what it cost (USD, null when unknown). */
 export function recordRequest(env: EventsBinding, config: RouterConfig, r: RequestRecord, now: number): number | null {
   const cost = r.answeredModel && r.node ? costOf(config, r.answeredModel, r.node, r.usage, r.status < 400 ? r.units : undefined) : null;
-  const line = {
-    event: 'request',
-    ...r,
-    usage: undefined,
-    units: undefined,
-    promptTokens: r.usage?.prompt_tokens ?? null,
-    cachedTokens: r.usage?.cached_tokens ?? null,
-    completionTokens: r.usage?.completion_tokens ?? null,
-    costUsd: cost,
-  };
-  console.log(JSON.stringify(line));
+  // The line only when sampled (`logging.*`); the data point and the rollup count every request.
+  if (shouldLog(r, config.logging)) console.log(requestLogLine(r, cost));
   env.REQUEST_EVENTS?.writeDataPoint({
     indexes: [r.keyId],
     blobs: [r.requestId, r.keyId, r.model, r.answeredModel, r.node, r.colo, r.endpoint],

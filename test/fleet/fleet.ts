@@ -126,7 +126,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
       ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
       usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
-    });
+    }, {}, k.gzip);
   }
   if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
   return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}`, type: 'invalid_request_error', param: null, code: null } });

@@ -3,6 +3,7 @@
  */
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export interface Knobs {
   /** Delay before the response headers, ms. */
@@ -46,6 +47,8 @@ export interface Knobs {
   endAfterChunks: number;
   /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
   endlessEvent: boolean;
+  /** Chat JSON answers: gzip-coded (`content-encoding: gzip`, Content-Length the compressed size). */
+  gzip: boolean;
   /** Anthropic nodes: usage reports this many cache-read / cache-write input tokens. */
   cacheReadTokens: number;
   cacheWriteTokens: number;
@@ -84,6 +87,7 @@ export const DEFAULT_KNOBS: Knobs = {
   padBytes: 0,
   endlessEvent: false,
   endAfterChunks: -1,
+  gzip: false,
   cacheReadTokens: 0,
   cacheWriteTokens: 0,
   contentFilter: false,
@@ -133,8 +137,14 @@ export function estimateTokens(value: unknown): number {
   return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, gzip = false) {
   const text = JSON.stringify(body);
+  if (gzip) {
+    const coded = gzipSync(text);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': coded.byteLength, ...headers });
+    res.end(coded);
+    return;
+  }
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }

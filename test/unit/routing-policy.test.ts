@@ -3,6 +3,7 @@ import { HealthSchema, NodeSchema, RoutingSchema, type NodeConfig } from '../../
 import { nextHealth, INITIAL_HEALTH, type NodeHealth, type ProbeResult } from '../../src/health/state';
 import { buildTable, expectedLatency, foldSample, nodeOffsets, priorMs, type RouteTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
+import { LiveView } from '../../src/routing/live';
 
 const routing = RoutingSchema.parse({});
 const health = HealthSchema.parse({});
@@ -88,13 +89,43 @@ describe('rankCandidates', () => {
 
   it('spreads near-ties by weight', () => {
     const heavy = { ...EU, id: 'eu2', weight: 3 };
-    const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, eu2: { expectedMs: 105, source: 'samples', samples: 9 } });
+    const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, eu2: { expectedMs: 100, source: 'samples', samples: 9 } });
     let seed = 1;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     let heavyFirst = 0;
     for (let i = 0; i < 4000; i++) if (rankCandidates([EU, heavy], {}, t, routing, { random: rand }).ranked[0]!.node.id === 'eu2') heavyFirst++;
     expect(heavyFirst / 4000).toBeGreaterThan(0.7); // weight 3 vs 1: P = 0.75
     expect(heavyFirst / 4000).toBeLessThan(0.8);
+  });
+
+  it('gives a near-tie a share that shrinks with how far it is behind the best, none at the margin', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const share = (behindMs: number) => {
+      const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, us: { expectedMs: 100 + behindMs, source: 'samples', samples: 9 } });
+      let usFirst = 0;
+      for (let i = 0; i < 4000; i++) if (rankCandidates([US, EU], {}, t, routing, { random: rand }).ranked[0]!.node.id === 'us') usFirst++;
+      return usFirst / 4000;
+    };
+    // Weights 1 and 1 − behind/margin (margin 10%): 5% behind gets 1/3, 9% behind 1/11 — not the even split it had.
+    expect(share(5)).toBeGreaterThan(0.3);
+    expect(share(5)).toBeLessThan(0.37);
+    expect(share(9)).toBeGreaterThan(0.06);
+    expect(share(9)).toBeLessThan(0.12);
+  });
+
+  it('spends no exploration probe on a node that could win back no more than the tie margin', () => {
+    const probed = (leaderTableMs: number) => {
+      const view = new LiveView(routing.live);
+      for (let i = 0; i < 10; i++) view.observe('X', 'eu', 100, true, i * 1000);
+      view.observe('X', 'eu', 400, true, 10_000); // slowed: traffic leaves it
+      view.observe('X', 'eu', 400, true, 11_000);
+      const t = table({ eu: { expectedMs: 100, source: 'samples', samples: 9 }, us: { expectedMs: leaderTableMs, source: 'samples', samples: 9 } });
+      const r = rankCandidates([US, EU], {}, t, routing, { random: () => 0.5, live: view.lens('X', 11_000 + routing.live.maxExploreMs, { explore: true }) });
+      return r.ranked[0]!.exploring === true;
+    };
+    expect(probed(104)).toBe(false); // back at its best it would be 4% ahead: within the margin, not worth a slow request
+    expect(probed(130)).toBe(true); // 23% ahead: worth a probe
   });
 
   it('does not spread nodes outside the margin', () => {

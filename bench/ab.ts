@@ -1,0 +1,52 @@
+/**
+ * `node bench/ab.ts A.js B.js` — two router bundles side by side (not part of the tests): each
+ * in its own workerd against the same bench fleet, loaded in alternating ABBA rounds, and
+ * compared by CPU per request of each workerd process and p50. For measuring one hot-path
+ * change: bundle before (`wrangler deploy --dry-run --outdir …`), bundle after, run this.
+ * A drift in the machine's speed weighs on both alike; on a busy machine, run it twice.
+ * Knobs: AB_STREAM (1 = streams), AB_N (requests per round, default 300), AB_C (concurrency,
+ * default 4), AB_ROUNDS (default 6), AB_LOG_RATE_B (side B's `logging.successSampleRate`:
+ * the same bundle twice with the log sampled shows what the line costs).
+ */
+import { readFileSync } from 'node:fs';
+import { fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
+
+const [fileA, fileB] = process.argv.slice(2);
+if (!fileA || !fileB) throw new Error('usage: node bench/ab.ts A.js B.js');
+const STREAM = process.env.AB_STREAM === '1';
+const N = Number(process.env.AB_N ?? 300);
+const C = Number(process.env.AB_C ?? 4);
+const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
+
+const fleet = await startBenchFleet();
+const sides = [];
+for (const [i, file] of [fileA, fileB].entries()) {
+  const before = workerdChildren();
+  const logRate = i === 1 && process.env.AB_LOG_RATE_B ? { logging: { successSampleRate: Number(process.env.AB_LOG_RATE_B) } } : {};
+  const mf = startRouter(readFileSync(file, 'utf8'), routerConfig(fleet, logRate));
+  const origin = (await mf.ready).origin;
+  const pid = [...workerdChildren()].find((p) => !before.has(p));
+  const key = await mintKey(origin);
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(STREAM ? { stream: true } : {}) });
+  const init = () => ({ method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+  sides.push({ file, mf, url: `${origin}/v1/chat/completions`, pid, init, cpu: 0, requests: 0, latencies: [] as number[] });
+}
+try {
+  for (const s of sides) await load(s.url, s.init, { count: 300, concurrency: C, maxSeconds: 30 });
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of round % 2 === 0 ? sides : [...sides].reverse()) {
+      const before = processCpuMs(s.pid);
+      const r = await load(s.url, s.init, { count: N, concurrency: C, maxSeconds: 60, firstByte: STREAM });
+      s.cpu += processCpuMs(s.pid) - before;
+      s.requests += r.ok + r.failed;
+      s.latencies.push(...r.latencies);
+    }
+  }
+  console.log(`${STREAM ? 'streams (TTFB)' : 'JSON'}, concurrency ${C}, ${ROUNDS} ABBA rounds of ${N}:`);
+  for (const [i, s] of sides.entries()) console.log(`  ${'AB'[i]} ${s.file}: CPU/request ${fmt(s.cpu / s.requests, 3)} ms, p50 ${fmt(percentile(s.latencies, 50))} ms`);
+  const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  console.log(`  B/A: CPU ${fmt(b.cpu / b.requests / (a.cpu / a.requests), 3)}x, p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50), 3)}x`);
+} finally {
+  await Promise.all(sides.map((s) => s.mf.dispose()));
+  await fleet.close();
+}
