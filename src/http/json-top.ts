@@ -99,13 +99,21 @@ export function topLevelMembers(text: Uint8Array, wanted: readonly string[], fro
   return found;
 }
 
-/** The wanted member's value, parsed; undefined when absent or not JSON. */
-export function topLevelValue(text: Uint8Array, name: string, from = 0, to = text.byteLength): unknown {
-  const span = topLevelMembers(text, [name], from, to).get(name);
-  if (!span) return undefined;
+/** JSON bytes parsed; undefined when there are none or they are not JSON. */
+export function parseJsonBytes(bytes: Uint8Array | undefined): unknown {
   try {
-    return JSON.parse(decoder.decode(text.subarray(span.start, span.end)));
+    return JSON.parse(decoder.decode(bytes ?? new Uint8Array()));
   } catch {
     return undefined;
   }
+}
+
+/** The value at `span` (from `topLevelMembers`), parsed; undefined when absent or not JSON. */
+export function spanValue(text: Uint8Array, span: ValueSpan | undefined): unknown {
+  return span ? parseJsonBytes(text.subarray(span.start, span.end)) : undefined;
+}
+
+/** The wanted member's value, parsed; undefined when absent or not JSON. */
+export function topLevelValue(text: Uint8Array, name: string, from = 0, to = text.byteLength): unknown {
+  return spanValue(text, topLevelMembers(text, [name], from, to).get(name));
 }
