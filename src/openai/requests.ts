@@ -144,6 +144,11 @@ function checkSpelling(scanned: ScannedObject): void {
   }
 }
 
+/** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */
+export function tooDeep(): RouterError {
+  return new RouterError(400, `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`, { code: 'invalid_request' });
+}
+
 function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
@@ -157,9 +162,7 @@ function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
   }
   // One pass for nesting depth, duplicate names and member spans.
   const scan = scanObject(text, MAX_JSON_DEPTH);
-  if ('tooDeep' in scan) {
-    throw new RouterError(400, `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`, { code: 'invalid_request' });
-  }
+  if ('tooDeep' in scan) throw tooDeep();
   if (!scan.ok) {
     throw new RouterError(400, `The request body has the key '${scan.duplicate}' more than once (at ${scan.path}). Send each key once.`, {
       code: 'duplicate_key',
