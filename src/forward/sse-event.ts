@@ -9,7 +9,7 @@
  * objects and never counts: `metadata: {"type": "response.completed"}` in
  * `response.created` does not end a stream, `metadata: {"usage": …}` is not usage.
  */
-import { topLevelMembers, topLevelValue } from '../http/json-top';
+import { spanValue, topLevelMembers, topLevelValue } from '../http/json-top';
 import { usageOfReported, type Usage } from './usage';
 
 export type SseFormat = 'chat' | 'responses';
@@ -49,22 +49,13 @@ function dataOf(event: string): string {
   return event.slice(at + 5, end < 0 ? event.length : event[end - 1] === '\r' ? end - 1 : end).trimStart();
 }
 
-function parseSpan(bytes: Uint8Array, span: { start: number; end: number } | undefined): unknown {
-  if (!span) return undefined;
-  try {
-    return JSON.parse(decoder.decode(bytes.subarray(span.start, span.end)));
-  } catch {
-    return undefined;
-  }
-}
-
 export function readEvent(event: string, format: SseFormat): EventReading {
   if (format === 'chat') {
     if (event.includes('[DONE]') && DONE.test(event)) return { terminal: true, usageOnly: false };
     if (!event.includes('"usage"')) return NOTHING;
     const bytes = encoder.encode(dataOf(event));
     const members = topLevelMembers(bytes, ['usage', 'choices']);
-    const usage = usageOfReported(parseSpan(bytes, members.get('usage')));
+    const usage = usageOfReported(spanValue(bytes, members.get('usage')));
     if (!usage) return NOTHING;
     const choices = members.get('choices');
     const usageOnly = choices !== undefined && choices.end - choices.start < 32 && /^\[\s*\]$/.test(decoder.decode(bytes.subarray(choices.start, choices.end)));
@@ -73,7 +64,7 @@ export function readEvent(event: string, format: SseFormat): EventReading {
   if (!MAYBE_TERMINAL.test(event)) return NOTHING;
   const bytes = encoder.encode(dataOf(event));
   const members = topLevelMembers(bytes, ['type', 'response']);
-  const type = parseSpan(bytes, members.get('type'));
+  const type = spanValue(bytes, members.get('type'));
   if (typeof type !== 'string' || !TERMINAL_TYPES.has(type)) return NOTHING;
   const response = members.get('response');
   const usage = response ? usageOfReported(topLevelValue(bytes, 'usage', response.start, response.end)) : undefined;

@@ -4,6 +4,7 @@
  *    to JSON.parse and as `a` to some upstream parsers — the router must never check one
  *    model and forward another), comparing names after unescaping (`"mod\u0065l"` is `model`)
  *    and case folding (`"MAX_TOKENS"` is `max_tokens` to Go's `encoding/json`: `foldName`);
+ *  - measures how deep objects and arrays nest, and stops at once past `maxDepth`;
  *  - records where each top-level member's value lies, so the router can change a few
  *    top-level fields (`model`, `stream_options`, a token cap) by splicing text, leaving
  *    every other byte as the caller sent it — integers beyond 2^53 (`seed`) stay exact,
@@ -13,6 +14,7 @@
  * skipped with indexOf, so a 400 KB base64 image costs a few native searches, not a loop
  * over every character.
  */
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
 
 export interface MemberSpan {
   /** Index of the opening quote of the member's name. */
@@ -30,9 +32,12 @@ export interface ScannedObject {
   members: Map<string, MemberSpan>;
   /** Index of the top-level object's closing brace. */
   closeBrace: number;
+  /** Deepest nesting of objects and arrays (the top-level object is 1). */
+  depth: number;
 }
 
-export type ScanResult = { ok: true; object: ScannedObject } | { ok: false; duplicate: string; path: string };
+/** Nesting past `maxDepth` is reported before any duplicate, wherever each lies. */
+export type ScanResult = { ok: true; object: ScannedObject } | { ok: false; duplicate: string; path: string } | { ok: false; tooDeep: true };
 
 interface Frame {
   kind: 'object' | 'array';
@@ -46,14 +51,6 @@ interface Frame {
   currentName?: string;
 }
 
-const QUOTE = 34;
-const BACKSLASH = 92;
-const COLON = 58;
-const COMMA = 44;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACKET = 93;
 
 /** End index (exclusive) of the string starting at `start` (a quote). */
 function stringEnd(text: string, start: number): number {
@@ -66,10 +63,6 @@ function stringEnd(text: string, start: number): number {
     if (slashes % 2 === 0) return q + 1;
     from = q + 1;
   }
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13;
 }
 
 function isDelimiter(c: number): boolean {
@@ -90,10 +83,13 @@ export function foldName(name: string): string {
 }
 
 /** Scan a JSON object's text (already validated by JSON.parse). */
-export function scanObject(text: string): ScanResult {
+export function scanObject(text: string, maxDepth = Infinity): ScanResult {
   const members = new Map<string, MemberSpan>();
   const stack: Frame[] = [];
   let closeBrace = -1;
+  let depthSeen = 0;
+  // The first duplicate; the scan goes on, since nesting too deep anywhere is reported first.
+  let duplicate: { duplicate: string; path: string } | undefined;
   // The top-level member being read: its name, then (once known) where its value starts.
   let pending: { name: string; nameStart: number; nameEnd: number; valueStart?: number } | undefined;
   const finish = (valueStart: number, valueEnd: number) => {
@@ -112,7 +108,7 @@ export function scanObject(text: string): ScanResult {
         const raw = text.slice(i + 1, end - 1);
         const name = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
         const folded = foldName(name);
-        if (top.names!.has(folded)) return { ok: false, duplicate: name, path: pathOf(stack, name) };
+        if (top.names!.has(folded)) duplicate ??= { duplicate: name, path: pathOf(stack, name) };
         top.names!.add(folded);
         top.currentName = name;
         top.expectName = false;
@@ -126,6 +122,10 @@ export function scanObject(text: string): ScanResult {
       const label = top === undefined ? '' : top.kind === 'array' ? `[${top.index}]` : (top.currentName ?? '');
       const kind = c === OPEN_BRACE ? 'object' : 'array';
       stack.push({ kind, label, expectName: kind === 'object', index: 0, ...(kind === 'object' ? { names: new Set<string>() } : {}) });
+      if (stack.length > depthSeen) {
+        depthSeen = stack.length;
+        if (depthSeen > maxDepth) return { ok: false, tooDeep: true };
+      }
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       stack.pop();
       if (stack.length === 0) closeBrace = i;
@@ -141,7 +141,8 @@ export function scanObject(text: string): ScanResult {
       i = j - 1;
     }
   }
-  return { ok: true, object: { text, members, closeBrace } };
+  if (duplicate) return { ok: false, ...duplicate };
+  return { ok: true, object: { text, members, closeBrace, depth: depthSeen } };
 }
 
 /**

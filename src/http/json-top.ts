@@ -11,20 +11,13 @@
  * The text is trusted to be JSON as an upstream serialiser writes it; on anything else the
  * spans may be wrong, and the caller's `JSON.parse` of a span fails (usage then unknown).
  */
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
 
 export interface ValueSpan {
   start: number;
   /** Just past the value. */
   end: number;
 }
-
-const QUOTE = 34;
-const BACKSLASH = 92;
-const COMMA = 44;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACKET = 93;
 
 const decoder = new TextDecoder();
 
@@ -43,10 +36,6 @@ function stringEnd(text: Uint8Array, start: number, to: number): number {
     if (slashes % 2 === 0) return q + 1;
     from = q + 1;
   }
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13;
 }
 
 
@@ -94,7 +83,7 @@ export function topLevelMembers(text: Uint8Array, wanted: readonly string[], fro
       }
     } else if (depth === 1) {
       if (c === COMMA) expectName = true;
-      else if (current !== null && !isSpace(c) && c !== 58 /* : */) {
+      else if (current !== null && !isSpace(c) && c !== COLON) {
         // a number, true, false or null: runs to the next delimiter
         let j = i + 1;
         for (; j < to; j++) {
@@ -110,13 +99,21 @@ export function topLevelMembers(text: Uint8Array, wanted: readonly string[], fro
   return found;
 }
 
-/** The wanted member's value, parsed; undefined when absent or not JSON. */
-export function topLevelValue(text: Uint8Array, name: string, from = 0, to = text.byteLength): unknown {
-  const span = topLevelMembers(text, [name], from, to).get(name);
-  if (!span) return undefined;
+/** JSON bytes parsed; undefined when there are none or they are not JSON. */
+export function parseJsonBytes(bytes: Uint8Array | undefined): unknown {
   try {
-    return JSON.parse(decoder.decode(text.subarray(span.start, span.end)));
+    return JSON.parse(decoder.decode(bytes ?? new Uint8Array()));
   } catch {
     return undefined;
   }
+}
+
+/** The value at `span` (from `topLevelMembers`), parsed; undefined when absent or not JSON. */
+export function spanValue(text: Uint8Array, span: ValueSpan | undefined): unknown {
+  return span ? parseJsonBytes(text.subarray(span.start, span.end)) : undefined;
+}
+
+/** The wanted member's value, parsed; undefined when absent or not JSON. */
+export function topLevelValue(text: Uint8Array, name: string, from = 0, to = text.byteLength): unknown {
+  return spanValue(text, topLevelMembers(text, [name], from, to).get(name));
 }

@@ -9,19 +9,15 @@
  *   whatever the clocks of the two say.
  * - **Refill** before running dry: when the newest lease has used half of its requests,
  *   tokens or spend, or has less than 40% of its time left. Leases are sized by this
- *   isolate's own recent rate over one `ttlMs` (tokens and spend at its recent average
- *   reservation and worst case), and its recent peak of requests in flight.
+ *   isolate's own recent demand (`lease-demand.ts`).
  * - **Report**: once when a lease stops admitting (what it used, so the rest returns at
  *   once), and once more when its last request ends, with its totals. A request admitted
  *   exactly (no lease) is a lease of one that stopped admitting at birth.
  */
-import { addTotals, MIN_GRANT, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
+import { LeaseDemand } from './lease-demand';
+import { addTotals, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
 import { windowAsKnown } from './lease-headers';
 import type { LimitSet, Snapshot } from './window';
-
-const MAX_WANT = 100_000;
-/** Demand is counted in this many buckets over one ttl. */
-const BUCKETS = 10;
 
 interface HeldLease {
   id: string;
@@ -78,11 +74,7 @@ export class LeaseClient {
   syncing: Promise<unknown> | null = null;
   /** A call that asks for a lease, one at a time: requests without capacity wait for it rather than start their own. */
   leasing: Promise<unknown> | null = null;
-  /** Requests asked for (admitted or not) per bucket of ttl/BUCKETS, newest last. */
-  private demand: { start: number; count: number }[] = [];
-  private peakInFlight = 0;
-  private avgTokens: number | null = null;
-  private avgCost: number | null = null;
+  private demand: LeaseDemand;
   /** The newest state of the subject's window this isolate has seen: at `at` by the authority's clock, received at `receivedAt` by this one's. */
   private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;
 
@@ -90,6 +82,7 @@ export class LeaseClient {
 
   constructor(ttlMs: number) {
     this.ttlMs = ttlMs;
+    this.demand = new LeaseDemand(ttlMs);
   }
 
   private admitting(l: HeldLease, now: number) {
@@ -122,9 +115,7 @@ export class LeaseClient {
     l.tokens += tokens;
     l.cost += worstCost;
     l.inFlight++;
-    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight());
-    this.avgTokens = this.avgTokens === null ? tokens : 0.8 * this.avgTokens + 0.2 * tokens;
-    this.avgCost = this.avgCost === null ? worstCost : 0.8 * this.avgCost + 0.2 * worstCost;
+    this.demand.started(tokens, worstCost, this.inFlight());
     return { lease: l, reserved: tokens, charged: tokens, worstCost, chargedCost: worstCost };
   }
 
@@ -186,28 +177,12 @@ export class LeaseClient {
 
   /** Count a request asked for, admitted or not: leases are sized by demand. */
   asked(now: number): void {
-    const width = this.ttlMs / BUCKETS;
-    const last = this.demand.at(-1);
-    if (last && now - last.start < width) last.count++;
-    else this.demand.push({ start: now, count: 1 });
-    while (this.demand.length > 0 && this.demand[0]!.start <= now - this.ttlMs) this.demand.shift();
+    this.demand.asked(now);
   }
 
-  /**
-   * What to ask for: the requests this isolate was asked for over the last ttl, with
-   * room to grow; its peak in flight, with room. Nothing while that is below `MIN_GRANT`:
-   * at such a rate a round trip per request costs little, and a lease would only hold
-   * capacity other isolates may need.
-   */
+  /** What to ask for (`LeaseDemand.want`): nothing while demand is below `MIN_GRANT`. */
   want(now: number, tokens: number, cost = 0): LeaseWant | undefined {
-    const recent = this.demand.reduce((n, b) => (b.start > now - this.ttlMs ? n + b.count : n), 0);
-    if (recent < MIN_GRANT) return undefined;
-    const requests = Math.min(MAX_WANT, Math.ceil(recent * 1.5));
-    const perRequest = Math.max(this.avgTokens ?? tokens, tokens);
-    const perCost = Math.max(this.avgCost ?? cost, cost);
-    const slots = Math.max(2, Math.ceil(this.peakInFlight * 1.5));
-    this.peakInFlight = this.inFlight();
-    return { requests, tokens: Math.ceil(requests * perRequest), slots, cost: Math.ceil(requests * perCost) };
+    return this.demand.want(now, tokens, cost, this.inFlight());
   }
 
   /** Time to ask for the next lease: the newest half used, or 60% through its time. */

@@ -121,29 +121,6 @@ function invalid(error: z.ZodError): RouterError {
   });
 }
 
-/** Deepest nesting of objects and arrays in JSON text (strings skipped whole; the text has parsed). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      // Skip the string: to the next quote not escaped by an odd run of backslashes.
-      for (;;) {
-        const end = text.indexOf('"', i + 1);
-        let slashes = 0;
-        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
-        i = end;
-        if (slashes % 2 === 0 || end < 0) break;
-      }
-      if (i < 0) break;
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) max = depth;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return max;
-}
-
 /** Top-level parameters the router reads or writes (limits, routing, reservations, stored state). */
 const ROUTER_FIELDS = new Set([
   ...['model', 'messages', 'input', 'prompt', 'instructions', 'suffix', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens'],
@@ -167,6 +144,11 @@ function checkSpelling(scanned: ScannedObject): void {
   }
 }
 
+/** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */
+export function tooDeep(): RouterError {
+  return new RouterError(400, `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`, { code: 'invalid_request' });
+}
+
 function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
@@ -178,10 +160,9 @@ function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new RouterError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
   }
-  if (jsonDepth(text) > MAX_JSON_DEPTH) {
-    throw new RouterError(400, `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`, { code: 'invalid_request' });
-  }
-  const scan = scanObject(text);
+  // One pass for nesting depth, duplicate names and member spans.
+  const scan = scanObject(text, MAX_JSON_DEPTH);
+  if ('tooDeep' in scan) throw tooDeep();
   if (!scan.ok) {
     throw new RouterError(400, `The request body has the key '${scan.duplicate}' more than once (at ${scan.path}). Send each key once.`, {
       code: 'duplicate_key',

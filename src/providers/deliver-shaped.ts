@@ -7,19 +7,11 @@
 import type { Usage } from '../forward/usage';
 import type { RelayOptions } from '../forward/relay';
 import type { SentAttempt } from '../forward/upstream';
+import { parseJsonBytes } from '../http/json-top';
 import { settlementUsage, type AnswerShape } from './answer';
 import { relayTranslated } from './stream-relay';
 
-const decoder = new TextDecoder();
 const json = (body: unknown, status: number) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-
-function parse(bytes: Uint8Array | undefined): unknown {
-  try {
-    return JSON.parse(decoder.decode(bytes ?? new Uint8Array()));
-  } catch {
-    return undefined;
-  }
-}
 
 /** A node answer the router cannot read or translate, in the caller's error shape. */
 function unreadable(shape: AnswerShape, message: string): Response {
@@ -37,7 +29,7 @@ export function deliverShaped(shape: AnswerShape, sent: SentAttempt, relay: Rela
     const headers = new Headers({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     return { response: new Response(body, { status: upstream.status, headers }), usage: summary.then((s) => s.usage) };
   }
-  const parsed = parse(sent.body);
+  const parsed = parseJsonBytes(sent.body);
   if (!upstream.ok) {
     const { status, body } = shape.error(upstream.status, upstream.headers, parsed);
     return { response: json(body, status), usage: Promise.resolve(undefined) };

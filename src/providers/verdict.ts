@@ -7,23 +7,14 @@
  */
 import { classify, type Verdict } from '../forward/outcome';
 import type { SentAttempt } from '../forward/upstream';
+import { parseJsonBytes } from '../http/json-top';
 import type { ProviderAdapter } from './types';
-
-const decoder = new TextDecoder();
-
-function parsed(bytes: Uint8Array | undefined): unknown {
-  try {
-    return JSON.parse(decoder.decode(bytes ?? new Uint8Array()));
-  } catch {
-    return undefined;
-  }
-}
 
 export function classifyFor(adapter: ProviderAdapter, sent: Pick<SentAttempt, 'outcome' | 'body'>): Verdict {
   const base = classify(sent.outcome);
   const outcome = sent.outcome;
   if (adapter.name === 'openai' || outcome.kind !== 'response' || base.action === 'accept' || (outcome.status >= 300 && outcome.status < 400)) return base;
-  const mapped = adapter.mapError(outcome.status, outcome.headers, parsed(sent.body));
+  const mapped = adapter.mapError(outcome.status, outcome.headers, parseJsonBytes(sent.body));
   const after = mapped.retryAfterMs !== undefined ? { retryAfterMs: mapped.retryAfterMs } : {};
   switch (mapped.fault) {
     case 'caller':

@@ -4,11 +4,16 @@ import { scanObject, spliceMembers } from '../../src/http/json-members';
 const scan = (text: string) => {
   JSON.parse(text); // the scanner's precondition
   const r = scanObject(text);
-  if (!r.ok) throw new Error(`duplicate ${r.duplicate}`);
+  if (!r.ok) throw new Error(`not scanned: ${JSON.stringify(r)}`);
   return r.object;
 };
 
 describe('scanObject', () => {
+  it('reports nesting past maxDepth before a duplicate that comes earlier, and accepts the limit', () => {
+    expect(scanObject('{"model":"a","model":"b","x":[[1]]}', 2)).toEqual({ ok: false, tooDeep: true });
+    expect(scanObject('{"model":"a","model":"b","x":[[1]]}', 3)).toEqual({ ok: false, duplicate: 'model', path: 'model' });
+  });
+
   it('refuses a duplicate top-level key', () => {
     expect(scanObject('{"model":"a","model":"b"}')).toEqual({ ok: false, duplicate: 'model', path: 'model' });
   });

@@ -3,7 +3,8 @@ import { parseConfig, type LoadedConfig } from '../../src/config/load';
 import { RouterError } from '../../src/errors/router-error';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from '../../src/limits/reservation';
 import type { Endpoint } from '../../src/openai/endpoints';
-import { jsonDepth, MAX_JSON_DEPTH, parseRequest } from '../../src/openai/requests';
+import { scanObject } from '../../src/http/json-members';
+import { MAX_JSON_DEPTH, parseRequest } from '../../src/openai/requests';
 
 const node = { id: 'a', baseUrl: 'https://a.test/v1', region: 'r', lat: 0, lon: 0, models: ['m', 'img', 'tts', 'small'] };
 function load(models: Record<string, unknown> = {}): LoadedConfig {
@@ -109,6 +110,12 @@ describe('worst-case cost', () => {
 });
 
 describe('JSON depth', () => {
+  const jsonDepth = (text: string) => {
+    const r = scanObject(text);
+    if (!r.ok) throw new Error('not scanned');
+    return r.object.depth;
+  };
+
   it('measures nesting outside strings, escaped quotes included', () => {
     expect(jsonDepth('{"a":[{"b":"[[[{{{"}]}')).toBe(3);
     expect(jsonDepth('{"a":"x\\"[[[","b":[1]}')).toBe(2);

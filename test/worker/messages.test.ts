@@ -232,6 +232,18 @@ describe('POST /v1/messages', () => {
     expect(after.status).toBe(200);
   });
 
+  it('count_tokens refuses a body nested past MAX_JSON_DEPTH with a 400, as /v1/messages does, not a 500 from the recursive estimate', async () => {
+    const { key } = await newKey();
+    const levels = 30_000; // 60 KB, under the test limit of 64 KiB
+    const body = `{"model":"claude-solo","messages":[{"role":"user","content":${'['.repeat(levels)}${']'.repeat(levels)}}]}`;
+    const res = await call('/v1/messages/count_tokens', { body, headers: { 'x-api-key': key } });
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(json.type).toBe('error');
+    expect(json.error.type).toBe('invalid_request_error');
+    expect(json.error.message).toMatch(/levels deep/);
+  });
+
   it('settles an Anthropic node\'s usage, cache reads and writes included, and prices cache writes at cacheWrite', async () => {
     const { id, key } = await newKey();
     await setNode('p-anth', { cacheReadTokens: 1000, cacheWriteTokens: 2000 });

@@ -96,9 +96,6 @@ export const AnthropicUsage = z.looseObject({
   cache_read_input_tokens: z.number().int().nonnegative().nullish(),
 });
 
-/** Blocks an answer may hold (server-tool blocks are left loose and skipped). */
-export const ResponseBlock = z.discriminatedUnion('type', [TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock]);
-
 export const MessageResponse = z.looseObject({
   id: z.string(),
   type: z.literal('message'),

@@ -19,8 +19,8 @@
 import { chatUsage } from '../openai/chat-wire';
 import { sseFrame } from '../sse';
 import type { CanonicalUsage, MappedError, SseFrame, StreamTranslator, TranslationContext } from '../types';
-import { mapBedrockError, mapBedrockStreamException } from './errors';
-import { EventStreamDecoder, type EventFrame } from './event-stream';
+import { mapBedrockMalformedStream, mapBedrockStreamException } from './errors';
+import { EventStreamDecoder, translateFrames, type EventFrame } from './event-stream';
 import { converseFinishReason } from './from-converse';
 import { converseCanonicalUsage, StreamPayload } from './wire';
 
@@ -71,7 +71,7 @@ export class ConverseToChatStream implements BinaryStreamTranslator {
   }
 
   #malformed(what: string): SseFrame[] {
-    return this.#fail(mapBedrockError(502, new Headers({ 'x-amzn-errortype': 'ModelStreamErrorException' }), { message: what }));
+    return this.#fail(mapBedrockMalformedStream(what));
   }
 
   #done(): SseFrame[] {
@@ -83,10 +83,6 @@ export class ConverseToChatStream implements BinaryStreamTranslator {
     return frames;
   }
 
-  #over(): boolean {
-    return this.#state === 'done';
-  }
-
   /** SSE events never come from Bedrock: the relay feeds `pushBytes`. */
   push(): SseFrame[] {
     return [];
@@ -94,18 +90,13 @@ export class ConverseToChatStream implements BinaryStreamTranslator {
 
   pushBytes(bytes: Uint8Array): SseFrame[] {
     if (this.#state === 'done') return [];
-    let frames: EventFrame[];
-    try {
-      frames = this.#decoder.push(bytes);
-    } catch {
-      return this.#malformed('corrupt event stream frame');
-    }
-    const out: SseFrame[] = [];
-    for (const f of frames) {
-      out.push(...this.pushFrame(f));
-      if (this.#over()) break;
-    }
-    return out;
+    return translateFrames(
+      this.#decoder,
+      bytes,
+      (f) => this.pushFrame(f),
+      () => this.#state === 'done',
+      () => this.#malformed('corrupt event stream frame'),
+    );
   }
 
   /** One decoded frame (exposed for tests that feed frames directly). */

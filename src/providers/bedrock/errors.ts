@@ -84,6 +84,11 @@ export function mapBedrockError(status: number, headers: Headers, body: unknown)
   };
 }
 
+/** A stream the router cannot read (corrupt frame, unparsable payload, cut short): the node's fault, 502. */
+export function mapBedrockMalformedStream(what: string): MappedError {
+  return mapBedrockError(502, new Headers({ 'x-amzn-errortype': 'ModelStreamErrorException' }), { message: what });
+}
+
 /** Status Bedrock documents for each exception that can arrive inside a stream. */
 const STREAM_STATUS: Record<string, number> = {
   ThrottlingException: 429,

@@ -24,6 +24,25 @@ export interface EventFrame {
   body: string;
 }
 
+/**
+ * The loop both Bedrock stream translators run on each read: `bytes` through `decoder`, each
+ * complete frame to `onFrame` until `over()`; a corrupt frame goes to `corrupt` instead.
+ */
+export function translateFrames<T>(decoder: EventStreamDecoder, bytes: Uint8Array, onFrame: (f: EventFrame) => T[], over: () => boolean, corrupt: () => T[]): T[] {
+  let frames: EventFrame[];
+  try {
+    frames = decoder.push(bytes);
+  } catch {
+    return corrupt();
+  }
+  const out: T[] = [];
+  for (const f of frames) {
+    out.push(...onFrame(f));
+    if (over()) break;
+  }
+  return out;
+}
+
 export class EventStreamDecoder {
   readonly #codec = new EventStreamCodec(toUtf8, fromUtf8);
   /** Pieces of one unfinished frame, joined only once the whole frame is there. */

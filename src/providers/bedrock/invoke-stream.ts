@@ -13,8 +13,8 @@ import { anthropicTypeForStatus } from '../anthropic/errors';
 import { canonicalUsage, type AnthropicUsage } from '../anthropic/wire';
 import type { CanonicalUsage, MappedError, SseFrame } from '../types';
 import type { BinaryStreamTranslator } from './converse-stream';
-import { mapBedrockError, mapBedrockStreamException } from './errors';
-import { EventStreamDecoder } from './event-stream';
+import { mapBedrockError, mapBedrockMalformedStream, mapBedrockStreamException } from './errors';
+import { EventStreamDecoder, translateFrames, type EventFrame } from './event-stream';
 
 function base64Text(b64: string): string {
   const bin = atob(b64);
@@ -47,7 +47,7 @@ export class InvokeStreamToMessages implements BinaryStreamTranslator {
   }
 
   #malformed(what: string): SseFrame[] {
-    return this.#fail(mapBedrockError(502, new Headers({ 'x-amzn-errortype': 'ModelStreamErrorException' }), { message: what }));
+    return this.#fail(mapBedrockMalformedStream(what));
   }
 
   /** SSE events never come from Bedrock: the relay feeds `pushBytes`. */
@@ -57,49 +57,43 @@ export class InvokeStreamToMessages implements BinaryStreamTranslator {
 
   pushBytes(bytes: Uint8Array): SseFrame[] {
     if (this.#state === 'done') return [];
-    let frames;
+    return translateFrames(
+      this.#decoder,
+      bytes,
+      (f) => this.#frame(f),
+      () => this.#state === 'done',
+      () => this.#malformed('corrupt event stream frame'),
+    );
+  }
+
+  #frame(f: EventFrame): SseFrame[] {
+    let payload: { bytes?: unknown } | null;
     try {
-      frames = this.#decoder.push(bytes);
+      payload = JSON.parse(f.body) as { bytes?: unknown } | null;
     } catch {
-      return this.#malformed('corrupt event stream frame');
+      return this.#malformed(`unparsable ${f.type} payload`);
     }
-    const out: SseFrame[] = [];
-    for (const f of frames) {
-      if (this.#state === 'done') break;
-      let payload: { bytes?: unknown } | null;
-      try {
-        payload = JSON.parse(f.body) as { bytes?: unknown } | null;
-      } catch {
-        out.push(...this.#malformed(`unparsable ${f.type} payload`));
-        break;
-      }
-      if (f.messageType !== 'event') {
-        out.push(...this.#fail(mapBedrockStreamException(f.type || 'internalServerException', payload)));
-        break;
-      }
-      if (f.type !== 'chunk' || typeof payload?.bytes !== 'string') continue;
-      let json: string;
-      let ev: { type?: unknown; message?: { usage?: Partial<AnthropicUsage> }; usage?: Partial<AnthropicUsage> };
-      try {
-        json = base64Text(payload.bytes);
-        ev = JSON.parse(json) as typeof ev;
-      } catch {
-        out.push(...this.#malformed('unparsable chunk'));
-        break;
-      }
-      if (typeof ev?.type !== 'string') continue;
-      if (ev.type === 'message_start' && ev.message?.usage) this.#usage = { ...ev.message.usage };
-      if (ev.type === 'message_delta' && ev.usage) this.#usage = { ...this.#usage, ...Object.fromEntries(Object.entries(ev.usage).filter(([, v]) => v != null)) };
-      if (ev.type === 'error') {
-        // Anthropic's own in-stream error (e.g. overloaded_error): passed on as it came, and it ends the stream.
-        const e = (ev as { error?: { type?: unknown; message?: unknown } }).error;
-        this.#state = 'done';
-        this.#error = mapBedrockError(typeof e?.type === 'string' && e.type === 'rate_limit_error' ? 429 : 500, new Headers(), { message: String(e?.message ?? '') });
-      }
-      if (ev.type === 'message_stop') this.#state = 'done';
-      out.push(frame(ev.type, json));
+    if (f.messageType !== 'event') return this.#fail(mapBedrockStreamException(f.type || 'internalServerException', payload));
+    if (f.type !== 'chunk' || typeof payload?.bytes !== 'string') return [];
+    let json: string;
+    let ev: { type?: unknown; message?: { usage?: Partial<AnthropicUsage> }; usage?: Partial<AnthropicUsage> };
+    try {
+      json = base64Text(payload.bytes);
+      ev = JSON.parse(json) as typeof ev;
+    } catch {
+      return this.#malformed('unparsable chunk');
     }
-    return out;
+    if (typeof ev?.type !== 'string') return [];
+    if (ev.type === 'message_start' && ev.message?.usage) this.#usage = { ...ev.message.usage };
+    if (ev.type === 'message_delta' && ev.usage) this.#usage = { ...this.#usage, ...Object.fromEntries(Object.entries(ev.usage).filter(([, v]) => v != null)) };
+    if (ev.type === 'error') {
+      // Anthropic's own in-stream error (e.g. overloaded_error): passed on as it came, and it ends the stream.
+      const e = (ev as { error?: { type?: unknown; message?: unknown } }).error;
+      this.#state = 'done';
+      this.#error = mapBedrockError(typeof e?.type === 'string' && e.type === 'rate_limit_error' ? 429 : 500, new Headers(), { message: String(e?.message ?? '') });
+    }
+    if (ev.type === 'message_stop') this.#state = 'done';
+    return [frame(ev.type, json)];
   }
 
   end(): SseFrame[] {
