@@ -33,6 +33,7 @@ export default defineConfig({
                   RESPONSE_ID_SECRET: TEST_RESPONSE_ID_SECRET,
                   FLEET_CONTROL_URL: fleet.controlUrl,
                   ...NODE_SECRETS,
+                  VERTEX_SA: fleet.vertexServiceAccount ?? '',
                 },
               },
             };

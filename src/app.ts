@@ -208,8 +208,8 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(c, endpoint)));
 app.route('/v1/responses', responseRoutes);
 // Anthropic Messages callers: the same pipeline, Anthropic's errors and headers (`providers/anthropic-inbound/route.ts`).
-app.all('/v1/messages', only('POST', anthropicFace((c) => proxy(c, 'messages'))));
-app.all('/v1/messages/count_tokens', only('POST', anthropicFace(countTokens)));
+app.all('/v1/messages', anthropicFace(only('POST', (c) => proxy(c, 'messages'))));
+app.all('/v1/messages/count_tokens', anthropicFace(only('POST', countTokens)));
 app.all(
   '/v1/models',
   only('GET', async (c) => {

@@ -20,8 +20,14 @@ export interface LoadedConfig extends RouterConfig {
 
 type LoadResult = { ok: true; config: LoadedConfig } | { ok: false; message: string };
 
-let cachedRaw: unknown;
-let cachedResult: LoadResult | undefined;
+/**
+ * Parsed configs by their raw binding, the most recent few. In production an isolate sees one
+ * value; an isolate that also hosts Durable Objects bound to another value (tests) must not
+ * re-parse on every switch, or each request gets a fresh config object — and with it a fresh
+ * breaker and cooldowns (`forward/isolate-state.ts` keys them by that object).
+ */
+const cache = new Map<unknown, LoadResult>();
+const CACHE_SIZE = 4;
 
 /** `nodes[1].baseUrl: must be an http(s) URL` — one line per problem. */
 export function formatIssues(error: z.ZodError): string {
@@ -71,9 +77,11 @@ export function parseConfig(raw: unknown): LoadResult {
  */
 export function loadConfig(env: { ROUTER_CONFIG?: unknown }): LoadedConfig {
   const raw = env.ROUTER_CONFIG;
-  if (cachedResult === undefined || raw !== cachedRaw) {
-    cachedRaw = raw;
+  let cachedResult = cache.get(raw);
+  if (cachedResult === undefined) {
     cachedResult = parseConfig(raw);
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value);
+    cache.set(raw, cachedResult);
     if (!cachedResult.ok) console.error(JSON.stringify({ event: 'config_invalid', message: cachedResult.message }));
   }
   if (!cachedResult.ok) {

@@ -1,7 +1,8 @@
 /**
- * The fleet's Bedrock and Vertex nodes (issue 21). They are not in the shared test config:
- * the cloud tests (`test/worker/cloud.test.ts`) build their own router config around them,
- * so every other test's routing is unchanged.
+ * The fleet's Bedrock and Vertex nodes (issue 21). The cloud tests (`test/worker/cloud.test.ts`)
+ * build their own router config around them; the shared test config holds only one Vertex
+ * node (`p-vertex` on `vertex-euw4`, serving its own model) so the cron probes a token-minting
+ * node (`test/worker/cloud-status.test.ts`) and every other test's routing is unchanged.
  */
 import type { FleetNodeSpec } from '../fleet/fleet.ts';
 

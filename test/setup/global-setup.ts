@@ -15,7 +15,7 @@ export async function setup(project: TestProject) {
     ...PROVIDER_NODES.map((n) => ({ id: n.id, speaks: n.speaks, knobs: { requireKey: NODE_SECRETS[n.secret] } })),
     ...CLOUD_FLEET_NODES,
   ]);
-  project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes });
+  project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes, vertexServiceAccount: fleet.vertexServiceAccount });
 }
 
 export async function teardown() {
@@ -24,6 +24,6 @@ export async function teardown() {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    fleet: { controlUrl: string; nodes: { id: string; port: number; url: string }[] };
+    fleet: { controlUrl: string; nodes: { id: string; port: number; url: string }[]; vertexServiceAccount?: string };
   }
 }

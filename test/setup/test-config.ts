@@ -5,6 +5,8 @@
 export interface FleetInfo {
   controlUrl: string;
   nodes: { id: string; port: number; url: string }[];
+  /** The key file the fleet's Vertex token endpoint trusts (the `VERTEX_SA` secret). */
+  vertexServiceAccount?: string;
 }
 
 /** Node credentials: the fleet demands them, the router holds them as secrets. */
@@ -41,6 +43,13 @@ export const PROVIDER_NODES = [
   },
 ];
 
+/** The Vertex node of the shared config (fleet node `vertex-euw4`, secret `VERTEX_SA`): only `gemini-status`. */
+export const VERTEX_STATUS_NODE = {
+  id: 'p-vertex', provider: 'vertex', region: 'eu-west', lat: 53.44, lon: 6.84, models: ['gemini-status'],
+  modelMap: { 'gemini-status': 'google/gemini-2.0-flash-001' },
+  vertex: { project: 'fleet-project', region: 'europe-west4', serviceAccountEnv: 'VERTEX_SA' },
+};
+
 export const TEST_NODES = [
   { id: 'n-us', region: 'us-east', lat: 39.04, lon: -77.49, country: 'US', continent: 'NA', secret: 'NODE_KEY_US', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
   { id: 'n-eu', region: 'eu-west', lat: 50.11, lon: 8.68, country: 'DE', continent: 'EU', secret: 'NODE_KEY_EU', models: ['gpt-4o-mini', 'text-embedding-3-small'] },
@@ -63,6 +72,8 @@ export function testRouterConfig(fleet: FleetInfo) {
       apiKeyEnv: n.secret,
       ...(n.id === 'n-solo' ? { modelMap: { 'solo-model': 'solo-upstream-v2' } } : {}),
     })).concat(
+      // A Vertex region serving only its own model, so the cron's probes cover a token-minting node.
+      [{ ...VERTEX_STATUS_NODE, baseUrl: url('vertex-euw4').replace(/\/v1$/, '') }] as never[],
       PROVIDER_NODES.map((n) => ({
         id: n.id,
         // Azure's baseUrl is the resource endpoint; Anthropic's is up to /v1 like OpenAI's.

@@ -136,7 +136,7 @@ describe('GET /v1/models and /healthz', () => {
     expect(res.status).toBe(200);
     const json = await res.json<{ object: string; data: { id: string; object: string }[] }>();
     expect(json.object).toBe('list');
-    expect(json.data.map((m) => m.id)).toEqual(['azure-solo', 'azure-v1', 'claude-solo', 'claude-x', 'gpt-4o-mini', 'mini', 'solo-model', 'text-embedding-3-small']);
+    expect(json.data.map((m) => m.id)).toEqual(['azure-solo', 'azure-v1', 'claude-solo', 'claude-x', 'gemini-status', 'gpt-4o-mini', 'mini', 'solo-model', 'text-embedding-3-small']);
     expect(json.data.every((m) => m.object === 'model')).toBe(true);
   });
 

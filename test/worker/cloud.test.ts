@@ -66,10 +66,16 @@ function cloudConfig() {
   };
 }
 
+function withRetry(config: Record<string, unknown>, retry: Record<string, unknown>) {
+  const base = config.retry as Record<string, unknown>;
+  return { ...config, retry: { ...base, ...retry, breaker: { ...(base.breaker as object), ...(retry.breaker as object) } } };
+}
+
 const [permanent, temporary] = FLEET_AWS_KEYS as [(typeof FLEET_AWS_KEYS)[0], (typeof FLEET_AWS_KEYS)[0]];
-const cloudEnv = (sa = serviceAccount) => ({
+/** `retry` overrides the shared config's retry settings (same overrides → same config, same isolate state). */
+const cloudEnv = (sa = serviceAccount, retry?: Record<string, unknown>) => ({
   ...env,
-  ROUTER_CONFIG: JSON.stringify(cloudConfig()),
+  ROUTER_CONFIG: JSON.stringify(retry ? withRetry(cloudConfig(), retry) : cloudConfig()),
   AWS_ID: permanent.accessKeyId,
   AWS_SECRET: permanent.secretAccessKey,
   AWS_TMP_ID: temporary.accessKeyId,
@@ -78,7 +84,7 @@ const cloudEnv = (sa = serviceAccount) => ({
   VERTEX_SA: sa,
 });
 
-async function send(path: string, opts: { key: string; body?: unknown; cf?: Record<string, unknown>; sa?: string; method?: string }): Promise<Response> {
+async function send(path: string, opts: { key: string; body?: unknown; cf?: Record<string, unknown>; sa?: string; method?: string; retry?: Record<string, unknown> }): Promise<Response> {
   const req = new Request(`https://router.test${path}`, {
     method: opts.method ?? (opts.body ? 'POST' : 'GET'),
     headers: { authorization: `Bearer ${opts.key}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
@@ -86,7 +92,7 @@ async function send(path: string, opts: { key: string; body?: unknown; cf?: Reco
     cf: opts.cf ?? IAD,
   } as RequestInit);
   // Like `callWithConfig`: background work (settlement, rollups) finishes on its own; tests poll for it.
-  const res = await worker.fetch(req as never, cloudEnv(opts.sa) as never, createExecutionContext());
+  const res = await worker.fetch(req as never, cloudEnv(opts.sa, opts.retry) as never, createExecutionContext());
   return new Response(await res.text(), { status: res.status, headers: res.headers });
 }
 
@@ -170,6 +176,29 @@ describe('Bedrock nodes', () => {
     expect(both.status).toBe(429);
     expect(both.headers.get('retry-after')).toBe('5');
     expect(await both.json()).toMatchObject({ error: { code: 'upstream_rate_limited' } });
+  });
+
+  it('a throttled node is cooled across requests: the next request within the cooldown never reaches it, and after the cooldown it serves again', async () => {
+    const { key } = await newKey();
+    // Bedrock names no delay: the router's own throttle cooldown (5 s), capped here at 1.5 s by the breaker's longest cooldown.
+    const retry = { breaker: { maxCooldownMs: 1_500 } };
+    await setNode('bedrock-use1', { status: 429 });
+    const first = await send('/v1/chat/completions', { key, retry, body: chat('claude-haiku') });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-router-node')).toBe('bedrock-euc1');
+    expect(await nodeRequests('bedrock-use1')).toHaveLength(1);
+    await setNode('bedrock-use1', { status: 0 }); // healthy again, but still cooling
+    const cooling = await send('/v1/chat/completions', { key, retry, body: chat('claude-haiku') });
+    expect(cooling.status).toBe(200);
+    expect(cooling.headers.get('x-router-node')).toBe('bedrock-euc1');
+    expect(await nodeRequests('bedrock-use1')).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1_600));
+    // Now euc1 throttles (the live view has learned it is the quicker one): use1 must be back in the plan.
+    await setNode('bedrock-euc1', { status: 429 });
+    const after = await send('/v1/chat/completions', { key, retry, body: chat('claude-haiku') });
+    expect(after.status).toBe(200);
+    expect(after.headers.get('x-router-node')).toBe('bedrock-use1');
+    expect(await nodeRequests('bedrock-use1')).toHaveLength(2);
   });
 
   it('settles usage with cache reads and writes at their own prices in the usage rollup', async () => {

@@ -58,6 +58,16 @@ describe('POST /v1/messages', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
   });
 
+  it('a wrong method (GET /v1/messages, GET count_tokens) is a 405 in Anthropic\'s shape with Allow: POST', async () => {
+    const { key } = await newKey();
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
+      const res = await call(path, { key, method: 'GET' });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('use POST') } });
+    }
+  });
+
   it('a missing max_tokens is an Anthropic-shaped 400 from the router', async () => {
     const { key } = await newKey();
     const res = await anthropic(key, { model: 'claude-solo', messages: [{ role: 'user', content: 'Hi' }] });

@@ -173,7 +173,7 @@ describe('cron: probes, health and alerts', () => {
     const fra = await env.ROUTER_KV.get<RouteTable>('route:FRA', 'json');
     expect(fra).toMatchObject({ colo: 'FRA', health: { 'n-us': 'healthy', 'n-eu': 'healthy' } });
     expect(fra!.lat).toBeCloseTo(50.05, 1);
-    expect(Object.keys(fra!.nodes).sort()).toEqual(['n-ap', 'n-eu', 'n-solo', 'n-us', 'p-anth', 'p-azure', 'p-azv1']);
+    expect(Object.keys(fra!.nodes).sort()).toEqual(['n-ap', 'n-eu', 'n-solo', 'n-us', 'p-anth', 'p-azure', 'p-azv1', 'p-vertex']);
     const status = await (await admin('/status')).json<{ colos: { colo: string; tableAgeMs: number }[] }>();
     expect(status.colos.map((c) => c.colo).sort()).toEqual(['FRA', 'NRT']);
     expect(status.colos.every((c) => c.tableAgeMs >= 0 && c.tableAgeMs < 60_000)).toBe(true);

@@ -67,8 +67,8 @@ export function anthropicErrorResponse(thrown: unknown, c: Context<AppEnv>): Res
   });
 }
 
-/** Wraps the pipeline for `/v1/messages`: Anthropic's headers on answers, Anthropic's errors. */
-export function anthropicFace(handler: (c: Context<AppEnv>) => Promise<Response>) {
+/** Wraps the pipeline for `/v1/messages` (its method guard too): Anthropic's headers on answers, Anthropic's errors. */
+export function anthropicFace(handler: (c: Context<AppEnv>) => Promise<Response> | Response) {
   return async function messagesHandler(c: Context<AppEnv>): Promise<Response> {
     try {
       const response = await handler(c);
