@@ -1,0 +1,197 @@
+/**
+ * The configuration of what the router talks to: upstream nodes (provider, credentials,
+ * endpoints, quotas), models (caps, fallbacks, images, context window) and their prices.
+ * Part of `schema.ts`, which assembles the whole config and re-exports these.
+ */
+import * as z from 'zod';
+import { ENDPOINT_GROUPS } from '../openai/endpoints';
+import { AzureOptionsSchema } from '../providers/azure/url';
+import { PROVIDER_NAMES } from '../providers/types';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const positiveInt = z.number().int().positive();
+/** Secrets of the router itself: a node's `apiKeyEnv` naming one would send it upstream. */
+const RESERVED_SECRETS = ['ADMIN_TOKEN', 'ROUTER_CONFIG', 'RESPONSE_ID_SECRET'];
+
+/** USD per image: one figure, or by `size`, `quality` or `quality/size` (`"hd/1024x1792"`). */
+const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().min(1), z.number().nonnegative()).refine((r) => Object.keys(r).length > 0, 'name at least one size or quality')]);
+
+/**
+ * What a model costs, in USD: per 1M tokens `input` (prompt), `cachedInput` (prompt tokens
+ * the provider served from its cache; default `input`), `cacheWrite` (prompt tokens written
+ * to the provider's cache — Anthropic's `cache_creation_input_tokens`; default `input`),
+ * `output` (completion); and for
+ * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
+ * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
+ * (flat, any endpoint). Token rates come as a pair or not at all.
+ */
+export const PriceSchema = z
+  .strictObject({
+    input: z.number().nonnegative().optional(),
+    cachedInput: z.number().nonnegative().optional(),
+    cacheWrite: z.number().nonnegative().optional(),
+    output: z.number().nonnegative().optional(),
+    perImage: PerImageSchema.optional(),
+    perMillionChars: z.number().nonnegative().optional(),
+    perMinute: z.number().nonnegative().optional(),
+    perRequest: z.number().nonnegative().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined) && p.input === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
+    }
+    if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });
+  });
+
+/** Per-key or per-node limits. A limit left out is unlimited. */
+export const LimitsSchema = z.strictObject({
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  concurrency: positiveInt.optional(),
+});
+
+/**
+ * A key's limits: those above, plus spend caps in USD per UTC day and per UTC month,
+ * enforced exactly (worst-case cost reserved at admission, settled to the real cost).
+ */
+export const KeyLimitSchema = LimitsSchema.extend({
+  dailyUsd: z.number().positive().optional(),
+  monthlyUsd: z.number().positive().optional(),
+});
+
+/** Timeouts in ms; per-model overrides use the same fields. */
+export const TimeoutsSchema = z.strictObject({
+  /**
+   * Stream, per attempt: until the upstream's status and first chunk. A stream that has not
+   * started by then is abandoned and the request fails over.
+   */
+  firstByteMs: positiveInt.default(30_000),
+  /**
+   * JSON, per attempt: until the whole answer has arrived. Providers send JSON headers only
+   * when generation ends, so this must cover the longest generation; by default it is the
+   * request's whole deadline (`totalMs`). An attempt past it is treated as hung.
+   */
+  responseMs: positiveInt.optional(),
+  /** Stream: longest silence between two chunks before the stream is ended with an error event. */
+  idleMs: positiveInt.default(30_000),
+  /** Whole request, across every attempt and backoff sleep. */
+  totalMs: positiveInt.default(120_000),
+});
+
+/** A Worker secret's name, never one of the router's own (a node would send it upstream). */
+const EnvName = z
+  .string()
+  .regex(ENV_NAME, 'must be an environment variable name')
+  .refine((name) => !RESERVED_SECRETS.includes(name), 'may not name the router\'s own secrets (ADMIN_TOKEN, ROUTER_CONFIG, RESPONSE_ID_SECRET)');
+
+export const NodeSchema = z.strictObject({
+  id: z.string().regex(ID, 'letters, digits and . _ : - only'),
+  /** Up to and including `/v1`, e.g. `https://api.openai.com/v1`. */
+  baseUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .transform((u) => u.replace(/\/+$/, '')),
+  region: z.string().min(1),
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  /** Router model ids this node serves. */
+  models: z.array(z.string().min(1)).min(1),
+  /** Name of the Worker secret holding this node's credential (sent as `Authorization: Bearer`). */
+  apiKeyEnv: z
+    .string()
+    .regex(ENV_NAME, 'must be an environment variable name')
+    .refine((name) => !RESERVED_SECRETS.includes(name), 'may not name the router\'s own secrets (ADMIN_TOKEN, ROUTER_CONFIG, RESPONSE_ID_SECRET)')
+    .optional(),
+  /** Share of traffic among near-equal nodes. */
+  weight: z.number().positive().default(1),
+  /** Router model id → the name this node knows it by. */
+  modelMap: z.record(z.string(), z.string().min(1)).default({}),
+  /** Quota the provider granted this node (enforced like key limits). */
+  limits: LimitsSchema.optional(),
+  /** Prices on this node by router model id, over the model's own `price` (providers charge differently). */
+  prices: z.record(z.string(), PriceSchema).default({}),
+  /** ISO country / continent code of the node: the geo fallback for callers without coordinates. */
+  country: z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2, upper case').optional(),
+  continent: z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']).optional(),
+  /** Endpoint groups this node serves; requests of other groups never plan it. Default: all (`anthropic` nodes: chat). */
+  endpoints: z.array(z.enum(ENDPOINT_GROUPS)).min(1).optional(),
+  /** The API the node speaks (`src/providers/`): `openai` (default), `azure`, `anthropic`. */
+  provider: z.enum(PROVIDER_NAMES).default('openai'),
+  /** Azure nodes: URL style and `api-version` (`deployments` needs one; `v1` may set `preview`). */
+  azure: AzureOptionsSchema.optional(),
+  /**
+   * Bedrock nodes (`provider: "bedrock"`, issue 21): the AWS region (SigV4 scope) and the
+   * secrets holding an access key pair (+ session token for temporary credentials). Without
+   * `accessKeyIdEnv`, `apiKeyEnv` names a Bedrock API key (sent as Bearer). `baseUrl` is the
+   * runtime endpoint, `https://bedrock-runtime.{region}.amazonaws.com`.
+   */
+  bedrock: z
+    .strictObject({
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
+      accessKeyIdEnv: EnvName.optional(),
+      secretAccessKeyEnv: EnvName.optional(),
+      sessionTokenEnv: EnvName.optional(),
+    })
+    .refine((b) => (b.accessKeyIdEnv === undefined) === (b.secretAccessKeyEnv === undefined), 'accessKeyIdEnv and secretAccessKeyEnv go together')
+    .optional(),
+  /**
+   * Vertex AI nodes (`provider: "vertex"`, issue 21): project, location, and the secret
+   * holding the service-account key file (JSON). `baseUrl` is the regional host,
+   * `https://{region}-aiplatform.googleapis.com`.
+   */
+  vertex: z
+    .strictObject({
+      project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a Google Cloud project id'),
+      region: z.string().regex(/^([a-z]+-[a-z]+\d+|global)$/, 'a Vertex AI location such as us-central1'),
+      serviceAccountEnv: EnvName,
+    })
+    .optional(),
+  /** Anthropic nodes: the `anthropic-version` header sent. */
+  anthropicVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2023-06-01').default('2023-06-01'),
+}).transform((node) => ({
+  ...node,
+  // Anthropic's API has Messages only: such a node serves chat (and /v1/messages), nothing else.
+  endpoints: node.endpoints ?? (node.provider === 'anthropic' || node.provider === 'bedrock' || node.provider === 'vertex' ? ['chat' as const] : [...ENDPOINT_GROUPS]),
+}));
+
+export const ModelSchema = z.strictObject({
+  /** Other model ids to try, in order, when every node of this model failed. */
+  fallbacks: z.array(z.string().min(1)).default([]),
+  /** Other names callers may use for this model. */
+  aliases: z.array(z.string().min(1)).default([]),
+  timeouts: TimeoutsSchema.partial().optional(),
+  /** Completion tokens reserved — and sent upstream as the cap — when a request sets none. */
+  defaultMaxTokens: positiveInt.optional(),
+  /**
+   * The parameter that carries the completion cap to this model's nodes. Default:
+   * `max_completion_tokens` for o-series and gpt-5 models (they refuse `max_tokens`),
+   * `max_tokens` for the rest (what most OpenAI-compatible servers read).
+   */
+  maxTokensParam: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+  /** What it costs; a request answered by a model with no price has cost `null`, never a guess. */
+  price: PriceSchema.optional(),
+  /**
+   * The model's context window, in tokens: what a prompt with a file part (whose size no
+   * body tells) reserves. Default `limits.defaultContextTokens`.
+   */
+  contextTokens: positiveInt.optional(),
+  /**
+   * What an input image costs this model (`limits/image-rules.ts`): the tile rule
+   * `{base, tile}` or the patch rule `{multiplier, maxPatches}`. Default: OpenAI's rate for
+   * the model's name (gpt-4o-mini 2,833 + 5,667 per tile, gpt-4.1-mini 1.62 per patch …),
+   * else gpt-4o's 85 + 170.
+   */
+  imageTokens: z
+    .union([
+      z.strictObject({ base: z.number().nonnegative(), tile: z.number().nonnegative() }),
+      z.strictObject({ multiplier: z.number().positive(), maxPatches: positiveInt }),
+    ])
+    .optional(),
+  /**
+   * Output tokens one generated image may bill on this model (image generations reserve
+   * `n` × this against `tpm`: `limits/image-output.ts`). Default: gpt-image models by
+   * OpenAI's size/quality table (up to 6,240), other names (dall-e) none.
+   */
+  imageOutputTokens: positiveInt.optional(),
+});
