@@ -145,11 +145,16 @@ function checkSpelling(scanned: ScannedObject): void {
 }
 
 /** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */
-export function tooDeep(): RouterError {
+function tooDeep(): RouterError {
   return new RouterError(400, `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`, { code: 'invalid_request' });
 }
 
-function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
+/**
+ * A JSON request body as one object, checked once: valid JSON, an object, nested at most
+ * `MAX_JSON_DEPTH` deep (the estimator walks it recursively), each name once (`json-members.ts`).
+ * Every JSON route reads its body through this (`/v1/messages/count_tokens` too).
+ */
+export function parseJsonObject(bytes: Uint8Array): { json: Record<string, unknown>; scanned: ScannedObject } {
   let json: unknown;
   const text = new TextDecoder().decode(bytes);
   try {
@@ -169,12 +174,17 @@ function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
       param: scan.path,
     });
   }
-  checkSpelling(scan.object);
+  return { json: json as Record<string, unknown>, scanned: scan.object };
+}
+
+function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
+  const { json, scanned } = parseJsonObject(bytes);
+  checkSpelling(scanned);
   const parsed = SCHEMAS[endpoint].safeParse(json);
   if (!parsed.success) throw invalid(parsed.error);
   const body = parsed.data as Base['body'];
   const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
-  return { kind: 'json', endpoint, raw: bytes, scanned: scan.object, body, stream };
+  return { kind: 'json', endpoint, raw: bytes, scanned, body, stream };
 }
 
 async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {

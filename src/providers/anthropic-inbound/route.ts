@@ -17,11 +17,10 @@ import { authenticate } from '../../auth/keys';
 import { loadConfig } from '../../config/load';
 import { errorBody, RouterError } from '../../errors/router-error';
 import { readBodyCapped } from '../../http/body';
-import { scanObject } from '../../http/json-members';
 import { estimatePromptTokens } from '../../limits/estimate';
 import { imageSize } from '../../limits/image-size';
 import { resolveModel } from '../../openai/models';
-import { MAX_JSON_DEPTH, tooDeep } from '../../openai/requests';
+import { parseJsonObject } from '../../openai/requests';
 import { openaiErrorToAnthropic } from './errors';
 
 const KINDS = ['requests', 'tokens'] as const;
@@ -93,15 +92,8 @@ export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
   const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes);
-  let json: unknown;
-  const text = new TextDecoder().decode(raw);
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new RouterError(400, 'We could not parse the JSON body of your request. Send a JSON object.', { code: 'invalid_json' });
-  }
-  // The estimate walks the body recursively: its nesting is bounded first, as parseRequest bounds /v1/messages.
-  if ('tooDeep' in scanObject(text, MAX_JSON_DEPTH)) throw tooDeep();
+  // The same body checks as every JSON route (depth before the recursive estimate, names once).
+  const { json } = parseJsonObject(raw);
   const parsed = CountTokensSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
