@@ -1,55 +1,25 @@
 /**
  * A too-large upload from Node's own `fetch`, over real loopback TCP to the router in
- * workerd (Miniflare, as `bench/harness.ts` runs it): the client reads a 413 in the OpenAI
+ * workerd (Miniflare, started by `bench/harness.ts` as the bench does): the client reads a 413 in the OpenAI
  * error shape, not a connection reset. In the workerd test pool a request never crosses a
  * socket, so this one cannot live there. Node's fetch writes its whole body before reading
  * the answer: a router that answers without reading the upload resets it mid-write (EPIPE).
  */
-import * as esbuild from 'esbuild';
-import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleRouter, mintKey, startRouter } from '../../../bench/harness.ts';
 
-const ADMIN = 'loopback-admin-token-0123456789';
 const MiB = 1_048_576;
 let mf: Miniflare;
 let url: string;
 let key: string;
 
 beforeAll(async () => {
-  const bundle = await esbuild.build({
-    entryPoints: ['src/index.ts'],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
-    external: ['cloudflare:*', 'node:*'],
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-  });
   // No node is ever reached: the body is refused before routing.
   const config = { nodes: [{ id: 'n1', baseUrl: 'http://127.0.0.1:9/v1', region: 'x', lat: 0, lon: 0, models: ['gpt-4o-mini'], apiKeyEnv: 'NODE_KEY' }] };
-  mf = new Miniflare(
-    convertV4MiniflareOptions({
-      compatibilityDate: '2026-11-01',
-      host: '127.0.0.1',
-      port: 0,
-      modules: true,
-      script: bundle.outputFiles[0]!.text,
-      kvNamespaces: ['ROUTER_KV'],
-      durableObjects: {
-        RATE_LIMITER: { className: 'RateLimiter', useSQLite: true },
-        COLO_STATS: { className: 'ColoStats', useSQLite: true },
-        HEALTH_MONITOR: { className: 'HealthMonitor', useSQLite: true },
-        USAGE_ROLLUPS: { className: 'UsageRollups', useSQLite: true },
-      },
-      bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN: ADMIN, NODE_KEY: 'unused' },
-      handleStructuredLogs: () => {},
-    }),
-  );
+  mf = startRouter(bundleRouter(), config);
   url = (await mf.ready).origin;
-  const res = await fetch(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: '{"name":"upload"}' });
-  key = ((await res.json()) as { key: string }).key;
+  key = await mintKey(url);
 }, 60_000);
 
 afterAll(async () => {
