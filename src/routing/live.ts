@@ -25,8 +25,9 @@
  * it got are outweighed by minutes of good ones. Good news (live faster) is blended as
  * `α·live + (1−α)·table`, `α = 0.5^(age / halfLifeMs)`: it fades into the table as it ages.
  *
- * Exploration (winning back): a node that the isolate has seen, or the table says, is faster
- * than the current leader, and that has not been sampled for its gap (`exploreMs` at first),
+ * Exploration (winning back): a node that the isolate has seen (before its estimate last
+ * rose), or the table says, is faster than the current leader, and that has not been sampled
+ * for its gap (`exploreMs` at first),
  * gets the next request whose outcome is a signal — one probe per node at a time. A probe
  * still slower than the leader doubles the gap (up to `maxExploreMs`); a fast one resets it
  * and, being fresh, puts the node back in front. So a recovered node regains its traffic
@@ -46,8 +47,14 @@ interface LiveStat {
   /** Evidence behind `ewma` at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
   weight: number;
   at: number;
-  /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
+  /**
+   * What the node did before its estimate last rose (the bar for exploring it again), held
+   * while it stays up; otherwise its current estimate. Not the lowest estimate ever reached:
+   * a minimum of noisy estimates is biased low, and kept re-trying nodes that never were that fast.
+   */
   best: number;
+  /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
+  risen?: true;
   gap: number;
   /** Leader's expected ms when a probe was sent; cleared when the probe's outcome arrives. */
   probeBar?: number;
@@ -117,10 +124,16 @@ export class LiveView {
     const held = s.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
-    if (rise) s.ewma = peak;
-    else s.ewma = offset === 0 ? w * s.ewma + (1 - w) * ms : (held * s.ewma + v * ms) / (held + v);
+    if (rise) {
+      s.risen = true;
+      s.ewma = peak;
+    } else {
+      s.ewma = offset === 0 ? w * s.ewma + (1 - w) * ms : (held * s.ewma + v * ms) / (held + v);
+      if (s.risen && s.ewma <= s.best * PEAK_RISE) delete s.risen;
+      // The first sample of what may be a rise does not move the bar: the next one decides.
+      if (!s.risen && ratio <= PEAK_RISE) s.best = s.ewma;
+    }
     s.weight = rise ? v : held + v;
-    s.best = Math.min(s.best, s.ewma);
     s.last = ms;
     s.at = Math.max(s.at, now);
     return rise;

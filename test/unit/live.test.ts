@@ -85,6 +85,15 @@ describe('LiveView (Peak-EWMA over the table)', () => {
     expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 250, 200)).toBe(false);
     expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 150, 200)).toBe(true);
   });
+
+  it('judges a node by its level before it rose, not by the lowest estimate it ever reached', () => {
+    const view = new LiveView(live);
+    view.observe('FRA', 'far', 250, true, 0); // one lucky early sample…
+    seen(view, 'far', 300, 30, 31_000); // …then its level, reached without a rise: not worth a probe at 270
+    expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 400, 270)).toBe(false);
+    seen(view, 'far', 900, 2, 33_000); // rose: the bar stays at what it did before (300)
+    expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 400, 350)).toBe(true);
+  });
 });
 
 describe('JSON answers, normalised by what they wrote', () => {
