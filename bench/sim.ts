@@ -98,10 +98,10 @@ function routerStrategy(name: string, live: boolean): Strategy {
         if (publishDue(walked.transitions.length, lastPublish, t)) publish(t);
       }
     },
-    order(colo, t) {
+    order(colo, t, json) {
       const [lat, lon] = COLOS[colo]!;
       const { breaker, live: view } = isolate(colo);
-      const lens = live ? view.lens(colo, t, { explore: true }) : undefined;
+      const lens = live ? view.lens(colo, t, { explore: true, answer: json }) : undefined;
       let probed: string | undefined;
       if (lens?.explore) {
         const explore = lens.explore;

@@ -119,6 +119,21 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(view.lens(scope, 8_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(300);
   });
 
+  it('keeps a node\'s first byte for streams when only its answers slowed, and ranks JSON answers by what they add', () => {
+    const view = new LiveView(live);
+    const both = (t: number, perToken: number, k: number) => {
+      view.observe(scope, 'near', 50, true, t);
+      view.observeAnswer(scope, 'm', 'near', 50 + perToken * k, k, t + 500);
+    };
+    [10, 100, 10, 100, 10, 100].forEach((k, i) => both(i * 1000, 2, k));
+    const lens = (t: number, answer: boolean) => view.lens(scope, t, { explore: false, answer });
+    expect(lens(6_000, true).estimate('near', 50).expectedMs).toBeLessThan(60);
+    both(6_000, 16, 100); // decoding 8× slower, first byte unchanged: two in a row
+    both(7_000, 16, 100);
+    expect(lens(8_000, false).estimate('near', 50).expectedMs).toBeLessThan(60);
+    expect(lens(8_000, true).estimate('near', 50).expectedMs).toBeGreaterThan(300);
+  });
+
   it('while the per-token time is unknown, lets a much longer answer teach it and move nothing', () => {
     const view = new LiveView(live);
     for (let i = 0; i < 5; i++) view.observeAnswer(scope, 'm', 'near', 25, 5, i * 1000);
