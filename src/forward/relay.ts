@@ -78,6 +78,8 @@ export function relayLoop(
     /** What to send for a chunk (null: nothing yet), and a fault that ends the stream after it. */
     take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault };
     done(): StreamFault | undefined;
+    /** `take` may hold on to a chunk's bytes after it returns (a binary frame decoder): no chunk is recycled. */
+    holdsChunks?: boolean;
     fail(writer: WritableStreamDefaultWriter<Uint8Array>, fault: StreamFault): Promise<void>;
   },
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
@@ -120,6 +122,8 @@ export function relayLoop(
         if (out) await writer.write(out).catch(() => (gone = true));
         if (gone) return undefined;
         if (fault) return fault;
+        // Written (the write settled) and not kept: its buffer takes the next read.
+        if (!hooks.holdsChunks) reader.recycle?.(chunk);
       }
       if (stalled) return stalled;
       waitingSince = Date.now();
