@@ -7,7 +7,8 @@
  * Knobs: AB_STREAM (1 = streams), AB_N (requests per round, default 300), AB_C (concurrency,
  * default 4), AB_ROUNDS (default 6), AB_LOG_RATE_B (side B's `logging.successSampleRate`:
  * the same bundle twice with the log sampled shows what the line costs), AB_CHUNKS (content
- * chunks per streamed answer, default 3: a long answer weighs the relay's per-event work).
+ * chunks per streamed answer, default 3: a long answer weighs the relay's per-event work),
+ * AB_USAGE_NULL (1 = content chunks carry `"usage":null`, as OpenAI's do once usage is asked for).
  */
 import { readFileSync } from 'node:fs';
 import { fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
@@ -20,7 +21,7 @@ const C = Number(process.env.AB_C ?? 4);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
 
 const CHUNKS = Number(process.env.AB_CHUNKS ?? 3);
-const fleet = await startBenchFleet(CHUNKS);
+const fleet = await startBenchFleet(CHUNKS, process.env.AB_USAGE_NULL === '1');
 const sides = [];
 for (const [i, file] of [fileA, fileB].entries()) {
   const before = workerdChildren();

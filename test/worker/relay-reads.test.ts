@@ -5,7 +5,7 @@
  * shows here.
  */
 import { beforeEach, expect, it } from 'vitest';
-import { call, chatBody, newKey, resetWorld, setNode } from './helpers';
+import { admin, call, chatBody, eventually, newKey, resetWorld, setNode } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -31,4 +31,26 @@ it('a 300-chunk stream read slowly by the client arrives chunk for chunk, in ord
   const contents = events.slice(0, 300).map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { content: string } }[] }).choices[0]!.delta.content);
   expect(contents.slice(1)).toEqual(Array.from({ length: 299 }, (_, i) => ` #${i + 1}`));
   expect(events).toHaveLength(302); // 300 content chunks, the finish chunk, [DONE]: the usage chunk was not asked for
+});
+
+it('OpenAI-style "usage":null on every content chunk: they pass as sent, the usage chunk the router asked for is dropped and settles the key exactly', async () => {
+  for (const node of ['n-us', 'n-eu', 'n-ap']) await setNode(node, { chunks: 40, usageNull: true, completionTokens: 40 });
+  const { key, id } = await newKey({ limits: { tpm: 100_000 } });
+  const res = await call('/v1/chat/completions', { key, body: chatBody({ stream: true, max_tokens: 500 }) });
+  const events = (await slowText(res)).split('\n\n').filter(Boolean);
+  expect(events.at(-1)).toBe('data: [DONE]');
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: unknown[]; usage?: unknown });
+  expect(chunks).toHaveLength(41); // 40 content chunks and the finish chunk; no usage chunk
+  expect(chunks.slice(0, 40).every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
+  // The same request with the caller asking for usage shows what the first one used.
+  const asked = await call('/v1/chat/completions', { key, body: chatBody({ stream: true, max_tokens: 500, stream_options: { include_usage: true } }) });
+  const usageEvent = (await slowText(asked)).split('\n\n').filter(Boolean).at(-2)!;
+  const { usage } = JSON.parse(usageEvent.slice(6)) as { usage: { total_tokens: number; completion_tokens: number } };
+  expect(usage.completion_tokens).toBe(40);
+  const report = await eventually(
+    async () => (await admin(`/keys/${id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(),
+    (u) => u.inFlight === 0,
+  );
+  // Both settled at their real usage, not at the reservation (prompt + 500 each).
+  expect(report.window.tokens).toBe(2 * usage.total_tokens);
 });
