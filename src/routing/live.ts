@@ -72,6 +72,8 @@ interface LiveStat {
    * a minimum of noisy estimates is biased low, and kept re-trying nodes that never were that fast.
    */
   best: number;
+  /** Its answers rose from this level (first byte + excess): the per-token reference does not learn from them until they are back within `PEAK_RISE` of it. */
+  held?: number;
   /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
   risen?: true;
   gap: number;
@@ -189,8 +191,19 @@ export class LiveView {
       if (s) delete s.probeBar; // inconclusive: the gap stands
       return n.ms;
     }
-    // A node whose speed changed: its older answers no longer describe it, nor the per-token time.
-    if (this.observe(scope, nodeId, n.ms, true, now, n.offset, true)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
+    const key = `${scope}>${nodeId}`;
+    const before = this.stats.get(key);
+    const level = before && before.ewma + before.excess;
+    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true);
+    const s = this.stats.get(key)!;
+    // A node whose answers rose teaches the reference nothing until it is back near its level before (`output-rate.ts`).
+    if (rose) {
+      this.rates.hold(scope, model, nodeId, ms, tokens, now);
+      s.held ??= level;
+    } else if (s.held === undefined || s.ewma + s.excess <= s.held * PEAK_RISE) {
+      this.rates.release(scope, model, nodeId, ms, tokens, now);
+      delete s.held;
+    }
     return n.ms;
   }
 

@@ -109,6 +109,22 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(rates.msPerToken(scope, 'other-model', 5_000)).toBe(0);
   });
 
+  it('keeps the per-token reference while its leader\'s decoding is slowed, so the slowed answers keep reading slow, and learns again once it is back', () => {
+    const view = new LiveView(live);
+    const answer = (t: number, perToken: number, k: number) => view.observeAnswer(scope, 'm', 'near', 50 + perToken * k, k, t);
+    for (let i = 0; i < 20; i++) answer(i * 1000, 2, i % 2 ? 80 : 40);
+    expect(view.rates.msPerToken(scope, 'm', 20_000)).toBeCloseTo(2, 1);
+    // Decoding 5× slower for two minutes: the only node this isolate samples must not teach the reference its new speed.
+    for (let i = 20; i < 140; i++) answer(i * 1000, 10, i % 2 ? 80 : 40);
+    expect(view.rates.msPerToken(scope, 'm', 140_000)).toBeCloseTo(2, 1);
+    expect(view.lens(scope, 140_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(300);
+    // Back to its speed: released, it teaches the reference again.
+    for (let i = 140; i < 150; i++) answer(i * 1000, 2, i % 2 ? 80 : 40);
+    expect(view.lens(scope, 150_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(200);
+    for (let i = 150; i < 160; i++) answer(i * 1000, 3, i % 2 ? 80 : 40);
+    expect(view.rates.msPerToken(scope, 'm', 160_000)).toBeGreaterThan(2.2);
+  });
+
   it('does not move traffic for a long answer written at normal speed, and does for answers of the same size that slowed', () => {
     const view = new LiveView(live);
     [5, 60, 5, 60, 5, 60].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 20 + k, k, i * 1000));
