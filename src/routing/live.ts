@@ -17,8 +17,9 @@
  * `usage.completion_tokens` (`output-rate.ts`): the answer's ms less the scope's reference
  * ms per output token × what it wrote — the same unit as a first byte, so one exploration
  * and one spreading serve streams and JSON alike. Its rise is judged as the whole answer's
- * ratio to what was expected of it, and drifts are averaged in weighted by what the answer
- * tells of the base (`worth`).
+ * ratio to what was expected of it (two in a row: the lesser of their two ratios, since
+ * answers differ in size), and drifts are averaged in weighted by what the answer tells of
+ * the base (`worth`).
  *
  * Lens by traffic kind: a node whose decoding slowed still has the best first byte but no
  * longer the best answer. Per node the view keeps the first-byte estimate and what its JSON
@@ -52,6 +53,8 @@ import { OutputRates } from './output-rate';
 interface Track {
   /** The previous sample, for the two-in-a-row peak. */
   last: number;
+  /** Its whole answer's ratio to what was expected of it (JSON answers: their two-in-a-row peak). */
+  ratio?: number;
   /** Evidence at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
   weight: number;
   at: number;
@@ -147,14 +150,16 @@ export class LiveView {
     // Ratios of whole answers (a first byte: offset 0): what this sample, and the lesser of it and the previous one, show.
     const expected = Math.max(1, level + offset);
     const ratio = (ms + offset) / expected;
-    const peak = ratio > JUMP ? ms : Math.min(ms, t.last);
+    // Answers: the lesser of the two ratios (answers differ in size: the lesser base-equivalent ms would mix a short
+    // answer's small offset with a long one's large one, and miss a node whose decoding slowed).
+    const peak = ratio > JUMP ? ms : answer ? Math.min(ratio, t.ratio ?? ratio) * expected - offset : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
     const v = worth(level, offset);
     const held = t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
     const next = rise ? peak : offset === 0 ? w * level + (1 - w) * ms : (held * level + v * ms) / (held + v);
-    const track2 = { last: ms, weight: rise ? v : held + v, at: Math.max(t.at, now) };
+    const track2 = { last: ms, ratio, weight: rise ? v : held + v, at: Math.max(t.at, now) };
     if (answer) s.answers = track2;
     else s.first = track2;
     s.at = Math.max(s.at, now);

@@ -125,6 +125,16 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(view.rates.msPerToken(scope, 'm', 160_000)).toBeGreaterThan(2.2);
   });
 
+  it('counts a slowed node\'s rise from two answers in a row of different sizes (their ratios, not their base-equivalent ms)', () => {
+    const view = new LiveView(live);
+    [40, 80, 40, 80, 40, 80, 40, 80].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 50 + 2 * k, k, i * 1000));
+    const before = view.lens(scope, 8_000, { explore: false }).estimate('near', 100).expectedMs;
+    // Decoding 3× slower: a short answer 2.2× what was expected of it, then a long one 3.4× (under the 4× jump).
+    view.observeAnswer(scope, 'm', 'near', 50 + 6 * 20, 20, 9_000);
+    view.observeAnswer(scope, 'm', 'near', 50 + 6 * 300, 300, 10_000);
+    expect(view.lens(scope, 10_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(before * 3);
+  });
+
   it('does not move traffic for a long answer written at normal speed, and does for answers of the same size that slowed', () => {
     const view = new LiveView(live);
     [5, 60, 5, 60, 5, 60].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 20 + k, k, i * 1000));
