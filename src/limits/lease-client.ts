@@ -14,6 +14,7 @@
  *   once), and once more when its last request ends, with its totals. A request admitted
  *   exactly (no lease) is a lease of one that stopped admitting at birth.
  */
+import { BudgetHold } from './budget-hold';
 import { LeaseDemand } from './lease-demand';
 import { addTotals, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
 import { windowAsKnown } from './lease-headers';
@@ -74,6 +75,8 @@ export class LeaseClient {
   syncing: Promise<unknown> | null = null;
   /** A call that asks for a lease, one at a time: requests without capacity wait for it rather than start their own. */
   leasing: Promise<unknown> | null = null;
+  /** A budget refusal remembered for a moment: requests that cannot fit are refused without asking. */
+  readonly budgetHold = new BudgetHold();
   private demand: LeaseDemand;
   /** The newest state of the subject's window this isolate has seen: at `at` by the authority's clock, received at `receivedAt` by this one's. */
   private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;

@@ -32,6 +32,12 @@ export interface Subject {
 /** Pauses before sending again reports whose call failed (they are re-queued meanwhile; the next call carries them too). */
 const REPORT_RETRIES = [100, 1_000, 5_000];
 
+/**
+ * How long a budget refusal is remembered (`budget-hold.ts`), as a share of the lease ttl
+ * (2.5 s at the default 10 s): each isolate asks a spent key's object at most once per hold.
+ */
+const BUDGET_HOLD = 0.25;
+
 /** Subjects an isolate keeps clients for before it forgets those that hold nothing. */
 const MAX_CLIENTS = 5_000;
 
@@ -166,6 +172,8 @@ export class Leases {
       await c.leasing.catch(() => undefined);
       ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     }
+    const held = ticket || !s.leases || !budgeted ? null : c.budgetHold.refuse(worstCost, this.clock.now());
+    if (held) return held;
     let snapshot: Snapshot;
     let local = ticket !== null;
     if (ticket) {
@@ -180,27 +188,32 @@ export class Leases {
       if (!d) throw new Error('limiter answered a request without a decision');
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
       const late = d.ok ? null : c.admit(tokens, this.clock.now(), worstCost, budgeted);
-      if (!d.ok && !late) return d;
+      if (!d.ok && !late) {
+        if (s.leases) c.budgetHold.remember(d, this.clock.now(), s.ttlMs * BUDGET_HOLD);
+        return d;
+      }
+      if (d.ok) c.budgetHold.clear();
       ticket = late ?? t!;
       local = late !== null;
       this.comeBack(s, c, result, defer);
       snapshot = c.snapshot(s.limits, this.clock.now());
     }
     this.tend(s, c, defer);
-    const held = ticket;
+    const admitted = ticket;
     return {
       ok: true,
       snapshot,
       local,
-      entry: held.lease.id,
-      extend: () => this.extend(s, c, held),
+      entry: admitted.lease.id,
+      extend: () => this.extend(s, c, admitted),
       settle: (result) => {
         const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
-        const cost = settledTokens({ reserved: held.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
+        const cost = settledTokens({ reserved: admitted.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
         // Cost by the same rule: abandoned attempts and a served answer without usage at their worst case.
         const real = result.costUsd === null || result.costUsd === undefined ? undefined : Math.round(result.costUsd * 1e9);
-        const costNano = settledTokens({ reserved: held.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
-        c.end(held, { usage: result.usage, cost, costNano });
+        const costNano = settledTokens({ reserved: admitted.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
+        c.end(admitted, { usage: result.usage, cost, costNano });
+        c.budgetHold.gaveBack(admitted.chargedCost - costNano);
         this.tend(s, c, defer);
       },
     };
