@@ -7,7 +7,8 @@
  */
 import { onIsolateReset } from '../isolate';
 import type { LeaseReport, SyncRequest, SyncResult } from './ledger';
-import { LeaseClient, type Ticket } from './lease-client';
+import { charge, endRequest, uncharge, type Ticket } from './held-lease';
+import { LeaseClient } from './lease-client';
 import { settledTokens, type Decision, type LimitSet, type Snapshot } from './window';
 
 /** The subject's authority as the isolate sees it: its RateLimiter object's RPC (or a simulated one). */
@@ -212,7 +213,7 @@ export class Leases {
         // Cost by the same rule: abandoned attempts and a served answer without usage at their worst case.
         const real = result.costUsd === null || result.costUsd === undefined ? undefined : Math.round(result.costUsd * 1e9);
         const costNano = settledTokens({ reserved: admitted.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
-        c.end(admitted, { usage: result.usage, cost, costNano });
+        endRequest(admitted, { usage: result.usage, cost, costNano });
         c.budgetHold.gaveBack(admitted.chargedCost - costNano);
         this.tend(s, c, defer);
       },
@@ -229,12 +230,12 @@ export class Leases {
     const checked = { tokens: s.limits.tpm !== undefined, cost: t.worstCost > 0 && (s.limits.dayNano !== undefined || s.limits.monthNano !== undefined) };
     if (c.extendLocal(t, this.clock.now(), checked)) return { ok: true };
     await c.syncing?.catch(() => undefined); // after any report already taken, so it cannot undo this
-    c.charge(t);
+    charge(t);
     this.calls.awaited++;
     const d = await s.authority.extend(t.lease.id, s.limits, t.reserved, checked.cost ? t.worstCost : 0).catch(() => null);
     if (d) c.learn(d.snapshot, d.at, this.clock.now());
     if (d?.ok) return { ok: true };
-    c.uncharge(t);
+    uncharge(t);
     return { ok: false, refusal: d };
   }
 

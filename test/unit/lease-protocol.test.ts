@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { overAdmission, overSpend, runWorld, type Colo } from '../../bench/admission-world';
 import { rng } from '../../bench/rng';
+import { endRequest } from '../../src/limits/held-lease';
 import { LeaseClient } from '../../src/limits/lease-client';
 import { Leases, type Authority, type Subject } from '../../src/limits/leases';
 import { Ledger, MIN_GRANT, type SyncRequest } from '../../src/limits/ledger';
@@ -161,7 +162,7 @@ describe('the isolate (LeaseClient)', () => {
     granted(client, 10, 1_000);
     const t = client.admit(100, 1)!;
     client.admit(100, 2);
-    client.end(t, { cost: 40, usage: { prompt_tokens: 30, completion_tokens: 10 } });
+    endRequest(t, { cost: 40, usage: { prompt_tokens: 30, completion_tokens: 10 } });
     expect(client.takeReports(TTL - 1)).toEqual([]);
     const [closing] = client.takeReports(TTL);
     expect(closing).toMatchObject({ requests: 2, lastAgoMs: TTL - 2, tokens: 140, inFlight: 1 });
@@ -177,7 +178,7 @@ describe('the isolate (LeaseClient)', () => {
     expect(client.snapshot({ rpm: 600, concurrency: 20 }, 0)).toMatchObject({ requests: { remaining: 596 }, concurrency: { inFlight: 1 } });
     const t = client.admit(1, 10)!;
     expect(client.snapshot({ rpm: 600, concurrency: 20 }, 10)).toMatchObject({ requests: { remaining: 595, resetMs: 59_990 }, concurrency: { inFlight: 2 } });
-    client.end(t, { cost: 1 });
+    endRequest(t, { cost: 1 });
     expect(client.snapshot({ rpm: 600, concurrency: 20 }, 20).concurrency!.inFlight).toBe(1);
     // An older answer arriving late does not replace a newer one.
     client.learn({ requests: { limit: 600, remaining: 10, resetMs: 0 } }, -5, 30);
