@@ -156,7 +156,8 @@ const BUDGET_HOLD_S = 0.25 * LEASE_TTL_S;
  * - far from it: leased like any key;
  * - near it: each lease's spend cut to an equal share of half of what is left among the
  *   isolates holding one; the busiest moment is the smallest slice, `MIN_GRANT` worst cases,
- *   refilled when half used: a call per 2 requests of each leasing isolate;
+ *   refilled when half used: a call per 2 requests of each leasing isolate (and how long the
+ *   slices are small enough to pass the ceiling);
  * - the last slices: once a share holds fewer than `MIN_GRANT` worst cases, exact (2 calls a
  *   request), until the budget is spent: what is left then is 2 × holders × MIN_GRANT worst
  *   cases, spent at the key's rate × its worst case, so it lasts 2 × holders × MIN_GRANT / rate s;
@@ -170,10 +171,14 @@ function budgetPhases(all: Isolate[], share: number): Load[] {
   const sum = (f: (r: number) => number) => rates.reduce((n, r) => n + f(r), 0);
   const smallest = sum((r) => (leases(r) ? Math.max(1 / LEASE_CALL_EVERY_S, r / (LEASE_MIN_REQUESTS / 2)) : 2 * r));
   const exactS = (2 * holders * LEASE_MIN_REQUESTS) / rate;
+  // Slices of k requests cost about 2 × rate / k calls/s: past the ceiling below k = 2 × rate / ceiling,
+  // which lasts while 2 × holders × (that k − MIN_GRANT) worst cases are spent.
+  const overK = (2 * rate) / CALLS_CEILING;
+  const slicesOverS = overK > LEASE_MIN_REQUESTS ? (2 * holders * (overK - LEASE_MIN_REQUESTS)) / rate : 0;
   const spent = sum((r) => Math.min(r, 1 / BUDGET_HOLD_S));
   return [
     { what: 'RateLimiter (busiest key with a budget, far from it)', calls: leasedCalls(all, share), rows: leasedCalls(all, share) },
-    { what: '  near it: smallest slices (MIN_GRANT worst cases)', calls: smallest, rows: smallest },
+    { what: `  near it: smallest slices${slicesOverS ? ` (over for ${slicesOverS.toFixed(1)} s)` : ''}`, calls: smallest, rows: smallest },
     { what: `  last slices: exact, for ${exactS.toFixed(1)} s`, calls: 2 * rate, rows: 2 * rate },
     { what: `  spent: refusals held ${BUDGET_HOLD_S} s per isolate`, calls: spent, rows: 0 },
   ];
