@@ -10,19 +10,19 @@
  * hold's end (what this isolate's own requests give back counts at once). A request whose worst
  * case alone passes the budget (`tooLarge`) is not remembered: it says nothing of others.
  */
-import type { Decision } from './window';
+import type { Decision, LimitSet } from './window';
 
 export type Refusal = Extract<Decision, { ok: false }>;
 
 export class BudgetHold {
-  private held: { refusal: Refusal; free: number; at: number; until: number } | null = null;
+  private held: { refusal: Refusal; free: number; at: number; until: number; budgets: string } | null = null;
 
-  /** The object refused a request: hold a budget refusal for `holdMs` (never past the period's end). */
-  remember(refusal: Refusal, now: number, holdMs: number): void {
+  /** The object refused a request under `limits`: hold a budget refusal for `holdMs` (never past the period's end). */
+  remember(refusal: Refusal, now: number, holdMs: number, limits: LimitSet): void {
     if ((refusal.limit !== 'day' && refusal.limit !== 'month') || refusal.tooLarge) return;
     const s = refusal.snapshot;
     const free = Math.min(refusal.max - refusal.used, s.day?.remaining ?? Infinity, s.month?.remaining ?? Infinity);
-    this.held = { refusal, free, at: now, until: now + Math.min(holdMs, refusal.retryAfterMs) };
+    this.held = { refusal, free, at: now, until: now + Math.min(holdMs, refusal.retryAfterMs), budgets: budgetsOf(limits) };
   }
 
   /**
@@ -38,11 +38,14 @@ export class BudgetHold {
     this.held = null;
   }
 
-  /** The remembered refusal for a request of worst case `worst` (nano-USD), its wait shortened by the time since; null: ask. */
-  refuse(worst: number, now: number): Refusal | null {
+  /**
+   * The remembered refusal for a request of worst case `worst` (nano-USD) under `limits`, its
+   * wait shortened by the time since; null: ask (also when an operator changed the budgets).
+   */
+  refuse(worst: number, now: number, limits: LimitSet): Refusal | null {
     const h = this.held;
     if (!h) return null;
-    if (now >= h.until) {
+    if (now >= h.until || h.budgets !== budgetsOf(limits)) {
       this.held = null;
       return null;
     }
@@ -50,3 +53,5 @@ export class BudgetHold {
     return { ...h.refusal, retryAfterMs: Math.max(0, h.refusal.retryAfterMs - (now - h.at)) };
   }
 }
+
+const budgetsOf = (l: LimitSet) => `${l.dayNano}/${l.monthNano}`;

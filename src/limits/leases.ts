@@ -173,7 +173,7 @@ export class Leases {
       await c.leasing.catch(() => undefined);
       ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     }
-    const held = ticket || !s.leases || !budgeted ? null : c.budgetHold.refuse(worstCost, this.clock.now());
+    const held = ticket || !s.leases || !budgeted ? null : c.budgetHold.refuse(worstCost, this.clock.now(), s.limits);
     if (held) return held;
     let snapshot: Snapshot;
     let local = ticket !== null;
@@ -190,7 +190,7 @@ export class Leases {
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
       const late = d.ok ? null : c.admit(tokens, this.clock.now(), worstCost, budgeted);
       if (!d.ok && !late) {
-        if (s.leases) c.budgetHold.remember(d, this.clock.now(), s.ttlMs * BUDGET_HOLD);
+        if (s.leases) c.budgetHold.remember(d, this.clock.now(), s.ttlMs * BUDGET_HOLD, s.limits);
         return d;
       }
       if (d.ok) c.budgetHold.clear();
