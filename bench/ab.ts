@@ -6,7 +6,9 @@
  * A drift in the machine's speed weighs on both alike; on a busy machine, run it twice.
  * Knobs: AB_STREAM (1 = streams), AB_N (requests per round, default 300), AB_C (concurrency,
  * default 4), AB_ROUNDS (default 6), AB_LOG_RATE_B (side B's `logging.successSampleRate`:
- * the same bundle twice with the log sampled shows what the line costs).
+ * the same bundle twice with the log sampled shows what the line costs), AB_CHUNKS (content
+ * chunks per streamed answer, default 3: a long answer weighs the relay's per-event work),
+ * AB_USAGE_NULL (1 = content chunks carry `"usage":null`, as OpenAI's do once usage is asked for).
  */
 import { readFileSync } from 'node:fs';
 import { fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
@@ -18,7 +20,8 @@ const N = Number(process.env.AB_N ?? 300);
 const C = Number(process.env.AB_C ?? 4);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
 
-const fleet = await startBenchFleet();
+const CHUNKS = Number(process.env.AB_CHUNKS ?? 3);
+const fleet = await startBenchFleet(CHUNKS, process.env.AB_USAGE_NULL === '1');
 const sides = [];
 for (const [i, file] of [fileA, fileB].entries()) {
   const before = workerdChildren();
@@ -42,7 +45,7 @@ try {
       s.latencies.push(...r.latencies);
     }
   }
-  console.log(`${STREAM ? 'streams (TTFB)' : 'JSON'}, concurrency ${C}, ${ROUNDS} ABBA rounds of ${N}:`);
+  console.log(`${STREAM ? `streams of ${CHUNKS} chunks (TTFB)` : 'JSON'}, concurrency ${C}, ${ROUNDS} ABBA rounds of ${N}:`);
   for (const [i, s] of sides.entries()) console.log(`  ${'AB'[i]} ${s.file}: CPU/request ${fmt(s.cpu / s.requests, 3)} ms, p50 ${fmt(percentile(s.latencies, 50))} ms`);
   const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
   console.log(`  B/A: CPU ${fmt(b.cpu / b.requests / (a.cpu / a.requests), 3)}x, p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50), 3)}x`);

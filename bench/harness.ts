@@ -19,8 +19,12 @@ export const BENCH_NODES = [
   { id: 'n-ap', lat: 35.68, lon: 139.69 },
 ];
 
-export function startBenchFleet(): Promise<Fleet> {
-  return startFleet(BENCH_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRET, chunks: 3 } })));
+/**
+ * `chunks`: content chunks per streamed answer (3 unless a bench says otherwise: real answers
+ * have hundreds); `usageNull`: each carries `"usage":null` once usage is asked for, as OpenAI's do.
+ */
+export function startBenchFleet(chunks = 3, usageNull = false): Promise<Fleet> {
+  return startFleet(BENCH_NODES.map((n) => ({ id: n.id, knobs: { requireKey: NODE_SECRET, chunks, usageNull } })));
 }
 
 export function routerConfig(fleet: Fleet, extra: Record<string, unknown> = {}) {

@@ -10,7 +10,7 @@
  * The inspector adds its own cost (console calls are sent to it, for one), so the figures
  * rank work against each other; the benchmark's CPU per request is the absolute measure.
  * Knobs: PROFILE_STREAM (1 = streams, the default; 0 = JSON), PROFILE_N (requests, default
- * 1500), PROFILE_C (concurrency, default 4).
+ * 1500), PROFILE_C (concurrency, default 4), PROFILE_CHUNKS (content chunks per stream, default 3).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { bundleRouter, fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter } from './harness.ts';
@@ -97,7 +97,7 @@ function report(profile: Profile, requests: number): void {
   print(root, 0);
 }
 
-const fleet = await startBenchFleet();
+const fleet = await startBenchFleet(Number(process.env.PROFILE_CHUNKS ?? 3));
 const router = startRouter(bundleRouter({ minify: false }), routerConfig(fleet), { inspectorPort: INSPECTOR_PORT });
 try {
   const url = `${(await router.ready).origin}/v1/chat/completions`;

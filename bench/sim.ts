@@ -1,7 +1,8 @@
 /**
  * `npm run sim` — routing simulator (not a test). Drives the code that ships — `planAttempts`
  * (ranking, residency, breaker ejection, fail-open), the live view with its JSON
- * normalisation, the monitor's pure cycle (`walkHealth`, `publishDue`, `buildTables`) and the
+ * normalisation and its lens per traffic kind (as the engine asks: `answer` for a JSON
+ * generation), the monitor's pure cycle (`walkHealth`, `publishDue`, `buildTables`) and the
  * breaker, all with the config's own defaults — through a synthetic world (`sim-world.ts`),
  * and compares the latency of the nodes it picks with:
  *   - oracle: per request, the node with the lowest true expected latency at that moment
@@ -98,10 +99,10 @@ function routerStrategy(name: string, live: boolean): Strategy {
         if (publishDue(walked.transitions.length, lastPublish, t)) publish(t);
       }
     },
-    order(colo, t) {
+    order(colo, t, json) {
       const [lat, lon] = COLOS[colo]!;
       const { breaker, live: view } = isolate(colo);
-      const lens = live ? view.lens(colo, t, { explore: true }) : undefined;
+      const lens = live ? view.lens(colo, t, { explore: true, answer: json }) : undefined;
       let probed: string | undefined;
       if (lens?.explore) {
         const explore = lens.explore;

@@ -179,7 +179,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
   const signal = firstByteSignal(request) || (generation(request) && request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES);
-  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal }) : undefined;
+  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal, answer: generation(request) }) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
     ...(live ? { live } : {}),

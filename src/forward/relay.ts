@@ -14,6 +14,7 @@
  * pass, structurally (`sse-event.ts`); a chat usage chunk the caller did not ask for is dropped.
  */
 import { readEvent, type SseFormat } from './sse-event';
+import { chatEventMayMatter, wholeEvents } from './sse-bytes';
 import { SseSplitter } from './sse-split';
 import type { ChunkReader } from './upstream';
 import type { Usage } from './usage';
@@ -49,6 +50,22 @@ export interface StreamFault {
 }
 
 const encoder = new TextEncoder();
+/** Decodes one whole event (not a stream: no state between calls). */
+const eventDecoder = new TextDecoder();
+
+/** Parts as one array (none empty: null). */
+function joined(parts: Uint8Array[]): Uint8Array | null {
+  let size = 0;
+  for (const part of parts) size += part.byteLength;
+  if (size === 0) return null;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
 
 function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uint8Array {
   if (format === 'responses') {
@@ -78,6 +95,8 @@ export function relayLoop(
     /** What to send for a chunk (null: nothing yet), and a fault that ends the stream after it. */
     take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault };
     done(): StreamFault | undefined;
+    /** `take` may hold on to a chunk's bytes after it returns (a binary frame decoder): no chunk is recycled. */
+    holdsChunks?: boolean;
     fail(writer: WritableStreamDefaultWriter<Uint8Array>, fault: StreamFault): Promise<void>;
   },
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
@@ -120,6 +139,8 @@ export function relayLoop(
         if (out) await writer.write(out).catch(() => (gone = true));
         if (gone) return undefined;
         if (fault) return fault;
+        // Written (the write settled) and not kept: its buffer takes the next read.
+        if (!hooks.holdsChunks) reader.recycle?.(chunk);
       }
       if (stalled) return stalled;
       waitingSince = Date.now();
@@ -169,13 +190,42 @@ export function relaySse(
     return options.rewrite ? options.rewrite(event) : event;
   }
 
+  // The byte fast path (`sse-bytes.ts`): chat streams whose events are not rewritten, while
+  // nothing is pending in the exact path (its last read ended on a separator).
+  const fast = options.format === 'chat' && !options.rewrite;
+  let clean = true;
+  const ends: number[] = [];
+
+  /**
+   * A read of whole events as it came; a dropped event is cut out. Undefined when the chunk
+   * is not whole events (the exact path takes it, nothing having been noted).
+   */
+  function takeWhole(chunk: Uint8Array): { out: Uint8Array | null } | undefined {
+    if (!wholeEvents(chunk, options.maxEventBytes, ends)) return undefined;
+    /** The parts to send, once an event was dropped (until then: the whole chunk). */
+    let kept: Uint8Array[] | null = null;
+    let start = 0;
+    for (const end of ends) {
+      // An event that cannot matter is only counted; one that may is read the exact way.
+      const stays = chatEventMayMatter(chunk, start, end) ? keep(eventDecoder.decode(chunk.subarray(start, end))) !== null : (events++, true);
+      if (!stays) kept ??= [chunk.subarray(0, start)];
+      else if (kept) kept.push(chunk.subarray(start, end));
+      start = end;
+    }
+    return { out: kept ? joined(kept) : chunk };
+  }
+
   /**
    * Complete events out of the chunk. When the chunk held only whole events and none was
    * dropped or rewritten, its own bytes go on (no re-encoding).
    */
   function take(chunk: Uint8Array): { out: Uint8Array | null; fault?: StreamFault } {
+    const whole = fast && clean ? takeWhole(chunk) : undefined;
+    if (whole) return whole;
     const startedClean = splitter.pendingChars === 0;
     const split = splitter.push(decoder.decode(chunk, { stream: true }));
+    // Nothing pending, and no byte of a character held in the decoder (the read ended in LF).
+    clean = splitter.pendingChars === 0 && chunk[chunk.length - 1] === 0x0a;
     let out = '';
     let changed = false;
     for (const event of split.events) {

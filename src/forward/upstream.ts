@@ -48,6 +48,11 @@ export function upstreamHeaders(incoming: Headers, credential: string | undefine
 export interface ChunkReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   cancel(): Promise<void>;
+  /**
+   * Hands back a chunk this reader returned whose bytes nobody holds any more (written and
+   * the write settled, nothing kept of it): its buffer is read into next, not a new one.
+   */
+  recycle?(chunk: Uint8Array): void;
 }
 
 /** Bytes per read of a stream body: an SSE event is rarely larger, and a larger one is reassembled. */
@@ -56,13 +61,24 @@ const READ_BYTES = 4096;
 /**
  * A stream body read into buffers of our own size (a BYOB reader): whatever has arrived, up
  * to `READ_BYTES`, comes in one read. In the bench this cut a stream request's workerd CPU by
- * about a sixth against the default reader.
+ * about a sixth against the default reader. A read reuses the buffer of a recycled chunk
+ * (a BYOB read transfers it, so the old view cannot see the new bytes): on 100-chunk streams
+ * a fresh 4 KiB buffer per read cost 6% of the router's CPU per request, mostly as GC.
  */
 function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
   const reader = body.getReader({ mode: 'byob' });
+  let spare: ArrayBuffer | undefined;
   return {
-    read: () => reader.read(new Uint8Array(READ_BYTES)),
+    read: () => {
+      const buffer = spare ?? new ArrayBuffer(READ_BYTES);
+      spare = undefined;
+      return reader.read(new Uint8Array(buffer));
+    },
     cancel: () => reader.cancel(),
+    recycle: (chunk) => {
+      // Only a whole buffer of ours (one a write detached has byteLength 0).
+      if (chunk.buffer.byteLength === READ_BYTES && chunk.buffer instanceof ArrayBuffer) spare = chunk.buffer;
+    },
   };
 }
 

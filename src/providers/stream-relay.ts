@@ -96,6 +96,7 @@ export function relayTranslated(
 
   const relay = relayLoop(reader, first, options, {
     take,
+    holdsChunks: translator.pushBytes !== undefined,
     done: () => {
       if (ended) return undefined;
       if (!options.pass) tail = translator.end();

@@ -15,18 +15,27 @@
  * First-byte signals (streams, embeddings, moderations) feed it as measured. A JSON
  * generation's time is mostly how much it wrote, so it feeds it normalised by its
  * `usage.completion_tokens` (`output-rate.ts`): the answer's ms less the scope's reference
- * ms per output token × what it wrote — the same unit as a first byte, so one estimate,
- * one exploration and one spreading serve streams and JSON alike. Its rise is judged as the
- * whole answer's ratio to what was expected of it, and drifts are averaged in weighted by
- * what the answer tells of the base (`worth`).
+ * ms per output token × what it wrote — the same unit as a first byte, so one exploration
+ * and one spreading serve streams and JSON alike. Its rise is judged as the whole answer's
+ * ratio to what was expected of it, and drifts are averaged in weighted by what the answer
+ * tells of the base (`worth`).
+ *
+ * Lens by traffic kind: a node whose decoding slowed still has the best first byte but no
+ * longer the best answer. Per node the view keeps the first-byte estimate and what its JSON
+ * answers add beyond it (`excess`): while first bytes are fresh, answers move the excess
+ * only (a rise at once, drifts shrunk toward none), so streams keep the node and JSON answers
+ * rank it at first byte + excess; with no fresh first byte (JSON-only traffic), answers move
+ * the estimate itself, as before. A JSON answer is a costly probe: where first bytes are
+ * seen, streams do the exploring, unless only the excess keeps the node out.
  *
  * Blend: bad news (live slower than the table) stands until a sample disproves it: the
  * table cannot catch up on its own, since once traffic has left a node, the few slow samples
  * it got are outweighed by minutes of good ones. Good news (live faster) is blended as
  * `α·live + (1−α)·table`, `α = 0.5^(age / halfLifeMs)`: it fades into the table as it ages.
  *
- * Exploration (winning back): a node that the isolate has seen, or the table says, is faster
- * than the current leader, and that has not been sampled for its gap (`exploreMs` at first),
+ * Exploration (winning back): a node that the isolate has seen (before its estimate last
+ * rose), or the table says, is faster than the current leader, and that has not been sampled
+ * for its gap (`exploreMs` at first),
  * gets the next request whose outcome is a signal — one probe per node at a time. A probe
  * still slower than the leader doubles the gap (up to `maxExploreMs`); a fast one resets it
  * and, being fresh, puts the node back in front. So a recovered node regains its traffic
@@ -39,15 +48,32 @@
 import type { LiveConfig } from '../config/schema';
 import { OutputRates } from './output-rate';
 
-interface LiveStat {
-  ewma: number;
+/** One kind of evidence about a node: first bytes, or JSON answers. */
+interface Track {
   /** The previous sample, for the two-in-a-row peak. */
   last: number;
-  /** Evidence behind `ewma` at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
+  /** Evidence at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
   weight: number;
   at: number;
-  /** Lowest estimate reached: what the node can do, the bar for exploring it again. */
+}
+
+interface LiveStat {
+  /** Expected first byte (a JSON answer's base-equivalent, when no first byte is fresh). */
+  ewma: number;
+  /** What this node's JSON answers add beyond its first byte (its decoding against the reference): 0 until both kinds are seen. */
+  excess: number;
+  first?: Track;
+  answers?: Track;
+  /** The latest sample of either kind. */
+  at: number;
+  /**
+   * What the node did before its estimate last rose (the bar for exploring it again), held
+   * while it stays up; otherwise its current estimate. Not the lowest estimate ever reached:
+   * a minimum of noisy estimates is biased low, and kept re-trying nodes that never were that fast.
+   */
   best: number;
+  /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
+  risen?: true;
   gap: number;
   /** Leader's expected ms when a probe was sent; cleared when the probe's outcome arrives. */
   probeBar?: number;
@@ -67,6 +93,10 @@ const MAX_ENTRIES = 2_000;
 const PEAK_RISE = 1.5;
 /** One sample this far past the estimate is news on its own (long prompts are not sampled: `engine.ts`). */
 const JUMP = 4;
+/** First bytes this many `ewmaMs` old still stand for the node's first byte (answers then move `excess`). */
+const FRESH = 3;
+/** How many answers' worth of "no excess" an excess is shrunk toward. */
+const EXCESS_PRIOR = 2;
 
 /**
  * What one sample tells of the base: a first byte all of it (1); a JSON answer's noise scales
@@ -93,13 +123,14 @@ export class LiveView {
    * `ms + offset` is the whole answer: rises are judged, and drifts averaged in, as the whole
    * answer's ratio to what was expected of it — a long answer's noise is not read as the base's.
    */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0): boolean {
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
+    const track = { last: ms, weight: worth(ms, offset), at: now };
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
-      this.stats.set(key, { ewma: ms, last: ms, weight: worth(ms, offset), at: now, best: ms, gap: this.options.exploreMs });
+      this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
     if (s.probeBar !== undefined) {
@@ -107,22 +138,39 @@ export class LiveView {
       delete s.probeBar;
     }
     if (!ok) return false;
-    const w = Math.exp(-Math.max(0, now - s.at) / this.options.ewmaMs);
+    const t = (answer ? s.answers : s.first) ?? { ...track, weight: 0 };
+    const excess = answer ? s.excess : 0;
+    const level = s.ewma + excess;
+    const w = Math.exp(-Math.max(0, now - t.at) / this.options.ewmaMs);
     // Ratios of whole answers (a first byte: offset 0): what this sample, and the lesser of it and the previous one, show.
-    const expected = Math.max(1, s.ewma + offset);
+    const expected = Math.max(1, level + offset);
     const ratio = (ms + offset) / expected;
-    const peak = ratio > JUMP ? ms : Math.min(ms, s.last);
+    const peak = ratio > JUMP ? ms : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
-    const v = worth(s.ewma, offset);
-    const held = s.weight * w;
+    const v = worth(level, offset);
+    const held = t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
-    if (rise) s.ewma = peak;
-    else s.ewma = offset === 0 ? w * s.ewma + (1 - w) * ms : (held * s.ewma + v * ms) / (held + v);
-    s.weight = rise ? v : held + v;
-    s.best = Math.min(s.best, s.ewma);
-    s.last = ms;
+    const next = rise ? peak : offset === 0 ? w * level + (1 - w) * ms : (held * level + v * ms) / (held + v);
+    const track2 = { last: ms, weight: rise ? v : held + v, at: Math.max(t.at, now) };
+    if (answer) s.answers = track2;
+    else s.first = track2;
     s.at = Math.max(s.at, now);
+    // While first bytes are fresh, an answer tells what decoding adds: streams keep their figure.
+    if (answer && s.first && now - s.first.at < FRESH * this.options.ewmaMs) {
+      // A rise counts at once; otherwise each answer moves the excess by its share of the evidence,
+      // shrunk toward none by `EXCESS_PRIOR` of its own worth (one answer is noisy).
+      const excess = rise ? next - s.ewma : (held * s.excess + v * (ms - s.ewma)) / (held + v + EXCESS_PRIOR * v);
+      s.excess = Math.max(1 - s.ewma, excess);
+      return rise;
+    }
+    s.ewma = next - excess;
+    if (rise) s.risen = true;
+    else {
+      if (s.risen && s.ewma <= s.best * PEAK_RISE) delete s.risen;
+      // The first sample of what may be a rise does not move the bar: the next one decides.
+      if (!s.risen && ratio <= PEAK_RISE) s.best = s.ewma;
+    }
     return rise;
   }
 
@@ -142,26 +190,38 @@ export class LiveView {
       return n.ms;
     }
     // A node whose speed changed: its older answers no longer describe it, nor the per-token time.
-    if (this.observe(scope, nodeId, n.ms, true, now, n.offset)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
+    if (this.observe(scope, nodeId, n.ms, true, now, n.offset, true)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
     return n.ms;
   }
 
-  lens(scope: string, now: number, options: { explore: boolean }): LiveLens {
+  /**
+   * What ranking reads for one scope. `answer` (a JSON generation): a node's level is its
+   * first byte plus what its answers add (`excess`), so a node whose decoding slowed loses
+   * JSON traffic while its first byte (what streams are ranked by) may still lead.
+   */
+  lens(scope: string, now: number, options: { explore: boolean; answer?: boolean }): LiveLens {
     const { halfLifeMs } = this.options;
+    const answer = options.answer === true;
     const lens: LiveLens = {
       estimate: (nodeId, tableMs) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
         if (!s) return { expectedMs: tableMs };
+        const live = s.ewma + (answer ? s.excess : 0);
         // Bad news stands until a sample disproves it (exploration re-tries the node); good news fades into the table.
-        if (!Number.isFinite(tableMs) || s.ewma >= tableMs) return { expectedMs: s.ewma, liveMs: s.ewma, tableMs };
+        if (!Number.isFinite(tableMs) || live >= tableMs) return { expectedMs: live, liveMs: live, tableMs };
         const alpha = 0.5 ** (Math.max(0, now - s.at) / halfLifeMs);
-        return { expectedMs: alpha * s.ewma + (1 - alpha) * tableMs, liveMs: s.ewma, tableMs };
+        return { expectedMs: alpha * live + (1 - alpha) * tableMs, liveMs: live, tableMs };
       },
     };
     if (options.explore) {
       lens.explore = (nodeId, tableMs, leaderMs) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
-        if (!s || Math.min(s.best, tableMs) >= leaderMs || now - s.at < s.gap) return false;
+        // Sampled by this kind: a node streams still use may be due a JSON probe.
+        if (!s || Math.min(s.best, tableMs) >= leaderMs) return false;
+        // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
+        if (answer && s.first && s.ewma >= leaderMs) return false;
+        const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
+        if (now - at < s.gap) return false;
         // One probe at a time; a probe whose outcome never came back frees the slot after a gap.
         if (s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
         s.probeBar = leaderMs;

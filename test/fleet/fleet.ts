@@ -145,7 +145,8 @@ async function streamChat(
   if (k.endlessEvent) return writeEndlessEvent(res);
   const opts = body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | undefined;
   // vLLM's `continuous_usage_stats`: every chunk carries the usage so far (one token a chunk here).
-  const soFar = (i: number) => (opts?.continuous_usage_stats ? { usage: { prompt_tokens: meta.promptTokens, completion_tokens: i + 1, total_tokens: meta.promptTokens + i + 1 } } : {});
+  const soFar = (i: number) =>
+    opts?.continuous_usage_stats ? { usage: { prompt_tokens: meta.promptTokens, completion_tokens: i + 1, total_tokens: meta.promptTokens + i + 1 } } : k.usageNull && opts?.include_usage ? { usage: null } : {};
   for (let i = 0; i < k.chunks; i++) {
     if (i === k.cutAfterChunks) {
       res.socket?.destroy();

@@ -45,6 +45,8 @@ export interface Knobs {
   padBytes: number;
   /** Responses stream: end cleanly (no terminal event) after this many deltas. -1 = never. */
   endAfterChunks: number;
+  /** Chat stream with `include_usage`: every content chunk carries `"usage":null`, as OpenAI's do. */
+  usageNull: boolean;
   /** Chat stream: one event that never ends (64 KiB writes, no blank line) until the router hangs up (bounded at 256 MiB). */
   endlessEvent: boolean;
   /** Chat JSON answers: gzip-coded (`content-encoding: gzip`, Content-Length the compressed size). */
@@ -86,6 +88,7 @@ export const DEFAULT_KNOBS: Knobs = {
   completionTokens: 0,
   padBytes: 0,
   endlessEvent: false,
+  usageNull: false,
   endAfterChunks: -1,
   gzip: false,
   cacheReadTokens: 0,

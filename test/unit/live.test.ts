@@ -85,6 +85,15 @@ describe('LiveView (Peak-EWMA over the table)', () => {
     expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 250, 200)).toBe(false);
     expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 150, 200)).toBe(true);
   });
+
+  it('judges a node by its level before it rose, not by the lowest estimate it ever reached', () => {
+    const view = new LiveView(live);
+    view.observe('FRA', 'far', 250, true, 0); // one lucky early sample…
+    seen(view, 'far', 300, 30, 31_000); // …then its level, reached without a rise: not worth a probe at 270
+    expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 400, 270)).toBe(false);
+    seen(view, 'far', 900, 2, 33_000); // rose: the bar stays at what it did before (300)
+    expect(view.lens('FRA', 1e9, { explore: true }).explore!('far', 400, 350)).toBe(true);
+  });
 });
 
 describe('JSON answers, normalised by what they wrote', () => {
@@ -108,6 +117,21 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(view.lens(scope, 7_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(before * 1.5);
     view.observeAnswer(scope, 'm', 'near', 20 + 8 * 60, 60, 8_000); // decoding 8× slower, same size
     expect(view.lens(scope, 8_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(300);
+  });
+
+  it('keeps a node\'s first byte for streams when only its answers slowed, and ranks JSON answers by what they add', () => {
+    const view = new LiveView(live);
+    const both = (t: number, perToken: number, k: number) => {
+      view.observe(scope, 'near', 50, true, t);
+      view.observeAnswer(scope, 'm', 'near', 50 + perToken * k, k, t + 500);
+    };
+    [10, 100, 10, 100, 10, 100].forEach((k, i) => both(i * 1000, 2, k));
+    const lens = (t: number, answer: boolean) => view.lens(scope, t, { explore: false, answer });
+    expect(lens(6_000, true).estimate('near', 50).expectedMs).toBeLessThan(60);
+    both(6_000, 16, 100); // decoding 8× slower, first byte unchanged: two in a row
+    both(7_000, 16, 100);
+    expect(lens(8_000, false).estimate('near', 50).expectedMs).toBeLessThan(60);
+    expect(lens(8_000, true).estimate('near', 50).expectedMs).toBeGreaterThan(300);
   });
 
   it('while the per-token time is unknown, lets a much longer answer teach it and move nothing', () => {

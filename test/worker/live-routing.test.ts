@@ -1,6 +1,6 @@
 /**
  * The isolate's live view end to end: a node that slows down mid-run loses its traffic
- * within a few requests, and wins it back after recovering — with no cron run and no table
+ * within a few requests (JSON answers alone when only its decoding slowed), and wins it back after recovering — with no cron run and no table
  * published in between (the table stays what it was: none, so the geo prior).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -83,6 +83,25 @@ describe('live view', () => {
     const after = await servedByJson(8, send, [60, 60, 60, 60, 60, 60, 60, 60]);
     expect(after.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(2);
     expect(after.slice(2).every((n) => n !== 'n-eu')).toBe(true);
+  });
+
+  it('moves JSON answers off a node whose decoding slowed, while streams, whose first byte it still wins, stay on it', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { completionTokens: 1000, msPerToken: 1 });
+    for (let i = 0; i < 3; i++) {
+      expect(await servedBy(1, send)).toEqual(['n-eu']);
+      expect(await servedByJson(1, send, [60])).toEqual(['n-eu']);
+    }
+    await setNode('n-eu', { msPerToken: 8 }); // its first byte unchanged, its answers 8× as long to write
+    const streams: string[] = [];
+    const json: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      streams.push(...(await servedBy(1, send)));
+      json.push(...(await servedByJson(1, send, [60])));
+    }
+    expect(streams).toEqual(Array(6).fill('n-eu'));
+    expect(json.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(2);
+    expect(json.slice(2).every((n) => n !== 'n-eu')).toBe(true);
   });
 
   it('shows the isolate\'s own figure in the route explanation', async () => {
