@@ -31,6 +31,21 @@ const MEMO_MAX = 10_000;
 /** KV metadata is at most 1024 bytes; the listing reads records from it. */
 const METADATA_MAX_BYTES = 1024;
 const memo = new Map<string, { record: KeyRecord | null; expires: number }>();
+/**
+ * Presented key → its SHA-256 hex, so a key seen before costs no digest. A key's hash never
+ * changes: the record memo above still decides (and expires, and forgets on revocation)
+ * whether it is valid, so this never lets a key live longer. Bounded like the memo.
+ */
+const hashes = new Map<string, string>();
+
+async function hashOf(token: string): Promise<string> {
+  const known = hashes.get(token);
+  if (known !== undefined) return known;
+  const hash = await sha256Hex(token);
+  if (hashes.size >= MEMO_MAX) hashes.clear();
+  hashes.set(token, hash);
+  return hash;
+}
 
 export const kvKey = {
   byHash: (hash: string) => `key:${hash}`,
@@ -77,7 +92,7 @@ export async function authenticate(request: Request, kv: KVNamespace, options: A
       code: 'missing_api_key',
     });
   }
-  const hash = await sha256Hex(token);
+  const hash = await hashOf(token);
   const now = Date.now();
   const hit = memo.get(hash);
   let record = hit && hit.expires > now ? hit.record : undefined;
@@ -153,4 +168,5 @@ export async function revokeKey(kv: KVNamespace, id: string): Promise<boolean> {
 
 onIsolateReset(() => {
   memo.clear();
+  hashes.clear();
 });

@@ -4,7 +4,8 @@
  * it is (at most the batch's 5 s interval), so the last request before an isolate goes idle
  * still sends it. A key whose call fails is re-queued and sent with the next batch, tried
  * again in this `waitUntil` while within `WAIT_BUDGET_MS`, then left for the next request.
- * Requests waiting on one batch share one timer.
+ * One request's `waitUntil` holds the timer; a request that adds to a batch already scheduled
+ * keeps nothing alive (the scheduled run loops until nothing is due, so it sends that too).
  */
 import { onIsolateReset } from '../isolate';
 import type { RateLimiter } from '../limits/limiter-do';
@@ -18,8 +19,9 @@ onIsolateReset(() => {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> {
-  if (scheduled) return scheduled;
+/** Undefined when a flush is already scheduled: the request that scheduled it holds it. */
+export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> | undefined {
+  if (scheduled) return undefined;
   const started = Date.now();
   const run = async () => {
     for (;;) {
