@@ -43,13 +43,14 @@
  *   tokenizer adds around every input it encodes and bills (see that constant). `estimate`
  *   adds none: OpenAI's own embeddings and completions bill none, and that rule is a guess
  *   at OpenAI's figure, not a bound.
- * - **Responses**: `instructions` as text; `input` items like messages; a string `input` as
- *   an input above (the `bound` allowance covers a BOS/EOS pair around a message-less
- *   request; `instructions` carry the reply priming, which covers it too).
+ * - **Responses** (`responsesPrompt`): read as chat — `instructions` a system message, a
+ *   string `input` a user message (a chat template frames both upstream, as OpenAI bills
+ *   them), `input` items each framed like a message, and the reply primed.
  *
- * Special tokens in chat: a tokenizer that adds BOS/EOS once per sequence is covered by the
- * reply priming (3) and the framing of each message (4, which also covers a template's
- * per-message specials — Llama 3's header and `<|eot_id|>` tokens — beside the role's bytes).
+ * Special tokens in chat and Responses: a tokenizer that adds BOS/EOS once per sequence is
+ * covered by the reply priming (3) and the framing of each message (4, which also covers a
+ * template's per-message specials — Llama 3's header and `<|eot_id|>` tokens — beside the
+ * role's bytes).
  */
 
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
@@ -230,8 +231,9 @@ export interface PromptEstimate {
 
 /**
  * Prompt tokens of a request body, whatever the endpoint: chat `messages`, Responses
- * `input` + `instructions`, legacy `prompt` (every prompt of an array: each is billed),
- * embeddings/moderations `input`, plus tools. Images at the dearest of `rules` (the image
+ * `input` items (a whole Responses body goes through `responsesPrompt` first), legacy
+ * `prompt` (every prompt of an array: each is billed), embeddings/moderations `input`, plus
+ * tools. Images at the dearest of `rules` (the image
  * rates of the models the request may reach; default gpt-4o's tile rule); text by `text`
  * (default `bound`, its UTF-8 bytes).
  */
@@ -244,9 +246,22 @@ export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer
   if (Array.isArray(body.messages)) {
     sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, walk), 0) + REPLY_PRIMING;
   }
-  if (typeof body.instructions === 'string') sum += textTokens(body.instructions, text) + REPLY_PRIMING;
   sum += inputTokens(body.input, walk) + inputTokens(body.prompt, walk);
   return { tokens: sum, unbounded: walk.unbounded };
+}
+
+/**
+ * A Responses body as its model reads it, for `estimatePrompt`: `instructions` a system
+ * message and a string `input` a user message, framed and primed like chat (module header);
+ * `input` items stay items.
+ */
+export function responsesPrompt(body: Record<string, unknown>): Record<string, unknown> {
+  const { instructions, input, ...rest } = body;
+  const messages = [
+    ...(typeof instructions === 'string' ? [{ role: 'system', content: instructions }] : []),
+    ...(typeof input === 'string' ? [{ role: 'user', content: input }] : []),
+  ];
+  return { ...rest, messages, ...(typeof input === 'string' ? {} : { input }) };
 }
 
 /** The estimate's token figure alone (see `estimatePrompt`). */

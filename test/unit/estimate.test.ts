@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, utf8Bytes } from '../../src/limits/estimate';
+import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, responsesPrompt, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, utf8Bytes } from '../../src/limits/estimate';
 import { imageRuleFor, ruleImageTokens } from '../../src/limits/image-rules';
 import { imageSize } from '../../src/limits/image-size';
 
 const messages = (content: unknown) => ({ messages: [{ role: 'user', content }] });
 const est = (body: Record<string, unknown>) => estimatePromptTokens(body, imageSize);
+const messagesOf = (pairs: [string, string][]) => ({ messages: pairs.map(([role, content]) => ({ role, content })) });
 
 /** A PNG header (signature + IHDR) of the given size, then filler: a 400 KB "image". */
 function pngDataUrl(width: number, height: number, bytes = 400_000): string {
@@ -110,6 +111,18 @@ describe('embeddings', () => {
     expect(heuristic({ input: ['abcd', 'efgh'] })).toBe(2);
     expect(heuristic({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
     expect(heuristic({ prompt: 'abcdefgh' })).toBe(2);
+  });
+});
+
+describe('Responses, read as chat (responsesPrompt)', () => {
+  it('a string input is a user message, instructions a system message, each framed, the reply primed', () => {
+    expect(est(responsesPrompt({ input: 'a' }))).toBe(4 + textTokens('user') + 1 + 3);
+    expect(est(responsesPrompt({ instructions: 'b', input: 'a' }))).toBe(est(messagesOf([['system', 'b'], ['user', 'a']])));
+  });
+
+  it('input items stay items, framed like messages; the reply is primed without instructions too', () => {
+    const input = [{ role: 'user', content: 'a' }];
+    expect(est(responsesPrompt({ input }))).toBe(4 + textTokens('user') + 1 + 3);
   });
 });
 

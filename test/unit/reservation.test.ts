@@ -44,8 +44,15 @@ describe('reserved tokens', () => {
     expect(await tokens(config, 'chat', { model: 'm', messages, max_tokens: 10, n: 2, best_of: 5 })).toBe(plain - 30 + 50);
   });
 
-  it('Responses: cap × n, should an upstream honour n', async () => {
-    expect(await tokens(config, 'responses', { model: 'm', input: 'abcd', max_output_tokens: 20, n: 3 })).toBe(textTokens('abcd') + SPECIAL + 60);
+  it('Responses: cap × n, should an upstream honour n; a string input is a framed user message', async () => {
+    const userMessage = 4 + textTokens('user') + textTokens('abcd') + 3; // framing, role, text, reply priming
+    expect(await tokens(config, 'responses', { model: 'm', input: 'abcd', max_output_tokens: 20, n: 3 })).toBe(userMessage + 60);
+  });
+
+  it('Responses: instructions are a framed system message, reserved like chat\'s', async () => {
+    const responses = await tokens(config, 'responses', { model: 'm', instructions: 'be brief', input: 'abcd', max_output_tokens: 20 });
+    const chat = await tokens(config, 'chat', { model: 'm', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'abcd' }], max_tokens: 20 });
+    expect(responses).toBe(chat);
   });
 
   it('prompt text reserves its UTF-8 bytes by default, 4 ASCII characters a token with promptTokens "estimate"', async () => {
