@@ -47,6 +47,13 @@ async function hashOf(token: string): Promise<string> {
   return hash;
 }
 
+/** Characters of presented keys the digest memo holds (tests: its memory stays bounded). */
+export function digestMemoChars(): number {
+  let chars = 0;
+  for (const token of hashes.keys()) chars += token.length;
+  return chars;
+}
+
 export const kvKey = {
   byHash: (hash: string) => `key:${hash}`,
   byId: (id: string) => `keyid:${id}`,
