@@ -69,7 +69,7 @@ export function chatEventMayMatter(bytes: Uint8Array, start: number, end: number
     const after = at + USAGE.length;
     let next = skipSpace(bytes, after, end);
     // A line break: the data goes on in another `data:` line (SSE joins them), judged the exact way.
-    if (bytes.subarray(after, next).includes(LF)) return true;
+    for (let k = after; k < next; k++) if (bytes[k] === LF) return true;
     if (bytes[next] !== COLON) continue; // a string value "usage", not a member name
     next = skipSpace(bytes, next + 1, end);
     if (next + NULL.length > end || !matchesAt(bytes, next, NULL)) return true;
