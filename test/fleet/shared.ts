@@ -60,6 +60,8 @@ export interface Knobs {
   knownDeployments?: string[];
   /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
   msPerToken: number;
+  /** JSON chat answers: send the headers and the first bytes of the body, then nothing more (socket open). */
+  stallBody?: boolean;
   /** Bedrock / Vertex nodes (`bedrock.ts`, `vertex.ts`): the region they serve (SigV4 scope; Vertex location). */
   cloudRegion?: string;
   /** Vertex nodes: the project in their URLs. */
