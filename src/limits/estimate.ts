@@ -37,8 +37,20 @@
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
  *   (its `format` schema) count as the text of their JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
- *   every prompt of an array (each is billed), and a `suffix` once per prompt.
- * - **Responses**: `instructions` as text; `input` items like messages.
+ *   every prompt of an array (each is billed), and a `suffix` once per prompt. Under `bound`,
+ *   each separate input — a string, each string of an array, a token-id array, each token-id
+ *   array of an array — reserves `SPECIAL_TOKENS_PER_INPUT` more: the tokens a node's
+ *   tokenizer adds around every input it encodes and bills (see that constant). `estimate`
+ *   adds none: OpenAI's own embeddings and completions bill none, and that rule is a guess
+ *   at OpenAI's figure, not a bound.
+ * - **Responses** (`responsesPrompt`): read as chat — `instructions` a system message, a
+ *   string `input` a user message (a chat template frames both upstream, as OpenAI bills
+ *   them), `input` items each framed like a message, and the reply primed.
+ *
+ * Special tokens in chat and Responses: a tokenizer that adds BOS/EOS once per sequence is
+ * covered by the reply priming (3) and the framing of each message (4, which also covers a
+ * template's per-message specials — Llama 3's header and `<|eot_id|>` tokens — beside the
+ * role's bytes).
  */
 
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
@@ -50,6 +62,14 @@ export const IMAGE_MAX_TOKENS = IMAGE_LOW_TOKENS + IMAGE_TILE_TOKENS * 8;
 const MESSAGE_FRAMING = 4;
 const REPLY_PRIMING = 3;
 const AUDIO_BYTES_PER_TOKEN = 32;
+/**
+ * Tokens a tokenizer may add to each separate embeddings/legacy-completions input and bill
+ * (`bound` only): two, a start and an end marker — Llama-family BOS/EOS (`<s>`…`</s>`,
+ * `<|begin_of_text|>`), BERT-family `[CLS]`…`[SEP]` (BGE, E5 on TEI or vLLM). No widely
+ * served tokenizer adds more than a pair per encoded sequence; without this allowance
+ * `input: ["a", "a", …]` reserves 1 token an input and bills 3.
+ */
+export const SPECIAL_TOKENS_PER_INPUT = 2;
 
 /**
  * How text is counted (module header): `bound`, its UTF-8 bytes (a proven bound), or
@@ -163,14 +183,22 @@ function jsonTokens(value: unknown, rule: PromptRule): number {
   return value === undefined || value === null ? 0 : textTokens(JSON.stringify(value), rule);
 }
 
-/** An `input`/`prompt` value: text, token ids, token-id arrays, or (Responses) input items. */
+const isTokenIds = (value: unknown): value is number[] => Array.isArray(value) && value.length > 0 && value.every((t) => typeof t === 'number');
+
+/**
+ * An `input`/`prompt` value: text, token ids, token-id arrays, or (Responses) input items;
+ * each separate input (a string, a token-id array) with its special tokens (module header).
+ */
 function inputTokens(input: unknown, walk: Walk): number {
-  if (typeof input === 'string') return textTokens(input, walk.text);
+  const special = walk.text === 'bound' ? SPECIAL_TOKENS_PER_INPUT : 0;
+  if (typeof input === 'string') return special + textTokens(input, walk.text);
+  if (isTokenIds(input)) return special + input.length; // one prompt of token ids
   if (!Array.isArray(input)) return 0;
   return input.reduce<number>((sum, item) => {
-    if (typeof item === 'number') return sum + 1; // one token id
-    if (typeof item === 'string') return sum + textTokens(item, walk.text);
-    if (Array.isArray(item) && item.every((t) => typeof t === 'number')) return sum + item.length; // a token-id array
+    if (typeof item === 'number') return sum + 1; // a stray token id (a mixed array no API takes)
+    if (typeof item === 'string') return sum + special + textTokens(item, walk.text);
+    if (isTokenIds(item)) return sum + special + item.length;
+    if (Array.isArray(item) && item.length === 0) return sum + special; // an empty token-id array: its markers alone
     return sum + MESSAGE_FRAMING + valueTokens(item, walk); // a Responses input item, framed like a message
   }, 0);
 }
@@ -203,8 +231,9 @@ export interface PromptEstimate {
 
 /**
  * Prompt tokens of a request body, whatever the endpoint: chat `messages`, Responses
- * `input` + `instructions`, legacy `prompt` (every prompt of an array: each is billed),
- * embeddings/moderations `input`, plus tools. Images at the dearest of `rules` (the image
+ * `input` items (a whole Responses body goes through `responsesPrompt` first), legacy
+ * `prompt` (every prompt of an array: each is billed), embeddings/moderations `input`, plus
+ * tools. Images at the dearest of `rules` (the image
  * rates of the models the request may reach; default gpt-4o's tile rule); text by `text`
  * (default `bound`, its UTF-8 bytes).
  */
@@ -217,9 +246,22 @@ export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer
   if (Array.isArray(body.messages)) {
     sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, walk), 0) + REPLY_PRIMING;
   }
-  if (typeof body.instructions === 'string') sum += textTokens(body.instructions, text) + REPLY_PRIMING;
   sum += inputTokens(body.input, walk) + inputTokens(body.prompt, walk);
   return { tokens: sum, unbounded: walk.unbounded };
+}
+
+/**
+ * A Responses body as its model reads it, for `estimatePrompt`: `instructions` a system
+ * message and a string `input` a user message, framed and primed like chat (module header);
+ * `input` items stay items.
+ */
+export function responsesPrompt(body: Record<string, unknown>): Record<string, unknown> {
+  const { instructions, input, ...rest } = body;
+  const messages = [
+    ...(typeof instructions === 'string' ? [{ role: 'system', content: instructions }] : []),
+    ...(typeof input === 'string' ? [{ role: 'user', content: input }] : []),
+  ];
+  return { ...rest, messages, ...(typeof input === 'string' ? {} : { input }) };
 }
 
 /** The estimate's token figure alone (see `estimatePrompt`). */

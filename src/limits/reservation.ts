@@ -31,7 +31,7 @@ import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
-import { estimatePrompt, promptCount } from './estimate';
+import { estimatePrompt, promptCount, responsesPrompt } from './estimate';
 import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
@@ -49,7 +49,8 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   const rules = imageRules(config, chain);
   const text = config.limits.promptTokens;
-  const estimate = estimatePrompt(request.body, imageSize, rules, text);
+  const body = request.endpoint === 'responses' ? responsesPrompt(request.body) : request.body;
+  const estimate = estimatePrompt(body, imageSize, rules, text);
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;

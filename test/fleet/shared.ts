@@ -74,6 +74,11 @@ export interface Knobs {
   clockOffsetMs?: number;
   /** Vertex token endpoint: lifetime of the tokens it issues, seconds (default 3599). */
   tokenLifetimeS?: number;
+  /**
+   * Embeddings: tokens the node's tokenizer adds to every input and bills (BOS/EOS, BERT's
+   * `[CLS]`/`[SEP]`: 2 on a vLLM/TEI node serving Llama or BGE/E5). 0 = none, as OpenAI.
+   */
+  specialTokens: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -97,6 +102,7 @@ export const DEFAULT_KNOBS: Knobs = {
   cacheWriteTokens: 0,
   contentFilter: false,
   msPerToken: 0,
+  specialTokens: 0,
 };
 
 export interface RecordedRequest {
@@ -157,6 +163,12 @@ export function bpeTokens(input: unknown): number {
   let tokens = 0;
   for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) tokens += /[A-Za-z]/.test(piece) ? Math.ceil(piece.trimStart().length / 4) : 1;
   return tokens;
+}
+
+/** The separate inputs of an embeddings `input`: a string or one token-id array is one, else each item. */
+export function embeddingInputs(input: unknown): unknown[] {
+  if (!Array.isArray(input)) return [input];
+  return input.length > 0 && input.every((t) => typeof t === 'number') ? [input] : input;
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, gzip = false) {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, textTokens, utf8Bytes } from '../../src/limits/estimate';
+import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, responsesPrompt, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, utf8Bytes } from '../../src/limits/estimate';
 import { imageRuleFor, ruleImageTokens } from '../../src/limits/image-rules';
 import { imageSize } from '../../src/limits/image-size';
 
 const messages = (content: unknown) => ({ messages: [{ role: 'user', content }] });
 const est = (body: Record<string, unknown>) => estimatePromptTokens(body, imageSize);
+const messagesOf = (pairs: [string, string][]) => ({ messages: pairs.map(([role, content]) => ({ role, content })) });
 
 /** A PNG header (signature + IHDR) of the given size, then filler: a 400 KB "image". */
 function pngDataUrl(width: number, height: number, bytes = 400_000): string {
@@ -91,10 +92,37 @@ describe('tools and function calls', () => {
 });
 
 describe('embeddings', () => {
-  it('counts text inputs and token-array inputs', () => {
-    expect(est({ input: 'abcdefgh' })).toBe(8);
-    expect(est({ input: ['abcd', 'efgh'] })).toBe(8);
-    expect(est({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
+  it('counts text inputs and token-array inputs, each input with its special tokens', () => {
+    expect(est({ input: 'abcdefgh' })).toBe(8 + SPECIAL);
+    expect(est({ input: ['abcd', 'efgh'] })).toBe(8 + 2 * SPECIAL);
+    expect(est({ input: [1, 2, 3] })).toBe(3 + SPECIAL); // one input of token ids
+    expect(est({ input: [[1, 2, 3], [4, 5]] })).toBe(5 + 2 * SPECIAL);
+  });
+
+  it('many one-byte inputs reserve what a BOS/EOS (or [CLS]/[SEP]) tokenizer bills: 3 each, not 1', () => {
+    expect(SPECIAL).toBe(2);
+    expect(est({ input: Array.from({ length: 2_048 }, () => 'a') })).toBe(2_048 * 3);
+    expect(est({ input: ['', ''] })).toBe(2 * SPECIAL); // an empty input still bills its markers
+    expect(est({ input: [[], [7]] })).toBe(2 * SPECIAL + 1);
+  });
+
+  it('promptTokens "estimate" adds no special tokens (a guess at OpenAI\'s figure, which bills none)', () => {
+    const heuristic = (body: Record<string, unknown>) => estimatePromptTokens(body, imageSize, undefined, 'estimate');
+    expect(heuristic({ input: ['abcd', 'efgh'] })).toBe(2);
+    expect(heuristic({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
+    expect(heuristic({ prompt: 'abcdefgh' })).toBe(2);
+  });
+});
+
+describe('Responses, read as chat (responsesPrompt)', () => {
+  it('a string input is a user message, instructions a system message, each framed, the reply primed', () => {
+    expect(est(responsesPrompt({ input: 'a' }))).toBe(4 + textTokens('user') + 1 + 3);
+    expect(est(responsesPrompt({ instructions: 'b', input: 'a' }))).toBe(est(messagesOf([['system', 'b'], ['user', 'a']])));
+  });
+
+  it('input items stay items, framed like messages; the reply is primed without instructions too', () => {
+    const input = [{ role: 'user', content: 'a' }];
+    expect(est(responsesPrompt({ input }))).toBe(4 + textTokens('user') + 1 + 3);
   });
 });
 
@@ -152,14 +180,15 @@ describe('parts no body bounds', () => {
 
 describe('legacy prompts', () => {
   it('counts every prompt of an array, text or token ids', () => {
-    expect(est({ prompt: ['abcd', 'abcd', 'abcd'] })).toBe(3 * textTokens('abcd'));
-    expect(est({ prompt: [[1, 2, 3], [4, 5]] })).toBe(5);
-    expect(est({ prompt: [1, 2, 3] })).toBe(3);
+    expect(est({ prompt: ['abcd', 'abcd', 'abcd'] })).toBe(3 * (textTokens('abcd') + SPECIAL));
+    expect(est({ prompt: [[1, 2, 3], [4, 5]] })).toBe(5 + 2 * SPECIAL);
+    expect(est({ prompt: [1, 2, 3] })).toBe(3 + SPECIAL);
+    expect(est({ prompt: 'abcd' })).toBe(textTokens('abcd') + SPECIAL);
   });
 
   it('counts a suffix once per prompt, and Responses\' text.format schema', () => {
-    expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 * textTokens('abcd') + 2 * textTokens('abcdefgh'));
+    expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 * (textTokens('abcd') + SPECIAL) + 2 * textTokens('abcdefgh'));
     const format = { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } } };
-    expect(est({ input: 'abcd', text: format })).toBe(textTokens('abcd') + textTokens(JSON.stringify(format)));
+    expect(est({ input: 'abcd', text: format })).toBe(textTokens('abcd') + SPECIAL + textTokens(JSON.stringify(format)));
   });
 });

@@ -4,7 +4,9 @@
  * of a text than it has bytes. The fleet bills embeddings as cl100k does (`bpeTokens`):
  * dense digit/punctuation text is a token a character. Embeddings have no output cap, so the
  * prompt is all a request bills — the case where the old 4-characters-a-token estimate let a
- * burst of in-flight requests bill ~4× the key's `tpm`.
+ * burst of in-flight requests bill ~4× the key's `tpm`. A node whose tokenizer adds special
+ * tokens to every input (fleet knob `specialTokens`, like vLLM/TEI with BOS/EOS or
+ * `[CLS]`/`[SEP]`) bills 3 tokens for a one-byte input: each input reserves 2 more.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { call, callWithConfig, CF, newKey, resetWorld, setNode, testConfig } from './helpers';
@@ -17,12 +19,12 @@ const DENSE = '1,'.repeat(1_000);
 const BURST = 40;
 const EMBEDDING_NODES = ['n-us', 'n-eu', 'n-ap'];
 
-/** A burst of dense embeddings against tpm `TPM`, all in flight together; what the fleet billed for those served. */
-async function denseBurst(config?: Record<string, unknown>): Promise<{ served: number; billed: number }> {
+/** A burst of embeddings of `input` against tpm `TPM`, all in flight together; what the fleet billed for those served. */
+async function burst(input: unknown, config?: Record<string, unknown>, knobs: Record<string, unknown> = {}): Promise<{ served: number; billed: number }> {
   // Slow answers: every request is admitted (or refused) while the others still hold their reservations.
-  for (const id of EMBEDDING_NODES) await setNode(id, { latencyMs: 300 });
+  for (const id of EMBEDDING_NODES) await setNode(id, { latencyMs: 300, ...knobs });
   const { key } = await newKey({ limits: { tpm: TPM } });
-  const body = { model: 'text-embedding-3-small', input: DENSE };
+  const body = { model: 'text-embedding-3-small', input };
   const send = () => (config ? callWithConfig(config, '/v1/embeddings', { key, body, cf: CF.iad }) : call('/v1/embeddings', { key, body }));
   const responses = await Promise.all(Array.from({ length: BURST }, send));
   expect(responses.every((r) => r.status === 200 || r.status === 429)).toBe(true);
@@ -41,17 +43,29 @@ async function denseBurst(config?: Record<string, unknown>): Promise<{ served: n
 
 describe('dense text against an embeddings key\'s tpm', () => {
   it('by default (the bound) the tokens the fleet billed for a burst stay within tpm', async () => {
-    const { served, billed } = await denseBurst();
+    const { served, billed } = await burst(DENSE);
     expect(served).toBeGreaterThan(0);
-    expect(billed).toBe(served * DENSE.length); // the fleet bills a token a character: the reservation was exact
+    expect(billed).toBe(served * DENSE.length); // the fleet bills a token a character (and, like OpenAI, no special tokens)
     expect(billed).toBeLessThanOrEqual(TPM);
   });
 
   it('with promptTokens "estimate" the same burst bills past tpm: the trade that setting makes', async () => {
     const config = testConfig();
     config.limits.promptTokens = 'estimate';
-    const { served, billed } = await denseBurst(config);
+    const { served, billed } = await burst(DENSE, config);
     expect(served).toBeGreaterThan(TPM / DENSE.length);
     expect(billed).toBeGreaterThan(TPM);
+  });
+});
+
+describe('many tiny inputs on a node whose tokenizer adds special tokens to each', () => {
+  /** 2,048 one-byte inputs (OpenAI's most): a BOS/EOS node bills 3 tokens each, 6,144 a request. */
+  const TINY = Array.from({ length: 2_048 }, () => 'a');
+
+  it('the tokens the node billed for a burst stay within tpm: each input reserves its 2 special tokens', async () => {
+    const { served, billed } = await burst(TINY, undefined, { specialTokens: 2 });
+    expect(served).toBeGreaterThan(0);
+    expect(billed).toBe(served * TINY.length * 3); // reserved exactly what was billed
+    expect(billed).toBeLessThanOrEqual(TPM); // without the allowance (1 reserved an input) 9 are served: 55,296
   });
 });

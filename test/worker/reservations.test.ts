@@ -8,6 +8,7 @@
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
+import { SPECIAL_TOKENS_PER_INPUT } from '../../src/limits/estimate';
 
 beforeEach(resetWorld);
 
@@ -41,8 +42,8 @@ describe('legacy completions: every prompt, every best_of choice, the echo', () 
     const res = await call('/v1/completions', { key, body: { model: 'gpt-4o-mini', prompt: Array(20).fill('Hi'), best_of: 20, max_tokens: 100 } });
     expect(res.status).toBe(429);
     expect(res.headers.get('x-should-retry')).toBe('false');
-    // Each prompt at its UTF-8 bytes (the bound), then 20 prompts × 20 choices × 100.
-    const requested = 20 * 'Hi'.length + 20 * 20 * 100;
+    // Each prompt at its UTF-8 bytes (the bound) and its special tokens, then 20 prompts × 20 choices × 100.
+    const requested = 20 * ('Hi'.length + SPECIAL_TOKENS_PER_INPUT) + 20 * 20 * 100;
     const { error } = await res.json<{ error: { message: string } }>();
     expect(error.message).toMatch(/^Request too large /);
     expect(error.message).toContain(`Limit 3000, Requested ${requested}.`);
