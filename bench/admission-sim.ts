@@ -62,8 +62,10 @@ for (const [name, r] of [['before', before], ['after', after]] as const) {
   const over = overAdmission(r.admitted, limits);
   const spend = overSpend(r.admitted, limits);
   const calls = (r.calls.awaited + r.calls.background) / r.requests;
+  const perS = Array.from(r.callsPerS, (n) => n ?? 0).slice(0, MINUTES * 60);
   console.log(
-    `${name.padEnd(6)} admitted ${r.admitted.length}/${r.requests}, refused ${r.refused}; object calls per request: awaited ${fmt(r.calls.awaited / r.requests, 3)}, all ${fmt(calls, 3)}; ` +
+    `${name.padEnd(6)} admitted ${r.admitted.length}/${r.requests}, refused ${r.refused}; object calls per request: awaited ${fmt(r.calls.awaited / r.requests, 3)}, all ${fmt(calls, 3)}` +
+      ` (per second: mean ${fmt(perS.reduce((a, b) => a + b, 0) / perS.length, 1)}, busiest ${Math.max(...perS)}); ` +
       `over-admission: ${Math.max(0, over.requests, over.tokens)}` +
       (DAILY_USD === undefined ? '' : `; spent $${fmt(r.admitted.reduce((n, a) => n + a.cost, 0) / 1e9, 3)} of $${DAILY_USD}, overspend $${fmt(Math.max(0, spend.day) / 1e9, 6)}`),
   );

@@ -67,6 +67,8 @@ export interface WorldResult {
   /** Added admission latency per request, by colo. */
   latency: Map<string, number[]>;
   calls: { awaited: number; background: number; local: number };
+  /** Calls that reached the authority, per second of simulated time (index: seconds since the start). */
+  callsPerS: number[];
   requests: number;
 }
 
@@ -123,6 +125,8 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
       new Promise<T>((resolve, reject) => {
         loop.at(loop.now + oneWay(c), () => {
           if (loop.now < restartingUntil) return reject(new Error('Durable Object reset'));
+          const second = Math.floor((loop.now - start) / 1000);
+          result.callsPerS[second] = (result.callsPerS[second] ?? 0) + 1;
           const out = clone(work());
           loop.at(loop.now + oneWay(c), () => resolve(out));
         });
@@ -138,7 +142,7 @@ export async function runWorld(o: WorldOptions): Promise<WorldResult> {
     };
   }
 
-  const result: WorldResult = { admitted: [], refused: 0, failed: 0, stopped: 0, abandoned: 0, latency: new Map(), calls: { awaited: 0, background: 0, local: 0 }, requests: 0 };
+  const result: WorldResult = { admitted: [], refused: 0, failed: 0, stopped: 0, abandoned: 0, latency: new Map(), calls: { awaited: 0, background: 0, local: 0 }, callsPerS: [], requests: 0 };
   const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
 
   interface Isolate {

@@ -136,14 +136,24 @@ export function startRouter(bundle: string, config: object, extra: { inspectorPo
   }));
 }
 
-/** A new key on a running router, with `limits` when given. */
-export async function mintKey(routerUrl: string, limits?: object): Promise<string> {
+/** A new key on a running router, with `limits` when given: the key and its id (for the admin API). */
+export async function newKey(routerUrl: string, limits?: object): Promise<{ key: string; id: string }> {
   const res = await fetch(`${routerUrl}/admin/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'bench', ...(limits ? { limits } : {}) }),
   });
-  return ((await res.json()) as { key: string }).key;
+  return (await res.json()) as { key: string; id: string };
+}
+
+/** A new key on a running router, with `limits` when given. */
+export async function mintKey(routerUrl: string, limits?: object): Promise<string> {
+  return (await newKey(routerUrl, limits)).key;
+}
+
+/** GET an admin route of a running router, as JSON or text. */
+export async function adminGet(routerUrl: string, path: string): Promise<Response> {
+  return fetch(`${routerUrl}/admin${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
 }
 
 export async function startWorkers(fleet: Fleet, bundle: string, config: object): Promise<Workers> {

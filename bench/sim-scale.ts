@@ -18,9 +18,7 @@
  *   10 s): an isolate that sees ≥ 4 requests of the key per ttl holds a lease and calls
  *   about once per 6 s (refill at 60% of the ttl; reports ride on those calls); one that
  *   sees fewer is admitted exactly: 2 calls a request (admit, report). A key with a spend
- *   budget is leased the same way while far from its budget (README "Spend budgets"), and
- *   admitted exactly (2 calls a request) once a slice no longer fits in half of what is left:
- *   both are shown. Keys without
+ *   budget is shown through its day, phase by phase (`budgetPhases`). Keys without
  *   limits send their totals once per 5 s per isolate that saw them.
  * - ColoStats (one per colo): each isolate sends its samples every 5 s or at 200, one
  *   sample per attempt (ATTEMPTS_PER_REQUEST = 1.05).
@@ -150,6 +148,42 @@ function leasedCalls(all: Isolate[], share: number): number {
   }, 0);
 }
 
+/** How long an isolate remembers a budget refusal (`limits/budget-hold.ts`: a quarter of the ttl). */
+const BUDGET_HOLD_S = 0.25 * LEASE_TTL_S;
+
+/**
+ * A key with a spend budget, through its day (README "Spend budgets"), by phase:
+ * - far from it: leased like any key;
+ * - near it: each lease's spend cut to an equal share of half of what is left among the
+ *   isolates holding one; the busiest moment is the smallest slice, `MIN_GRANT` worst cases,
+ *   refilled when half used: a call per 2 requests of each leasing isolate (and how long the
+ *   slices are small enough to pass the ceiling);
+ * - the last slices: once a share holds fewer than `MIN_GRANT` worst cases, exact (2 calls a
+ *   request), until the budget is spent: what is left then is 2 × holders × MIN_GRANT worst
+ *   cases, spent at the key's rate × its worst case, so it lasts 2 × holders × MIN_GRANT / rate s;
+ * - spent: each isolate asks once per hold (2.5 s), and is refused locally in between.
+ */
+function budgetPhases(all: Isolate[], share: number): Load[] {
+  const rates = all.map((i) => i.rps * share);
+  const rate = rates.reduce((a, b) => a + b, 0);
+  const leases = (r: number) => r * LEASE_TTL_S >= LEASE_MIN_REQUESTS;
+  const holders = rates.filter(leases).length;
+  const sum = (f: (r: number) => number) => rates.reduce((n, r) => n + f(r), 0);
+  const smallest = sum((r) => (leases(r) ? Math.max(1 / LEASE_CALL_EVERY_S, r / (LEASE_MIN_REQUESTS / 2)) : 2 * r));
+  const exactS = (2 * holders * LEASE_MIN_REQUESTS) / rate;
+  // Slices of k requests cost about 2 × rate / k calls/s: past the ceiling below k = 2 × rate / ceiling,
+  // which lasts while 2 × holders × (that k − MIN_GRANT) worst cases are spent.
+  const overK = (2 * rate) / CALLS_CEILING;
+  const slicesOverS = overK > LEASE_MIN_REQUESTS ? (2 * holders * (overK - LEASE_MIN_REQUESTS)) / rate : 0;
+  const spent = sum((r) => Math.min(r, 1 / BUDGET_HOLD_S));
+  return [
+    { what: 'RateLimiter (busiest key with a budget, far from it)', calls: leasedCalls(all, share), rows: leasedCalls(all, share) },
+    { what: `  near it: smallest slices${slicesOverS ? ` (over for ${slicesOverS.toFixed(1)} s)` : ''}`, calls: smallest, rows: smallest },
+    { what: `  last slices: exact, for ${exactS.toFixed(1)} s`, calls: 2 * rate, rows: 2 * rate },
+    { what: `  spent: refusals held ${BUDGET_HOLD_S} s per isolate`, calls: spent, rows: 0 },
+  ];
+}
+
 function model(total: number): Load[] {
   const { colos, all } = isolates(total);
   const top = keyShare[0]!;
@@ -159,8 +193,7 @@ function model(total: number): Load[] {
     { what: 'RateLimiter (busiest key, leased limits)', calls: leasedCalls(all, top), rows: leasedCalls(all, top) },
     { what: 'RateLimiter (busiest key, no limits: totals)', calls: all.reduce((s, i) => s + (1 - (1 - top) ** (i.rps * TOTALS_FLUSH_S)) / TOTALS_FLUSH_S, 0), rows: 0 },
     { what: 'RateLimiter (busiest capped node, leased)', calls: leasedCalls(all, NODE_SHARE), rows: leasedCalls(all, NODE_SHARE) },
-    { what: 'RateLimiter (busiest key with a budget, leased)', calls: leasedCalls(all, top), rows: leasedCalls(all, top) },
-    { what: 'RateLimiter (same, near its budget: exact)', calls: 2 * total * top, rows: 2 * total * top },
+    ...budgetPhases(all, top),
     { what: `ColoStats (busiest colo, ${busiestColo.isolates.length} isolates)`, calls: coloCalls, rows: coloCalls },
     { what: 'HealthMonitor (the one)', calls: 1 / 60 + COLOS / 600 + 1, rows: 1 / 60 + COLOS / 600 },
     rollupsByIsolate(all, 1),
@@ -173,10 +206,17 @@ const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x
 for (const total of [10_000, 100_000]) {
   const { all } = isolates(total);
   console.log(`\n${total.toLocaleString('en-US')} requests/s over ${COLOS} colos, ${all.length} isolates, ${KEYS.toLocaleString('en-US')} keys (busiest key ${(keyShare[0]! * 100).toFixed(1)}%)`);
-  console.log(`${'object'.padEnd(50)} ${'calls/s'.padStart(9)} ${'rows/s'.padStart(9)}  verdict`);
+  console.log(`${'object'.padEnd(52)} ${'calls/s'.padStart(9)} ${'rows/s'.padStart(9)}  ceilings ${CALLS_CEILING} calls/s, ${ROWS_CEILING} rows/s`);
   for (const l of model(total)) {
     const over = [l.calls > CALLS_CEILING ? `calls > ${CALLS_CEILING}` : '', l.rows > ROWS_CEILING ? `rows > ${ROWS_CEILING}` : ''].filter(Boolean);
-    console.log(`${l.what.padEnd(50)} ${fmt(l.calls).padStart(9)} ${fmt(l.rows).padStart(9)}  ${over.length ? `OVER (${over.join(', ')})` : 'ok'}`);
+    console.log(`${l.what.padEnd(52)} ${fmt(l.calls).padStart(9)} ${fmt(l.rows).padStart(9)}  ${over.length ? `MISSED (${over.join(', ')})` : 'met'}`);
   }
 }
+// A key's object decides at most CALLS_CEILING calls/s: the busiest phase of a budgeted key
+// is its last slices, exact at 2 calls a request, so a key stays under at every moment up to
+// CALLS_CEILING / 2 requests/s; its smallest slices (a call per 2 requests) up to 2 × CALLS_CEILING.
+console.log(
+  `\nper key: a budgeted key's object stays under ${CALLS_CEILING} calls/s at every moment up to ${CALLS_CEILING / 2} requests/s of that key` +
+    ` (its last slices are exact, 2 calls a request); up to ${2 * CALLS_CEILING} requests/s it passes only while those last slices are spent.`,
+);
 console.log(`\nceilings: ${CALLS_CEILING} calls/s per object (documented soft limit), ${ROWS_CEILING} row writes/s (assumed). Knobs: SCALE_COLOS, SCALE_KEYS, SCALE_SHARDS, SCALE_ISOLATES_MIN, SCALE_RPS_PER_ISOLATE.`);

@@ -56,7 +56,8 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-', units: undefined as RequestUnits | undefined };
   const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
     const cost = recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
-    defer(flushRollupsWhenDue(c.env.USAGE_ROLLUPS, config.usage.shards));
+    const flush = flushRollupsWhenDue(c.env.USAGE_ROLLUPS, config.usage.shards);
+    if (flush) defer(flush);
     return cost;
   };
   try {

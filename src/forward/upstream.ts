@@ -124,7 +124,7 @@ export async function sendAttempt(
       const latencyMs = headersAt - started;
       if (body === null) return { outcome: { kind: 'too-large', limit: limits.maxBytes, status: response.status }, latencyMs };
       return { outcome, response, body, latencyMs };
-    });
+    }, !stream);
     if (sent === 'timeout') return { outcome: { kind: 'timeout', afterMs: limits.timeoutMs, stream }, latencyMs: Date.now() - started };
     return sent;
   } catch (err) {

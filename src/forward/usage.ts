@@ -4,7 +4,8 @@
  * can put anywhere in an answer (DESIGN "Settlement reads usage structurally"). No usage
  * found: the request settles at its reservation, which bounds what the upstream could write.
  */
-import { topLevelValue } from '../http/json-top';
+import { spanValue, topLevelValue } from '../http/json-top';
+import { lastTopLevelMember } from '../http/json-top-back';
 
 export interface Usage {
   prompt_tokens: number;
@@ -44,12 +45,14 @@ export function usageOf(value: unknown): Usage | undefined {
 
 /**
  * Usage of a JSON answer: its own top-level `usage` member, found by a structural scan that
- * skips every other value unparsed (`http/json-top.ts`). Text elsewhere — caller `metadata`
- * echoed after `usage` as OpenAI's Responses object does, model output quoting usage — is
- * never read as usage.
+ * skips every other value unparsed — backward from the answer's end, where usage sits
+ * (`http/json-top-back.ts`), or forward from its start when the text is not shaped as that
+ * walk expects (`http/json-top.ts`). Text elsewhere — caller `metadata` echoed after `usage`
+ * as OpenAI's Responses object does, model output quoting usage — is never read as usage.
  */
 export function usageFromJson(bytes: Uint8Array): Usage | undefined {
-  return usageOfReported(topLevelValue(bytes, 'usage'));
+  const span = lastTopLevelMember(bytes, 'usage');
+  return usageOfReported(span === null ? topLevelValue(bytes, 'usage') : spanValue(bytes, span));
 }
 
 /** A reported usage object (either naming style) as `Usage`; undefined unless well-formed. */

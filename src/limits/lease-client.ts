@@ -14,58 +14,14 @@
  *   once), and once more when its last request ends, with its totals. A request admitted
  *   exactly (no lease) is a lease of one that stopped admitting at birth.
  */
+import { BudgetHold } from './budget-hold';
+import { admitting, canTake, charge, heldLease, reportOf, take, type HeldLease, type Ticket } from './held-lease';
 import { LeaseDemand } from './lease-demand';
-import { addTotals, noTotals, type LeaseReport, type LeaseWant, type SyncResult, type Totals } from './ledger';
+import type { LeaseReport, LeaseWant, SyncResult } from './ledger';
 import { windowAsKnown } from './lease-headers';
 import type { LimitSet, Snapshot } from './window';
 
-interface HeldLease {
-  id: string;
-  /** Stops admitting then (local clock); a single request's is its birth. */
-  admitUntil: number;
-  ttlMs: number;
-  granted: number;
-  requestsLeft: number;
-  /** null: no such limit. May go negative when usage passed its reservations. */
-  tokensLeft: number | null;
-  grantedTokens: number | null;
-  slotsLeft: number | null;
-  /** Nano-USD of spend left (budgets); null: granted none (no budget when granted). */
-  costLeft: number | null;
-  grantedCost: number | null;
-  admitted: number;
-  lastAdmit: number | null;
-  /** Usage of ended requests + reservations of those in flight. */
-  tokens: number;
-  /** The same in nano-USD (budgets): real cost of ended requests + worst case of those in flight. */
-  cost: number;
-  inFlight: number;
-  totals: Totals;
-  /** The report of its end of admitting is sent (or not needed: a single request). */
-  closeSent: boolean;
-  snapshot: Snapshot;
-  syncedAt: number;
-}
-
-export interface Ticket {
-  lease: HeldLease;
-  /** One attempt's reservation. */
-  reserved: number;
-  /** Reserved so far: one reservation per attempt. */
-  charged: number;
-  /** Worst-case cost of one attempt, nano-USD. */
-  worstCost: number;
-  /** Worst cases held so far, one per attempt. */
-  chargedCost: number;
-}
-
-export interface EndResult {
-  usage?: { prompt_tokens: number; completion_tokens: number } | undefined;
-  /** Tokens it cost in all (`settledTokens`). */
-  cost: number;
-  /** Nano-USD it cost in all, by the same rule. */
-  costNano?: number | undefined;
-}
+export type { EndResult, Ticket } from './held-lease';
 
 export class LeaseClient {
   private leases: HeldLease[] = [];
@@ -74,19 +30,26 @@ export class LeaseClient {
   syncing: Promise<unknown> | null = null;
   /** A call that asks for a lease, one at a time: requests without capacity wait for it rather than start their own. */
   leasing: Promise<unknown> | null = null;
+  /** A budget refusal remembered for a moment: requests that cannot fit are refused without asking. */
+  readonly budgetHold = new BudgetHold();
   private demand: LeaseDemand;
   /** The newest state of the subject's window this isolate has seen: at `at` by the authority's clock, received at `receivedAt` by this one's. */
   private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;
 
   readonly ttlMs: number;
+  /** The limits its leases were granted under. */
+  readonly limits: LimitSet;
 
-  constructor(ttlMs: number) {
+  constructor(ttlMs: number, limits: LimitSet = {}) {
     this.ttlMs = ttlMs;
+    this.limits = limits;
     this.demand = new LeaseDemand(ttlMs);
   }
 
-  private admitting(l: HeldLease, now: number) {
-    return l.admitUntil > now && l.requestsLeft > 0;
+  /** Whether it serves a subject of this lease lifetime and these limits (a config change makes a new client). */
+  serves(ttlMs: number, limits: LimitSet): boolean {
+    const l = this.limits;
+    return this.ttlMs === ttlMs && l.rpm === limits.rpm && l.tpm === limits.tpm && l.concurrency === limits.concurrency && l.dayNano === limits.dayNano && l.monthNano === limits.monthNano;
   }
 
   /**
@@ -95,18 +58,10 @@ export class LeaseClient {
    * spend may admit.
    */
   admit(tokens: number, now: number, cost = 0, budgeted = false): Ticket | null {
-    for (const l of this.leases) {
-      if (!this.admitting(l, now)) continue;
-      if (l.tokensLeft !== null && l.tokensLeft < tokens) continue;
-      if (l.slotsLeft !== null && l.slotsLeft < 1) continue;
-      if (budgeted && (l.costLeft === null || l.costLeft < cost)) continue;
-      l.requestsLeft--;
-      if (l.tokensLeft !== null) l.tokensLeft -= tokens;
-      if (l.slotsLeft !== null) l.slotsLeft--;
-      if (l.costLeft !== null) l.costLeft -= cost;
-      return this.started(l, tokens, now, cost);
-    }
-    return null;
+    const l = this.leases.find((x) => canTake(x, tokens, cost, budgeted, now));
+    if (!l) return null;
+    take(l, tokens, cost);
+    return this.started(l, tokens, now, cost);
   }
 
   private started(l: HeldLease, tokens: number, now: number, worstCost = 0): Ticket {
@@ -132,47 +87,13 @@ export class LeaseClient {
    */
   extendLocal(t: Ticket, now: number, checked: { tokens: boolean; cost: boolean }): boolean {
     const l = t.lease;
-    if ((checked.tokens || checked.cost) && !this.admitting(l, now)) return false;
+    if ((checked.tokens || checked.cost) && !admitting(l, now)) return false;
     if (checked.tokens && (l.tokensLeft === null || l.tokensLeft < t.reserved)) return false;
     if (checked.cost && (l.costLeft === null || l.costLeft < t.worstCost)) return false;
     if (checked.tokens) l.tokensLeft! -= t.reserved;
     if (checked.cost) l.costLeft! -= t.worstCost;
-    this.charge(t);
+    charge(t);
     return true;
-  }
-
-  charge(t: Ticket): void {
-    t.charged += t.reserved;
-    t.lease.tokens += t.reserved;
-    t.chargedCost += t.worstCost;
-    t.lease.cost += t.worstCost;
-  }
-
-  uncharge(t: Ticket): void {
-    t.charged -= t.reserved;
-    t.lease.tokens -= t.reserved;
-    t.chargedCost -= t.worstCost;
-    t.lease.cost -= t.worstCost;
-  }
-
-  /** The request is over: its slot and unused reservation return to its lease. */
-  end(t: Ticket, result: EndResult): void {
-    const l = t.lease;
-    l.tokens += result.cost - t.charged;
-    l.cost += (result.costNano ?? t.chargedCost) - t.chargedCost;
-    l.inFlight--;
-    if (!l.closeSent) {
-      if (l.tokensLeft !== null) l.tokensLeft += t.charged - result.cost;
-      if (l.slotsLeft !== null) l.slotsLeft++;
-      if (l.costLeft !== null) l.costLeft += t.chargedCost - (result.costNano ?? t.chargedCost);
-    }
-    const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : 0;
-    addTotals(l.totals, {
-      requests: 1,
-      promptTokens: result.usage?.prompt_tokens ?? 0,
-      completionTokens: result.usage?.completion_tokens ?? 0,
-      estimatedTokens: result.cost - used,
-    });
   }
 
   /** Count a request asked for, admitted or not: leases are sized by demand. */
@@ -188,7 +109,7 @@ export class LeaseClient {
   /** Time to ask for the next lease: the newest half used, or 60% through its time. */
   needsRefill(now: number): boolean {
     if (this.leasing) return false;
-    const newest = this.leases.filter((l) => this.admitting(l, now)).at(-1);
+    const newest = this.leases.filter((l) => admitting(l, now)).at(-1);
     if (!newest) return false; // the next request asks, with itself at hand
     const lowOn = (left: number | null, granted: number | null) => left !== null && granted !== null && left < granted / 2;
     return (
@@ -211,15 +132,7 @@ export class LeaseClient {
       const closed = l.admitUntil <= now || (l.requestsLeft === 0 && l.inFlight === 0);
       if (!closed) continue;
       if (l.closeSent && l.inFlight > 0) continue;
-      out.push({
-        id: l.id,
-        requests: l.admitted,
-        lastAgoMs: l.lastAdmit === null ? null : now - l.lastAdmit,
-        tokens: l.tokens,
-        cost: l.cost,
-        inFlight: l.inFlight,
-        ...(l.inFlight === 0 ? { totals: l.totals } : {}),
-      });
+      out.push(reportOf(l, now));
       l.admitUntil = Math.min(l.admitUntil, now);
       l.closeSent = true;
     }
@@ -262,38 +175,8 @@ export class LeaseClient {
     return this.started(single, admitted.tokens, now, admitted.cost ?? 0);
   }
 
-  private hold(
-    id: string,
-    admitUntil: number,
-    ttlMs: number,
-    requests: number,
-    tokens: number | null,
-    slots: number | null,
-    cost: number | null,
-    snapshot: Snapshot,
-    now: number,
-  ): HeldLease {
-    const l: HeldLease = {
-      id,
-      admitUntil,
-      ttlMs,
-      granted: requests,
-      requestsLeft: requests,
-      tokensLeft: tokens,
-      grantedTokens: tokens,
-      slotsLeft: slots,
-      costLeft: cost,
-      grantedCost: cost,
-      admitted: 0,
-      lastAdmit: null,
-      tokens: 0,
-      cost: 0,
-      inFlight: 0,
-      totals: noTotals(),
-      closeSent: false,
-      snapshot,
-      syncedAt: now,
-    };
+  private hold(...args: Parameters<typeof heldLease>): HeldLease {
+    const l = heldLease(...args);
     this.leases.push(l);
     return l;
   }

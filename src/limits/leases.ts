@@ -7,7 +7,8 @@
  */
 import { onIsolateReset } from '../isolate';
 import type { LeaseReport, SyncRequest, SyncResult } from './ledger';
-import { LeaseClient, type Ticket } from './lease-client';
+import { charge, endRequest, uncharge, type Ticket } from './held-lease';
+import { LeaseClient } from './lease-client';
 import { settledTokens, type Decision, type LimitSet, type Snapshot } from './window';
 
 /** The subject's authority as the isolate sees it: its RateLimiter object's RPC (or a simulated one). */
@@ -31,6 +32,12 @@ export interface Subject {
 
 /** Pauses before sending again reports whose call failed (they are re-queued meanwhile; the next call carries them too). */
 const REPORT_RETRIES = [100, 1_000, 5_000];
+
+/**
+ * How long a budget refusal is remembered (`budget-hold.ts`), as a share of the lease ttl
+ * (2.5 s at the default 10 s): each isolate asks a spent key's object at most once per hold.
+ */
+const BUDGET_HOLD = 0.25;
 
 /** Subjects an isolate keeps clients for before it forgets those that hold nothing. */
 const MAX_CLIENTS = 5_000;
@@ -80,15 +87,16 @@ export class Leases {
 
   private clientFor(s: Subject, defer: Defer): LeaseClient {
     let c = this.clients.get(s.name);
-    if (c && c.ttlMs === s.ttlMs) return c;
-    // The lease lifetime changed (a config change): the old client's leases stop admitting
-    // now and are reported, so what they did not use goes back at once. Requests they
+    if (c?.serves(s.ttlMs, s.limits)) return c;
+    // The lease lifetime or the limits changed (a config change): the old client's leases stop
+    // admitting now and are reported, so what they did not use goes back at once — a slice
+    // granted under a higher budget or tpm must not admit past a lowered one. Requests they
     // admitted still end on it, and its `tend` reports them.
     if (c) defer(this.closeOut(s, c, false));
     if (this.clients.size >= MAX_CLIENTS) {
       for (const [name, other] of this.clients) if (other.idle()) this.clients.delete(name);
     }
-    this.clients.set(s.name, (c = new LeaseClient(s.ttlMs)));
+    this.clients.set(s.name, (c = new LeaseClient(s.ttlMs, s.limits)));
     return c;
   }
 
@@ -166,6 +174,8 @@ export class Leases {
       await c.leasing.catch(() => undefined);
       ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     }
+    const held = ticket || !s.leases || !budgeted ? null : c.budgetHold.refuse(worstCost, this.clock.now(), s.limits);
+    if (held) return held;
     let snapshot: Snapshot;
     let local = ticket !== null;
     if (ticket) {
@@ -180,27 +190,32 @@ export class Leases {
       if (!d) throw new Error('limiter answered a request without a decision');
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
       const late = d.ok ? null : c.admit(tokens, this.clock.now(), worstCost, budgeted);
-      if (!d.ok && !late) return d;
+      if (!d.ok && !late) {
+        if (s.leases) c.budgetHold.remember(d, this.clock.now(), s.ttlMs * BUDGET_HOLD, s.limits);
+        return d;
+      }
+      if (d.ok) c.budgetHold.clear();
       ticket = late ?? t!;
       local = late !== null;
       this.comeBack(s, c, result, defer);
       snapshot = c.snapshot(s.limits, this.clock.now());
     }
     this.tend(s, c, defer);
-    const held = ticket;
+    const admitted = ticket;
     return {
       ok: true,
       snapshot,
       local,
-      entry: held.lease.id,
-      extend: () => this.extend(s, c, held),
+      entry: admitted.lease.id,
+      extend: () => this.extend(s, c, admitted),
       settle: (result) => {
         const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
-        const cost = settledTokens({ reserved: held.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
+        const cost = settledTokens({ reserved: admitted.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
         // Cost by the same rule: abandoned attempts and a served answer without usage at their worst case.
         const real = result.costUsd === null || result.costUsd === undefined ? undefined : Math.round(result.costUsd * 1e9);
-        const costNano = settledTokens({ reserved: held.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
-        c.end(held, { usage: result.usage, cost, costNano });
+        const costNano = settledTokens({ reserved: admitted.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
+        endRequest(admitted, { usage: result.usage, cost, costNano });
+        c.budgetHold.gaveBack(admitted.chargedCost - costNano);
         this.tend(s, c, defer);
       },
     };
@@ -216,12 +231,12 @@ export class Leases {
     const checked = { tokens: s.limits.tpm !== undefined, cost: t.worstCost > 0 && (s.limits.dayNano !== undefined || s.limits.monthNano !== undefined) };
     if (c.extendLocal(t, this.clock.now(), checked)) return { ok: true };
     await c.syncing?.catch(() => undefined); // after any report already taken, so it cannot undo this
-    c.charge(t);
+    charge(t);
     this.calls.awaited++;
     const d = await s.authority.extend(t.lease.id, s.limits, t.reserved, checked.cost ? t.worstCost : 0).catch(() => null);
     if (d) c.learn(d.snapshot, d.at, this.clock.now());
     if (d?.ok) return { ok: true };
-    c.uncharge(t);
+    uncharge(t);
     return { ok: false, refusal: d };
   }
 

@@ -119,25 +119,41 @@ function free(log: readonly LogEntry[], limits: LimitSet, now: number) {
  * would take most of is near its limit, and is admitted one request at a time, exactly —
  * a lease there would only hold capacity that a burst of requests is refused for.
  *
- * Spend (budgets) the same way: the isolate's recent worst cases for the requests it wants,
- * only where that fits in half of what the day and the month have left after what is spent
- * and held. A lease's cost belongs to the period of its grant, so none is granted that could
- * admit past the end of the UTC day (`now + ttlMs`): its requests are all admitted in that day.
+ * Spend (budgets): the isolate's recent worst cases for the requests it wants, cut to its
+ * share of half of what the day and the month have left (`spendSlice`). A lease's cost
+ * belongs to the period of its grant, so none is granted that could admit past the end of
+ * the UTC day (`now + ttlMs`): its requests are all admitted in that day.
  */
-export function grantFor(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number, ttlMs: number, spent: Spent) {
+export function grantFor(log: readonly LogEntry[], limits: LimitSet, wanted: LeaseWant, now: number, ttlMs: number, spent: Spent) {
+  const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
+  if (budgeted && (wanted.cost === undefined || now + ttlMs > periodEnd('day', now))) return null;
+  const want = budgeted ? spendSlice(log, limits, wanted, now, spent) : wanted;
   const f = free(log, limits, now);
   const fits = (x: number, w: number) => w <= Math.floor(x / 2);
   if (want.requests < MIN_GRANT || !fits(f.requests, want.requests) || !fits(f.tokens, want.tokens)) return null;
   const slots = limits.concurrency === undefined ? null : Math.min(want.slots, Math.floor(f.slots / 2));
   if (slots !== null && slots < 1) return null;
-  const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
-  if (budgeted) {
-    if (want.cost === undefined || now + ttlMs > periodEnd('day', now)) return null;
-    const used = budgetUse(log, spent, now);
-    if (limits.dayNano !== undefined && !fits(limits.dayNano - used.day, want.cost)) return null;
-    if (limits.monthNano !== undefined && !fits(limits.monthNano - used.month, want.cost)) return null;
-  }
   return { requests: want.requests, tokens: limits.tpm === undefined ? null : want.tokens, slots, cost: budgeted ? want.cost! : null };
+}
+
+/**
+ * The spend a lease may carry: what the isolate wants, up to an equal share of half of what
+ * the day and the month have left after what is spent and held, divided among the leases
+ * still admitting and this one. Far from the budget that is the whole want; near it, a
+ * smaller slice (its requests and tokens scaled alike) — so a busy key keeps admitting from
+ * leases until a slice holds fewer than `MIN_GRANT` of its worst cases, rather than asking
+ * once per request as soon as its whole want no longer fits. Any slice within what is left
+ * keeps spent + held + in flight ≤ budget; halving it leaves as much again for the others.
+ */
+function spendSlice(log: readonly LogEntry[], limits: LimitSet, want: LeaseWant, now: number, spent: Spent): LeaseWant {
+  const used = budgetUse(log, spent, now);
+  const left = Math.min(limits.dayNano === undefined ? Infinity : limits.dayNano - used.day, limits.monthNano === undefined ? Infinity : limits.monthNano - used.month);
+  const holders = 1 + log.reduce((n, e) => (e.end === null && e.last > now && e.cost > 0 && e.requests > 1 ? n + 1 : n), 0);
+  const share = Math.floor(Math.max(0, left) / 2 / holders);
+  const cost = want.cost ?? 0;
+  if (cost <= share) return want;
+  const scale = share / cost;
+  return { requests: Math.floor(want.requests * scale), tokens: Math.floor(want.tokens * scale), slots: want.slots, cost: share };
 }
 
 export class Ledger {

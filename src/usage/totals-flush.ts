@@ -4,7 +4,8 @@
  * it is (at most the batch's 5 s interval), so the last request before an isolate goes idle
  * still sends it. A key whose call fails is re-queued and sent with the next batch, tried
  * again in this `waitUntil` while within `WAIT_BUDGET_MS`, then left for the next request.
- * Requests waiting on one batch share one timer.
+ * One request's `waitUntil` holds the timer; a request that adds to a batch already scheduled
+ * keeps nothing alive (the scheduled run loops until nothing is due, so it sends that too).
  */
 import { onIsolateReset } from '../isolate';
 import type { RateLimiter } from '../limits/limiter-do';
@@ -12,15 +13,24 @@ import { msUntilDue, requeue, takeDueBatch } from '../limits/usage-batch';
 
 const WAIT_BUDGET_MS = 25_000;
 let scheduled: Promise<void> | null = null;
+/** When the scheduled run gives up (its `waitUntil` budget): a batch due later is not its to send. */
+let scheduledUntil = 0;
 onIsolateReset(() => {
   scheduled = null;
+  scheduledUntil = 0;
 });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> {
-  if (scheduled) return scheduled;
-  const started = Date.now();
+/**
+ * Undefined when a flush is already scheduled that sends what is pending (the request that
+ * scheduled it holds it); a batch that falls due after that run's budget ends gets its own.
+ */
+export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> | undefined {
+  const now = Date.now();
+  if (scheduled && now + (msUntilDue(now) ?? 0) <= scheduledUntil) return undefined;
+  const started = now;
+  scheduledUntil = started + WAIT_BUDGET_MS;
   const run = async () => {
     for (;;) {
       const wait = msUntilDue(Date.now());

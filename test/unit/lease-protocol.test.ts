@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { overAdmission, overSpend, runWorld, type Colo } from '../../bench/admission-world';
 import { rng } from '../../bench/rng';
+import { endRequest } from '../../src/limits/held-lease';
 import { LeaseClient } from '../../src/limits/lease-client';
 import { Leases, type Authority, type Subject } from '../../src/limits/leases';
 import { Ledger, MIN_GRANT, type SyncRequest } from '../../src/limits/ledger';
@@ -96,20 +97,38 @@ describe('spend budgets in the authority', () => {
     expect(admit(midnight + 600, 100).ok).toBe(true);
   });
 
-  it('leases spend only where the wanted worst cases fit in half of what the day and month have left', () => {
+  it('leases spend up to half of what the day and month have left: a larger want is cut to that slice', () => {
     const at = midnight + 3_600_000;
     const ledger = new Ledger([], new Map([[`d:${dayOf(at)}`, 400], [`m:${monthOf(at)}`, 400]]));
     const limits = { dayNano: 1_000, monthNano: 5_000, rpm: 1_000 };
-    // 1,000 − 400 spent − 10 for the request at hand: 590 left, so a lease of 295 fits and one of 296 does not.
-    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(10), cost: 296 } }), at, newId).lease).toBeUndefined();
+    // 1,000 − 400 spent − 10 for the request at hand: 590 left, so a want of 296 is cut to 295 (its requests alike).
+    const cut = ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(10), cost: 296 } }), at, newId);
+    expect(cut.lease).toMatchObject({ cost: 295, requests: 9 });
+    ledger.sync(sync(limits, { reports: [{ id: cut.decision!.id, requests: 1, lastAgoMs: 0, tokens: 1, cost: 0, inFlight: 0 }] }), at, newId);
     const { lease, decision } = ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(10), cost: 280 } }), at, newId);
     expect(lease).toMatchObject({ cost: 280 });
     // Held at its whole grant until it reports: spent + held + in flight never passes the budget.
-    expect(lease!.snapshot.day!.remaining).toBe(1_000 - 400 - 10 - 10 - 280);
-    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 301 } }), at, newId).decision!.ok).toBe(false);
+    expect(lease!.snapshot.day!.remaining).toBe(1_000 - 400 - 10 - 280);
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 311 } }), at, newId).decision!.ok).toBe(false);
     // Its report returns what it did not spend.
     ledger.sync(sync(limits, { reports: [{ id: decision!.id, requests: 3, lastAgoMs: 0, tokens: 3, cost: 25, inFlight: 0 }] }), at + 1, newId);
-    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 301 } }), at + 2, newId).decision!.ok).toBe(true);
+    expect(ledger.sync(sync(limits, { request: { tokens: 1, cost: 311 } }), at + 2, newId).decision!.ok).toBe(true);
+  });
+
+  it('near the budget, divides half of what is left among the leases still admitting, and grants none smaller than MIN_GRANT worst cases', () => {
+    const at = midnight + 3_600_000;
+    const ledger = new Ledger([]);
+    const limits = { dayNano: 10_000 };
+    const ask = (cost: number) => ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(100), cost } }), at, newId).lease;
+    // 10,000 − 10 at hand: the first asker alone gets half of 9,990; the next shares half of the rest with it.
+    expect(ask(100 * 10)?.cost).toBe(1_000);
+    expect(ask(100 * 100)?.cost).toBe(Math.floor((10_000 - 1_010 - 10) / 2 / 2));
+    const held = 10_000 - ledger.log.reduce((n, e) => n + e.cost, 0);
+    expect(held).toBeGreaterThanOrEqual(0);
+    // Once a share holds fewer than MIN_GRANT of the asker's worst cases, no lease: exact per request.
+    const tiny = ledger.sync(sync(limits, { request: { tokens: 1, cost: 10 }, want: { ...want(MIN_GRANT), cost: MIN_GRANT * 2_000 } }), at, newId);
+    expect(tiny.decision!.ok).toBe(true);
+    expect(tiny.lease).toBeUndefined();
   });
 
   it('grants no spend that could be admitted past the end of the UTC day: a lease\'s cost belongs to the day of its grant', () => {
@@ -143,7 +162,7 @@ describe('the isolate (LeaseClient)', () => {
     granted(client, 10, 1_000);
     const t = client.admit(100, 1)!;
     client.admit(100, 2);
-    client.end(t, { cost: 40, usage: { prompt_tokens: 30, completion_tokens: 10 } });
+    endRequest(t, { cost: 40, usage: { prompt_tokens: 30, completion_tokens: 10 } });
     expect(client.takeReports(TTL - 1)).toEqual([]);
     const [closing] = client.takeReports(TTL);
     expect(closing).toMatchObject({ requests: 2, lastAgoMs: TTL - 2, tokens: 140, inFlight: 1 });
@@ -159,7 +178,7 @@ describe('the isolate (LeaseClient)', () => {
     expect(client.snapshot({ rpm: 600, concurrency: 20 }, 0)).toMatchObject({ requests: { remaining: 596 }, concurrency: { inFlight: 1 } });
     const t = client.admit(1, 10)!;
     expect(client.snapshot({ rpm: 600, concurrency: 20 }, 10)).toMatchObject({ requests: { remaining: 595, resetMs: 59_990 }, concurrency: { inFlight: 2 } });
-    client.end(t, { cost: 1 });
+    endRequest(t, { cost: 1 });
     expect(client.snapshot({ rpm: 600, concurrency: 20 }, 20).concurrency!.inFlight).toBe(1);
     // An older answer arriving late does not replace a newer one.
     client.learn({ requests: { limit: 600, remaining: 10, resetMs: 0 } }, -5, 30);

@@ -132,6 +132,61 @@ describe('spend budgets', () => {
     expect(spend.dayUsd).toBeLessThan(12 * 0.004); // real costs, not worst cases
   });
 
+  it('keeps admitting from leases near its budget: slices cut to a share of what is left, not one object call per request', async () => {
+    // Worst case ~$0.01 a request, real ~$0.003: 40 quick requests spend ~$0.12 of $0.30, and
+    // from the 20th on their whole want (1.5 × recent × worst case) no longer fits in half of what is left.
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.3 } });
+    const statuses: number[] = [];
+    let awaited = 0;
+    for (let i = 0; i < 40; i++) {
+      const before = isolateLeases.calls.awaited;
+      const res = await send(key);
+      statuses.push(res.status);
+      await res.text();
+      if (i >= 20) awaited += isolateLeases.calls.awaited - before;
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(awaited).toBeLessThan(10); // exact per request: 20
+    const { spend } = await eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number; heldUsd: number } }>(),
+      (u) => u.spend.heldUsd === 0,
+    );
+    expect(spend.dayUsd).toBeLessThanOrEqual(0.3);
+  });
+
+  it('refuses a spent key in the isolate for a moment after its object did, without asking again', async () => {
+    // $0.012: one request (worst ~$0.01, real ~$0.003) fits; the next does not, nor any after.
+    const { key } = await newKey({ limits: { dailyUsd: 0.012 } });
+    expect((await send(key).then(async (r) => (await r.text(), r))).status).toBe(200);
+    const before = isolateLeases.calls.awaited;
+    const refused = [];
+    for (let i = 0; i < 6; i++) refused.push(await send(key));
+    expect(refused.map((r) => r.status)).toEqual([429, 429, 429, 429, 429, 429]);
+    expect(isolateLeases.calls.awaited - before).toBe(1); // the object refused the first; the isolate the rest
+    const last = refused.at(-1)!;
+    expect(last.headers.get('x-should-retry')).toBe('false');
+    expect((await last.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+  });
+
+  it('an operator lowering the budget under what is spent: the next request is refused, not admitted from a slice of the old budget', async () => {
+    const { key } = await newKey(); // its budget comes from `limits.defaults`
+    const withBudget = (dailyUsd: number) => {
+      const c = config();
+      c.limits = { ...c.limits, defaults: { dailyUsd } };
+      return c;
+    };
+    for (let i = 0; i < 12; i++) {
+      const res = await callWithConfig(withBudget(100), '/v1/chat/completions', { key, body: body() });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    expect(isolateLeases.calls.local).toBeGreaterThan(0); // a slice of the $100 is held here
+    // ~$0.036 is spent: nothing fits a $0.02 day.
+    const res = await callWithConfig(withBudget(0.02), '/v1/chat/completions', { key, body: body() });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+  });
+
   it('refuses a request whose worst case alone is over the budget, saying so', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 0.005 } });
     const res = await send(key);

@@ -35,14 +35,17 @@ async function waitFor(ok: () => Promise<boolean>, ms: number): Promise<boolean>
 const chat = async (key: string) => (await call('/v1/chat/completions', { key, body: chatBody() })).json<{ usage: { prompt_tokens: number; completion_tokens: number } }>();
 
 describe('rollup rows are flushed by the request that made them', () => {
-  it('sends a request\'s row when its batch falls due, with no later request and no admin pre-flush', async () => {
+  it('sends a request\'s row when its batch falls due, with no later request and no admin pre-flush; a request joining that scheduled flush rides on it', async () => {
     const first = await newKey();
+    const scheduler = await newKey();
     const last = await newKey();
     await chat(first.key); // the isolate's first batch: due at once
     expect(await waitFor(async () => (await storedRequests(first.id)) === 1, 5_000)).toBe(true);
-    await chat(last.key); // within 10 s of that flush: not due yet — and nothing follows it
+    await chat(scheduler.key); // within 10 s of that flush: not due yet — its waitUntil holds the timer
+    await chat(last.key); // joins the scheduled flush, keeps nothing alive itself — and nothing follows it
+    expect(await storedRequests(scheduler.id)).toBe(0);
     expect(await storedRequests(last.id)).toBe(0);
-    expect(await waitFor(async () => (await storedRequests(last.id)) === 1, 14_000)).toBe(true);
+    expect(await waitFor(async () => (await storedRequests(last.id)) === 1 && (await storedRequests(scheduler.id)) === 1, 14_000)).toBe(true);
   }, 30_000);
 
   it('re-queues a batch its shard refused and sends it again from the same waitUntil, counted once', async () => {
@@ -61,15 +64,17 @@ describe('rollup rows are flushed by the request that made them', () => {
 });
 
 describe("unlimited keys' totals are flushed by the request that made them", () => {
-  it('sends the totals batch when due from the last request\'s waitUntil, with no later request', async () => {
+  it('sends the totals batch when due from a waitUntil, with no later request, for the request that scheduled it and one that joined', async () => {
     const totals = async (id: string) => (await (await admin(`/keys/${id}/usage`)).json<{ totals: { requests: number } }>()).totals.requests;
     const first = await newKey(); // no limits: totals ride the isolate's batch
+    const scheduler = await newKey();
     const last = await newKey();
     await chat(first.key); // the isolate's first batch: due at once
     expect(await waitFor(async () => (await totals(first.id)) === 1, 5_000)).toBe(true);
-    await chat(last.key); // within 5 s of that flush: not due yet — and nothing follows it
+    await chat(scheduler.key); // within 5 s of that flush: not due yet — its waitUntil holds the timer
+    await chat(last.key); // joins the scheduled flush — and nothing follows it
     expect(await totals(last.id)).toBe(0);
-    expect(await waitFor(async () => (await totals(last.id)) === 1, 9_000)).toBe(true);
+    expect(await waitFor(async () => (await totals(last.id)) === 1 && (await totals(scheduler.id)) === 1, 9_000)).toBe(true);
   }, 25_000);
 });
 
