@@ -77,6 +77,8 @@ interface LiveStat {
   best: number;
   /** Its answers rose from this level (first byte + excess): the per-token reference does not learn from them until they are back within `PEAK_RISE` of it. */
   held?: number;
+  /** Fed by a whole answer while the per-token reference was unknown (`forgetUnsplit`). */
+  unsplit?: true;
   /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
   risen?: true;
   gap: number;
@@ -112,6 +114,9 @@ const worth = (base: number, offset: number) => (offset <= 0 ? 1 : (Math.max(1, 
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
 
+  /** Scopes whose answers have been split (a per-token reference known): `forgetUnsplit` has run. */
+  private readonly split = new Set<string>();
+
   private readonly options: LiveConfig;
 
   /** Reference ms per output token per (scope, model), learnt from JSON answers. */
@@ -134,7 +139,10 @@ export class LiveView {
     const track = { last: ms, weight: worth(ms, offset), at: now };
     if (!s) {
       if (!ok) return false;
-      if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
+      if (this.stats.size >= MAX_ENTRIES) {
+        this.stats.clear();
+        this.split.clear();
+      }
       this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
@@ -191,6 +199,7 @@ export class LiveView {
   observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, feed = true): number {
     const n = this.rates.observe(scope, model, nodeId, ms, tokens, now);
     if (!feed) return n.ms;
+    if (n.offset > 0 && !this.split.has(scope)) this.forgetUnsplit(scope);
     if (!n.comparable) {
       const s = this.stats.get(`${scope}>${nodeId}`);
       if (s) delete s.probeBar; // inconclusive: the gap stands
@@ -201,6 +210,7 @@ export class LiveView {
     const level = before && before.ewma + before.excess;
     const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true);
     const s = this.stats.get(key)!;
+    if (n.offset === 0 && tokens > 0) s.unsplit = true;
     // A node whose answers rose teaches the reference nothing until it is back near its level before (`output-rate.ts`).
     if (rose) {
       this.rates.hold(scope, model, nodeId, ms, tokens, now);
@@ -210,6 +220,16 @@ export class LiveView {
       delete s.held;
     }
     return n.ms;
+  }
+
+  /**
+   * The scope's first split answer: figures fed by whole answers before the per-token reference
+   * was known are in another unit (the whole answer, not its base) and, being bad news, would
+   * stand — a node answered once that way stayed out of reach. Forgotten once; the table stands in.
+   */
+  private forgetUnsplit(scope: string): void {
+    this.split.add(scope);
+    for (const [key, s] of this.stats) if (s.unsplit && key.startsWith(`${scope}>`)) this.stats.delete(key);
   }
 
   /**

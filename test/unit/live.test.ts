@@ -168,6 +168,16 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(view.lens(scope, 5_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(30);
     expect(view.rates.msPerToken(scope, 'm', 5_000)).toBeCloseTo(1, 1);
   });
+
+  it('forgets figures fed by whole answers before the per-token reference was known, once answers can be split', () => {
+    const view = new LiveView(live);
+    view.observeAnswer(scope, 'm', 'far', 50 + 4 * 100, 100, 0); // no reference yet: 450 ms in the base unit
+    expect(view.lens(scope, 0, { explore: false }).estimate('far', 200).expectedMs).toBe(450); // bad news stands…
+    [20, 100, 20, 100].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 50 + 4 * k, k, 1000 + i * 1000));
+    expect(view.rates.msPerToken(scope, 'm', 5_000)).toBeGreaterThan(3);
+    view.observeAnswer(scope, 'm', 'near', 50 + 4 * 60, 60, 6_000); // the first split answer
+    expect(view.lens(scope, 6_000, { explore: false }).estimate('far', 200).expectedMs).toBe(200); // …until then: the table again
+  });
 });
 
 describe('rankCandidates with the live view', () => {
