@@ -186,7 +186,8 @@ function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
   return parsed.data;
 }
 
-function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
+/** A JSON endpoint's body, parsed and checked (no promise: nothing in it waits). */
+export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   const { json, scanned } = parseJsonObject(bytes);
   checkSpelling(scanned);
   const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];
@@ -234,5 +235,5 @@ export async function parseRequest(endpoint: Endpoint, bytes: Uint8Array, conten
     }
     return parseMultipart(endpoint, bytes, contentType);
   }
-  return parseJson(endpoint, bytes);
+  return parseJsonRequest(endpoint, bytes);
 }
