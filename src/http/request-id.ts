@@ -9,7 +9,7 @@ const SANE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The caller's id when it is sane, else a fresh one. */
 export function requestIdOf(given: string | null | undefined): string {
-  return given && SANE.test(given) ? given : `req_${crypto.randomUUID().replace(/-/g, '')}`;
+  return given && SANE.test(given) ? given : `req_${crypto.randomUUID().replaceAll('-', '')}`;
 }
 
 export function requestId(): MiddlewareHandler<AppEnv> {
