@@ -1,5 +1,5 @@
 /**
- * `node bench/ab.ts A.js B.js` — two router bundles side by side (not part of the tests): each
+ * `npm run bench:ab -- A.js B.js` (the npm script runs it on the node@22 devDependency) — two router bundles side by side (not part of the tests): each
  * in its own workerd against the same bench fleet, loaded in alternating ABBA rounds, and
  * compared by CPU per request of each workerd process and p50. For measuring one hot-path
  * change: bundle before (`wrangler deploy --dry-run --outdir …`), bundle after, run this.
@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
 
 const [fileA, fileB] = process.argv.slice(2);
-if (!fileA || !fileB) throw new Error('usage: node bench/ab.ts A.js B.js');
+if (!fileA || !fileB) throw new Error('usage: npm run bench:ab -- A.js B.js');
 const STREAM = process.env.AB_STREAM === '1';
 const N = Number(process.env.AB_N ?? 300);
 const C = Number(process.env.AB_C ?? 4);

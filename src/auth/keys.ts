@@ -34,17 +34,25 @@ const memo = new Map<string, { record: KeyRecord | null; expires: number }>();
 /**
  * Presented key → its SHA-256 hex, so a key seen before costs no digest. A key's hash never
  * changes: the record memo above still decides (and expires, and forgets on revocation)
- * whether it is valid, so this never lets a key live longer. Bounded like the memo.
+ * whether it is valid, so this never lets a key live longer. Only keys that have a record and
+ * the router's length are remembered: a token is the caller's text (a header can carry
+ * ~100 KB), and unknown tokens would otherwise fill it — and push real keys out — at will.
  */
 const hashes = new Map<string, string>();
+/** Longest token remembered: router keys are `sk-ler-` + 43 characters. */
+const MEMO_TOKEN_MAX = 64;
 
-async function hashOf(token: string): Promise<string> {
-  const known = hashes.get(token);
-  if (known !== undefined) return known;
-  const hash = await sha256Hex(token);
+function rememberHash(token: string, hash: string): void {
+  if (token.length > MEMO_TOKEN_MAX || hashes.has(token)) return;
   if (hashes.size >= MEMO_MAX) hashes.clear();
   hashes.set(token, hash);
-  return hash;
+}
+
+/** Characters of presented keys the digest memo holds (tests: its memory stays bounded). */
+export function digestMemoChars(): number {
+  let chars = 0;
+  for (const token of hashes.keys()) chars += token.length;
+  return chars;
 }
 
 export const kvKey = {
@@ -92,7 +100,7 @@ export async function authenticate(request: Request, kv: KVNamespace, options: A
       code: 'missing_api_key',
     });
   }
-  const hash = await hashOf(token);
+  const hash = hashes.get(token) ?? (await sha256Hex(token));
   const now = Date.now();
   const hit = memo.get(hash);
   let record = hit && hit.expires > now ? hit.record : undefined;
@@ -104,6 +112,7 @@ export async function authenticate(request: Request, kv: KVNamespace, options: A
   }
   // The key itself is never echoed, only a recognisable prefix of it.
   if (!record) throw new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
+  rememberHash(token, hash);
   return record;
 }
 

@@ -112,6 +112,14 @@ export const KeyLimitsSchema = z.strictObject({
    * upstream; the context window does). Per model: `models.<id>.contextTokens`.
    */
   defaultContextTokens: positiveInt.default(128_000),
+  /**
+   * How reservations count prompt text (`limits/estimate.ts`): `bound` (default) — its UTF-8
+   * bytes, which no tokenizer can exceed (a token is at least a byte), so `tpm` holds against
+   * any caller; `estimate` — 4 ASCII characters a token, closer for prose (more concurrency
+   * under a tight `tpm`) but not a bound: dense text (`1,1,1,…`) bills up to ~4× it. Either
+   * way reservations settle to the upstream's real usage when the answer ends.
+   */
+  promptTokens: z.enum(['bound', 'estimate']).default('bound'),
   /** Multipart uploads (audio transcriptions/translations) may be this large; other bodies `maxBodyBytes`. */
   maxUploadBytes: positiveInt.default(25 * 1_048_576),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */

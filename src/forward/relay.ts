@@ -13,6 +13,7 @@
  * (`upstream_event_too_large`, `sse-split.ts`); it reads usage and the end marker as they
  * pass, structurally (`sse-event.ts`); a chat usage chunk the caller did not ask for is dropped.
  */
+import { concatBytes } from '../http/concat-bytes';
 import { readEvent, type SseFormat } from './sse-event';
 import { chatEventMayMatter, wholeEvents } from './sse-bytes';
 import { SseSplitter } from './sse-split';
@@ -52,20 +53,6 @@ export interface StreamFault {
 const encoder = new TextEncoder();
 /** Decodes one whole event (not a stream: no state between calls). */
 const eventDecoder = new TextDecoder();
-
-/** Parts as one array (none empty: null). */
-function joined(parts: Uint8Array[]): Uint8Array | null {
-  let size = 0;
-  for (const part of parts) size += part.byteLength;
-  if (size === 0) return null;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
 
 function sseErrorEvent(fault: StreamFault, format: SseFormat, sequence = 0): Uint8Array {
   if (format === 'responses') {
@@ -212,7 +199,10 @@ export function relaySse(
       else if (kept) kept.push(chunk.subarray(start, end));
       start = end;
     }
-    return { out: kept ? joined(kept) : chunk };
+    if (!kept) return { out: chunk };
+    // A copy: the chunk's buffer takes the next read once this is written.
+    const out = concatBytes(kept);
+    return { out: out.byteLength > 0 ? out : null };
   }
 
   /**

@@ -57,7 +57,8 @@ function skipSpace(bytes: Uint8Array, at: number, end: number): number {
  * holds `[DONE]`, or a member named `usage` whose value is not `null`. Inside a JSON string a
  * quote is escaped (`\"`), so `"usage"` followed by `:` is always a member name; content
  * chunks with `"usage":null` (OpenAI sends it on every chunk once usage is asked for) or no
- * `usage` at all are the ones skipped. False means `readEvent` would find nothing in it.
+ * `usage` at all are the ones skipped; so is nothing split over `data:` lines after the name.
+ * False means `readEvent` would find nothing in it.
  */
 export function chatEventMayMatter(bytes: Uint8Array, start: number, end: number): boolean {
   for (let at = bytes.indexOf(DONE[0]!, start); at >= 0 && at < end; at = bytes.indexOf(DONE[0]!, at + 1)) {
@@ -65,7 +66,10 @@ export function chatEventMayMatter(bytes: Uint8Array, start: number, end: number
   }
   for (let at = bytes.indexOf(USAGE[0]!, start); at >= 0 && at < end; at = bytes.indexOf(USAGE[0]!, at + 1)) {
     if (bytes[at - 1] !== QUOTE || at - 1 < start || !matchesAt(bytes, at, USAGE)) continue;
-    let next = skipSpace(bytes, at + USAGE.length, end);
+    const after = at + USAGE.length;
+    let next = skipSpace(bytes, after, end);
+    // A line break: the data goes on in another `data:` line (SSE joins them), judged the exact way.
+    for (let k = after; k < next; k++) if (bytes[k] === LF) return true;
     if (bytes[next] !== COLON) continue; // a string value "usage", not a member name
     next = skipSpace(bytes, next + 1, end);
     if (next + NULL.length > end || !matchesAt(bytes, next, NULL)) return true;

@@ -9,6 +9,7 @@
  * that sends its whole body before reading reads the answer (`drainUpload`).
  */
 import { RouterError } from '../errors/router-error';
+import { concatBytes } from './concat-bytes';
 
 /**
  * What happens to the rest of a body past its cap: by default it is cancelled (an upstream
@@ -52,14 +53,7 @@ export async function readCapped(
   }
   if (exact && parts.length === 0 && filled === exact.byteLength) return exact;
   if (exact && filled > 0) parts.unshift(exact.subarray(0, filled));
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatBytes(parts, size);
 }
 
 /**

@@ -3,9 +3,15 @@
  * usage when the answer ends, but until then it is what keeps TPM exact, so the estimate
  * leans high where it must guess and never counts bytes that are not text:
  *
- * - **Text**: ASCII at 4 characters a token; every other code point as a whole token
- *   (CJK runs about one token a character — the old `length ÷ 4` undercounted it 4×);
- *   characters outside the BMP (emoji) as two.
+ * - **Text**, by the rule `limits.promptTokens` names (`PromptRule`):
+ *   - `bound` (the default): its UTF-8 length. A BPE token is at least one byte, so no
+ *     tokenizer can make more tokens of a text than it has bytes: the one bound that holds
+ *     against any caller (dense digit/punctuation runs, rare CJK, emoji).
+ *   - `estimate`: ASCII at 4 characters a token; every other code point as a whole token
+ *     (CJK runs about one token a character); characters outside the BMP (emoji) as two.
+ *     Close for prose and code, but a caller can beat it (`1,1,1,…` is about a token a
+ *     character): not a bound. Anthropic's `count_tokens` answers it (an answer, not a
+ *     reservation).
  * - **Messages**: 4 tokens of framing each, plus 3 to prime the reply (OpenAI's cookbook
  *   rule); every string in a message counts as text — content, names, tool-call ids and
  *   function arguments — except the media parts below.
@@ -30,7 +36,7 @@
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
  *   (its `format` schema) count as the text of their JSON.
- * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length;
+ * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
  *   every prompt of an array (each is billed), and a `suffix` once per prompt.
  * - **Responses**: `instructions` as text; `input` items like messages.
  */
@@ -45,8 +51,38 @@ const MESSAGE_FRAMING = 4;
 const REPLY_PRIMING = 3;
 const AUDIO_BYTES_PER_TOKEN = 32;
 
-/** Tokens of a piece of text (see the module header). */
-export function textTokens(text: string): number {
+/**
+ * How text is counted (module header): `bound`, its UTF-8 bytes (a proven bound), or
+ * `estimate`, the 4-ASCII-characters-a-token heuristic (not a bound).
+ */
+export type PromptRule = 'bound' | 'estimate';
+
+/** Tokens of a piece of text by `rule` (default `bound`; see the module header). */
+export function textTokens(text: string, rule: PromptRule = 'bound'): number {
+  return rule === 'bound' ? utf8Bytes(text) : estimatedTokens(text);
+}
+
+/**
+ * UTF-8 length, without encoding: ASCII 1 byte, U+0080–07FF 2, the rest of the BMP 3, a
+ * surrogate pair (astral) 4. A lone surrogate leaves as U+FFFD, 3 bytes, like the rest.
+ */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+
+function estimatedTokens(text: string): number {
   let ascii = 0;
   let other = 0;
   for (let i = 0; i < text.length; i++) {
@@ -73,6 +109,7 @@ interface Walk {
   rules: ImageRule[];
   /** Set when a part's cost cannot be bounded from the body (files). */
   unbounded: boolean;
+  text: PromptRule;
 }
 
 function imageTokens(image: unknown, walk: Walk): number {
@@ -98,7 +135,7 @@ function audioTokens(part: Record<string, unknown>): number {
  * body's nesting is bounded before it gets here (`MAX_JSON_DEPTH` in `openai/requests.ts`).
  */
 function valueTokens(value: unknown, walk: Walk): number {
-  if (typeof value === 'string') return textTokens(value);
+  if (typeof value === 'string') return textTokens(value, walk.text);
   if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + valueTokens(v, walk), 0);
   if (value === null || typeof value !== 'object') return 0;
   const part = value as Record<string, unknown>;
@@ -115,24 +152,24 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'file':
     case 'input_file':
       walk.unbounded = true;
-      return typeof part.filename === 'string' ? textTokens(part.filename) : 0;
+      return typeof part.filename === 'string' ? textTokens(part.filename, walk.text) : 0;
   }
   let sum = 0;
   for (const v of Object.values(part)) sum += valueTokens(v, walk);
   return sum;
 }
 
-function jsonTokens(value: unknown): number {
-  return value === undefined || value === null ? 0 : textTokens(JSON.stringify(value));
+function jsonTokens(value: unknown, rule: PromptRule): number {
+  return value === undefined || value === null ? 0 : textTokens(JSON.stringify(value), rule);
 }
 
 /** An `input`/`prompt` value: text, token ids, token-id arrays, or (Responses) input items. */
 function inputTokens(input: unknown, walk: Walk): number {
-  if (typeof input === 'string') return textTokens(input);
+  if (typeof input === 'string') return textTokens(input, walk.text);
   if (!Array.isArray(input)) return 0;
   return input.reduce<number>((sum, item) => {
     if (typeof item === 'number') return sum + 1; // one token id
-    if (typeof item === 'string') return sum + textTokens(item);
+    if (typeof item === 'string') return sum + textTokens(item, walk.text);
     if (Array.isArray(item) && item.every((t) => typeof t === 'number')) return sum + item.length; // a token-id array
     return sum + MESSAGE_FRAMING + valueTokens(item, walk); // a Responses input item, framed like a message
   }, 0);
@@ -168,23 +205,24 @@ export interface PromptEstimate {
  * Prompt tokens of a request body, whatever the endpoint: chat `messages`, Responses
  * `input` + `instructions`, legacy `prompt` (every prompt of an array: each is billed),
  * embeddings/moderations `input`, plus tools. Images at the dearest of `rules` (the image
- * rates of the models the request may reach; default gpt-4o's tile rule).
+ * rates of the models the request may reach; default gpt-4o's tile rule); text by `text`
+ * (default `bound`, its UTF-8 bytes).
  */
-export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE]): PromptEstimate {
-  const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false };
-  let sum = jsonTokens(body.tools) + jsonTokens(body.functions) + jsonTokens(body.response_format);
-  if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text);
-  if (typeof body.suffix === 'string') sum += textTokens(body.suffix) * promptCount(body.prompt);
+export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE], text: PromptRule = 'bound'): PromptEstimate {
+  const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false, text };
+  let sum = jsonTokens(body.tools, text) + jsonTokens(body.functions, text) + jsonTokens(body.response_format, text);
+  if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
+  if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {
     sum += body.messages.reduce<number>((s, m) => s + MESSAGE_FRAMING + valueTokens(m, walk), 0) + REPLY_PRIMING;
   }
-  if (typeof body.instructions === 'string') sum += textTokens(body.instructions) + REPLY_PRIMING;
+  if (typeof body.instructions === 'string') sum += textTokens(body.instructions, text) + REPLY_PRIMING;
   sum += inputTokens(body.input, walk) + inputTokens(body.prompt, walk);
   return { tokens: sum, unbounded: walk.unbounded };
 }
 
 /** The estimate's token figure alone (see `estimatePrompt`). */
-export function estimatePromptTokens(body: Record<string, unknown>, sizeOf: ImageSizer, rules?: ImageRule[]): number {
-  return estimatePrompt(body, sizeOf, rules).tokens;
+export function estimatePromptTokens(body: Record<string, unknown>, sizeOf: ImageSizer, rules?: ImageRule[], text?: PromptRule): number {
+  return estimatePrompt(body, sizeOf, rules, text).tokens;
 }

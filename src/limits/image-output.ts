@@ -10,7 +10,7 @@
  * Streaming's partial images (`partial_images`, up to 3) add 100 output tokens each, per
  * image. A model with neither (dall-e: no token usage) reserves nothing.
  */
-import { textTokens } from './estimate';
+import { textTokens, type PromptRule } from './estimate';
 
 /** gpt-image-1's output tokens per image, by `quality/size` (OpenAI's image generation guide). */
 export const GPT_IMAGE_OUTPUT_TOKENS: Record<string, number> = {
@@ -50,8 +50,9 @@ export interface ImageModel {
 /**
  * Tokens one image-generation request may bill on the dearest of `models`: its prompt plus,
  * per image (`n`), the output bound and its partial images. 0 when no model bills tokens.
+ * The prompt's text by `rule` (`limits.promptTokens`; default its UTF-8 bytes).
  */
-export function imageRequestTokens(body: Record<string, unknown>, models: ImageModel[]): number {
+export function imageRequestTokens(body: Record<string, unknown>, models: ImageModel[], rule: PromptRule = 'bound'): number {
   const partials = typeof body.partial_images === 'number' && body.partial_images > 0 ? Math.min(body.partial_images, 3) : 0;
   const perImage = Math.max(
     0,
@@ -59,5 +60,5 @@ export function imageRequestTokens(body: Record<string, unknown>, models: ImageM
   );
   if (perImage === 0) return 0;
   const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
-  return textTokens(String(body.prompt ?? '')) + n * (perImage + partials * PARTIAL_IMAGE_TOKENS);
+  return textTokens(String(body.prompt ?? ''), rule) + n * (perImage + partials * PARTIAL_IMAGE_TOKENS);
 }

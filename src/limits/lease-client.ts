@@ -37,10 +37,19 @@ export class LeaseClient {
   private known: { snapshot: Snapshot; at: number; receivedAt: number } | null = null;
 
   readonly ttlMs: number;
+  /** The limits its leases were granted under. */
+  readonly limits: LimitSet;
 
-  constructor(ttlMs: number) {
+  constructor(ttlMs: number, limits: LimitSet = {}) {
     this.ttlMs = ttlMs;
+    this.limits = limits;
     this.demand = new LeaseDemand(ttlMs);
+  }
+
+  /** Whether it serves a subject of this lease lifetime and these limits (a config change makes a new client). */
+  serves(ttlMs: number, limits: LimitSet): boolean {
+    const l = this.limits;
+    return this.ttlMs === ttlMs && l.rpm === limits.rpm && l.tpm === limits.tpm && l.concurrency === limits.concurrency && l.dayNano === limits.dayNano && l.monthNano === limits.monthNano;
   }
 
   /**

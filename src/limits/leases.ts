@@ -87,15 +87,16 @@ export class Leases {
 
   private clientFor(s: Subject, defer: Defer): LeaseClient {
     let c = this.clients.get(s.name);
-    if (c && c.ttlMs === s.ttlMs) return c;
-    // The lease lifetime changed (a config change): the old client's leases stop admitting
-    // now and are reported, so what they did not use goes back at once. Requests they
+    if (c?.serves(s.ttlMs, s.limits)) return c;
+    // The lease lifetime or the limits changed (a config change): the old client's leases stop
+    // admitting now and are reported, so what they did not use goes back at once — a slice
+    // granted under a higher budget or tpm must not admit past a lowered one. Requests they
     // admitted still end on it, and its `tend` reports them.
     if (c) defer(this.closeOut(s, c, false));
     if (this.clients.size >= MAX_CLIENTS) {
       for (const [name, other] of this.clients) if (other.idle()) this.clients.delete(name);
     }
-    this.clients.set(s.name, (c = new LeaseClient(s.ttlMs)));
+    this.clients.set(s.name, (c = new LeaseClient(s.ttlMs, s.limits)));
     return c;
   }
 

@@ -3,7 +3,8 @@
  * reserved ≥ the most any upstream can bill for the request, and spend reserved ≥ its
  * worst-case cost, for every endpoint.
  *
- * Tokens: the prompt estimate (`estimate.ts`, images at the dearest rate of the models the
+ * Tokens: the prompt estimate (`estimate.ts`, text by `limits.promptTokens` — its UTF-8 bytes
+ * by default, a bound no tokenizer exceeds —, images at the dearest rate of the models the
  * request may reach; input the body names but does not hold — files, stored conversations,
  * hosted tools — the largest context window of those models) plus the output the upstream
  * may bill:
@@ -47,10 +48,11 @@ function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
 export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain: string[]): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   const rules = imageRules(config, chain);
-  const estimate = estimatePrompt(request.body, imageSize, rules);
+  const text = config.limits.promptTokens;
+  const estimate = estimatePrompt(request.body, imageSize, rules, text);
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
-  if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules).tokens;
+  if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
@@ -63,7 +65,7 @@ function outputTokens(config: LoadedConfig, request: ParsedRequest, model: strin
   const cap = callerCap(request) ?? (model !== undefined ? (defaultCap(config, request, model) ?? 0) : Math.max(0, ...chain.map((m) => defaultCap(config, request, m) ?? 0)));
   const { body } = request;
   if (request.endpoint === 'chat') {
-    const prediction = body.prediction ? estimatePrompt({ input: [body.prediction] }, imageSize).tokens : 0;
+    const prediction = body.prediction ? estimatePrompt({ input: [body.prediction] }, imageSize, undefined, config.limits.promptTokens).tokens : 0;
     return (cap + prediction) * Math.max(count(body.n), count(body.best_of));
   }
   if (request.endpoint === 'completions') {
@@ -81,7 +83,8 @@ function modelNames(config: LoadedConfig, model: string): string[] {
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   if (request.endpoint === 'images') {
     // Charged per request, but gpt-image models bill tokens for the images they write: reserved (`image-output.ts`).
-    return imageRequestTokens(request.body, chain.map((m) => ({ names: modelNames(config, m), configured: config.models[m]?.imageOutputTokens })));
+    const models = chain.map((m) => ({ names: modelNames(config, m), configured: config.models[m]?.imageOutputTokens }));
+    return imageRequestTokens(request.body, models, config.limits.promptTokens);
   }
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   return prompt + outputTokens(config, request, undefined, chain, prompt);

@@ -29,12 +29,15 @@ const RETRY_MS = 1_000;
 let pending = new Map<string, RollupRow>();
 let lastFlush = -Infinity;
 let scheduled: Promise<void> | null = null;
+/** When the scheduled run gives up (its `waitUntil` budget): rows due later are not its to send. */
+let scheduledUntil = 0;
 /** This isolate's shard, picked for the shard count it was picked under. */
 let mine: { of: number; index: number } | null = null;
 onIsolateReset(() => {
   pending = new Map();
   lastFlush = -Infinity;
   scheduled = null;
+  scheduledUntil = 0;
   mine = null;
 });
 
@@ -99,12 +102,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * For a request's `waitUntil`: flush now if due, else wait for the batch's flush time and
  * flush then; retry failed shards with backoff within `WAIT_BUDGET_MS`. Undefined when there
  * is nothing for this request to keep alive: no rows, or a flush already scheduled (held by
- * the `waitUntil` of the request that scheduled it) that will send them.
+ * the `waitUntil` of the request that scheduled it) that will send them — one whose rows fall
+ * due after that run's budget ends schedules its own, or they would wait for a later request.
  */
 export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<void> | undefined {
   if (pending.size === 0) return undefined;
-  if (scheduled && pending.size < MAX_ROWS) return undefined;
+  // The scheduled run sends these rows only if they fall due within its budget; else this request schedules its own.
+  if (scheduled && pending.size < MAX_ROWS && lastFlush + FLUSH_MS <= scheduledUntil) return undefined;
   const started = Date.now();
+  scheduledUntil = started + WAIT_BUDGET_MS;
   const run = async () => {
     let retry = 0; // the pause before trying again after a failed call; 0: none failed
     // Loop while rows are pending: rows that arrive while a call is in flight ride on this

@@ -13,16 +13,24 @@ import { msUntilDue, requeue, takeDueBatch } from '../limits/usage-batch';
 
 const WAIT_BUDGET_MS = 25_000;
 let scheduled: Promise<void> | null = null;
+/** When the scheduled run gives up (its `waitUntil` budget): a batch due later is not its to send. */
+let scheduledUntil = 0;
 onIsolateReset(() => {
   scheduled = null;
+  scheduledUntil = 0;
 });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Undefined when a flush is already scheduled: the request that scheduled it holds it. */
+/**
+ * Undefined when a flush is already scheduled that sends what is pending (the request that
+ * scheduled it holds it); a batch that falls due after that run's budget ends gets its own.
+ */
 export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> | undefined {
-  if (scheduled) return undefined;
-  const started = Date.now();
+  const now = Date.now();
+  if (scheduled && now + (msUntilDue(now) ?? 0) <= scheduledUntil) return undefined;
+  const started = now;
+  scheduledUntil = started + WAIT_BUDGET_MS;
   const run = async () => {
     for (;;) {
       const wait = msUntilDue(Date.now());

@@ -23,7 +23,7 @@ import { azureGate } from './azure.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
-import { completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
+import { bpeTokens, completionTokens, DEFAULT_KNOBS, errorBody, estimateTokens, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
@@ -96,7 +96,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       object: 'list',
       model: body.model,
       data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3, 0.4, index, 0.5, 0.6, 0.7] })),
-      usage: { prompt_tokens: estimateTokens(input), total_tokens: estimateTokens(input) },
+      usage: { prompt_tokens: bpeTokens(input), total_tokens: bpeTokens(input) },
     });
   }
   if (req.method === 'POST' && path === '/v1/chat/completions') {
@@ -118,6 +118,10 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     const content = `Hello from ${node.id}`;
     const completion = completionTokens(k, body);
     if (k.msPerToken > 0) await sleep(completion * k.msPerToken);
+    if (k.stallBody) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
+      return void res.write(`{"id":"${id}","object":"chat.completion",`); // the rest never comes
+    }
     return sendJson(res, 200, {
       id,
       object: 'chat.completion',

@@ -60,6 +60,8 @@ export interface Knobs {
   knownDeployments?: string[];
   /** JSON chat answers: generation time per completion token written, ms (after `latencyMs`, before the headers). */
   msPerToken: number;
+  /** JSON chat answers: send the headers and the first bytes of the body, then nothing more (socket open). */
+  stallBody?: boolean;
   /** Bedrock / Vertex nodes (`bedrock.ts`, `vertex.ts`): the region they serve (SigV4 scope; Vertex location). */
   cloudRegion?: string;
   /** Vertex nodes: the project in their URLs. */
@@ -138,6 +140,23 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function estimateTokens(value: unknown): number {
   return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
+}
+
+/**
+ * An embeddings input's tokens as a cl100k-style tokenizer bills them, strict where the
+ * router's reservation is tested: the text splits like cl100k's pre-tokenizer (a letter run
+ * with its leading space, a group of up to 3 digits, a whitespace run, any other character
+ * alone), and a letter run costs 4 ASCII letters a token (common words are 1), every other
+ * piece 1. So dense text — `1,1,1,…` — is a token a character, as OpenAI bills it, and prose
+ * about 4 characters a token. Token ids count one each.
+ */
+export function bpeTokens(input: unknown): number {
+  if (typeof input === 'number') return 1;
+  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + bpeTokens(item), 0);
+  if (typeof input !== 'string') return 0;
+  let tokens = 0;
+  for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) tokens += /[A-Za-z]/.test(piece) ? Math.ceil(piece.trimStart().length / 4) : 1;
+  return tokens;
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, gzip = false) {

@@ -16,6 +16,7 @@ describe('parseConfig', () => {
     expect(r.config.retry.maxAttempts).toBe(4);
     expect(r.config.retry.budget.ratio).toBe(0.2);
     expect(r.config.limits.maxBodyBytes).toBe(1_048_576);
+    expect(r.config.limits.promptTokens).toBe('bound');
   });
 
   it('accepts the same document as a JSON string', () => {
@@ -40,6 +41,7 @@ describe('parseConfig', () => {
     [{ nodes: [{ ...node, apiKeyEnv: 'RESPONSE_ID_SECRET' }] }, "nodes[0].apiKeyEnv: may not name the router's own secrets"],
     [{ nodes: [{ ...node, apiKeyEnv: 'ROUTER_CONFIG' }] }, 'nodes[0].apiKeyEnv'],
     [{ nodes: [node], models: { m: { maxTokensParam: 'max_output' } } }, 'models.m.maxTokensParam'],
+    [{ nodes: [node], limits: { promptTokens: 'exact' } }, 'limits.promptTokens'],
   ])('names the bad field: %j', (raw, expected) => {
     expect(message(raw)).toContain(expected);
   });

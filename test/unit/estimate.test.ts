@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, textTokens } from '../../src/limits/estimate';
+import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, textTokens, utf8Bytes } from '../../src/limits/estimate';
 import { imageRuleFor, ruleImageTokens } from '../../src/limits/image-rules';
 import { imageSize } from '../../src/limits/image-size';
 
@@ -15,10 +15,38 @@ function pngDataUrl(width: number, height: number, bytes = 400_000): string {
   return `data:image/png;base64,${Buffer.from(b).toString('base64')}`;
 }
 
-describe('text', () => {
-  it('counts ASCII at 4 characters a token', () => expect(textTokens('abcdefgh')).toBe(2));
-  it('does not undercount CJK: a token per character', () => expect(textTokens('東京都の天気は晴れです')).toBe(11));
-  it('counts an emoji (a surrogate pair) as two', () => expect(textTokens('😀')).toBe(2));
+describe('text: the bound (default), its UTF-8 bytes', () => {
+  it('ASCII 1 byte, U+0080–07FF 2, the rest of the BMP 3, astral 4', () => {
+    expect(textTokens('abcdefgh')).toBe(8);
+    expect(textTokens('éß')).toBe(4);
+    expect(textTokens('東京都の天気は晴れです')).toBe(33);
+    expect(textTokens('😀')).toBe(4);
+  });
+
+  it('dense digit/punctuation runs (about a token a character in cl100k) are never undercounted', () => {
+    expect(textTokens('1,'.repeat(500))).toBe(1_000);
+  });
+
+  it('equals the encoded length for any string, lone surrogates (sent as U+FFFD) included', () => {
+    const samples = ['', 'a\u0000b', '\u07ff\u0800\uffff', '\ud83d\ude00x', '\ud800', 'x\udc00', '\udc00\ud800', 'naïve 東京 😀 1,1,1'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let i = 0; i < 200; i++) samples.push(String.fromCharCode(...Array.from({ length: 1 + (next() % 12) }, () => next() % 0x10000)));
+    for (const text of samples) expect(utf8Bytes(text), JSON.stringify(text)).toBe(new TextEncoder().encode(text).byteLength);
+  });
+});
+
+describe('text: the estimate (limits.promptTokens "estimate")', () => {
+  it('counts ASCII at 4 characters a token', () => expect(textTokens('abcdefgh', 'estimate')).toBe(2));
+  it('does not undercount CJK: a token per character', () => expect(textTokens('東京都の天気は晴れです', 'estimate')).toBe(11));
+  it('counts an emoji (a surrogate pair) as two', () => expect(textTokens('😀', 'estimate')).toBe(2));
+  it('is no bound: a dense run is a quarter of its bytes', () => expect(textTokens('1,'.repeat(500), 'estimate')).toBe(250));
+  it('reaches every string of a body, like the bound', () => {
+    const body = { messages: [{ role: 'user', content: 'abcdefgh' }], tools: [{ type: 'function', name: 'f' }] };
+    const tools = JSON.stringify(body.tools);
+    expect(estimatePromptTokens(body, imageSize, undefined, 'estimate')).toBe(4 + 3 + Math.ceil(tools.length / 4) + 1 + 2);
+    expect(estimatePromptTokens(body, imageSize)).toBe(4 + 3 + tools.length + 4 + 8);
+  });
 });
 
 describe('images', () => {
@@ -34,7 +62,7 @@ describe('images', () => {
   });
 
   it('low detail is 85 tokens; an unreadable or remote image costs the rule\'s maximum', () => {
-    expect(est(messages([{ type: 'image_url', image_url: { url: pngDataUrl(4000, 4000), detail: 'low' } }]))).toBe(4 + 3 + IMAGE_LOW_TOKENS + 1);
+    expect(est(messages([{ type: 'image_url', image_url: { url: pngDataUrl(4000, 4000), detail: 'low' } }]))).toBe(4 + 3 + IMAGE_LOW_TOKENS + textTokens('user'));
     expect(est(messages([{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }]))).toBeGreaterThanOrEqual(IMAGE_MAX_TOKENS);
   });
 
@@ -64,8 +92,8 @@ describe('tools and function calls', () => {
 
 describe('embeddings', () => {
   it('counts text inputs and token-array inputs', () => {
-    expect(est({ input: 'abcdefgh' })).toBe(2);
-    expect(est({ input: ['abcd', 'efgh'] })).toBe(2);
+    expect(est({ input: 'abcdefgh' })).toBe(8);
+    expect(est({ input: ['abcd', 'efgh'] })).toBe(8);
     expect(est({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
   });
 });
@@ -75,8 +103,8 @@ describe('images at the model\'s own rate', () => {
   const rule = (model: string) => [imageRuleFor(model)];
 
   it('gpt-4o-mini bills a tile at 5,667 and the base at 2,833: 33× gpt-4o', () => {
-    expect(estimatePromptTokens(image(pngDataUrl(1024, 1024, 2_000)), imageSize, rule('gpt-4o-mini-2024-07-18'))).toBe(7 + 2_833 + 4 * 5_667 + 1);
-    expect(estimatePromptTokens(image(pngDataUrl(1024, 1024, 2_000), 'low'), imageSize, rule('gpt-4o-mini'))).toBe(7 + 2_833 + 1);
+    expect(estimatePromptTokens(image(pngDataUrl(1024, 1024, 2_000)), imageSize, rule('gpt-4o-mini-2024-07-18'))).toBe(7 + 2_833 + 4 * 5_667 + textTokens('user'));
+    expect(estimatePromptTokens(image(pngDataUrl(1024, 1024, 2_000), 'low'), imageSize, rule('gpt-4o-mini'))).toBe(7 + 2_833 + textTokens('user'));
   });
 
   it('patch models count 32-px patches × their multiplier, capped, whatever the detail', () => {
@@ -92,7 +120,7 @@ describe('images at the model\'s own rate', () => {
 
   it('over several models (a fallback chain), the dearest', () => {
     const tokens = estimatePromptTokens(image('https://example.com/x.png'), imageSize, [imageRuleFor('gpt-4o'), imageRuleFor('gpt-4o-mini')]);
-    expect(tokens).toBe(7 + 2_833 + 8 * 5_667 + 1);
+    expect(tokens).toBe(7 + 2_833 + 8 * 5_667 + textTokens('user'));
   });
 });
 
@@ -118,20 +146,20 @@ describe('parts no body bounds', () => {
 
   it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
     const data = Buffer.alloc(31_998).toString('base64');
-    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + 1 + 1_000 + 3);
+    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + textTokens('user') + 1_000 + 3);
   });
 });
 
 describe('legacy prompts', () => {
   it('counts every prompt of an array, text or token ids', () => {
-    expect(est({ prompt: ['abcd', 'abcd', 'abcd'] })).toBe(3);
+    expect(est({ prompt: ['abcd', 'abcd', 'abcd'] })).toBe(3 * textTokens('abcd'));
     expect(est({ prompt: [[1, 2, 3], [4, 5]] })).toBe(5);
     expect(est({ prompt: [1, 2, 3] })).toBe(3);
   });
 
   it('counts a suffix once per prompt, and Responses\' text.format schema', () => {
-    expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 + 2 * 2);
+    expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 * textTokens('abcd') + 2 * textTokens('abcdefgh'));
     const format = { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } } };
-    expect(est({ input: 'abcd', text: format })).toBe(1 + textTokens(JSON.stringify(format)));
+    expect(est({ input: 'abcd', text: format })).toBe(textTokens('abcd') + textTokens(JSON.stringify(format)));
   });
 });

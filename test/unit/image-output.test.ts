@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { textTokens } from '../../src/limits/estimate';
 import { gptImageTokens, imageRequestTokens } from '../../src/limits/image-output';
+
+const prompt = textTokens('a cat'); // the bound: its UTF-8 bytes
 
 describe('image generation token bound', () => {
   it('takes the dearest gpt-image entry consistent with size and quality', () => {
@@ -12,14 +15,15 @@ describe('image generation token bound', () => {
 
   it('multiplies by n and adds the prompt and 100 tokens per partial image', () => {
     const gptImage = [{ names: ['gpt-image-1'] }];
-    expect(imageRequestTokens({ prompt: 'a cat', n: 3, size: '1024x1024', quality: 'low' }, gptImage)).toBe(2 + 3 * 272);
-    expect(imageRequestTokens({ prompt: 'a cat', size: '1024x1024', quality: 'low', partial_images: 2 }, gptImage)).toBe(2 + 272 + 200);
+    expect(imageRequestTokens({ prompt: 'a cat', n: 3, size: '1024x1024', quality: 'low' }, gptImage)).toBe(prompt + 3 * 272);
+    expect(imageRequestTokens({ prompt: 'a cat', size: '1024x1024', quality: 'low', partial_images: 2 }, gptImage)).toBe(prompt + 272 + 200);
+    expect(imageRequestTokens({ prompt: 'a cat', size: '1024x1024', quality: 'low' }, gptImage, 'estimate')).toBe(textTokens('a cat', 'estimate') + 272);
   });
 
   it('reserves nothing for models that bill no tokens, and the configured figure over the table', () => {
     expect(imageRequestTokens({ prompt: 'a cat', n: 2 }, [{ names: ['dall-e-3'] }])).toBe(0);
-    expect(imageRequestTokens({ prompt: 'a cat', n: 2 }, [{ names: ['dall-e-3'], configured: 500 }])).toBe(1_002);
+    expect(imageRequestTokens({ prompt: 'a cat', n: 2 }, [{ names: ['dall-e-3'], configured: 500 }])).toBe(prompt + 1_000);
     // A chain or a node name reaching gpt-image: the dearest model counts.
-    expect(imageRequestTokens({ prompt: 'a cat' }, [{ names: ['dall-e-3'] }, { names: ['my-image', 'gpt-image-1'] }])).toBe(2 + 6_240);
+    expect(imageRequestTokens({ prompt: 'a cat' }, [{ names: ['dall-e-3'] }, { names: ['my-image', 'gpt-image-1'] }])).toBe(prompt + 6_240);
   });
 });

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type LoadedConfig } from '../../src/config/load';
 import { RouterError } from '../../src/errors/router-error';
+import { textTokens } from '../../src/limits/estimate';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from '../../src/limits/reservation';
 import type { Endpoint } from '../../src/openai/endpoints';
 import { scanObject } from '../../src/http/json-members';
 import { MAX_JSON_DEPTH, parseRequest } from '../../src/openai/requests';
 
 const node = { id: 'a', baseUrl: 'https://a.test/v1', region: 'r', lat: 0, lon: 0, models: ['m', 'img', 'tts', 'small'] };
-function load(models: Record<string, unknown> = {}): LoadedConfig {
-  const r = parseConfig({ nodes: [node], models });
+function load(models: Record<string, unknown> = {}, limits: Record<string, unknown> = {}): LoadedConfig {
+  const r = parseConfig({ nodes: [node], models, limits });
   if (!r.ok) throw new Error(r.message);
   return r.config;
 }
@@ -22,17 +23,17 @@ describe('reserved tokens', () => {
   const config = load();
 
   it('legacy completions: every prompt × max(n, best_of) × cap, plus the prompts', async () => {
-    expect(await tokens(config, 'completions', { model: 'm', prompt: ['abcd', 'abcd', 'abcd'], n: 2, best_of: 3, max_tokens: 50 })).toBe(3 + 3 * 3 * 50);
+    expect(await tokens(config, 'completions', { model: 'm', prompt: ['abcd', 'abcd', 'abcd'], n: 2, best_of: 3, max_tokens: 50 })).toBe(3 * textTokens('abcd') + 3 * 3 * 50);
     expect(await tokens(config, 'completions', { model: 'm', prompt: [[1, 2, 3], [4, 5]], n: 4, max_tokens: 10 })).toBe(5 + 2 * 4 * 10);
     expect(await tokens(config, 'completions', { model: 'm', prompt: [1, 2, 3], max_tokens: 10 })).toBe(3 + 10); // one prompt of token ids
   });
 
   it('legacy completions: echo bills each prompt again in every choice', async () => {
-    expect(await tokens(config, 'completions', { model: 'm', prompt: 'a'.repeat(400), n: 3, echo: true, max_tokens: 10 })).toBe(100 + 3 * 10 + 3 * 100);
+    expect(await tokens(config, 'completions', { model: 'm', prompt: 'a'.repeat(400), n: 3, echo: true, max_tokens: 10 })).toBe(400 + 3 * 10 + 3 * 400);
   });
 
   it('legacy completions without a cap: the 16-token default per choice', async () => {
-    expect(await tokens(config, 'completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 5 })).toBe(2 + 2 * 5 * 16);
+    expect(await tokens(config, 'completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 5 })).toBe(2 * textTokens('abcd') + 2 * 5 * 16);
   });
 
   it('chat: (cap + predicted tokens) × n', async () => {
@@ -44,7 +45,16 @@ describe('reserved tokens', () => {
   });
 
   it('Responses: cap × n, should an upstream honour n', async () => {
-    expect(await tokens(config, 'responses', { model: 'm', input: 'abcd', max_output_tokens: 20, n: 3 })).toBe(1 + 60);
+    expect(await tokens(config, 'responses', { model: 'm', input: 'abcd', max_output_tokens: 20, n: 3 })).toBe(textTokens('abcd') + 60);
+  });
+
+  it('prompt text reserves its UTF-8 bytes by default, 4 ASCII characters a token with promptTokens "estimate"', async () => {
+    const dense = '1,'.repeat(1_000);
+    expect(await tokens(config, 'embeddings', { model: 'm', input: dense })).toBe(2_000);
+    expect(await tokens(load({}, { promptTokens: 'estimate' }), 'embeddings', { model: 'm', input: dense })).toBe(500);
+    const image = { model: 'img', prompt: '東京', n: 1, size: '1024x1024', quality: 'low' };
+    const gptImage = load({ img: { imageOutputTokens: 272 } });
+    expect(await tokens(gptImage, 'images', image)).toBe(6 + 272);
   });
 
   it('refuses a chat cap of 0 (a node may read it as no cap); legacy completions may score a prompt with 0', async () => {
@@ -63,7 +73,7 @@ describe('reserved tokens', () => {
     const r = parseConfig({ nodes: [{ ...node, modelMap: { m: 'gpt-4o-mini' } }] });
     if (!r.ok) throw new Error(r.message);
     const body = { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png', detail: 'low' } }] }], max_tokens: 1 };
-    expect(await tokens(r.config, 'chat', body)).toBe(4 + 1 + 2_833 + 3 + 1);
+    expect(await tokens(r.config, 'chat', body)).toBe(4 + textTokens('user') + 2_833 + 3 + 1);
   });
 });
 
@@ -96,7 +106,7 @@ describe('worst-case cost', () => {
   });
 
   it('legacy completions: the prompts and every best_of choice at the output price', async () => {
-    expect(await worst('completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 4, max_tokens: 10 })).toBeCloseTo((2 * 1 + 2 * 4 * 10 * 1_000) / 1e6, 12);
+    expect(await worst('completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 4, max_tokens: 10 })).toBeCloseTo((2 * textTokens('abcd') * 1 + 2 * 4 * 10 * 1_000) / 1e6, 12);
   });
 
   it('transcriptions: minutes the upload can hold at 6 kbit/s', async () => {

@@ -74,4 +74,11 @@ describe('chatEventMayMatter', () => {
       expect(readEvent(event, 'chat')).toEqual({ terminal: false, usageOnly: false });
     }
   });
+
+  it('a usage member whose name and value sit on two data lines (SSE joins them with a line feed) may matter', () => {
+    const split = 'data: {"choices":[],"usage"\ndata: :{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n';
+    expect(readEvent(split, 'chat')).toMatchObject({ usage: { prompt_tokens: 1 }, usageOnly: true });
+    expect(may(split)).toBe(true);
+    expect(may(split.replace(/\n(?!\n)/, '\r\n'))).toBe(true);
+  });
 });

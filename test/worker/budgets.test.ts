@@ -168,6 +168,25 @@ describe('spend budgets', () => {
     expect((await last.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
   });
 
+  it('an operator lowering the budget under what is spent: the next request is refused, not admitted from a slice of the old budget', async () => {
+    const { key } = await newKey(); // its budget comes from `limits.defaults`
+    const withBudget = (dailyUsd: number) => {
+      const c = config();
+      c.limits = { ...c.limits, defaults: { dailyUsd } };
+      return c;
+    };
+    for (let i = 0; i < 12; i++) {
+      const res = await callWithConfig(withBudget(100), '/v1/chat/completions', { key, body: body() });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    expect(isolateLeases.calls.local).toBeGreaterThan(0); // a slice of the $100 is held here
+    // ~$0.036 is spent: nothing fits a $0.02 day.
+    const res = await callWithConfig(withBudget(0.02), '/v1/chat/completions', { key, body: body() });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
+  });
+
   it('refuses a request whose worst case alone is over the budget, saying so', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 0.005 } });
     const res = await send(key);

@@ -116,6 +116,15 @@ describe('when every node fails', () => {
     expect(ms).toBeLessThan(5500);
   });
 
+  it('504 when every node sends its headers and then stalls the body, within attempts × response timeout (JSON)', async () => {
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { stallBody: true });
+    const { res, text, ms } = await timed(chatBody());
+    expect(res.status).toBe(504);
+    expect(JSON.parse(text).error.code).toBe('upstream_timeout');
+    expect(ms).toBeGreaterThanOrEqual(3 * 950);
+    expect(ms).toBeLessThan(5500);
+  });
+
   it('504 when every node hangs, within attempts × first-byte timeout (stream)', async () => {
     for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { hang: true });
     const { res, text, ms } = await timed(chatBody({ stream: true }));

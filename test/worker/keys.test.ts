@@ -1,6 +1,7 @@
 /** Admin key management: shown once, hashed at rest, revocable, guarded by ADMIN_TOKEN. */
 import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { digestMemoChars } from '../../src/auth/keys';
 import { admin, call, chatBody, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 beforeEach(resetWorld);
@@ -77,5 +78,24 @@ describe('credentials', () => {
     const text = await res.text();
     expect(text).toContain('node credential rejected (HTTP 401)');
     expect(text).not.toMatch(/node-secret/);
+  });
+});
+
+describe('key digest memo', () => {
+  it('keeps no caller-sized tokens: 64 unknown 32 KiB bearer tokens leave the memo holding none of their text', async () => {
+    const before = digestMemoChars();
+    for (let i = 0; i < 64; i++) {
+      const token = `${i}-`.padEnd(32 * 1024, 'x');
+      expect((await call('/v1/chat/completions', { key: token, body: chatBody() })).status).toBe(401);
+    }
+    expect(digestMemoChars() - before).toBeLessThan(64 * 100);
+  });
+
+  it('remembers a real key\'s digest, and the key still stops working once revoked', async () => {
+    const { key, id } = await newKey();
+    expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(200);
+    expect(digestMemoChars()).toBeGreaterThanOrEqual(key.length);
+    expect((await admin(`/keys/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(401);
   });
 });

@@ -6,6 +6,7 @@
  * thinking blocks never sent across formats.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { textTokens } from '../../src/limits/estimate';
 import { admin, call, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 beforeEach(resetWorld);
@@ -221,15 +222,27 @@ describe('POST /v1/messages', () => {
     for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
   });
 
-  it('count_tokens answers from the router\'s estimate, calls no node and spends no tpm', async () => {
+  it('count_tokens answers the estimate (4 ASCII characters a token, not the reservation\'s bound), calls no node and spends no tpm', async () => {
     const { key } = await newKey({ limits: { tpm: 200 } });
     const res = await call('/v1/messages/count_tokens', { body: { model: 'claude-solo', system: 'Be brief.', messages: [{ role: 'user', content: 'Hello there, how are you?' }] }, headers: { 'x-api-key': key } });
     expect(res.status).toBe(200);
     const { input_tokens } = (await res.json()) as { input_tokens: number };
-    expect(input_tokens).toBeGreaterThan(5);
+    const t = (text: string) => textTokens(text, 'estimate');
+    // Each part framed as a message (4) with the reply's priming (3): the system prompt, then the user's.
+    expect(input_tokens).toBe(4 + t('system') + t('Be brief.') + 3 + (4 + t('user') + t('Hello there, how are you?') + 3));
     expect(await nodeRequests('p-anth')).toHaveLength(0);
     const after = await anthropic(key, messages({ max_tokens: 150 }));
     expect(after.status).toBe(200);
+  });
+
+  it('a Messages request reserves its prompt by the bound (UTF-8 bytes): dense text past tpm is refused, naming the figure', async () => {
+    const { key } = await newKey({ limits: { tpm: 300 } });
+    const dense = '1,'.repeat(200); // about a token a character upstream; the estimate would reserve a quarter
+    const res = await anthropic(key, messages({ messages: [{ role: 'user', content: dense }] }));
+    expect(res.status).toBe(429);
+    const requested = 4 + 'user'.length + dense.length + 3 + 100; // framing, the message's strings, reply priming, max_tokens
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(`Limit 300, Requested ${requested}.`);
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
   });
 
   it('count_tokens refuses a body nested past MAX_JSON_DEPTH with a 400, as /v1/messages does, not a 500 from the recursive estimate', async () => {

@@ -106,4 +106,15 @@ describe('the chat relay over any reads', () => {
     expect(summary.completed).toBe(false);
     expect(out).toContain('upstream_stream_truncated');
   });
+
+  it('a usage chunk whose data spans two lines is read and stripped in one read as when cut apart', async () => {
+    const split = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [] }).slice(0, -1)},"usage"\ndata: :${JSON.stringify(usage)}}\n\n`;
+    const text = `${chunk('a')}${split}data: [DONE]\n\n`;
+    for (const cuts of [[], [chunk('a').length + 3]]) {
+      const { out, summary } = await relay(text, cuts, true);
+      expect(out).toBe(`${chunk('a')}data: [DONE]\n\n`);
+      expect(summary).toEqual({ completed: true, usage });
+    }
+  });
 });
+

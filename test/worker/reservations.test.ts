@@ -41,7 +41,11 @@ describe('legacy completions: every prompt, every best_of choice, the echo', () 
     const res = await call('/v1/completions', { key, body: { model: 'gpt-4o-mini', prompt: Array(20).fill('Hi'), best_of: 20, max_tokens: 100 } });
     expect(res.status).toBe(429);
     expect(res.headers.get('x-should-retry')).toBe('false');
-    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Request too large .* Limit 3000, Requested 40020/);
+    // Each prompt at its UTF-8 bytes (the bound), then 20 prompts × 20 choices × 100.
+    const requested = 20 * 'Hi'.length + 20 * 20 * 100;
+    const { error } = await res.json<{ error: { message: string } }>();
+    expect(error.message).toMatch(/^Request too large /);
+    expect(error.message).toContain(`Limit 3000, Requested ${requested}.`);
   });
 
   it('holds n and best_of to OpenAI\'s ranges, with a 400 naming the parameter', async () => {
@@ -145,8 +149,8 @@ describe('image generations that bill tokens', () => {
     const res = await callWithConfig(gptImageConfig(), '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 } });
     expect(res.status).toBe(429);
     expect(res.headers.get('x-should-retry')).toBe('false');
-    // Size and quality left to the upstream: the dearest, high at 1024×1536 (6,240 each), + the prompt's 2.
-    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 5000, Requested 12482/);
+    // Size and quality left to the upstream: the dearest, high at 1024×1536 (6,240 each), + the prompt's UTF-8 bytes.
+    expect((await res.json<{ error: { message: string } }>()).error.message).toContain(`Limit 5000, Requested ${2 * 6_240 + 'a cat'.length}.`);
   });
 
   it('models.<id>.imageOutputTokens bounds an image model the router cannot tell by name', async () => {
@@ -155,7 +159,7 @@ describe('image generations that bill tokens', () => {
     const { key } = await newKey({ limits: { tpm: 5_000 } });
     const res = await callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 } });
     expect(res.status).toBe(429);
-    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Requested 6002/);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toContain(`Requested ${2 * 3_000 + 'a cat'.length}.`);
   });
 });
 

@@ -7,8 +7,11 @@
  *   (`retry-after`, `x-should-retry`), plus `request-id` as Anthropic sends it;
  * - the key's limits as Anthropic's headers (`anthropic-ratelimit-{requests,tokens}-{limit,
  *   remaining,reset}`, reset as an RFC 3339 time) beside the router's `x-ratelimit-*`.
- * count_tokens is answered from the router's own estimate (the one reservations use): it
- * reaches no node, reserves nothing and counts against no limit.
+ * count_tokens is answered from the router's estimate — text at 4 ASCII characters a token,
+ * `limits.promptTokens: "estimate"`'s rule, whatever the setting: it is an answer a caller
+ * plans with, not a reservation, so it aims close, not high (Messages requests themselves
+ * reserve by the setting, the UTF-8 bound by default). It reaches no node, reserves nothing
+ * and counts against no limit.
  */
 import type { Context } from 'hono';
 import * as z from 'zod';
@@ -87,7 +90,7 @@ const CountTokensSchema = z.looseObject({
   tools: z.array(z.unknown()).optional(),
 });
 
-/** `POST /v1/messages/count_tokens`: the router's estimate of the prompt, as `{input_tokens}`. */
+/** `POST /v1/messages/count_tokens`: the router's estimate of the prompt (the heuristic, not the bound), as `{input_tokens}`. */
 export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
@@ -101,6 +104,6 @@ export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   }
   const body = parsed.data;
   resolveModel(config, body.model, key.models);
-  const system = body.system === undefined ? 0 : estimatePromptTokens({ messages: [{ role: 'system', content: body.system }] }, imageSize);
-  return c.json({ input_tokens: estimatePromptTokens(body, imageSize) + system });
+  const system = body.system === undefined ? 0 : estimatePromptTokens({ messages: [{ role: 'system', content: body.system }] }, imageSize, undefined, 'estimate');
+  return c.json({ input_tokens: estimatePromptTokens(body, imageSize, undefined, 'estimate') + system });
 }

@@ -10,6 +10,7 @@
  */
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { concatBytes } from '../../http/concat-bytes';
 
 /** AWS caps an event stream message at 16 MiB (prelude's total length). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -101,12 +102,5 @@ function frameLength(buf: Uint8Array, at: number): number {
 }
 
 function concat(pieces: Uint8Array[], length: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return pieces.length === 1 ? pieces[0]! : concatBytes(pieces, length);
 }
