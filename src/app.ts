@@ -1,7 +1,8 @@
 /**
  * Route wiring: the whole request path, readable top to bottom. Each step is a named
- * function from its own module; errors thrown anywhere leave through `onError` as
- * OpenAI-shaped JSON.
+ * function from its own module; errors thrown anywhere leave as OpenAI-shaped JSON
+ * (`failed`, Hono's `onError`). The hot `POST` routes reach `proxy` without Hono
+ * (`hot-routes.ts`).
  */
 import { type Context } from 'hono';
 import { Hono } from 'hono/tiny';
@@ -18,7 +19,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
-import { requestId, requestIdOf } from './http/request-id';
+import { requestId } from './http/request-id';
 import { modelAllowed, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
 import { parseJsonRequest, parseRequest } from './openai/requests';
@@ -33,7 +34,7 @@ import { recordRequest, type RequestRecord } from './usage/request-log';
 import type { RequestUnits } from './usage/cost';
 
 /** Every generating endpoint, by path (README "API"). */
-const PROXIED: [string, Endpoint][] = [
+export const PROXIED: [string, Endpoint][] = [
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
@@ -49,9 +50,9 @@ const PROXIED: [string, Endpoint][] = [
  * What the pipeline needs of one HTTP call: the request, the Worker's bindings and context,
  * the request id, and where admission's rate-limit headers go (every error after admission
  * carries them). Built from Hono's Context (`viaHono`) or, on the hot POST routes, directly
- * (`fetchRouter`).
+ * (`hot-routes.ts`).
  */
-interface Call {
+export interface Call {
   raw: Request;
   env: Bindings;
   ctx: ExecutionContext;
@@ -68,7 +69,7 @@ const viaHono = (c: Context<AppEnv>): Call => ({
 });
 
 /** POST to every generating endpoint: one pipeline. */
-async function proxy(c: Call, endpoint: Endpoint): Promise<Response> {
+export async function proxy(c: Call, endpoint: Endpoint): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.raw, c.env.ROUTER_KV, { xApiKey: endpoint === 'messages' });
   const caller = callerFromCf(c.raw.cf as Record<string, unknown> | undefined);
@@ -249,7 +250,7 @@ app.notFound((c) =>
 );
 
 /** Any thrown value as the caller's error response (the one place, for Hono's routes and the hot ones alike). */
-function failed(err: unknown, requestId: string | undefined, limits: Record<string, string> | undefined, admin: boolean): Response {
+export function failed(err: unknown, requestId: string | undefined, limits: Record<string, string> | undefined, admin: boolean): Response {
   if (!(err instanceof RouterError)) {
     console.error(JSON.stringify({ requestId, error: String(err), stack: (err as Error)?.stack }));
   }
@@ -259,39 +260,3 @@ function failed(err: unknown, requestId: string | undefined, limits: Record<stri
 }
 
 app.onError((err, c) => failed(err, c.get('requestId'), c.get('rateLimitHeaders'), c.get('admin') === true));
-
-/** The hot routes: `POST` to a generating endpoint, the path exactly as Hono would match it (no `%`, no trailing slash). */
-const HOT = new Map(PROXIED);
-
-/** The request's path as Hono reads it (`hono/utils/url` getPath) when it has no `%`; undefined otherwise. */
-function plainPath(url: string): string | undefined {
-  const start = url.indexOf('/', url.indexOf(':') + 4);
-  const query = url.indexOf('?', start);
-  const path = query < 0 ? url.slice(start) : url.slice(start, query);
-  return path.includes('%') ? undefined : path;
-}
-
-/**
- * The Worker's fetch: `POST` to a generating endpoint runs the pipeline straight away — the
- * same request id, pipeline and error response as through Hono, without its per-request
- * Context, request wrapper and middleware chain — and everything else goes to the app.
- */
-export function fetchRouter(request: Request, env: Bindings, ctx: ExecutionContext): Response | Promise<Response> {
-  const endpoint = request.method === 'POST' ? HOT.get(plainPath(request.url) ?? '') : undefined;
-  if (endpoint === undefined) return app.fetch(request, env, ctx);
-  return hot(request, env, ctx, endpoint);
-}
-
-async function hot(raw: Request, env: Bindings, ctx: ExecutionContext, endpoint: Endpoint): Promise<Response> {
-  const requestId = requestIdOf(raw.headers.get('x-request-id'));
-  let limits: Record<string, string> | undefined;
-  let response: Response;
-  try {
-    response = await proxy({ raw, env, ctx, requestId, limitHeaders: (headers) => (limits = headers) }, endpoint);
-  } catch (err) {
-    return failed(err, requestId, limits, false);
-  }
-  // The pipeline's answers carry the request id already (`answerHeaders`); set again only if one did not.
-  if (!response.headers.has('x-request-id')) response.headers.set('x-request-id', requestId);
-  return response;
-}

@@ -2,7 +2,7 @@
  * Worker entry: the HTTP app, the cron handler, and the Durable Object classes
  * wrangler.toml binds (see src/storage-schema.md).
  */
-import { fetchRouter } from './app';
+import { fetchRouter } from './hot-routes';
 import type { Bindings } from './bindings';
 
 export { RateLimiter } from './limits/limiter-do';

@@ -81,7 +81,7 @@ describe('caller errors', () => {
     expect(err.message).toBe('Invalid URL (GET /v1/nothing-here)');
   });
 
-  // POST to a generating endpoint skips Hono (`app.ts` fetchRouter): it must route as Hono would.
+  // POST to a generating endpoint skips Hono (`hot-routes.ts`): it must route as Hono would.
   it('the hot POST routes match paths as the app does: with a query string, a trailing slash (Hono\'s pattern router allows one) or an escaped letter', async () => {
     for (const path of ['/v1/chat/completions?trace=1', '/v1/chat/completions/', '/v1/chat/c%6Fmpletions']) {
       const res = await call(path, { key, body: chatBody() });
