@@ -1,8 +1,7 @@
 /**
  * Route wiring: the whole request path, readable top to bottom. Each step is a named
  * function from its own module; errors thrown anywhere leave as OpenAI-shaped JSON
- * (`failed`, Hono's `onError`). The hot `POST` routes reach `proxy` without Hono
- * (`hot-routes.ts`).
+ * (`failed`, Hono's `onError`).
  */
 import { type Context } from 'hono';
 import { Hono } from 'hono/tiny';
@@ -34,7 +33,7 @@ import { recordRequest, type RequestRecord } from './usage/request-log';
 import type { RequestUnits } from './usage/cost';
 
 /** Every generating endpoint, by path (README "API"). */
-export const PROXIED: [string, Endpoint][] = [
+const PROXIED: [string, Endpoint][] = [
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
@@ -49,8 +48,7 @@ export const PROXIED: [string, Endpoint][] = [
 /**
  * What the pipeline needs of one HTTP call: the request, the Worker's bindings and context,
  * the request id, and where admission's rate-limit headers go (every error after admission
- * carries them). Built from Hono's Context (`viaHono`) or, on the hot POST routes, directly
- * (`hot-routes.ts`).
+ * carries them). Built from Hono's Context (`viaHono`).
  */
 export interface Call {
   raw: Request;
@@ -249,8 +247,8 @@ app.notFound((c) =>
   errorResponse(new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' })),
 );
 
-/** Any thrown value as the caller's error response (the one place, for Hono's routes and the hot ones alike). */
-export function failed(err: unknown, requestId: string | undefined, limits: Record<string, string> | undefined, admin: boolean): Response {
+/** Any thrown value as the caller's error response (the one place). */
+function failed(err: unknown, requestId: string | undefined, limits: Record<string, string> | undefined, admin: boolean): Response {
   if (!(err instanceof RouterError)) {
     console.error(JSON.stringify({ requestId, error: String(err), stack: (err as Error)?.stack }));
   }

@@ -2,7 +2,7 @@
  * Worker entry: the HTTP app, the cron handler, and the Durable Object classes
  * wrangler.toml binds (see src/storage-schema.md).
  */
-import { fetchRouter } from './hot-routes';
+import { app } from './app';
 import type { Bindings } from './bindings';
 
 export { RateLimiter } from './limits/limiter-do';
@@ -11,7 +11,7 @@ export { HealthMonitor } from './health/monitor-do';
 export { UsageRollups } from './usage/rollups-do';
 
 export default {
-  fetch: fetchRouter,
+  fetch: app.fetch,
   /**
    * Every minute (cron runs in no particular colo): one probe cycle and table publish by the
    * HealthMonitor, which also re-arms its own alarm for sub-minute probing.
