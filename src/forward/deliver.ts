@@ -13,13 +13,16 @@ import { relayBytes, relaySse } from './relay';
 import type { SentAttempt } from './upstream';
 import { usageFromJson, type Usage } from './usage';
 
-function responseHeaders(upstream: Response): Headers {
-  const headers = new Headers();
-  for (const name of ['content-type', 'cache-control', 'content-disposition']) {
+const PASSED = ['content-type', 'cache-control', 'content-disposition'];
+
+/** The response's headers in one record (one native Headers build): the upstream's few, then the router's own. */
+function responseHeaders(upstream: Response, own: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of PASSED) {
     const value = upstream.headers.get(name);
-    if (value) headers.set(name, value);
+    if (value) headers[name] = value;
   }
-  return headers;
+  return Object.assign(headers, own);
 }
 
 /**
@@ -31,12 +34,18 @@ export function deliver(
   owner: ResponseOwner | undefined,
   sent: SentAttempt,
   relay: { deadline: number; idleMs: number; stripUsage: boolean; maxEventBytes: number },
+  /** The router's own headers (rate limits, request id, `x-router-*`), over the upstream's. */
+  own: Record<string, string>,
   /** Another provider or caller format (`providers/answer.ts`): translated or observed there. */
   shape?: AnswerShape,
 ): { response: Response; usage: Promise<Usage | undefined> } {
-  if (shape) return deliverShaped(shape, sent, relay);
+  if (shape) {
+    const shaped = deliverShaped(shape, sent, relay);
+    for (const [name, value] of Object.entries(own)) shaped.response.headers.set(name, value);
+    return shaped;
+  }
   const upstream = sent.response!;
-  const headers = responseHeaders(upstream);
+  const headers = responseHeaders(upstream, own);
   const format = ENDPOINTS[request.endpoint].stream;
   if (format === 'anthropic') throw new Error('Messages answers always have a shape (providers/answer.ts).');
   const rewrite = request.endpoint === 'responses' && owner ? responseIdTagger(owner) : undefined;

@@ -62,6 +62,8 @@ export interface ForwardInput {
   observe?: (nodeId: string, latencyMs: number, ok: boolean, error?: string) => void;
   incomingHeaders: Headers;
   requestId: string;
+  /** Headers every answer carries (rate limits, the request id); `x-router-*` are added here. */
+  answerHeaders: Record<string, string>;
   /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
   reserveNode?: (node: NodeConfig) => Promise<NodeReservation | undefined>;
   /** Reserve another attempt for the key after an abandoned one (tokens, budget); an error: the request ends with it. */
@@ -268,7 +270,9 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     }
 
     // Accepted, or a caller error (4xx) returned as it is.
-    const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes }, prepared.value.shape);
+    const own = { ...input.answerHeaders, 'x-router-node': attempt.node.id, 'x-router-model': attempt.model, 'x-router-attempts': String(walk.verdicts.length), 'x-router-route': route };
+    const relay = { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes };
+    const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, relay, own, prepared.value.shape);
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
       if (!generation(request)) observe(input, state, attempt.node.id, sent.latencyMs, true);

@@ -68,7 +68,7 @@ export async function readAnswerCapped(response: Response, limit: number): Promi
   const length = headers.get('content-length');
   const declared = length === null ? NaN : Number(length);
   if (Number.isFinite(declared) && declared <= limit && !headers.has('content-encoding') && !headers.has('transfer-encoding')) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = await response.bytes();
     return bytes.byteLength > limit ? null : bytes;
   }
   return readCapped(response.body, length, limit);
@@ -86,16 +86,12 @@ export async function readBodyCapped(request: Request, limit: number): Promise<U
   const drainBytes = Math.max(2 * limit, DRAIN_MIN_BYTES);
   // A declared length past what would be drained: answer at once (the upload is cut).
   const overflow: Overflow = Number.isFinite(declared) && declared > drainBytes ? cancel : (body, reader) => drainUpload(body, reader, drainBytes);
-  const bytes = whole ? await wholeWithin(request, limit) : await readCapped(request.body, length, limit, overflow);
-  if (bytes === null) {
+  const bytes = whole ? await request.bytes() : await readCapped(request.body, length, limit, overflow);
+  // Whole: the size is checked again after the read.
+  if (bytes === null || bytes.byteLength > limit) {
     throw new RouterError(413, `Request body is larger than the ${limit}-byte limit.`, { code: 'request_too_large' });
   }
   return bytes;
-}
-
-async function wholeWithin(request: Request, limit: number): Promise<Uint8Array | null> {
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  return bytes.byteLength > limit ? null : bytes;
 }
 
 /** A too-large upload is read and discarded up to at least this many bytes before the 413. */

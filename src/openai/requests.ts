@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { foldName, scanObject, type ScannedObject } from '../http/json-members';
+import { chatShapeHolds } from './chat-shape';
 import { ENDPOINTS, type Endpoint } from './endpoints';
 
 const Model = z.string().min(1);
@@ -154,9 +155,11 @@ function tooDeep(): RouterError {
  * `MAX_JSON_DEPTH` deep (the estimator walks it recursively), each name once (`json-members.ts`).
  * Every JSON route reads its body through this (`/v1/messages/count_tokens` too).
  */
+const decoder = new TextDecoder();
+
 export function parseJsonObject(bytes: Uint8Array): { json: Record<string, unknown>; scanned: ScannedObject } {
   let json: unknown;
-  const text = new TextDecoder().decode(bytes);
+  const text = decoder.decode(bytes);
   try {
     json = JSON.parse(text);
   } catch {
@@ -177,12 +180,17 @@ export function parseJsonObject(bytes: Uint8Array): { json: Record<string, unkno
   return { json: json as Record<string, unknown>, scanned: scan.object };
 }
 
-function parseJson(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
-  const { json, scanned } = parseJsonObject(bytes);
-  checkSpelling(scanned);
+function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, json: Record<string, unknown>): Record<string, unknown> {
   const parsed = SCHEMAS[endpoint].safeParse(json);
   if (!parsed.success) throw invalid(parsed.error);
-  const body = parsed.data as Base['body'];
+  return parsed.data;
+}
+
+/** A JSON endpoint's body, parsed and checked (no promise: nothing in it waits). */
+export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
+  const { json, scanned } = parseJsonObject(bytes);
+  checkSpelling(scanned);
+  const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];
   const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
   return { kind: 'json', endpoint, raw: bytes, scanned, body, stream };
 }
@@ -227,5 +235,5 @@ export async function parseRequest(endpoint: Endpoint, bytes: Uint8Array, conten
     }
     return parseMultipart(endpoint, bytes, contentType);
   }
-  return parseJson(endpoint, bytes);
+  return parseJsonRequest(endpoint, bytes);
 }

@@ -66,10 +66,14 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   const native = callerFormat === 'anthropic' ? adapter.messagesTarget?.(attempt.node, attempt.model, request.stream) : undefined;
   const target = native ?? adapter.target(attempt.node, attempt.model, routerPath, { stream: request.stream });
   if (!target.ok) return target;
+  let maxTokens: number | undefined;
   const tctx: TranslationContext = {
     model: attempt.model,
     upstreamModel: attempt.upstreamModel,
-    maxTokens: callerCap(request) ?? defaultCap(cx.config, request, attempt.model) ?? cx.config.limits.defaultMaxTokens,
+    // Read only by translations: a pass-through attempt never works it out.
+    get maxTokens() {
+      return (maxTokens ??= callerCap(request) ?? defaultCap(cx.config, request, attempt.model) ?? cx.config.limits.defaultMaxTokens);
+    },
     includeUsage: (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true,
   };
   let body: BodyInit;

@@ -80,6 +80,23 @@ describe('caller errors', () => {
     const err = await expectError(await call('/v1/nothing-here', { key }), 404, 'unknown_url');
     expect(err.message).toBe('Invalid URL (GET /v1/nothing-here)');
   });
+
+  it('POST routes match paths with a query string, a trailing slash (Hono\'s pattern router allows one) or an escaped letter', async () => {
+    for (const path of ['/v1/chat/completions?trace=1', '/v1/chat/completions/', '/v1/chat/c%6Fmpletions']) {
+      const res = await call(path, { key, body: chatBody() });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('x-request-id'), path).toMatch(/^req_/);
+      expect(res.headers.get('x-router-node'), path).toBe('n-us');
+    }
+    const err = await expectError(await call('/v1/chat/completions/x', { key, body: chatBody() }), 404, 'unknown_url');
+    expect(err.message).toBe('Invalid URL (POST /v1/chat/completions/x)');
+  });
+
+  it('an error on a POST route carries the caller\'s request id', async () => {
+    const res = await call('/v1/chat/completions', { key, body: '{"model":', headers: { 'x-request-id': 'trace-7' } });
+    await expectError(res, 400, 'invalid_json');
+    expect(res.headers.get('x-request-id')).toBe('trace-7');
+  });
 });
 
 describe('upstream and configuration errors', () => {
