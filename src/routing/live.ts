@@ -95,6 +95,40 @@ export interface LiveLens {
   explore?(nodeId: string, tableMs: number, leaderMs: number): boolean;
 }
 
+/** What a sample may tell, beyond its figure. */
+export interface Evidence {
+  /**
+   * A JSON answer's share of a typical answer's evidence about decoding (0–1; default 1). An
+   * answer that wrote little carries little decode time, so it cannot show how long the
+   * scope's usual answers take on the node: 30 one-token answers on a node whose decoding
+   * slowed read as "no excess" and, at full weight, undid what long answers had shown (the
+   * node ranked fastest for JSON). So its weight is scaled by its share, and its good news
+   * counts only as far as that share: the sample is `max(ms, share·ms + (1 − share)·level)`
+   * (the rest of the level is taken as the view holds it) — even after a gap, when the view's
+   * own weight has decayed and one sample would otherwise stand for the node. Bad news counts
+   * as measured. See `observeAnswer`.
+   */
+  share?: number;
+  /**
+   * The caller chose the node (a pinned Responses follow-up): ranking did not. Only bad news
+   * counts — a sample past `PEAK_RISE` of the node's level (a failing or slowed node is still
+   * noticed); anything else, failures included, leaves the view and its probes alone (failures
+   * go to the breaker). A forced request goes to its node whatever the ranking, so its good
+   * news would let one caller bring everyone's traffic back to a node as fast as it likes —
+   * by writing one-token answers there, say; unforced traffic only reaches a node the
+   * ranking sends it to, and a node out of favour only through probes, one per gap.
+   */
+  forced?: boolean;
+}
+
+/**
+ * What a JSON answer may teach: `feed` everything; `forced` (the caller chose the node) only
+ * bad news (`Evidence.forced`), and not the per-token reference; `learn` (live view disabled,
+ * or a long prompt: its prefill is in the base) only the reference; `none` (the caller's own
+ * hosts were part of its time: remote images, files) nothing.
+ */
+export type AnswerUse = 'feed' | 'forced' | 'learn' | 'none';
+
 const MAX_ENTRIES = 2_000;
 /** A rise counts at once when two samples in a row show it past this factor; smaller drifts are averaged in. */
 const PEAK_RISE = 1.5;
@@ -132,11 +166,14 @@ export class LiveView {
    * `offset` (JSON answers): what was taken out of the answer's time (`output-rate.ts`), so
    * `ms + offset` is the whole answer: rises are judged, and drifts averaged in, as the whole
    * answer's ratio to what was expected of it — a long answer's noise is not read as the base's.
+   * `how` (`Evidence`): an answer's share of a typical one's evidence, and whether the caller forced the node.
    */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false): boolean {
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false, how: Evidence = {}): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
-    const track = { last: ms, weight: worth(ms, offset), at: now };
+    if (how.forced && !(ok && s && PEAK_RISE < (ms + offset) / Math.max(1, s.ewma + (answer ? s.excess : 0) + offset))) return false;
+    const share = Math.min(1, Math.max(0, how.share ?? 1));
+    const track = { last: ms, weight: worth(ms, offset) * share, at: now };
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) {
@@ -162,11 +199,13 @@ export class LiveView {
     // answer's small offset with a long one's large one, and miss a node whose decoding slowed).
     const peak = ratio > JUMP ? ms : answer ? Math.min(ratio, t.ratio ?? ratio) * expected - offset : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
-    const v = worth(level, offset);
+    const v = worth(level, offset) * share;
+    // Good news counts only as far as the answer's tokens could show it (`Evidence.share`); the rest is taken as the view holds it.
+    const seen = Math.max(ms, share * ms + (1 - share) * level);
     const held = t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
-    const next = rise ? peak : offset === 0 ? w * level + (1 - w) * ms : (held * level + v * ms) / (held + v);
+    const next = rise ? peak : offset === 0 ? w * level + (1 - w) * seen : (held * level + v * seen) / (held + v);
     const track2 = { last: ms, ratio, weight: rise ? v : held + v, at: Math.max(t.at, now) };
     if (answer) s.answers = track2;
     else s.first = track2;
@@ -175,7 +214,8 @@ export class LiveView {
     if (answer && s.first && now - s.first.at < FRESH * this.options.ewmaMs) {
       // A rise counts at once; otherwise each answer moves the excess by its share of the evidence,
       // shrunk toward none by `EXCESS_PRIOR` of its own worth (one answer is noisy).
-      const excess = rise ? next - s.ewma : (held * s.excess + v * (ms - s.ewma)) / (held + v + EXCESS_PRIOR * v);
+      // (An answer that showed a share of what it could is shrunk by that share of its weight.)
+      const excess = rise ? next - s.ewma : (held * s.excess + v * (seen - s.ewma)) / (held + v + EXCESS_PRIOR * v * share);
       s.excess = Math.max(1 - s.ewma, excess);
       return rise;
     }
@@ -191,14 +231,19 @@ export class LiveView {
 
   /**
    * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
-   * Returns the base-equivalent ms (what the tables record too). `feed: false` (live view
-   * disabled) only learns the per-token reference. An answer that cannot be compared yet
+   * Returns the base-equivalent ms (what the tables record too). `use` (`AnswerUse`) says what
+   * it may teach. Its `share` of the evidence is `tokens / typical`, at most 1, where typical
+   * is the scope's mean answer size (`OutputRates.typicalTokens`): an answer of the usual size
+   * or longer counts in full, a one-token answer about nothing. An answer that cannot be compared yet
    * (much longer than usual while the per-token time is unknown) settles a probe and
    * teaches the slope, and leaves the estimate alone.
    */
-  observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, feed = true): number {
-    const n = this.rates.observe(scope, model, nodeId, ms, tokens, now);
-    if (!feed) return n.ms;
+  observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, use: AnswerUse = 'feed'): number {
+    const typical = this.rates.typicalTokens(scope, model, now);
+    const share = typical > 0 ? Math.min(1, tokens / typical) : 1;
+    const n = this.rates.observe(scope, model, nodeId, ms, tokens, now, use === 'feed' || use === 'learn');
+    if (use === 'learn' || use === 'none') return n.ms;
+    const forced = use === 'forced';
     if (n.offset > 0 && !this.split.has(scope)) this.forgetUnsplit(scope);
     if (!n.comparable) {
       const s = this.stats.get(`${scope}>${nodeId}`);
@@ -208,12 +253,13 @@ export class LiveView {
     const key = `${scope}>${nodeId}`;
     const before = this.stats.get(key);
     const level = before && before.ewma + before.excess;
-    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true);
-    const s = this.stats.get(key)!;
+    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true, { share, forced });
+    const s = this.stats.get(key);
+    if (!s || (forced && !rose)) return n.ms;
     if (n.offset === 0 && tokens > 0) s.unsplit = true;
     // A node whose answers rose teaches the reference nothing until it is back near its level before (`output-rate.ts`).
     if (rose) {
-      this.rates.hold(scope, model, nodeId, ms, tokens, now);
+      this.rates.hold(scope, model, nodeId, ms, tokens, now, !forced);
       s.held ??= level;
     } else if (s.held === undefined || s.ewma + s.excess <= s.held * PEAK_RISE) {
       this.rates.release(scope, model, nodeId, ms, tokens, now);
