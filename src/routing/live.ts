@@ -102,11 +102,12 @@ export interface Evidence {
    * answer that wrote little carries little decode time, so it cannot show how long the
    * scope's usual answers take on the node: 30 one-token answers on a node whose decoding
    * slowed read as "no excess" and, at full weight, undid what long answers had shown (the
-   * node ranked fastest for JSON). So its weight is scaled by its share, and its good news
-   * counts only as far as that share: the sample is `max(ms, share·ms + (1 − share)·level)`
-   * (the rest of the level is taken as the view holds it) — even after a gap, when the view's
-   * own weight has decayed and one sample would otherwise stand for the node. Bad news counts
-   * as measured. See `observeAnswer`.
+   * node ranked fastest for JSON). So it counts only as far as that share: its sample is
+   * `share·ms + (1 − share)·level` (the rest of the level is taken as the view holds it), and
+   * the shrink of the excess toward none is scaled by it too — this holds even after a gap,
+   * when the view's own weight has decayed and one sample would otherwise stand for the node.
+   * Symmetric (bad news shrunk alike), so noise does not bias the level up; a rise (two in a
+   * row, or one jump) still counts at once, as measured. See `observeAnswer`.
    */
   share?: number;
   /**
@@ -173,7 +174,7 @@ export class LiveView {
     const s = this.stats.get(key);
     if (how.forced && !(ok && s && PEAK_RISE < (ms + offset) / Math.max(1, s.ewma + (answer ? s.excess : 0) + offset))) return false;
     const share = Math.min(1, Math.max(0, how.share ?? 1));
-    const track = { last: ms, weight: worth(ms, offset) * share, at: now };
+    const track = { last: ms, weight: worth(ms, offset), at: now };
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) {
@@ -199,9 +200,9 @@ export class LiveView {
     // answer's small offset with a long one's large one, and miss a node whose decoding slowed).
     const peak = ratio > JUMP ? ms : answer ? Math.min(ratio, t.ratio ?? ratio) * expected - offset : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
-    const v = worth(level, offset) * share;
-    // Good news counts only as far as the answer's tokens could show it (`Evidence.share`); the rest is taken as the view holds it.
-    const seen = Math.max(ms, share * ms + (1 - share) * level);
+    const v = worth(level, offset);
+    // An answer shows only its share of what the view holds (`Evidence.share`); the rest is taken as the view holds it.
+    const seen = share * ms + (1 - share) * level;
     const held = t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
