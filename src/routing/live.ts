@@ -102,12 +102,16 @@ export interface Evidence {
    * answer that wrote little carries little decode time, so it cannot show how long the
    * scope's usual answers take on the node: 30 one-token answers on a node whose decoding
    * slowed read as "no excess" and, at full weight, undid what long answers had shown (the
-   * node ranked fastest for JSON). So it counts only as far as that share: its sample is
-   * `share·ms + (1 − share)·level` (the rest of the level is taken as the view holds it), and
-   * the shrink of the excess toward none is scaled by it too — this holds even after a gap,
-   * when the view's own weight has decayed and one sample would otherwise stand for the node.
-   * Symmetric (bad news shrunk alike), so noise does not bias the level up; a rise (two in a
-   * row, or one jump) still counts at once, as measured. See `observeAnswer`.
+   * node ranked fastest for JSON). So:
+   * - an answer under `SHORT` of the typical size is too short to tell: like a forced one, it
+   *   counts only as bad news (past `PEAK_RISE` of the level: a rise still counts at once).
+   *   Not weighed down instead: once the view's own weight has decayed (a probe's gap), any
+   *   one sample stands for the node, however little its weight, and a series compounds;
+   * - a longer one moves the excess by what it showed plus the part of the current excess its
+   *   tokens could not show (`(1 − share) × excess`): a node whose decoding slowed, answering
+   *   at a quarter of the usual size, shows a quarter of its excess, and is read as it is.
+   * Where no first byte is fresh (JSON-only), the level is not split into base and decoding,
+   * so answers past `SHORT` count as measured. See `observeAnswer`.
    */
   share?: number;
   /**
@@ -139,6 +143,8 @@ const JUMP = 4;
 const FRESH = 3;
 /** How many answers' worth of "no excess" an excess is shrunk toward. */
 const EXCESS_PRIOR = 2;
+/** An answer under this share of the scope's typical size is too short to tell its node's decoding (`Evidence.share`). */
+const SHORT = 0.25;
 
 /**
  * What one sample tells of the base: a first byte all of it (1); a JSON answer's noise scales
@@ -172,8 +178,13 @@ export class LiveView {
   observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false, how: Evidence = {}): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
-    if (how.forced && !(ok && s && PEAK_RISE < (ms + offset) / Math.max(1, s.ewma + (answer ? s.excess : 0) + offset))) return false;
     const share = Math.min(1, Math.max(0, how.share ?? 1));
+    const bad = ok && s !== undefined && PEAK_RISE < (ms + offset) / Math.max(1, s.ewma + (answer ? s.excess : 0) + offset);
+    if (how.forced && !bad) return false;
+    if (share < SHORT && !bad) {
+      if (s) delete s.probeBar; // inconclusive: the gap stands
+      return false;
+    }
     const track = { last: ms, weight: worth(ms, offset), at: now };
     if (!s) {
       if (!ok) return false;
@@ -201,12 +212,10 @@ export class LiveView {
     const peak = ratio > JUMP ? ms : answer ? Math.min(ratio, t.ratio ?? ratio) * expected - offset : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
     const v = worth(level, offset);
-    // An answer shows only its share of what the view holds (`Evidence.share`); the rest is taken as the view holds it.
-    const seen = share * ms + (1 - share) * level;
     const held = t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
-    const next = rise ? peak : offset === 0 ? w * level + (1 - w) * seen : (held * level + v * seen) / (held + v);
+    const next = rise ? peak : offset === 0 ? w * level + (1 - w) * ms : (held * level + v * ms) / (held + v);
     const track2 = { last: ms, ratio, weight: rise ? v : held + v, at: Math.max(t.at, now) };
     if (answer) s.answers = track2;
     else s.first = track2;
@@ -215,8 +224,9 @@ export class LiveView {
     if (answer && s.first && now - s.first.at < FRESH * this.options.ewmaMs) {
       // A rise counts at once; otherwise each answer moves the excess by its share of the evidence,
       // shrunk toward none by `EXCESS_PRIOR` of its own worth (one answer is noisy).
-      // (An answer that showed a share of what it could is shrunk by that share of its weight.)
-      const excess = rise ? next - s.ewma : (held * s.excess + v * (seen - s.ewma)) / (held + v + EXCESS_PRIOR * v * share);
+      // What a shorter answer's tokens could not show of the excess is taken as the view holds it (`Evidence.share`).
+      const shown = ms - s.ewma + (1 - share) * Math.max(0, s.excess);
+      const excess = rise ? next - s.ewma : (held * s.excess + v * shown) / (held + v + EXCESS_PRIOR * v);
       s.excess = Math.max(1 - s.ewma, excess);
       return rise;
     }
