@@ -129,10 +129,10 @@ export interface Evidence {
 /**
  * What a JSON answer may teach: `feed` everything; `forced` (the caller chose the node) only
  * bad news (`Evidence.forced`), and not the per-token reference; `learn` (live view disabled,
- * or a long prompt: its prefill is in the base) only the reference; `none` (the caller's own
- * hosts were part of its time: remote images, files) nothing.
+ * or a long prompt: its prefill is in the base) only the reference. (An answer timed partly
+ * against the caller's own hosts teaches nothing and is not passed here: `forward/engine.ts`.)
  */
-export type AnswerUse = 'feed' | 'forced' | 'learn' | 'none';
+export type AnswerUse = 'feed' | 'forced' | 'learn';
 
 const MAX_ENTRIES = 2_000;
 /** A rise counts at once when two samples in a row show it past this factor; smaller drifts are averaged in. */
@@ -243,9 +243,9 @@ export class LiveView {
   /**
    * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
    * Returns the base-equivalent ms (what the tables record too). `use` (`AnswerUse`) says what
-   * it may teach. Its `share` of the evidence is `tokens / typical`, at most 1, where typical
-   * is the scope's mean answer size (`OutputRates.typicalTokens`): an answer of the usual size
-   * or longer counts in full, a one-token answer about nothing. An answer that cannot be compared yet
+   * it may teach. Its `share` is `tokens / typical`, at most 1, where typical is the scope's
+   * mean answer size (`OutputRates.typicalTokens`): an answer of the usual size or longer
+   * counts in full, one under `SHORT` of it only as bad news (`Evidence.share`). An answer that cannot be compared yet
    * (much longer than usual while the per-token time is unknown) settles a probe and
    * teaches the slope, and leaves the estimate alone.
    */
@@ -253,7 +253,7 @@ export class LiveView {
     const typical = this.rates.typicalTokens(scope, model, now);
     const share = typical > 0 ? Math.min(1, tokens / typical) : 1;
     const n = this.rates.observe(scope, model, nodeId, ms, tokens, now, use === 'feed' || use === 'learn');
-    if (use === 'learn' || use === 'none') return n.ms;
+    if (use === 'learn') return n.ms;
     const forced = use === 'forced';
     if (n.offset > 0 && !this.split.has(scope)) this.forgetUnsplit(scope);
     if (!n.comparable) {
