@@ -102,16 +102,18 @@ export interface Evidence {
    * answer that wrote little carries little decode time, so it cannot show how long the
    * scope's usual answers take on the node: 30 one-token answers on a node whose decoding
    * slowed read as "no excess" and, at full weight, undid what long answers had shown (the
-   * node ranked fastest for JSON). So:
-   * - an answer under `SHORT` of the typical size is too short to tell: like a forced one, it
-   *   counts only as bad news (past `PEAK_RISE` of the level: a rise still counts at once).
-   *   Not weighed down instead: once the view's own weight has decayed (a probe's gap), any
-   *   one sample stands for the node, however little its weight, and a series compounds;
-   * - a longer one moves the excess by what it showed plus the part of the current excess its
-   *   tokens could not show (`(1 − share) × excess`): a node whose decoding slowed, answering
-   *   at a quarter of the usual size, shows a quarter of its excess, and is read as it is.
-   * Where no first byte is fresh (JSON-only), the level is not split into base and decoding,
-   * so answers past `SHORT` count as measured. See `observeAnswer`.
+   * node ranked fastest for JSON). So where an answer would move the excess (first bytes
+   * fresh), one under `SHORT` of the typical size is too short to tell: like a forced one, it
+   * counts only as bad news (past `PEAK_RISE` of the level: a rise still counts at once),
+   * and as a probe settles its gap by its first token. Not weighed down instead: once the
+   * view's own weight has decayed (a probe's gap), any one sample stands for the node however
+   * little its weight, and a series compounds. (Moving the excess by what an answer showed
+   * plus what its tokens could not show, or shrinking short answers toward the level, made
+   * the excess sticky: sim mixed 1.1 → 1.5% over the oracle. `SHORT` 0.25 or 0.1: mixed seed
+   * 7 at 2.9%, 0.05: 2.2%, main 1.3%; other seeds within ±0.3.) Where no first byte is fresh
+   * (JSON-only) the level is not split into base and decoding, and short answers carry most
+   * of what is known of the base (`worth`): they count as measured (gating them cost sim
+   * JSON ~0.5 points). See `observeAnswer`.
    */
   share?: number;
   /**
@@ -143,8 +145,8 @@ const JUMP = 4;
 const FRESH = 3;
 /** How many answers' worth of "no excess" an excess is shrunk toward. */
 const EXCESS_PRIOR = 2;
-/** An answer under this share of the scope's typical size is too short to tell its node's decoding (`Evidence.share`). */
-const SHORT = 0.25;
+/** Where first bytes are fresh, an answer under this share of the scope's typical size is too short to tell its node's decoding (`Evidence.share`). */
+const SHORT = 0.05;
 
 /**
  * What one sample tells of the base: a first byte all of it (1); a JSON answer's noise scales
@@ -181,8 +183,10 @@ export class LiveView {
     const share = Math.min(1, Math.max(0, how.share ?? 1));
     const bad = ok && s !== undefined && PEAK_RISE < (ms + offset) / Math.max(1, s.ewma + (answer ? s.excess : 0) + offset);
     if (how.forced && !bad) return false;
-    if (share < SHORT && !bad) {
-      if (s) delete s.probeBar; // inconclusive: the gap stands
+    // Short answers are judged only where they would move the excess (first bytes fresh): see `Evidence.share`.
+    const fresh = answer && s?.first !== undefined && now - s.first.at < FRESH * this.options.ewmaMs;
+    if (fresh && share < SHORT && !bad) {
+      if (s) this.settle(s, ok, ms); // as a probe: its first token came (not its decoding)
       return false;
     }
     const track = { last: ms, weight: worth(ms, offset), at: now };
@@ -195,10 +199,7 @@ export class LiveView {
       this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
-    if (s.probeBar !== undefined) {
-      s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
-      delete s.probeBar;
-    }
+    this.settle(s, ok, ms);
     if (!ok) return false;
     const t = (answer ? s.answers : s.first) ?? { ...track, weight: 0 };
     const excess = answer ? s.excess : 0;
@@ -224,9 +225,7 @@ export class LiveView {
     if (answer && s.first && now - s.first.at < FRESH * this.options.ewmaMs) {
       // A rise counts at once; otherwise each answer moves the excess by its share of the evidence,
       // shrunk toward none by `EXCESS_PRIOR` of its own worth (one answer is noisy).
-      // What a shorter answer's tokens could not show of the excess is taken as the view holds it (`Evidence.share`).
-      const shown = ms - s.ewma + (1 - share) * Math.max(0, s.excess);
-      const excess = rise ? next - s.ewma : (held * s.excess + v * shown) / (held + v + EXCESS_PRIOR * v);
+      const excess = rise ? next - s.ewma : (held * s.excess + v * (ms - s.ewma)) / (held + v + EXCESS_PRIOR * v);
       s.excess = Math.max(1 - s.ewma, excess);
       return rise;
     }
@@ -240,12 +239,19 @@ export class LiveView {
     return rise;
   }
 
+  /** A probe's outcome, if one is out: a fast one resets the gap, a slow one doubles it. */
+  private settle(s: LiveStat, ok: boolean, ms: number): void {
+    if (s.probeBar === undefined) return;
+    s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
+    delete s.probeBar;
+  }
+
   /**
    * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
    * Returns the base-equivalent ms (what the tables record too). `use` (`AnswerUse`) says what
    * it may teach. Its `share` is `tokens / typical`, at most 1, where typical is the scope's
    * mean answer size (`OutputRates.typicalTokens`): an answer of the usual size or longer
-   * counts in full, one under `SHORT` of it only as bad news (`Evidence.share`). An answer that cannot be compared yet
+   * counts in full; one under `SHORT` of it, where it would move the excess, only as bad news (`Evidence.share`). An answer that cannot be compared yet
    * (much longer than usual while the per-token time is unknown) settles a probe and
    * teaches the slope, and leaves the estimate alone.
    */
