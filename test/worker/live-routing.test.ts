@@ -117,6 +117,9 @@ describe('live view', () => {
       return nodes;
     };
     for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { completionTokens: 1000, msPerToken: 1 });
+    // On loopback every node is as near as the next: give the others their distance.
+    await setNode('n-us', { latencyMs: 40 });
+    await setNode('n-ap', { latencyMs: 80 });
     const first = await respond({ max_output_tokens: 60 });
     expect(first.node).toBe('n-eu');
     expect(await served([20, 60, 20, 60, 60, 20, 60])).toEqual(Array(7).fill('n-eu'));
