@@ -5,7 +5,8 @@
  * so the simulator exercises the code that ships, not a copy of it.
  */
 import type { HealthConfig, NodeConfig, RoutingConfig } from '../config/schema';
-import { buildTable, liveFailureRates, nodeOffsets, type HealthState, type NodeStat, type RouteTable } from '../routing/scores';
+import { networkModel } from '../routing/network';
+import { buildTable, liveFailureRates, type HealthState, type NodeStat, type RouteTable } from '../routing/scores';
 import type { Transition } from './alerts';
 import { INITIAL_HEALTH, nextHealth, type LiveStats, type NodeHealth, type ProbeResult } from './state';
 
@@ -59,8 +60,8 @@ export function buildTables(
   now: number,
 ): { tables: RouteTable[]; live: Record<string, LiveStats> } {
   const health: Record<string, HealthState> = Object.fromEntries(nodes.map((n) => [n.id, states[n.id]?.state ?? 'healthy']));
-  const offsets = nodeOffsets(colos, nodes, routing, now);
-  const tables = colos.map((c) => buildTable(c.colo, c.coords, c.stats, nodes, health, routing, now, offsets));
-  tables.push(buildTable('_default', undefined, {}, nodes, health, routing, now, offsets));
+  const { offsets, msPerKm } = networkModel(colos, nodes, routing, now);
+  const tables = colos.map((c) => buildTable(c.colo, c.coords, c.stats, nodes, health, routing, now, offsets, msPerKm));
+  tables.push(buildTable('_default', undefined, {}, nodes, health, routing, now, offsets, msPerKm));
   return { tables, live: liveFailureRates(colos, routing.halfLifeMs, now) };
 }

@@ -17,8 +17,9 @@
  * `usage.completion_tokens` (`output-rate.ts`): the answer's ms less the scope's reference
  * ms per output token × what it wrote — the same unit as a first byte, so one exploration
  * and one spreading serve streams and JSON alike. Its rise is judged as the whole answer's
- * ratio to what was expected of it, and drifts are averaged in weighted by what the answer
- * tells of the base (`worth`).
+ * ratio to what was expected of it (two in a row: the lesser of their two ratios, since
+ * answers differ in size), and drifts are averaged in weighted by what the answer tells of
+ * the base (`worth`).
  *
  * Lens by traffic kind: a node whose decoding slowed still has the best first byte but no
  * longer the best answer. Per node the view keeps the first-byte estimate and what its JSON
@@ -52,6 +53,8 @@ import { OutputRates } from './output-rate';
 interface Track {
   /** The previous sample, for the two-in-a-row peak. */
   last: number;
+  /** Its whole answer's ratio to what was expected of it (JSON answers: their two-in-a-row peak). */
+  ratio?: number;
   /** Evidence at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
   weight: number;
   at: number;
@@ -72,6 +75,10 @@ interface LiveStat {
    * a minimum of noisy estimates is biased low, and kept re-trying nodes that never were that fast.
    */
   best: number;
+  /** Its answers rose from this level (first byte + excess): the per-token reference does not learn from them until they are back within `PEAK_RISE` of it. */
+  held?: number;
+  /** Fed by a whole answer while the per-token reference was unknown (`forgetUnsplit`). */
+  unsplit?: true;
   /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
   risen?: true;
   gap: number;
@@ -107,6 +114,9 @@ const worth = (base: number, offset: number) => (offset <= 0 ? 1 : (Math.max(1, 
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
 
+  /** Scopes whose answers have been split (a per-token reference known): `forgetUnsplit` has run. */
+  private readonly split = new Set<string>();
+
   private readonly options: LiveConfig;
 
   /** Reference ms per output token per (scope, model), learnt from JSON answers. */
@@ -129,7 +139,10 @@ export class LiveView {
     const track = { last: ms, weight: worth(ms, offset), at: now };
     if (!s) {
       if (!ok) return false;
-      if (this.stats.size >= MAX_ENTRIES) this.stats.clear();
+      if (this.stats.size >= MAX_ENTRIES) {
+        this.stats.clear();
+        this.split.clear();
+      }
       this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
@@ -145,14 +158,16 @@ export class LiveView {
     // Ratios of whole answers (a first byte: offset 0): what this sample, and the lesser of it and the previous one, show.
     const expected = Math.max(1, level + offset);
     const ratio = (ms + offset) / expected;
-    const peak = ratio > JUMP ? ms : Math.min(ms, t.last);
+    // Answers: the lesser of the two ratios (answers differ in size: the lesser base-equivalent ms would mix a short
+    // answer's small offset with a long one's large one, and miss a node whose decoding slowed).
+    const peak = ratio > JUMP ? ms : answer ? Math.min(ratio, t.ratio ?? ratio) * expected - offset : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
     const v = worth(level, offset);
     const held = t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
     const next = rise ? peak : offset === 0 ? w * level + (1 - w) * ms : (held * level + v * ms) / (held + v);
-    const track2 = { last: ms, weight: rise ? v : held + v, at: Math.max(t.at, now) };
+    const track2 = { last: ms, ratio, weight: rise ? v : held + v, at: Math.max(t.at, now) };
     if (answer) s.answers = track2;
     else s.first = track2;
     s.at = Math.max(s.at, now);
@@ -184,14 +199,37 @@ export class LiveView {
   observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, feed = true): number {
     const n = this.rates.observe(scope, model, nodeId, ms, tokens, now);
     if (!feed) return n.ms;
+    if (n.offset > 0 && !this.split.has(scope)) this.forgetUnsplit(scope);
     if (!n.comparable) {
       const s = this.stats.get(`${scope}>${nodeId}`);
       if (s) delete s.probeBar; // inconclusive: the gap stands
       return n.ms;
     }
-    // A node whose speed changed: its older answers no longer describe it, nor the per-token time.
-    if (this.observe(scope, nodeId, n.ms, true, now, n.offset, true)) this.rates.restart(scope, model, nodeId, ms, tokens, now);
+    const key = `${scope}>${nodeId}`;
+    const before = this.stats.get(key);
+    const level = before && before.ewma + before.excess;
+    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true);
+    const s = this.stats.get(key)!;
+    if (n.offset === 0 && tokens > 0) s.unsplit = true;
+    // A node whose answers rose teaches the reference nothing until it is back near its level before (`output-rate.ts`).
+    if (rose) {
+      this.rates.hold(scope, model, nodeId, ms, tokens, now);
+      s.held ??= level;
+    } else if (s.held === undefined || s.ewma + s.excess <= s.held * PEAK_RISE) {
+      this.rates.release(scope, model, nodeId, ms, tokens, now);
+      delete s.held;
+    }
     return n.ms;
+  }
+
+  /**
+   * The scope's first split answer: figures fed by whole answers before the per-token reference
+   * was known are in another unit (the whole answer, not its base) and, being bad news, would
+   * stand — a node answered once that way stayed out of reach. Forgotten once; the table stands in.
+   */
+  private forgetUnsplit(scope: string): void {
+    this.split.add(scope);
+    for (const [key, s] of this.stats) if (s.unsplit && key.startsWith(`${scope}>`)) this.stats.delete(key);
   }
 
   /**

@@ -15,8 +15,14 @@
  * learn a node's slower decoding and excuse it (and, measured in `npm run sim`, is noisier):
  * a node whose answers slow down, in base or per token, shows it at once. `live.ts` judges
  * rises on the whole answer's ratio to what was expected of it (`ms + offset` against its
- * estimate + offset), so a long answer's noise is not read as the base's; a node that rose is
- * re-learnt from that answer on (`restart`), so its older answers stop shaping the reference.
+ * estimate + offset), so a long answer's noise is not read as the base's.
+ *
+ * A node whose answers rose is *held* (`hold`): its fit stays in the reference as it was before
+ * the rise (not decaying), and its answers teach nothing, until the live view sees it back near
+ * its level (`release`). An isolate samples mostly its leader, so a reference that learnt from a
+ * slowed leader's answers would soon be that node's new slope: its answers would come out as
+ * fast as before (sim: 2.5× slower decoding read as none within a minute) and its estimate, in a
+ * unit every other node's figure is no longer in, would drift back down.
  *
  * Until the slope is known (every answer of about the same size), an answer much longer than
  * the node's usual one is `comparable: false`: its time cannot tell a long answer from a slow
@@ -38,6 +44,11 @@ interface Fit {
   xx: number;
   xy: number;
   at: number;
+  /** Held (`hold`): counts as it was at the rise, does not decay, learns nothing. */
+  held?: true;
+  /** The answer before the latest (a rise shows in two in a row: `hold` takes both back out). */
+  prev?: { ms: number; tokens: number; at: number };
+  last?: { ms: number; tokens: number; at: number };
 }
 
 export interface Normalised {
@@ -50,8 +61,16 @@ export interface Normalised {
 }
 
 function decayed(f: Fit, now: number): Fit {
+  if (f.held) return f;
   const k = Math.exp(-Math.max(0, now - f.at) / RATE_MS);
-  return { w: f.w * k, x: f.x * k, y: f.y * k, xx: f.xx * k, xy: f.xy * k, at: Math.max(f.at, now) };
+  return { ...f, w: f.w * k, x: f.x * k, y: f.y * k, xx: f.xx * k, xy: f.xy * k, at: Math.max(f.at, now) };
+}
+
+const EMPTY: Fit = { w: 0, x: 0, y: 0, xx: 0, xy: 0, at: 0 };
+
+/** A fit with one answer added (`sign` 1) or taken back out (−1; a decayed answer: less). */
+function fold(f: Fit, ms: number, tokens: number, sign: number): Fit {
+  return { ...f, w: f.w + sign, x: f.x + sign * tokens, y: f.y + sign * ms, xx: f.xx + sign * tokens * tokens, xy: f.xy + sign * tokens * ms };
 }
 
 /** A fit's slope, if its spread of output sizes identifies one. */
@@ -100,17 +119,37 @@ export class OutputRates {
     }
     const ref = this.reference(scope, model, now);
     const prev = fits.get(nodeId);
-    const f = prev ? decayed(prev, now) : { w: 0, x: 0, y: 0, xx: 0, xy: 0, at: now };
+    const f = prev ? decayed(prev, now) : { ...EMPTY, at: now };
     const rate = ref ?? 0;
     const comparable = ref !== undefined || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
-    fits.set(nodeId, { w: f.w + 1, x: f.x + tokens, y: f.y + ms, xx: f.xx + tokens * tokens, xy: f.xy + tokens * ms, at: f.at });
+    if (!f.held) fits.set(nodeId, { ...fold(f, ms, tokens, 1), ...(f.last ? { prev: f.last } : {}), last: { ms, tokens, at: now } });
     // A reference that overshoots for this answer still leaves it a positive time.
     const offset = Math.min(ms - 1, rate * tokens);
     return { ms: ms - offset, offset, comparable };
   }
 
-  /** A node whose speed changed: its older answers no longer describe it (nor the slope); this one starts afresh. */
-  restart(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
-    this.scopes.get(`${scope}>${model}`)?.set(nodeId, { w: 1, x: tokens, y: ms, xx: tokens * tokens, xy: tokens * ms, at: now });
+  /**
+   * A node whose answers rose (the one just observed showed it): that answer is taken back out
+   * and the node's fit is held as it was, so the reference keeps the speed the other nodes are
+   * judged by. Already held: stays as it was.
+   */
+  hold(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
+    const fits = this.scopes.get(`${scope}>${model}`);
+    const f = fits?.get(nodeId);
+    if (!fits || !f || f.held) return;
+    let back = fold(decayed(f, now), ms, tokens, -1);
+    // The answer before it too: a rise counts when two in a row show it.
+    if (f.prev) back = fold(back, f.prev.ms, f.prev.tokens, -Math.exp(-Math.max(0, now - f.prev.at) / RATE_MS));
+    const { prev: _p, last: _l, ...rest } = back;
+    fits.set(nodeId, rest.w < 1e-6 ? { ...EMPTY, at: now, held: true } : { ...rest, held: true });
+  }
+
+  /** A held node back near its level: its fit decays and learns again, from this answer on. */
+  release(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
+    const fits = this.scopes.get(`${scope}>${model}`);
+    const f = fits?.get(nodeId);
+    if (!fits || !f?.held) return;
+    const { held: _, ...rest } = f;
+    fits.set(nodeId, fold({ ...rest, at: now }, ms, tokens, 1));
   }
 }

@@ -9,10 +9,9 @@
  * samples, k = `priorWeight`: the prior dominates a colo with few samples, data dominates
  * one with many.
  *
- * The prior = network estimate from distance + the node's own offset: what its samples, in
- * every colo, show beyond their network estimate (mostly the node's processing time). So a
- * colo that has never used a node still expects that node's known slowness, instead of
- * exploring it on an optimistic distance-only guess.
+ * The prior = network estimate from distance + the node's own offset, both learnt from every
+ * colo's samples (`network.ts`). So a colo that has never used a node still expects that
+ * node's known slowness, instead of exploring it on an optimistic distance-only guess.
  */
 import type { NodeConfig, RoutingConfig } from '../config/schema';
 import { distanceKm } from './geo';
@@ -62,6 +61,8 @@ export interface RouteTable {
   health: Record<string, HealthState>;
   /** Learnt per-node offsets, for priors computed on the request path (callers of colos without a table). */
   offsets?: Record<string, number>;
+  /** Learnt network ms per km (`networkModel`), for the same priors. */
+  msPerKm?: number;
 }
 
 export function decay(stat: NodeStat, now: number, halfLifeMs: number): NodeStat {
@@ -77,37 +78,10 @@ export function foldSample(stat: NodeStat | undefined, sample: Sample, halfLifeM
     : { ...base, failed: base.failed + 1 };
 }
 
-/** Geo prior: network distance turned into an expected first-byte time, plus the node's learnt offset. */
-export function priorMs(routing: RoutingConfig, node: NodeConfig, lat?: number, lon?: number, offsetMs = 0): number | undefined {
+/** Geo prior: network distance turned into an expected first-byte time (`msPerKm`: learnt, else the configured figure), plus the node's learnt offset. */
+export function priorMs(routing: RoutingConfig, node: NodeConfig, lat?: number, lon?: number, offsetMs = 0, msPerKm = routing.priorMsPerKm): number | undefined {
   if (lat === undefined || lon === undefined) return undefined;
-  return routing.priorBaseMs + routing.priorMsPerKm * distanceKm(lat, lon, node.lat, node.lon) + offsetMs;
-}
-
-/**
- * Per node, the sample-weighted mean of (observed mean − distance-only prior) over every
- * colo with samples and a known position: the node's own share of first-byte time.
- */
-export function nodeOffsets(
-  colos: readonly { coords?: { lat: number; lon: number } | undefined; stats: Record<string, NodeStat> }[],
-  nodes: readonly NodeConfig[],
-  routing: RoutingConfig,
-  now: number,
-): Record<string, number> {
-  const offsets: Record<string, number> = {};
-  for (const node of nodes) {
-    let weighted = 0;
-    let weight = 0;
-    for (const colo of colos) {
-      const stat = colo.stats[node.id];
-      if (!stat || !colo.coords) continue;
-      const d = decay(stat, now, routing.halfLifeMs);
-      if (d.good < 1e-6) continue;
-      weighted += d.good * (d.sum / d.good - priorMs(routing, node, colo.coords.lat, colo.coords.lon)!);
-      weight += d.good;
-    }
-    if (weight > 0) offsets[node.id] = Math.max(0, weighted / weight);
-  }
-  return offsets;
+  return routing.priorBaseMs + msPerKm * distanceKm(lat, lon, node.lat, node.lon) + offsetMs;
 }
 
 export function expectedLatency(stat: NodeStat | undefined, prior: number | undefined, routing: RoutingConfig, now: number): TableEntry {
@@ -137,13 +111,14 @@ export function buildTable(
   routing: RoutingConfig,
   now: number,
   offsets: Record<string, number> = {},
+  msPerKm = routing.priorMsPerKm,
 ): RouteTable {
   const entries: Record<string, TableEntry> = {};
   for (const node of nodes) {
-    const prior = priorMs(routing, node, coords?.lat, coords?.lon, offsets[node.id]);
+    const prior = priorMs(routing, node, coords?.lat, coords?.lon, offsets[node.id], msPerKm);
     entries[node.id] = expectedLatency(stats[node.id], prior, routing, now);
   }
-  return { colo, generatedAt: now, ...(coords ? coords : {}), nodes: entries, health: { ...health }, offsets: { ...offsets } };
+  return { colo, generatedAt: now, ...(coords ? coords : {}), nodes: entries, health: { ...health }, offsets: { ...offsets }, msPerKm };
 }
 
 /** Per node, the decayed failure ratio of live traffic summed over every colo. */

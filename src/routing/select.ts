@@ -76,7 +76,7 @@ function estimate(node: NodeConfig, caller: CallerLocation, table: RouteTable | 
   }
   const lat = caller.lat ?? table?.lat;
   const lon = caller.lon ?? table?.lon;
-  const prior = priorMs(routing, node, lat, lon, table?.offsets?.[node.id]);
+  const prior = priorMs(routing, node, lat, lon, table?.offsets?.[node.id], table?.msPerKm);
   if (prior !== undefined) return { ...(live ? live.estimate(node.id, prior) : { expectedMs: prior }), source: 'prior' as const, samples: 0 };
   // No coordinates anywhere: order by geo class; the number only sorts, it is not a latency.
   return { expectedMs: geoClass(node, caller) * GEO_CLASS, source: 'geo-class' as const, samples: 0 };

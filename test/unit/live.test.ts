@@ -109,6 +109,32 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(rates.msPerToken(scope, 'other-model', 5_000)).toBe(0);
   });
 
+  it('keeps the per-token reference while its leader\'s decoding is slowed, so the slowed answers keep reading slow, and learns again once it is back', () => {
+    const view = new LiveView(live);
+    const answer = (t: number, perToken: number, k: number) => view.observeAnswer(scope, 'm', 'near', 50 + perToken * k, k, t);
+    for (let i = 0; i < 20; i++) answer(i * 1000, 2, i % 2 ? 80 : 40);
+    expect(view.rates.msPerToken(scope, 'm', 20_000)).toBeCloseTo(2, 1);
+    // Decoding 5× slower for two minutes: the only node this isolate samples must not teach the reference its new speed.
+    for (let i = 20; i < 140; i++) answer(i * 1000, 10, i % 2 ? 80 : 40);
+    expect(view.rates.msPerToken(scope, 'm', 140_000)).toBeCloseTo(2, 1);
+    expect(view.lens(scope, 140_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(300);
+    // Back to its speed: released, it teaches the reference again.
+    for (let i = 140; i < 150; i++) answer(i * 1000, 2, i % 2 ? 80 : 40);
+    expect(view.lens(scope, 150_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(200);
+    for (let i = 150; i < 160; i++) answer(i * 1000, 3, i % 2 ? 80 : 40);
+    expect(view.rates.msPerToken(scope, 'm', 160_000)).toBeGreaterThan(2.2);
+  });
+
+  it('counts a slowed node\'s rise from two answers in a row of different sizes (their ratios, not their base-equivalent ms)', () => {
+    const view = new LiveView(live);
+    [40, 80, 40, 80, 40, 80, 40, 80].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 50 + 2 * k, k, i * 1000));
+    const before = view.lens(scope, 8_000, { explore: false }).estimate('near', 100).expectedMs;
+    // Decoding 3× slower: a short answer 2.2× what was expected of it, then a long one 3.4× (under the 4× jump).
+    view.observeAnswer(scope, 'm', 'near', 50 + 6 * 20, 20, 9_000);
+    view.observeAnswer(scope, 'm', 'near', 50 + 6 * 300, 300, 10_000);
+    expect(view.lens(scope, 10_000, { explore: false }).estimate('near', 100).expectedMs).toBeGreaterThan(before * 3);
+  });
+
   it('does not move traffic for a long answer written at normal speed, and does for answers of the same size that slowed', () => {
     const view = new LiveView(live);
     [5, 60, 5, 60, 5, 60].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 20 + k, k, i * 1000));
@@ -141,6 +167,16 @@ describe('JSON answers, normalised by what they wrote', () => {
     view.observeAnswer(scope, 'm', 'near', 520, 500, 5_000); // 20× as long: a long answer or a slow node — it cannot tell yet
     expect(view.lens(scope, 5_000, { explore: false }).estimate('near', 100).expectedMs).toBeLessThan(30);
     expect(view.rates.msPerToken(scope, 'm', 5_000)).toBeCloseTo(1, 1);
+  });
+
+  it('forgets figures fed by whole answers before the per-token reference was known, once answers can be split', () => {
+    const view = new LiveView(live);
+    view.observeAnswer(scope, 'm', 'far', 50 + 4 * 100, 100, 0); // no reference yet: 450 ms in the base unit
+    expect(view.lens(scope, 0, { explore: false }).estimate('far', 200).expectedMs).toBe(450); // bad news stands…
+    [20, 100, 20, 100].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 50 + 4 * k, k, 1000 + i * 1000));
+    expect(view.rates.msPerToken(scope, 'm', 5_000)).toBeGreaterThan(3);
+    view.observeAnswer(scope, 'm', 'near', 50 + 4 * 60, 60, 6_000); // the first split answer
+    expect(view.lens(scope, 6_000, { explore: false }).estimate('far', 200).expectedMs).toBe(200); // …until then: the table again
   });
 });
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { HealthSchema, NodeSchema, RoutingSchema, type NodeConfig } from '../../src/config/schema';
 import { nextHealth, INITIAL_HEALTH, type NodeHealth, type ProbeResult } from '../../src/health/state';
-import { buildTable, expectedLatency, foldSample, nodeOffsets, priorMs, type RouteTable } from '../../src/routing/scores';
+import { buildTable, expectedLatency, foldSample, priorMs, type RouteTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
 import { LiveView } from '../../src/routing/live';
+import { distanceKm } from '../../src/routing/geo';
+import { networkModel, nodeOffsets } from '../../src/routing/network';
 
 const routing = RoutingSchema.parse({});
 const health = HealthSchema.parse({});
@@ -56,6 +58,32 @@ describe('node offsets (the prior learns each node\'s own share of latency)', ()
     const offsets = nodeOffsets([{ coords: here, stats: { us: stat(nearPrior + 100, 30) } }, { coords: far, stats: { us: stat(farPrior + 200, 10) } }], [US, EU], routing, 0);
     expect(offsets.us).toBeCloseTo((30 * 100 + 10 * 200) / 40, 6);
     expect(offsets.eu).toBeUndefined();
+  });
+
+  it('learns the network\'s ms per km from colos at different distances, and each node\'s offset at it', () => {
+    const stat = (mean: number, n: number) => ({ sum: mean * n, good: n, failed: 0, at: 0 });
+    // True: 0.035 ms/km on every path (the configured figure is 0.02), us 150 ms and eu 90 ms of its own.
+    const colos = [
+      { lat: 40, lon: -75 },
+      { lat: 34, lon: -118 },
+      { lat: 51, lon: 0 },
+      { lat: 35.7, lon: 139.7 },
+    ].map((c) => {
+      const ms = (n: NodeConfig, own: number) => routing.priorBaseMs + 0.035 * distanceKm(c.lat, c.lon, n.lat, n.lon) + own;
+      return { coords: c, stats: { us: stat(ms(US, 150), 50), eu: stat(ms(EU, 90), 50) } };
+    });
+    const { msPerKm, offsets } = networkModel(colos, [US, EU], routing, 0);
+    expect(msPerKm).toBeCloseTo(0.035, 3);
+    expect(offsets.us).toBeCloseTo(150, 0);
+    expect(offsets.eu).toBeCloseTo(90, 0);
+    // A colo with no samples of its own: its prior uses the learnt slope.
+    const t = buildTable('SYD', { lat: -33.9, lon: 151 }, {}, [US], {}, routing, 0, offsets, msPerKm);
+    expect(t.nodes.us!.priorMs).toBeCloseTo(routing.priorBaseMs + 0.035 * distanceKm(-33.9, 151, US.lat, US.lon) + 150, 0);
+  });
+
+  it('keeps the configured ms per km while distances do not vary', () => {
+    const stat = { sum: 300 * 20, good: 20, failed: 0, at: 0 };
+    expect(networkModel([{ coords: { lat: 40, lon: -75 }, stats: { us: stat } }], [US], routing, 0).msPerKm).toBeCloseTo(routing.priorMsPerKm, 9);
   });
 
   it('raises the prior of a colo that never used the node', () => {
