@@ -116,7 +116,7 @@ function routerStrategy(name: string, live: boolean): Strategy {
     observe(colo, n, ms, ok, t, tokens) {
       const { breaker, live: view } = isolate(colo);
       // As the engine does: a JSON answer's time, normalised by what it wrote, feeds the table and the live view.
-      if (tokens !== undefined) ms = view.observeAnswer(colo, 'm', n, ms, tokens, t, live);
+      if (tokens !== undefined) ms = view.observeAnswer(colo, 'm', n, ms, tokens, t, live ? 'feed' : 'learn');
       else if (live) view.observe(colo, n, ms, ok, t);
       (stats[colo] ??= {})[n] = foldSample(stats[colo]![n], { colo, node: n, ttfbMs: ms, ok, at: t }, config.routing.halfLifeMs);
       if (ok) breaker.recordSuccess(n);

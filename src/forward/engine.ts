@@ -22,6 +22,7 @@ import { RouterError } from '../errors/router-error';
 import type { NodeReservation } from '../limits/admission';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
+import { callerTimed } from '../routing/caller-timed';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
 import { bodyBuilder } from './attempt-body';
@@ -150,8 +151,9 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
  * in prefill: their timings are not evidence about the node, so the live view skips them.
  */
 const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
-const firstByteSignal = (request: ParsedRequest) =>
-  (request.stream || ENDPOINTS[request.endpoint].quick === true) && request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES;
+/** Its time is the node's: not a long prompt, nothing the node fetches from the caller's hosts (`routing/caller-timed.ts`). */
+const nodeTimed = (request: ParsedRequest) => request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES && !callerTimed(request.body);
+const firstByteSignal = (request: ParsedRequest) => (request.stream || ENDPOINTS[request.endpoint].quick === true) && nodeTimed(request);
 /** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
 const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
 
@@ -161,12 +163,18 @@ const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[requ
  * wrote (`answered`); neither table nor live view averages in a raw generation time.
  */
 function observe(input: ForwardInput, state: IsolateState, nodeId: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) {
-  const scope = liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group);
+  const { request } = input;
+  const scope = liveScope(input.caller.colo, ENDPOINTS[request.endpoint].group);
   const { enabled } = input.config.routing.live;
-  const small = input.request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES;
-  if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), enabled && small);
+  // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
+  const caller = callerTimed(request.body);
+  if (caller && ok) return;
+  // Pinned (a Responses follow-up): the caller chose the node, so only its bad news counts (`Evidence.forced`).
+  const forced = input.pinned !== undefined;
+  const use = !enabled || request.raw.byteLength > LIVE_MAX_PROMPT_BYTES ? 'learn' : forced ? 'forced' : 'feed';
+  if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
   input.observe?.(nodeId, ms, ok, error);
-  if (enabled && !answered && (firstByteSignal(input.request) || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now());
+  if (enabled && !answered && (firstByteSignal(request) || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), 0, false, { forced });
 }
 
 function logFailures(input: ForwardInput, walk: Walk): void {
@@ -180,7 +188,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
-  const signal = firstByteSignal(request) || (generation(request) && request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES);
+  const signal = firstByteSignal(request) || (generation(request) && nodeTimed(request));
   const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal, answer: generation(request) }) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,

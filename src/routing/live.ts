@@ -95,6 +95,47 @@ export interface LiveLens {
   explore?(nodeId: string, tableMs: number, leaderMs: number): boolean;
 }
 
+/** What a sample may tell, beyond its figure. */
+export interface Evidence {
+  /**
+   * A JSON answer's share of a typical answer's evidence about decoding (0–1; default 1). An
+   * answer that wrote little carries little decode time, so it cannot show how long the
+   * scope's usual answers take on the node: 30 one-token answers on a node whose decoding
+   * slowed read as "no excess" and, at full weight, undid what long answers had shown (the
+   * node ranked fastest for JSON). So where an answer would move the excess (first bytes
+   * fresh), one under `SHORT` of the typical size is too short to tell: like a forced one, it
+   * counts only as bad news (past `PEAK_RISE` of the level: a rise still counts at once),
+   * and as a probe settles its gap by its first token. Not weighed down instead: once the
+   * view's own weight has decayed (a probe's gap), any one sample stands for the node however
+   * little its weight, and a series compounds. (Moving the excess by what an answer showed
+   * plus what its tokens could not show, or shrinking short answers toward the level, made
+   * the excess sticky: sim mixed 1.1 → 1.5% over the oracle. `SHORT` 0.25 or 0.1: mixed seed
+   * 7 at 2.9%, 0.05: 2.2%, main 1.3%; other seeds within ±0.3.) Where no first byte is fresh
+   * (JSON-only) the level is not split into base and decoding, and short answers carry most
+   * of what is known of the base (`worth`): they count as measured (gating them cost sim
+   * JSON ~0.5 points). See `observeAnswer`.
+   */
+  share?: number;
+  /**
+   * The caller chose the node (a pinned Responses follow-up): ranking did not. Only bad news
+   * counts — a sample past `PEAK_RISE` of the node's level (a failing or slowed node is still
+   * noticed); anything else, failures included, leaves the view and its probes alone (failures
+   * go to the breaker). A forced request goes to its node whatever the ranking, so its good
+   * news would let one caller bring everyone's traffic back to a node as fast as it likes —
+   * by writing one-token answers there, say; unforced traffic only reaches a node the
+   * ranking sends it to, and a node out of favour only through probes, one per gap.
+   */
+  forced?: boolean;
+}
+
+/**
+ * What a JSON answer may teach: `feed` everything; `forced` (the caller chose the node) only
+ * bad news (`Evidence.forced`), and not the per-token reference; `learn` (live view disabled,
+ * or a long prompt: its prefill is in the base) only the reference. (An answer timed partly
+ * against the caller's own hosts teaches nothing and is not passed here: `forward/engine.ts`.)
+ */
+export type AnswerUse = 'feed' | 'forced' | 'learn';
+
 const MAX_ENTRIES = 2_000;
 /** A rise counts at once when two samples in a row show it past this factor; smaller drifts are averaged in. */
 const PEAK_RISE = 1.5;
@@ -104,6 +145,8 @@ const JUMP = 4;
 const FRESH = 3;
 /** How many answers' worth of "no excess" an excess is shrunk toward. */
 const EXCESS_PRIOR = 2;
+/** Where first bytes are fresh, an answer under this share of the scope's typical size is too short to tell its node's decoding (`Evidence.share`). */
+const SHORT = 0.05;
 
 /**
  * What one sample tells of the base: a first byte all of it (1); a JSON answer's noise scales
@@ -132,10 +175,20 @@ export class LiveView {
    * `offset` (JSON answers): what was taken out of the answer's time (`output-rate.ts`), so
    * `ms + offset` is the whole answer: rises are judged, and drifts averaged in, as the whole
    * answer's ratio to what was expected of it — a long answer's noise is not read as the base's.
+   * `how` (`Evidence`): an answer's share of a typical one's evidence, and whether the caller forced the node.
    */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false): boolean {
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false, how: Evidence = {}): boolean {
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
+    const share = Math.min(1, Math.max(0, how.share ?? 1));
+    const bad = ok && s !== undefined && PEAK_RISE < (ms + offset) / Math.max(1, s.ewma + (answer ? s.excess : 0) + offset);
+    if (how.forced && !bad) return false;
+    // Short answers are judged only where they would move the excess (first bytes fresh): see `Evidence.share`.
+    const fresh = answer && s?.first !== undefined && now - s.first.at < FRESH * this.options.ewmaMs;
+    if (fresh && share < SHORT && !bad) {
+      if (s) this.settle(s, ok, ms); // as a probe: its first token came (not its decoding)
+      return false;
+    }
     const track = { last: ms, weight: worth(ms, offset), at: now };
     if (!s) {
       if (!ok) return false;
@@ -146,10 +199,7 @@ export class LiveView {
       this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs });
       return false;
     }
-    if (s.probeBar !== undefined) {
-      s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
-      delete s.probeBar;
-    }
+    this.settle(s, ok, ms);
     if (!ok) return false;
     const t = (answer ? s.answers : s.first) ?? { ...track, weight: 0 };
     const excess = answer ? s.excess : 0;
@@ -189,16 +239,28 @@ export class LiveView {
     return rise;
   }
 
+  /** A probe's outcome, if one is out: a fast one resets the gap, a slow one doubles it. */
+  private settle(s: LiveStat, ok: boolean, ms: number): void {
+    if (s.probeBar === undefined) return;
+    s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
+    delete s.probeBar;
+  }
+
   /**
    * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
-   * Returns the base-equivalent ms (what the tables record too). `feed: false` (live view
-   * disabled) only learns the per-token reference. An answer that cannot be compared yet
+   * Returns the base-equivalent ms (what the tables record too). `use` (`AnswerUse`) says what
+   * it may teach. Its `share` is `tokens / typical`, at most 1, where typical is the scope's
+   * mean answer size (`OutputRates.typicalTokens`): an answer of the usual size or longer
+   * counts in full; one under `SHORT` of it, where it would move the excess, only as bad news (`Evidence.share`). An answer that cannot be compared yet
    * (much longer than usual while the per-token time is unknown) settles a probe and
    * teaches the slope, and leaves the estimate alone.
    */
-  observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, feed = true): number {
-    const n = this.rates.observe(scope, model, nodeId, ms, tokens, now);
-    if (!feed) return n.ms;
+  observeAnswer(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, use: AnswerUse = 'feed'): number {
+    const typical = this.rates.typicalTokens(scope, model, now);
+    const share = typical > 0 ? Math.min(1, tokens / typical) : 1;
+    const n = this.rates.observe(scope, model, nodeId, ms, tokens, now, use === 'feed' || use === 'learn');
+    if (use === 'learn') return n.ms;
+    const forced = use === 'forced';
     if (n.offset > 0 && !this.split.has(scope)) this.forgetUnsplit(scope);
     if (!n.comparable) {
       const s = this.stats.get(`${scope}>${nodeId}`);
@@ -208,12 +270,13 @@ export class LiveView {
     const key = `${scope}>${nodeId}`;
     const before = this.stats.get(key);
     const level = before && before.ewma + before.excess;
-    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true);
-    const s = this.stats.get(key)!;
+    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true, { share, forced });
+    const s = this.stats.get(key);
+    if (!s || (forced && !rose)) return n.ms;
     if (n.offset === 0 && tokens > 0) s.unsplit = true;
     // A node whose answers rose teaches the reference nothing until it is back near its level before (`output-rate.ts`).
     if (rose) {
-      this.rates.hold(scope, model, nodeId, ms, tokens, now);
+      this.rates.hold(scope, model, nodeId, ms, tokens, now, !forced);
       s.held ??= level;
     } else if (s.held === undefined || s.ewma + s.excess <= s.held * PEAK_RISE) {
       this.rates.release(scope, model, nodeId, ms, tokens, now);

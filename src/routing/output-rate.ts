@@ -106,10 +106,26 @@ export class OutputRates {
   }
 
   /**
-   * One answer: normalised with the reference known before it (so a slowed node's answer
-   * cannot teach the slope that would excuse it), then folded into the node's sums.
+   * The scope's mean answer size (completion tokens) over its nodes' decayed sums; 0 while none.
+   * Unforced answers only (`learn`): what ranking serves, so a caller cannot shrink it by pinning.
    */
-  observe(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): Normalised {
+  typicalTokens(scope: string, model: string, now: number): number {
+    let w = 0;
+    let x = 0;
+    for (const raw of this.scopes.get(`${scope}>${model}`)?.values() ?? []) {
+      const f = decayed(raw, now);
+      w += f.w;
+      x += f.x;
+    }
+    return w < 1e-9 ? 0 : x / w;
+  }
+
+  /**
+   * One answer: normalised with the reference known before it (so a slowed node's answer
+   * cannot teach the slope that would excuse it), then folded into the node's sums
+   * (`learn: false`, an answer the caller forced or shaped: not folded).
+   */
+  observe(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, learn = true): Normalised {
     const key = `${scope}>${model}`;
     let fits = this.scopes.get(key);
     if (!fits) {
@@ -122,7 +138,7 @@ export class OutputRates {
     const f = prev ? decayed(prev, now) : { ...EMPTY, at: now };
     const rate = ref ?? 0;
     const comparable = ref !== undefined || f.w < 1e-9 || tokens <= LONGER * Math.max(1, f.x / f.w);
-    if (!f.held) fits.set(nodeId, { ...fold(f, ms, tokens, 1), ...(f.last ? { prev: f.last } : {}), last: { ms, tokens, at: now } });
+    if (learn && !f.held) fits.set(nodeId, { ...fold(f, ms, tokens, 1), ...(f.last ? { prev: f.last } : {}), last: { ms, tokens, at: now } });
     // A reference that overshoots for this answer still leaves it a positive time.
     const offset = Math.min(ms - 1, rate * tokens);
     return { ms: ms - offset, offset, comparable };
@@ -133,13 +149,14 @@ export class OutputRates {
    * and the node's fit is held as it was, so the reference keeps the speed the other nodes are
    * judged by. Already held: stays as it was.
    */
-  hold(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
+  hold(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number, folded = true): void {
     const fits = this.scopes.get(`${scope}>${model}`);
     const f = fits?.get(nodeId);
     if (!fits || !f || f.held) return;
-    let back = fold(decayed(f, now), ms, tokens, -1);
+    // An answer that was not folded in (`learn: false`) has nothing to take back.
+    let back = folded ? fold(decayed(f, now), ms, tokens, -1) : decayed(f, now);
     // The answer before it too: a rise counts when two in a row show it.
-    if (f.prev) back = fold(back, f.prev.ms, f.prev.tokens, -Math.exp(-Math.max(0, now - f.prev.at) / RATE_MS));
+    if (folded && f.prev) back = fold(back, f.prev.ms, f.prev.tokens, -Math.exp(-Math.max(0, now - f.prev.at) / RATE_MS));
     const { prev: _p, last: _l, ...rest } = back;
     fits.set(nodeId, rest.w < 1e-6 ? { ...EMPTY, at: now, held: true } : { ...rest, held: true });
   }

@@ -79,7 +79,11 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
   // background: answered at once, still queued (no usage yet); the stored response completes.
   if (body.background === true && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
-  if (body.stream !== true) return sendJson(res, 200, done);
+  if (body.stream !== true) {
+    // A JSON answer arrives whole, once written (as chat's).
+    if (k.msPerToken > 0) return void sleep(output * k.msPerToken).then(() => sendJson(res, 200, done));
+    return sendJson(res, 200, done);
+  }
 
   let seq = 0;
   const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;

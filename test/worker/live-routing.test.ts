@@ -104,6 +104,34 @@ describe('live view', () => {
     expect(json.slice(2).every((n) => n !== 'n-eu')).toBe(true);
   });
 
+  it('does not let pinned Responses follow-ups with tiny answers bring other callers\' JSON back to a node whose decoding slowed', async () => {
+    const respond = async (body: Record<string, unknown>) => {
+      const res = await call('/v1/responses', { key, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hi', ...body } });
+      expect(res.status).toBe(200);
+      const json = (await res.json()) as { id: string };
+      return { node: res.headers.get('x-router-node')!, id: json.id };
+    };
+    const served = async (sizes: number[]) => {
+      const nodes: string[] = [];
+      for (const n of sizes) nodes.push((await respond({ max_output_tokens: n })).node);
+      return nodes;
+    };
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { completionTokens: 1000, msPerToken: 1 });
+    // On loopback every node is as near as the next: give the others their distance.
+    await setNode('n-us', { latencyMs: 40 });
+    await setNode('n-ap', { latencyMs: 80 });
+    const first = await respond({ max_output_tokens: 60 });
+    expect(first.node).toBe('n-eu');
+    expect(await served([20, 60, 20, 60, 60, 20, 60])).toEqual(Array(7).fill('n-eu'));
+    await setNode('n-eu', { msPerToken: 8 }); // its answers of the same size take far longer
+    const moved = await served([60, 60, 60, 60, 60]);
+    expect(moved.slice(2).every((n) => n !== 'n-eu')).toBe(true);
+    // A caller pinned to n-eu by its stored response asks for one token, again and again.
+    for (let i = 0; i < 20; i++) expect((await respond({ previous_response_id: first.id, max_output_tokens: 1 })).node).toBe('n-eu');
+    // Other callers' long answers stay off the slower decoder.
+    expect((await served([60, 60, 60, 60, 60])).filter((n) => n === 'n-eu')).toEqual([]);
+  });
+
   it('shows the isolate\'s own figure in the route explanation', async () => {
     const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
     await servedBy(2, send);
