@@ -173,7 +173,8 @@ function observe(input: ForwardInput, state: IsolateState, nodeId: string, ms: n
   const forced = input.pinned !== undefined;
   const use = !enabled || request.raw.byteLength > LIVE_MAX_PROMPT_BYTES ? 'learn' : forced ? 'forced' : 'feed';
   if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
-  input.observe?.(nodeId, ms, ok, error);
+  // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
+  if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
   if (enabled && !answered && (firstByteSignal(request) || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), 0, false, { forced });
 }
 

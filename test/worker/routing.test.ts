@@ -95,6 +95,24 @@ describe('per-colo latency from live samples', () => {
     expect((await call('/v1/chat/completions', { key, body: chatBody(), cf: CF.nrt })).headers.get('x-router-node')).toBe('n-ap');
   });
 
+  it('takes no good samples from pinned Responses follow-ups into the colo\'s tables (the caller chose the node); their failures still count', async () => {
+    const respond = (body: Record<string, unknown>) => call('/v1/responses', { key, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hi', ...body } });
+    const first = await respond({});
+    expect(first.status).toBe(200);
+    const node = first.headers.get('x-router-node')!;
+    const { id } = (await first.json()) as { id: string };
+    for (let i = 0; i < 5; i++) expect((await respond({ previous_response_id: id, max_output_tokens: 1 })).headers.get('x-router-node')).toBe(node);
+    await flushSamples(env, Date.now(), true);
+    const stat = (await env.COLO_STATS.getByName('FRA').snapshot())!.stats[node]!;
+    // The unpinned request alone (weights decay a little with age).
+    expect(stat.good).toBeGreaterThan(0.5);
+    expect(stat.good).toBeLessThan(1.5);
+    await setNode(node, { status: 500 });
+    expect((await respond({ previous_response_id: id })).status).toBeGreaterThanOrEqual(500);
+    await flushSamples(env, Date.now(), true);
+    expect((await env.COLO_STATS.getByName('FRA').snapshot())!.stats[node]!.failed).toBeGreaterThan(0);
+  });
+
   it('explains the ranking for a location: expected ms, where it came from, health, exclusions', async () => {
     await call('/v1/chat/completions', { key, body: chatBody(), cf: CF.iad });
     await flushSamples(env, Date.now(), true);
