@@ -121,4 +121,18 @@ describe('live view: answers before the per-token reference is known', () => {
     expect(view.rates.msPerToken(scope, 'm', 40_000)).toBeGreaterThan(8);
     expect(view.rates.msPerToken(scope, 'm', 40_000)).toBeLessThan(12);
   });
+
+  it('still counts a rise against the node\'s earlier whole answers while the reference is unknown', () => {
+    const view = new LiveView(live);
+    for (let i = 0; i < 10; i++) {
+      view.observe(scope, 'near', 200, true, i * 1000);
+      view.observeAnswer(scope, 'm', 'near', 1200, 100, i * 1000 + 1); // all one size: no reference
+    }
+    expect(json(view, 10_000, 'near')).toBeLessThan(300);
+    view.observe(scope, 'near', 200, true, 10_000);
+    view.observeAnswer(scope, 'm', 'near', 4200, 100, 10_001); // decoding 4× slower
+    view.observeAnswer(scope, 'm', 'near', 4200, 100, 10_002);
+    expect(view.rates.msPerToken(scope, 'm', 10_003)).toBe(0);
+    expect(json(view, 10_003, 'near')).toBeGreaterThan(2000);
+  });
 });
