@@ -26,7 +26,9 @@
  * answers add beyond it (`excess`): while first bytes are fresh, answers move the excess
  * only (a rise at once, drifts shrunk toward none), so streams keep the node and JSON answers
  * rank it at first byte + excess; with no fresh first byte (JSON-only traffic), answers move
- * the estimate itself, as before. A JSON answer is a costly probe: where first bytes are
+ * the estimate itself, as before. Until the per-token reference is known, a whole answer is
+ * not judged against a fresh first byte (another unit), only against the node's earlier whole
+ * answers (`observeWhole`). A JSON answer is a costly probe: where first bytes are
  * seen, streams do the exploring, unless only the excess keeps the node out.
  *
  * Blend: bad news (live slower than the table) stands until a sample disproves it: the
@@ -79,6 +81,8 @@ interface LiveStat {
   held?: number;
   /** Fed by a whole answer while the per-token reference was unknown (`forgetUnsplit`). */
   unsplit?: true;
+  /** Whole answers' level while first bytes are fresh and the reference is unknown (`observeWhole`): their own unit. */
+  whole?: { level: number; ratio: number; weight: number; at: number };
   /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
   risen?: true;
   gap: number;
@@ -270,10 +274,12 @@ export class LiveView {
     const key = `${scope}>${nodeId}`;
     const before = this.stats.get(key);
     const level = before && before.ewma + before.excess;
-    const rose = this.observe(scope, nodeId, n.ms, true, now, n.offset, true, { share, forced });
+    const whole = n.offset === 0 && tokens > 0;
+    // A whole answer where first bytes are fresh is not judged against them (another unit): only against earlier whole answers.
+    const rose = whole && before && this.fresh(before, now) ? this.observeWhole(before, n.ms, now, forced) : this.observe(scope, nodeId, n.ms, true, now, n.offset, true, { share, forced });
     const s = this.stats.get(key);
     if (!s || (forced && !rose)) return n.ms;
-    if (n.offset === 0 && tokens > 0) s.unsplit = true;
+    if (whole && s.whole === undefined) s.unsplit = true;
     // A node whose answers rose teaches the reference nothing until it is back near its level before (`output-rate.ts`).
     if (rose) {
       this.rates.hold(scope, model, nodeId, ms, tokens, now, !forced);
@@ -283,6 +289,43 @@ export class LiveView {
       delete s.held;
     }
     return n.ms;
+  }
+
+  /** Whether the node's first bytes still stand for it (answers then move `excess`). */
+  private fresh(s: LiveStat, now: number): boolean {
+    return s.first !== undefined && now - s.first.at < FRESH * this.options.ewmaMs;
+  }
+
+  /**
+   * A whole answer (the per-token reference unknown) on a node whose first bytes are fresh. Its
+   * decoding is in it, so against the first byte every answer read as a rise: the node's fit was
+   * held and the reference, learnt mostly from the leader, might never be known (a healthy node
+   * lost its JSON traffic). Judged only against the node's earlier whole answers: a rise (two in
+   * a row past `PEAK_RISE`, or one past `JUMP`) sets the excess to what they now add in ms;
+   * otherwise the level averages it in and the excess shrinks toward none. A probe's outcome is
+   * inconclusive (the gap stands). Returns whether it rose.
+   */
+  private observeWhole(s: LiveStat, ms: number, now: number, forced: boolean): boolean {
+    delete s.probeBar;
+    const t = s.whole;
+    if (!t) {
+      if (!forced) s.whole = { level: ms, ratio: 1, weight: 1, at: now };
+      return false;
+    }
+    const ratio = ms / Math.max(1, t.level);
+    const peak = ratio > JUMP ? ratio : Math.min(ratio, t.ratio);
+    const rise = peak > PEAK_RISE;
+    if (forced && !rise) return false;
+    const held = t.weight * Math.exp(-Math.max(0, now - t.at) / this.options.ewmaMs);
+    s.at = Math.max(s.at, now);
+    if (rise) {
+      s.excess = (peak - 1) * t.level;
+      s.whole = { ...t, ratio };
+      return true;
+    }
+    s.excess = (held * s.excess) / (held + 1);
+    s.whole = { level: (held * t.level + ms) / (held + 1), ratio, weight: held + 1, at: Math.max(t.at, now) };
+    return false;
   }
 
   /**

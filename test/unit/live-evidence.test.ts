@@ -9,19 +9,16 @@ const SIZES = [100, 300, 200];
 
 /**
  * Two nodes answering JSON of 100–300 tokens at 10 ms a token, once a second each for a
- * minute (streams too, first byte 200 ms, from the 30th second on: the per-token reference
- * is known by then); then `slow` decodes at 30 ms a token (its rise is seen). Returns the
- * view and the time reached.
+ * minute, streams too (first byte 200 ms, seen before any answer); then `slow` decodes at
+ * 30 ms a token (its rise is seen). Returns the view and the time reached.
  */
 function slowedDecoder(): { view: LiveView; t: number } {
   const view = new LiveView(live);
   let t = 0;
   const round = (slowPerToken: number, i: number) => {
     const k = SIZES[i % SIZES.length] ?? 200;
-    if (i >= 30 || slowPerToken > 10) {
-      view.observe(scope, 'fast', 200, true, t);
-      view.observe(scope, 'slow', 200, true, t + 1);
-    }
+    view.observe(scope, 'fast', 200, true, t);
+    view.observe(scope, 'slow', 200, true, t + 1);
     view.observeAnswer(scope, 'm', 'fast', 200 + 10 * k, k, t + 2);
     view.observeAnswer(scope, 'm', 'slow', 200 + slowPerToken * k, k, t + 3);
     t += 1000;
@@ -91,5 +88,51 @@ describe('callerTimed', () => {
     expect(callerTimed(user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }]))).toBe(false);
     expect(callerTimed(user([{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }]))).toBe(false);
     expect(callerTimed(user('https://caller.example/a.png'))).toBe(false);
+  });
+});
+
+describe('live view: answers before the per-token reference is known', () => {
+  /** JSON to the lens's leader (streams on both nodes each second); both nodes decode at 10 ms a token. */
+  function mixed(view: LiveView, from: number, rounds: number): string[] {
+    const chosen: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const t = from + i * 1000;
+      view.observe(scope, 'near', 200, true, t);
+      view.observe(scope, 'far', 400, true, t + 1);
+      const lens = view.lens(scope, t + 2, { explore: false, answer: true });
+      const leader = lens.estimate('near', Infinity).expectedMs <= lens.estimate('far', Infinity).expectedMs ? 'near' : 'far';
+      const k = [100, 300, 200, 150, 250][i % 5] ?? 200;
+      view.observeAnswer(scope, 'm', leader, (leader === 'near' ? 200 : 400) + 10 * k, k, t + 3);
+      chosen.push(leader);
+    }
+    return chosen;
+  }
+
+  it('keeps a healthy node leading JSON when its first bytes came first, and learns the reference', () => {
+    const view = new LiveView(live);
+    for (let i = 0; i < 10; i++) {
+      view.observe(scope, 'near', 200, true, i * 1000);
+      view.observe(scope, 'far', 400, true, i * 1000 + 1);
+    }
+    const chosen = mixed(view, 10_000, 30);
+    // On main: the first answer (its decoding included) read as a rise over near's first byte, near's fit
+    // was held, JSON went to far, whose first answer did the same: the reference was never learnt.
+    expect(chosen.slice(5)).toEqual(chosen.slice(5).map(() => 'near'));
+    expect(view.rates.msPerToken(scope, 'm', 40_000)).toBeGreaterThan(8);
+    expect(view.rates.msPerToken(scope, 'm', 40_000)).toBeLessThan(12);
+  });
+
+  it('still counts a rise against the node\'s earlier whole answers while the reference is unknown', () => {
+    const view = new LiveView(live);
+    for (let i = 0; i < 10; i++) {
+      view.observe(scope, 'near', 200, true, i * 1000);
+      view.observeAnswer(scope, 'm', 'near', 1200, 100, i * 1000 + 1); // all one size: no reference
+    }
+    expect(json(view, 10_000, 'near')).toBeLessThan(300);
+    view.observe(scope, 'near', 200, true, 10_000);
+    view.observeAnswer(scope, 'm', 'near', 4200, 100, 10_001); // decoding 4× slower
+    view.observeAnswer(scope, 'm', 'near', 4200, 100, 10_002);
+    expect(view.rates.msPerToken(scope, 'm', 10_003)).toBe(0);
+    expect(json(view, 10_003, 'near')).toBeGreaterThan(2000);
   });
 });

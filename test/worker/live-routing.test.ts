@@ -104,6 +104,20 @@ describe('live view', () => {
     expect(json.slice(2).every((n) => n !== 'n-eu')).toBe(true);
   });
 
+  it('keeps a healthy nearest node\'s JSON traffic when its first bytes were seen before any answer', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { completionTokens: 1000, msPerToken: 8 });
+    expect(await servedBy(3, send)).toEqual(['n-eu', 'n-eu', 'n-eu']);
+    // Mixed traffic at the node's usual speed, answers of varied size. On main the first answer (its decoding
+    // included) read as a rise over n-eu's first byte: JSON left it, and its fit was held from the reference.
+    const json: string[] = [];
+    for (const size of [40, 80, 20, 60, 100, 30, 70, 50]) {
+      await servedBy(1, send);
+      json.push(...(await servedByJson(1, send, [size])));
+    }
+    expect(json).toEqual(Array(json.length).fill('n-eu'));
+  });
+
   it('does not let pinned Responses follow-ups with tiny answers bring other callers\' JSON back to a node whose decoding slowed', async () => {
     const respond = async (body: Record<string, unknown>) => {
       const res = await call('/v1/responses', { key, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hi', ...body } });
