@@ -11,7 +11,7 @@
  * AB_USAGE_NULL (1 = content chunks carry `"usage":null`, as OpenAI's do once usage is asked for).
  */
 import { readFileSync } from 'node:fs';
-import { fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
+import { chatBody, fmt, load, mintKey, postAs, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
 
 const [fileA, fileB] = process.argv.slice(2);
 if (!fileA || !fileB) throw new Error('usage: npm run bench:ab -- A.js B.js');
@@ -30,8 +30,7 @@ for (const [i, file] of [fileA, fileB].entries()) {
   const origin = (await mf.ready).origin;
   const pid = [...workerdChildren()].find((p) => !before.has(p));
   const key = await mintKey(origin);
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(STREAM ? { stream: true } : {}) });
-  const init = () => ({ method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+  const init = postAs(key, chatBody(STREAM ? { stream: true } : {}));
   sides.push({ file, mf, url: `${origin}/v1/chat/completions`, pid, init, cpu: 0, requests: 0, latencies: [] as number[] });
 }
 try {

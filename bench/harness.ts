@@ -156,6 +156,19 @@ export async function adminGet(routerUrl: string, path: string): Promise<Respons
   return fetch(`${routerUrl}/admin${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
 }
 
+/** The benches' chat request ("Hello" to gpt-4o-mini), with `extra` members (`stream`, `max_tokens`). */
+export const chatBody = (extra: object = {}) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...extra });
+
+/** A target's verdict as the benches print it. */
+export const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+/** `load`'s request: `body` POSTed as JSON with `key`. */
+export const postAs = (key: string, body: string) => (): RequestInit => ({
+  method: 'POST',
+  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  body,
+});
+
 export async function startWorkers(fleet: Fleet, bundle: string, config: object): Promise<Workers> {
   // Started one after the other, so each workerd process is known by when it appeared.
   const before = workerdChildren();

@@ -8,7 +8,7 @@
  * (`/admin/keys/:id/usage` and `/admin/usage`).
  */
 import type { Fleet } from '../test/fleet/fleet.ts';
-import { adminGet, fmt, load, newKey, percentile, routerConfig, startWorkers, type LoadResult, type Workers } from './harness.ts';
+import { adminGet, chatBody, check, fmt, load, newKey, postAs, percentile, routerConfig, startWorkers, type LoadResult, type Workers } from './harness.ts';
 import { merge } from './overhead.ts';
 
 export interface LimitsOptions {
@@ -28,14 +28,6 @@ const KINDS: { name: string; limits: object; exact: boolean }[] = [
 ];
 
 const TARGET = 1.1;
-const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
-
-const chat = (extra: object = {}) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...extra });
-const post = (key: string, body: string) => () => ({
-  method: 'POST',
-  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-  body,
-});
 
 interface Calls {
   awaited: number;
@@ -66,14 +58,14 @@ async function compare(w: Workers, limits: object, c: number, o: LimitsOptions):
   const off = (await newKey(w.routerUrl)).key;
   const on = (await newKey(w.routerUrl, limits)).key;
   const start = await limiterCalls(w.routerUrl);
-  for (const key of [off, on]) await load(url, post(key, chat()), { count: o.warmUp, concurrency: c, maxSeconds: 20 });
+  for (const key of [off, on]) await load(url, postAs(key, chatBody()), { count: o.warmUp, concurrency: c, maxSeconds: 20 });
   const steady = await limiterCalls(w.routerUrl);
   const cpu = { off: 0, on: 0 };
   const runs: Record<'off' | 'on', LoadResult[]> = { off: [], on: [] };
   for (let round = 0; round < 4 * o.rounds; round++) {
     for (const side of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       const before = w.cpuMs().router;
-      runs[side].push(await load(url, post(side === 'off' ? off : on, chat()), { count: Math.ceil(o.n / 4), concurrency: c, maxSeconds: 60 }));
+      runs[side].push(await load(url, postAs(side === 'off' ? off : on, chatBody()), { count: Math.ceil(o.n / 4), concurrency: c, maxSeconds: 60 }));
       cpu[side] += w.cpuMs().router - before;
     }
   }
@@ -126,7 +118,7 @@ async function rpmBursts(w: Workers) {
   let invalid = 0;
   for (let rep = 0; rep < 10; rep++) {
     const { key } = await newKey(w.routerUrl, { rpm: 50 });
-    const burst = await load(url, post(key, chat()), { count: 200, concurrency: 200, maxSeconds: 30 });
+    const burst = await load(url, postAs(key, chatBody()), { count: 200, concurrency: 200, maxSeconds: 30 });
     admitted.push(burst.ok);
     if (burst.ok + (burst.statuses[429] ?? 0) !== 200) {
       invalid++;
@@ -168,7 +160,7 @@ async function budgetBursts(w: Workers) {
     const { key, id } = await newKey(w.routerUrl, limits);
     const statuses: Record<number, number> = {};
     for (let rep = 0; rep < 5; rep++) {
-      const burst = await load(url, post(key, chat({ max_tokens: 3 })), { count: 100, concurrency: 100, maxSeconds: 30 });
+      const burst = await load(url, postAs(key, chatBody({ max_tokens: 3 })), { count: 100, concurrency: 100, maxSeconds: 30 });
       for (const [s, n] of Object.entries(burst.statuses)) statuses[Number(s)] = (statuses[Number(s)] ?? 0) + n;
     }
     const spend = await settledSpend(w.routerUrl, id);

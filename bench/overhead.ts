@@ -6,10 +6,9 @@
  * with the issue's targets checked against figures measured beside each other.
  */
 import type { Fleet } from '../test/fleet/fleet.ts';
-import { fmt, load, NODE_SECRET, percentile, processCpuMs, routerConfig, startWorkers, type LoadResult } from './harness.ts';
+import { chatBody, check, fmt, load, NODE_SECRET, percentile, processCpuMs, routerConfig, startWorkers, type LoadResult } from './harness.ts';
 import { startPortkey } from './portkey.ts';
 
-const chat = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(stream ? { stream: true } : {}) });
 
 export function merge(results: LoadResult[]): LoadResult {
   return results.reduce((a, b) => ({
@@ -34,7 +33,6 @@ interface Measured {
   requests: number;
 }
 
-const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 export interface OverheadOptions {
   n: number;
@@ -61,7 +59,7 @@ export async function overhead(fleet: Fleet, bundle: string, o: OverheadOptions)
   try {
     for (const stream of [false, true]) {
       for (const c of o.concurrencies) {
-        const body = chat(stream);
+        const body = chatBody(stream ? { stream: true } : {});
         const measured: Record<string, Measured> = Object.fromEntries(entries.map(([name]) => [name, { runs: [], cpuMs: 0, requests: 0 }]));
         // Warm-up long enough for V8 (and Node's JIT for Portkey) to have optimised the hot paths.
         for (const [, t] of entries) await load(t.url, () => ({ method: 'POST', headers: t.headers, body }), { count: o.warmUp, concurrency: c, maxSeconds: 20 });

@@ -13,7 +13,7 @@
  * 1500), PROFILE_C (concurrency, default 4), PROFILE_CHUNKS (content chunks per stream, default 3).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { bundleRouter, fmt, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter } from './harness.ts';
+import { bundleRouter, chatBody, fmt, postAs, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter } from './harness.ts';
 
 const STREAM = process.env.PROFILE_STREAM !== '0';
 const N = Number(process.env.PROFILE_N ?? 1500);
@@ -102,8 +102,7 @@ const router = startRouter(bundleRouter({ minify: false }), routerConfig(fleet),
 try {
   const url = `${(await router.ready).origin}/v1/chat/completions`;
   const key = await mintKey(new URL(url).origin);
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(STREAM ? { stream: true } : {}) });
-  const init = () => ({ method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+  const init = postAs(key, chatBody(STREAM ? { stream: true } : {}));
   await load(url, init, { count: 300, concurrency: C, maxSeconds: 30 });
 
   const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as { title: string; webSocketDebuggerUrl: string }[];

@@ -21,7 +21,7 @@
  * sections: overhead, failover, limits).
  */
 import { gzipSync } from 'node:zlib';
-import { bundleRouter, fmt, load, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
+import { bundleRouter, chatBody, fmt, load, postAs, NODE_SECRET, percentile, routerConfig, startBenchFleet, startWorkers, type LoadResult } from './harness.ts';
 import { limits } from './limits.ts';
 import { overhead } from './overhead.ts';
 
@@ -36,12 +36,6 @@ const WARM_UP = 200;
 const only = process.env.BENCH_ONLY?.split(',');
 const section = (name: string) => !only || only.includes(name);
 
-const chat = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], ...(stream ? { stream: true } : {}) });
-const post = (key: string, body: string) => () => ({
-  method: 'POST',
-  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-  body,
-});
 
 const fleet = await startBenchFleet();
 const bundle = bundleRouter();
@@ -72,7 +66,7 @@ if (section('failover')) {
     await fetch(`${fleet.controlUrl}/reset`, { method: 'POST' });
     await fetch(`${fleet.controlUrl}/nodes/n-us`, { method: 'PUT', body: JSON.stringify({ ...knobs, requireKey: knobs.requireKey ?? NODE_SECRET }) });
     const w = await startWorkers(fleet, bundle, routerConfig(fleet)); // fresh isolate: fresh breaker
-    const r = await load(`${w.routerUrl}/v1/chat/completions`, post(w.routerKey, chat(false)), { count: N, concurrency: C, maxSeconds: 60 });
+    const r = await load(`${w.routerUrl}/v1/chat/completions`, postAs(w.routerKey, chatBody()), { count: N, concurrency: C, maxSeconds: 60 });
     await w.close();
     healthy ??= r;
     const added = (p: number) => percentile(r.latencies, p) - percentile(healthy!.latencies, p);

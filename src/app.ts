@@ -1,11 +1,11 @@
 /**
  * Route wiring: the whole request path, readable top to bottom. Each step is a named
- * function from its own module; errors thrown anywhere leave as OpenAI-shaped JSON
- * (`failed`, Hono's `onError`).
+ * function from its own module; errors thrown anywhere leave through `onError` as
+ * OpenAI-shaped JSON.
  */
 import { type Context } from 'hono';
 import { Hono } from 'hono/tiny';
-import type { AppEnv, Bindings } from './bindings';
+import type { AppEnv } from './bindings';
 import { adminGuard } from './auth/admin-guard';
 import { authenticate, type KeyRecord } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
@@ -45,36 +45,15 @@ const PROXIED: [string, Endpoint][] = [
   ['/v1/audio/translations', 'translations'],
 ];
 
-/**
- * What the pipeline needs of one HTTP call: the request, the Worker's bindings and context,
- * the request id, and where admission's rate-limit headers go (every error after admission
- * carries them). Built from Hono's Context (`viaHono`).
- */
-export interface Call {
-  raw: Request;
-  env: Bindings;
-  ctx: ExecutionContext;
-  requestId: string;
-  limitHeaders: (headers: Record<string, string>) => void;
-}
-
-const viaHono = (c: Context<AppEnv>): Call => ({
-  raw: c.req.raw,
-  env: c.env,
-  ctx: c.executionCtx as ExecutionContext,
-  requestId: c.get('requestId'),
-  limitHeaders: (headers) => c.set('rateLimitHeaders', headers),
-});
-
 /** POST to every generating endpoint: one pipeline. */
-export async function proxy(c: Call, endpoint: Endpoint): Promise<Response> {
+async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> {
   const config = loadConfig(c.env);
-  const key = await authenticate(c.raw, c.env.ROUTER_KV, { xApiKey: endpoint === 'messages' });
-  const caller = callerFromCf(c.raw.cf as Record<string, unknown> | undefined);
-  const defer = (work: Promise<unknown>) => c.ctx.waitUntil(work.catch(logBackgroundFailure));
+  const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: endpoint === 'messages' });
+  const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
+  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
   // Every authenticated request leaves one record (log line, analytics point, rollup row).
   const started = Date.now();
-  const base = { requestId: c.requestId, keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-', units: undefined as RequestUnits | undefined };
+  const base = { requestId: c.get('requestId'), keyId: key.id, endpoint, colo: caller.colo ?? null, model: '-', units: undefined as RequestUnits | undefined };
   const record = (r: Pick<RequestRecord, 'answeredModel' | 'node' | 'attempts' | 'status' | 'ttfbMs' | 'usage'>) => {
     const cost = recordRequest(c.env, config, { ...base, ...r, durationMs: Date.now() - started }, Date.now());
     const flush = flushRollupsWhenDue(c.env.USAGE_ROLLUPS, config.usage.shards);
@@ -102,12 +81,12 @@ interface RequestScope {
   started: number;
 }
 
-async function pipeline(c: Call, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
+async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
-  const raw = await readBodyCapped(c.raw, cap);
+  const raw = await readBodyCapped(c.req.raw, cap);
   // A JSON body is parsed without a promise hop; a form is read by the runtime.
-  const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.raw.headers.get('content-type') ?? undefined) : parseJsonRequest(endpoint, raw);
+  const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
   base.units = requestUnits(request);
@@ -139,7 +118,7 @@ async function pipeline(c: Call, endpoint: Endpoint, scope: RequestScope): Promi
     admitKey(c.env, config, key, reservation, defer),
     loadRouteTable(c.env.ROUTER_KV, caller.colo),
   ]);
-  c.limitHeaders(admission.headers);
+  c.set('rateLimitHeaders', admission.headers);
 
   // From here on the admission is settled on every path, thrown errors included.
   let result: Awaited<ReturnType<typeof forward>>;
@@ -157,9 +136,9 @@ async function pipeline(c: Call, endpoint: Endpoint, scope: RequestScope): Promi
       caller,
       table,
       observe: sampler(caller),
-      incomingHeaders: c.raw.headers,
-      requestId: c.requestId,
-      answerHeaders: { ...admission.headers, 'x-request-id': c.requestId },
+      incomingHeaders: c.req.raw.headers,
+      requestId: c.get('requestId'),
+      answerHeaders: { ...admission.headers, 'x-request-id': c.get('requestId') },
       reserveNode: nodeReserver(c.env, config, reservation, defer),
       extend: () => admission.extend(),
       defer,
@@ -223,10 +202,10 @@ app.use(requestId());
 
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(viaHono(c), endpoint)));
+for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(c, endpoint)));
 app.route('/v1/responses', responseRoutes);
 // Anthropic Messages callers: the same pipeline, Anthropic's errors and headers (`providers/anthropic-inbound/route.ts`).
-app.all('/v1/messages', anthropicFace(only('POST', (c) => proxy(viaHono(c), 'messages'))));
+app.all('/v1/messages', anthropicFace(only('POST', (c) => proxy(c, 'messages'))));
 app.all('/v1/messages/count_tokens', anthropicFace(only('POST', countTokens)));
 app.all(
   '/v1/models',
@@ -247,14 +226,11 @@ app.notFound((c) =>
   errorResponse(new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' })),
 );
 
-/** Any thrown value as the caller's error response (the one place). */
-function failed(err: unknown, requestId: string | undefined, limits: Record<string, string> | undefined, admin: boolean): Response {
+app.onError((err, c) => {
   if (!(err instanceof RouterError)) {
-    console.error(JSON.stringify({ requestId, error: String(err), stack: (err as Error)?.stack }));
+    console.error(JSON.stringify({ requestId: c.get('requestId'), error: String(err), stack: (err as Error)?.stack }));
   }
   // Rate-limit headers ride on every response after admission, errors included; operator
   // detail (a broken config's field paths) only on requests that proved the admin token.
-  return errorResponse(err, { ...limits, 'x-request-id': requestId ?? '' }, admin);
-}
-
-app.onError((err, c) => failed(err, c.get('requestId'), c.get('rateLimitHeaders'), c.get('admin') === true));
+  return errorResponse(err, { ...c.get('rateLimitHeaders'), 'x-request-id': c.get('requestId') ?? '' }, c.get('admin') === true);
+});

@@ -125,7 +125,7 @@ function stopReason(config: LoadedConfig, state: IsolateState, walk: Walk, deadl
 }
 
 /** Record an attempt that did not answer well: samples, breaker, cooling, the log. */
-function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, attempt: PlannedAttempt, sent: SentAttempt, verdict: Verdict, credential: string | undefined) {
+function recordFailure(input: ForwardInput, state: IsolateState, observe: Observe, walk: Walk, attempt: PlannedAttempt, sent: SentAttempt, verdict: Verdict, credential: string | undefined) {
   const reason = verdict.action === 'retry' || verdict.action === 'fail' ? verdict.reason : 'ok';
   walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: reason });
   const message = upstreamMessage(sent.body, credential);
@@ -133,7 +133,7 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
   if (verdict.action !== 'retry') return;
   const at = Date.now();
   if (verdict.nodeFault) {
-    observe(input, state, attempt.node.id, sent.latencyMs, false, message ?? reason);
+    observe(attempt.node.id, sent.latencyMs, false, message ?? reason);
     state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
   }
   // A rate-limited node is left alone for as long as it asked (or a default pause) — never
@@ -151,31 +151,48 @@ function recordFailure(input: ForwardInput, state: IsolateState, walk: Walk, att
  * in prefill: their timings are not evidence about the node, so the live view skips them.
  */
 const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
-/** Its time is the node's: not a long prompt, nothing the node fetches from the caller's hosts (`routing/caller-timed.ts`). */
-const nodeTimed = (request: ParsedRequest) => request.raw.byteLength <= LIVE_MAX_PROMPT_BYTES && !callerTimed(request.body);
-const firstByteSignal = (request: ParsedRequest) => (request.stream || ENDPOINTS[request.endpoint].quick === true) && nodeTimed(request);
 /** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
 const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
+
+/** What one request's attempt timings say about nodes: worked out once per request (the body walked once), for every `observe`. */
+interface TimingSays {
+  /** Past `LIVE_MAX_PROMPT_BYTES`: the live view only learns from it. */
+  long: boolean;
+  /** The caller's hosts are in its time (`routing/caller-timed.ts`): only its failures count. */
+  callerTimed: boolean;
+  /** Its first-byte time is the node's: a stream or a quick endpoint, neither long nor caller-timed. */
+  firstByte: boolean;
+  generation: boolean;
+}
+
+function timingSays(request: ParsedRequest): TimingSays {
+  const long = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
+  const caller = callerTimed(request.body);
+  const firstByte = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !long && !caller;
+  return { long, callerTimed: caller, firstByte, generation: generation(request) };
+}
 
 /**
  * An attempt's latency sample: to the colo's table (every outcome) and to the isolate's live
  * view — there first-byte signals as measured, and JSON generations normalised by what they
  * wrote (`answered`); neither table nor live view averages in a raw generation time.
  */
-function observe(input: ForwardInput, state: IsolateState, nodeId: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) {
-  const { request } = input;
-  const scope = liveScope(input.caller.colo, ENDPOINTS[request.endpoint].group);
+type Observe = (nodeId: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) => void;
+
+function observer(input: ForwardInput, state: IsolateState, says: TimingSays): Observe {
+  const scope = liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group);
   const { enabled } = input.config.routing.live;
-  // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
-  const caller = callerTimed(request.body);
-  if (caller && ok) return;
   // Pinned (a Responses follow-up): the caller chose the node, so only its bad news counts (`Evidence.forced`).
   const forced = input.pinned !== undefined;
-  const use = !enabled || request.raw.byteLength > LIVE_MAX_PROMPT_BYTES ? 'learn' : forced ? 'forced' : 'feed';
-  if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
-  // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
-  if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
-  if (enabled && !answered && (firstByteSignal(request) || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), 0, false, { forced });
+  const use = !enabled || says.long ? 'learn' : forced ? 'forced' : 'feed';
+  return function observe(nodeId, ms, ok, error, answered) {
+    // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
+    if (says.callerTimed && ok) return;
+    if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
+    // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
+    if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
+    if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), 0, false, { forced });
+  };
 }
 
 function logFailures(input: ForwardInput, walk: Walk): void {
@@ -189,8 +206,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
-  const signal = firstByteSignal(request) || (generation(request) && nodeTimed(request));
-  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal, answer: generation(request) }) : undefined;
+  const says = timingSays(request);
+  const observe = observer(input, state, says);
+  const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
+  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal, answer: says.generation }) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
     ...(live ? { live } : {}),
@@ -268,7 +287,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     if (verdict.action === 'retry' || verdict.action === 'fail') {
       // A node's reservation stands for an attempt it may have billed; otherwise it is freed.
       if (reservation) input.defer(reservation.settle(paidFor ? { abandoned: 1, unserved: true } : { unserved: true }));
-      recordFailure(input, state, walk, attempt, sent, verdict, credential);
+      recordFailure(input, state, observe, walk, attempt, sent, verdict, credential);
       if (verdict.action === 'fail') {
         return fail(new RouterError(502, `Node ${attempt.node.id} (${attempt.model}) sent an ${verdict.reason}; it was not retried.`, {
           code: 'upstream_response_too_large',
@@ -284,8 +303,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, relay, own, prepared.value.shape);
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
-      if (!generation(request)) observe(input, state, attempt.node.id, sent.latencyMs, true);
-      else void delivered.usage.then((u) => u && observe(input, state, attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens: u.completion_tokens }), () => {});
+      if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);
+      else void delivered.usage.then((u) => u && observe(attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens: u.completion_tokens }), () => {});
       state.breaker.recordSuccess(attempt.node.id);
     }
     logFailures(input, walk);

@@ -7,14 +7,10 @@ import type { AppEnv } from '../bindings';
 
 const SANE = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The caller's id when it is sane, else a fresh one. */
-export function requestIdOf(given: string | null | undefined): string {
-  return given && SANE.test(given) ? given : `req_${crypto.randomUUID().replaceAll('-', '')}`;
-}
-
 export function requestId(): MiddlewareHandler<AppEnv> {
   return async function requestIdHandler(c, next) {
-    const id = requestIdOf(c.req.header('x-request-id'));
+    const given = c.req.header('x-request-id');
+    const id = given && SANE.test(given) ? given : `req_${crypto.randomUUID().replaceAll('-', '')}`;
     c.set('requestId', id);
     await next();
     c.res.headers.set('x-request-id', id);

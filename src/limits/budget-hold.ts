@@ -9,20 +9,22 @@
  * the hold: spend that other isolates' requests and leases give back meanwhile waits for the
  * hold's end (what this isolate's own requests give back counts at once). A request whose worst
  * case alone passes the budget (`tooLarge`) is not remembered: it says nothing of others.
+ * A hold lives in its subject's `LeaseClient`, which a change of the key's limits replaces
+ * (`leases.ts` `clientFor`): an operator who raises a spent budget sees the next request asked.
  */
-import type { Decision, LimitSet } from './window';
+import type { Decision } from './window';
 
 export type Refusal = Extract<Decision, { ok: false }>;
 
 export class BudgetHold {
-  private held: { refusal: Refusal; free: number; at: number; until: number; budgets: string } | null = null;
+  private held: { refusal: Refusal; free: number; at: number; until: number } | null = null;
 
-  /** The object refused a request under `limits`: hold a budget refusal for `holdMs` (never past the period's end). */
-  remember(refusal: Refusal, now: number, holdMs: number, limits: LimitSet): void {
+  /** The object refused a request: hold a budget refusal for `holdMs` (never past the period's end). */
+  remember(refusal: Refusal, now: number, holdMs: number): void {
     if ((refusal.limit !== 'day' && refusal.limit !== 'month') || refusal.tooLarge) return;
     const s = refusal.snapshot;
     const free = Math.min(refusal.max - refusal.used, s.day?.remaining ?? Infinity, s.month?.remaining ?? Infinity);
-    this.held = { refusal, free, at: now, until: now + Math.min(holdMs, refusal.retryAfterMs), budgets: budgetsOf(limits) };
+    this.held = { refusal, free, at: now, until: now + Math.min(holdMs, refusal.retryAfterMs) };
   }
 
   /**
@@ -39,13 +41,13 @@ export class BudgetHold {
   }
 
   /**
-   * The remembered refusal for a request of worst case `worst` (nano-USD) under `limits`, its
-   * wait shortened by the time since; null: ask (also when an operator changed the budgets).
+   * The remembered refusal for a request of worst case `worst` (nano-USD), its wait shortened
+   * by the time since; null: ask.
    */
-  refuse(worst: number, now: number, limits: LimitSet): Refusal | null {
+  refuse(worst: number, now: number): Refusal | null {
     const h = this.held;
     if (!h) return null;
-    if (now >= h.until || h.budgets !== budgetsOf(limits)) {
+    if (now >= h.until) {
       this.held = null;
       return null;
     }
@@ -53,5 +55,3 @@ export class BudgetHold {
     return { ...h.refusal, retryAfterMs: Math.max(0, h.refusal.retryAfterMs - (now - h.at)) };
   }
 }
-
-const budgetsOf = (l: LimitSet) => `${l.dayNano}/${l.monthNano}`;

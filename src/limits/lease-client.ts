@@ -21,8 +21,6 @@ import type { LeaseReport, LeaseWant, SyncResult } from './ledger';
 import { windowAsKnown } from './lease-headers';
 import type { LimitSet, Snapshot } from './window';
 
-export type { EndResult, Ticket } from './held-lease';
-
 export class LeaseClient {
   private leases: HeldLease[] = [];
   private pendingRetry: LeaseReport[] = [];

@@ -174,7 +174,7 @@ export class Leases {
       await c.leasing.catch(() => undefined);
       ticket = c.admit(tokens, this.clock.now(), worstCost, budgeted);
     }
-    const held = ticket || !s.leases || !budgeted ? null : c.budgetHold.refuse(worstCost, this.clock.now(), s.limits);
+    const held = ticket || !s.leases || !budgeted ? null : c.budgetHold.refuse(worstCost, this.clock.now());
     if (held) return held;
     let snapshot: Snapshot;
     let local = ticket !== null;
@@ -191,7 +191,7 @@ export class Leases {
       // Refused by the object: a lease that arrived meanwhile may still hold what this needs.
       const late = d.ok ? null : c.admit(tokens, this.clock.now(), worstCost, budgeted);
       if (!d.ok && !late) {
-        if (s.leases) c.budgetHold.remember(d, this.clock.now(), s.ttlMs * BUDGET_HOLD, s.limits);
+        if (s.leases) c.budgetHold.remember(d, this.clock.now(), s.ttlMs * BUDGET_HOLD);
         return d;
       }
       if (d.ok) c.budgetHold.clear();

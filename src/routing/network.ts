@@ -63,13 +63,10 @@ function slope(pts: readonly Point[], routing: RoutingConfig): number {
   return Math.max(0, sxy / sxx);
 }
 
-/**
- * Per node, the sample-weighted mean of (observed mean − network estimate at `msPerKm`) over
- * every colo with samples and a known position: the node's own share of first-byte time.
- */
-export function nodeOffsets(colos: readonly ColoSamples[], nodes: readonly NodeConfig[], routing: RoutingConfig, now: number, msPerKm = routing.priorMsPerKm): Record<string, number> {
+/** Per node, the sample-weighted mean of (observed mean − network estimate at `msPerKm`) over its points. */
+function offsetsAt(pts: readonly Point[], msPerKm: number): Record<string, number> {
   const sums: Record<string, [number, number]> = {};
-  for (const p of points(colos, nodes, routing, now)) {
+  for (const p of pts) {
     const s = (sums[p.node] ??= [0, 0]);
     s[0] += p.w * (p.ms - msPerKm * p.km);
     s[1] += p.w;
@@ -77,8 +74,17 @@ export function nodeOffsets(colos: readonly ColoSamples[], nodes: readonly NodeC
   return Object.fromEntries(Object.entries(sums).map(([id, [weighted, weight]]) => [id, Math.max(0, weighted / weight)]));
 }
 
-/** The learnt ms per km and, at it, every sampled node's offset: what the published tables carry. */
+/**
+ * Per node, the sample-weighted mean of (observed mean − network estimate at `msPerKm`) over
+ * every colo with samples and a known position: the node's own share of first-byte time.
+ */
+export function nodeOffsets(colos: readonly ColoSamples[], nodes: readonly NodeConfig[], routing: RoutingConfig, now: number, msPerKm = routing.priorMsPerKm): Record<string, number> {
+  return offsetsAt(points(colos, nodes, routing, now), msPerKm);
+}
+
+/** The learnt ms per km and, at it, every sampled node's offset: what the published tables carry (the samples read once). */
 export function networkModel(colos: readonly ColoSamples[], nodes: readonly NodeConfig[], routing: RoutingConfig, now: number): { msPerKm: number; offsets: Record<string, number> } {
-  const msPerKm = slope(points(colos, nodes, routing, now), routing);
-  return { msPerKm, offsets: nodeOffsets(colos, nodes, routing, now, msPerKm) };
+  const pts = points(colos, nodes, routing, now);
+  const msPerKm = slope(pts, routing);
+  return { msPerKm, offsets: offsetsAt(pts, msPerKm) };
 }

@@ -17,6 +17,7 @@
  * pending for the next request's flush — re-queued, never dropped.
  */
 import { onIsolateReset } from '../isolate';
+import { HeldFlush } from './held-flush';
 import { HOUR_MS, type RollupRow, type UsageRollups } from './rollups-do';
 import { pickShard, shardName } from './shards';
 
@@ -28,16 +29,13 @@ const RETRY_MS = 1_000;
 
 let pending = new Map<string, RollupRow>();
 let lastFlush = -Infinity;
-let scheduled: Promise<void> | null = null;
-/** When the scheduled run gives up (its `waitUntil` budget): rows due later are not its to send. */
-let scheduledUntil = 0;
+const scheduled = new HeldFlush(WAIT_BUDGET_MS);
 /** This isolate's shard, picked for the shard count it was picked under. */
 let mine: { of: number; index: number } | null = null;
 onIsolateReset(() => {
   pending = new Map();
   lastFlush = -Infinity;
-  scheduled = null;
-  scheduledUntil = 0;
+  scheduled.reset();
   mine = null;
 });
 
@@ -108,10 +106,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<void> | undefined {
   if (pending.size === 0) return undefined;
   // The scheduled run sends these rows only if they fall due within its budget; else this request schedules its own.
-  if (scheduled && pending.size < MAX_ROWS && lastFlush + FLUSH_MS <= scheduledUntil) return undefined;
-  const started = Date.now();
-  scheduledUntil = started + WAIT_BUDGET_MS;
-  const run = async () => {
+  if (pending.size < MAX_ROWS && scheduled.covers(lastFlush + FLUSH_MS)) return undefined;
+  return scheduled.start(async (started) => {
     let retry = 0; // the pause before trying again after a failed call; 0: none failed
     // Loop while rows are pending: rows that arrive while a call is in flight ride on this
     // timer (their requests were handed it), so they are sent by the next round, not left.
@@ -130,10 +126,5 @@ export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, sh
         if (Date.now() + retry - started > WAIT_BUDGET_MS) throw err; // re-queued: the next request's flush sends them
       }
     }
-  };
-  const flush = run().finally(() => {
-    if (scheduled === flush) scheduled = null;
   });
-  scheduled = flush;
-  return flush;
 }

@@ -8,17 +8,13 @@
  * keeps nothing alive (the scheduled run loops until nothing is due, so it sends that too).
  */
 import { onIsolateReset } from '../isolate';
+import { HeldFlush } from './held-flush';
 import type { RateLimiter } from '../limits/limiter-do';
 import { msUntilDue, requeue, takeDueBatch } from '../limits/usage-batch';
 
 const WAIT_BUDGET_MS = 25_000;
-let scheduled: Promise<void> | null = null;
-/** When the scheduled run gives up (its `waitUntil` budget): a batch due later is not its to send. */
-let scheduledUntil = 0;
-onIsolateReset(() => {
-  scheduled = null;
-  scheduledUntil = 0;
-});
+const scheduled = new HeldFlush(WAIT_BUDGET_MS);
+onIsolateReset(() => scheduled.reset());
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -28,10 +24,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Promise<void> | undefined {
   const now = Date.now();
-  if (scheduled && now + (msUntilDue(now) ?? 0) <= scheduledUntil) return undefined;
-  const started = now;
-  scheduledUntil = started + WAIT_BUDGET_MS;
-  const run = async () => {
+  if (scheduled.covers(now + (msUntilDue(now) ?? 0))) return undefined;
+  return scheduled.start(async (started) => {
     for (;;) {
       const wait = msUntilDue(Date.now());
       if (wait === null) return;
@@ -45,10 +39,5 @@ export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Pro
       if (failed.length === 0 && msUntilDue(Date.now()) === null) return;
       requeue(new Map(failed));
     }
-  };
-  const flush = run().finally(() => {
-    if (scheduled === flush) scheduled = null;
   });
-  scheduled = flush;
-  return flush;
 }

@@ -12,46 +12,37 @@ const refusal = (over: Partial<Refusal> = {}): Refusal => ({
   ...over,
 });
 
-const LIMITS = { dayNano: 1_000 };
-
 describe('BudgetHold', () => {
   it('refuses what does not fit what the object said was left, until the hold ends, with the wait shortened', () => {
     const hold = new BudgetHold();
-    hold.remember(refusal(), 0, 2_500, LIMITS);
-    expect(hold.refuse(150, 1_000, LIMITS)).toMatchObject({ limit: 'day', retryAfterMs: 3_600_000 - 1_000 });
-    expect(hold.refuse(100, 1_000, LIMITS)).toBeNull(); // fits what was left: ask
-    expect(hold.refuse(150, 2_500, LIMITS)).toBeNull(); // the hold is over: ask
-    expect(hold.refuse(150, 2_501, LIMITS)).toBeNull();
+    hold.remember(refusal(), 0, 2_500);
+    expect(hold.refuse(150, 1_000)).toMatchObject({ limit: 'day', retryAfterMs: 3_600_000 - 1_000 });
+    expect(hold.refuse(100, 1_000)).toBeNull(); // fits what was left: ask
+    expect(hold.refuse(150, 2_500)).toBeNull(); // the hold is over: ask
+    expect(hold.refuse(150, 2_501)).toBeNull();
   });
 
   it('counts what this isolate gave back as free, and forgets the hold when the object admits', () => {
     const hold = new BudgetHold();
-    hold.remember(refusal(), 0, 2_500, LIMITS);
+    hold.remember(refusal(), 0, 2_500);
     hold.gaveBack(60);
-    expect(hold.refuse(150, 10, LIMITS)).toBeNull();
-    expect(hold.refuse(170, 10, LIMITS)).not.toBeNull();
+    expect(hold.refuse(150, 10)).toBeNull();
+    expect(hold.refuse(170, 10)).not.toBeNull();
     hold.clear();
-    expect(hold.refuse(170, 10, LIMITS)).toBeNull();
+    expect(hold.refuse(170, 10)).toBeNull();
   });
 
   it('remembers only budget refusals that say something of other requests: not rpm, not a request too large alone', () => {
     const hold = new BudgetHold();
-    hold.remember(refusal({ limit: 'requests' }), 0, 2_500, LIMITS);
-    hold.remember(refusal({ tooLarge: true }), 0, 2_500, LIMITS);
-    expect(hold.refuse(1_000_000, 1, LIMITS)).toBeNull();
-  });
-
-  it('asks again at once when an operator changed the budget', () => {
-    const hold = new BudgetHold();
-    hold.remember(refusal(), 0, 2_500, LIMITS);
-    expect(hold.refuse(150, 1, LIMITS)).not.toBeNull();
-    expect(hold.refuse(150, 1, { dayNano: 2_000 })).toBeNull();
+    hold.remember(refusal({ limit: 'requests' }), 0, 2_500);
+    hold.remember(refusal({ tooLarge: true }), 0, 2_500);
+    expect(hold.refuse(1_000_000, 1)).toBeNull();
   });
 
   it('never holds past the end of the period', () => {
     const hold = new BudgetHold();
-    hold.remember(refusal({ retryAfterMs: 500 }), 0, 2_500, LIMITS);
-    expect(hold.refuse(150, 499, LIMITS)).not.toBeNull();
-    expect(hold.refuse(150, 500, LIMITS)).toBeNull();
+    hold.remember(refusal({ retryAfterMs: 500 }), 0, 2_500);
+    expect(hold.refuse(150, 499)).not.toBeNull();
+    expect(hold.refuse(150, 500)).toBeNull();
   });
 });

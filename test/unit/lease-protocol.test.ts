@@ -236,6 +236,32 @@ describe("the isolate's leases (Leases) on a config change", () => {
   });
 });
 
+describe("a key's spent budget held in the isolate (Leases, budget-hold.ts)", () => {
+  it('refuses from the hold without asking, and asks again at once when an operator changed the budget', async () => {
+    const ledger = new Ledger([]);
+    let asked = 0;
+    const authority: Authority = {
+      sync: async (req) => {
+        asked++;
+        return structuredClone(ledger.sync(structuredClone(req), 0, newId));
+      },
+      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, 0),
+    };
+    const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
+    const leases = new Leases({ now: () => 0, sleep: () => new Promise(() => undefined) });
+    const subject = (dayNano: number): Subject => ({ name: 'key:k', authority, limits: { dayNano }, ttlMs: TTL, leaseMs: LEASE, leases: true });
+    const spent = await leases.admit(subject(100), 1, defer, 60);
+    if (!spent.ok) throw new Error('refused');
+    spent.settle({ usage: { prompt_tokens: 1, completion_tokens: 0 }, costUsd: 60e-9 });
+    expect((await leases.admit(subject(100), 1, defer, 60)).ok).toBe(false); // 60 spent + 60 > 100: the object refuses
+    const before = asked;
+    expect(await leases.admit(subject(100), 1, defer, 60)).toMatchObject({ ok: false, limit: 'day' });
+    expect(asked).toBe(before); // refused from the hold
+    expect((await leases.admit(subject(1_000), 1, defer, 60)).ok).toBe(true); // the budget was raised: asked, admitted
+    expect(asked).toBeGreaterThan(before);
+  });
+});
+
 describe('reports reach the authority without waiting for a later request', () => {
   it("a report whose call fails is sent again from the same request's background work", async () => {
     const ledger = new Ledger([]);
