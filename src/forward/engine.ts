@@ -22,7 +22,6 @@ import { RouterError } from '../errors/router-error';
 import type { NodeReservation } from '../limits/admission';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { callerTimed } from '../routing/caller-timed';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
 import { bodyBuilder } from './attempt-body';
@@ -35,6 +34,7 @@ import { classifyFor } from '../providers/verdict';
 import { deliver } from './deliver';
 import type { ResponseOwner } from '../openai/response-ids';
 import { isolateState, liveScope, type IsolateState } from './isolate-state';
+import { observer, timingSays, type Observe } from './observe';
 import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
 import { credentialFor, sendAttempt, type SentAttempt } from './upstream';
 import type { Usage } from './usage';
@@ -144,55 +144,6 @@ function recordFailure(input: ForwardInput, state: IsolateState, observe: Observ
     state.breaker.coolDown(attempt.node.id, at, pause);
     walk.retryAfter = Math.min(walk.retryAfter ?? Infinity, pause);
   }
-}
-
-/**
- * Prompts past this size (a long context, images inline) spend most of their first-byte time
- * in prefill: their timings are not evidence about the node, so the live view skips them.
- */
-const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
-/** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
-const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
-
-/** What one request's attempt timings say about nodes: worked out once per request (the body walked once), for every `observe`. */
-interface TimingSays {
-  /** Past `LIVE_MAX_PROMPT_BYTES`: the live view only learns from it. */
-  long: boolean;
-  /** The caller's hosts are in its time (`routing/caller-timed.ts`): only its failures count. */
-  callerTimed: boolean;
-  /** Its first-byte time is the node's: a stream or a quick endpoint, neither long nor caller-timed. */
-  firstByte: boolean;
-  generation: boolean;
-}
-
-function timingSays(request: ParsedRequest): TimingSays {
-  const long = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
-  const caller = callerTimed(request.body);
-  const firstByte = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !long && !caller;
-  return { long, callerTimed: caller, firstByte, generation: generation(request) };
-}
-
-/**
- * An attempt's latency sample: to the colo's table (every outcome) and to the isolate's live
- * view — there first-byte signals as measured, and JSON generations normalised by what they
- * wrote (`answered`); neither table nor live view averages in a raw generation time.
- */
-type Observe = (nodeId: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) => void;
-
-function observer(input: ForwardInput, state: IsolateState, says: TimingSays): Observe {
-  const scope = liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group);
-  const { enabled } = input.config.routing.live;
-  // Pinned (a Responses follow-up): the caller chose the node, so only its bad news counts (`Evidence.forced`).
-  const forced = input.pinned !== undefined;
-  const use = !enabled || says.long ? 'learn' : forced ? 'forced' : 'feed';
-  return function observe(nodeId, ms, ok, error, answered) {
-    // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
-    if (says.callerTimed && ok) return;
-    if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
-    // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
-    if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
-    if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), 0, false, { forced });
-  };
 }
 
 function logFailures(input: ForwardInput, walk: Walk): void {
