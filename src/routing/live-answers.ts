@@ -25,6 +25,14 @@ import { JUMP, PEAK_RISE, type LiveStat } from './live-stat';
 
 /** What a sample may tell, beyond its figure. */
 export interface Evidence {
+  /** A JSON answer (ranked at first byte + `excess`), not a first byte. Default false. */
+  answer?: boolean;
+  /**
+   * JSON answers: what was taken out of the answer's time (`output-rate.ts`), so `ms + offset`
+   * is the whole answer: rises are judged, and drifts averaged in, as the whole answer's ratio
+   * to what was expected of it — a long answer's noise is not read as the base's. Default 0.
+   */
+  offset?: number;
   /**
    * A JSON answer's share of a typical answer's evidence about decoding (0–1; default 1). An
    * answer that wrote little carries little decode time, so it cannot show how long the

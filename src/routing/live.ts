@@ -67,12 +67,11 @@ export class LiveView {
   /**
    * One attempt's outcome. Failures leave the estimate alone (the breaker judges them) but
    * settle a probe. Returns true when the sample was news (a rise counted at once).
-   * `offset` (JSON answers): what was taken out of the answer's time (`output-rate.ts`), so
-   * `ms + offset` is the whole answer: rises are judged, and drifts averaged in, as the whole
-   * answer's ratio to what was expected of it — a long answer's noise is not read as the base's.
-   * `how` (`Evidence`): an answer's share of a typical one's evidence, and whether the caller forced the node.
+   * `how` (`Evidence`): whether it is a JSON answer and what was taken out of its time, its
+   * share of a typical answer's evidence, and whether the caller forced the node.
    */
-  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, offset = 0, answer = false, how: Evidence = {}): boolean {
+  observe(scope: string, nodeId: string, ms: number, ok: boolean, now: number, how: Evidence = {}): boolean {
+    const { offset = 0, answer = false } = how;
     const key = `${scope}>${nodeId}`;
     const s = this.stats.get(key);
     const share = Math.min(1, Math.max(0, how.share ?? 1));
@@ -164,7 +163,7 @@ export class LiveView {
     const level = before && before.ewma + before.excess;
     const whole = n.offset === 0 && tokens > 0;
     // A whole answer where first bytes are fresh is not judged against them (another unit): only against earlier whole answers.
-    const rose = whole && before && isFresh(before, now, this.options.ewmaMs) ? observeWhole(before, n.ms, now, forced, this.options.ewmaMs) : this.observe(scope, nodeId, n.ms, true, now, n.offset, true, { share, forced });
+    const rose = whole && before && isFresh(before, now, this.options.ewmaMs) ? observeWhole(before, n.ms, now, forced, this.options.ewmaMs) : this.observe(scope, nodeId, n.ms, true, now, { offset: n.offset, answer: true, share, forced });
     const s = this.stats.get(key);
     if (!s || (forced && !rose)) return n.ms;
     if (whole && s.whole === undefined) s.unsplit = true;
