@@ -58,6 +58,6 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
     if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
     // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
     if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
-    if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), 0, false, { forced });
+    if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), { forced });
   };
 }

@@ -68,10 +68,10 @@ describe('live view evidence: what an answer may teach', () => {
   it('lets a pinned first byte raise a node but not lower it', () => {
     const view = new LiveView(live);
     for (let i = 0; i < 10; i++) view.observe(scope, 'n', 400, true, i * 1000);
-    for (let i = 0; i < 10; i++) view.observe(scope, 'n', 50, true, 10_000 + i * 100, 0, false, { forced: true });
+    for (let i = 0; i < 10; i++) view.observe(scope, 'n', 50, true, 10_000 + i * 100, { forced: true });
     expect(view.lens(scope, 11_000, { explore: false }).estimate('n', Infinity).expectedMs).toBe(400);
-    view.observe(scope, 'n', 2_000, true, 11_000, 0, false, { forced: true });
-    view.observe(scope, 'n', 2_000, true, 11_100, 0, false, { forced: true });
+    view.observe(scope, 'n', 2_000, true, 11_000, { forced: true });
+    view.observe(scope, 'n', 2_000, true, 11_100, { forced: true });
     expect(view.lens(scope, 11_200, { explore: false }).estimate('n', Infinity).expectedMs).toBeGreaterThan(1_000);
   });
 });

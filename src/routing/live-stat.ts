@@ -1,0 +1,55 @@
+/**
+ * One node's record in the live view (`live.ts`), per scope: its first-byte estimate, what its
+ * JSON answers add beyond it, and its exploration state. Shared by the view and the JSON-answer
+ * evidence (`live-answers.ts`), with the thresholds both judge samples by.
+ */
+
+/** One kind of evidence about a node: first bytes, or JSON answers. */
+export interface Track {
+  /** The previous sample, for the two-in-a-row peak. */
+  last: number;
+  /** Its whole answer's ratio to what was expected of it (JSON answers: their two-in-a-row peak). */
+  ratio?: number;
+  /** Evidence at `at` (decays with it): a first byte is worth 1, a JSON answer less (`worth`). */
+  weight: number;
+  at: number;
+}
+
+export interface LiveStat {
+  /** Expected first byte (a JSON answer's base-equivalent, when no first byte is fresh). */
+  ewma: number;
+  /** What this node's JSON answers add beyond its first byte (its decoding against the reference): 0 until both kinds are seen. */
+  excess: number;
+  first?: Track;
+  answers?: Track;
+  /** The latest sample of either kind. */
+  at: number;
+  /**
+   * What the node did before its estimate last rose (the bar for exploring it again), held
+   * while it stays up; otherwise its current estimate. Not the lowest estimate ever reached:
+   * a minimum of noisy estimates is biased low, and kept re-trying nodes that never were that fast.
+   */
+  best: number;
+  /** Its answers rose from this level (first byte + excess): the per-token reference does not learn from them until they are back within `PEAK_RISE` of it. */
+  held?: number;
+  /** Fed by a whole answer while the per-token reference was unknown (`forgetUnsplit`). */
+  unsplit?: true;
+  /** Whole answers' level while first bytes are fresh and the reference is unknown (`observeWhole`): their own unit. */
+  whole?: { level: number; ratio: number; weight: number; at: number };
+  /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
+  risen?: true;
+  gap: number;
+  /** Leader's expected ms when a probe was sent; cleared when the probe's outcome arrives. */
+  probeBar?: number;
+  probeAt?: number;
+}
+
+/** A rise counts at once when two samples in a row show it past this factor; smaller drifts are averaged in. */
+export const PEAK_RISE = 1.5;
+/** One sample this far past the estimate is news on its own (long prompts are not sampled: `engine.ts`). */
+export const JUMP = 4;
+/** First bytes this many `ewmaMs` old still stand for the node's first byte (answers then move `excess`). */
+const FRESH = 3;
+
+/** Whether the node's first bytes still stand for it (answers then move `excess`). */
+export const isFresh = (s: LiveStat, now: number, ewmaMs: number): boolean => s.first !== undefined && now - s.first.at < FRESH * ewmaMs;
