@@ -8,6 +8,11 @@
  * request's CPU.
  */
 
+/** OpenAI's range for `n` (choices per prompt), the schemas' too (`requests.ts`). */
+export const MAX_CHOICES = 128;
+/** `best_of`'s range (completions; vLLM-style chat nodes bill it too), the schemas' too. */
+export const MAX_BEST_OF = 20;
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Absent, null, or a safe integer in [min, max]. */
@@ -40,7 +45,7 @@ export function chatShapeHolds(body: Record<string, unknown>): boolean {
     streamOptionsHold(body.stream_options) &&
     countIn(body.max_tokens, 1, Number.MAX_SAFE_INTEGER) &&
     countIn(body.max_completion_tokens, 1, Number.MAX_SAFE_INTEGER) &&
-    countIn(body.n, 1, 128) &&
-    countIn(body.best_of, 1, 20)
+    countIn(body.n, 1, MAX_CHOICES) &&
+    countIn(body.best_of, 1, MAX_BEST_OF)
   );
 }

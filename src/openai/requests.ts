@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { foldName, scanObject, type ScannedObject } from '../http/json-members';
-import { chatShapeHolds } from './chat-shape';
+import { chatShapeHolds, MAX_BEST_OF, MAX_CHOICES } from './chat-shape';
 import { ENDPOINTS, type Endpoint } from './endpoints';
 
 const Model = z.string().min(1);
@@ -20,7 +20,8 @@ const CompletionsCap = z.number().int().nonnegative().nullish();
 const Stream = z.boolean().nullish();
 const StreamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullish();
 /** Choices per prompt: OpenAI accepts 1–128. */
-const Choices = z.number().int().min(1).max(128).nullish();
+const Choices = z.number().int().min(1).max(MAX_CHOICES).nullish();
+const BestOf = z.number().int().min(1).max(MAX_BEST_OF).nullish();
 
 /**
  * How deep a JSON body may nest (objects and arrays). Recursive walks over the body (the
@@ -38,7 +39,7 @@ export const ChatRequestSchema = z.looseObject({
   max_completion_tokens: Cap,
   n: Choices,
   /** Not an OpenAI chat parameter, but vLLM-style nodes generate (and bill) this many choices. */
-  best_of: z.number().int().min(1).max(20).nullish(),
+  best_of: BestOf,
 });
 
 const EmbeddingInput = z.union([
@@ -59,7 +60,7 @@ const CompletionsRequestSchema = z
     max_tokens: CompletionsCap,
     n: Choices,
     /** Choices generated (and billed) per prompt, of which the best `n` are returned: 1–20, ≥ n. */
-    best_of: z.number().int().min(1).max(20).nullish(),
+    best_of: BestOf,
     /** The prompt is returned — and billed — again in each choice. */
     echo: z.boolean().nullish(),
   })
