@@ -209,8 +209,12 @@ export function promptCount(prompt: unknown): number {
   return typeof prompt[0] === 'number' ? 1 : prompt.length;
 }
 
-/** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
-const PLAIN_TOOLS = new Set(['function', 'custom']);
+/**
+ * Tools whose own text is all the input they add; any other (hosted) tool adds what it finds.
+ * A tool without `type` is Anthropic's custom tool (`{name, description, input_schema}`, as the
+ * SDKs and Claude Code send every tool of theirs): plain, not hosted.
+ */
+const PLAIN_TOOLS = new Set(['function', 'custom', 'undefined']);
 
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
