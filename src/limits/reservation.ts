@@ -6,7 +6,8 @@
  * Tokens: the prompt estimate (`estimate.ts`, text by `limits.promptTokens` — its UTF-8 bytes
  * by default, a bound no tokenizer exceeds —, images at the dearest rate of the models the
  * request may reach; input the body names but does not hold — files, stored conversations,
- * hosted tools — the largest context window of those models) plus the output the upstream
+ * hosted tools — the largest context window of those models; with tools, Claude's tool-use
+ * system prompt when a Claude node may serve it, `TOOL_USE_SYSTEM_TOKENS`) plus the output the upstream
  * may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
@@ -44,6 +45,22 @@ function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
   });
 }
 
+/**
+ * Anthropic's tool-use system prompt: with `tools` non-empty, Claude bills this prompt as
+ * input beside the tools' own text, whatever the caller's format (Messages, or chat
+ * translated to Messages or Converse). The most of Anthropic's table ("Tool use system
+ * prompt token count": 346 for Claude 4 and 3.7 with `auto`/`none`, 530 for Claude 3 Opus):
+ * not in the body, so the text bound alone misses it (a tiny tool reserves ~45 and bills ~390).
+ */
+export const TOOL_USE_SYSTEM_TOKENS = 530;
+
+/** Providers whose nodes serve Claude behind Anthropic's prompt rendering (Vertex also serves Gemini: reserved the same). */
+const CLAUDE_PROVIDERS: ReadonlySet<string> = new Set(['anthropic', 'bedrock', 'vertex']);
+
+function reachesClaude(config: LoadedConfig, chain: string[]): boolean {
+  return config.nodes.some((n) => CLAUDE_PROVIDERS.has(n.provider) && chain.some((m) => n.models.includes(m)));
+}
+
 /** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
 export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain: string[]): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
@@ -54,6 +71,7 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
+  if (Array.isArray(request.body.tools) && request.body.tools.length > 0 && reachesClaude(config, chain)) estimate.tokens += TOOL_USE_SYSTEM_TOKENS;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);

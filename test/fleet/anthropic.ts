@@ -9,7 +9,7 @@
  * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
  */
 import type http from 'node:http';
-import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, estimateTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
 
 type Json = Record<string, unknown>;
 
@@ -119,6 +119,8 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
     cache_creation_input_tokens: k.cacheWriteTokens,
     cache_read_input_tokens: k.cacheReadTokens,
   };
+  // Knob `toolPromptTokens`: Anthropic's tool-use system prompt, billed as input whenever `tools` is non-empty.
+  if (Array.isArray(body.tools) && body.tools.length > 0) usage.input_tokens += (k as Knobs & { toolPromptTokens?: number }).toolPromptTokens ?? 0;
   const output = completionTokens(k, body);
   const id = `msg_${node.id}_${node.served}`;
   const tool = toolToCall(body);
