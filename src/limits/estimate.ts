@@ -23,6 +23,8 @@
  *   header (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs
  *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
  *   itself is never counted.
+ *   Anthropic's `image` blocks the same way: a base64 source by its header's size, a url or
+ *   file source at the most, at Claude's rate when a Claude model may serve the request.
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; settled to usage.
@@ -138,6 +140,12 @@ function imageTokens(image: unknown, walk: Walk): number {
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
 }
 
+/** An Anthropic image source as a data URL the sizer reads (base64 only; other sources have no size to read). */
+function anthropicImageUrl(source: unknown): string | undefined {
+  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown };
+  return s.type === 'base64' && typeof s.data === 'string' ? `data:${String(s.media_type)};base64,${s.data}` : undefined;
+}
+
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
 function base64Bytes(value: unknown): number {
   if (typeof value !== 'string') return 0;
@@ -166,6 +174,8 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
+      return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;

@@ -42,3 +42,34 @@ describe('tools on a Claude model', () => {
     expect(billed).toBeLessThanOrEqual(TPM);
   });
 });
+
+/** A PNG's signature and IHDR (its size), then `padding` bytes: what the estimate reads of an image is its header. */
+function png(width: number, height: number, padding: number): string {
+  const bytes = new Uint8Array(33 + padding);
+  bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(bytes.buffer).setUint32(16, width);
+  new DataView(bytes.buffer).setUint32(20, height);
+  bytes.set([8, 2, 0, 0, 0], 24);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+describe('images in Messages', () => {
+  it('a base64 image reserves what Claude bills for its size (1000×1000: ~1,334), not its base64 length as text', async () => {
+    const { key } = await newKey({ limits: { tpm: 4_000 } });
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png(1000, 1000, 30_000) } };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [image, { type: 'text', text: 'What is this?' }] }] });
+    const text = await res.text();
+    expect(res.status, text).toBe(200); // before: the 40,000 base64 characters reserved as 40,000 tokens of text
+  });
+
+  it('an image by URL reserves Claude\'s most for an image (its size is unknown), not the bytes of its URL', async () => {
+    const { key } = await newKey({ limits: { tpm: 1_000 } });
+    const image = { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [image] }] });
+    expect(res.status).toBe(429); // Anthropic bills up to ~1,600 tokens for one image
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/Requested 1[6-9]\d\d\b/);
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+  });
+});
