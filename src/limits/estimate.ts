@@ -29,7 +29,8 @@
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; settled to usage.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
- *   inline: a PDF's pages become images and text upstream), an earlier audio answer named by
+ *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
+ *   plain text without citations), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
@@ -146,6 +147,17 @@ function anthropicImageUrl(source: unknown): string | undefined {
   return s.type === 'base64' && typeof s.data === 'string' ? `data:${String(s.media_type)};base64,${s.data}` : undefined;
 }
 
+/**
+ * An Anthropic document whose text is all it bills: a `text` or `content` source without
+ * citations. A PDF (base64, url, file id) becomes a page image and text a page upstream, and
+ * citations chunk the text and add a prompt of their own: neither bounded by the body.
+ */
+function plainDocument(part: Record<string, unknown>): boolean {
+  const source = (part.source ?? {}) as { type?: unknown };
+  const citations = (part.citations ?? {}) as { enabled?: unknown };
+  return (source.type === 'text' || source.type === 'content') && citations.enabled !== true;
+}
+
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
 function base64Bytes(value: unknown): number {
   if (typeof value !== 'string') return 0;
@@ -183,6 +195,12 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'input_file':
       walk.unbounded = true;
       return typeof part.filename === 'string' ? textTokens(part.filename, walk.text) : 0;
+    case 'document': // Anthropic's document block: only plain text without citations is all in the body
+      if (!plainDocument(part)) {
+        walk.unbounded = true;
+        return 0;
+      }
+      break;
   }
   let sum = 0;
   for (const v of Object.values(part)) sum += valueTokens(v, walk);

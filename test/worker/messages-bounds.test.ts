@@ -73,3 +73,28 @@ describe('images in Messages', () => {
     expect(await nodeRequests('p-anth')).toHaveLength(0);
   });
 });
+
+describe('input a Messages body names but does not hold', () => {
+  const unboundedCases: [string, Record<string, unknown>][] = [
+    // A PDF's pages become images and text upstream (1,500–3,000 tokens a page): a tiny file can hold many pages.
+    ['a base64 PDF document', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'Sum up' }] }] }],
+    ['a PDF by URL', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }] }],
+    ['a text document with citations (chunked, with a system prompt of its own)', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' }, citations: { enabled: true } }] }] }],
+  ];
+  for (const [what, body] of unboundedCases) {
+    it(`${what} reserves the model's context window, as a chat file part does`, async () => {
+      const { key } = await newKey({ limits: { tpm: 50_000 } });
+      const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, ...body });
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('Requested 128010.');
+      expect(await nodeRequests('p-anth')).toHaveLength(0);
+    });
+  }
+
+  it('a plain text document without citations reserves its text, not the context window', async () => {
+    const { key } = await newKey({ limits: { tpm: 50_000 } });
+    const doc = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' } };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [doc, { type: 'text', text: 'Colour?' }] }] });
+    expect(res.status).toBe(200);
+  });
+});
