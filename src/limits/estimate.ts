@@ -34,7 +34,7 @@
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
- *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`): no bound is knowable,
+ *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
@@ -252,7 +252,9 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
-  return hosted || search || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+  // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
+  const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
+  return hosted || search || mcp || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
 }
 
 export interface PromptEstimate {

@@ -80,6 +80,8 @@ describe('input a Messages body names but does not hold', () => {
     ['a base64 PDF document', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'Sum up' }] }] }],
     ['a PDF by URL', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }] }],
     ['a text document with citations (chunked, with a system prompt of its own)', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' }, citations: { enabled: true } }] }] }],
+    // The MCP connector: the servers' tool definitions and results enter the context upstream.
+    ['mcp_servers', { mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }], messages: [{ role: 'user', content: 'Hi' }] }],
   ];
   for (const [what, body] of unboundedCases) {
     it(`${what} reserves the model's context window, as a chat file part does`, async () => {
