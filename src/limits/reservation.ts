@@ -143,11 +143,34 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
 }
 
 /**
+ * Anthropic's server tools billed per use beside the tokens (pricing: web search $10 per
+ * 1,000 searches; code execution per container-hour): the router neither prices nor counts
+ * uses, and without `max_uses` nothing bounds them. Web fetch and client tools bill tokens only.
+ */
+const PER_USE_TOOL = /^(web_search|code_execution)_/;
+
+function perUseTool(request: ParsedRequest): string | undefined {
+  if (request.endpoint !== 'messages' || !Array.isArray(request.body.tools)) return undefined;
+  const tool = request.body.tools.find((t) => PER_USE_TOOL.test(String((t as { type?: unknown } | null)?.type)));
+  return tool === undefined ? undefined : String((tool as { type: unknown }).type);
+}
+
+function billedPerUse(model: string, tool: string): RouterError {
+  return new RouterError(
+    403,
+    `The server tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: 'tools' },
+  );
+}
+
+/**
  * The most one upstream attempt may cost, in USD, for spend budgets (see the module header).
- * Unpriced pairs add nothing: a cost that is never known is never charged.
+ * Unpriced pairs add nothing: a cost that is never known is never charged. A priced model
+ * asked for a server tool billed per use cannot be bounded: refused (`perUseTool`).
  */
 export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   const units = requestUnits(request);
+  const perUse = perUseTool(request);
   let worst = 0;
   for (const model of chain) {
     const output = ENDPOINTS[request.endpoint].charge === 'tokens' ? outputTokens(config, request, model, chain, prompt) : 0;
@@ -157,6 +180,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (!price) continue;
       let usd = unitCostUsd(price, units);
       if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
+      if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
         usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0) + output * price.output) / 1e6;
       }

@@ -100,3 +100,26 @@ describe('input a Messages body names but does not hold', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('server tools billed per use, on a key with a spend budget', () => {
+  it('web search (Anthropic bills $10 per 1,000 searches, beside the tokens) is refused with cost_unbounded before any node is called', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const res = await anthropic(key, {
+      model: 'claude-x',
+      max_tokens: 10,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }],
+      messages: [{ role: 'user', content: 'News?' }],
+    });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'permission_error', message: expect.stringContaining('web_search_20250305') } });
+    for (const id of ['p-anth', 'p-azure']) expect(await nodeRequests(id)).toHaveLength(0);
+  });
+
+  it('a key without a budget may use it (its tokens reserve the context window)', async () => {
+    const { key } = await newKey();
+    const res = await anthropic(key, { model: 'claude-x', max_tokens: 10, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'News?' }] });
+    await res.text();
+    expect(res.status).not.toBe(403);
+  });
+});
