@@ -31,7 +31,7 @@ import { RouterError } from '../errors/router-error';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
+import { cacheWrite1hRate, priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, promptCount, responsesPrompt } from './estimate';
 import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
@@ -182,7 +182,9 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
       if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
-        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0) + output * price.output) / 1e6;
+        // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
+        const hour = CLAUDE_PROVIDERS.has(node.provider) ? cacheWrite1hRate(price) : 0;
+        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour) + output * price.output) / 1e6;
       }
       worst = Math.max(worst, (usd ?? 0) + (price.perRequest ?? 0));
     }

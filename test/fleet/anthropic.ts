@@ -119,6 +119,8 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
     cache_creation_input_tokens: k.cacheWriteTokens,
     cache_read_input_tokens: k.cacheReadTokens,
   };
+  // Knob `cacheWrite1h`: the cache writes were made with `ttl: "1h"` (Anthropic's breakdown in `usage.cache_creation`).
+  if ((k as Knobs & { cacheWrite1h?: boolean }).cacheWrite1h) Object.assign(usage, { cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: k.cacheWriteTokens } });
   // Knob `toolPromptTokens`: Anthropic's tool-use system prompt, billed as input whenever `tools` is non-empty.
   if (Array.isArray(body.tools) && body.tools.length > 0) usage.input_tokens += (k as Knobs & { toolPromptTokens?: number }).toolPromptTokens ?? 0;
   const output = completionTokens(k, body);

@@ -2,7 +2,7 @@
  * What a Messages request reserves against what an Anthropic node bills for it.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { admin, call, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -121,5 +121,23 @@ describe('server tools billed per use, on a key with a spend budget', () => {
     const res = await anthropic(key, { model: 'claude-x', max_tokens: 10, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'News?' }] });
     await res.text();
     expect(res.status).not.toBe(403);
+  });
+});
+
+describe('cache writes with a one-hour TTL', () => {
+  it('are priced at twice the input rate (Anthropic\'s 1h write price), not at the 5-minute cacheWrite price', async () => {
+    const { id, key } = await newKey();
+    await setNode('p-anth', { cacheWriteTokens: 2000, cacheWrite1h: true });
+    await setNode('p-azure', { status: 503 });
+    const body = { model: 'claude-x', max_tokens: 100, system: [{ type: 'text', text: 'Long', cache_control: { type: 'ephemeral', ttl: '1h' } }], messages: [{ role: 'user', content: 'Hi' }] };
+    const res = await anthropic(key, body);
+    expect(res.headers.get('x-router-node')).toBe('p-anth');
+    const { usage } = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
+    const rows = await eventually(
+      async () => (await (await admin(`/usage?key=${id}&groupBy=node`)).json<{ data: { node: string; costUsd: number }[] }>()).data,
+      (r) => r.some((row) => row.node === 'p-anth'),
+    );
+    // claude-x: input 3, cacheWrite 3.75 (the 5-minute rate, 1.25×), output 15; a 1-hour write bills 2× input.
+    expect(rows.find((r) => r.node === 'p-anth')!.costUsd).toBeCloseTo((usage.input_tokens * 3 + 2000 * 6 + usage.output_tokens * 15) / 1e6, 9);
   });
 });
