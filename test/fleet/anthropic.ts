@@ -133,6 +133,13 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const send = (data: Json) => res.write(`event: ${String(data.type)}\ndata: ${JSON.stringify(data)}\n\n`);
+  // Knob `streamErrorFirst` (an error type): the 200 stream's first event is that error, as Anthropic's overloads come.
+  const errorFirst = (k as Knobs & { streamErrorFirst?: string }).streamErrorFirst;
+  if (errorFirst) {
+    send({ type: 'error', error: { type: errorFirst, message: 'Overloaded' } });
+    res.end();
+    return;
+  }
   send({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
   send({ type: 'ping' });
   if (tool) {

@@ -141,3 +141,22 @@ describe('cache writes with a one-hour TTL', () => {
     expect(rows.find((r) => r.node === 'p-anth')!.costUsd).toBeCloseTo((usage.input_tokens * 3 + 2000 * 6 + usage.output_tokens * 15) / 1e6, 9);
   });
 });
+
+describe('an Anthropic stream whose first event is an error', () => {
+  /** SSE event names of a Messages stream. */
+  const names = async (res: Response) => [...(await res.text()).matchAll(/^event: (.*)$/gm)].map((m) => m[1]);
+
+  it('overloaded_error before anything was relayed fails over along the chain: the caller gets a whole stream', async () => {
+    const { key } = await newKey();
+    await setNode('p-anth', { streamErrorFirst: 'overloaded_error' });
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(res.status).toBe(200);
+    const events = await names(res);
+    expect(events).not.toContain('error');
+    expect(events.at(-1)).toBe('message_stop');
+    expect(res.headers.get('x-router-node')).toBe('p-azure');
+    // The sole node of claude-solo is tried twice (`forward/plan.ts`), then the fallback answers.
+    expect(await nodeRequests('p-anth')).toHaveLength(2);
+    expect(await nodeRequests('p-azure')).toHaveLength(1);
+  });
+});
