@@ -23,15 +23,18 @@
  *   header (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs
  *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
  *   itself is never counted.
+ *   Anthropic's `image` blocks the same way: a base64 source by its header's size, a url or
+ *   file source at the most, at Claude's rate when a Claude model may serve the request.
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; settled to usage.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
- *   inline: a PDF's pages become images and text upstream), an earlier audio answer named by
+ *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
+ *   plain text without citations), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
- *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`): no bound is knowable,
+ *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
@@ -138,6 +141,23 @@ function imageTokens(image: unknown, walk: Walk): number {
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
 }
 
+/** An Anthropic image source as a data URL the sizer reads (base64 only; other sources have no size to read). */
+function anthropicImageUrl(source: unknown): string | undefined {
+  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown };
+  return s.type === 'base64' && typeof s.data === 'string' ? `data:${String(s.media_type)};base64,${s.data}` : undefined;
+}
+
+/**
+ * An Anthropic document whose text is all it bills: a `text` or `content` source without
+ * citations. A PDF (base64, url, file id) becomes a page image and text a page upstream, and
+ * citations chunk the text and add a prompt of their own: neither bounded by the body.
+ */
+function plainDocument(part: Record<string, unknown>): boolean {
+  const source = (part.source ?? {}) as { type?: unknown };
+  const citations = (part.citations ?? {}) as { enabled?: unknown };
+  return (source.type === 'text' || source.type === 'content') && citations.enabled !== true;
+}
+
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
 function base64Bytes(value: unknown): number {
   if (typeof value !== 'string') return 0;
@@ -166,6 +186,8 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
+      return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;
@@ -173,6 +195,12 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'input_file':
       walk.unbounded = true;
       return typeof part.filename === 'string' ? textTokens(part.filename, walk.text) : 0;
+    case 'document': // Anthropic's document block: only plain text without citations is all in the body
+      if (!plainDocument(part)) {
+        walk.unbounded = true;
+        return 0;
+      }
+      break;
   }
   let sum = 0;
   for (const v of Object.values(part)) sum += valueTokens(v, walk);
@@ -209,8 +237,12 @@ export function promptCount(prompt: unknown): number {
   return typeof prompt[0] === 'number' ? 1 : prompt.length;
 }
 
-/** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
-const PLAIN_TOOLS = new Set(['function', 'custom']);
+/**
+ * Tools whose own text is all the input they add; any other (hosted) tool adds what it finds.
+ * A tool without `type` is Anthropic's custom tool (`{name, description, input_schema}`, as the
+ * SDKs and Claude Code send every tool of theirs): plain, not hosted.
+ */
+const PLAIN_TOOLS = new Set(['function', 'custom', 'undefined']);
 
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
@@ -220,7 +252,9 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
-  return hosted || search || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+  // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
+  const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
+  return hosted || search || mcp || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
 }
 
 export interface PromptEstimate {

@@ -12,6 +12,7 @@
  *
  * The figure is an upper bound of OpenAI's: the patch count before any down-scaling, capped,
  * is never below the count after it. An image of unknown size costs the rule's maximum.
+ * Claude's rule (Anthropic: pixels / 750, at most ~1,600) is written as a patch rule.
  * Operators override a model's rule with `models.<id>.imageTokens`.
  */
 
@@ -39,6 +40,11 @@ const KNOWN: [RegExp, ImageRule][] = [
   [/^gpt-5/, { multiplier: 1.2, maxPatches: 2_500 }],
   [/^(o1|o3)/, { base: 75, tile: 150 }],
   [/^computer-use/, { base: 65, tile: 129 }],
+  // Claude (Anthropic's vision guide): width × height / 750 tokens, the image scaled down past
+  // ~1,600 tokens (long edge 1,568 px, ~1.15 MP). As 32-px patches (1,024 px) at 1024/750,
+  // rounded up: never below Anthropic's figure, at most 1,606. Any name holding `claude`
+  // (Anthropic's ids, Bedrock's `anthropic.claude-…`, Vertex's `claude-…@…`).
+  [/claude/, { multiplier: 1.37, maxPatches: 1_172 }],
 ];
 
 /** The rule for a model: its configured one, else the known rate for its name, else gpt-4o's. */

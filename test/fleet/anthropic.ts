@@ -9,7 +9,7 @@
  * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
  */
 import type http from 'node:http';
-import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, estimateTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
 
 type Json = Record<string, unknown>;
 
@@ -119,6 +119,10 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
     cache_creation_input_tokens: k.cacheWriteTokens,
     cache_read_input_tokens: k.cacheReadTokens,
   };
+  // Knob `cacheWrite1h`: the cache writes were made with `ttl: "1h"` (Anthropic's breakdown in `usage.cache_creation`).
+  if ((k as Knobs & { cacheWrite1h?: boolean }).cacheWrite1h) Object.assign(usage, { cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: k.cacheWriteTokens } });
+  // Knob `toolPromptTokens`: Anthropic's tool-use system prompt, billed as input whenever `tools` is non-empty.
+  if (Array.isArray(body.tools) && body.tools.length > 0) usage.input_tokens += (k as Knobs & { toolPromptTokens?: number }).toolPromptTokens ?? 0;
   const output = completionTokens(k, body);
   const id = `msg_${node.id}_${node.served}`;
   const tool = toolToCall(body);
@@ -129,6 +133,13 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const send = (data: Json) => res.write(`event: ${String(data.type)}\ndata: ${JSON.stringify(data)}\n\n`);
+  // Knob `streamErrorFirst` (an error type): the 200 stream's first event is that error, as Anthropic's overloads come.
+  const errorFirst = (k as Knobs & { streamErrorFirst?: string }).streamErrorFirst;
+  if (errorFirst) {
+    send({ type: 'error', error: { type: errorFirst, message: 'Overloaded' } });
+    res.end();
+    return;
+  }
   send({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
   send({ type: 'ping' });
   if (tool) {

@@ -170,6 +170,7 @@ describe('parts no body bounds', () => {
     expect(unbounded({ prompt: { id: 'pmpt_1', variables: {} } })).toBe(true);
     expect(unbounded({ messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).toBe(true);
     expect(unbounded({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'custom', name: 'g' }] })).toBe(false);
+    expect(unbounded({ messages: [{ role: 'user', content: 'x' }], tools: [{ name: 'h', input_schema: { type: 'object' } }] })).toBe(false); // Anthropic's custom tool: no type
   });
 
   it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
