@@ -160,3 +160,14 @@ describe('an Anthropic stream whose first event is an error', () => {
     expect(await nodeRequests('p-azure')).toHaveLength(1);
   });
 });
+
+describe('mcp_servers across formats', () => {
+  it('a request naming MCP servers is not translated for an OpenAI-format node (its tools would silently vanish): the Anthropic node serves it', async () => {
+    const { key } = await newKey();
+    // From IAD the Azure deployment of claude-x ranks first.
+    const res = await anthropic(key, { model: 'claude-x', max_tokens: 10, mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }], messages: [{ role: 'user', content: 'Hi' }] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('p-anth');
+    expect(await nodeRequests('p-azure')).toHaveLength(0);
+  });
+});
