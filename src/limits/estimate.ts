@@ -14,7 +14,8 @@
  *     reservation).
  * - **Messages**: 4 tokens of framing each, plus 3 to prime the reply (OpenAI's cookbook
  *   rule); every string in a message counts as text — content, names, tool-call ids and
- *   function arguments — except the media parts below.
+ *   function arguments — except the media parts below; Anthropic's `tool_use` blocks as the
+ *   text of their JSON (their `input` is an object: keys and numbers are billed too).
  * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
  *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
  *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
@@ -186,6 +187,10 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'tool_use': // Anthropic's tool calls carry their input as an object: its keys and numbers are read (and billed) too
+    case 'server_tool_use':
+    case 'mcp_tool_use':
+      return jsonTokens(part, walk.text);
     case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
       return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body

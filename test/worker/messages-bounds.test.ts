@@ -171,3 +171,24 @@ describe('mcp_servers across formats', () => {
     expect(await nodeRequests('p-azure')).toHaveLength(0);
   });
 });
+
+describe('tool_use input in the history', () => {
+  it('reserves the JSON of its input (keys and numbers too), as Claude reads and bills it', async () => {
+    const { key } = await newKey({ limits: { tpm: 1_000 } });
+    const input = { values: Array.from({ length: 2_000 }, (_, i) => i) }; // ~9 KB of JSON with one string in it
+    const res = await anthropic(key, {
+      model: 'claude-solo',
+      max_tokens: 10,
+      tools: [{ name: 'sum', input_schema: { type: 'object' } }],
+      messages: [
+        { role: 'user', content: 'Sum them' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'sum', input }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '1999000' }] },
+      ],
+    });
+    const text = await res.text();
+    // The fleet bills the JSON at 4 characters a token (~2,200): past tpm in one request.
+    expect(res.status, text).toBe(429);
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+  });
+});
