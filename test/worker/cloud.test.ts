@@ -301,6 +301,14 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     expect(sent!.body).toEqual({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 99999, system: 'Be brief.', messages: messages('x').messages });
   });
 
+  it('Bedrock: a context-1m beta in the body is dropped for a model configured with a smaller context (unbounded input reserves that window)', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, body: messages('claude-haiku', { anthropic_beta: ['context-1m-2025-08-07', 'token-efficient-tools-2025-02-19'] }) });
+    expect(res.status).toBe(200);
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.body.anthropic_beta).toEqual(['token-efficient-tools-2025-02-19']);
+  });
+
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
     const { key } = await newKey();
     const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true }) });

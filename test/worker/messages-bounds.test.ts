@@ -192,3 +192,16 @@ describe('tool_use input in the history', () => {
     expect(await nodeRequests('p-anth')).toHaveLength(0);
   });
 });
+
+describe('betas that widen the context', () => {
+  it('context-1m is not passed to a node of a model configured with a smaller context (what unbounded input reserves); other betas are', async () => {
+    const { key } = await newKey();
+    const res = await call('/v1/messages', {
+      body: { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] },
+      headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'context-1m-2025-08-07, prompt-caching-2024-07-31' },
+    });
+    expect(res.status).toBe(200);
+    const [sent] = await nodeRequests('p-anth');
+    expect(sent!.headers['anthropic-beta']).toBe('prompt-caching-2024-07-31');
+  });
+});
