@@ -138,6 +138,15 @@ describe('Bedrock nodes', () => {
     expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { code: 'ThrottlingException' } });
   });
 
+  it('an exception as the stream\'s first frame (nothing relayed yet) fails over to the next region: the caller gets a whole stream', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { streamExceptionFirst: 'throttlingException' });
+    const res = await send('/v1/chat/completions', { key, body: chat('claude-haiku', { stream: true }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('bedrock-euc1');
+    expect(dataEvents(await res.text()).at(-1)).toBe('[DONE]');
+  });
+
   it('probes with a signed, unbilled GetFoundationModel call the fleet verifies', async () => {
     const loaded = parseConfig(JSON.stringify(cloudConfig()));
     if (!loaded.ok) throw new Error(loaded.message);
