@@ -57,6 +57,7 @@
  * role's bytes).
  */
 
+import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 
 export const IMAGE_LOW_TOKENS = 85;
@@ -140,23 +141,6 @@ function imageTokens(image: unknown, walk: Walk): number {
   const spec = typeof image === 'string' ? { url: image } : ((image ?? {}) as { url?: unknown; detail?: unknown });
   const size = typeof spec.url === 'string' ? walk.sizeOf(spec.url) : undefined;
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
-}
-
-/** An Anthropic image source as a data URL the sizer reads (base64 only; other sources have no size to read). */
-function anthropicImageUrl(source: unknown): string | undefined {
-  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown };
-  return s.type === 'base64' && typeof s.data === 'string' ? `data:${String(s.media_type)};base64,${s.data}` : undefined;
-}
-
-/**
- * An Anthropic document whose text is all it bills: a `text` or `content` source without
- * citations. A PDF (base64, url, file id) becomes a page image and text a page upstream, and
- * citations chunk the text and add a prompt of their own: neither bounded by the body.
- */
-function plainDocument(part: Record<string, unknown>): boolean {
-  const source = (part.source ?? {}) as { type?: unknown };
-  const citations = (part.citations ?? {}) as { enabled?: unknown };
-  return (source.type === 'text' || source.type === 'content') && citations.enabled !== true;
 }
 
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
