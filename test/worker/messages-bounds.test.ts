@@ -205,3 +205,12 @@ describe('betas that widen the context', () => {
     expect(sent!.headers['anthropic-beta']).toBe('prompt-caching-2024-07-31');
   });
 });
+
+describe('paths under /v1/messages the router does not serve', () => {
+  it('answer 404 in Anthropic\'s shape (the Anthropic SDK\'s batches API), not OpenAI\'s', async () => {
+    const { key } = await newKey();
+    const res = await call('/v1/messages/batches', { body: { requests: [] }, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('/v1/messages/batches') } });
+  });
+});
