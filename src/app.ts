@@ -207,6 +207,13 @@ app.route('/v1/responses', responseRoutes);
 // Anthropic Messages callers: the same pipeline, Anthropic's errors and headers (`providers/anthropic-inbound/route.ts`).
 app.all('/v1/messages', anthropicFace(only('POST', (c) => proxy(c, 'messages'))));
 app.all('/v1/messages/count_tokens', anthropicFace(only('POST', countTokens)));
+// Other Messages paths (batches, …) are not served: their 404 in Anthropic's shape too.
+app.all(
+  '/v1/messages/*',
+  anthropicFace((c) => {
+    throw new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' });
+  }),
+);
 app.all(
   '/v1/models',
   only('GET', async (c) => {

@@ -14,7 +14,8 @@
  *     reservation).
  * - **Messages**: 4 tokens of framing each, plus 3 to prime the reply (OpenAI's cookbook
  *   rule); every string in a message counts as text — content, names, tool-call ids and
- *   function arguments — except the media parts below.
+ *   function arguments — except the media parts below; Anthropic's `tool_use` blocks as the
+ *   text of their JSON (their `input` is an object: keys and numbers are billed too).
  * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
  *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
  *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
@@ -56,6 +57,7 @@
  * role's bytes).
  */
 
+import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 
 export const IMAGE_LOW_TOKENS = 85;
@@ -141,23 +143,6 @@ function imageTokens(image: unknown, walk: Walk): number {
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
 }
 
-/** An Anthropic image source as a data URL the sizer reads (base64 only; other sources have no size to read). */
-function anthropicImageUrl(source: unknown): string | undefined {
-  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown };
-  return s.type === 'base64' && typeof s.data === 'string' ? `data:${String(s.media_type)};base64,${s.data}` : undefined;
-}
-
-/**
- * An Anthropic document whose text is all it bills: a `text` or `content` source without
- * citations. A PDF (base64, url, file id) becomes a page image and text a page upstream, and
- * citations chunk the text and add a prompt of their own: neither bounded by the body.
- */
-function plainDocument(part: Record<string, unknown>): boolean {
-  const source = (part.source ?? {}) as { type?: unknown };
-  const citations = (part.citations ?? {}) as { enabled?: unknown };
-  return (source.type === 'text' || source.type === 'content') && citations.enabled !== true;
-}
-
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
 function base64Bytes(value: unknown): number {
   if (typeof value !== 'string') return 0;
@@ -186,6 +171,10 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'tool_use': // Anthropic's tool calls carry their input as an object: its keys and numbers are read (and billed) too
+    case 'server_tool_use':
+    case 'mcp_tool_use':
+      return jsonTokens(part, walk.text);
     case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
       return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body

@@ -14,6 +14,7 @@ import type { ParsedRequest } from '../openai/requests';
 import type { PlannedAttempt } from '../forward/plan';
 import { answerShape, type AnswerShape } from './answer';
 import { messagesToChatRequest } from './anthropic-inbound/to-chat-request';
+import { betaHeaderWithin, betasWithin } from './anthropic/betas';
 import { CredentialError } from './credential';
 import { nativeMessagesShape } from './native-messages';
 import { adapterFor, wireFormatOf, type WireFormat } from './registry';
@@ -78,10 +79,14 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   };
   let body: BodyInit;
   let contentType = 'application/json';
+  // Betas past the model's configured context are not passed (`anthropic/betas.ts`).
+  const context = cx.config.models[attempt.model]?.contextTokens ?? cx.config.limits.defaultContextTokens;
   if (native) {
     const platformBody = adapter.messagesBody!(request.body, { ...tctx, stream: request.stream });
     if (!platformBody.ok) return platformBody;
-    body = JSON.stringify(platformBody.value);
+    const platform = platformBody.value as Record<string, unknown>;
+    if (Array.isArray(platform.anthropic_beta)) platform.anthropic_beta = betasWithin(platform.anthropic_beta.map(String), context);
+    body = JSON.stringify(platform);
   } else if (callerFormat === nodeFormat) {
     ({ body, contentType } = cx.bodyFor(attempt));
   } else {
@@ -92,7 +97,8 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
   const headers = upstreamHeaders(cx.incomingHeaders, undefined, cx.requestId, contentType);
   // Anthropic's feature flags (prompt-caching betas, long context…) travel with Anthropic bodies.
   const beta = cx.incomingHeaders.get('anthropic-beta');
-  if (beta && callerFormat === 'anthropic' && nodeFormat === 'anthropic') headers.set('anthropic-beta', beta);
+  const betas = beta && callerFormat === 'anthropic' && nodeFormat === 'anthropic' ? betaHeaderWithin(beta, context) : undefined;
+  if (betas) headers.set('anthropic-beta', betas);
   if (cx.credential !== undefined) {
     let bytes: Uint8Array | undefined;
     const sent = body;

@@ -5,12 +5,15 @@
  * faults; Azure: 404 `DeploymentNotFound` is a node fault, a content-filter 400 the
  * caller's, 429 waits `retry-after-ms`). An Anthropic stream (Anthropic, Claude on Vertex)
  * whose first event is `error` — how Anthropic's overloads come after a 200 — is read the
- * same way: nothing of it has reached the caller, so it fails over like a 529. Pure.
+ * same way: nothing of it has reached the caller, so it fails over like a 529; so is a
+ * Bedrock event stream whose first frame is an exception (`throttlingException`, …). Pure.
  */
 import { classify, type Verdict } from '../forward/outcome';
 import type { SentAttempt } from '../forward/upstream';
 import { parseJsonBytes } from '../http/json-top';
 import { mapAnthropicStreamError } from './anthropic/errors';
+import { mapBedrockStreamException } from './bedrock/errors';
+import { EventStreamDecoder } from './bedrock/event-stream';
 import type { MappedError, ProviderAdapter } from './types';
 
 const ERROR_FIRST = /^event: ?error\r?\n(?:data: ?(.*))?/;
@@ -28,13 +31,39 @@ function firstEventError(first: Uint8Array): MappedError | undefined {
   return mapAnthropicStreamError({ type: typeof error?.type === 'string' ? error.type : 'api_error', message: typeof error?.message === 'string' ? error.message : '' });
 }
 
+/** The exception a Bedrock event stream opens with (its first frame, in the first chunk), or undefined. */
+function firstFrameException(first: Uint8Array): MappedError | undefined {
+  let frame;
+  try {
+    frame = new EventStreamDecoder().push(first)[0];
+  } catch {
+    return undefined; // a corrupt frame: the relay's translator reports it
+  }
+  if (!frame || frame.messageType === 'event') return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(frame.body);
+  } catch {
+    body = undefined;
+  }
+  return mapBedrockStreamException(frame.type || 'internalServerException', body);
+}
+
+/** The error a stream opens with, read the way its provider sends errors inside a 200 stream. */
+function openingError(adapter: ProviderAdapter, first: Uint8Array): MappedError | undefined {
+  if (adapter.name === 'anthropic' || adapter.name === 'vertex') return firstEventError(first);
+  return adapter.name === 'bedrock' ? firstFrameException(first) : undefined;
+}
+
 export function classifyFor(adapter: ProviderAdapter, sent: Pick<SentAttempt, 'outcome' | 'body' | 'stream'>): Verdict {
   const base = classify(sent.outcome);
   const outcome = sent.outcome;
-  if (base.action === 'accept' && sent.stream && (adapter.name === 'anthropic' || adapter.name === 'vertex')) {
-    const mapped = firstEventError(sent.stream.first);
-    if (mapped?.fault === 'rate-limited') return { action: 'retry', reason: 'stream opened with a rate_limit_error event', nodeFault: false, rateLimited: true };
-    if (mapped?.fault === 'node') return { action: 'retry', reason: `stream opened with an error event (${String(mapped.body.error.code ?? 'error')})`, nodeFault: true };
+  if (base.action === 'accept' && sent.stream) {
+    const mapped = openingError(adapter, sent.stream.first);
+    const what = `stream opened with an error (${String(mapped?.body.error.code ?? 'error')})`;
+    const after = mapped?.retryAfterMs !== undefined ? { retryAfterMs: mapped.retryAfterMs } : {};
+    if (mapped?.fault === 'rate-limited') return { action: 'retry', reason: what, nodeFault: false, rateLimited: true, ...after };
+    if (mapped?.fault === 'node') return { action: 'retry', reason: what, nodeFault: true, ...after };
   }
   if (adapter.name === 'openai' || outcome.kind !== 'response' || base.action === 'accept' || (outcome.status >= 300 && outcome.status < 400)) return base;
   const mapped = adapter.mapError(outcome.status, outcome.headers, parseJsonBytes(sent.body));

@@ -109,6 +109,12 @@ export async function handleBedrock(node: SimNode, req: http.IncomingMessage, re
 async function streamFrames(node: SimNode, res: http.ServerResponse, frames: Buffer[], first: number) {
   const k = node.knobs;
   res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-bedrock-content-type': 'application/json' });
+  // Knob `streamExceptionFirst`: the 200 stream's first frame is this exception (nothing generated yet).
+  const first0 = (k as typeof k & { streamExceptionFirst?: string }).streamExceptionFirst;
+  if (first0) {
+    res.end(exceptionFrame(first0, `simulated ${first0} from ${node.id}`));
+    return;
+  }
   for (const [i, f] of frames.entries()) {
     const chunk = i - first; // index of the text chunk this frame carries (negative: before them)
     if (chunk >= 0 && chunk === k.cutAfterChunks) {

@@ -138,6 +138,15 @@ describe('Bedrock nodes', () => {
     expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { code: 'ThrottlingException' } });
   });
 
+  it('an exception as the stream\'s first frame (nothing relayed yet) fails over to the next region: the caller gets a whole stream', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { streamExceptionFirst: 'throttlingException' });
+    const res = await send('/v1/chat/completions', { key, body: chat('claude-haiku', { stream: true }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('bedrock-euc1');
+    expect(dataEvents(await res.text()).at(-1)).toBe('[DONE]');
+  });
+
   it('probes with a signed, unbilled GetFoundationModel call the fleet verifies', async () => {
     const loaded = parseConfig(JSON.stringify(cloudConfig()));
     if (!loaded.ok) throw new Error(loaded.message);
@@ -299,6 +308,14 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     const [sent] = await nodeRequests('bedrock-use1');
     expect(sent!.path).toBe('/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke');
     expect(sent!.body).toEqual({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 99999, system: 'Be brief.', messages: messages('x').messages });
+  });
+
+  it('Bedrock: a context-1m beta in the body is dropped for a model configured with a smaller context (unbounded input reserves that window)', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, body: messages('claude-haiku', { anthropic_beta: ['context-1m-2025-08-07', 'token-efficient-tools-2025-02-19'] }) });
+    expect(res.status).toBe(200);
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.body.anthropic_beta).toEqual(['token-efficient-tools-2025-02-19']);
   });
 
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {

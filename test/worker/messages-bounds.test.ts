@@ -160,3 +160,57 @@ describe('an Anthropic stream whose first event is an error', () => {
     expect(await nodeRequests('p-azure')).toHaveLength(1);
   });
 });
+
+describe('mcp_servers across formats', () => {
+  it('a request naming MCP servers is not translated for an OpenAI-format node (its tools would silently vanish): the Anthropic node serves it', async () => {
+    const { key } = await newKey();
+    // From IAD the Azure deployment of claude-x ranks first.
+    const res = await anthropic(key, { model: 'claude-x', max_tokens: 10, mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }], messages: [{ role: 'user', content: 'Hi' }] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('p-anth');
+    expect(await nodeRequests('p-azure')).toHaveLength(0);
+  });
+});
+
+describe('tool_use input in the history', () => {
+  it('reserves the JSON of its input (keys and numbers too), as Claude reads and bills it', async () => {
+    const { key } = await newKey({ limits: { tpm: 1_000 } });
+    const input = { values: Array.from({ length: 2_000 }, (_, i) => i) }; // ~9 KB of JSON with one string in it
+    const res = await anthropic(key, {
+      model: 'claude-solo',
+      max_tokens: 10,
+      tools: [{ name: 'sum', input_schema: { type: 'object' } }],
+      messages: [
+        { role: 'user', content: 'Sum them' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'sum', input }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '1999000' }] },
+      ],
+    });
+    const text = await res.text();
+    // The fleet bills the JSON at 4 characters a token (~2,200): past tpm in one request.
+    expect(res.status, text).toBe(429);
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+  });
+});
+
+describe('betas that widen the context', () => {
+  it('context-1m is not passed to a node of a model configured with a smaller context (what unbounded input reserves); other betas are', async () => {
+    const { key } = await newKey();
+    const res = await call('/v1/messages', {
+      body: { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] },
+      headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'context-1m-2025-08-07, prompt-caching-2024-07-31' },
+    });
+    expect(res.status).toBe(200);
+    const [sent] = await nodeRequests('p-anth');
+    expect(sent!.headers['anthropic-beta']).toBe('prompt-caching-2024-07-31');
+  });
+});
+
+describe('paths under /v1/messages the router does not serve', () => {
+  it('answer 404 in Anthropic\'s shape (the Anthropic SDK\'s batches API), not OpenAI\'s', async () => {
+    const { key } = await newKey();
+    const res = await call('/v1/messages/batches', { body: { requests: [] }, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('/v1/messages/batches') } });
+  });
+});

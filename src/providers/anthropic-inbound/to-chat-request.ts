@@ -12,8 +12,8 @@
  *   `disable_parallel_tool_use` → `parallel_tool_calls:false`); `stream` asks for usage.
  * Refused: `thinking` / `redacted_thinking` blocks in history and `thinking` enabled
  * (`thinking_in_history` / `unsupported_feature`: chat has no way to send them back),
- * server tools (typed tools such as web search), images inside tool results, non-PDF
- * documents. Ignored: `top_k`, `cache_control` (prompt caching is the node's own business).
+ * server tools (typed tools such as web search) and MCP servers (`mcp_servers`), images
+ * inside tool results, non-PDF documents. Ignored: `top_k`, `cache_control` (prompt caching is the node's own business).
  */
 import { fail, ok, type Result, type TranslationFailure } from '../types';
 import { firstIssue } from '../openai/chat-wire';
@@ -115,6 +115,8 @@ export function messagesToChatRequest(body: unknown, opts: { upstreamModel: stri
   if (req.thinking?.type === 'enabled') return fail('unsupported_feature', 'Extended thinking is not available on this model.', 'thinking');
   const server = req.tools?.findIndex((t) => t.type !== undefined && t.type !== 'custom') ?? -1;
   if (server >= 0) return fail('unsupported_feature', `Server tool "${req.tools![server]!.type}" is not available on this model.`, `tools.${server}`);
+  // The MCP connector's tools are Anthropic's to call: dropped, the model would answer without them.
+  if (Array.isArray(req.mcp_servers) && req.mcp_servers.length > 0) return fail('unsupported_feature', 'MCP servers (mcp_servers) are not available on this model.', 'mcp_servers');
 
   const messages: ChatMessageOut[] = [];
   if (req.system !== undefined) {
