@@ -23,6 +23,7 @@ interface ReportedUsage {
   prompt_tokens?: unknown;
   completion_tokens?: unknown;
   prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  total_tokens?: unknown;
   /** Responses API (and gpt-image-1) names. */
   input_tokens?: unknown;
   output_tokens?: unknown;
@@ -33,14 +34,21 @@ interface ReportedUsage {
  * Reads usage from a parsed body or event, if it has a well-formed one: `usage` at the top
  * (chat, completions, embeddings, Responses JSON) or inside `response` (Responses stream
  * events such as `response.completed`). Both naming styles map to prompt/completion.
+ *
+ * Output is what `total_tokens` says beyond the prompt when that is more than the completion
+ * reported: xAI leaves reasoning tokens out of `completion_tokens` and Google's
+ * OpenAI-compatible Gemini its thinking tokens, while both count them in the total and bill
+ * them as output; settling at the smaller figure would charge budgets and tpm less than the
+ * upstream bills.
  */
 export function usageOf(value: unknown): Usage | undefined {
   const holder = value as { usage?: ReportedUsage; response?: { usage?: ReportedUsage } } | null;
   const u = holder?.usage ?? holder?.response?.usage;
   if (!u) return undefined;
   const prompt = u.prompt_tokens ?? u.input_tokens;
-  const completion = u.completion_tokens ?? u.output_tokens ?? 0;
-  if (typeof prompt !== 'number' || typeof completion !== 'number') return undefined;
+  const reported = u.completion_tokens ?? u.output_tokens ?? 0;
+  if (typeof prompt !== 'number' || typeof reported !== 'number') return undefined;
+  const completion = typeof u.total_tokens === 'number' && u.total_tokens - prompt > reported ? u.total_tokens - prompt : reported;
   const cached = (u.prompt_tokens_details ?? u.input_tokens_details)?.cached_tokens;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(typeof cached === 'number' && cached > 0 ? { cached_tokens: cached } : {}) };
 }

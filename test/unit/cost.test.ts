@@ -25,6 +25,14 @@ describe('cost', () => {
     expect(usageOf({ response: { usage: { input_tokens: 10, output_tokens: 1, input_tokens_details: { cached_tokens: 4 } } } })?.cached_tokens).toBe(4);
   });
 
+  it('settles output at what the total says beyond the prompt when the completion leaves out reasoning (xAI, Gemini)', () => {
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 115 } })).toMatchObject({ completion_tokens: 105, total_tokens: 115 });
+    expect(usageOf({ usage: { input_tokens: 10, output_tokens: 5, total_tokens: 40 } })?.completion_tokens).toBe(30);
+    // A total at or under prompt + completion (OpenAI's, embeddings' prompt-only) changes nothing.
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })?.completion_tokens).toBe(5);
+    expect(usageOf({ usage: { prompt_tokens: 10, total_tokens: 10 } })?.completion_tokens).toBe(0);
+  });
+
   it('takes a node\'s own price over the model\'s; cached tokens at input when it names no cached price', () => {
     const usage = { prompt_tokens: 1_000, completion_tokens: 100, total_tokens: 1_100, cached_tokens: 400 };
     expect(costOf(config(), 'm', 'b', usage)).toBeCloseTo((1_000 * 1 + 100 * 2) / 1e6, 12);
