@@ -9,7 +9,8 @@
  * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
  */
 import type http from 'node:http';
-import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { messagesInputTokens } from './tokens.ts';
 
 type Json = Record<string, unknown>;
 
@@ -115,7 +116,7 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   if (invalid) return anthropicError(res, 400, invalid);
 
   const usage = {
-    input_tokens: estimateTokens([body.system, body.messages]),
+    input_tokens: messagesInputTokens(body),
     cache_creation_input_tokens: k.cacheWriteTokens,
     cache_read_input_tokens: k.cacheReadTokens,
   };

@@ -1,0 +1,148 @@
+/**
+ * What the simulated fleet bills for a prompt, as strictly as the real providers: every
+ * piece of text through a cl100k-style count (`bpeTokens`, dense text a token a character),
+ * plus each provider's own framing. This is what the router's reservation is tested against
+ * end to end (`test/worker/prompt-bound.test.ts`, `prompt-bound-chat.test.ts`), so where a
+ * real provider bills more than text — framing, tool definitions, Anthropic's tool-use
+ * system prompt, tool-call inputs as JSON — the fleet bills it too.
+ *
+ * - **OpenAI chat** (the cookbook's `num_tokens_from_messages`): 3 tokens a message, every
+ *   string of it (role, content, name, tool calls), 1 more for a `name`, 3 to prime the
+ *   reply; function tools by the cookbook's `num_tokens_for_tools` (7 a function, its
+ *   `name:description`, 3 for its properties and 3 each with the property's schema as
+ *   JSON text, 12 at the end); a `json_schema` response format as its JSON text.
+ * - **Responses**: read as chat — `instructions` a developer message, a string `input` a
+ *   user message, each `input` item framed like a message; tools as chat's (flat form).
+ * - **Legacy completions**: each prompt of an array on its own (strings by text, token ids
+ *   one each); the caller adds the node's special tokens.
+ * - **Anthropic Messages** (and Bedrock InvokeModel / Vertex rawPredict, Bedrock Converse):
+ *   3 tokens a message and for a system prompt, 3 to prime the reply, text blocks by text,
+ *   `tool_use` inputs as their JSON text (keys and numbers included), tool definitions as
+ *   JSON text plus the tool-use system prompt Anthropic adds when `tools` are given (346
+ *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures).
+ * - **Media is not what the fleet bills strictly**: an image part bills a flat 85 tokens
+ *   (OpenAI's least for an image; the router's image rules are tested against their own
+ *   figures in `reservations.test.ts`), audio and files nothing, and their base64 is never
+ *   read as text.
+ */
+
+/**
+ * Tokens of text (or token ids) as a cl100k-style tokenizer bills them, strict where the
+ * router's reservation is tested: the text splits like cl100k's pre-tokenizer (a letter run
+ * with its leading space, a group of up to 3 digits, a whitespace run, any other character
+ * alone), and a letter run costs 4 ASCII letters a token (common words are 1), every other
+ * piece 1. So dense text — `1,1,1,…` — is a token a character, as OpenAI bills it, and prose
+ * about 4 characters a token. Token ids count one each.
+ */
+export function bpeTokens(input: unknown): number {
+  if (typeof input === 'number') return 1;
+  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + bpeTokens(item), 0);
+  if (typeof input !== 'string') return 0;
+  let tokens = 0;
+  for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) tokens += /[A-Za-z]/.test(piece) ? Math.ceil(piece.trimStart().length / 4) : 1;
+  return tokens;
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** JSON text of a value, as a provider renders a schema or a tool input into the prompt. */
+const jsonText = (v: unknown) => (v === undefined || v === null ? 0 : bpeTokens(JSON.stringify(v)));
+
+/** A flat figure for any image (module header). */
+export const IMAGE_TOKENS = 85;
+const OPENAI_MESSAGE = 3;
+const OPENAI_NAME = 1;
+const REPLY_PRIMING = 3;
+const FUNCTION_START = 7;
+const PROPERTIES_START = 3;
+const PROPERTY = 3;
+const FUNCTIONS_END = 12;
+const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image']);
+const UNREAD_PARTS = new Set(['input_audio', 'file', 'input_file']);
+/** Members a provider never renders into the prompt (part types, Anthropic's cache marks and thinking signatures). */
+const UNRENDERED = new Set(['type', 'cache_control', 'signature']);
+
+/** Every string of a message, item or content part, as text; media by the module header's rule. */
+function textIn(value: unknown): number {
+  if (typeof value === 'string') return bpeTokens(value);
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + textIn(v), 0);
+  if (!isObject(value)) return 0;
+  if (IMAGE_PARTS.has(String(value.type)) || 'image' in value) return IMAGE_TOKENS;
+  if (UNREAD_PARTS.has(String(value.type))) return 0;
+  let sum = 0;
+  for (const [key, v] of Object.entries(value)) {
+    if (UNRENDERED.has(key)) continue;
+    // A tool call's input object (Anthropic `tool_use`, Converse `toolUse`/`json`) is rendered as JSON.
+    sum += (key === 'input' || key === 'json') && isObject(v) ? jsonText(v) : textIn(v);
+  }
+  return sum;
+}
+
+/** OpenAI function (and custom) tools, chat's nested or Responses' flat form, and chat's legacy `functions`. */
+function openaiTools(tools: unknown): number {
+  if (!Array.isArray(tools) || tools.length === 0) return 0;
+  let sum = FUNCTIONS_END;
+  for (const tool of tools as Json[]) {
+    const fn = (isObject(tool?.function) ? tool.function : tool) as Json;
+    sum += FUNCTION_START + bpeTokens(`${String(fn.name ?? '')}:${String(fn.description ?? '')}`) + jsonText(fn.format);
+    const params = (fn.parameters ?? fn.input_schema) as Json | undefined;
+    const props = isObject(params?.properties) ? Object.entries(params.properties) : [];
+    if (props.length > 0) sum += PROPERTIES_START;
+    for (const [key, schema] of props) sum += PROPERTY + bpeTokens(`${key}:${JSON.stringify(schema)}`);
+  }
+  return sum;
+}
+
+/** Chat-style messages (or Responses items): 3 each, their text, 1 a name; the reply primed. */
+function openaiMessages(messages: unknown[]): number {
+  return messages.reduce<number>((sum, m) => sum + OPENAI_MESSAGE + textIn(m) + (isObject(m) && typeof m.name === 'string' ? OPENAI_NAME : 0), REPLY_PRIMING);
+}
+
+function responseFormat(body: Json): number {
+  const format = body.response_format as Json | undefined;
+  return format?.type === 'json_schema' ? jsonText(format.json_schema) : 0;
+}
+
+/** Prompt tokens of an OpenAI chat body. */
+export function chatPromptTokens(body: Json): number {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  return openaiMessages(messages) + openaiTools(body.tools) + openaiTools(body.functions) + responseFormat(body);
+}
+
+/** Input tokens of a Responses body (without the stored context a `previous_response_id` adds). */
+export function responsesInputTokens(body: Json): number {
+  const items = [
+    ...(typeof body.instructions === 'string' ? [{ role: 'developer', content: body.instructions }] : []),
+    ...(typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : Array.isArray(body.input) ? body.input : []),
+  ];
+  const format = isObject(body.text) ? jsonText((body.text as Json).format) : 0;
+  return openaiMessages(items) + openaiTools(body.tools) + format;
+}
+
+/** Each prompt of a legacy completions `prompt` (a string or one token-id array is one), billed on its own. */
+export function completionPrompts(prompt: unknown): unknown[] {
+  return Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number' ? prompt : [prompt];
+}
+
+const ANTHROPIC_MESSAGE = 3;
+/** Anthropic's tool-use system prompt (Claude Sonnet 4): with `tool_choice` auto/none, and any/tool. */
+const TOOL_USE_PROMPT = 346;
+const TOOL_USE_PROMPT_FORCED = 313;
+
+/** Input tokens of an Anthropic Messages body (the same body on Bedrock InvokeModel and Vertex rawPredict). */
+export function messagesInputTokens(body: Json): number {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  const system = body.system === undefined ? 0 : ANTHROPIC_MESSAGE + textIn(body.system);
+  const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
+  const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
+  const toolUse = tools ? jsonText(tools) + (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT) : 0;
+  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content), REPLY_PRIMING + system + toolUse);
+}
+
+/** Input tokens of a Bedrock Converse body: a Messages body in Converse's shape (`system` blocks, `toolConfig`). */
+export function converseInputTokens(body: Json): number {
+  const config = body.toolConfig as { tools?: unknown[]; toolChoice?: Json } | undefined;
+  const choice = config?.toolChoice && ('any' in config.toolChoice || 'tool' in config.toolChoice) ? { type: 'any' } : undefined;
+  return messagesInputTokens({ messages: body.messages, system: body.system, tools: config?.tools, tool_choice: choice });
+}
