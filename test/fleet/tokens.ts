@@ -30,16 +30,21 @@
  * Tokens of text (or token ids) as a cl100k-style tokenizer bills them, strict where the
  * router's reservation is tested: the text splits like cl100k's pre-tokenizer (a letter run
  * with its leading space, a group of up to 3 digits, a whitespace run, any other character
- * alone), and a letter run costs 4 ASCII letters a token (common words are 1), every other
- * piece 1. So dense text — `1,1,1,…` — is a token a character, as OpenAI bills it, and prose
- * about 4 characters a token. Token ids count one each.
+ * alone); a run of ASCII letters costs 4 letters a token (common words are 1), a piece with
+ * a character outside ASCII its UTF-8 bytes (byte-level fallback, as rare CJK and emoji are
+ * billed), every other piece 1. So dense text — `1,1,1,…` — is a token a character, as
+ * OpenAI bills it, rare CJK 3 a character, and prose about 4 characters a token. Token ids
+ * count one each.
  */
 export function bpeTokens(input: unknown): number {
   if (typeof input === 'number') return 1;
   if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + bpeTokens(item), 0);
   if (typeof input !== 'string') return 0;
   let tokens = 0;
-  for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) tokens += /[A-Za-z]/.test(piece) ? Math.ceil(piece.trimStart().length / 4) : 1;
+  for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) {
+    if (/[A-Za-z]/.test(piece)) tokens += Math.ceil(piece.trimStart().length / 4);
+    else tokens += /[^\x00-\x7f]/.test(piece) && !/^\s+$/.test(piece) ? Buffer.byteLength(piece) : 1;
+  }
   return tokens;
 }
 
