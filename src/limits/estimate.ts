@@ -35,7 +35,12 @@
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
- *   (its `format` schema) count as the text of their JSON.
+ *   (its `format` schema) count as the text of their JSON. Under `bound`, a request with
+ *   tools reserves `TOOL_USE_PROMPT_TOKENS` more: the instructions a provider adds to the
+ *   prompt when tools are given (Anthropic's tool-use system prompt, a chat template's tool
+ *   preamble). An Anthropic client tool (no `type`: `name`, `input_schema`) is a plain tool.
+ * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
+ *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
  *   every prompt of an array (each is billed), and a `suffix` once per prompt. Under `bound`,
  *   each separate input — a string, each string of an array, a token-id array, each token-id
@@ -70,6 +75,13 @@ const AUDIO_BYTES_PER_TOKEN = 32;
  * `input: ["a", "a", …]` reserves 1 token an input and bills 3.
  */
 export const SPECIAL_TOKENS_PER_INPUT = 2;
+/**
+ * Tokens a provider adds to the prompt when a request gives tools, beside their definitions
+ * (`bound` only): Anthropic's tool-use system prompt is 346 for Claude 4 models with
+ * `tool_choice` auto/none (313 any/tool) and up to 530 (Claude 3 Opus, auto), billed as
+ * input; Llama-style chat templates add a tool preamble of about 100. The largest known.
+ */
+export const TOOL_USE_PROMPT_TOKENS = 530;
 
 /**
  * How text is counted (module header): `bound`, its UTF-8 bytes (a proven bound), or
@@ -166,6 +178,8 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'tool_use': // Anthropic: the input object is rendered as JSON, keys and numbers included
+      return valueTokens([part.id, part.name], walk) + jsonTokens(part.input, walk.text);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;
@@ -212,10 +226,18 @@ export function promptCount(prompt: unknown): number {
 /** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
 const PLAIN_TOOLS = new Set(['function', 'custom']);
 
+/** A function or custom tool, or an Anthropic client tool (no `type`, a `name`). */
+function plainTool(tool: unknown): boolean {
+  const t = (tool ?? {}) as { type?: unknown; name?: unknown };
+  return PLAIN_TOOLS.has(String(t.type)) || (t.type === undefined && typeof t.name === 'string');
+}
+
+const nonEmpty = (value: unknown) => Array.isArray(value) && value.length > 0;
+
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
   const tools = Array.isArray(body.tools) ? body.tools : [];
-  const hosted = tools.some((t) => !PLAIN_TOOLS.has(String((t as { type?: unknown } | null)?.type)));
+  const hosted = tools.some((t) => !plainTool(t));
   const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
@@ -240,6 +262,7 @@ export interface PromptEstimate {
 export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE], text: PromptRule = 'bound'): PromptEstimate {
   const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false, text };
   let sum = jsonTokens(body.tools, text) + jsonTokens(body.functions, text) + jsonTokens(body.response_format, text);
+  if (text === 'bound' && (nonEmpty(body.tools) || nonEmpty(body.functions))) sum += TOOL_USE_PROMPT_TOKENS;
   if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
   if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, responsesPrompt, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, utf8Bytes } from '../../src/limits/estimate';
+import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, responsesPrompt, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, TOOL_USE_PROMPT_TOKENS as TOOL_USE, utf8Bytes } from '../../src/limits/estimate';
 import { imageRuleFor, ruleImageTokens } from '../../src/limits/image-rules';
 import { imageSize } from '../../src/limits/image-size';
 
@@ -46,7 +46,7 @@ describe('text: the estimate (limits.promptTokens "estimate")', () => {
     const body = { messages: [{ role: 'user', content: 'abcdefgh' }], tools: [{ type: 'function', name: 'f' }] };
     const tools = JSON.stringify(body.tools);
     expect(estimatePromptTokens(body, imageSize, undefined, 'estimate')).toBe(4 + 3 + Math.ceil(tools.length / 4) + 1 + 2);
-    expect(estimatePromptTokens(body, imageSize)).toBe(4 + 3 + tools.length + 4 + 8);
+    expect(estimatePromptTokens(body, imageSize)).toBe(4 + 3 + tools.length + TOOL_USE + 4 + 8); // the bound adds the tool-use prompt
   });
 });
 
@@ -78,10 +78,28 @@ describe('images', () => {
 describe('tools and function calls', () => {
   const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
 
-  it('counts tool schemas', () => {
+  it('counts tool schemas, and the tool-use prompt a provider adds when tools are given', () => {
     const without = est(messages('hi'));
     const withTools = est({ ...messages('hi'), tools: [weather] });
-    expect(withTools - without).toBe(textTokens(JSON.stringify([weather])));
+    expect(withTools - without).toBe(textTokens(JSON.stringify([weather])) + TOOL_USE);
+    expect(est({ ...messages('hi'), functions: [weather.function] }) - without).toBe(textTokens(JSON.stringify([weather.function])) + TOOL_USE);
+    expect(est({ ...messages('hi'), tools: [] })).toBe(without + '[]'.length); // no tools: no tool-use prompt
+    expect(estimatePromptTokens({ ...messages('hi'), tools: [weather] }, imageSize, undefined, 'estimate')).toBe(estimatePromptTokens(messages('hi'), imageSize, undefined, 'estimate') + textTokens(JSON.stringify([weather]), 'estimate'));
+  });
+
+  it('an Anthropic client tool (no type) is a plain tool: its text, not the context window', () => {
+    const tool = { name: 'weather', input_schema: { type: 'object' } };
+    const estimate = estimatePrompt({ ...messages('hi'), tools: [tool] }, imageSize);
+    expect(estimate.unbounded).toBe(false);
+    expect(estimate.tokens).toBe(est(messages('hi')) + textTokens(JSON.stringify([tool])) + TOOL_USE);
+    expect(estimatePrompt({ ...messages('hi'), tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, imageSize).unbounded).toBe(true);
+  });
+
+  it('counts an Anthropic tool_use input as its JSON: keys and numbers are text upstream', () => {
+    const input = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`${i},${i}`, 1_000_000 + i]));
+    const block = { type: 'tool_use', id: 't1', name: 'f', input };
+    const body = { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: [block] }] };
+    expect(est(body)).toBe(est(messagesOf([['user', 'x'], ['assistant', '']])) + textTokens('t1') + textTokens('f') + textTokens(JSON.stringify(input)));
   });
 
   it('counts function-call arguments in assistant messages', () => {
