@@ -31,9 +31,10 @@
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
- *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`): no bound is knowable,
- *   so the estimate says `unbounded` and the reservation holds the model's whole context
- *   window instead (`reservation.ts`).
+ *   `file_search`, …: any tool not `function`/`custom` nor an untyped Anthropic client
+ *   tool; chat's `web_search_options`): no bound is knowable, so the estimate says
+ *   `unbounded` and the reservation holds the model's whole context window instead
+ *   (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
  *   (its `format` schema) count as the text of their JSON. Under `bound`, a request with
  *   tools reserves `TOOL_USE_PROMPT_TOKENS` more: the instructions a provider adds to the
