@@ -15,19 +15,20 @@
  * - **Messages**: 4 tokens of framing each, plus 3 to prime the reply (OpenAI's cookbook
  *   rule); every string in a message counts as text — content, names, tool-call ids and
  *   function arguments — except the media parts below.
- * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
- *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
- *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
- *   85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px patches (at most
- *   `maxPatches`) × a multiplier, whatever the detail. Sizes are read from a data URL's
- *   header (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs
- *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
- *   itself is never counted.
+ * - **Images** (`image_url` / `input_image` parts, Anthropic `image` blocks), at the rate of
+ *   the model (`ImageRule`, `image-rules.ts`): tile models fit the image into 2048×2048,
+ *   scale its short side down to 768 and charge base + tile × 512-px tiles (`detail: "low"`:
+ *   base alone) — gpt-4o's 85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px
+ *   patches (at most `maxPatches`) × a multiplier, whatever the detail; Claude w × h / 750,
+ *   at most 1,600. Sizes are read from a data URL's (or an Anthropic base64 source's) header
+ *   (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL, a file id)
+ *   costs the rule's maximum. Over several models (a fallback chain), the dearest. The
+ *   base64 itself is never counted.
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; settled to usage.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
- *   inline: a PDF's pages become images and text upstream), an earlier audio answer named by
+ *   inline: a PDF's pages become images and text upstream; Anthropic PDF `document`s), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
@@ -60,6 +61,9 @@
  */
 
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
+import { textTokens, type PromptRule } from './text-tokens';
+
+export { textTokens, utf8Bytes, type PromptRule } from './text-tokens';
 
 export const IMAGE_LOW_TOKENS = 85;
 export const IMAGE_TILE_TOKENS = 170;
@@ -83,51 +87,6 @@ export const SPECIAL_TOKENS_PER_INPUT = 2;
  * input; Llama-style chat templates add a tool preamble of about 100. The largest known.
  */
 export const TOOL_USE_PROMPT_TOKENS = 530;
-
-/**
- * How text is counted (module header): `bound`, its UTF-8 bytes (a proven bound), or
- * `estimate`, the 4-ASCII-characters-a-token heuristic (not a bound).
- */
-export type PromptRule = 'bound' | 'estimate';
-
-/** Tokens of a piece of text by `rule` (default `bound`; see the module header). */
-export function textTokens(text: string, rule: PromptRule = 'bound'): number {
-  return rule === 'bound' ? utf8Bytes(text) : estimatedTokens(text);
-}
-
-/**
- * UTF-8 length, without encoding: ASCII 1 byte, U+0080–07FF 2, the rest of the BMP 3, a
- * surrogate pair (astral) 4. A lone surrogate leaves as U+FFFD, 3 bytes, like the rest.
- */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
-
-function estimatedTokens(text: string): number {
-  let ascii = 0;
-  let other = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) ascii++;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      other += 2; // a surrogate pair: one astral character
-      i++;
-    } else other++;
-  }
-  return Math.ceil(ascii / 4) + other;
-}
 
 /** OpenAI's tile rule for one image of known size (high/auto detail), at gpt-4o's rate. */
 export function imageTileTokens(width: number, height: number): number {
@@ -179,6 +138,10 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
+    case 'image': // Anthropic: a base64, URL or file source (a file's size is unknown: the rule's maximum)
+      return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
+    case 'document': // Anthropic: a PDF's pages become images and text upstream (no bound in the body); text is text
+      return documentTokens(part, walk);
     case 'tool_use': // Anthropic: the input object is rendered as JSON, keys and numbers included
       return valueTokens([part.id, part.name], walk) + jsonTokens(part.input, walk.text);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
@@ -192,6 +155,22 @@ function valueTokens(value: unknown, walk: Walk): number {
   let sum = 0;
   for (const v of Object.values(part)) sum += valueTokens(v, walk);
   return sum;
+}
+
+/** An Anthropic image source as a URL the sizer reads: base64 as a data URL; a file id has none. */
+function anthropicImageUrl(source: unknown): string | undefined {
+  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown; url?: unknown };
+  if (s.type === 'base64' && typeof s.data === 'string') return `data:${String(s.media_type)};base64,${s.data}`;
+  return typeof s.url === 'string' ? s.url : undefined;
+}
+
+/** An Anthropic document: plain text or content blocks by their text; a PDF (base64, URL or file) unbounded. */
+function documentTokens(part: Record<string, unknown>, walk: Walk): number {
+  const source = (part.source ?? {}) as Record<string, unknown>;
+  const context = valueTokens([part.title, part.context], walk);
+  if (source.type === 'text' || source.type === 'content') return context + valueTokens([source.data, source.content], walk);
+  walk.unbounded = true;
+  return context;
 }
 
 function jsonTokens(value: unknown, rule: PromptRule): number {

@@ -20,10 +20,12 @@
  *   `tool_use` inputs as their JSON text (keys and numbers included), tool definitions as
  *   JSON text plus the tool-use system prompt Anthropic adds when `tools` are given (346
  *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures).
- * - **Media is not what the fleet bills strictly**: an image part bills a flat 85 tokens
- *   (OpenAI's least for an image; the router's image rules are tested against their own
- *   figures in `reservations.test.ts`), audio and files nothing, and their base64 is never
- *   read as text.
+ * - **Images**: an Anthropic image (Messages, Converse) as Claude bills it — its long edge
+ *   fit into 1568 px, then width × height / 750 tokens, at most 1,600; the size read from a
+ *   base64 PNG's header, the most for any other (a URL). An OpenAI image part bills a flat 85
+ *   tokens (OpenAI's least; the router's OpenAI image rules are tested against their own
+ *   figures in `reservations.test.ts`). Audio and files bill nothing here, and no base64 is
+ *   ever read as text.
  */
 
 /**
@@ -56,6 +58,7 @@ const jsonText = (v: unknown) => (v === undefined || v === null ? 0 : bpeTokens(
 
 /** A flat figure for any image (module header). */
 export const IMAGE_TOKENS = 85;
+const CLAUDE_IMAGE_MAX = 1_600;
 const OPENAI_MESSAGE = 3;
 const OPENAI_NAME = 1;
 const REPLY_PRIMING = 3;
@@ -68,18 +71,33 @@ const UNREAD_PARTS = new Set(['input_audio', 'file', 'input_file']);
 /** Members a provider never renders into the prompt (part types, Anthropic's cache marks and thinking signatures). */
 const UNRENDERED = new Set(['type', 'cache_control', 'signature']);
 
-/** Every string of a message, item or content part, as text; media by the module header's rule. */
-function textIn(value: unknown): number {
+/** Claude's image rule (module header); `image` is a Messages block or a Converse `image` member. */
+function claudeImageTokens(image: Json): number {
+  const source = (image.source ?? {}) as Json;
+  const data = source.data ?? source.bytes;
+  const head = typeof data === 'string' ? Buffer.from(data.slice(0, 64), 'base64') : Buffer.alloc(0);
+  if (head.length < 24 || head.toString('latin1', 1, 4) !== 'PNG') return CLAUDE_IMAGE_MAX;
+  const [w, h] = [head.readUInt32BE(16), head.readUInt32BE(20)];
+  const fit = Math.min(1, 1568 / Math.max(w, h));
+  return Math.min(CLAUDE_IMAGE_MAX, Math.ceil((w * fit * h * fit) / 750));
+}
+
+type ImageBill = (part: Json) => number;
+const openaiImage: ImageBill = () => IMAGE_TOKENS;
+const claudeImage: ImageBill = (part) => claudeImageTokens(isObject(part.image) ? part.image : part);
+
+/** Every string of a message, item or content part, as text; images by `image` (module header). */
+function textIn(value: unknown, image: ImageBill = openaiImage): number {
   if (typeof value === 'string') return bpeTokens(value);
-  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + textIn(v), 0);
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + textIn(v, image), 0);
   if (!isObject(value)) return 0;
-  if (IMAGE_PARTS.has(String(value.type)) || 'image' in value) return IMAGE_TOKENS;
+  if (IMAGE_PARTS.has(String(value.type)) || 'image' in value) return image(value);
   if (UNREAD_PARTS.has(String(value.type))) return 0;
   let sum = 0;
   for (const [key, v] of Object.entries(value)) {
     if (UNRENDERED.has(key)) continue;
     // A tool call's input object (Anthropic `tool_use`, Converse `toolUse`/`json`) is rendered as JSON.
-    sum += (key === 'input' || key === 'json') && isObject(v) ? jsonText(v) : textIn(v);
+    sum += (key === 'input' || key === 'json') && isObject(v) ? jsonText(v) : textIn(v, image);
   }
   return sum;
 }
@@ -138,11 +156,11 @@ const TOOL_USE_PROMPT_FORCED = 313;
 /** Input tokens of an Anthropic Messages body (the same body on Bedrock InvokeModel and Vertex rawPredict). */
 export function messagesInputTokens(body: Json): number {
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  const system = body.system === undefined ? 0 : ANTHROPIC_MESSAGE + textIn(body.system);
+  const system = body.system === undefined ? 0 : ANTHROPIC_MESSAGE + textIn(body.system, claudeImage);
   const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
   const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
   const toolUse = tools ? jsonText(tools) + (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT) : 0;
-  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content), REPLY_PRIMING + system + toolUse);
+  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse);
 }
 
 /** Input tokens of a Bedrock Converse body: a Messages body in Converse's shape (`system` blocks, `toolConfig`). */

@@ -210,3 +210,32 @@ describe('legacy prompts', () => {
     expect(est({ input: 'abcd', text: format })).toBe(textTokens('abcd') + SPECIAL + textTokens(JSON.stringify(format)));
   });
 });
+
+describe('Anthropic image and document blocks', () => {
+  const claude = [imageRuleFor('claude-sonnet-4')];
+  const block = (source: Record<string, unknown>) => ({ messages: [{ role: 'user', content: [{ type: 'image', source }] }] });
+  const framing = 4 + textTokens('user') + 3;
+
+  it('an image costs Claude\'s w × h / 750 (long edge fit into 1568, at most 1,600), read from its base64 header, not its bytes', () => {
+    const data = (w: number, h: number) => pngDataUrl(w, h).split(',')[1];
+    expect(estimatePromptTokens(block({ type: 'base64', media_type: 'image/png', data: data(800, 600) }), imageSize, claude)).toBe(framing + 640);
+    expect(estimatePromptTokens(block({ type: 'base64', media_type: 'image/png', data: data(3136, 1568) }), imageSize, claude)).toBe(framing + 1_600);
+    expect(estimatePromptTokens(block({ type: 'url', url: 'https://x/a.png' }), imageSize, claude)).toBe(framing + 1_600);
+    expect(estimatePromptTokens(block({ type: 'file', file_id: 'file_1' }), imageSize, claude)).toBe(framing + 1_600);
+    expect(imageRuleFor('anthropic.claude-3-5-sonnet-20241022-v2:0')).toEqual(claude[0]);
+  });
+
+  it('over a chain reaching an OpenAI model too, the dearest rule', () => {
+    const rules = [...claude, imageRuleFor('gpt-4o-mini')];
+    expect(estimatePromptTokens(block({ type: 'url', url: 'https://x/a.png' }), imageSize, rules)).toBe(framing + 2_833 + 8 * 5_667);
+  });
+
+  it('a PDF document (base64, URL or file) has no bound in the body; a text document is its text', () => {
+    const doc = (source: Record<string, unknown>) => ({ messages: [{ role: 'user', content: [{ type: 'document', source, title: 'T' }] }] });
+    for (const source of [{ type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' }, { type: 'url', url: 'https://x/a.pdf' }, { type: 'file', file_id: 'file_1' }]) {
+      expect(estimatePrompt(doc(source), imageSize).unbounded).toBe(true);
+    }
+    const text = estimatePrompt(doc({ type: 'text', media_type: 'text/plain', data: '1,'.repeat(100) }), imageSize);
+    expect(text).toEqual({ tokens: framing + 1 + 200, unbounded: false });
+  });
+});

@@ -26,6 +26,17 @@ interface Case {
   body: Record<string, unknown>;
 }
 
+/** Base64 of a PNG that says it is `width`×`height` (signature and IHDR, then `filler` zero bytes): tiny or large in bytes, as wanted. */
+function pngBase64(width: number, height: number, filler = 16): string {
+  const b = new Uint8Array(24 + filler);
+  b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(b.buffer).setUint32(16, width);
+  new DataView(b.buffer).setUint32(20, height);
+  let bin = '';
+  for (const byte of b) bin += String.fromCharCode(byte);
+  return btoa(bin);
+}
+
 const denseTool = { type: 'function', function: { name: 'f1', description: DIGITS, parameters: { type: 'object', properties: { '1,1,1': { type: 'string', description: PUNCT }, 'a2': { type: 'number', enum: [1, 2, 3] } } } } };
 const chat = (extra: Record<string, unknown>) => ({ model: 'gpt-4o-mini', max_tokens: 5, ...extra });
 
@@ -92,6 +103,15 @@ const CASES: Case[] = [
       ],
     },
   },
+  {
+    name: 'messages: images of many pixels in few bytes, by base64 and by URL (Claude bills up to 1,600 each)',
+    path: '/v1/messages',
+    body: {
+      model: 'claude-solo',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: pngBase64(1092, 1092) } }, { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } }, { type: 'text', text: '1' }] }],
+    },
+  },
   { name: 'messages: one small custom tool, forced (the tool-use system prompt is most of the bill)', path: '/v1/messages', body: { model: 'claude-solo', max_tokens: 5, tool_choice: { type: 'any' }, tools: [{ type: 'custom', name: 'f', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: '1' }] } },
   { name: 'chat to an Anthropic node: one small tool (translated; the tool-use system prompt billed)', path: '/v1/chat/completions', body: { model: 'claude-solo', max_tokens: 5, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], messages: [{ role: 'user', content: '1' }] } },
 ];
@@ -133,6 +153,17 @@ describe('dense prompts: what the fleet billed never exceeds what the router res
       expect(bill.total).toBeLessThanOrEqual(reserved);
     });
   }
+});
+
+describe('Anthropic images', () => {
+  it('a 48 KB image reserves what Claude bills for its pixels, not its base64: admitted under tpm 20,000', async () => {
+    const { key } = await newKey({ limits: { tpm: 20_000 } });
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: pngBase64(800, 600, 36_000) } };
+    const body = { model: 'claude-solo', max_tokens: 5, messages: [{ role: 'user', content: [image, { type: 'text', text: 'What is this?' }] }] };
+    const res = await call('/v1/messages', { body, headers: headersFor('/v1/messages', key) });
+    expect(res.status).toBe(200); // before, its 48,000 base64 characters were counted as text: refused at once
+    expect((await billed(res)).prompt).toBeGreaterThanOrEqual(640); // 800 × 600 / 750
+  });
 });
 
 describe('Anthropic client tools', () => {
