@@ -22,7 +22,8 @@ const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().mi
  * What a model costs, in USD: per 1M tokens `input` (prompt), `cachedInput` (prompt tokens
  * the provider served from its cache; default `input`), `cacheWrite` (prompt tokens written
  * to the provider's cache — Anthropic's `cache_creation_input_tokens`; default `input`),
- * `output` (completion); and for
+ * `cacheWrite1h` (the part of those written with a one-hour TTL; default 2× `input`,
+ * Anthropic's rate), `output` (completion); and for
  * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
  * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
  * (flat, any endpoint). Token rates come as a pair or not at all.
@@ -32,6 +33,7 @@ export const PriceSchema = z
     input: z.number().nonnegative().optional(),
     cachedInput: z.number().nonnegative().optional(),
     cacheWrite: z.number().nonnegative().optional(),
+    cacheWrite1h: z.number().nonnegative().optional(),
     output: z.number().nonnegative().optional(),
     perImage: PerImageSchema.optional(),
     perMillionChars: z.number().nonnegative().optional(),
@@ -39,7 +41,7 @@ export const PriceSchema = z
     perRequest: z.number().nonnegative().optional(),
   })
   .superRefine((p, ctx) => {
-    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined) && p.input === undefined)) {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined) && p.input === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
     }
     if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });

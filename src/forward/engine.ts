@@ -236,6 +236,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     if (paidFor) walk.abandoned++;
 
     if (verdict.action === 'retry' || verdict.action === 'fail') {
+      // A stream refused on its first event (`providers/verdict.ts`): its connection is let go.
+      if (sent.stream) void sent.stream.reader.cancel().catch(() => {});
       // A node's reservation stands for an attempt it may have billed; otherwise it is freed.
       if (reservation) input.defer(reservation.settle(paidFor ? { abandoned: 1, unserved: true } : { unserved: true }));
       recordFailure(input, state, observe, walk, attempt, sent, verdict, credential);

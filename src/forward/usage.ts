@@ -15,6 +15,8 @@ export interface Usage {
   cached_tokens?: number;
   /** Prompt tokens the provider wrote to its cache (Anthropic; priced at `cacheWrite`). */
   cache_write_tokens?: number;
+  /** Of those, the writes with a one-hour TTL (Anthropic; priced at `cacheWrite1h`). */
+  cache_write_1h_tokens?: number;
 }
 
 interface ReportedUsage {

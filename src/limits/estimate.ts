@@ -15,32 +15,30 @@
  * - **Messages**: 4 tokens of framing each, plus 3 to prime the reply (OpenAI's cookbook
  *   rule); every string in a message counts as text — content, names, tool-call ids and
  *   function arguments — except the media parts below.
- * - **Images** (`image_url` / `input_image` parts, Anthropic `image` blocks), at the rate of
- *   the model (`ImageRule`, `image-rules.ts`): tile models fit the image into 2048×2048,
- *   scale its short side down to 768 and charge base + tile × 512-px tiles (`detail: "low"`:
- *   base alone) — gpt-4o's 85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px
- *   patches (at most `maxPatches`) × a multiplier, whatever the detail; Claude w × h / 750,
- *   at most 1,600. Sizes are read from a data URL's (or an Anthropic base64 source's) header
- *   (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL, a file id)
- *   costs the rule's maximum. Over several models (a fallback chain), the dearest. The
- *   base64 itself is never counted.
+ * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
+ *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
+ *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
+ *   85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px patches (at most
+ *   `maxPatches`) × a multiplier, whatever the detail. Sizes are read from a data URL's
+ *   header (PNG, GIF, JPEG, WebP); an image whose size cannot be read (a remote URL) costs
+ *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
+ *   itself is never counted.
+ *   Anthropic's `image` blocks the same way: a base64 source by its header's size, a url or
+ *   file source at the most, at Claude's rate when a Claude model may serve the request.
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; settled to usage.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
- *   inline: a PDF's pages become images and text upstream; Anthropic PDF `document`s), an earlier audio answer named by
+ *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
+ *   plain text without citations), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
- *   `file_search`, …: any tool not `function`/`custom` nor an untyped Anthropic client
- *   tool; chat's `web_search_options`): no bound is knowable, so the estimate says
- *   `unbounded` and the reservation holds the model's whole context window instead
- *   (`reservation.ts`).
+ *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
+ *   so the estimate says `unbounded` and the reservation holds the model's whole context
+ *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
- *   (its `format` schema) count as the text of their JSON. Under `bound`, a request with
- *   tools reserves `TOOL_USE_PROMPT_TOKENS` more: the instructions a provider adds to the
- *   prompt when tools are given (Anthropic's tool-use system prompt, a chat template's tool
- *   preamble). An Anthropic client tool (no `type`: `name`, `input_schema`) is a plain tool.
+ *   (its `format` schema) count as the text of their JSON.
  * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
  *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
@@ -80,13 +78,6 @@ const AUDIO_BYTES_PER_TOKEN = 32;
  * `input: ["a", "a", …]` reserves 1 token an input and bills 3.
  */
 export const SPECIAL_TOKENS_PER_INPUT = 2;
-/**
- * Tokens a provider adds to the prompt when a request gives tools, beside their definitions
- * (`bound` only): Anthropic's tool-use system prompt is 346 for Claude 4 models with
- * `tool_choice` auto/none (313 any/tool) and up to 530 (Claude 3 Opus, auto), billed as
- * input; Llama-style chat templates add a tool preamble of about 100. The largest known.
- */
-export const TOOL_USE_PROMPT_TOKENS = 530;
 
 /** OpenAI's tile rule for one image of known size (high/auto detail), at gpt-4o's rate. */
 export function imageTileTokens(width: number, height: number): number {
@@ -108,6 +99,23 @@ function imageTokens(image: unknown, walk: Walk): number {
   const spec = typeof image === 'string' ? { url: image } : ((image ?? {}) as { url?: unknown; detail?: unknown });
   const size = typeof spec.url === 'string' ? walk.sizeOf(spec.url) : undefined;
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
+}
+
+/** An Anthropic image source as a data URL the sizer reads (base64 only; other sources have no size to read). */
+function anthropicImageUrl(source: unknown): string | undefined {
+  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown };
+  return s.type === 'base64' && typeof s.data === 'string' ? `data:${String(s.media_type)};base64,${s.data}` : undefined;
+}
+
+/**
+ * An Anthropic document whose text is all it bills: a `text` or `content` source without
+ * citations. A PDF (base64, url, file id) becomes a page image and text a page upstream, and
+ * citations chunk the text and add a prompt of their own: neither bounded by the body.
+ */
+function plainDocument(part: Record<string, unknown>): boolean {
+  const source = (part.source ?? {}) as { type?: unknown };
+  const citations = (part.citations ?? {}) as { enabled?: unknown };
+  return (source.type === 'text' || source.type === 'content') && citations.enabled !== true;
 }
 
 /** Decoded bytes of a base64 payload (data URL or bare), by its length alone. */
@@ -138,10 +146,8 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
     case 'input_audio':
       return audioTokens(part);
-    case 'image': // Anthropic: a base64, URL or file source (a file's size is unknown: the rule's maximum)
+    case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
       return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
-    case 'document': // Anthropic: a PDF's pages become images and text upstream (no bound in the body); text is text
-      return documentTokens(part, walk);
     case 'tool_use': // Anthropic: the input object is rendered as JSON, keys and numbers included
       return valueTokens([part.id, part.name], walk) + jsonTokens(part.input, walk.text);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
@@ -151,26 +157,16 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'input_file':
       walk.unbounded = true;
       return typeof part.filename === 'string' ? textTokens(part.filename, walk.text) : 0;
+    case 'document': // Anthropic's document block: only plain text without citations is all in the body
+      if (!plainDocument(part)) {
+        walk.unbounded = true;
+        return 0;
+      }
+      break;
   }
   let sum = 0;
   for (const v of Object.values(part)) sum += valueTokens(v, walk);
   return sum;
-}
-
-/** An Anthropic image source as a URL the sizer reads: base64 as a data URL; a file id has none. */
-function anthropicImageUrl(source: unknown): string | undefined {
-  const s = (source ?? {}) as { type?: unknown; media_type?: unknown; data?: unknown; url?: unknown };
-  if (s.type === 'base64' && typeof s.data === 'string') return `data:${String(s.media_type)};base64,${s.data}`;
-  return typeof s.url === 'string' ? s.url : undefined;
-}
-
-/** An Anthropic document: plain text or content blocks by their text; a PDF (base64, URL or file) unbounded. */
-function documentTokens(part: Record<string, unknown>, walk: Walk): number {
-  const source = (part.source ?? {}) as Record<string, unknown>;
-  const context = valueTokens([part.title, part.context], walk);
-  if (source.type === 'text' || source.type === 'content') return context + valueTokens([source.data, source.content], walk);
-  walk.unbounded = true;
-  return context;
 }
 
 function jsonTokens(value: unknown, rule: PromptRule): number {
@@ -203,26 +199,24 @@ export function promptCount(prompt: unknown): number {
   return typeof prompt[0] === 'number' ? 1 : prompt.length;
 }
 
-/** Tools whose own text is all the input they add; any other (hosted) tool adds what it finds. */
-const PLAIN_TOOLS = new Set(['function', 'custom']);
-
-/** A function or custom tool, or an Anthropic client tool (no `type`, a `name`). */
-function plainTool(tool: unknown): boolean {
-  const t = (tool ?? {}) as { type?: unknown; name?: unknown };
-  return PLAIN_TOOLS.has(String(t.type)) || (t.type === undefined && typeof t.name === 'string');
-}
-
-const nonEmpty = (value: unknown) => Array.isArray(value) && value.length > 0;
+/**
+ * Tools whose own text is all the input they add; any other (hosted) tool adds what it finds.
+ * A tool without `type` is Anthropic's custom tool (`{name, description, input_schema}`, as the
+ * SDKs and Claude Code send every tool of theirs): plain, not hosted.
+ */
+const PLAIN_TOOLS = new Set(['function', 'custom', 'undefined']);
 
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
   const tools = Array.isArray(body.tools) ? body.tools : [];
-  const hosted = tools.some((t) => !plainTool(t));
+  const hosted = tools.some((t) => !PLAIN_TOOLS.has(String((t as { type?: unknown } | null)?.type)));
   const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
-  return hosted || search || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+  // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
+  const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
+  return hosted || search || mcp || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
 }
 
 export interface PromptEstimate {
@@ -242,7 +236,6 @@ export interface PromptEstimate {
 export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE], text: PromptRule = 'bound'): PromptEstimate {
   const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false, text };
   let sum = jsonTokens(body.tools, text) + jsonTokens(body.functions, text) + jsonTokens(body.response_format, text);
-  if (text === 'bound' && (nonEmpty(body.tools) || nonEmpty(body.functions))) sum += TOOL_USE_PROMPT_TOKENS;
   if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
   if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);

@@ -10,16 +10,13 @@
  *   at most `maxPatches` (the image is scaled down past that), × `multiplier`; `detail`
  *   does not lower it.
  *
- * - **pixels** (Claude, Anthropic's vision guide): fit the long edge into 1568 px, then
- *   width × height / 750 tokens, at most ~1,600 (a larger image is scaled down to about
- *   1.15 megapixels first); `detail` does not apply.
- *
  * The figure is an upper bound of OpenAI's: the patch count before any down-scaling, capped,
  * is never below the count after it. An image of unknown size costs the rule's maximum.
+ * Claude's rule (Anthropic: pixels / 750, at most ~1,600) is written as a patch rule.
  * Operators override a model's rule with `models.<id>.imageTokens`.
  */
 
-export type ImageRule = { base: number; tile: number } | { multiplier: number; maxPatches: number } | { pixelsPerToken: number; maxTokens: number };
+export type ImageRule = { base: number; tile: number } | { multiplier: number; maxPatches: number };
 export interface ImageSize {
   width: number;
   height: number;
@@ -43,12 +40,12 @@ const KNOWN: [RegExp, ImageRule][] = [
   [/^gpt-5/, { multiplier: 1.2, maxPatches: 2_500 }],
   [/^(o1|o3)/, { base: 75, tile: 150 }],
   [/^computer-use/, { base: 65, tile: 129 }],
-  // Claude under any platform's name (`claude-…`, Bedrock's `anthropic.claude-…`).
-  [/claude/, { pixelsPerToken: 750, maxTokens: 1_600 }],
+  // Claude (Anthropic's vision guide): width × height / 750 tokens, the image scaled down past
+  // ~1,600 tokens (long edge 1,568 px, ~1.15 MP). As 32-px patches (1,024 px) at 1024/750,
+  // rounded up: never below Anthropic's figure, at most 1,606. Any name holding `claude`
+  // (Anthropic's ids, Bedrock's `anthropic.claude-…`, Vertex's `claude-…@…`).
+  [/claude/, { multiplier: 1.37, maxPatches: 1_172 }],
 ];
-
-/** Claude's long-edge limit, px: a larger image is scaled down to it before it is billed. */
-const PIXEL_RULE_EDGE = 1_568;
 
 /** The rule for a model: its configured one, else the known rate for its name, else gpt-4o's. */
 export function imageRuleFor(model: string, configured?: ImageRule): ImageRule {
@@ -58,11 +55,6 @@ export function imageRuleFor(model: string, configured?: ImageRule): ImageRule {
 /** Tokens of one image under a rule; `size` undefined = unknown (the rule's maximum). */
 export function ruleImageTokens(rule: ImageRule, size: ImageSize | undefined, low: boolean): number {
   const known = size !== undefined && size.width > 0 && size.height > 0;
-  if ('pixelsPerToken' in rule) {
-    if (!known) return rule.maxTokens;
-    const fit = Math.min(1, PIXEL_RULE_EDGE / Math.max(size.width, size.height));
-    return Math.min(rule.maxTokens, Math.ceil((size.width * fit * size.height * fit) / rule.pixelsPerToken));
-  }
   if ('multiplier' in rule) {
     const patches = known ? Math.ceil(size.width / 32) * Math.ceil(size.height / 32) : rule.maxPatches;
     return Math.ceil(Math.min(patches, rule.maxPatches) * rule.multiplier);

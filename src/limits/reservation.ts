@@ -6,7 +6,8 @@
  * Tokens: the prompt estimate (`estimate.ts`, text by `limits.promptTokens` — its UTF-8 bytes
  * by default, a bound no tokenizer exceeds —, images at the dearest rate of the models the
  * request may reach; input the body names but does not hold — files, stored conversations,
- * hosted tools — the largest context window of those models) plus the output the upstream
+ * hosted tools — the largest context window of those models; with tools, Claude's tool-use
+ * system prompt when a Claude node may serve it, `TOOL_USE_SYSTEM_TOKENS`) plus the output the upstream
  * may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
@@ -30,7 +31,7 @@ import { RouterError } from '../errors/router-error';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
+import { cacheWrite1hRate, priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, promptCount, responsesPrompt } from './estimate';
 import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
@@ -44,6 +45,22 @@ function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
   });
 }
 
+/**
+ * Anthropic's tool-use system prompt: with `tools` non-empty, Claude bills this prompt as
+ * input beside the tools' own text, whatever the caller's format (Messages, or chat
+ * translated to Messages or Converse). The most of Anthropic's table ("Tool use system
+ * prompt token count": 346 for Claude 4 and 3.7 with `auto`/`none`, 530 for Claude 3 Opus):
+ * not in the body, so the text bound alone misses it (a tiny tool reserves ~45 and bills ~390).
+ */
+export const TOOL_USE_SYSTEM_TOKENS = 530;
+
+/** Providers whose nodes serve Claude behind Anthropic's prompt rendering (Vertex also serves Gemini: reserved the same). */
+const CLAUDE_PROVIDERS: ReadonlySet<string> = new Set(['anthropic', 'bedrock', 'vertex']);
+
+function reachesClaude(config: LoadedConfig, chain: string[]): boolean {
+  return config.nodes.some((n) => CLAUDE_PROVIDERS.has(n.provider) && chain.some((m) => n.models.includes(m)));
+}
+
 /** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
 export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain: string[]): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
@@ -54,6 +71,7 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
+  if (Array.isArray(request.body.tools) && request.body.tools.length > 0 && reachesClaude(config, chain)) estimate.tokens += TOOL_USE_SYSTEM_TOKENS;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
@@ -125,11 +143,34 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
 }
 
 /**
+ * Anthropic's server tools billed per use beside the tokens (pricing: web search $10 per
+ * 1,000 searches; code execution per container-hour): the router neither prices nor counts
+ * uses, and without `max_uses` nothing bounds them. Web fetch and client tools bill tokens only.
+ */
+const PER_USE_TOOL = /^(web_search|code_execution)_/;
+
+function perUseTool(request: ParsedRequest): string | undefined {
+  if (request.endpoint !== 'messages' || !Array.isArray(request.body.tools)) return undefined;
+  const tool = request.body.tools.find((t) => PER_USE_TOOL.test(String((t as { type?: unknown } | null)?.type)));
+  return tool === undefined ? undefined : String((tool as { type: unknown }).type);
+}
+
+function billedPerUse(model: string, tool: string): RouterError {
+  return new RouterError(
+    403,
+    `The server tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: 'tools' },
+  );
+}
+
+/**
  * The most one upstream attempt may cost, in USD, for spend budgets (see the module header).
- * Unpriced pairs add nothing: a cost that is never known is never charged.
+ * Unpriced pairs add nothing: a cost that is never known is never charged. A priced model
+ * asked for a server tool billed per use cannot be bounded: refused (`perUseTool`).
  */
 export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   const units = requestUnits(request);
+  const perUse = perUseTool(request);
   let worst = 0;
   for (const model of chain) {
     const output = ENDPOINTS[request.endpoint].charge === 'tokens' ? outputTokens(config, request, model, chain, prompt) : 0;
@@ -139,8 +180,11 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (!price) continue;
       let usd = unitCostUsd(price, units);
       if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
+      if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
-        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0) + output * price.output) / 1e6;
+        // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
+        const hour = CLAUDE_PROVIDERS.has(node.provider) ? cacheWrite1hRate(price) : 0;
+        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour) + output * price.output) / 1e6;
       }
       worst = Math.max(worst, (usd ?? 0) + (price.perRequest ?? 0));
     }

@@ -42,6 +42,7 @@ export function settlementUsage(u: CanonicalUsage): Usage {
     total_tokens: u.promptTokens + u.completionTokens,
     ...(u.cachedTokens > 0 ? { cached_tokens: u.cachedTokens } : {}),
     ...(u.cacheWriteTokens > 0 ? { cache_write_tokens: u.cacheWriteTokens } : {}),
+    ...(u.cacheWrite1hTokens ? { cache_write_1h_tokens: u.cacheWrite1hTokens } : {}),
   };
 }
 

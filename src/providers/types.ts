@@ -16,12 +16,14 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
  * Token usage in one shape, whatever the provider called it. `promptTokens` counts every
  * input token the provider billed, cache reads and cache writes included (OpenAI's
  * `prompt_tokens` convention); `cachedTokens` and `cacheWriteTokens` are the parts of it
- * priced differently.
+ * priced differently, and `cacheWrite1hTokens` the part of the writes made with a one-hour
+ * TTL (Anthropic prices them apart: 2× input, against 1.25× for five minutes).
  */
 export interface CanonicalUsage {
   promptTokens: number;
   cachedTokens: number;
   cacheWriteTokens: number;
+  cacheWrite1hTokens?: number;
   completionTokens: number;
 }
 

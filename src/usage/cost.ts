@@ -54,15 +54,26 @@ export function unitCostUsd(price: Price, units: RequestUnits | undefined): numb
   return undefined;
 }
 
+/**
+ * USD per 1M prompt tokens written to the cache with a one-hour TTL: `cacheWrite1h`, else
+ * Anthropic's rate for them, 2× `input` (never below `cacheWrite`). Only Anthropic's usage
+ * (Anthropic, Bedrock InvokeModel, Vertex) reports such writes.
+ */
+export function cacheWrite1hRate(price: Price): number {
+  return price.cacheWrite1h ?? Math.max(2 * (price.input ?? 0), price.cacheWrite ?? 0);
+}
+
 /** Reported usage at the token rates; undefined without usage or token rates. */
 function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefined {
   if (!usage || price.input === undefined || price.output === undefined) return undefined;
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
   const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
+  const writtenHour = Math.min(usage.cache_write_1h_tokens ?? 0, written);
   return (
     ((usage.prompt_tokens - cached - written) * price.input +
       cached * (price.cachedInput ?? price.input) +
-      written * (price.cacheWrite ?? price.input) +
+      (written - writtenHour) * (price.cacheWrite ?? price.input) +
+      writtenHour * cacheWrite1hRate(price) +
       usage.completion_tokens * price.output) /
     1e6
   );

@@ -9,7 +9,7 @@
  * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
  */
 import type http from 'node:http';
-import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
 import { messagesInputTokens } from './tokens.ts';
 
 type Json = Record<string, unknown>;
@@ -116,10 +116,13 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   if (invalid) return anthropicError(res, 400, invalid);
 
   const usage = {
-    input_tokens: messagesInputTokens(body),
+    // Knob `toolPromptTokens`: Anthropic's tool-use system prompt when `tools` is non-empty (default 346; 313 forced: `tokens.ts`).
+    input_tokens: messagesInputTokens(body, (k as Knobs & { toolPromptTokens?: number }).toolPromptTokens),
     cache_creation_input_tokens: k.cacheWriteTokens,
     cache_read_input_tokens: k.cacheReadTokens,
   };
+  // Knob `cacheWrite1h`: the cache writes were made with `ttl: "1h"` (Anthropic's breakdown in `usage.cache_creation`).
+  if ((k as Knobs & { cacheWrite1h?: boolean }).cacheWrite1h) Object.assign(usage, { cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: k.cacheWriteTokens } });
   const output = completionTokens(k, body);
   const id = `msg_${node.id}_${node.served}`;
   const tool = toolToCall(body);
@@ -130,6 +133,13 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const send = (data: Json) => res.write(`event: ${String(data.type)}\ndata: ${JSON.stringify(data)}\n\n`);
+  // Knob `streamErrorFirst` (an error type): the 200 stream's first event is that error, as Anthropic's overloads come.
+  const errorFirst = (k as Knobs & { streamErrorFirst?: string }).streamErrorFirst;
+  if (errorFirst) {
+    send({ type: 'error', error: { type: errorFirst, message: 'Overloaded' } });
+    res.end();
+    return;
+  }
   send({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
   send({ type: 'ping' });
   if (tool) {

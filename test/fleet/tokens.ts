@@ -153,13 +153,16 @@ const ANTHROPIC_MESSAGE = 3;
 const TOOL_USE_PROMPT = 346;
 const TOOL_USE_PROMPT_FORCED = 313;
 
-/** Input tokens of an Anthropic Messages body (the same body on Bedrock InvokeModel and Vertex rawPredict). */
-export function messagesInputTokens(body: Json): number {
+/**
+ * Input tokens of an Anthropic Messages body (the same body on Bedrock InvokeModel and Vertex
+ * rawPredict); `toolPrompt` replaces the tool-use system prompt's figure (knob `toolPromptTokens`).
+ */
+export function messagesInputTokens(body: Json, toolPrompt?: number): number {
   const messages = Array.isArray(body.messages) ? body.messages : [];
   const system = body.system === undefined ? 0 : ANTHROPIC_MESSAGE + textIn(body.system, claudeImage);
   const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
   const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
-  const toolUse = tools ? jsonText(tools) + (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT) : 0;
+  const toolUse = tools ? jsonText(tools) + (toolPrompt ?? (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT)) : 0;
   return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, responsesPrompt, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, TOOL_USE_PROMPT_TOKENS as TOOL_USE, utf8Bytes } from '../../src/limits/estimate';
+import { estimatePrompt, estimatePromptTokens, IMAGE_LOW_TOKENS, IMAGE_MAX_TOKENS, imageTileTokens, responsesPrompt, SPECIAL_TOKENS_PER_INPUT as SPECIAL, textTokens, utf8Bytes } from '../../src/limits/estimate';
 import { imageRuleFor, ruleImageTokens } from '../../src/limits/image-rules';
 import { imageSize } from '../../src/limits/image-size';
 
@@ -46,7 +46,7 @@ describe('text: the estimate (limits.promptTokens "estimate")', () => {
     const body = { messages: [{ role: 'user', content: 'abcdefgh' }], tools: [{ type: 'function', name: 'f' }] };
     const tools = JSON.stringify(body.tools);
     expect(estimatePromptTokens(body, imageSize, undefined, 'estimate')).toBe(4 + 3 + Math.ceil(tools.length / 4) + 1 + 2);
-    expect(estimatePromptTokens(body, imageSize)).toBe(4 + 3 + tools.length + TOOL_USE + 4 + 8); // the bound adds the tool-use prompt
+    expect(estimatePromptTokens(body, imageSize)).toBe(4 + 3 + tools.length + 4 + 8);
   });
 });
 
@@ -78,21 +78,10 @@ describe('images', () => {
 describe('tools and function calls', () => {
   const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
 
-  it('counts tool schemas, and the tool-use prompt a provider adds when tools are given', () => {
+  it('counts tool schemas', () => {
     const without = est(messages('hi'));
     const withTools = est({ ...messages('hi'), tools: [weather] });
-    expect(withTools - without).toBe(textTokens(JSON.stringify([weather])) + TOOL_USE);
-    expect(est({ ...messages('hi'), functions: [weather.function] }) - without).toBe(textTokens(JSON.stringify([weather.function])) + TOOL_USE);
-    expect(est({ ...messages('hi'), tools: [] })).toBe(without + '[]'.length); // no tools: no tool-use prompt
-    expect(estimatePromptTokens({ ...messages('hi'), tools: [weather] }, imageSize, undefined, 'estimate')).toBe(estimatePromptTokens(messages('hi'), imageSize, undefined, 'estimate') + textTokens(JSON.stringify([weather]), 'estimate'));
-  });
-
-  it('an Anthropic client tool (no type) is a plain tool: its text, not the context window', () => {
-    const tool = { name: 'weather', input_schema: { type: 'object' } };
-    const estimate = estimatePrompt({ ...messages('hi'), tools: [tool] }, imageSize);
-    expect(estimate.unbounded).toBe(false);
-    expect(estimate.tokens).toBe(est(messages('hi')) + textTokens(JSON.stringify([tool])) + TOOL_USE);
-    expect(estimatePrompt({ ...messages('hi'), tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, imageSize).unbounded).toBe(true);
+    expect(withTools - without).toBe(textTokens(JSON.stringify([weather])));
   });
 
   it('counts an Anthropic tool_use input as its JSON: keys and numbers are text upstream', () => {
@@ -188,6 +177,7 @@ describe('parts no body bounds', () => {
     expect(unbounded({ prompt: { id: 'pmpt_1', variables: {} } })).toBe(true);
     expect(unbounded({ messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).toBe(true);
     expect(unbounded({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'custom', name: 'g' }] })).toBe(false);
+    expect(unbounded({ messages: [{ role: 'user', content: 'x' }], tools: [{ name: 'h', input_schema: { type: 'object' } }] })).toBe(false); // Anthropic's custom tool: no type
   });
 
   it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
@@ -208,34 +198,5 @@ describe('legacy prompts', () => {
     expect(est({ prompt: ['abcd', 'abcd'], suffix: 'abcdefgh' })).toBe(2 * (textTokens('abcd') + SPECIAL) + 2 * textTokens('abcdefgh'));
     const format = { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } } };
     expect(est({ input: 'abcd', text: format })).toBe(textTokens('abcd') + SPECIAL + textTokens(JSON.stringify(format)));
-  });
-});
-
-describe('Anthropic image and document blocks', () => {
-  const claude = [imageRuleFor('claude-sonnet-4')];
-  const block = (source: Record<string, unknown>) => ({ messages: [{ role: 'user', content: [{ type: 'image', source }] }] });
-  const framing = 4 + textTokens('user') + 3;
-
-  it('an image costs Claude\'s w × h / 750 (long edge fit into 1568, at most 1,600), read from its base64 header, not its bytes', () => {
-    const data = (w: number, h: number) => pngDataUrl(w, h).split(',')[1];
-    expect(estimatePromptTokens(block({ type: 'base64', media_type: 'image/png', data: data(800, 600) }), imageSize, claude)).toBe(framing + 640);
-    expect(estimatePromptTokens(block({ type: 'base64', media_type: 'image/png', data: data(3136, 1568) }), imageSize, claude)).toBe(framing + 1_600);
-    expect(estimatePromptTokens(block({ type: 'url', url: 'https://x/a.png' }), imageSize, claude)).toBe(framing + 1_600);
-    expect(estimatePromptTokens(block({ type: 'file', file_id: 'file_1' }), imageSize, claude)).toBe(framing + 1_600);
-    expect(imageRuleFor('anthropic.claude-3-5-sonnet-20241022-v2:0')).toEqual(claude[0]);
-  });
-
-  it('over a chain reaching an OpenAI model too, the dearest rule', () => {
-    const rules = [...claude, imageRuleFor('gpt-4o-mini')];
-    expect(estimatePromptTokens(block({ type: 'url', url: 'https://x/a.png' }), imageSize, rules)).toBe(framing + 2_833 + 8 * 5_667);
-  });
-
-  it('a PDF document (base64, URL or file) has no bound in the body; a text document is its text', () => {
-    const doc = (source: Record<string, unknown>) => ({ messages: [{ role: 'user', content: [{ type: 'document', source, title: 'T' }] }] });
-    for (const source of [{ type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' }, { type: 'url', url: 'https://x/a.pdf' }, { type: 'file', file_id: 'file_1' }]) {
-      expect(estimatePrompt(doc(source), imageSize).unbounded).toBe(true);
-    }
-    const text = estimatePrompt(doc({ type: 'text', media_type: 'text/plain', data: '1,'.repeat(100) }), imageSize);
-    expect(text).toEqual({ tokens: framing + 1 + 200, unbounded: false });
   });
 });

@@ -116,6 +116,21 @@ describe('worst-case cost', () => {
     expect(await worst('completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 4, max_tokens: 10 })).toBeCloseTo((2 * (textTokens('abcd') + SPECIAL) * 1 + 2 * 4 * 10 * 1_000) / 1e6, 12);
   });
 
+  it('a Claude node\'s prompt at its one-hour cache-write rate (2× input unless priced), the dearest a prompt token can bill there', async () => {
+    const claude = (price: Record<string, number>) => {
+      const r = parseConfig({ nodes: [{ ...node, provider: 'anthropic', models: ['c'] }], models: { c: { price } } });
+      if (!r.ok) throw new Error(r.message);
+      return r.config;
+    };
+    const body = { model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    const request = await parse('messages', body);
+    for (const [price, rate] of [[{ input: 3, cacheWrite: 3.75, output: 15 }, 6], [{ input: 3, cacheWrite: 3.75, cacheWrite1h: 7, output: 15 }, 7]] as const) {
+      const config = claude(price);
+      const prompt = promptTokens(request, config, ['c']);
+      expect(worstCostUsd(config, request, ['c'], prompt)).toBeCloseTo((prompt * rate + 10 * 15) / 1e6, 12);
+    }
+  });
+
   it('transcriptions: minutes the upload can hold at 6 kbit/s', async () => {
     const form = new FormData();
     form.append('model', 'm');

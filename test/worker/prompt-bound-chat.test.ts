@@ -155,27 +155,6 @@ describe('dense prompts: what the fleet billed never exceeds what the router res
   }
 });
 
-describe('Anthropic images', () => {
-  it('a 48 KB image reserves what Claude bills for its pixels, not its base64: admitted under tpm 20,000', async () => {
-    const { key } = await newKey({ limits: { tpm: 20_000 } });
-    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: pngBase64(800, 600, 36_000) } };
-    const body = { model: 'claude-solo', max_tokens: 5, messages: [{ role: 'user', content: [image, { type: 'text', text: 'What is this?' }] }] };
-    const res = await call('/v1/messages', { body, headers: headersFor('/v1/messages', key) });
-    expect(res.status).toBe(200); // before, its 48,000 base64 characters were counted as text: refused at once
-    expect((await billed(res)).prompt).toBeGreaterThanOrEqual(640); // 800 × 600 / 750
-  });
-});
-
-describe('Anthropic client tools', () => {
-  it('a tool with no type (as the SDKs send it) reserves its text and the tool-use prompt, not the context window', async () => {
-    const { key } = await newKey({ limits: { tpm: 5_000 } });
-    const body = { model: 'claude-solo', max_tokens: 5, tools: [{ name: 'weather', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: 'Hi' }] };
-    const res = await call('/v1/messages', { body, headers: headersFor('/v1/messages', key) });
-    expect(res.status).toBe(200); // before, the tool read as hosted: 128,000 reserved, refused at once
-    expect((await billed(res)).prompt).toBeGreaterThan(346); // Anthropic's tool-use system prompt
-  });
-});
-
 const TPM = 20_000;
 const BURST = 30;
 

@@ -94,6 +94,8 @@ export const AnthropicUsage = z.looseObject({
   output_tokens: z.number().int().nonnegative(),
   cache_creation_input_tokens: z.number().int().nonnegative().nullish(),
   cache_read_input_tokens: z.number().int().nonnegative().nullish(),
+  /** The writes by TTL (`cache_control.ttl`): one-hour writes bill 2× input, five-minute ones 1.25×. */
+  cache_creation: z.looseObject({ ephemeral_1h_input_tokens: z.number().int().nonnegative().nullish() }).nullish(),
 });
 
 export const MessageResponse = z.looseObject({
@@ -157,5 +159,12 @@ export type StreamEvent = z.infer<typeof StreamEvent>;
 export function canonicalUsage(u: Partial<AnthropicUsage>): CanonicalUsage {
   const cachedTokens = u.cache_read_input_tokens ?? 0;
   const cacheWriteTokens = u.cache_creation_input_tokens ?? 0;
-  return { promptTokens: (u.input_tokens ?? 0) + cachedTokens + cacheWriteTokens, cachedTokens, cacheWriteTokens, completionTokens: u.output_tokens ?? 0 };
+  const cacheWrite1hTokens = Math.min(cacheWriteTokens, u.cache_creation?.ephemeral_1h_input_tokens ?? 0);
+  return {
+    promptTokens: (u.input_tokens ?? 0) + cachedTokens + cacheWriteTokens,
+    cachedTokens,
+    cacheWriteTokens,
+    ...(cacheWrite1hTokens > 0 ? { cacheWrite1hTokens } : {}),
+    completionTokens: u.output_tokens ?? 0,
+  };
 }

@@ -1,0 +1,162 @@
+/**
+ * What a Messages request reserves against what an Anthropic node bills for it.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { admin, call, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+
+beforeEach(resetWorld);
+
+const anthropic = (key: string, body: unknown) => call('/v1/messages', { body, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+const weather = { name: 'weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } };
+
+describe('Messages reservations', () => {
+  it('a custom tool (no type, as every SDK and Claude Code send it) reserves its text, not the whole context window', async () => {
+    const { key } = await newKey({ limits: { tpm: 5_000 } });
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 100, tools: [weather], messages: [{ role: 'user', content: 'Weather in Paris?' }] });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    expect(await nodeRequests('p-anth')).toHaveLength(1);
+  });
+});
+
+describe('tools on a Claude model', () => {
+  it('a burst with a tiny tool stays within tpm though Anthropic bills its tool-use system prompt (346 tokens) on top of the tools', async () => {
+    const TPM = 3_000;
+    // Slow answers: every request is admitted (or refused) while the others hold their reservations.
+    await setNode('p-anth', { latencyMs: 300, toolPromptTokens: 346 });
+    await setNode('p-azure', { status: 503 });
+    const { key } = await newKey({ limits: { tpm: TPM } });
+    const body = { model: 'claude-solo', max_tokens: 5, tools: [{ name: 't', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: 'Hi' }] };
+    const responses = await Promise.all(Array.from({ length: 20 }, () => anthropic(key, body)));
+    let billed = 0;
+    for (const res of responses) {
+      if (res.status !== 200) {
+        expect(res.status).toBe(429);
+        await res.text();
+        continue;
+      }
+      const { usage } = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
+      billed += usage.input_tokens + usage.output_tokens;
+    }
+    expect(billed).toBeGreaterThan(0);
+    expect(billed).toBeLessThanOrEqual(TPM);
+  });
+});
+
+/** A PNG's signature and IHDR (its size), then `padding` bytes: what the estimate reads of an image is its header. */
+function png(width: number, height: number, padding: number): string {
+  const bytes = new Uint8Array(33 + padding);
+  bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(bytes.buffer).setUint32(16, width);
+  new DataView(bytes.buffer).setUint32(20, height);
+  bytes.set([8, 2, 0, 0, 0], 24);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+describe('images in Messages', () => {
+  it('a base64 image reserves what Claude bills for its size (1000×1000: ~1,334), not its base64 length as text', async () => {
+    const { key } = await newKey({ limits: { tpm: 4_000 } });
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png(1000, 1000, 30_000) } };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [image, { type: 'text', text: 'What is this?' }] }] });
+    const text = await res.text();
+    expect(res.status, text).toBe(200); // before: the 40,000 base64 characters reserved as 40,000 tokens of text
+  });
+
+  it('an image by URL reserves Claude\'s most for an image (its size is unknown), not the bytes of its URL', async () => {
+    const { key } = await newKey({ limits: { tpm: 1_000 } });
+    const image = { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [image] }] });
+    expect(res.status).toBe(429); // Anthropic bills up to ~1,600 tokens for one image
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/Requested 1[6-9]\d\d\b/);
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+  });
+});
+
+describe('input a Messages body names but does not hold', () => {
+  const unboundedCases: [string, Record<string, unknown>][] = [
+    // A PDF's pages become images and text upstream (1,500–3,000 tokens a page): a tiny file can hold many pages.
+    ['a base64 PDF document', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'Sum up' }] }] }],
+    ['a PDF by URL', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }] }],
+    ['a text document with citations (chunked, with a system prompt of its own)', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' }, citations: { enabled: true } }] }] }],
+    // The MCP connector: the servers' tool definitions and results enter the context upstream.
+    ['mcp_servers', { mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }], messages: [{ role: 'user', content: 'Hi' }] }],
+  ];
+  for (const [what, body] of unboundedCases) {
+    it(`${what} reserves the model's context window, as a chat file part does`, async () => {
+      const { key } = await newKey({ limits: { tpm: 50_000 } });
+      const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, ...body });
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('Requested 128010.');
+      expect(await nodeRequests('p-anth')).toHaveLength(0);
+    });
+  }
+
+  it('a plain text document without citations reserves its text, not the context window', async () => {
+    const { key } = await newKey({ limits: { tpm: 50_000 } });
+    const doc = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' } };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [doc, { type: 'text', text: 'Colour?' }] }] });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('server tools billed per use, on a key with a spend budget', () => {
+  it('web search (Anthropic bills $10 per 1,000 searches, beside the tokens) is refused with cost_unbounded before any node is called', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const res = await anthropic(key, {
+      model: 'claude-x',
+      max_tokens: 10,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }],
+      messages: [{ role: 'user', content: 'News?' }],
+    });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'permission_error', message: expect.stringContaining('web_search_20250305') } });
+    for (const id of ['p-anth', 'p-azure']) expect(await nodeRequests(id)).toHaveLength(0);
+  });
+
+  it('a key without a budget may use it (its tokens reserve the context window)', async () => {
+    const { key } = await newKey();
+    const res = await anthropic(key, { model: 'claude-x', max_tokens: 10, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'News?' }] });
+    await res.text();
+    expect(res.status).not.toBe(403);
+  });
+});
+
+describe('cache writes with a one-hour TTL', () => {
+  it('are priced at twice the input rate (Anthropic\'s 1h write price), not at the 5-minute cacheWrite price', async () => {
+    const { id, key } = await newKey();
+    await setNode('p-anth', { cacheWriteTokens: 2000, cacheWrite1h: true });
+    await setNode('p-azure', { status: 503 });
+    const body = { model: 'claude-x', max_tokens: 100, system: [{ type: 'text', text: 'Long', cache_control: { type: 'ephemeral', ttl: '1h' } }], messages: [{ role: 'user', content: 'Hi' }] };
+    const res = await anthropic(key, body);
+    expect(res.headers.get('x-router-node')).toBe('p-anth');
+    const { usage } = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
+    const rows = await eventually(
+      async () => (await (await admin(`/usage?key=${id}&groupBy=node`)).json<{ data: { node: string; costUsd: number }[] }>()).data,
+      (r) => r.some((row) => row.node === 'p-anth'),
+    );
+    // claude-x: input 3, cacheWrite 3.75 (the 5-minute rate, 1.25×), output 15; a 1-hour write bills 2× input.
+    expect(rows.find((r) => r.node === 'p-anth')!.costUsd).toBeCloseTo((usage.input_tokens * 3 + 2000 * 6 + usage.output_tokens * 15) / 1e6, 9);
+  });
+});
+
+describe('an Anthropic stream whose first event is an error', () => {
+  /** SSE event names of a Messages stream. */
+  const names = async (res: Response) => [...(await res.text()).matchAll(/^event: (.*)$/gm)].map((m) => m[1]);
+
+  it('overloaded_error before anything was relayed fails over along the chain: the caller gets a whole stream', async () => {
+    const { key } = await newKey();
+    await setNode('p-anth', { streamErrorFirst: 'overloaded_error' });
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(res.status).toBe(200);
+    const events = await names(res);
+    expect(events).not.toContain('error');
+    expect(events.at(-1)).toBe('message_stop');
+    expect(res.headers.get('x-router-node')).toBe('p-azure');
+    // The sole node of claude-solo is tried twice (`forward/plan.ts`), then the fallback answers.
+    expect(await nodeRequests('p-anth')).toHaveLength(2);
+    expect(await nodeRequests('p-azure')).toHaveLength(1);
+  });
+});
