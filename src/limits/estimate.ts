@@ -40,6 +40,8 @@
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
  *   (its `format` schema) count as the text of their JSON.
+ * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
+ *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
  *   every prompt of an array (each is billed), and a `suffix` once per prompt. Under `bound`,
  *   each separate input — a string, each string of an array, a token-id array, each token-id
@@ -59,6 +61,9 @@
 
 import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
+import { textTokens, type PromptRule } from './text-tokens';
+
+export { textTokens, utf8Bytes, type PromptRule } from './text-tokens';
 
 export const IMAGE_LOW_TOKENS = 85;
 export const IMAGE_TILE_TOKENS = 170;
@@ -75,51 +80,6 @@ const AUDIO_BYTES_PER_TOKEN = 32;
  * `input: ["a", "a", …]` reserves 1 token an input and bills 3.
  */
 export const SPECIAL_TOKENS_PER_INPUT = 2;
-
-/**
- * How text is counted (module header): `bound`, its UTF-8 bytes (a proven bound), or
- * `estimate`, the 4-ASCII-characters-a-token heuristic (not a bound).
- */
-export type PromptRule = 'bound' | 'estimate';
-
-/** Tokens of a piece of text by `rule` (default `bound`; see the module header). */
-export function textTokens(text: string, rule: PromptRule = 'bound'): number {
-  return rule === 'bound' ? utf8Bytes(text) : estimatedTokens(text);
-}
-
-/**
- * UTF-8 length, without encoding: ASCII 1 byte, U+0080–07FF 2, the rest of the BMP 3, a
- * surrogate pair (astral) 4. A lone surrogate leaves as U+FFFD, 3 bytes, like the rest.
- */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
-
-function estimatedTokens(text: string): number {
-  let ascii = 0;
-  let other = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) ascii++;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      other += 2; // a surrogate pair: one astral character
-      i++;
-    } else other++;
-  }
-  return Math.ceil(ascii / 4) + other;
-}
 
 /** OpenAI's tile rule for one image of known size (high/auto detail), at gpt-4o's rate. */
 export function imageTileTokens(width: number, height: number): number {
@@ -177,6 +137,8 @@ function valueTokens(value: unknown, walk: Walk): number {
       return jsonTokens(part, walk.text);
     case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
       return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
+    case 'tool_use': // Anthropic: the input object is rendered as JSON, keys and numbers included
+      return valueTokens([part.id, part.name], walk) + jsonTokens(part.input, walk.text);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;

@@ -9,7 +9,8 @@
  * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
  */
 import type http from 'node:http';
-import { completionTokens, estimateTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
+import { completionTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
+import { messagesInputTokens } from './tokens.ts';
 
 type Json = Record<string, unknown>;
 
@@ -115,14 +116,13 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   if (invalid) return anthropicError(res, 400, invalid);
 
   const usage = {
-    input_tokens: estimateTokens([body.system, body.messages]),
+    // Knob `toolPromptTokens`: Anthropic's tool-use system prompt when `tools` is non-empty (default 346; 313 forced: `tokens.ts`).
+    input_tokens: messagesInputTokens(body, (k as Knobs & { toolPromptTokens?: number }).toolPromptTokens),
     cache_creation_input_tokens: k.cacheWriteTokens,
     cache_read_input_tokens: k.cacheReadTokens,
   };
   // Knob `cacheWrite1h`: the cache writes were made with `ttl: "1h"` (Anthropic's breakdown in `usage.cache_creation`).
   if ((k as Knobs & { cacheWrite1h?: boolean }).cacheWrite1h) Object.assign(usage, { cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: k.cacheWriteTokens } });
-  // Knob `toolPromptTokens`: Anthropic's tool-use system prompt, billed as input whenever `tools` is non-empty.
-  if (Array.isArray(body.tools) && body.tools.length > 0) usage.input_tokens += (k as Knobs & { toolPromptTokens?: number }).toolPromptTokens ?? 0;
   const output = completionTokens(k, body);
   const id = `msg_${node.id}_${node.served}`;
   const tool = toolToCall(body);

@@ -17,7 +17,8 @@
  */
 import type http from 'node:http';
 import { cacheUsage, cloudMessagesError, eventFrame, exceptionFrame, messagesAnswer, messagesEvents, encodeFrame } from './cloud-answers.ts';
-import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { converseInputTokens } from './tokens.ts';
 import { verifySigV4, type AwsKey } from './sigv4.ts';
 
 export const FLEET_AWS_KEYS: AwsKey[] = [
@@ -81,7 +82,7 @@ export async function handleBedrock(node: SimNode, req: http.IncomingMessage, re
     const maxTokens = (body.inferenceConfig as { maxTokens: number }).maxTokens;
     const output = completionTokens(k, { max_tokens: maxTokens });
     const cache = cacheUsage(k);
-    const inputTokens = estimateTokens(body.messages);
+    const inputTokens = converseInputTokens(body);
     const usage = {
       inputTokens,
       outputTokens: output,

@@ -7,7 +7,8 @@
  * two independent implementations, so a framing mistake on either side fails the tests.
  */
 import { crc32 } from 'node:zlib';
-import { completionTokens, estimateTokens, type Knobs, type SimNode } from './shared.ts';
+import { completionTokens, type Knobs, type SimNode } from './shared.ts';
+import { messagesInputTokens } from './tokens.ts';
 
 /** One event-stream frame with string headers only (all Bedrock uses). */
 export function encodeFrame(headers: Record<string, string>, payload: Buffer | string): Buffer {
@@ -59,7 +60,7 @@ export function messagesAnswer(node: SimNode, body: Record<string, unknown>, mod
     content: [{ type: 'text', text: `Hello from ${node.id}` }],
     stop_reason: 'end_turn',
     stop_sequence: null,
-    usage: { input_tokens: estimateTokens(body.messages), output_tokens: output, ...cacheUsage(k) },
+    usage: { input_tokens: messagesInputTokens(body), output_tokens: output, ...cacheUsage(k) },
   };
 }
 

@@ -6,7 +6,8 @@
  * stall, chunk count and delay, `completionTokens`.
  */
 import type http from 'node:http';
-import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
 
 type Body = Record<string, unknown>;
 
@@ -51,7 +52,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const pieces = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
   const text = pieces.join('');
   // As OpenAI bills it: the stored context of the previous response is input again.
-  const inputTokens = (before?.contextTokens ?? 0) + estimateTokens(body.input) + (typeof body.instructions === 'string' ? estimateTokens(body.instructions) : 0);
+  const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body);
   const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens });
   const base = {
     id,
@@ -133,14 +134,15 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
 
 /**
  * Legacy completions, billed as OpenAI bills them: every prompt of a `prompt` array is its own
- * completion; each generates `best_of` (default `n`) choices of which `n` are returned; `echo`
+ * completion (its text strictly, `tokens.ts`; a `suffix` with each; the node's `specialTokens`
+ * around each); each generates `best_of` (default `n`) choices of which `n` are returned; `echo`
  * puts the prompt back in front of every choice and bills it as completion tokens.
  */
 function completions(node: SimNode, res: http.ServerResponse, body: Body) {
   const id = `cmpl-${node.id}-${node.served}`;
   const created = Math.floor(Date.now() / 1000);
-  const raw = body.prompt;
-  const prompts: unknown[] = Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number' ? raw : [raw];
+  const prompts = completionPrompts(body.prompt);
+  const suffix = bpeTokens(body.suffix);
   const n = typeof body.n === 'number' ? body.n : 1;
   const bestOf = typeof body.best_of === 'number' ? body.best_of : n;
   const echo = body.echo === true;
@@ -148,8 +150,8 @@ function completions(node: SimNode, res: http.ServerResponse, body: Body) {
   let prompt = 0;
   let completion = 0;
   for (const p of prompts) {
-    const tokens = estimateTokens(p);
-    prompt += tokens;
+    const tokens = bpeTokens(p) + node.knobs.specialTokens;
+    prompt += tokens + suffix;
     completion += bestOf * (perChoice + (echo ? tokens : 0));
   }
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
@@ -175,7 +177,7 @@ const IMAGE_OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, hi
 /** Image generation: `n` images (default 1); gpt-image models report usage in tokens, others (dall-e) none. */
 function images(node: SimNode, res: http.ServerResponse, body: Body) {
   const n = typeof body.n === 'number' ? body.n : 1;
-  const input = estimateTokens(body.prompt);
+  const input = bpeTokens(body.prompt);
   const output = n * (IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!);
   const data = Array.from({ length: n }, () => ({ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }));
   const usage = { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output };

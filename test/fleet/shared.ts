@@ -75,8 +75,9 @@ export interface Knobs {
   /** Vertex token endpoint: lifetime of the tokens it issues, seconds (default 3599). */
   tokenLifetimeS?: number;
   /**
-   * Embeddings: tokens the node's tokenizer adds to every input and bills (BOS/EOS, BERT's
-   * `[CLS]`/`[SEP]`: 2 on a vLLM/TEI node serving Llama or BGE/E5). 0 = none, as OpenAI.
+   * Embeddings and legacy completions: tokens the node's tokenizer adds to every input or
+   * prompt and bills (BOS/EOS, BERT's `[CLS]`/`[SEP]`: 2 on a vLLM/TEI node serving Llama or
+   * BGE/E5). 0 = none, as OpenAI.
    */
   specialTokens: number;
 }
@@ -143,27 +144,6 @@ export interface StoredResponse {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function estimateTokens(value: unknown): number {
-  return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
-}
-
-/**
- * An embeddings input's tokens as a cl100k-style tokenizer bills them, strict where the
- * router's reservation is tested: the text splits like cl100k's pre-tokenizer (a letter run
- * with its leading space, a group of up to 3 digits, a whitespace run, any other character
- * alone), and a letter run costs 4 ASCII letters a token (common words are 1), every other
- * piece 1. So dense text — `1,1,1,…` — is a token a character, as OpenAI bills it, and prose
- * about 4 characters a token. Token ids count one each.
- */
-export function bpeTokens(input: unknown): number {
-  if (typeof input === 'number') return 1;
-  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + bpeTokens(item), 0);
-  if (typeof input !== 'string') return 0;
-  let tokens = 0;
-  for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) tokens += /[A-Za-z]/.test(piece) ? Math.ceil(piece.trimStart().length / 4) : 1;
-  return tokens;
-}
 
 /** The separate inputs of an embeddings `input`: a string or one token-id array is one, else each item. */
 export function embeddingInputs(input: unknown): unknown[] {

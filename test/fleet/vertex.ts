@@ -19,7 +19,8 @@
 import { createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import type http from 'node:http';
 import { cloudMessagesError, messagesAnswer, messagesEvents } from './cloud-answers.ts';
-import { completionTokens, estimateTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { chatPromptTokens } from './tokens.ts';
 
 interface Identity {
   publicKey: KeyObject;
@@ -148,7 +149,7 @@ export async function handleVertex(node: SimNode, req: http.IncomingMessage, res
 async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
   const k = node.knobs;
   if (typeof body.model !== 'string' || !/^[a-z-]+\/[\w.-]+$/.test(body.model)) return googleError(res, 400, 'INVALID_ARGUMENT', 'model must be publisher/model, e.g. google/gemini-2.0-flash-001');
-  const prompt = estimateTokens(body.messages);
+  const prompt = chatPromptTokens(body);
   const completion = completionTokens(k, body);
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };

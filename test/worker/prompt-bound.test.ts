@@ -1,8 +1,9 @@
 /**
  * The prompt reservation is a proven bound against any caller (`limits.promptTokens:
  * "bound"`, the default): text reserves its UTF-8 bytes, and no tokenizer makes more tokens
- * of a text than it has bytes. The fleet bills embeddings as cl100k does (`bpeTokens`):
- * dense digit/punctuation text is a token a character. Embeddings have no output cap, so the
+ * of a text than it has bytes. The fleet bills embeddings as cl100k does (`bpeTokens` in
+ * `test/fleet/tokens.ts`): dense digit/punctuation text is a token a character (the other
+ * endpoints: `prompt-bound-chat.test.ts`). Embeddings have no output cap, so the
  * prompt is all a request bills — the case where the old 4-characters-a-token estimate let a
  * burst of in-flight requests bill ~4× the key's `tpm`. A node whose tokenizer adds special
  * tokens to every input (fleet knob `specialTokens`, like vLLM/TEI with BOS/EOS or

@@ -1,0 +1,174 @@
+/**
+ * What the simulated fleet bills for a prompt, as strictly as the real providers: every
+ * piece of text through a cl100k-style count (`bpeTokens`, dense text a token a character),
+ * plus each provider's own framing. This is what the router's reservation is tested against
+ * end to end (`test/worker/prompt-bound.test.ts`, `prompt-bound-chat.test.ts`), so where a
+ * real provider bills more than text — framing, tool definitions, Anthropic's tool-use
+ * system prompt, tool-call inputs as JSON — the fleet bills it too.
+ *
+ * - **OpenAI chat** (the cookbook's `num_tokens_from_messages`): 3 tokens a message, every
+ *   string of it (role, content, name, tool calls), 1 more for a `name`, 3 to prime the
+ *   reply; function tools by the cookbook's `num_tokens_for_tools` (7 a function, its
+ *   `name:description`, 3 for its properties and 3 each with the property's schema as
+ *   JSON text, 12 at the end); a `json_schema` response format as its JSON text.
+ * - **Responses**: read as chat — `instructions` a developer message, a string `input` a
+ *   user message, each `input` item framed like a message; tools as chat's (flat form).
+ * - **Legacy completions**: each prompt of an array on its own (strings by text, token ids
+ *   one each); the caller adds the node's special tokens.
+ * - **Anthropic Messages** (and Bedrock InvokeModel / Vertex rawPredict, Bedrock Converse):
+ *   3 tokens a message and for a system prompt, 3 to prime the reply, text blocks by text,
+ *   `tool_use` inputs as their JSON text (keys and numbers included), tool definitions as
+ *   JSON text plus the tool-use system prompt Anthropic adds when `tools` are given (346
+ *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures).
+ * - **Images**: an Anthropic image (Messages, Converse) as Claude bills it — its long edge
+ *   fit into 1568 px, then width × height / 750 tokens, at most 1,600; the size read from a
+ *   base64 PNG's header, the most for any other (a URL). An OpenAI image part bills a flat 85
+ *   tokens (OpenAI's least; the router's OpenAI image rules are tested against their own
+ *   figures in `reservations.test.ts`). Audio and files bill nothing here, and no base64 is
+ *   ever read as text.
+ */
+
+/**
+ * Tokens of text (or token ids) as a cl100k-style tokenizer bills them, strict where the
+ * router's reservation is tested: the text splits like cl100k's pre-tokenizer (a letter run
+ * with its leading space, a group of up to 3 digits, a whitespace run, any other character
+ * alone); a run of ASCII letters costs 4 letters a token (common words are 1), a piece with
+ * a character outside ASCII its UTF-8 bytes (byte-level fallback, as rare CJK and emoji are
+ * billed), every other piece 1. So dense text — `1,1,1,…` — is a token a character, as
+ * OpenAI bills it, rare CJK 3 a character, and prose about 4 characters a token. Token ids
+ * count one each.
+ */
+export function bpeTokens(input: unknown): number {
+  if (typeof input === 'number') return 1;
+  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + bpeTokens(item), 0);
+  if (typeof input !== 'string') return 0;
+  let tokens = 0;
+  for (const [piece] of input.matchAll(/ ?[A-Za-z]+|\p{N}{1,3}|\s+|./gsu)) {
+    if (/[A-Za-z]/.test(piece)) tokens += Math.ceil(piece.trimStart().length / 4);
+    else tokens += /[^\x00-\x7f]/.test(piece) && !/^\s+$/.test(piece) ? Buffer.byteLength(piece) : 1;
+  }
+  return tokens;
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** JSON text of a value, as a provider renders a schema or a tool input into the prompt. */
+const jsonText = (v: unknown) => (v === undefined || v === null ? 0 : bpeTokens(JSON.stringify(v)));
+
+/** A flat figure for any image (module header). */
+export const IMAGE_TOKENS = 85;
+const CLAUDE_IMAGE_MAX = 1_600;
+const OPENAI_MESSAGE = 3;
+const OPENAI_NAME = 1;
+const REPLY_PRIMING = 3;
+const FUNCTION_START = 7;
+const PROPERTIES_START = 3;
+const PROPERTY = 3;
+const FUNCTIONS_END = 12;
+const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image']);
+const UNREAD_PARTS = new Set(['input_audio', 'file', 'input_file']);
+/** Members a provider never renders into the prompt (part types, Anthropic's cache marks and thinking signatures). */
+const UNRENDERED = new Set(['type', 'cache_control', 'signature']);
+
+/** Claude's image rule (module header); `image` is a Messages block or a Converse `image` member. */
+function claudeImageTokens(image: Json): number {
+  const source = (image.source ?? {}) as Json;
+  const data = source.data ?? source.bytes;
+  const head = typeof data === 'string' ? Buffer.from(data.slice(0, 64), 'base64') : Buffer.alloc(0);
+  if (head.length < 24 || head.toString('latin1', 1, 4) !== 'PNG') return CLAUDE_IMAGE_MAX;
+  const [w, h] = [head.readUInt32BE(16), head.readUInt32BE(20)];
+  const fit = Math.min(1, 1568 / Math.max(w, h));
+  return Math.min(CLAUDE_IMAGE_MAX, Math.ceil((w * fit * h * fit) / 750));
+}
+
+type ImageBill = (part: Json) => number;
+const openaiImage: ImageBill = () => IMAGE_TOKENS;
+const claudeImage: ImageBill = (part) => claudeImageTokens(isObject(part.image) ? part.image : part);
+
+/** Every string of a message, item or content part, as text; images by `image` (module header). */
+function textIn(value: unknown, image: ImageBill = openaiImage): number {
+  if (typeof value === 'string') return bpeTokens(value);
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + textIn(v, image), 0);
+  if (!isObject(value)) return 0;
+  if (IMAGE_PARTS.has(String(value.type)) || 'image' in value) return image(value);
+  if (UNREAD_PARTS.has(String(value.type))) return 0;
+  let sum = 0;
+  for (const [key, v] of Object.entries(value)) {
+    if (UNRENDERED.has(key)) continue;
+    // A tool call's input object (Anthropic `tool_use`, Converse `toolUse`/`json`) is rendered as JSON.
+    sum += (key === 'input' || key === 'json') && isObject(v) ? jsonText(v) : textIn(v, image);
+  }
+  return sum;
+}
+
+/** OpenAI function (and custom) tools, chat's nested or Responses' flat form, and chat's legacy `functions`. */
+function openaiTools(tools: unknown): number {
+  if (!Array.isArray(tools) || tools.length === 0) return 0;
+  let sum = FUNCTIONS_END;
+  for (const tool of tools as Json[]) {
+    const fn = (isObject(tool?.function) ? tool.function : tool) as Json;
+    sum += FUNCTION_START + bpeTokens(`${String(fn.name ?? '')}:${String(fn.description ?? '')}`) + jsonText(fn.format);
+    const params = (fn.parameters ?? fn.input_schema) as Json | undefined;
+    const props = isObject(params?.properties) ? Object.entries(params.properties) : [];
+    if (props.length > 0) sum += PROPERTIES_START;
+    for (const [key, schema] of props) sum += PROPERTY + bpeTokens(`${key}:${JSON.stringify(schema)}`);
+  }
+  return sum;
+}
+
+/** Chat-style messages (or Responses items): 3 each, their text, 1 a name; the reply primed. */
+function openaiMessages(messages: unknown[]): number {
+  return messages.reduce<number>((sum, m) => sum + OPENAI_MESSAGE + textIn(m) + (isObject(m) && typeof m.name === 'string' ? OPENAI_NAME : 0), REPLY_PRIMING);
+}
+
+function responseFormat(body: Json): number {
+  const format = body.response_format as Json | undefined;
+  return format?.type === 'json_schema' ? jsonText(format.json_schema) : 0;
+}
+
+/** Prompt tokens of an OpenAI chat body. */
+export function chatPromptTokens(body: Json): number {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  return openaiMessages(messages) + openaiTools(body.tools) + openaiTools(body.functions) + responseFormat(body);
+}
+
+/** Input tokens of a Responses body (without the stored context a `previous_response_id` adds). */
+export function responsesInputTokens(body: Json): number {
+  const items = [
+    ...(typeof body.instructions === 'string' ? [{ role: 'developer', content: body.instructions }] : []),
+    ...(typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : Array.isArray(body.input) ? body.input : []),
+  ];
+  const format = isObject(body.text) ? jsonText((body.text as Json).format) : 0;
+  return openaiMessages(items) + openaiTools(body.tools) + format;
+}
+
+/** Each prompt of a legacy completions `prompt` (a string or one token-id array is one), billed on its own. */
+export function completionPrompts(prompt: unknown): unknown[] {
+  return Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number' ? prompt : [prompt];
+}
+
+const ANTHROPIC_MESSAGE = 3;
+/** Anthropic's tool-use system prompt (Claude Sonnet 4): with `tool_choice` auto/none, and any/tool. */
+const TOOL_USE_PROMPT = 346;
+const TOOL_USE_PROMPT_FORCED = 313;
+
+/**
+ * Input tokens of an Anthropic Messages body (the same body on Bedrock InvokeModel and Vertex
+ * rawPredict); `toolPrompt` replaces the tool-use system prompt's figure (knob `toolPromptTokens`).
+ */
+export function messagesInputTokens(body: Json, toolPrompt?: number): number {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  const system = body.system === undefined ? 0 : ANTHROPIC_MESSAGE + textIn(body.system, claudeImage);
+  const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
+  const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
+  const toolUse = tools ? jsonText(tools) + (toolPrompt ?? (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT)) : 0;
+  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse);
+}
+
+/** Input tokens of a Bedrock Converse body: a Messages body in Converse's shape (`system` blocks, `toolConfig`). */
+export function converseInputTokens(body: Json): number {
+  const config = body.toolConfig as { tools?: unknown[]; toolChoice?: Json } | undefined;
+  const choice = config?.toolChoice && ('any' in config.toolChoice || 'tool' in config.toolChoice) ? { type: 'any' } : undefined;
+  return messagesInputTokens({ messages: body.messages, system: body.system, tools: config?.tools, tool_choice: choice });
+}
