@@ -143,23 +143,31 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
 }
 
 /**
- * Anthropic's server tools billed per use beside the tokens (pricing: web search $10 per
- * 1,000 searches; code execution per container-hour): the router neither prices nor counts
- * uses, and without `max_uses` nothing bounds them. Web fetch and client tools bill tokens only.
+ * Hosted tools billed per use beside the tokens: Anthropic's server tools (web search $10 per
+ * 1,000 searches; code execution per container-hour) on `/v1/messages`, OpenAI's on
+ * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
+ * per container, image generation per image) and chat's `web_search_options` (search models,
+ * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
+ * fetch, MCP, computer use and client tools bill tokens only.
  */
-const PER_USE_TOOL = /^(web_search|code_execution)_/;
+const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
+  messages: /^(web_search|code_execution)_/,
+  responses: /^(web_search|file_search|code_interpreter|image_generation)/,
+};
 
 function perUseTool(request: ParsedRequest): string | undefined {
-  if (request.endpoint !== 'messages' || !Array.isArray(request.body.tools)) return undefined;
-  const tool = request.body.tools.find((t) => PER_USE_TOOL.test(String((t as { type?: unknown } | null)?.type)));
+  if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
+  const pattern = PER_USE_TOOL[request.endpoint];
+  if (!pattern || !Array.isArray(request.body.tools)) return undefined;
+  const tool = request.body.tools.find((t) => pattern.test(String((t as { type?: unknown } | null)?.type)));
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
 }
 
 function billedPerUse(model: string, tool: string): RouterError {
   return new RouterError(
     403,
-    `The server tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: 'tools' },
+    `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' ? tool : 'tools' },
   );
 }
 

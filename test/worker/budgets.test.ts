@@ -8,7 +8,7 @@ import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { isolateLeases } from '../../src/limits/leases';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { admin, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -192,5 +192,39 @@ describe('spend budgets', () => {
     const res = await send(key);
     expect(res.status).toBe(429);
     expect((await res.json<{ error: { message: string } }>()).error.message).toContain('worst-case cost alone exceeds');
+  });
+});
+
+describe('hosted tools billed per use, on a key with a spend budget', () => {
+  // OpenAI bills these per call beside the tokens (web search and file search per 1,000 calls, code interpreter per container, image generation per image): nothing in the body bounds the calls.
+  const input = [{ role: 'user', content: 'News?' }];
+  const cases: [string, string, Record<string, unknown>, string][] = [
+    ['Responses web_search', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'web_search' }] }, 'web_search'],
+    ['Responses web_search_preview', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'function', name: 'f', parameters: {} }, { type: 'web_search_preview' }] }, 'web_search_preview'],
+    ['Responses file_search', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }, 'file_search'],
+    ['Responses code_interpreter', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }, 'code_interpreter'],
+    ['Responses image_generation', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'image_generation' }] }, 'image_generation'],
+    ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
+  ];
+  for (const [what, path, body, tool] of cases) {
+    it(`${what} is refused with cost_unbounded before any node is called`, async () => {
+      const { key } = await newKey({ limits: { dailyUsd: 1 } });
+      const res = await callWithConfig(config(), path, { key, body: JSON.stringify(body) });
+      expect(res.status).toBe(403);
+      const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: tool === 'web_search_options' ? 'web_search_options' : 'tools' });
+      expect(error.message).toContain(`'${tool}'`);
+      for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
+    });
+  }
+
+  it('function tools bill tokens only: a budgeted key may use them, and a key without a budget may use hosted tools', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const plain = await callWithConfig(config(), '/v1/responses', { key, body: JSON.stringify({ model: 'gpt-4o-mini', store: false, max_output_tokens: 10, input, tools: [{ type: 'function', name: 'f', parameters: {} }] }) });
+    expect(plain.status, await plain.text()).toBe(200);
+    const free = (await newKey()).key;
+    const hosted = await callWithConfig(config(), '/v1/chat/completions', { key: free, body: JSON.stringify({ model: 'gpt-4o-mini', messages: input, web_search_options: {} }) });
+    await hosted.text();
+    expect(hosted.status).not.toBe(403);
   });
 });
