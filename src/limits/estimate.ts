@@ -137,8 +137,6 @@ function valueTokens(value: unknown, walk: Walk): number {
       return jsonTokens(part, walk.text);
     case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
       return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
-    case 'tool_use': // Anthropic: the input object is rendered as JSON, keys and numbers included
-      return valueTokens([part.id, part.name], walk) + jsonTokens(part.input, walk.text);
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;
