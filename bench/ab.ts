@@ -8,7 +8,9 @@
  * default 4), AB_ROUNDS (default 6), AB_LOG_RATE_B (side B's `logging.successSampleRate`:
  * the same bundle twice with the log sampled shows what the line costs), AB_CHUNKS (content
  * chunks per streamed answer, default 3: a long answer weighs the relay's per-event work),
- * AB_USAGE_NULL (1 = content chunks carry `"usage":null`, as OpenAI's do once usage is asked for).
+ * AB_USAGE_NULL (1 = content chunks carry `"usage":null`, as OpenAI's do once usage is asked for),
+ * AB_LIMITS (the key's limits as JSON, e.g. `{"dailyUsd":1000000}`; the model is then priced
+ * as in the limits bench).
  */
 import { readFileSync } from 'node:fs';
 import { chatBody, fmt, load, mintKey, postAs, percentile, routerConfig, startBenchFleet, startRouter, workerdChildren, processCpuMs } from './harness.ts';
@@ -21,15 +23,17 @@ const C = Number(process.env.AB_C ?? 4);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
 
 const CHUNKS = Number(process.env.AB_CHUNKS ?? 3);
+const LIMITS = process.env.AB_LIMITS ? (JSON.parse(process.env.AB_LIMITS) as object) : undefined;
 const fleet = await startBenchFleet(CHUNKS, process.env.AB_USAGE_NULL === '1');
 const sides = [];
 for (const [i, file] of [fileA, fileB].entries()) {
   const before = workerdChildren();
   const logRate = i === 1 && process.env.AB_LOG_RATE_B ? { logging: { successSampleRate: Number(process.env.AB_LOG_RATE_B) } } : {};
-  const mf = startRouter(readFileSync(file, 'utf8'), routerConfig(fleet, logRate));
+  const priced = LIMITS ? { models: { 'gpt-4o-mini': { price: { input: 1, output: 1_000 } } } } : {};
+  const mf = startRouter(readFileSync(file, 'utf8'), routerConfig(fleet, { ...logRate, ...priced }));
   const origin = (await mf.ready).origin;
   const pid = [...workerdChildren()].find((p) => !before.has(p));
-  const key = await mintKey(origin);
+  const key = await mintKey(origin, LIMITS);
   const init = postAs(key, chatBody(STREAM ? { stream: true } : {}));
   sides.push({ file, mf, url: `${origin}/v1/chat/completions`, pid, init, cpu: 0, requests: 0, latencies: [] as number[] });
 }

@@ -10,7 +10,9 @@
  * The inspector adds its own cost (console calls are sent to it, for one), so the figures
  * rank work against each other; the benchmark's CPU per request is the absolute measure.
  * Knobs: PROFILE_STREAM (1 = streams, the default; 0 = JSON), PROFILE_N (requests, default
- * 1500), PROFILE_C (concurrency, default 4), PROFILE_CHUNKS (content chunks per stream, default 3).
+ * 1500), PROFILE_C (concurrency, default 4), PROFILE_CHUNKS (content chunks per stream, default 3),
+ * PROFILE_LIMITS (the key's limits as JSON, e.g. `{"dailyUsd":1000000}`; the model is then
+ * priced as in the limits bench, so a budget has a cost to hold).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { bundleRouter, chatBody, fmt, postAs, load, mintKey, percentile, routerConfig, startBenchFleet, startRouter } from './harness.ts';
@@ -98,10 +100,12 @@ function report(profile: Profile, requests: number): void {
 }
 
 const fleet = await startBenchFleet(Number(process.env.PROFILE_CHUNKS ?? 3));
-const router = startRouter(bundleRouter({ minify: false }), routerConfig(fleet), { inspectorPort: INSPECTOR_PORT });
+const LIMITS = process.env.PROFILE_LIMITS ? (JSON.parse(process.env.PROFILE_LIMITS) as object) : undefined;
+const priced = LIMITS ? { models: { 'gpt-4o-mini': { price: { input: 1, output: 1_000 } } } } : {};
+const router = startRouter(bundleRouter({ minify: false }), routerConfig(fleet, priced), { inspectorPort: INSPECTOR_PORT });
 try {
   const url = `${(await router.ready).origin}/v1/chat/completions`;
-  const key = await mintKey(new URL(url).origin);
+  const key = await mintKey(new URL(url).origin, LIMITS);
   const init = postAs(key, chatBody(STREAM ? { stream: true } : {}));
   await load(url, init, { count: 300, concurrency: C, maxSeconds: 30 });
 
