@@ -6,7 +6,11 @@
  * caller's, 429 waits `retry-after-ms`). An Anthropic stream (Anthropic, Claude on Vertex)
  * whose first event is `error` — how Anthropic's overloads come after a 200 — is read the
  * same way: nothing of it has reached the caller, so it fails over like a 529; so is a
- * Bedrock event stream whose first frame is an exception (`throttlingException`, …). Pure.
+ * Bedrock event stream whose first frame is an exception (`throttlingException`, …), and an
+ * OpenAI-format stream (OpenAI, Azure, vLLM, OpenRouter) whose first event is `data:
+ * {"error": …}` — how vLLM reports an engine failure, and gateways an upstream's, after a
+ * 200: a server error fails over, a rate limit is retried elsewhere, a caller's error (a
+ * numeric 4xx code) is relayed as it came. Pure.
  */
 import { classify, type Verdict } from '../forward/outcome';
 import type { SentAttempt } from '../forward/upstream';
@@ -31,6 +35,34 @@ function firstEventError(first: Uint8Array): MappedError | undefined {
   return mapAnthropicStreamError({ type: typeof error?.type === 'string' ? error.type : 'api_error', message: typeof error?.message === 'string' ? error.message : '' });
 }
 
+const DATA_ERROR_FIRST = /^data: ?(\{\s*"error"[^\n]*)/;
+const decoder = new TextDecoder();
+
+/** The error of an OpenAI-format stream whose first event is an error object (read from the first chunk), or undefined. */
+function firstDataError(first: Uint8Array): MappedError | undefined {
+  // Every OpenAI stream passes here: its first 24 bytes decide, the rest is read only for an error.
+  if (!DATA_ERROR_FIRST.test(decoder.decode(first.subarray(0, 24)))) return undefined;
+  const match = DATA_ERROR_FIRST.exec(decoder.decode(first.subarray(0, 4096)));
+  if (!match) return undefined;
+  let error: { type?: unknown; message?: unknown; code?: unknown } | undefined;
+  try {
+    error = (JSON.parse(match[1]!) as { error?: typeof error } | null)?.error;
+  } catch {
+    // A cut line: an error in place of the answer all the same.
+  }
+  const code = typeof error?.code === 'number' ? error.code : Number.NaN;
+  const type = typeof error?.type === 'string' ? error.type : '';
+  const rateLimited = code === 429 || /rate_limit/.test(type);
+  const callers = !rateLimited && ((code >= 400 && code < 500) || type === 'invalid_request_error');
+  const status = rateLimited ? 429 : callers ? (code >= 400 ? code : 400) : 502;
+  const message = typeof error?.message === 'string' ? error.message : 'The upstream stream opened with an error.';
+  return {
+    status,
+    fault: rateLimited ? 'rate-limited' : callers ? 'caller' : 'node',
+    body: { error: { message, type: type || 'server_error', param: null, code: Number.isNaN(code) ? (type || 'upstream_error') : String(code) } },
+  };
+}
+
 /** The exception a Bedrock event stream opens with (its first frame, in the first chunk), or undefined. */
 function firstFrameException(first: Uint8Array): MappedError | undefined {
   let frame;
@@ -52,7 +84,7 @@ function firstFrameException(first: Uint8Array): MappedError | undefined {
 /** The error a stream opens with, read the way its provider sends errors inside a 200 stream. */
 function openingError(adapter: ProviderAdapter, first: Uint8Array): MappedError | undefined {
   if (adapter.name === 'anthropic' || adapter.name === 'vertex') return firstEventError(first);
-  return adapter.name === 'bedrock' ? firstFrameException(first) : undefined;
+  return adapter.name === 'bedrock' ? firstFrameException(first) : firstDataError(first);
 }
 
 export function classifyFor(adapter: ProviderAdapter, sent: Pick<SentAttempt, 'outcome' | 'body' | 'stream'>): Verdict {

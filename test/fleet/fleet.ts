@@ -148,6 +148,11 @@ async function streamChat(
   const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: body.model };
   const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   if (k.endlessEvent) return writeEndlessEvent(res);
+  if (k.streamErrorCode) {
+    const type = k.streamErrorCode === 429 ? 'rate_limit_error' : k.streamErrorCode < 500 ? 'BadRequestError' : 'InternalServerError';
+    send({ error: { object: 'error', message: `simulated in-stream ${k.streamErrorCode} from ${node.id}`, type, param: null, code: k.streamErrorCode } });
+    return void res.end('data: [DONE]\n\n');
+  }
   const opts = body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | undefined;
   // vLLM's `continuous_usage_stats`: every chunk carries the usage so far (one token a chunk here).
   const soFar = (i: number) =>

@@ -28,6 +28,11 @@ export interface Knobs {
   cutAfterChunks: number;
   /** Stream: stop sending (socket stays open) after this many chunks. -1 = never. */
   stallAfterChunks: number;
+  /**
+   * Stream: the 200 stream's first event is `data: {"error":{…,"code":<this>}}`, then
+   * `[DONE]` — how vLLM reports an engine failure after its headers. 0 = off.
+   */
+  streamErrorCode: number;
   /** If set, requests must carry `Authorization: Bearer <requireKey>` or get 401. */
   requireKey?: string;
   /** Fail (with `status`, default 500) only the first N requests, then recover. */
@@ -99,6 +104,7 @@ export const DEFAULT_KNOBS: Knobs = {
   chunkDelayMs: 0,
   cutAfterChunks: -1,
   stallAfterChunks: -1,
+  streamErrorCode: 0,
   failFirst: 0,
   completionTokens: 0,
   padBytes: 0,

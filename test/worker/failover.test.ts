@@ -66,6 +66,27 @@ describe('streams after the first byte', () => {
     expect(ms).toBeGreaterThanOrEqual(550);
   });
 
+  it('fails over when the 200 stream opens with an error event (vLLM\'s engine failure): nothing had reached the caller', async () => {
+    await setNode('n-us', { streamErrorCode: 500 });
+    const { res, text } = await timed(chatBody({ stream: true }));
+    expect(res.headers.get('x-router-node')).toBe('n-eu');
+    expect(res.headers.get('x-router-attempts')).toBe('2');
+    expect(text).not.toContain('"error"');
+    expect(text.trim().endsWith('data: [DONE]')).toBe(true);
+  });
+
+  it('retries elsewhere a stream that opens with a rate-limit error, and relays a caller\'s error (4xx code) as it came', async () => {
+    await setNode('n-us', { streamErrorCode: 429 });
+    const limited = await timed(chatBody({ stream: true }));
+    expect(limited.res.headers.get('x-router-node')).toBe('n-eu');
+    await resetWorld();
+    await setNode('n-us', { streamErrorCode: 400 });
+    const { res, text } = await timed(chatBody({ stream: true }));
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(text).toContain('simulated in-stream 400');
+    expect(await nodeRequests('n-eu')).toHaveLength(0);
+  });
+
   it('ends a stream cut mid-way with an SSE error event, never a silent success', async () => {
     await setNode('n-us', { cutAfterChunks: 2, chunks: 4, chunkDelayMs: 50 });
     const res = await call('/v1/chat/completions', { key, body: chatBody({ stream: true }) });
