@@ -111,6 +111,14 @@ export const NodeSchema = z.strictObject({
   modelMap: z.record(z.string(), z.string().min(1)).default({}),
   /** Quota the provider granted this node (enforced like key limits). */
   limits: LimitsSchema.optional(),
+  /**
+   * Prompt tokens the node's chat template adds to every chat-style request (chat, Responses,
+   * Messages) beside the body's text: a self-hosted model's default system prompt (Llama 3.1's
+   * "Cutting Knowledge Date" block, ~25–30). Reserved (`limits/reservation.ts`); default 0.
+   */
+  promptOverheadTokens: z.number().int().nonnegative().default(0),
+  /** More such tokens when the request carries `tools` (Llama 3.1's tool preamble, ~100–200); default 0. */
+  toolOverheadTokens: z.number().int().nonnegative().default(0),
   /** Prices on this node by router model id, over the model's own `price` (providers charge differently). */
   prices: z.record(z.string(), PriceSchema).default({}),
   /** ISO country / continent code of the node: the geo fallback for callers without coordinates. */

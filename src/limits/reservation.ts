@@ -6,9 +6,10 @@
  * Tokens: the prompt estimate (`estimate.ts`, text by `limits.promptTokens` — its UTF-8 bytes
  * by default, a bound no tokenizer exceeds —, images at the dearest rate of the models the
  * request may reach; input the body names but does not hold — files, stored conversations,
- * hosted tools — the largest context window of those models; with tools, Claude's tool-use
- * system prompt when a Claude node may serve it, `TOOL_USE_SYSTEM_TOKENS`) plus the output the upstream
- * may bill:
+ * hosted tools — the largest context window of those models; on chat-style endpoints what a
+ * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
+ * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
+ * `TOOL_USE_SYSTEM_TOKENS`) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -37,30 +38,6 @@ import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 
-const rulesOf = new WeakMap<LoadedConfig, Map<string, ImageRule[]>>();
-
-/**
- * Image rates of the chain's models, by router id and by every node's name for them. Worked
- * out once per configuration and chain (names matched against every rule: ~1.6% of a limited
- * key's CPU per request when done each time, images or not).
- */
-function imageRules(config: LoadedConfig, chain: string[]): ImageRule[] {
-  let byChain = rulesOf.get(config);
-  if (!byChain) rulesOf.set(config, (byChain = new Map()));
-  const id = chain.join('\u0000');
-  let rules = byChain.get(id);
-  if (!rules) {
-    rules = chain.flatMap((model) => {
-      const configured = config.models[model]?.imageTokens;
-      return modelNames(config, model).map((name) => imageRuleFor(name, configured));
-    });
-    // Chains are few (the models and their fallbacks, filtered by what keys may use): bounded all the same.
-    if (byChain.size >= 256) byChain.clear();
-    byChain.set(id, rules);
-  }
-  return rules;
-}
-
 /**
  * Anthropic's tool-use system prompt: with `tools` non-empty, Claude bills this prompt as
  * input beside the tools' own text, whatever the caller's format (Messages, or chat
@@ -73,21 +50,64 @@ export const TOOL_USE_SYSTEM_TOKENS = 530;
 /** Providers whose nodes serve Claude behind Anthropic's prompt rendering (Vertex also serves Gemini: reserved the same). */
 const CLAUDE_PROVIDERS: ReadonlySet<string> = new Set(['anthropic', 'bedrock', 'vertex']);
 
-function reachesClaude(config: LoadedConfig, chain: string[]): boolean {
-  return config.nodes.some((n) => CLAUDE_PROVIDERS.has(n.provider) && chain.some((m) => n.models.includes(m)));
+/** Endpoints whose prompt a node renders through its chat template. */
+const CHAT_STYLE: ReadonlySet<ParsedRequest['endpoint']> = new Set(['chat', 'responses', 'messages']);
+
+/** What the reservation needs to know of a chain's models and the nodes that serve them. */
+interface ChainFacts {
+  /** Image rates, by router id and by every node's name for each model. */
+  imageRules: ImageRule[];
+  /** Prompt tokens a node of the chain may add beside the body: the most over those nodes, without and with `tools`. */
+  overhead: number;
+  toolOverhead: number;
+}
+
+const factsOf = new WeakMap<LoadedConfig, Map<string, ChainFacts>>();
+
+/**
+ * Worked out once per configuration and chain: matching the names against every image rule
+ * was ~1.6% of a limited key's CPU per request when done each time, and the nodes are walked here too.
+ */
+function chainFacts(config: LoadedConfig, chain: string[]): ChainFacts {
+  let byChain = factsOf.get(config);
+  if (!byChain) factsOf.set(config, (byChain = new Map()));
+  const id = chain.join('\u0000');
+  let facts = byChain.get(id);
+  if (!facts) {
+    const imageRules = chain.flatMap((model) => {
+      const configured = config.models[model]?.imageTokens;
+      return modelNames(config, model).map((name) => imageRuleFor(name, configured));
+    });
+    // Per node, then the most: a node's template (`promptOverheadTokens`, `toolOverheadTokens`) and Claude's tool-use prompt.
+    let overhead = 0;
+    let toolOverhead = 0;
+    for (const node of config.nodes) {
+      if (!chain.some((m) => node.models.includes(m))) continue;
+      overhead = Math.max(overhead, node.promptOverheadTokens);
+      const claude = CLAUDE_PROVIDERS.has(node.provider) ? TOOL_USE_SYSTEM_TOKENS : 0;
+      toolOverhead = Math.max(toolOverhead, node.promptOverheadTokens + node.toolOverheadTokens + claude);
+    }
+    facts = { imageRules, overhead, toolOverhead };
+    // Chains are few (the models and their fallbacks, filtered by what keys may use): bounded all the same.
+    if (byChain.size >= 256) byChain.clear();
+    byChain.set(id, facts);
+  }
+  return facts;
 }
 
 /** The prompt estimate both figures below start from (0 for endpoints charged by request alone). */
 export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain: string[]): number {
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
-  const rules = imageRules(config, chain);
+  const facts = chainFacts(config, chain);
+  const rules = facts.imageRules;
   const text = config.limits.promptTokens;
   const body = request.endpoint === 'responses' ? responsesPrompt(request.body) : request.body;
   const estimate = estimatePrompt(body, imageSize, rules, text);
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
-  if (Array.isArray(request.body.tools) && request.body.tools.length > 0 && reachesClaude(config, chain)) estimate.tokens += TOOL_USE_SYSTEM_TOKENS;
+  // What the node renders around the body (chat template, Claude's tool-use prompt): chat-style endpoints only.
+  if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);

@@ -6,7 +6,7 @@
  * stall, chunk count and delay, `completionTokens`.
  */
 import type http from 'node:http';
-import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { chatTemplateTokens, completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
 import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
 
 type Body = Record<string, unknown>;
@@ -52,7 +52,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const pieces = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
   const text = pieces.join('');
   // As OpenAI bills it: the stored context of the previous response is input again.
-  const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body);
+  const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
   const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens });
   const base = {
     id,

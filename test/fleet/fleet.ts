@@ -24,7 +24,7 @@ import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
 import { bpeTokens, chatPromptTokens } from './tokens.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
-import { completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
+import { chatTemplateTokens, completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
@@ -112,7 +112,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
         },
       });
     }
-    const promptTokens = chatPromptTokens(body);
+    const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });

@@ -85,6 +85,13 @@ export interface Knobs {
    * BGE/E5). 0 = none, as OpenAI.
    */
   specialTokens: number;
+  /**
+   * Chat and Responses: prompt tokens the node's chat template adds to every request and
+   * bills (a vLLM node serving Llama 3.1 renders a default system prompt, ~25–30), and more
+   * when the request carries `tools` (its tool preamble, ~100–200). 0 = none, as OpenAI.
+   */
+  templateTokens: number;
+  toolTemplateTokens: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -110,6 +117,8 @@ export const DEFAULT_KNOBS: Knobs = {
   contentFilter: false,
   msPerToken: 0,
   specialTokens: 0,
+  templateTokens: 0,
+  toolTemplateTokens: 0,
 };
 
 export interface RecordedRequest {
@@ -178,6 +187,11 @@ export function completionTokens(k: Knobs, body: Record<string, unknown>): numbe
   if (k.completionTokens <= 0) return k.chunks;
   const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity);
   return Math.min(k.completionTokens, cap);
+}
+
+/** Prompt tokens the node's chat template adds to a chat or Responses body (knobs `templateTokens`, `toolTemplateTokens`). */
+export function chatTemplateTokens(k: Knobs, body: Record<string, unknown>): number {
+  return k.templateTokens + (Array.isArray(body.tools) && body.tools.length > 0 ? k.toolTemplateTokens : 0);
 }
 
 export async function readBytes(req: http.IncomingMessage): Promise<Buffer> {

@@ -17,6 +17,7 @@ describe('parseConfig', () => {
     expect(r.config.retry.budget.ratio).toBe(0.2);
     expect(r.config.limits.maxBodyBytes).toBe(1_048_576);
     expect(r.config.limits.promptTokens).toBe('bound');
+    expect(r.config.nodes[0]).toMatchObject({ promptOverheadTokens: 0, toolOverheadTokens: 0 });
   });
 
   it('accepts the same document as a JSON string', () => {
@@ -42,6 +43,8 @@ describe('parseConfig', () => {
     [{ nodes: [{ ...node, apiKeyEnv: 'ROUTER_CONFIG' }] }, 'nodes[0].apiKeyEnv'],
     [{ nodes: [node], models: { m: { maxTokensParam: 'max_output' } } }, 'models.m.maxTokensParam'],
     [{ nodes: [node], limits: { promptTokens: 'exact' } }, 'limits.promptTokens'],
+    [{ nodes: [{ ...node, promptOverheadTokens: -1 }] }, 'nodes[0].promptOverheadTokens'],
+    [{ nodes: [{ ...node, toolOverheadTokens: 1.5 }] }, 'nodes[0].toolOverheadTokens'],
   ])('names the bad field: %j', (raw, expected) => {
     expect(message(raw)).toContain(expected);
   });

@@ -82,6 +82,28 @@ describe('reserved tokens', () => {
     const body = { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png', detail: 'low' } }] }], max_tokens: 1 };
     expect(await tokens(r.config, 'chat', body)).toBe(4 + textTokens('user') + 2_833 + 3 + 1);
   });
+
+  it('chat-style endpoints add the chain\'s largest chat-template overhead (more with tools); completions and embeddings none', async () => {
+    const r = parseConfig({
+      nodes: [
+        { ...node, id: 'llama', models: ['m'], promptOverheadTokens: 30, toolOverheadTokens: 150 },
+        { ...node, id: 'qwen', models: ['m', 'small'], promptOverheadTokens: 40, toolOverheadTokens: 100 },
+        { ...node, id: 'other', models: ['img'], promptOverheadTokens: 1_000, toolOverheadTokens: 1_000 },
+      ],
+    });
+    if (!r.ok) throw new Error(r.message);
+    const extra = async (endpoint: Endpoint, body: Record<string, unknown>, chain?: string[]) => (await tokens(r.config, endpoint, body, chain)) - (await tokens(config, endpoint, body, chain));
+    const messages = [{ role: 'user', content: '1' }];
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+    expect(await extra('chat', { model: 'm', messages, max_tokens: 1 })).toBe(40); // the most of the nodes serving m; not 'other'
+    expect(await extra('chat', { model: 'm', messages, tools, max_tokens: 1 })).toBe(180); // llama's 30 + 150 over qwen's 40 + 100
+    expect(await extra('chat', { model: 'small', messages, max_tokens: 1 })).toBe(40);
+    expect(await extra('responses', { model: 'm', input: '1', max_output_tokens: 1 })).toBe(40);
+    expect(await extra('messages', { model: 'm', messages, max_tokens: 1 })).toBe(40);
+    expect(await extra('chat', { model: 'small', messages, max_tokens: 1 }, ['small', 'img'])).toBe(1_000); // a fallback's node too
+    expect(await extra('completions', { model: 'm', prompt: '1', max_tokens: 1 })).toBe(0);
+    expect(await extra('embeddings', { model: 'm', input: '1' })).toBe(0);
+  });
 });
 
 describe('worst-case cost', () => {

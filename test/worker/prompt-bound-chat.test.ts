@@ -9,7 +9,8 @@
  * router reserved, and a burst of them against a key's `tpm` bills within it.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, callWithConfig, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { billed, burst as burstOf, headersFor, reservation, type Burst } from './bound-helpers';
+import { call, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -116,25 +117,6 @@ const CASES: Case[] = [
   { name: 'chat to an Anthropic node: one small tool (translated; the tool-use system prompt billed)', path: '/v1/chat/completions', body: { model: 'claude-solo', max_tokens: 5, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], messages: [{ role: 'user', content: '1' }] } },
 ];
 
-const headersFor = (path: string, key: string): Record<string, string> => (path === '/v1/messages' ? { 'x-api-key': key, 'anthropic-version': '2023-06-01' } : { authorization: `Bearer ${key}` });
-
-/** What the router reserves for `body`: the figure its 429 names for a key whose tpm is 1 (no node is called). */
-async function reservation(c: Case, config?: Record<string, unknown>): Promise<number> {
-  const { key } = await newKey({ limits: { tpm: 1 } });
-  const options = { body: c.body, headers: headersFor(c.path, key) };
-  const res = config ? await callWithConfig(config, c.path, options) : await call(c.path, options);
-  expect(res.status).toBe(429);
-  const { error } = await res.json<{ error: { message: string } }>();
-  return Number(/Requested (\d+)\./.exec(error.message)?.[1]);
-}
-
-/** Prompt and total tokens the fleet billed for an answer, whatever its endpoint. */
-async function billed(res: Response): Promise<{ prompt: number; total: number }> {
-  const { usage } = await res.json<{ usage: Record<string, number> }>();
-  const prompt = usage.prompt_tokens ?? usage.input_tokens!;
-  return { prompt, total: usage.total_tokens ?? prompt + usage.output_tokens! };
-}
-
 /** Nodes write every choice to its cap (an uncapped model), so a request bills the most it can. */
 async function uncapped(latencyMs = 0) {
   for (const id of NODES) await setNode(id, { completionTokens: 100_000, latencyMs });
@@ -144,7 +126,7 @@ describe('dense prompts: what the fleet billed never exceeds what the router res
   for (const c of CASES) {
     it(c.name, async () => {
       await uncapped();
-      const reserved = await reservation(c);
+      const reserved = await reservation(c.path, c.body);
       const { key } = await newKey();
       const res = await call(c.path, { body: c.body, headers: headersFor(c.path, key) });
       expect(res.status).toBe(200);
@@ -158,24 +140,10 @@ describe('dense prompts: what the fleet billed never exceeds what the router res
 const TPM = 20_000;
 const BURST = 30;
 
-/** A burst of `c` against tpm `TPM`, all in flight together (slow nodes); what the fleet billed for those served. */
-async function burst(c: Case, config?: Record<string, unknown>): Promise<{ served: number; refused: number; billed: number }> {
+/** A burst of `c` against tpm `TPM`, all in flight together (slow nodes). */
+async function burst(c: Case, config?: Record<string, unknown>): Promise<Burst> {
   await uncapped(300);
-  const { key } = await newKey({ limits: { tpm: TPM } });
-  const options = { body: c.body, headers: headersFor(c.path, key) };
-  const send = () => (config ? callWithConfig(config, c.path, options) : call(c.path, options));
-  const responses = await Promise.all(Array.from({ length: BURST }, send));
-  let sum = 0;
-  let served = 0;
-  for (const res of responses) {
-    expect([200, 429]).toContain(res.status);
-    if (res.status !== 200) await res.text();
-    else {
-      served++;
-      sum += (await billed(res)).total;
-    }
-  }
-  return { served, refused: BURST - served, billed: sum };
+  return burstOf(c.path, c.body, TPM, BURST, config);
 }
 
 describe('a burst of dense prompts against a key\'s tpm bills within it', () => {
