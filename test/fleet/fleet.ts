@@ -22,6 +22,7 @@ import { handleAnthropic } from './anthropic.ts';
 import { azureGate } from './azure.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
+import { writeEndlessEvent, writeErrorFirst } from './stream-faults.ts';
 import { bpeTokens, chatPromptTokens } from './tokens.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
 import { chatTemplateTokens, completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
@@ -148,11 +149,7 @@ async function streamChat(
   const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: body.model };
   const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   if (k.endlessEvent) return writeEndlessEvent(res);
-  if (k.streamErrorCode) {
-    const type = k.streamErrorCode === 429 ? 'rate_limit_error' : k.streamErrorCode < 500 ? 'BadRequestError' : 'InternalServerError';
-    send({ error: { object: 'error', message: `simulated in-stream ${k.streamErrorCode} from ${node.id}`, type, param: null, code: k.streamErrorCode } });
-    return void res.end('data: [DONE]\n\n');
-  }
+  if (k.streamErrorCode) return writeErrorFirst(res, k.streamErrorCode, node.id);
   const opts = body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | undefined;
   // vLLM's `continuous_usage_stats`: every chunk carries the usage so far (one token a chunk here).
   const soFar = (i: number) =>
@@ -177,25 +174,6 @@ async function streamChat(
     send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
   }
   res.end('data: [DONE]\n\n');
-}
-
-/** An event that never ends: 64 KiB writes with no blank line, until the peer hangs up (at most 256 MiB). */
-async function writeEndlessEvent(res: http.ServerResponse) {
-  const piece = 'x'.repeat(64 * 1024);
-  res.write('data: {"padding":"');
-  for (let sent = 0; sent < 256 * 1_048_576 && !res.destroyed; sent += piece.length) {
-    if (res.write(piece)) continue;
-    await new Promise<void>((resolve) => {
-      const go = () => {
-        res.off('drain', go);
-        res.off('close', go);
-        resolve();
-      };
-      res.on('drain', go);
-      res.on('close', go);
-    });
-  }
-  res.destroy();
 }
 
 function listen(node: SimNode): Promise<void> {
