@@ -193,6 +193,8 @@ const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
 
 function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
+  // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
+  if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
   const pattern = PER_USE_TOOL[request.endpoint];
   if (!pattern || !Array.isArray(request.body.tools)) return undefined;
   const tool = request.body.tools.find((t) => pattern.test(String((t as { type?: unknown } | null)?.type)));
@@ -202,8 +204,10 @@ function perUseTool(request: ParsedRequest): string | undefined {
 function billedPerUse(model: string, tool: string): RouterError {
   return new RouterError(
     403,
-    `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' ? tool : 'tools' },
+    tool === 'prompt'
+      ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
+      : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' ? tool : 'tools' },
   );
 }
 

@@ -205,6 +205,8 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     ['Responses code_interpreter', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }, 'code_interpreter'],
     ['Responses image_generation', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'image_generation' }] }, 'image_generation'],
     ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
+    // A stored prompt template may hold hosted tools the body does not show.
+    ['a Responses stored prompt template', '/v1/responses', { model: 'gpt-4o-mini', store: false, prompt: { id: 'pmpt_1' } }, 'prompt'],
   ];
   for (const [what, path, body, tool] of cases) {
     it(`${what} is refused with cost_unbounded before any node is called`, async () => {
@@ -212,8 +214,8 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       const res = await callWithConfig(config(), path, { key, body: JSON.stringify(body) });
       expect(res.status).toBe(403);
       const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
-      expect(error).toMatchObject({ code: 'cost_unbounded', param: tool === 'web_search_options' ? 'web_search_options' : 'tools' });
-      expect(error.message).toContain(`'${tool}'`);
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' ? tool : 'tools' });
+      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : `'${tool}'`);
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
   }
