@@ -49,6 +49,9 @@ describe('Azure target URLs', () => {
   it('validates per-node options: deployments need a dated api-version', () => {
     expect(AzureOptionsSchema.safeParse({ style: 'deployments' }).success).toBe(false);
     expect(AzureOptionsSchema.safeParse({ style: 'deployments', apiVersion: 'latest' }).success).toBe(false);
+    // Before 2024-09-01-preview Azure refuses stream_options: every stream would fail as the caller's 400.
+    expect(AzureOptionsSchema.safeParse({ style: 'deployments', apiVersion: '2024-06-01' }).success).toBe(false);
+    expect(AzureOptionsSchema.safeParse({ style: 'deployments', apiVersion: '2024-09-01-preview' }).success).toBe(true);
     expect(AzureOptionsSchema.parse({ style: 'deployments', apiVersion: '2024-10-21' })).toEqual(deployments);
     expect(AzureOptionsSchema.parse({ style: 'v1' })).toEqual(v1);
   });

@@ -14,8 +14,21 @@ import * as z from 'zod';
 import { fail, ok, type ProviderNode, type Result } from '../types';
 
 /** Per-node Azure settings (to be added to `nodes[]` when issue 20 wires providers in). */
+/**
+ * The oldest dated api-version that takes `stream_options`, which the router sends with every
+ * chat stream to read its usage: an older one answers each stream 400 "Unrecognized request
+ * argument", which would reach the caller as its own error. Dates compare as text.
+ */
+const STREAM_USAGE_SINCE = '2024-09-01';
+
 export const AzureOptionsSchema = z.discriminatedUnion('style', [
-  z.strictObject({ style: z.literal('deployments'), apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'an Azure api-version such as 2024-10-21') }),
+  z.strictObject({
+    style: z.literal('deployments'),
+    apiVersion: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'an Azure api-version such as 2024-10-21')
+      .refine((v) => v.slice(0, 10) >= STREAM_USAGE_SINCE, `an api-version from ${STREAM_USAGE_SINCE}-preview on (2024-10-21 or later GA): older ones refuse the stream_options the router sends to read a stream's usage`),
+  }),
   z.strictObject({ style: z.literal('v1'), apiVersion: z.string().regex(/^[a-z0-9-]+$/).optional() }),
 ]);
 export type AzureOptions = z.infer<typeof AzureOptionsSchema>;
