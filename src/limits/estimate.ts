@@ -135,8 +135,14 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'server_tool_use':
     case 'mcp_tool_use':
       return jsonTokens(part, walk.text);
-    case 'image': // Anthropic's image block: by its source's size (base64) or the most (url, file id); the base64 never as text
-      return imageTokens({ url: anthropicImageUrl(part.source) }, walk);
+    case 'image': {
+      // Anthropic's image block: by its source's size (base64) or the most (url, file id); the
+      // base64 never as text. Any other member's text still counts: a node that reads the part
+      // another way (an OpenAI-compatible server) would bill it.
+      let sum = imageTokens({ url: anthropicImageUrl(part.source) }, walk);
+      for (const [name, v] of Object.entries(part)) if (name !== 'source') sum += valueTokens(v, walk);
+      return sum;
+    }
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;

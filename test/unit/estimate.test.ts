@@ -92,6 +92,12 @@ describe('tools and function calls', () => {
     expect(est(body)).toBeGreaterThan(est(messagesOf([['user', 'x'], ['assistant', '']])) + textTokens(JSON.stringify(input)));
   });
 
+  it('an Anthropic image block counts its image, never its base64, and still any other text it carries', () => {
+    const image = (extra: object) => ({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/a.png' }, ...extra }] }] });
+    const dense = '1,'.repeat(500);
+    expect(est(image({ text: dense }))).toBe(est(image({})) + textTokens(dense));
+  });
+
   it('counts function-call arguments in assistant messages', () => {
     const args = JSON.stringify({ city: 'x'.repeat(400) });
     const body = { messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: args } }] }] };
