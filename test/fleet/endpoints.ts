@@ -79,7 +79,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
   // background: answered at once, still queued (no usage yet); the stored response completes.
-  if (body.background === true && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
+  if (laxTrue(body.background) && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
   if (body.stream !== true) {
     // A JSON answer arrives whole, once written (as chat's).
     if (k.msPerToken > 0) return void sleep(output * k.msPerToken).then(() => sendJson(res, 200, done));
@@ -172,6 +172,12 @@ function completions(node: SimNode, res: http.ServerResponse, body: Body) {
 }
 
 /** Output tokens of one generated image, gpt-image-1's figures for 1024×1024 by quality. */
+/**
+ * A boolean as pydantic's lax mode reads it (vLLM's and other Python servers' request models):
+ * `"true"`, `"yes"`, `"on"`, `1`, … are true.
+ */
+export const laxTrue = (v: unknown) => v === true || v === 1 || (typeof v === 'string' && ['1', 'true', 't', 'yes', 'y', 'on'].includes(v.toLowerCase()));
+
 const IMAGE_OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160 };
 
 /** Image generation: `n` images (default 1); gpt-image models report usage in tokens, others (dall-e) none. */
