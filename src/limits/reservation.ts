@@ -32,7 +32,7 @@ import { RouterError } from '../errors/router-error';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { cacheWrite1hRate, priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
+import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, promptCount, responsesPrompt } from './estimate';
 import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
@@ -216,6 +216,13 @@ function billedPerUse(model: string, tool: string): RouterError {
   );
 }
 
+/** `prompt` input tokens at the dearest prompt rate and `output` at the output rate, in USD. */
+function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boolean): number {
+  // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
+  const hour = claude ? cacheWrite1hRate(price) : 0;
+  return (prompt * Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour) + output * (price.output ?? 0)) / 1e6;
+}
+
 /**
  * The most one upstream attempt may cost, in USD, for spend budgets (see the module header).
  * Unpriced pairs add nothing: a cost that is never known is never charged. A priced model
@@ -235,9 +242,9 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
       if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
-        // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
-        const hour = CLAUDE_PROVIDERS.has(node.provider) ? cacheWrite1hRate(price) : 0;
-        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour) + output * price.output) / 1e6;
+        // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.
+        const claude = CLAUDE_PROVIDERS.has(node.provider);
+        usd = Math.max(tokenWorstUsd(price, prompt, output, claude), tokenWorstUsd(ratesFor(price, prompt), prompt, output, claude));
       }
       worst = Math.max(worst, (usd ?? 0) + (price.perRequest ?? 0));
     }
