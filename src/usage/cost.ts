@@ -64,9 +64,31 @@ export function cacheWrite1hRate(price: Price): number {
   return price.cacheWrite1h ?? Math.max(2 * (price.input ?? 0), price.cacheWrite ?? 0);
 }
 
+/**
+ * The token rates for a prompt of `promptTokens` (every input token, cache reads and writes
+ * included): past `longContext.above`, the long-context rates (each it leaves out, the base one).
+ */
+export function ratesFor(price: Price, promptTokens: number): Price {
+  const long = price.longContext;
+  if (!long || promptTokens <= long.above) return price;
+  // A cache rate the long-context rates leave out moves with the input rate (Anthropic and Google double them all).
+  const scale = price.input ? long.input / price.input : 1;
+  const scaled = (own: number | undefined, base: number | undefined) => own ?? (base === undefined ? undefined : base * scale);
+  return {
+    ...price,
+    input: long.input,
+    output: long.output,
+    cachedInput: scaled(long.cachedInput, price.cachedInput),
+    cacheWrite: scaled(long.cacheWrite, price.cacheWrite),
+    cacheWrite1h: scaled(long.cacheWrite1h, price.cacheWrite1h),
+  };
+}
+
 /** Reported usage at the token rates; undefined without usage or token rates. */
-function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefined {
-  if (!usage || price.input === undefined || price.output === undefined) return undefined;
+function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined {
+  if (!usage || base.input === undefined || base.output === undefined) return undefined;
+  const price = ratesFor(base, usage.prompt_tokens);
+  const input = price.input ?? base.input;
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
   const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
   const writtenHour = Math.min(usage.cache_write_1h_tokens ?? 0, written);
@@ -74,13 +96,13 @@ function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefine
   const audioIn = Math.min(usage.audio_prompt_tokens ?? 0, usage.prompt_tokens - cached - written);
   const audioOut = Math.min(usage.audio_completion_tokens ?? 0, usage.completion_tokens);
   return (
-    ((usage.prompt_tokens - cached - written - audioIn) * price.input +
-      audioIn * (price.audioInput ?? price.input) +
-      cached * (price.cachedInput ?? price.input) +
-      (written - writtenHour) * (price.cacheWrite ?? price.input) +
+    ((usage.prompt_tokens - cached - written - audioIn) * input +
+      audioIn * (price.audioInput ?? input) +
+      cached * (price.cachedInput ?? input) +
+      (written - writtenHour) * (price.cacheWrite ?? input) +
       writtenHour * cacheWrite1hRate(price) +
-      (usage.completion_tokens - audioOut) * price.output +
-      audioOut * (price.audioOutput ?? price.output)) /
+      (usage.completion_tokens - audioOut) * (price.output ?? base.output) +
+      audioOut * (price.audioOutput ?? price.output ?? base.output)) /
     1e6
   );
 }

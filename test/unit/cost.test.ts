@@ -33,6 +33,21 @@ describe('cost', () => {
     expect(usageOf({ usage: { prompt_tokens: 10, total_tokens: 10 } })?.completion_tokens).toBe(0);
   });
 
+  it('past longContext.above, every token of the request at the long-context rates; cache rates it leaves out move with input', () => {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price: { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15, longContext: { above: 200_000, input: 6, output: 22.5 } } } } });
+    if (!r.ok) throw new Error(r.message);
+    const at = (prompt: number) => costOf(r.config, 'm', 'a', { prompt_tokens: prompt, completion_tokens: 100, total_tokens: prompt + 100, cached_tokens: 1_000, cache_write_tokens: 2_000 });
+    // At the threshold: the base rates.
+    expect(at(200_000)).toBeCloseTo((197_000 * 3 + 1_000 * 0.3 + 2_000 * 3.75 + 100 * 15) / 1e6, 12);
+    // One past it, cache reads and writes counted in the prompt: all of it at the long rates (cache rates doubled with input).
+    expect(at(200_001)).toBeCloseTo((197_001 * 6 + 1_000 * 0.6 + 2_000 * 7.5 + 100 * 22.5) / 1e6, 12);
+  });
+
+  it('longContext needs the base token rates', () => {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price: { perRequest: 0.01, longContext: { above: 1, input: 1, output: 1 } } } } });
+    expect(r.ok).toBe(false);
+  });
+
   it('takes a node\'s own price over the model\'s; cached tokens at input when it names no cached price', () => {
     const usage = { prompt_tokens: 1_000, completion_tokens: 100, total_tokens: 1_100, cached_tokens: 400 };
     expect(costOf(config(), 'm', 'b', usage)).toBeCloseTo((1_000 * 1 + 100 * 2) / 1e6, 12);
