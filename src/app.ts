@@ -228,7 +228,7 @@ app.all(
   only('GET', async (c) => {
     const config = loadConfig(c.env);
     const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-    return c.json(modelInfo(config, c.req.param('id'), key.models));
+    return c.json(modelInfo(config, c.req.param('id') ?? '', key.models));
   }),
 );
 
