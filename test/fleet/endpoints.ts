@@ -115,7 +115,8 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
   if (!stored) return invalid(res, 404, `No response found with id '${id}'.`, null, null);
   if (req.method === 'GET' && !action && /[?&]stream=true(&|$)/.test(req.url ?? '')) {
     // A stored response's events again (as for a background response): its first and last.
-    const event = (type: string, n: number, response: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n, response })}\n\n`;
+    const eol = node.knobs.crlf ? '\r\n' : '\n';
+    const event = (type: string, n: number, response: Body) => `event: ${type}${eol}data: ${JSON.stringify({ type, sequence_number: n, response })}${eol}${eol}`;
     const events = [event('response.created', 0, { ...stored.response, status: 'in_progress', output: [], usage: null }), event('response.completed', 1, stored.response)];
     return writeEvents(node, res, events, new Set());
   }
