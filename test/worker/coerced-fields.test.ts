@@ -31,3 +31,17 @@ describe('values an upstream coerces', () => {
     }
   });
 });
+
+describe('names an upstream folds', () => {
+  it('SERVICE_TIER (a Go node reads it as service_tier: priority, billed at about twice the rates) is a 400 for a budgeted key, never forwarded', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const before = await allNodeRequests();
+    for (const name of ['SERVICE_TIER', 'Service_Tier']) {
+      const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":10,"${name}":"priority"}`;
+      const res = await call('/v1/chat/completions', { key, body });
+      expect(res.status, name).toBe(400);
+      expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_request', param: name });
+    }
+    expect(await allNodeRequests()).toBe(before);
+  });
+});
