@@ -14,6 +14,7 @@ import { RouterError } from '../errors/router-error';
 import { foldName, scanObject, type ScannedObject } from '../http/json-members';
 import { chatShapeHolds, MAX_BEST_OF, MAX_CHOICES } from './chat-shape';
 import { ENDPOINTS, type Endpoint } from './endpoints';
+import { checkNestedSpelling } from './nested-spelling';
 
 const Model = z.string().min(1);
 /** Output caps: at least 1 (OpenAI's minimum; a node may read 0 as "no cap"). Legacy completions allow 0 (prompt scoring with `echo`). */
@@ -206,6 +207,7 @@ function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
 export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   const { json, scanned } = parseJsonObject(bytes);
   checkSpelling(scanned);
+  checkNestedSpelling(json);
   const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];
   const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
   return { kind: 'json', endpoint, raw: bytes, scanned, body, stream };

@@ -45,3 +45,32 @@ describe('names an upstream folds', () => {
     expect(await allNodeRequests()).toBe(before);
   });
 });
+
+describe('names an upstream folds, inside messages, items and tools', () => {
+  it("a part's or tool's TYPE, a part's INPUT_AUDIO, a message's AUDIO (what classifies input for the reservation) is a 400, never forwarded", async () => {
+    const { key } = await newKey({ limits: { tpm: 10_000 } });
+    const before = await allNodeRequests();
+    const user = (content: unknown) => ({ model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const cases: [string, Record<string, unknown>, string][] = [
+      // A Go node reads a file part (its pages billed); the router, no `type`, read two short strings.
+      ['/v1/chat/completions', user([{ TYPE: 'file', file: { file_id: 'file-abc' } }]), 'messages[0].content[0].TYPE'],
+      ['/v1/chat/completions', user([{ type: 'input_audio', Input_Audio: { data: 'UklGRg'.repeat(2_000), format: 'wav' } }]), 'messages[0].content[0].Input_Audio'],
+      ['/v1/chat/completions', { ...user('Hi'), messages: [{ role: 'assistant', AUDIO: { id: 'audio_abc' } }, { role: 'user', content: 'Hi' }] }, 'messages[0].AUDIO'],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: 'Hi', tools: [{ Type: 'web_search' }] }, 'tools[0].Type'],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: [{ type: 'message', role: 'user', content: [{ TYPE: 'input_file', file_id: 'file-abc' }] }] }, 'input[0].content[0].TYPE'],
+    ];
+    for (const [path, body, param] of cases) {
+      const res = await call(path, { key, body });
+      expect(res.status, param).toBe(400);
+      expect((await res.json<{ error: { code: string; param: string } }>()).error, param).toMatchObject({ code: 'invalid_request', param });
+    }
+    expect(await allNodeRequests()).toBe(before);
+  });
+
+  it("names inside a tool's schema, a tool call's input or metadata are the caller's own: any case passes", async () => {
+    const { key } = await newKey();
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { Type: { type: 'string' }, ID: { type: 'string' } } } } }];
+    const res = await call('/v1/chat/completions', { key, body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], tools, metadata: { Type: 'x' } } });
+    expect(res.status).toBe(200);
+  });
+});

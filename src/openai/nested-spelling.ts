@@ -1,0 +1,42 @@
+/**
+ * The names the reservation classifies input by, inside messages, Responses items, content
+ * parts and tools — a part's or tool's `type`, a part's `input_audio`, a message's `audio`
+ * and its `id` — spelt in another case (`TYPE`, `Input_Audio`): the router reads no such
+ * member, so the part is plain text to it, while a Go node (`encoding/json` folds case) reads
+ * `{"TYPE":"file",…}` as a file whose pages it bills, `{"Type":"web_search"}` as a hosted
+ * tool billed per call. Refused, as the top-level parameters are (`requests.ts`) and as a
+ * name given twice in any case is (`http/json-members.ts`).
+ *
+ * Members that hold names of the caller's own — a tool's schema, a tool call's input,
+ * metadata — are not walked: `{"properties": {"Type": …}}` is a schema, not a part.
+ */
+import { RouterError } from '../errors/router-error';
+import { foldName } from '../http/json-members';
+
+const CLASSIFYING: ReadonlySet<string> = new Set(['type', 'input_audio', 'audio', 'id']);
+const CALLER_NAMED: ReadonlySet<string> = new Set(['parameters', 'input_schema', 'schema', 'json_schema', 'properties', 'input', 'arguments', 'metadata', 'format', 'headers']);
+/** Where input and tools sit at the top of a body (chat, Responses, Messages). */
+const CONTAINERS = ['messages', 'input', 'system', 'tools'] as const;
+
+function walk(value: unknown, path: string): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walk(value[i], `${path}[${i}]`);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const name of Object.keys(value)) {
+    const folded = foldName(name);
+    if (folded !== name && CLASSIFYING.has(folded)) {
+      throw new RouterError(400, `The request body has the key '${name}' (at ${path}), which some upstreams read as '${folded}'. Spell it in lower case.`, {
+        code: 'invalid_request',
+        param: `${path}.${name}`,
+      });
+    }
+    if (!CALLER_NAMED.has(folded)) walk((value as Record<string, unknown>)[name], `${path}.${name}`);
+  }
+}
+
+/** Throws 400 `invalid_request` (param: where) for a classifying name spelt in another case. */
+export function checkNestedSpelling(body: Record<string, unknown>): void {
+  for (const name of CONTAINERS) walk(body[name], name);
+}
