@@ -14,29 +14,47 @@ import { RouterError } from '../errors/router-error';
 import { foldName } from '../http/json-members';
 
 const CLASSIFYING: ReadonlySet<string> = new Set(['type', 'input_audio', 'audio', 'id']);
+const CLASSIFYING_LENGTHS: ReadonlySet<number> = new Set([...CLASSIFYING].map((n) => n.length));
 const CALLER_NAMED: ReadonlySet<string> = new Set(['parameters', 'input_schema', 'schema', 'json_schema', 'properties', 'input', 'arguments', 'metadata', 'format', 'headers']);
 /** Where input and tools sit at the top of a body (chat, Responses, Messages). */
 const CONTAINERS = ['messages', 'input', 'system', 'tools'] as const;
 
-function walk(value: unknown, path: string): void {
+/** The path of a member, built only for the refusal (the walk itself builds no strings). */
+function pathOf(segments: (string | number)[]): string {
+  return segments.map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`)).join('');
+}
+
+function walk(value: unknown, segments: (string | number)[]): void {
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(value[i], `${path}[${i}]`);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === null || typeof item !== 'object') continue;
+      segments.push(i);
+      walk(item, segments);
+      segments.pop();
+    }
     return;
   }
   if (value === null || typeof value !== 'object') return;
-  for (const name of Object.keys(value)) {
-    const folded = foldName(name);
+  for (const name in value) {
+    // Only a name as long as one of them can fold to it (none of them holds a letter whose case changes its length).
+    const folded = CLASSIFYING_LENGTHS.has(name.length) ? foldName(name) : name;
     if (folded !== name && CLASSIFYING.has(folded)) {
-      throw new RouterError(400, `The request body has the key '${name}' (at ${path}), which some upstreams read as '${folded}'. Spell it in lower case.`, {
+      const at = pathOf(segments);
+      throw new RouterError(400, `The request body has the key '${name}' (at ${at}), which some upstreams read as '${folded}'. Spell it in lower case.`, {
         code: 'invalid_request',
-        param: `${path}.${name}`,
+        param: `${at}.${name}`,
       });
     }
-    if (!CALLER_NAMED.has(folded)) walk((value as Record<string, unknown>)[name], `${path}.${name}`);
+    const member: unknown = (value as Record<string, unknown>)[name];
+    if (member === null || typeof member !== 'object' || CALLER_NAMED.has(folded)) continue;
+    segments.push(name);
+    walk(member, segments);
+    segments.pop();
   }
 }
 
 /** Throws 400 `invalid_request` (param: where) for a classifying name spelt in another case. */
 export function checkNestedSpelling(body: Record<string, unknown>): void {
-  for (const name of CONTAINERS) walk(body[name], name);
+  for (const name of CONTAINERS) walk(body[name], [name]);
 }
