@@ -55,6 +55,7 @@ describe('names an upstream folds, inside messages, items and tools', () => {
       // A Go node reads a file part (its pages billed); the router, no `type`, read two short strings.
       ['/v1/chat/completions', user([{ TYPE: 'file', file: { file_id: 'file-abc' } }]), 'messages[0].content[0].TYPE'],
       ['/v1/chat/completions', user([{ type: 'input_audio', Input_Audio: { data: 'UklGRg'.repeat(2_000), format: 'wav' } }]), 'messages[0].content[0].Input_Audio'],
+      ['/v1/chat/completions', user([{ type: 'input_audio', input_audio: { DATA: 'UklGRg'.repeat(2_000), format: 'wav' } }]), 'messages[0].content[0].input_audio.DATA'],
       ['/v1/chat/completions', { ...user('Hi'), messages: [{ role: 'assistant', AUDIO: { id: 'audio_abc' } }, { role: 'user', content: 'Hi' }] }, 'messages[0].AUDIO'],
       ['/v1/responses', { model: 'gpt-4o-mini', input: 'Hi', tools: [{ Type: 'web_search' }] }, 'tools[0].Type'],
       ['/v1/responses', { model: 'gpt-4o-mini', input: [{ type: 'message', role: 'user', content: [{ TYPE: 'input_file', file_id: 'file-abc' }] }] }, 'input[0].content[0].TYPE'],
