@@ -188,6 +188,13 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
   const output = n * (IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!);
   const data = Array.from({ length: n }, () => ({ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }));
   const usage = { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output };
+  if (body.stream === true) {
+    // As OpenAI's image streams: typed events, `partial_images` previews, then the image with the usage — and no `[DONE]`.
+    const partials = typeof body.partial_images === 'number' ? body.partial_images : 0;
+    const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, b64_json: 'iVBORw0KGgo=', ...data })}\n\n`;
+    const events = [...Array.from({ length: partials }, (_, i) => event('image_generation.partial_image', { partial_image_index: i })), event('image_generation.completed', { usage })];
+    return void writeEvents(node, res, events, new Set(events.map((_, i) => i)));
+  }
   sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) });
 }
 
