@@ -47,6 +47,9 @@ export const PriceSchema = z
     cacheWrite: z.number().nonnegative().optional(),
     cacheWrite1h: z.number().nonnegative().optional(),
     output: z.number().nonnegative().optional(),
+    /** USD per 1M audio prompt / completion tokens (gpt-4o-audio, gpt-4o-transcribe); default `input` / `output`. */
+    audioInput: z.number().nonnegative().optional(),
+    audioOutput: z.number().nonnegative().optional(),
     perImage: PerImageSchema.optional(),
     perMillionChars: z.number().nonnegative().optional(),
     perMinute: z.number().nonnegative().optional(),
@@ -55,7 +58,7 @@ export const PriceSchema = z
   })
   .superRefine((p, ctx) => {
     if (p.longContext && p.input === undefined) ctx.addIssue({ code: 'custom', path: ['longContext'], message: 'longContext rates need the base input and output rates' });
-    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined) && p.input === undefined)) {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined || p.audioInput !== undefined || p.audioOutput !== undefined) && p.input === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
     }
     if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });

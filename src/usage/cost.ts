@@ -6,7 +6,8 @@
  *   the price names one — `perImage` × images, `perMillionChars` × characters of speech,
  *   `perMinute` × minutes of audio (the bound the upload's size gives: the router does not
  *   decode audio) — whatever token usage the upstream reports;
- * - otherwise from the reported usage at the token rates;
+ * - otherwise from the reported usage at the token rates (audio tokens — `prompt_tokens_details`
+ *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, default the text rates);
  * - plus `perRequest`, if set, on every request the model answers.
  *
  * Nothing priced, or (token pricing) no usage reported: `null` — a cost is never guessed.
@@ -91,12 +92,17 @@ function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
   const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
   const writtenHour = Math.min(usage.cache_write_1h_tokens ?? 0, written);
+  // Audio tokens at the audio rates (of the uncached prompt; the completion's share as reported).
+  const audioIn = Math.min(usage.audio_prompt_tokens ?? 0, usage.prompt_tokens - cached - written);
+  const audioOut = Math.min(usage.audio_completion_tokens ?? 0, usage.completion_tokens);
   return (
-    ((usage.prompt_tokens - cached - written) * input +
+    ((usage.prompt_tokens - cached - written - audioIn) * input +
+      audioIn * (price.audioInput ?? input) +
       cached * (price.cachedInput ?? input) +
       (written - writtenHour) * (price.cacheWrite ?? input) +
       writtenHour * cacheWrite1hRate(price) +
-      usage.completion_tokens * (price.output ?? base.output)) /
+      (usage.completion_tokens - audioOut) * (price.output ?? base.output) +
+      audioOut * (price.audioOutput ?? price.output ?? base.output)) /
     1e6
   );
 }

@@ -194,3 +194,18 @@ export function converseInputTokens(body: Json): number {
   const choice = config?.toolChoice && ('any' in config.toolChoice || 'tool' in config.toolChoice) ? { type: 'any' } : undefined;
   return messagesInputTokens({ messages: body.messages, system: body.system, tools: config?.tools, tool_choice: choice });
 }
+
+/**
+ * Chat usage as OpenAI reports it: with `modalities` holding `"audio"` (gpt-4o-audio) the
+ * reply is spoken, and its tokens are reported as audio in `completion_tokens_details`
+ * (billed at the audio output rate, 8× text on gpt-4o-audio-preview).
+ */
+export function chatUsage(body: Json, prompt: number, completion: number) {
+  const audio = Array.isArray(body.modalities) && body.modalities.includes('audio');
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    ...(audio ? { completion_tokens_details: { audio_tokens: completion, text_tokens: 0 } } : {}),
+  };
+}

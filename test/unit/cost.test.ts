@@ -21,6 +21,22 @@ describe('cost', () => {
     expect(costOf(config(), 'm', 'a', usage)).toBeCloseTo((600 * 2.5 + 400 * 1.25 + 100 * 10) / 1e6, 12);
   });
 
+  it('charges the audio share of prompt and completion at the audio rates (gpt-4o-audio), the rest at the text rates', () => {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price: { input: 2.5, cachedInput: 1.25, output: 10, audioInput: 40, audioOutput: 80 } } } });
+    if (!r.ok) throw new Error(r.message);
+    const usage = usageOf({
+      usage: { prompt_tokens: 1_000, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 100, audio_tokens: 700 }, completion_tokens_details: { audio_tokens: 250, text_tokens: 50 } },
+    });
+    expect(usage).toMatchObject({ audio_prompt_tokens: 700, audio_completion_tokens: 250 });
+    expect(costOf(r.config, 'm', 'a', usage)).toBeCloseTo((200 * 2.5 + 100 * 1.25 + 700 * 40 + 50 * 10 + 250 * 80) / 1e6, 12);
+    // Without audio rates the audio share costs the text rates, as before.
+    expect(costOf(config(), 'm', 'a', usage)).toBeCloseTo((900 * 2.5 + 100 * 1.25 + 300 * 10) / 1e6, 12);
+  });
+
+  it("reads gpt-4o-transcribe's audio input share (input_token_details)", () => {
+    expect(usageOf({ usage: { type: 'tokens', input_tokens: 120, output_tokens: 30, total_tokens: 150, input_token_details: { audio_tokens: 100, text_tokens: 20 } } })?.audio_prompt_tokens).toBe(100);
+  });
+
   it('reads the Responses API\'s cached input tokens too', () => {
     expect(usageOf({ response: { usage: { input_tokens: 10, output_tokens: 1, input_tokens_details: { cached_tokens: 4 } } } })?.cached_tokens).toBe(4);
   });
