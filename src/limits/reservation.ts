@@ -156,7 +156,8 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
     case 'images':
       return { images: { n: count(body.n), size: str(body.size), quality: str(body.quality) } };
     case 'speech':
-      return { characters: [...String(body.input)].length };
+      // gpt-4o-mini-tts reads `instructions` as input too, billed beside the text it speaks.
+      return { characters: [...String(body.input)].length + (typeof body.instructions === 'string' ? [...body.instructions].length : 0) };
     case 'transcriptions':
     case 'translations': {
       const file = request.kind === 'multipart' ? request.form.get('file') : null;
@@ -216,11 +217,17 @@ function billedPerUse(model: string, tool: string): RouterError {
   );
 }
 
-/** `prompt` input tokens at the dearest prompt rate and `output` at the output rate, in USD. */
+/**
+ * `prompt` input tokens at the dearest prompt rate and `output` at the dearest output rate, in
+ * USD. Audio rates count whether or not the body asks for audio: a model priced for audio may
+ * hear or speak it (`modalities`, `input_audio`, a stored audio answer), and gpt-4o-audio's
+ * spoken tokens bill 8× its text output.
+ */
 function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boolean): number {
   // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
   const hour = claude ? cacheWrite1hRate(price) : 0;
-  return (prompt * Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour) + output * (price.output ?? 0)) / 1e6;
+  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0);
+  return (prompt * input + output * Math.max(price.output ?? 0, price.audioOutput ?? 0)) / 1e6;
 }
 
 /**

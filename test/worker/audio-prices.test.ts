@@ -47,3 +47,17 @@ describe('audio output tokens', () => {
     expect(usd).toBeLessThan(0.0031);
   });
 });
+
+describe('a budget hold on a model priced for audio', () => {
+  it('is taken at the audio rates: a burst of spoken replies never spends past the budget', async () => {
+    // Each reply's worst case at the audio rate: 10 tokens × $1,000/1M = $0.01, past a $0.005 day.
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.005 } });
+    const responses = await Promise.all(Array.from({ length: 10 }, () => callWithConfig(config(), '/v1/chat/completions', { key, body: spoken() })));
+    for (const res of responses) {
+      expect(res.status).toBe(429);
+      await res.text();
+    }
+    const { spend } = await (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number } }>();
+    expect(spend.dayUsd).toBeLessThanOrEqual(0.005);
+  });
+});
