@@ -21,6 +21,8 @@ export interface Usage {
   audio_prompt_tokens?: number;
   /** Completion tokens that were audio (chat `modalities: ["audio"]`; priced at `audioOutput`). */
   audio_completion_tokens?: number;
+  /** Seconds of audio a transcription was billed for (whisper's `usage: {type: "duration", seconds}`; priced at `perMinute`). */
+  audio_seconds?: number;
 }
 
 /** The `…_details` objects usage carries; `audio_tokens` in them is the audio share. */
@@ -39,6 +41,9 @@ interface ReportedUsage {
   output_tokens_details?: Details;
   /** gpt-4o-transcribe's spelling. */
   input_token_details?: Details;
+  /** whisper-1: `{type: "duration", seconds}`, no tokens. */
+  type?: unknown;
+  seconds?: unknown;
 }
 
 /** A share of `total` a details object reports (`cached_tokens`, `audio_tokens`), when positive; at most `total`. */
@@ -61,6 +66,8 @@ export function usageOf(value: unknown): Usage | undefined {
   const holder = value as { usage?: ReportedUsage; response?: { usage?: ReportedUsage } } | null;
   const u = holder?.usage ?? holder?.response?.usage;
   if (!u) return undefined;
+  // A transcription billed by duration: no tokens, its seconds (what `perMinute` prices).
+  if (u.type === 'duration') return typeof u.seconds === 'number' && u.seconds >= 0 ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, audio_seconds: u.seconds } : undefined;
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const reported = u.completion_tokens ?? u.output_tokens ?? 0;
   if (typeof prompt !== 'number' || typeof reported !== 'number') return undefined;

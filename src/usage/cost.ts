@@ -4,8 +4,9 @@
  *
  * - endpoints charged per request (images, speech, transcriptions) at their unit price when
  *   the price names one — `perImage` × images, `perMillionChars` × characters of speech,
- *   `perMinute` × minutes of audio (the bound the upload's size gives: the router does not
- *   decode audio) — whatever token usage the upstream reports;
+ *   `perMinute` × minutes of audio (the seconds the answer says it billed, whisper's
+ *   `usage: {type: "duration", seconds}`; else the bound the upload's size gives: the router
+ *   does not decode audio) — whatever token usage the upstream reports;
  * - otherwise from the reported usage at the token rates (audio tokens — `prompt_tokens_details`
  *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, default the text rates);
  * - plus `perRequest`, if set, on every request the model answers.
@@ -110,7 +111,10 @@ function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined
 export function costOf(config: RouterConfig, model: string, nodeId: string, usage: Usage | undefined, units?: RequestUnits): number | null {
   const price = priceFor(config, model, nodeId);
   if (!price) return null;
-  let variable = unitCostUsd(price, units) ?? tokenCostUsd(price, usage);
+  // A transcription billed for the seconds it reports: those, not the minutes its upload's size allows.
+  const seconds = usage?.audio_seconds;
+  const counted = seconds !== undefined && units?.audioMinutes !== undefined ? { ...units, audioMinutes: seconds / 60 } : units;
+  let variable = unitCostUsd(price, counted) ?? tokenCostUsd(price, seconds === undefined ? usage : undefined);
   if (variable === undefined) {
     // Token-priced without usage: unknown (the budget holds it at its worst case). Only a flat price: that.
     if (price.input !== undefined || price.perRequest === undefined) return null;

@@ -220,7 +220,10 @@ async function transcription(node: SimNode, req: http.IncomingMessage, res: http
   const file = form.get('file');
   if (!(file instanceof File)) return invalid(res, 400, "'file' is required", 'file', null);
   const verb = translate ? 'translated' : 'transcribed';
-  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}` });
+  // Knob `audioSeconds`: the duration whisper bills, reported as `usage` (absent: no usage, as older answers).
+  const seconds = (node.knobs as { audioSeconds?: number }).audioSeconds;
+  const usage = seconds === undefined ? {} : { usage: { type: 'duration', seconds } };
+  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}`, ...usage });
 }
 
 /** Handles the endpoints of this module; false when the path is not one of them. */

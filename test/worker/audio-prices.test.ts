@@ -5,7 +5,7 @@
  * `price.audioOutput`, not at the text rate.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, callWithConfig, chatBody, eventually, newKey, resetWorld, testConfig } from './helpers';
+import { admin, callWithConfig, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -59,5 +59,37 @@ describe('a budget hold on a model priced for audio', () => {
     }
     const { spend } = await (await admin(`/keys/${id}/usage`)).json<{ spend: { dayUsd: number } }>();
     expect(spend.dayUsd).toBeLessThanOrEqual(0.005);
+  });
+});
+
+describe('transcriptions priced per minute', () => {
+  /** A multipart upload of `bytes` (ASCII-safe, so the form survives as text). */
+  async function upload(key: string, bytes: number) {
+    const c = testConfig();
+    c.models['gpt-4o-mini'].price = { perMinute: 1 };
+    const form = new FormData();
+    form.append('model', 'gpt-4o-mini');
+    form.append('file', new File([new Uint8Array(bytes).fill(7)], 'a.flac', { type: 'audio/flac' }));
+    const encoded = new Response(form);
+    const body = await encoded.text();
+    const res = await callWithConfig(c, '/v1/audio/transcriptions', { key, body, headers: { 'content-type': encoded.headers.get('content-type')! } });
+    expect(res.status).toBe(200);
+    await res.text();
+  }
+
+  it('settle at the seconds the answer says it billed, not the minutes the upload could hold', async () => {
+    // 75,000 bytes hold up to 100 s at the 6 kbit/s floor ($1.67); whisper billed 3 s ($0.05).
+    await setNode('n-us', { audioSeconds: 3 });
+    const { key, id } = await newKey({ limits: { dailyUsd: 5 } });
+    await upload(key, 75_000);
+    expect(await settledSpend(id)).toBeCloseTo(0.05, 9);
+  });
+
+  it('past the upload-size bound too (lossless silence holds hours in few bytes): spend is what the upstream billed', async () => {
+    // 7,500 bytes are held as 10 s ($0.17); a FLAC of silence can last far longer, and is billed so.
+    await setNode('n-us', { audioSeconds: 120 });
+    const { key, id } = await newKey({ limits: { dailyUsd: 5 } });
+    await upload(key, 7_500);
+    expect(await settledSpend(id)).toBeCloseTo(2, 9);
   });
 });
