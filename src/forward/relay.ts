@@ -18,7 +18,7 @@ import { imageCompleted, readEvent, type SseFormat } from './sse-event';
 import { chatEventMayMatter, wholeEvents } from './sse-bytes';
 import { SseSplitter } from './sse-split';
 import type { ChunkReader } from './upstream';
-import type { Usage } from './usage';
+import { addUsage, type Usage } from './usage';
 
 export type { SseFormat } from './sse-event';
 
@@ -179,8 +179,10 @@ export function relaySse(
     events++;
     const reading = readEvent(event, options.format);
     if (reading.terminal) ended = true;
-    if (options.imageCompletions !== undefined && imageCompleted(event) && ++images >= options.imageCompletions) ended = true;
-    if (reading.usage) seen = reading.usage;
+    const image = options.imageCompletions !== undefined && imageCompleted(event);
+    if (image && ++images >= options.imageCompletions!) ended = true;
+    // Each finished image carries its own usage: summed over the `n` images (were it cumulative, this overcounts, never under).
+    if (reading.usage) seen = image && seen ? addUsage(seen, reading.usage) : reading.usage;
     if (options.stripUsage && reading.usageOnly) return null;
     return options.rewrite ? options.rewrite(event) : event;
   }

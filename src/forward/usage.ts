@@ -104,3 +104,12 @@ export function usageOfReported(reported: unknown): Usage | undefined {
   if (reported === null || typeof reported !== 'object' || Array.isArray(reported)) return undefined;
   return usageOf({ usage: reported });
 }
+
+/** Two reported usages as one (each figure summed; an optional one kept when either has it). */
+export function addUsage(a: Usage, b: Usage): Usage {
+  const sum: Usage = { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, total_tokens: a.total_tokens + b.total_tokens };
+  for (const k of ['cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'audio_prompt_tokens', 'audio_completion_tokens', 'audio_seconds'] as const) {
+    if (a[k] !== undefined || b[k] !== undefined) sum[k] = (a[k] ?? 0) + (b[k] ?? 0);
+  }
+  return sum;
+}

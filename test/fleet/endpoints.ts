@@ -192,7 +192,12 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
     // As OpenAI's image streams: typed events, `partial_images` previews, then the image with the usage — and no `[DONE]`.
     const partials = typeof body.partial_images === 'number' ? body.partial_images : 0;
     const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, b64_json: 'iVBORw0KGgo=', ...data })}\n\n`;
-    const events = [...Array.from({ length: partials }, (_, i) => event('image_generation.partial_image', { partial_image_index: i })), event('image_generation.completed', { usage })];
+    // One completed event per image, each with its own usage (the prompt reported on each).
+    const own = { ...usage, output_tokens: output / n, total_tokens: input + output / n };
+    const events = [
+      ...Array.from({ length: partials }, (_, i) => event('image_generation.partial_image', { partial_image_index: i })),
+      ...Array.from({ length: n }, () => event('image_generation.completed', { usage: own })),
+    ];
     return void writeEvents(node, res, events, new Set(events.map((_, i) => i)));
   }
   sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) });

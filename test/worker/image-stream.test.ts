@@ -32,6 +32,20 @@ it('relays an image stream that ends after image_generation.completed as complet
   expect(report.window.tokens).toBeLessThan(300);
 });
 
+it('with n images, each completed event\'s usage counts: settled at the sum, not at the last image\'s', async () => {
+  const { key, id } = await newKey({ limits: { tpm: 100_000 } });
+  const body = { model: 'gpt-4o-mini', prompt: 'a cat', quality: 'low', stream: true, n: 3 };
+  const res = await callWithConfig(gptImageConfig(), '/v1/images/generations', { key, body });
+  expect(res.status).toBe(200);
+  expect([...(await res.text()).matchAll(/"type":"image_generation\.completed"/g)]).toHaveLength(3);
+  const report = await eventually(
+    async () => (await admin(`/keys/${id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(),
+    (u) => u.inFlight === 0,
+  );
+  // 3 × 272 output tokens (and the prompt on each event), not one image's 272.
+  expect(report.window.tokens).toBeGreaterThanOrEqual(3 * 272);
+});
+
 it('a stream that ends before its image is still an error at its end (upstream_stream_truncated)', async () => {
   const { key } = await newKey();
   for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { endAfterChunks: 1 });
