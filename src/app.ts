@@ -60,14 +60,19 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     if (flush) defer(flush);
     return cost;
   };
-  try {
-    return await pipeline(c, endpoint, { config, key, caller, defer, base, record, started });
-  } catch (err) {
+  const run = pipeline(c, endpoint, { config, key, caller, defer, base, record, started }).catch((err: unknown) => {
     const status = err instanceof RouterError ? err.status : 500;
     record({ answeredModel: null, node: null, attempts: Number(err instanceof RouterError ? (err.headers?.['x-router-attempts'] ?? 0) : 0), status, ttfbMs: Date.now() - started, usage: undefined });
     throw err;
-  }
+  });
+  // A client that leaves before the response cancels this handler's awaits: the request would
+  // never settle, its slot and reservation held until the object's alarm (the longest deadline
+  // + 30 s). Work kept by waitUntil outlives the client, so the walk goes on and settles.
+  c.executionCtx.waitUntil(run.then(ignore, ignore));
+  return run;
 }
+
+const ignore = () => undefined;
 
 /** What `proxy` settles before the pipeline runs: who asks, from where, and how the request is recorded. */
 interface RequestScope {
