@@ -230,7 +230,8 @@ export class Leases {
   private async extend(s: Subject, c: LeaseClient, t: Ticket): Promise<Extension> {
     const checked = { tokens: s.limits.tpm !== undefined, cost: t.worstCost > 0 && (s.limits.dayNano !== undefined || s.limits.monthNano !== undefined) };
     if (c.extendLocal(t, this.clock.now(), checked)) return { ok: true };
-    await c.syncing?.catch(() => undefined); // after any report already taken, so it cannot undo this
+    // After any report already taken, so it cannot undo this: charged with no call carrying reports under way.
+    while (c.syncing) await c.syncing.catch(() => undefined);
     charge(t);
     this.calls.awaited++;
     const d = await s.authority.extend(t.lease.id, s.limits, t.reserved, checked.cost ? t.worstCost : 0).catch(() => null);
@@ -249,13 +250,25 @@ export class Leases {
     if (c) await this.closeOut(s, c, true);
   }
 
-  /** Stop a client's leases admitting and send every report it holds. */
+  /**
+   * Stop a client's leases admitting and send every report it holds — as the subject's one
+   * call carrying reports (`syncing`), like any other: an extension waits for it, so this
+   * report, taken before that extension's charge, cannot land after it and undo it.
+   */
   private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean): Promise<void> {
-    await Promise.all([c.syncing?.catch(() => undefined), c.leasing?.catch(() => undefined)]);
+    await c.leasing?.catch(() => undefined);
+    while (c.syncing) await c.syncing.catch(() => undefined);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
     if (reports.length === 0) return;
     this.calls[awaited ? 'awaited' : 'background']++;
-    await s.authority.sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports }).catch(() => c.retry(reports));
+    const run: Promise<unknown> = s.authority
+      .sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports })
+      .catch(() => c.retry(reports))
+      .finally(() => {
+        if (c.syncing === run) c.syncing = null;
+      });
+    c.syncing = run;
+    await run;
   }
 }
 
