@@ -157,6 +157,10 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   }
   if (!result.ok) {
     defer(admission.settle({ unserved: true, abandoned: result.abandoned }));
+    // A refusal after admission (reserving another attempt) saw the key's window since: its
+    // `x-ratelimit-*` are the newest, and every error face (OpenAI's, Anthropic's) reads them here.
+    const seen = Object.entries(result.error.headers).filter(([name]) => name.startsWith('x-ratelimit-'));
+    if (seen.length > 0) c.set('rateLimitHeaders', { ...admission.headers, ...Object.fromEntries(seen) });
     throw result.error;
   }
 
