@@ -7,7 +7,7 @@
  */
 import { onIsolateReset } from '../isolate';
 import type { LeaseReport, SyncRequest, SyncResult } from './ledger';
-import { charge, endRequest, uncharge, type Ticket } from './held-lease';
+import { charge, endRequest, soundEnd, uncharge, type Ticket } from './held-lease';
 import { LeaseClient } from './lease-client';
 import { settledTokens, type Decision, type LimitSet, type Snapshot } from './window';
 
@@ -202,6 +202,7 @@ export class Leases {
     }
     this.tend(s, c, defer);
     const admitted = ticket;
+    let ended = false;
     return {
       ok: true,
       snapshot,
@@ -209,12 +210,16 @@ export class Leases {
       entry: admitted.lease.id,
       extend: () => this.extend(s, c, admitted),
       settle: (result) => {
-        const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
+        // Once: a second end would give its slot and reservation back twice.
+        if (ended) return;
+        ended = true;
+        const { usage, costUsd } = soundEnd(result.usage, result.costUsd);
+        const used = usage ? usage.prompt_tokens + usage.completion_tokens : undefined;
         const cost = settledTokens({ reserved: admitted.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
         // Cost by the same rule: abandoned attempts and a served answer without usage at their worst case.
-        const real = result.costUsd === null || result.costUsd === undefined ? undefined : Math.round(result.costUsd * 1e9);
+        const real = costUsd === undefined ? undefined : Math.round(costUsd * 1e9);
         const costNano = settledTokens({ reserved: admitted.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
-        endRequest(admitted, { usage: result.usage, cost, costNano });
+        endRequest(admitted, { usage, cost, costNano });
         c.budgetHold.gaveBack(admitted.chargedCost - costNano);
         this.tend(s, c, defer);
       },
