@@ -26,7 +26,7 @@ import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { CircuitBreaker } from '../src/forward/breaker.ts';
 import { planAttempts } from '../src/forward/plan.ts';
-import { buildTables, publishDue, walkHealth } from '../src/health/cycle.ts';
+import { buildTables, probeShifts, publishDue, walkHealth } from '../src/health/cycle.ts';
 import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import { distanceKm } from '../src/routing/geo.ts';
 import { LiveView } from '../src/routing/live.ts';
@@ -70,12 +70,14 @@ function routerStrategy(name: string, live: boolean): Strategy {
   const published: { at: number; tables: Map<string, RouteTable> }[] = [];
   let states: Record<string, NodeHealth> = {};
   let liveRates: Record<string, LiveStats> = {};
+  let probeMs: Record<string, number> = {};
   let lastPublish = -Infinity;
   let lastProbe = -Infinity;
   const publish = (t: number) => {
     const colos = Object.entries(stats).map(([colo, st]) => ({ colo, coords: { lat: COLOS[colo]![0], lon: COLOS[colo]![1] }, stats: st }));
     const built = buildTables(colos, NODES, states, config.routing, t);
     liveRates = built.live;
+    probeMs = built.probeMs;
     published.push({ at: t + PUBLISH_DELAY, tables: new Map(built.tables.map((table) => [table.colo, table])) });
     lastPublish = t;
   };
@@ -95,8 +97,9 @@ function routerStrategy(name: string, live: boolean): Strategy {
         lastProbe = t;
         const probes = new Map(NODES.map((n) => [n.id, dead(n.id, t) ? { ok: false, latencyMs: 5, error: 'refused' } : { ok: true, latencyMs: W.processing(n, t) }]));
         const walked = walkHealth(NODES, states, probes, liveRates, config.health, t);
+        const shifts = probeShifts(states, walked.states, probeMs);
         states = walked.states;
-        if (publishDue(walked.transitions.length, lastPublish, t)) publish(t);
+        if (publishDue(walked.transitions.length + shifts, lastPublish, t)) publish(t);
       }
     },
     order(colo, t, json) {
@@ -106,7 +109,7 @@ function routerStrategy(name: string, live: boolean): Strategy {
       let probed: string | undefined;
       if (lens?.explore) {
         const explore = lens.explore;
-        lens.explore = (id, tableMs, leaderMs) => (explore(id, tableMs, leaderMs) ? ((probed = id), true) : false);
+        lens.explore = (id, tableMs, leaderMs, probe) => (explore(id, tableMs, leaderMs, probe) ? ((probed = id), true) : false);
       }
       const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: lens } : {}) });
       const attempts = plan.attempts.filter((a) => !a.repeat);
