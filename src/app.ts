@@ -19,7 +19,7 @@ import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { requestId } from './http/request-id';
-import { modelAllowed, modelList, resolveModel } from './openai/models';
+import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
 import { parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
@@ -218,8 +218,17 @@ app.all(
   '/v1/models',
   only('GET', async (c) => {
     const config = loadConfig(c.env);
-    await authenticate(c.req.raw, c.env.ROUTER_KV);
-    return c.json(modelList(config));
+    const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
+    return c.json(modelList(config, key.models));
+  }),
+);
+// Model ids may hold '/' (`meta-llama/…`): the rest of the path is the id, as the SDKs encode it.
+app.all(
+  '/v1/models/:id{.+}',
+  only('GET', async (c) => {
+    const config = loadConfig(c.env);
+    const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
+    return c.json(modelInfo(config, c.req.param('id') ?? '', key.models));
   }),
 );
 

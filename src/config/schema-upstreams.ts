@@ -26,8 +26,20 @@ const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().mi
  * Anthropic's rate), `output` (completion); and for
  * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
  * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
- * (flat, any endpoint). Token rates come as a pair or not at all.
+ * (flat, any endpoint). Token rates come as a pair or not at all. `longContext`: the token
+ * rates of a request whose prompt (every input token, cache reads and writes included) is
+ * past `above` — Claude Sonnet's 1M context and Gemini 2.5 Pro bill the whole request at
+ * higher rates past 200k; a rate it leaves out is the base one.
  */
+const LongContextSchema = z.strictObject({
+  above: z.number().int().positive(),
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cachedInput: z.number().nonnegative().optional(),
+  cacheWrite: z.number().nonnegative().optional(),
+  cacheWrite1h: z.number().nonnegative().optional(),
+});
+
 export const PriceSchema = z
   .strictObject({
     input: z.number().nonnegative().optional(),
@@ -35,13 +47,18 @@ export const PriceSchema = z
     cacheWrite: z.number().nonnegative().optional(),
     cacheWrite1h: z.number().nonnegative().optional(),
     output: z.number().nonnegative().optional(),
+    /** USD per 1M audio prompt / completion tokens (gpt-4o-audio, gpt-4o-transcribe); default `input` / `output`. */
+    audioInput: z.number().nonnegative().optional(),
+    audioOutput: z.number().nonnegative().optional(),
     perImage: PerImageSchema.optional(),
     perMillionChars: z.number().nonnegative().optional(),
     perMinute: z.number().nonnegative().optional(),
     perRequest: z.number().nonnegative().optional(),
+    longContext: LongContextSchema.optional(),
   })
   .superRefine((p, ctx) => {
-    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined) && p.input === undefined)) {
+    if (p.longContext && p.input === undefined) ctx.addIssue({ code: 'custom', path: ['longContext'], message: 'longContext rates need the base input and output rates' });
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined || p.audioInput !== undefined || p.audioOutput !== undefined) && p.input === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
     }
     if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });

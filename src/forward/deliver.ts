@@ -25,6 +25,13 @@ function responseHeaders(upstream: Response, own: Record<string, string>): Recor
   return Object.assign(headers, own);
 }
 
+/** An image stream is complete after one `….completed` event per image asked for (`relay.ts`). */
+function imageStream(request: ParsedRequest): { imageCompletions?: number } {
+  if (request.endpoint !== 'images') return {};
+  const n = request.body.n;
+  return { imageCompletions: typeof n === 'number' && n > 0 ? n : 1 };
+}
+
 /**
  * The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read.
  * Responses answers have their response ids tagged with the node (`response-ids.ts`).
@@ -53,7 +60,7 @@ export function deliver(
     const { body, summary } =
       format === 'bytes'
         ? relayBytes(sent.stream.reader, sent.stream.first, relay)
-        : relaySse(sent.stream.reader, sent.stream.first, { ...relay, format, ...(rewrite ? { rewrite } : {}) });
+        : relaySse(sent.stream.reader, sent.stream.first, { ...relay, format, ...(rewrite ? { rewrite } : {}), ...imageStream(request) });
     return { response: new Response(body, { status: upstream.status, headers }), usage: summary.then((s) => s.usage) };
   }
   let body = sent.body ?? new Uint8Array();

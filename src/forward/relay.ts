@@ -14,7 +14,7 @@
  * pass, structurally (`sse-event.ts`); a chat usage chunk the caller did not ask for is dropped.
  */
 import { concatBytes } from '../http/concat-bytes';
-import { readEvent, type SseFormat } from './sse-event';
+import { imageCompleted, readEvent, type SseFormat } from './sse-event';
 import { chatEventMayMatter, wholeEvents } from './sse-bytes';
 import { SseSplitter } from './sse-split';
 import type { ChunkReader } from './upstream';
@@ -43,6 +43,12 @@ export interface SseOptions extends RelayOptions {
   stripUsage: boolean;
   /** Rewrites each event's text (e.g. tagging response ids); identity when absent. */
   rewrite?: (event: string) => string;
+  /**
+   * Image streams: the images asked for (`n`). OpenAI's image streams end after each image's
+   * `image_generation.completed` event with no `[DONE]`: the stream is complete once this
+   * many arrived (or at a `[DONE]`, which other servers send).
+   */
+  imageCompletions?: number;
 }
 
 export interface StreamFault {
@@ -166,12 +172,14 @@ export function relaySse(
   let ended = false;
   let events = 0;
   let seen: Usage | undefined;
+  let images = 0;
 
   /** Notes the end marker and usage; the event to send (rewritten), or null to drop it. */
   function keep(event: string): string | null {
     events++;
     const reading = readEvent(event, options.format);
     if (reading.terminal) ended = true;
+    if (options.imageCompletions !== undefined && imageCompleted(event) && ++images >= options.imageCompletions) ended = true;
     if (reading.usage) seen = reading.usage;
     if (options.stripUsage && reading.usageOnly) return null;
     return options.rewrite ? options.rewrite(event) : event;
@@ -179,7 +187,7 @@ export function relaySse(
 
   // The byte fast path (`sse-bytes.ts`): chat streams whose events are not rewritten, while
   // nothing is pending in the exact path (its last read ended on a separator).
-  const fast = options.format === 'chat' && !options.rewrite;
+  const fast = options.format === 'chat' && !options.rewrite && options.imageCompletions === undefined;
   let clean = true;
   const ends: number[] = [];
 

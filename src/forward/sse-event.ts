@@ -5,6 +5,8 @@
  *    top-level `usage` member (the `choices: []` chunk of `stream_options.include_usage`).
  *  - Responses: an event whose top-level `type` is `response.completed`, `.incomplete` or
  *    `.failed` ends it, and its `response.usage` is the usage.
+ *  - images (`image_generation.*`, `image_edit.*`): OpenAI ends the stream after the last
+ *    `….completed` event, with no `[DONE]` (`imageCompleted`; the relay counts them).
  * Caller text echoed inside an event (`metadata`, model output) sits in strings or nested
  * objects and never counts: `metadata: {"type": "response.completed"}` in
  * `response.created` does not end a stream, `metadata: {"usage": …}` is not usage.
@@ -69,4 +71,18 @@ export function readEvent(event: string, format: SseFormat): EventReading {
   const response = members.get('response');
   const usage = response ? usageOfReported(topLevelValue(bytes, 'usage', response.start, response.end)) : undefined;
   return { terminal: true, usageOnly: false, ...(usage ? { usage } : {}) };
+}
+
+/** Image streams' finished-image events, by their top-level `type`. */
+const IMAGE_COMPLETED_TYPES = new Set(['image_generation.completed', 'image_edit.completed']);
+
+/**
+ * Whether an image stream's event delivers a finished image (`image_generation.completed`,
+ * `image_edit.completed`), read structurally: the name in a revised prompt is not the type.
+ */
+export function imageCompleted(event: string): boolean {
+  if (!event.includes('_generation.completed"') && !event.includes('image_edit.completed"')) return false;
+  const bytes = encoder.encode(dataOf(event));
+  const type = spanValue(bytes, topLevelMembers(bytes, ['type']).get('type'));
+  return typeof type === 'string' && IMAGE_COMPLETED_TYPES.has(type);
 }

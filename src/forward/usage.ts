@@ -17,17 +17,38 @@ export interface Usage {
   cache_write_tokens?: number;
   /** Of those, the writes with a one-hour TTL (Anthropic; priced at `cacheWrite1h`). */
   cache_write_1h_tokens?: number;
+  /** Prompt tokens that were audio (chat `input_audio`, gpt-4o-transcribe's upload; priced at `audioInput`). */
+  audio_prompt_tokens?: number;
+  /** Completion tokens that were audio (chat `modalities: ["audio"]`; priced at `audioOutput`). */
+  audio_completion_tokens?: number;
+  /** Seconds of audio a transcription was billed for (whisper's `usage: {type: "duration", seconds}`; priced at `perMinute`). */
+  audio_seconds?: number;
 }
+
+/** The `…_details` objects usage carries; `audio_tokens` in them is the audio share. */
+type Details = { cached_tokens?: unknown; audio_tokens?: unknown } | null;
 
 interface ReportedUsage {
   prompt_tokens?: unknown;
   completion_tokens?: unknown;
-  prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  prompt_tokens_details?: Details;
+  completion_tokens_details?: Details;
   total_tokens?: unknown;
   /** Responses API (and gpt-image-1) names. */
   input_tokens?: unknown;
   output_tokens?: unknown;
-  input_tokens_details?: { cached_tokens?: unknown } | null;
+  input_tokens_details?: Details;
+  output_tokens_details?: Details;
+  /** gpt-4o-transcribe's spelling. */
+  input_token_details?: Details;
+  /** whisper-1: `{type: "duration", seconds}`, no tokens. */
+  type?: unknown;
+  seconds?: unknown;
+}
+
+/** A share of `total` a details object reports (`cached_tokens`, `audio_tokens`), when positive; at most `total`. */
+function share(value: unknown, total: number): number | undefined {
+  return typeof value === 'number' && value > 0 ? Math.min(value, total) : undefined;
 }
 
 /**
@@ -45,12 +66,25 @@ export function usageOf(value: unknown): Usage | undefined {
   const holder = value as { usage?: ReportedUsage; response?: { usage?: ReportedUsage } } | null;
   const u = holder?.usage ?? holder?.response?.usage;
   if (!u) return undefined;
+  // A transcription billed by duration: no tokens, its seconds (what `perMinute` prices).
+  if (u.type === 'duration') return typeof u.seconds === 'number' && u.seconds >= 0 ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, audio_seconds: u.seconds } : undefined;
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const reported = u.completion_tokens ?? u.output_tokens ?? 0;
   if (typeof prompt !== 'number' || typeof reported !== 'number') return undefined;
   const completion = typeof u.total_tokens === 'number' && u.total_tokens - prompt > reported ? u.total_tokens - prompt : reported;
-  const cached = (u.prompt_tokens_details ?? u.input_tokens_details)?.cached_tokens;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(typeof cached === 'number' && cached > 0 ? { cached_tokens: cached } : {}) };
+  const inputDetails = u.prompt_tokens_details ?? u.input_tokens_details ?? u.input_token_details;
+  const cached = inputDetails?.cached_tokens;
+  // Audio is billed at its own rates (gpt-4o-audio: 8× text output, 16× text input): its share is kept apart.
+  const audioIn = share(inputDetails?.audio_tokens, prompt);
+  const audioOut = share((u.completion_tokens_details ?? u.output_tokens_details)?.audio_tokens, completion);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    ...(typeof cached === 'number' && cached > 0 ? { cached_tokens: cached } : {}),
+    ...(audioIn !== undefined ? { audio_prompt_tokens: audioIn } : {}),
+    ...(audioOut !== undefined ? { audio_completion_tokens: audioOut } : {}),
+  };
 }
 
 /**

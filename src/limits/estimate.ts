@@ -35,7 +35,8 @@
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
- *   `file_search`, …: any tool not `function`/`custom`; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
+ *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
+ *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
@@ -199,10 +200,24 @@ export function promptCount(prompt: unknown): number {
  */
 const PLAIN_TOOLS = new Set(['function', 'custom', 'undefined']);
 
+/**
+ * Anthropic's client tools defined by their type (`bash_20250124`, `text_editor_20250728`,
+ * `computer_20250124`, …): the caller runs them and sends their results back in the body, so
+ * they add no input of their own — but Anthropic renders their definition from the type, not
+ * from the body, and bills it: 245 tokens for bash, 700 for the text editor, 735 for computer
+ * use plus 466–499 of system prompt (Anthropic's tool-use pricing table). Each reserves
+ * `CLIENT_TOOL_TOKENS`, above the dearest, instead of the whole context window a hosted tool
+ * holds. Other typed tools (server tools, unknown families) stay hosted.
+ */
+const CLIENT_TOOL = /^(bash|text_editor|computer)_\d{8}$/;
+export const CLIENT_TOOL_TOKENS = 2_000;
+
+const toolType = (t: unknown) => String((t as { type?: unknown } | null)?.type);
+
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
   const tools = Array.isArray(body.tools) ? body.tools : [];
-  const hosted = tools.some((t) => !PLAIN_TOOLS.has(String((t as { type?: unknown } | null)?.type)));
+  const hosted = tools.some((t) => !PLAIN_TOOLS.has(toolType(t)) && !CLIENT_TOOL.test(toolType(t)));
   const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
@@ -229,6 +244,7 @@ export interface PromptEstimate {
 export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer, rules: ImageRule[] = [DEFAULT_IMAGE_RULE], text: PromptRule = 'bound'): PromptEstimate {
   const walk: Walk = { sizeOf, rules: rules.length > 0 ? rules : [DEFAULT_IMAGE_RULE], unbounded: false, text };
   let sum = jsonTokens(body.tools, text) + jsonTokens(body.functions, text) + jsonTokens(body.response_format, text);
+  if (Array.isArray(body.tools)) for (const t of body.tools) if (CLIENT_TOOL.test(toolType(t))) sum += CLIENT_TOOL_TOKENS;
   if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
   if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);

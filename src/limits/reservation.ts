@@ -32,7 +32,7 @@ import { RouterError } from '../errors/router-error';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { cacheWrite1hRate, priceFor, unitCostUsd, type RequestUnits } from '../usage/cost';
+import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, promptCount, responsesPrompt } from './estimate';
 import { imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
@@ -156,7 +156,8 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
     case 'images':
       return { images: { n: count(body.n), size: str(body.size), quality: str(body.quality) } };
     case 'speech':
-      return { characters: [...String(body.input)].length };
+      // gpt-4o-mini-tts reads `instructions` as input too, billed beside the text it speaks.
+      return { characters: [...String(body.input)].length + (typeof body.instructions === 'string' ? [...body.instructions].length : 0) };
     case 'transcriptions':
     case 'translations': {
       const file = request.kind === 'multipart' ? request.form.get('file') : null;
@@ -184,7 +185,8 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
  * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
  * per container, image generation per image) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
- * fetch, MCP, computer use and client tools bill tokens only.
+ * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
+ * "priority"`, billed above the standard rates the configuration holds (flex bills below).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   messages: /^(web_search|code_execution)_/,
@@ -193,6 +195,8 @@ const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
 
 function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
+  // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
+  if (request.body.service_tier === 'priority') return 'service_tier';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
   const pattern = PER_USE_TOOL[request.endpoint];
@@ -206,9 +210,24 @@ function billedPerUse(model: string, tool: string): RouterError {
     403,
     tool === 'prompt'
       ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
-      : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' ? tool : 'tools' },
+      : tool === 'service_tier'
+        ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
+        : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' ? tool : 'tools' },
   );
+}
+
+/**
+ * `prompt` input tokens at the dearest prompt rate and `output` at the dearest output rate, in
+ * USD. Audio rates count whether or not the body asks for audio: a model priced for audio may
+ * hear or speak it (`modalities`, `input_audio`, a stored audio answer), and gpt-4o-audio's
+ * spoken tokens bill 8× its text output.
+ */
+function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boolean): number {
+  // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
+  const hour = claude ? cacheWrite1hRate(price) : 0;
+  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0);
+  return (prompt * input + output * Math.max(price.output ?? 0, price.audioOutput ?? 0)) / 1e6;
 }
 
 /**
@@ -230,9 +249,9 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
       if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
-        // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
-        const hour = CLAUDE_PROVIDERS.has(node.provider) ? cacheWrite1hRate(price) : 0;
-        usd = (prompt * Math.max(price.input, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour) + output * price.output) / 1e6;
+        // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.
+        const claude = CLAUDE_PROVIDERS.has(node.provider);
+        usd = Math.max(tokenWorstUsd(price, prompt, output, claude), tokenWorstUsd(ratesFor(price, prompt), prompt, output, claude));
       }
       worst = Math.max(worst, (usd ?? 0) + (price.perRequest ?? 0));
     }

@@ -32,13 +32,23 @@ export function resolveModel(config: LoadedConfig, requested: string, allowed?: 
   return model;
 }
 
-/** OpenAI's list shape: served models and aliases, each owned by the router. */
-export function modelList(config: LoadedConfig) {
-  const data = [...config.modelNames.keys()].sort().map((id) => ({
-    id,
-    object: 'model' as const,
-    created: 0,
-    owned_by: 'llm-edge-router',
-  }));
-  return { object: 'list' as const, data };
+/** One model in OpenAI's shape, owned by the router. */
+const modelObject = (id: string) => ({ id, object: 'model' as const, created: 0, owned_by: 'llm-edge-router' });
+
+/**
+ * OpenAI's list shape: the served models and aliases the key may use (a restricted key is
+ * not shown the rest, as OpenAI lists a project only what it can call).
+ */
+export function modelList(config: LoadedConfig, allowed?: string[]) {
+  const names = [...config.modelNames].filter(([, model]) => modelAllowed(config, allowed, model)).map(([name]) => name);
+  return { object: 'list' as const, data: names.sort().map(modelObject) };
+}
+
+/** `GET /v1/models/{id}` (the SDKs' `models.retrieve`): the model, or OpenAI's 404 `model_not_found` for one not served or not the key's. */
+export function modelInfo(config: LoadedConfig, id: string, allowed?: string[]) {
+  const model = config.modelNames.get(id);
+  if (!model || !modelAllowed(config, allowed, model)) {
+    throw new RouterError(404, `The model '${id.slice(0, 300)}' does not exist or you do not have access to it.`, { code: 'model_not_found', param: 'model' });
+  }
+  return modelObject(id);
 }

@@ -4,7 +4,9 @@
  * JSON bodies are checked for nesting depth (`MAX_JSON_DEPTH`) and duplicate keys and located
  * for splicing; multipart forms (audio uploads) are read for their `model` and `stream`
  * fields (each field once) and resent as the router read them (written anew, once). Counts
- * that multiply what an upstream bills (`n`, `best_of`) are held to OpenAI's ranges.
+ * that multiply what an upstream bills (`n`, `best_of`, `partial_images`) are held to OpenAI's ranges,
+ * and flags the router acts on are typed (`background`, `stream`): a lax upstream (pydantic)
+ * reads `"true"` or `1` as true, so an untyped one would mean one thing here and another there.
  */
 import * as z from 'zod';
 import { formatIssues } from '../config/load';
@@ -12,6 +14,7 @@ import { RouterError } from '../errors/router-error';
 import { foldName, scanObject, type ScannedObject } from '../http/json-members';
 import { chatShapeHolds, MAX_BEST_OF, MAX_CHOICES } from './chat-shape';
 import { ENDPOINTS, type Endpoint } from './endpoints';
+import { checkNestedSpelling } from './nested-spelling';
 
 const Model = z.string().min(1);
 /** Output caps: at least 1 (OpenAI's minimum; a node may read 0 as "no cap"). Legacy completions allow 0 (prompt scoring with `echo`). */
@@ -76,6 +79,8 @@ const ResponsesRequestSchema = z.looseObject({
   n: Choices,
   previous_response_id: z.string().min(1).nullish(),
   store: z.boolean().nullish(),
+  /** Typed: a lax node (pydantic) runs `"true"` or `1` in the background, which the router must refuse as `true` (`response-state.ts`). */
+  background: z.boolean().nullish(),
 });
 
 /**
@@ -96,7 +101,16 @@ const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.Zo
   embeddings: EmbeddingsRequestSchema,
   responses: ResponsesRequestSchema,
   moderations: z.looseObject({ model: Model, input: z.union([z.string(), z.array(z.unknown())]) }),
-  images: z.looseObject({ model: Model, prompt: z.string().min(1), n: z.number().int().min(1).max(10).nullish(), size: z.string().nullish(), quality: z.string().nullish() }),
+  images: z.looseObject({
+    model: Model,
+    prompt: z.string().min(1),
+    n: z.number().int().min(1).max(10).nullish(),
+    size: z.string().nullish(),
+    quality: z.string().nullish(),
+    stream: Stream,
+    /** Reserved per image (`limits/image-output.ts`): OpenAI's 0–3, an integer (a lax node reads `"3"` as 3). */
+    partial_images: z.number().int().min(0).max(3).nullish(),
+  }),
   speech: z.looseObject({ model: Model, input: z.string().min(1), voice: z.unknown() }),
   messages: MessagesRequestSchema,
 };
@@ -128,6 +142,8 @@ const ROUTER_FIELDS = new Set([
   ...['model', 'messages', 'input', 'prompt', 'instructions', 'suffix', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens'],
   ...['max_output_tokens', 'n', 'best_of', 'echo', 'tools', 'functions', 'response_format', 'text', 'prediction', 'web_search_options'],
   ...['previous_response_id', 'store', 'background', 'conversation', 'size', 'quality', 'partial_images', 'voice'],
+  // Budgets refuse `service_tier: "priority"`; Messages' `system` and `mcp_servers` are reserved for.
+  ...['service_tier', 'system', 'mcp_servers'],
 ]);
 
 /**
@@ -191,6 +207,7 @@ function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
 export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   const { json, scanned } = parseJsonObject(bytes);
   checkSpelling(scanned);
+  checkNestedSpelling(json);
   const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];
   const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
   return { kind: 'json', endpoint, raw: bytes, scanned, body, stream };

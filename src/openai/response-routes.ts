@@ -59,10 +59,13 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   const upstream = sent.response!;
   const text = new TextDecoder().decode(sent.body);
   // The answer's own id goes back exactly as the caller sent it (same context bound); an
-  // event stream (`GET …?stream=true`) is tagged event by event.
+  // event stream (`GET …?stream=true`) is tagged event by event, its events ending in a blank
+  // line after `\n` or `\r\n` as the relay reads them (`forward/sse-split.ts`): split on `\n\n`
+  // alone, a CRLF stream (sse-starlette's default) was one unparsable piece and went out with
+  // the node's bare ids.
   const tag = responseIdTagger({ ...owner, signer, previous: { id: owner.id, tagged } });
   const events = upstream.headers.get('content-type')?.includes('text/event-stream');
-  const body = !upstream.ok ? text : events ? text.split(/(?<=\n\n)/).map(tag).join('') : tag(text);
+  const body = !upstream.ok ? text : events ? text.split(/(?<=\r?\n\r?\n)/).map(tag).join('') : tag(text);
   return new Response(body, {
     status: upstream.status,
     headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },

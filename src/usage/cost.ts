@@ -4,9 +4,11 @@
  *
  * - endpoints charged per request (images, speech, transcriptions) at their unit price when
  *   the price names one — `perImage` × images, `perMillionChars` × characters of speech,
- *   `perMinute` × minutes of audio (the bound the upload's size gives: the router does not
- *   decode audio) — whatever token usage the upstream reports;
- * - otherwise from the reported usage at the token rates;
+ *   `perMinute` × minutes of audio (the seconds the answer says it billed, whisper's
+ *   `usage: {type: "duration", seconds}`; else the bound the upload's size gives: the router
+ *   does not decode audio) — whatever token usage the upstream reports;
+ * - otherwise from the reported usage at the token rates (audio tokens — `prompt_tokens_details`
+ *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, default the text rates);
  * - plus `perRequest`, if set, on every request the model answers.
  *
  * Nothing priced, or (token pricing) no usage reported: `null` — a cost is never guessed.
@@ -63,18 +65,45 @@ export function cacheWrite1hRate(price: Price): number {
   return price.cacheWrite1h ?? Math.max(2 * (price.input ?? 0), price.cacheWrite ?? 0);
 }
 
+/**
+ * The token rates for a prompt of `promptTokens` (every input token, cache reads and writes
+ * included): past `longContext.above`, the long-context rates (each it leaves out, the base one).
+ */
+export function ratesFor(price: Price, promptTokens: number): Price {
+  const long = price.longContext;
+  if (!long || promptTokens <= long.above) return price;
+  // A cache rate the long-context rates leave out moves with the input rate (Anthropic and Google double them all).
+  const scale = price.input ? long.input / price.input : 1;
+  const scaled = (own: number | undefined, base: number | undefined) => own ?? (base === undefined ? undefined : base * scale);
+  return {
+    ...price,
+    input: long.input,
+    output: long.output,
+    cachedInput: scaled(long.cachedInput, price.cachedInput),
+    cacheWrite: scaled(long.cacheWrite, price.cacheWrite),
+    cacheWrite1h: scaled(long.cacheWrite1h, price.cacheWrite1h),
+  };
+}
+
 /** Reported usage at the token rates; undefined without usage or token rates. */
-function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefined {
-  if (!usage || price.input === undefined || price.output === undefined) return undefined;
+function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined {
+  if (!usage || base.input === undefined || base.output === undefined) return undefined;
+  const price = ratesFor(base, usage.prompt_tokens);
+  const input = price.input ?? base.input;
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
   const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
   const writtenHour = Math.min(usage.cache_write_1h_tokens ?? 0, written);
+  // Audio tokens at the audio rates (of the uncached prompt; the completion's share as reported).
+  const audioIn = Math.min(usage.audio_prompt_tokens ?? 0, usage.prompt_tokens - cached - written);
+  const audioOut = Math.min(usage.audio_completion_tokens ?? 0, usage.completion_tokens);
   return (
-    ((usage.prompt_tokens - cached - written) * price.input +
-      cached * (price.cachedInput ?? price.input) +
-      (written - writtenHour) * (price.cacheWrite ?? price.input) +
+    ((usage.prompt_tokens - cached - written - audioIn) * input +
+      audioIn * (price.audioInput ?? input) +
+      cached * (price.cachedInput ?? input) +
+      (written - writtenHour) * (price.cacheWrite ?? input) +
       writtenHour * cacheWrite1hRate(price) +
-      usage.completion_tokens * price.output) /
+      (usage.completion_tokens - audioOut) * (price.output ?? base.output) +
+      audioOut * (price.audioOutput ?? price.output ?? base.output)) /
     1e6
   );
 }
@@ -82,7 +111,10 @@ function tokenCostUsd(price: Price, usage: Usage | undefined): number | undefine
 export function costOf(config: RouterConfig, model: string, nodeId: string, usage: Usage | undefined, units?: RequestUnits): number | null {
   const price = priceFor(config, model, nodeId);
   if (!price) return null;
-  let variable = unitCostUsd(price, units) ?? tokenCostUsd(price, usage);
+  // A transcription billed for the seconds it reports: those, not the minutes its upload's size allows.
+  const seconds = usage?.audio_seconds;
+  const counted = seconds !== undefined && units?.audioMinutes !== undefined ? { ...units, audioMinutes: seconds / 60 } : units;
+  let variable = unitCostUsd(price, counted) ?? tokenCostUsd(price, seconds === undefined ? usage : undefined);
   if (variable === undefined) {
     // Token-priced without usage: unknown (the budget holds it at its worst case). Only a flat price: that.
     if (price.input !== undefined || price.perRequest === undefined) return null;

@@ -10,7 +10,7 @@
  */
 import type http from 'node:http';
 import { completionTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
-import { messagesInputTokens } from './tokens.ts';
+import { CLIENT_TOOLS, messagesInputTokens } from './tokens.ts';
 
 type Json = Record<string, unknown>;
 
@@ -40,7 +40,7 @@ function blocksOf(m: Json): Json[] {
 }
 
 /** The first rule the body breaks, as Anthropic would word it; null if valid. */
-export function validateMessages(body: Json): string | null {
+export function validateMessages(body: Json, betas: string[] = []): string | null {
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
   if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) return 'max_tokens: Field required';
   if (body.temperature !== undefined && (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 1)) return 'temperature: must be between 0 and 1';
@@ -50,7 +50,15 @@ export function validateMessages(body: Json): string | null {
   if (body.stop_sequences !== undefined && (!Array.isArray(body.stop_sequences) || body.stop_sequences.some((s) => typeof s !== 'string'))) return 'stop_sequences: Input should be a list of strings';
   if (body.tools !== undefined) {
     if (!Array.isArray(body.tools)) return 'tools: Input should be a valid list';
-    for (const [i, t] of (body.tools as Json[]).entries()) if (typeof t?.name !== 'string' || typeof t.input_schema !== 'object') return `tools.${i}: name and input_schema are required`;
+    for (const [i, t] of (body.tools as Json[]).entries()) {
+      const typed = t?.type === undefined || t.type === 'custom' ? undefined : CLIENT_TOOLS[String(t.type)];
+      if (typed) {
+        if (t.name !== typed.name) return `tools.${i}.name: Input should be '${typed.name}'`;
+        if (typed.name === 'computer' && (!Number.isInteger(t.display_width_px) || !Number.isInteger(t.display_height_px))) return `tools.${i}: display_width_px and display_height_px are required`;
+        if (typed.beta && !betas.includes(typed.beta)) return `tools.${i}.type: '${String(t.type)}' requires the anthropic-beta header '${typed.beta}'`;
+      } else if (t?.type !== undefined && t.type !== 'custom') return `tools.${i}.type: Input tag '${String(t.type)}' found using 'type' does not match any of the expected tags`;
+      else if (typeof t?.name !== 'string' || typeof t.input_schema !== 'object') return `tools.${i}: name and input_schema are required`;
+    }
   }
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
@@ -112,7 +120,7 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
     return sendJson(res, 200, { data: [{ type: 'model', id: 'claude-sim', display_name: 'Claude (simulated)', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'claude-sim', last_id: 'claude-sim' });
   }
   if (req.method !== 'POST' || path !== '/v1/messages') return anthropicError(res, 404, `Not found: ${req.method} ${path}`);
-  const invalid = validateMessages(body);
+  const invalid = validateMessages(body, String(req.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim()));
   if (invalid) return anthropicError(res, 400, invalid);
 
   const usage = {

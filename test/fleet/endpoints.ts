@@ -79,7 +79,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
   // background: answered at once, still queued (no usage yet); the stored response completes.
-  if (body.background === true && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
+  if (laxTrue(body.background) && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
   if (body.stream !== true) {
     // A JSON answer arrives whole, once written (as chat's).
     if (k.msPerToken > 0) return void sleep(output * k.msPerToken).then(() => sendJson(res, 200, done));
@@ -115,7 +115,8 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
   if (!stored) return invalid(res, 404, `No response found with id '${id}'.`, null, null);
   if (req.method === 'GET' && !action && /[?&]stream=true(&|$)/.test(req.url ?? '')) {
     // A stored response's events again (as for a background response): its first and last.
-    const event = (type: string, n: number, response: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n, response })}\n\n`;
+    const eol = node.knobs.crlf ? '\r\n' : '\n';
+    const event = (type: string, n: number, response: Body) => `event: ${type}${eol}data: ${JSON.stringify({ type, sequence_number: n, response })}${eol}${eol}`;
     const events = [event('response.created', 0, { ...stored.response, status: 'in_progress', output: [], usage: null }), event('response.completed', 1, stored.response)];
     return writeEvents(node, res, events, new Set());
   }
@@ -172,6 +173,12 @@ function completions(node: SimNode, res: http.ServerResponse, body: Body) {
 }
 
 /** Output tokens of one generated image, gpt-image-1's figures for 1024×1024 by quality. */
+/**
+ * A boolean as pydantic's lax mode reads it (vLLM's and other Python servers' request models):
+ * `"true"`, `"yes"`, `"on"`, `1`, … are true.
+ */
+export const laxTrue = (v: unknown) => v === true || v === 1 || (typeof v === 'string' && ['1', 'true', 't', 'yes', 'y', 'on'].includes(v.toLowerCase()));
+
 const IMAGE_OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160 };
 
 /** Image generation: `n` images (default 1); gpt-image models report usage in tokens, others (dall-e) none. */
@@ -181,6 +188,13 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
   const output = n * (IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!);
   const data = Array.from({ length: n }, () => ({ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }));
   const usage = { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output };
+  if (body.stream === true) {
+    // As OpenAI's image streams: typed events, `partial_images` previews, then the image with the usage — and no `[DONE]`.
+    const partials = typeof body.partial_images === 'number' ? body.partial_images : 0;
+    const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, b64_json: 'iVBORw0KGgo=', ...data })}\n\n`;
+    const events = [...Array.from({ length: partials }, (_, i) => event('image_generation.partial_image', { partial_image_index: i })), event('image_generation.completed', { usage })];
+    return void writeEvents(node, res, events, new Set(events.map((_, i) => i)));
+  }
   sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) });
 }
 
@@ -206,7 +220,10 @@ async function transcription(node: SimNode, req: http.IncomingMessage, res: http
   const file = form.get('file');
   if (!(file instanceof File)) return invalid(res, 400, "'file' is required", 'file', null);
   const verb = translate ? 'translated' : 'transcribed';
-  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}` });
+  // Knob `audioSeconds`: the duration whisper bills, reported as `usage` (absent: no usage, as older answers).
+  const seconds = (node.knobs as { audioSeconds?: number }).audioSeconds;
+  const usage = seconds === undefined ? {} : { usage: { type: 'duration', seconds } };
+  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}`, ...usage });
 }
 
 /** Handles the endpoints of this module; false when the path is not one of them. */

@@ -23,7 +23,7 @@ import { azureGate } from './azure.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
 import { writeEndlessEvent, writeErrorFirst } from './stream-faults.ts';
-import { bpeTokens, chatPromptTokens } from './tokens.ts';
+import { bpeTokens, chatPromptTokens, chatUsage } from './tokens.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
 import { chatTemplateTokens, completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
@@ -131,7 +131,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       model: body.model,
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
       ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
-      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+      usage: chatUsage(body, promptTokens, completion),
     }, {}, k.gzip);
   }
   if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
@@ -171,7 +171,7 @@ async function streamChat(
   send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
-    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: { prompt_tokens: meta.promptTokens, completion_tokens: completion, total_tokens: meta.promptTokens + completion } });
+    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion) });
   }
   res.end('data: [DONE]\n\n');
 }

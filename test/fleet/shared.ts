@@ -92,6 +92,8 @@ export interface Knobs {
    */
   templateTokens: number;
   toolTemplateTokens: number;
+  /** Responses event streams retrieved again (`GET …?stream=true`): lines end in CRLF, as sse-starlette writes them. */
+  crlf: boolean;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -119,6 +121,7 @@ export const DEFAULT_KNOBS: Knobs = {
   specialTokens: 0,
   templateTokens: 0,
   toolTemplateTokens: 0,
+  crlf: false,
 };
 
 export interface RecordedRequest {

@@ -151,6 +151,28 @@ export function completionPrompts(prompt: unknown): unknown[] {
 const ANTHROPIC_MESSAGE = 3;
 /** Anthropic's tool-use system prompt (Claude Sonnet 4): with `tool_choice` auto/none, and any/tool. */
 const TOOL_USE_PROMPT = 346;
+
+/**
+ * Anthropic's client tools defined by type: the name each must carry, the beta it needs, and
+ * what Anthropic bills for its definition (rendered from the type, not the body's JSON):
+ * bash 245, text editor 700, computer use 735 plus 499 of system prompt (Anthropic's tool-use
+ * pricing table; the most of its 466–499 range).
+ */
+export const CLIENT_TOOLS: Record<string, { name: string; tokens: number; beta?: string }> = {
+  bash_20241022: { name: 'bash', tokens: 245, beta: 'computer-use-2024-10-22' },
+  bash_20250124: { name: 'bash', tokens: 245 },
+  text_editor_20241022: { name: 'str_replace_editor', tokens: 700, beta: 'computer-use-2024-10-22' },
+  text_editor_20250124: { name: 'str_replace_editor', tokens: 700 },
+  text_editor_20250429: { name: 'str_replace_based_edit_tool', tokens: 700 },
+  text_editor_20250728: { name: 'str_replace_based_edit_tool', tokens: 700 },
+  computer_20241022: { name: 'computer', tokens: 735 + 499, beta: 'computer-use-2024-10-22' },
+  computer_20250124: { name: 'computer', tokens: 735 + 499, beta: 'computer-use-2025-01-24' },
+};
+
+/** What a tools array bills as text: custom tools their JSON, client tools their definition. */
+function toolsText(tools: unknown[]): number {
+  return tools.reduce<number>((sum, t) => sum + (CLIENT_TOOLS[String((t as Json | null)?.type)]?.tokens ?? jsonText(t)), 0);
+}
 const TOOL_USE_PROMPT_FORCED = 313;
 
 /**
@@ -162,7 +184,7 @@ export function messagesInputTokens(body: Json, toolPrompt?: number): number {
   const system = body.system === undefined ? 0 : ANTHROPIC_MESSAGE + textIn(body.system, claudeImage);
   const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
   const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
-  const toolUse = tools ? jsonText(tools) + (toolPrompt ?? (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT)) : 0;
+  const toolUse = tools ? toolsText(tools) + (toolPrompt ?? (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT)) : 0;
   return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse);
 }
 
@@ -171,4 +193,19 @@ export function converseInputTokens(body: Json): number {
   const config = body.toolConfig as { tools?: unknown[]; toolChoice?: Json } | undefined;
   const choice = config?.toolChoice && ('any' in config.toolChoice || 'tool' in config.toolChoice) ? { type: 'any' } : undefined;
   return messagesInputTokens({ messages: body.messages, system: body.system, tools: config?.tools, tool_choice: choice });
+}
+
+/**
+ * Chat usage as OpenAI reports it: with `modalities` holding `"audio"` (gpt-4o-audio) the
+ * reply is spoken, and its tokens are reported as audio in `completion_tokens_details`
+ * (billed at the audio output rate, 8× text on gpt-4o-audio-preview).
+ */
+export function chatUsage(body: Json, prompt: number, completion: number) {
+  const audio = Array.isArray(body.modalities) && body.modalities.includes('audio');
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    ...(audio ? { completion_tokens_details: { audio_tokens: completion, text_tokens: 0 } } : {}),
+  };
 }

@@ -21,6 +21,22 @@ describe('cost', () => {
     expect(costOf(config(), 'm', 'a', usage)).toBeCloseTo((600 * 2.5 + 400 * 1.25 + 100 * 10) / 1e6, 12);
   });
 
+  it('charges the audio share of prompt and completion at the audio rates (gpt-4o-audio), the rest at the text rates', () => {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price: { input: 2.5, cachedInput: 1.25, output: 10, audioInput: 40, audioOutput: 80 } } } });
+    if (!r.ok) throw new Error(r.message);
+    const usage = usageOf({
+      usage: { prompt_tokens: 1_000, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 100, audio_tokens: 700 }, completion_tokens_details: { audio_tokens: 250, text_tokens: 50 } },
+    });
+    expect(usage).toMatchObject({ audio_prompt_tokens: 700, audio_completion_tokens: 250 });
+    expect(costOf(r.config, 'm', 'a', usage)).toBeCloseTo((200 * 2.5 + 100 * 1.25 + 700 * 40 + 50 * 10 + 250 * 80) / 1e6, 12);
+    // Without audio rates the audio share costs the text rates, as before.
+    expect(costOf(config(), 'm', 'a', usage)).toBeCloseTo((900 * 2.5 + 100 * 1.25 + 300 * 10) / 1e6, 12);
+  });
+
+  it("reads gpt-4o-transcribe's audio input share (input_token_details)", () => {
+    expect(usageOf({ usage: { type: 'tokens', input_tokens: 120, output_tokens: 30, total_tokens: 150, input_token_details: { audio_tokens: 100, text_tokens: 20 } } })?.audio_prompt_tokens).toBe(100);
+  });
+
   it('reads the Responses API\'s cached input tokens too', () => {
     expect(usageOf({ response: { usage: { input_tokens: 10, output_tokens: 1, input_tokens_details: { cached_tokens: 4 } } } })?.cached_tokens).toBe(4);
   });
@@ -31,6 +47,21 @@ describe('cost', () => {
     // A total at or under prompt + completion (OpenAI's, embeddings' prompt-only) changes nothing.
     expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })?.completion_tokens).toBe(5);
     expect(usageOf({ usage: { prompt_tokens: 10, total_tokens: 10 } })?.completion_tokens).toBe(0);
+  });
+
+  it('past longContext.above, every token of the request at the long-context rates; cache rates it leaves out move with input', () => {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price: { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15, longContext: { above: 200_000, input: 6, output: 22.5 } } } } });
+    if (!r.ok) throw new Error(r.message);
+    const at = (prompt: number) => costOf(r.config, 'm', 'a', { prompt_tokens: prompt, completion_tokens: 100, total_tokens: prompt + 100, cached_tokens: 1_000, cache_write_tokens: 2_000 });
+    // At the threshold: the base rates.
+    expect(at(200_000)).toBeCloseTo((197_000 * 3 + 1_000 * 0.3 + 2_000 * 3.75 + 100 * 15) / 1e6, 12);
+    // One past it, cache reads and writes counted in the prompt: all of it at the long rates (cache rates doubled with input).
+    expect(at(200_001)).toBeCloseTo((197_001 * 6 + 1_000 * 0.6 + 2_000 * 7.5 + 100 * 22.5) / 1e6, 12);
+  });
+
+  it('longContext needs the base token rates', () => {
+    const r = parseConfig({ nodes: [node('a')], models: { m: { price: { perRequest: 0.01, longContext: { above: 1, input: 1, output: 1 } } } } });
+    expect(r.ok).toBe(false);
   });
 
   it('takes a node\'s own price over the model\'s; cached tokens at input when it names no cached price', () => {

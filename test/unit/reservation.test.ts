@@ -153,6 +153,17 @@ describe('worst-case cost', () => {
     }
   });
 
+  it('a prompt bound past longContext.above reserves at the long-context rates; one under it at the base rates', async () => {
+    const r = parseConfig({ nodes: [{ ...node, provider: 'anthropic', models: ['c'] }], models: { c: { price: { input: 3, output: 15, longContext: { above: 1_000, input: 6, output: 22.5 } } } } });
+    if (!r.ok) throw new Error(r.message);
+    for (const [text, input, output] of [['hi', 6, 15], ['x'.repeat(2_000), 12, 22.5]] as const) {
+      const request = await parse('messages', { model: 'c', max_tokens: 10, messages: [{ role: 'user', content: text }] });
+      const prompt = promptTokens(request, r.config, ['c']);
+      // Claude's dearest prompt token is a one-hour cache write (2× input).
+      expect(worstCostUsd(r.config, request, ['c'], prompt)).toBeCloseTo((prompt * input + 10 * output) / 1e6, 12);
+    }
+  });
+
   it('transcriptions: minutes the upload can hold at 6 kbit/s', async () => {
     const form = new FormData();
     form.append('model', 'm');

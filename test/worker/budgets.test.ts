@@ -207,6 +207,9 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
     // A stored prompt template may hold hosted tools the body does not show.
     ['a Responses stored prompt template', '/v1/responses', { model: 'gpt-4o-mini', store: false, prompt: { id: 'pmpt_1' } }, 'prompt'],
+    // Priority processing bills above the configured (standard) rates.
+    ['chat service_tier priority', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'priority' }, 'service_tier'],
+    ['Responses service_tier priority', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'priority' }, 'service_tier'],
   ];
   for (const [what, path, body, tool] of cases) {
     it(`${what} is refused with cost_unbounded before any node is called`, async () => {
@@ -214,11 +217,19 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       const res = await callWithConfig(config(), path, { key, body: JSON.stringify(body) });
       expect(res.status).toBe(403);
       const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
-      expect(error).toMatchObject({ code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' ? tool : 'tools' });
-      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : `'${tool}'`);
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier'].includes(tool) ? tool : 'tools' });
+      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? "service_tier 'priority'" : `'${tool}'`);
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
   }
+
+  it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    for (const tier of ['auto', 'default', 'flex']) {
+      const res = await callWithConfig(config(), '/v1/chat/completions', { key, body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: input, service_tier: tier }) });
+      expect(res.status, await res.text()).toBe(200);
+    }
+  });
 
   it('function tools bill tokens only: a budgeted key may use them, and a key without a budget may use hosted tools', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });

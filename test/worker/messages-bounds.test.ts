@@ -2,7 +2,7 @@
  * What a Messages request reserves against what an Anthropic node bills for it.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, call, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { admin, call, callWithConfig, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -139,6 +139,28 @@ describe('cache writes with a one-hour TTL', () => {
     );
     // claude-x: input 3, cacheWrite 3.75 (the 5-minute rate, 1.25×), output 15; a 1-hour write bills 2× input.
     expect(rows.find((r) => r.node === 'p-anth')!.costUsd).toBeCloseTo((usage.input_tokens * 3 + 2000 * 6 + usage.output_tokens * 15) / 1e6, 9);
+  });
+});
+
+describe('long-context pricing (price.longContext)', () => {
+  it('a prompt past `above` settles every token at the long-context rates; a short one at the base rates', async () => {
+    const config = testConfig();
+    config.models['claude-solo'].price = { input: 3, output: 15, longContext: { above: 1_000, input: 6, output: 22.5 } };
+    const { id, key } = await newKey({ limits: { dailyUsd: 10 } });
+    let expected = 0;
+    for (const [text, input, output] of [['Hi', 3, 15], ['.'.repeat(1_500), 6, 22.5]] as const) {
+      const body = { model: 'claude-solo', max_tokens: 20, messages: [{ role: 'user', content: text }] };
+      const res = await callWithConfig(config, '/v1/messages', { body, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+      expect(res.status).toBe(200);
+      const { usage } = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
+      expect(usage.input_tokens > 1_000).toBe(input === 6);
+      expected += (usage.input_tokens * input + usage.output_tokens * output) / 1e6;
+    }
+    const rows = await eventually(
+      async () => (await (await admin(`/usage?key=${id}&groupBy=node`)).json<{ data: { node: string; costUsd: number; requests: number }[] }>()).data,
+      (r) => r.some((row) => row.node === 'p-anth' && row.requests === 2),
+    );
+    expect(rows.find((r) => r.node === 'p-anth')!.costUsd).toBeCloseTo(expected, 9);
   });
 });
 

@@ -204,6 +204,16 @@ describe('budgets on endpoints charged per request', () => {
     expect(large.status).toBe(429);
     await Promise.all([small.arrayBuffer(), large.text()]);
   });
+
+  it('speech instructions count as characters too (gpt-4o-mini-tts reads them as input)', async () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].price = { perMillionChars: 15_000 }; // $0.015 a character
+    const { key } = await newKey({ limits: { dailyUsd: 0.5 } });
+    // 2 characters to say, 40 of instructions: $0.63, past the budget alone.
+    const res = await callWithConfig(config, '/v1/audio/speech', { key, body: { model: 'gpt-4o-mini', input: 'hi', instructions: 'x'.repeat(40), voice: 'alloy' } });
+    expect(res.status).toBe(429);
+    await res.text();
+  });
 });
 
 describe('one meaning per body', () => {

@@ -52,6 +52,13 @@ describe('openai SDK', () => {
     expect(ids).toContain('gpt-4o-mini');
   });
 
+  it('retrieves a model, and raises NotFoundError for one not served', async () => {
+    expect(await client.models.retrieve('mini')).toMatchObject({ id: 'mini', object: 'model' });
+    const err = await client.models.retrieve('no-such-model').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+  });
+
   it('raises typed errors: BadRequestError for an unknown model', async () => {
     const err = await client.chat.completions
       .create({ model: 'nope', messages: [{ role: 'user', content: 'Hi' }] })

@@ -1,0 +1,21 @@
+/** `GET /v1/responses/{id}?stream=true` from a node that ends its lines in CRLF (sse-starlette's default): the ids are still signed. */
+import { beforeEach, expect, it } from 'vitest';
+import { call, CF, newKey, resetWorld, setNode } from './helpers';
+
+let key: string;
+beforeEach(async () => {
+  await resetWorld();
+  ({ key } = await newKey());
+});
+
+it('signs the ids of a retrieved event stream whose lines end in CRLF, event by event', async () => {
+  const created = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi' }, cf: CF.iad }); // stored on n-us
+  const { id } = await created.json<{ id: string }>();
+  await setNode('n-us', { crlf: true });
+  const res = await call(`/v1/responses/${id}?stream=true`, { key, cf: CF.fra });
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  const ids = [...text.matchAll(/"response":\{"id":"([^"]+)"/g)].map((m) => m[1]);
+  // Both events carry the id as the caller knows it (signed), never the node's bare one.
+  expect(ids).toEqual([id, id]);
+});
