@@ -1,10 +1,9 @@
 /**
  * `npm run sim` — routing simulator (not a test). Drives the code that ships — `planAttempts`
- * (ranking, residency, breaker ejection, fail-open), the live view with its JSON
- * normalisation and its lens per traffic kind (as the engine asks: `answer` for a JSON
- * generation), the monitor's pure cycle (`walkHealth`, `probeShifts`, `publishDue`, `buildTables`) and the
- * breaker, all with the config's own defaults — through a synthetic world (`sim-world.ts`),
- * and compares the latency of the nodes it picks with:
+ * (ranking, residency, breaker ejection, fail-open), the live view with its JSON normalisation
+ * and its lens per traffic kind (as the engine asks: `answer` for a JSON generation), the
+ * monitor's pure cycle (`walkHealth`, `probeShifts`, `publishDue`, `buildTables`) and the breaker,
+ * with the config's defaults — through a synthetic world (`sim-world.ts`), against:
  *   - oracle: per request, the node with the lowest true expected latency at that moment
  *     (knows every change at once, not how long the answer will be; same noise draws);
  *   - the router without its live view (tables only: how it routed before);
@@ -14,11 +13,9 @@
  * Three traffic kinds, each through the whole run: streams (latency = first byte), JSON
  * (latency = the whole answer, which arrives when generation ends; the router learns from it
  * normalised by completion tokens, as the engine does), and mixed (half each).
- * Tables are rebuilt on the monitor's schedule (and at once on a clear move of a probe figure,
- * `probeShifts`) and reach colos 30 s later (KV cacheTtl); probes run every
- * `health.probeIntervalMs` and take the node's processing time (they share its slowdowns);
- * one isolate (breaker, live view) per colo.
- * Deterministic (seeded).
+ * Tables are rebuilt on the monitor's schedule (at once on a clear move of a probe figure) and
+ * reach colos 30 s later (KV cacheTtl); probes run every `health.probeIntervalMs` and take the
+ * node's processing time (they share its slowdowns); one isolate per colo. Deterministic (seeded).
  *
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED,
  * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
