@@ -19,7 +19,7 @@
  *
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED,
  * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
- * SIM_DEBUG=1 (per-colo loss against the oracle, per phase).
+ * SIM_DEBUG=1 (per-colo loss against the oracle, per phase), SIM_PROBES=flat (probes blind to slowdowns).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -37,6 +37,8 @@ import { lossBreakdown, type Served } from './sim-loss.ts';
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
 const WARMUP = 5 * 60_000;
 const PUBLISH_DELAY = 30_000;
+/** SIM_PROBES=flat: the health probes do not share slowdowns (an unbilled `/models` answering fast while generation crawls). */
+const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
 const FAIL_COST_MS = 25; // a refused/reset connection: found out fast, then fail over
 const WINDOW_MS = 60_000; // the slowdown window reported against the oracle
 
@@ -94,7 +96,7 @@ function routerStrategy(name: string, live: boolean): Strategy {
     tick(t) {
       if (t - lastProbe >= config.health.probeIntervalMs) {
         lastProbe = t;
-        const probes = new Map(NODES.map((n) => [n.id, dead(n.id, t) ? { ok: false, latencyMs: 5, error: 'refused' } : { ok: true, latencyMs: W.processing(n, t) }]));
+        const probes = new Map(NODES.map((n) => [n.id, dead(n.id, t) ? { ok: false, latencyMs: 5, error: 'refused' } : { ok: true, latencyMs: W.processing(n, FLAT_PROBES ? 0 : t) }]));
         const walked = walkHealth(NODES, states, probes, liveRates, config.health, t);
         const shifts = probeShifts(states, walked.states, probeMs);
         states = walked.states;
