@@ -28,7 +28,8 @@
  *   file source at the most, at Claude's rate when a Claude model may serve the request.
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
- *   OpenAI bills for audio input; settled to usage.
+ *   OpenAI bills for audio input; a WAV whose header states a lower rate, its seconds at
+ *   that rate (`audio-rate.ts`); settled to usage.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
  *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
  *   plain text without citations), an earlier audio answer named by
@@ -60,6 +61,7 @@
  * role's bytes).
  */
 
+import { AUDIO_FLOOR_BYTES_PER_SECOND, audioBytesPerSecond } from './audio-rate';
 import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 import { textTokens, type PromptRule } from './text-tokens';
@@ -113,7 +115,11 @@ function base64Bytes(value: unknown): number {
 
 function audioTokens(part: Record<string, unknown>): number {
   const audio = part.input_audio as { data?: unknown } | undefined;
-  return Math.ceil(base64Bytes(audio?.data) / AUDIO_BYTES_PER_TOKEN);
+  const bytes = base64Bytes(audio?.data);
+  if (bytes === 0) return 0;
+  // Seconds are what a node bills: a WAV slower than the floor holds more of them per byte.
+  const slower = AUDIO_FLOOR_BYTES_PER_SECOND / audioBytesPerSecond(audio!.data as string);
+  return Math.ceil((bytes * slower) / AUDIO_BYTES_PER_TOKEN);
 }
 
 /**

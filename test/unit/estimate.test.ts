@@ -191,6 +191,43 @@ describe('parts no body bounds', () => {
     const data = Buffer.alloc(31_998).toString('base64');
     expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + textTokens('user') + 1_000 + 3);
   });
+
+  /** A WAV of `bytes` in all: a RIFF header (an optional chunk before `fmt `), PCM at `rate` Hz, `bits` a sample, mono. */
+  function wav(bytes: number, rate: number, bits: number, before = 0): string {
+    const b = Buffer.alloc(bytes);
+    b.write('RIFF', 0);
+    b.write('WAVE', 8);
+    let at = 12;
+    if (before > 0) {
+      b.write('LIST', at);
+      b.writeUInt32LE(before, at + 4);
+      at += 8 + before;
+    }
+    b.write('fmt ', at);
+    b.writeUInt32LE(16, at + 4);
+    b.writeUInt16LE(1, at + 8);
+    b.writeUInt16LE(1, at + 10);
+    b.writeUInt32LE(rate, at + 12);
+    b.writeUInt32LE((rate * bits) / 8, at + 16);
+    b.writeUInt16LE(bits / 8, at + 20);
+    b.writeUInt16LE(bits, at + 22);
+    return b.toString('base64');
+  }
+  const audio = (data: string) => est(messages([{ type: 'input_audio', input_audio: { data, format: 'wav' } }])) - (4 + textTokens('user') + 3);
+
+  it('a WAV slower than 1,000 bytes a second: its seconds at 31 tokens each, read from its header', () => {
+    // 16 kHz 16-bit: 32,000 bytes a second, faster than the floor: bytes / 32.
+    expect(audio(wav(31_998, 16_000, 16))).toBe(1_000);
+    // 100 Hz 8-bit: 100 bytes a second, 31,998 bytes are 320 s — ten times what the floor would say.
+    expect(audio(wav(31_998, 100, 8))).toBe(10_000);
+    // A data URL is read the same way.
+    expect(audio(`data:audio/wav;base64,${wav(31_998, 100, 8)}`)).toBe(10_000);
+  });
+
+  it('a WAV whose format chunk is not in its first bytes is held at 1 byte a second; data that is not a WAV at the floor', () => {
+    expect(audio(wav(31_998, 16_000, 16, 4_000))).toBe(999_938);
+    expect(audio(Buffer.alloc(3_198, 7).toString('base64'))).toBe(100);
+  });
 });
 
 describe('legacy prompts', () => {

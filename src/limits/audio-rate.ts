@@ -1,0 +1,53 @@
+/**
+ * The fewest bytes a second of chat input audio (`input_audio`, WAV or MP3) can take, read
+ * from a WAV header: a PCM file at a low sample rate packs more seconds into each byte than
+ * the 1,000 bytes a second (MP3's lowest bitrate, 8 kbit/s) the audio rule assumes, and a
+ * node bills its seconds. Anything else (MP3, data that is not a WAV) is at that floor; a WAV
+ * whose format chunk is not among its first bytes, at 1 byte a second.
+ * Pure; reads only the header's first bytes of the base64.
+ */
+
+/** MP3's lowest bitrate, 8 kbit/s: the audio rule's floor. */
+export const AUDIO_FLOOR_BYTES_PER_SECOND = 1_000;
+
+/** Enough base64 for a RIFF header whose `fmt ` chunk comes first or after a short chunk. */
+const HEADER_CHARS = 256;
+
+function decodeHead(data: string): Uint8Array | undefined {
+  const comma = data.startsWith('data:') ? data.indexOf(',') + 1 : 0;
+  const head = data.slice(comma, comma + HEADER_CHARS);
+  try {
+    const bin = atob(head.slice(0, head.length - (head.length % 4)));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+const tag = (b: Uint8Array, at: number, text: string) => [...text].every((c, i) => b[at + i] === c.charCodeAt(0));
+
+/**
+ * Bytes a second of the audio in `data` (base64, bare or a data URL): a WAV's rate — the
+ * smallest its `fmt ` chunk states (byte rate, sample rate × block align), as decoders
+ * differ in which they trust — when under the floor, else the floor.
+ */
+export function audioBytesPerSecond(data: string): number {
+  const b = decodeHead(data);
+  if (!b || b.length < 12 || !tag(b, 0, 'RIFF') || !tag(b, 8, 'WAVE')) return AUDIO_FLOOR_BYTES_PER_SECOND;
+  const view = new DataView(b.buffer);
+  for (let at = 12; at + 8 <= b.length; ) {
+    const size = view.getUint32(at + 4, true);
+    if (tag(b, at, 'fmt ')) {
+      if (at + 24 > b.length) break;
+      const sampleRate = view.getUint32(at + 12, true);
+      const byteRate = view.getUint32(at + 16, true);
+      const blockAlign = view.getUint16(at + 20, true);
+      // A zero says nothing of the duration: a decoder would refuse it or fall back on the other.
+      const rates = [byteRate, sampleRate * blockAlign].filter((r) => r > 0);
+      return rates.length > 0 ? Math.max(1, Math.min(AUDIO_FLOOR_BYTES_PER_SECOND, ...rates)) : AUDIO_FLOOR_BYTES_PER_SECOND;
+    }
+    at += 8 + size + (size % 2);
+  }
+  // A WAV whose format is not in its first bytes (a long chunk before it): its rate is unknown, so the least.
+  return 1;
+}
