@@ -100,7 +100,7 @@ function routerStrategy(name: string, live: boolean): Strategy {
         const walked = walkHealth(NODES, states, probes, liveRates, config.health, t);
         const shifts = probeShifts(states, walked.states, probeMs);
         states = walked.states;
-        if (publishDue(walked.transitions.length + shifts, lastPublish, t)) publish(t);
+        if (publishDue(walked.transitions.length, shifts, lastPublish, t)) publish(t);
       }
     },
     order(colo, t, json) {

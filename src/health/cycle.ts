@@ -38,9 +38,17 @@ export function walkHealth(
   return { states, transitions };
 }
 
-/** Whether this cycle publishes: on any transition or probe shift (`probeShifts`), else once `PUBLISH_EVERY_MS` has passed. */
-export function publishDue(changes: number, lastPublishAt: number, now: number): boolean {
-  return changes > 0 || now - lastPublishAt >= PUBLISH_EVERY_MS;
+/**
+ * Probe shifts publish at most this often: each publish writes every colo's table (hundreds
+ * of KV writes), and a `/models` that jitters past 4× would otherwise cost a round every
+ * probe cycle. A health transition is not held back.
+ */
+export const SHIFT_PUBLISH_GAP_MS = 30_000;
+
+/** Whether this cycle publishes: on any transition, on a probe shift (`probeShifts`) once `SHIFT_PUBLISH_GAP_MS` has passed, else once `PUBLISH_EVERY_MS` has. */
+export function publishDue(transitions: number, shifts: number, lastPublishAt: number, now: number): boolean {
+  const since = now - lastPublishAt;
+  return transitions > 0 || (shifts > 0 && since >= SHIFT_PUBLISH_GAP_MS) || since >= PUBLISH_EVERY_MS;
 }
 
 /** Per node, its latest probe's ms if that probe answered: what the tables carry as `probeMs`. */

@@ -9,8 +9,8 @@
  * Cycles run from the cron (every minute) and from this object's alarm every
  * `health.probeIntervalMs` (sub-minute probing; the cron re-arms the alarm). Tables are
  * published once a minute, and at once when a node changes state or its probe figure moves
- * clearly from the one last published (`probeShifts`; at most once a second, KV's per-key
- * write rate).
+ * clearly from the one last published (`probeShifts`, at most every 30 s; a state change at
+ * most once a second, KV's per-key write rate).
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
@@ -129,7 +129,7 @@ export class HealthMonitor extends DurableObject<Bindings> {
 
     const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
     const published = (await this.ctx.storage.get<Record<string, number>>('probeMs')) ?? {};
-    if (!publishDue(transitions.length + probeShifts(state.nodes, states, published), lastPublish, now)) return;
+    if (!publishDue(transitions.length, probeShifts(state.nodes, states, published), lastPublish, now)) return;
     // A state change is published now: only KV's one-write-a-second per key may delay it.
     const wait = lastPublish + MIN_PUBLISH_GAP_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
