@@ -1,10 +1,9 @@
 /**
  * `npm run sim` — routing simulator (not a test). Drives the code that ships — `planAttempts`
- * (ranking, residency, breaker ejection, fail-open), the live view with its JSON
- * normalisation and its lens per traffic kind (as the engine asks: `answer` for a JSON
- * generation), the monitor's pure cycle (`walkHealth`, `publishDue`, `buildTables`) and the
- * breaker, all with the config's own defaults — through a synthetic world (`sim-world.ts`),
- * and compares the latency of the nodes it picks with:
+ * (ranking, residency, breaker ejection, fail-open), the live view with its JSON normalisation
+ * and its lens per traffic kind (as the engine asks: `answer` for a JSON generation), the
+ * monitor's pure cycle (`walkHealth`, `probeShifts`, `publishDue`, `buildTables`) and the breaker,
+ * with the config's defaults — through a synthetic world (`sim-world.ts`), against:
  *   - oracle: per request, the node with the lowest true expected latency at that moment
  *     (knows every change at once, not how long the answer will be; same noise draws);
  *   - the router without its live view (tables only: how it routed before);
@@ -14,19 +13,19 @@
  * Three traffic kinds, each through the whole run: streams (latency = first byte), JSON
  * (latency = the whole answer, which arrives when generation ends; the router learns from it
  * normalised by completion tokens, as the engine does), and mixed (half each).
- * Tables are rebuilt on the monitor's schedule and reach colos 30 s later (KV cacheTtl);
- * probes run every `health.probeIntervalMs`; one isolate (breaker, live view) per colo.
- * Deterministic (seeded).
+ * Tables are rebuilt on the monitor's schedule (at once on a clear move of a probe figure) and
+ * reach colos 30 s later (KV cacheTtl); probes run every `health.probeIntervalMs` and take the
+ * node's processing time (they share its slowdowns); one isolate per colo. Deterministic (seeded).
  *
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED,
  * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
- * SIM_DEBUG=1 (per-colo loss against the oracle, per phase).
+ * SIM_DEBUG=1 (per-colo loss against the oracle, per phase), SIM_PROBES=flat (probes blind to slowdowns).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { CircuitBreaker } from '../src/forward/breaker.ts';
 import { planAttempts } from '../src/forward/plan.ts';
-import { buildTables, publishDue, walkHealth } from '../src/health/cycle.ts';
+import { buildTables, probeShifts, publishDue, walkHealth } from '../src/health/cycle.ts';
 import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import { distanceKm } from '../src/routing/geo.ts';
 import { LiveView } from '../src/routing/live.ts';
@@ -38,6 +37,8 @@ import { lossBreakdown, type Served } from './sim-loss.ts';
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
 const WARMUP = 5 * 60_000;
 const PUBLISH_DELAY = 30_000;
+/** SIM_PROBES=flat: the health probes do not share slowdowns (an unbilled `/models` answering fast while generation crawls). */
+const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
 const FAIL_COST_MS = 25; // a refused/reset connection: found out fast, then fail over
 const WINDOW_MS = 60_000; // the slowdown window reported against the oracle
 
@@ -70,12 +71,14 @@ function routerStrategy(name: string, live: boolean): Strategy {
   const published: { at: number; tables: Map<string, RouteTable> }[] = [];
   let states: Record<string, NodeHealth> = {};
   let liveRates: Record<string, LiveStats> = {};
+  let probeMs: Record<string, number> = {};
   let lastPublish = -Infinity;
   let lastProbe = -Infinity;
   const publish = (t: number) => {
     const colos = Object.entries(stats).map(([colo, st]) => ({ colo, coords: { lat: COLOS[colo]![0], lon: COLOS[colo]![1] }, stats: st }));
     const built = buildTables(colos, NODES, states, config.routing, t);
     liveRates = built.live;
+    probeMs = built.probeMs;
     published.push({ at: t + PUBLISH_DELAY, tables: new Map(built.tables.map((table) => [table.colo, table])) });
     lastPublish = t;
   };
@@ -93,10 +96,11 @@ function routerStrategy(name: string, live: boolean): Strategy {
     tick(t) {
       if (t - lastProbe >= config.health.probeIntervalMs) {
         lastProbe = t;
-        const probes = new Map(NODES.map((n) => [n.id, dead(n.id, t) ? { ok: false, latencyMs: 5, error: 'refused' } : { ok: true, latencyMs: W.processing(n, t) }]));
+        const probes = new Map(NODES.map((n) => [n.id, dead(n.id, t) ? { ok: false, latencyMs: 5, error: 'refused' } : { ok: true, latencyMs: W.processing(n, FLAT_PROBES ? 0 : t) }]));
         const walked = walkHealth(NODES, states, probes, liveRates, config.health, t);
+        const shifts = probeShifts(states, walked.states, probeMs);
         states = walked.states;
-        if (publishDue(walked.transitions.length, lastPublish, t)) publish(t);
+        if (publishDue(walked.transitions.length, shifts, lastPublish, t)) publish(t);
       }
     },
     order(colo, t, json) {
@@ -106,7 +110,7 @@ function routerStrategy(name: string, live: boolean): Strategy {
       let probed: string | undefined;
       if (lens?.explore) {
         const explore = lens.explore;
-        lens.explore = (id, tableMs, leaderMs) => (explore(id, tableMs, leaderMs) ? ((probed = id), true) : false);
+        lens.explore = (id, tableMs, leaderMs, probe) => (explore(id, tableMs, leaderMs, probe) ? ((probed = id), true) : false);
       }
       const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: lens } : {}) });
       const attempts = plan.attempts.filter((a) => !a.repeat);

@@ -5,6 +5,7 @@
  * so the simulator exercises the code that ships, not a copy of it.
  */
 import type { HealthConfig, NodeConfig, RoutingConfig } from '../config/schema';
+import { JUMP, PEAK_RISE } from '../routing/live-stat';
 import { networkModel } from '../routing/network';
 import { buildTable, liveFailureRates, type HealthState, type NodeStat, type RouteTable } from '../routing/scores';
 import type { Transition } from './alerts';
@@ -37,9 +38,46 @@ export function walkHealth(
   return { states, transitions };
 }
 
-/** Whether this cycle publishes: on any transition, else once `PUBLISH_EVERY_MS` has passed. */
-export function publishDue(transitions: number, lastPublishAt: number, now: number): boolean {
-  return transitions > 0 || now - lastPublishAt >= PUBLISH_EVERY_MS;
+/**
+ * Probe shifts publish at most this often: each publish writes every colo's table (hundreds
+ * of KV writes), and a `/models` that jitters past 4× would otherwise cost a round every
+ * probe cycle. A health transition is not held back.
+ */
+export const SHIFT_PUBLISH_GAP_MS = 30_000;
+
+/** Whether this cycle publishes: on any transition, on a probe shift (`probeShifts`) once `SHIFT_PUBLISH_GAP_MS` has passed, else once `PUBLISH_EVERY_MS` has. */
+export function publishDue(transitions: number, shifts: number, lastPublishAt: number, now: number): boolean {
+  const since = now - lastPublishAt;
+  return transitions > 0 || (shifts > 0 && since >= SHIFT_PUBLISH_GAP_MS) || since >= PUBLISH_EVERY_MS;
+}
+
+/** Per node, its latest probe's ms if that probe answered: what the tables carry as `probeMs`. */
+export function probeFigures(states: Readonly<Record<string, NodeHealth>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [id, h] of Object.entries(states)) if (h.lastProbeMs !== undefined && h.consecutiveFailures === 0) out[id] = h.lastProbeMs;
+  return out;
+}
+
+/**
+ * How many nodes' probe figures moved clearly from the ones last published, by the live
+ * view's own rule (`live-stat.ts`): one probe past `JUMP`× either way, or this probe and the
+ * one before both past `PEAK_RISE`× on the same side. Such a move is published at once, not
+ * with the minute's tables: the live view re-tries a node it holds slow when the monitor saw
+ * it recover (`live.ts` `recovered`), and waiting up to a minute more for that cue is most of
+ * what it can save. One-probe blips under `JUMP` do not cost a write to every colo.
+ */
+export function probeShifts(before: Readonly<Record<string, NodeHealth>>, after: Readonly<Record<string, NodeHealth>>, published: Readonly<Record<string, number>>): number {
+  const now = probeFigures(after);
+  const prev = probeFigures(before);
+  let shifts = 0;
+  for (const [id, ms] of Object.entries(now)) {
+    const bar = published[id];
+    if (bar === undefined) continue;
+    const r = ms / Math.max(1, bar);
+    const q = (prev[id] ?? bar) / Math.max(1, bar);
+    if (r > JUMP || r < 1 / JUMP || (r > PEAK_RISE && q > PEAK_RISE) || (r < 1 / PEAK_RISE && q < 1 / PEAK_RISE)) shifts++;
+  }
+  return shifts;
 }
 
 export interface ColoStatsView {
@@ -49,8 +87,9 @@ export interface ColoStatsView {
 }
 
 /**
- * Every reporting colo's table plus `_default` (health and offsets, no samples), and the
- * live failure rates the next cycle's health walk reads.
+ * Every reporting colo's table plus `_default` (health, offsets and probe figures, no
+ * samples), the live failure rates the next cycle's health walk reads, and the probe figures
+ * published (the bar for the next cycles' `probeShifts`).
  */
 export function buildTables(
   colos: readonly ColoStatsView[],
@@ -58,10 +97,12 @@ export function buildTables(
   states: Readonly<Record<string, NodeHealth>>,
   routing: RoutingConfig,
   now: number,
-): { tables: RouteTable[]; live: Record<string, LiveStats> } {
+): { tables: RouteTable[]; live: Record<string, LiveStats>; probeMs: Record<string, number> } {
   const health: Record<string, HealthState> = Object.fromEntries(nodes.map((n) => [n.id, states[n.id]?.state ?? 'healthy']));
   const { offsets, msPerKm } = networkModel(colos, nodes, routing, now);
   const tables = colos.map((c) => buildTable(c.colo, c.coords, c.stats, nodes, health, routing, now, offsets, msPerKm));
   tables.push(buildTable('_default', undefined, {}, nodes, health, routing, now, offsets, msPerKm));
-  return { tables, live: liveFailureRates(colos, routing.halfLifeMs, now) };
+  const probeMs = probeFigures(states);
+  for (const t of tables) t.probeMs = probeMs;
+  return { tables, live: liveFailureRates(colos, routing.halfLifeMs, now), probeMs };
 }

@@ -8,8 +8,9 @@
  *
  * Cycles run from the cron (every minute) and from this object's alarm every
  * `health.probeIntervalMs` (sub-minute probing; the cron re-arms the alarm). Tables are
- * published once a minute, and at once when a node changes state (at most once a second,
- * KV's per-key write rate).
+ * published once a minute, and at once when a node changes state or its probe figure moves
+ * clearly from the one last published (`probeShifts`, at most every 30 s; a state change at
+ * most once a second, KV's per-key write rate).
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
@@ -17,7 +18,7 @@ import type { Bindings } from '../bindings';
 import type { ColoSnapshot } from '../routing/colo-stats-do';
 import { routeKey } from '../routing/table';
 import { sendAlert, type Transition } from './alerts';
-import { buildTables, MIN_PUBLISH_GAP_MS, publishDue, walkHealth } from './cycle';
+import { buildTables, MIN_PUBLISH_GAP_MS, probeShifts, publishDue, walkHealth } from './cycle';
 import { probeAll } from './probe';
 import type { LiveStats, NodeHealth } from './state';
 
@@ -127,7 +128,8 @@ export class HealthMonitor extends DurableObject<Bindings> {
     if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
 
     const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
-    if (!publishDue(transitions.length, lastPublish, now)) return;
+    const published = (await this.ctx.storage.get<Record<string, number>>('probeMs')) ?? {};
+    if (!publishDue(transitions.length, probeShifts(state.nodes, states, published), lastPublish, now)) return;
     // A state change is published now: only KV's one-write-a-second per key may delay it.
     const wait = lastPublish + MIN_PUBLISH_GAP_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -142,7 +144,7 @@ export class HealthMonitor extends DurableObject<Bindings> {
   private async publish(config: LoadedConfig, nodes: Record<string, NodeHealth>, colos: Record<string, number | null>, now: number) {
     const read = await Promise.allSettled(Object.keys(colos).map((c) => this.env.COLO_STATS.getByName(c).snapshot()));
     const snapshots = read.flatMap((r) => (r.status === 'fulfilled' && r.value !== null ? [r.value] : []));
-    const { tables, live } = buildTables(snapshots, config.nodes, nodes, config.routing, now);
+    const { tables, live, probeMs } = buildTables(snapshots, config.nodes, nodes, config.routing, now);
     const written = await Promise.allSettled(tables.map((t) => this.env.ROUTER_KV.put(routeKey(t.colo), JSON.stringify(t))));
     const failed = [...read, ...written].flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
     if (failed.length > 0) console.error(JSON.stringify({ event: 'publish_partly_failed', failures: failed.slice(0, 10), count: failed.length }));
@@ -151,6 +153,6 @@ export class HealthMonitor extends DurableObject<Bindings> {
     tables.forEach((t, i) => {
       if (t.colo !== '_default' && written[i]!.status === 'fulfilled') current[t.colo] = now;
     });
-    await this.ctx.storage.put({ colos: current, live, liveErrors: latestErrors(snapshots), lastPublishAt: now });
+    await this.ctx.storage.put({ colos: current, live, liveErrors: latestErrors(snapshots), lastPublishAt: now, probeMs });
   }
 }

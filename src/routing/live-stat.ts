@@ -39,6 +39,8 @@ export interface LiveStat {
   /** The estimate rose and has not come back within `PEAK_RISE` of `best`. */
   risen?: true;
   gap: number;
+  /** While `risen`: the monitor's probe figure when the view first held the node slow, and the highest since (`live-cue.ts`). */
+  cue?: { from: number; high: number };
   /** Leader's expected ms when a probe was sent; cleared when the probe's outcome arrives. */
   probeBar?: number;
   probeAt?: number;

@@ -27,13 +27,16 @@
  * still slower than the leader doubles the gap (up to `maxExploreMs`); a fast one resets it
  * and, being fresh, puts the node back in front. So a recovered node regains its traffic
  * within `maxExploreMs` plus one request, and a node that stays slow costs one request per
- * gap per isolate.
+ * gap per isolate. Where the monitor's probes saw the slowdown too, its published figures
+ * take over (`live-cue.ts`): the node is re-tried as soon as they show it recovered, and the
+ * schedule's probes wait `CORROBORATED × maxExploreMs` meanwhile.
  *
  * Not Linkerd's (pending + 1) factor: an LLM node serves many long streams at once by design,
  * and in-flight count per isolate says little about its speed.
  */
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
+import { CORROBORATED, monitorSays } from './live-cue';
 import { isFresh, JUMP, PEAK_RISE, type LiveStat } from './live-stat';
 import { OutputRates } from './output-rate';
 
@@ -43,8 +46,8 @@ export type { AnswerUse, Evidence } from './live-answers';
 export interface LiveLens {
   /** Expected first-byte ms: the table's figure with this isolate's evidence blended in. */
   estimate(nodeId: string, tableMs: number): { expectedMs: number; liveMs?: number; tableMs?: number };
-  /** Claims an exploration slot for a node the live view moved traffic from (side effect). */
-  explore?(nodeId: string, tableMs: number, leaderMs: number): boolean;
+  /** Claims an exploration slot for a node the live view moved traffic from (side effect). `probeMs`: the monitor's figure for it from the table (`live-cue.ts`). */
+  explore?(nodeId: string, tableMs: number, leaderMs: number, probeMs?: number): boolean;
 }
 
 const MAX_ENTRIES = 2_000;
@@ -123,11 +126,21 @@ export class LiveView {
     s.ewma = next - excess;
     if (rise) s.risen = true;
     else {
-      if (s.risen && s.ewma <= s.best * PEAK_RISE) delete s.risen;
+      if (s.risen && s.ewma <= s.best * PEAK_RISE) {
+        delete s.risen;
+        delete s.cue;
+      }
       // The first sample of what may be a rise does not move the bar: the next one decides.
       if (!s.risen && ratio <= PEAK_RISE) s.best = s.ewma;
     }
     return rise;
+  }
+
+  /** Sends the next request to the node as a probe, judged against the leader's figure. */
+  private claim(s: LiveStat, leaderMs: number, now: number): true {
+    s.probeBar = leaderMs;
+    s.probeAt = now;
+    return true;
   }
 
   /** A probe's outcome, if one is out: a fast one resets the gap, a slow one doubles it. */
@@ -208,19 +221,20 @@ export class LiveView {
       },
     };
     if (options.explore) {
-      lens.explore = (nodeId, tableMs, leaderMs) => {
+      lens.explore = (nodeId, tableMs, leaderMs, probeMs) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
         // Sampled by this kind: a node streams still use may be due a JSON probe.
         if (!s || Math.min(s.best, tableMs) >= leaderMs) return false;
         // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
         if (answer && s.first && s.ewma >= leaderMs) return false;
+        // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).
+        const says = monitorSays(s, probeMs);
+        if (says === 'recovered') return this.claim(s, leaderMs, now);
         const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
-        if (now - at < s.gap) return false;
+        if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;
         // One probe at a time; a probe whose outcome never came back frees the slot after a gap.
         if (s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
-        s.probeBar = leaderMs;
-        s.probeAt = now;
-        return true;
+        return this.claim(s, leaderMs, now);
       };
     }
     return lens;

@@ -63,6 +63,8 @@ export interface RouteTable {
   offsets?: Record<string, number>;
   /** Learnt network ms per km (`networkModel`), for the same priors. */
   msPerKm?: number;
+  /** The monitor's latest answered probe per node, ms: a node held slow whose probe figure fell clearly is re-tried at once (`live.ts`). */
+  probeMs?: Record<string, number>;
 }
 
 export function decay(stat: NodeStat, now: number, halfLifeMs: number): NodeStat {

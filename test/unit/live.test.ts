@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NodeSchema, RoutingSchema } from '../../src/config/schema';
-import { walkHealth, buildTables, publishDue, PUBLISH_EVERY_MS } from '../../src/health/cycle';
+import { walkHealth, buildTables, publishDue, PUBLISH_EVERY_MS, SHIFT_PUBLISH_GAP_MS } from '../../src/health/cycle';
 import { LiveView } from '../../src/routing/live';
 import { OutputRates } from '../../src/routing/output-rate';
 import { buildTable, type RouteTable } from '../../src/routing/scores';
@@ -215,9 +215,12 @@ describe('the monitor cycle, pure', () => {
   });
 
   it('publishes on a transition or when the tables are old, and builds _default beside every colo', () => {
-    expect(publishDue(0, 0, PUBLISH_EVERY_MS - 1)).toBe(false);
-    expect(publishDue(1, 0, 1)).toBe(true);
-    expect(publishDue(0, 0, PUBLISH_EVERY_MS)).toBe(true);
+    expect(publishDue(0, 0, 0, PUBLISH_EVERY_MS - 1)).toBe(false);
+    expect(publishDue(1, 0, 0, 1)).toBe(true);
+    expect(publishDue(0, 0, 0, PUBLISH_EVERY_MS)).toBe(true);
+    // A probe shift publishes early, but not within SHIFT_PUBLISH_GAP_MS of the last publish.
+    expect(publishDue(0, 1, 0, SHIFT_PUBLISH_GAP_MS - 1)).toBe(false);
+    expect(publishDue(0, 1, 0, SHIFT_PUBLISH_GAP_MS)).toBe(true);
     const { tables } = buildTables([{ colo: 'FRA', coords: { lat: 50, lon: 8.6 }, stats: {} }], [NEAR, FAR], { near: { ...walkHealth([NEAR], {}, new Map([['near', { ok: false, latencyMs: 1 }]]), {}, health, 0).states.near! } }, routing, 0);
     expect(tables.map((t) => t.colo)).toEqual(['FRA', '_default']);
     expect(tables[0]!.health).toEqual({ near: 'degraded', far: 'healthy' });

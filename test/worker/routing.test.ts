@@ -197,6 +197,19 @@ describe('cron: probes, health and alerts', () => {
     expect(status.colos.every((c) => c.tableAgeMs >= 0 && c.tableAgeMs < 60_000)).toBe(true);
   });
 
+  it('publishes a clear move of a node\'s probe figure at once (one probe past 4×), and the tables carry the figures', async () => {
+    await runCron();
+    const table = async () => (await env.ROUTER_KV.get<RouteTable>('route:_default', 'json'))!;
+    const before = await table();
+    expect(before.probeMs!['n-us']).toBeLessThan(90);
+    await setNode('n-us', { latencyMs: 400 }); // within the test's 500 ms probe timeout: no health change, no minute's wait
+    expect(await runDurableObjectAlarm(monitor())).toBe(true);
+    const after = await table();
+    expect(after.generatedAt).toBeGreaterThan(before.generatedAt);
+    expect(after.probeMs!['n-us']).toBeGreaterThanOrEqual(400);
+    expect(after.health['n-us']).toBe('healthy');
+  });
+
   it('keeps a sub-minute probe alarm armed; the alarm runs a cycle', async () => {
     await runCron();
     const first = (await monitor().status()).lastCycleAt!;

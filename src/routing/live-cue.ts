@@ -1,0 +1,39 @@
+/**
+ * What the monitor's probes tell the live view's exploration (`live.ts`) about a node it holds
+ * slow. The published tables carry each node's latest answered probe (`RouteTable.probeMs`,
+ * published at once when it moves clearly: `health/cycle.ts` `probeShifts`).
+ *
+ * - Recovered: the figure fell clearly (`PEAK_RISE`) below the highest one published while the
+ *   view held the node slow — the monitor saw it recover, so the node is re-tried now instead
+ *   of after the rest of its gap (a lag of up to `maxExploreMs`, set by where the schedule
+ *   happened to fall). Once per fall: the figure it fell to becomes the new high.
+ * - Slow: the figure is still past `PEAK_RISE`× the one published when the view first held the
+ *   node slow — the monitor saw the slowdown too, and its fall will cue a probe, so the
+ *   schedule's probes would mostly pay a slow request to learn what the monitor already says.
+ *   They wait `CORROBORATED × maxExploreMs` instead: a safety net for a node whose generation
+ *   recovered while its probe endpoint stayed slow.
+ *
+ * A monitor whose probe does not share a slowdown (an unbilled `/models` may answer fast while
+ * generation crawls) says neither, and the schedule runs as before.
+ */
+import { PEAK_RISE, type LiveStat } from './live-stat';
+
+/** While the monitor corroborates a slowdown, probes wait this many `maxExploreMs`. */
+export const CORROBORATED = 4;
+
+export type MonitorSays = 'recovered' | 'slow' | undefined;
+
+/** Reads the monitor's figure for a node (`probeMs`, from the caller's table) against what it published since the node rose. */
+export function monitorSays(s: LiveStat, probeMs: number | undefined): MonitorSays {
+  if (!s.risen || probeMs === undefined) {
+    delete s.cue;
+    return undefined;
+  }
+  const cue = (s.cue ??= { from: probeMs, high: probeMs });
+  if (probeMs * PEAK_RISE <= cue.high) {
+    cue.high = probeMs;
+    return 'recovered';
+  }
+  cue.high = Math.max(cue.high, probeMs);
+  return probeMs >= cue.from * PEAK_RISE ? 'slow' : undefined;
+}

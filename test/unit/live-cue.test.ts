@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { HealthSchema, NodeSchema, RoutingSchema } from '../../src/config/schema';
+import { buildTables, probeShifts, walkHealth } from '../../src/health/cycle';
+import type { NodeHealth } from '../../src/health/state';
+import { CORROBORATED } from '../../src/routing/live-cue';
+import { LiveView } from '../../src/routing/live';
+import { buildTable } from '../../src/routing/scores';
+import { rankCandidates } from '../../src/routing/select';
+
+const routing = RoutingSchema.parse({});
+const live = routing.live;
+const health = HealthSchema.parse({});
+const node = (id: string, lat: number, lon: number) => NodeSchema.parse({ id, baseUrl: 'http://x/v1', region: id, lat, lon, models: ['m'] });
+const NEAR = node('near', 50, 8);
+const FAR = node('far', 51, 0);
+
+/** The monitor's states after it probed `near` answering in each of `ms`, 10 s apart. */
+function probed(...ms: number[]): Record<string, NodeHealth>[] {
+  const out: Record<string, NodeHealth>[] = [{}];
+  ms.forEach((latencyMs, i) => out.push(walkHealth([NEAR], out[i]!, new Map([['near', { ok: true, latencyMs }]]), {}, health, i * 10_000).states));
+  return out.slice(1);
+}
+
+/** A view that has held `near` slow since 12 s (fast before, two slow samples in a row). */
+function heldSlow(): LiveView {
+  const view = new LiveView(live);
+  for (let t = 1_000; t <= 10_000; t += 1_000) view.observe('FRA', 'near', 50, true, t);
+  view.observe('FRA', 'near', 400, true, 11_000);
+  view.observe('FRA', 'near', 400, true, 12_000);
+  return view;
+}
+
+describe('the monitor publishes a clear move of a probe figure at once', () => {
+  it('counts one probe past JUMP, or two in a row past PEAK_RISE on the same side, against the figure last published', () => {
+    const published = { near: 100 };
+    const [a, b] = probed(100, 500); // 5×: at once
+    expect(probeShifts(a!, b!, published)).toBe(1);
+    const [c, d, e] = probed(100, 200, 210); // 2×: a blip, then a move
+    expect(probeShifts(c!, d!, published)).toBe(0);
+    expect(probeShifts(d!, e!, published)).toBe(1);
+    expect(probeShifts(d!, e!, {})).toBe(0); // nothing published yet: the regular publish carries it
+  });
+
+  it('carries every node\'s latest answered probe in the tables, and leaves out a failed one', () => {
+    const ok = probed(120).at(-1)!;
+    const states = { ...ok, ...walkHealth([FAR], {}, new Map([['far', { ok: false, latencyMs: 5_000 }]]), {}, health, 0).states };
+    const { tables, probeMs } = buildTables([{ colo: 'FRA', coords: { lat: 50, lon: 8.6 }, stats: {} }], [NEAR, FAR], states, routing, 0);
+    expect(probeMs).toEqual({ near: 120 });
+    expect(tables.map((t) => t.probeMs)).toEqual([{ near: 120 }, { near: 120 }]);
+  });
+});
+
+describe('the live view reads the monitor\'s probe figures for a node it holds slow', () => {
+  const at = (view: LiveView, t: number) => view.lens('FRA', t, { explore: true });
+
+  it('re-tries the node as soon as the figure falls clearly, before its gap, once per fall', () => {
+    const view = heldSlow();
+    expect(at(view, 13_000).explore!('near', 50, 100, 160)).toBe(false); // the figure when it rose
+    expect(at(view, 20_000).explore!('near', 50, 100, 1_280)).toBe(false); // the monitor sees it too
+    expect(at(view, 30_000).explore!('near', 50, 100, 160)).toBe(true); // and sees it recover: well within the gap
+    expect(at(view, 31_000).explore!('near', 50, 100, 160)).toBe(false); // the probe is out; the same figure cues no more
+  });
+
+  it('lets the schedule wait while the monitor still sees the slowdown, with a safety net', () => {
+    const view = heldSlow();
+    at(view, 13_000).explore!('near', 50, 100, 160);
+    expect(at(view, 12_000 + live.exploreMs).explore!('near', 50, 100, 1_280)).toBe(false);
+    expect(at(view, 12_000 + CORROBORATED * live.maxExploreMs - 1).explore!('near', 50, 100, 1_280)).toBe(false);
+    expect(at(view, 12_000 + CORROBORATED * live.maxExploreMs).explore!('near', 50, 100, 1_280)).toBe(true);
+  });
+
+  it('keeps the schedule where the monitor\'s probe did not share the slowdown', () => {
+    const view = heldSlow();
+    expect(at(view, 13_000).explore!('near', 50, 100, 160)).toBe(false);
+    expect(at(view, 12_000 + live.exploreMs).explore!('near', 50, 100, 150)).toBe(true);
+  });
+
+  it('takes the figure from the caller\'s table when ranking', () => {
+    const view = heldSlow();
+    const table = (probeMs: Record<string, number>) => ({ ...buildTable('FRA', { lat: 50, lon: 8.6 }, {}, [NEAR, FAR], {}, routing, 0), probeMs });
+    const rank = (t: number, probeMs: Record<string, number>) => rankCandidates([NEAR, FAR], { colo: 'FRA' }, table(probeMs), routing, { live: view.lens('FRA', t, { explore: true }), random: () => 0.5 }).ranked;
+    expect(rank(13_000, { near: 160 })[0]!.node.id).toBe('far');
+    expect(rank(20_000, { near: 1_280 })[0]!.node.id).toBe('far');
+    expect(rank(30_000, { near: 160 })[0]).toMatchObject({ node: { id: 'near' }, exploring: true });
+  });
+});
