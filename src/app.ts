@@ -60,14 +60,19 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     if (flush) defer(flush);
     return cost;
   };
-  try {
-    return await pipeline(c, endpoint, { config, key, caller, defer, base, record, started });
-  } catch (err) {
+  const run = pipeline(c, endpoint, { config, key, caller, defer, base, record, started }).catch((err: unknown) => {
     const status = err instanceof RouterError ? err.status : 500;
     record({ answeredModel: null, node: null, attempts: Number(err instanceof RouterError ? (err.headers?.['x-router-attempts'] ?? 0) : 0), status, ttfbMs: Date.now() - started, usage: undefined });
     throw err;
-  }
+  });
+  // A client that leaves before the response cancels this handler's awaits: the request would
+  // never settle, its slot and reservation held until the object's alarm (the longest deadline
+  // + 30 s). Work kept by waitUntil outlives the client, so the walk goes on and settles.
+  c.executionCtx.waitUntil(run.then(ignore, ignore));
+  return run;
 }
+
+const ignore = () => undefined;
 
 /** What `proxy` settles before the pipeline runs: who asks, from where, and how the request is recorded. */
 interface RequestScope {
@@ -152,6 +157,10 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   }
   if (!result.ok) {
     defer(admission.settle({ unserved: true, abandoned: result.abandoned }));
+    // A refusal after admission (reserving another attempt) saw the key's window since: its
+    // `x-ratelimit-*` are the newest, and every error face (OpenAI's, Anthropic's) reads them here.
+    const seen = Object.entries(result.error.headers).filter(([name]) => name.startsWith('x-ratelimit-'));
+    if (seen.length > 0) c.set('rateLimitHeaders', { ...admission.headers, ...Object.fromEntries(seen) });
     throw result.error;
   }
 
