@@ -18,6 +18,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
+import { holdBody } from './http/body-budget';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
@@ -86,9 +87,34 @@ interface RequestScope {
   started: number;
 }
 
+/**
+ * A request whose body is large holds its size of the isolate's body budget
+ * (`http/body-budget.ts`) until it ends — its last byte delivered, or its error — or waits for
+ * room, or is a 503 the SDKs retry.
+ */
 async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
+  const { limits } = scope.config;
+  const cap = ENDPOINTS[endpoint].body === 'multipart' ? limits.maxUploadBytes : limits.maxBodyBytes;
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  const release = await holdBody(Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap, limits.isolateBodyBytes, limits.bodyWaitMs);
+  if (!release) {
+    throw new RouterError(503, 'The router is holding as many large request bodies as it can; retry in a moment.', {
+      type: 'server_error',
+      code: 'server_overloaded',
+      headers: { 'retry-after': '1' },
+    });
+  }
+  let ended: Promise<unknown> | undefined;
+  try {
+    return await forwardRequest(c, endpoint, scope, cap, (end) => (ended = end));
+  } finally {
+    if (ended) void ended.then(release, release);
+    else release();
+  }
+}
+
+async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: (end: Promise<unknown>) => void): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
-  const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
   const raw = await readBodyCapped(c.req.raw, cap);
   // A JSON body is parsed without a promise hop; a form is read by the runtime.
   const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
@@ -177,6 +203,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
       return Promise.all([admission.settle({ usage, unserved: !served, abandoned, costUsd }), nodeReservation?.settle({ usage, unserved: !served })]);
     }),
   );
+  endsWith(result.usage);
   return result.response;
 }
 
