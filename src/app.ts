@@ -250,23 +250,24 @@ app.all(
     throw new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' });
   }),
 );
-app.all(
-  '/v1/models',
-  only('GET', async (c) => {
-    const config = loadConfig(c.env);
-    const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-    return c.json(modelList(config, key.models));
-  }),
-);
+/**
+ * The model list and one model, in the caller's API shape: Anthropic's SDK (it always sends
+ * `anthropic-version`, and its key as `x-api-key`) gets Anthropic's list, model and errors.
+ */
+function models(read: (c: Context<AppEnv>, config: LoadedConfig, allowed: string[] | undefined, shape: 'openai' | 'anthropic') => unknown) {
+  const serve = (shape: 'openai' | 'anthropic') =>
+    only('GET', async (c) => {
+      const config = loadConfig(c.env);
+      const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: shape === 'anthropic' });
+      return c.json(read(c, config, key.models, shape));
+    });
+  const openai = serve('openai');
+  const anthropic = anthropicFace(serve('anthropic'));
+  return (c: Context<AppEnv>) => (c.req.header('anthropic-version') ? anthropic(c) : openai(c));
+}
+app.all('/v1/models', models((_c, config, allowed, shape) => modelList(config, allowed, shape)));
 // Model ids may hold '/' (`meta-llama/…`): the rest of the path is the id, as the SDKs encode it.
-app.all(
-  '/v1/models/:id{.+}',
-  only('GET', async (c) => {
-    const config = loadConfig(c.env);
-    const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-    return c.json(modelInfo(config, c.req.param('id') ?? '', key.models));
-  }),
-);
+app.all('/v1/models/:id{.+}', models((c, config, allowed, shape) => modelInfo(config, c.req.param('id') ?? '', allowed, shape)));
 
 app.use('/admin/*', adminGuard());
 app.route('/admin/keys', keysRoutes);
