@@ -5,7 +5,7 @@
  */
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, call, CF, chatBody, eventually, newKey, resetWorld, setNode } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -40,4 +40,19 @@ describe('a client that leaves before the first byte', () => {
       expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(200);
     });
   }
+});
+
+describe('a client that stays but never reads its stream', () => {
+  it('frees its concurrency slot at the deadline: the body is ended, not held while the client stays', async () => {
+    const config = testConfig();
+    config.timeouts = { ...config.timeouts, totalMs: 1_000 };
+    const { key, id } = await newKey({ limits: { concurrency: 1 } });
+    const res = await callWithConfig(config, '/v1/chat/completions', { key, body: chatBody({ stream: true }) });
+    expect(res.status).toBe(200); // its body is never read
+    expect((await inFlight(id)).inFlight).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const after = await eventually(() => inFlight(id), (u) => u.inFlight === 0);
+    expect(after.inFlight).toBe(0);
+    await res.body?.cancel().catch(() => {});
+  });
 });
