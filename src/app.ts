@@ -18,7 +18,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
-import { holdBody } from './http/body-budget';
+import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
@@ -96,7 +96,10 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   const { limits } = scope.config;
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? limits.maxUploadBytes : limits.maxBodyBytes;
   const declared = Number(c.req.header('content-length') ?? NaN);
-  const release = await holdBody(Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap, limits.isolateBodyBytes, limits.bodyWaitMs);
+  const size = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap;
+  // Small bodies (nearly all) are not counted: no await, no bookkeeping on the hot path.
+  if (size < LARGE_BODY_BYTES) return forwardRequest(c, endpoint, scope, cap, ignore);
+  const release = await holdBody(size, limits.isolateBodyBytes, limits.bodyWaitMs);
   if (!release) {
     throw new RouterError(503, 'The router is holding as many large request bodies as it can; retry in a moment.', {
       type: 'server_error',
