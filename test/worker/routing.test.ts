@@ -7,6 +7,7 @@ import { env } from 'cloudflare:workers';
 import { abortAllDurableObjects, createScheduledController, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
+import { SHIFT_PUBLISH_GAP_MS } from '../../src/health/cycle';
 import { flushSamples } from '../../src/routing/samples';
 import { clearRouteMemo } from '../../src/routing/table';
 import type { RouteTable } from '../../src/routing/scores';
@@ -203,6 +204,13 @@ describe('cron: probes, health and alerts', () => {
     const before = await table();
     expect(before.probeMs!['n-us']).toBeLessThan(90);
     await setNode('n-us', { latencyMs: 400 }); // within the test's 500 ms probe timeout: no health change, no minute's wait
+    // Within SHIFT_PUBLISH_GAP_MS of the last publish a shift waits (KV writes to every colo)...
+    expect(await runDurableObjectAlarm(monitor())).toBe(true);
+    expect((await table()).generatedAt).toBe(before.generatedAt);
+    // ...past it, it publishes at once, though the minute's publish is not due.
+    await runInDurableObject(monitor(), async (_: unknown, state: DurableObjectState) => {
+      await state.storage.put('lastPublishAt', Date.now() - SHIFT_PUBLISH_GAP_MS);
+    });
     expect(await runDurableObjectAlarm(monitor())).toBe(true);
     const after = await table();
     expect(after.generatedAt).toBeGreaterThan(before.generatedAt);
