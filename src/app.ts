@@ -18,6 +18,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
+import { holdBody } from './http/body-budget';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
@@ -60,14 +61,19 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
     if (flush) defer(flush);
     return cost;
   };
-  try {
-    return await pipeline(c, endpoint, { config, key, caller, defer, base, record, started });
-  } catch (err) {
+  const run = pipeline(c, endpoint, { config, key, caller, defer, base, record, started }).catch((err: unknown) => {
     const status = err instanceof RouterError ? err.status : 500;
     record({ answeredModel: null, node: null, attempts: Number(err instanceof RouterError ? (err.headers?.['x-router-attempts'] ?? 0) : 0), status, ttfbMs: Date.now() - started, usage: undefined });
     throw err;
-  }
+  });
+  // A client that leaves before the response cancels this handler's awaits: the request would
+  // never settle, its slot and reservation held until the object's alarm (the longest deadline
+  // + 30 s). Work kept by waitUntil outlives the client, so the walk goes on and settles.
+  c.executionCtx.waitUntil(run.then(ignore, ignore));
+  return run;
 }
+
+const ignore = () => undefined;
 
 /** What `proxy` settles before the pipeline runs: who asks, from where, and how the request is recorded. */
 interface RequestScope {
@@ -81,9 +87,34 @@ interface RequestScope {
   started: number;
 }
 
+/**
+ * A request whose body is large holds its size of the isolate's body budget
+ * (`http/body-budget.ts`) until it ends — its last byte delivered, or its error — or waits for
+ * room, or is a 503 the SDKs retry.
+ */
 async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
+  const { limits } = scope.config;
+  const cap = ENDPOINTS[endpoint].body === 'multipart' ? limits.maxUploadBytes : limits.maxBodyBytes;
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  const release = await holdBody(Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap, limits.isolateBodyBytes, limits.bodyWaitMs);
+  if (!release) {
+    throw new RouterError(503, 'The router is holding as many large request bodies as it can; retry in a moment.', {
+      type: 'server_error',
+      code: 'server_overloaded',
+      headers: { 'retry-after': '1' },
+    });
+  }
+  let ended: Promise<unknown> | undefined;
+  try {
+    return await forwardRequest(c, endpoint, scope, cap, (end) => (ended = end));
+  } finally {
+    if (ended) void ended.then(release, release);
+    else release();
+  }
+}
+
+async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: (end: Promise<unknown>) => void): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
-  const cap = ENDPOINTS[endpoint].body === 'multipart' ? config.limits.maxUploadBytes : config.limits.maxBodyBytes;
   const raw = await readBodyCapped(c.req.raw, cap);
   // A JSON body is parsed without a promise hop; a form is read by the runtime.
   const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
@@ -152,6 +183,10 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
   }
   if (!result.ok) {
     defer(admission.settle({ unserved: true, abandoned: result.abandoned }));
+    // A refusal after admission (reserving another attempt) saw the key's window since: its
+    // `x-ratelimit-*` are the newest, and every error face (OpenAI's, Anthropic's) reads them here.
+    const seen = Object.entries(result.error.headers).filter(([name]) => name.startsWith('x-ratelimit-'));
+    if (seen.length > 0) c.set('rateLimitHeaders', { ...admission.headers, ...Object.fromEntries(seen) });
     throw result.error;
   }
 
@@ -168,6 +203,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
       return Promise.all([admission.settle({ usage, unserved: !served, abandoned, costUsd }), nodeReservation?.settle({ usage, unserved: !served })]);
     }),
   );
+  endsWith(result.usage);
   return result.response;
 }
 
@@ -214,23 +250,24 @@ app.all(
     throw new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' });
   }),
 );
-app.all(
-  '/v1/models',
-  only('GET', async (c) => {
-    const config = loadConfig(c.env);
-    const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-    return c.json(modelList(config, key.models));
-  }),
-);
+/**
+ * The model list and one model, in the caller's API shape: Anthropic's SDK (it always sends
+ * `anthropic-version`, and its key as `x-api-key`) gets Anthropic's list, model and errors.
+ */
+function models(read: (c: Context<AppEnv>, config: LoadedConfig, allowed: string[] | undefined, shape: 'openai' | 'anthropic') => unknown) {
+  const serve = (shape: 'openai' | 'anthropic') =>
+    only('GET', async (c) => {
+      const config = loadConfig(c.env);
+      const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: shape === 'anthropic' });
+      return c.json(read(c, config, key.models, shape));
+    });
+  const openai = serve('openai');
+  const anthropic = anthropicFace(serve('anthropic'));
+  return (c: Context<AppEnv>) => (c.req.header('anthropic-version') ? anthropic(c) : openai(c));
+}
+app.all('/v1/models', models((_c, config, allowed, shape) => modelList(config, allowed, shape)));
 // Model ids may hold '/' (`meta-llama/…`): the rest of the path is the id, as the SDKs encode it.
-app.all(
-  '/v1/models/:id{.+}',
-  only('GET', async (c) => {
-    const config = loadConfig(c.env);
-    const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-    return c.json(modelInfo(config, c.req.param('id') ?? '', key.models));
-  }),
-);
+app.all('/v1/models/:id{.+}', models((c, config, allowed, shape) => modelInfo(config, c.req.param('id') ?? '', allowed, shape)));
 
 app.use('/admin/*', adminGuard());
 app.route('/admin/keys', keysRoutes);

@@ -122,6 +122,14 @@ export const KeyLimitsSchema = z.strictObject({
   promptTokens: z.enum(['bound', 'estimate']).default('bound'),
   /** Multipart uploads (audio transcriptions/translations) may be this large; other bodies `maxBodyBytes`. */
   maxUploadBytes: positiveInt.default(25 * 1_048_576),
+  /**
+   * Bytes of large request bodies (1 MiB and over) one isolate holds at once
+   * (`http/body-budget.ts`): a body is held two or three times while its request runs, and an
+   * isolate has 128 MB. One that does not fit waits for others to end, then is a 503.
+   */
+  isolateBodyBytes: positiveInt.default(48 * 1_048_576),
+  /** How long a large body waits for room in `isolateBodyBytes` before its 503 (`retry-after: 1`). */
+  bodyWaitMs: positiveInt.default(10_000),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
   maxResponseBytes: positiveInt.default(16 * 1_048_576),
   /**

@@ -9,7 +9,7 @@
  * - Each attempt is bounded by what can be observed of it (`upstream.ts`): a stream's first
  *   chunk within `firstByteMs`, a JSON answer whole within `responseMs`. A generation that
  *   finishes in time is awaited, never re-sent.
- * - An attempt abandoned after it was sent (timed out) may still be billed: the next attempt
+ * - An attempt abandoned after it was sent (timed out, or lost after a 2xx's headers) may still be billed: the next attempt
  *   first reserves its tokens again (`extend`), and the request settles with each abandoned
  *   attempt charged at its reservation — TPM stays exact when an upstream hangs.
  * - What callers see of failures names nodes, models and outcomes; upstream error text (it
@@ -232,7 +232,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     );
     const verdict = classifyFor(prepared.value.adapter, sent);
     walk.verdicts.push(verdict);
-    const paidFor = verdict.action === 'fail' || (verdict.action === 'retry' && verdict.timeout === true);
+    const paidFor = verdict.action === 'fail' || (verdict.action === 'retry' && (verdict.timeout === true || verdict.billed === true));
     if (paidFor) walk.abandoned++;
 
     if (verdict.action === 'retry' || verdict.action === 'fail') {

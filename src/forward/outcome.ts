@@ -13,7 +13,8 @@ export type AttemptOutcome =
   | { kind: 'response'; status: number; headers: Headers }
   /** Sent, then nothing observable in time: a stream's first chunk, a JSON answer whole. */
   | { kind: 'timeout'; afterMs: number; stream: boolean }
-  | { kind: 'network'; message: string }
+  /** `answering`: it failed after the answer's headers came (reading the body): the node generated it, and bills it. */
+  | { kind: 'network'; message: string; answering?: boolean }
   /** A 200 stream that ended or failed before its first chunk. */
   | { kind: 'empty-stream' }
   /** An answer larger than `limits.maxResponseBytes`. */
@@ -31,6 +32,8 @@ export type Verdict =
       retryAfterMs?: number;
       /** Abandoned after it was sent: the upstream may still be generating, and billing, it. */
       timeout?: boolean;
+      /** Lost after the node began answering: it generated, and bills, the answer the router never got. */
+      billed?: boolean;
       rateLimited?: boolean;
     };
 
@@ -57,6 +60,7 @@ export function classify(outcome: AttemptOutcome): Verdict {
     case 'too-large':
       return { action: 'fail', reason: `answer larger than the ${outcome.limit}-byte limit (HTTP ${outcome.status})` };
     case 'network':
+      if (outcome.answering) return { action: 'retry', reason: `connection lost mid-answer (${outcome.message})`, nodeFault: true, billed: true };
       return { action: 'retry', reason: `connection failed (${outcome.message})`, nodeFault: true };
     case 'empty-stream':
       return { action: 'retry', reason: 'stream ended before its first chunk', nodeFault: true };

@@ -57,6 +57,8 @@ export interface StreamFault {
 }
 
 const encoder = new TextEncoder();
+/** How long past the deadline a stream's closing error event waits for a client to read it. */
+const FAIL_GRACE_MS = 5_000;
 /** Decodes one whole event (not a stream: no state between calls). */
 const eventDecoder = new TextDecoder();
 
@@ -121,6 +123,9 @@ export function relayLoop(
     const why = deadlineLeft <= 0 && idleLeft > 0 ? 'the request deadline passed' : `no data for ${options.idleMs} ms`;
     stalled = { message: `The upstream stream stalled (${why}).`, code: 'upstream_stream_stalled' };
     reader.cancel().catch(() => {});
+    // Not waiting on a read: a write holds the pump, a client that reads nothing. Past the deadline its body ends too,
+    // or the request (its concurrency slot, its reservation) would be held for as long as the client stays.
+    if (waitingSince === null) writer.abort(new Error(stalled.code)).catch(() => {});
   }
 
   async function pump(): Promise<StreamFault | undefined> {
@@ -155,7 +160,10 @@ export function relayLoop(
       if (fault) {
         result.error = fault.message;
         reader.cancel().catch(() => {});
+        // The error event waits for the client to read it: one that does not has until the deadline and a grace.
+        const grace = setTimeout(() => writer.abort(new Error(fault.code)).catch(() => {}), Math.max(0, options.deadline - Date.now()) + FAIL_GRACE_MS);
         await hooks.fail(writer, fault).catch(() => {});
+        clearTimeout(grace);
       } else await writer.close().catch(() => {});
       return result;
     });

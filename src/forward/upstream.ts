@@ -107,11 +107,13 @@ export async function sendAttempt(
   limits: AttemptLimits,
 ): Promise<SentAttempt> {
   const started = Date.now();
-  let headersAt = started;
+  /** A 2xx answer's headers came: the node is generating what it will bill. */
+  let answering = false;
   const { url, ...request } = init;
   try {
     const sent = await fetchWithin(url ?? node.baseUrl + path, { method: 'POST', ...request }, limits.timeoutMs, async (response): Promise<SentAttempt> => {
-      headersAt = Date.now();
+      const headersAt = Date.now();
+      answering = response.ok;
       const outcome: AttemptOutcome = { kind: 'response', status: response.status, headers: response.headers };
       if (stream && response.ok && response.body) {
         const reader = chunkReader(response.body);
@@ -129,6 +131,7 @@ export async function sendAttempt(
     return sent;
   } catch (err) {
     const message = String((err as Error)?.message ?? err).slice(0, 120);
-    return { outcome: { kind: 'network', message }, latencyMs: Date.now() - started };
+    // Lost after a 2xx's headers (reading a JSON answer, or a stream's first chunk): the node generates, and bills, it.
+    return { outcome: { kind: 'network', message, ...(answering ? { answering } : {}) }, latencyMs: Date.now() - started };
   }
 }

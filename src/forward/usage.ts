@@ -46,9 +46,17 @@ interface ReportedUsage {
   seconds?: unknown;
 }
 
+/**
+ * A figure usage may settle at: a finite number, not negative. A node's `-1000000` would hand
+ * the key's window and budget back what no request freed (the lease's slice grows by it), and
+ * `1e400` (JSON's Infinity) would hold them for the whole period: either is no usage at all,
+ * and the request stays at its reservation.
+ */
+const count = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
 /** A share of `total` a details object reports (`cached_tokens`, `audio_tokens`), when positive; at most `total`. */
 function share(value: unknown, total: number): number | undefined {
-  return typeof value === 'number' && value > 0 ? Math.min(value, total) : undefined;
+  return count(value) && value > 0 ? Math.min(value, total) : undefined;
 }
 
 /**
@@ -67,11 +75,11 @@ export function usageOf(value: unknown): Usage | undefined {
   const u = holder?.usage ?? holder?.response?.usage;
   if (!u) return undefined;
   // A transcription billed by duration: no tokens, its seconds (what `perMinute` prices).
-  if (u.type === 'duration') return typeof u.seconds === 'number' && u.seconds >= 0 ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, audio_seconds: u.seconds } : undefined;
+  if (u.type === 'duration') return count(u.seconds) ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, audio_seconds: u.seconds } : undefined;
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const reported = u.completion_tokens ?? u.output_tokens ?? 0;
-  if (typeof prompt !== 'number' || typeof reported !== 'number') return undefined;
-  const completion = typeof u.total_tokens === 'number' && u.total_tokens - prompt > reported ? u.total_tokens - prompt : reported;
+  if (!count(prompt) || !count(reported)) return undefined;
+  const completion = count(u.total_tokens) && u.total_tokens - prompt > reported ? u.total_tokens - prompt : reported;
   const inputDetails = u.prompt_tokens_details ?? u.input_tokens_details ?? u.input_token_details;
   const cached = inputDetails?.cached_tokens;
   // Audio is billed at its own rates (gpt-4o-audio: 8× text output, 16× text input): its share is kept apart.
@@ -81,7 +89,7 @@ export function usageOf(value: unknown): Usage | undefined {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    ...(typeof cached === 'number' && cached > 0 ? { cached_tokens: cached } : {}),
+    ...(count(cached) && cached > 0 ? { cached_tokens: cached } : {}),
     ...(audioIn !== undefined ? { audio_prompt_tokens: audioIn } : {}),
     ...(audioOut !== undefined ? { audio_completion_tokens: audioOut } : {}),
   };

@@ -143,6 +143,12 @@ function overBudget(decision: Extract<Decision, { ok: false }>, subject: string,
   );
 }
 
+/** A subject's object could not be asked: the operator's log says which and why (the caller gets a 503 or a failover). */
+function limiterDown(subject: string, err: unknown): null {
+  console.warn(JSON.stringify({ event: 'limiter_unavailable', subject, error: String(err) }));
+  return null;
+}
+
 export interface AdmitRequest {
   /** Canonical model id (names it in refusals; its chain sizes the lease). */
   model: string;
@@ -192,7 +198,14 @@ export async function admitKey(
   if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, name);
   const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
   const worst = budgeted ? Math.ceil(request.worstCostUsd * 1e9) : 0;
-  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer, worst);
+  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer, worst).catch((err: unknown) => {
+    limiterDown(`key:${key.id}`, err);
+    // Overloaded or unreachable: nothing was admitted, so nothing is sent — a retryable 503, not an opaque 500.
+    throw new RouterError(503, `The rate limiter of ${name} could not be reached; the request was not sent. Please retry.`, {
+      code: 'limiter_unavailable',
+      headers: { 'retry-after': '1' },
+    });
+  });
   if (!admitted.ok) throw refusal(admitted, name, request.tokens);
   return {
     headers: rateLimitHeaders(admitted.snapshot),
@@ -220,7 +233,10 @@ export type NodeReservation = { ok: true; settle(result: SettleResult): Promise<
 export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request: AdmitRequest, defer: Defer) {
   return async function reserveNode(node: NodeConfig): Promise<NodeReservation | undefined> {
     if (!node.limits || !hasLimits(node.limits)) return undefined;
-    const admitted = await isolateLeases.admit(subject(env, config, `node:${node.id}`, node.limits), request.tokens, defer);
+    // A quota object that cannot answer reserves nothing: the node is skipped like one at its
+    // quota (nothing goes to it unreserved), and the request fails over rather than ending in a 500.
+    const admitted = await isolateLeases.admit(subject(env, config, `node:${node.id}`, node.limits), request.tokens, defer).catch((err: unknown) => limiterDown(`node:${node.id}`, err));
+    if (!admitted) return { ok: false, reason: 'node quota limiter unavailable' };
     if (!admitted.ok) {
       const why = admitted.tooLarge ? 'request larger than the node\'s tpm quota' : `node quota reached (${LIMIT_NAMES[admitted.limit]})`;
       return { ok: false, reason: why };

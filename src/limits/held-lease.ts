@@ -125,6 +125,21 @@ export function uncharge(t: Ticket): void {
   t.lease.cost -= t.worstCost;
 }
 
+const count = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+
+/**
+ * What a request's end may be settled at: usage and cost (USD) only when every figure is a
+ * finite number, not negative — whatever a provider's reader let through (a negative count
+ * would give the lease back what no request freed; a string or NaN would poison its sums).
+ * Otherwise no usage, no known cost: the request stays at its reservation and worst case.
+ */
+export function soundEnd<U extends { prompt_tokens: unknown; completion_tokens: unknown }>(usage: U | undefined, costUsd: number | null | undefined) {
+  return {
+    usage: usage && count(usage.prompt_tokens) && count(usage.completion_tokens) ? usage : undefined,
+    costUsd: count(costUsd) ? costUsd : undefined,
+  };
+}
+
 /** The request is over: its slot and unused reservation return to its lease (while it still admits). */
 export function endRequest(t: Ticket, result: EndResult): void {
   const l = t.lease;

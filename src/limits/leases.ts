@@ -7,7 +7,7 @@
  */
 import { onIsolateReset } from '../isolate';
 import type { LeaseReport, SyncRequest, SyncResult } from './ledger';
-import { charge, endRequest, uncharge, type Ticket } from './held-lease';
+import { charge, endRequest, soundEnd, uncharge, type Ticket } from './held-lease';
 import { LeaseClient } from './lease-client';
 import { settledTokens, type Decision, type LimitSet, type Snapshot } from './window';
 
@@ -202,6 +202,7 @@ export class Leases {
     }
     this.tend(s, c, defer);
     const admitted = ticket;
+    let ended = false;
     return {
       ok: true,
       snapshot,
@@ -209,12 +210,16 @@ export class Leases {
       entry: admitted.lease.id,
       extend: () => this.extend(s, c, admitted),
       settle: (result) => {
-        const used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
+        // Once: a second end would give its slot and reservation back twice.
+        if (ended) return;
+        ended = true;
+        const { usage, costUsd } = soundEnd(result.usage, result.costUsd);
+        const used = usage ? usage.prompt_tokens + usage.completion_tokens : undefined;
         const cost = settledTokens({ reserved: admitted.reserved }, { used, unserved: result.unserved, abandoned: result.abandoned });
         // Cost by the same rule: abandoned attempts and a served answer without usage at their worst case.
-        const real = result.costUsd === null || result.costUsd === undefined ? undefined : Math.round(result.costUsd * 1e9);
+        const real = costUsd === undefined ? undefined : Math.round(costUsd * 1e9);
         const costNano = settledTokens({ reserved: admitted.worstCost }, { used: real, unserved: result.unserved, abandoned: result.abandoned });
-        endRequest(admitted, { usage: result.usage, cost, costNano });
+        endRequest(admitted, { usage, cost, costNano });
         c.budgetHold.gaveBack(admitted.chargedCost - costNano);
         this.tend(s, c, defer);
       },
@@ -230,7 +235,8 @@ export class Leases {
   private async extend(s: Subject, c: LeaseClient, t: Ticket): Promise<Extension> {
     const checked = { tokens: s.limits.tpm !== undefined, cost: t.worstCost > 0 && (s.limits.dayNano !== undefined || s.limits.monthNano !== undefined) };
     if (c.extendLocal(t, this.clock.now(), checked)) return { ok: true };
-    await c.syncing?.catch(() => undefined); // after any report already taken, so it cannot undo this
+    // After any report already taken, so it cannot undo this: charged with no call carrying reports under way.
+    while (c.syncing) await c.syncing.catch(() => undefined);
     charge(t);
     this.calls.awaited++;
     const d = await s.authority.extend(t.lease.id, s.limits, t.reserved, checked.cost ? t.worstCost : 0).catch(() => null);
@@ -249,13 +255,25 @@ export class Leases {
     if (c) await this.closeOut(s, c, true);
   }
 
-  /** Stop a client's leases admitting and send every report it holds. */
+  /**
+   * Stop a client's leases admitting and send every report it holds — as the subject's one
+   * call carrying reports (`syncing`), like any other: an extension waits for it, so this
+   * report, taken before that extension's charge, cannot land after it and undo it.
+   */
   private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean): Promise<void> {
-    await Promise.all([c.syncing?.catch(() => undefined), c.leasing?.catch(() => undefined)]);
+    await c.leasing?.catch(() => undefined);
+    while (c.syncing) await c.syncing.catch(() => undefined);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
     if (reports.length === 0) return;
     this.calls[awaited ? 'awaited' : 'background']++;
-    await s.authority.sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports }).catch(() => c.retry(reports));
+    const run: Promise<unknown> = s.authority
+      .sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports })
+      .catch(() => c.retry(reports))
+      .finally(() => {
+        if (c.syncing === run) c.syncing = null;
+      });
+    c.syncing = run;
+    await run;
   }
 }
 

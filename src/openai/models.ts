@@ -34,21 +34,26 @@ export function resolveModel(config: LoadedConfig, requested: string, allowed?: 
 
 /** One model in OpenAI's shape, owned by the router. */
 const modelObject = (id: string) => ({ id, object: 'model' as const, created: 0, owned_by: 'llm-edge-router' });
+/** One model in Anthropic's shape (`GET /v1/models` from the Anthropic SDK). */
+const anthropicModelObject = (id: string) => ({ type: 'model' as const, id, display_name: id, created_at: '1970-01-01T00:00:00Z' });
 
-/**
- * OpenAI's list shape: the served models and aliases the key may use (a restricted key is
- * not shown the rest, as OpenAI lists a project only what it can call).
- */
-export function modelList(config: LoadedConfig, allowed?: string[]) {
-  const names = [...config.modelNames].filter(([, model]) => modelAllowed(config, allowed, model)).map(([name]) => name);
-  return { object: 'list' as const, data: names.sort().map(modelObject) };
+/** The served models and aliases the key may use, sorted (a restricted key is not shown the rest, as OpenAI and Anthropic list only what a key can call). */
+function namesFor(config: LoadedConfig, allowed?: string[]): string[] {
+  return [...config.modelNames].filter(([, model]) => modelAllowed(config, allowed, model)).map(([name]) => name).sort();
 }
 
-/** `GET /v1/models/{id}` (the SDKs' `models.retrieve`): the model, or OpenAI's 404 `model_not_found` for one not served or not the key's. */
-export function modelInfo(config: LoadedConfig, id: string, allowed?: string[]) {
+/** OpenAI's list shape, or Anthropic's (`data`, `has_more`, `first_id`, `last_id`: one page holds all). */
+export function modelList(config: LoadedConfig, allowed?: string[], shape: 'openai' | 'anthropic' = 'openai') {
+  const names = namesFor(config, allowed);
+  if (shape === 'openai') return { object: 'list' as const, data: names.map(modelObject) };
+  return { data: names.map(anthropicModelObject), has_more: false, first_id: names[0] ?? null, last_id: names.at(-1) ?? null };
+}
+
+/** `GET /v1/models/{id}` (the SDKs' `models.retrieve`): the model, or a 404 `model_not_found` for one not served or not the key's. */
+export function modelInfo(config: LoadedConfig, id: string, allowed?: string[], shape: 'openai' | 'anthropic' = 'openai') {
   const model = config.modelNames.get(id);
   if (!model || !modelAllowed(config, allowed, model)) {
     throw new RouterError(404, `The model '${id.slice(0, 300)}' does not exist or you do not have access to it.`, { code: 'model_not_found', param: 'model' });
   }
-  return modelObject(id);
+  return shape === 'openai' ? modelObject(id) : anthropicModelObject(id);
 }

@@ -120,6 +120,11 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     const content = `Hello from ${node.id}`;
     const completion = completionTokens(k, body);
     if (k.msPerToken > 0) await sleep(completion * k.msPerToken);
+    if (k.cutBody) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
+      res.write(`{"id":"${id}","object":"chat.completion",`);
+      return void setTimeout(() => res.socket?.destroy(), 20);
+    }
     if (k.stallBody) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
       return void res.write(`{"id":"${id}","object":"chat.completion",`); // the rest never comes

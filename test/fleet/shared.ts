@@ -67,6 +67,8 @@ export interface Knobs {
   msPerToken: number;
   /** JSON chat answers: send the headers and the first bytes of the body, then nothing more (socket open). */
   stallBody?: boolean;
+  /** JSON chat answers: send the headers and the first bytes of the body, then drop the connection (the answer was generated, and billed). */
+  cutBody?: boolean;
   /** Bedrock / Vertex nodes (`bedrock.ts`, `vertex.ts`): the region they serve (SigV4 scope; Vertex location). */
   cloudRegion?: string;
   /** Vertex nodes: the project in their URLs. */

@@ -37,6 +37,15 @@ describe('cost', () => {
     expect(usageOf({ usage: { type: 'tokens', input_tokens: 120, output_tokens: 30, total_tokens: 150, input_token_details: { audio_tokens: 100, text_tokens: 20 } } })?.audio_prompt_tokens).toBe(100);
   });
 
+  it('reads a negative or non-finite figure as no usage (the request stays at its reservation)', () => {
+    expect(usageOf({ usage: { prompt_tokens: -1_000, completion_tokens: 3 } })).toBeUndefined();
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: -3 } })).toBeUndefined();
+    expect(usageOf({ usage: { input_tokens: Infinity, output_tokens: 3 } })).toBeUndefined();
+    expect(usageOf({ usage: { type: 'duration', seconds: Infinity } })).toBeUndefined();
+    // A malformed total or cache share is ignored, not settled at.
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: Infinity, prompt_tokens_details: { cached_tokens: -4 } } })).toEqual({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+  });
+
   it('reads the Responses API\'s cached input tokens too', () => {
     expect(usageOf({ response: { usage: { input_tokens: 10, output_tokens: 1, input_tokens_details: { cached_tokens: 4 } } } })?.cached_tokens).toBe(4);
   });

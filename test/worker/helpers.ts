@@ -53,10 +53,10 @@ export function testConfig(): Record<string, any> {
   return JSON.parse(env.ROUTER_CONFIG as unknown as string);
 }
 
-/** Call the Worker's handler with another ROUTER_CONFIG (an object, or raw text). */
-export async function callWithConfig(config: object | string, path: string, options: CallOptions = {}): Promise<Response> {
+/** Call the Worker's handler with another ROUTER_CONFIG (an object, or raw text), and any bindings replaced (`bindings`). */
+export async function callWithConfig(config: object | string, path: string, options: CallOptions = {}, bindings: Record<string, unknown> = {}): Promise<Response> {
   const raw = typeof config === 'string' ? config : JSON.stringify(config);
-  return await worker.fetch(buildRequest(path, options) as never, { ...env, ROUTER_CONFIG: raw } as never, createExecutionContext());
+  return await worker.fetch(buildRequest(path, options) as never, { ...env, ROUTER_CONFIG: raw, ...bindings } as never, createExecutionContext());
 }
 
 export function admin(path: string, options: Omit<CallOptions, 'key'> = {}) {

@@ -1,6 +1,8 @@
 /** `GET /v1/models` and `GET /v1/models/{id}` as the official SDKs call them, seen through the key's own restrictions. */
+import Anthropic from '@anthropic-ai/sdk';
+import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, newKey, resetWorld } from './helpers';
+import { call, CF, newKey, resetWorld } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -34,5 +36,26 @@ describe('GET /v1/models/{id}', () => {
 
   it('needs a key', async () => {
     expect((await call('/v1/models/mini')).status).toBe(401);
+  });
+});
+
+describe("Anthropic's SDK (it sends anthropic-version and x-api-key)", () => {
+  const client = (key: string) =>
+    new Anthropic({ baseURL: 'https://router.test', apiKey: key, fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: CF.iad } as RequestInit) });
+
+  it("lists the key's models in Anthropic's shape (client.models.list)", async () => {
+    const { key } = await newKey({ models: ['mini'] });
+    const page = await client(key).models.list();
+    expect(page.data.map((m) => m.id)).toEqual(['gpt-4o-mini', 'mini']);
+    expect(page.data[0]).toEqual({ type: 'model', id: 'gpt-4o-mini', display_name: 'gpt-4o-mini', created_at: '1970-01-01T00:00:00Z' });
+    expect(page.has_more).toBe(false);
+  });
+
+  it('retrieves one (client.models.retrieve), and a model not the key\'s is the SDK\'s NotFoundError in Anthropic\'s shape', async () => {
+    const { key } = await newKey({ models: ['mini'] });
+    expect(await client(key).models.retrieve('mini')).toMatchObject({ type: 'model', id: 'mini' });
+    const err = await client(key).models.retrieve('text-embedding-3-small').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((err as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
   });
 });

@@ -1,0 +1,56 @@
+/**
+ * Bytes of large request bodies one isolate holds at once (`limits.isolateBodyBytes`). An
+ * isolate has 128 MB, and a body is held more than once while its request runs — the
+ * caller's bytes (resent on failover), a parsed form or JSON, a form written anew — so two
+ * 25 MiB uploads at once could end the isolate and every request on it. A body past
+ * `LARGE_BODY_BYTES` holds its size here (its declared length, or the cap when it declares
+ * none) until its request ends; one that does not fit waits for others to end, up to
+ * `waitMs`, then is refused with a 503 the SDKs retry. One body alone always fits, however
+ * large the budget's rest. Small bodies are not counted (no bookkeeping on the hot path).
+ */
+
+/** Bodies under this are not counted. */
+export const LARGE_BODY_BYTES = 1_048_576;
+
+let held = 0;
+const queue: { bytes: number; admit: () => void }[] = [];
+
+function admitWaiting(budget: number): void {
+  while (queue.length > 0 && (held === 0 || held + queue[0]!.bytes <= budget)) {
+    const next = queue.shift()!;
+    held += next.bytes;
+    next.admit();
+  }
+}
+
+/**
+ * Holds `bytes` of the isolate's body budget: the release to call when the request ends
+ * (at most once), or undefined when it did not fit within `waitMs`.
+ */
+export async function holdBody(bytes: number, budget: number, waitMs: number): Promise<(() => void) | undefined> {
+  if (bytes < LARGE_BODY_BYTES) return () => {};
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    held -= bytes;
+    admitWaiting(budget);
+  };
+  // First come, first served: a body does not pass one already waiting.
+  if (queue.length === 0 && (held === 0 || held + bytes <= budget)) {
+    held += bytes;
+    return release;
+  }
+  return new Promise((resolve) => {
+    const entry = { bytes, admit: () => (clearTimeout(timer), resolve(release)) };
+    const timer = setTimeout(() => {
+      queue.splice(queue.indexOf(entry), 1);
+      resolve(undefined);
+      admitWaiting(budget); // one behind it may fit
+    }, waitMs);
+    queue.push(entry);
+  });
+}
+
+/** What the isolate holds now (tests, metrics). */
+export const heldBodyBytes = () => held;

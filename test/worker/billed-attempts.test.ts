@@ -1,0 +1,40 @@
+/**
+ * An attempt the node answered, then lost before the router had the answer, was generated —
+ * and billed — upstream: the key's limits count it at its worst case, and the retry
+ * reserves again, as for an attempt abandoned on a timeout.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { admin, call, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+
+beforeEach(resetWorld);
+
+const windowTokens = async (id: string) =>
+  eventually(
+    async () => (await admin(`/keys/${id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(),
+    (u) => u.inFlight === 0,
+  );
+
+describe('a JSON answer cut after its 200', () => {
+  it('is counted at its worst case beside the retry that served the request', async () => {
+    await setNode('n-us', { cutBody: true });
+    const { id, key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 50 }) });
+    expect(res.status).toBe(200);
+    const answer = await res.json<{ usage: { total_tokens: number } }>();
+    expect(res.headers.get('x-router-attempts')).toBe('2');
+    expect(await nodeRequests('n-us')).toHaveLength(1);
+    const { window } = await windowTokens(id);
+    // The cut attempt at its worst case (its prompt + the 50-token cap), the served one at its usage.
+    expect(window.tokens).toBeGreaterThanOrEqual(answer.usage.total_tokens + 50);
+  });
+
+  it('a connection refused before any answer is not counted: only the attempt that served', async () => {
+    await setNode('n-us', { refuse: true });
+    const { id, key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 50 }) });
+    expect(res.status).toBe(200);
+    const answer = await res.json<{ usage: { total_tokens: number } }>();
+    const { window } = await windowTokens(id);
+    expect(window.tokens).toBe(answer.usage.total_tokens);
+  });
+});
