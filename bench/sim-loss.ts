@@ -9,7 +9,7 @@
  *     thinks it slower than it is;
  *   - estimate: any other wrong choice (table, prior or normalisation error).
  * Printed per phase as the bucket's share of the oracle's total latency (what adds up to the
- * "mean vs oracle" figure).
+ * "mean vs oracle" figure), after each colo's own figure per phase (`coloLoss`).
  */
 import type { NodeConfig } from '../src/config/schema.ts';
 import * as W from './sim-world.ts';
@@ -32,6 +32,17 @@ const byId = new Map(W.NODES.map((n) => [n.id, n]));
 /** What the router's estimate should be for a node: the base-equivalent (a JSON answer less the reference 4 ms × mean tokens). */
 function truth(colo: string, n: NodeConfig, t: number, json: boolean): number {
   return json ? W.trueLatency(colo, n, t, W.MEAN_TOKENS) - 4 * W.MEAN_TOKENS : W.trueLatency(colo, n, t, 0);
+}
+
+/** Per phase, each colo's mean latency against the oracle's (%, rounded). */
+export function coloLoss(phases: [string, number, number][], colos: string[], oracle: Served[], router: Served[]): void {
+  const mean = (xs: Served[], c: string, from: number, to: number) => {
+    const own = xs.filter((l) => l.colo === c && l.t >= from && l.t < to);
+    return own.reduce((a, l) => a + l.ms, 0) / own.length;
+  };
+  for (const [label, from, to] of phases) {
+    console.log(label.padEnd(24), colos.map((c) => `${c}:${((mean(router, c, from, to) / mean(oracle, c, from, to) - 1) * 100).toFixed(0)}`).join(' '));
+  }
 }
 
 export function lossBreakdown(phases: [string, number, number][], oracle: Served[], router: Served[], tieMargin: number): void {

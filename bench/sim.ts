@@ -32,7 +32,7 @@ import { LiveView } from '../src/routing/live.ts';
 import { rng } from './rng.ts';
 import { decay, foldSample, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 import * as W from './sim-world.ts';
-import { lossBreakdown, type Served } from './sim-loss.ts';
+import { coloLoss, lossBreakdown, type Served } from './sim-loss.ts';
 
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
 const WARMUP = 5 * 60_000;
@@ -263,14 +263,7 @@ function report(kind: Kind, strategies: Strategy[], colos: string[]): Result {
     return { moved, window };
   });
   if (process.env.SIM_DEBUG) {
-    for (const [label, from, to] of phases) {
-      const row = colos.map((c) => {
-        const o = mean(between(strategies[0]!, from, to, new Set([c])).map((l) => l.ms));
-        const r = mean(between(strategies[1]!, from, to, new Set([c])).map((l) => l.ms));
-        return `${c}:${((r / o - 1) * 100).toFixed(0)}`;
-      });
-      console.log(label.padEnd(24), row.join(' '));
-    }
+    coloLoss(phases, colos, strategies[0]!.latencies, strategies[1]!.latencies);
     lossBreakdown(phases, strategies[0]!.latencies, strategies[1]!.latencies, Number(process.env.SIM_TIE ?? 0.1));
   }
   const all = (s: Strategy) => between(s, WARMUP, DURATION).map((l) => l.ms);
