@@ -6,6 +6,7 @@ import { env, exports } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
 import { resetIsolate } from '../../src/isolate';
+import { expect } from 'vitest';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
@@ -113,4 +114,18 @@ export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolea
 /** Alerts the fleet's webhook receiver got, oldest first. */
 export async function fleetAlerts(): Promise<{ text: string; node: string; from: string; to: string }[]> {
   return (await fetch(`${CONTROL()}/webhook`)).json();
+}
+
+/** A burst's Messages answers: each a 200 or a 429 (anything else fails), the 200s' usages. */
+export async function messagesUsages(responses: Response[]): Promise<{ input_tokens: number; output_tokens: number }[]> {
+  const usages: { input_tokens: number; output_tokens: number }[] = [];
+  for (const res of responses) {
+    if (res.status !== 200) {
+      expect(res.status).toBe(429);
+      await res.text();
+      continue;
+    }
+    usages.push(((await res.json()) as { usage: { input_tokens: number; output_tokens: number } }).usage);
+  }
+  return usages;
 }

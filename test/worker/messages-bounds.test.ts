@@ -2,7 +2,7 @@
  * What a Messages request reserves against what an Anthropic node bills for it.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, call, callWithConfig, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, eventually, messagesUsages, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -27,17 +27,8 @@ describe('tools on a Claude model', () => {
     await setNode('p-azure', { status: 503 });
     const { key } = await newKey({ limits: { tpm: TPM } });
     const body = { model: 'claude-solo', max_tokens: 5, tools: [{ name: 't', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: 'Hi' }] };
-    const responses = await Promise.all(Array.from({ length: 20 }, () => anthropic(key, body)));
-    let billed = 0;
-    for (const res of responses) {
-      if (res.status !== 200) {
-        expect(res.status).toBe(429);
-        await res.text();
-        continue;
-      }
-      const { usage } = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
-      billed += usage.input_tokens + usage.output_tokens;
-    }
+    const usages = await messagesUsages(await Promise.all(Array.from({ length: 20 }, () => anthropic(key, body))));
+    const billed = usages.reduce((sum, u) => sum + u.input_tokens + u.output_tokens, 0);
     expect(billed).toBeGreaterThan(0);
     expect(billed).toBeLessThanOrEqual(TPM);
   });
