@@ -92,7 +92,7 @@ export const HealthSchema = z.strictObject({
   /** Live-traffic failure ratio (over ≥ minLiveSamples decayed samples) that marks a node degraded. */
   degradedFailureRate: z.number().min(0).max(1).default(0.25),
   minLiveSamples: z.number().positive().default(10),
-  /** Slack/Discord-compatible webhook: POST {"text": …} on every node state change. */
+  /** Slack-compatible webhook (Discord: its URL + `/slack`): POST {"text": …} on every node state change. */
   alertWebhook: z.url({ protocol: /^https?$/ }).optional(),
 });
 
