@@ -1,8 +1,9 @@
 /**
  * `GET /admin/metrics`: Prometheus text exposition (format 0.0.4).
- * - From the usage rollups (all isolates, the retained 90 days): requests, errors, tokens
- *   and cost by key, model and node — counters; an hour leaving retention lowers them,
- *   which Prometheus reads as a counter reset.
+ * - From the usage rollups (all isolates, since the first request): requests, errors, tokens
+ *   and cost by key, model and node — counters that never go down: an hour leaving the
+ *   rollups' 90-day retention is folded into all-time totals (`rollups-do.ts`), so no
+ *   `rate()` or `increase()` reads a daily purge as a reset and the whole total as new.
  * - From the health monitor and the published tables: each node's state, and each colo's
  *   expected latency to each node.
  * - The answering isolate's own admission counters (Workers share no memory, so these are
@@ -14,7 +15,7 @@ import { loadConfig } from '../config/load';
 import { isolateLeases } from '../limits/leases';
 import type { HealthState } from '../routing/scores';
 import { publishedTables } from '../routing/table';
-import { queryUsage } from '../usage/query';
+import { allTimeUsage } from '../usage/query';
 
 interface Metric {
   name: string;
@@ -41,9 +42,8 @@ const STATES: HealthState[] = ['healthy', 'degraded', 'down'];
 
 export const metricsRoutes = new Hono<AppEnv>().get('/metrics', async (c) => {
   const config = loadConfig(c.env);
-  const now = Date.now();
   const [usage, status] = await Promise.all([
-    queryUsage(c.env.USAGE_ROLLUPS, config.usage.shards, { from: 0, to: now + 3_600_000, groupBy: ['key', 'model', 'node'] }),
+    allTimeUsage(c.env.USAGE_ROLLUPS, config.usage.shards),
     c.env.HEALTH_MONITOR.getByName('global').status(),
   ]);
   const tables = await publishedTables(c.env.ROUTER_KV, status.colos.map((x) => x.colo));

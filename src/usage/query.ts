@@ -15,3 +15,10 @@ export async function queryUsage(ns: DurableObjectNamespace<UsageRollups>, shard
   const parts = await Promise.all(Array.from({ length: shards }, (_, i) => ns.getByName(shardName(i)).query(q)));
   return mergeGroups(parts, q.groupBy);
 }
+
+/** Every count since the first row, per key × model × node, over every shard (what the metrics' counters read). */
+export async function allTimeUsage(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<UsageGroup[]> {
+  await flushRollups(ns, shards, Date.now(), true);
+  const parts = await Promise.all(Array.from({ length: shards }, (_, i) => ns.getByName(shardName(i)).allTime()));
+  return mergeGroups(parts, ['key', 'model', 'node']);
+}

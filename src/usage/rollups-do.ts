@@ -4,7 +4,9 @@
  * `global` (the one object before sharding), the others `shard:<i>`. Each isolate sends its
  * rows in batches to one shard it picked at random (`rollup-batch.ts`, one call every 10 s
  * at most, never one per request), and the admin views query every shard and sum.
- * Every shard runs its own daily retention alarm (armed in its constructor). Rows older than `RETENTION_DAYS` are deleted daily.
+ * Every shard runs its own daily retention alarm (armed in its constructor). Rows older than `RETENTION_DAYS` are deleted daily,
+ * their counts first folded into `retired` (per key × model × node, no hour): the all-time
+ * totals the metrics' counters read (`allTime`) never go down when an hour leaves retention.
  * Cost is kept in integer nano-dollars so that sums are exact.
  *
  * A batch is applied whole or not at all (one transaction), and once: it carries an id the
@@ -56,6 +58,10 @@ export interface UsageQuery {
 
 export type UsageGroup = Partial<Record<Group, string | number>> & Omit<RollupRow, 'hour' | 'key' | 'model' | 'node'>;
 
+/** The summed columns, named as `UsageGroup` names them. */
+const SUMS = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS inputTokens, SUM(cached_tokens) AS cachedTokens,
+  SUM(output_tokens) AS outputTokens, SUM(cost_nano) AS costNano, SUM(unpriced) AS unpriced`;
+
 /** SQL for each grouping: a column, or the day an hour falls in. */
 const GROUP_SQL: Record<Group, string> = { key: 'key', model: 'model', node: 'node', hour: 'hour', day: `hour - (hour % ${DAY_MS})` };
 
@@ -74,6 +80,11 @@ export class UsageRollups extends DurableObject<Bindings> {
         `CREATE TABLE IF NOT EXISTS rollups (hour INTEGER NOT NULL, key TEXT NOT NULL, model TEXT NOT NULL, node TEXT NOT NULL,
          requests INTEGER NOT NULL, errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
          output_tokens INTEGER NOT NULL, cost_nano INTEGER NOT NULL, unpriced INTEGER NOT NULL, PRIMARY KEY (hour, key, model, node))`,
+      );
+      this.sql.exec(
+        `CREATE TABLE IF NOT EXISTS retired (key TEXT NOT NULL, model TEXT NOT NULL, node TEXT NOT NULL, requests INTEGER NOT NULL,
+         errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+         cost_nano INTEGER NOT NULL, unpriced INTEGER NOT NULL, PRIMARY KEY (key, model, node))`,
       );
       this.sql.exec(`CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
       this.sql.exec(`CREATE INDEX IF NOT EXISTS batches_at ON batches (at)`);
@@ -141,6 +152,17 @@ export class UsageRollups extends DurableObject<Bindings> {
     this.losing = count;
   }
 
+  /**
+   * Every count since the first row, per key × model × node: the retained hours plus what
+   * retention folded into `retired`. What the Prometheus counters read: it never goes down.
+   */
+  async allTime(): Promise<UsageGroup[]> {
+    const cols = `key, model, node, requests, errors, input_tokens, cached_tokens, output_tokens, cost_nano, unpriced`;
+    return this.sql
+      .exec(`SELECT key, model, node, ${SUMS} FROM (SELECT ${cols} FROM rollups UNION ALL SELECT ${cols} FROM retired) GROUP BY key, model, node ORDER BY key, model, node`)
+      .toArray() as unknown as UsageGroup[];
+  }
+
   /** Sums over [from, to) by hour start, filtered, grouped; ordered by the groups. */
   async query(q: UsageQuery): Promise<UsageGroup[]> {
     const where = ['hour >= ?', 'hour < ?'];
@@ -153,15 +175,25 @@ export class UsageRollups extends DurableObject<Bindings> {
       }
     }
     const groups = q.groupBy.map((g) => `${GROUP_SQL[g]} AS ${g}`);
-    const sums = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS inputTokens, SUM(cached_tokens) AS cachedTokens,
-      SUM(output_tokens) AS outputTokens, SUM(cost_nano) AS costNano, SUM(unpriced) AS unpriced`;
     const by = q.groupBy.length ? ` GROUP BY ${q.groupBy.join(', ')} ORDER BY ${q.groupBy.join(', ')}` : '';
-    const rows = this.sql.exec(`SELECT ${[...groups, sums].join(', ')} FROM rollups WHERE ${where.join(' AND ')}${by}`, ...args).toArray();
+    const rows = this.sql.exec(`SELECT ${[...groups, SUMS].join(', ')} FROM rollups WHERE ${where.join(' AND ')}${by}`, ...args).toArray();
     return rows.filter((r) => r.requests !== null) as unknown as UsageGroup[];
   }
 
+  /** Daily: hours past retention leave `rollups`, their counts kept in `retired` (one transaction). */
   override async alarm(): Promise<void> {
-    this.sql.exec(`DELETE FROM rollups WHERE hour < ?`, Date.now() - RETENTION_DAYS * DAY_MS);
+    const before = Date.now() - RETENTION_DAYS * DAY_MS;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO retired SELECT key, model, node, SUM(requests), SUM(errors), SUM(input_tokens), SUM(cached_tokens), SUM(output_tokens),
+         SUM(cost_nano), SUM(unpriced) FROM rollups WHERE hour < ? GROUP BY key, model, node
+         ON CONFLICT (key, model, node) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+         input_tokens = input_tokens + excluded.input_tokens, cached_tokens = cached_tokens + excluded.cached_tokens,
+         output_tokens = output_tokens + excluded.output_tokens, cost_nano = cost_nano + excluded.cost_nano, unpriced = unpriced + excluded.unpriced`,
+        before,
+      );
+      this.sql.exec(`DELETE FROM rollups WHERE hour < ?`, before);
+    });
     await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
   }
 }

@@ -1,0 +1,47 @@
+/**
+ * The usage counters of `GET /admin/metrics` never go down: a shard's daily retention alarm
+ * deletes hours past 90 days from the rollups, but their counts stay in the all-time totals,
+ * so Prometheus never reads a purge as a counter reset (and the whole total as new increase).
+ */
+import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm } from 'cloudflare:test';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DAY_MS, HOUR_MS, type RollupRow, type UsageRollups } from '../../src/usage/rollups-do';
+import { shardName } from '../../src/usage/shards';
+import { admin, resetWorld } from './helpers';
+
+beforeEach(resetWorld);
+
+const ns = () => (env as unknown as { USAGE_ROLLUPS: DurableObjectNamespace<UsageRollups> }).USAGE_ROLLUPS;
+
+async function counter(name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const families = parsePrometheusTextFormat(await (await admin('/metrics')).text());
+  const m = families.find((f) => f.name === name)?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+  return m === undefined ? undefined : Number(m.value);
+}
+
+describe('usage counters across retention', () => {
+  it('keep their value when a shard deletes hours past retention, and go on counting after', async () => {
+    const key = 'key_counter_retention';
+    const recent = Date.now() - (Date.now() % HOUR_MS);
+    const row = (hour: number, requests: number): RollupRow => ({ hour, key, model: 'm', node: 'n', requests, errors: 1, inputTokens: 100 * requests, cachedTokens: 0, outputTokens: 10, costNano: 2_500_000 * requests, unpriced: 0 });
+    const stub = ns().getByName(shardName(4));
+    await stub.record([row(recent - 91 * DAY_MS, 3), row(recent, 2)]);
+    const labels = { key, model: 'm', node: 'n' };
+    expect(await counter('llm_router_requests_total', labels)).toBe(5);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // The old hour left the rollups (a usage query no longer sees it)…
+    const usage = await (await admin(`/usage?key=${key}&from=0&groupBy=hour`)).json<{ data: { requests: number }[] }>();
+    expect(usage.data.map((g) => g.requests)).toEqual([2]);
+    // …and every counter kept it.
+    expect(await counter('llm_router_requests_total', labels)).toBe(5);
+    expect(await counter('llm_router_errors_total', labels)).toBe(2);
+    expect(await counter('llm_router_tokens_total', { ...labels, kind: 'input' })).toBe(500);
+    expect(await counter('llm_router_cost_usd_total', labels)).toBeCloseTo(0.0125, 12);
+    // A second purge adds nothing twice; new rows add on top.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await stub.record([row(recent, 1)]);
+    expect(await counter('llm_router_requests_total', labels)).toBe(6);
+  });
+});
