@@ -16,9 +16,17 @@ export async function queryUsage(ns: DurableObjectNamespace<UsageRollups>, shard
   return mergeGroups(parts, q.groupBy);
 }
 
-/** Every count since the first row, per key × model × node, over every shard (what the metrics' counters read). */
+/**
+ * Every count since the first row, per key × model × node, over every shard: what the
+ * metrics' counters read, so they never go down. A group with no retained hour left in any
+ * shard (nothing for 90 days: a revoked key, a removed model) is left out, as it was before
+ * retention kept totals — its series ends rather than the scrape growing with every key
+ * ever made; should it come back, it comes back at its whole total, never lower.
+ */
 export async function allTimeUsage(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<UsageGroup[]> {
   await flushRollups(ns, shards, Date.now(), true);
   const parts = await Promise.all(Array.from({ length: shards }, (_, i) => ns.getByName(shardName(i)).allTime()));
-  return mergeGroups(parts, ['key', 'model', 'node']);
+  const id = (g: UsageGroup) => JSON.stringify([g.key, g.model, g.node]);
+  const live = new Set(parts.flat().flatMap((g) => (g.live ? [id(g)] : [])));
+  return mergeGroups(parts, ['key', 'model', 'node']).filter((g) => live.has(id(g)));
 }

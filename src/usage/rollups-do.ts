@@ -154,13 +154,17 @@ export class UsageRollups extends DurableObject<Bindings> {
 
   /**
    * Every count since the first row, per key × model × node: the retained hours plus what
-   * retention folded into `retired`. What the Prometheus counters read: it never goes down.
+   * retention folded into `retired` — what the Prometheus counters read, so they never go
+   * down. `live` is 1 when this shard still holds a retained hour of the group.
    */
-  async allTime(): Promise<UsageGroup[]> {
+  async allTime(): Promise<(UsageGroup & { live: number })[]> {
     const cols = `key, model, node, requests, errors, input_tokens, cached_tokens, output_tokens, cost_nano, unpriced`;
     return this.sql
-      .exec(`SELECT key, model, node, ${SUMS} FROM (SELECT ${cols} FROM rollups UNION ALL SELECT ${cols} FROM retired) GROUP BY key, model, node ORDER BY key, model, node`)
-      .toArray() as unknown as UsageGroup[];
+      .exec(
+        `SELECT key, model, node, ${SUMS}, MAX(live) AS live FROM (SELECT ${cols}, 1 AS live FROM rollups UNION ALL SELECT ${cols}, 0 AS live FROM retired)
+         GROUP BY key, model, node ORDER BY key, model, node`,
+      )
+      .toArray() as unknown as (UsageGroup & { live: number })[];
   }
 
   /** Sums over [from, to) by hour start, filtered, grouped; ordered by the groups. */

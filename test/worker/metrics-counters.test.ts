@@ -44,4 +44,16 @@ describe('usage counters across retention', () => {
     await stub.record([row(recent, 1)]);
     expect(await counter('llm_router_requests_total', labels)).toBe(6);
   });
+
+  it('keep a group whose retained hours are on another shard than its purged ones; end a group with no retained hour left', async () => {
+    const recent = Date.now() - (Date.now() % HOUR_MS);
+    const row = (key: string, hour: number): RollupRow => ({ hour, key, model: 'm', node: 'n', requests: 1, errors: 0, inputTokens: 1, cachedTokens: 0, outputTokens: 1, costNano: 0, unpriced: 0 });
+    const [a, b] = [ns().getByName(shardName(6)), ns().getByName(shardName(9))];
+    await a.record([row('key_counter_split', recent - 91 * DAY_MS), row('key_counter_gone', recent - 91 * DAY_MS)]);
+    await b.record([row('key_counter_split', recent)]);
+    expect(await runDurableObjectAlarm(a)).toBe(true);
+    expect(await counter('llm_router_requests_total', { key: 'key_counter_split' })).toBe(2);
+    // Nothing for 90 days: its series ends (absent, not lowered), as before totals were kept.
+    expect(await counter('llm_router_requests_total', { key: 'key_counter_gone' })).toBeUndefined();
+  });
 });
