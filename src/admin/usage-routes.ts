@@ -61,6 +61,8 @@ export const usageRoutes = new Hono<AppEnv>().get('/usage', async (c) => {
   // `from` to the end of the hour that holds the instant before `to`, and says so.
   const to = q.to === undefined ? floorHour(now) + HOUR_MS : ceilHour(q.to);
   const from = floorHour(q.from ?? to - DAY_MS);
+  // `from` alone may pass the default `to`: refused as a range given whole is.
+  if (from >= to) throw new RouterError(400, 'Invalid usage query: from: from must be before to (default: the end of this hour)', { code: 'invalid_query', param: 'from' });
   const groupBy = q.groupBy ?? [];
   const shards = loadConfig(c.env).usage.shards;
   const rows = (await queryUsage(c.env.USAGE_ROLLUPS, shards, { from, to, key: q.key, model: q.model, node: q.node, groupBy })).map(present);

@@ -23,4 +23,12 @@ describe('GET /admin/usage time parameters', () => {
       expect(body.error.message).toContain(param);
     });
   }
+
+  it('from after the default to (the end of this hour) is a 400 naming from, not an answer whose from is after its to', async () => {
+    const res = await admin(`/usage?from=${Date.now() + 3 * 3_600_000}`);
+    expect(res.status).toBe(400);
+    const body = await res.json<{ error: { message: string; code: string } }>();
+    expect(body.error.code).toBe('invalid_query');
+    expect(body.error.message).toContain('from');
+  });
 });
