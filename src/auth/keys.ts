@@ -143,7 +143,12 @@ export async function createKey(
   return { key, record };
 }
 
+/** What a key id can look like (the router makes `key_` + 20 hex); anything else names no key. */
+const KEY_ID = /^[\w-]{1,256}$/;
+
+/** The key with this id, or null — for any id, however long or odd: one past KV's 512-byte key limit is not a 500. */
 export async function getKeyById(kv: KVNamespace, id: string): Promise<{ hash: string; record: KeyRecord } | null> {
+  if (!KEY_ID.test(id)) return null;
   return kv.get(kvKey.byId(id), 'json');
 }
 
