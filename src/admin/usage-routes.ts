@@ -11,9 +11,13 @@ import { RouterError } from '../errors/router-error';
 import { queryUsage } from '../usage/query';
 import { DAY_MS, GROUPS, HOUR_MS, RETENTION_DAYS, type UsageGroup } from '../usage/rollups-do';
 
-/** A time: ms since epoch, or an ISO 8601 date(-time). */
+/**
+ * A time: ms since epoch, or an ISO 8601 date(-time). A `+` offset typed into a URL unencoded
+ * (`…T00:00:00+05:30`) arrives as a space (form decoding): read as the `+` it was.
+ */
 const time = z
   .string()
+  .transform((s) => s.replace(/^(\d{4}-\d\d-\d\d[T ][\d:.]+) (\d\d:?\d\d)$/, '$1+$2'))
   .transform((s) => (/^\d+$/.test(s) ? Number(s) : /^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(s) ? Date.parse(s) : NaN))
   .refine((t) => Number.isFinite(t), 'ms since epoch, or an ISO 8601 date or date-time')
   .refine((t) => t >= 0 && t < 253_402_300_800_000, 'a time from 1970-01-01 to 9999-12-31 (a larger one cannot be shown as a date)');
