@@ -15,8 +15,8 @@ beforeEach(resetWorld);
 
 const ns = () => (env as unknown as { USAGE_ROLLUPS: DurableObjectNamespace<UsageRollups> }).USAGE_ROLLUPS;
 
-async function counter(name: string, labels: Record<string, string>): Promise<number | undefined> {
-  const families = parsePrometheusTextFormat(await (await admin('/metrics')).text());
+async function counter(name: string, labels: Record<string, string>, query = ''): Promise<number | undefined> {
+  const families = parsePrometheusTextFormat(await (await admin(`/metrics${query}`)).text());
   const m = families.find((f) => f.name === name)?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
   return m === undefined ? undefined : Number(m.value);
 }
@@ -55,5 +55,31 @@ describe('usage counters across retention', () => {
     expect(await counter('llm_router_requests_total', { key: 'key_counter_split' })).toBe(2);
     // Nothing for 90 days: its series ends (absent, not lowered), as before totals were kept.
     expect(await counter('llm_router_requests_total', { key: 'key_counter_gone' })).toBeUndefined();
+  });
+});
+
+describe('usage counters by fewer labels (labels=model,node)', () => {
+  it('sum over keys, carry no key label, and keep the total of a key whose series ended', async () => {
+    const recent = Date.now() - (Date.now() % HOUR_MS);
+    const row = (key: string, hour: number, requests: number): RollupRow => ({ hour, key, model: 'm-agg', node: 'n-agg', requests, errors: 0, inputTokens: 1, cachedTokens: 0, outputTokens: 1, costNano: 0, unpriced: 0 });
+    const [a, b] = [ns().getByName(shardName(2)), ns().getByName(shardName(11))];
+    await a.record([row('key_agg_old', recent - 91 * DAY_MS, 4)]);
+    await b.record([row('key_agg_new', recent, 3)]);
+    expect(await runDurableObjectAlarm(a)).toBe(true);
+    // key_agg_old has no retained hour: its own series ended, but the model × node total still holds it.
+    expect(await counter('llm_router_requests_total', { key: 'key_agg_old' })).toBeUndefined();
+    const text = await (await admin('/metrics?labels=model,node')).text();
+    const family = parsePrometheusTextFormat(text).find((f) => f.name === 'llm_router_requests_total')!;
+    const agg = family.metrics.filter((m) => m.labels?.model === 'm-agg');
+    expect(agg).toEqual([{ labels: { model: 'm-agg', node: 'n-agg' }, value: '7' }]);
+    expect(text).not.toContain('key=');
+  });
+
+  it('refuses a label it does not know, or one given twice', async () => {
+    for (const labels of ['colo', 'key,key']) {
+      const res = await admin(`/metrics?labels=${labels}`);
+      expect(res.status).toBe(400);
+      expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_query', param: 'labels' });
+    }
   });
 });
