@@ -186,10 +186,8 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   }
   if (!result.ok) {
     defer(admission.settle({ unserved: true, abandoned: result.abandoned }));
-    // A refusal after admission (reserving another attempt) saw the key's window since: its
-    // `x-ratelimit-*` are the newest, and every error face (OpenAI's, Anthropic's) reads them here.
-    const seen = Object.entries(result.error.headers).filter(([name]) => name.startsWith('x-ratelimit-'));
-    if (seen.length > 0) c.set('rateLimitHeaders', { ...admission.headers, ...Object.fromEntries(seen) });
+    // A refusal after admission (reserving another attempt) carries the window it saw; every
+    // error face lets the error's own headers win over the admission's.
     throw result.error;
   }
 

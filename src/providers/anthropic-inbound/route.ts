@@ -57,8 +57,9 @@ export function anthropicErrorResponse(thrown: unknown, c: Context<AppEnv>): Res
   }
   const err =
     thrown instanceof RouterError ? thrown : new RouterError(500, 'The router failed to handle this request. It has been logged with its request id.', { code: 'internal_error' });
-  // A refusal by the limits carries the key's state in its own headers (admission never finished).
-  const limits = { ...err.headers, ...c.get('rateLimitHeaders') };
+  // The error's own headers win: a refusal carries the key's window as it saw it (at admission,
+  // or reserving another attempt since), newer than the admission's state on the context.
+  const limits = { ...c.get('rateLimitHeaders'), ...err.headers };
   const requestId = c.get('requestId') ?? '';
   const body = errorBody(err);
   // Anthropic's errors have no `param`: the field at fault goes into the message.
