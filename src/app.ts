@@ -118,7 +118,7 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
 
 async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: (end: Promise<unknown>) => void): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
-  const raw = await readBodyCapped(c.req.raw, cap);
+  const raw = await readBodyCapped(c.req.raw, cap, config.limits.bodyReadMs);
   // A JSON body is parsed without a promise hop; a form is read by the runtime.
   const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);

@@ -95,7 +95,7 @@ const CountTokensSchema = z.looseObject({
 export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
-  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes);
+  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes, config.limits.bodyReadMs);
   // The same body checks as every JSON route (depth before the recursive estimate, names once).
   const { json } = parseJsonObject(raw);
   const parsed = CountTokensSchema.safeParse(json);
