@@ -107,6 +107,9 @@ export async function readBodyCapped(request: Request, limit: number, withinMs: 
   let bytes: Uint8Array | null | 'late';
   try {
     bytes = await Promise.race([reading, late]);
+  } catch {
+    // The caller's connection broke mid-body: his fault, not the router's (no 500, no stack in the log).
+    throw new RouterError(400, 'The request body ended before it was complete (the connection was lost).', { code: 'request_body_incomplete' });
   } finally {
     clearTimeout(timer);
   }

@@ -97,6 +97,19 @@ describe('a request body that does not arrive within bodyReadMs', () => {
     }
   });
 
+  it('a body whose connection breaks mid-way is a 400 request_body_incomplete, not a 500', async () => {
+    const { key } = await newKey();
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"model":'));
+        setTimeout(() => controller.error(new Error('Network connection lost.')), 50);
+      },
+    });
+    const res = await send('/v1/chat/completions', key, broken);
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe('request_body_incomplete');
+  });
+
   it('a large body that trickles gives back its body budget at the deadline: a large body waiting behind it runs', async () => {
     const { key } = await newKey();
     // No length: it holds the cap (4 MiB), the whole budget, while it trickles a byte every 100 ms.
