@@ -176,6 +176,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
       reserveNode: nodeReserver(c.env, config, reservation, defer),
       extend: () => admission.extend(),
       defer,
+      gone: c.req.raw.signal,
     });
   } catch (err) {
     defer(admission.settle({ unserved: true }));
