@@ -68,7 +68,8 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   });
   // A client that leaves before the response cancels this handler's awaits: the request would
   // never settle, its slot and reservation held until the object's alarm (the longest deadline
-  // + 30 s). Work kept by waitUntil outlives the client, so the walk goes on and settles.
+  // + 30 s). Work kept by waitUntil outlives the client: the walk sees it leave
+  // (`request.signal`, `ForwardInput.gone`), stops, and settles at once.
   c.executionCtx.waitUntil(run.then(ignore, ignore));
   return run;
 }
