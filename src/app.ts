@@ -19,10 +19,11 @@ import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
+import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
-import { parseJsonRequest, parseRequest } from './openai/requests';
+import { MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
 import { responseRoutes } from './openai/response-routes';
 import { anthropicFace, countTokens } from './providers/anthropic-inbound/route';
@@ -120,8 +121,11 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
 async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: (end: Promise<unknown>) => void): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
   const raw = await readBodyCapped(c.req.raw, cap, config.limits.bodyReadMs);
-  // A JSON body is parsed without a promise hop; a form is read by the runtime.
-  const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
+  const form = endpoint === 'transcriptions' || endpoint === 'translations';
+  // A JSON body is parsed without a promise hop, once its shape is known not to build more
+  // than its size justifies (`json-shape.ts`); a form is read by the runtime.
+  if (!form) checkJsonShape(raw, MAX_JSON_DEPTH);
+  const request = form ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
   base.units = requestUnits(request);

@@ -20,10 +20,11 @@ import { authenticate } from '../../auth/keys';
 import { loadConfig } from '../../config/load';
 import { errorBody, RouterError } from '../../errors/router-error';
 import { readBodyCapped } from '../../http/body';
+import { checkJsonShape } from '../../http/json-shape';
 import { estimatePromptTokens } from '../../limits/estimate';
 import { imageSize } from '../../limits/image-size';
 import { resolveModel } from '../../openai/models';
-import { parseJsonObject } from '../../openai/requests';
+import { MAX_JSON_DEPTH, parseJsonObject } from '../../openai/requests';
 import { openaiErrorToAnthropic } from './errors';
 
 const KINDS = ['requests', 'tokens'] as const;
@@ -97,6 +98,7 @@ export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
   const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes, config.limits.bodyReadMs);
   // The same body checks as every JSON route (depth before the recursive estimate, names once).
+  checkJsonShape(raw, MAX_JSON_DEPTH);
   const { json } = parseJsonObject(raw);
   const parsed = CountTokensSchema.safeParse(json);
   if (!parsed.success) {
