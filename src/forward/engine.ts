@@ -175,6 +175,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       }
       walk.extended = walk.abandoned;
     }
+    // Left while this attempt was being reserved: nothing was sent, nothing is charged for it.
+    if (input.gone?.aborted) {
+      if (reservation) input.defer(reservation.settle({ unserved: true }));
+      return fail(clientLeft());
+    }
     if (walk.verdicts.length === 0) state.budget.recordFirstAttempt(now);
 
     const timeouts = timeoutsFor(config, attempt.model);
