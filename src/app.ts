@@ -19,6 +19,7 @@ import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
+import { checkFormParts } from './http/form-parts';
 import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
@@ -122,9 +123,10 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   const { config, key, caller, defer, base, record, started } = scope;
   const raw = await readBodyCapped(c.req.raw, cap, config.limits.bodyReadMs);
   const form = endpoint === 'transcriptions' || endpoint === 'translations';
-  // A JSON body is parsed without a promise hop, once its shape is known not to build more
-  // than its size justifies (`json-shape.ts`); a form is read by the runtime.
-  if (!form) checkJsonShape(raw, MAX_JSON_DEPTH);
+  // A JSON body is parsed without a promise hop, a form by the runtime; either once its shape
+  // is known not to cost more than its size justifies (`json-shape.ts`, `form-parts.ts`).
+  if (form) checkFormParts(raw, c.req.header('content-type'));
+  else checkJsonShape(raw, MAX_JSON_DEPTH);
   const request = form ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
