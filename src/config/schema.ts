@@ -130,6 +130,13 @@ export const KeyLimitsSchema = z.strictObject({
   isolateBodyBytes: positiveInt.default(48 * 1_048_576),
   /** How long a large body waits for room in `isolateBodyBytes` before its 503 (`retry-after: 1`). */
   bodyWaitMs: positiveInt.default(10_000),
+  /**
+   * How long a caller may take to send its whole request body (`http/body.ts`); past it the
+   * request is a 408 `request_timeout` and holds nothing (Node's `requestTimeout`, nginx's
+   * `client_body_timeout`). Bounds how long a stalled or trickling body holds its room in
+   * `isolateBodyBytes`. At 30 s a 25 MiB upload needs ~7 Mbit/s: raise it for slow uplinks.
+   */
+  bodyReadMs: positiveInt.default(30_000),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
   maxResponseBytes: positiveInt.default(16 * 1_048_576),
   /**
