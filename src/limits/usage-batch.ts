@@ -34,7 +34,8 @@ export interface SentBatch {
 
 const FLUSH_MS = 5_000;
 const MAX_KEYS = 100;
-const isolate = crypto.randomUUID();
+/** This isolate's tag, made on first use: workerd allows no random values in global scope. */
+let isolate: string | undefined;
 let seq = 0;
 let pending = new Map<string, TotalsDelta>();
 /** Batches sent and not yet known taken, by key: sent again, as they are, until they are. */
@@ -61,7 +62,7 @@ export function takeDueBatch(now: number): Map<string, SentBatch> | null {
   const batch = new Map(unacked);
   for (const [keyId, delta] of pending) {
     if (batch.has(keyId)) continue;
-    const sent = { delta, from: { isolate, seq: ++seq } };
+    const sent = { delta, from: { isolate: (isolate ??= crypto.randomUUID()), seq: ++seq } };
     unacked.set(keyId, sent);
     batch.set(keyId, sent);
     pending.delete(keyId);
