@@ -92,7 +92,7 @@ llm-edge-router is running on ${base} (simulated fleet, no internet needed)
   curl ${base}/admin/keys -H "authorization: Bearer ${ADMIN_TOKEN}"
   curl ${base}/admin/status -H "authorization: Bearer ${ADMIN_TOKEN}"
   curl "${base}/admin/route?model=gpt-4o-mini&colo=NRT&lat=35.7&lon=139.7" -H "authorization: Bearer ${ADMIN_TOKEN}"
-  curl ${base}/__scheduled?cron=*+*+*+*+*      # run the cron now (probes, health, tables)
+  curl "${base}/__scheduled?cron=*+*+*+*+*"    # run the cron now (probes, health, tables)
 
   Break a node:  curl -X PUT ${fleet.controlUrl}/nodes/sim-us-east -d '{"status":503}'
   Heal all:      curl -X POST ${fleet.controlUrl}/reset
