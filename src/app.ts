@@ -16,7 +16,7 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
+import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
 import { requestId } from './http/request-id';
@@ -146,6 +146,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
     get worstCostUsd() {
       return (worst ??= worstCostUsd(config, request, chainOf(), promptOf()));
     },
+    serial: serialClass(request),
   };
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([
