@@ -1,15 +1,17 @@
 /**
  * Tool calls through the router, driven by the official SDKs as a new user's agent loop
- * drives them: the `openai` SDK (JSON, and the stream helper that reassembles a call's
- * arguments from its pieces), the Vercel AI SDK's chat model, and the Anthropic SDK against
- * an OpenAI-format node (chat `tool_calls` translated to `tool_use`, streamed arguments to
+ * drives them: the `openai` SDK (chat and Responses — a stateful follow-up with the call's
+ * output —, JSON, and the stream helpers that reassemble a call's arguments from its pieces),
+ * the Vercel AI SDK's chat and default (Responses) models, and the Anthropic SDK against an
+ * OpenAI-format node (chat `tool_calls` translated to `tool_use`, streamed arguments to
  * `input_json_delta`) — Claude Code's case when its model is served by OpenAI-format nodes.
- * The simulated model calls the first tool with `{"city":"Paris"}` (`test/fleet/chat-tools.ts`).
+ * The simulated model calls the first tool with `{"city":"Paris"}` (`test/fleet/chat-tools.ts`,
+ * `responses-tools.ts`).
  */
 import { exports } from 'cloudflare:workers';
 import Anthropic from '@anthropic-ai/sdk';
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, jsonSchema, stepCountIs, tool } from 'ai';
+import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CF, newKey, nodeRequests, resetWorld } from './helpers';
@@ -44,6 +46,52 @@ describe('openai SDK: chat tool calls', () => {
     const done = await stream.finalChatCompletion();
     expect(done.choices[0]!.finish_reason).toBe('tool_calls');
     expect(done.choices[0]!.message.tool_calls![0]).toMatchObject({ function: { name: 'weather', arguments: '{"city":"Paris"}' } });
+  });
+});
+
+describe('openai SDK: Responses function calls', () => {
+  const client = () => new OpenAI({ baseURL: 'https://router.test/v1', apiKey: key, maxRetries: 0, fetch: edgeFetch(CF.fra) });
+  const tools = [{ type: 'function' as const, name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+
+  it('a function_call item, answered statefully: previous_response_id + function_call_output', async () => {
+    const first = await client().responses.create({ model: 'gpt-4o-mini', input: 'Weather in Paris?', tools });
+    const call = first.output[0]!;
+    expect(call).toMatchObject({ type: 'function_call', name: 'weather', arguments: '{"city":"Paris"}' });
+    const second = await client().responses.create({
+      model: 'gpt-4o-mini',
+      previous_response_id: first.id,
+      input: [{ type: 'function_call_output', call_id: call.type === 'function_call' ? call.call_id : '', output: 'sunny' }],
+      tools,
+    });
+    expect(second.output_text).toBe(`Hello from n-eu (after ${first.id.split('~')[0]}) #1 #2`);
+  });
+
+  it("the stream helper reassembles the call's arguments from its deltas", async () => {
+    const events: string[] = [];
+    const stream = client().responses.stream({ model: 'gpt-4o-mini', input: 'Weather?', tools });
+    stream.on('event', (e) => events.push(e.type));
+    const done = await stream.finalResponse();
+    expect(done.output[0]).toMatchObject({ type: 'function_call', arguments: '{"city":"Paris"}' });
+    expect(events).toContain('response.function_call_arguments.delta');
+    expect(events.at(-1)).toBe('response.completed');
+  });
+});
+
+describe('Vercel AI SDK: the default (Responses) provider streams a tool loop', () => {
+  it('streams the call, runs the tool, and streams the answer to its result', async () => {
+    const openai = createOpenAI({ baseURL: 'https://router.test/v1', apiKey: key, fetch: edgeFetch(CF.fra) });
+    const seen: unknown[] = [];
+    const result = streamText({
+      model: openai('gpt-4o-mini'),
+      prompt: 'Weather in Paris?',
+      maxRetries: 0,
+      stopWhen: stepCountIs(2),
+      tools: { weather: tool({ inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } } }), execute: async (input) => (seen.push(input), 'sunny') }) },
+    });
+    let text = '';
+    for await (const piece of result.textStream) text += piece;
+    expect(seen).toEqual([{ city: 'Paris' }]);
+    expect(text).toBe('Hello from n-eu #1 #2');
   });
 });
 
