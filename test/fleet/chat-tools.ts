@@ -5,7 +5,10 @@
  * request with function tools whose `tool_choice` is not `"none"` and whose last message is
  * not a tool result calls the tool `tool_choice` names, else the first; the arguments are
  * always `{"city":"Paris"}`. A stream sends the arguments in pieces, one per content chunk.
+ * Asked for structured output instead, it answers JSON that fits the schema (`structured.ts`).
  */
+import { pieces, structuredAnswer } from './structured.ts';
+
 type Json = Record<string, unknown>;
 
 /** The arguments every simulated call carries. */
@@ -36,3 +39,37 @@ export function toolCallDelta(name: string, served: number, i: number, chunks: n
   const call = i === 0 ? { index: 0, id: callId(served), type: 'function', function: { name, arguments: args } } : { index: 0, function: { arguments: args } };
   return { ...(i === 0 ? { role: 'assistant', content: null } : {}), tool_calls: [call] };
 }
+
+/** What the simulated chat model answers a body with: a tool call, structured JSON, or its greeting. */
+export interface ChatAnswer {
+  tool?: string;
+  served: number;
+  /** A JSON answer's text: the JSON asked for, else `Hello from <node>`. */
+  content: string;
+  /** A stream's text, one piece per content chunk: the same JSON, else the greeting then ` #1`, ` #2`, …. */
+  pieces: string[];
+}
+
+export function chatAnswer(body: Json, nodeId: string, served: number, chunks: number): ChatAnswer {
+  const structured = structuredAnswer(body, nodeId);
+  const greeting = `Hello from ${nodeId}`;
+  return {
+    tool: chatToolToCall(body),
+    served,
+    content: structured ?? greeting,
+    pieces: structured === undefined ? [greeting, ...Array.from({ length: Math.max(0, chunks - 1) }, (_, i) => ` #${i + 1}`)] : pieces(structured, chunks),
+  };
+}
+
+/** A JSON answer's message. */
+export function chatMessage(a: ChatAnswer) {
+  return a.tool ? toolCallMessage(a.tool, a.served) : { role: 'assistant', content: a.content };
+}
+
+/** Stream chunk `i`'s delta. */
+export function chatDelta(a: ChatAnswer, i: number): Json {
+  if (a.tool) return toolCallDelta(a.tool, a.served, i, a.pieces.length);
+  return i === 0 ? { role: 'assistant', content: a.pieces[0] } : { content: a.pieces[i] };
+}
+
+export const finishReason = (a: ChatAnswer) => (a.tool ? 'tool_calls' : 'stop');

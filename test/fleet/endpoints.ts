@@ -8,6 +8,7 @@
 import type http from 'node:http';
 import { chatTemplateTokens, completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
 import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
+import { pieces as splitText, structuredAnswer } from './structured.ts';
 import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
 
 type Body = Record<string, unknown>;
@@ -50,7 +51,9 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   }
   const id = `resp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}x${Date.now().toString(36)}`;
   const messageId = `msg_${node.served}`;
-  const pieces = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const structured = structuredAnswer(body, node.id);
+  const greeting = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const pieces = structured === undefined ? greeting : splitText(structured, k.chunks);
   const text = pieces.join('');
   // As OpenAI bills it: the stored context of the previous response is input again.
   const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
