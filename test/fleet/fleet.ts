@@ -20,7 +20,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleAnthropic } from './anthropic.ts';
 import { azureGate } from './azure.ts';
-import { chatAnswer, chatDelta, chatMessage, finishReason } from './chat-tools.ts';
+import { chatAnswer, chatChoices, chunkChoices } from './chat-answer.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
 import { writeEndlessEvent, writeErrorFirst } from './stream-faults.ts';
@@ -135,9 +135,9 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       object: 'chat.completion',
       created,
       model: body.model,
-      choices: [{ index: 0, message: chatMessage(answer), finish_reason: finishReason(answer), logprobs: null }],
+      choices: chatChoices(answer),
       ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
-      usage: chatUsage(body, promptTokens, completion),
+      usage: chatUsage(body, promptTokens, completion * answer.n),
     }, {}, k.gzip);
   }
   if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
@@ -167,18 +167,17 @@ async function streamChat(
       return;
     }
     if (i === k.stallAfterChunks) return; // keep the socket open, send nothing more
-    const delta = chatDelta(answer, i);
-    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), ...soFar(i) });
+    send({ ...base, choices: chunkChoices(answer, i), ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), ...soFar(i) });
     if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
   }
   if (k.cutAfterChunks === k.chunks) {
     res.socket?.destroy();
     return;
   }
-  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finishReason(answer) }] });
+  send({ ...base, choices: chunkChoices(answer, 'end') });
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
-    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion) });
+    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion * answer.n) });
   }
   res.end('data: [DONE]\n\n');
 }

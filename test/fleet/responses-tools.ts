@@ -1,12 +1,12 @@
 /**
  * The simulated model's function calls in the Responses API, by the rule chat follows
- * (`chat-tools.ts`): given function tools and a `tool_choice` other than `"none"`, it calls the
+ * (`chat-answer.ts`): given function tools and a `tool_choice` other than `"none"`, it calls the
  * one `tool_choice` names, else the first, with `{"city":"Paris"}` — unless the input ends with
  * a `function_call_output` (the caller answered a call). The output item and its stream events
  * are OpenAI's: `response.output_item.added` (a `function_call` with empty arguments), argument
  * deltas, `response.function_call_arguments.done`, `response.output_item.done`.
  */
-import { SIM_TOOL_ARGUMENTS } from './chat-tools.ts';
+import { SIM_TOOL_ARGUMENTS } from './chat-answer.ts';
 
 type Json = Record<string, unknown>;
 

@@ -84,3 +84,20 @@ describe('openai SDK: the other endpoints', () => {
     await expect(client.images.edit({ model: 'gpt-4o-mini', image: png, prompt: 'a hat' })).rejects.toMatchObject({ status: 404, code: 'unknown_url' });
   });
 });
+
+describe('openai SDK: chat with n', () => {
+  it('n = 3: three choices, JSON and streamed (one choice index each), with the usage of all three', async () => {
+    const done = await client.chat.completions.create({ model: 'gpt-4o-mini', n: 3, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(done.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(done.usage!.completion_tokens).toBe(9);
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', n: 3, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Hi' }] });
+    const texts = ['', '', ''];
+    let completionTokens = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) texts[c.index] += c.delta.content ?? '';
+      completionTokens = chunk.usage?.completion_tokens ?? completionTokens;
+    }
+    expect(texts).toEqual(Array(3).fill('Hello from n-eu #1 #2'));
+    expect(completionTokens).toBe(9);
+  });
+});

@@ -5,7 +5,7 @@
  * the Vercel AI SDK's chat and default (Responses) models, and the Anthropic SDK against an
  * OpenAI-format node (chat `tool_calls` translated to `tool_use`, streamed arguments to
  * `input_json_delta`) — Claude Code's case when its model is served by OpenAI-format nodes.
- * The simulated model calls the first tool with `{"city":"Paris"}` (`test/fleet/chat-tools.ts`,
+ * The simulated model calls the first tool with `{"city":"Paris"}` (`test/fleet/chat-answer.ts`,
  * `responses-tools.ts`).
  */
 import { exports } from 'cloudflare:workers';

@@ -5,7 +5,8 @@
  * request with function tools whose `tool_choice` is not `"none"` and whose last message is
  * not a tool result calls the tool `tool_choice` names, else the first; the arguments are
  * always `{"city":"Paris"}`. A stream sends the arguments in pieces, one per content chunk.
- * Asked for structured output instead, it answers JSON that fits the schema (`structured.ts`).
+ * Asked for structured output instead, it answers JSON that fits the schema (`structured.ts`);
+ * asked for `n` choices, it gives (and bills) `n` copies of its answer.
  */
 import { pieces, structuredAnswer } from './structured.ts';
 
@@ -43,6 +44,8 @@ export function toolCallDelta(name: string, served: number, i: number, chunks: n
 /** What the simulated chat model answers a body with: a tool call, structured JSON, or its greeting. */
 export interface ChatAnswer {
   tool?: string;
+  /** Choices (`n`, default 1): each the same answer, each billed. */
+  n: number;
   served: number;
   /** A JSON answer's text: the JSON asked for, else `Hello from <node>`. */
   content: string;
@@ -55,21 +58,30 @@ export function chatAnswer(body: Json, nodeId: string, served: number, chunks: n
   const greeting = `Hello from ${nodeId}`;
   return {
     tool: chatToolToCall(body),
+    n: typeof body.n === 'number' && body.n > 1 ? Math.floor(body.n) : 1,
     served,
     content: structured ?? greeting,
     pieces: structured === undefined ? [greeting, ...Array.from({ length: Math.max(0, chunks - 1) }, (_, i) => ` #${i + 1}`)] : pieces(structured, chunks),
   };
 }
 
-/** A JSON answer's message. */
-export function chatMessage(a: ChatAnswer) {
+function chatMessage(a: ChatAnswer) {
   return a.tool ? toolCallMessage(a.tool, a.served) : { role: 'assistant', content: a.content };
 }
 
-/** Stream chunk `i`'s delta. */
-export function chatDelta(a: ChatAnswer, i: number): Json {
+function chatDelta(a: ChatAnswer, i: number): Json {
   if (a.tool) return toolCallDelta(a.tool, a.served, i, a.pieces.length);
   return i === 0 ? { role: 'assistant', content: a.pieces[0] } : { content: a.pieces[i] };
 }
 
-export const finishReason = (a: ChatAnswer) => (a.tool ? 'tool_calls' : 'stop');
+const finishReason = (a: ChatAnswer) => (a.tool ? 'tool_calls' : 'stop');
+
+/** A JSON answer's `choices`. */
+export function chatChoices(a: ChatAnswer) {
+  return Array.from({ length: a.n }, (_, index) => ({ index, message: chatMessage(a), finish_reason: finishReason(a), logprobs: null }));
+}
+
+/** A stream chunk's `choices`: content chunk `i`, or the finishing chunk. */
+export function chunkChoices(a: ChatAnswer, i: number | 'end') {
+  return Array.from({ length: a.n }, (_, index) => (i === 'end' ? { index, delta: {}, finish_reason: finishReason(a) } : { index, delta: chatDelta(a, i), finish_reason: null }));
+}
