@@ -34,6 +34,8 @@ describe('parseConfig', () => {
     [{ nodes: [{ ...node, modelMap: { z: 'q' } }] }, 'nodes[0].modelMap.z'],
     [{ nodes: [node], models: { nope: {} } }, 'models.nope: no node serves "nope"'],
     [{ nodes: [node], models: { m: { fallbacks: ['m'] } } }, 'models.m.fallbacks[0]'],
+    [{ nodes: [{ ...node, models: ['m', 'n', 'm'] }] }, 'nodes[0].models[2]: "m" is listed twice'],
+    [{ nodes: [{ ...node, models: ['m', 'n'] }], models: { m: { fallbacks: ['n', 'n'] } } }, 'models.m.fallbacks[1]: "n" is listed twice'],
     [{ nodes: [node], models: { m: { aliases: ['m'] } } }, 'models.m.aliases[0]'],
     [{ nodes: [node], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     [{ nodes: [{ ...node, colour: 'red' }] }, 'nodes[0]: Unrecognized key: "colour"'],
