@@ -100,7 +100,7 @@ export const KeyLimitsSchema = z.strictObject({
   /** Limits for keys that set none of their own. */
   defaults: KeyLimitSchema.default({}),
   /** Request bodies larger than this are refused with 413. */
-  maxBodyBytes: positiveInt.default(1_048_576),
+  maxBodyBytes: positiveInt.default(16 * 1_048_576),
   /**
    * Completion tokens reserved when a request sets no cap; the same figure is sent upstream
    * as the cap, so the reservation bounds what the upstream may write. Per model:

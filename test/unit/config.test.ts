@@ -15,7 +15,7 @@ describe('parseConfig', () => {
     expect(r.config.nodes[0]!.baseUrl).toBe('https://x.test/v1');
     expect(r.config.retry.maxAttempts).toBe(4);
     expect(r.config.retry.budget.ratio).toBe(0.2);
-    expect(r.config.limits.maxBodyBytes).toBe(1_048_576);
+    expect(r.config.limits.maxBodyBytes).toBe(16 * 1_048_576);
     expect(r.config.limits.promptTokens).toBe('bound');
     expect(r.config.nodes[0]).toMatchObject({ promptOverheadTokens: 0, toolOverheadTokens: 0 });
   });
