@@ -53,12 +53,17 @@ export interface ImageModel {
  * The prompt's text by `rule` (`limits.promptTokens`; default its UTF-8 bytes).
  */
 export function imageRequestTokens(body: Record<string, unknown>, models: ImageModel[], rule: PromptRule = 'bound'): number {
+  const output = imageOutputTokens(body, models);
+  return output === 0 ? 0 : textTokens(String(body.prompt ?? ''), rule) + output;
+}
+
+/** The output tokens alone: per image (`n`), the bound and its partial images; 0 when no model bills tokens. */
+export function imageOutputTokens(body: Record<string, unknown>, models: ImageModel[]): number {
   const partials = typeof body.partial_images === 'number' && body.partial_images > 0 ? Math.min(body.partial_images, 3) : 0;
   const perImage = Math.max(
     0,
     ...models.map((m) => m.configured ?? (m.names.some((name) => GPT_IMAGE.test(name)) ? gptImageTokens(body.size, body.quality) : 0)),
   );
-  if (perImage === 0) return 0;
   const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
-  return textTokens(String(body.prompt ?? ''), rule) + n * (perImage + partials * PARTIAL_IMAGE_TOKENS);
+  return perImage === 0 ? 0 : n * (perImage + partials * PARTIAL_IMAGE_TOKENS);
 }

@@ -33,8 +33,8 @@ import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
-import { estimatePrompt, promptCount, responsesPrompt } from './estimate';
-import { imageRequestTokens } from './image-output';
+import { estimatePrompt, promptCount, responsesPrompt, textTokens } from './estimate';
+import { imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 
@@ -229,6 +229,18 @@ function billedPerUse(model: string, tool: string): RouterError {
 }
 
 /**
+ * An image generation on a model priced by tokens (gpt-image: text in, image tokens out) is
+ * bounded where its output is — the per-image figure `image-output.ts` reserves for `tpm`,
+ * × `n`, with partial images — at the dearest rates; any other request charged per
+ * request, on a model priced only by tokens, has no bound: refused.
+ */
+function imageTokensWorstUsd(config: LoadedConfig, request: ParsedRequest, model: string, price: Price): number {
+  const output = request.endpoint === 'images' ? imageOutputTokens(request.body, [{ names: modelNames(config, model), configured: config.models[model]?.imageOutputTokens }]) : 0;
+  if (output === 0 || price.output === undefined) throw unbounded(model, request);
+  return tokenWorstUsd(price, textTokens(String(request.body.prompt ?? ''), config.limits.promptTokens), output, false);
+}
+
+/**
  * `prompt` input tokens at the dearest prompt rate and `output` at the dearest output rate, in
  * USD. Audio rates count whether or not the body asks for audio: a model priced for audio may
  * hear or speak it (`modalities`, `input_audio`, a stored audio answer), and gpt-4o-audio's
@@ -257,7 +269,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       const price = priceFor(config, model, node.id);
       if (!price) continue;
       let usd = unitCostUsd(price, units);
-      if (usd === undefined && units !== undefined && price.input !== undefined) throw unbounded(model, request);
+      if (usd === undefined && units !== undefined && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
       if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
         // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.

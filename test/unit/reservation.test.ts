@@ -134,6 +134,13 @@ describe('worst-case cost', () => {
     expect(err).toMatchObject({ status: 403, code: 'cost_unbounded' });
   });
 
+  it('images on a token-priced model whose image output is bounded (imageOutputTokens): the prompt at the input rate + n × (image + partials) at the output rate', async () => {
+    const priced = load({ small: { price: { input: 5, output: 40 }, imageOutputTokens: 4_160 } });
+    const request = await parse('images', { model: 'small', prompt: 'a cat', n: 2, partial_images: 2 });
+    const usd = worstCostUsd(priced, request, ['small'], promptTokens(request, priced, ['small']));
+    expect(usd).toBeCloseTo((textTokens('a cat') * 5 + 2 * (4_160 + 2 * 100) * 40) / 1e6, 12);
+  });
+
   it('legacy completions: the prompts and every best_of choice at the output price', async () => {
     expect(await worst('completions', { model: 'm', prompt: ['abcd', 'abcd'], best_of: 4, max_tokens: 10 })).toBeCloseTo((2 * (textTokens('abcd') + SPECIAL) * 1 + 2 * 4 * 10 * 1_000) / 1e6, 12);
   });

@@ -13,6 +13,7 @@ import { SPECIAL_TOKENS_PER_INPUT } from '../../src/limits/estimate';
 beforeEach(resetWorld);
 
 const MINI_NODES = ['n-us', 'n-eu', 'n-ap'];
+type ImageUsage = { input_tokens: number; output_tokens: number; total_tokens: number };
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 
 describe('legacy completions: every prompt, every best_of choice, the echo', () => {
@@ -129,7 +130,6 @@ describe('image generations that bill tokens', () => {
     for (const node of config.nodes) if (MINI_NODES.includes(node.id)) node.modelMap = { 'gpt-4o-mini': 'gpt-image-1' };
     return config;
   };
-  type ImageUsage = { input_tokens: number; output_tokens: number; total_tokens: number };
 
   it('five high-quality gpt-image requests against tpm 5,000: the image tokens the fleet billed stay within 5,000', async () => {
     const config = gptImageConfig();
@@ -181,7 +181,25 @@ describe('budgets on endpoints charged per request', () => {
     expect(spend.dayUsd).toBeCloseTo(0.48, 9); // settled at n × the per-image price, not the fleet's token usage
   });
 
-  it('an image model priced only by tokens cannot be bounded: refused for a budgeted key, served for others', async () => {
+  it('gpt-image priced only by tokens: a budgeted key is held at n × the per-image tokens at the output rate, and settles at the usage billed', async () => {
+    const config = testConfig();
+    for (const node of config.nodes) if (MINI_NODES.includes(node.id)) node.modelMap = { 'gpt-4o-mini': 'gpt-image-1' };
+    config.models['gpt-4o-mini'].price = { input: 5, output: 40 };
+    const { key, id } = await newKey({ limits: { dailyUsd: 0.5 } });
+    // high at 1024×1024: 4,160 output tokens at $40/M = $0.1664 a request (+ the prompt): three fit in $0.50, a fourth does not.
+    const send = () => callWithConfig(config, '/v1/images/generations', { key, body: { model: 'gpt-4o-mini', prompt: 'a cat', size: '1024x1024', quality: 'high' } });
+    const responses = await Promise.all(Array.from({ length: 6 }, send));
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 429, 429, 429]);
+    const served = responses.filter((r) => r.status === 200);
+    const usages = await Promise.all(served.map(async (r) => (await r.json<{ usage: ImageUsage }>()).usage));
+    await Promise.all(responses.filter((r) => r.status !== 200).map((r) => r.text()));
+    const billed = usages.reduce((sum, u) => sum + (u.input_tokens * 5 + u.output_tokens * 40) / 1e6, 0);
+    const { spend } = await eventually(() => limiterUsage(id), (u) => u.spend.heldUsd === 0 && u.spend.dayUsd > 0);
+    expect(spend.dayUsd).toBeCloseTo(billed, 9); // the tokens billed, not the hold
+    expect(spend.dayUsd).toBeLessThanOrEqual(0.5);
+  });
+
+  it('an image model priced only by tokens that the router cannot bound (no gpt-image name, no imageOutputTokens): refused for a budgeted key, served for others', async () => {
     const config = testConfig();
     config.models['gpt-4o-mini'].price = { input: 5, output: 200 };
     const budgeted = await newKey({ limits: { dailyUsd: 0.5 } });
