@@ -15,11 +15,27 @@
  *
  * A monitor whose probe does not share a slowdown (an unbilled `/models` may answer fast while
  * generation crawls) says neither, and the schedule runs as before.
+ *
+ * Two channels carry the figures, and the newer wins (`newerFigures`): the tables (through KV,
+ * ~30 s on their way) and the fast one — the monitor pushes a clear move to every colo's
+ * ColoStats at once, and each isolate gets its colo's latest with the reply to the sample batch
+ * it sends every few seconds anyway (`samples.ts`): no call of its own.
  */
 import { PEAK_RISE, type LiveStat } from './live-stat';
 
 /** While the monitor corroborates a slowdown, probes wait this many `maxExploreMs`. */
 export const CORROBORATED = 4;
+
+/** The monitor's probe figures as of one cycle (`at`, the monitor's clock): per node, its latest answered probe, ms. */
+export interface ProbeFigures {
+  at: number;
+  probeMs: Record<string, number>;
+}
+
+/** The newer of two sets of figures (the tables' and the fast channel's); `a` on a tie. */
+export function newerFigures(a: ProbeFigures | undefined, b: ProbeFigures | undefined): ProbeFigures | undefined {
+  return !b || (a && a.at >= b.at) ? a : b;
+}
 
 export type MonitorSays = 'recovered' | 'slow' | undefined;
 
