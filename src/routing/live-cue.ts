@@ -39,13 +39,52 @@ export function newerFigures(a: ProbeFigures | undefined, b: ProbeFigures | unde
 
 export type MonitorSays = 'recovered' | 'slow' | undefined;
 
-/** Reads the monitor's figure for a node (`probeMs`, from the caller's table) against what it published since the node rose. */
-export function monitorSays(s: LiveStat, probeMs: number | undefined): MonitorSays {
+/**
+ * The monitor's figures as the isolate knows them: the newest heard through the fast channel,
+ * read against the caller's table (the newer wins), and per node its *calm* figure — the last
+ * one read that was not a clear rise (`PEAK_RISE`) over the calm one before. A view that holds
+ * a node slow only after the monitor's figure rose (JSON answers take longer to tell, and the
+ * fast channel brings the rise within seconds) still measures the slowdown from the figure
+ * before it, so the schedule waits as the monitor corroborates it.
+ */
+export class MonitorFigures {
+  private heard: ProbeFigures | undefined;
+  private noted = -Infinity;
+  private readonly calm = new Map<string, number>();
+
+  hear(figures: ProbeFigures): void {
+    this.heard = newerFigures(figures, this.heard);
+  }
+
+  /** The newer of the table's figures and those heard; each newer set updates the calm figures once. */
+  read(table: ProbeFigures | undefined): ProbeFigures | undefined {
+    const figures = newerFigures(table, this.heard);
+    if (figures && figures.at > this.noted) {
+      this.noted = figures.at;
+      for (const [id, ms] of Object.entries(figures.probeMs)) {
+        const calm = this.calm.get(id);
+        if (calm === undefined || ms < calm * PEAK_RISE) this.calm.set(id, ms);
+      }
+    }
+    return figures;
+  }
+
+  calmOf(nodeId: string): number | undefined {
+    return this.calm.get(nodeId);
+  }
+}
+
+/**
+ * Reads the monitor's figure for a node (`probeMs`: the newest from the table or the fast
+ * channel) against what it published since the node rose; `calm`: its figure before any rise
+ * (`MonitorFigures`), where the slowdown is measured from.
+ */
+export function monitorSays(s: LiveStat, probeMs: number | undefined, calm?: number): MonitorSays {
   if (!s.risen || probeMs === undefined) {
     delete s.cue;
     return undefined;
   }
-  const cue = (s.cue ??= { from: probeMs, high: probeMs });
+  const cue = (s.cue ??= { from: calm ?? probeMs, high: probeMs });
   if (probeMs * PEAK_RISE <= cue.high) {
     cue.high = probeMs;
     return 'recovered';

@@ -36,7 +36,7 @@
  */
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
-import { CORROBORATED, monitorSays, newerFigures, type ProbeFigures } from './live-cue';
+import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
 import { isFresh, JUMP, PEAK_RISE, type LiveStat } from './live-stat';
 import { OutputRates } from './output-rate';
 
@@ -67,8 +67,8 @@ export class LiveView {
   /** Reference ms per output token per (scope, model), learnt from JSON answers. */
   readonly rates = new OutputRates();
 
-  /** The monitor's newest probe figures heard through the fast channel (`hear`). */
-  private heard: ProbeFigures | undefined;
+  /** The monitor's probe figures: those heard through the fast channel (`hear`), and each node's calm one. */
+  private readonly monitor = new MonitorFigures();
 
   constructor(options: LiveConfig) {
     this.options = options;
@@ -149,7 +149,7 @@ export class LiveView {
    * for every scope: the monitor probes a node from one place.
    */
   hear(figures: ProbeFigures): void {
-    this.heard = newerFigures(figures, this.heard);
+    this.monitor.hear(figures);
   }
 
   /** Sends the next request to the node as a probe, judged against the leader's figure. */
@@ -244,7 +244,7 @@ export class LiveView {
         // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
         if (answer && s.first && s.ewma >= leaderMs) return false;
         // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).
-        const says = monitorSays(s, newerFigures(figures, this.heard)?.probeMs[nodeId]);
+        const says = monitorSays(s, this.monitor.read(figures)?.probeMs[nodeId], this.monitor.calmOf(nodeId));
         if (says === 'recovered') return this.claim(s, leaderMs, now);
         const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
         if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;

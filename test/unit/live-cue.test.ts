@@ -95,6 +95,20 @@ describe('the live view reads the monitor\'s probe figures for a node it holds s
     expect(at(view, 31_000).explore!('near', 50, 100, table)).toBe(true);
   });
 
+  it('measures a slowdown the monitor reported before the view held the node slow from the figure before it', () => {
+    const view = new LiveView(live);
+    for (let t = 1_000; t <= 10_000; t += 1_000) view.observe('FRA', 'near', 50, true, t);
+    at(view, 10_500).explore!('near', 50, 100, fig(160)); // read while the node leads: its calm figure
+    view.hear({ at: 11_000, probeMs: { near: 1_280 } }); // the fast channel brings the rise first
+    view.observe('FRA', 'near', 400, true, 12_000);
+    view.observe('FRA', 'near', 400, true, 13_000); // only now held slow
+    at(view, 13_500).explore!('near', 50, 100, fig(160));
+    // The monitor corroborates the slowdown: the schedule's probe waits past its gap.
+    expect(at(view, 13_000 + live.exploreMs).explore!('near', 50, 100, fig(160))).toBe(false);
+    view.hear({ at: 20_000, probeMs: { near: 160 } });
+    expect(at(view, 13_000 + live.exploreMs + 1).explore!('near', 50, 100, fig(160))).toBe(true); // and its fall cues the probe
+  });
+
   it('takes the figure from the caller\'s table when ranking', () => {
     const view = heldSlow();
     const table = (probeMs: Record<string, number>) => ({ ...buildTable('FRA', { lat: 50, lon: 8.6 }, {}, [NEAR, FAR], {}, routing, 0), probeMs });
