@@ -115,7 +115,7 @@ export function processCpuMs(pid: number | undefined): number {
   }
 }
 
-const COMMON = { compatibilityDate: '2026-11-01', cf: CALLER_CF, host: '127.0.0.1', port: 0, handleStructuredLogs: keepErrors } as const;
+const COMMON = { compatibilityDate: '2026-11-01', compatibilityFlags: ['enable_request_signal'] as string[], cf: CALLER_CF, host: '127.0.0.1', port: 0, handleStructuredLogs: keepErrors } as const;
 
 /** The router's Miniflare: its bundle, bindings and objects, as `wrangler.toml` declares them. */
 export function startRouter(bundle: string, config: object, extra: { inspectorPort?: number } = {}): Miniflare {

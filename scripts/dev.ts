@@ -88,11 +88,19 @@ llm-edge-router is running on ${base} (simulated fleet, no internet needed)
   curl ${base}/v1/responses -H "authorization: Bearer ${key}" \\
     -H "content-type: application/json" -d '{"model":"gpt-4o-mini","input":"Hello"}'
 
+  curl ${base}/v1/messages -H "x-api-key: ${key}" -H "anthropic-version: 2023-06-01" \\
+    -H "content-type: application/json" \\
+    -d '{"model":"gpt-4o-mini","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'
+
   curl ${base}/v1/models -H "authorization: Bearer ${key}"
   curl ${base}/admin/keys -H "authorization: Bearer ${ADMIN_TOKEN}"
   curl ${base}/admin/status -H "authorization: Bearer ${ADMIN_TOKEN}"
   curl "${base}/admin/route?model=gpt-4o-mini&colo=NRT&lat=35.7&lon=139.7" -H "authorization: Bearer ${ADMIN_TOKEN}"
-  curl ${base}/__scheduled?cron=*+*+*+*+*      # run the cron now (probes, health, tables)
+  curl "${base}/__scheduled?cron=*+*+*+*+*"    # run the cron now (probes, health, tables)
+
+  Claude Code:   ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${key} \\
+                 ANTHROPIC_MODEL=gpt-4o-mini ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-4o-mini claude
+  OpenAI SDKs:   baseURL ${base}/v1, apiKey the dev key; Anthropic SDK: baseURL ${base}
 
   Break a node:  curl -X PUT ${fleet.controlUrl}/nodes/sim-us-east -d '{"status":503}'
   Heal all:      curl -X POST ${fleet.controlUrl}/reset

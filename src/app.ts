@@ -16,13 +16,15 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { promptTokens, requestUnits, reservedTokens, worstCostUsd } from './limits/reservation';
+import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
 import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
+import { checkFormParts } from './http/form-parts';
+import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
-import { parseJsonRequest, parseRequest } from './openai/requests';
+import { MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
 import { responseRoutes } from './openai/response-routes';
 import { anthropicFace, countTokens } from './providers/anthropic-inbound/route';
@@ -68,7 +70,8 @@ async function proxy(c: Context<AppEnv>, endpoint: Endpoint): Promise<Response> 
   });
   // A client that leaves before the response cancels this handler's awaits: the request would
   // never settle, its slot and reservation held until the object's alarm (the longest deadline
-  // + 30 s). Work kept by waitUntil outlives the client, so the walk goes on and settles.
+  // + 30 s). Work kept by waitUntil outlives the client: the walk sees it leave
+  // (`request.signal`, `ForwardInput.gone`), stops, and settles at once.
   c.executionCtx.waitUntil(run.then(ignore, ignore));
   return run;
 }
@@ -118,9 +121,13 @@ async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestSc
 
 async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: (end: Promise<unknown>) => void): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
-  const raw = await readBodyCapped(c.req.raw, cap);
-  // A JSON body is parsed without a promise hop; a form is read by the runtime.
-  const request = endpoint === 'transcriptions' || endpoint === 'translations' ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
+  const raw = await readBodyCapped(c.req.raw, cap, config.limits.bodyReadMs);
+  const form = endpoint === 'transcriptions' || endpoint === 'translations';
+  // A JSON body is parsed without a promise hop, a form by the runtime; either once its shape
+  // is known not to cost more than its size justifies (`json-shape.ts`, `form-parts.ts`).
+  if (form) checkFormParts(raw, c.req.header('content-type'));
+  else checkJsonShape(raw, MAX_JSON_DEPTH);
+  const request = form ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
   base.units = requestUnits(request);
@@ -146,6 +153,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
     get worstCostUsd() {
       return (worst ??= worstCostUsd(config, request, chainOf(), promptOf()));
     },
+    serial: serialClass(request),
   };
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([
@@ -176,6 +184,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
       reserveNode: nodeReserver(c.env, config, reservation, defer),
       extend: () => admission.extend(),
       defer,
+      gone: c.req.raw.signal,
     });
   } catch (err) {
     defer(admission.settle({ unserved: true }));
@@ -186,10 +195,8 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   }
   if (!result.ok) {
     defer(admission.settle({ unserved: true, abandoned: result.abandoned }));
-    // A refusal after admission (reserving another attempt) saw the key's window since: its
-    // `x-ratelimit-*` are the newest, and every error face (OpenAI's, Anthropic's) reads them here.
-    const seen = Object.entries(result.error.headers).filter(([name]) => name.startsWith('x-ratelimit-'));
-    if (seen.length > 0) c.set('rateLimitHeaders', { ...admission.headers, ...Object.fromEntries(seen) });
+    // A refusal after admission (reserving another attempt) carries the window it saw; every
+    // error face lets the error's own headers win over the admission's.
     throw result.error;
   }
 

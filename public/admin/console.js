@@ -25,6 +25,18 @@
     return res.json();
   }
 
+  /** Every key, page by page (the API gives at most 1,000 a page): the table lists them all. */
+  async function allKeys() {
+    const data = [];
+    let cursor = null;
+    do {
+      const page = await api(`keys?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      data.push(...page.data);
+      cursor = page.has_more ? page.next_cursor : null;
+    } while (cursor);
+    return { data };
+  }
+
   const ago = (ms) => (ms === null || ms === undefined ? '—' : ms < 60_000 ? `${Math.round(ms / 1000)} s ago` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min ago` : `${(ms / 3_600_000).toFixed(1)} h ago`);
   const usd = (x) => `$${x >= 1 || x === 0 ? x.toFixed(2) : x >= 0.01 ? x.toFixed(4) : x.toFixed(6)}`;
   const int = (x) => Number(x).toLocaleString('en-US');
@@ -145,7 +157,7 @@
     const [status, tables, keys, perKey, hourly] = await Promise.all([
       api('status'),
       api('tables'),
-      api('keys?limit=1000'),
+      allKeys(),
       api(`usage?groupBy=key&from=${now - 30 * 24 * HOUR}`),
       api(`usage?groupBy=hour&from=${Math.floor(now / HOUR) * HOUR - 23 * HOUR}`),
     ]);

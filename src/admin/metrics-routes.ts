@@ -1,8 +1,9 @@
 /**
  * `GET /admin/metrics`: Prometheus text exposition (format 0.0.4).
- * - From the usage rollups (all isolates, the retained 90 days): requests, errors, tokens
- *   and cost by key, model and node — counters; an hour leaving retention lowers them,
- *   which Prometheus reads as a counter reset.
+ * - From the usage rollups (all isolates, since the first request): requests, errors, tokens
+ *   and cost by key, model and node — counters that never go down: an hour leaving the
+ *   rollups' 90-day retention is folded into all-time totals (`rollups-do.ts`), so no
+ *   `rate()` or `increase()` reads a daily purge as a reset and the whole total as new.
  * - From the health monitor and the published tables: each node's state, and each colo's
  *   expected latency to each node.
  * - The answering isolate's own admission counters (Workers share no memory, so these are
@@ -14,7 +15,8 @@ import { loadConfig } from '../config/load';
 import { isolateLeases } from '../limits/leases';
 import type { HealthState } from '../routing/scores';
 import { publishedTables } from '../routing/table';
-import { queryUsage } from '../usage/query';
+import { RouterError } from '../errors/router-error';
+import { allTimeUsage, type CounterLabel } from '../usage/query';
 
 interface Metric {
   name: string;
@@ -39,16 +41,32 @@ export function exposition(metrics: Metric[]): string {
 
 const STATES: HealthState[] = ['healthy', 'degraded', 'down'];
 
+const COUNTER_LABELS: readonly CounterLabel[] = ['key', 'model', 'node'];
+
+/**
+ * `labels`: which of key, model and node the usage counters carry (default all three). Each
+ * key is a series per model and node it used; with thousands of keys an operator may drop
+ * `key` (`labels=model,node`) and read per-key figures from `/admin/usage` instead.
+ */
+function counterLabels(param: string | undefined): CounterLabel[] {
+  if (param === undefined) return [...COUNTER_LABELS];
+  const asked = param.split(',').filter(Boolean);
+  if (!asked.every((l): l is CounterLabel => (COUNTER_LABELS as string[]).includes(l)) || new Set(asked).size !== asked.length) {
+    throw new RouterError(400, 'labels must list key, model and node, each at most once (comma-separated; empty: none).', { code: 'invalid_query', param: 'labels' });
+  }
+  return COUNTER_LABELS.filter((l) => asked.includes(l));
+}
+
 export const metricsRoutes = new Hono<AppEnv>().get('/metrics', async (c) => {
   const config = loadConfig(c.env);
-  const now = Date.now();
+  const labels = counterLabels(c.req.query('labels'));
   const [usage, status] = await Promise.all([
-    queryUsage(c.env.USAGE_ROLLUPS, config.usage.shards, { from: 0, to: now + 3_600_000, groupBy: ['key', 'model', 'node'] }),
+    allTimeUsage(c.env.USAGE_ROLLUPS, config.usage.shards, labels),
     c.env.HEALTH_MONITOR.getByName('global').status(),
   ]);
   const tables = await publishedTables(c.env.ROUTER_KV, status.colos.map((x) => x.colo));
-  const byUsage = (value: (g: (typeof usage)[number]) => number) =>
-    usage.map((g) => ({ labels: { key: String(g.key), model: String(g.model), node: String(g.node) }, value: value(g) }));
+  const labelsOf = (g: (typeof usage)[number]) => Object.fromEntries(labels.map((l) => [l, String(g[l])]));
+  const byUsage = (value: (g: (typeof usage)[number]) => number) => usage.map((g) => ({ labels: labelsOf(g), value: value(g) }));
   const calls = isolateLeases.calls;
   const body = exposition([
     { name: 'llm_router_requests_total', help: 'Requests by key, answering model and node (node "-": none answered).', type: 'counter', samples: byUsage((g) => g.requests) },
@@ -59,7 +77,7 @@ export const metricsRoutes = new Hono<AppEnv>().get('/metrics', async (c) => {
       type: 'counter',
       samples: usage.flatMap((g) =>
         (['input', 'cached', 'output'] as const).map((kind) => ({
-          labels: { key: String(g.key), model: String(g.model), node: String(g.node), kind },
+          labels: { ...labelsOf(g), kind },
           value: kind === 'input' ? g.inputTokens : kind === 'cached' ? g.cachedTokens : g.outputTokens,
         })),
       ),

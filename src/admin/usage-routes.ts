@@ -11,9 +11,13 @@ import { RouterError } from '../errors/router-error';
 import { queryUsage } from '../usage/query';
 import { DAY_MS, GROUPS, HOUR_MS, RETENTION_DAYS, type UsageGroup } from '../usage/rollups-do';
 
-/** A time: ms since epoch, or an ISO 8601 date(-time). */
+/**
+ * A time: ms since epoch, or an ISO 8601 date(-time). A `+` offset typed into a URL unencoded
+ * (`…T00:00:00+05:30`) arrives as a space (form decoding): read as the `+` it was.
+ */
 const time = z
   .string()
+  .transform((s) => s.replace(/^(\d{4}-\d\d-\d\d[T ][\d:.]+) (\d\d:?\d\d)$/, '$1+$2'))
   .transform((s) => (/^\d+$/.test(s) ? Number(s) : /^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(s) ? Date.parse(s) : NaN))
   .refine((t) => Number.isFinite(t), 'ms since epoch, or an ISO 8601 date or date-time')
   .refine((t) => t >= 0 && t < 253_402_300_800_000, 'a time from 1970-01-01 to 9999-12-31 (a larger one cannot be shown as a date)');
@@ -61,6 +65,8 @@ export const usageRoutes = new Hono<AppEnv>().get('/usage', async (c) => {
   // `from` to the end of the hour that holds the instant before `to`, and says so.
   const to = q.to === undefined ? floorHour(now) + HOUR_MS : ceilHour(q.to);
   const from = floorHour(q.from ?? to - DAY_MS);
+  // `from` alone may pass the default `to`: refused as a range given whole is.
+  if (from >= to) throw new RouterError(400, 'Invalid usage query: from: from must be before to (default: the end of this hour)', { code: 'invalid_query', param: 'from' });
   const groupBy = q.groupBy ?? [];
   const shards = loadConfig(c.env).usage.shards;
   const rows = (await queryUsage(c.env.USAGE_ROLLUPS, shards, { from, to, key: q.key, model: q.model, node: q.node, groupBy })).map(present);

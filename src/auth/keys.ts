@@ -30,7 +30,13 @@ const NEGATIVE_MEMO_MS = 5_000;
 const MEMO_MAX = 10_000;
 /** KV metadata is at most 1024 bytes; the listing reads records from it. */
 const METADATA_MAX_BYTES = 1024;
-const memo = new Map<string, { record: KeyRecord | null; expires: number }>();
+const memo = new Map<string, { record: KeyRecord; expires: number }>();
+/**
+ * Unknown keys, apart: a caller can present as many as it likes, and were they in `memo`
+ * they would fill it — clearing it drops every real key's record with them, so each
+ * valid request after a flood of bad tokens would read KV again.
+ */
+const unknown = new Map<string, number>();
 /**
  * Presented key → its SHA-256 hex, so a key seen before costs no digest. A key's hash never
  * changes: the record memo above still decides (and expires, and forgets on revocation)
@@ -103,12 +109,14 @@ export async function authenticate(request: Request, kv: KVNamespace, options: A
   const hash = hashes.get(token) ?? (await sha256Hex(token));
   const now = Date.now();
   const hit = memo.get(hash);
-  let record = hit && hit.expires > now ? hit.record : undefined;
+  let record = hit && hit.expires > now ? hit.record : (unknown.get(hash) ?? 0) > now ? null : undefined;
   if (record === undefined) {
     const parsed = KeyRecordSchema.safeParse(await kv.get(kvKey.byHash(hash), 'json'));
     record = parsed.success ? parsed.data : null;
-    if (memo.size >= MEMO_MAX) memo.clear();
-    memo.set(hash, { record, expires: now + (record ? MEMO_MS : NEGATIVE_MEMO_MS) });
+    const into = record ? memo : unknown;
+    if (into.size >= MEMO_MAX) into.clear();
+    if (record) memo.set(hash, { record, expires: now + MEMO_MS });
+    else unknown.set(hash, now + NEGATIVE_MEMO_MS);
   }
   // The key itself is never echoed, only a recognisable prefix of it.
   if (!record) throw new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
@@ -143,7 +151,12 @@ export async function createKey(
   return { key, record };
 }
 
+/** What a key id can look like (the router makes `key_` + 20 hex); anything else names no key. */
+const KEY_ID = /^[\w-]{1,256}$/;
+
+/** The key with this id, or null — for any id, however long or odd: one past KV's 512-byte key limit is not a 500. */
 export async function getKeyById(kv: KVNamespace, id: string): Promise<{ hash: string; record: KeyRecord } | null> {
+  if (!KEY_ID.test(id)) return null;
   return kv.get(kvKey.byId(id), 'json');
 }
 
@@ -177,5 +190,6 @@ export async function revokeKey(kv: KVNamespace, id: string): Promise<boolean> {
 
 onIsolateReset(() => {
   memo.clear();
+  unknown.clear();
   hashes.clear();
 });

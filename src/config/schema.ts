@@ -92,7 +92,7 @@ export const HealthSchema = z.strictObject({
   /** Live-traffic failure ratio (over ≥ minLiveSamples decayed samples) that marks a node degraded. */
   degradedFailureRate: z.number().min(0).max(1).default(0.25),
   minLiveSamples: z.number().positive().default(10),
-  /** Slack/Discord-compatible webhook: POST {"text": …} on every node state change. */
+  /** Slack-compatible webhook (Discord: its URL + `/slack`): POST {"text": …} on every node state change. */
   alertWebhook: z.url({ protocol: /^https?$/ }).optional(),
 });
 
@@ -100,7 +100,7 @@ export const KeyLimitsSchema = z.strictObject({
   /** Limits for keys that set none of their own. */
   defaults: KeyLimitSchema.default({}),
   /** Request bodies larger than this are refused with 413. */
-  maxBodyBytes: positiveInt.default(1_048_576),
+  maxBodyBytes: positiveInt.default(16 * 1_048_576),
   /**
    * Completion tokens reserved when a request sets no cap; the same figure is sent upstream
    * as the cap, so the reservation bounds what the upstream may write. Per model:
@@ -130,6 +130,13 @@ export const KeyLimitsSchema = z.strictObject({
   isolateBodyBytes: positiveInt.default(48 * 1_048_576),
   /** How long a large body waits for room in `isolateBodyBytes` before its 503 (`retry-after: 1`). */
   bodyWaitMs: positiveInt.default(10_000),
+  /**
+   * How long a caller may take to send its whole request body (`http/body.ts`); past it the
+   * request is a 408 `request_timeout` and holds nothing (Node's `requestTimeout`, nginx's
+   * `client_body_timeout`). Bounds how long a stalled or trickling body holds its room in
+   * `isolateBodyBytes`. At 30 s a 25 MiB upload needs ~7 Mbit/s: raise it for slow uplinks.
+   */
+  bodyReadMs: positiveInt.default(30_000),
   /** Largest upstream JSON answer the router will hold; a larger one is a 502, never an out-of-memory isolate. */
   maxResponseBytes: positiveInt.default(16 * 1_048_576),
   /**
@@ -182,6 +189,11 @@ export const UsageSchema = z.strictObject({
   shards: positiveInt.max(256).default(16),
 });
 
+/** Indexes of the entries that repeat an earlier one. */
+function repeated(list: readonly string[]): number[] {
+  return list.flatMap((v, i) => (list.indexOf(v) < i ? [i] : []));
+}
+
 export const RouterConfigSchema = z
   .strictObject({
     nodes: z.array(NodeSchema).min(1, 'at least one node is required'),
@@ -200,6 +212,8 @@ export const RouterConfigSchema = z
     cfg.nodes.forEach((node, i) => {
       if (ids.has(node.id)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'id'], message: `duplicate node id "${node.id}"` });
       ids.add(node.id);
+      // Listed twice, a node would be planned twice for the model: two of its attempts, twice its share of near-ties.
+      repeated(node.models).forEach((j) => ctx.addIssue({ code: 'custom', path: ['nodes', i, 'models', j], message: `"${node.models[j]}" is listed twice` }));
       for (const m of Object.keys(node.modelMap)) {
         if (!node.models.includes(m))
           ctx.addIssue({ code: 'custom', path: ['nodes', i, 'modelMap', m], message: `"${m}" is not in this node's models` });
@@ -235,6 +249,8 @@ export const RouterConfigSchema = z
         if (f === id || !served.has(f))
           ctx.addIssue({ code: 'custom', path: ['models', id, 'fallbacks', j], message: `"${f}" is not another served model` });
       });
+      // A fallback listed twice would walk its nodes twice after they all failed once.
+      repeated(model.fallbacks).forEach((j) => ctx.addIssue({ code: 'custom', path: ['models', id, 'fallbacks', j], message: `"${model.fallbacks[j]}" is listed twice` }));
       model.aliases.forEach((a, j) => {
         if (served.has(a) || aliases.has(a))
           ctx.addIssue({ code: 'custom', path: ['models', id, 'aliases', j], message: `alias "${a}" is already a model or alias` });

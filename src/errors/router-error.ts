@@ -54,6 +54,9 @@ export function errorBody(err: RouterError, forAdmin = false) {
 
 /**
  * Build the response for any thrown value; unknown throwables become an opaque 500.
+ * `headers`: what every answer on the request carries (its admission's rate-limit state, the
+ * request id); the error's own headers win over them — a refusal's `x-ratelimit-*` and
+ * `retry-after` are the window it saw, newer than the admission's.
  * `forAdmin`: the request carried a valid admin token, so operator detail may be shown.
  */
 export function errorResponse(thrown: unknown, headers: Record<string, string> = {}, forAdmin = false): Response {
@@ -65,6 +68,6 @@ export function errorResponse(thrown: unknown, headers: Record<string, string> =
         });
   return new Response(JSON.stringify(errorBody(err, forAdmin)), {
     status: err.status,
-    headers: { 'content-type': 'application/json', ...err.headers, ...headers },
+    headers: { 'content-type': 'application/json', ...headers, ...err.headers },
   });
 }

@@ -26,18 +26,17 @@ import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
 import { bodyBuilder } from './attempt-body';
 import { backoffDelay } from './backoff';
-import { finalFailure, upstreamMessage, type Tried } from './failure';
-import { type Verdict } from './outcome';
+import { finalFailure } from './failure';
 import { prepareAttempt } from '../providers/attempt';
-import type { TranslationFailure } from '../providers/types';
 import { classifyFor } from '../providers/verdict';
 import { deliver } from './deliver';
 import type { ResponseOwner } from '../openai/response-ids';
-import { isolateState, liveScope, type IsolateState } from './isolate-state';
-import { observer, timingSays, type Observe } from './observe';
-import { planAttempts, routeHeader, type PlannedAttempt } from './plan';
-import { credentialFor, sendAttempt, type SentAttempt } from './upstream';
+import { isolateState, liveScope } from './isolate-state';
+import { observer, timingSays } from './observe';
+import { planAttempts, routeHeader } from './plan';
+import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
+import { clientLeft, logFailures, pause, recordFailure, stopReason, type Walk } from './walk';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -71,6 +70,13 @@ export interface ForwardInput {
   extend: () => Promise<RouterError | undefined>;
   /** Keeps background work (settling failed attempts' reservations) alive. */
   defer: (work: Promise<unknown>) => void;
+  /**
+   * Aborts when the caller disconnects (`request.signal`): the walk stops — no attempt after
+   * it, a wait cut short, the attempt in flight let go and charged at its reservation — and
+   * the request settles at once, not when a walk nobody reads would end (Workers keep it only
+   * 30 s after the client leaves, then the slot would wait for the object's alarm).
+   */
+  gone?: AbortSignal;
 }
 
 interface Answered {
@@ -98,58 +104,6 @@ export interface ForwardFailure {
   abandoned: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** What the walk has learnt so far. */
-interface Walk {
-  verdicts: Verdict[];
-  tried: Tried[];
-  abandoned: number;
-  /** Abandoned attempts whose successor's tokens are reserved already. */
-  extended: number;
-  retryAfter?: number;
-  /** Why the walk stopped early, for the final message. */
-  why: string;
-  /** Upstream error text per failed attempt: for the log only. */
-  failures: Record<string, unknown>[];
-  /** The first request a node's provider could not take (`providers/attempt.ts`). */
-  untranslatable?: TranslationFailure;
-}
-
-/** Why no further attempt may start now, or undefined. */
-function stopReason(config: LoadedConfig, state: IsolateState, walk: Walk, deadline: number, totalMs: number, now: number): string | undefined {
-  if (walk.verdicts.length >= config.retry.maxAttempts) return '';
-  if (now >= deadline) return ` within the ${totalMs} ms deadline`;
-  if (walk.verdicts.length > 0 && !state.budget.tryRetry(now)) return ' (retry budget exhausted)';
-  return undefined;
-}
-
-/** Record an attempt that did not answer well: samples, breaker, cooling, the log. */
-function recordFailure(input: ForwardInput, state: IsolateState, observe: Observe, walk: Walk, attempt: PlannedAttempt, sent: SentAttempt, verdict: Verdict, credential: string | undefined) {
-  const reason = verdict.action === 'retry' || verdict.action === 'fail' ? verdict.reason : 'ok';
-  walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: reason });
-  const message = upstreamMessage(sent.body, credential);
-  walk.failures.push({ node: attempt.node.id, model: attempt.model, outcome: reason, ...(message ? { upstreamMessage: message } : {}) });
-  if (verdict.action !== 'retry') return;
-  const at = Date.now();
-  if (verdict.nodeFault) {
-    observe(attempt.node.id, sent.latencyMs, false, message ?? reason);
-    state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
-  }
-  // A rate-limited node is left alone for as long as it asked (or a default pause) — never
-  // longer than the breaker's longest cooldown — so later requests go straight elsewhere.
-  const asked = verdict.retryAfterMs ?? (verdict.rateLimited ? input.config.retry.rateLimitCooldownMs : undefined);
-  if (asked !== undefined) {
-    const pause = Math.min(asked, input.config.retry.breaker.maxCooldownMs);
-    state.breaker.coolDown(attempt.node.id, at, pause);
-    walk.retryAfter = Math.min(walk.retryAfter ?? Infinity, pause);
-  }
-}
-
-function logFailures(input: ForwardInput, walk: Walk): void {
-  if (walk.failures.length === 0) return;
-  console.warn(JSON.stringify({ event: 'upstream_attempts_failed', requestId: input.requestId, model: input.model, attempts: walk.failures }));
-}
 
 export async function forward(input: ForwardInput): Promise<ForwardSuccess | ForwardFailure> {
   const { config, request } = input;
@@ -179,6 +133,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   };
 
   for (const attempt of plan.attempts) {
+    if (input.gone?.aborted) return fail(clientLeft());
     const now = Date.now();
     const stop = stopReason(config, state, walk, deadline, base.totalMs, now);
     if (stop !== undefined) {
@@ -202,7 +157,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     if (attempt.repeat) {
       const delay = backoffDelay(walk.verdicts.length - 1, config.retry, state.breaker.blockedFor(attempt.node.id, now));
       if (now + delay >= deadline) break;
-      await sleep(delay);
+      await pause(delay, input.gone);
+      if (input.gone?.aborted) return fail(clientLeft());
     }
     // Reserved last, right before sending, so no exit path can strand the reservation.
     // A node at its provider quota is skipped like an ejected one: not an attempt, not an error.
@@ -219,6 +175,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       }
       walk.extended = walk.abandoned;
     }
+    // Left while this attempt was being reserved: nothing was sent, nothing is charged for it.
+    if (input.gone?.aborted) {
+      if (reservation) input.defer(reservation.settle({ unserved: true }));
+      return fail(clientLeft());
+    }
     if (walk.verdicts.length === 0) state.budget.recordFirstAttempt(now);
 
     const timeouts = timeoutsFor(config, attempt.model);
@@ -228,8 +189,15 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       spec.path,
       { url: prepared.value.url, headers: prepared.value.headers, body: prepared.value.body },
       request.stream,
-      { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes },
+      { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes, ...(input.gone ? { gone: input.gone } : {}) },
     );
+    if (input.gone?.aborted && sent.outcome.kind !== 'response') {
+      // Let go because the caller left (not the node's fault: no breaker, no sample): it was
+      // sent, so it may be billed, and is charged at its reservation.
+      walk.abandoned++;
+      if (reservation) input.defer(reservation.settle({ abandoned: 1, unserved: true }));
+      return fail(clientLeft());
+    }
     const verdict = classifyFor(prepared.value.adapter, sent);
     walk.verdicts.push(verdict);
     const paidFor = verdict.action === 'fail' || (verdict.action === 'retry' && (verdict.timeout === true || verdict.billed === true));

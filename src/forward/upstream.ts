@@ -97,6 +97,8 @@ export interface AttemptLimits {
   /** Streams: status + first chunk. JSON: the whole answer. */
   timeoutMs: number;
   maxBytes: number;
+  /** Aborts when the caller leaves: the attempt is let go (it reads as a timeout). */
+  gone?: AbortSignal;
 }
 
 export async function sendAttempt(
@@ -126,7 +128,7 @@ export async function sendAttempt(
       const latencyMs = headersAt - started;
       if (body === null) return { outcome: { kind: 'too-large', limit: limits.maxBytes, status: response.status }, latencyMs };
       return { outcome, response, body, latencyMs };
-    }, !stream);
+    }, !stream, limits.gone);
     if (sent === 'timeout') return { outcome: { kind: 'timeout', afterMs: limits.timeoutMs, stream }, latencyMs: Date.now() - started };
     return sent;
   } catch (err) {

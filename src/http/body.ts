@@ -19,12 +19,16 @@ export type Overflow = (body: ReadableStream<Uint8Array>, reader?: ReadableStrea
 
 const cancel: Overflow = (body, reader) => (reader ?? body).cancel().catch(() => {});
 
-/** The body's bytes, or null when it is larger than `limit` (the rest goes to `overflow`). */
+/**
+ * The body's bytes, or null when it is larger than `limit` (the rest goes to `overflow`) or
+ * when `late` resolves first (the body is cancelled then: its sender is cut off).
+ */
 export async function readCapped(
   body: ReadableStream<Uint8Array> | null,
   declaredLength: string | null,
   limit: number,
   overflow: Overflow = cancel,
+  late?: Promise<'late'>,
 ): Promise<Uint8Array | null> {
   const declared = declaredLength === null ? NaN : Number(declaredLength);
   if (Number.isFinite(declared) && declared > limit) {
@@ -39,7 +43,12 @@ export async function readCapped(
   let size = 0;
   let filled = 0; // bytes of `exact` in use; once a chunk overflows it, the rest go to `parts`
   for (;;) {
-    const { done, value } = await reader.read();
+    const read = late ? await Promise.race([reader.read(), late]) : await reader.read();
+    if (read === 'late') {
+      await cancel(body, reader);
+      return null;
+    }
+    const { done, value } = read;
     if (done) break;
     if (size + value.byteLength > limit) {
       await overflow(body, reader);
@@ -78,15 +87,36 @@ export async function readAnswerCapped(response: Response, limit: number): Promi
  * The caller's body. With a declared length within the limit it is read in one native call:
  * the runtime frames a request body by its Content-Length (it never reads past it), and the
  * size is checked again after. Without one, it is read piece by piece under the cap.
+ *
+ * The whole body must arrive within `withinMs` (`limits.bodyReadMs`), or the request is a 408
+ * `request_timeout`: a caller who stalls or trickles his body holds no request open — nor,
+ * for a large body, its room in the isolate's body budget — past it. A body read piece by
+ * piece is cancelled then; one read natively is let go with the request (its read cannot be
+ * cancelled while it runs), which the runtime ends as the 408 leaves.
  */
-export async function readBodyCapped(request: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyCapped(request: Request, limit: number, withinMs: number): Promise<Uint8Array> {
   const length = request.headers.get('content-length');
   const declared = length === null ? NaN : Number(length);
   const whole = Number.isFinite(declared) && declared <= limit && !request.headers.has('transfer-encoding');
   const drainBytes = Math.max(2 * limit, DRAIN_MIN_BYTES);
   // A declared length past what would be drained: answer at once (the upload is cut).
   const overflow: Overflow = Number.isFinite(declared) && declared > drainBytes ? cancel : (body, reader) => drainUpload(body, reader, drainBytes);
-  const bytes = whole ? await request.bytes() : await readCapped(request.body, length, limit, overflow);
+  // The runtime's own timer (`AbortSignal.timeout`): nothing to clear on the hot path, where a JS
+  // setTimeout/clearTimeout pair is a measurable cost (`fetch-within.ts`).
+  const deadline = AbortSignal.timeout(withinMs);
+  const late = new Promise<'late'>((resolve) => deadline.addEventListener('abort', () => resolve('late'), { once: true }));
+  const reading = whole ? request.bytes() : readCapped(request.body, length, limit, overflow, late);
+  let bytes: Uint8Array | null | 'late';
+  try {
+    bytes = await Promise.race([reading, late]);
+  } catch {
+    // The caller's connection broke mid-body: his fault, not the router's (no 500, no stack in the log).
+    throw new RouterError(400, 'The request body ended before it was complete (the connection was lost).', { code: 'request_body_incomplete' });
+  }
+  if (bytes === 'late') {
+    reading.catch(() => {}); // the read left behind fails when the runtime ends the request
+    throw new RouterError(408, `The request body did not arrive within ${withinMs} ms (limits.bodyReadMs); send it whole and promptly.`, { code: 'request_timeout' });
+  }
   // Whole: the size is checked again after the read.
   if (bytes === null || bytes.byteLength > limit) {
     throw new RouterError(413, `Request body is larger than the ${limit}-byte limit.`, { code: 'request_too_large' });

@@ -10,9 +10,14 @@
  * Object, which should hold no timer past its work) the deadline is disarmed when `read`
  * returns, or it would cut the stream.
  */
-export async function fetchWithin<T>(url: string, init: RequestInit, ms: number, read: (res: Response) => Promise<T>, readsWhole = false): Promise<T | 'timeout'> {
+export async function fetchWithin<T>(url: string, init: RequestInit, ms: number, read: (res: Response) => Promise<T>, readsWhole = false, gone?: AbortSignal): Promise<T | 'timeout'> {
   const abort = readsWhole ? undefined : new AbortController();
-  const signal = abort ? abort.signal : AbortSignal.timeout(ms);
+  const timed = abort ? abort.signal : AbortSignal.timeout(ms);
+  // `gone` (the caller left) ends the call too, and reads as its timeout; a stream is let go of
+  // it once `read` returns, as of its deadline (what follows is the relay's to end).
+  const signal = gone && !abort ? AbortSignal.any([timed, gone]) : timed;
+  const leave = gone && abort ? () => abort.abort() : undefined;
+  if (leave) gone!.addEventListener('abort', leave, { once: true });
   const timer = abort ? setTimeout(() => abort.abort(), ms) : undefined;
   try {
     return await read(await fetch(url, { ...init, redirect: 'manual', signal }));
@@ -21,5 +26,6 @@ export async function fetchWithin<T>(url: string, init: RequestInit, ms: number,
     throw err;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    if (leave) gone!.removeEventListener('abort', leave);
   }
 }

@@ -22,11 +22,11 @@ export interface ValueSpan {
 const decoder = new TextDecoder();
 
 /** 1 for bytes that never change the structure outside a string (all but quotes and brackets). */
-const PLAIN = new Uint8Array(256).fill(1);
+export const PLAIN = new Uint8Array(256).fill(1);
 for (const c of [QUOTE, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET]) PLAIN[c] = 0;
 
 /** End index (exclusive) of the string starting at `start` (a quote); `to` if it never closes. */
-function stringEnd(text: Uint8Array, start: number, to: number): number {
+export function stringEnd(text: Uint8Array, start: number, to: number): number {
   let from = start + 1;
   for (;;) {
     const q = text.indexOf(QUOTE, from);

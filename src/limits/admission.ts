@@ -8,7 +8,7 @@ import { longestDeadlineMs, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
 import type { KeyLimits } from '../config/schema';
-import { isolateLeases, type Authority, type Defer, type SettleResult, type Subject } from './leases';
+import { isolateLeases, type Authority, type Defer, type Leased, type SettleResult, type Subject } from './leases';
 import type { RateLimiter } from './limiter-do';
 import { flushTotalsWhenDue } from '../usage/totals-flush';
 import { recordUsage } from './usage-batch';
@@ -156,6 +156,11 @@ export interface AdmitRequest {
   tokens: number;
   /** What one upstream attempt may cost at most, USD (spend budgets). */
   worstCostUsd: number;
+  /**
+   * A class of requests whose worst case is not a true bound on what the upstream bills
+   * (`reservation.ts` `serialClass`): a budgeted key runs one of them at a time.
+   */
+  serial?: string | undefined;
 }
 
 /**
@@ -199,14 +204,10 @@ export async function admitKey(
   const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
   const worst = budgeted ? Math.ceil(request.worstCostUsd * 1e9) : 0;
   const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer, worst).catch((err: unknown) => {
-    limiterDown(`key:${key.id}`, err);
-    // Overloaded or unreachable: nothing was admitted, so nothing is sent — a retryable 503, not an opaque 500.
-    throw new RouterError(503, `The rate limiter of ${name} could not be reached; the request was not sent. Please retry.`, {
-      code: 'limiter_unavailable',
-      headers: { 'retry-after': '1' },
-    });
+    throw unreachable(`key:${key.id}`, name, err);
   });
   if (!admitted.ok) throw refusal(admitted, name, request.tokens);
+  const serial = worst > 0 && request.serial !== undefined ? await admitSerial(env, config, key, request.serial, defer, admitted) : undefined;
   return {
     headers: rateLimitHeaders(admitted.snapshot),
     extend: async () => {
@@ -217,8 +218,41 @@ export async function admitKey(
         code: 'limiter_unavailable',
       });
     },
-    settle: async (result) => admitted.settle(result),
+    settle: async (result) => {
+      admitted.settle(result);
+      serial?.settle(result);
+    },
   };
+}
+
+/** Overloaded or unreachable: nothing was admitted, so nothing is sent — a retryable 503, not an opaque 500. */
+function unreachable(subjectName: string, name: string, err: unknown): RouterError {
+  limiterDown(subjectName, err);
+  return new RouterError(503, `The rate limiter of ${name} could not be reached; the request was not sent. Please retry.`, {
+    code: 'limiter_unavailable',
+    headers: { 'retry-after': '1' },
+  });
+}
+
+const SERIAL_NOTE: Record<string, string> = {
+  'audio-length': 'audio uploads, whose length the router cannot bound before they run, one at a time under a spend budget',
+};
+
+/**
+ * One request of a serial class at a time for a budgeted key: a concurrency of 1 on a subject
+ * of its own, leased like any other. The excess of one such request over its hold is spent
+ * before the next is admitted, so a burst cannot multiply it. Refused, or its object
+ * unreachable: the key's admission is given back unserved, and the caller gets the 429 (503).
+ */
+async function admitSerial(env: LimiterBindings, config: LoadedConfig, key: { id: string; name: string }, cls: string, defer: Defer, admitted: Extract<Leased, { ok: true }>) {
+  const name = `key '${key.name}' (${SERIAL_NOTE[cls] ?? cls})`;
+  const slot = await isolateLeases.admit(subject(env, config, `key:${key.id}:${cls}`, { concurrency: 1 }), 0, defer).catch((err: unknown) => {
+    admitted.settle({ unserved: true });
+    throw unreachable(`key:${key.id}:${cls}`, name, err);
+  });
+  if (slot.ok) return slot;
+  admitted.settle({ unserved: true });
+  throw refusal(slot, name, 1);
 }
 
 /** Keys without limits: count in the isolate's batch, flush the batch when it is due. */

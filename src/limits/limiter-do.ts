@@ -11,7 +11,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../bindings';
-import type { TotalsDelta } from './usage-batch';
+import type { BatchOrigin, TotalsDelta } from './usage-batch';
 import { Ledger, type SyncRequest, type SyncResult } from './ledger';
 import { budgetUse, usageAt, WINDOW_MS, type Decision, type LimitSet, type LogEntry } from './window';
 
@@ -41,10 +41,14 @@ interface EntryRow {
 const COLUMNS = 'id, at, requests, last_at, tokens, reserved, slots, end_at, expires, cost';
 /** Spend is kept for the periods a budget can still ask about: this month and the last. */
 const SPEND_KEEP_MS = 62 * 24 * 3_600_000;
+/** How long an isolate's last totals batch number is kept, and how often the old ones are swept. */
+const ORIGIN_KEEP_MS = 24 * 3_600_000;
+const ORIGIN_PRUNE_MS = 3_600_000;
 
 export class RateLimiter extends DurableObject<Bindings> {
   private ledger = new Ledger([]);
   private alarmAt: number | null = null;
+  private prunedAt = 0;
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
@@ -68,6 +72,8 @@ export class RateLimiter extends DurableObject<Bindings> {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS spend (period TEXT PRIMARY KEY, nano INTEGER NOT NULL, updated INTEGER NOT NULL)`);
       this.sql.exec(`DELETE FROM spend WHERE updated < ?`, Date.now() - SPEND_KEEP_MS);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
+      // v5: the last totals batch taken from each isolate, so a batch sent again is counted once.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS totals_from (isolate TEXT PRIMARY KEY, seq INTEGER NOT NULL, at INTEGER NOT NULL)`);
       const entries = this.sql
         .exec<EntryRow>(`SELECT ${COLUMNS} FROM entries ORDER BY at`)
         .toArray()
@@ -157,8 +163,23 @@ export class RateLimiter extends DurableObject<Bindings> {
     return result;
   }
 
-  /** Totals of a key without limits, flushed in batches by the isolates that served it. */
-  async addTotals(delta: TotalsDelta): Promise<void> {
+  /**
+   * Totals of a key without limits, flushed in batches by the isolates that served it. A
+   * batch whose reply was lost is sent again with the same `seq` (`usage-batch.ts`): taken
+   * once. An isolate sends a key's next batch only once the last is taken, so its numbers rise.
+   */
+  async addTotals(delta: TotalsDelta, from?: BatchOrigin): Promise<void> {
+    const now = Date.now();
+    if (from) {
+      const last = this.sql.exec<{ seq: number }>(`SELECT seq FROM totals_from WHERE isolate = ?`, from.isolate).toArray()[0];
+      if (last && last.seq >= from.seq) return;
+      this.sql.exec(`INSERT OR REPLACE INTO totals_from (isolate, seq, at) VALUES (?, ?, ?)`, from.isolate, from.seq, now);
+      // Isolates come and go: forget those silent for a day (a batch is re-sent within seconds).
+      if (now - this.prunedAt > ORIGIN_PRUNE_MS) {
+        this.prunedAt = now;
+        this.sql.exec(`DELETE FROM totals_from WHERE at < ?`, now - ORIGIN_KEEP_MS);
+      }
+    }
     this.add('requests', delta.requests);
     this.add('prompt_tokens', delta.promptTokens);
     this.add('completion_tokens', delta.completionTokens);

@@ -169,6 +169,17 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
   }
 }
 
+/**
+ * Requests whose hold is not a true bound on what the upstream bills: audio uploads, held at
+ * the minutes their size allows at 6 kbit/s but billed at their real length, which lossless
+ * silence (FLAC) or Opus with DTX makes far longer. Under a spend budget a key runs one of
+ * them at a time (`admission.ts`), so a burst cannot multiply the excess: what one of them
+ * overspends is spent before the next is admitted.
+ */
+export function serialClass(request: ParsedRequest): string | undefined {
+  return request.endpoint === 'transcriptions' || request.endpoint === 'translations' ? 'audio-length' : undefined;
+}
+
 function unbounded(model: string, request: ParsedRequest): RouterError {
   const need = { images: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
   return new RouterError(

@@ -48,6 +48,9 @@ export function recordRequest(env: EventsBinding, config: RouterConfig, r: Reque
     blobs: [r.requestId, r.keyId, r.model, r.answeredModel, r.node, r.colo, r.endpoint],
     doubles: [r.status, r.attempts, r.ttfbMs, r.durationMs, r.usage?.prompt_tokens ?? 0, r.usage?.cached_tokens ?? 0, r.usage?.completion_tokens ?? 0, cost ?? -1],
   });
-  addToRollup({ at: now, key: r.keyId, model: r.answeredModel ?? r.model, node: r.node ?? '-', error: r.status >= 400, usage: r.usage, cost });
+  // In the hour the request started, not the one its last byte left: a budget counts a request
+  // in the day it was admitted, and a stream that crosses midnight must land in the same day here.
+  const started = now - (Number.isFinite(r.durationMs) ? Math.max(0, r.durationMs) : 0);
+  addToRollup({ at: started, key: r.keyId, model: r.answeredModel ?? r.model, node: r.node ?? '-', error: r.status >= 400, usage: r.usage, cost });
   return cost;
 }

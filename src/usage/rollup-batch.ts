@@ -12,9 +12,11 @@
  * request's `waitUntil` holds the batch's timer; requests that add rows while it is
  * scheduled hand nothing to their own (the scheduled run loops while rows are pending, so it
  * sends theirs too), and their contexts end with their responses instead of idling up to
- * `FLUSH_MS` each (in the bench: 4% of the router's CPU per request at concurrency 1, 9% at 8). A call that fails puts its rows back and
- * is retried after 1, 2, 4… s within `WAIT_BUDGET_MS`; what is still unsent then stays
- * pending for the next request's flush — re-queued, never dropped.
+ * `FLUSH_MS` each (in the bench: 4% of the router's CPU per request at concurrency 1, 9% at 8). A call that fails keeps its batch —
+ * the same rows, id and shard — and it is sent again after 1, 2, 4… s within
+ * `WAIT_BUDGET_MS`, then by the next request's flush: re-queued, never dropped, and never
+ * counted twice (the object applies a batch id once: a call can fail after its write landed).
+ * Rows added meanwhile wait in `pending` and go in the next batch.
  */
 import { onIsolateReset } from '../isolate';
 import { HeldFlush } from './held-flush';
@@ -28,12 +30,20 @@ const WAIT_BUDGET_MS = 25_000;
 const RETRY_MS = 1_000;
 
 let pending = new Map<string, RollupRow>();
+/** A batch cut from `pending` and not yet acknowledged: sent again as it is, never re-merged. */
+interface Batch {
+  id: string;
+  shard: number;
+  rows: RollupRow[];
+}
+let unsent: Batch | null = null;
 let lastFlush = -Infinity;
 const scheduled = new HeldFlush(WAIT_BUDGET_MS);
 /** This isolate's shard, picked for the shard count it was picked under. */
 let mine: { of: number; index: number } | null = null;
 onIsolateReset(() => {
   pending = new Map();
+  unsent = null;
   lastFlush = -Infinity;
   scheduled.reset();
   mine = null;
@@ -80,18 +90,36 @@ export function addToRollup(s: Settled): void {
   });
 }
 
-/** Send the pending rows now if a flush is due (or `force`); rows of a failed call are put back and the error thrown. */
+/** Rows waiting to be sent: the unacknowledged batch's and the pending ones. */
+const waiting = () => (unsent?.rows.length ?? 0) + pending.size;
+
+/**
+ * Send what is waiting now if a flush is due (or `force`): the batch a failed call left, as
+ * it was, then the pending rows as a new batch. A failed call keeps its batch for the next
+ * try and throws.
+ */
 export async function flushRollups(ns: DurableObjectNamespace<UsageRollups>, shards: number, now: number, force = false): Promise<void> {
-  if (pending.size === 0 || (!force && now - lastFlush < FLUSH_MS && pending.size < MAX_ROWS)) return;
+  if (waiting() === 0 || (!force && now - lastFlush < FLUSH_MS && waiting() < MAX_ROWS)) return;
+  lastFlush = now;
+  const leftover = unsent !== null;
+  await send(ns, (unsent ??= cut(shards)));
+  if (leftover && pending.size > 0) await send(ns, (unsent ??= cut(shards)));
+}
+
+async function send(ns: DurableObjectNamespace<UsageRollups>, batch: Batch): Promise<void> {
+  await ns.getByName(shardName(batch.shard)).record(batch.rows, batch.id);
+  // Another flush may have sent it too (the object applied it once) and cut the next one.
+  if (unsent === batch) unsent = null;
+}
+
+function cut(shards: number): Batch {
+  return { id: crypto.randomUUID(), shard: myShard(shards), rows: take() };
+}
+
+function take(): RollupRow[] {
   const rows = [...pending.values()];
   pending = new Map();
-  lastFlush = now;
-  try {
-    await ns.getByName(shardName(myShard(shards))).record(rows);
-  } catch (err) {
-    rows.forEach(merge); // re-queued: the retry or the next flush sends them
-    throw err;
-  }
+  return rows;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -104,16 +132,16 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * due after that run's budget ends schedules its own, or they would wait for a later request.
  */
 export function flushRollupsWhenDue(ns: DurableObjectNamespace<UsageRollups>, shards: number): Promise<void> | undefined {
-  if (pending.size === 0) return undefined;
+  if (waiting() === 0) return undefined;
   // The scheduled run sends these rows only if they fall due within its budget; else this request schedules its own.
-  if (pending.size < MAX_ROWS && scheduled.covers(lastFlush + FLUSH_MS)) return undefined;
+  if (waiting() < MAX_ROWS && scheduled.covers(lastFlush + FLUSH_MS)) return undefined;
   return scheduled.start(async (started) => {
     let retry = 0; // the pause before trying again after a failed call; 0: none failed
     // Loop while rows are pending: rows that arrive while a call is in flight ride on this
     // timer (their requests were handed it), so they are sent by the next round, not left.
     for (;;) {
-      if (pending.size === 0) return;
-      const wait = retry || (pending.size < MAX_ROWS ? lastFlush + FLUSH_MS - Date.now() : 0);
+      if (waiting() === 0) return;
+      const wait = retry || (waiting() < MAX_ROWS ? lastFlush + FLUSH_MS - Date.now() : 0);
       if (wait > 0) {
         if (Date.now() + wait - started > WAIT_BUDGET_MS) return; // still pending: the next request's flush sends them
         await sleep(wait);

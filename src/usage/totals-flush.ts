@@ -2,7 +2,7 @@
  * Sends the isolate's batch of unlimited keys' totals (`limits/usage-batch.ts`) from the
  * request's own `waitUntil`, as the rollups do: at once when due, else after sleeping until
  * it is (at most the batch's 5 s interval), so the last request before an isolate goes idle
- * still sends it. A key whose call fails is re-queued and sent with the next batch, tried
+ * still sends it. A key whose call fails is sent again, as it was, with the next batch, tried
  * again in this `waitUntil` while within `WAIT_BUDGET_MS`, then left for the next request.
  * One request's `waitUntil` holds the timer; a request that adds to a batch already scheduled
  * keeps nothing alive (the scheduled run loops until nothing is due, so it sends that too).
@@ -10,7 +10,7 @@
 import { onIsolateReset } from '../isolate';
 import { HeldFlush } from './held-flush';
 import type { RateLimiter } from '../limits/limiter-do';
-import { msUntilDue, requeue, takeDueBatch } from '../limits/usage-batch';
+import { msUntilDue, takeDueBatch, taken } from '../limits/usage-batch';
 
 const WAIT_BUDGET_MS = 25_000;
 const scheduled = new HeldFlush(WAIT_BUDGET_MS);
@@ -34,10 +34,9 @@ export function flushTotalsWhenDue(ns: DurableObjectNamespace<RateLimiter>): Pro
       const batch = takeDueBatch(Date.now());
       if (!batch) continue;
       const entries = [...batch];
-      const sent = await Promise.allSettled(entries.map(([id, delta]) => ns.getByName(`key:${id}`).addTotals(delta)));
-      const failed = entries.filter((_, i) => sent[i]!.status === 'rejected');
-      if (failed.length === 0 && msUntilDue(Date.now()) === null) return;
-      requeue(new Map(failed));
+      const sent = await Promise.allSettled(entries.map(([id, b]) => ns.getByName(`key:${id}`).addTotals(b.delta, b.from)));
+      entries.forEach(([id, b], i) => sent[i]!.status === 'fulfilled' && taken(id, b));
+      if (msUntilDue(Date.now()) === null) return;
     }
   });
 }

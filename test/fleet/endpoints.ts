@@ -7,6 +7,8 @@
  */
 import type http from 'node:http';
 import { chatTemplateTokens, completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
+import { pieces as splitText, structuredAnswer } from './structured.ts';
 import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
 
 type Body = Record<string, unknown>;
@@ -49,7 +51,9 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   }
   const id = `resp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}x${Date.now().toString(36)}`;
   const messageId = `msg_${node.served}`;
-  const pieces = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const structured = structuredAnswer(body, node.id);
+  const greeting = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const pieces = structured === undefined ? greeting : splitText(structured, k.chunks);
   const text = pieces.join('');
   // As OpenAI bills it: the stored context of the previous response is input again.
   const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
@@ -72,10 +76,12 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   };
   const part = { type: 'output_text', text, annotations: [], logprobs: [] };
   const item = { id: messageId, type: 'message', role: 'assistant', status: 'completed', content: [part] };
+  const tool = responsesToolToCall(body);
+  const call = tool ? functionCallItem(tool, node.served) : undefined;
   const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
   // Like OpenAI's Responses object: the caller's `metadata` is echoed, after `usage`.
   const metadata = body.metadata ?? {};
-  const done = { ...base, status: 'completed', output: [item], usage, metadata };
+  const done = { ...base, status: 'completed', output: [call ?? item], usage, metadata };
   const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
   // background: answered at once, still queued (no usage yet); the stored response completes.
@@ -89,12 +95,16 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   let seq = 0;
   const event = (type: string, data: Body) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
   const inProgress = { ...base, status: 'in_progress', output: [], usage: null, metadata };
-  const events = [
-    event('response.created', { response: inProgress }),
-    event('response.in_progress', { response: inProgress }),
+  const events = [event('response.created', { response: inProgress }), event('response.in_progress', { response: inProgress })];
+  if (call) {
+    const streamed = functionCallEvents(event, call, k.chunks);
+    events.push(...streamed.events, event('response.completed', { response: done }));
+    return writeEvents(node, res, events, new Set(streamed.deltas.map((i) => i + 2)));
+  }
+  events.push(
     event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
     event('response.content_part.added', { item_id: messageId, output_index: 0, content_index: 0, part: { ...part, text: '' } }),
-  ];
+  );
   const deltas = new Set<number>();
   for (const delta of pieces) {
     deltas.add(events.length);

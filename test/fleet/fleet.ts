@@ -20,6 +20,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleAnthropic } from './anthropic.ts';
 import { azureGate } from './azure.ts';
+import { chatAnswer, chatChoices, chunkChoices } from './chat-answer.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
 import { writeEndlessEvent, writeErrorFirst } from './stream-faults.ts';
@@ -117,7 +118,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
-    const content = `Hello from ${node.id}`;
+    const answer = chatAnswer(body, node.id, node.served, k.chunks);
     const completion = completionTokens(k, body);
     if (k.msPerToken > 0) await sleep(completion * k.msPerToken);
     if (k.cutBody) {
@@ -134,9 +135,9 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       object: 'chat.completion',
       created,
       model: body.model,
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
+      choices: chatChoices(answer),
       ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
-      usage: chatUsage(body, promptTokens, completion),
+      usage: chatUsage(body, promptTokens, completion * answer.n),
     }, {}, k.gzip);
   }
   if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
@@ -155,6 +156,7 @@ async function streamChat(
   const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   if (k.endlessEvent) return writeEndlessEvent(res);
   if (k.streamErrorCode) return writeErrorFirst(res, k.streamErrorCode, node.id);
+  const answer = chatAnswer(body, node.id, node.served, k.chunks);
   const opts = body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | undefined;
   // vLLM's `continuous_usage_stats`: every chunk carries the usage so far (one token a chunk here).
   const soFar = (i: number) =>
@@ -165,18 +167,17 @@ async function streamChat(
       return;
     }
     if (i === k.stallAfterChunks) return; // keep the socket open, send nothing more
-    const delta = i === 0 ? { role: 'assistant', content: `Hello from ${node.id}` } : { content: ` #${i}` };
-    send({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), ...soFar(i) });
+    send({ ...base, choices: chunkChoices(answer, i), ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), ...soFar(i) });
     if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
   }
   if (k.cutAfterChunks === k.chunks) {
     res.socket?.destroy();
     return;
   }
-  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+  send({ ...base, choices: chunkChoices(answer, 'end') });
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
-    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion) });
+    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion * answer.n) });
   }
   res.end('data: [DONE]\n\n');
 }

@@ -15,7 +15,7 @@ describe('parseConfig', () => {
     expect(r.config.nodes[0]!.baseUrl).toBe('https://x.test/v1');
     expect(r.config.retry.maxAttempts).toBe(4);
     expect(r.config.retry.budget.ratio).toBe(0.2);
-    expect(r.config.limits.maxBodyBytes).toBe(1_048_576);
+    expect(r.config.limits.maxBodyBytes).toBe(16 * 1_048_576);
     expect(r.config.limits.promptTokens).toBe('bound');
     expect(r.config.nodes[0]).toMatchObject({ promptOverheadTokens: 0, toolOverheadTokens: 0 });
   });
@@ -34,6 +34,8 @@ describe('parseConfig', () => {
     [{ nodes: [{ ...node, modelMap: { z: 'q' } }] }, 'nodes[0].modelMap.z'],
     [{ nodes: [node], models: { nope: {} } }, 'models.nope: no node serves "nope"'],
     [{ nodes: [node], models: { m: { fallbacks: ['m'] } } }, 'models.m.fallbacks[0]'],
+    [{ nodes: [{ ...node, models: ['m', 'n', 'm'] }] }, 'nodes[0].models[2]: "m" is listed twice'],
+    [{ nodes: [{ ...node, models: ['m', 'n'] }], models: { m: { fallbacks: ['n', 'n'] } } }, 'models.m.fallbacks[1]: "n" is listed twice'],
     [{ nodes: [node], models: { m: { aliases: ['m'] } } }, 'models.m.aliases[0]'],
     [{ nodes: [node], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     [{ nodes: [{ ...node, colour: 'red' }] }, 'nodes[0]: Unrecognized key: "colour"'],

@@ -1,27 +1,37 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { msUntilDue, recordUsage, requeue, resetUsageBatch, takeDueBatch } from '../../src/limits/usage-batch';
+import { msUntilDue, recordUsage, resetUsageBatch, takeDueBatch, taken } from '../../src/limits/usage-batch';
 
 const u = (p: number, c: number) => ({ prompt_tokens: p, completion_tokens: c });
 beforeEach(resetUsageBatch);
 
-describe('usage batch: when due, and re-queued', () => {
+describe('usage batch: when due, and sent again', () => {
   it('says how long until the pending totals are due, and nothing when none are pending', () => {
     expect(msUntilDue(0)).toBeNull();
     recordUsage('a', u(1, 1));
     expect(msUntilDue(1_000)).toBe(0); // an isolate's first batch is due at once
-    takeDueBatch(1_000);
+    const first = takeDueBatch(1_000)!;
+    taken('a', first.get('a')!);
     recordUsage('a', u(1, 1));
     expect(msUntilDue(3_000)).toBe(3_000); // the 5 s interval from the last flush
   });
 
-  it('puts a failed batch back onto what arrived meanwhile, so the next batch carries both', () => {
+  it('sends a batch whose call failed again as it was, same number, and holds what came meanwhile for the next', () => {
     recordUsage('a', u(10, 2));
-    const failed = takeDueBatch(0)!;
+    const failed = takeDueBatch(0)!.get('a')!;
+    // Its reply was lost: the object may have taken it. Not taken here, so it is sent again.
     recordUsage('a', u(5, 1));
     recordUsage('b', u(1, 1));
-    requeue(failed);
-    const next = takeDueBatch(10_000)!;
-    expect(next.get('a')).toEqual({ requests: 2, promptTokens: 15, completionTokens: 3 });
-    expect(next.get('b')).toEqual({ requests: 1, promptTokens: 1, completionTokens: 1 });
+    expect(msUntilDue(1_000)).toBe(4_000); // a batch sent again waits the interval: an outage is no busy loop
+    const again = takeDueBatch(10_000)!;
+    expect(again.get('a')).toEqual(failed);
+    expect(again.get('a')!.delta).toEqual({ requests: 1, promptTokens: 10, completionTokens: 2 });
+    expect(again.get('b')!.delta).toEqual({ requests: 1, promptTokens: 1, completionTokens: 1 });
+    expect(again.get('b')!.from.seq).toBeGreaterThan(failed.from.seq);
+    taken('a', again.get('a')!);
+    taken('b', again.get('b')!);
+    const next = takeDueBatch(20_000)!;
+    expect(next.get('a')!.delta).toEqual({ requests: 1, promptTokens: 5, completionTokens: 1 });
+    expect(next.get('a')!.from.seq).toBeGreaterThan(again.get('b')!.from.seq);
+    expect(next.has('b')).toBe(false);
   });
 });

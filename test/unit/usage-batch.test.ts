@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { recordUsage, resetUsageBatch, takeDueBatch } from '../../src/limits/usage-batch';
+import { recordUsage, resetUsageBatch, takeDueBatch, taken } from '../../src/limits/usage-batch';
 
 const u = (p: number, c: number) => ({ prompt_tokens: p, completion_tokens: c });
 beforeEach(resetUsageBatch);
@@ -7,16 +7,18 @@ beforeEach(resetUsageBatch);
 describe('usage batch (keys without limits)', () => {
   it('flushes on the first request of an isolate, then waits for the interval', () => {
     recordUsage('a', u(10, 2));
-    expect(takeDueBatch(1_000)?.get('a')).toEqual({ requests: 1, promptTokens: 10, completionTokens: 2 });
+    const first = takeDueBatch(1_000)!.get('a')!;
+    expect(first.delta).toEqual({ requests: 1, promptTokens: 10, completionTokens: 2 });
+    taken('a', first);
     recordUsage('a', u(5, 1));
     recordUsage('a', undefined);
     expect(takeDueBatch(3_000)).toBeNull();
-    expect(takeDueBatch(6_000)?.get('a')).toEqual({ requests: 2, promptTokens: 5, completionTokens: 1 });
+    expect(takeDueBatch(6_000)?.get('a')?.delta).toEqual({ requests: 2, promptTokens: 5, completionTokens: 1 });
   });
 
   it('flushes early when many keys are pending', () => {
     recordUsage('x', u(1, 1));
-    takeDueBatch(0);
+    taken('x', takeDueBatch(0)!.get('x')!);
     for (let i = 0; i < 100; i++) recordUsage(`k${i}`, u(1, 1));
     expect(takeDueBatch(10)?.size).toBe(100);
   });

@@ -64,15 +64,20 @@ describe('a budget hold on a model priced for audio', () => {
 
 describe('transcriptions priced per minute', () => {
   /** A multipart upload of `bytes` (ASCII-safe, so the form survives as text). */
-  async function upload(key: string, bytes: number) {
+  async function send(key: string, bytes: number, price: Record<string, number> | null = { perMinute: 1 }) {
     const c = testConfig();
-    c.models['gpt-4o-mini'].price = { perMinute: 1 };
+    if (price) c.models['gpt-4o-mini'].price = price;
     const form = new FormData();
     form.append('model', 'gpt-4o-mini');
     form.append('file', new File([new Uint8Array(bytes).fill(7)], 'a.flac', { type: 'audio/flac' }));
     const encoded = new Response(form);
     const body = await encoded.text();
-    const res = await callWithConfig(c, '/v1/audio/transcriptions', { key, body, headers: { 'content-type': encoded.headers.get('content-type')! } });
+    // A declared length, as the SDKs send: a body without one is held as the upload cap in the isolate's body budget, one at a time.
+    const headers = { 'content-type': encoded.headers.get('content-type')!, 'content-length': String(body.length) };
+    return callWithConfig(c, '/v1/audio/transcriptions', { key, body, headers });
+  }
+  async function upload(key: string, bytes: number) {
+    const res = await send(key, bytes);
     expect(res.status).toBe(200);
     await res.text();
   }
@@ -91,5 +96,34 @@ describe('transcriptions priced per minute', () => {
     const { key, id } = await newKey({ limits: { dailyUsd: 5 } });
     await upload(key, 7_500);
     expect(await settledSpend(id)).toBeCloseTo(2, 9);
+  });
+
+  it('run one at a time under a budget, so a burst cannot multiply what each spends past its hold', async () => {
+    // Each upload is held at $0.17 and billed $2: five at once would spend $10 of a $5 day.
+    await setNode('n-us', { audioSeconds: 120, latencyMs: 400 });
+    const { key, id } = await newKey({ limits: { dailyUsd: 5 } });
+    const responses = await Promise.all(Array.from({ length: 5 }, () => send(key, 7_500)));
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 429, 429, 429, 429]);
+    const refused = await responses.find((r) => r.status === 429)!.json<{ error: { code: string; message: string } }>();
+    expect(refused.error.code).toBe('rate_limit_exceeded');
+    expect(refused.error.message).toContain('one at a time under a spend budget');
+    await Promise.all(responses.map((r) => r.text().catch(() => '')));
+    expect(await settledSpend(id)).toBeCloseTo(2, 9);
+    // The slot is free once the first has settled: the next upload is admitted.
+    await upload(key, 7_500);
+    expect(await settledSpend(id)).toBeCloseTo(4, 9);
+  });
+
+  it('run side by side for a key without a budget, or on a model with no price', async () => {
+    await setNode('n-us', { audioSeconds: 120, latencyMs: 400 });
+    const free = await newKey();
+    const budgeted = await newKey({ limits: { dailyUsd: 5 } });
+    const responses = await Promise.all([
+      ...Array.from({ length: 3 }, () => send(free.key, 7_500)),
+      ...Array.from({ length: 3 }, () => send(budgeted.key, 7_500, null)),
+    ]);
+    const bodies = await Promise.all(responses.map(async (r) => `${r.status} ${await r.text()}`));
+    expect(bodies.filter((b) => !b.startsWith('200'))).toEqual([]);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * A client that leaves before the response: the runtime cancels the handler's awaits, so
- * the request must still settle from work the runtime keeps alive (waitUntil) — its slot
- * and reservation freed when its walk ends, not when the object's alarm reclaims them.
+ * the request must still settle from work the runtime keeps alive (waitUntil); and its walk
+ * stops when `request.signal` says the client left — its slot and reservation freed at once,
+ * not when a walk nobody reads would end, nor when the object's alarm reclaims them.
  */
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -29,17 +30,49 @@ async function leaveAfter(key: string, ms: number, body: Record<string, unknown>
 
 describe('a client that leaves before the first byte', () => {
   for (const stream of [false, true]) {
-    it(`frees its concurrency slot once the walk ends, not at the alarm (${stream ? 'stream' : 'JSON'})`, async () => {
+    it(`frees its concurrency slot at once, not at the alarm (${stream ? 'stream' : 'JSON'})`, async () => {
       const { key, id } = await newKey({ limits: { concurrency: 1 } });
       for (const n of ['n-us', 'n-eu', 'n-ap']) await setNode(n, { latencyMs: 600 });
       expect(await leaveAfter(key, 150, chatBody({ stream }))).toMatch(/^left/);
-      expect((await inFlight(id)).inFlight).toBe(1);
       const after = await eventually(() => inFlight(id), (u) => u.inFlight === 0);
       expect(after.inFlight).toBe(0);
       for (const n of ['n-us', 'n-eu', 'n-ap']) await setNode(n, { latencyMs: 0 });
       expect((await call('/v1/chat/completions', { key, body: chatBody() })).status).toBe(200);
     });
   }
+});
+
+describe('a client that leaves during the walk', () => {
+  // Workers keep a walk alive only 30 s after its client leaves (waitUntil), and `totalMs` is
+  // 120 s by default: a walk must end when its client does, not run on unread and be cut with
+  // its slot and reservation held until the object's alarm.
+  const usage = async (id: string) => (await admin(`/keys/${id}/usage`)).json<{ inFlight: number; window: { tokens: number } }>();
+  const sent = async () => (await Promise.all(['n-us', 'n-eu', 'n-ap'].map(nodeRequests))).flat().length;
+
+  it('in a Retry-After wait: its slot and tokens are free at once, and no node is tried after it left', async () => {
+    const { key, id } = await newKey({ limits: { concurrency: 1, tpm: 100_000 } });
+    // The model's one node answers 429 asking for 2 s: the walk waits to try it again.
+    await setNode('n-solo', { status: 429, retryAfter: 2 });
+    expect(await leaveAfter(key, 400, chatBody({ model: 'solo-model', max_tokens: 50 }))).toMatch(/^left/);
+    const left = Date.now();
+    const free = await eventually(() => usage(id), (u) => u.inFlight === 0);
+    expect(Date.now() - left).toBeLessThan(1_000); // the wait ends ~2 s after the first attempt
+    expect(free).toMatchObject({ inFlight: 0, window: { tokens: 0 } }); // a refusal: nothing billed
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await nodeRequests('n-solo')).toHaveLength(1);
+  });
+
+  it('during an attempt: the attempt is let go and charged at its reservation, and no node is tried after it', async () => {
+    const { key, id } = await newKey({ limits: { concurrency: 1, tpm: 100_000 } });
+    await setNode('n-us', { hang: true }); // its answer times out 1 s after it is sent (responseMs); then n-eu would answer
+    expect(await leaveAfter(key, 400, chatBody({ max_tokens: 50 }))).toMatch(/^left/);
+    const left = Date.now();
+    const free = await eventually(() => usage(id), (u) => u.inFlight === 0);
+    // A sent attempt may be billed: it stays charged at its reservation (max_tokens 50 + the prompt).
+    expect(free.window.tokens).toBeGreaterThan(50);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await sent()).toBe(1);
+  });
 });
 
 describe('a client that stays but never reads its stream', () => {

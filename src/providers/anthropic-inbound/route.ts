@@ -20,10 +20,11 @@ import { authenticate } from '../../auth/keys';
 import { loadConfig } from '../../config/load';
 import { errorBody, RouterError } from '../../errors/router-error';
 import { readBodyCapped } from '../../http/body';
+import { checkJsonShape } from '../../http/json-shape';
 import { estimatePromptTokens } from '../../limits/estimate';
 import { imageSize } from '../../limits/image-size';
 import { resolveModel } from '../../openai/models';
-import { parseJsonObject } from '../../openai/requests';
+import { MAX_JSON_DEPTH, parseJsonObject } from '../../openai/requests';
 import { openaiErrorToAnthropic } from './errors';
 
 const KINDS = ['requests', 'tokens'] as const;
@@ -57,8 +58,9 @@ export function anthropicErrorResponse(thrown: unknown, c: Context<AppEnv>): Res
   }
   const err =
     thrown instanceof RouterError ? thrown : new RouterError(500, 'The router failed to handle this request. It has been logged with its request id.', { code: 'internal_error' });
-  // A refusal by the limits carries the key's state in its own headers (admission never finished).
-  const limits = { ...err.headers, ...c.get('rateLimitHeaders') };
+  // The error's own headers win: a refusal carries the key's window as it saw it (at admission,
+  // or reserving another attempt since), newer than the admission's state on the context.
+  const limits = { ...c.get('rateLimitHeaders'), ...err.headers };
   const requestId = c.get('requestId') ?? '';
   const body = errorBody(err);
   // Anthropic's errors have no `param`: the field at fault goes into the message.
@@ -94,8 +96,9 @@ const CountTokensSchema = z.looseObject({
 export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
-  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes);
+  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes, config.limits.bodyReadMs);
   // The same body checks as every JSON route (depth before the recursive estimate, names once).
+  checkJsonShape(raw, MAX_JSON_DEPTH);
   const { json } = parseJsonObject(raw);
   const parsed = CountTokensSchema.safeParse(json);
   if (!parsed.success) {

@@ -16,7 +16,7 @@ let key: string;
 
 beforeAll(async () => {
   // No node is ever reached: the body is refused before routing.
-  const config = { nodes: [{ id: 'n1', baseUrl: 'http://127.0.0.1:9/v1', region: 'x', lat: 0, lon: 0, models: ['gpt-4o-mini'], apiKeyEnv: 'NODE_KEY' }] };
+  const config = { nodes: [{ id: 'n1', baseUrl: 'http://127.0.0.1:9/v1', region: 'x', lat: 0, lon: 0, models: ['gpt-4o-mini'], apiKeyEnv: 'NODE_KEY' }], limits: { maxBodyBytes: MiB } };
   mf = startRouter(bundleRouter(), config);
   url = (await mf.ready).origin;
   key = await mintKey(url);

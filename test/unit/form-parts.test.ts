@@ -1,0 +1,33 @@
+/** `form-parts.ts`: delimiter lines counted on a form's bytes, its boundary quoted or not. */
+import { describe, expect, it } from 'vitest';
+import { checkFormParts, delimiterCount, MAX_FORM_PARTS } from '../../src/http/form-parts';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const part = (b: string, name: string) => `--${b}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nv\r\n`;
+
+describe('delimiterCount', () => {
+  it('counts the first line and every line that starts with --boundary, the closing one too; not a longer boundary\'s prefix in text', () => {
+    expect(delimiterCount(bytes(part('b', 'x') + part('b', 'y') + '--b--\r\n'), 'b')).toBe(3);
+    expect(delimiterCount(bytes('preamble\r\n' + part('b', 'x') + '--b--'), 'b')).toBe(2);
+    expect(delimiterCount(bytes(part('b', 'x') + 'text --b inside\r\n-b\r\n--c\r\n--b--'), 'b')).toBe(2);
+  });
+
+  it('stops counting past stopAfter', () => {
+    const many = Array.from({ length: 1_000 }, (_, i) => part('b', `k${i}`)).join('');
+    expect(delimiterCount(bytes(many), 'b', 10)).toBe(11);
+  });
+});
+
+describe('checkFormParts', () => {
+  const form = (b: string, n: number) => bytes(Array.from({ length: n }, (_, i) => part(b, `k${i}`)).join('') + `--${b}--\r\n`);
+
+  it(`refuses more than ${MAX_FORM_PARTS} parts, with the boundary quoted or not`, () => {
+    expect(() => checkFormParts(form('q b', MAX_FORM_PARTS + 1), 'multipart/form-data; boundary="q b"')).toThrow(/more than 64 parts/);
+    expect(() => checkFormParts(form('xyz', MAX_FORM_PARTS + 1), 'multipart/form-data; charset=utf-8; Boundary=xyz')).toThrow(/more than 64 parts/);
+  });
+
+  it(`takes ${MAX_FORM_PARTS} parts, and leaves a form with no boundary to the parser`, () => {
+    expect(() => checkFormParts(form('xyz', MAX_FORM_PARTS), 'multipart/form-data; boundary=xyz')).not.toThrow();
+    expect(() => checkFormParts(form('xyz', 200), 'multipart/form-data')).not.toThrow();
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * A JSON body that would build far more than its size when parsed (`http/json-shape.ts`) is
+ * refused before it is parsed: `[{},{},…]` in an unknown member (which passes through) built
+ * ~21× its size and was held while the request ran. Real large bodies still pass.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { callWithConfig, chatBody, newKey, nodeRequests, resetWorld, testConfig } from './helpers';
+
+beforeEach(resetWorld);
+
+function config() {
+  const c = testConfig();
+  c.limits = { ...c.limits, maxBodyBytes: 1_048_575 }; // large, but under the body budget's 1 MiB
+  return c;
+}
+
+const sent = async () => (await Promise.all(['n-us', 'n-eu', 'n-ap'].map(nodeRequests))).flat().length;
+const empties = (n: number) => Array.from({ length: n }, () => ({}));
+
+describe('a body of many empty objects and arrays', () => {
+  it('is a 400 invalid_request naming the bound, and reaches no node', async () => {
+    const { key } = await newKey();
+    const body = JSON.stringify(chatBody({ max_tokens: 5, x_pad: empties(200_000) }));
+    const res = await callWithConfig(config(), '/v1/chat/completions', { key, body });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toMatch(/more than \d+ objects and arrays for its \d+ bytes/);
+    expect(await sent()).toBe(0);
+  });
+
+  it('on count_tokens: a 400 in Anthropic\'s shape', async () => {
+    const { key } = await newKey();
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], x_pad: empties(200_000) });
+    const res = await callWithConfig(config(), '/v1/messages/count_tokens', { key, body, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ type: string; error: { type: string } }>()).error.type).toBe('invalid_request_error');
+  });
+
+  it('a real large body (300 tools, 200 messages of parts) is served', async () => {
+    const { key } = await newKey();
+    const tool = (i: number) => ({ type: 'function', function: { name: `f${i}`, parameters: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'array', items: { type: 'number' } } } } } });
+    const messages = Array.from({ length: 200 }, (_, i) => ({ role: 'user', content: [{ type: 'text', text: `part ${i} `.repeat(20) }] }));
+    const body = JSON.stringify(chatBody({ max_tokens: 5, messages, tools: Array.from({ length: 300 }, (_, i) => tool(i)) }));
+    expect(body.length).toBeGreaterThan(65_536);
+    const res = await callWithConfig(config(), '/v1/chat/completions', { key, body });
+    expect(res.status).toBe(200);
+    await res.text();
+  });
+});
