@@ -7,7 +7,7 @@
  * The monitor's figures reach an isolate by two channels, as in the Worker: the tables (KV,
  * `PUBLISH_DELAY` on their way) and the fast one — a clear move is pushed to every colo's
  * ColoStats (`PUSH_MS` on its way), and the isolate hears the colo's latest in the reply to its
- * next sample batch (every `FLUSH_MS`, at the end of a request). `SIM_CHANNEL=kv`: tables only.
+ * next sample batch (every `SAMPLE_FLUSH_MS`, at the end of a request). `SIM_CHANNEL=kv`: tables only.
  */
 import type { NodeConfig } from '../src/config/schema.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -17,8 +17,7 @@ import { buildTables, probeFigures, probeShifts, publishDue, pushDue, walkHealth
 import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import type { ProbeFigures } from '../src/routing/live-cue.ts';
 import { LiveView } from '../src/routing/live.ts';
-import { FLUSH_MS } from '../src/routing/samples.ts';
-import { foldSample, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
+import { foldSample, SAMPLE_FLUSH_MS, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 import { rng } from './rng.ts';
 import type { Served } from './sim-loss.ts';
 import * as W from './sim-world.ts';
@@ -120,7 +119,7 @@ export function routerStrategy(name: string, live: boolean): Strategy {
       if (ok) breaker.recordSuccess(n);
       else breaker.recordFailure(n, t, 'failed');
       // The sample batch goes when the request ends; its reply carries the colo's latest push.
-      if (t - iso.flushed >= FLUSH_MS) {
+      if (t - iso.flushed >= SAMPLE_FLUSH_MS) {
         iso.flushed = t;
         const heard = newest(pushed, t + ms);
         if (heard) view.hear(heard.figures);

@@ -1,18 +1,16 @@
 /**
  * Passive latency samples from live traffic, buffered in the isolate and sent in batches
  * to each colo's ColoStats object via `ctx.waitUntil` — never a KV write on the request
- * path. A batch is due on the isolate's first request, then every `FLUSH_MS` or at
+ * path. A batch is due on the isolate's first request, then every `SAMPLE_FLUSH_MS` (`scores.ts`) or at
  * `MAX_PENDING` samples, whichever comes first. Each colo's answer carries the monitor's
  * newest probe figures pushed to it (the fast channel, `live-cue.ts`): kept here for the live
  * view (`heardFigures`).
  */
 import type { ColoStats } from './colo-stats-do';
 import { newerFigures, type ProbeFigures } from './live-cue';
-import type { Sample } from './scores';
+import { SAMPLE_FLUSH_MS, type Sample } from './scores';
 import { onIsolateReset } from '../isolate';
 
-/** An isolate's batch interval (the fast channel's cadence too: the reply carries the monitor's figures, `live-cue.ts`). */
-export const FLUSH_MS = 5_000;
 const MAX_PENDING = 200;
 
 interface ColoBatch {
@@ -44,7 +42,7 @@ export function recordSample(sample: Sample, coords?: { lat: number; lon: number
  * flush (a promise and a `waitUntil`) only when there is one to send.
  */
 export function samplesDue(now: number): boolean {
-  return count > 0 && (now - lastFlush >= FLUSH_MS || count >= MAX_PENDING);
+  return count > 0 && (now - lastFlush >= SAMPLE_FLUSH_MS || count >= MAX_PENDING);
 }
 
 /**
