@@ -132,13 +132,14 @@ export class HealthMonitor extends DurableObject<Bindings> {
 
     const published = (await this.ctx.storage.get<Record<string, number>>('probeMs')) ?? {};
     const known = (await this.ctx.storage.get<Record<string, number>>('knownMs')) ?? published;
-    if (pushDue(state.nodes, states, known)) await this.push(Object.keys(state.colos), { at: now, probeMs: probeFigures(states) });
+    // The push runs beside the publish decision: neither holds the other up (both carry this cycle's figures).
+    const pushing = pushDue(state.nodes, states, known) ? this.push(Object.keys(state.colos), { at: now, probeMs: probeFigures(states) }) : Promise.resolve();
     const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
-    if (!publishDue(transitions.length, probeShifts(state.nodes, states, published), lastPublish, now)) return;
+    if (!publishDue(transitions.length, probeShifts(state.nodes, states, published), lastPublish, now)) return await pushing;
     // A state change is published now: only KV's one-write-a-second per key may delay it.
     const wait = lastPublish + MIN_PUBLISH_GAP_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await this.publish(config, states, state.colos, Date.now());
+    await Promise.all([pushing, this.publish(config, states, state.colos, Date.now())]);
   }
 
   /**

@@ -26,6 +26,9 @@ import { PEAK_RISE, type LiveStat } from './live-stat';
 /** While the monitor corroborates a slowdown, probes wait this many `maxExploreMs`. */
 export const CORROBORATED = 4;
 
+/** A probe figure still risen this long after the calm one was last seen (the monitor's clock) becomes the node's calm one: a stale baseline would stretch every later gap. */
+export const CALM_AFTER_MS = 10 * 60_000;
+
 /** The monitor's probe figures as of one cycle (`at`, the monitor's clock): per node, its latest answered probe, ms. */
 export interface ProbeFigures {
   at: number;
@@ -50,7 +53,8 @@ export type MonitorSays = 'recovered' | 'slow' | undefined;
 export class MonitorFigures {
   private heard: ProbeFigures | undefined;
   private noted = -Infinity;
-  private readonly calm = new Map<string, number>();
+  /** Per node its calm figure and the monitor's time it was last confirmed. */
+  private readonly calm = new Map<string, { ms: number; at: number }>();
 
   hear(figures: ProbeFigures): void {
     this.heard = newerFigures(figures, this.heard);
@@ -63,14 +67,16 @@ export class MonitorFigures {
       this.noted = figures.at;
       for (const [id, ms] of Object.entries(figures.probeMs)) {
         const calm = this.calm.get(id);
-        if (calm === undefined || ms < calm * PEAK_RISE) this.calm.set(id, ms);
+        // A rise that has stood `CALM_AFTER_MS` is the node's new normal (a slower probe endpoint, a moved monitor), not a slowdown.
+        if (calm === undefined || ms < calm.ms * PEAK_RISE) this.calm.set(id, { ms, at: figures.at });
+        else if (figures.at - calm.at >= CALM_AFTER_MS) this.calm.set(id, { ms, at: figures.at });
       }
     }
     return figures;
   }
 
   calmOf(nodeId: string): number | undefined {
-    return this.calm.get(nodeId);
+    return this.calm.get(nodeId)?.ms;
   }
 }
 

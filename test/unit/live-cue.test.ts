@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HealthSchema, NodeSchema, RoutingSchema } from '../../src/config/schema';
 import { buildTables, probeShifts, pushDue, walkHealth } from '../../src/health/cycle';
 import type { NodeHealth } from '../../src/health/state';
-import { CORROBORATED } from '../../src/routing/live-cue';
+import { CALM_AFTER_MS, CORROBORATED, MonitorFigures } from '../../src/routing/live-cue';
 import { LiveView } from '../../src/routing/live';
 import { buildTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
@@ -107,6 +107,19 @@ describe('the live view reads the monitor\'s probe figures for a node it holds s
     expect(at(view, 13_000 + live.exploreMs).explore!('near', 50, 100, fig(160))).toBe(false);
     view.hear({ at: 20_000, probeMs: { near: 160 } });
     expect(at(view, 13_000 + live.exploreMs + 1).explore!('near', 50, 100, fig(160))).toBe(true); // and its fall cues the probe
+  });
+
+  it('takes a rise that has stood CALM_AFTER_MS since the calm figure was last seen as the node\'s new calm figure', () => {
+    const figures = new MonitorFigures();
+    figures.read({ at: 0, probeMs: { near: 160 } });
+    figures.read({ at: 10_000, probeMs: { near: 1_280 } });
+    expect(figures.calmOf('near')).toBe(160); // a rise: the calm figure stands
+    figures.read({ at: CALM_AFTER_MS - 1, probeMs: { near: 1_280 } }); // counted from the calm figure's last confirmation (0)
+    expect(figures.calmOf('near')).toBe(160);
+    figures.read({ at: CALM_AFTER_MS, probeMs: { near: 1_300 } });
+    expect(figures.calmOf('near')).toBe(1_300);
+    figures.read({ at: CALM_AFTER_MS + 10_000, probeMs: { near: 150 } }); // a fall is calm at once
+    expect(figures.calmOf('near')).toBe(150);
   });
 
   it('takes the figure from the caller\'s table when ranking', () => {
