@@ -25,6 +25,12 @@
  * - HealthMonitor (one): the cron once a minute, a colo registering when its ColoStats
  *   object starts (assume each restarts every 10 min), admin reads (1/s); its probes and
  *   table reads are outgoing calls, not load on it.
+ * - The live view's fast channel (`routing/live-cue.ts`): the monitor pushes a clear move of a
+ *   probe figure to every colo's ColoStats — at worst one push per probe cycle
+ *   (`health.probeIntervalMs`, 10 s), one call to each ColoStats — and each isolate hears it in
+ *   the answer to the batch it sends anyway: no call of its own. Shown beside it, the
+ *   alternative not taken: every isolate asking the HealthMonitor every `ASK_EVERY_S` while it
+ *   holds a node slow (all of them, when a node every colo uses slows down).
  * Ceilings: 1,000 calls/s per object (Cloudflare's documented soft limit for one Durable
  * Object); 10,000 row writes/s per object (an assumption, not measured here: single-row
  * SQLite upserts inside one call's implicit transaction).
@@ -50,6 +56,8 @@ const LEASE_TTL_S = 10;
 const LEASE_CALL_EVERY_S = 0.6 * LEASE_TTL_S;
 const LEASE_MIN_REQUESTS = 4;
 const NODE_SHARE = 0.3; // the busiest capped node's share of all traffic
+const PROBE_INTERVAL_S = 10; // health.probeIntervalMs: at most one push per cycle
+const ASK_EVERY_S = 5; // the alternative not taken: each isolate asks the monitor this often
 const CALLS_CEILING = 1_000;
 const ROWS_CEILING = 10_000;
 
@@ -194,8 +202,10 @@ function model(total: number): Load[] {
     { what: 'RateLimiter (busiest key, no limits: totals)', calls: all.reduce((s, i) => s + (1 - (1 - top) ** (i.rps * TOTALS_FLUSH_S)) / TOTALS_FLUSH_S, 0), rows: 0 },
     { what: 'RateLimiter (busiest capped node, leased)', calls: leasedCalls(all, NODE_SHARE), rows: leasedCalls(all, NODE_SHARE) },
     ...budgetPhases(all, top),
-    { what: `ColoStats (busiest colo, ${busiestColo.isolates.length} isolates)`, calls: coloCalls, rows: coloCalls },
+    { what: `ColoStats (busiest colo, ${busiestColo.isolates.length} isolates)`, calls: coloCalls + 1 / PROBE_INTERVAL_S, rows: coloCalls },
     { what: 'HealthMonitor (the one)', calls: 1 / 60 + COLOS / 600 + 1, rows: 1 / 60 + COLOS / 600 },
+    { what: `  its pushes out (${COLOS} colos per cycle, at worst)`, calls: COLOS / PROBE_INTERVAL_S, rows: 0 },
+    { what: `  isolates asking it every ${ASK_EVERY_S} s (not taken)`, calls: all.length / ASK_EVERY_S, rows: 0 },
     rollupsByIsolate(all, 1),
     rollupsByKey(all, SHARDS),
     rollupsByIsolate(all, SHARDS),

@@ -14,120 +14,28 @@
  * (latency = the whole answer, which arrives when generation ends; the router learns from it
  * normalised by completion tokens, as the engine does), and mixed (half each).
  * Tables are rebuilt on the monitor's schedule (at once on a clear move of a probe figure) and
- * reach colos 30 s later (KV cacheTtl); probes run every `health.probeIntervalMs` and take the
- * node's processing time (they share its slowdowns); one isolate per colo. Deterministic (seeded).
+ * reach colos 30 s later (KV cacheTtl); a clear move also reaches each isolate through the fast
+ * channel (`sim-router.ts`); probes run every `health.probeIntervalMs` and take the node's
+ * processing time (they share its slowdowns); one isolate per colo. Deterministic (seeded).
  *
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED,
  * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
- * SIM_DEBUG=1 (per-colo loss against the oracle, per phase), SIM_PROBES=flat (probes blind to slowdowns).
+ * SIM_DEBUG=1 (per-colo loss against the oracle, per phase), SIM_PROBES=flat (probes blind to slowdowns),
+ * SIM_CHANNEL=kv (the monitor's figures through the tables only, no fast channel).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
-import { parseConfig } from '../src/config/load.ts';
-import { CircuitBreaker } from '../src/forward/breaker.ts';
-import { planAttempts } from '../src/forward/plan.ts';
-import { buildTables, probeShifts, publishDue, walkHealth } from '../src/health/cycle.ts';
-import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import { distanceKm } from '../src/routing/geo.ts';
-import { LiveView } from '../src/routing/live.ts';
-import { rng } from './rng.ts';
-import { decay, foldSample, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
+import { decay, foldSample, type NodeStat } from '../src/routing/scores.ts';
 import * as W from './sim-world.ts';
-import { coloLoss, lossBreakdown, type Served } from './sim-loss.ts';
+import { coloLoss, lossBreakdown } from './sim-loss.ts';
+import { routerStrategy, type Strategy } from './sim-router.ts';
 
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
 const WARMUP = 5 * 60_000;
-const PUBLISH_DELAY = 30_000;
-/** SIM_PROBES=flat: the health probes do not share slowdowns (an unbilled `/models` answering fast while generation crawls). */
-const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
 const FAIL_COST_MS = 25; // a refused/reset connection: found out fast, then fail over
 const WINDOW_MS = 60_000; // the slowdown window reported against the oracle
 
 type Kind = 'stream' | 'json' | 'mixed';
-
-interface Strategy {
-  name: string;
-  /** Nodes to try, in order, for a request of this kind (`json`: a non-streaming answer). */
-  order(colo: string, t: number, json: boolean): NodeConfig[];
-  /** `tokens`: a JSON answer's completion tokens (undefined: a first-byte signal or a failure). */
-  observe?(colo: string, n: string, ms: number, ok: boolean, t: number, tokens?: number): void;
-  tick?(t: number): void;
-  latencies: Served[];
-  /** The last `order` call's detail (probe, estimates), for the loss split. */
-  detail?: Pick<Served, 'probe' | 'est'>;
-}
-
-/**
- * The router as it ships: `planAttempts` (ranking, breaker ejection, fail-open), the monitor's
- * pure cycle (`walkHealth`, `publishDue`, `buildTables`), the breaker and the live view with
- * the config's defaults. One isolate per colo. `live: false` is the router before the live view.
- */
-function routerStrategy(name: string, live: boolean): Strategy {
-  const overrides = JSON.parse(process.env.SIM_LIVE ?? '{}') as Record<string, unknown>;
-  const parsed = parseConfig({ nodes: NODES, routing: { live: { ...overrides, enabled: live }, tieMargin: Number(process.env.SIM_TIE ?? 0.1) } });
-  if (!parsed.ok) throw new Error(parsed.message);
-  const config = parsed.config;
-  const random = rng(SEED * 7919 + 1);
-  const stats: Record<string, Record<string, NodeStat>> = {};
-  const published: { at: number; tables: Map<string, RouteTable> }[] = [];
-  let states: Record<string, NodeHealth> = {};
-  let liveRates: Record<string, LiveStats> = {};
-  let probeMs: Record<string, number> = {};
-  let lastPublish = -Infinity;
-  let lastProbe = -Infinity;
-  const publish = (t: number) => {
-    const colos = Object.entries(stats).map(([colo, st]) => ({ colo, coords: { lat: COLOS[colo]![0], lon: COLOS[colo]![1] }, stats: st }));
-    const built = buildTables(colos, NODES, states, config.routing, t);
-    liveRates = built.live;
-    probeMs = built.probeMs;
-    published.push({ at: t + PUBLISH_DELAY, tables: new Map(built.tables.map((table) => [table.colo, table])) });
-    lastPublish = t;
-  };
-  const isolates: Record<string, { breaker: CircuitBreaker; live: LiveView }> = {};
-  const isolate = (colo: string) => (isolates[colo] ??= { breaker: new CircuitBreaker(config.retry.breaker), live: new LiveView(config.routing.live) });
-  const visible = (colo: string, t: number) => {
-    for (let i = published.length - 1; i >= 0; i--) {
-      if (published[i]!.at <= t) return published[i]!.tables.get(colo) ?? published[i]!.tables.get('_default')!;
-    }
-    return null;
-  };
-  return {
-    name,
-    latencies: [],
-    tick(t) {
-      if (t - lastProbe >= config.health.probeIntervalMs) {
-        lastProbe = t;
-        const probes = new Map(NODES.map((n) => [n.id, dead(n.id, t) ? { ok: false, latencyMs: 5, error: 'refused' } : { ok: true, latencyMs: W.processing(n, FLAT_PROBES ? 0 : t) }]));
-        const walked = walkHealth(NODES, states, probes, liveRates, config.health, t);
-        const shifts = probeShifts(states, walked.states, probeMs);
-        states = walked.states;
-        if (publishDue(walked.transitions.length, shifts, lastPublish, t)) publish(t);
-      }
-    },
-    order(colo, t, json) {
-      const [lat, lon] = COLOS[colo]!;
-      const { breaker, live: view } = isolate(colo);
-      const lens = live ? view.lens(colo, t, { explore: true, answer: json }) : undefined;
-      let probed: string | undefined;
-      if (lens?.explore) {
-        const explore = lens.explore;
-        lens.explore = (id, tableMs, leaderMs, probe) => (explore(id, tableMs, leaderMs, probe) ? ((probed = id), true) : false);
-      }
-      const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: lens } : {}) });
-      const attempts = plan.attempts.filter((a) => !a.repeat);
-      this.detail = { probe: probed !== undefined && attempts[0]?.node.id === probed, est: Object.fromEntries(attempts.map((a) => [a.node.id, a.expectedMs ?? 0])) };
-      return attempts.map((a) => a.node);
-    },
-    observe(colo, n, ms, ok, t, tokens) {
-      const { breaker, live: view } = isolate(colo);
-      // As the engine does: a JSON answer's time, normalised by what it wrote, feeds the table and the live view.
-      if (tokens !== undefined) ms = view.observeAnswer(colo, 'm', n, ms, tokens, t, live ? 'feed' : 'learn');
-      else if (live) view.observe(colo, n, ms, ok, t);
-      (stats[colo] ??= {})[n] = foldSample(stats[colo]![n], { colo, node: n, ttfbMs: ms, ok, at: t }, config.routing.halfLifeMs);
-      if (ok) breaker.recordSuccess(n);
-      else breaker.recordFailure(n, t, 'failed');
-    },
-  };
-}
 
 function nearestStrategy(): Strategy {
   return {

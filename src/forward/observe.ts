@@ -7,6 +7,7 @@
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { callerTimed } from '../routing/caller-timed';
+import { heardFigures } from '../routing/samples';
 import type { ForwardInput } from './engine';
 import { liveScope, type IsolateState } from './isolate-state';
 
@@ -52,6 +53,9 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
   // Pinned (a Responses follow-up): the caller chose the node, so only its bad news counts (`Evidence.forced`).
   const forced = input.pinned !== undefined;
   const use = !enabled || says.long ? 'learn' : forced ? 'forced' : 'feed';
+  // The monitor's figures the last sample batch brought back (the fast channel): heard before this request is planned.
+  const heard = heardFigures();
+  if (heard) state.live.hear(heard);
   return function observe(nodeId, ms, ok, error, answered) {
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;

@@ -80,6 +80,17 @@ export function probeShifts(before: Readonly<Record<string, NodeHealth>>, after:
   return shifts;
 }
 
+/**
+ * Whether this cycle pushes its probe figures to every colo's ColoStats (the fast channel,
+ * `routing/live-cue.ts`): on a clear move (`probeShifts`) from the figures the colos last got
+ * by either channel (`known`: a push, or the tables). Not held back like a publish: a push is
+ * one call per colo to an object that keeps it in memory, not a KV write, and it is what a
+ * live view holding the node slow waits for (each isolate reads it with its next sample batch).
+ */
+export function pushDue(before: Readonly<Record<string, NodeHealth>>, after: Readonly<Record<string, NodeHealth>>, known: Readonly<Record<string, number>>): boolean {
+  return probeShifts(before, after, known) > 0;
+}
+
 export interface ColoStatsView {
   colo: string;
   coords?: { lat: number; lon: number } | undefined;

@@ -10,15 +10,18 @@
  * `health.probeIntervalMs` (sub-minute probing; the cron re-arms the alarm). Tables are
  * published once a minute, and at once when a node changes state or its probe figure moves
  * clearly from the one last published (`probeShifts`, at most every 30 s; a state change at
- * most once a second, KV's per-key write rate).
+ * most once a second, KV's per-key write rate). Such a move is also pushed at once to every
+ * colo's ColoStats (`pushDue`), which hands it to its isolates with their next sample batch:
+ * the fast channel of the live view's cue (`routing/live-cue.ts`), seconds instead of KV's ~30 s.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import type { Bindings } from '../bindings';
 import type { ColoSnapshot } from '../routing/colo-stats-do';
+import type { ProbeFigures } from '../routing/live-cue';
 import { routeKey } from '../routing/table';
 import { sendAlert, type Transition } from './alerts';
-import { buildTables, MIN_PUBLISH_GAP_MS, probeShifts, publishDue, walkHealth } from './cycle';
+import { buildTables, MIN_PUBLISH_GAP_MS, probeFigures, probeShifts, publishDue, pushDue, walkHealth } from './cycle';
 import { probeAll } from './probe';
 import type { LiveStats, NodeHealth } from './state';
 
@@ -127,13 +130,27 @@ export class HealthMonitor extends DurableObject<Bindings> {
     const webhook = config.health.alertWebhook;
     if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
 
-    const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
     const published = (await this.ctx.storage.get<Record<string, number>>('probeMs')) ?? {};
-    if (!publishDue(transitions.length, probeShifts(state.nodes, states, published), lastPublish, now)) return;
+    const known = (await this.ctx.storage.get<Record<string, number>>('knownMs')) ?? published;
+    // The push runs beside the publish decision: neither holds the other up (both carry this cycle's figures).
+    const pushing = pushDue(state.nodes, states, known) ? this.push(Object.keys(state.colos), { at: now, probeMs: probeFigures(states) }) : Promise.resolve();
+    const lastPublish = (await this.ctx.storage.get<number>('lastPublishAt')) ?? 0;
+    if (!publishDue(transitions.length, probeShifts(state.nodes, states, published), lastPublish, now)) return await pushing;
     // A state change is published now: only KV's one-write-a-second per key may delay it.
     const wait = lastPublish + MIN_PUBLISH_GAP_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await this.publish(config, states, state.colos, Date.now());
+    await Promise.all([pushing, this.publish(config, states, state.colos, Date.now())]);
+  }
+
+  /**
+   * The fast channel: this cycle's probe figures to every colo's ColoStats, in parallel. A colo
+   * that cannot be reached is logged and gets them with the tables, as before.
+   */
+  private async push(colos: string[], figures: ProbeFigures): Promise<void> {
+    const sent = await Promise.allSettled(colos.map((c) => this.env.COLO_STATS.getByName(c).hearProbes(figures)));
+    const failed = sent.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    if (failed.length > 0) console.error(JSON.stringify({ event: 'probe_push_partly_failed', failures: failed.slice(0, 10), count: failed.length }));
+    await this.ctx.storage.put('knownMs', figures.probeMs);
   }
 
   /**
@@ -153,6 +170,7 @@ export class HealthMonitor extends DurableObject<Bindings> {
     tables.forEach((t, i) => {
       if (t.colo !== '_default' && written[i]!.status === 'fulfilled') current[t.colo] = now;
     });
-    await this.ctx.storage.put({ colos: current, live, liveErrors: latestErrors(snapshots), lastPublishAt: now, probeMs });
+    // The tables carry the figures too: they are what the colos know (the bar for the next push).
+    await this.ctx.storage.put({ colos: current, live, liveErrors: latestErrors(snapshots), lastPublishAt: now, probeMs, knownMs: probeMs });
   }
 }

@@ -36,7 +36,7 @@
  */
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
-import { CORROBORATED, monitorSays } from './live-cue';
+import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
 import { isFresh, JUMP, PEAK_RISE, type LiveStat } from './live-stat';
 import { OutputRates } from './output-rate';
 
@@ -46,8 +46,12 @@ export type { AnswerUse, Evidence } from './live-answers';
 export interface LiveLens {
   /** Expected first-byte ms: the table's figure with this isolate's evidence blended in. */
   estimate(nodeId: string, tableMs: number): { expectedMs: number; liveMs?: number; tableMs?: number };
-  /** Claims an exploration slot for a node the live view moved traffic from (side effect). `probeMs`: the monitor's figure for it from the table (`live-cue.ts`). */
-  explore?(nodeId: string, tableMs: number, leaderMs: number, probeMs?: number): boolean;
+  /**
+   * Claims an exploration slot for a node the live view moved traffic from (side effect).
+   * `figures`: the monitor's probe figures as the caller's table carries them; the view reads
+   * the newer of them and those it heard through the fast channel (`hear`, `live-cue.ts`).
+   */
+  explore?(nodeId: string, tableMs: number, leaderMs: number, figures?: ProbeFigures): boolean;
 }
 
 const MAX_ENTRIES = 2_000;
@@ -62,6 +66,9 @@ export class LiveView {
 
   /** Reference ms per output token per (scope, model), learnt from JSON answers. */
   readonly rates = new OutputRates();
+
+  /** The monitor's probe figures: those heard through the fast channel (`hear`), and each node's calm one. */
+  private readonly monitor = new MonitorFigures();
 
   constructor(options: LiveConfig) {
     this.options = options;
@@ -134,6 +141,15 @@ export class LiveView {
       if (!s.risen && ratio <= PEAK_RISE) s.best = s.ewma;
     }
     return rise;
+  }
+
+  /**
+   * The monitor's probe figures through the fast channel (the colo's ColoStats hands them back
+   * with each sample batch, `samples.ts`), kept when newer than those already heard. The same
+   * for every scope: the monitor probes a node from one place.
+   */
+  hear(figures: ProbeFigures): void {
+    this.monitor.hear(figures);
   }
 
   /** Sends the next request to the node as a probe, judged against the leader's figure. */
@@ -221,14 +237,14 @@ export class LiveView {
       },
     };
     if (options.explore) {
-      lens.explore = (nodeId, tableMs, leaderMs, probeMs) => {
+      lens.explore = (nodeId, tableMs, leaderMs, figures) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
         // Sampled by this kind: a node streams still use may be due a JSON probe.
         if (!s || Math.min(s.best, tableMs) >= leaderMs) return false;
         // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
         if (answer && s.first && s.ewma >= leaderMs) return false;
         // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).
-        const says = monitorSays(s, probeMs);
+        const says = monitorSays(s, this.monitor.read(figures)?.probeMs[nodeId], this.monitor.calmOf(nodeId));
         if (says === 'recovered') return this.claim(s, leaderMs, now);
         const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
         if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;

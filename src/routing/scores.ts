@@ -18,6 +18,14 @@ import { distanceKm } from './geo';
 
 export type HealthState = 'healthy' | 'degraded' | 'down';
 
+/**
+ * An isolate sends its samples to its colo's ColoStats at least this often while it has
+ * traffic (`samples.ts`) — and hears the monitor's pushed probe figures in the reply, so this is
+ * the fast channel's cadence too (`live-cue.ts`). Here, not in `samples.ts`, so the simulator
+ * can read it without the Worker's bindings.
+ */
+export const SAMPLE_FLUSH_MS = 5_000;
+
 export interface Sample {
   colo: string;
   node: string;

@@ -20,8 +20,9 @@
  *    first for this request — how a recovered node wins its traffic back. Only a node that
  *    could beat the leader by more than `tieMargin` is worth that slow request (it is judged
  *    against the leader's figure / (1 + tieMargin)): one that could win less would get a
- *    small share of the traffic even if it recovered. The table's probe figures (`probeMs`)
- *    go with it: the monitor's view of a node the live view holds slow (`live-cue.ts`).
+ *    small share of the traffic even if it recovered. The table's probe figures (`probeMs`, as of
+ *    its `generatedAt`) go with it: the monitor's view of a node the live view holds slow
+ *    (`live-cue.ts`), which the view may have heard newer through the fast channel.
  */
 import type { NodeConfig, RoutingConfig } from '../config/schema';
 import type { CallerLocation } from './geo';
@@ -144,7 +145,8 @@ export function rankCandidates(
     const limit = pool[0]!.expectedMs * (1 + routing.tieMargin);
     const ties = pool.filter((c) => c.expectedMs <= limit);
     if (ties.length > 1) pool = [...weightedShuffle(ties, random, pool[0]!.expectedMs, routing.tieMargin), ...pool.slice(ties.length)];
-    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs / (1 + routing.tieMargin), table?.probeMs?.[c.node.id]));
+    const figures = table?.probeMs && { at: table.generatedAt, probeMs: table.probeMs };
+    const probe = live?.explore && pool.slice(1).find((c) => c.health === 'healthy' && live.explore!(c.node.id, c.tableMs ?? c.expectedMs, pool[0]!.expectedMs / (1 + routing.tieMargin), figures));
     if (probe) pool = [{ ...probe, exploring: true }, ...pool.filter((c) => c !== probe)];
   }
   return { ranked: pool, excluded };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HealthSchema, NodeSchema, RoutingSchema } from '../../src/config/schema';
-import { buildTables, probeShifts, walkHealth } from '../../src/health/cycle';
+import { buildTables, probeShifts, pushDue, walkHealth } from '../../src/health/cycle';
 import type { NodeHealth } from '../../src/health/state';
-import { CORROBORATED } from '../../src/routing/live-cue';
+import { CALM_AFTER_MS, CORROBORATED, MonitorFigures } from '../../src/routing/live-cue';
 import { LiveView } from '../../src/routing/live';
 import { buildTable } from '../../src/routing/scores';
 import { rankCandidates } from '../../src/routing/select';
@@ -41,6 +41,13 @@ describe('the monitor publishes a clear move of a probe figure at once', () => {
     expect(probeShifts(d!, e!, {})).toBe(0); // nothing published yet: the regular publish carries it
   });
 
+  it('pushes such a move to the colos (the fast channel) against the figures they know, by the same rule', () => {
+    const [a, b, c] = probed(100, 500, 520);
+    expect(pushDue(a!, b!, { near: 100 })).toBe(true);
+    expect(pushDue(b!, c!, { near: 500 })).toBe(false); // pushed already: the colos know it
+    expect(pushDue(a!, b!, {})).toBe(false); // nothing known yet: the tables carry it
+  });
+
   it('carries every node\'s latest answered probe in the tables, and leaves out a failed one', () => {
     const ok = probed(120).at(-1)!;
     const states = { ...ok, ...walkHealth([FAR], {}, new Map([['far', { ok: false, latencyMs: 5_000 }]]), {}, health, 0).states };
@@ -52,27 +59,67 @@ describe('the monitor publishes a clear move of a probe figure at once', () => {
 
 describe('the live view reads the monitor\'s probe figures for a node it holds slow', () => {
   const at = (view: LiveView, t: number) => view.lens('FRA', t, { explore: true });
+  /** The table's figures: `near` at `ms`, as of the monitor's cycle at 0. */
+  const fig = (ms: number) => ({ at: 0, probeMs: { near: ms } });
 
   it('re-tries the node as soon as the figure falls clearly, before its gap, once per fall', () => {
     const view = heldSlow();
-    expect(at(view, 13_000).explore!('near', 50, 100, 160)).toBe(false); // the figure when it rose
-    expect(at(view, 20_000).explore!('near', 50, 100, 1_280)).toBe(false); // the monitor sees it too
-    expect(at(view, 30_000).explore!('near', 50, 100, 160)).toBe(true); // and sees it recover: well within the gap
-    expect(at(view, 31_000).explore!('near', 50, 100, 160)).toBe(false); // the probe is out; the same figure cues no more
+    expect(at(view, 13_000).explore!('near', 50, 100, fig(160))).toBe(false); // the figure when it rose
+    expect(at(view, 20_000).explore!('near', 50, 100, fig(1_280))).toBe(false); // the monitor sees it too
+    expect(at(view, 30_000).explore!('near', 50, 100, fig(160))).toBe(true); // and sees it recover: well within the gap
+    expect(at(view, 31_000).explore!('near', 50, 100, fig(160))).toBe(false); // the probe is out; the same figure cues no more
   });
 
   it('lets the schedule wait while the monitor still sees the slowdown, with a safety net', () => {
     const view = heldSlow();
-    at(view, 13_000).explore!('near', 50, 100, 160);
-    expect(at(view, 12_000 + live.exploreMs).explore!('near', 50, 100, 1_280)).toBe(false);
-    expect(at(view, 12_000 + CORROBORATED * live.maxExploreMs - 1).explore!('near', 50, 100, 1_280)).toBe(false);
-    expect(at(view, 12_000 + CORROBORATED * live.maxExploreMs).explore!('near', 50, 100, 1_280)).toBe(true);
+    at(view, 13_000).explore!('near', 50, 100, fig(160));
+    expect(at(view, 12_000 + live.exploreMs).explore!('near', 50, 100, fig(1_280))).toBe(false);
+    expect(at(view, 12_000 + CORROBORATED * live.maxExploreMs - 1).explore!('near', 50, 100, fig(1_280))).toBe(false);
+    expect(at(view, 12_000 + CORROBORATED * live.maxExploreMs).explore!('near', 50, 100, fig(1_280))).toBe(true);
   });
 
   it('keeps the schedule where the monitor\'s probe did not share the slowdown', () => {
     const view = heldSlow();
-    expect(at(view, 13_000).explore!('near', 50, 100, 160)).toBe(false);
-    expect(at(view, 12_000 + live.exploreMs).explore!('near', 50, 100, 150)).toBe(true);
+    expect(at(view, 13_000).explore!('near', 50, 100, fig(160))).toBe(false);
+    expect(at(view, 12_000 + live.exploreMs).explore!('near', 50, 100, fig(150))).toBe(true);
+  });
+
+  it('reads the newer of the table\'s figures and those heard through the fast channel', () => {
+    const view = heldSlow();
+    const table = { at: 20_000, probeMs: { near: 1_280 } }; // the monitor saw the slowdown; KV carries it
+    expect(at(view, 21_000).explore!('near', 50, 100, table)).toBe(false);
+    view.hear({ at: 5_000, probeMs: { near: 160 } }); // older than the table: not read
+    expect(at(view, 22_000).explore!('near', 50, 100, table)).toBe(false);
+    view.hear({ at: 30_000, probeMs: { near: 160 } }); // the recovery, pushed: the table still says slow
+    view.hear({ at: 25_000, probeMs: { near: 1_280 } }); // a late older push does not undo it
+    expect(at(view, 31_000).explore!('near', 50, 100, table)).toBe(true);
+  });
+
+  it('measures a slowdown the monitor reported before the view held the node slow from the figure before it', () => {
+    const view = new LiveView(live);
+    for (let t = 1_000; t <= 10_000; t += 1_000) view.observe('FRA', 'near', 50, true, t);
+    at(view, 10_500).explore!('near', 50, 100, fig(160)); // read while the node leads: its calm figure
+    view.hear({ at: 11_000, probeMs: { near: 1_280 } }); // the fast channel brings the rise first
+    view.observe('FRA', 'near', 400, true, 12_000);
+    view.observe('FRA', 'near', 400, true, 13_000); // only now held slow
+    at(view, 13_500).explore!('near', 50, 100, fig(160));
+    // The monitor corroborates the slowdown: the schedule's probe waits past its gap.
+    expect(at(view, 13_000 + live.exploreMs).explore!('near', 50, 100, fig(160))).toBe(false);
+    view.hear({ at: 20_000, probeMs: { near: 160 } });
+    expect(at(view, 13_000 + live.exploreMs + 1).explore!('near', 50, 100, fig(160))).toBe(true); // and its fall cues the probe
+  });
+
+  it('takes a rise that has stood CALM_AFTER_MS since the calm figure was last seen as the node\'s new calm figure', () => {
+    const figures = new MonitorFigures();
+    figures.read({ at: 0, probeMs: { near: 160 } });
+    figures.read({ at: 10_000, probeMs: { near: 1_280 } });
+    expect(figures.calmOf('near')).toBe(160); // a rise: the calm figure stands
+    figures.read({ at: CALM_AFTER_MS - 1, probeMs: { near: 1_280 } }); // counted from the calm figure's last confirmation (0)
+    expect(figures.calmOf('near')).toBe(160);
+    figures.read({ at: CALM_AFTER_MS, probeMs: { near: 1_300 } });
+    expect(figures.calmOf('near')).toBe(1_300);
+    figures.read({ at: CALM_AFTER_MS + 10_000, probeMs: { near: 150 } }); // a fall is calm at once
+    expect(figures.calmOf('near')).toBe(150);
   });
 
   it('takes the figure from the caller\'s table when ranking', () => {
