@@ -27,7 +27,8 @@ import { ENDPOINTS, type Endpoint } from './openai/endpoints';
 import { MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
 import { responseRoutes } from './openai/response-routes';
-import { anthropicFace, countTokens } from './providers/anthropic-inbound/route';
+import { anthropicErrorResponse, anthropicFace, countTokens } from './providers/anthropic-inbound/route';
+import { baseUrlHint } from './http/url-hint';
 import { callerFromCf, type CallerLocation } from './routing/geo';
 import { flushSamples, recordSample, samplesDue } from './routing/samples';
 import { loadRouteTable } from './routing/table';
@@ -285,9 +286,12 @@ app.route('/admin', routingRoutes);
 app.route('/admin', metricsRoutes);
 app.route('/admin', usageRoutes);
 
-app.notFound((c) =>
-  errorResponse(new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})`, { code: 'unknown_url' })),
-);
+app.notFound((c) => {
+  const hint = baseUrlHint(c.req.path);
+  const error = new RouterError(404, `Invalid URL (${c.req.method} ${c.req.path})${hint ? `: ${hint}` : ''}`, { code: 'unknown_url' });
+  // An Anthropic SDK (it sends anthropic-version) reads its own error shape.
+  return c.req.header('anthropic-version') ? anthropicErrorResponse(error, c) : errorResponse(error, { 'x-request-id': c.get('requestId') ?? '' });
+});
 
 app.onError((err, c) => {
   if (!(err instanceof RouterError)) {

@@ -31,6 +31,22 @@ describe('@anthropic-ai/sdk', () => {
     expect(message.usage.output_tokens).toBeGreaterThan(0);
   });
 
+  it('a base URL ending in /v1 (the SDK adds its own) is a NotFoundError in Anthropic\'s shape that says to drop it', async () => {
+    const doubled = new Anthropic({
+      baseURL: 'https://router.test/v1',
+      apiKey: client.apiKey,
+      maxRetries: 0,
+      fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: CF.iad } as RequestInit),
+    });
+    const err = await doubled.messages.create({ model: 'claude-solo', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    const body = (err as { error: { type: string; error: { type: string; message: string } } }).error;
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('not_found_error');
+    expect(body.error.message).toContain('the router serves /v1/messages');
+    expect(body.error.message).toContain('the Anthropic SDK and ANTHROPIC_BASE_URL take the origin alone');
+  });
+
   it('creates a message on an OpenAI-format node (translated both ways)', async () => {
     const message = await client.messages.create({ model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
     expect(message.type).toBe('message');

@@ -85,6 +85,17 @@ describe('openai SDK: the other endpoints', () => {
   });
 });
 
+describe('openai SDK: a base URL without /v1', () => {
+  it('is a NotFoundError whose message says to end the base URL in /v1', async () => {
+    const bare = new OpenAI({ baseURL: 'https://router.test', apiKey: client.apiKey, maxRetries: 0, fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: CF.fra } as RequestInit) });
+    const err = await bare.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err).toMatchObject({ status: 404, code: 'unknown_url' });
+    expect((err as Error).message).toContain('the router serves /v1/chat/completions: set the client\'s base URL to end in /v1');
+    expect(await nodeRequests('n-eu')).toEqual([]);
+  });
+});
+
 describe('openai SDK: chat with n', () => {
   it('n = 3: three choices, JSON and streamed (one choice index each), with the usage of all three', async () => {
     const done = await client.chat.completions.create({ model: 'gpt-4o-mini', n: 3, messages: [{ role: 'user', content: 'Hi' }] });
