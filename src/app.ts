@@ -125,9 +125,13 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   const form = endpoint === 'transcriptions' || endpoint === 'translations';
   // A JSON body is parsed without a promise hop, a form by the runtime; either once its shape
   // is known not to cost more than its size justifies (`json-shape.ts`, `form-parts.ts`).
-  if (form) checkFormParts(raw, c.req.header('content-type'));
-  else checkJsonShape(raw, MAX_JSON_DEPTH);
-  const request = form ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
+  // A form is parsed with the boundary its parts were counted by (`form-parts.ts`).
+  let request;
+  if (form) request = await parseRequest(endpoint, raw, checkFormParts(raw, c.req.header('content-type')));
+  else {
+    checkJsonShape(raw, MAX_JSON_DEPTH);
+    request = parseJsonRequest(endpoint, raw);
+  }
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
   base.units = requestUnits(request);
