@@ -99,7 +99,7 @@ export const HealthSchema = z.strictObject({
    * are held and sent as one summary (count, state now, latest reason) when the window ends,
    * so a flapping node cannot flood the channel and a recovery is still reported. 0: every change.
    */
-  alertCoalesceMs: z.number().int().min(0).default(300_000),
+  alertCoalesceMs: z.number().int().min(0).max(86_400_000).default(300_000),
 });
 
 export const KeyLimitsSchema = z.strictObject({
