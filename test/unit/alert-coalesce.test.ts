@@ -46,6 +46,18 @@ describe('coalesceAlerts', () => {
     expect(sent.map((s) => `${s.at}:${s.to}`)).toEqual(['0:down', '0:down', `${W}:healthy`, `${W + 1}:healthy`]);
   });
 
+  it('a change to a worse state than the last alert said is sent at once (degraded, then down 20 s later); the recovery waits for the window', () => {
+    const degraded: Transition = { nodeId: 'a', from: 'healthy', to: 'degraded', reason: 'intermittent: probe failed (HTTP 500)' };
+    const worse: Transition = { nodeId: 'a', from: 'degraded', to: 'down', reason: '3 consecutive probe failures (HTTP 500)' };
+    const { sent } = run([[0, [degraded]], [20_000, [worse]], [60_000, [up]], [80_000, [down]], [20_000 + W, []]]);
+    expect(sent).toEqual([
+      { at: 0, from: 'healthy', to: 'degraded', changes: 1 },
+      { at: 20_000, from: 'degraded', to: 'down', changes: 1 },
+      // Down again after an up: no worse than the last alert said, so held with the up.
+      { at: 20_000 + W, from: 'down', to: 'down', changes: 2 },
+    ]);
+  });
+
   it('a window of 0 sends every transition', () => {
     const { sent } = run([[0, [down]], [1, [up]], [2, [down]]], 0);
     expect(sent.map((s) => [s.to, s.changes])).toEqual([['down', 1], ['healthy', 1], ['down', 1]]);

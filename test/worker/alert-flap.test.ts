@@ -2,7 +2,7 @@
  * A flapping node does not flood the alert webhook: with the default `health.alertCoalesceMs`
  * (5 min) a fleet node that fails every third probe sends its first change at once, and the
  * changes after it come as one summary (count, state now) when the window ends — the recovery
- * included. The monitor runs with the default window (the test config alerts every change);
+ * included; a change to a worse state (degraded, then down) is sent at once. The monitor runs with the default window (the test config alerts every change);
  * the window's end is reached by moving the stored memo's send time back, not by sleeping.
  */
 import { env } from 'cloudflare:workers';
@@ -49,6 +49,13 @@ beforeEach(async () => {
 afterEach(() => abortAllDurableObjects());
 
 describe('alert coalescing', () => {
+  it('a node that fails for good is reported degraded, then down at once: an escalation is not held for the window', async () => {
+    await setNode('n-us', { status: 500 });
+    for (let i = 0; i < 3; i++) await cycle();
+    const sent = await eventually(fleetAlerts, (a) => a.length >= 2);
+    expect(sent.map((a) => `${a.node}:${a.from}->${a.to}`)).toEqual(['n-us:healthy->degraded', 'n-us:degraded->down']);
+  });
+
   it('a node flapping healthy/degraded sends one alert, then one summary with the count and its recovery when the window ends', async () => {
     for (let i = 0; i < 3; i++) await flap(); // six changes in nine probe cycles
     const status = await runInDurableObject(monitor(), (instance: HealthMonitor) => instance.status());
