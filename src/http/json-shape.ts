@@ -7,7 +7,9 @@
  * while it runs: a few such requests at once would end the isolate and every request on it.
  *
  * So a body may nest at most `maxDepth` levels, and hold at most `CONTAINER_FLOOR` + one object
- * or array per `BYTES_PER_CONTAINER` bytes: 69,632 in 1 MiB, ~4 MiB parsed at worst. Real
+ * or array per `BYTES_PER_CONTAINER` bytes: 69,632 in 1 MiB, ~4 MiB parsed at worst; and at
+ * most `MEMBER_FLOOR` + one object member per `BYTES_PER_MEMBER` bytes (`{"a0":0,"a1":0,…}`
+ * built ~15× its size, duplicate check included: 49,152 in 1 MiB, ~6 MiB at worst). Real
  * requests are far from it (a content part `{"type":"text","text":"…"}` is 25 bytes and
  * more; an embeddings request's 2,048 token arrays fit the floor). One pass over the bytes:
  * strings are jumped with `indexOf`, other bytes skipped in a table-driven loop (~0.5 µs a KB).
@@ -17,7 +19,7 @@
  * is still refused after parsing (`scanObject`).
  */
 import { RouterError } from '../errors/router-error';
-import { OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
+import { COLON, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
 import { PLAIN, stringEnd } from './json-top';
 
 /** Bodies this large and over are checked. */
@@ -26,19 +28,40 @@ export const SHAPE_CHECK_BYTES = 65_536;
 export const CONTAINER_FLOOR = 4_096;
 /** …and one more per this many bytes. */
 export const BYTES_PER_CONTAINER = 16;
+/** Object members (name: value pairs) any body may hold, whatever its size… */
+export const MEMBER_FLOOR = 16_384;
+/**
+ * …and one more per this many bytes. A member of a distinct name costs ~80 bytes parsed (V8,
+ * measured: 1.5M of them in a 13 MB body built 143 MB in 4.4 s) and ~48 more in the
+ * duplicate-name check (`json-members.ts`): one per 32 bytes keeps them near 4× the body, the
+ * containers' bound. Real bodies are far from it (500 tools without descriptions: one per 11
+ * bytes but 6,000 in all, under the floor; text and base64 are members' values).
+ */
+export const BYTES_PER_MEMBER = 32;
 
-/** Why a body would build more than it should: `deep` past `maxDepth`, `wide` past its containers; undefined: fine. */
-export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'wide' | undefined {
+/** The same skip table as `json-top.ts`, with `:` (one per object member) looked at too. */
+const SKIP = PLAIN.slice();
+SKIP[COLON] = 0;
+
+/**
+ * Why a body would build more than it should: `deep` past `maxDepth`, `wide` past its
+ * containers, `members` past its object members; undefined: fine.
+ */
+export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'wide' | 'members' | undefined {
   const maxContainers = CONTAINER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_CONTAINER);
+  const maxMembers = MEMBER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_MEMBER);
   const to = bytes.byteLength;
   let depth = 0;
   let containers = 0;
+  let members = 0;
   for (let i = 0; i < to; i++) {
-    while (i < to && PLAIN[bytes[i]!] === 1) i++;
+    while (i < to && SKIP[bytes[i]!] === 1) i++;
     if (i >= to) break;
     const c = bytes[i]!;
     if (c === QUOTE) i = stringEnd(bytes, i, to) - 1;
-    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    else if (c === COLON) {
+      if (++members > maxMembers) return 'members';
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return 'deep';
       if (++containers > maxContainers) return 'wide';
     } else depth--;
@@ -54,6 +77,12 @@ export function checkJsonShape(bytes: Uint8Array, maxDepth: number): void {
   if (fault === 'wide') {
     const max = CONTAINER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_CONTAINER);
     throw new RouterError(400, `The request body holds more than ${max} objects and arrays for its ${bytes.byteLength} bytes (${CONTAINER_FLOOR} + one per ${BYTES_PER_CONTAINER} bytes).`, {
+      code: 'invalid_request',
+    });
+  }
+  if (fault === 'members') {
+    const max = MEMBER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_MEMBER);
+    throw new RouterError(400, `The request body holds more than ${max} object members for its ${bytes.byteLength} bytes (${MEMBER_FLOOR} + one per ${BYTES_PER_MEMBER} bytes).`, {
       code: 'invalid_request',
     });
   }

@@ -3,7 +3,7 @@
  * before `JSON.parse` builds it; brackets inside strings (escaped quotes included) are text.
  */
 import { describe, expect, it } from 'vitest';
-import { BYTES_PER_CONTAINER, checkJsonShape, CONTAINER_FLOOR, jsonShapeFault, SHAPE_CHECK_BYTES } from '../../src/http/json-shape';
+import { BYTES_PER_CONTAINER, BYTES_PER_MEMBER, checkJsonShape, CONTAINER_FLOOR, jsonShapeFault, MEMBER_FLOOR, SHAPE_CHECK_BYTES } from '../../src/http/json-shape';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const MiB = 1_048_576;
@@ -25,6 +25,19 @@ describe('jsonShapeFault', () => {
     expect(jsonShapeFault(bytes(body(n)), 64)).toBeUndefined();
     expect(jsonShapeFault(bytes(body(n + 1)), 64)).toBe('wide');
     expect(jsonShapeFault(bytes(body(Math.floor(MiB / 3))), 64)).toBe('wide');
+  });
+
+  it('more object members than the floor plus one per 32 bytes is members; exactly that many is fine; colons in strings are text', () => {
+    // n members "<6 digits>":0 in one object, beside "x": n + 1 members in 11n + 7 bytes
+    const body = (n: number) => '{"x":{' + Array.from({ length: n }, (_, i) => `"${String(i).padStart(6, '0')}":0`).join(',') + '}}';
+    const fits = (k: number) => k + 1 <= MEMBER_FLOOR + Math.floor((11 * k + 7) / BYTES_PER_MEMBER);
+    let n = MEMBER_FLOOR;
+    while (fits(n + 1)) n++;
+    expect(body(n).length).toBe(11 * n + 7);
+    expect(jsonShapeFault(bytes(body(n)), 64)).toBeUndefined();
+    expect(jsonShapeFault(bytes(body(n + 1)), 64)).toBe('members');
+    expect(jsonShapeFault(bytes(JSON.stringify({ a: ':'.repeat(MiB) })), 64)).toBeUndefined();
+    expect(() => checkJsonShape(bytes(body(n + 1)), 64)).toThrow(/object members for its/);
   });
 
   it('brackets inside strings are text, escaped quotes included', () => {

@@ -1,7 +1,8 @@
 /**
  * A JSON body that would build far more than its size when parsed (`http/json-shape.ts`) is
  * refused before it is parsed: `[{},{},…]` in an unknown member (which passes through) built
- * ~21× its size and was held while the request ran. Real large bodies still pass.
+ * ~21× its size and was held while the request ran, and so did an object of many distinct
+ * member names. Real large bodies still pass.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { callWithConfig, chatBody, newKey, nodeRequests, resetWorld, testConfig } from './helpers';
@@ -35,6 +36,19 @@ describe('a body of many empty objects and arrays', () => {
     const res = await callWithConfig(config(), '/v1/messages/count_tokens', { key, body, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
     expect(res.status).toBe(400);
     expect((await res.json<{ type: string; error: { type: string } }>()).error.type).toBe('invalid_request_error');
+  });
+
+  it('of object members with distinct names ({"k0":0,"k1":0,…} in a pass-through member, ~15× its size when parsed and checked): a 400 naming the bound, and no node sees it', async () => {
+    const { key } = await newKey();
+    const pad = Object.fromEntries(Array.from({ length: 120_000 }, (_, i) => [i.toString(36), 0]));
+    const body = JSON.stringify(chatBody({ max_tokens: 5, x_pad: pad }));
+    expect(body.length).toBeLessThan(1_048_575);
+    const res = await callWithConfig(config(), '/v1/chat/completions', { key, body });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toMatch(/more than \d+ object members for its \d+ bytes/);
+    expect(await sent()).toBe(0);
   });
 
   it('a real large body (300 tools, 200 messages of parts) is served', async () => {
