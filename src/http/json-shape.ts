@@ -9,7 +9,9 @@
  * So a body may nest at most `maxDepth` levels, and hold at most `CONTAINER_FLOOR` + one object
  * or array per `BYTES_PER_CONTAINER` bytes: 69,632 in 1 MiB, ~4 MiB parsed at worst; and at
  * most `MEMBER_FLOOR` + one object member per `BYTES_PER_MEMBER` bytes (`{"a0":0,"a1":0,…}`
- * built ~15× its size, duplicate check included: 49,152 in 1 MiB, ~6 MiB at worst). Real
+ * built ~15× its size, duplicate check included: 49,152 in 1 MiB, ~6 MiB at worst) — both
+ * counted on at most `STRUCTURE_CAP_BYTES` (4 MiB) of it: 266,240 and 147,456 at most, however
+ * large the body (`limits.maxBodyBytes` is 16 MiB by default). Real
  * requests are far from it (a content part `{"type":"text","text":"…"}` is 25 bytes and
  * more; an embeddings request's 2,048 token arrays fit the floor). One pass over the bytes:
  * strings are jumped with `indexOf`, other bytes skipped in a table-driven loop (~0.5 µs a KB).
@@ -39,6 +41,21 @@ export const MEMBER_FLOOR = 16_384;
  */
 export const BYTES_PER_MEMBER = 32;
 
+/**
+ * Bodies past this size get no more objects, arrays or members than one of this size: a large
+ * body is large for its text or media, not its structure. Per byte alone, the 16 MiB default
+ * `limits.maxBodyBytes` let one body hold 1.05M objects (93 MB and 1.1 s to parse in V8,
+ * measured, beside its 16 MiB of bytes and text): one request near an isolate's 128 MB. At
+ * this size the structure built stays under ~40 MB, whatever the body.
+ */
+export const STRUCTURE_CAP_BYTES = 4 * 1_048_576;
+
+/** The most objects and arrays, and object members, a body of `bytes` may hold. */
+export function shapeBounds(bytes: number): { containers: number; members: number } {
+  const counted = Math.min(bytes, STRUCTURE_CAP_BYTES);
+  return { containers: CONTAINER_FLOOR + Math.floor(counted / BYTES_PER_CONTAINER), members: MEMBER_FLOOR + Math.floor(counted / BYTES_PER_MEMBER) };
+}
+
 /** The same skip table as `json-top.ts`, with `:` (one per object member) looked at too. */
 const SKIP = PLAIN.slice();
 SKIP[COLON] = 0;
@@ -48,8 +65,7 @@ SKIP[COLON] = 0;
  * containers, `members` past its object members; undefined: fine.
  */
 export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'wide' | 'members' | undefined {
-  const maxContainers = CONTAINER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_CONTAINER);
-  const maxMembers = MEMBER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_MEMBER);
+  const { containers: maxContainers, members: maxMembers } = shapeBounds(bytes.byteLength);
   const to = bytes.byteLength;
   let depth = 0;
   let containers = 0;
@@ -74,15 +90,17 @@ export function checkJsonShape(bytes: Uint8Array, maxDepth: number): void {
   if (bytes.byteLength < SHAPE_CHECK_BYTES) return;
   const fault = jsonShapeFault(bytes, maxDepth);
   if (fault === 'deep') throw new RouterError(400, `The request body nests objects and arrays more than ${maxDepth} levels deep.`, { code: 'invalid_request' });
+  const bounds = shapeBounds(bytes.byteLength);
+  const upTo = `, counted up to ${STRUCTURE_CAP_BYTES} bytes`;
   if (fault === 'wide') {
-    const max = CONTAINER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_CONTAINER);
-    throw new RouterError(400, `The request body holds more than ${max} objects and arrays for its ${bytes.byteLength} bytes (${CONTAINER_FLOOR} + one per ${BYTES_PER_CONTAINER} bytes).`, {
+    const max = bounds.containers;
+    throw new RouterError(400, `The request body holds more than ${max} objects and arrays for its ${bytes.byteLength} bytes (${CONTAINER_FLOOR} + one per ${BYTES_PER_CONTAINER} bytes${upTo}).`, {
       code: 'invalid_request',
     });
   }
   if (fault === 'members') {
-    const max = MEMBER_FLOOR + Math.floor(bytes.byteLength / BYTES_PER_MEMBER);
-    throw new RouterError(400, `The request body holds more than ${max} object members for its ${bytes.byteLength} bytes (${MEMBER_FLOOR} + one per ${BYTES_PER_MEMBER} bytes).`, {
+    const max = bounds.members;
+    throw new RouterError(400, `The request body holds more than ${max} object members for its ${bytes.byteLength} bytes (${MEMBER_FLOOR} + one per ${BYTES_PER_MEMBER} bytes${upTo}).`, {
       code: 'invalid_request',
     });
   }

@@ -3,7 +3,7 @@
  * before `JSON.parse` builds it; brackets inside strings (escaped quotes included) are text.
  */
 import { describe, expect, it } from 'vitest';
-import { BYTES_PER_CONTAINER, BYTES_PER_MEMBER, checkJsonShape, CONTAINER_FLOOR, jsonShapeFault, MEMBER_FLOOR, SHAPE_CHECK_BYTES } from '../../src/http/json-shape';
+import { BYTES_PER_CONTAINER, BYTES_PER_MEMBER, checkJsonShape, CONTAINER_FLOOR, jsonShapeFault, MEMBER_FLOOR, SHAPE_CHECK_BYTES, shapeBounds } from '../../src/http/json-shape';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const MiB = 1_048_576;
@@ -38,6 +38,12 @@ describe('jsonShapeFault', () => {
     expect(jsonShapeFault(bytes(body(n + 1)), 64)).toBe('members');
     expect(jsonShapeFault(bytes(JSON.stringify({ a: ':'.repeat(MiB) })), 64)).toBeUndefined();
     expect(() => checkJsonShape(bytes(body(n + 1)), 64)).toThrow(/object members for its/);
+  });
+
+  it('bounds grow with the body up to 4 MiB and no further', () => {
+    expect(shapeBounds(MiB)).toEqual({ containers: 69_632, members: 49_152 });
+    expect(shapeBounds(4 * MiB)).toEqual({ containers: 266_240, members: 147_456 });
+    expect(shapeBounds(16 * MiB)).toEqual(shapeBounds(4 * MiB));
   });
 
   it('brackets inside strings are text, escaped quotes included', () => {

@@ -51,6 +51,17 @@ describe('a body of many empty objects and arrays', () => {
     expect(await sent()).toBe(0);
   });
 
+  it('a body past 4 MiB gets no more objects and arrays than a 4 MiB one: 400,000 empty objects beside 8 MiB of text are a 400 (per byte alone, 16 MiB held 1.05M: 93 MB parsed)', async () => {
+    const { key } = await newKey();
+    const big = testConfig();
+    big.limits = { ...big.limits, maxBodyBytes: 16 * 1_048_576 };
+    const body = JSON.stringify(chatBody({ max_tokens: 5, x_pad: empties(400_000), x_text: 'x'.repeat(8 * 1_048_576) }));
+    const res = await callWithConfig(big, '/v1/chat/completions', { key, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/more than 266240 objects and arrays/);
+    expect(await sent()).toBe(0);
+  });
+
   it('a real large body (300 tools, 200 messages of parts) is served', async () => {
     const { key } = await newKey();
     const tool = (i: number) => ({ type: 'function', function: { name: `f${i}`, parameters: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'array', items: { type: 'number' } } } } } });
