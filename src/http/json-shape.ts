@@ -11,7 +11,8 @@
  * most `MEMBER_FLOOR` + one object member per `BYTES_PER_MEMBER` bytes (`{"a0":0,"a1":0,…}`
  * built ~15× its size, duplicate check included: 49,152 in 1 MiB, ~6 MiB at worst) — both
  * counted on at most `STRUCTURE_CAP_BYTES` (4 MiB) of it: 266,240 and 147,456 at most, however
- * large the body (`limits.maxBodyBytes` is 16 MiB by default). Real
+ * large the body (`limits.maxBodyBytes` is 16 MiB by default); and so array elements
+ * (`VALUE_FLOOR` + one comma per `BYTES_PER_VALUE` bytes, 1,114,112 at most). Real
  * requests are far from it (a content part `{"type":"text","text":"…"}` is 25 bytes and
  * more; an embeddings request's 2,048 token arrays fit the floor). One pass over the bytes:
  * strings are jumped with `indexOf`, other bytes skipped in a table-driven loop (~0.5 µs a KB).
@@ -21,7 +22,7 @@
  * is still refused after parsing (`scanObject`).
  */
 import { RouterError } from '../errors/router-error';
-import { COLON, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
+import { COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-chars';
 import { PLAIN, stringEnd } from './json-top';
 
 /** Bodies this large and over are checked. */
@@ -41,6 +42,16 @@ export const MEMBER_FLOOR = 16_384;
  */
 export const BYTES_PER_MEMBER = 32;
 
+/** Values after the first in their object or array (commas) any body may hold… */
+export const VALUE_FLOOR = 65_536;
+/**
+ * …and one more per this many bytes. An array element costs 8–27 bytes parsed (V8, measured:
+ * a 16 MiB body of `[0,0,…]` built 80 MB in 0.9 s, of `[1.5,"",…]` 89 MB in 1.3 s); one per
+ * 4 bytes keeps them near 5× the body. Real bodies are far from it: an embeddings request of
+ * 300,000 token ids (OpenAI's most) is ~2 MB with one per 6–7 bytes.
+ */
+export const BYTES_PER_VALUE = 4;
+
 /**
  * Bodies past this size get no more objects, arrays or members than one of this size: a large
  * body is large for its text or media, not its structure. Per byte alone, the 16 MiB default
@@ -50,26 +61,33 @@ export const BYTES_PER_MEMBER = 32;
  */
 export const STRUCTURE_CAP_BYTES = 4 * 1_048_576;
 
-/** The most objects and arrays, and object members, a body of `bytes` may hold. */
-export function shapeBounds(bytes: number): { containers: number; members: number } {
+/** The most objects and arrays, object members and separated values a body of `bytes` may hold. */
+export function shapeBounds(bytes: number): { containers: number; members: number; values: number } {
   const counted = Math.min(bytes, STRUCTURE_CAP_BYTES);
-  return { containers: CONTAINER_FLOOR + Math.floor(counted / BYTES_PER_CONTAINER), members: MEMBER_FLOOR + Math.floor(counted / BYTES_PER_MEMBER) };
+  return {
+    containers: CONTAINER_FLOOR + Math.floor(counted / BYTES_PER_CONTAINER),
+    members: MEMBER_FLOOR + Math.floor(counted / BYTES_PER_MEMBER),
+    values: VALUE_FLOOR + Math.floor(counted / BYTES_PER_VALUE),
+  };
 }
 
-/** The same skip table as `json-top.ts`, with `:` (one per object member) looked at too. */
+/** The same skip table as `json-top.ts`, with `:` (one per object member) and `,` looked at too. */
 const SKIP = PLAIN.slice();
 SKIP[COLON] = 0;
+SKIP[COMMA] = 0;
 
 /**
  * Why a body would build more than it should: `deep` past `maxDepth`, `wide` past its
- * containers, `members` past its object members; undefined: fine.
+ * containers, `members` past its object members, `values` past its separated values (commas:
+ * array elements, beside members); undefined: fine.
  */
-export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'wide' | 'members' | undefined {
-  const { containers: maxContainers, members: maxMembers } = shapeBounds(bytes.byteLength);
+export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'wide' | 'members' | 'values' | undefined {
+  const { containers: maxContainers, members: maxMembers, values: maxValues } = shapeBounds(bytes.byteLength);
   const to = bytes.byteLength;
   let depth = 0;
   let containers = 0;
   let members = 0;
+  let values = 0;
   for (let i = 0; i < to; i++) {
     while (i < to && SKIP[bytes[i]!] === 1) i++;
     if (i >= to) break;
@@ -77,6 +95,8 @@ export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'w
     if (c === QUOTE) i = stringEnd(bytes, i, to) - 1;
     else if (c === COLON) {
       if (++members > maxMembers) return 'members';
+    } else if (c === COMMA) {
+      if (++values > maxValues) return 'values';
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return 'deep';
       if (++containers > maxContainers) return 'wide';
@@ -95,6 +115,11 @@ export function checkJsonShape(bytes: Uint8Array, maxDepth: number): void {
   if (fault === 'wide') {
     const max = bounds.containers;
     throw new RouterError(400, `The request body holds more than ${max} objects and arrays for its ${bytes.byteLength} bytes (${CONTAINER_FLOOR} + one per ${BYTES_PER_CONTAINER} bytes${upTo}).`, {
+      code: 'invalid_request',
+    });
+  }
+  if (fault === 'values') {
+    throw new RouterError(400, `The request body holds more than ${bounds.values} values in its arrays and objects for its ${bytes.byteLength} bytes (${VALUE_FLOOR} + one per ${BYTES_PER_VALUE} bytes${upTo}).`, {
       code: 'invalid_request',
     });
   }

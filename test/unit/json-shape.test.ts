@@ -40,9 +40,18 @@ describe('jsonShapeFault', () => {
     expect(() => checkJsonShape(bytes(body(n + 1)), 64)).toThrow(/object members for its/);
   });
 
+  it('array elements past the floor plus one per 4 bytes are values; 300,000 token ids for embeddings (OpenAI\'s most) are fine; commas in strings are text', () => {
+    const zeros = (n: number) => bytes('{"x":[' + Array(n).fill('0').join(',') + ']}');
+    expect(jsonShapeFault(zeros(2 * MiB), 64)).toBe('values');
+    expect(() => checkJsonShape(zeros(2 * MiB), 64)).toThrow(/values in its arrays and objects/);
+    const ids = { model: 'e', input: [Array.from({ length: 300_000 }, (_, i) => 100_000 + (i % 900_000))] };
+    expect(jsonShapeFault(bytes(JSON.stringify(ids)), 64)).toBeUndefined();
+    expect(jsonShapeFault(bytes(JSON.stringify({ a: ','.repeat(MiB) })), 64)).toBeUndefined();
+  });
+
   it('bounds grow with the body up to 4 MiB and no further', () => {
-    expect(shapeBounds(MiB)).toEqual({ containers: 69_632, members: 49_152 });
-    expect(shapeBounds(4 * MiB)).toEqual({ containers: 266_240, members: 147_456 });
+    expect(shapeBounds(MiB)).toEqual({ containers: 69_632, members: 49_152, values: 327_680 });
+    expect(shapeBounds(4 * MiB)).toEqual({ containers: 266_240, members: 147_456, values: 1_114_112 });
     expect(shapeBounds(16 * MiB)).toEqual(shapeBounds(4 * MiB));
   });
 

@@ -62,6 +62,17 @@ describe('a body of many empty objects and arrays', () => {
     expect(await sent()).toBe(0);
   });
 
+  it('an array of 3,000,000 zeros (6 MB; a 16 MiB one built 80 MB in 0.9 s) is a 400, and no node sees it', async () => {
+    const { key } = await newKey();
+    const big = testConfig();
+    big.limits = { ...big.limits, maxBodyBytes: 16 * 1_048_576 };
+    const body = JSON.stringify(chatBody({ max_tokens: 5, x_pad: new Array(3_000_000).fill(0) }));
+    const res = await callWithConfig(big, '/v1/chat/completions', { key, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/more than 1114112 values/);
+    expect(await sent()).toBe(0);
+  });
+
   it('a real large body (300 tools, 200 messages of parts) is served', async () => {
     const { key } = await newKey();
     const tool = (i: number) => ({ type: 'function', function: { name: `f${i}`, parameters: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'array', items: { type: 'number' } } } } } });
