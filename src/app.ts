@@ -18,7 +18,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
-import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
+import { bodyBudgetFull, heldSize, holdBody, LARGE_BODY_BYTES } from './http/body-budget';
 import { checkFormParts } from './http/form-parts';
 import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
@@ -98,18 +98,11 @@ interface RequestScope {
 async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
   const { limits } = scope.config;
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? limits.maxUploadBytes : limits.maxBodyBytes;
-  const declared = Number(c.req.header('content-length') ?? NaN);
-  const size = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap;
+  const size = heldSize(c.req.header('content-length'), cap);
   // Small bodies (nearly all) are not counted: no await, no bookkeeping on the hot path.
   if (size < LARGE_BODY_BYTES) return forwardRequest(c, endpoint, scope, cap, ignore);
   const release = await holdBody(size, limits.isolateBodyBytes, limits.bodyWaitMs);
-  if (!release) {
-    throw new RouterError(503, 'The router is holding as many large request bodies as it can; retry in a moment.', {
-      type: 'server_error',
-      code: 'server_overloaded',
-      headers: { 'retry-after': '1' },
-    });
-  }
+  if (!release) throw bodyBudgetFull();
   let ended: Promise<unknown> | undefined;
   try {
     return await forwardRequest(c, endpoint, scope, cap, (end) => (ended = end));
