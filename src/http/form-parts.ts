@@ -51,7 +51,8 @@ export function delimiterCount(bytes: Uint8Array, boundary: string, stopAfter = 
  */
 export function checkFormParts(bytes: Uint8Array, contentType: string | undefined): string {
   const type = contentType ?? '';
-  if (!/^\s*multipart\/form-data\s*(;|$)/i.test(type)) return type;
+  // What the parser takes for a form (`openai/requests.ts`) is counted here: no other spelling slips by.
+  if (!type.toLowerCase().startsWith('multipart/form-data')) return type;
   const boundary = boundaryOf(type);
   // RFC 2046 §5.1.1: a boundary is 1-70 of bchars — never a quote or a backslash.
   if (boundary === undefined || boundary.length > 70 || /["\\]/.test(boundary)) {

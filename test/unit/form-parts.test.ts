@@ -31,6 +31,8 @@ describe('checkFormParts', () => {
     expect(checkFormParts(form('q b', 2), 'Multipart/Form-Data; boundary="q b"')).toBe('multipart/form-data; boundary="q b"');
     expect(() => checkFormParts(form('xyz', 200), 'multipart/form-data')).toThrow(/boundary/);
     expect(() => checkFormParts(form('a', 2), 'multipart/form-data; boundary="\\a"')).toThrow(/boundary/);
+    // Whatever the parser would take for a form is counted: a type that only starts like one too.
+    expect(() => checkFormParts(form('a', 200), 'multipart/form-dataX; boundary=a')).toThrow(/more than 64 parts/);
     // Not a form: left to the parser, which refuses it.
     expect(checkFormParts(bytes('{}'), 'application/json')).toBe('application/json');
   });
