@@ -18,7 +18,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
-import { holdBody, LARGE_BODY_BYTES } from './http/body-budget';
+import { bodyBudgetFull, heldSize, holdBody, LARGE_BODY_BYTES } from './http/body-budget';
 import { checkFormParts } from './http/form-parts';
 import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
@@ -99,18 +99,11 @@ interface RequestScope {
 async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
   const { limits } = scope.config;
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? limits.maxUploadBytes : limits.maxBodyBytes;
-  const declared = Number(c.req.header('content-length') ?? NaN);
-  const size = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap;
+  const size = heldSize(c.req.header('content-length'), cap);
   // Small bodies (nearly all) are not counted: no await, no bookkeeping on the hot path.
   if (size < LARGE_BODY_BYTES) return forwardRequest(c, endpoint, scope, cap, ignore);
   const release = await holdBody(size, limits.isolateBodyBytes, limits.bodyWaitMs);
-  if (!release) {
-    throw new RouterError(503, 'The router is holding as many large request bodies as it can; retry in a moment.', {
-      type: 'server_error',
-      code: 'server_overloaded',
-      headers: { 'retry-after': '1' },
-    });
-  }
+  if (!release) throw bodyBudgetFull();
   let ended: Promise<unknown> | undefined;
   try {
     return await forwardRequest(c, endpoint, scope, cap, (end) => (ended = end));
@@ -126,9 +119,13 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   const form = endpoint === 'transcriptions' || endpoint === 'translations';
   // A JSON body is parsed without a promise hop, a form by the runtime; either once its shape
   // is known not to cost more than its size justifies (`json-shape.ts`, `form-parts.ts`).
-  if (form) checkFormParts(raw, c.req.header('content-type'));
-  else checkJsonShape(raw, MAX_JSON_DEPTH);
-  const request = form ? await parseRequest(endpoint, raw, c.req.header('content-type')) : parseJsonRequest(endpoint, raw);
+  // A form is parsed with the boundary its parts were counted by (`form-parts.ts`).
+  let request;
+  if (form) request = await parseRequest(endpoint, raw, checkFormParts(raw, c.req.header('content-type')));
+  else {
+    checkJsonShape(raw, MAX_JSON_DEPTH);
+    request = parseJsonRequest(endpoint, raw);
+  }
   const model = resolveModel(config, request.body.model, key.models);
   base.model = model;
   base.units = requestUnits(request);

@@ -92,8 +92,15 @@ export const HealthSchema = z.strictObject({
   /** Live-traffic failure ratio (over ≥ minLiveSamples decayed samples) that marks a node degraded. */
   degradedFailureRate: z.number().min(0).max(1).default(0.25),
   minLiveSamples: z.number().positive().default(10),
-  /** Slack-compatible webhook (Discord: its URL + `/slack`): POST {"text": …} on every node state change. */
+  /** Slack-compatible webhook (Discord: its URL + `/slack`): POST {"text": …} on node state changes (coalesced: `alertCoalesceMs`). */
   alertWebhook: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Per node, at most one alert in this window: the first change is sent at once (and any
+   * change to a worse state than the last alert said), later ones are held and sent as one
+   * summary (count, state now, latest reason) when the window ends,
+   * so a flapping node cannot flood the channel and a recovery is still reported. 0: every change.
+   */
+  alertCoalesceMs: z.number().int().min(0).max(86_400_000).default(300_000),
 });
 
 export const KeyLimitsSchema = z.strictObject({

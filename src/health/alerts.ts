@@ -1,7 +1,8 @@
 /**
  * Alerts on node state changes: a Slack/Discord-compatible `{"text": …}` POST to the
  * configured webhook. Sent in the background (never blocks probing); the message holds
- * node ids, states and reasons only — never a URL with credentials or a secret. An alert
+ * node ids, states and reasons only — never a URL with credentials or a secret. Flapping
+ * nodes are coalesced before they get here (`alert-coalesce.ts`). An alert
  * that does not arrive (timeout, connection failure, a status other than 2xx) is logged.
  */
 import { fetchWithin } from '../http/fetch-within';
@@ -16,12 +17,19 @@ export interface Transition {
 
 const ICON = { healthy: '✅', degraded: '⚠️', down: '🔴' } as const;
 
-export function alertText(t: Transition): string {
-  return `${ICON[t.to]} llm-edge-router: node ${t.nodeId} is ${t.to} (was ${t.from}): ${t.reason}`;
+/**
+ * One alert's text. `changes` > 1: a summary of the changes held within the coalescing window
+ * (`alert-coalesce.ts`), `from` being the state the node's last alert reported.
+ */
+export function alertText(t: Transition & { changes?: number }): string {
+  const changes = t.changes ?? 1;
+  if (changes <= 1) return `${ICON[t.to]} llm-edge-router: node ${t.nodeId} is ${t.to} (was ${t.from}): ${t.reason}`;
+  return `${ICON[t.to]} llm-edge-router: node ${t.nodeId} is ${t.to} after ${changes} state changes since the last alert (which said ${t.from}); latest: ${t.reason}`;
 }
 
-export async function sendAlert(webhook: string, t: Transition): Promise<void> {
-  const body = JSON.stringify({ text: alertText(t), node: t.nodeId, from: t.from, to: t.to });
+/** POST one alert: `{text, node, from, to, changes}` (`changes` 1 for a single transition). */
+export async function sendAlert(webhook: string, t: Transition & { changes?: number }): Promise<void> {
+  const body = JSON.stringify({ text: alertText(t), node: t.nodeId, from: t.from, to: t.to, changes: t.changes ?? 1 });
   try {
     const sent = await fetchWithin(webhook, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, 5_000, async (res) => {
       await res.body?.cancel();

@@ -1,7 +1,7 @@
 /**
  * HealthMonitor Durable Object — one (`global`), off the request path. It
  *  - probes every node each cycle and walks the health state machine (`state.ts`);
- *  - alerts on every transition, in the background;
+ *  - alerts on transitions, in the background, at most one per node a window (`alert-coalesce.ts`);
  *  - publishes the routing tables: for each colo that has reported samples, its scores
  *    (ColoStats snapshot blended with the geo prior) plus every node's health, as one KV
  *    value `route:<COLO>`; and `route:_default` (health, no samples) for the rest.
@@ -20,6 +20,7 @@ import type { Bindings } from '../bindings';
 import type { ColoSnapshot } from '../routing/colo-stats-do';
 import type { ProbeFigures } from '../routing/live-cue';
 import { routeKey } from '../routing/table';
+import { coalesceAlerts, type AlertMemo } from './alert-coalesce';
 import { sendAlert, type Transition } from './alerts';
 import { buildTables, MIN_PUBLISH_GAP_MS, probeFigures, probeShifts, publishDue, pushDue, walkHealth } from './cycle';
 import { probeAll } from './probe';
@@ -128,7 +129,13 @@ export class HealthMonitor extends DurableObject<Bindings> {
       await this.ctx.storage.put('transitions', [...transitions.map((t) => ({ ...t, at: now })).reverse(), ...kept].slice(0, KEEP_TRANSITIONS));
     }
     const webhook = config.health.alertWebhook;
-    if (webhook) for (const t of transitions) this.ctx.waitUntil(sendAlert(webhook, t));
+    if (webhook) {
+      // Coalesced per node (a flapping node sends one alert a window); the memo is stored before the sends start.
+      const memo = (await this.ctx.storage.get<Record<string, AlertMemo>>('alerts')) ?? {};
+      const coalesced = coalesceAlerts(memo, transitions, config.health.alertCoalesceMs, now);
+      if (JSON.stringify(coalesced.memo) !== JSON.stringify(memo)) await this.ctx.storage.put('alerts', coalesced.memo);
+      for (const a of coalesced.alerts) this.ctx.waitUntil(sendAlert(webhook, a));
+    }
 
     const published = (await this.ctx.storage.get<Record<string, number>>('probeMs')) ?? {};
     const known = (await this.ctx.storage.get<Record<string, number>>('knownMs')) ?? published;

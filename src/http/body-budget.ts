@@ -9,6 +9,8 @@
  * large the budget's rest. Small bodies are not counted (no bookkeeping on the hot path).
  */
 
+import { RouterError } from '../errors/router-error';
+
 /** Bodies under this are not counted. */
 export const LARGE_BODY_BYTES = 1_048_576;
 
@@ -54,3 +56,18 @@ export async function holdBody(bytes: number, budget: number, waitMs: number): P
 
 /** What the isolate holds now (tests, metrics). */
 export const heldBodyBytes = () => held;
+
+/** What a request's body holds of the budget: its declared length, or the cap when it declares none (or lies past it). */
+export function heldSize(contentLength: string | undefined, cap: number): number {
+  const declared = Number(contentLength ?? NaN);
+  return Number.isFinite(declared) && declared >= 0 ? Math.min(declared, cap) : cap;
+}
+
+/** The answer to a large body that found no room in time: a 503 the SDKs retry. */
+export function bodyBudgetFull(): RouterError {
+  return new RouterError(503, 'The router is holding as many large request bodies as it can; retry in a moment.', {
+    type: 'server_error',
+    code: 'server_overloaded',
+    headers: { 'retry-after': '1' },
+  });
+}

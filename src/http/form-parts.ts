@@ -39,11 +39,27 @@ export function delimiterCount(bytes: Uint8Array, boundary: string, stopAfter = 
   return count;
 }
 
-/** Refuses, with a 400, a form of more than `MAX_FORM_PARTS` parts (before it is parsed). */
-export function checkFormParts(bytes: Uint8Array, contentType: string | undefined): void {
-  const boundary = boundaryOf(contentType ?? '');
-  if (boundary === undefined) return;
+/**
+ * Refuses, with a 400, a form of more than `MAX_FORM_PARTS` parts (before it is parsed), and
+ * returns the content type the form must be parsed with: `multipart/form-data;
+ * boundary="<the boundary counted>"`. The runtime reads a Content-Type by the WHATWG rules
+ * (quoted strings with backslash escapes, the first `boundary` winning), which a pattern does
+ * not: `boundary="\a"` is `a` to it, and `x="; boundary=b"; boundary=a` is `a` — each counted
+ * here as another boundary, so 200 parts passed as none. Parsed with the boundary counted, a
+ * form is whatever it is under that boundary, whatever the header's other tricks. A content
+ * type that is not multipart is returned as it is (the parser refuses it).
+ */
+export function checkFormParts(bytes: Uint8Array, contentType: string | undefined): string {
+  const type = contentType ?? '';
+  // What the parser takes for a form (`openai/requests.ts`) is counted here: no other spelling slips by.
+  if (!type.toLowerCase().startsWith('multipart/form-data')) return type;
+  const boundary = boundaryOf(type);
+  // RFC 2046 §5.1.1: a boundary is 1-70 of bchars — never a quote or a backslash.
+  if (boundary === undefined || boundary.length > 70 || /["\\]/.test(boundary)) {
+    throw new RouterError(400, 'The form\'s Content-Type needs a boundary parameter of 1 to 70 characters (RFC 2046).', { code: 'invalid_request' });
+  }
   if (delimiterCount(bytes, boundary, MAX_FORM_PARTS + 1) - 1 > MAX_FORM_PARTS) {
     throw new RouterError(400, `The form has more than ${MAX_FORM_PARTS} parts; a transcription takes a file and a few fields.`, { code: 'invalid_request' });
   }
+  return `multipart/form-data; boundary="${boundary}"`;
 }

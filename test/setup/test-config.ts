@@ -98,6 +98,7 @@ export function testRouterConfig(fleet: FleetInfo) {
     timeouts: { firstByteMs: 600, responseMs: 1000, idleMs: 600, totalMs: 5000 },
     retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 100, budget: { minRetries: 100000 } },
     // Probes come from explicit cron runs in the tests: the alarm is set far enough out not to fire.
-    health: { probeTimeoutMs: 500, probeIntervalMs: 3_600_000, alertWebhook: `${fleet.controlUrl}/webhook` },
+    // Every transition alerted (routing.test); alert-flap.test runs the monitor with the default window.
+    health: { probeTimeoutMs: 500, probeIntervalMs: 3_600_000, alertWebhook: `${fleet.controlUrl}/webhook`, alertCoalesceMs: 0 },
   };
 }

@@ -26,8 +26,14 @@ describe('checkFormParts', () => {
     expect(() => checkFormParts(form('xyz', MAX_FORM_PARTS + 1), 'multipart/form-data; charset=utf-8; Boundary=xyz')).toThrow(/more than 64 parts/);
   });
 
-  it(`takes ${MAX_FORM_PARTS} parts, and leaves a form with no boundary to the parser`, () => {
-    expect(() => checkFormParts(form('xyz', MAX_FORM_PARTS), 'multipart/form-data; boundary=xyz')).not.toThrow();
-    expect(() => checkFormParts(form('xyz', 200), 'multipart/form-data')).not.toThrow();
+  it(`takes ${MAX_FORM_PARTS} parts and names the boundary it counted by for the parser; refuses a form with no usable boundary`, () => {
+    expect(checkFormParts(form('xyz', MAX_FORM_PARTS), 'multipart/form-data; boundary=xyz')).toBe('multipart/form-data; boundary="xyz"');
+    expect(checkFormParts(form('q b', 2), 'Multipart/Form-Data; boundary="q b"')).toBe('multipart/form-data; boundary="q b"');
+    expect(() => checkFormParts(form('xyz', 200), 'multipart/form-data')).toThrow(/boundary/);
+    expect(() => checkFormParts(form('a', 2), 'multipart/form-data; boundary="\\a"')).toThrow(/boundary/);
+    // Whatever the parser would take for a form is counted: a type that only starts like one too.
+    expect(() => checkFormParts(form('a', 200), 'multipart/form-dataX; boundary=a')).toThrow(/more than 64 parts/);
+    // Not a form: left to the parser, which refuses it.
+    expect(checkFormParts(bytes('{}'), 'application/json')).toBe('application/json');
   });
 });

@@ -3,7 +3,7 @@
  * before `JSON.parse` builds it; brackets inside strings (escaped quotes included) are text.
  */
 import { describe, expect, it } from 'vitest';
-import { BYTES_PER_CONTAINER, checkJsonShape, CONTAINER_FLOOR, jsonShapeFault, SHAPE_CHECK_BYTES } from '../../src/http/json-shape';
+import { BYTES_PER_CONTAINER, BYTES_PER_MEMBER, checkJsonShape, CONTAINER_FLOOR, jsonShapeFault, MEMBER_FLOOR, SHAPE_CHECK_BYTES, shapeBounds } from '../../src/http/json-shape';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const MiB = 1_048_576;
@@ -25,6 +25,34 @@ describe('jsonShapeFault', () => {
     expect(jsonShapeFault(bytes(body(n)), 64)).toBeUndefined();
     expect(jsonShapeFault(bytes(body(n + 1)), 64)).toBe('wide');
     expect(jsonShapeFault(bytes(body(Math.floor(MiB / 3))), 64)).toBe('wide');
+  });
+
+  it('more object members than the floor plus one per 32 bytes is members; exactly that many is fine; colons in strings are text', () => {
+    // n members "<6 digits>":0 in one object, beside "x": n + 1 members in 11n + 7 bytes
+    const body = (n: number) => '{"x":{' + Array.from({ length: n }, (_, i) => `"${String(i).padStart(6, '0')}":0`).join(',') + '}}';
+    const fits = (k: number) => k + 1 <= MEMBER_FLOOR + Math.floor((11 * k + 7) / BYTES_PER_MEMBER);
+    let n = MEMBER_FLOOR;
+    while (fits(n + 1)) n++;
+    expect(body(n).length).toBe(11 * n + 7);
+    expect(jsonShapeFault(bytes(body(n)), 64)).toBeUndefined();
+    expect(jsonShapeFault(bytes(body(n + 1)), 64)).toBe('members');
+    expect(jsonShapeFault(bytes(JSON.stringify({ a: ':'.repeat(MiB) })), 64)).toBeUndefined();
+    expect(() => checkJsonShape(bytes(body(n + 1)), 64)).toThrow(/object members for its/);
+  });
+
+  it('array elements past the floor plus one per 4 bytes are values; 300,000 token ids for embeddings (OpenAI\'s most) are fine; commas in strings are text', () => {
+    const zeros = (n: number) => bytes('{"x":[' + Array(n).fill('0').join(',') + ']}');
+    expect(jsonShapeFault(zeros(2 * MiB), 64)).toBe('values');
+    expect(() => checkJsonShape(zeros(2 * MiB), 64)).toThrow(/values in its arrays and objects/);
+    const ids = { model: 'e', input: [Array.from({ length: 300_000 }, (_, i) => 100_000 + (i % 900_000))] };
+    expect(jsonShapeFault(bytes(JSON.stringify(ids)), 64)).toBeUndefined();
+    expect(jsonShapeFault(bytes(JSON.stringify({ a: ','.repeat(MiB) })), 64)).toBeUndefined();
+  });
+
+  it('bounds grow with the body up to 4 MiB and no further', () => {
+    expect(shapeBounds(MiB)).toEqual({ containers: 69_632, members: 49_152, values: 327_680 });
+    expect(shapeBounds(4 * MiB)).toEqual({ containers: 266_240, members: 147_456, values: 1_114_112 });
+    expect(shapeBounds(16 * MiB)).toEqual(shapeBounds(4 * MiB));
   });
 
   it('brackets inside strings are text, escaped quotes included', () => {

@@ -83,6 +83,20 @@ describe('Messages request → chat request', () => {
     ]);
   });
 
+  it('carries tool_result is_error in the tool message text (chat has no flag): Error: prefix, not doubled, an empty failure reads Error', () => {
+    const failed = (content: unknown) => {
+      const out = okValue(toChat({ messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'f', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', is_error: true, ...(content === undefined ? {} : { content }) }] },
+      ] }));
+      return out.messages[2];
+    };
+    expect(failed('no such file')).toEqual({ role: 'tool', tool_call_id: 't', content: 'Error: no such file' });
+    expect(failed([{ type: 'text', text: 'Error: no such file' }])).toEqual({ role: 'tool', tool_call_id: 't', content: 'Error: no such file' });
+    expect(failed(undefined)).toEqual({ role: 'tool', tool_call_id: 't', content: 'Error' });
+  });
+
   it('returns a typed thinking_in_history failure, naming the block, when history holds thinking', () => {
     const r = toChat({ messages: [
       { role: 'user', content: 'x' },

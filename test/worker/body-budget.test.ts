@@ -53,4 +53,22 @@ describe('large bodies past the isolate budget', () => {
     expect((await Promise.all(['n-us', 'n-eu', 'n-ap'].map(nodeRequests))).flat()).toHaveLength(1);
     await eventually(async () => heldBodyBytes(), (held) => held === 0);
   });
+
+  it('count_tokens shares the budget: a large body past it is a 503 in Anthropic\'s shape (it was read and parsed beside the others, unbudgeted and unlimited)', async () => {
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { latencyMs: 800 });
+    const { key } = await newKey();
+    const first = callWithConfig(config(300), '/v1/chat/completions', big(1.5, key));
+    expect(await eventually(async () => heldBodyBytes(), (held) => held > 0)).toBeGreaterThan(1_048_576);
+    const count = big(1.5, key);
+    const res = await callWithConfig(config(300), '/v1/messages/count_tokens', { ...count, headers: { ...count.headers, 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect((await first).status).toBe(200);
+    await eventually(async () => heldBodyBytes(), (held) => held === 0);
+    // With room, it is counted, and holds nothing once answered.
+    const again = await callWithConfig(config(300), '/v1/messages/count_tokens', { ...count, headers: { ...count.headers, 'x-api-key': key, 'anthropic-version': '2023-06-01' } });
+    expect(again.status).toBe(200);
+    expect(heldBodyBytes()).toBe(0);
+  });
 });

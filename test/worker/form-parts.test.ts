@@ -48,6 +48,20 @@ describe('a multipart form with many parts', () => {
     expect(await sent()).toBe(0);
   });
 
+  it.each([
+    ['a boundary given twice, the first inside another parameter\'s quotes', 'multipart/form-data; x="; boundary=zz"; boundary=a'],
+    ['a quoted boundary with an escape (\\a is a to the runtime)', 'multipart/form-data; boundary="\\a"'],
+  ])('a Content-Type read another way by the runtime (%s): 200 parts are still refused, and no node sees them', async (_, contentType) => {
+    const { key } = await newKey();
+    const part = (name: string, value: string) => `--a\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const fields = Array.from({ length: 200 }, (_, i) => part(`k${i}`, 'v')).join('');
+    const body = part('model', 'gpt-4o-mini') + '--a\r\nContent-Disposition: form-data; name="file"; filename="a.mp3"\r\nContent-Type: audio/mpeg\r\n\r\nRIFF\r\n' + fields + '--a--\r\n';
+    const res = await upload(key, body, { 'content-type': contentType });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_request' } });
+    expect(await sent()).toBe(0);
+  });
+
   it(`at ${MAX_FORM_PARTS} parts (a file whose bytes are all line feeds among them): served`, async () => {
     const { key } = await newKey();
     const res = await upload(key, form(MAX_FORM_PARTS - 4));

@@ -172,6 +172,33 @@ describe('POST /v1/messages', () => {
     });
   });
 
+  it('a failed tool (tool_result is_error) reaches an OpenAI-format node as a tool message that says so; a good result is left as it was', async () => {
+    const { key } = await newKey();
+    const res = await anthropic(key, {
+      model: 'gpt-4o-mini',
+      max_tokens: 50,
+      tools: [{ name: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+      messages: [
+        { role: 'user', content: 'Weather in Paris and Rome?' },
+        { role: 'assistant', content: [
+          { type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Paris' } },
+          { type: 'tool_use', id: 'toolu_2', name: 'weather', input: { city: 'Rome' } },
+        ] },
+        { role: 'user', content: [
+          { type: 'tool_result', tool_use_id: 'toolu_1', is_error: true, content: [{ type: 'text', text: 'weather service timed out' }] },
+          { type: 'tool_result', tool_use_id: 'toolu_2', content: 'sunny' },
+        ] },
+      ],
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const [sent] = await nodeRequests(res.headers.get('x-router-node')!);
+    const tools = (sent!.body.messages as { role: string }[]).filter((m) => m.role === 'tool');
+    expect(tools).toEqual([
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'Error: weather service timed out' },
+      { role: 'tool', tool_call_id: 'toolu_2', content: 'sunny' },
+    ]);
+  });
+
   it('images to an Anthropic node are validated by the node (a bad media type is its 400, Anthropic-shaped)', async () => {
     const { key } = await newKey();
     const res = await anthropic(key, messages({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'AAAA' } }] }] }));

@@ -6,7 +6,8 @@
  *   URL, url source → `image_url`; base64 PDF documents → `file` parts;
  * - assistant `tool_use` blocks → `tool_calls` (input serialised as the arguments string);
  *   `tool_result` blocks → `role:"tool"` messages, placed before the rest of their user turn
- *   (chat wants tool answers right after the assistant's calls);
+ *   (chat wants tool answers right after the assistant's calls); a result with `is_error: true`
+ *   carries the failure in its text (`failedToolText`: chat has no such flag);
  * - `stop_sequences` → `stop`, `max_tokens`, `temperature`, `top_p`, `metadata.user_id` →
  *   `user`, tools (`input_schema` → `parameters`), `tool_choice` (`any` → `required`,
  *   `disable_parallel_tool_use` → `parallel_tool_calls:false`); `stream` asks for usage.
@@ -48,6 +49,18 @@ function thinking(param: string): Failed {
   return fail('thinking_in_history', 'This model is served through an OpenAI-compatible API, which cannot take thinking blocks back; remove them from the conversation history.', param);
 }
 
+/**
+ * A failed tool's result as chat text. Chat's tool message has no error flag, so Anthropic's
+ * `is_error: true` is carried in the text the model reads: an `Error: ` prefix (the form
+ * Anthropic's own tool-use docs show for failed tools), unless the text already opens with
+ * `Error:`; an empty result becomes `Error`. Dropped, the model would take a failure's
+ * text (often empty, or a stack trace) for the tool's answer.
+ */
+export function failedToolText(text: string): string {
+  if (text.trim().length === 0) return 'Error';
+  return /^\s*error\s*:/i.test(text) ? text : `Error: ${text}`;
+}
+
 function userTurn(blocks: RequestBlock[], param: string): Result<ChatMessageOut[]> {
   const tools: ChatMessageOut[] = [];
   const parts: ChatPart[] = [];
@@ -72,7 +85,7 @@ function userTurn(blocks: RequestBlock[], param: string): Result<ChatMessageOut[
         if (typeof content !== 'string' && content.some((c) => c.type !== 'text'))
           return fail('unsupported_feature', 'Tool results can carry only text for this model.', at);
         const text = typeof content === 'string' ? content : content.map((c) => (c.type === 'text' ? c.text : '')).join('');
-        tools.push({ role: 'tool', tool_call_id: b.tool_use_id, content: text });
+        tools.push({ role: 'tool', tool_call_id: b.tool_use_id, content: b.is_error === true ? failedToolText(text) : text });
         break;
       }
       case 'tool_use':
