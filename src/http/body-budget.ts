@@ -11,8 +11,15 @@
 
 import { RouterError } from '../errors/router-error';
 
-/** Bodies under this are not counted. */
-export const LARGE_BODY_BYTES = 1_048_576;
+/**
+ * Bodies under this are not counted. At 1 MiB, bodies just under it went uncounted while
+ * their requests ran — a hundred long Claude Code sessions (~0.5–1 MiB each) waiting on slow
+ * answers, or a caller stalling a hundred uploads that declared 1 MiB, held ~100 MB beside
+ * the budget; at 64 KiB (where the JSON shape check starts, `json-shape.ts`) what goes
+ * uncounted is bounded by the chat traffic an isolate holds, and the bookkeeping one await
+ * costs is small beside reading and parsing 64 KiB.
+ */
+export const LARGE_BODY_BYTES = 65_536;
 
 let held = 0;
 const queue: { bytes: number; admit: () => void }[] = [];

@@ -40,6 +40,15 @@ describe('large bodies past the isolate budget', () => {
     await eventually(async () => heldBodyBytes(), (held) => held === 0);
   });
 
+  it('a body of 512 KiB is counted while its request runs (bodies from 64 KiB are: at 1 MiB a hundred just under it went uncounted)', async () => {
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { latencyMs: 800 });
+    const { key } = await newKey();
+    const pending = callWithConfig(config(10_000), '/v1/chat/completions', big(0.5, key));
+    expect(await eventually(async () => heldBodyBytes(), (held) => held > 0)).toBeGreaterThan(512 * 1024);
+    expect((await pending).status).toBe(200);
+    await eventually(async () => heldBodyBytes(), (held) => held === 0);
+  });
+
   it('a body that waits past bodyWaitMs is a 503 with retry-after, in OpenAI\'s shape, and reaches no node', async () => {
     for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { latencyMs: 800 });
     const { key } = await newKey();
