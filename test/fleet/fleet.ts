@@ -114,6 +114,13 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
         },
       });
     }
+    // Like OpenAI: a tool or message that is not an object is a 400 naming it, never a crash.
+    const notObject = chatEntryNotObject(body);
+    if (notObject) {
+      return sendJson(res, 400, {
+        error: { message: `Invalid type for '${notObject.param}': expected an object, but got ${notObject.got} instead.`, type: 'invalid_request_error', param: notObject.param, code: 'invalid_type' },
+      });
+    }
     const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
@@ -294,4 +301,15 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
       await new Promise<void>((resolve) => control.close(() => resolve()));
     },
   };
+}
+
+/** The first `messages[i]` or `tools[i]` that is not an object, as OpenAI names it in its 400. */
+function chatEntryNotObject(body: Record<string, unknown>): { param: string; got: string } | undefined {
+  for (const field of ['messages', 'tools'] as const) {
+    const list = body[field];
+    if (!Array.isArray(list)) continue;
+    const i = list.findIndex((entry) => entry === null || typeof entry !== 'object' || Array.isArray(entry));
+    if (i >= 0) return { param: `${field}[${i}]`, got: list[i] === null ? 'null' : Array.isArray(list[i]) ? 'an array' : `a ${typeof list[i]}` };
+  }
+  return undefined;
 }

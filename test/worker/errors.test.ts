@@ -1,7 +1,7 @@
 /** Every refusal leaves as OpenAI-shaped JSON with a clear message; none is a bare 500. */
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, call, callWithConfig, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { ADMIN_TOKEN, call, callWithConfig, chatBody, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 interface ErrorJson {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -100,6 +100,19 @@ describe('caller errors', () => {
 });
 
 describe('upstream and configuration errors', () => {
+  it('a node\'s 400 for the request itself (tools: [null]) reaches the caller as it was, from one node, and counts against no node', async () => {
+    for (let i = 0; i < 3; i++) {
+      const err = await expectError(await call('/v1/chat/completions', { key, body: chatBody({ tools: [null] }) }), 400, 'invalid_type');
+      expect(err.param).toBe('tools[0]');
+      expect(err.message).toContain("Invalid type for 'tools[0]'");
+    }
+    expect((await nodeRequests('n-us')).length).toBe(3);
+    expect([...(await nodeRequests('n-eu')), ...(await nodeRequests('n-ap'))]).toEqual([]);
+    const ok = await call('/v1/chat/completions', { key, body: chatBody() });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-router-node')).toBe('n-us');
+  });
+
   it('502 with x-should-retry: false when no node can serve', async () => {
     for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { status: 500 });
     const res = await call('/v1/chat/completions', { key, body: chatBody() });
