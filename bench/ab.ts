@@ -3,7 +3,10 @@
  * in its own workerd against the same bench fleet, loaded in alternating ABBA rounds, and
  * compared by CPU per request of each workerd process and p50. For measuring one hot-path
  * change: bundle before (`wrangler deploy --dry-run --outdir …`), bundle after, run this.
- * A drift in the machine's speed weighs on both alike; on a busy machine, run it twice.
+ * A drift in the machine's speed weighs on both alike. Each round's CPU ratio is printed, and their
+ * median beside the merged ratio. On a busy machine a whole run is off by up to ±6% (an A-vs-A
+ * pair on 2 shared cores at load 4–6: 0.948–1.061): run each comparison both ways (A B, then
+ * B A, fresh processes each time) and read the two together.
  * Knobs: AB_STREAM (1 = streams), AB_N (requests per round, default 300), AB_C (concurrency,
  * default 4), AB_ROUNDS (default 6), AB_LOG_RATE_B (side B's `logging.successSampleRate`:
  * the same bundle twice with the log sampled shows what the line costs), AB_CHUNKS (content
@@ -35,7 +38,7 @@ for (const [i, file] of [fileA, fileB].entries()) {
   const pid = [...workerdChildren()].find((p) => !before.has(p));
   const key = await mintKey(origin, LIMITS);
   const init = postAs(key, chatBody(STREAM ? { stream: true } : {}));
-  sides.push({ file, mf, url: `${origin}/v1/chat/completions`, pid, init, cpu: 0, requests: 0, latencies: [] as number[] });
+  sides.push({ file, mf, url: `${origin}/v1/chat/completions`, pid, init, cpu: 0, requests: 0, latencies: [] as number[], rounds: [] as number[] });
 }
 try {
   for (const s of sides) await load(s.url, s.init, { count: 300, concurrency: C, maxSeconds: 30 });
@@ -43,15 +46,21 @@ try {
     for (const s of round % 2 === 0 ? sides : [...sides].reverse()) {
       const before = processCpuMs(s.pid);
       const r = await load(s.url, s.init, { count: N, concurrency: C, maxSeconds: 60, firstByte: STREAM });
-      s.cpu += processCpuMs(s.pid) - before;
+      const cpu = processCpuMs(s.pid) - before;
+      s.cpu += cpu;
       s.requests += r.ok + r.failed;
+      s.rounds.push(cpu / (r.ok + r.failed));
       s.latencies.push(...r.latencies);
     }
   }
   console.log(`${STREAM ? `streams of ${CHUNKS} chunks (TTFB)` : 'JSON'}, concurrency ${C}, ${ROUNDS} ABBA rounds of ${N}:`);
   for (const [i, s] of sides.entries()) console.log(`  ${'AB'[i]} ${s.file}: CPU/request ${fmt(s.cpu / s.requests, 3)} ms, p50 ${fmt(percentile(s.latencies, 50))} ms`);
   const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
-  console.log(`  B/A: CPU ${fmt(b.cpu / b.requests / (a.cpu / a.requests), 3)}x, p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50), 3)}x`);
+  // Each round's B against the A run beside it: a burst of other work on the machine moves one
+  // round's ratio, not the median (the merged ratio above it takes every round at its weight).
+  const ratios = b.rounds.map((cpu, i) => cpu / a.rounds[i]!);
+  console.log(`  rounds' CPU ratios B/A: ${ratios.map((r) => fmt(r, 3)).join(' ')}`);
+  console.log(`  B/A: CPU ${fmt(b.cpu / b.requests / (a.cpu / a.requests), 3)}x (median of the rounds' ratios ${fmt(percentile(ratios, 50), 3)}x), p50 ${fmt(percentile(b.latencies, 50) / percentile(a.latencies, 50), 3)}x`);
 } finally {
   await Promise.all(sides.map((s) => s.mf.dispose()));
   await fleet.close();
