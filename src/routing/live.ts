@@ -200,6 +200,9 @@ export class LiveView {
     if (rose) {
       this.rates.hold(scope, model, nodeId, ms, tokens, now, !forced);
       s.held ??= level;
+    } else if (!forced && n.offset > 0 && level !== undefined && s.held === undefined && n.ms + n.offset > PEAK_RISE * Math.max(1, level + n.offset)) {
+      // The first answer of what may be a rise teaches the reference nothing until the next one says which (`OutputRates.unlearn`).
+      this.rates.unlearn(scope, model, nodeId, ms, tokens, now);
     } else if (s.held === undefined || s.ewma + s.excess <= s.held * PEAK_RISE) {
       this.rates.release(scope, model, nodeId, ms, tokens, now);
       delete s.held;
