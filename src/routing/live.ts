@@ -251,8 +251,9 @@ export class LiveView {
         if (says === 'recovered') return this.claim(s, leaderMs, now);
         const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
         if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;
-        // One probe at a time; a probe whose outcome never came back frees the slot after a gap.
-        if (s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
+        // One probe at a time; a probe whose outcome never came back frees the slot after a gap. One that came back
+        // frees it at once: a stream probe that found the node recovered held JSON's probe of it a whole gap (sim FRA, mixed).
+        if (s.probeBar !== undefined && s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
         return this.claim(s, leaderMs, now);
       };
     }

@@ -36,3 +36,29 @@ describe('the per-token reference and the first answer of what may be a rise', (
     expect(view.rates.msPerToken(scope, 'm', t)).toBeGreaterThan(5);
   });
 });
+
+describe('exploration after a probe came back', () => {
+  it('lets JSON probe a node whose stream probe just came back fast, without waiting a gap for the slot', () => {
+    const view = new LiveView(live);
+    // Streams and JSON on `near`; then an 8× slowdown seen by both kinds.
+    let t = 0;
+    for (let i = 0; i < 30; i++, t += 1000) {
+      view.observe(scope, 'near', 150, true, t);
+      view.observeAnswer(scope, 'm', 'near', 150 + 4 * SIZES[i % SIZES.length]!, SIZES[i % SIZES.length]!, t + 1);
+    }
+    for (let i = 0; i < 2; i++, t += 1000) {
+      view.observe(scope, 'near', 1200, true, t);
+      view.observeAnswer(scope, 'm', 'near', 8 * (150 + 4 * 100), 100, t + 1);
+    }
+    // Recovered: a stream probe, due after its gap, comes back fast.
+    t += live.exploreMs;
+    expect(view.lens(scope, t, { explore: true }).explore!('near', 150, 400)).toBe(true);
+    view.observe(scope, 'near', 150, true, t + 100);
+    // JSON still ranks it at the slowed answers' excess; it may probe it now (before: a gap later, as the stream probe's slot was held).
+    const jsonLens = view.lens(scope, t + 200, { explore: true, answer: true });
+    expect(jsonLens.estimate('near', 150).expectedMs).toBeGreaterThan(1000);
+    expect(jsonLens.explore!('near', 150, 400)).toBe(true);
+    // One probe at a time: while that JSON probe is out, no other.
+    expect(view.lens(scope, t + 300, { explore: true, answer: true }).explore!('near', 150, 400)).toBe(false);
+  });
+});
