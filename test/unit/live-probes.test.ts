@@ -62,3 +62,43 @@ describe('exploration after a probe came back', () => {
     expect(view.lens(scope, t + 300, { explore: true, answer: true }).explore!('near', 150, 400)).toBe(false);
   });
 });
+
+describe('a figure resting on thin evidence', () => {
+  it('re-probes a node held out by one noisy long answer, and a fast probe puts it back in front', () => {
+    const view = new LiveView(live);
+    let t = answers(view, 'far', 480, 4, 30, 0); // the leader, base 480
+    // `near` (truly base 360) answered once, a long answer 25% slow: base-equivalent ≈ 1,260 ms.
+    view.observeAnswer(scope, 'm', 'near', 1.25 * (360 + 4 * 1000), 1000, t);
+    t = answers(view, 'far', 480, 4, 5, t + 1000);
+    const lens = () => view.lens(scope, t, { explore: true, answer: true });
+    expect(lens().estimate('near', 2000).expectedMs).toBeGreaterThan(1000);
+    t += live.exploreMs;
+    // Its figure rests on a sixteenth of a first byte's evidence: it may be far lower, and is probed (before: never again).
+    expect(lens().explore!('near', 2000, 480 / 1.1)).toBe(true);
+    view.observeAnswer(scope, 'm', 'near', 360 + 4 * 60, 60, t);
+    expect(lens().estimate('near', 2000).expectedMs).toBeLessThan(480);
+  });
+
+  it('averages a probe that reads within PEAK_RISE of a thin figure into it, weighed by evidence, rather than letting it replace the figure', () => {
+    const view = new LiveView(live);
+    let t = answers(view, 'far', 480, 4, 30, 0);
+    view.observeAnswer(scope, 'm', 'near', 1.25 * (360 + 4 * 1000), 1000, t); // base-equivalent ≈ 1,450 ms, truly 360
+    t = answers(view, 'far', 480, 4, 5, t + 1000) + live.exploreMs;
+    const lens = () => view.lens(scope, t, { explore: true, answer: true });
+    expect(lens().explore!('near', 2000, 480 / 1.1)).toBe(true);
+    // Another long answer, this one at its true speed: as a whole 0.8× the first, so no clear fall. Both are one answer's worth.
+    view.observeAnswer(scope, 'm', 'near', 360 + 4 * 1000, 1000, t);
+    const after = lens().estimate('near', 2000).expectedMs;
+    expect(after).toBeGreaterThan(700);
+    expect(after).toBeLessThan(1100);
+    // Still thin (two long answers): due another probe after the gap.
+    t += live.exploreMs;
+    expect(lens().explore!('near', 2000, 480 / 1.1)).toBe(true);
+  });
+
+  it('does not re-probe a slower node whose figure rests on a first byte', () => {
+    const view = new LiveView(live);
+    view.observe(scope, 'near', 600, true, 0);
+    expect(view.lens(scope, 1e6, { explore: true }).explore!('near', 2000, 480 / 1.1)).toBe(false);
+  });
+});
