@@ -62,14 +62,13 @@ export const isFresh = (s: LiveStat, now: number, ewmaMs: number): boolean => s.
 export const SPREAD = 0.3;
 
 /**
- * Whether a node's figure rests on thin evidence: JSON answers alone (no first byte ever seen
- * from it in this scope), worth less than one first byte together — a lone answer's base carries
- * the whole answer's noise. A risen node is judged by its level before the rise instead (`best`).
- * Not where a first byte was ever seen: in mixed traffic such probes cost more than they found
- * (sim mixed, seeds 1–10, 0.76 → 0.79% over the oracle), and any figure's bound — a lone first
- * byte's too — probed so often that every kind lost (0.70 → 0.86% over the kinds).
+ * Whether a node's figure rests on thin evidence: set by JSON answers (no fresh first byte: a
+ * JSON-only view, or streams have left the node) worth less than one first byte together — a
+ * lone answer's base carries the whole answer's noise. A risen node is judged by its level
+ * before the rise instead (`best`). Not any figure's bound: a lone first byte's too probed so
+ * often that every kind lost (sim, 0.70 → 0.86% over the oracle, mean of the kinds).
  */
-export const isThin = (s: LiveStat): boolean => !s.risen && s.first === undefined && (s.evidence ?? 1) < 1;
+export const isThin = (s: LiveStat): boolean => !s.risen && (s.evidence ?? 1) < 1;
 
 /**
  * The lowest a node's figure may plausibly be, for exploration: on thin evidence `e`, the

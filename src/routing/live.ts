@@ -24,9 +24,9 @@
  * rose), or the table says, is faster than the current leader, and that has not been sampled
  * for its gap (`exploreMs` at first),
  * gets the next request whose outcome is a signal — one probe per node at a time. So does a
- * node known only by JSON answers worth less than one first byte together, when the lowest its
- * figure may plausibly be beats the leader (`thinBound`): one noisy long answer no longer holds
- * a node out all run, and that probe's answer is weighed with it unless it clearly falls. A probe
+ * node whose figure JSON answers set, worth less than one first byte together, when the lowest
+ * its figure may plausibly be beats the leader (`thinBound`): one noisy long answer no longer
+ * holds a node out all run, and that probe's answer is weighed with it unless it clearly falls. A probe
  * still slower than the leader doubles the gap (up to `maxExploreMs`); a fast one resets it
  * and, being fresh, puts the node back in front. So a recovered node regains its traffic
  * within `maxExploreMs` plus one request, and a node that stays slow costs one request per
@@ -132,7 +132,7 @@ export class LiveView {
     s.at = Math.max(s.at, now);
     // While first bytes are fresh, an answer tells what decoding adds: streams keep their figure.
     if (answer && isFresh(s, now, this.options.ewmaMs)) {
-      moveExcess(s, ms, rise, next, held, v);
+      moveExcess(s, ms, rise, next, held, v, w);
       return rise;
     }
     s.ewma = next - excess;

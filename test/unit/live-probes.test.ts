@@ -96,9 +96,38 @@ describe('a figure resting on thin evidence', () => {
     expect(lens().explore!('near', 2000, 480 / 1.1)).toBe(true);
   });
 
+  it('re-probes such a node when its first bytes are stale (streams left it): the figure rests on the answer', () => {
+    const view = new LiveView(live);
+    view.observe(scope, 'near', 360, true, 0); // a first byte once, long ago
+    let t = answers(view, 'far', 480, 4, 30, 60_000);
+    view.observeAnswer(scope, 'm', 'near', 1.25 * (360 + 4 * 1000), 1000, t);
+    t = answers(view, 'far', 480, 4, 5, t + 1000) + live.exploreMs;
+    expect(view.lens(scope, t, { explore: true, answer: true }).estimate('near', 2000).expectedMs).toBeGreaterThan(1000);
+    // Before, a node a first byte had ever come from was never thin, and stayed out of reach (sim mixed seed 18: NRT, ap-southeast).
+    expect(view.lens(scope, t, { explore: true }).explore!('near', 2000, 480 / 1.1)).toBe(true);
+  });
+
   it('does not re-probe a slower node whose figure rests on a first byte', () => {
     const view = new LiveView(live);
     view.observe(scope, 'near', 600, true, 0);
     expect(view.lens(scope, 1e6, { explore: true }).explore!('near', 2000, 480 / 1.1)).toBe(false);
+  });
+});
+
+describe('what a node\'s answers add beyond its first byte (the excess)', () => {
+  it('settles near what steady answers show, not a third of it', () => {
+    const view = new LiveView(live);
+    // Streams and JSON on one node each second: first byte 200 ms; its answers take 150 ms more than the first byte plus 4 ms a token.
+    for (let i = 0; i < 120; i++) {
+      const t = i * 1000;
+      const k = SIZES[i % SIZES.length]!;
+      view.observe(scope, 'n', 200, true, t);
+      view.observeAnswer(scope, 'm', 'n', 350 + 4 * k, k, t + 500);
+    }
+    const lens = (answer: boolean) => view.lens(scope, 120_000, { explore: false, answer }).estimate('n', 200).expectedMs;
+    expect(lens(false)).toBeCloseTo(200, 0);
+    // Before, the shrink toward none was added afresh with every answer: 50 ms, a third (mixed: a degraded node's answers ranked too fast).
+    expect(lens(true) - lens(false)).toBeGreaterThan(100);
+    expect(lens(true) - lens(false)).toBeLessThan(160);
   });
 });
