@@ -23,7 +23,10 @@
  * Exploration (winning back): a node that the isolate has seen (before its estimate last
  * rose), or the table says, is faster than the current leader, and that has not been sampled
  * for its gap (`exploreMs` at first),
- * gets the next request whose outcome is a signal — one probe per node at a time. A probe
+ * gets the next request whose outcome is a signal — one probe per node at a time. So does a
+ * node whose figure JSON answers set, worth less than one first byte together, when the lowest
+ * its figure may plausibly be beats the leader (`thinBound`): one noisy long answer no longer
+ * holds a node out all run, and that probe's answer is weighed with it unless it clearly falls. A probe
  * still slower than the leader doubles the gap (up to `maxExploreMs`); a fast one resets it
  * and, being fresh, puts the node back in front. So a recovered node regains its traffic
  * within `maxExploreMs` plus one request, and a node that stays slow costs one request per
@@ -37,7 +40,7 @@
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
 import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
-import { isFresh, JUMP, PEAK_RISE, type LiveStat } from './live-stat';
+import { isFresh, isThin, JUMP, PEAK_RISE, thinBound, type LiveStat } from './live-stat';
 import { OutputRates } from './output-rate';
 
 export type { AnswerUse, Evidence } from './live-answers';
@@ -94,13 +97,15 @@ export class LiveView {
       return false;
     }
     const track = { last: ms, weight: worth(ms, offset), at: now };
+    // A probe of a node whose figure rests on thin evidence adds to it (unless it clearly falls) rather than replacing it (`isThin`).
+    const confirming = s !== undefined && s.probeBar !== undefined && isThin(s);
     if (!s) {
       if (!ok) return false;
       if (this.stats.size >= MAX_ENTRIES) {
         this.stats.clear();
         this.split.clear();
       }
-      this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs });
+      this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs, evidence: track.weight });
       return false;
     }
     this.settle(s, ok, ms);
@@ -117,7 +122,7 @@ export class LiveView {
     const peak = ratio > JUMP ? ms : answer ? Math.min(ratio, t.ratio ?? ratio) * expected - offset : Math.min(ms, t.last);
     const rise = (peak + offset) / expected > PEAK_RISE;
     const v = worth(level, offset);
-    const held = t.weight * w;
+    const held = confirming && ratio >= 1 / PEAK_RISE ? s.evidence! : t.weight * w;
     // First bytes: the time-constant EWMA. JSON answers: weighted by what each tells of the base,
     // so a few answers after a gap average out instead of the first one standing.
     const next = rise ? peak : offset === 0 ? w * level + (1 - w) * ms : (held * level + v * ms) / (held + v);
@@ -127,10 +132,11 @@ export class LiveView {
     s.at = Math.max(s.at, now);
     // While first bytes are fresh, an answer tells what decoding adds: streams keep their figure.
     if (answer && isFresh(s, now, this.options.ewmaMs)) {
-      moveExcess(s, ms, rise, next, held, v);
+      moveExcess(s, ms, rise, next, held, v, w);
       return rise;
     }
     s.ewma = next - excess;
+    s.evidence = rise ? v : held + v;
     if (rise) s.risen = true;
     else {
       if (s.risen && s.ewma <= s.best * PEAK_RISE) {
@@ -200,6 +206,9 @@ export class LiveView {
     if (rose) {
       this.rates.hold(scope, model, nodeId, ms, tokens, now, !forced);
       s.held ??= level;
+    } else if (!forced && n.offset > 0 && level !== undefined && s.held === undefined && n.ms + n.offset > PEAK_RISE * Math.max(1, level + n.offset)) {
+      // The first answer of what may be a rise teaches the reference nothing until the next one says which (`OutputRates.unlearn`).
+      this.rates.unlearn(scope, model, nodeId, ms, tokens, now);
     } else if (s.held === undefined || s.ewma + s.excess <= s.held * PEAK_RISE) {
       this.rates.release(scope, model, nodeId, ms, tokens, now);
       delete s.held;
@@ -240,7 +249,7 @@ export class LiveView {
       lens.explore = (nodeId, tableMs, leaderMs, figures) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
         // Sampled by this kind: a node streams still use may be due a JSON probe.
-        if (!s || Math.min(s.best, tableMs) >= leaderMs) return false;
+        if (!s || Math.min(s.best, tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
         // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
         if (answer && s.first && s.ewma >= leaderMs) return false;
         // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).
@@ -248,8 +257,9 @@ export class LiveView {
         if (says === 'recovered') return this.claim(s, leaderMs, now);
         const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
         if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;
-        // One probe at a time; a probe whose outcome never came back frees the slot after a gap.
-        if (s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
+        // One probe at a time; a probe whose outcome never came back frees the slot after a gap. One that came back
+        // frees it at once: a stream probe that found the node recovered held JSON's probe of it a whole gap (sim FRA, mixed).
+        if (s.probeBar !== undefined && s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
         return this.claim(s, leaderMs, now);
       };
     }

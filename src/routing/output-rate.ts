@@ -161,6 +161,22 @@ export class OutputRates {
     fits.set(nodeId, rest.w < 1e-6 ? { ...EMPTY, at: now, held: true } : { ...rest, held: true });
   }
 
+  /**
+   * An answer just folded in (`observe`) that the live view found past `PEAK_RISE` of what was
+   * expected of it, not yet a rise (two in a row count): taken back out. It is either noise or
+   * the first answer of a slowdown, and a long one dominates the sums — one 2,400-token answer of
+   * a node 2.5× slower took the reference from 3.8 to 6.6 ms per token, and that node's
+   * next answers then read as normal, so its rise was never seen (sim seed 9, mixed traffic).
+   * The answers before it are no longer remembered as such: a rise on the next one takes back
+   * only that one (`hold`), not an answer that was fine.
+   */
+  unlearn(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
+    const f = this.scopes.get(`${scope}>${model}`)?.get(nodeId);
+    if (!f || f.held) return;
+    const { prev: _p, last: _l, ...rest } = fold(decayed(f, now), ms, tokens, -1);
+    this.scopes.get(`${scope}>${model}`)!.set(nodeId, rest.w < 1e-6 ? { ...EMPTY, at: now } : rest);
+  }
+
   /** A held node back near its level: its fit decays and learns again, from this answer on. */
   release(scope: string, model: string, nodeId: string, ms: number, tokens: number, now: number): void {
     const fits = this.scopes.get(`${scope}>${model}`);
