@@ -10,7 +10,7 @@ import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertMemo } from '../../src/health/alert-coalesce';
 import type { HealthMonitor } from '../../src/health/monitor-do';
-import { eventually, fleetAlerts, resetWorld, setNode, testConfig } from './helpers';
+import { eventually, fleetAlerts, resetWorld, setNode, testConfig, wipeObjects } from './helpers';
 
 const monitor = () => env.HEALTH_MONITOR.getByName('global');
 
@@ -40,10 +40,7 @@ async function flap(): Promise<void> {
 
 beforeEach(async () => {
   await resetWorld();
-  await runInDurableObject(monitor(), async (_: unknown, state: DurableObjectState) => {
-    await state.storage.deleteAlarm();
-    await state.storage.deleteAll();
-  });
+  await wipeObjects([monitor()]);
   await abortAllDurableObjects();
 });
 afterEach(() => abortAllDurableObjects());

@@ -4,20 +4,17 @@
  * Vertex node (`p-vertex`, `test/setup/test-config.ts`), whose token it cannot mint.
  */
 import { env } from 'cloudflare:workers';
-import { abortAllDurableObjects, createScheduledController, runInDurableObject } from 'cloudflare:test';
+import { abortAllDurableObjects, createScheduledController } from 'cloudflare:test';
 import { beforeEach, expect, it } from 'vitest';
 import worker from '../../src/index';
-import { admin, resetWorld, setNode } from './helpers';
+import { admin, resetWorld, setNode, wipeObjects } from './helpers';
 
 const monitor = () => env.HEALTH_MONITOR.getByName('global');
 const runCron = () => worker.scheduled(createScheduledController({ cron: '* * * * *' }) as never, env as never);
 
 beforeEach(async () => {
   await resetWorld();
-  await runInDurableObject(monitor(), async (_: unknown, state: DurableObjectState) => {
-    await state.storage.deleteAlarm();
-    await state.storage.deleteAll();
-  });
+  await wipeObjects([monitor()]);
   await abortAllDurableObjects();
 });
 

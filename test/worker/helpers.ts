@@ -3,7 +3,7 @@
  * knobs over loopback, and mint keys through the real admin API.
  */
 import { env, exports } from 'cloudflare:workers';
-import { createExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, runInDurableObject } from 'cloudflare:test';
 import worker from '../../src/index';
 import { resetIsolate } from '../../src/isolate';
 import { expect } from 'vitest';
@@ -128,4 +128,14 @@ export async function messagesUsages(responses: Response[]): Promise<{ input_tok
     usages.push(((await res.json()) as { usage: { input_tokens: number; output_tokens: number } }).usage);
   }
   return usages;
+}
+
+/** Wipes each object's storage and alarm: the routing state tests start without (the monitor, colo stats). */
+export async function wipeObjects(stubs: DurableObjectStub[]): Promise<void> {
+  for (const stub of stubs) {
+    await runInDurableObject(stub, async (_: unknown, state: DurableObjectState) => {
+      await state.storage.deleteAlarm();
+      await state.storage.deleteAll();
+    });
+  }
 }

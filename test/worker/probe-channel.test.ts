@@ -6,13 +6,13 @@
  * `SHIFT_PUBLISH_GAP_MS` of its last publish).
  */
 import { env } from 'cloudflare:workers';
-import { abortAllDurableObjects, createScheduledController, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { abortAllDurableObjects, createScheduledController, runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { flushSamples } from '../../src/routing/samples';
 import type { RouteTable } from '../../src/routing/scores';
 import { clearRouteMemo } from '../../src/routing/table';
-import { callWithConfig, CF, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
+import { callWithConfig, CF, chatBody, newKey, resetWorld, setNode, testConfig, wipeObjects } from './helpers';
 
 const monitor = () => env.HEALTH_MONITOR.getByName('global');
 const fraTable = async () => (await env.ROUTER_KV.get<RouteTable>('route:FRA', 'json'))!;
@@ -25,12 +25,7 @@ async function runCron(): Promise<void> {
 let key: string;
 beforeEach(async () => {
   await resetWorld();
-  for (const stub of [monitor(), env.COLO_STATS.getByName('FRA')]) {
-    await runInDurableObject(stub, async (_: unknown, state: DurableObjectState) => {
-      await state.storage.deleteAlarm();
-      await state.storage.deleteAll();
-    });
-  }
+  await wipeObjects([monitor(), env.COLO_STATS.getByName('FRA')]);
   await abortAllDurableObjects();
   for (const k of (await env.ROUTER_KV.list({ prefix: 'route:' })).keys) await env.ROUTER_KV.delete(k.name);
   key = (await newKey()).key;

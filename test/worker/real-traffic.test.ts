@@ -8,18 +8,13 @@ import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RateLimiter } from '../../src/limits/limiter-do';
-import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig, wipeObjects } from './helpers';
 
 beforeEach(resetWorld);
 
 /** Wipe the monitor and the named colos' stats (storage and alarms), as a fresh deployment has them. */
 async function forgetRouting(colos: string[]): Promise<void> {
-  for (const stub of [env.HEALTH_MONITOR.getByName('global'), ...colos.map((c) => env.COLO_STATS.getByName(c))]) {
-    await runInDurableObject(stub, async (_: unknown, state: DurableObjectState) => {
-      await state.storage.deleteAlarm();
-      await state.storage.deleteAll();
-    });
-  }
+  await wipeObjects([env.HEALTH_MONITOR.getByName('global'), ...colos.map((c) => env.COLO_STATS.getByName(c))]);
 }
 
 interface UsageReport {

@@ -11,7 +11,7 @@ import { SHIFT_PUBLISH_GAP_MS } from '../../src/health/cycle';
 import { flushSamples } from '../../src/routing/samples';
 import { clearRouteMemo } from '../../src/routing/table';
 import type { RouteTable } from '../../src/routing/scores';
-import { admin, call, callWithConfig, CF, chatBody, eventually, fleetAlerts, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
+import { admin, call, callWithConfig, CF, chatBody, eventually, fleetAlerts, newKey, nodeRequests, resetWorld, setNode, testConfig, wipeObjects } from './helpers';
 
 const monitor = () => env.HEALTH_MONITOR.getByName('global');
 
@@ -28,12 +28,7 @@ let key: string;
 beforeEach(async () => {
   await resetWorld();
   // Forget routing state: monitor, colo stats (storage, alarms, in-memory copies) and tables.
-  for (const stub of [monitor(), ...['IAD', 'FRA', 'NRT'].map((c) => env.COLO_STATS.getByName(c))]) {
-    await runInDurableObject(stub, async (_: unknown, state: DurableObjectState) => {
-      await state.storage.deleteAlarm();
-      await state.storage.deleteAll();
-    });
-  }
+  await wipeObjects([monitor(), ...['IAD', 'FRA', 'NRT'].map((c) => env.COLO_STATS.getByName(c))]);
   await abortAllDurableObjects();
   for (const k of (await env.ROUTER_KV.list({ prefix: 'route:' })).keys) await env.ROUTER_KV.delete(k.name);
   key = (await newKey()).key;
