@@ -18,7 +18,7 @@ type ObservedRequest = Pick<ForwardInput, 'caller' | 'config' | 'request' | 'pin
  * Prompts past this size (a long context, images inline) spend most of their first-byte time
  * in prefill: their timings are not evidence about the node, so the live view skips them.
  */
-const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
+export const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
 /** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
 const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
 
