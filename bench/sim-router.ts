@@ -28,6 +28,7 @@ const { NODES, COLOS, SEED, dead } = W;
 const PUBLISH_DELAY = 30_000;
 /** The monitor's push to a colo's ColoStats: one RPC across the world. */
 const PUSH_MS = 300;
+const PREFILL = process.env.SIM_PREFILL !== 'off';
 const FAST_CHANNEL = process.env.SIM_CHANNEL !== 'kv';
 /** SIM_PROBES=flat: the health probes do not share slowdowns (an unbilled `/models` answering fast while generation crawls). */
 const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
@@ -116,6 +117,8 @@ export function routerStrategy(name: string, live: boolean): Strategy {
       const { breaker, live: view } = iso;
       // As the engine does (`timingSays`): a body past LIVE_MAX_PROMPT_BYTES (≈ 4 bytes a token) only teaches the table.
       const long = prompt * 4 > LIVE_MAX_PROMPT_BYTES;
+      // As the engine does: the time taken to the scope's mean body size (`prefill.ts`), SIM_PREFILL=off: not.
+      if (ok && PREFILL) ms = view.prefilled(colo, n, ms, prompt * 4, t, true, tokens === undefined ? undefined : { model: 'm', tokens });
       // As the engine does: a JSON answer's time, normalised by what it wrote, feeds the table and the live view.
       if (tokens !== undefined) ms = view.observeAnswer(colo, 'm', n, ms, tokens, t, live && !long ? 'feed' : 'learn');
       else if (live && (!long || !ok)) view.observe(colo, n, ms, ok, t);
