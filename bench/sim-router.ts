@@ -12,12 +12,12 @@
 import type { NodeConfig } from '../src/config/schema.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { CircuitBreaker } from '../src/forward/breaker.ts';
-import { LIVE_MAX_PROMPT_BYTES } from '../src/forward/observe.ts';
 import { planAttempts } from '../src/forward/plan.ts';
 import { buildTables, probeFigures, probeShifts, publishDue, pushDue, walkHealth } from '../src/health/cycle.ts';
 import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import type { ProbeFigures } from '../src/routing/live-cue.ts';
 import { LiveView } from '../src/routing/live.ts';
+import { LIVE_MAX_PROMPT_BYTES } from '../src/routing/prefill.ts';
 import { foldSample, SAMPLE_FLUSH_MS, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 import { rng } from './rng.ts';
 import type { Served } from './sim-loss.ts';

@@ -7,6 +7,7 @@
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { callerTimed } from '../routing/caller-timed';
+import { LIVE_MAX_PROMPT_BYTES } from '../routing/prefill';
 import { heardFigures } from '../routing/samples';
 import type { ForwardInput } from './engine';
 import { liveScope, type IsolateState } from './isolate-state';
@@ -14,11 +15,6 @@ import { liveScope, type IsolateState } from './isolate-state';
 /** What `observer` reads of the request being forwarded. */
 type ObservedRequest = Pick<ForwardInput, 'caller' | 'config' | 'request' | 'pinned' | 'observe'>;
 
-/**
- * Prompts past this size (a long context, images inline) spend most of their first-byte time
- * in prefill: their timings are not evidence about the node, so the live view skips them.
- */
-export const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
 /** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
 const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
 

@@ -9,6 +9,13 @@
  * all the fit needs. Pure; a handful of numbers per scope.
  */
 
+/**
+ * Prompts past this size (a long context, images inline) spend most of their first-byte time
+ * in prefill: their timings are not evidence about the node, so the live view skips them
+ * (`forward/observe.ts`); the fit still takes them to the mean size for the tables.
+ */
+export const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
+
 /** The fit's memory: sums halve every this long (prefill speed changes with the fleet, slowly). */
 export const PREFILL_HALF_LIFE_MS = 10 * 60_000;
 /** At most this many ms per byte (≈ 1 s per 1k tokens): a slowed node's first bytes do not teach an absurd slope. */
