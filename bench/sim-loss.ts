@@ -24,6 +24,8 @@ export interface Served {
   /** The router's expected (base-equivalent) ms per node when it chose. */
   est?: Record<string, number>;
   json?: boolean;
+  /** Prompt tokens (`SIM_PROMPTS=1`). */
+  prompt?: number;
 }
 
 const BUCKETS = ['explore', 'failover', 'near-tie', 'detection', 'win-back', 'estimate'] as const;
@@ -64,7 +66,7 @@ export function lossBreakdown(phases: [string, number, number][], oracle: Served
       let bucket: (typeof BUCKETS)[number];
       if (r.probe) bucket = 'explore';
       else if (W.dead(r.first, r.t)) bucket = 'failover';
-      else if (W.trueLatency(r.colo, chosen, r.t, k) <= W.trueLatency(r.colo, best, r.t, k) * (1 + tieMargin)) bucket = 'near-tie';
+      else if (W.trueLatency(r.colo, chosen, r.t, k, r.prompt) <= W.trueLatency(r.colo, best, r.t, k, r.prompt) * (1 + tieMargin)) bucket = 'near-tie';
       else if (W.slowdownAt(chosen, r.t) > 1 && (r.est?.[r.first] ?? 0) < truth(r.colo, chosen, r.t, !!r.json) / 1.2) bucket = 'detection';
       else if (W.wasSlowed(best, r.t) && (r.est?.[o.first] ?? Infinity) > truth(r.colo, best, r.t, !!r.json) * 1.2) bucket = 'win-back';
       else bucket = 'estimate';

@@ -17,6 +17,7 @@ import { buildTables, probeFigures, probeShifts, publishDue, pushDue, walkHealth
 import type { LiveStats, NodeHealth } from '../src/health/state.ts';
 import type { ProbeFigures } from '../src/routing/live-cue.ts';
 import { LiveView } from '../src/routing/live.ts';
+import { LIVE_MAX_PROMPT_BYTES } from '../src/routing/prefill.ts';
 import { foldSample, SAMPLE_FLUSH_MS, type NodeStat, type RouteTable } from '../src/routing/scores.ts';
 import { rng } from './rng.ts';
 import type { Served } from './sim-loss.ts';
@@ -27,6 +28,7 @@ const { NODES, COLOS, SEED, dead } = W;
 const PUBLISH_DELAY = 30_000;
 /** The monitor's push to a colo's ColoStats: one RPC across the world. */
 const PUSH_MS = 300;
+const PREFILL = process.env.SIM_PREFILL !== 'off';
 const FAST_CHANNEL = process.env.SIM_CHANNEL !== 'kv';
 /** SIM_PROBES=flat: the health probes do not share slowdowns (an unbilled `/models` answering fast while generation crawls). */
 const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
@@ -34,9 +36,10 @@ const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
 export interface Strategy {
   name: string;
   /** Nodes to try, in order, for a request of this kind (`json`: a non-streaming answer). */
-  order(colo: string, t: number, json: boolean): NodeConfig[];
+  /** `prompt`: the request's prompt tokens (`SIM_PROMPTS=1`; 0 otherwise), known when routing. */
+  order(colo: string, t: number, json: boolean, prompt: number): NodeConfig[];
   /** `tokens`: a JSON answer's completion tokens (undefined: a first-byte signal or a failure). */
-  observe?(colo: string, n: string, ms: number, ok: boolean, t: number, tokens?: number): void;
+  observe?(colo: string, n: string, ms: number, ok: boolean, t: number, tokens?: number, prompt?: number): void;
   tick?(t: number): void;
   latencies: Served[];
   /** The last `order` call's detail (probe, estimates), for the loss split. */
@@ -109,12 +112,16 @@ export function routerStrategy(name: string, live: boolean): Strategy {
       this.detail = { probe: probed !== undefined && attempts[0]?.node.id === probed, est: Object.fromEntries(attempts.map((a) => [a.node.id, a.expectedMs ?? 0])) };
       return attempts.map((a) => a.node);
     },
-    observe(colo, n, ms, ok, t, tokens) {
+    observe(colo, n, ms, ok, t, tokens, prompt = 0) {
       const iso = isolate(colo);
       const { breaker, live: view } = iso;
+      // As the engine does (`timingSays`): a body past LIVE_MAX_PROMPT_BYTES (≈ 4 bytes a token) only teaches the table.
+      const long = prompt * 4 > LIVE_MAX_PROMPT_BYTES;
+      // As the engine does: the time taken to the scope's mean body size (`prefill.ts`), SIM_PREFILL=off: not.
+      if (ok && PREFILL) ms = view.prefilled(colo, n, ms, prompt * 4, t, true, tokens === undefined ? undefined : { model: 'm', tokens });
       // As the engine does: a JSON answer's time, normalised by what it wrote, feeds the table and the live view.
-      if (tokens !== undefined) ms = view.observeAnswer(colo, 'm', n, ms, tokens, t, live ? 'feed' : 'learn');
-      else if (live) view.observe(colo, n, ms, ok, t);
+      if (tokens !== undefined) ms = view.observeAnswer(colo, 'm', n, ms, tokens, t, live && !long ? 'feed' : 'learn');
+      else if (live && (!long || !ok)) view.observe(colo, n, ms, ok, t);
       (stats[colo] ??= {})[n] = foldSample(stats[colo]![n], { colo, node: n, ttfbMs: ms, ok, at: t }, config.routing.halfLifeMs);
       if (ok) breaker.recordSuccess(n);
       else breaker.recordFailure(n, t, 'failed');

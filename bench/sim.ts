@@ -21,7 +21,8 @@
  * Knobs: SIM_MINUTES (default 30), SIM_RATE (requests/s per colo, default 1), SIM_SEED,
  * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
  * SIM_DEBUG=1 (per-colo loss against the oracle, per phase), SIM_PROBES=flat (probes blind to slowdowns),
- * SIM_CHANNEL=kv (the monitor's figures through the tables only, no fast channel).
+ * SIM_CHANNEL=kv (the monitor's figures through the tables only, no fast channel), SIM_PROMPTS=1 (requests
+ * carry prompts whose prefill delays the first byte; the oracle ranks at the request's prompt size, known when routing).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { distanceKm } from '../src/routing/geo.ts';
@@ -73,9 +74,9 @@ function oracleStrategy(): Strategy {
   return {
     name: 'oracle',
     latencies: [],
-    order(colo, t, json) {
+    order(colo, t, json, prompt) {
       const k = json ? W.MEAN_TOKENS : 0;
-      return NODES.filter((n) => !dead(n.id, t)).sort((a, b) => trueLatency(colo, a, t, k) - trueLatency(colo, b, t, k));
+      return NODES.filter((n) => !dead(n.id, t)).sort((a, b) => trueLatency(colo, a, t, k, prompt) - trueLatency(colo, b, t, k, prompt));
     },
   };
 }
@@ -103,24 +104,25 @@ function run(kind: Kind, pass: number): Result {
     const colo = colos[Math.floor(rand() * colos.length)]!;
     const json = kind === 'json' || (kind === 'mixed' && rand() < 0.5);
     const tokens = json ? W.outputTokens(gauss) : 0;
+    const prompt = W.PROMPTS ? W.promptTokens(gauss) : 0;
     // One noise draw per node per request, shared by every strategy.
     const noise: Record<string, number> = Object.fromEntries(NODES.map((n) => [n.id, Math.exp(0.15 * gauss())]));
     for (const s of strategies) {
       s.tick?.(t);
       let cost = 0;
-      const order = s.order(colo, t, json);
+      const order = s.order(colo, t, json, prompt);
       for (const n of order) {
         if (dead(n.id, t)) {
           cost += FAIL_COST_MS;
           s.observe?.(colo, n.id, FAIL_COST_MS, false, t);
           continue;
         }
-        const ms = trueLatency(colo, n, t, tokens) * noise[n.id]!;
-        s.observe?.(colo, n.id, ms, true, t, json ? tokens : undefined);
+        const ms = trueLatency(colo, n, t, tokens, prompt) * noise[n.id]!;
+        s.observe?.(colo, n.id, ms, true, t, json ? tokens : undefined, prompt);
         cost += ms;
         break;
       }
-      s.latencies.push({ t, ms: cost, colo, first: order[0]?.id ?? '', json, ...s.detail });
+      s.latencies.push({ t, ms: cost, colo, first: order[0]?.id ?? '', json, prompt, ...s.detail });
     }
   }
   return report(kind, strategies, colos);
@@ -188,7 +190,7 @@ const KINDS: Kind[] = ['stream', 'json', 'mixed'];
 const kinds = process.env.SIM_TRAFFIC ? KINDS.filter((k) => k === process.env.SIM_TRAFFIC) : KINDS;
 console.log(`Routing simulator — ${Object.keys(COLOS).length} colos × ${NODES.length} nodes, ${W.MINUTES} simulated min, ${W.RATE} req/s per colo, seed ${SEED}`);
 console.log(
-  `events: ${SLOWED} 8× slower at ${minutes(slowAt)} min, back at ${minutes(recoverAt)}; ap-northeast 2.5× slower at ${minutes(degradeAt)}; us-west dead at ${minutes(deathAt)}; warm-up ${WARMUP / 60_000} min excluded`,
+  `${W.PROMPTS ? 'prompts: lognormal median 800 tokens, prefill 50-90 ms per 1k; ' : ''}events: ${SLOWED} 8× slower at ${minutes(slowAt)} min, back at ${minutes(recoverAt)}; ap-northeast 2.5× slower at ${minutes(degradeAt)}; us-west dead at ${minutes(deathAt)}; warm-up ${WARMUP / 60_000} min excluded`,
 );
 const results = kinds.map((k) => run(k, KINDS.indexOf(k)));
 

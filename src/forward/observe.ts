@@ -7,6 +7,7 @@
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { callerTimed } from '../routing/caller-timed';
+import { LIVE_MAX_PROMPT_BYTES } from '../routing/prefill';
 import { heardFigures } from '../routing/samples';
 import type { ForwardInput } from './engine';
 import { liveScope, type IsolateState } from './isolate-state';
@@ -14,11 +15,6 @@ import { liveScope, type IsolateState } from './isolate-state';
 /** What `observer` reads of the request being forwarded. */
 type ObservedRequest = Pick<ForwardInput, 'caller' | 'config' | 'request' | 'pinned' | 'observe'>;
 
-/**
- * Prompts past this size (a long context, images inline) spend most of their first-byte time
- * in prefill: their timings are not evidence about the node, so the live view skips them.
- */
-const LIVE_MAX_PROMPT_BYTES = 64 * 1024;
 /** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
 const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
 
@@ -30,14 +26,16 @@ export interface TimingSays {
   callerTimed: boolean;
   /** Its first-byte time is the node's: a stream or a quick endpoint, neither long nor caller-timed. */
   firstByte: boolean;
+  /** A stream or a quick endpoint, not caller-timed, of any size: its time is a first byte (what the prefill fit learns from). */
+  firstByteish: boolean;
   generation: boolean;
 }
 
 export function timingSays(request: ParsedRequest): TimingSays {
   const long = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
   const caller = callerTimed(request.body);
-  const firstByte = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !long && !caller;
-  return { long, callerTimed: caller, firstByte, generation: generation(request) };
+  const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
+  return { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
 }
 
 /**
@@ -54,11 +52,14 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
   const forced = input.pinned !== undefined;
   const use = !enabled || says.long ? 'learn' : forced ? 'forced' : 'feed';
   // The monitor's figures the last sample batch brought back (the fast channel): heard before this request is planned.
+  const bytes = input.request.raw.byteLength;
   const heard = heardFigures();
   if (heard) state.live.hear(heard);
   return function observe(nodeId, ms, ok, error, answered) {
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;
+    // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); a first byte teaches the fit.
+    if (ok) ms = state.live.prefilled(scope, nodeId, ms, bytes, Date.now(), answered ? !forced : says.firstByteish, answered);
     if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
     // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
     if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);

@@ -42,6 +42,7 @@ import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence }
 import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
 import { isFresh, isThin, JUMP, PEAK_RISE, thinBound, type LiveStat } from './live-stat';
 import { OutputRates } from './output-rate';
+import { PrefillFit } from './prefill';
 
 export type { AnswerUse, Evidence } from './live-answers';
 
@@ -69,6 +70,9 @@ export class LiveView {
 
   /** Reference ms per output token per (scope, model), learnt from JSON answers. */
   readonly rates = new OutputRates();
+
+  /** How first bytes grow with the prompt, per scope (`prefill.ts`). */
+  readonly prefill = new PrefillFit();
 
   /** The monitor's probe figures: those heard through the fast channel (`hear`), and each node's calm one. */
   private readonly monitor = new MonitorFigures();
@@ -147,6 +151,18 @@ export class LiveView {
       if (!s.risen && ratio <= PEAK_RISE) s.best = s.ewma;
     }
     return rise;
+  }
+
+  /**
+   * A successful attempt's time taken to the scope's mean body size (`prefill.ts`), before the
+   * table and the live view see it. `teach`: the time is evidence of the node (a first byte, or
+   * an unforced answer: `answer`, judged against its level plus the reference decoding of what
+   * it wrote), so it also teaches the fit, against the node's level if it has one.
+   */
+  prefilled(scope: string, nodeId: string, ms: number, bytes: number, now: number, teach: boolean, answer?: { model: string; tokens: number }): number {
+    const s = teach ? this.stats.get(`${scope}>${nodeId}`) : undefined;
+    const level = s && (answer ? s.ewma + s.excess + this.rates.msPerToken(scope, answer.model, now) * answer.tokens : s.ewma);
+    return this.prefill.normalise(scope, bytes, ms, now, level);
   }
 
   /**

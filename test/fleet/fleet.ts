@@ -63,7 +63,8 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   if (node.requests.length > 100) node.requests.shift();
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
-  if (k.latencyMs > 0) await sleep(k.latencyMs);
+  const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
+  if (k.latencyMs + prefill > 0) await sleep(k.latencyMs + prefill);
   if (node.speaks === 'bedrock') return handleBedrock(node, req, res, bytes);
   if (node.speaks === 'vertex') return handleVertex(node, req, res, bytes);
   if (node.speaks === 'vertex-token') return handleVertexToken(node, req, res, bytes);

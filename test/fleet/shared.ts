@@ -8,6 +8,8 @@ import { gzipSync } from 'node:zlib';
 export interface Knobs {
   /** Delay before the response headers, ms. */
   latencyMs: number;
+  /** Prefill: a further delay before the headers per 1,000 bytes of request body, ms (0: none). */
+  prefillMsPerKb?: number;
   /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
   status: number;
   /** With `status`: a Retry-After header (seconds). */
