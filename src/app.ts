@@ -18,7 +18,7 @@ import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { readBodyCapped } from './http/body';
-import { bodyBudgetFull, heldSize, holdBody, LARGE_BODY_BYTES } from './http/body-budget';
+import { withBodyBudget, type EndsWith } from './http/body-budget';
 import { checkFormParts } from './http/form-parts';
 import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
@@ -96,24 +96,14 @@ interface RequestScope {
  * (`http/body-budget.ts`) until it ends — its last byte delivered, or its error — or waits for
  * room, or is a 503 the SDKs retry.
  */
-async function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
+function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): Promise<Response> {
   const { limits } = scope.config;
   const cap = ENDPOINTS[endpoint].body === 'multipart' ? limits.maxUploadBytes : limits.maxBodyBytes;
-  const size = heldSize(c.req.header('content-length'), cap);
   // Small bodies (nearly all) are not counted: no await, no bookkeeping on the hot path.
-  if (size < LARGE_BODY_BYTES) return forwardRequest(c, endpoint, scope, cap, ignore);
-  const release = await holdBody(size, limits.isolateBodyBytes, limits.bodyWaitMs);
-  if (!release) throw bodyBudgetFull();
-  let ended: Promise<unknown> | undefined;
-  try {
-    return await forwardRequest(c, endpoint, scope, cap, (end) => (ended = end));
-  } finally {
-    if (ended) void ended.then(release, release);
-    else release();
-  }
+  return withBodyBudget(c.req.header('content-length'), cap, limits, (endsWith) => forwardRequest(c, endpoint, scope, cap, endsWith));
 }
 
-async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: (end: Promise<unknown>) => void): Promise<Response> {
+async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: EndsWith): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
   const raw = await readBodyCapped(c.req.raw, cap, config.limits.bodyReadMs);
   const form = endpoint === 'transcriptions' || endpoint === 'translations';

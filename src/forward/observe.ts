@@ -58,11 +58,12 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
   return function observe(nodeId, ms, ok, error, answered) {
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;
+    const now = Date.now();
     // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); a first byte teaches the fit.
-    if (ok) ms = state.live.prefilled(scope, nodeId, ms, bytes, Date.now(), answered ? !forced : says.firstByteish, answered);
-    if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, Date.now(), use);
+    if (ok) ms = state.live.prefilled(scope, nodeId, ms, bytes, now, answered ? !forced : says.firstByteish, answered);
+    if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, now, use);
     // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
     if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
-    if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, Date.now(), { forced });
+    if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, now, { forced });
   };
 }

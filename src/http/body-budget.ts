@@ -78,3 +78,38 @@ export function bodyBudgetFull(): RouterError {
     headers: { 'retry-after': '1' },
   });
 }
+
+/** What `withBodyBudget` hands its work: call it with a promise that settles when the request truly ends (a body still streaming). */
+export type EndsWith = (end: Promise<unknown>) => void;
+
+const ignoreEnd: EndsWith = () => undefined;
+
+/**
+ * Runs `work` with the request body's share of the budget held (`heldSize` of its declared
+ * length): a small body at once, with no await and no bookkeeping (nearly every request); a
+ * large one once it fits, or the 503 (`bodyBudgetFull`) after `waitMs`. The share is given back
+ * when `work` settles, or later, when the promise it passes to its `EndsWith` does (an answer
+ * still streaming holds the body it may resend). Every route that reads a body goes through here.
+ */
+export function withBodyBudget<T>(
+  contentLength: string | undefined,
+  cap: number,
+  limits: { isolateBodyBytes: number; bodyWaitMs: number },
+  work: (endsWith: EndsWith) => Promise<T>,
+): Promise<T> {
+  const size = heldSize(contentLength, cap);
+  if (size < LARGE_BODY_BYTES) return work(ignoreEnd);
+  return heldWhile(size, limits, work);
+}
+
+async function heldWhile<T>(size: number, limits: { isolateBodyBytes: number; bodyWaitMs: number }, work: (endsWith: EndsWith) => Promise<T>): Promise<T> {
+  const release = await holdBody(size, limits.isolateBodyBytes, limits.bodyWaitMs);
+  if (!release) throw bodyBudgetFull();
+  let ended: Promise<unknown> | undefined;
+  try {
+    return await work((end) => (ended = end));
+  } finally {
+    if (ended) void ended.then(release, release);
+    else release();
+  }
+}

@@ -105,28 +105,22 @@ export function jsonShapeFault(bytes: Uint8Array, maxDepth: number): 'deep' | 'w
   return undefined;
 }
 
+/** How each width fault is worded: what was counted, and the rule (`shapeBounds`). */
+const SHAPE_LIMITS = {
+  wide: { bound: 'containers', what: 'objects and arrays', floor: CONTAINER_FLOOR, per: BYTES_PER_CONTAINER },
+  values: { bound: 'values', what: 'values in its arrays and objects', floor: VALUE_FLOOR, per: BYTES_PER_VALUE },
+  members: { bound: 'members', what: 'object members', floor: MEMBER_FLOOR, per: BYTES_PER_MEMBER },
+} as const;
+
 /** Refuses, with a 400 naming the bound, a JSON body that would build more than its size justifies (before it is parsed). */
 export function checkJsonShape(bytes: Uint8Array, maxDepth: number): void {
   if (bytes.byteLength < SHAPE_CHECK_BYTES) return;
   const fault = jsonShapeFault(bytes, maxDepth);
   if (fault === 'deep') throw new RouterError(400, `The request body nests objects and arrays more than ${maxDepth} levels deep.`, { code: 'invalid_request' });
-  const bounds = shapeBounds(bytes.byteLength);
-  const upTo = `, counted up to ${STRUCTURE_CAP_BYTES} bytes`;
-  if (fault === 'wide') {
-    const max = bounds.containers;
-    throw new RouterError(400, `The request body holds more than ${max} objects and arrays for its ${bytes.byteLength} bytes (${CONTAINER_FLOOR} + one per ${BYTES_PER_CONTAINER} bytes${upTo}).`, {
-      code: 'invalid_request',
-    });
-  }
-  if (fault === 'values') {
-    throw new RouterError(400, `The request body holds more than ${bounds.values} values in its arrays and objects for its ${bytes.byteLength} bytes (${VALUE_FLOOR} + one per ${BYTES_PER_VALUE} bytes${upTo}).`, {
-      code: 'invalid_request',
-    });
-  }
-  if (fault === 'members') {
-    const max = bounds.members;
-    throw new RouterError(400, `The request body holds more than ${max} object members for its ${bytes.byteLength} bytes (${MEMBER_FLOOR} + one per ${BYTES_PER_MEMBER} bytes${upTo}).`, {
-      code: 'invalid_request',
-    });
-  }
+  if (fault === undefined) return;
+  const bound = shapeBounds(bytes.byteLength)[SHAPE_LIMITS[fault].bound];
+  const { what, floor, per } = SHAPE_LIMITS[fault];
+  throw new RouterError(400, `The request body holds more than ${bound} ${what} for its ${bytes.byteLength} bytes (${floor} + one per ${per} bytes, counted up to ${STRUCTURE_CAP_BYTES} bytes).`, {
+    code: 'invalid_request',
+  });
 }

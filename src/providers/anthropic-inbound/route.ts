@@ -20,7 +20,7 @@ import { authenticate } from '../../auth/keys';
 import { loadConfig, type LoadedConfig } from '../../config/load';
 import { errorBody, RouterError } from '../../errors/router-error';
 import { readBodyCapped } from '../../http/body';
-import { bodyBudgetFull, heldSize, holdBody, LARGE_BODY_BYTES } from '../../http/body-budget';
+import { withBodyBudget } from '../../http/body-budget';
 import { checkJsonShape } from '../../http/json-shape';
 import { estimatePromptTokens } from '../../limits/estimate';
 import { imageSize } from '../../limits/image-size';
@@ -97,17 +97,8 @@ const CountTokensSchema = z.looseObject({
 export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
-  const { limits } = config;
   // A large body holds its share of the isolate's body budget while it is read and counted, as on every other route.
-  const size = heldSize(c.req.header('content-length'), limits.maxBodyBytes);
-  if (size < LARGE_BODY_BYTES) return countBody(c, config, key);
-  const release = await holdBody(size, limits.isolateBodyBytes, limits.bodyWaitMs);
-  if (!release) throw bodyBudgetFull();
-  try {
-    return await countBody(c, config, key);
-  } finally {
-    release();
-  }
+  return withBodyBudget(c.req.header('content-length'), config.limits.maxBodyBytes, config.limits, () => countBody(c, config, key));
 }
 
 async function countBody(c: Context<AppEnv>, config: LoadedConfig, key: { models?: string[] | undefined }): Promise<Response> {
