@@ -217,6 +217,17 @@ describe('betas that widen the context', () => {
     const [sent] = await nodeRequests('p-anth');
     expect(sent!.headers['anthropic-beta']).toBe('prompt-caching-2024-07-31');
   });
+
+  it('in any letter case (a provider that matched flags case-blind would widen the context past what was reserved)', async () => {
+    const { key } = await newKey();
+    const res = await call('/v1/messages', {
+      body: { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] },
+      headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'Context-1M-2025-08-07' },
+    });
+    expect(res.status).toBe(200);
+    const [sent] = await nodeRequests('p-anth');
+    expect(sent!.headers['anthropic-beta']).toBeUndefined();
+  });
 });
 
 describe('paths under /v1/messages the router does not serve', () => {

@@ -7,7 +7,8 @@
  * reservation. Without it, a prompt past the model's own window gets Anthropic's 400.
  */
 
-const WIDER_CONTEXT = /^context-1m-/;
+// Case-blind: whether a provider matches flags case-insensitively is not ours to bet a budget on.
+const WIDER_CONTEXT = /^context-1m-/i;
 const ONE_MILLION = 1_000_000;
 
 /** The betas of `betas` that fit a model configured with `contextTokens`. */
