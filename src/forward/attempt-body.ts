@@ -49,7 +49,8 @@ export function attemptEdits(config: LoadedConfig, request: ParsedRequest, attem
   const { body } = request;
   const set: Record<string, unknown> = {};
   const rename: Record<string, string> = {};
-  if (attempt.upstreamModel !== body.model) set.model = attempt.upstreamModel;
+  // Written also where the caller named none and the router chose OpenAI's default (`requests.ts`).
+  if (attempt.upstreamModel !== body.model || request.modelChosen) set.model = attempt.upstreamModel;
   if (options.askUsage) set.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true };
   if (options.previousResponseId !== undefined) set.previous_response_id = options.previousResponseId;
   const spec = ENDPOINTS[request.endpoint].cap;

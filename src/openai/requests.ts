@@ -124,6 +124,8 @@ interface Base {
   /** The fields the router acts on (for multipart: the form's text fields). */
   body: Record<string, unknown> & { model: string };
   stream: boolean;
+  /** The caller named no model and the router chose OpenAI's default for the endpoint: written into every attempt's body. */
+  modelChosen?: true;
 }
 export type ParsedRequest =
   | (Base & { kind: 'json'; /** Top-level members located, for splicing edits. */ scanned: ScannedObject })
@@ -203,14 +205,31 @@ function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
   return parsed.data;
 }
 
+/** Parameters only gpt-image-1 takes: with one of them, OpenAI's images endpoint defaults to it, else to dall-e-2. */
+const GPT_IMAGE_ONLY = ['background', 'moderation', 'output_compression', 'output_format', 'partial_images', 'stream'];
+
+/**
+ * The model OpenAI picks where a body names none (the SDKs leave `model` optional there):
+ * moderations `omni-moderation-latest`, images `dall-e-2` unless a gpt-image-1 parameter is
+ * sent. The router routes, limits and prices by that name, and writes it into the body it
+ * sends (`attempt-body.ts`), so the node bills the model the router reserved for.
+ */
+function defaultModel(endpoint: Endpoint, json: Record<string, unknown>): string | undefined {
+  if (endpoint === 'moderations') return 'omni-moderation-latest';
+  if (endpoint === 'images') return GPT_IMAGE_ONLY.some((p) => json[p] != null) ? 'gpt-image-1' : 'dall-e-2';
+  return undefined;
+}
+
 /** A JSON endpoint's body, parsed and checked (no promise: nothing in it waits). */
 export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
   const { json, scanned } = parseJsonObject(bytes);
   checkSpelling(scanned);
   checkNestedSpelling(json);
+  const chosen = json.model == null ? defaultModel(endpoint, json) : undefined;
+  if (chosen !== undefined) json.model = chosen;
   const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];
   const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
-  return { kind: 'json', endpoint, raw: bytes, scanned, body, stream };
+  return { kind: 'json', endpoint, raw: bytes, scanned, body, stream, ...(chosen !== undefined ? { modelChosen: true as const } : {}) };
 }
 
 async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {

@@ -162,3 +162,49 @@ describe('nodes declare the endpoints they serve', () => {
     expect(chat.headers.get('x-router-node')).toBe('n-us');
   });
 });
+
+describe('a body without a model, where OpenAI picks one (the SDKs leave `model` optional)', () => {
+  /** The fleet's OpenAI nodes serve gpt-4o-mini; OpenAI's default names are its aliases here. */
+  const defaults = () => {
+    const config = testConfig();
+    config.models['gpt-4o-mini'].aliases = ['mini', 'omni-moderation-latest', 'dall-e-2', 'gpt-image-1'];
+    return config;
+  };
+  const sent = async (path: string, body: Record<string, unknown>, config: object) => {
+    const res = await callWithConfig(config, path, { key, body, cf: CF.iad });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const [request] = await posts('n-us');
+    return { res, request: request! };
+  };
+
+  it('moderations: omni-moderation-latest, routed and written into the body the node gets', async () => {
+    const { request } = await sent('/v1/moderations', { input: 'hello' }, defaults());
+    expect(request.body.model).toBe('gpt-4o-mini');
+  });
+
+  it("model: null is OpenAI's default too; the node never sees the null", async () => {
+    const config = defaults();
+    // Served under the default's own name: nothing to rename, the router writes it all the same.
+    for (const node of config.nodes) if (node.id === 'n-us') node.modelMap = { 'gpt-4o-mini': 'omni-moderation-latest' };
+    const { request } = await sent('/v1/moderations', { model: null, input: 'hello' }, config);
+    expect(request.body.model).toBe('omni-moderation-latest');
+    expect(request.raw).not.toContain('null');
+  });
+
+  it('images: dall-e-2, or gpt-image-1 when a parameter only gpt-image-1 takes is sent (the name the router prices by)', async () => {
+    const config = defaults();
+    config.models['gpt-4o-mini'].aliases = ['mini', 'dall-e-2'];
+    await sent('/v1/images/generations', { prompt: 'a cat' }, config);
+    const res = await callWithConfig(config, '/v1/images/generations', { key, body: { prompt: 'a cat', output_format: 'webp' }, cf: CF.iad });
+    // gpt-image-1 is not configured here: the caller learns which model it was given.
+    const text = await res.text();
+    expect(res.status, text).toBe(400);
+    expect(JSON.parse(text)).toMatchObject({ error: { code: 'model_not_found', message: expect.stringContaining("'gpt-image-1'") } });
+  });
+
+  it('chat still requires one (OpenAI has no default there)', async () => {
+    const res = await callWithConfig(defaults(), '/v1/chat/completions', { key, body: { messages: [{ role: 'user', content: 'Hi' }] }, cf: CF.iad });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { param: 'model' } });
+  });
+});
