@@ -47,8 +47,10 @@ function translatedBody(cx: AttemptContext, attempt: PlannedAttempt, adapter: Pr
   if (callerFormat === 'anthropic') {
     // Bedrock models other than Claude (no native Messages body): not translated for Messages callers.
     if (adapter.name === 'bedrock') return fail('unsupported_endpoint', `Node ${attempt.node.id} takes Anthropic Messages requests for Claude models only.`);
-    const chat = messagesToChatRequest(cx.request.body, { upstreamModel: attempt.upstreamModel });
-    if (!chat.ok || maxTokensParamFor(cx.config, attempt.model, attempt.upstreamModel) === 'max_tokens') return chat;
+    // A model that takes only `max_completion_tokens` (o-series, gpt-5) is a reasoning model: Claude's `thinking` becomes its effort.
+    const reasoning = maxTokensParamFor(cx.config, attempt.model, attempt.upstreamModel) === 'max_completion_tokens';
+    const chat = messagesToChatRequest(cx.request.body, { upstreamModel: attempt.upstreamModel, reasoning });
+    if (!chat.ok || !reasoning) return chat;
     const { max_tokens, ...rest } = chat.value;
     return ok({ ...rest, max_completion_tokens: max_tokens });
   }

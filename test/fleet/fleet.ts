@@ -115,6 +115,21 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
         },
       });
     }
+    // Like OpenAI: only reasoning models (o-series, gpt-5) take `reasoning_effort`, and only its named levels.
+    if (body.reasoning_effort != null) {
+      const reasons = /^(o\d|gpt-5)/.test(String(body.model));
+      const level = ['minimal', 'low', 'medium', 'high'].includes(String(body.reasoning_effort));
+      if (!reasons || !level) {
+        return sendJson(res, 400, {
+          error: {
+            message: reasons ? `Invalid value: '${String(body.reasoning_effort)}'. Supported values are: 'minimal', 'low', 'medium', and 'high'.` : "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+            type: 'invalid_request_error',
+            param: 'reasoning_effort',
+            code: reasons ? 'invalid_value' : 'unsupported_parameter',
+          },
+        });
+      }
+    }
     // Like OpenAI: a tool or message that is not an object is a 400 naming it, never a crash.
     const notObject = chatEntryNotObject(body);
     if (notObject) {

@@ -112,6 +112,17 @@ describe('Messages request → chat request', () => {
     expect(toChat({ tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'x' }] })).toMatchObject({ ok: false, error: { reason: 'unsupported_feature', param: 'tools.0' } });
   });
 
+  it('turns enabled thinking into reasoning_effort for a reasoning model, under Anthropic\'s rules for the budget', () => {
+    const reasoner = (thinking: unknown, max_tokens = 32_000) =>
+      messagesToChatRequest({ model: 'claude', max_tokens, thinking, messages: [{ role: 'user', content: 'x' }] }, { upstreamModel: 'o4-mini', reasoning: true });
+    // Claude Code's think / think hard / ultrathink budgets.
+    expect([4_000, 10_000, 31_999].map((b) => okValue(reasoner({ type: 'enabled', budget_tokens: b })).reasoning_effort)).toEqual(['low', 'medium', 'high']);
+    expect(okValue(reasoner({ type: 'disabled' })).reasoning_effort).toBeUndefined();
+    expect(reasoner({ type: 'enabled', budget_tokens: 1_023 })).toMatchObject({ ok: false, error: { reason: 'unsupported_value', param: 'thinking.budget_tokens' } });
+    expect(reasoner({ type: 'enabled' })).toMatchObject({ ok: false, error: { reason: 'unsupported_value', param: 'thinking.budget_tokens' } });
+    expect(reasoner({ type: 'enabled', budget_tokens: 4_000 }, 4_000)).toMatchObject({ ok: false, error: { reason: 'unsupported_value', param: 'max_tokens' } });
+  });
+
   it('maps stop_sequences, sampling, metadata.user_id, tools and tool_choice', () => {
     const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: {} } }];
     const out = okValue(toChat({ messages: [{ role: 'user', content: 'x' }], stop_sequences: ['END'], temperature: 0.2, top_p: 0.8, metadata: { user_id: 'u-1' }, tools, tool_choice: { type: 'any', disable_parallel_tool_use: true } }));

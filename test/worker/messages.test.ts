@@ -7,7 +7,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { textTokens } from '../../src/limits/estimate';
-import { admin, call, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { admin, call, callWithConfig, CF, eventually, newKey, nodeRequests, resetWorld, setNode, testConfig } from './helpers';
 
 beforeEach(resetWorld);
 
@@ -309,5 +309,43 @@ describe('POST /v1/messages', () => {
     const [sent] = await nodeRequests('p-azure');
     expect(sent!.path).toBe('/openai/deployments/dep-solo/chat/completions?api-version=2024-10-21');
     expect(sent!.headers['api-key']).toBe('node-secret-azure-0006');
+  });
+});
+
+describe('extended thinking on an OpenAI reasoning model (Claude Code pointed at o-series or gpt-5)', () => {
+  /** n-eu also serves o4-mini, which the fleet, like OpenAI, lets take `reasoning_effort`. */
+  const reasoning = () => {
+    const config = testConfig();
+    config.nodes.find((n: { id: string }) => n.id === 'n-eu').models.push('o4-mini');
+    config.models['o4-mini'] = {};
+    return config;
+  };
+  const send = (config: object, key: string, model: string, extra: Record<string, unknown>) =>
+    callWithConfig(config, '/v1/messages', {
+      cf: CF.fra,
+      body: { model, max_tokens: 16_000, messages: [{ role: 'user', content: 'Hi' }], ...extra },
+      headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' },
+    });
+
+  it("reaches the node as reasoning_effort, the budget's level, inside the cap the router reserved", async () => {
+    const { key } = await newKey();
+    const res = await send(reasoning(), key, 'o4-mini', { thinking: { type: 'enabled', budget_tokens: 10_000 } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ type: 'message', content: [{ type: 'text' }] });
+    const [sent] = (await nodeRequests('n-eu')).filter((r) => r.body !== null);
+    expect(sent!.body).toMatchObject({ model: 'o4-mini', reasoning_effort: 'medium', max_completion_tokens: 16_000 });
+    expect(sent!.body).not.toHaveProperty('thinking');
+    expect(sent!.body).not.toHaveProperty('max_tokens');
+  });
+
+  it("a budget Anthropic would refuse is refused in Anthropic's shape; a model that does not reason still says so", async () => {
+    const { key } = await newKey();
+    const over = await send(reasoning(), key, 'o4-mini', { thinking: { type: 'enabled', budget_tokens: 16_000 } });
+    expect(over.status).toBe(400);
+    expect(await over.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } });
+    const plain = await send(reasoning(), key, 'gpt-4o-mini', { thinking: { type: 'enabled', budget_tokens: 10_000 } });
+    expect(plain.status).toBe(400);
+    expect(await plain.json()).toMatchObject({ error: { message: expect.stringContaining('thinking') } });
+    expect((await nodeRequests('n-eu')).filter((r) => r.body !== null)).toHaveLength(0);
   });
 });

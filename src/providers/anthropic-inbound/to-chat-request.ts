@@ -11,8 +11,12 @@
  * - `stop_sequences` → `stop`, `max_tokens`, `temperature`, `top_p`, `metadata.user_id` →
  *   `user`, tools (`input_schema` → `parameters`), `tool_choice` (`any` → `required`,
  *   `disable_parallel_tool_use` → `parallel_tool_calls:false`); `stream` asks for usage.
- * Refused: `thinking` / `redacted_thinking` blocks in history and `thinking` enabled
- * (`thinking_in_history` / `unsupported_feature`: chat has no way to send them back),
+ * - `thinking` enabled → `reasoning_effort` for a reasoning model (`opts.reasoning`: o-series,
+ *   gpt-5), held to Anthropic's own rules (a budget of at least 1,024, below `max_tokens`);
+ *   the reasoning tokens count inside the cap, as Claude's thinking counts inside `max_tokens`.
+ * Refused: `thinking` / `redacted_thinking` blocks in history (`thinking_in_history`: chat
+ * has no way to send them back), `thinking` enabled for a model that does not reason
+ * (`unsupported_feature`),
  * server tools (typed tools such as web search) and MCP servers (`mcp_servers`), images
  * inside tool results, non-PDF documents. Ignored: `top_k`, `cache_control` (prompt caching is the node's own business).
  */
@@ -41,6 +45,29 @@ export interface ChatRequestOut {
   tools?: { type: 'function'; function: { name: string; description?: string; parameters: Record<string, unknown> } }[];
   tool_choice?: 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
   parallel_tool_calls?: boolean;
+  reasoning_effort?: ReasoningEffort;
+}
+
+type ReasoningEffort = 'low' | 'medium' | 'high';
+
+/** Anthropic's smallest thinking budget. */
+const MIN_THINKING_BUDGET = 1_024;
+
+/**
+ * A Claude thinking budget as an OpenAI reasoning effort. Claude Code's "think", "think hard"
+ * and "ultrathink" (4,000, 10,000 and 31,999 tokens) land on low, medium and high.
+ */
+export function effortFor(budget: number): ReasoningEffort {
+  return budget < 8_000 ? 'low' : budget < 24_000 ? 'medium' : 'high';
+}
+
+/** `thinking` enabled, for a model that reasons: its effort, or Anthropic's own refusal of the budget. */
+function thinkingEffort(budget: number | undefined, maxTokens: number): Result<ReasoningEffort> {
+  if (budget === undefined || budget < MIN_THINKING_BUDGET) {
+    return fail('unsupported_value', `thinking.budget_tokens must be at least ${MIN_THINKING_BUDGET}.`, 'thinking.budget_tokens');
+  }
+  if (budget >= maxTokens) return fail('unsupported_value', '`max_tokens` must be greater than `thinking.budget_tokens`.', 'max_tokens');
+  return ok(effortFor(budget));
 }
 
 type Failed = { ok: false; error: TranslationFailure };
@@ -118,14 +145,20 @@ function turn(m: MessageParam, param: string): Result<ChatMessageOut[]> {
 }
 
 /** Messages request body → chat request for `upstreamModel` (the node's name for the model). */
-export function messagesToChatRequest(body: unknown, opts: { upstreamModel: string }): Result<ChatRequestOut> {
+export function messagesToChatRequest(body: unknown, opts: { upstreamModel: string; /** The node's model takes `reasoning_effort`. */ reasoning?: boolean }): Result<ChatRequestOut> {
   const parsed = MessagesRequest.safeParse(body);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error);
     return fail('invalid_shape', `Invalid Messages request: ${issue.message}`, issue.path);
   }
   const req = parsed.data;
-  if (req.thinking?.type === 'enabled') return fail('unsupported_feature', 'Extended thinking is not available on this model.', 'thinking');
+  let effort: ReasoningEffort | undefined;
+  if (req.thinking?.type === 'enabled') {
+    if (!opts.reasoning) return fail('unsupported_feature', 'Extended thinking is not available on this model.', 'thinking');
+    const mapped = thinkingEffort(req.thinking.budget_tokens, req.max_tokens);
+    if (!mapped.ok) return mapped;
+    effort = mapped.value;
+  }
   const server = req.tools?.findIndex((t) => t.type !== undefined && t.type !== 'custom') ?? -1;
   if (server >= 0) return fail('unsupported_feature', `Server tool "${req.tools![server]!.type}" is not available on this model.`, `tools.${server}`);
   // The MCP connector's tools are Anthropic's to call: dropped, the model would answer without them.
@@ -152,6 +185,7 @@ export function messagesToChatRequest(body: unknown, opts: { upstreamModel: stri
   if (req.temperature !== undefined) out.temperature = req.temperature;
   if (req.top_p !== undefined) out.top_p = req.top_p;
   if (req.metadata?.user_id) out.user = req.metadata.user_id;
+  if (effort !== undefined) out.reasoning_effort = effort;
   if (req.tools && req.tools.length > 0)
     out.tools = req.tools.map((t) => ({
       type: 'function',
