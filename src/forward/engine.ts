@@ -225,7 +225,13 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
       if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);
-      else void delivered.usage.then((u) => u && observe(attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens: u.completion_tokens }), () => {});
+      else {
+        void delivered.usage.then((u) => {
+          // What it wrote by its usage; an image answer without usage (dall-e) by what it asked for.
+          const tokens = u && (u.completion_tokens > 0 || says.work === undefined) ? u.completion_tokens : says.work;
+          if (tokens !== undefined) observe(attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens });
+        }, () => {});
+      }
       state.breaker.recordSuccess(attempt.node.id);
     }
     logFailures(input, walk);

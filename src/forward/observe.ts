@@ -4,6 +4,7 @@
  * sample goes — the colo's table (`input.observe`, batched to ColoStats) and the isolate's
  * live view (`routing/live.ts`), with the guards README "What feeds it" describes.
  */
+import { imageWork } from '../limits/image-output';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { callerTimed } from '../routing/caller-timed';
@@ -15,8 +16,13 @@ import { liveScope, type IsolateState } from './isolate-state';
 /** What `observer` reads of the request being forwarded. */
 type ObservedRequest = Pick<ForwardInput, 'caller' | 'config' | 'request' | 'pinned' | 'observe'>;
 
-/** A JSON generation: its time is judged with its completion tokens taken out (`routing/output-rate.ts`). */
-const generation = (request: ParsedRequest) => !request.stream && ENDPOINTS[request.endpoint].quick !== true && ENDPOINTS[request.endpoint].charge === 'tokens';
+/**
+ * A JSON generation: its time is judged with what it wrote taken out (`routing/output-rate.ts`)
+ * — completion tokens, or for an image generation the image tokens its usage reports (else
+ * `imageWork`).
+ */
+const generation = (request: ParsedRequest) =>
+  !request.stream && ENDPOINTS[request.endpoint].quick !== true && (ENDPOINTS[request.endpoint].charge === 'tokens' || request.endpoint === 'images');
 
 /** What one request's attempt timings say about nodes: worked out once per request (the body walked once), for every `observe`. */
 export interface TimingSays {
@@ -29,13 +35,16 @@ export interface TimingSays {
   /** A stream or a quick endpoint, not caller-timed, of any size: its time is a first byte (what the prefill fit learns from). */
   firstByteish: boolean;
   generation: boolean;
+  /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
+  work?: number;
 }
 
 export function timingSays(request: ParsedRequest): TimingSays {
   const long = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
   const caller = callerTimed(request.body);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
-  return { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
+  const work = request.endpoint === 'images' ? imageWork(request.body) : undefined;
+  return { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request), ...(work !== undefined ? { work } : {}) };
 }
 
 /**

@@ -67,3 +67,17 @@ export function imageOutputTokens(body: Record<string, unknown>, models: ImageMo
   const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
   return perImage === 0 ? 0 : n * (perImage + partials * PARTIAL_IMAGE_TOKENS);
 }
+
+/**
+ * How much work an image generation asked for, in the units its usage would report, for an
+ * answer that reports none (dall-e): `n` × megapixels × 2 for `hd`/`high` quality × 1,000.
+ * Not a bound and not billed — the live view only weighs a JSON image answer's time by it,
+ * as it weighs a chat answer's by its completion tokens (`forward/observe.ts`).
+ */
+export function imageWork(body: Record<string, unknown>): number {
+  const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
+  const size = typeof body.size === 'string' ? /^(\d{2,5})x(\d{2,5})$/.exec(body.size) : null;
+  const megapixels = size ? (Number(size[1]) * Number(size[2])) / 1_048_576 : 1;
+  const quality = body.quality === 'hd' || body.quality === 'high' ? 2 : 1;
+  return Math.max(1, Math.round(n * megapixels * quality * 1_000));
+}

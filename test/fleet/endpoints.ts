@@ -210,7 +210,10 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
     ];
     return void writeEvents(node, res, events, new Set(events.map((_, i) => i)));
   }
-  sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) });
+  const answer = { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) };
+  // Like chat's JSON answers: `msPerToken` per image token written, before the headers.
+  if (node.knobs.msPerToken > 0) return void sleep(output * node.knobs.msPerToken).then(() => sendJson(res, 200, answer));
+  sendJson(res, 200, answer);
 }
 
 async function speech(node: SimNode, res: http.ServerResponse) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { textTokens } from '../../src/limits/estimate';
-import { gptImageTokens, imageRequestTokens } from '../../src/limits/image-output';
+import { gptImageTokens, imageRequestTokens, imageWork } from '../../src/limits/image-output';
 
 const prompt = textTokens('a cat'); // the bound: its UTF-8 bytes
 
@@ -25,5 +25,15 @@ describe('image generation token bound', () => {
     expect(imageRequestTokens({ prompt: 'a cat', n: 2 }, [{ names: ['dall-e-3'], configured: 500 }])).toBe(prompt + 1_000);
     // A chain or a node name reaching gpt-image: the dearest model counts.
     expect(imageRequestTokens({ prompt: 'a cat' }, [{ names: ['dall-e-3'] }, { names: ['my-image', 'gpt-image-1'] }])).toBe(prompt + 6_240);
+  });
+});
+
+describe('image work (what the live view weighs a JSON image answer by when it reports no usage)', () => {
+  it('grows with n, pixels and hd/high quality; odd values count as one standard 1024² image', () => {
+    expect(imageWork({})).toBe(1_000);
+    expect(imageWork({ n: 2, size: '1024x1024' })).toBe(2_000);
+    expect(imageWork({ size: '1792x1024', quality: 'hd' })).toBe(3_500);
+    expect(imageWork({ size: '256x256' })).toBe(63);
+    expect(imageWork({ n: '3', size: 'huge', quality: ['hd'] })).toBe(1_000);
   });
 });
