@@ -32,7 +32,7 @@ import { classifyFor } from '../providers/verdict';
 import { deliver } from './deliver';
 import type { ResponseOwner } from '../openai/response-ids';
 import { isolateState, liveScope } from './isolate-state';
-import { observer, timingSays } from './observe';
+import { answerWork, observer, timingSays } from './observe';
 import { planAttempts, routeHeader } from './plan';
 import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
@@ -227,8 +227,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);
       else {
         void delivered.usage.then((u) => {
-          // What it wrote by its usage; an image answer without usage (dall-e) by what it asked for.
-          const tokens = u && (u.completion_tokens > 0 || says.work === undefined) ? u.completion_tokens : says.work;
+          const tokens = answerWork(says, u);
           if (tokens !== undefined) observe(attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens });
         }, () => {});
       }

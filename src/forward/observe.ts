@@ -7,6 +7,7 @@
 import { imageWork } from '../limits/image-output';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
+import type { Usage } from './usage';
 import { callerTimed } from '../routing/caller-timed';
 import { LIVE_MAX_PROMPT_BYTES } from '../routing/prefill';
 import { heardFigures } from '../routing/samples';
@@ -16,13 +17,17 @@ import { liveScope, type IsolateState } from './isolate-state';
 /** What `observer` reads of the request being forwarded. */
 type ObservedRequest = Pick<ForwardInput, 'caller' | 'config' | 'request' | 'pinned' | 'observe'>;
 
+const UPLOADS = new Set(['transcriptions', 'translations']);
+
 /**
- * A JSON generation: its time is judged with what it wrote taken out (`routing/output-rate.ts`)
- * — completion tokens, or for an image generation the image tokens its usage reports (else
- * `imageWork`).
+ * A JSON generation: its time is judged with what it did taken out (`routing/output-rate.ts`;
+ * `answerWork`) — completion tokens; for an image generation the image tokens its usage
+ * reports (else `imageWork`); for a transcription or translation the audio its usage reports.
  */
 const generation = (request: ParsedRequest) =>
-  !request.stream && ENDPOINTS[request.endpoint].quick !== true && (ENDPOINTS[request.endpoint].charge === 'tokens' || request.endpoint === 'images');
+  !request.stream &&
+  ENDPOINTS[request.endpoint].quick !== true &&
+  (ENDPOINTS[request.endpoint].charge === 'tokens' || request.endpoint === 'images' || UPLOADS.has(request.endpoint));
 
 /** What one request's attempt timings say about nodes: worked out once per request (the body walked once), for every `observe`. */
 export interface TimingSays {
@@ -37,14 +42,26 @@ export interface TimingSays {
   generation: boolean;
   /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
   work?: number;
+  /** An audio upload (transcription, translation): its work is the audio its usage reports. */
+  audio?: true;
+}
+
+/** What a generation's answer did, in the unit its time is judged per (`generation`); undefined: no sample. */
+export function answerWork(says: TimingSays, u: Usage | undefined): number | undefined {
+  // Whisper reports the seconds it billed, gpt-4o-transcribe its audio and text tokens; neither: nothing to weigh by.
+  if (says.audio) return u?.audio_seconds || (u && u.prompt_tokens + u.completion_tokens) || undefined;
+  // What it wrote by its usage; an image answer without usage (dall-e) by what it asked for.
+  return u && (u.completion_tokens > 0 || says.work === undefined) ? u.completion_tokens : says.work;
 }
 
 export function timingSays(request: ParsedRequest): TimingSays {
   const long = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
   const caller = callerTimed(request.body);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
-  const work = request.endpoint === 'images' ? imageWork(request.body) : undefined;
-  return { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request), ...(work !== undefined ? { work } : {}) };
+  const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
+  if (request.endpoint === 'images') says.work = imageWork(request.body);
+  if (UPLOADS.has(request.endpoint)) says.audio = true;
+  return says;
 }
 
 /**

@@ -241,6 +241,8 @@ async function transcription(node: SimNode, req: http.IncomingMessage, res: http
   // Knob `audioSeconds`: the duration whisper bills, reported as `usage` (absent: no usage, as older answers).
   const seconds = (node.knobs as { audioSeconds?: number }).audioSeconds;
   const usage = seconds === undefined ? {} : { usage: { type: 'duration', seconds } };
+  // Like the other JSON answers: `msPerToken` per unit of work its usage reports (here per second of audio), before the headers.
+  if (seconds !== undefined && node.knobs.msPerToken > 0) await sleep(seconds * node.knobs.msPerToken);
   return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}`, ...usage });
 }
 
