@@ -42,7 +42,7 @@ export interface TimingSays {
   generation: boolean;
   /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
   work?: number;
-  /** An audio upload (transcription, translation): its work is the audio its usage reports. */
+  /** An audio upload (transcription, translation): its work is the audio its usage reports; its body is no prompt (never long, no prefill). */
   audio?: true;
 }
 
@@ -55,12 +55,14 @@ export function answerWork(says: TimingSays, u: Usage | undefined): number | und
 }
 
 export function timingSays(request: ParsedRequest): TimingSays {
-  const long = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
+  // An upload's bytes are audio, not a prompt its node must read before it answers: never long, and not prefill (`observer`).
+  const upload = UPLOADS.has(request.endpoint);
+  const long = !upload && request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
   const caller = callerTimed(request.body);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
   const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
   if (request.endpoint === 'images') says.work = imageWork(request.body);
-  if (UPLOADS.has(request.endpoint)) says.audio = true;
+  if (upload) says.audio = true;
   return says;
 }
 
@@ -86,7 +88,7 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
     if (says.callerTimed && ok) return;
     const now = Date.now();
     // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); a first byte teaches the fit.
-    if (ok) ms = state.live.prefilled(scope, nodeId, ms, bytes, now, answered ? !forced : says.firstByteish, answered);
+    if (ok && !says.audio) ms = state.live.prefilled(scope, nodeId, ms, bytes, now, answered ? !forced : says.firstByteish, answered);
     if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, now, use);
     // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
     if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);

@@ -67,13 +67,13 @@ it('a model that reports no usage (dall-e) is judged by what was asked for', asy
   expect(after.slice(2).every((n) => n !== 'n-eu')).toBe(true);
 });
 
-/** Which node transcribed each of `n` uploads from Frankfurt. */
+/** Which node transcribed each of `n` uploads from Frankfurt (300 KB each: an upload's bytes are audio, not a prompt to skip). */
 async function heardBy(n: number): Promise<string[]> {
   const nodes: string[] = [];
   for (let i = 0; i < n; i++) {
     const form = new FormData();
     form.append('model', 'gpt-4o-mini');
-    form.append('file', new File([new Uint8Array(2_000).fill(7)], 'call.mp3', { type: 'audio/mpeg' }));
+    form.append('file', new File([new Uint8Array(300_000).fill(7)], 'call.mp3', { type: 'audio/mpeg' }));
     const req = new Request('https://router.test/v1/audio/transcriptions', { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form, cf: CF.fra } as RequestInit);
     const res = await exports.default.fetch(req);
     expect(res.status, await res.clone().text()).toBe(200);
@@ -98,7 +98,9 @@ it('judges transcriptions by the seconds of audio they billed: longer audio at t
   await all({ audioSeconds: 300 });
   heard.push(...(await heardBy(3)));
   expect(heard).toEqual(Array(9).fill('n-eu'));
-  await setNode('n-eu', { msPerToken: 8 }); // hearing 8× slower
+  await all({ audioSeconds: 10 });
+  // Hearing 40× slower: 400 ms where the others take 10 (past what the farther nodes' distance costs by the geo prior).
+  await setNode('n-eu', { msPerToken: 40 });
   const after = await heardBy(6);
   expect(after.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(2);
   expect(after.slice(2).every((n) => n !== 'n-eu')).toBe(true);
