@@ -6,6 +6,8 @@
  *   only after backoff with jitter, never shorter than its Retry-After, never past the deadline.
  * - Every retry is paid from the isolate's retry budget; node faults feed the isolate's
  *   circuit breaker, and a 429 cools its node (Retry-After, capped by `breaker.maxCooldownMs`).
+ *   Faults the request itself may have caused (a 5xx, a timeout) wait for the walk's end: a
+ *   request that fails on every node it tries does not count against them (`held.ts`).
  * - Each attempt is bounded by what can be observed of it (`upstream.ts`): a stream's first
  *   chunk within `firstByteMs`, a JSON answer whole within `responseMs`. A generation that
  *   finishes in time is awaited, never re-sent.
@@ -36,7 +38,8 @@ import { answerWork, observer, timingSays } from './observe';
 import { planAttempts, routeHeader } from './plan';
 import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
-import { clientLeft, logFailures, pause, recordFailure, stopReason, type Walk } from './walk';
+import type { WalkEnd } from './held';
+import { clientLeft, logFailures, pause, recordFailure, settleHeld, stopReason, type Walk } from './walk';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -126,14 +129,15 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const callerWantsUsage = (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
   const askUsage = request.stream && spec.stream === 'chat' && spec.charge === 'tokens' && request.kind === 'json' && !callerWantsUsage;
   const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId });
-  const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [] };
-  const fail = (error: RouterError): ForwardFailure => {
+  const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [], held: [] };
+  const fail = (error: RouterError, end: WalkEnd = 'unserved'): ForwardFailure => {
+    settleHeld(state, observe, walk, end);
     logFailures(input, walk);
     return { ok: false, error, abandoned: walk.abandoned };
   };
 
   for (const attempt of plan.attempts) {
-    if (input.gone?.aborted) return fail(clientLeft());
+    if (input.gone?.aborted) return fail(clientLeft(), 'callers');
     const now = Date.now();
     const stop = stopReason(config, state, walk, deadline, base.totalMs, now);
     if (stop !== undefined) {
@@ -155,10 +159,12 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       continue;
     }
     if (attempt.repeat) {
+      // Never sooner than the node's own pause (Retry-After cooling is recorded at once); its
+      // held fault from the attempt before is not in the breaker yet, so it does not stretch the wait.
       const delay = backoffDelay(walk.verdicts.length - 1, config.retry, state.breaker.blockedFor(attempt.node.id, now));
       if (now + delay >= deadline) break;
       await pause(delay, input.gone);
-      if (input.gone?.aborted) return fail(clientLeft());
+      if (input.gone?.aborted) return fail(clientLeft(), 'callers');
     }
     // Reserved last, right before sending, so no exit path can strand the reservation.
     // A node at its provider quota is skipped like an ejected one: not an attempt, not an error.
@@ -171,14 +177,14 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       const refused = await input.extend();
       if (refused) {
         if (reservation) input.defer(reservation.settle({ unserved: true }));
-        return fail(refused);
+        return fail(refused, 'callers');
       }
       walk.extended = walk.abandoned;
     }
     // Left while this attempt was being reserved: nothing was sent, nothing is charged for it.
     if (input.gone?.aborted) {
       if (reservation) input.defer(reservation.settle({ unserved: true }));
-      return fail(clientLeft());
+      return fail(clientLeft(), 'callers');
     }
     if (walk.verdicts.length === 0) state.budget.recordFirstAttempt(now);
 
@@ -196,7 +202,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       // sent, so it may be billed, and is charged at its reservation.
       walk.abandoned++;
       if (reservation) input.defer(reservation.settle({ abandoned: 1, unserved: true }));
-      return fail(clientLeft());
+      return fail(clientLeft(), 'callers');
     }
     const verdict = classifyFor(prepared.value.adapter, sent);
     walk.verdicts.push(verdict);
@@ -222,6 +228,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const own = { ...input.answerHeaders, 'x-router-node': attempt.node.id, 'x-router-model': attempt.model, 'x-router-attempts': String(walk.verdicts.length), 'x-router-route': route };
     const relay = { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes };
     const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, relay, own, prepared.value.shape);
+    settleHeld(state, observe, walk, verdict.action === 'accept' ? 'served' : 'callers');
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
       if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);

@@ -1,13 +1,15 @@
 /**
  * One walk's bookkeeping, beside the engine that walks (`engine.ts`): what it has learnt,
- * why it stops, how a failed attempt is recorded (samples, breaker, cooling, the log), and
- * how it ends when its caller leaves (a wait cut short, nginx's 499 for the log).
+ * why it stops, how a failed attempt is recorded (samples, breaker, cooling, the log) — at
+ * once, or held until the walk ends when the request itself may have caused it (`held.ts`) —
+ * and how it ends when its caller leaves (a wait cut short, nginx's 499 for the log).
  */
 import type { LoadedConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import type { TranslationFailure } from '../providers/types';
 import type { ForwardInput } from './engine';
 import { upstreamMessage, type Tried } from './failure';
+import { heldFaults, requestMayCause, type WalkEnd } from './held';
 import type { IsolateState } from './isolate-state';
 import type { Observe } from './observe';
 import type { Verdict } from './outcome';
@@ -44,6 +46,22 @@ export interface Walk {
   failures: Record<string, unknown>[];
   /** The first request a node's provider could not take (`providers/attempt.ts`). */
   untranslatable?: TranslationFailure;
+  /** Node faults the request may have caused, recorded or dropped when the walk ends (`settleHeld`). */
+  held: HeldFault[];
+}
+
+/** A node fault as it would have been recorded, kept until the walk's end says whose it was. */
+interface HeldFault {
+  nodeId: string;
+  latencyMs: number;
+  error: string;
+  at: number;
+  reason: string;
+}
+
+function recordFault(state: IsolateState, observe: Observe, fault: HeldFault): void {
+  observe(fault.nodeId, fault.latencyMs, false, fault.error);
+  state.breaker.recordFailure(fault.nodeId, fault.at, fault.reason);
 }
 
 /** Why no further attempt may start now, or undefined. */
@@ -54,7 +72,7 @@ export function stopReason(config: LoadedConfig, state: IsolateState, walk: Walk
   return undefined;
 }
 
-/** Record an attempt that did not answer well: samples, breaker, cooling, the log. */
+/** Record an attempt that did not answer well: samples and breaker (or held), cooling, the log. */
 export function recordFailure(input: ForwardInput, state: IsolateState, observe: Observe, walk: Walk, attempt: PlannedAttempt, sent: SentAttempt, verdict: Verdict, credential: string | undefined) {
   const reason = verdict.action === 'retry' || verdict.action === 'fail' ? verdict.reason : 'ok';
   walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: reason });
@@ -63,17 +81,29 @@ export function recordFailure(input: ForwardInput, state: IsolateState, observe:
   if (verdict.action !== 'retry') return;
   const at = Date.now();
   if (verdict.nodeFault) {
-    observe(attempt.node.id, sent.latencyMs, false, message ?? reason);
-    state.breaker.recordFailure(attempt.node.id, at, verdict.reason);
+    const fault = { nodeId: attempt.node.id, latencyMs: sent.latencyMs, error: message ?? reason, at, reason: verdict.reason };
+    if (requestMayCause(sent.outcome, verdict)) walk.held.push(fault);
+    else recordFault(state, observe, fault);
   }
   // A rate-limited node is left alone for as long as it asked (or a default pause) — never
-  // longer than the breaker's longest cooldown — so later requests go straight elsewhere.
+  // longer than the breaker's longest cooldown — so later requests go straight elsewhere. At
+  // once, even with a held fault: the pause is the node's own request.
   const asked = verdict.retryAfterMs ?? (verdict.rateLimited ? input.config.retry.rateLimitCooldownMs : undefined);
   if (asked !== undefined) {
     const pause = Math.min(asked, input.config.retry.breaker.maxCooldownMs);
     state.breaker.coolDown(attempt.node.id, at, pause);
     walk.retryAfter = Math.min(walk.retryAfter ?? Infinity, pause);
   }
+}
+
+/**
+ * The walk's held faults, recorded as they would have been (their own times) or dropped, by
+ * how it ended (`heldFaults`). Before the answering node's success, so a node tried twice
+ * ends with its success last, as when faults were recorded at once.
+ */
+export function settleHeld(state: IsolateState, observe: Observe, walk: Walk, end: WalkEnd): void {
+  for (const fault of heldFaults(walk.held, end)) recordFault(state, observe, fault);
+  walk.held = [];
 }
 
 export function logFailures(input: ForwardInput, walk: Walk): void {

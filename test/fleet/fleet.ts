@@ -4,7 +4,8 @@
  * Serves `npm run dev`, the workerd integration tests and the benchmarks. Runs in Node
  * (type-stripped TypeScript: erasable syntax only). Every node is a real HTTP server; a
  * control server changes knobs at run time so a test can make one node refuse, reset,
- * hang, answer 5xx/429, cut or stall a stream, or demand a credential.
+ * hang, answer 5xx/429 (to every request, or to those carrying a marker), cut or stall a
+ * stream, or demand a credential.
  *
  * Control API (JSON):
  *   GET  /nodes                 → [{id, url, port, knobs, requests}]
@@ -65,6 +66,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   if (k.hang) return; // never answer; the router's timeout must fire
   const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
   if (k.latencyMs + prefill > 0) await sleep(k.latencyMs + prefill);
+  if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));
   if (node.speaks === 'bedrock') return handleBedrock(node, req, res, bytes);
   if (node.speaks === 'vertex') return handleVertex(node, req, res, bytes);
   if (node.speaks === 'vertex-token') return handleVertexToken(node, req, res, bytes);

@@ -35,6 +35,11 @@ export interface Knobs {
    * `[DONE]` — how vLLM reports an engine failure after its headers. 0 = off.
    */
   streamErrorCode: number;
+  /**
+   * Answer 500 to any request whose body contains this text, after reading it: a "poison"
+   * request, which fails on every node that has the knob (a malformed-but-accepted input).
+   */
+  poisonText?: string;
   /** If set, requests must carry `Authorization: Bearer <requireKey>` or get 401. */
   requireKey?: string;
   /** Fail (with `status`, default 500) only the first N requests, then recover. */

@@ -1,0 +1,111 @@
+/**
+ * A "poison" request — one every node fails (fleet knob `poisonText`: a node answers 500 to a
+ * body carrying the marker) — must not eject nodes for everyone else, while a node that is
+ * really down is still ejected as fast as before (README "Retry, failover and fallback").
+ * Walks may try 2 of the model's 3 nodes here, as when a model has more nodes than
+ * `retry.maxAttempts`: ejecting the two nearest would send every key to the farthest.
+ */
+import { exports } from 'cloudflare:workers';
+import { env } from 'cloudflare:workers';
+import { abortAllDurableObjects } from 'cloudflare:test';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { flushSamples } from '../../src/routing/samples';
+import { call, callWithConfig, CF, chatBody, newKey, nodeRequests, resetWorld, setNode, testConfig, wipeObjects } from './helpers';
+
+const POISON = 'poison-7f3a';
+const poisoned = (stream: boolean) => chatBody({ stream, messages: [{ role: 'user', content: `Describe ${POISON}` }] });
+/** The breaker's `failureThreshold` in the test config (the default, 3). */
+const THRESHOLD = 3;
+
+const config = testConfig();
+config.retry.maxAttempts = 2;
+const send = (key: string, body: object) => callWithConfig(config, '/v1/chat/completions', { key, body });
+
+/** The colo's table's failure weight for a node: what drags it there. */
+async function failedInIad(node: string): Promise<number> {
+  await flushSamples(env, Date.now(), true);
+  return (await env.COLO_STATS.getByName('IAD').snapshot())?.stats[node]?.failed ?? 0;
+}
+
+let attacker: string;
+let other: string;
+beforeEach(async () => {
+  await resetWorld();
+  await wipeObjects([env.COLO_STATS.getByName('IAD')]);
+  await abortAllDurableObjects();
+  attacker = (await newKey()).key;
+  other = (await newKey()).key;
+});
+
+describe('a request that fails on every node it tries', () => {
+  for (const stream of [false, true]) {
+    it(`does not eject the nodes or drag them in the colo's table, however often one key sends it (${stream ? 'stream' : 'JSON'})`, async () => {
+      for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { poisonText: POISON });
+      for (let i = 0; i < THRESHOLD; i++) {
+        const res = await send(attacker, poisoned(stream));
+        // What the caller is told is unchanged: both nodes tried, each one's 500.
+        expect(res.status).toBe(502);
+        expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/n-us \(gpt-4o-mini\): HTTP 500; n-eu \(gpt-4o-mini\): HTTP 500/);
+      }
+      const res = await send(other, chatBody({ stream }));
+      await res.text();
+      expect(res.headers.get('x-router-node')).toBe('n-us');
+      expect(res.headers.get('x-router-attempts')).toBe('1');
+      expect(res.headers.get('x-router-route')).toMatch(/^n-us=.*, n-eu=.*, n-ap=/);
+      expect(await failedInIad('n-us')).toBe(0);
+      expect(await failedInIad('n-eu')).toBe(0);
+    });
+  }
+
+  it('does not count the nearest node\'s failure when the caller leaves right after it', async () => {
+    // Otherwise a caller could hang up once the nearest node has failed and before the next
+    // answers, so that its walk shows one node only — counted, as nothing tells it apart.
+    await setNode('n-us', { poisonText: POISON });
+    await setNode('n-eu', { poisonText: POISON, latencyMs: 400 });
+    for (let i = 0; i < THRESHOLD; i++) {
+      const gone = new AbortController();
+      const request = new Request('https://router.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${attacker}`, 'content-type': 'application/json' },
+        body: JSON.stringify(poisoned(false)),
+        cf: CF.iad,
+        signal: gone.signal,
+      } as RequestInit);
+      const sent = exports.default.fetch(request).then((r) => r.text(), () => '');
+      await new Promise((r) => setTimeout(r, 150));
+      gone.abort();
+      await sent;
+    }
+    expect(await nodeRequests('n-eu')).toHaveLength(THRESHOLD); // each walk had moved on to n-eu
+    const res = await call('/v1/chat/completions', { key: other, body: chatBody() });
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+  });
+});
+
+describe('a node that really fails', () => {
+  it('is still ejected after as many requests as the threshold: its faults count once the request succeeds elsewhere', async () => {
+    // On loopback every node is as near as the next: give the fallback its distance, or the
+    // live view (which learns from JSON answers too) would rank it first after one failover.
+    await setNode('n-eu', { latencyMs: 100 });
+    await setNode('n-us', { status: 500 });
+    for (let i = 0; i < THRESHOLD; i++) expect((await send(attacker, chatBody())).headers.get('x-router-node')).toBe('n-eu');
+    const res = await send(other, chatBody());
+    expect(res.headers.get('x-router-node')).toBe('n-eu');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+    expect(res.headers.get('x-router-route')).not.toContain('n-us');
+    expect(await nodeRequests('n-us')).toHaveLength(THRESHOLD);
+    expect(await failedInIad('n-us')).toBeGreaterThan(THRESHOLD - 0.5);
+  });
+
+  it('is ejected when its streams open with a server error (held, then counted when another node answers)', async () => {
+    await setNode('n-eu', { latencyMs: 100 });
+    await setNode('n-us', { streamErrorCode: 500 });
+    for (let i = 0; i < THRESHOLD; i++) expect((await (await send(attacker, chatBody({ stream: true }))).text())).toContain('[DONE]');
+    const res = await send(other, chatBody({ stream: true }));
+    await res.text();
+    expect(res.headers.get('x-router-node')).toBe('n-eu');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+    expect(await nodeRequests('n-us')).toHaveLength(THRESHOLD);
+  });
+});
