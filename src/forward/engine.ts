@@ -131,7 +131,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId });
   const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [], held: [] };
   const fail = (error: RouterError, end: WalkEnd = 'unserved'): ForwardFailure => {
-    settleHeld(state, observe, walk, end);
+    settleHeld(state, observe, walk, end, input.keyId);
     logFailures(input, walk);
     return { ok: false, error, abandoned: walk.abandoned };
   };
@@ -228,7 +228,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const own = { ...input.answerHeaders, 'x-router-node': attempt.node.id, 'x-router-model': attempt.model, 'x-router-attempts': String(walk.verdicts.length), 'x-router-route': route };
     const relay = { deadline, idleMs: timeouts.idleMs, stripUsage: askUsage, maxEventBytes: config.limits.maxEventBytes };
     const delivered = deliver(request, input.responseIds && { ...input.responseIds, nodeId: attempt.node.id }, sent, relay, own, prepared.value.shape);
-    settleHeld(state, observe, walk, verdict.action === 'accept' ? 'served' : 'callers');
+    settleHeld(state, observe, walk, verdict.action === 'accept' ? 'served' : 'callers', input.keyId);
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
       if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);

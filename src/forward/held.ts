@@ -57,8 +57,37 @@ export type WalkEnd = 'served' | 'callers' | 'unserved';
  * their own request; when every node tried fails at once, ejecting them would change
  * nothing (a plan whose nodes are all ejected tries them all).
  */
-export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd): readonly H[] {
+export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated = false): readonly H[] {
   if (end === 'served') return held;
   if (end === 'callers') return [];
-  return new Set(held.map((h) => h.nodeId)).size <= 1 ? held : [];
+  return corroborated || new Set(held.map((h) => h.nodeId)).size <= 1 ? held : [];
+}
+
+/** Distinct keys whose walks failing everywhere corroborate each other (`UnservedKeys`). */
+export const CORROBORATING_KEYS = 3;
+/** Within this long of each other. */
+export const CORROBORATION_MS = 60_000;
+const MAX_KEYS = 1_000;
+
+/**
+ * Keys whose requests failed on every node they tried, lately (one per isolate). One key's
+ * requests failing everywhere may be its own doing; several keys' within a minute are the
+ * nodes failing (a provider-wide outage of 5xx while its probes pass): then `heldFaults`
+ * counts them as before, so the breaker, the colo's tables, `lastLiveError` and the
+ * live-traffic alert see the outage. Pure: time is a parameter.
+ */
+export class UnservedKeys {
+  /** Key id → when its last walk went unserved; in order of that time (re-inserted on each). */
+  private readonly last = new Map<string, number>();
+
+  /** Notes `keyId`'s unserved walk at `now`; whether `CORROBORATING_KEYS` distinct keys have had one within `CORROBORATION_MS`. */
+  note(keyId: string, now: number): boolean {
+    this.last.delete(keyId);
+    this.last.set(keyId, now);
+    for (const [key, at] of this.last) {
+      if (now - at <= CORROBORATION_MS && this.last.size <= MAX_KEYS) break;
+      this.last.delete(key);
+    }
+    return this.last.size >= CORROBORATING_KEYS;
+  }
 }

@@ -9,18 +9,21 @@ import type { EndpointGroup } from '../openai/endpoints';
 import { LiveView, type LiveLens } from '../routing/live';
 import { CircuitBreaker } from './breaker';
 import { RetryBudget } from './budget';
+import { UnservedKeys } from './held';
 
 export interface IsolateState {
   config: LoadedConfig;
   breaker: CircuitBreaker;
   budget: RetryBudget;
   live: LiveView;
+  /** Keys whose requests failed on every node lately (`held.ts`). */
+  unserved: UnservedKeys;
 }
 let isolate: IsolateState | undefined;
 
 export function isolateState(config: LoadedConfig): IsolateState {
   if (!isolate || isolate.config !== config) {
-    isolate = { config, breaker: new CircuitBreaker(config.retry.breaker), budget: new RetryBudget(config.retry.budget), live: new LiveView(config.routing.live) };
+    isolate = { config, breaker: new CircuitBreaker(config.retry.breaker), budget: new RetryBudget(config.retry.budget), live: new LiveView(config.routing.live), unserved: new UnservedKeys() };
   }
   return isolate;
 }

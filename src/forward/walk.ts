@@ -101,8 +101,10 @@ export function recordFailure(input: ForwardInput, state: IsolateState, observe:
  * how it ended (`heldFaults`). Before the answering node's success, so a node tried twice
  * ends with its success last, as when faults were recorded at once.
  */
-export function settleHeld(state: IsolateState, observe: Observe, walk: Walk, end: WalkEnd): void {
-  for (const fault of heldFaults(walk.held, end)) recordFault(state, observe, fault);
+export function settleHeld(state: IsolateState, observe: Observe, walk: Walk, end: WalkEnd, keyId: string): void {
+  const everywhere = end === 'unserved' && new Set(walk.held.map((h) => h.nodeId)).size > 1;
+  const corroborated = everywhere && state.unserved.note(keyId, Date.now());
+  for (const fault of heldFaults(walk.held, end, corroborated)) recordFault(state, observe, fault);
   walk.held = [];
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heldFaults, requestMayCause } from '../../src/forward/held';
+import { CORROBORATION_MS, heldFaults, requestMayCause, UnservedKeys } from '../../src/forward/held';
 import { classify, type AttemptOutcome, type Verdict } from '../../src/forward/outcome';
 
 const retry = (outcome: AttemptOutcome) => classify(outcome) as Extract<Verdict, { action: 'retry' }>;
@@ -64,5 +64,30 @@ describe('heldFaults: what a walk\'s end records', () => {
 
   it('records nothing when nothing was held', () => {
     expect(heldFaults([], 'unserved')).toEqual([]);
+  });
+});
+
+describe('UnservedKeys: when walks failing everywhere corroborate each other', () => {
+  it('takes three distinct keys within the window; one key repeating is still one', () => {
+    const keys = new UnservedKeys();
+    expect(keys.note('a', 0)).toBe(false);
+    expect(keys.note('a', 1_000)).toBe(false);
+    expect(keys.note('b', 2_000)).toBe(false);
+    expect(keys.note('c', 3_000)).toBe(true);
+  });
+
+  it('forgets keys older than the window', () => {
+    const keys = new UnservedKeys();
+    keys.note('a', 0);
+    keys.note('b', 1_000);
+    expect(keys.note('c', CORROBORATION_MS + 500)).toBe(false); // a has expired
+    expect(keys.note('d', CORROBORATION_MS + 600)).toBe(true); // b, c, d
+  });
+
+  it('a corroborated end counts the held faults of several nodes', () => {
+    const us = { nodeId: 'n-us' };
+    const eu = { nodeId: 'n-eu' };
+    expect(heldFaults([us, eu], 'unserved', true)).toEqual([us, eu]);
+    expect(heldFaults([us, eu], 'callers', true)).toEqual([]);
   });
 });

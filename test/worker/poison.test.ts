@@ -9,6 +9,7 @@ import { exports } from 'cloudflare:workers';
 import { env } from 'cloudflare:workers';
 import { abortAllDurableObjects } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { CORROBORATING_KEYS } from '../../src/forward/held';
 import { flushSamples } from '../../src/routing/samples';
 import { call, callWithConfig, CF, chatBody, newKey, nodeRequests, resetWorld, setNode, testConfig, wipeObjects } from './helpers';
 
@@ -80,6 +81,20 @@ describe('a request that fails on every node it tries', () => {
     const res = await call('/v1/chat/completions', { key: other, body: chatBody() });
     expect(res.headers.get('x-router-node')).toBe('n-us');
     expect(res.headers.get('x-router-attempts')).toBe('1');
+  });
+});
+
+describe('when every node fails for several keys', () => {
+  it(`counts the failures once ${CORROBORATING_KEYS} keys' requests have failed everywhere within a minute: an outage, not one caller's doing`, async () => {
+    // Every node answers 500 to everyone (a provider-wide outage its probes do not see).
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { status: 500 });
+    const keys = [attacker, other, (await newKey()).key];
+    for (const [i, key] of keys.entries()) {
+      expect((await send(key, chatBody())).status).toBe(502);
+      // Until the last key's, the failures wait: one or two keys could be sending what every node refuses.
+      expect(await failedInIad('n-us')).toBe(i < keys.length - 1 ? 0 : 1);
+    }
+    expect(await failedInIad('n-eu')).toBe(1);
   });
 });
 
