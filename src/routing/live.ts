@@ -160,9 +160,10 @@ export class LiveView {
    * it wrote), so it also teaches the fit, against the node's level if it has one.
    */
   prefilled(scope: string, nodeId: string, ms: number, bytes: number, now: number, teach: boolean, answer?: { model: string; tokens: number }): number {
-    const s = teach ? this.stats.get(`${scope}>${nodeId}`) : undefined;
+    const key = `${scope}>${nodeId}`;
+    const s = teach ? this.stats.get(key) : undefined;
     const level = s && (answer ? s.ewma + s.excess + this.rates.msPerToken(scope, answer.model, now) * answer.tokens : s.ewma);
-    return this.prefill.normalise(scope, bytes, ms, now, level);
+    return this.prefill.normalise(scope, key, bytes, ms, now, level);
   }
 
   /**
