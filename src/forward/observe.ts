@@ -87,8 +87,8 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;
     const now = Date.now();
-    // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); a first byte teaches the fit.
-    if (ok && !says.audio) ms = state.live.prefilled(scope, nodeId, ms, bytes, now, answered ? !forced : says.firstByteish, answered);
+    // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); an unforced first byte or answer teaches the fit.
+    if (ok && !says.audio) ms = state.live.prefilled(scope, nodeId, ms, bytes, now, !forced && (answered !== undefined || says.firstByteish), answered);
     if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, now, use);
     // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
     if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
