@@ -48,7 +48,7 @@ function tierOf(effort: string | null | undefined): Result<number | null> {
   return ok(tier);
 }
 
-/** What Claude refuses alongside thinking, named by the caller's field; null if nothing. */
+/** What Claude refuses alongside thinking, as a failure naming the caller's field. */
 function conflictWithThinking(req: ChatRequest): Result<null> {
   const why = 'when reasoning_effort asks this model to think';
   if (typeof req.temperature === 'number' && req.temperature !== 1) return fail('unsupported_value', `temperature must be 1 or unset ${why}.`, 'temperature');
