@@ -3,8 +3,8 @@
  * holds thinking requests to Claude's rules and answers them with a thinking block first)
  * receives `thinking` with a budget under the reserved cap; the caller gets plain chat, the
  * thinking's tokens in its usage. Steps Claude would refuse with thinking go without it (tool
- * results after a tool call, a cap too small); values Claude refuses alongside thinking skip
- * the node, and are a 400 naming the field when no other node can take the request.
+ * results after a tool call, a cap too small, a temperature, low top_p or forced tool the caller
+ * set, which Claude refuses alongside thinking).
  */
 import { exports } from 'cloudflare:workers';
 import OpenAI from 'openai';
@@ -86,24 +86,17 @@ describe('reasoning_effort → Claude extended thinking', () => {
     expect((await nodeRequests('p-anth'))[1]!.body).toMatchObject({ thinking: { budget_tokens: 1_024 } });
   });
 
-  it('temperature 0.2 with reasoning_effort: the Anthropic node is skipped for the fallback model, which gets the request as written', async () => {
-    const { key } = await newKey();
-    const res = await call('/v1/chat/completions', { key, body: claude({ reasoning_effort: 'high', temperature: 0.2, max_tokens: 40_000 }) });
-    expect(await nodeRequests('p-anth')).toHaveLength(0);
-    const [sent] = await nodeRequests('p-azure');
-    expect(sent!.body).toMatchObject({ reasoning_effort: 'high', temperature: 0.2 });
-    // azure-solo does not reason: like OpenAI, its node refuses reasoning_effort, and that is the caller's answer.
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: { param: 'reasoning_effort' } });
-  });
-
-  it('with no other node for the key, a forced tool_choice with reasoning_effort is a 400 naming tool_choice, and no node is called', async () => {
+  it('temperature 0.2 or a forced tool beside reasoning_effort: served by Claude without thinking, the caller\'s settings kept (as before effort reached Claude)', async () => {
     const { key } = await newKey({ models: ['claude-solo'] });
-    const res = await call('/v1/chat/completions', { key, body: claude({ tools, tool_choice: 'required', reasoning_effort: 'low', max_tokens: 8_000 }) });
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'tool_choice', code: 'unsupported_value' } });
-    expect(await nodeRequests('p-anth')).toHaveLength(0);
-    expect(await nodeRequests('p-azure')).toHaveLength(0);
+    const warm = await call('/v1/chat/completions', { key, body: claude({ reasoning_effort: 'high', temperature: 0.2, max_tokens: 40_000 }) });
+    expect(warm.status).toBe(200);
+    const forced = await call('/v1/chat/completions', { key, body: claude({ tools, tool_choice: 'required', reasoning_effort: 'low', max_tokens: 8_000 }) });
+    expect(forced.status).toBe(200);
+    const [first, second] = await nodeRequests('p-anth');
+    expect(first!.body).toMatchObject({ temperature: 0.2, max_tokens: 40_000 });
+    expect(first!.body).not.toHaveProperty('thinking');
+    expect(second!.body).toMatchObject({ tool_choice: { type: 'any' } });
+    expect(second!.body).not.toHaveProperty('thinking');
   });
 });
 

@@ -7,9 +7,9 @@
  *   reasoning), so the budget is the effort's tier clamped to leave 1,024 tokens to answer;
  *   a cap too small for that (below 2,048) gets no thinking — the least effort there is;
  * - with thinking, `temperature` is 1 or unset, `top_p` is 0.95–1 or unset and `tool_choice`
- *   is `auto` or `none`: a caller who asks for thinking and one of these is refused (the node
- *   is skipped; a 400 naming the field if no node can take the request as written), whether
- *   or not this step ends up thinking, so a conversation's settings hold for all its steps;
+ *   is `auto` or `none`: a caller who sets one of these otherwise goes without thinking —
+ *   served as before `reasoning_effort` reached Claude at all (it was ignored), its explicit
+ *   sampling and tool choice kept, rather than refused for a hint it added;
  * - a final assistant turn that holds tool use (the caller is returning tool results) or that
  *   is the last message (a prefill) must open with the thinking block Claude wrote. Chat
  *   callers never see thinking and cannot send it back, so such a request goes without it:
@@ -48,15 +48,15 @@ function tierOf(effort: string | null | undefined): Result<number | null> {
   return ok(tier);
 }
 
-/** What Claude refuses alongside thinking, as a failure naming the caller's field. */
-function conflictWithThinking(req: ChatRequest): Result<null> {
-  const why = 'when reasoning_effort asks this model to think';
-  if (typeof req.temperature === 'number' && req.temperature !== 1) return fail('unsupported_value', `temperature must be 1 or unset ${why}.`, 'temperature');
-  if (typeof req.top_p === 'number' && req.top_p < 0.95) return fail('unsupported_value', `top_p must be at least 0.95 or unset ${why}.`, 'top_p');
+/** Whether the caller set something Claude refuses alongside thinking (a temperature, a low top_p, a forced tool). */
+function conflictsWithThinking(req: ChatRequest): boolean {
   const choice = req.tool_choice;
-  if (choice === 'required' || (typeof choice === 'object' && choice !== null))
-    return fail('unsupported_value', `tool_choice must be "auto" or "none" ${why}: the model cannot be forced to call a tool while thinking.`, 'tool_choice');
-  return ok(null);
+  return (
+    (typeof req.temperature === 'number' && req.temperature !== 1) ||
+    (typeof req.top_p === 'number' && req.top_p < 0.95) ||
+    choice === 'required' ||
+    (typeof choice === 'object' && choice !== null)
+  );
 }
 
 /**
@@ -77,16 +77,13 @@ export function budgetWithin(tier: number, cap: number): number | null {
 }
 
 /**
- * `thinking` for a translated request (undefined: none), or the refusal of what the caller
- * asked together with it. `messages` are the translated turns; `cap` the reserved `max_tokens`.
+ * `thinking` for a translated request (undefined: none), or the refusal of an effort OpenAI
+ * does not define. `messages` are the translated turns; `cap` the reserved `max_tokens`.
  */
 export function thinkingFor(req: ChatRequest, messages: MessageParam[], cap: number): Result<Thinking | undefined> {
   const tier = tierOf(req.reasoning_effort);
   if (!tier.ok) return tier;
-  if (tier.value === null) return ok(undefined);
-  const conflict = conflictWithThinking(req);
-  if (!conflict.ok) return conflict;
-  if (needsThinkingBack(messages)) return ok(undefined);
+  if (tier.value === null || conflictsWithThinking(req) || needsThinkingBack(messages)) return ok(undefined);
   const budget = budgetWithin(tier.value, cap);
   return ok(budget === null ? undefined : { type: 'enabled', budget_tokens: budget });
 }
