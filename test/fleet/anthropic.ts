@@ -7,6 +7,9 @@
  * Answers JSON or SSE (`message_start` … `message_stop`) with usage including cache tokens
  * (knobs `cacheReadTokens`, `cacheWriteTokens`); the `status` knob answers Anthropic's error
  * shape (`529` → `overloaded_error`). With `tools` and no tool result yet, it calls the first tool.
+ * Extended thinking (`thinking.type: "enabled"`) is held to Claude's rules (`thinkingRule`);
+ * a thinking request's answer opens with a thinking block (thinking and signature deltas when
+ * streaming) whose tokens are in `output_tokens`, as Claude's are.
  */
 import type http from 'node:http';
 import { completionTokens, sendJson, sleep, type Knobs, type SimNode } from './shared.ts';
@@ -37,6 +40,37 @@ const BLOCKS_OF: Record<string, string[]> = {
 
 function blocksOf(m: Json): Json[] {
   return typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Json[]);
+}
+
+const DOCS = 'Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking';
+
+/**
+ * What Claude refuses with thinking enabled, in its words (docs "Building with extended
+ * thinking": budget ≥ 1,024 and < max_tokens; temperature 1, top_p ≥ 0.95, no top_k, no
+ * forced tool; the final assistant turn, when it is a prefill or holds the tool use the last
+ * results answer, must open with the thinking block Claude wrote). Null if none applies.
+ */
+export function thinkingRule(body: Json): string | null {
+  const thinking = body.thinking as Json | undefined;
+  if (thinking === undefined || thinking.type === 'disabled') return null;
+  if (thinking.type !== 'enabled') return `thinking.type: Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags`;
+  const budget = thinking.budget_tokens;
+  if (!Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
+  if ((budget as number) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+  if ((budget as number) >= (body.max_tokens as number)) return `\`max_tokens\` must be greater than \`thinking.budget_tokens\`. ${DOCS}`;
+  if (body.temperature !== undefined && body.temperature !== 1) return `\`temperature\` may only be set to 1 when thinking is enabled. ${DOCS}`;
+  if (body.top_p !== undefined && (body.top_p as number) < 0.95) return `\`top_p\` must be greater than or equal to 0.95 or unset when thinking is enabled. ${DOCS}`;
+  if (body.top_k !== undefined) return `\`top_k\` must be unset when thinking is enabled. ${DOCS}`;
+  const forced = (body.tool_choice as Json | undefined)?.type;
+  if (forced === 'any' || forced === 'tool') return 'Thinking may not be enabled when tool_choice forces tool use.';
+  const messages = body.messages as Json[];
+  const last = messages.findLastIndex((m) => m.role === 'assistant');
+  if (last < 0) return null;
+  const blocks = blocksOf(messages[last]!);
+  if (last !== messages.length - 1 && !blocks.some((b) => b.type === 'tool_use')) return null;
+  const first = String(blocks[0]?.type);
+  if (first === 'thinking' || first === 'redacted_thinking') return null;
+  return `messages.${last}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. ${DOCS}`;
 }
 
 /** The first rule the body breaks, as Anthropic would word it; null if valid. */
@@ -94,8 +128,13 @@ export function validateMessages(body: Json, betas: string[] = []): string | nul
       for (const [j, b] of blocks.entries()) if (b.type === 'tool_result' && !asked.has(b.tool_use_id)) return `messages.${i}.content.${j}: unexpected tool_use_id found in tool_result blocks: ${String(b.tool_use_id)}`;
     }
   }
-  return null;
+  return thinkingRule(body);
 }
+
+/** The simulated thinking: its deltas, and the tokens they count in `output_tokens`. */
+const THOUGHT = ['Let me think', ' about this.'];
+const THINKING_TOKENS = 12;
+const SIGNATURE = 'EqQBCkYIARgCKkDsimulatedsignature==';
 
 function toolToCall(body: Json): Json | undefined {
   const tools = body.tools as Json[] | undefined;
@@ -131,12 +170,15 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   };
   // Knob `cacheWrite1h`: the cache writes were made with `ttl: "1h"` (Anthropic's breakdown in `usage.cache_creation`).
   if ((k as Knobs & { cacheWrite1h?: boolean }).cacheWrite1h) Object.assign(usage, { cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: k.cacheWriteTokens } });
-  const output = completionTokens(k, body);
+  const thinks = (body.thinking as Json | undefined)?.type === 'enabled';
+  // Thinking counts in output_tokens, never past max_tokens.
+  const output = thinks ? Math.min(completionTokens(k, body) + THINKING_TOKENS, body.max_tokens as number) : completionTokens(k, body);
   const id = `msg_${node.id}_${node.served}`;
   const tool = toolToCall(body);
   const text = `Hello from ${node.id}`;
   if (body.stream !== true) {
-    const content = tool ? [{ type: 'tool_use', id: `toolu_${node.served}`, name: tool.name, input: { city: 'Paris' } }] : [{ type: 'text', text }];
+    const answer = tool ? [{ type: 'tool_use', id: `toolu_${node.served}`, name: tool.name, input: { city: 'Paris' } }] : [{ type: 'text', text }];
+    const content = thinks ? [{ type: 'thinking', thinking: THOUGHT.join(''), signature: SIGNATURE }, ...answer] : answer;
     return sendJson(res, 200, { id, type: 'message', role: 'assistant', model: body.model, content, stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null, usage: { ...usage, output_tokens: output } });
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -150,19 +192,27 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   }
   send({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
   send({ type: 'ping' });
+  // The answer's block follows the thinking block when there is one.
+  const index = thinks ? 1 : 0;
+  if (thinks) {
+    send({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } });
+    for (const piece of THOUGHT) send({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: piece } });
+    send({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: SIGNATURE } });
+    send({ type: 'content_block_stop', index: 0 });
+  }
   if (tool) {
-    send({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: `toolu_${node.served}`, name: tool.name, input: {} } });
-    send({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"city": ' } });
-    send({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } });
+    send({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: `toolu_${node.served}`, name: tool.name, input: {} } });
+    send({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '{"city": ' } });
+    send({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } });
   } else {
-    send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    send({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
     for (let i = 0; i < k.chunks; i++) {
       if (i === k.cutAfterChunks) {
         res.socket?.destroy();
         return;
       }
       if (i === k.stallAfterChunks) return;
-      send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: i === 0 ? text : ` #${i}` } });
+      send({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: i === 0 ? text : ` #${i}` } });
       if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
     }
     if (k.cutAfterChunks === k.chunks) {
@@ -170,7 +220,7 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
       return;
     }
   }
-  send({ type: 'content_block_stop', index: 0 });
+  send({ type: 'content_block_stop', index });
   send({ type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: output } });
   send({ type: 'message_stop' });
   res.end();

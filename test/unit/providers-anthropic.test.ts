@@ -9,6 +9,8 @@ import { mapAnthropicError } from '../../src/providers/anthropic/errors';
 import { messagesToChat, messagesUsage } from '../../src/providers/anthropic/from-messages';
 import { AnthropicToChatStream } from '../../src/providers/anthropic/stream-to-chat';
 import { chatToMessages } from '../../src/providers/anthropic/to-messages';
+import { effortFor } from '../../src/providers/anthropic-inbound/to-chat-request';
+import { chatToConverse } from '../../src/providers/bedrock/to-converse';
 import { json, parseFrames, replay } from './providers-fixtures';
 import textJson from '../fixtures/anthropic/text.json?raw';
 import toolUseJson from '../fixtures/anthropic/tool-use.json?raw';
@@ -22,6 +24,7 @@ import authJson from '../fixtures/anthropic/error-authentication.json?raw';
 import textSse from '../fixtures/anthropic/text.sse.txt?raw';
 import toolUseSse from '../fixtures/anthropic/tool-use.sse.txt?raw';
 import thinkingSse from '../fixtures/anthropic/thinking.sse.txt?raw';
+import thinkingToolSse from '../fixtures/anthropic/thinking-tool-use.sse.txt?raw';
 import cacheSse from '../fixtures/anthropic/cache-usage.sse.txt?raw';
 import maxTokensSse from '../fixtures/anthropic/max-tokens.sse.txt?raw';
 import errorSse from '../fixtures/anthropic/error.sse.txt?raw';
@@ -157,6 +160,99 @@ describe('chat request → Messages request', () => {
   });
 });
 
+describe('reasoning_effort → extended thinking', () => {
+  const ask = (extra: Record<string, unknown>, maxTokens = 40_000) => chatToMessages({ model: 'claude', messages: [{ role: 'user', content: 'x' }], ...extra }, { ...ctx, maxTokens });
+  const toolLoop = [
+    { role: 'user', content: 'Weather in Paris?' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+  ];
+
+  it.each([
+    ['low', 4_096],
+    ['medium', 10_000],
+    ['high', 32_000],
+    ['xhigh', 32_000],
+  ])('%s asks for thinking with a %i-token budget below the cap', (effort, budget) => {
+    const out = okValue(ask({ reasoning_effort: effort }));
+    expect(out.thinking).toEqual({ type: 'enabled', budget_tokens: budget });
+    expect(out.max_tokens).toBe(40_000);
+  });
+
+  it('the budgets read back as the same efforts in the Anthropic → OpenAI direction', () => {
+    for (const effort of ['low', 'medium', 'high'] as const) expect(effortFor(okValue(ask({ reasoning_effort: effort })).thinking!.budget_tokens!)).toBe(effort);
+  });
+
+  it('none, minimal or no reasoning_effort: no thinking', () => {
+    for (const extra of [{ reasoning_effort: 'none' }, { reasoning_effort: 'minimal' }, {}, { reasoning_effort: null }]) expect(okValue(ask(extra))).not.toHaveProperty('thinking');
+    expect(okValue(ask({ reasoning_effort: 'low' }))).toHaveProperty('thinking');
+  });
+
+  it('keeps the budget under the reserved cap with 1,024 tokens left to answer, and leaves thinking out when the cap cannot hold 1,024 + 1,024', () => {
+    expect(okValue(ask({ reasoning_effort: 'high' }, 16_000)).thinking).toEqual({ type: 'enabled', budget_tokens: 16_000 - 1_024 });
+    expect(okValue(ask({ reasoning_effort: 'low' }, 2_048)).thinking).toEqual({ type: 'enabled', budget_tokens: 1_024 });
+    const small = okValue(ask({ reasoning_effort: 'high', max_tokens: 99_999 }, 2_047));
+    expect(small).not.toHaveProperty('thinking');
+    expect(small.max_tokens).toBe(2_047);
+  });
+
+  it.each([
+    [{ temperature: 0.2 }, 'temperature'],
+    [{ temperature: 0 }, 'temperature'],
+    [{ top_p: 0.9 }, 'top_p'],
+    [{ tool_choice: 'required' }, 'tool_choice'],
+    [{ tool_choice: { type: 'function', function: { name: 'weather' } } }, 'tool_choice'],
+  ])('goes without thinking beside %j, which Claude refuses with it, keeping the caller\'s %s', (extra, param) => {
+    const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
+    const out = okValue(ask({ reasoning_effort: 'low', tools, ...extra }));
+    expect(out).not.toHaveProperty('thinking');
+    expect(out).toHaveProperty(param);
+  });
+
+  it('takes what Claude takes with thinking: temperature 1, top_p from 0.95, tool_choice auto or none', () => {
+    const out = okValue(ask({ reasoning_effort: 'medium', temperature: 1, top_p: 0.95, tool_choice: 'auto', tools: [{ type: 'function', function: { name: 'weather' } }] }));
+    expect(out).toMatchObject({ thinking: { budget_tokens: 10_000 }, temperature: 1, top_p: 0.95, tool_choice: { type: 'auto' } });
+  });
+
+  it('refuses an effort OpenAI does not define', () => {
+    expect(ask({ reasoning_effort: 'extreme' })).toEqual({ ok: false, error: expect.objectContaining({ reason: 'unsupported_value', param: 'reasoning_effort' }) });
+  });
+
+  it('no thinking when tool results answer the final assistant turn: Claude would want its thinking block back, which a chat caller never has', () => {
+    expect(okValue(ask({ reasoning_effort: 'high', messages: toolLoop.slice(0, 1) })).thinking).toEqual({ type: 'enabled', budget_tokens: 32_000 });
+    const out = okValue(ask({ reasoning_effort: 'high', messages: toolLoop }));
+    expect(out).not.toHaveProperty('thinking');
+    expect(out.messages.at(-1)!.content).toEqual([{ type: 'tool_result', tool_use_id: 'call_1', content: 'sunny' }]);
+    // Tool results followed by the user's own text are still the same turn.
+    expect(okValue(ask({ reasoning_effort: 'high', messages: [...toolLoop, { role: 'user', content: 'And tomorrow?' }] }))).not.toHaveProperty('thinking');
+  });
+
+  it('no thinking for a prefill (the conversation ends with an assistant turn)', () => {
+    expect(okValue(ask({ reasoning_effort: 'low', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'Sure,' }] }))).not.toHaveProperty('thinking');
+    expect(okValue(ask({ reasoning_effort: 'low', messages: [{ role: 'user', content: 'x' }] }))).toHaveProperty('thinking');
+  });
+
+  it('thinks again once the tool loop is over: the final assistant turn is plain text and the user speaks', () => {
+    const after = [...toolLoop, { role: 'assistant', content: 'It is sunny.' }, { role: 'user', content: 'Thanks. And Rome?' }];
+    expect(okValue(ask({ reasoning_effort: 'low', messages: after })).thinking).toEqual({ type: 'enabled', budget_tokens: 4_096 });
+  });
+
+  it('a caller cannot set the budget itself: only reasoning_effort is read', () => {
+    const out = okValue(ask({ reasoning_effort: 'low', thinking: { type: 'enabled', budget_tokens: 60_000 }, max_tokens: 64_000 }, 8_000));
+    expect(out.thinking).toEqual({ type: 'enabled', budget_tokens: 4_096 });
+    expect(out.max_tokens).toBe(8_000);
+  });
+
+  it('Bedrock Converse leaves reasoning_effort out, so refuses nothing for it', () => {
+    const body = { model: 'claude', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high', temperature: 0.2 };
+    expect(chatToMessages({ ...body, reasoning_effort: 'extreme' }, { ...ctx, maxTokens: 40_000 }).ok).toBe(false);
+    expect(okValue(chatToConverse({ ...body, reasoning_effort: 'extreme' }, { ...ctx, maxTokens: 40_000 }))).toBeDefined();
+    const out = okValue(chatToConverse(body, { ...ctx, maxTokens: 40_000 }));
+    expect(JSON.stringify(out)).not.toContain('thinking');
+    expect(out.inferenceConfig).toMatchObject({ temperature: 0.2, maxTokens: 40_000 });
+  });
+});
+
 describe('Messages JSON → chat completion', () => {
   const chat = (text: string) => okValue(messagesToChat(json(text), { model: 'claude', created: 1 }));
 
@@ -242,6 +338,19 @@ describe('Anthropic SSE → chat chunks', () => {
     const cs = chunks(replay(stream(), thinkingSse));
     expect(content(cs)).toBe('27 * 453 = 12,231');
     expect(cs.at(-1)).toBe('[DONE]');
+  });
+
+  it('a tool call after thinking and redacted thinking blocks is tool call 0, and nothing of the thinking reaches the caller', () => {
+    const t = stream(true);
+    const frames = replay(t, thinkingToolSse);
+    const cs = chunks(frames).filter((c): c is Chunk => c !== '[DONE]');
+    const calls = cs.flatMap((c) => c.choices.flatMap((x) => x.delta.tool_calls ?? []));
+    expect(calls[0]).toEqual({ index: 0, id: 'toolu_01ThinkWx9', type: 'function', function: { name: 'get_weather', arguments: '' } });
+    expect(JSON.parse(calls.map((c) => c.function.arguments ?? '').join(''))).toEqual({ city: 'Paris' });
+    expect(content(cs)).toBe('');
+    expect(frames.join('')).not.toMatch(/get_weather\. I should|signature|EmwKAh/);
+    // The thinking's tokens are in the usage the caller and settlement see.
+    expect(t.usage()!.completionTokens).toBe(187);
   });
 
   it('reads usage from message_start and message_delta, cache reads and writes included', () => {

@@ -145,6 +145,12 @@ describe('Vertex URLs, bodies and errors', () => {
     expect(out).toEqual({ ok: true, value: { anthropic_version: 'vertex-2023-10-16', max_tokens: 256, messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], stream: true } });
   });
 
+  it("a chat caller's reasoning_effort reaches Claude on Vertex as thinking under the reserved cap", () => {
+    const ctx = { model: 'claude', upstreamModel: 'claude-sonnet-4@20250514', maxTokens: 16_000, includeUsage: false, stream: false };
+    const out = vertexAdapter.translateRequest(node, { model: 'claude', reasoning_effort: 'medium', messages: [{ role: 'user', content: 'Hi' }] }, 'chat', ctx);
+    expect(out).toMatchObject({ ok: true, value: { anthropic_version: 'vertex-2023-10-16', max_tokens: 16_000, thinking: { type: 'enabled', budget_tokens: 10_000 } } });
+  });
+
   it('maps Google errors: 429 quota is rate limited with a cooldown, 401/403/404 node faults, 400 the caller’s', () => {
     const g = (code: number, status: string) => ({ error: { code, message: `projects/123456 ${status}`, status } });
     expect(mapVertexError(429, new Headers(), g(429, 'RESOURCE_EXHAUSTED'))).toMatchObject({ fault: 'rate-limited', retryAfterMs: 5000 });

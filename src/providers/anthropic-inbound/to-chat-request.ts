@@ -22,6 +22,7 @@
  */
 import { fail, ok, type Result, type TranslationFailure } from '../types';
 import { firstIssue } from '../openai/chat-wire';
+import { MIN_THINKING_BUDGET } from '../anthropic/thinking';
 import { MessagesRequest, type MessageParam, type RequestBlock } from '../anthropic/wire';
 
 type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } } | { type: 'file'; file: { file_data: string; filename?: string } };
@@ -49,9 +50,6 @@ export interface ChatRequestOut {
 }
 
 type ReasoningEffort = 'low' | 'medium' | 'high';
-
-/** Anthropic's smallest thinking budget. */
-const MIN_THINKING_BUDGET = 1_024;
 
 /**
  * A Claude thinking budget as an OpenAI reasoning effort. Claude Code's "think", "think hard"

@@ -11,13 +11,16 @@
  *   alternate (tool results, then the user's text, in one user turn);
  * - `stop` → `stop_sequences`; `max_tokens` is always the reserved cap; `temperature`
  *   (0–1 only), `top_p`; `user` → `metadata.user_id`; tools and `tool_choice`
- *   (`required` → `any`, `parallel_tool_calls:false` → `disable_parallel_tool_use`).
+ *   (`required` → `any`, `parallel_tool_calls:false` → `disable_parallel_tool_use`);
+ * - `reasoning_effort` → `thinking` with a budget under the cap (`thinking.ts`: when it is
+ *   left out, and what it refuses alongside).
  * Refused: `n > 1`, `logprobs`, JSON `response_format`, audio (input parts or output
  * modality), file ids, legacy `functions`/`function_call`. Ignored (no Messages
  * equivalent, answer shape unchanged): seed, penalties, logit_bias, service_tier, store.
  */
 import { fail, ok, type Result, type TranslationContext } from '../types';
 import { ChatRequest, firstIssue, type ChatMessage, type UserPart } from '../openai/chat-wire';
+import { thinkingFor } from './thinking';
 import type { MessageParam, MessagesRequest, RequestBlock, ToolChoice, ToolDef } from './wire';
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -122,8 +125,13 @@ function refusals(req: ChatRequest): Result<null> {
   return ok(null);
 }
 
+export interface ChatToMessagesOptions {
+  /** Turn `reasoning_effort` into `thinking` (default true; Bedrock's Converse shape has no place for it yet). */
+  thinking?: boolean;
+}
+
 /** Chat request body → Messages request for `ctx.upstreamModel`, with `max_tokens` = `ctx.maxTokens`. */
-export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'upstreamModel' | 'maxTokens'>): Result<MessagesRequest> {
+export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'upstreamModel' | 'maxTokens'>, options: ChatToMessagesOptions = {}): Result<MessagesRequest> {
   const parsed = ChatRequest.safeParse(body);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error);
@@ -157,6 +165,8 @@ export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'ups
     ...(t.function.description !== undefined ? { description: t.function.description } : {}),
     input_schema: t.function.parameters ?? { type: 'object', properties: {} },
   }));
+  const thinking = options.thinking === false ? ok(undefined) : thinkingFor(req, messages, ctx.maxTokens);
+  if (!thinking.ok) return thinking;
   const stop = req.stop === undefined || req.stop === null ? undefined : typeof req.stop === 'string' ? [req.stop] : req.stop;
 
   const out: MessagesRequest = { model: ctx.upstreamModel, max_tokens: ctx.maxTokens, messages };
@@ -168,5 +178,6 @@ export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'ups
   if (req.user) out.metadata = { user_id: req.user };
   if (tools && tools.length > 0) out.tools = tools;
   if (choice.value) out.tool_choice = choice.value;
+  if (thinking.value) out.thinking = thinking.value;
   return ok(out);
 }

@@ -19,7 +19,8 @@
  * `tool_choice: "none"` has no Converse form: tools are left out (refused if the history
  * holds tool blocks, which Converse only accepts alongside a `toolConfig`). `user` and
  * `parallel_tool_calls` have no Converse equivalent and are dropped (the answer's shape is
- * unchanged). The body is built from known fields only: nothing the caller adds reaches
+ * unchanged); `reasoning_effort` is not sent (Converse takes thinking only through
+ * `additionalModelRequestFields`, not built). The body is built from known fields only: nothing the caller adds reaches
  * Bedrock (`additionalModelRequestFields` is never set, so no larger cap can be smuggled).
  */
 import { chatToMessages } from '../anthropic/to-messages';
@@ -62,7 +63,7 @@ function block(b: RequestBlock, param: string, docs: { n: number }): Result<Conv
 
 /** Chat request body → Converse request (the model is in the URL, not the body). */
 export function chatToConverse(body: unknown, ctx: Pick<TranslationContext, 'upstreamModel' | 'maxTokens'>): Result<ConverseRequest> {
-  const messages = chatToMessages(body, ctx);
+  const messages = chatToMessages(body, ctx, { thinking: false });
   if (!messages.ok) return messages;
   const m = messages.value;
   const docs = { n: 0 };

@@ -79,6 +79,8 @@ export const ChatRequest = z.looseObject({
   response_format: z.looseObject({ type: z.string() }).nullish(),
   modalities: z.array(z.string()).nullish(),
   functions: z.unknown().optional(),
+  /** Read by translations to other providers (Claude's thinking); values checked there. */
+  reasoning_effort: z.string().nullish(),
 });
 
 export const ChatUsage = z.looseObject({

@@ -1,0 +1,89 @@
+/**
+ * An OpenAI caller's `reasoning_effort` as Claude's extended thinking (docs: "Building with
+ * extended thinking"). Pure. Rules it keeps, each one Anthropic enforces with a 400:
+ *
+ * - the budget is at least 1,024 tokens and below `max_tokens`. `max_tokens` is the router's
+ *   reserved cap and counts the thinking (as an OpenAI reasoning model's cap counts its
+ *   reasoning), so the budget is the effort's tier clamped to leave 1,024 tokens to answer;
+ *   a cap too small for that (below 2,048) gets no thinking — the least effort there is;
+ * - with thinking, `temperature` is 1 or unset, `top_p` is 0.95–1 or unset and `tool_choice`
+ *   is `auto` or `none`: a caller who sets one of these otherwise goes without thinking —
+ *   served as before `reasoning_effort` reached Claude at all (it was ignored), its explicit
+ *   sampling and tool choice kept, rather than refused for a hint it added;
+ * - a final assistant turn that holds tool use (the caller is returning tool results) or that
+ *   is the last message (a prefill) must open with the thinking block Claude wrote. Chat
+ *   callers never see thinking and cannot send it back, so such a request goes without it:
+ *   in a tool loop the first step thinks, the steps that return tool results do not.
+ *
+ * Tiers: low 4,096, medium 10,000, high (and `xhigh`) 32,000 — Claude Code's think / think
+ * hard / ultrathink steps, which the inbound direction (`effortFor`) reads back as the same
+ * efforts. `none` and `minimal` mean no thinking.
+ */
+import { fail, ok, type Result } from '../types';
+import type { ChatRequest } from '../openai/chat-wire';
+import type { MessageParam } from './wire';
+
+/** Anthropic's smallest thinking budget. */
+export const MIN_THINKING_BUDGET = 1_024;
+
+/** Tokens of the cap always left for the answer after the thinking budget. */
+export const ANSWER_ROOM = 1_024;
+
+const BUDGET_OF_EFFORT: Record<string, number | null> = {
+  none: null,
+  minimal: null,
+  low: 4_096,
+  medium: 10_000,
+  high: 32_000,
+  xhigh: 32_000,
+};
+
+export type Thinking = { type: 'enabled'; budget_tokens: number };
+
+/** The effort's tier (null: no thinking asked), or the refusal of a value OpenAI does not define. */
+function tierOf(effort: string | null | undefined): Result<number | null> {
+  if (effort === undefined || effort === null) return ok(null);
+  const tier = BUDGET_OF_EFFORT[effort];
+  if (tier === undefined) return fail('unsupported_value', `reasoning_effort must be one of ${Object.keys(BUDGET_OF_EFFORT).join(', ')}.`, 'reasoning_effort');
+  return ok(tier);
+}
+
+/** Whether the caller set something Claude refuses alongside thinking (a temperature, a low top_p, a forced tool). */
+function conflictsWithThinking(req: ChatRequest): boolean {
+  const choice = req.tool_choice;
+  return (
+    (typeof req.temperature === 'number' && req.temperature !== 1) ||
+    (typeof req.top_p === 'number' && req.top_p < 0.95) ||
+    choice === 'required' ||
+    (typeof choice === 'object' && choice !== null)
+  );
+}
+
+/**
+ * Whether Claude would need the thinking block of the final assistant turn, which a chat
+ * caller cannot send: that turn holds tool use, or it is the last message (a prefill).
+ */
+export function needsThinkingBack(messages: MessageParam[]): boolean {
+  const lastAssistant = messages.findLast((m) => m.role === 'assistant');
+  if (!lastAssistant) return false;
+  if (lastAssistant === messages.at(-1)) return true;
+  return Array.isArray(lastAssistant.content) && lastAssistant.content.some((b) => b.type === 'tool_use');
+}
+
+/** The budget for a tier under the cap, or null when the cap cannot hold the minimum and an answer. */
+export function budgetWithin(tier: number, cap: number): number | null {
+  const budget = Math.min(tier, cap - ANSWER_ROOM);
+  return budget >= MIN_THINKING_BUDGET ? budget : null;
+}
+
+/**
+ * `thinking` for a translated request (undefined: none), or the refusal of an effort OpenAI
+ * does not define. `messages` are the translated turns; `cap` the reserved `max_tokens`.
+ */
+export function thinkingFor(req: ChatRequest, messages: MessageParam[], cap: number): Result<Thinking | undefined> {
+  const tier = tierOf(req.reasoning_effort);
+  if (!tier.ok) return tier;
+  if (tier.value === null || conflictsWithThinking(req) || needsThinkingBack(messages)) return ok(undefined);
+  const budget = budgetWithin(tier.value, cap);
+  return ok(budget === null ? undefined : { type: 'enabled', budget_tokens: budget });
+}
