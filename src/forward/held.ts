@@ -48,19 +48,34 @@ export function requestMayCause(outcome: AttemptOutcome, verdict: Extract<Verdic
 export type WalkEnd = 'served' | 'callers' | 'unserved';
 
 /**
- * The held faults a walk's end turns into node faults (samples and breaker), in the order
- * they happened. Unserved: on one node they count as before (a model only one node serves,
- * a walk the budget cut to one attempt — nothing to tell them apart by); on two nodes or
- * more the request is the likely cause and none counts. Not even the first: that is always
- * the best-ranked node, the very one an attacker would want out. A real outage is still
- * found — by requests that succeed elsewhere and by the health monitor's probes, which send
- * their own request; when every node tried fails at once, ejecting them would change
- * nothing (a plan whose nodes are all ejected tries them all).
+ * Why a walk saw fewer nodes than its plan offered, though no caller ended it: `pinned` (a
+ * Responses follow-up, the caller's choice of node), `cut` (the deadline, the retry budget or
+ * `maxAttempts` stopped it with another node left untried). One caller can bring either about
+ * — a generation that outlasts the deadline, failing requests that drain the budget — so a
+ * fault on its one node says no more than a walk that failed everywhere.
  */
-export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated = false): readonly H[] {
+export type Narrowed = 'pinned' | 'cut';
+
+/** Whether an unserved walk's held faults need other keys to corroborate them (`UnservedKeys`). */
+export function inconclusive(held: readonly { nodeId: string }[], narrowed: Narrowed | undefined): boolean {
+  return held.length > 0 && (narrowed !== undefined || new Set(held.map((h) => h.nodeId)).size > 1);
+}
+
+/**
+ * The held faults a walk's end turns into node faults (samples and breaker), in the order
+ * they happened. Unserved: on one node, when that node was all the walk could try, they
+ * count as before (a model only one node serves — nothing to tell them apart by); on two
+ * nodes or more, or on one of a walk pinned or cut short (`Narrowed`), the request is the
+ * likely cause and none counts. Not even the first: that is always the best-ranked node,
+ * the very one an attacker would want out. A real outage is still found — by requests that
+ * succeed elsewhere and by the health monitor's probes, which send their own request; when
+ * every node tried fails at once, ejecting them would change nothing (a plan whose nodes are
+ * all ejected tries them all).
+ */
+export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated = false, narrowed?: Narrowed): readonly H[] {
   if (end === 'served') return held;
   if (end === 'callers') return [];
-  return corroborated || new Set(held.map((h) => h.nodeId)).size <= 1 ? held : [];
+  return corroborated || !inconclusive(held, narrowed) ? held : [];
 }
 
 /** Distinct keys whose walks failing everywhere corroborate each other (`UnservedKeys`). */

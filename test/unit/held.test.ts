@@ -57,6 +57,15 @@ describe('heldFaults: what a walk\'s end records', () => {
     expect(heldFaults([us, us], 'unserved')).toEqual([us, us]); // a model's only node, tried again
   });
 
+  it('records none on one node of a walk pinned to it or cut short with other nodes left, unless corroborated', () => {
+    // One caller can cut a walk to its nearest node (a generation past the deadline, a drained retry budget).
+    for (const narrowed of ['cut', 'pinned'] as const) {
+      expect(heldFaults([us], 'unserved', false, narrowed)).toEqual([]);
+      expect(heldFaults([us], 'unserved', true, narrowed)).toEqual([us]);
+      expect(heldFaults([us], 'served', false, narrowed)).toEqual([us]);
+    }
+  });
+
   it('records none when the caller ended the walk: a node answered with its error, or it left', () => {
     expect(heldFaults([us], 'callers')).toEqual([]);
     expect(heldFaults([us, eu], 'callers')).toEqual([]);
