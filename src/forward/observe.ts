@@ -42,7 +42,7 @@ export interface TimingSays {
   generation: boolean;
   /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
   work?: number;
-  /** An audio upload (transcription, translation): its work is the audio its usage reports; its body is no prompt (never long, no prefill). */
+  /** An audio upload (transcription, translation): its work is the audio its usage reports; its body is no prompt (never long, no prefill; streamed past 64 KiB, caller-timed). */
   audio?: true;
 }
 
@@ -57,8 +57,11 @@ export function answerWork(says: TimingSays, u: Usage | undefined): number | und
 export function timingSays(request: ParsedRequest): TimingSays {
   // An upload's bytes are audio, not a prompt its node must read before it answers: never long, and not prefill (`observer`).
   const upload = UPLOADS.has(request.endpoint);
-  const long = !upload && request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
-  const caller = callerTimed(request.body);
+  const big = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
+  const long = !upload && big;
+  // But a streamed upload's first byte waits for all of it, and nothing in it says how much audio
+  // that was (a JSON answer's usage does): past the same size, a time of the caller's making.
+  const caller = callerTimed(request.body) || (upload && request.stream && big);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
   const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
   if (request.endpoint === 'images') says.work = imageWork(request.body);
