@@ -72,37 +72,49 @@ export function inconclusive(held: readonly { nodeId: string }[], narrowed: Narr
  * every node tried fails at once, ejecting them would change nothing (a plan whose nodes are
  * all ejected tries them all).
  */
-export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated = false, narrowed?: Narrowed): readonly H[] {
+export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated: ReadonlySet<string> = NONE, narrowed?: Narrowed): readonly H[] {
   if (end === 'served') return held;
   if (end === 'callers') return [];
-  return corroborated || !inconclusive(held, narrowed) ? held : [];
+  return inconclusive(held, narrowed) ? held.filter((h) => corroborated.has(h.nodeId)) : held;
 }
 
-/** Distinct keys whose walks failing everywhere corroborate each other (`UnservedKeys`). */
+const NONE: ReadonlySet<string> = new Set();
+
+/** Distinct keys whose inconclusive walks on a node corroborate each other (`UnservedKeys`). */
 export const CORROBORATING_KEYS = 3;
 /** Within this long of each other. */
 export const CORROBORATION_MS = 60_000;
+/** Keys remembered per node: past it the oldest go (a node then takes keys noted more recently). */
 const MAX_KEYS = 1_000;
 
 /**
- * Keys whose requests failed on every node they tried, lately (one per isolate). One key's
- * requests failing everywhere may be its own doing; several keys' within a minute are the
- * nodes failing (a provider-wide outage of 5xx while its probes pass): then `heldFaults`
- * counts them as before, so the breaker, the colo's tables, `lastLiveError` and the
- * live-traffic alert see the outage. Pure: time is a parameter.
+ * Per node, the keys whose requests went unserved with a held fault on it, inconclusively
+ * (`inconclusive`), lately (one per isolate). One key's such requests may be its own doing;
+ * several keys' on the same node within a minute are that node failing (a provider-wide
+ * outage of 5xx while its probes pass): then `heldFaults` counts that node's faults as before,
+ * so the breaker, the colo's tables, `lastLiveError` and the live-traffic alert see the
+ * outage. Per node, not per isolate: two keys failing on other nodes (another model's outage,
+ * their own long generations) must not lend a poisoning key their corroboration. Bounded:
+ * node ids come from the configuration, keys per node by `MAX_KEYS`. Pure: time is a parameter.
  */
 export class UnservedKeys {
-  /** Key id → when its last walk went unserved; in order of that time (re-inserted on each). */
-  private readonly last = new Map<string, number>();
+  /** Node id → key id → when its last such walk ended; in order of that time (re-inserted on each). */
+  private readonly byNode = new Map<string, Map<string, number>>();
 
-  /** Notes `keyId`'s unserved walk at `now`; whether `CORROBORATING_KEYS` distinct keys have had one within `CORROBORATION_MS`. */
-  note(keyId: string, now: number): boolean {
-    this.last.delete(keyId);
-    this.last.set(keyId, now);
-    for (const [key, at] of this.last) {
-      if (now - at <= CORROBORATION_MS && this.last.size <= MAX_KEYS) break;
-      this.last.delete(key);
+  /** Notes `keyId`'s inconclusive walk over `nodeIds` at `now`; the nodes of them `CORROBORATING_KEYS` distinct keys' have reached within `CORROBORATION_MS`. */
+  note(keyId: string, nodeIds: Iterable<string>, now: number): Set<string> {
+    const corroborated = new Set<string>();
+    for (const nodeId of new Set(nodeIds)) {
+      let last = this.byNode.get(nodeId);
+      if (!last) this.byNode.set(nodeId, (last = new Map()));
+      last.delete(keyId);
+      last.set(keyId, now);
+      for (const [key, at] of last) {
+        if (now - at <= CORROBORATION_MS && last.size <= MAX_KEYS) break;
+        last.delete(key);
+      }
+      if (last.size >= CORROBORATING_KEYS) corroborated.add(nodeId);
     }
-    return this.last.size >= CORROBORATING_KEYS;
+    return corroborated;
   }
 }

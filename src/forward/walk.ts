@@ -109,7 +109,7 @@ export function recordFailure(input: ForwardInput, state: IsolateState, observe:
  * ends with its success last, as when faults were recorded at once.
  */
 export function settleHeld(state: IsolateState, observe: Observe, walk: Walk, end: WalkEnd, keyId: string): void {
-  const corroborated = end === 'unserved' && inconclusive(walk.held, walk.narrowed) && state.unserved.note(keyId, Date.now());
+  const corroborated = end === 'unserved' && inconclusive(walk.held, walk.narrowed) ? state.unserved.note(keyId, walk.held.map((h) => h.nodeId), Date.now()) : undefined;
   for (const fault of heldFaults(walk.held, end, corroborated, walk.narrowed)) recordFault(state, observe, fault);
   walk.held = [];
 }

@@ -152,6 +152,18 @@ describe('when every node fails for several keys', () => {
     }
     expect(await failedInIad('n-eu')).toBe(1);
   });
+
+  it("counts only on the nodes the keys' failures share: two keys failing elsewhere do not corroborate one key's poison", async () => {
+    // claude-x's two nodes really fail, for two keys; the attacker's poison fails on the nearest gpt-4o-mini nodes.
+    for (const id of ['p-anth', 'p-azure']) await setNode(id, { status: 500 });
+    for (const key of [other, (await newKey()).key]) expect((await send(key, chatBody({ model: 'claude-x' }))).status).toBe(502);
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { poisonText: POISON });
+    for (let i = 0; i < THRESHOLD; i++) expect((await send(attacker, poisoned(false))).status).toBe(502);
+    const res = await send(other, chatBody());
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+    expect(await failedInIad('n-us')).toBe(0);
+  });
 });
 
 describe('a node that really fails', () => {
