@@ -68,13 +68,13 @@ it('a model that reports no usage (dall-e) is judged by what was asked for', asy
 });
 
 /** Which node transcribed each of `n` uploads from Frankfurt (300 KB each: an upload's bytes are audio, not a prompt to skip). */
-async function heardBy(n: number, stream = false): Promise<string[]> {
+async function heardBy(n: number, stream = false, bytes = 300_000): Promise<string[]> {
   const nodes: string[] = [];
   for (let i = 0; i < n; i++) {
     const form = new FormData();
     form.append('model', 'gpt-4o-mini');
     if (stream) form.append('stream', 'true');
-    form.append('file', new File([new Uint8Array(300_000).fill(7)], 'call.mp3', { type: 'audio/mpeg' }));
+    form.append('file', new File([new Uint8Array(bytes).fill(7)], 'call.mp3', { type: 'audio/mpeg' }));
     const req = new Request('https://router.test/v1/audio/transcriptions', { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form, cf: CF.fra } as RequestInit);
     const res = await exports.default.fetch(req);
     expect(res.status, await res.clone().text()).toBe(200);
@@ -120,4 +120,18 @@ it("a streamed upload's first byte, which waits for the whole upload, does not m
   for (let i = 0; i < 3; i++) expect(await speech()).toBe('n-eu');
   expect(await heardBy(1, true)).toEqual(['n-eu']);
   for (let i = 0; i < 3; i++) expect(await speech()).toBe('n-eu');
+});
+
+it('an upload far denser than audio needs (its bytes, not its seconds, take the time) does not move the traffic', async () => {
+  // 0.1 ms per KB sent, 0.5 ms per second heard: a minute in 300 KB takes 60 ms. One caller
+  // sends 3 MB billed as 1 s (uncompressed audio at a rate no microphone needs): 300 ms a second.
+  const all = async (knobs: Record<string, number>) => {
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, knobs);
+  };
+  await all({ audioSeconds: 60, msPerToken: 0.5, prefillMsPerKb: 0.1 });
+  expect(await heardBy(3)).toEqual(Array(3).fill('n-eu'));
+  await all({ audioSeconds: 1 });
+  expect(await heardBy(1, false, 3_000_000)).toEqual(['n-eu']);
+  await all({ audioSeconds: 60 });
+  expect(await heardBy(3)).toEqual(Array(3).fill('n-eu'));
 });
