@@ -39,7 +39,7 @@ import { planAttempts, routeHeader } from './plan';
 import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
 import type { WalkEnd } from './held';
-import { clientLeft, logFailures, pause, recordFailure, settleHeld, stopReason, type Walk } from './walk';
+import { clientLeft, cutShort, logFailures, pause, recordFailure, settleHeld, stopReason, type Walk } from './walk';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -129,19 +129,20 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const callerWantsUsage = (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
   const askUsage = request.stream && spec.stream === 'chat' && spec.charge === 'tokens' && request.kind === 'json' && !callerWantsUsage;
   const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId });
-  const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [], held: [] };
+  const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [], held: [], ...(input.pinned ? { narrowed: 'pinned' as const } : {}) };
   const fail = (error: RouterError, end: WalkEnd = 'unserved'): ForwardFailure => {
     settleHeld(state, observe, walk, end, input.keyId);
     logFailures(input, walk);
     return { ok: false, error, abandoned: walk.abandoned };
   };
 
-  for (const attempt of plan.attempts) {
+  for (const [index, attempt] of plan.attempts.entries()) {
     if (input.gone?.aborted) return fail(clientLeft(), 'callers');
     const now = Date.now();
     const stop = stopReason(config, state, walk, deadline, base.totalMs, now);
     if (stop !== undefined) {
       walk.why = stop;
+      walk.narrowed ??= cutShort(plan.attempts.slice(index), walk);
       break;
     }
     const { credential, missing } = credentialFor(attempt.node, input.env);
@@ -162,7 +163,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
       // Never sooner than the node's own pause (Retry-After cooling is recorded at once); its
       // held fault from the attempt before is not in the breaker yet, so it does not stretch the wait.
       const delay = backoffDelay(walk.verdicts.length - 1, config.retry, state.breaker.blockedFor(attempt.node.id, now));
-      if (now + delay >= deadline) break;
+      if (now + delay >= deadline) {
+        walk.narrowed ??= cutShort(plan.attempts.slice(index), walk);
+        break;
+      }
       await pause(delay, input.gone);
       if (input.gone?.aborted) return fail(clientLeft(), 'callers');
     }

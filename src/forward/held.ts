@@ -48,46 +48,73 @@ export function requestMayCause(outcome: AttemptOutcome, verdict: Extract<Verdic
 export type WalkEnd = 'served' | 'callers' | 'unserved';
 
 /**
- * The held faults a walk's end turns into node faults (samples and breaker), in the order
- * they happened. Unserved: on one node they count as before (a model only one node serves,
- * a walk the budget cut to one attempt — nothing to tell them apart by); on two nodes or
- * more the request is the likely cause and none counts. Not even the first: that is always
- * the best-ranked node, the very one an attacker would want out. A real outage is still
- * found — by requests that succeed elsewhere and by the health monitor's probes, which send
- * their own request; when every node tried fails at once, ejecting them would change
- * nothing (a plan whose nodes are all ejected tries them all).
+ * Why a walk saw fewer nodes than its plan offered, though no caller ended it: `pinned` (a
+ * Responses follow-up, the caller's choice of node), `cut` (the deadline, the retry budget or
+ * `maxAttempts` stopped it with another node left untried). One caller can bring either about
+ * — a generation that outlasts the deadline, failing requests that drain the budget — so a
+ * fault on its one node says no more than a walk that failed everywhere.
  */
-export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated = false): readonly H[] {
-  if (end === 'served') return held;
-  if (end === 'callers') return [];
-  return corroborated || new Set(held.map((h) => h.nodeId)).size <= 1 ? held : [];
+export type Narrowed = 'pinned' | 'cut';
+
+/** Whether an unserved walk's held faults need other keys to corroborate them (`UnservedKeys`). */
+export function inconclusive(held: readonly { nodeId: string }[], narrowed: Narrowed | undefined): boolean {
+  return held.length > 0 && (narrowed !== undefined || new Set(held.map((h) => h.nodeId)).size > 1);
 }
 
-/** Distinct keys whose walks failing everywhere corroborate each other (`UnservedKeys`). */
+/**
+ * The held faults a walk's end turns into node faults (samples and breaker), in the order
+ * they happened. Unserved: on one node, when that node was all the walk could try, they
+ * count as before (a model only one node serves — nothing to tell them apart by); on two
+ * nodes or more, or on one of a walk pinned or cut short (`Narrowed`), the request is the
+ * likely cause and none counts. Not even the first: that is always the best-ranked node,
+ * the very one an attacker would want out. A real outage is still found — by requests that
+ * succeed elsewhere and by the health monitor's probes, which send their own request; when
+ * every node tried fails at once, ejecting them would change nothing (a plan whose nodes are
+ * all ejected tries them all).
+ */
+export function heldFaults<H extends { nodeId: string }>(held: readonly H[], end: WalkEnd, corroborated: ReadonlySet<string> = NONE, narrowed?: Narrowed): readonly H[] {
+  if (end === 'served') return held;
+  if (end === 'callers') return [];
+  return inconclusive(held, narrowed) ? held.filter((h) => corroborated.has(h.nodeId)) : held;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** Distinct keys whose inconclusive walks on a node corroborate each other (`UnservedKeys`). */
 export const CORROBORATING_KEYS = 3;
 /** Within this long of each other. */
 export const CORROBORATION_MS = 60_000;
+/** Keys remembered per node: past it the oldest go (a node then takes keys noted more recently). */
 const MAX_KEYS = 1_000;
 
 /**
- * Keys whose requests failed on every node they tried, lately (one per isolate). One key's
- * requests failing everywhere may be its own doing; several keys' within a minute are the
- * nodes failing (a provider-wide outage of 5xx while its probes pass): then `heldFaults`
- * counts them as before, so the breaker, the colo's tables, `lastLiveError` and the
- * live-traffic alert see the outage. Pure: time is a parameter.
+ * Per node, the keys whose requests went unserved with a held fault on it, inconclusively
+ * (`inconclusive`), lately (one per isolate). One key's such requests may be its own doing;
+ * several keys' on the same node within a minute are that node failing (a provider-wide
+ * outage of 5xx while its probes pass): then `heldFaults` counts that node's faults as before,
+ * so the breaker, the colo's tables, `lastLiveError` and the live-traffic alert see the
+ * outage. Per node, not per isolate: two keys failing on other nodes (another model's outage,
+ * their own long generations) must not lend a poisoning key their corroboration. Bounded:
+ * node ids come from the configuration, keys per node by `MAX_KEYS`. Pure: time is a parameter.
  */
 export class UnservedKeys {
-  /** Key id → when its last walk went unserved; in order of that time (re-inserted on each). */
-  private readonly last = new Map<string, number>();
+  /** Node id → key id → when its last such walk ended; in order of that time (re-inserted on each). */
+  private readonly byNode = new Map<string, Map<string, number>>();
 
-  /** Notes `keyId`'s unserved walk at `now`; whether `CORROBORATING_KEYS` distinct keys have had one within `CORROBORATION_MS`. */
-  note(keyId: string, now: number): boolean {
-    this.last.delete(keyId);
-    this.last.set(keyId, now);
-    for (const [key, at] of this.last) {
-      if (now - at <= CORROBORATION_MS && this.last.size <= MAX_KEYS) break;
-      this.last.delete(key);
+  /** Notes `keyId`'s inconclusive walk over `nodeIds` at `now`; the nodes of them `CORROBORATING_KEYS` distinct keys' have reached within `CORROBORATION_MS`. */
+  note(keyId: string, nodeIds: Iterable<string>, now: number): Set<string> {
+    const corroborated = new Set<string>();
+    for (const nodeId of new Set(nodeIds)) {
+      let last = this.byNode.get(nodeId);
+      if (!last) this.byNode.set(nodeId, (last = new Map()));
+      last.delete(keyId);
+      last.set(keyId, now);
+      for (const [key, at] of last) {
+        if (now - at <= CORROBORATION_MS && last.size <= MAX_KEYS) break;
+        last.delete(key);
+      }
+      if (last.size >= CORROBORATING_KEYS) corroborated.add(nodeId);
     }
-    return this.last.size >= CORROBORATING_KEYS;
+    return corroborated;
   }
 }

@@ -16,7 +16,7 @@ export interface IsolateState {
   breaker: CircuitBreaker;
   budget: RetryBudget;
   live: LiveView;
-  /** Keys whose requests failed on every node lately (`held.ts`). */
+  /** Per node, keys whose requests failed on it inconclusively lately (`held.ts`). */
   unserved: UnservedKeys;
 }
 let isolate: IsolateState | undefined;

@@ -42,14 +42,24 @@ export interface TimingSays {
   generation: boolean;
   /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
   work?: number;
-  /** An audio upload (transcription, translation): its work is the audio its usage reports; its body is no prompt (never long, no prefill). */
-  audio?: true;
+  /** An audio upload (transcription, translation) of `bytes`: its work is the audio its usage reports; its body is no prompt (never long, no prefill; streamed past 64 KiB, caller-timed). */
+  audio?: { bytes: number };
 }
+
+/**
+ * Bytes a second of 48 kHz 16-bit stereo PCM, denser than any audio a transcription needs. An
+ * upload denser still spends its time sending bytes its caller chose to send, not being heard.
+ */
+export const MAX_AUDIO_BYTES_PER_SECOND = 192_000;
 
 /** What a generation's answer did, in the unit its time is judged per (`generation`); undefined: no sample. */
 export function answerWork(says: TimingSays, u: Usage | undefined): number | undefined {
   // Whisper reports the seconds it billed, gpt-4o-transcribe its audio and text tokens; neither: nothing to weigh by.
-  if (says.audio) return u?.audio_seconds || (u && u.prompt_tokens + u.completion_tokens) || undefined;
+  if (says.audio) {
+    const seconds = u?.audio_seconds;
+    if (seconds) return says.audio.bytes <= seconds * MAX_AUDIO_BYTES_PER_SECOND ? seconds : undefined;
+    return (u && u.prompt_tokens + u.completion_tokens) || undefined;
+  }
   // What it wrote by its usage; an image answer without usage (dall-e) by what it asked for.
   return u && (u.completion_tokens > 0 || says.work === undefined) ? u.completion_tokens : says.work;
 }
@@ -57,12 +67,15 @@ export function answerWork(says: TimingSays, u: Usage | undefined): number | und
 export function timingSays(request: ParsedRequest): TimingSays {
   // An upload's bytes are audio, not a prompt its node must read before it answers: never long, and not prefill (`observer`).
   const upload = UPLOADS.has(request.endpoint);
-  const long = !upload && request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
-  const caller = callerTimed(request.body);
+  const big = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
+  const long = !upload && big;
+  // But a streamed upload's first byte waits for all of it, and nothing in it says how much audio
+  // that was (a JSON answer's usage does): past the same size, a time of the caller's making.
+  const caller = callerTimed(request.body) || (upload && request.stream && big);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
   const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
   if (request.endpoint === 'images') says.work = imageWork(request.body);
-  if (upload) says.audio = true;
+  if (upload) says.audio = { bytes: request.raw.byteLength };
   return says;
 }
 

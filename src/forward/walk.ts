@@ -9,7 +9,7 @@ import { RouterError } from '../errors/router-error';
 import type { TranslationFailure } from '../providers/types';
 import type { ForwardInput } from './engine';
 import { upstreamMessage, type Tried } from './failure';
-import { heldFaults, requestMayCause, type WalkEnd } from './held';
+import { heldFaults, inconclusive, requestMayCause, type Narrowed, type WalkEnd } from './held';
 import type { IsolateState } from './isolate-state';
 import type { Observe } from './observe';
 import type { Verdict } from './outcome';
@@ -48,6 +48,8 @@ export interface Walk {
   untranslatable?: TranslationFailure;
   /** Node faults the request may have caused, recorded or dropped when the walk ends (`settleHeld`). */
   held: HeldFault[];
+  /** Set when the walk could not try every node its plan offered (`held.ts`): its held faults then need corroboration. */
+  narrowed?: Narrowed;
 }
 
 /** A node fault as it would have been recorded, kept until the walk's end says whose it was. */
@@ -70,6 +72,11 @@ export function stopReason(config: LoadedConfig, state: IsolateState, walk: Walk
   if (now >= deadline) return ` within the ${totalMs} ms deadline`;
   if (walk.verdicts.length > 0 && !state.budget.tryRetry(now)) return ' (retry budget exhausted)';
   return undefined;
+}
+
+/** `cut` when attempts the walk stops before would have tried a node other than those its held faults are on. */
+export function cutShort(left: readonly PlannedAttempt[], walk: Walk): Narrowed | undefined {
+  return left.some((a) => !walk.held.some((h) => h.nodeId === a.node.id)) ? 'cut' : undefined;
 }
 
 /** Record an attempt that did not answer well: samples and breaker (or held), cooling, the log. */
@@ -102,9 +109,8 @@ export function recordFailure(input: ForwardInput, state: IsolateState, observe:
  * ends with its success last, as when faults were recorded at once.
  */
 export function settleHeld(state: IsolateState, observe: Observe, walk: Walk, end: WalkEnd, keyId: string): void {
-  const everywhere = end === 'unserved' && new Set(walk.held.map((h) => h.nodeId)).size > 1;
-  const corroborated = everywhere && state.unserved.note(keyId, Date.now());
-  for (const fault of heldFaults(walk.held, end, corroborated)) recordFault(state, observe, fault);
+  const corroborated = end === 'unserved' && inconclusive(walk.held, walk.narrowed) ? state.unserved.note(keyId, walk.held.map((h) => h.nodeId), Date.now()) : undefined;
+  for (const fault of heldFaults(walk.held, end, corroborated, walk.narrowed)) recordFault(state, observe, fault);
   walk.held = [];
 }
 

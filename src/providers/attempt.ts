@@ -87,7 +87,9 @@ export async function prepareAttempt(cx: AttemptContext, attempt: PlannedAttempt
     const platformBody = adapter.messagesBody!(request.body, { ...tctx, stream: request.stream });
     if (!platformBody.ok) return platformBody;
     const platform = platformBody.value as Record<string, unknown>;
-    if (Array.isArray(platform.anthropic_beta)) platform.anthropic_beta = betasWithin(platform.anthropic_beta.map(String), context);
+    // The platforms document a list; a string (a header's comma list) is held to the same rule, not passed unread.
+    const asked = platform.anthropic_beta;
+    if (asked != null) platform.anthropic_beta = betasWithin(Array.isArray(asked) ? asked.map(String) : String(asked).split(','), context);
     body = JSON.stringify(platform);
   } else if (callerFormat === nodeFormat) {
     ({ body, contentType } = cx.bodyFor(attempt));

@@ -57,6 +57,15 @@ describe('heldFaults: what a walk\'s end records', () => {
     expect(heldFaults([us, us], 'unserved')).toEqual([us, us]); // a model's only node, tried again
   });
 
+  it('records none on one node of a walk pinned to it or cut short with other nodes left, unless corroborated', () => {
+    // One caller can cut a walk to its nearest node (a generation past the deadline, a drained retry budget).
+    for (const narrowed of ['cut', 'pinned'] as const) {
+      expect(heldFaults([us], 'unserved', new Set(), narrowed)).toEqual([]);
+      expect(heldFaults([us], 'unserved', new Set(['n-us']), narrowed)).toEqual([us]);
+      expect(heldFaults([us], 'served', new Set(), narrowed)).toEqual([us]);
+    }
+  });
+
   it('records none when the caller ended the walk: a node answered with its error, or it left', () => {
     expect(heldFaults([us], 'callers')).toEqual([]);
     expect(heldFaults([us, eu], 'callers')).toEqual([]);
@@ -67,27 +76,35 @@ describe('heldFaults: what a walk\'s end records', () => {
   });
 });
 
-describe('UnservedKeys: when walks failing everywhere corroborate each other', () => {
-  it('takes three distinct keys within the window; one key repeating is still one', () => {
+describe('UnservedKeys: when inconclusive walks corroborate each other', () => {
+  it('takes three distinct keys within the window on the same node; one key repeating is still one', () => {
     const keys = new UnservedKeys();
-    expect(keys.note('a', 0)).toBe(false);
-    expect(keys.note('a', 1_000)).toBe(false);
-    expect(keys.note('b', 2_000)).toBe(false);
-    expect(keys.note('c', 3_000)).toBe(true);
+    expect(keys.note('a', ['n-us'], 0)).toEqual(new Set());
+    expect(keys.note('a', ['n-us'], 1_000)).toEqual(new Set());
+    expect(keys.note('b', ['n-us', 'n-eu'], 2_000)).toEqual(new Set());
+    expect(keys.note('c', ['n-us', 'n-eu'], 3_000)).toEqual(new Set(['n-us']));
   });
 
   it('forgets keys older than the window', () => {
     const keys = new UnservedKeys();
-    keys.note('a', 0);
-    keys.note('b', 1_000);
-    expect(keys.note('c', CORROBORATION_MS + 500)).toBe(false); // a has expired
-    expect(keys.note('d', CORROBORATION_MS + 600)).toBe(true); // b, c, d
+    keys.note('a', ['n-us'], 0);
+    keys.note('b', ['n-us'], 1_000);
+    expect(keys.note('c', ['n-us'], CORROBORATION_MS + 500)).toEqual(new Set()); // a has expired
+    expect(keys.note('d', ['n-us'], CORROBORATION_MS + 600)).toEqual(new Set(['n-us'])); // b, c, d
   });
 
-  it('a corroborated end counts the held faults of several nodes', () => {
+  it('does not lend one node\'s keys to another: two keys failing on n-ap leave a third key\'s n-us faults alone', () => {
+    const keys = new UnservedKeys();
+    keys.note('a', ['n-ap', 'n-solo'], 0);
+    keys.note('b', ['n-ap', 'n-solo'], 0);
+    expect(keys.note('attacker', ['n-us', 'n-eu'], 0)).toEqual(new Set());
+  });
+
+  it('a corroborated end counts the held faults of the corroborated nodes only', () => {
     const us = { nodeId: 'n-us' };
     const eu = { nodeId: 'n-eu' };
-    expect(heldFaults([us, eu], 'unserved', true)).toEqual([us, eu]);
-    expect(heldFaults([us, eu], 'callers', true)).toEqual([]);
+    expect(heldFaults([us, eu], 'unserved', new Set(['n-us', 'n-eu']))).toEqual([us, eu]);
+    expect(heldFaults([us, eu], 'unserved', new Set(['n-eu']))).toEqual([eu]);
+    expect(heldFaults([us, eu], 'callers', new Set(['n-us', 'n-eu']))).toEqual([]);
   });
 });

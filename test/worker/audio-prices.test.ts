@@ -100,7 +100,8 @@ describe('transcriptions priced per minute', () => {
 
   it('run one at a time under a budget, so a burst cannot multiply what each spends past its hold', async () => {
     // Each upload is held at $0.17 and billed $2: five at once would spend $10 of a $5 day.
-    await setNode('n-us', { audioSeconds: 120, latencyMs: 400 });
+    // Every node bills the same: the live view learns from transcriptions, and may send the next upload elsewhere.
+    for (const node of ['n-us', 'n-eu', 'n-ap']) await setNode(node, { audioSeconds: 120, latencyMs: 400 });
     const { key, id } = await newKey({ limits: { dailyUsd: 5 } });
     const responses = await Promise.all(Array.from({ length: 5 }, () => send(key, 7_500)));
     const statuses = responses.map((r) => r.status).sort();

@@ -318,6 +318,16 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     expect(sent!.body.anthropic_beta).toEqual(['token-efficient-tools-2025-02-19']);
   });
 
+  it('Bedrock: a context-1m beta sent as a string, or in another letter case, is dropped alike', async () => {
+    const { key } = await newKey();
+    for (const anthropic_beta of ['token-efficient-tools-2025-02-19,Context-1M-2025-08-07', 'context-1m-2025-08-07']) {
+      const res = await send('/v1/messages', { key, body: messages('claude-haiku', { anthropic_beta }) });
+      expect(res.status).toBe(200);
+    }
+    const sent = await nodeRequests('bedrock-use1');
+    expect(sent.map((r) => r.body.anthropic_beta)).toEqual([['token-efficient-tools-2025-02-19'], []]);
+  });
+
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
     const { key } = await newKey();
     const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true }) });

@@ -68,12 +68,13 @@ it('a model that reports no usage (dall-e) is judged by what was asked for', asy
 });
 
 /** Which node transcribed each of `n` uploads from Frankfurt (300 KB each: an upload's bytes are audio, not a prompt to skip). */
-async function heardBy(n: number): Promise<string[]> {
+async function heardBy(n: number, stream = false, bytes = 300_000): Promise<string[]> {
   const nodes: string[] = [];
   for (let i = 0; i < n; i++) {
     const form = new FormData();
     form.append('model', 'gpt-4o-mini');
-    form.append('file', new File([new Uint8Array(300_000).fill(7)], 'call.mp3', { type: 'audio/mpeg' }));
+    if (stream) form.append('stream', 'true');
+    form.append('file', new File([new Uint8Array(bytes).fill(7)], 'call.mp3', { type: 'audio/mpeg' }));
     const req = new Request('https://router.test/v1/audio/transcriptions', { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form, cf: CF.fra } as RequestInit);
     const res = await exports.default.fetch(req);
     expect(res.status, await res.clone().text()).toBe(200);
@@ -104,4 +105,33 @@ it('judges transcriptions by the seconds of audio they billed: longer audio at t
   const after = await heardBy(6);
   expect(after.filter((n) => n === 'n-eu').length).toBeLessThanOrEqual(2);
   expect(after.slice(2).every((n) => n !== 'n-eu')).toBe(true);
+});
+
+it("a streamed upload's first byte, which waits for the whole upload, does not move the colo's audio traffic", async () => {
+  // Its time grows with the bytes the caller chose to send (here 1 ms per KB before the headers),
+  // and nothing in it says how much audio that was: as a chat prompt past 64 KiB, it only teaches.
+  for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { prefillMsPerKb: 1 });
+  const speech = async () => {
+    const res = await callWithConfig(testConfig(), '/v1/audio/speech', { key, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hello', voice: 'alloy' } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    return res.headers.get('x-router-node');
+  };
+  for (let i = 0; i < 3; i++) expect(await speech()).toBe('n-eu');
+  expect(await heardBy(1, true)).toEqual(['n-eu']);
+  for (let i = 0; i < 3; i++) expect(await speech()).toBe('n-eu');
+});
+
+it('an upload far denser than audio needs (its bytes, not its seconds, take the time) does not move the traffic', async () => {
+  // 0.1 ms per KB sent, 0.5 ms per second heard: a minute in 300 KB takes 60 ms. One caller
+  // sends 3 MB billed as 1 s (uncompressed audio at a rate no microphone needs): 300 ms a second.
+  const all = async (knobs: Record<string, number>) => {
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, knobs);
+  };
+  await all({ audioSeconds: 60, msPerToken: 0.5, prefillMsPerKb: 0.1 });
+  expect(await heardBy(3)).toEqual(Array(3).fill('n-eu'));
+  await all({ audioSeconds: 1 });
+  expect(await heardBy(1, false, 3_000_000)).toEqual(['n-eu']);
+  await all({ audioSeconds: 60 });
+  expect(await heardBy(3)).toEqual(Array(3).fill('n-eu'));
 });

@@ -84,6 +84,62 @@ describe('a request that fails on every node it tries', () => {
   });
 });
 
+describe('a walk cut short after the nearest node failed, with other nodes left', () => {
+  // One attempt shows one node, as on a model only one node serves — but here the walk stopped
+  // before the others, at the deadline or the retry budget, which one caller can bring about.
+  it('does not eject the nearest node when one key\'s generations outlast the deadline (JSON: responseMs is the whole deadline)', async () => {
+    const slow = testConfig();
+    slow.timeouts = { ...slow.timeouts, totalMs: 600 };
+    // Every node writes 1,000 tokens at 1 ms each unless capped: the attacker asks for them all.
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { completionTokens: 1_000, msPerToken: 1 });
+    for (let i = 0; i < THRESHOLD; i++) {
+      const res = await callWithConfig(slow, '/v1/chat/completions', { key: attacker, body: chatBody() });
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      await res.text();
+    }
+    expect(await nodeRequests('n-us')).toHaveLength(THRESHOLD);
+    expect(await nodeRequests('n-eu')).toHaveLength(0); // the deadline was spent on the nearest
+    const res = await callWithConfig(slow, '/v1/chat/completions', { key: other, body: chatBody({ max_tokens: 5 }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(await failedInIad('n-us')).toBe(0);
+  });
+
+  it('does not eject the nearest node when the retry budget cuts one key\'s poison requests to one attempt', async () => {
+    const drained = testConfig();
+    drained.retry.budget = { ratio: 0, minRetries: 0, windowMs: 10_000 };
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { poisonText: POISON });
+    for (let i = 0; i < THRESHOLD; i++) {
+      const res = await callWithConfig(drained, '/v1/chat/completions', { key: attacker, body: poisoned(false) });
+      expect(res.status).toBe(502);
+      await res.text();
+    }
+    expect(await nodeRequests('n-eu')).toHaveLength(0);
+    const res = await callWithConfig(drained, '/v1/chat/completions', { key: other, body: chatBody() });
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(await failedInIad('n-us')).toBe(0);
+  });
+});
+
+describe('a Responses follow-up pinned to the node that holds its state', () => {
+  it('does not eject that node when one key\'s follow-ups are poisoned (the caller chose the node)', async () => {
+    const respond = (body: Record<string, unknown>, key = attacker) => callWithConfig(config, '/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', ...body } });
+    const first = await respond({});
+    expect(first.headers.get('x-router-node')).toBe('n-us');
+    const { id } = await first.json<{ id: string }>();
+    await setNode('n-us', { poisonText: POISON });
+    for (let i = 0; i < THRESHOLD; i++) {
+      const res = await respond({ previous_response_id: id, input: `Describe ${POISON}` });
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      await res.text();
+    }
+    const res = await respond({}, other);
+    await res.text();
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(await failedInIad('n-us')).toBe(0);
+  });
+});
+
 describe('when every node fails for several keys', () => {
   it(`counts the failures once ${CORROBORATING_KEYS} keys' requests have failed everywhere within a minute: an outage, not one caller's doing`, async () => {
     // Every node answers 500 to everyone (a provider-wide outage its probes do not see).
@@ -95,6 +151,18 @@ describe('when every node fails for several keys', () => {
       expect(await failedInIad('n-us')).toBe(i < keys.length - 1 ? 0 : 1);
     }
     expect(await failedInIad('n-eu')).toBe(1);
+  });
+
+  it("counts only on the nodes the keys' failures share: two keys failing elsewhere do not corroborate one key's poison", async () => {
+    // claude-x's two nodes really fail, for two keys; the attacker's poison fails on the nearest gpt-4o-mini nodes.
+    for (const id of ['p-anth', 'p-azure']) await setNode(id, { status: 500 });
+    for (const key of [other, (await newKey()).key]) expect((await send(key, chatBody({ model: 'claude-x' }))).status).toBe(502);
+    for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { poisonText: POISON });
+    for (let i = 0; i < THRESHOLD; i++) expect((await send(attacker, poisoned(false))).status).toBe(502);
+    const res = await send(other, chatBody());
+    expect(res.headers.get('x-router-node')).toBe('n-us');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+    expect(await failedInIad('n-us')).toBe(0);
   });
 });
 

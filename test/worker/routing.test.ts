@@ -8,6 +8,7 @@ import { abortAllDurableObjects, createScheduledController, runDurableObjectAlar
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { SHIFT_PUBLISH_GAP_MS } from '../../src/health/cycle';
+import { CORROBORATING_KEYS } from '../../src/forward/held';
 import { flushSamples } from '../../src/routing/samples';
 import { clearRouteMemo } from '../../src/routing/table';
 import type { RouteTable } from '../../src/routing/scores';
@@ -91,8 +92,8 @@ describe('per-colo latency from live samples', () => {
     expect((await call('/v1/chat/completions', { key, body: chatBody(), cf: CF.nrt })).headers.get('x-router-node')).toBe('n-ap');
   });
 
-  it('takes no good samples from pinned Responses follow-ups into the colo\'s tables (the caller chose the node); their failures still count', async () => {
-    const respond = (body: Record<string, unknown>) => call('/v1/responses', { key, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hi', ...body } });
+  it('takes no good samples from pinned Responses follow-ups into the colo\'s tables (the caller chose the node); their failures count once other keys\' corroborate them', async () => {
+    const respond = (body: Record<string, unknown>, as = key) => call('/v1/responses', { key: as, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hi', ...body } });
     const first = await respond({});
     expect(first.status).toBe(200);
     const node = first.headers.get('x-router-node')!;
@@ -103,10 +104,23 @@ describe('per-colo latency from live samples', () => {
     // The unpinned request alone (weights decay a little with age).
     expect(stat.good).toBeGreaterThan(0.5);
     expect(stat.good).toBeLessThan(1.5);
+    // A follow-up is pinned by its caller to the node it chose: one key's failing there may be its own doing (`held.ts`).
+    const others: [string, string][] = [];
+    for (let i = 1; i < CORROBORATING_KEYS; i++) {
+      const other = (await newKey()).key;
+      const res = await respond({}, other);
+      expect(res.headers.get('x-router-node')).toBe(node);
+      others.push([other, ((await res.json()) as { id: string }).id]);
+    }
     await setNode(node, { status: 500 });
+    const failed = async () => {
+      await flushSamples(env, Date.now(), true);
+      return (await env.COLO_STATS.getByName('FRA').snapshot())!.stats[node]!.failed ?? 0;
+    };
     expect((await respond({ previous_response_id: id })).status).toBeGreaterThanOrEqual(500);
-    await flushSamples(env, Date.now(), true);
-    expect((await env.COLO_STATS.getByName('FRA').snapshot())!.stats[node]!.failed).toBeGreaterThan(0);
+    expect(await failed()).toBe(0);
+    for (const [other, previous] of others) expect((await respond({ previous_response_id: previous }, other)).status).toBeGreaterThanOrEqual(500);
+    expect(await failed()).toBeGreaterThan(0);
   });
 
   it('explains the ranking for a location: expected ms, where it came from, health, exclusions', async () => {
