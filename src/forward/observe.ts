@@ -52,8 +52,19 @@ export interface TimingSays {
  */
 export const MAX_AUDIO_BYTES_PER_SECOND = 192_000;
 
+/**
+ * More than any answer does (tokens, audio seconds, image work): a node that reports more
+ * teaches nothing — its figure would swamp the per-token fits' sums (past ~1e154, Infinity).
+ */
+const MAX_WORK = 10_000_000;
+
 /** What a generation's answer did, in the unit its time is judged per (`generation`); undefined: no sample. */
 export function answerWork(says: TimingSays, u: Usage | undefined): number | undefined {
+  const work = workOf(says, u);
+  return work !== undefined && work <= MAX_WORK ? work : undefined;
+}
+
+function workOf(says: TimingSays, u: Usage | undefined): number | undefined {
   // Whisper reports the seconds it billed, gpt-4o-transcribe its audio and text tokens; neither: nothing to weigh by.
   if (says.audio) {
     const seconds = u?.audio_seconds;

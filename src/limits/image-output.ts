@@ -70,14 +70,15 @@ export function imageOutputTokens(body: Record<string, unknown>, models: ImageMo
 
 /**
  * How much work an image generation asked for, in the units its usage would report, for an
- * answer that reports none (dall-e): `n` × megapixels × 2 for `hd`/`high` quality × 1,000.
+ * answer that reports none (dall-e): `n` × megapixels (at most 2) × 2 for `hd`/`high` quality × 1,000.
  * Not a bound and not billed — the live view only weighs a JSON image answer's time by it,
  * as it weighs a chat answer's by its completion tokens (`forward/observe.ts`).
  */
 export function imageWork(body: Record<string, unknown>): number {
   const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
   const size = typeof body.size === 'string' ? /^(\d{2,5})x(\d{2,5})$/.exec(body.size) : null;
-  const megapixels = size ? (Number(size[1]) * Number(size[2])) / 1_048_576 : 1;
+  // Held to the largest size any image model draws (dall-e-3's 1792×1024, ~1.75 MP): a node that ignores an odd size draws no larger.
+  const megapixels = size ? Math.min(2, (Number(size[1]) * Number(size[2])) / 1_048_576) : 1;
   const quality = body.quality === 'hd' || body.quality === 'high' ? 2 : 1;
   return Math.max(1, Math.round(n * megapixels * quality * 1_000));
 }

@@ -207,16 +207,22 @@ function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'
 
 /** Parameters only gpt-image-1 takes: with one of them, OpenAI's images endpoint defaults to it, else to dall-e-2. */
 const GPT_IMAGE_ONLY = ['background', 'moderation', 'output_compression', 'output_format', 'partial_images', 'stream'];
+/** Values of `quality` and `size` only gpt-image-1 takes (dall-e-2 draws `standard` at 256², 512² or 1024²). */
+const GPT_IMAGE_QUALITIES = new Set(['low', 'medium', 'high']);
+const GPT_IMAGE_SIZES = new Set(['1536x1024', '1024x1536']);
+
+const asksGptImage = (json: Record<string, unknown>) =>
+  GPT_IMAGE_ONLY.some((p) => json[p] != null) || GPT_IMAGE_QUALITIES.has(json.quality as string) || GPT_IMAGE_SIZES.has(json.size as string);
 
 /**
  * The model OpenAI picks where a body names none (the SDKs leave `model` optional there):
- * moderations `omni-moderation-latest`, images `dall-e-2` unless a gpt-image-1 parameter is
- * sent. The router routes, limits and prices by that name, and writes it into the body it
+ * moderations `omni-moderation-latest`, images `dall-e-2` unless a parameter or a `quality`
+ * or `size` value only gpt-image-1 takes is sent. The router routes, limits and prices by that name, and writes it into the body it
  * sends (`attempt-body.ts`), so the node bills the model the router reserved for.
  */
 function defaultModel(endpoint: Endpoint, json: Record<string, unknown>): string | undefined {
   if (endpoint === 'moderations') return 'omni-moderation-latest';
-  if (endpoint === 'images') return GPT_IMAGE_ONLY.some((p) => json[p] != null) ? 'gpt-image-1' : 'dall-e-2';
+  if (endpoint === 'images') return asksGptImage(json) ? 'gpt-image-1' : 'dall-e-2';
   return undefined;
 }
 

@@ -35,5 +35,7 @@ describe('image work (what the live view weighs a JSON image answer by when it r
     expect(imageWork({ size: '1792x1024', quality: 'hd' })).toBe(3_500);
     expect(imageWork({ size: '256x256' })).toBe(63);
     expect(imageWork({ n: '3', size: 'huge', quality: ['hd'] })).toBe(1_000);
+    // A size no model draws counts as the largest any draws: one caller's odd value cannot swamp the fit.
+    expect(imageWork({ size: '99999x99999' })).toBe(2_000);
   });
 });

@@ -195,6 +195,10 @@ describe('a body without a model, where OpenAI picks one (the SDKs leave `model`
     const config = defaults();
     config.models['gpt-4o-mini'].aliases = ['mini', 'dall-e-2'];
     await sent('/v1/images/generations', { prompt: 'a cat' }, config);
+    for (const only of [{ output_format: 'webp' }, { quality: 'low' }, { size: '1536x1024' }]) {
+      const refused = await callWithConfig(config, '/v1/images/generations', { key, body: { prompt: 'a cat', ...only }, cf: CF.iad });
+      expect(await refused.json(), JSON.stringify(only)).toMatchObject({ error: { code: 'model_not_found', message: expect.stringContaining("'gpt-image-1'") } });
+    }
     const res = await callWithConfig(config, '/v1/images/generations', { key, body: { prompt: 'a cat', output_format: 'webp' }, cf: CF.iad });
     // gpt-image-1 is not configured here: the caller learns which model it was given.
     const text = await res.text();
