@@ -216,6 +216,9 @@ describe('reasoning_effort → extended thinking', () => {
 
   it('refuses an effort OpenAI does not define', () => {
     expect(ask({ reasoning_effort: 'extreme' })).toEqual({ ok: false, error: expect.objectContaining({ reason: 'unsupported_value', param: 'reasoning_effort' }) });
+    // Names an object literal inherits are no efforts either (they were read as a tier and silently dropped).
+    for (const effort of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      expect(ask({ reasoning_effort: effort })).toEqual({ ok: false, error: expect.objectContaining({ reason: 'unsupported_value', param: 'reasoning_effort' }) });
   });
 
   it('no thinking when tool results answer the final assistant turn: Claude would want its thinking block back, which a chat caller never has', () => {

@@ -43,7 +43,8 @@ export type Thinking = { type: 'enabled'; budget_tokens: number };
 /** The effort's tier (null: no thinking asked), or the refusal of a value OpenAI does not define. */
 function tierOf(effort: string | null | undefined): Result<number | null> {
   if (effort === undefined || effort === null) return ok(null);
-  const tier = BUDGET_OF_EFFORT[effort];
+  // Own keys only: an inherited name (`constructor`, `__proto__`) is no effort.
+  const tier = Object.hasOwn(BUDGET_OF_EFFORT, effort) ? BUDGET_OF_EFFORT[effort] : undefined;
   if (tier === undefined) return fail('unsupported_value', `reasoning_effort must be one of ${Object.keys(BUDGET_OF_EFFORT).join(', ')}.`, 'reasoning_effort');
   return ok(tier);
 }
