@@ -6,6 +6,7 @@ import { env, exports } from 'cloudflare:workers';
 import { createExecutionContext, runInDurableObject } from 'cloudflare:test';
 import worker from '../../src/index';
 import { resetIsolate } from '../../src/isolate';
+import OpenAI from 'openai';
 import { expect } from 'vitest';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -138,4 +139,18 @@ export async function wipeObjects(stubs: DurableObjectStub[]): Promise<void> {
       await state.storage.deleteAll();
     });
   }
+}
+
+/**
+ * The official OpenAI SDK as a new user configures it — only the base URL and key changed —
+ * its `fetch` the Worker's entry point, with a caller location attached as Cloudflare's edge
+ * attaches it (Frankfurt unless `cf` says otherwise). The SDK's own retries unless `maxRetries`.
+ */
+export function openaiClient(key: string, options: { cf?: Record<string, unknown>; maxRetries?: number; baseURL?: string } = {}): OpenAI {
+  return new OpenAI({
+    baseURL: options.baseURL ?? 'https://router.test/v1',
+    apiKey: key,
+    ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+    fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: options.cf ?? CF.fra } as RequestInit),
+  });
 }

@@ -6,10 +6,9 @@
  * results after a tool call, a cap too small, a temperature, low top_p or forced tool the caller
  * set, which Claude refuses alongside thinking).
  */
-import { exports } from 'cloudflare:workers';
 import OpenAI from 'openai';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, CF, newKey, nodeRequests, resetWorld } from './helpers';
+import { call, newKey, nodeRequests, openaiClient, resetWorld } from './helpers';
 
 const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
 const claude = (extra: Record<string, unknown> = {}) => ({ model: 'claude-solo', messages: [{ role: 'user', content: 'Hi' }], ...extra });
@@ -18,11 +17,7 @@ let client: OpenAI;
 beforeEach(async () => {
   await resetWorld();
   const { key } = await newKey();
-  client = new OpenAI({
-    baseURL: 'https://router.test/v1',
-    apiKey: key,
-    fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: CF.fra } as RequestInit),
-  });
+  client = openaiClient(key);
 });
 
 describe('reasoning_effort → Claude extended thinking', () => {

@@ -5,21 +5,15 @@
  * for typed image events, its own pagination for input items. Its `fetch` is the Worker's
  * entry point, with a caller location attached as Cloudflare's edge attaches it.
  */
-import { exports } from 'cloudflare:workers';
 import OpenAI, { toFile } from 'openai';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CF, newKey, nodeRequests, resetWorld } from './helpers';
+import { newKey, nodeRequests, openaiClient, resetWorld } from './helpers';
 
 let client: OpenAI;
 beforeEach(async () => {
   await resetWorld();
   const { key } = await newKey();
-  client = new OpenAI({
-    baseURL: 'https://router.test/v1',
-    apiKey: key,
-    maxRetries: 0,
-    fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: CF.fra } as RequestInit),
-  });
+  client = openaiClient(key, { maxRetries: 0 });
 });
 
 const audio = () => toFile(new Uint8Array(1000).fill(7), 'hello.wav', { type: 'audio/wav' });
@@ -87,7 +81,7 @@ describe('openai SDK: the other endpoints', () => {
 
 describe('openai SDK: a base URL without /v1', () => {
   it('is a NotFoundError whose message says to end the base URL in /v1', async () => {
-    const bare = new OpenAI({ baseURL: 'https://router.test', apiKey: client.apiKey, maxRetries: 0, fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: CF.fra } as RequestInit) });
+    const bare = openaiClient(client.apiKey!, { baseURL: 'https://router.test', maxRetries: 0 });
     const err = await bare.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err).toMatchObject({ status: 404, code: 'unknown_url' });

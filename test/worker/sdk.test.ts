@@ -3,21 +3,15 @@
  * `fetch` is the Worker's own entry point (same runtime, same code path as HTTPS), with a
  * caller location attached the way Cloudflare's edge attaches `request.cf`.
  */
-import { exports } from 'cloudflare:workers';
 import OpenAI from 'openai';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CF, newKey, resetWorld, setNode } from './helpers';
+import { newKey, openaiClient, resetWorld, setNode } from './helpers';
 
 let client: OpenAI;
 beforeEach(async () => {
   await resetWorld();
   const { key } = await newKey();
-  client = new OpenAI({
-    baseURL: 'https://router.test/v1',
-    apiKey: key,
-    fetch: (url: RequestInfo | URL, init?: RequestInit) =>
-      exports.default.fetch(new Request(url, init), { cf: CF.fra } as RequestInit),
-  });
+  client = openaiClient(key);
 });
 
 describe('openai SDK', () => {
