@@ -269,7 +269,8 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       const price = priceFor(config, model, node.id);
       if (!price) continue;
       let usd = unitCostUsd(price, units);
-      if (usd === undefined && units !== undefined && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
+      // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
+      if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
       if (perUse !== undefined) throw billedPerUse(model, perUse);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
         // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.

@@ -134,6 +134,15 @@ describe('worst-case cost', () => {
     expect(err).toMatchObject({ status: 403, code: 'cost_unbounded' });
   });
 
+  it('moderations on a model priced by tokens bill their usage, which nothing bounds: 403 cost_unbounded (was held at $0)', async () => {
+    const err = await worst('moderations', { model: 'm', input: 'x'.repeat(10_000) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 403, code: 'cost_unbounded' });
+    expect((err as Error).message).toContain('price.perRequest');
+    // Priced per request instead: bounded by that price, whatever usage the node reports.
+    const flat = load({ small: { price: { perRequest: 0.002 } } });
+    expect(worstCostUsd(flat, await parse('moderations', { model: 'small', input: 'x' }), ['small'], 0)).toBeCloseTo(0.002, 12);
+  });
+
   it('images on a token-priced model whose image output is bounded (imageOutputTokens): the prompt at the input rate + n × (image + partials) at the output rate', async () => {
     const priced = load({ small: { price: { input: 5, output: 40 }, imageOutputTokens: 4_160 } });
     const request = await parse('images', { model: 'small', prompt: 'a cat', n: 2, partial_images: 2 });

@@ -223,6 +223,18 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     });
   }
 
+  it('moderations on a model priced by tokens are refused with cost_unbounded (nothing bounds the usage such a node bills), and served to a key without a budget', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const res = await callWithConfig(config(), '/v1/moderations', { key, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x'.repeat(5_000) }) });
+    expect(res.status).toBe(403);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('cost_unbounded');
+    expect(error.message).toContain('price.perRequest');
+    for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
+    const free = await callWithConfig(config(), '/v1/moderations', { key: (await newKey()).key, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x' }) });
+    expect(free.status, await free.text()).toBe(200);
+  });
+
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
     for (const tier of ['auto', 'default', 'flex']) {
