@@ -117,6 +117,20 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
         },
       });
     }
+    // Like OpenAI: reasoning models take only the default sampling (temperature and top_p 1, or unset).
+    if (/^(o\d|gpt-5)/.test(String(body.model))) {
+      const sampling = (['temperature', 'top_p'] as const).find((p) => body[p] != null && body[p] !== 1);
+      if (sampling) {
+        return sendJson(res, 400, {
+          error: {
+            message: `Unsupported value: '${sampling}' does not support ${String(body[sampling])} with this model. Only the default (1) value is supported.`,
+            type: 'invalid_request_error',
+            param: sampling,
+            code: 'unsupported_value',
+          },
+        });
+      }
+    }
     // Like OpenAI: only reasoning models (o-series, gpt-5) take `reasoning_effort`, and only its named levels.
     if (body.reasoning_effort != null) {
       const reasons = /^(o\d|gpt-5)/.test(String(body.model));

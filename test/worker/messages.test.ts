@@ -338,6 +338,22 @@ describe('extended thinking on an OpenAI reasoning model (Claude Code pointed at
     expect(sent!.body).not.toHaveProperty('max_tokens');
   });
 
+  it('a temperature or top_p the reasoning model cannot take (OpenAI: only the default, 1) is left out, not relayed as a 400; other models keep them', async () => {
+    const { key } = await newKey();
+    const res = await send(reasoning(), key, 'o4-mini', { temperature: 0, top_p: 0.9 });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const [sent] = (await nodeRequests('n-eu')).filter((r) => r.body !== null);
+    expect(sent!.body).not.toHaveProperty('temperature');
+    expect(sent!.body).not.toHaveProperty('top_p');
+    const one = await send(reasoning(), key, 'o4-mini', { temperature: 1, thinking: { type: 'enabled', budget_tokens: 4_096 } });
+    expect(one.status, await one.clone().text()).toBe(200);
+    const plain = await send(reasoning(), key, 'gpt-4o-mini', { temperature: 0.3, top_p: 0.9 });
+    expect(plain.status).toBe(200);
+    const kept = (await nodeRequests('n-eu')).filter((r) => r.body !== null).map((r) => r.body as Record<string, unknown>);
+    expect(kept.find((b) => b.model === 'o4-mini' && b.reasoning_effort === 'low')).toMatchObject({ temperature: 1 });
+    expect(kept.find((b) => b.model === 'gpt-4o-mini')).toMatchObject({ temperature: 0.3, top_p: 0.9 });
+  });
+
   it("a budget Anthropic would refuse is refused in Anthropic's shape; a model that does not reason still says so", async () => {
     const { key } = await newKey();
     const over = await send(reasoning(), key, 'o4-mini', { thinking: { type: 'enabled', budget_tokens: 16_000 } });

@@ -14,6 +14,7 @@
  * - `thinking` enabled → `reasoning_effort` for a reasoning model (`opts.reasoning`: o-series,
  *   gpt-5), held to Anthropic's own rules (a budget of at least 1,024, below `max_tokens`);
  *   the reasoning tokens count inside the cap, as Claude's thinking counts inside `max_tokens`.
+ *   Such a model takes only the default `temperature` and `top_p` (1): other values are left out.
  * Refused: `thinking` / `redacted_thinking` blocks in history (`thinking_in_history`: chat
  * has no way to send them back), `thinking` enabled for a model that does not reason
  * (`unsupported_feature`),
@@ -180,8 +181,10 @@ export function messagesToChatRequest(body: unknown, opts: { upstreamModel: stri
     out.stream_options = { include_usage: true };
   }
   if (req.stop_sequences && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
-  if (req.temperature !== undefined) out.temperature = req.temperature;
-  if (req.top_p !== undefined) out.top_p = req.top_p;
+  // A reasoning model takes only the default sampling (OpenAI: temperature and top_p 1): another value is left out, not
+  // relayed as OpenAI's 400 — Anthropic takes 0–1 on every model, and a reasoning model's sampling is its own.
+  if (req.temperature !== undefined && !(opts.reasoning && req.temperature !== 1)) out.temperature = req.temperature;
+  if (req.top_p !== undefined && !(opts.reasoning && req.top_p !== 1)) out.top_p = req.top_p;
   if (req.metadata?.user_id) out.user = req.metadata.user_id;
   if (effort !== undefined) out.reasoning_effort = effort;
   if (req.tools && req.tools.length > 0)
