@@ -5,8 +5,12 @@
  *   for the node's region (`cloudRegion`, default `us-east-1`) and service `bedrock`, made
  *   with `FLEET_AWS_KEYS` — or the Bedrock API key `FLEET_BEDROCK_API_KEY` as a Bearer;
  * - `POST /model/{id}/converse` and `/converse-stream` (Converse JSON; strict body: known
- *   top-level keys only, `inferenceConfig.maxTokens` required); the stream is AWS's binary
- *   event stream (frames encoded by hand, `cloud-answers.ts`);
+ *   top-level keys only, `inferenceConfig.maxTokens` required, `additionalModelRequestFields`
+ *   only as the model knows them, Claude's thinking held to its rules: `bedrock-thinking.ts`);
+ *   the stream is AWS's binary event stream (frames encoded by hand, `cloud-answers.ts`).
+ *   A thinking answer opens with a reasoning block (reasoning text and signature deltas when
+ *   streaming) counted in `outputTokens`; with `toolConfig` and no tool result yet, the node
+ *   calls the first tool (`toolUse`, stop reason `tool_use`);
  * - `POST /model/{id}/invoke` and `/invoke-with-response-stream` for Claude's Messages body
  *   (`anthropic_version: "bedrock-2023-05-31"`, no `model`, no `stream`); stream chunks carry
  *   base64 Anthropic events;
@@ -20,6 +24,7 @@ import { cacheUsage, cloudMessagesError, eventFrame, exceptionFrame, messagesAns
 import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
 import { converseInputTokens } from './tokens.ts';
 import { verifySigV4, type AwsKey } from './sigv4.ts';
+import { additionalFieldsError, SIGNATURE, THINKING_TOKENS, THOUGHT, thinks } from './bedrock-thinking.ts';
 
 export const FLEET_AWS_KEYS: AwsKey[] = [
   { accessKeyId: 'AKIAFLEETEXAMPLE0001', secretAccessKey: 'fleet/secret/K7MDENG+bPxRfiCYEXAMPLEKEY' },
@@ -47,6 +52,15 @@ function converseError(body: Record<string, unknown>): string | undefined {
   }
   if ((body.messages as { role: string }[])[0]!.role !== 'user') return 'A conversation must start with a user message.';
   return undefined;
+}
+
+/** The tool the node calls: the first of `toolConfig`, unless the last turn already holds tool results. */
+function toolToCall(body: Record<string, unknown>): string | undefined {
+  const tools = (body.toolConfig as { tools?: { toolSpec?: { name?: unknown } }[] } | undefined)?.tools;
+  const name = tools?.[0]?.toolSpec?.name;
+  if (typeof name !== 'string') return undefined;
+  const last = (body.messages as { content: Record<string, unknown>[] }[]).at(-1)!;
+  return last.content.some((b) => 'toolResult' in b) ? undefined : name;
 }
 
 export async function handleBedrock(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer): Promise<void> {
@@ -77,10 +91,13 @@ export async function handleBedrock(node: SimNode, req: http.IncomingMessage, re
     return sendAwsError(res, 400, 'SerializationException', 'body is not JSON');
   }
   if (op[2] === 'converse' || op[2] === 'converse-stream') {
-    const err = converseError(body);
+    const err = converseError(body) ?? additionalFieldsError(body, modelId);
     if (err) return sendAwsError(res, 400, 'ValidationException', err);
     const maxTokens = (body.inferenceConfig as { maxTokens: number }).maxTokens;
-    const output = completionTokens(k, { max_tokens: maxTokens });
+    const thinking = thinks(body);
+    // Reasoning counts in outputTokens, never past maxTokens.
+    const output = Math.min(completionTokens(k, { max_tokens: maxTokens }) + (thinking ? THINKING_TOKENS : 0), maxTokens);
+    const tool = toolToCall(body);
     const cache = cacheUsage(k);
     const inputTokens = converseInputTokens(body);
     const usage = {
@@ -90,13 +107,29 @@ export async function handleBedrock(node: SimNode, req: http.IncomingMessage, re
       cacheReadInputTokens: cache.cache_read_input_tokens,
       cacheWriteInputTokens: cache.cache_creation_input_tokens,
     };
+    const stopReason = tool ? 'tool_use' : 'end_turn';
+    const toolUse = tool ? { toolUseId: `tooluse_${node.id}_${node.served}`, name: tool } : undefined;
     if (op[2] === 'converse') {
-      return sendJson(res, 200, { output: { message: { role: 'assistant', content: [{ text: `Hello from ${node.id}` }] } }, stopReason: 'end_turn', usage, metrics: { latencyMs: 1 } });
+      const answer = toolUse ? { toolUse: { ...toolUse, input: { city: 'Paris' } } } : { text: `Hello from ${node.id}` };
+      const content = thinking ? [{ reasoningContent: { reasoningText: { text: THOUGHT.join(''), signature: SIGNATURE } } }, answer] : [answer];
+      return sendJson(res, 200, { output: { message: { role: 'assistant', content } }, stopReason, usage, metrics: { latencyMs: 1 } });
     }
     const frames: Buffer[] = [eventFrame('messageStart', { role: 'assistant' })];
-    for (let i = 0; i < k.chunks; i++) frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: i === 0 ? `Hello from ${node.id}` : ` #${i}` } }));
-    frames.push(eventFrame('contentBlockStop', { contentBlockIndex: 0 }), eventFrame('messageStop', { stopReason: 'end_turn' }), eventFrame('metadata', { usage, metrics: { latencyMs: 1 } }));
-    return streamFrames(node, res, frames, 1);
+    // The answer's block follows the reasoning block when there is one.
+    const index = thinking ? 1 : 0;
+    if (thinking) {
+      for (const text of THOUGHT) frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text } } }));
+      frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { signature: SIGNATURE } } }), eventFrame('contentBlockStop', { contentBlockIndex: 0 }));
+    }
+    const before = frames.length;
+    if (toolUse) {
+      frames.push(eventFrame('contentBlockStart', { contentBlockIndex: index, start: { toolUse } }));
+      for (const input of ['{"city": ', '"Paris"}']) frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: index, delta: { toolUse: { input } } }));
+    } else {
+      for (let i = 0; i < k.chunks; i++) frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: index, delta: { text: i === 0 ? `Hello from ${node.id}` : ` #${i}` } }));
+    }
+    frames.push(eventFrame('contentBlockStop', { contentBlockIndex: index }), eventFrame('messageStop', { stopReason }), eventFrame('metadata', { usage, metrics: { latencyMs: 1 } }));
+    return streamFrames(node, res, frames, before);
   }
   const err = cloudMessagesError(body, 'bedrock-2023-05-31', false);
   if (err) return sendAwsError(res, 400, 'ValidationException', err);

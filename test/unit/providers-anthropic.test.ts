@@ -10,7 +10,6 @@ import { messagesToChat, messagesUsage } from '../../src/providers/anthropic/fro
 import { AnthropicToChatStream } from '../../src/providers/anthropic/stream-to-chat';
 import { chatToMessages } from '../../src/providers/anthropic/to-messages';
 import { effortFor } from '../../src/providers/anthropic-inbound/to-chat-request';
-import { chatToConverse } from '../../src/providers/bedrock/to-converse';
 import { json, parseFrames, replay } from './providers-fixtures';
 import textJson from '../fixtures/anthropic/text.json?raw';
 import toolUseJson from '../fixtures/anthropic/tool-use.json?raw';
@@ -244,15 +243,6 @@ describe('reasoning_effort → extended thinking', () => {
     const out = okValue(ask({ reasoning_effort: 'low', thinking: { type: 'enabled', budget_tokens: 60_000 }, max_tokens: 64_000 }, 8_000));
     expect(out.thinking).toEqual({ type: 'enabled', budget_tokens: 4_096 });
     expect(out.max_tokens).toBe(8_000);
-  });
-
-  it('Bedrock Converse leaves reasoning_effort out, so refuses nothing for it', () => {
-    const body = { model: 'claude', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high', temperature: 0.2 };
-    expect(chatToMessages({ ...body, reasoning_effort: 'extreme' }, { ...ctx, maxTokens: 40_000 }).ok).toBe(false);
-    expect(okValue(chatToConverse({ ...body, reasoning_effort: 'extreme' }, { ...ctx, maxTokens: 40_000 }))).toBeDefined();
-    const out = okValue(chatToConverse(body, { ...ctx, maxTokens: 40_000 }));
-    expect(JSON.stringify(out)).not.toContain('thinking');
-    expect(out.inferenceConfig).toMatchObject({ temperature: 0.2, maxTokens: 40_000 });
   });
 });
 

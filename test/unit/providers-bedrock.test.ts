@@ -25,6 +25,8 @@ import textJson from '../fixtures/bedrock/converse-text.json?raw';
 import toolJson from '../fixtures/bedrock/converse-tool-use.json?raw';
 import cacheJson from '../fixtures/bedrock/converse-cache.json?raw';
 import streamEvents from '../fixtures/bedrock/converse-stream-tool.events.json?raw';
+import reasoningStreamEvents from '../fixtures/bedrock/converse-stream-reasoning.events.json?raw';
+import reasoningToolJson from '../fixtures/bedrock/converse-reasoning-tool.json?raw';
 import throttlingJson from '../fixtures/bedrock/error-throttling.json?raw';
 import validationJson from '../fixtures/bedrock/error-validation.json?raw';
 
@@ -82,6 +84,74 @@ describe('chat request → Converse request', () => {
   });
 });
 
+describe('reasoning_effort → Claude extended thinking through additionalModelRequestFields', () => {
+  const ask = (extra: Record<string, unknown>, upstreamModel = ctx.upstreamModel, maxTokens = 40_000) =>
+    chatToConverse({ model: 'claude', messages: [{ role: 'user', content: 'x' }], ...extra }, { upstreamModel, maxTokens });
+  const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
+
+  it.each([
+    ['low', 4_096],
+    ['medium', 10_000],
+    ['high', 32_000],
+  ])('%s: thinking with a %i-token budget, maxTokens still the reserved cap', (effort, budget) => {
+    const out = okValue(ask({ reasoning_effort: effort }));
+    expect(out.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: budget } });
+    expect(out.inferenceConfig).toEqual({ maxTokens: 40_000 });
+  });
+
+  it('Claude by model id or inference profile; other families (Llama, Nova, Mistral) get no thinking', () => {
+    for (const id of ['anthropic.claude-sonnet-4-20250514-v1:0', 'eu.anthropic.claude-3-7-sonnet-20250219-v1:0', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'])
+      expect(okValue(ask({ reasoning_effort: 'low' }, id))).toHaveProperty('additionalModelRequestFields.thinking.budget_tokens', 4_096);
+    for (const id of ['meta.llama3-70b-instruct-v1:0', 'us.amazon.nova-pro-v1:0', 'mistral.mistral-large-2407-v1:0', 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc'])
+      expect(okValue(ask({ reasoning_effort: 'high' }, id))).not.toHaveProperty('additionalModelRequestFields');
+  });
+
+  it('none, minimal or no effort, and a cap below 2,048: no thinking', () => {
+    for (const extra of [{ reasoning_effort: 'none' }, { reasoning_effort: 'minimal' }, {}, { reasoning_effort: null }]) expect(okValue(ask(extra))).not.toHaveProperty('additionalModelRequestFields');
+    expect(okValue(ask({ reasoning_effort: 'high' }, ctx.upstreamModel, 2_047))).toEqual({ messages: [{ role: 'user', content: [{ text: 'x' }] }], inferenceConfig: { maxTokens: 2_047 } });
+    expect(okValue(ask({ reasoning_effort: 'high' }, ctx.upstreamModel, 16_000)).additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 16_000 - 1_024 } });
+  });
+
+  it.each([
+    [{ temperature: 0.2 }, { temperature: 0.2 }],
+    [{ top_p: 0.9 }, { topP: 0.9 }],
+  ])('beside %j (which Claude refuses with thinking): no thinking, the caller\'s setting kept', (extra, sent) => {
+    const out = okValue(ask({ reasoning_effort: 'high', ...extra }));
+    expect(out).not.toHaveProperty('additionalModelRequestFields');
+    expect(out.inferenceConfig).toEqual({ maxTokens: 40_000, ...sent });
+  });
+
+  it('a forced tool: no thinking, the tool choice kept; tool_choice auto thinks', () => {
+    const forced = okValue(ask({ reasoning_effort: 'low', tools, tool_choice: 'required' }));
+    expect(forced).not.toHaveProperty('additionalModelRequestFields');
+    expect(forced.toolConfig?.toolChoice).toEqual({ any: {} });
+    expect(okValue(ask({ reasoning_effort: 'low', tools, tool_choice: 'auto', temperature: 1, top_p: 0.95 })).additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 4_096 } });
+  });
+
+  it('no thinking when tool results answer the last assistant turn, or for a prefill (Claude would want its reasoning block back)', () => {
+    const loop = [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ];
+    expect(okValue(ask({ reasoning_effort: 'low', tools, messages: loop }))).not.toHaveProperty('additionalModelRequestFields');
+    expect(okValue(ask({ reasoning_effort: 'low', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'Sure,' }] }))).not.toHaveProperty('additionalModelRequestFields');
+  });
+
+  it('refuses an effort OpenAI does not define, for Claude and for the other families alike', () => {
+    for (const id of [ctx.upstreamModel, 'meta.llama3-70b-instruct-v1:0'])
+      for (const effort of ['extreme', 'constructor'])
+        expect(ask({ reasoning_effort: effort }, id)).toEqual({ ok: false, error: expect.objectContaining({ reason: 'unsupported_value', param: 'reasoning_effort' }) });
+  });
+
+  it('additionalModelRequestFields holds the router\'s thinking only: what the caller puts there (a bigger budget, a cap, top_k) never reaches Bedrock', () => {
+    const out = okValue(ask({ reasoning_effort: 'low', additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 99_999 }, max_tokens: 200_000, top_k: 5 }, thinking: { type: 'enabled', budget_tokens: 99_999 } }));
+    expect(out.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 4_096 } });
+    expect(Object.keys(out).sort()).toEqual(['additionalModelRequestFields', 'inferenceConfig', 'messages']);
+    expect(okValue(ask({ additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 99_999 } } }))).not.toHaveProperty('additionalModelRequestFields');
+  });
+});
+
 describe('Converse JSON → chat completion', () => {
   it('joins text blocks and reads usage structurally', () => {
     const out = okValue(converseToChat(json(textJson), { model: 'claude-haiku', id: 'req-1', created: 1 }));
@@ -104,6 +174,18 @@ describe('Converse JSON → chat completion', () => {
     expect(out.choices[0]!.finish_reason).toBe('length');
     expect(converseUsage(body)).toEqual({ promptTokens: 14 + 2048 + 1052, cachedTokens: 2048, cacheWriteTokens: 1052, completionTokens: 100 });
     expect(out.usage.prompt_tokens_details).toEqual({ cached_tokens: 2048 });
+  });
+
+  it('a thinking answer: reasoning and redacted reasoning blocks before the text and tool call are dropped, their tokens in the usage', () => {
+    const out = okValue(converseToChat(json(reasoningToolJson), { model: 'm', id: 'r' }));
+    expect(out.choices[0]!.message).toEqual({
+      role: 'assistant',
+      content: 'Checking.',
+      refusal: null,
+      tool_calls: [{ id: 'tooluse_r3a5on', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+    });
+    expect(out.usage.completion_tokens).toBe(96);
+    expect(JSON.stringify(out)).not.toMatch(/wants the weather|reasoning|signature|ErUB|RXFv/i);
   });
 
   it('refuses an answer that is not a Converse response', () => {
@@ -178,6 +260,21 @@ describe('ConverseStream → chat chunks', () => {
     expect(events.at(-2)!.data).toMatchObject({ choices: [], usage: { prompt_tokens: 2420, completion_tokens: 55, prompt_tokens_details: { cached_tokens: 2000 } } });
     expect(events.at(-1)!.data).toBe('[DONE]');
     expect(t.usage()).toEqual({ promptTokens: 2420, cachedTokens: 2000, cacheWriteTokens: 0, completionTokens: 55 });
+    expect(t.error).toBeUndefined();
+  });
+
+  it('reasoning, signature and redacted deltas send nothing; the text and the tool call after them keep their order, the tool call index 0', () => {
+    const events = json(reasoningStreamEvents) as { type: string; payload: unknown }[];
+    const { t, events: out } = run(Buffer.concat(events.map((e) => eventFrame(e.type, e.payload))), true, 7);
+    const deltas = out.slice(0, -3).map((e) => (e.data as { choices: { delta: unknown }[] }).choices[0]!.delta);
+    expect(deltas).toEqual([
+      { role: 'assistant', content: '' },
+      { content: 'Checking.' },
+      { tool_calls: [{ index: 0, id: 'tooluse_r3a5on', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] },
+    ]);
+    expect(out.at(-2)!.data).toMatchObject({ usage: { completion_tokens: 96 } });
+    expect(JSON.stringify(out)).not.toMatch(/wants the weather|reasoning|signature|ErUB|RXFv/i);
     expect(t.error).toBeUndefined();
   });
 

@@ -126,7 +126,10 @@ function refusals(req: ChatRequest): Result<null> {
 }
 
 export interface ChatToMessagesOptions {
-  /** Turn `reasoning_effort` into `thinking` (default true; Bedrock's Converse shape has no place for it yet). */
+  /**
+   * Turn `reasoning_effort` into `thinking` (default true; false for a model that cannot take
+   * it, as Bedrock's non-Claude models). An effort OpenAI does not define is refused either way.
+   */
   thinking?: boolean;
 }
 
@@ -165,7 +168,7 @@ export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'ups
     ...(t.function.description !== undefined ? { description: t.function.description } : {}),
     input_schema: t.function.parameters ?? { type: 'object', properties: {} },
   }));
-  const thinking = options.thinking === false ? ok(undefined) : thinkingFor(req, messages, ctx.maxTokens);
+  const thinking = thinkingFor(req, messages, ctx.maxTokens);
   if (!thinking.ok) return thinking;
   const stop = req.stop === undefined || req.stop === null ? undefined : typeof req.stop === 'string' ? [req.stop] : req.stop;
 
@@ -178,6 +181,6 @@ export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'ups
   if (req.user) out.metadata = { user_id: req.user };
   if (tools && tools.length > 0) out.tools = tools;
   if (choice.value) out.tool_choice = choice.value;
-  if (thinking.value) out.thinking = thinking.value;
+  if (thinking.value && options.thinking !== false) out.thinking = thinking.value;
   return ok(out);
 }

@@ -16,7 +16,7 @@ import { mapBedrockError } from './errors';
 import { converseToChat, converseUsage } from './from-converse';
 import { bedrockAuthHeaders, type BedrockCredentials } from './sign';
 import { chatToConverse } from './to-converse';
-import { bedrockModelUrl, bedrockProbeUrl, bedrockRuntimeBase } from './url';
+import { bedrockModelUrl, bedrockProbeUrl, bedrockRuntimeBase, isBedrockClaude } from './url';
 
 export interface BedrockOptions {
   region: string;
@@ -52,7 +52,7 @@ export function bedrockProvider(opts: BedrockOptions): ProviderAdapter {
     // Claude (`anthropic.` ids and profiles) keeps Messages callers' bodies through InvokeModel.
     messagesTarget(node, model, stream) {
       const upstream = upstreamOf(node, model);
-      if (!/(^|\.)anthropic\./.test(upstream)) return undefined;
+      if (!isBedrockClaude(upstream)) return undefined;
       const base = bedrockRuntimeBase(opts.region, node.baseUrl);
       return base.ok ? bedrockModelUrl(base.value, upstream, stream ? 'invoke-with-response-stream' : 'invoke') : base;
     },

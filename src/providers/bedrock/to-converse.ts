@@ -16,16 +16,27 @@
  * | `max_tokens` (the reserved cap)  | `inferenceConfig.maxTokens` (always set)                  |
  * | temperature, top_p, stop_sequences | `inferenceConfig.temperature`, `topP`, `stopSequences`  |
  * | tools, tool_choice auto/any/tool | `toolConfig.tools[].toolSpec`, `toolChoice`               |
+ * | `reasoning_effort` (Claude only) | `additionalModelRequestFields.thinking`                   |
  * `tool_choice: "none"` has no Converse form: tools are left out (refused if the history
  * holds tool blocks, which Converse only accepts alongside a `toolConfig`). `user` and
  * `parallel_tool_calls` have no Converse equivalent and are dropped (the answer's shape is
- * unchanged); `reasoning_effort` is not sent (Converse takes thinking only through
- * `additionalModelRequestFields`, not built). The body is built from known fields only: nothing the caller adds reaches
- * Bedrock (`additionalModelRequestFields` is never set, so no larger cap can be smuggled).
+ * unchanged).
+ *
+ * `reasoning_effort` becomes Claude's extended thinking as on Anthropic nodes
+ * (`anthropic/thinking.ts`: the tier's budget under the reserved cap, none beside a
+ * temperature, low top_p or forced tool, none on tool-result steps and prefills); Converse
+ * takes it as `additionalModelRequestFields: {thinking}` (AWS: "Converse API" with Claude's
+ * extended thinking), and only for a Claude model id (`anthropic.…`, `us.anthropic.…`): other
+ * families go without it. An effort OpenAI does not define is refused for every model.
+ *
+ * The body is built from known fields only: nothing the caller adds reaches Bedrock, and
+ * `additionalModelRequestFields` holds the router's `thinking` and nothing else, so no larger
+ * cap can be smuggled (`inferenceConfig.maxTokens` stays the reserved cap).
  */
 import { chatToMessages } from '../anthropic/to-messages';
 import type { RequestBlock } from '../anthropic/wire';
 import { fail, ok, type Result, type TranslationContext } from '../types';
+import { isBedrockClaude } from './url';
 import type { ConverseContentBlock, ConverseRequest } from './wire';
 
 const FORMAT: Record<string, 'png' | 'jpeg' | 'gif' | 'webp'> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
@@ -63,7 +74,7 @@ function block(b: RequestBlock, param: string, docs: { n: number }): Result<Conv
 
 /** Chat request body → Converse request (the model is in the URL, not the body). */
 export function chatToConverse(body: unknown, ctx: Pick<TranslationContext, 'upstreamModel' | 'maxTokens'>): Result<ConverseRequest> {
-  const messages = chatToMessages(body, ctx, { thinking: false });
+  const messages = chatToMessages(body, ctx, { thinking: isBedrockClaude(ctx.upstreamModel) });
   if (!messages.ok) return messages;
   const m = messages.value;
   const docs = { n: 0 };
@@ -85,6 +96,8 @@ export function chatToConverse(body: unknown, ctx: Pick<TranslationContext, 'ups
   if (m.temperature !== undefined) out.inferenceConfig.temperature = m.temperature;
   if (m.top_p !== undefined) out.inferenceConfig.topP = m.top_p;
   if (m.stop_sequences && m.stop_sequences.length > 0) out.inferenceConfig.stopSequences = m.stop_sequences;
+  if (m.thinking?.type === 'enabled' && m.thinking.budget_tokens !== undefined)
+    out.additionalModelRequestFields = { thinking: { type: 'enabled', budget_tokens: m.thinking.budget_tokens } };
 
   const none = m.tool_choice?.type === 'none';
   if (none && hasToolBlocks) return fail('unsupported_feature', 'tool_choice "none" cannot be sent to Bedrock with tool calls in the conversation.', 'tool_choice');

@@ -15,6 +15,15 @@
  */
 import { fail, ok, type Result } from '../types';
 
+/**
+ * Whether a model id names Claude: `anthropic.…`, or an inference profile `us.anthropic.…`
+ * (AWS's model ids). A name Bedrock cannot be read from (a foundation-model or application
+ * inference profile ARN) is not taken for Claude.
+ */
+export function isBedrockClaude(modelId: string): boolean {
+  return /(^|\.)anthropic\./.test(modelId);
+}
+
 export type BedrockOperation = 'converse' | 'converse-stream' | 'invoke' | 'invoke-with-response-stream';
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;

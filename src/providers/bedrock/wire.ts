@@ -58,6 +58,8 @@ export interface ConverseRequest {
   messages: { role: 'user' | 'assistant'; content: ConverseContentBlock[] }[];
   system?: { text: string }[];
   inferenceConfig: { maxTokens: number; temperature?: number; topP?: number; stopSequences?: string[] };
+  /** Only the router's own `thinking` (Claude's extended thinking), never anything the caller sent. */
+  additionalModelRequestFields?: { thinking: { type: 'enabled'; budget_tokens: number } };
   toolConfig?: {
     tools: { toolSpec: { name: string; description?: string; inputSchema: { json: Record<string, unknown> } } }[];
     toolChoice?: { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };
