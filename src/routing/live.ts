@@ -114,7 +114,9 @@ export class LiveView {
     }
     this.settle(s, ok, ms);
     if (!ok) return false;
-    const t = (answer ? s.answers : s.first) ?? { ...track, weight: 0 };
+    // No sample of this kind yet: the past is the level the other kind set, as old as it is (at `now`, w = 1 kept
+    // the level whole — a node's first first byte after JSON answers moved nothing, yet counted as evidence).
+    const t = (answer ? s.answers : s.first) ?? { ...track, weight: 0, at: s.at };
     const excess = answer ? s.excess : 0;
     const level = s.ewma + excess;
     const w = Math.exp(-Math.max(0, now - t.at) / this.options.ewmaMs);

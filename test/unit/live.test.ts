@@ -169,6 +169,18 @@ describe('JSON answers, normalised by what they wrote', () => {
     expect(view.rates.msPerToken(scope, 'm', 5_000)).toBeCloseTo(1, 1);
   });
 
+  it("takes a node's first first byte after its JSON answers as the news it is, as old as those answers are", () => {
+    const view = new LiveView(live);
+    [20, 100, 20, 100].forEach((k, i) => view.observeAnswer(scope, 'm', 'near', 50 + 4 * k, k, i * 1000));
+    // One long answer on 'far', a minute ago, read slow (its base ~450 ms: an early reference, or noise)…
+    view.observeAnswer(scope, 'm', 'far', 450 + 4 * 300, 300, 5_000);
+    expect(view.lens(scope, 5_000, { explore: false }).estimate('far', Infinity).expectedMs).toBeGreaterThan(400);
+    // …and a stream's first byte now says 200: the figure follows it (it stayed at 450 — the sample weighed nothing — yet
+    // counted as a whole first byte of evidence, so the node was never explored again: sim mixed seed 9, DFW all run).
+    view.observe(scope, 'far', 200, true, 65_000);
+    expect(view.lens(scope, 65_000, { explore: false }).estimate('far', Infinity).expectedMs).toBeLessThan(210);
+  });
+
   it('forgets figures fed by whole answers before the per-token reference was known, once answers can be split', () => {
     const view = new LiveView(live);
     view.observeAnswer(scope, 'm', 'far', 50 + 4 * 100, 100, 0); // no reference yet: 450 ms in the base unit
