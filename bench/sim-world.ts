@@ -16,6 +16,8 @@ export const MINUTES = Number(process.env.SIM_MINUTES ?? 30);
 export const RATE = Number(process.env.SIM_RATE ?? 1);
 export const SEED = Number(process.env.SIM_SEED ?? 42);
 export const DURATION = MINUTES * 60_000;
+/** SIM_DELAY=1: a strategy learns an attempt's outcome when it ends (off: when it is sent, as the figures below were measured). */
+export const DELAY = process.env.SIM_DELAY === '1';
 /** SIM_PROMPTS=1: requests carry prompts whose prefill delays the first byte (off: none, as before). */
 export const PROMPTS = process.env.SIM_PROMPTS === '1' || process.env.SIM_PROMPTS === 'flat';
 /** SIM_PROMPTS=flat: every node prefills at the same speed (only the misreading of long prompts costs, not missing the fastest prefill). */

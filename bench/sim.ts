@@ -22,13 +22,15 @@
  * SIM_TIE (routing.tieMargin), SIM_LIVE (JSON overrides of routing.live), SIM_TRAFFIC (stream, json or mixed; default all three),
  * SIM_DEBUG=1 (per-colo loss against the oracle, per phase), SIM_PROBES=flat (probes blind to slowdowns),
  * SIM_CHANNEL=kv (the monitor's figures through the tables only, no fast channel), SIM_PROMPTS=1 (requests
- * carry prompts whose prefill delays the first byte; the oracle ranks at the request's prompt size, known when routing).
+ * carry prompts whose prefill delays the first byte; the oracle ranks at the request's prompt size, known when routing),
+ * SIM_DELAY=1 (each strategy learns an attempt's outcome when it ends — a JSON answer when its last token
+ * arrives — instead of when it is sent), SIM_TRACE=COLO,FROM,TO (one colo's requests around the slowdown: `trace`).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { distanceKm } from '../src/routing/geo.ts';
 import { decay, foldSample, type NodeStat } from '../src/routing/scores.ts';
 import * as W from './sim-world.ts';
-import { coloLoss, lossBreakdown } from './sim-loss.ts';
+import { coloLoss, lossBreakdown, type Served } from './sim-loss.ts';
 import { routerStrategy, type Strategy } from './sim-router.ts';
 
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
@@ -100,6 +102,16 @@ function run(kind: Kind, pass: number): Result {
   const strategies = [oracleStrategy(), routerStrategy('llm-edge-router', true), routerStrategy('router, tables only', false), nearestStrategy(), globalStrategy()];
   const colos = Object.keys(COLOS);
   const step = 1000 / (W.RATE * colos.length);
+  /** SIM_DELAY=1: what each strategy learns, due when the attempt ends (its first byte, or the whole JSON answer), not when it is sent. */
+  const pending = strategies.map(() => [] as { due: number; learn: () => void }[]);
+  const learnDue = (i: number, t: number) => {
+    const queue = pending[i]!;
+    if (queue.length === 0) return;
+    queue.sort((a, b) => a.due - b.due);
+    let k = 0;
+    while (k < queue.length && queue[k]!.due <= t) queue[k++]!.learn();
+    queue.splice(0, k);
+  };
   for (let t = 0; t < DURATION; t += step) {
     const colo = colos[Math.floor(rand() * colos.length)]!;
     const json = kind === 'json' || (kind === 'mixed' && rand() < 0.5);
@@ -107,18 +119,20 @@ function run(kind: Kind, pass: number): Result {
     const prompt = W.PROMPTS ? W.promptTokens(gauss) : 0;
     // One noise draw per node per request, shared by every strategy.
     const noise: Record<string, number> = Object.fromEntries(NODES.map((n) => [n.id, Math.exp(0.15 * gauss())]));
-    for (const s of strategies) {
+    for (const [i, s] of strategies.entries()) {
       s.tick?.(t);
+      if (W.DELAY) learnDue(i, t);
       let cost = 0;
       const order = s.order(colo, t, json, prompt);
+      const learn = (due: number, f: (at: number) => void) => (W.DELAY ? pending[i]!.push({ due, learn: () => f(due) }) : f(t));
       for (const n of order) {
         if (dead(n.id, t)) {
           cost += FAIL_COST_MS;
-          s.observe?.(colo, n.id, FAIL_COST_MS, false, t);
+          learn(t + cost, (at) => s.observe?.(colo, n.id, FAIL_COST_MS, false, at));
           continue;
         }
         const ms = trueLatency(colo, n, t, tokens, prompt) * noise[n.id]!;
-        s.observe?.(colo, n.id, ms, true, t, json ? tokens : undefined, prompt);
+        learn(t + cost + ms, (at) => s.observe?.(colo, n.id, ms, true, at, json ? tokens : undefined, prompt));
         cost += ms;
         break;
       }
@@ -172,6 +186,7 @@ function report(kind: Kind, strategies: Strategy[], colos: string[]): Result {
     console.log(`  ${s.name.padEnd(24)} moved after ${secs(moved).padStart(7)}   first 60 s vs oracle ${(window * 100).toFixed(1).padStart(6)}%   won back after ${secs(back).padStart(7)}`);
     return { moved, window };
   });
+  if (process.env.SIM_TRACE) trace(process.env.SIM_TRACE, strategies[0]!.latencies, strategies[1]!.latencies);
   if (process.env.SIM_DEBUG) {
     coloLoss(phases, colos, strategies[0]!.latencies, strategies[1]!.latencies);
     lossBreakdown(phases, strategies[0]!.latencies, strategies[1]!.latencies, Number(process.env.SIM_TIE ?? 0.1));
@@ -184,6 +199,20 @@ function report(kind: Kind, strategies: Strategy[], colos: string[]): Result {
     routerP95: pct(all(strategies[1]!), 95),
     nearestP95: pct(all(strategies[3]!), 95),
   };
+}
+
+/**
+ * SIM_TRACE=COLO,FROM,TO: the router's requests from one colo, FROM to TO seconds after the
+ * abrupt slowdown (negative: before it) — kind (S stream, J JSON), first node and latency, the
+ * oracle's, whether it was an exploration probe, and the estimates it ranked by.
+ */
+function trace(spec: string, oracle: Served[], router: Served[]): void {
+  const [colo, from, to] = spec.split(',');
+  for (const [i, l] of router.entries()) {
+    if (l.colo !== colo || l.t < slowAt + Number(from) * 1000 || l.t > slowAt + Number(to) * 1000) continue;
+    const est = Object.fromEntries(Object.entries(l.est ?? {}).map(([k, v]) => [k, Math.round(v)]));
+    console.log(`${((l.t - slowAt) / 1000).toFixed(1)} ${l.json ? 'J' : 'S'} ${l.first} ${l.ms.toFixed(0)}  oracle ${oracle[i]!.first} ${oracle[i]!.ms.toFixed(0)}${l.probe ? '  probe' : ''}  ${JSON.stringify(est)}`);
+  }
 }
 
 const KINDS: Kind[] = ['stream', 'json', 'mixed'];
