@@ -26,6 +26,7 @@ import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/model
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
 import { MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
+import { inputTokens } from './openai/input-tokens';
 import { responseRoutes } from './openai/response-routes';
 import { anthropicErrorResponse, anthropicFace, countTokens } from './providers/anthropic-inbound/route';
 import { baseUrlHint } from './http/url-hint';
@@ -237,6 +238,8 @@ app.use(requestId());
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
 for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(c, endpoint)));
+// Counted by the router, as Anthropic's count_tokens (`openai/input-tokens.ts`); before the `/:id` follow-ups.
+app.all('/v1/responses/input_tokens', only('POST', inputTokens));
 app.route('/v1/responses', responseRoutes);
 // Anthropic Messages callers: the same pipeline, Anthropic's errors and headers (`providers/anthropic-inbound/route.ts`).
 app.all('/v1/messages', anthropicFace(only('POST', (c) => proxy(c, 'messages'))));
