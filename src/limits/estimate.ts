@@ -40,8 +40,9 @@
  *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
- * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
- *   (its `format` schema) count as the text of their JSON.
+ * - **Tools and schemas**: `tools`, `functions`, `response_format`, Responses' `text`
+ *   (its `format` schema) and Messages' JSON output format (`output_config.format`, the
+ *   beta's `output_format`) count as the text of their JSON.
  * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
  *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
@@ -233,6 +234,13 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   return hosted || search || mcp || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
 }
 
+/** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */
+export function outputFormat(body: Record<string, unknown>): unknown {
+  const config = body.output_config;
+  const format = config !== null && typeof config === 'object' ? (config as { format?: unknown }).format : undefined;
+  return format ?? body.output_format ?? undefined;
+}
+
 export interface PromptEstimate {
   tokens: number;
   /** A part whose cost no body can bound (a file): reserve the model's context window. */
@@ -252,6 +260,8 @@ export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer
   let sum = jsonTokens(body.tools, text) + jsonTokens(body.functions, text) + jsonTokens(body.response_format, text);
   if (Array.isArray(body.tools)) for (const t of body.tools) if (CLIENT_TOOL.test(toolType(t))) sum += CLIENT_TOOL_TOKENS;
   if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
+  // Claude's JSON outputs: the schema is rendered into the prompt (GA `output_config.format`, beta `output_format`).
+  sum += jsonTokens(outputFormat(body), text);
   if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {

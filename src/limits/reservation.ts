@@ -9,7 +9,8 @@
  * hosted tools — the largest context window of those models; on chat-style endpoints what a
  * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
  * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
- * `TOOL_USE_SYSTEM_TOKENS`) plus the output the upstream may bill:
+ * `TOOL_USE_SYSTEM_TOKENS`; with a Messages JSON output format, Claude's prompt explaining it,
+ * `OUTPUT_FORMAT_SYSTEM_TOKENS`) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -33,7 +34,7 @@ import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
-import { estimatePrompt, promptCount, responsesPrompt, textTokens } from './estimate';
+import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens } from './estimate';
 import { imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
@@ -46,6 +47,14 @@ import { imageSize } from './image-size';
  * not in the body, so the text bound alone misses it (a tiny tool reserves ~45 and bills ~390).
  */
 export const TOOL_USE_SYSTEM_TOKENS = 530;
+
+/**
+ * The system prompt Claude adds around a JSON output format (`output_config.format`, the
+ * beta's `output_format`) to explain it, beside the schema's own text. Anthropic publishes no
+ * figure for it: reserved at the tool-use prompt's, whose constrained sampling it shares
+ * (strict tools). Not in the body, so the text bound alone misses it.
+ */
+export const OUTPUT_FORMAT_SYSTEM_TOKENS = TOOL_USE_SYSTEM_TOKENS;
 
 /** Providers whose nodes serve Claude behind Anthropic's prompt rendering (Vertex also serves Gemini: reserved the same). */
 const CLAUDE_PROVIDERS: ReadonlySet<string> = new Set(['anthropic', 'bedrock', 'vertex']);
@@ -60,6 +69,8 @@ interface ChainFacts {
   /** Prompt tokens a node of the chain may add beside the body: the most over those nodes, without and with `tools`. */
   overhead: number;
   toolOverhead: number;
+  /** A node of the chain serves Claude behind Anthropic's prompt rendering. */
+  claude: boolean;
 }
 
 const factsOf = new WeakMap<LoadedConfig, Map<string, ChainFacts>>();
@@ -81,13 +92,15 @@ function chainFacts(config: LoadedConfig, chain: string[]): ChainFacts {
     // Per node, then the most: a node's template (`promptOverheadTokens`, `toolOverheadTokens`) and Claude's tool-use prompt.
     let overhead = 0;
     let toolOverhead = 0;
+    let claudeNode = false;
     for (const node of config.nodes) {
       if (!chain.some((m) => node.models.includes(m))) continue;
       overhead = Math.max(overhead, node.promptOverheadTokens);
-      const claude = CLAUDE_PROVIDERS.has(node.provider) ? TOOL_USE_SYSTEM_TOKENS : 0;
-      toolOverhead = Math.max(toolOverhead, node.promptOverheadTokens + node.toolOverheadTokens + claude);
+      const claude = CLAUDE_PROVIDERS.has(node.provider);
+      claudeNode ||= claude;
+      toolOverhead = Math.max(toolOverhead, node.promptOverheadTokens + node.toolOverheadTokens + (claude ? TOOL_USE_SYSTEM_TOKENS : 0));
     }
-    facts = { imageRules, overhead, toolOverhead };
+    facts = { imageRules, overhead, toolOverhead, claude: claudeNode };
     // Chains are few (the models and their fallbacks, filtered by what keys may use): bounded all the same.
     if (byChain.size >= 256) byChain.clear();
     byChain.set(id, facts);
@@ -108,6 +121,8 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
   // What the node renders around the body (chat template, Claude's tool-use prompt): chat-style endpoints only.
   if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
+  // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
+  if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);

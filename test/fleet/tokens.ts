@@ -19,7 +19,8 @@
  *   3 tokens a message and for a system prompt, 3 to prime the reply, text blocks by text,
  *   `tool_use` inputs as their JSON text (keys and numbers included), tool definitions as
  *   JSON text plus the tool-use system prompt Anthropic adds when `tools` are given (346
- *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures).
+ *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures); a JSON output
+ *   schema (`output_config.format`, `output_format`) as its JSON text plus a format prompt.
  * - **Images**: an Anthropic image (Messages, Converse) as Claude bills it — its long edge
  *   fit into 1568 px, then width × height / 750 tokens, at most 1,600; the size read from a
  *   base64 PNG's header, the most for any other (a URL). An OpenAI image part bills a flat 85
@@ -185,7 +186,19 @@ export function messagesInputTokens(body: Json, toolPrompt?: number): number {
   const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
   const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
   const toolUse = tools ? toolsText(tools) + (toolPrompt ?? (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT)) : 0;
-  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse);
+  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse + outputFormat(body));
+}
+
+/**
+ * Claude's JSON outputs (`output_config.format`, the beta's `output_format`): the schema is
+ * rendered into the prompt as JSON text, with a system prompt explaining the format around it.
+ * Anthropic publishes no figure for that prompt; the fleet bills 300 (below the tool-use
+ * prompt's 346, which the same constrained sampling rides on for strict tools).
+ */
+const FORMAT_PROMPT = 300;
+function outputFormat(body: Json): number {
+  const format = (isObject(body.output_config) ? body.output_config.format : undefined) ?? body.output_format;
+  return format === undefined || format === null ? 0 : jsonText(format) + FORMAT_PROMPT;
 }
 
 /** Input tokens of a Bedrock Converse body: a Messages body in Converse's shape (`system` blocks, `toolConfig`). */

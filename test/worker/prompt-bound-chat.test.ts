@@ -39,6 +39,8 @@ function pngBase64(width: number, height: number, filler = 16): string {
 }
 
 const denseTool = { type: 'function', function: { name: 'f1', description: DIGITS, parameters: { type: 'object', properties: { '1,1,1': { type: 'string', description: PUNCT }, 'a2': { type: 'number', enum: [1, 2, 3] } } } } };
+/** A JSON schema of dense property names and descriptions, as a structured output carries it. */
+const denseSchema = { type: 'object', properties: { [DIGITS]: { type: 'string', description: PUNCT } }, required: [DIGITS], additionalProperties: false };
 const chat = (extra: Record<string, unknown>) => ({ model: 'gpt-4o-mini', max_tokens: 5, ...extra });
 
 const CASES: Case[] = [
@@ -112,6 +114,16 @@ const CASES: Case[] = [
       max_tokens: 5,
       messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: pngBase64(1092, 1092) } }, { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } }, { type: 'text', text: '1' }] }],
     },
+  },
+  {
+    name: 'messages: a dense JSON output schema (output_config.format), its explanatory system prompt billed',
+    path: '/v1/messages',
+    body: { model: 'claude-solo', max_tokens: 5, output_config: { format: { type: 'json_schema', schema: denseSchema } }, messages: [{ role: 'user', content: '1' }] },
+  },
+  {
+    name: 'messages: a dense JSON output schema in the beta spelling (output_format)',
+    path: '/v1/messages',
+    body: { model: 'claude-solo', max_tokens: 5, output_format: { type: 'json_schema', schema: denseSchema }, messages: [{ role: 'user', content: '1' }] },
   },
   { name: 'messages: one small custom tool, forced (the tool-use system prompt is most of the bill)', path: '/v1/messages', body: { model: 'claude-solo', max_tokens: 5, tool_choice: { type: 'any' }, tools: [{ type: 'custom', name: 'f', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: '1' }] } },
   { name: 'chat to an Anthropic node: one small tool (translated; the tool-use system prompt billed)', path: '/v1/chat/completions', body: { model: 'claude-solo', max_tokens: 5, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], messages: [{ role: 'user', content: '1' }] } },
