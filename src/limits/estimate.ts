@@ -37,12 +37,14 @@
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
- *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
+ *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`), a chat
+ *   template the caller sends (vLLM's `chat_template`: Jinja loops): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format`, Responses' `text`
  *   (its `format` schema) and Messages' JSON output format (`output_config.format`, the
- *   beta's `output_format`) count as the text of their JSON.
+ *   beta's `output_format`) count as the text of their JSON; so do what a self-hosted node's
+ *   chat template renders beside the messages, vLLM's `documents` (RAG) and `chat_template_kwargs`.
  * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
  *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
@@ -221,6 +223,17 @@ export const CLIENT_TOOL_TOKENS = 2_000;
 
 const toolType = (t: unknown) => String((t as { type?: unknown } | null)?.type);
 
+/**
+ * A chat template the caller sends (vLLM's `chat_template`, top level or in `chat_template_kwargs`;
+ * a node started with `--trust-request-chat-template` renders it): Jinja loops, so a tiny body can
+ * render any prompt — bounded only by the context window.
+ */
+function callerTemplate(body: Record<string, unknown>): boolean {
+  const kwargs = body.chat_template_kwargs;
+  const nested = kwargs !== null && typeof kwargs === 'object' ? (kwargs as { chat_template?: unknown }).chat_template : undefined;
+  return (body.chat_template !== undefined && body.chat_template !== null) || (nested !== undefined && nested !== null);
+}
+
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
   const tools = Array.isArray(body.tools) ? body.tools : [];
@@ -231,7 +244,7 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
   // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
   const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
-  return hosted || search || mcp || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+  return hosted || search || mcp || storedAudio || template || callerTemplate(body) || (body.conversation !== undefined && body.conversation !== null);
 }
 
 /** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */
@@ -262,6 +275,8 @@ export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer
   if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
   // Claude's JSON outputs: the schema is rendered into the prompt (GA `output_config.format`, beta `output_format`).
   sum += jsonTokens(outputFormat(body), text);
+  // What a self-hosted node's chat template renders beside the messages (vLLM): RAG documents, the caller's template variables.
+  sum += jsonTokens(body.documents, text) + jsonTokens(body.chat_template_kwargs, text);
   if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {

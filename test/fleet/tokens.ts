@@ -10,7 +10,8 @@
  *   string of it (role, content, name, tool calls), 1 more for a `name`, 3 to prime the
  *   reply; function tools by the cookbook's `num_tokens_for_tools` (7 a function, its
  *   `name:description`, 3 for its properties and 3 each with the property's schema as
- *   JSON text, 12 at the end); a `json_schema` response format as its JSON text.
+ *   JSON text, 12 at the end); a `json_schema` response format as its JSON text; what a
+ *   vLLM chat template renders beside the messages (`documents`, `chat_template_kwargs`).
  * - **Responses**: read as chat — `instructions` a developer message, a string `input` a
  *   user message, each `input` item framed like a message; tools as chat's (flat form).
  * - **Legacy completions**: each prompt of an array on its own (strings by text, token ids
@@ -128,10 +129,22 @@ function responseFormat(body: Json): number {
   return format?.type === 'json_schema' ? jsonText(format.json_schema) : 0;
 }
 
+/**
+ * What a self-hosted node's chat template renders beside the messages (vLLM): RAG `documents`
+ * (`Document: i`, then each `key: value`, as Command R's and Granite's templates do) and the
+ * variables of `chat_template_kwargs` the template prints (each string value, each key once).
+ */
+function templateInputs(body: Json): number {
+  const documents = Array.isArray(body.documents) ? (body.documents as unknown[]) : [];
+  let sum = documents.reduce<number>((s, doc, i) => s + bpeTokens(`Document: ${i}\n`) + (isObject(doc) ? Object.entries(doc).reduce<number>((t, [key, v]) => t + bpeTokens(`${key}: `) + textIn(v) + 1, 0) : 0), 0);
+  if (isObject(body.chat_template_kwargs)) for (const [key, v] of Object.entries(body.chat_template_kwargs)) sum += bpeTokens(key) + textIn(v);
+  return sum;
+}
+
 /** Prompt tokens of an OpenAI chat body. */
 export function chatPromptTokens(body: Json): number {
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  return openaiMessages(messages) + openaiTools(body.tools) + openaiTools(body.functions) + responseFormat(body);
+  return openaiMessages(messages) + openaiTools(body.tools) + openaiTools(body.functions) + responseFormat(body) + templateInputs(body);
 }
 
 /** Input tokens of a Responses body (without the stored context a `previous_response_id` adds). */

@@ -127,6 +127,11 @@ const CASES: Case[] = [
   },
   { name: 'messages: one small custom tool, forced (the tool-use system prompt is most of the bill)', path: '/v1/messages', body: { model: 'claude-solo', max_tokens: 5, tool_choice: { type: 'any' }, tools: [{ type: 'custom', name: 'f', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: '1' }] } },
   { name: 'chat to an Anthropic node: one small tool (translated; the tool-use system prompt billed)', path: '/v1/chat/completions', body: { model: 'claude-solo', max_tokens: 5, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], messages: [{ role: 'user', content: '1' }] } },
+  {
+    name: 'chat: dense RAG documents and template variables, which a vLLM node renders through the model\'s template',
+    path: '/v1/chat/completions',
+    body: chat({ messages: [{ role: 'user', content: '1' }], documents: [{ title: PUNCT, text: DIGITS }, { title: '1', text: CJK }], chat_template_kwargs: { enable_thinking: false, extra: EMOJI } }),
+  },
 ];
 
 /** Nodes write every choice to its cap (an uncapped model), so a request bills the most it can. */

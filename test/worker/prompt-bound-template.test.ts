@@ -85,3 +85,16 @@ describe('a burst of tiny requests to templated nodes against a key\'s tpm', () 
     }
   });
 });
+
+describe('a template the caller sends (vLLM `chat_template`, or inside `chat_template_kwargs`)', () => {
+  // A Jinja template loops: `{% for i in range(100000) %}1,{% endfor %}` renders any prompt from a
+  // tiny body, so no bound comes from the body. The reservation holds the model's context window.
+  const template = '{% for i in range(100000) %}1,{% endfor %}{% for m in messages %}{{ m.content }}{% endfor %}';
+  const context = 128_000; // limits.defaultContextTokens: gpt-4o-mini names none
+
+  it('reserves the model\'s whole context window, as input the body names but does not hold', async () => {
+    expect(await reservation(CHAT.path, { ...CHAT.body, chat_template: template })).toBeGreaterThanOrEqual(context);
+    expect(await reservation(CHAT.path, { ...CHAT.body, chat_template_kwargs: { chat_template: template } })).toBeGreaterThanOrEqual(context);
+    expect(await reservation(CHAT.path, CHAT.body)).toBeLessThan(100);
+  });
+});
