@@ -38,7 +38,8 @@
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
  *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`), a chat
- *   template the caller sends (vLLM's `chat_template`: Jinja loops): no bound is knowable,
+ *   template the caller sends (vLLM's `chat_template`: Jinja loops), vLLM's `prompt_embeds`
+ *   (a tensor, a prompt token a row): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format`, Responses' `text`
@@ -244,7 +245,9 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
   // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
   const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
-  return hosted || search || mcp || storedAudio || template || callerTemplate(body) || (body.conversation !== undefined && body.conversation !== null);
+  // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says.
+  const embeds = body.prompt_embeds !== undefined && body.prompt_embeds !== null;
+  return hosted || search || mcp || storedAudio || template || callerTemplate(body) || embeds || (body.conversation !== undefined && body.conversation !== null);
 }
 
 /** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */

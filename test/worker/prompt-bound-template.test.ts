@@ -98,3 +98,12 @@ describe('a template the caller sends (vLLM `chat_template`, or inside `chat_tem
     expect(await reservation(CHAT.path, CHAT.body)).toBeLessThan(100);
   });
 });
+
+describe('prompt embeddings (vLLM `prompt_embeds`, on nodes started with --enable-prompt-embeds)', () => {
+  // Each row of the base64 tensor is a prompt token the node bills, however short the text beside it.
+  it('a legacy completion with prompt_embeds reserves the model\'s whole context window', async () => {
+    const body = { model: 'gpt-4o-mini', max_tokens: 1, prompt: '', prompt_embeds: 'UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAQABIAYXJjaGl2ZS9kYXRhLnBrbA==' };
+    expect(await reservation('/v1/completions', body)).toBeGreaterThanOrEqual(128_000);
+    expect(await reservation('/v1/completions', { ...body, prompt_embeds: undefined })).toBeLessThan(100);
+  });
+});
