@@ -16,7 +16,7 @@
  *   rule); every string in a message counts as text — content, names, tool-call ids and
  *   function arguments — except the media parts below; Anthropic's `tool_use` blocks as the
  *   text of their JSON (their `input` is an object: keys and numbers are billed too).
- * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
+ * - **Images** (`image_url` / `input_image` parts, Responses' `computer_screenshot`), at the rate of the model (`ImageRule`,
  *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
  *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
  *   85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px patches (at most
@@ -140,6 +140,8 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url, walk);
     case 'input_image':
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
+    case 'computer_screenshot': // a computer-use call's output (Responses): an image by URL or file id, billed as one
+      return imageTokens({ url: part.image_url }, walk);
     case 'input_audio':
       return audioTokens(part);
     case 'tool_use': // Anthropic's tool calls carry their input as an object: its keys and numbers are read (and billed) too

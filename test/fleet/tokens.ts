@@ -68,7 +68,7 @@ const FUNCTION_START = 7;
 const PROPERTIES_START = 3;
 const PROPERTY = 3;
 const FUNCTIONS_END = 12;
-const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image']);
+const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image', 'computer_screenshot']);
 const UNREAD_PARTS = new Set(['input_audio', 'file', 'input_file']);
 /** Members a provider never renders into the prompt (part types, Anthropic's cache marks and thinking signatures). */
 const UNRENDERED = new Set(['type', 'cache_control', 'signature']);

@@ -128,6 +128,17 @@ const CASES: Case[] = [
   { name: 'messages: one small custom tool, forced (the tool-use system prompt is most of the bill)', path: '/v1/messages', body: { model: 'claude-solo', max_tokens: 5, tool_choice: { type: 'any' }, tools: [{ type: 'custom', name: 'f', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: '1' }] } },
   { name: 'chat to an Anthropic node: one small tool (translated; the tool-use system prompt billed)', path: '/v1/chat/completions', body: { model: 'claude-solo', max_tokens: 5, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], messages: [{ role: 'user', content: '1' }] } },
   {
+    name: 'responses: computer-use screenshots by URL and by file id (each billed as an image)',
+    path: '/v1/responses',
+    body: {
+      model: 'gpt-4o-mini',
+      max_output_tokens: 16,
+      store: false,
+      // The outputs alone (the calls they answer are stored upstream, as with previous_response_id): a few bytes each.
+      input: Array.from({ length: 20 }, (_, i) => ({ type: 'computer_call_output', call_id: `c${i}`, output: i % 2 ? { type: 'computer_screenshot', file_id: `f${i}` } : { type: 'computer_screenshot', image_url: 'https://x.co/s' } })),
+    },
+  },
+  {
     name: 'chat: dense RAG documents and template variables, which a vLLM node renders through the model\'s template',
     path: '/v1/chat/completions',
     body: chat({ messages: [{ role: 'user', content: '1' }], documents: [{ title: PUNCT, text: DIGITS }, { title: '1', text: CJK }], chat_template_kwargs: { enable_thinking: false, extra: EMOJI } }),
