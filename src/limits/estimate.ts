@@ -32,7 +32,8 @@
  *   that rate (`audio-rate.ts`); settled to usage.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
  *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
- *   plain text without citations), an earlier audio answer named by
+ *   plain text without citations), vLLM's `video_url` and `audio_url` parts (frames and
+ *   seconds of a remote file), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
@@ -156,6 +157,10 @@ function valueTokens(value: unknown, walk: Walk): number {
       for (const [name, v] of Object.entries(part)) if (name !== 'source') sum += valueTokens(v, walk);
       return sum;
     }
+    case 'video_url': // vLLM's media by URL: a video's frames, an audio file's seconds — nothing in the body says how many
+    case 'audio_url':
+      walk.unbounded = true;
+      return 0;
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;

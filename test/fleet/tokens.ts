@@ -70,6 +70,12 @@ const PROPERTY = 3;
 const FUNCTIONS_END = 12;
 const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image', 'computer_screenshot']);
 const UNREAD_PARTS = new Set(['input_audio', 'file', 'input_file']);
+/**
+ * vLLM's multimodal parts by URL: a video's frames and an audio file's seconds, billed as
+ * prompt tokens (Qwen2.5-VL: a few hundred tokens a sampled frame; Qwen2-Audio: 25 a second).
+ * Figures for a 20-s clip and a 60-s file.
+ */
+const MEDIA_URL_PARTS: Record<string, number> = { video_url: 12_000, audio_url: 1_500 };
 /** Members a provider never renders into the prompt (part types, Anthropic's cache marks and thinking signatures). */
 const UNRENDERED = new Set(['type', 'cache_control', 'signature']);
 
@@ -95,6 +101,7 @@ function textIn(value: unknown, image: ImageBill = openaiImage): number {
   if (!isObject(value)) return 0;
   if (IMAGE_PARTS.has(String(value.type)) || 'image' in value) return image(value);
   if (UNREAD_PARTS.has(String(value.type))) return 0;
+  if (Object.hasOwn(MEDIA_URL_PARTS, String(value.type))) return MEDIA_URL_PARTS[String(value.type)]!;
   let sum = 0;
   for (const [key, v] of Object.entries(value)) {
     if (UNRENDERED.has(key)) continue;

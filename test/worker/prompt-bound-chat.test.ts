@@ -139,6 +139,11 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'chat: a video and an audio file by URL (vLLM multimodal parts: frames and seconds the body does not hold)',
+    path: '/v1/chat/completions',
+    body: chat({ messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://x.co/v.mp4' } }, { type: 'audio_url', audio_url: { url: 'https://x.co/a.wav' } }, { type: 'text', text: '1' }] }] }),
+  },
+  {
     name: 'chat: dense RAG documents and template variables, which a vLLM node renders through the model\'s template',
     path: '/v1/chat/completions',
     body: chat({ messages: [{ role: 'user', content: '1' }], documents: [{ title: PUNCT, text: DIGITS }, { title: '1', text: CJK }], chat_template_kwargs: { enable_thinking: false, extra: EMOJI } }),
