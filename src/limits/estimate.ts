@@ -40,7 +40,8 @@
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
  *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`), a chat
  *   template the caller sends (vLLM's `chat_template`: Jinja loops), vLLM's `prompt_embeds`
- *   (a tensor, a prompt token a row): no bound is knowable,
+ *   (a tensor, a prompt token a row) and `mm_processor_kwargs` (media resized past any image
+ *   rule): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
  * - **Tools and schemas**: `tools`, `functions`, `response_format`, Responses' `text`
@@ -252,8 +253,9 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
   // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
   const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
-  // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says.
-  const embeds = body.prompt_embeds !== undefined && body.prompt_embeds !== null;
+  // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
+  // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
+  const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);
   return hosted || search || mcp || storedAudio || template || callerTemplate(body) || embeds || (body.conversation !== undefined && body.conversation !== null);
 }
 
