@@ -29,7 +29,9 @@
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; a WAV whose header states a lower rate, its seconds at
- *   that rate (`audio-rate.ts`); settled to usage.
+ *   that rate (`audio-rate.ts`); settled to usage. Audio that is neither a WAV nor an MP3 by
+ *   its content (FLAC, Ogg: lossless silence and Opus DTX hold minutes in a few bytes) has no
+ *   such floor: unbounded, as below.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
  *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
  *   plain text without citations), vLLM's `video_url` and `audio_url` parts (frames and
@@ -67,7 +69,7 @@
  * role's bytes).
  */
 
-import { AUDIO_FLOOR_BYTES_PER_SECOND, audioBytesPerSecond } from './audio-rate';
+import { AUDIO_FLOOR_BYTES_PER_SECOND, audioBytesPerSecond, audioOfKnownRate } from './audio-rate';
 import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 import { textTokens, type PromptRule } from './text-tokens';
@@ -119,10 +121,12 @@ function base64Bytes(value: unknown): number {
   return Math.floor(((value.length - comma) * 3) / 4);
 }
 
-function audioTokens(part: Record<string, unknown>): number {
+function audioTokens(part: Record<string, unknown>, walk: Walk): number {
   const audio = part.input_audio as { data?: unknown } | undefined;
   const bytes = base64Bytes(audio?.data);
   if (bytes === 0) return 0;
+  // Not a WAV or an MP3 (FLAC, Ogg): its seconds per byte have no floor (module header).
+  if (!audioOfKnownRate(audio!.data as string)) walk.unbounded = true;
   // Seconds are what a node bills: a WAV slower than the floor holds more of them per byte.
   const slower = AUDIO_FLOOR_BYTES_PER_SECOND / audioBytesPerSecond(audio!.data as string);
   return Math.ceil((bytes * slower) / AUDIO_BYTES_PER_TOKEN);
@@ -145,7 +149,7 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'computer_screenshot': // a computer-use call's output (Responses): an image by URL or file id, billed as one
       return imageTokens({ url: part.image_url }, walk);
     case 'input_audio':
-      return audioTokens(part);
+      return audioTokens(part, walk);
     case 'tool_use': // Anthropic's tool calls carry their input as an object: its keys and numbers are read (and billed) too
     case 'server_tool_use':
     case 'mcp_tool_use':
