@@ -35,7 +35,8 @@ const tag = (b: Uint8Array, at: number, text: string) => [...text].every((c, i) 
 export function audioOfKnownRate(data: string): boolean {
   const b = decodeHead(data);
   if (!b || b.length < 12) return false;
-  return (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) || tag(b, 0, 'ID3') || (b[0] === 0xff && (b[1]! & 0xe0) === 0xe0);
+  // An MPEG audio frame: 11 sync bits and a layer; layer 0 is AAC's ADTS, whose silent frames go below 8 kbit/s.
+  return (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) || tag(b, 0, 'ID3') || (b[0] === 0xff && (b[1]! & 0xe0) === 0xe0 && (b[1]! & 0x06) !== 0);
 }
 
 /**
