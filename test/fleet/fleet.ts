@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleAnthropic } from './anthropic.ts';
-import { azureGate } from './azure.ts';
+import { azureGate, onYourDataTokens } from './azure.ts';
 import { chatAnswer, chatChoices, chunkChoices } from './chat-answer.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
@@ -141,7 +141,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
         error: { message: `Invalid type for '${notObject.param}': expected an object, but got ${notObject.got} instead.`, type: 'invalid_request_error', param: notObject.param, code: 'invalid_type' },
       });
     }
-    const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body);
+    const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body) + (azurePath ? onYourDataTokens(body) : 0);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });

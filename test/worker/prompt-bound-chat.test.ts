@@ -144,6 +144,11 @@ const CASES: Case[] = [
     body: chat({ messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://x.co/v.mp4' } }, { type: 'audio_url', audio_url: { url: 'https://x.co/a.wav' } }, { type: 'text', text: '1' }] }] }),
   },
   {
+    name: 'chat to Azure "On Your Data": data_sources, whose retrieved chunks Azure bills as prompt',
+    path: '/v1/chat/completions',
+    body: { model: 'azure-solo', max_tokens: 5, messages: [{ role: 'user', content: '1' }], data_sources: [{ type: 'azure_search', parameters: { endpoint: 'https://s.search.windows.net', index_name: 'i', authentication: { type: 'system_assigned_managed_identity' } } }] },
+  },
+  {
     name: 'chat: dense RAG documents and template variables, which a vLLM node renders through the model\'s template',
     path: '/v1/chat/completions',
     body: chat({ messages: [{ role: 'user', content: '1' }], documents: [{ title: PUNCT, text: DIGITS }, { title: '1', text: CJK }], chat_template_kwargs: { enable_thinking: false, extra: EMOJI } }),
