@@ -257,11 +257,11 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
   // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream;
   // Azure's "On Your Data" (`data_sources`): the chunks Azure retrieves are put into the prompt and billed.
-  const mcp = (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) || (Array.isArray(body.data_sources) && body.data_sources.length > 0);
+  const connected = (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) || (Array.isArray(body.data_sources) && body.data_sources.length > 0);
   // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
   // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
   const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);
-  return hosted || search || mcp || storedAudio || template || callerTemplate(body) || embeds || (body.conversation !== undefined && body.conversation !== null);
+  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || (body.conversation !== undefined && body.conversation !== null);
 }
 
 /** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */
