@@ -212,7 +212,8 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
  * per container, image generation per image) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below).
+ * "priority"`, billed above the standard rates the configuration holds (flex bills below), and
+ * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   messages: /^(web_search|code_execution)_/,
@@ -223,6 +224,8 @@ function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
   // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
   if (request.body.service_tier === 'priority') return 'service_tier';
+  // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
+  if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
   const pattern = PER_USE_TOOL[request.endpoint];
@@ -231,15 +234,17 @@ function perUseTool(request: ParsedRequest): string | undefined {
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
 }
 
-function billedPerUse(model: string, tool: string): RouterError {
+function billedPerUse(model: string, tool: string, request: ParsedRequest): RouterError {
   return new RouterError(
     403,
     tool === 'prompt'
       ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
       : tool === 'service_tier'
         ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
+        : tool === 'speed'
+          ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
         : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' ? tool : 'tools' },
+    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' || tool === 'speed' ? tool : 'tools' },
   );
 }
 
@@ -286,7 +291,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       let usd = unitCostUsd(price, units);
       // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
       if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
-      if (perUse !== undefined) throw billedPerUse(model, perUse);
+      if (perUse !== undefined) throw billedPerUse(model, perUse, request);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
         // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.
         const claude = CLAUDE_PROVIDERS.has(node.provider);
