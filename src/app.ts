@@ -169,6 +169,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
       observe: sampler(caller),
       incomingHeaders: c.req.raw.headers,
       requestId: c.get('requestId'),
+      upstreamRequestId: c.get('upstreamRequestId'),
       answerHeaders: { ...admission.headers, 'x-request-id': c.get('requestId') },
       reserveNode: nodeReserver(c.env, config, reservation, defer),
       extend: () => admission.extend(),

@@ -15,6 +15,8 @@ export interface AppEnv {
   Bindings: Bindings;
   Variables: {
     requestId: string;
+    /** The id nodes are sent (`x-request-id`): the router's own, or the caller's with a suffix of the router's (`http/request-id.ts`). */
+    upstreamRequestId: string;
     rateLimitHeaders?: Record<string, string>;
     /** Set by the admin guard once the admin token is proven. */
     admin?: boolean;

@@ -64,7 +64,10 @@ export interface ForwardInput {
   /** Told of every attempt's outcome: the passive latency/failure samples. */
   observe?: (nodeId: string, latencyMs: number, ok: boolean, error?: string) => void;
   incomingHeaders: Headers;
+  /** The caller's request id (logs). */
   requestId: string;
+  /** The id nodes are sent (`http/request-id.ts`): never one the caller chose alone. */
+  upstreamRequestId: string;
   /** Headers every answer carries (rate limits, the request id); `x-router-*` are added here. */
   answerHeaders: Record<string, string>;
   /** Reserve capacity on a node with a provider quota (undefined: the node has none). */
@@ -152,7 +155,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     }
     // The node's provider: its URL, auth and body (translated when formats differ). A request
     // it cannot take (e.g. thinking blocks for an OpenAI-format node) skips it with the reason.
-    const prepared = await prepareAttempt({ config, request, bodyFor, incomingHeaders: input.incomingHeaders, requestId: input.requestId, credential }, attempt);
+    const prepared = await prepareAttempt({ config, request, bodyFor, incomingHeaders: input.incomingHeaders, requestId: input.upstreamRequestId, credential }, attempt);
     if (!prepared.ok) {
       walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: `skipped: ${prepared.error.message}${prepared.error.param ? ` (${prepared.error.param})` : ''}` });
       // A credential the node could not get (Vertex token mint) is the node's fault, not the request's.

@@ -7,6 +7,9 @@
  * credential is broken (the caller's key is never sent upstream), so it is a node fault.
  * Other 4xx (400, 404, 413, 422, …) are the caller's: returned at once, unchanged.
  * A redirect is a node fault (never followed: it would carry the node's credential away).
+ * A gateway's timeout in front of the node (504; Cloudflare's 524, sent after 100 s without
+ * an answer) is retried too, but paid for: the gateway gave up on a node that was still
+ * generating, and may bill it, as when the router's own timeout fires.
  */
 
 export type AttemptOutcome =
@@ -51,6 +54,9 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
+/** A gateway in front of the node timed out waiting for it (module header): the node may still be generating. */
+export const gatewayTimeout = (status: number) => status === 504 || status === 524;
+
 export function classify(outcome: AttemptOutcome): Verdict {
   switch (outcome.kind) {
     case 'timeout': {
@@ -79,7 +85,7 @@ export function classify(outcome: AttemptOutcome): Verdict {
       }
       if (status === 408 || status >= 500) {
         const after = retryAfterMs(headers);
-        return { action: 'retry', reason: `HTTP ${status}`, nodeFault: true, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+        return { action: 'retry', reason: `HTTP ${status}`, nodeFault: true, ...(after !== undefined ? { retryAfterMs: after } : {}), ...(gatewayTimeout(status) ? { billed: true } : {}) };
       }
       return { action: 'return' };
     }

@@ -27,6 +27,19 @@ function decodeHead(data: string): Uint8Array | undefined {
 const tag = (b: Uint8Array, at: number, text: string) => [...text].every((c, i) => b[at + i] === c.charCodeAt(0));
 
 /**
+ * Whether `data` holds audio whose rate the rule knows: a WAV (RIFF/WAVE) or an MP3 (an ID3 tag,
+ * or an MPEG audio frame's sync). Anything else — FLAC, Ogg (Opus, Vorbis), … — may pack minutes
+ * into a few bytes (lossless silence, Opus DTX), and a node that decodes by content (vLLM's
+ * librosa) hears them whatever format the part declares: no bound comes from its size.
+ */
+export function audioOfKnownRate(data: string): boolean {
+  const b = decodeHead(data);
+  if (!b || b.length < 12) return false;
+  // An MPEG audio frame: 11 sync bits and a layer; layer 0 is AAC's ADTS, whose silent frames go below 8 kbit/s.
+  return (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) || tag(b, 0, 'ID3') || (b[0] === 0xff && (b[1]! & 0xe0) === 0xe0 && (b[1]! & 0x06) !== 0);
+}
+
+/**
  * Bytes a second of the audio in `data` (base64, bare or a data URL): a WAV's rate — the
  * smallest its `fmt ` chunk states (byte rate, sample rate × block align), as decoders
  * differ in which they trust — when under the floor, else the floor.

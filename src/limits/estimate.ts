@@ -16,7 +16,7 @@
  *   rule); every string in a message counts as text — content, names, tool-call ids and
  *   function arguments — except the media parts below; Anthropic's `tool_use` blocks as the
  *   text of their JSON (their `input` is an object: keys and numbers are billed too).
- * - **Images** (`image_url` / `input_image` parts), at the rate of the model (`ImageRule`,
+ * - **Images** (`image_url` / `input_image` parts, Responses' `computer_screenshot`), at the rate of the model (`ImageRule`,
  *   `image-rules.ts`): tile models fit the image into 2048×2048, scale its short side down
  *   to 768 and charge base + tile × 512-px tiles (`detail: "low"`: base alone) — gpt-4o's
  *   85 + 170, gpt-4o-mini's 2,833 + 5,667; patch models charge 32-px patches (at most
@@ -29,19 +29,27 @@
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; a WAV whose header states a lower rate, its seconds at
- *   that rate (`audio-rate.ts`); settled to usage.
+ *   that rate (`audio-rate.ts`); settled to usage. Audio that is neither a WAV nor an MP3 by
+ *   its content (FLAC, Ogg: lossless silence and Opus DTX hold minutes in a few bytes) has no
+ *   such floor: unbounded, as below.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
  *   inline: a PDF's pages become images and text upstream; Anthropic's `document` blocks but
- *   plain text without citations), an earlier audio answer named by
+ *   plain text without citations), vLLM's `video_url` and `audio_url` parts (frames and
+ *   seconds of a remote file), an earlier audio answer named by
  *   id (`messages[].audio.id`), a stored conversation (`conversation`) or prompt template
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
- *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`): no bound is knowable,
+ *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`; Azure's `data_sources`), a chat
+ *   template the caller sends (vLLM's `chat_template`: Jinja loops), vLLM's `prompt_embeds`
+ *   (a tensor, a prompt token a row) and `mm_processor_kwargs` (media resized past any image
+ *   rule): no bound is knowable,
  *   so the estimate says `unbounded` and the reservation holds the model's whole context
  *   window instead (`reservation.ts`).
- * - **Tools and schemas**: `tools`, `functions`, `response_format` and Responses' `text`
- *   (its `format` schema) count as the text of their JSON.
+ * - **Tools and schemas**: `tools`, `functions`, `response_format`, Responses' `text`
+ *   (its `format` schema) and Messages' JSON output format (`output_config.format`, the
+ *   beta's `output_format`) count as the text of their JSON; so do what a self-hosted node's
+ *   chat template renders beside the messages, vLLM's `documents` (RAG) and `chat_template_kwargs`.
  * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
  *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
@@ -61,7 +69,7 @@
  * role's bytes).
  */
 
-import { AUDIO_FLOOR_BYTES_PER_SECOND, audioBytesPerSecond } from './audio-rate';
+import { AUDIO_FLOOR_BYTES_PER_SECOND, audioBytesPerSecond, audioOfKnownRate } from './audio-rate';
 import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 import { textTokens, type PromptRule } from './text-tokens';
@@ -113,10 +121,12 @@ function base64Bytes(value: unknown): number {
   return Math.floor(((value.length - comma) * 3) / 4);
 }
 
-function audioTokens(part: Record<string, unknown>): number {
+function audioTokens(part: Record<string, unknown>, walk: Walk): number {
   const audio = part.input_audio as { data?: unknown } | undefined;
   const bytes = base64Bytes(audio?.data);
   if (bytes === 0) return 0;
+  // Not a WAV or an MP3 (FLAC, Ogg): its seconds per byte have no floor (module header).
+  if (!audioOfKnownRate(audio!.data as string)) walk.unbounded = true;
   // Seconds are what a node bills: a WAV slower than the floor holds more of them per byte.
   const slower = AUDIO_FLOOR_BYTES_PER_SECOND / audioBytesPerSecond(audio!.data as string);
   return Math.ceil((bytes * slower) / AUDIO_BYTES_PER_TOKEN);
@@ -136,8 +146,10 @@ function valueTokens(value: unknown, walk: Walk): number {
       return imageTokens(part.image_url, walk);
     case 'input_image':
       return imageTokens(part.image_url ?? { url: part.url, detail: part.detail }, walk);
+    case 'computer_screenshot': // a computer-use call's output (Responses): an image by URL or file id, billed as one
+      return imageTokens({ url: part.image_url }, walk);
     case 'input_audio':
-      return audioTokens(part);
+      return audioTokens(part, walk);
     case 'tool_use': // Anthropic's tool calls carry their input as an object: its keys and numbers are read (and billed) too
     case 'server_tool_use':
     case 'mcp_tool_use':
@@ -150,6 +162,10 @@ function valueTokens(value: unknown, walk: Walk): number {
       for (const [name, v] of Object.entries(part)) if (name !== 'source') sum += valueTokens(v, walk);
       return sum;
     }
+    case 'video_url': // vLLM's media by URL: a video's frames, an audio file's seconds — nothing in the body says how many
+    case 'audio_url':
+      walk.unbounded = true;
+      return 0;
     case 'item_reference': // a stored output item by id (Responses): its text is upstream, not in the body
       walk.unbounded = true;
       return 0;
@@ -220,6 +236,17 @@ export const CLIENT_TOOL_TOKENS = 2_000;
 
 const toolType = (t: unknown) => String((t as { type?: unknown } | null)?.type);
 
+/**
+ * A chat template the caller sends (vLLM's `chat_template`, top level or in `chat_template_kwargs`;
+ * a node started with `--trust-request-chat-template` renders it): Jinja loops, so a tiny body can
+ * render any prompt — bounded only by the context window.
+ */
+function callerTemplate(body: Record<string, unknown>): boolean {
+  const kwargs = body.chat_template_kwargs;
+  const nested = kwargs !== null && typeof kwargs === 'object' ? (kwargs as { chat_template?: unknown }).chat_template : undefined;
+  return (body.chat_template !== undefined && body.chat_template !== null) || (nested !== undefined && nested !== null);
+}
+
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 function unboundedContext(body: Record<string, unknown>): boolean {
   const tools = Array.isArray(body.tools) ? body.tools : [];
@@ -228,9 +255,20 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
-  // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream.
-  const mcp = Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
-  return hosted || search || mcp || storedAudio || template || (body.conversation !== undefined && body.conversation !== null);
+  // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream;
+  // Azure's "On Your Data" (`data_sources`): the chunks Azure retrieves are put into the prompt and billed.
+  const connected = (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) || (Array.isArray(body.data_sources) && body.data_sources.length > 0);
+  // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
+  // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
+  const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);
+  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || (body.conversation !== undefined && body.conversation !== null);
+}
+
+/** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */
+export function outputFormat(body: Record<string, unknown>): unknown {
+  const config = body.output_config;
+  const format = config !== null && typeof config === 'object' ? (config as { format?: unknown }).format : undefined;
+  return format ?? body.output_format ?? undefined;
 }
 
 export interface PromptEstimate {
@@ -252,6 +290,10 @@ export function estimatePrompt(body: Record<string, unknown>, sizeOf: ImageSizer
   let sum = jsonTokens(body.tools, text) + jsonTokens(body.functions, text) + jsonTokens(body.response_format, text);
   if (Array.isArray(body.tools)) for (const t of body.tools) if (CLIENT_TOOL.test(toolType(t))) sum += CLIENT_TOOL_TOKENS;
   if (body.text !== null && typeof body.text === 'object') sum += jsonTokens(body.text, text);
+  // Claude's JSON outputs: the schema is rendered into the prompt (GA `output_config.format`, beta `output_format`).
+  sum += jsonTokens(outputFormat(body), text);
+  // What a self-hosted node's chat template renders beside the messages (vLLM): RAG documents, the caller's template variables.
+  sum += jsonTokens(body.documents, text) + jsonTokens(body.chat_template_kwargs, text);
   if (typeof body.suffix === 'string') sum += textTokens(body.suffix, text) * promptCount(body.prompt);
   walk.unbounded = unboundedContext(body);
   if (Array.isArray(body.messages)) {

@@ -9,7 +9,8 @@
  * hosted tools — the largest context window of those models; on chat-style endpoints what a
  * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
  * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
- * `TOOL_USE_SYSTEM_TOKENS`) plus the output the upstream may bill:
+ * `TOOL_USE_SYSTEM_TOKENS`; with a Messages JSON output format, Claude's prompt explaining it,
+ * `OUTPUT_FORMAT_SYSTEM_TOKENS`) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -33,7 +34,7 @@ import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
-import { estimatePrompt, promptCount, responsesPrompt, textTokens } from './estimate';
+import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens } from './estimate';
 import { imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
@@ -46,6 +47,14 @@ import { imageSize } from './image-size';
  * not in the body, so the text bound alone misses it (a tiny tool reserves ~45 and bills ~390).
  */
 export const TOOL_USE_SYSTEM_TOKENS = 530;
+
+/**
+ * The system prompt Claude adds around a JSON output format (`output_config.format`, the
+ * beta's `output_format`) to explain it, beside the schema's own text. Anthropic publishes no
+ * figure for it: reserved at the tool-use prompt's, whose constrained sampling it shares
+ * (strict tools). Not in the body, so the text bound alone misses it.
+ */
+export const OUTPUT_FORMAT_SYSTEM_TOKENS = TOOL_USE_SYSTEM_TOKENS;
 
 /** Providers whose nodes serve Claude behind Anthropic's prompt rendering (Vertex also serves Gemini: reserved the same). */
 const CLAUDE_PROVIDERS: ReadonlySet<string> = new Set(['anthropic', 'bedrock', 'vertex']);
@@ -60,6 +69,8 @@ interface ChainFacts {
   /** Prompt tokens a node of the chain may add beside the body: the most over those nodes, without and with `tools`. */
   overhead: number;
   toolOverhead: number;
+  /** A node of the chain serves Claude behind Anthropic's prompt rendering. */
+  claude: boolean;
 }
 
 const factsOf = new WeakMap<LoadedConfig, Map<string, ChainFacts>>();
@@ -81,13 +92,15 @@ function chainFacts(config: LoadedConfig, chain: string[]): ChainFacts {
     // Per node, then the most: a node's template (`promptOverheadTokens`, `toolOverheadTokens`) and Claude's tool-use prompt.
     let overhead = 0;
     let toolOverhead = 0;
+    let claudeNode = false;
     for (const node of config.nodes) {
       if (!chain.some((m) => node.models.includes(m))) continue;
       overhead = Math.max(overhead, node.promptOverheadTokens);
-      const claude = CLAUDE_PROVIDERS.has(node.provider) ? TOOL_USE_SYSTEM_TOKENS : 0;
-      toolOverhead = Math.max(toolOverhead, node.promptOverheadTokens + node.toolOverheadTokens + claude);
+      const claude = CLAUDE_PROVIDERS.has(node.provider);
+      claudeNode ||= claude;
+      toolOverhead = Math.max(toolOverhead, node.promptOverheadTokens + node.toolOverheadTokens + (claude ? TOOL_USE_SYSTEM_TOKENS : 0));
     }
-    facts = { imageRules, overhead, toolOverhead };
+    facts = { imageRules, overhead, toolOverhead, claude: claudeNode };
     // Chains are few (the models and their fallbacks, filtered by what keys may use): bounded all the same.
     if (byChain.size >= 256) byChain.clear();
     byChain.set(id, facts);
@@ -108,6 +121,8 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
   // What the node renders around the body (chat template, Claude's tool-use prompt): chat-style endpoints only.
   if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
+  // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
+  if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
@@ -197,7 +212,8 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
  * per container, image generation per image) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below).
+ * "priority"`, billed above the standard rates the configuration holds (flex bills below), and
+ * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   messages: /^(web_search|code_execution)_/,
@@ -208,6 +224,8 @@ function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
   // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
   if (request.body.service_tier === 'priority') return 'service_tier';
+  // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
+  if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
   const pattern = PER_USE_TOOL[request.endpoint];
@@ -216,15 +234,17 @@ function perUseTool(request: ParsedRequest): string | undefined {
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
 }
 
-function billedPerUse(model: string, tool: string): RouterError {
+function billedPerUse(model: string, tool: string, request: ParsedRequest): RouterError {
   return new RouterError(
     403,
     tool === 'prompt'
       ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
       : tool === 'service_tier'
         ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
+        : tool === 'speed'
+          ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
         : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' ? tool : 'tools' },
+    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' || tool === 'speed' ? tool : 'tools' },
   );
 }
 
@@ -271,7 +291,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       let usd = unitCostUsd(price, units);
       // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
       if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
-      if (perUse !== undefined) throw billedPerUse(model, perUse);
+      if (perUse !== undefined) throw billedPerUse(model, perUse, request);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
         // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.
         const claude = CLAUDE_PROVIDERS.has(node.provider);

@@ -12,11 +12,14 @@ export function modelAllowed(config: LoadedConfig, allowed: string[] | undefined
   return !allowed || allowed.some((name) => config.modelNames.get(name) === model);
 }
 
-/** The canonical model id for a requested name; 400 listing what is served otherwise. */
+/**
+ * The canonical model id for a requested name; 400 listing what is served otherwise — to a
+ * restricted key only what it may use, as `GET /v1/models` shows it (`namesFor`).
+ */
 export function resolveModel(config: LoadedConfig, requested: string, allowed?: string[]): string {
   const model = config.modelNames.get(requested);
   if (!model) {
-    const served = [...config.modelNames.keys()].sort().join(', ');
+    const served = namesFor(config, allowed).join(', ');
     throw new RouterError(400, `The model '${requested}' is not served by this router. Served models: ${served}.`, {
       code: 'model_not_found',
       param: 'model',

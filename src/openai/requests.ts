@@ -144,8 +144,9 @@ const ROUTER_FIELDS = new Set([
   ...['model', 'messages', 'input', 'prompt', 'instructions', 'suffix', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens'],
   ...['max_output_tokens', 'n', 'best_of', 'echo', 'tools', 'functions', 'response_format', 'text', 'prediction', 'web_search_options'],
   ...['previous_response_id', 'store', 'background', 'conversation', 'size', 'quality', 'partial_images', 'voice'],
-  // Budgets refuse `service_tier: "priority"`; Messages' `system` and `mcp_servers` are reserved for.
-  ...['service_tier', 'system', 'mcp_servers'],
+  // Budgets refuse `service_tier: "priority"`; Messages' `system`, `mcp_servers` and JSON output format, and what a
+  // self-hosted node's chat template renders (`documents`, the caller's own template and its variables) are reserved for.
+  ...['service_tier', 'system', 'mcp_servers', 'output_config', 'output_format', 'documents', 'chat_template', 'chat_template_kwargs', 'prompt_embeds', 'mm_processor_kwargs', 'data_sources', 'speed'],
 ]);
 
 /**

@@ -37,7 +37,7 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   const adapter = adapterFor(node);
   const target = adapter.target(node, '', path);
   if (!target.ok) throw notFound(tagged.slice(0, 300));
-  const headers = upstreamHeaders(c.req.raw.headers, undefined, c.get('requestId'), method === 'POST' ? 'application/json' : '');
+  const headers = upstreamHeaders(c.req.raw.headers, undefined, c.get('upstreamRequestId'), method === 'POST' ? 'application/json' : '');
   if (credential !== undefined) {
     const auth = await adapter.authHeaders(credential, { url: target.value, method: method as 'GET' | 'POST' | 'DELETE', body: () => undefined });
     for (const [name, value] of Object.entries(auth)) headers.set(name, value);

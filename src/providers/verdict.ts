@@ -12,7 +12,7 @@
  * 200: a server error fails over, a rate limit is retried elsewhere, a caller's error (a
  * numeric 4xx code) is relayed as it came. Pure.
  */
-import { classify, type Verdict } from '../forward/outcome';
+import { classify, gatewayTimeout, type Verdict } from '../forward/outcome';
 import type { SentAttempt } from '../forward/upstream';
 import { parseJsonBytes } from '../http/json-top';
 import { mapAnthropicStreamError } from './anthropic/errors';
@@ -106,6 +106,13 @@ export function classifyFor(adapter: ProviderAdapter, sent: Pick<SentAttempt, 'o
     case 'rate-limited':
       return { action: 'retry', reason: `HTTP ${outcome.status} rate limited`, nodeFault: false, rateLimited: true, ...after };
     case 'node':
-      return { action: 'retry', reason: base.action === 'retry' ? base.reason : `HTTP ${outcome.status} (${adapter.name} node fault)`, nodeFault: true, ...after };
+      return {
+        action: 'retry',
+        reason: base.action === 'retry' ? base.reason : `HTTP ${outcome.status} (${adapter.name} node fault)`,
+        nodeFault: true,
+        ...after,
+        // A gateway's timeout: the node behind it may still be generating, and billing (`forward/outcome.ts`).
+        ...(gatewayTimeout(outcome.status) ? { billed: true } : {}),
+      };
   }
 }

@@ -38,10 +38,13 @@ const SIZE = /^(\d+x\d+|auto)$/;
 /**
  * USD for one image: the dearest entry consistent with the request — an entry's parts
  * (`quality/size`, `size`, `quality`) must each equal what the request asked, or name what
- * the request left to the upstream. No consistent entry: the dearest of all.
+ * the request left to the upstream — absent, or `auto`, which leaves the choice to the node
+ * as much as leaving it out does. No consistent entry: the dearest of all.
  */
-export function perImageUsd(perImage: NonNullable<Price['perImage']>, size?: string, quality?: string): number {
+export function perImageUsd(perImage: NonNullable<Price['perImage']>, asked?: string, askedQuality?: string): number {
   if (typeof perImage === 'number') return perImage;
+  const size = asked === 'auto' ? undefined : asked;
+  const quality = askedQuality === 'auto' ? undefined : askedQuality;
   const fits = (key: string) => key.split('/').every((part) => (SIZE.test(part) ? size === undefined || size === part : quality === undefined || quality === part));
   const entries = Object.entries(perImage);
   const matching = entries.filter(([key]) => fits(key));

@@ -12,6 +12,20 @@
 import type http from 'node:http';
 import { sendJson, type SimNode } from './shared.ts';
 
+/**
+ * Azure OpenAI "On Your Data": a chat request with `data_sources` (Azure AI Search, Cosmos DB,
+ * …) has Azure retrieve `top_n_documents` chunks (default 5, of up to 1,024 tokens each) and
+ * put them into the prompt, billed as prompt tokens the body never held.
+ */
+export function onYourDataTokens(body: Record<string, unknown>): number {
+  const sources = body.data_sources;
+  if (!Array.isArray(sources) || sources.length === 0) return 0;
+  return sources.reduce<number>((sum, s) => {
+    const top = (s as { parameters?: { top_n_documents?: unknown } } | null)?.parameters?.top_n_documents;
+    return sum + (typeof top === 'number' ? top : 5) * 1_024;
+  }, 0);
+}
+
 function azureError(res: http.ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
   return sendJson(res, status, { error: { code, message } }, headers);
 }

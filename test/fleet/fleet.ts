@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleAnthropic } from './anthropic.ts';
-import { azureGate } from './azure.ts';
+import { azureGate, onYourDataTokens } from './azure.ts';
 import { chatAnswer, chatChoices, chunkChoices } from './chat-answer.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
@@ -64,6 +64,8 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   if (node.requests.length > 100) node.requests.shift();
   node.served++;
   if (k.hang) return; // never answer; the router's timeout must fire
+  // The engine takes the request (and its id) as it arrives; `latencyMs` is its generation.
+  if (k.engineRequestIds && node.speaks === 'openai' && engineRequestId(node, req, res)) return;
   const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
   if (k.latencyMs + prefill > 0) await sleep(k.latencyMs + prefill);
   if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));
@@ -153,7 +155,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
         error: { message: `Invalid type for '${notObject.param}': expected an object, but got ${notObject.got} instead.`, type: 'invalid_request_error', param: notObject.param, code: 'invalid_type' },
       });
     }
-    const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body);
+    const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body) + (azurePath ? onYourDataTokens(body) : 0);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
@@ -264,6 +266,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
     served: 0,
     listening: false,
     responses: new Map(),
+    running: new Map(),
   } as unknown as SimNode;
   node.server = makeServer(node);
   return node;
@@ -313,6 +316,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
           n.requests = [];
           n.served = 0;
           n.responses.clear();
+          n.running.clear();
         }
         return sendJson(res, 200, { ok: true });
       }
@@ -333,6 +337,28 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
       await new Promise<void>((resolve) => control.close(() => resolve()));
     },
   };
+}
+
+/**
+ * vLLM's engine runs a request under its `X-Request-Id` (knob `engineRequestIds`): an id
+ * already running is refused, and the error path aborts that id — the running request. True
+ * when this request was refused.
+ */
+function engineRequestId(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const id = req.headers['x-request-id'];
+  if (typeof id !== 'string') return false;
+  const running = node.running.get(id);
+  if (running) {
+    node.running.delete(id);
+    running.destroy();
+    sendJson(res, 500, errorBody(500, `Request id ${id} already running.`));
+    return true;
+  }
+  node.running.set(id, res);
+  res.on('close', () => {
+    if (node.running.get(id) === res) node.running.delete(id);
+  });
+  return false;
 }
 
 /** The first `messages[i]` or `tools[i]` that is not an object, as OpenAI names it in its 400. */

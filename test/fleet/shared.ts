@@ -103,6 +103,13 @@ export interface Knobs {
   toolTemplateTokens: number;
   /** Responses event streams retrieved again (`GET …?stream=true`): lines end in CRLF, as sse-starlette writes them. */
   crlf: boolean;
+  /**
+   * OpenAI-compatible nodes: run each request under the `X-Request-Id` it was sent, as vLLM's
+   * engine does (`_base_request_id`). A request whose id is already running is refused (500
+   * `Request id … already running.`), and the engine's error path aborts that id — the
+   * running request, whoever sent it, loses its connection.
+   */
+  engineRequestIds: boolean;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -131,6 +138,7 @@ export const DEFAULT_KNOBS: Knobs = {
   templateTokens: 0,
   toolTemplateTokens: 0,
   crlf: false,
+  engineRequestIds: false,
 };
 
 export interface RecordedRequest {
@@ -161,6 +169,8 @@ export interface SimNode {
   listening: boolean;
   /** Responses this node stored (`POST /v1/responses` without `store: false`), by id. */
   responses: Map<string, StoredResponse>;
+  /** Requests in flight by the id the engine runs them under (knob `engineRequestIds`). */
+  running: Map<string, http.ServerResponse>;
 }
 
 export interface StoredResponse {

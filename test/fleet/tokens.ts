@@ -10,7 +10,8 @@
  *   string of it (role, content, name, tool calls), 1 more for a `name`, 3 to prime the
  *   reply; function tools by the cookbook's `num_tokens_for_tools` (7 a function, its
  *   `name:description`, 3 for its properties and 3 each with the property's schema as
- *   JSON text, 12 at the end); a `json_schema` response format as its JSON text.
+ *   JSON text, 12 at the end); a `json_schema` response format as its JSON text; what a
+ *   vLLM chat template renders beside the messages (`documents`, `chat_template_kwargs`).
  * - **Responses**: read as chat — `instructions` a developer message, a string `input` a
  *   user message, each `input` item framed like a message; tools as chat's (flat form).
  * - **Legacy completions**: each prompt of an array on its own (strings by text, token ids
@@ -19,7 +20,8 @@
  *   3 tokens a message and for a system prompt, 3 to prime the reply, text blocks by text,
  *   `tool_use` inputs as their JSON text (keys and numbers included), tool definitions as
  *   JSON text plus the tool-use system prompt Anthropic adds when `tools` are given (346
- *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures).
+ *   tokens; 313 for `tool_choice` `any`/`tool`: Claude Sonnet 4's figures); a JSON output
+ *   schema (`output_config.format`, `output_format`) as its JSON text plus a format prompt.
  * - **Images**: an Anthropic image (Messages, Converse) as Claude bills it — its long edge
  *   fit into 1568 px, then width × height / 750 tokens, at most 1,600; the size read from a
  *   base64 PNG's header, the most for any other (a URL). An OpenAI image part bills a flat 85
@@ -66,8 +68,14 @@ const FUNCTION_START = 7;
 const PROPERTIES_START = 3;
 const PROPERTY = 3;
 const FUNCTIONS_END = 12;
-const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image']);
+const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image', 'computer_screenshot']);
 const UNREAD_PARTS = new Set(['input_audio', 'file', 'input_file']);
+/**
+ * vLLM's multimodal parts by URL: a video's frames and an audio file's seconds, billed as
+ * prompt tokens (Qwen2.5-VL: a few hundred tokens a sampled frame; Qwen2-Audio: 25 a second).
+ * Figures for a 20-s clip and a 60-s file.
+ */
+const MEDIA_URL_PARTS: Record<string, number> = { video_url: 12_000, audio_url: 1_500 };
 /** Members a provider never renders into the prompt (part types, Anthropic's cache marks and thinking signatures). */
 const UNRENDERED = new Set(['type', 'cache_control', 'signature']);
 
@@ -93,6 +101,7 @@ function textIn(value: unknown, image: ImageBill = openaiImage): number {
   if (!isObject(value)) return 0;
   if (IMAGE_PARTS.has(String(value.type)) || 'image' in value) return image(value);
   if (UNREAD_PARTS.has(String(value.type))) return 0;
+  if (Object.hasOwn(MEDIA_URL_PARTS, String(value.type))) return MEDIA_URL_PARTS[String(value.type)]!;
   let sum = 0;
   for (const [key, v] of Object.entries(value)) {
     if (UNRENDERED.has(key)) continue;
@@ -127,10 +136,22 @@ function responseFormat(body: Json): number {
   return format?.type === 'json_schema' ? jsonText(format.json_schema) : 0;
 }
 
+/**
+ * What a self-hosted node's chat template renders beside the messages (vLLM): RAG `documents`
+ * (`Document: i`, then each `key: value`, as Command R's and Granite's templates do) and the
+ * variables of `chat_template_kwargs` the template prints (each string value, each key once).
+ */
+function templateInputs(body: Json): number {
+  const documents = Array.isArray(body.documents) ? (body.documents as unknown[]) : [];
+  let sum = documents.reduce<number>((s, doc, i) => s + bpeTokens(`Document: ${i}\n`) + (isObject(doc) ? Object.entries(doc).reduce<number>((t, [key, v]) => t + bpeTokens(`${key}: `) + textIn(v) + 1, 0) : 0), 0);
+  if (isObject(body.chat_template_kwargs)) for (const [key, v] of Object.entries(body.chat_template_kwargs)) sum += bpeTokens(key) + textIn(v);
+  return sum;
+}
+
 /** Prompt tokens of an OpenAI chat body. */
 export function chatPromptTokens(body: Json): number {
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  return openaiMessages(messages) + openaiTools(body.tools) + openaiTools(body.functions) + responseFormat(body);
+  return openaiMessages(messages) + openaiTools(body.tools) + openaiTools(body.functions) + responseFormat(body) + templateInputs(body);
 }
 
 /** Input tokens of a Responses body (without the stored context a `previous_response_id` adds). */
@@ -185,7 +206,19 @@ export function messagesInputTokens(body: Json, toolPrompt?: number): number {
   const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
   const forced = ['any', 'tool'].includes(String((body.tool_choice as Json | undefined)?.type));
   const toolUse = tools ? toolsText(tools) + (toolPrompt ?? (forced ? TOOL_USE_PROMPT_FORCED : TOOL_USE_PROMPT)) : 0;
-  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse);
+  return messages.reduce<number>((sum, m) => sum + ANTHROPIC_MESSAGE + textIn((m as Json)?.content, claudeImage), REPLY_PRIMING + system + toolUse + outputFormat(body));
+}
+
+/**
+ * Claude's JSON outputs (`output_config.format`, the beta's `output_format`): the schema is
+ * rendered into the prompt as JSON text, with a system prompt explaining the format around it.
+ * Anthropic publishes no figure for that prompt; the fleet bills 300 (below the tool-use
+ * prompt's 346, which the same constrained sampling rides on for strict tools).
+ */
+const FORMAT_PROMPT = 300;
+function outputFormat(body: Json): number {
+  const format = (isObject(body.output_config) ? body.output_config.format : undefined) ?? body.output_format;
+  return format === undefined || format === null ? 0 : jsonText(format) + FORMAT_PROMPT;
 }
 
 /** Input tokens of a Bedrock Converse body: a Messages body in Converse's shape (`system` blocks, `toolConfig`). */

@@ -104,6 +104,15 @@ describe('per-request prices', () => {
     expect(perImageUsd({ '1024x1024': 0.04 }, '512x512')).toBe(0.04); // nothing fits: the dearest
   });
 
+  it('a size or quality of auto leaves the choice to the node: every entry fits it, as an absent one', () => {
+    const perImage = { standard: 0.04, '1024x1024': 0.04, '1536x1024': 0.063, 'high/1536x1024': 0.25 };
+    // Before, `auto` fitted only entries that name no size (or no quality): 0.04 for what the node may draw at 0.25.
+    expect(perImageUsd(perImage, 'auto')).toBe(0.25);
+    expect(perImageUsd(perImage, 'auto', 'standard')).toBe(0.063);
+    expect(perImageUsd(perImage, '1536x1024', 'auto')).toBe(0.25);
+    expect(perImageUsd(perImage, 'auto', 'auto')).toBe(perImageUsd(perImage));
+  });
+
   it('without a unit price, a per-request endpoint is priced by its token usage, as before', () => {
     expect(costOf(priced({ input: 5, output: 40 }), 'm', 'a', usage, { images: { n: 1 } })).toBeCloseTo((10 * 5 + 4_160 * 40) / 1e6, 12);
   });

@@ -224,6 +224,18 @@ describe('parts no body bounds', () => {
     expect(audio(`data:audio/wav;base64,${wav(31_998, 100, 8)}`)).toBe(10_000);
   });
 
+  it('audio neither a WAV nor an MP3 (FLAC, Ogg Opus: lossless silence, DTX) holds the context window, whatever its format says', () => {
+    const part = (data: string, format: string) => ({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data, format } }] }] });
+    const flac = Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(3_000)]).toString('base64');
+    const ogg = Buffer.concat([Buffer.from('OggS'), Buffer.alloc(3_000)]).toString('base64');
+    const adts = Buffer.concat([Buffer.from([0xff, 0xf1, 0x50, 0x80]), Buffer.alloc(3_000)]).toString('base64'); // AAC
+    // A node that decodes by content (vLLM: librosa) hears minutes in these few bytes; the declared format is only a label.
+    for (const data of [flac, ogg, adts]) for (const format of ['mp3', 'wav', 'flac']) expect(estimatePrompt(part(data, format), imageSize).unbounded).toBe(true);
+    const mp3 = Buffer.concat([Buffer.from([0xff, 0xfb, 0x90, 0x64]), Buffer.alloc(3_000)]).toString('base64');
+    const id3 = Buffer.concat([Buffer.from('ID3'), Buffer.alloc(3_000)]).toString('base64');
+    for (const data of [mp3, id3, wav(3_000, 16_000, 16), `data:audio/mpeg;base64,${mp3}`]) expect(estimatePrompt(part(data, 'mp3'), imageSize).unbounded).toBe(false);
+  });
+
   it('a WAV whose format chunk is not in its first bytes is held at 1 byte a second; data that is not a WAV at the floor', () => {
     expect(audio(wav(31_998, 16_000, 16, 4_000))).toBe(999_938);
     expect(audio(Buffer.alloc(3_198, 7).toString('base64'))).toBe(100);

@@ -57,6 +57,13 @@ describe('provider error verdicts', () => {
     expect(classifyFor(azure, response(429, { error: { code: '429', message: 'x' } }, { 'retry-after-ms': '1500' }))).toMatchObject({ action: 'retry', rateLimited: true, retryAfterMs: 1500 });
   });
 
+  it('every provider: a gateway timeout (504, 524) is retried and paid for, a 502 or 503 is not', () => {
+    for (const adapter of [anthropic, azure, openai]) {
+      for (const status of [504, 524]) expect(classifyFor(adapter, response(status, { error: { message: 'timeout' } }))).toMatchObject({ action: 'retry', nodeFault: true, billed: true });
+      for (const status of [502, 503]) expect(classifyFor(adapter, response(status, { error: { message: 'down' } }))).not.toHaveProperty('billed');
+    }
+  });
+
   it('OpenAI nodes keep the status rules: a 404 is the caller\'s', () => {
     expect(classifyFor(openai, response(404, { error: { message: 'x' } }))).toEqual({ action: 'return' });
   });

@@ -21,11 +21,11 @@ describe('POST /v1/chat/completions (JSON)', () => {
     expect(json.choices[0]!.message.content).toBe('Hello from n-eu');
   });
 
-  it('echoes a sane caller request id and sends it upstream', async () => {
+  it('echoes a sane caller request id and sends it upstream with a suffix of the router\'s', async () => {
     const res = await call('/v1/chat/completions', { key, body: chatBody(), headers: { 'x-request-id': 'trace-42' } });
     expect(res.headers.get('x-request-id')).toBe('trace-42');
     const [seen] = (await nodeRequests('n-us')).slice(-1);
-    expect(seen!.headers['x-request-id']).toBe('trace-42');
+    expect(seen!.headers['x-request-id']).toMatch(/^trace-42\.[0-9a-f]{12}$/);
   });
 
   it('resends the caller body byte for byte, unknown fields included', async () => {

@@ -38,3 +38,30 @@ describe('a JSON answer cut after its 200', () => {
     expect(window.tokens).toBe(answer.usage.total_tokens);
   });
 });
+
+describe('a gateway timeout from in front of a node (504, 524)', () => {
+  // A gateway (Cloudflare's 524 after 100 s, nginx's 504) gives up while the node behind it is
+  // still generating, as the router's own timeout does: the node may bill the whole answer.
+  for (const status of [504, 524]) {
+    it(`HTTP ${status} is counted at its worst case beside the retry that served the request`, async () => {
+      await setNode('n-us', { status });
+      const { id, key } = await newKey({ limits: { tpm: 100_000 } });
+      const res = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 50 }) });
+      expect(res.status).toBe(200);
+      const answer = await res.json<{ usage: { total_tokens: number } }>();
+      expect(res.headers.get('x-router-attempts')).toBe('2');
+      const { window } = await windowTokens(id);
+      expect(window.tokens).toBeGreaterThanOrEqual(answer.usage.total_tokens + 50);
+    });
+  }
+
+  it('a 502 or 503 (the node refused, nothing generated) is not counted', async () => {
+    await setNode('n-us', { status: 503 });
+    const { id, key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await call('/v1/chat/completions', { key, body: chatBody({ max_tokens: 50 }) });
+    expect(res.status).toBe(200);
+    const answer = await res.json<{ usage: { total_tokens: number } }>();
+    const { window } = await windowTokens(id);
+    expect(window.tokens).toBe(answer.usage.total_tokens);
+  });
+});

@@ -235,6 +235,22 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(free.status, await free.text()).toBe(200);
   });
 
+  it('Claude\'s fast mode (speed "fast", billed at 6× the standard rates, 12× past 200k) is refused with cost_unbounded on a priced model; standard speed passes', async () => {
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
+    const messages = [{ role: 'user', content: 'Hi' }];
+    const fast = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, speed: 'fast' }) });
+    expect(fast.status).toBe(403);
+    const { error } = await fast.json<{ error: { type: string; message: string } }>();
+    expect(error.type).toBe('permission_error');
+    expect(error.message).toContain("speed 'fast'");
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+    const standard = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, speed: 'standard' }) });
+    expect(standard.status, await standard.text()).toBe(200);
+  });
+
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
     for (const tier of ['auto', 'default', 'flex']) {

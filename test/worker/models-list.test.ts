@@ -59,3 +59,17 @@ describe("Anthropic's SDK (it sends anthropic-version and x-api-key)", () => {
     expect((err as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
   });
 });
+
+describe('a model the router does not serve, asked by a restricted key', () => {
+  it('is a 400 model_not_found whose message lists only the models the key may use', async () => {
+    const { key } = await newKey({ models: ['mini'] });
+    const res = await call('/v1/chat/completions', { key, body: { model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] } });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('model_not_found');
+    expect(error.message).toContain('gpt-4o-mini, mini');
+    // As `GET /v1/models` does not show them: the names of the models it may not use stay unlisted.
+    expect(error.message).not.toContain('text-embedding-3-small');
+    expect(error.message).not.toContain('claude');
+  });
+});

@@ -39,6 +39,8 @@ function pngBase64(width: number, height: number, filler = 16): string {
 }
 
 const denseTool = { type: 'function', function: { name: 'f1', description: DIGITS, parameters: { type: 'object', properties: { '1,1,1': { type: 'string', description: PUNCT }, 'a2': { type: 'number', enum: [1, 2, 3] } } } } };
+/** A JSON schema of dense property names and descriptions, as a structured output carries it. */
+const denseSchema = { type: 'object', properties: { [DIGITS]: { type: 'string', description: PUNCT } }, required: [DIGITS], additionalProperties: false };
 const chat = (extra: Record<string, unknown>) => ({ model: 'gpt-4o-mini', max_tokens: 5, ...extra });
 
 const CASES: Case[] = [
@@ -113,8 +115,44 @@ const CASES: Case[] = [
       messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: pngBase64(1092, 1092) } }, { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } }, { type: 'text', text: '1' }] }],
     },
   },
+  {
+    name: 'messages: a dense JSON output schema (output_config.format), its explanatory system prompt billed',
+    path: '/v1/messages',
+    body: { model: 'claude-solo', max_tokens: 5, output_config: { format: { type: 'json_schema', schema: denseSchema } }, messages: [{ role: 'user', content: '1' }] },
+  },
+  {
+    name: 'messages: a dense JSON output schema in the beta spelling (output_format)',
+    path: '/v1/messages',
+    body: { model: 'claude-solo', max_tokens: 5, output_format: { type: 'json_schema', schema: denseSchema }, messages: [{ role: 'user', content: '1' }] },
+  },
   { name: 'messages: one small custom tool, forced (the tool-use system prompt is most of the bill)', path: '/v1/messages', body: { model: 'claude-solo', max_tokens: 5, tool_choice: { type: 'any' }, tools: [{ type: 'custom', name: 'f', input_schema: { type: 'object' } }], messages: [{ role: 'user', content: '1' }] } },
   { name: 'chat to an Anthropic node: one small tool (translated; the tool-use system prompt billed)', path: '/v1/chat/completions', body: { model: 'claude-solo', max_tokens: 5, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], messages: [{ role: 'user', content: '1' }] } },
+  {
+    name: 'responses: computer-use screenshots by URL and by file id (each billed as an image)',
+    path: '/v1/responses',
+    body: {
+      model: 'gpt-4o-mini',
+      max_output_tokens: 16,
+      store: false,
+      // The outputs alone (the calls they answer are stored upstream, as with previous_response_id): a few bytes each.
+      input: Array.from({ length: 20 }, (_, i) => ({ type: 'computer_call_output', call_id: `c${i}`, output: i % 2 ? { type: 'computer_screenshot', file_id: `f${i}` } : { type: 'computer_screenshot', image_url: 'https://x.co/s' } })),
+    },
+  },
+  {
+    name: 'chat: a video and an audio file by URL (vLLM multimodal parts: frames and seconds the body does not hold)',
+    path: '/v1/chat/completions',
+    body: chat({ messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://x.co/v.mp4' } }, { type: 'audio_url', audio_url: { url: 'https://x.co/a.wav' } }, { type: 'text', text: '1' }] }] }),
+  },
+  {
+    name: 'chat to Azure "On Your Data": data_sources, whose retrieved chunks Azure bills as prompt',
+    path: '/v1/chat/completions',
+    body: { model: 'azure-solo', max_tokens: 5, messages: [{ role: 'user', content: '1' }], data_sources: [{ type: 'azure_search', parameters: { endpoint: 'https://s.search.windows.net', index_name: 'i', authentication: { type: 'system_assigned_managed_identity' } } }] },
+  },
+  {
+    name: 'chat: dense RAG documents and template variables, which a vLLM node renders through the model\'s template',
+    path: '/v1/chat/completions',
+    body: chat({ messages: [{ role: 'user', content: '1' }], documents: [{ title: PUNCT, text: DIGITS }, { title: '1', text: CJK }], chat_template_kwargs: { enable_thinking: false, extra: EMOJI } }),
+  },
 ];
 
 /** Nodes write every choice to its cap (an uncapped model), so a request bills the most it can. */

@@ -85,3 +85,31 @@ describe('a burst of tiny requests to templated nodes against a key\'s tpm', () 
     }
   });
 });
+
+describe('a template the caller sends (vLLM `chat_template`, or inside `chat_template_kwargs`)', () => {
+  // A Jinja template loops: `{% for i in range(100000) %}1,{% endfor %}` renders any prompt from a
+  // tiny body, so no bound comes from the body. The reservation holds the model's context window.
+  const template = '{% for i in range(100000) %}1,{% endfor %}{% for m in messages %}{{ m.content }}{% endfor %}';
+  const context = 128_000; // limits.defaultContextTokens: gpt-4o-mini names none
+
+  it('reserves the model\'s whole context window, as input the body names but does not hold', async () => {
+    expect(await reservation(CHAT.path, { ...CHAT.body, chat_template: template })).toBeGreaterThanOrEqual(context);
+    expect(await reservation(CHAT.path, { ...CHAT.body, chat_template_kwargs: { chat_template: template } })).toBeGreaterThanOrEqual(context);
+    expect(await reservation(CHAT.path, CHAT.body)).toBeLessThan(100);
+  });
+});
+
+describe('prompt embeddings (vLLM `prompt_embeds`, on nodes started with --enable-prompt-embeds)', () => {
+  // Each row of the base64 tensor is a prompt token the node bills, however short the text beside it.
+  it('a legacy completion with prompt_embeds reserves the model\'s whole context window', async () => {
+    const body = { model: 'gpt-4o-mini', max_tokens: 1, prompt: '', prompt_embeds: 'UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAQABIAYXJjaGl2ZS9kYXRhLnBrbA==' };
+    expect(await reservation('/v1/completions', body)).toBeGreaterThanOrEqual(128_000);
+    expect(await reservation('/v1/completions', { ...body, prompt_embeds: undefined })).toBeLessThan(100);
+  });
+
+  it('so does a chat request with mm_processor_kwargs: its max_pixels can make an image bill past any configured rule', async () => {
+    const image = { type: 'image_url', image_url: { url: 'https://x.co/i.png' } };
+    const body = { ...CHAT.body, messages: [{ role: 'user', content: [image] }], mm_processor_kwargs: { max_pixels: 100_000_000 } };
+    expect(await reservation(CHAT.path, body)).toBeGreaterThanOrEqual(128_000);
+  });
+});
