@@ -207,7 +207,8 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
 
 /**
  * Hosted tools billed per use beside the tokens: Anthropic's server tools (web search $10 per
- * 1,000 searches; code execution per container-hour) on `/v1/messages`, OpenAI's on
+ * 1,000 searches; code execution per container-hour; the advisor tool, a stronger model's
+ * rates on the whole transcript at each call) on `/v1/messages`, OpenAI's on
  * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
  * per container, image generation per image) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
@@ -216,7 +217,8 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
  * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
-  messages: /^(web_search|code_execution)_/,
+  // The advisor tool runs a stronger model on the whole transcript at that model's rates, each call.
+  messages: /^(web_search|code_execution|advisor)_/,
   responses: /^(web_search|file_search|code_interpreter|image_generation)/,
 };
 

@@ -251,6 +251,20 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(standard.status, await standard.text()).toBe(200);
   });
 
+  it('Claude\'s advisor tool (a stronger model reading the whole transcript, at its own rates, each call) is refused with cost_unbounded on a priced model', async () => {
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'advisor-tool-2026-03-01' };
+    const tools = [{ type: 'advisor_20260301', name: 'advisor', model: 'claude-opus-4-6', max_uses: 3 }];
+    const res = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, tools, messages: [{ role: 'user', content: 'Plan' }] }) });
+    expect(res.status).toBe(403);
+    const { error } = await res.json<{ error: { type: string; message: string } }>();
+    expect(error.type).toBe('permission_error');
+    expect(error.message).toContain("'advisor_20260301'");
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+  });
+
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
     for (const tier of ['auto', 'default', 'flex']) {
