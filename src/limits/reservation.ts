@@ -213,8 +213,9 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
  * per container, image generation per image) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below), and
- * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input).
+ * "priority"`, billed above the standard rates the configuration holds (flex bills below),
+ * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input), and
+ * OpenRouter's `plugins` (web search per result, PDF parsing per page).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   // The advisor tool runs a stronger model on the whole transcript at that model's rates, each call.
@@ -224,6 +225,8 @@ const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
 
 function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
+  // OpenRouter's plugins: web search ($4 per 1,000 results), PDF parsing by OCR (per page).
+  if (Array.isArray(request.body.plugins) && request.body.plugins.length > 0) return 'plugins';
   // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
   if (request.body.service_tier === 'priority') return 'service_tier';
   // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
@@ -246,7 +249,7 @@ function billedPerUse(model: string, tool: string, request: ParsedRequest): Rout
         : tool === 'speed'
           ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
         : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' || tool === 'speed' ? tool : 'tools' },
+    { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'plugins'].includes(tool) ? tool : 'tools' },
   );
 }
 

@@ -210,6 +210,8 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     // Priority processing bills above the configured (standard) rates.
     ['chat service_tier priority', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'priority' }, 'service_tier'],
     ['Responses service_tier priority', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'priority' }, 'service_tier'],
+    // OpenRouter's plugins: web search ($4 per 1,000 results, put into the prompt), PDF parsing by OCR (per page).
+    ['chat OpenRouter plugins (web)', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, plugins: [{ id: 'web', max_results: 5 }] }, 'plugins'],
   ];
   for (const [what, path, body, tool] of cases) {
     it(`${what} is refused with cost_unbounded before any node is called`, async () => {
@@ -217,7 +219,7 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       const res = await callWithConfig(config(), path, { key, body: JSON.stringify(body) });
       expect(res.status).toBe(403);
       const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
-      expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier'].includes(tool) ? tool : 'tools' });
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'plugins'].includes(tool) ? tool : 'tools' });
       expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? "service_tier 'priority'" : `'${tool}'`);
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
