@@ -214,7 +214,8 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
  * "priority"`, billed above the standard rates the configuration holds (flex bills below),
- * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input), and
+ * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input) and
+ * US-only inference (`inference_geo: "us"`: 1.1×), and
  * OpenRouter's `plugins` (web search per result, PDF parsing per page).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
@@ -231,6 +232,8 @@ function perUseTool(request: ParsedRequest): string | undefined {
   if (request.body.service_tier === 'priority') return 'service_tier';
   // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
   if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
+  // Claude's US-only inference (`inference_geo: "us"`) bills 1.1× the standard rates (Opus 4.6, Sonnet 4.6 and later).
+  if (request.endpoint === 'messages' && request.body.inference_geo != null && request.body.inference_geo !== 'global') return 'inference_geo';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
   const pattern = PER_USE_TOOL[request.endpoint];
@@ -248,8 +251,10 @@ function billedPerUse(model: string, tool: string, request: ParsedRequest): Rout
         ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
         : tool === 'speed'
           ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
+          : tool === 'inference_geo'
+            ? `inference_geo '${String(request.body.inference_geo)}' is billed above the rates the router prices model '${model}' at (US-only inference: 1.1×), and this key has a spend budget. Use a key without one, or the global inference geo.`
         : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'plugins'].includes(tool) ? tool : 'tools' },
+    { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins'].includes(tool) ? tool : 'tools' },
   );
 }
 

@@ -253,6 +253,20 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(standard.status, await standard.text()).toBe(200);
   });
 
+  it('US-only inference (inference_geo "us", billed at 1.1× the standard rates) is refused with cost_unbounded on a priced model; global passes', async () => {
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
+    const messages = [{ role: 'user', content: 'Hi' }];
+    const us = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, inference_geo: 'us' }) });
+    expect(us.status).toBe(403);
+    expect((await us.json<{ error: { message: string } }>()).error.message).toContain("inference_geo 'us'");
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+    const global = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, inference_geo: 'global' }) });
+    expect(global.status, await global.text()).toBe(200);
+  });
+
   it('Claude\'s advisor tool (a stronger model reading the whole transcript, at its own rates, each call) is refused with cost_unbounded on a priced model', async () => {
     const claude = config();
     claude.models['claude-solo'].price = { input: 1, output: 5 };
