@@ -10,7 +10,8 @@
  * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
  * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
  * `TOOL_USE_SYSTEM_TOKENS`; with a Messages JSON output format, Claude's prompt explaining it,
- * `OUTPUT_FORMAT_SYSTEM_TOKENS`) plus the output the upstream may bill:
+ * `OUTPUT_FORMAT_SYSTEM_TOKENS`; twice over with server-side compaction, whose first pass reads
+ * the whole conversation before the answer reads what is left) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -123,9 +124,17 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
   // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
   if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
+  // Server-side compaction: a first pass reads the whole conversation (and writes a summary), then the answer reads what is left.
+  if (request.endpoint === 'messages' && compacts(request.body)) estimate.tokens *= 2;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
+}
+
+/** A Messages body asking for server-side compaction (a `compact_…` edit in `context_management`). */
+function compacts(body: Record<string, unknown>): boolean {
+  const edits = (body.context_management as { edits?: unknown } | null | undefined)?.edits;
+  return Array.isArray(edits) && edits.some((e) => /^compact_/.test(String((e as { type?: unknown } | null)?.type)));
 }
 
 const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);
