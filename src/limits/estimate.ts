@@ -40,7 +40,8 @@
  *   (Responses `prompt` object), a stored output item named by id (Responses
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
- *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`; Azure's `data_sources`), a chat
+ *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`; Azure's `data_sources`; OpenRouter's
+ *   `plugins`), a chat
  *   template the caller sends (vLLM's `chat_template`: Jinja loops), vLLM's `prompt_embeds`
  *   (a tensor, a prompt token a row) and `mm_processor_kwargs` (media resized past any image
  *   rule): no bound is knowable,
@@ -256,8 +257,9 @@ function unboundedContext(body: Record<string, unknown>): boolean {
   // Chat's own web search (`web_search_options`, search models) adds what it finds like a hosted tool.
   const search = body.web_search_options !== undefined && body.web_search_options !== null;
   // Anthropic's MCP connector: the servers' tool definitions and what their tools return enter the context upstream;
-  // Azure's "On Your Data" (`data_sources`): the chunks Azure retrieves are put into the prompt and billed.
-  const connected = (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) || (Array.isArray(body.data_sources) && body.data_sources.length > 0);
+  // Azure's "On Your Data" (`data_sources`) and OpenRouter's `plugins` (web search, PDF parsing): what they retrieve goes into the prompt.
+  const listed = (v: unknown) => Array.isArray(v) && v.length > 0;
+  const connected = listed(body.mcp_servers) || listed(body.data_sources) || listed(body.plugins);
   // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
   // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
   const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);

@@ -10,7 +10,8 @@
  * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
  * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
  * `TOOL_USE_SYSTEM_TOKENS`; with a Messages JSON output format, Claude's prompt explaining it,
- * `OUTPUT_FORMAT_SYSTEM_TOKENS`) plus the output the upstream may bill:
+ * `OUTPUT_FORMAT_SYSTEM_TOKENS`; twice over with server-side compaction, whose first pass reads
+ * the whole conversation before the answer reads what is left) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -123,9 +124,17 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
   // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
   if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
+  // Server-side compaction: a first pass reads the whole conversation (and writes a summary), then the answer reads what is left.
+  if (request.endpoint === 'messages' && compacts(request.body)) estimate.tokens *= 2;
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
+}
+
+/** A Messages body asking for server-side compaction (a `compact_…` edit in `context_management`). */
+function compacts(body: Record<string, unknown>): boolean {
+  const edits = (body.context_management as { edits?: unknown } | null | undefined)?.edits;
+  return Array.isArray(edits) && edits.some((e) => /^compact_/.test(String((e as { type?: unknown } | null)?.type)));
 }
 
 const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);
@@ -207,25 +216,33 @@ function unbounded(model: string, request: ParsedRequest): RouterError {
 
 /**
  * Hosted tools billed per use beside the tokens: Anthropic's server tools (web search $10 per
- * 1,000 searches; code execution per container-hour) on `/v1/messages`, OpenAI's on
+ * 1,000 searches; code execution per container-hour; the advisor tool, a stronger model's
+ * rates on the whole transcript at each call) on `/v1/messages`, OpenAI's on
  * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
  * per container, image generation per image) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below), and
- * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input).
+ * "priority"`, billed above the standard rates the configuration holds (flex bills below),
+ * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input) and
+ * US-only inference (`inference_geo: "us"`: 1.1×), and
+ * OpenRouter's `plugins` (web search per result, PDF parsing per page).
  */
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
-  messages: /^(web_search|code_execution)_/,
+  // The advisor tool runs a stronger model on the whole transcript at that model's rates, each call.
+  messages: /^(web_search|code_execution|advisor)_/,
   responses: /^(web_search|file_search|code_interpreter|image_generation)/,
 };
 
 function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
+  // OpenRouter's plugins: web search ($4 per 1,000 results), PDF parsing by OCR (per page).
+  if (Array.isArray(request.body.plugins) && request.body.plugins.length > 0) return 'plugins';
   // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
   if (request.body.service_tier === 'priority') return 'service_tier';
   // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
   if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
+  // Claude's US-only inference (`inference_geo: "us"`) bills 1.1× the standard rates (Opus 4.6, Sonnet 4.6 and later).
+  if (request.endpoint === 'messages' && request.body.inference_geo != null && request.body.inference_geo !== 'global') return 'inference_geo';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
   const pattern = PER_USE_TOOL[request.endpoint];
@@ -243,8 +260,10 @@ function billedPerUse(model: string, tool: string, request: ParsedRequest): Rout
         ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
         : tool === 'speed'
           ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
+          : tool === 'inference_geo'
+            ? `inference_geo '${String(request.body.inference_geo)}' is billed above the rates the router prices model '${model}' at (US-only inference: 1.1×), and this key has a spend budget. Use a key without one, or the global inference geo.`
         : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: tool === 'web_search_options' || tool === 'prompt' || tool === 'service_tier' || tool === 'speed' ? tool : 'tools' },
+    { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins'].includes(tool) ? tool : 'tools' },
   );
 }
 

@@ -146,7 +146,7 @@ const ROUTER_FIELDS = new Set([
   ...['previous_response_id', 'store', 'background', 'conversation', 'size', 'quality', 'partial_images', 'voice'],
   // Budgets refuse `service_tier: "priority"`; Messages' `system`, `mcp_servers` and JSON output format, and what a
   // self-hosted node's chat template renders (`documents`, the caller's own template and its variables) are reserved for.
-  ...['service_tier', 'system', 'mcp_servers', 'output_config', 'output_format', 'documents', 'chat_template', 'chat_template_kwargs', 'prompt_embeds', 'mm_processor_kwargs', 'data_sources', 'speed'],
+  ...['service_tier', 'system', 'mcp_servers', 'output_config', 'output_format', 'documents', 'chat_template', 'chat_template_kwargs', 'prompt_embeds', 'mm_processor_kwargs', 'data_sources', 'speed', 'inference_geo', 'fallbacks', 'models', 'route', 'plugins'],
 ]);
 
 /**
@@ -163,6 +163,25 @@ function checkSpelling(scanned: ScannedObject): void {
       param: name,
     });
   }
+}
+
+/**
+ * A node's own model fallbacks in the body: Anthropic's server-side `fallbacks` (a refused
+ * request re-run on another model, at that model's rates, with per-attempt overrides),
+ * OpenRouter's `models` and `route: "fallback"`, LiteLLM's `fallbacks`. The node would serve a
+ * model the router did not route, reserve for or price (and a fallback's own `max_tokens`,
+ * past the reserved cap): the router's fallbacks are `models.<id>.fallbacks`. Refused.
+ */
+const NODE_FALLBACKS = ['fallbacks', 'models', 'route'] as const;
+
+function checkNodeFallbacks(json: Record<string, unknown>): void {
+  const name = NODE_FALLBACKS.find((n) => json[n] !== undefined && json[n] !== null);
+  if (name === undefined) return;
+  throw new RouterError(
+    400,
+    `The request body has '${name}', a list of models for the node to fall back on. The router chooses the model and its fallbacks (the same on every node), so that what it reserves and prices is what is served; send the request without '${name}'.`,
+    { code: 'invalid_request', param: name },
+  );
 }
 
 /** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */
@@ -232,6 +251,7 @@ export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 
   const { json, scanned } = parseJsonObject(bytes);
   checkSpelling(scanned);
   checkNestedSpelling(json);
+  checkNodeFallbacks(json);
   const chosen = json.model == null ? defaultModel(endpoint, json) : undefined;
   if (chosen !== undefined) json.model = chosen;
   const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];

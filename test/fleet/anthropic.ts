@@ -131,6 +131,10 @@ export function validateMessages(body: Json, betas: string[] = []): string | nul
   return thinkingRule(body);
 }
 
+/** Server-side compaction: the summary it writes, and what the answer then reads of the compacted context. */
+const SUMMARY_TOKENS = 500;
+const COMPACTED_INPUT = 600;
+
 /** The simulated thinking: its deltas, and the tokens they count in `output_tokens`. */
 const THOUGHT = ['Let me think', ' about this.'];
 const THINKING_TOKENS = 12;
@@ -173,6 +177,20 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   const thinks = (body.thinking as Json | undefined)?.type === 'enabled';
   // Thinking counts in output_tokens, never past max_tokens.
   const output = thinks ? Math.min(completionTokens(k, body) + THINKING_TOKENS, body.max_tokens as number) : completionTokens(k, body);
+  // Server-side compaction (a `compact_…` edit in `context_management`; the fleet compacts whatever the trigger): a first
+  // sampling pass reads the whole conversation and writes a summary, then the answer reads the compacted context. The
+  // top-level usage is the answer's alone; `usage.iterations` holds both, and Anthropic bills both.
+  const compacts = ((body.context_management as Json | undefined)?.edits as Json[] | undefined)?.some((e) => /^compact_/.test(String(e?.type)));
+  if (compacts) {
+    const compacted = Math.min(usage.input_tokens, COMPACTED_INPUT);
+    Object.assign(usage, {
+      input_tokens: compacted,
+      iterations: [
+        { type: 'compaction', input_tokens: usage.input_tokens, output_tokens: SUMMARY_TOKENS, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+        { type: 'message', input_tokens: compacted, output_tokens: output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      ],
+    });
+  }
   const id = `msg_${node.id}_${node.served}`;
   const tool = toolToCall(body);
   const text = `Hello from ${node.id}`;
@@ -221,7 +239,8 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
     }
   }
   send({ type: 'content_block_stop', index });
-  send({ type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: output } });
+  const iterations = (usage as { iterations?: unknown }).iterations;
+  send({ type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: output, ...(iterations ? { iterations } : {}) } });
   send({ type: 'message_stop' });
   res.end();
 }

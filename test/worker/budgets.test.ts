@@ -210,6 +210,8 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     // Priority processing bills above the configured (standard) rates.
     ['chat service_tier priority', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'priority' }, 'service_tier'],
     ['Responses service_tier priority', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'priority' }, 'service_tier'],
+    // OpenRouter's plugins: web search ($4 per 1,000 results, put into the prompt), PDF parsing by OCR (per page).
+    ['chat OpenRouter plugins (web)', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, plugins: [{ id: 'web', max_results: 5 }] }, 'plugins'],
   ];
   for (const [what, path, body, tool] of cases) {
     it(`${what} is refused with cost_unbounded before any node is called`, async () => {
@@ -217,7 +219,7 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       const res = await callWithConfig(config(), path, { key, body: JSON.stringify(body) });
       expect(res.status).toBe(403);
       const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
-      expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier'].includes(tool) ? tool : 'tools' });
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'plugins'].includes(tool) ? tool : 'tools' });
       expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? "service_tier 'priority'" : `'${tool}'`);
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
@@ -249,6 +251,34 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(await nodeRequests('p-anth')).toHaveLength(0);
     const standard = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, speed: 'standard' }) });
     expect(standard.status, await standard.text()).toBe(200);
+  });
+
+  it('US-only inference (inference_geo "us", billed at 1.1× the standard rates) is refused with cost_unbounded on a priced model; global passes', async () => {
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
+    const messages = [{ role: 'user', content: 'Hi' }];
+    const us = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, inference_geo: 'us' }) });
+    expect(us.status).toBe(403);
+    expect((await us.json<{ error: { message: string } }>()).error.message).toContain("inference_geo 'us'");
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+    const global = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, inference_geo: 'global' }) });
+    expect(global.status, await global.text()).toBe(200);
+  });
+
+  it('Claude\'s advisor tool (a stronger model reading the whole transcript, at its own rates, each call) is refused with cost_unbounded on a priced model', async () => {
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'advisor-tool-2026-03-01' };
+    const tools = [{ type: 'advisor_20260301', name: 'advisor', model: 'claude-opus-4-6', max_uses: 3 }];
+    const res = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, tools, messages: [{ role: 'user', content: 'Plan' }] }) });
+    expect(res.status).toBe(403);
+    const { error } = await res.json<{ error: { type: string; message: string } }>();
+    expect(error.type).toBe('permission_error');
+    expect(error.message).toContain("'advisor_20260301'");
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
   });
 
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {

@@ -238,3 +238,44 @@ describe('paths under /v1/messages the router does not serve', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('/v1/messages/batches') } });
   });
 });
+
+describe('server-side compaction (a compact_… edit in context_management)', () => {
+  // A first sampling pass reads the whole conversation and writes a summary, then the answer reads the
+  // compacted context: Anthropic bills both, but its top-level usage is the answer's alone (the pass is in
+  // `usage.iterations`).
+  const body = (stream: boolean) => ({
+    model: 'claude-solo',
+    max_tokens: 10,
+    stream,
+    context_management: { edits: [{ type: 'compact_20260112', trigger: { type: 'input_tokens', value: 50_000 } }] },
+    messages: [{ role: 'user', content: '1,'.repeat(2_000) }],
+  });
+  const windowTokens = async (id: string) =>
+    eventually(
+      async () => (await admin(`/keys/${id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(),
+      (u) => u.inFlight === 0,
+    );
+
+  for (const stream of [false, true]) {
+    it(`settles at every pass the iterations report, not the answer's alone (${stream ? 'stream' : 'JSON'})`, async () => {
+      const { id, key } = await newKey({ limits: { tpm: 1_000_000 } });
+      const res = await anthropic(key, body(stream));
+      expect(res.status).toBe(200);
+      await res.text();
+      // The compaction pass read the whole conversation (4,000 dense characters: over 4,000 tokens) and wrote 500.
+      const { window } = await windowTokens(id);
+      expect(window.tokens).toBeGreaterThan(4_000 + 500);
+    });
+  }
+
+  it('reserves the conversation twice over: the compaction pass reads it all, then the answer reads what is left', async () => {
+    const { key } = await newKey({ limits: { tpm: 1 } });
+    const res = await anthropic(key, body(false));
+    expect(res.status).toBe(429);
+    const requested = Number(/Requested (\d+)\./.exec((await res.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key: other } = await newKey({ limits: { tpm: 1 } });
+    const plain = await anthropic(other, { ...body(false), context_management: undefined });
+    const single = Number(/Requested (\d+)\./.exec((await plain.json<{ error: { message: string } }>()).error.message)?.[1]);
+    expect(requested).toBeGreaterThan(2 * (single - 10));
+  });
+});

@@ -107,6 +107,11 @@ describe('prompt embeddings (vLLM `prompt_embeds`, on nodes started with --enabl
     expect(await reservation('/v1/completions', { ...body, prompt_embeds: undefined })).toBeLessThan(100);
   });
 
+  it('so does a request with OpenRouter plugins (web search results, a parsed PDF\'s pages go into the prompt)', async () => {
+    expect(await reservation(CHAT.path, { ...CHAT.body, plugins: [{ id: 'web' }] })).toBeGreaterThanOrEqual(128_000);
+    expect(await reservation(CHAT.path, { ...CHAT.body, plugins: [] })).toBeLessThan(100);
+  });
+
   it('so does a chat request with mm_processor_kwargs: its max_pixels can make an image bill past any configured rule', async () => {
     const image = { type: 'image_url', image_url: { url: 'https://x.co/i.png' } };
     const body = { ...CHAT.body, messages: [{ role: 'user', content: [image] }], mm_processor_kwargs: { max_pixels: 100_000_000 } };

@@ -155,16 +155,36 @@ export type MessageResponse = z.infer<typeof MessageResponse>;
 export type ErrorBody = z.infer<typeof ErrorBody>;
 export type StreamEvent = z.infer<typeof StreamEvent>;
 
-/** Canonical usage from Anthropic's figures: OpenAI's prompt count includes both cache parts. */
+/** One sampling pass of a request that took several (`usage.iterations`): server-side compaction's, or the answer's. */
+const Iteration = AnthropicUsage.extend({ type: z.string().optional() });
+
+/**
+ * The passes Anthropic bills beside the answer's: `usage.iterations` entries not of type
+ * `message` — server-side compaction's pass, which reads the whole conversation and writes its
+ * summary. The top-level figures are the answer's alone (Anthropic's compaction docs: sum the
+ * iterations for what is billed), so settling at them would charge a key less than the node billed.
+ */
+function otherPasses(u: Partial<AnthropicUsage>): AnthropicUsage[] {
+  const iterations = (u as { iterations?: unknown }).iterations;
+  if (!Array.isArray(iterations)) return [];
+  return iterations.flatMap((it) => {
+    const parsed = Iteration.safeParse(it);
+    return parsed.success && parsed.data.type !== 'message' ? [parsed.data] : [];
+  });
+}
+
+/** Canonical usage from Anthropic's figures: OpenAI's prompt count includes both cache parts; every billed pass counted. */
 export function canonicalUsage(u: Partial<AnthropicUsage>): CanonicalUsage {
-  const cachedTokens = u.cache_read_input_tokens ?? 0;
-  const cacheWriteTokens = u.cache_creation_input_tokens ?? 0;
-  const cacheWrite1hTokens = Math.min(cacheWriteTokens, u.cache_creation?.ephemeral_1h_input_tokens ?? 0);
+  const passes: Partial<AnthropicUsage>[] = [u, ...otherPasses(u)];
+  const sum = (f: (p: Partial<AnthropicUsage>) => number | null | undefined) => passes.reduce((s, p) => s + (f(p) ?? 0), 0);
+  const cachedTokens = sum((p) => p.cache_read_input_tokens);
+  const cacheWriteTokens = sum((p) => p.cache_creation_input_tokens);
+  const cacheWrite1hTokens = Math.min(cacheWriteTokens, sum((p) => p.cache_creation?.ephemeral_1h_input_tokens));
   return {
-    promptTokens: (u.input_tokens ?? 0) + cachedTokens + cacheWriteTokens,
+    promptTokens: sum((p) => p.input_tokens) + cachedTokens + cacheWriteTokens,
     cachedTokens,
     cacheWriteTokens,
     ...(cacheWrite1hTokens > 0 ? { cacheWrite1hTokens } : {}),
-    completionTokens: u.output_tokens ?? 0,
+    completionTokens: sum((p) => p.output_tokens),
   };
 }
