@@ -110,6 +110,12 @@ export interface Knobs {
    * running request, whoever sent it, loses its connection.
    */
   engineRequestIds: boolean;
+  /**
+   * Chat answers: reasoning tokens the model writes and bills as output but leaves out of
+   * `completion_tokens` — counted in `total_tokens` (and `completion_tokens_details.reasoning_tokens`),
+   * as xAI's Grok and Google's OpenAI-compatible Gemini report them. 0 = none.
+   */
+  hiddenReasoningTokens: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -139,6 +145,7 @@ export const DEFAULT_KNOBS: Knobs = {
   toolTemplateTokens: 0,
   crlf: false,
   engineRequestIds: false,
+  hiddenReasoningTokens: 0,
 };
 
 export interface RecordedRequest {
