@@ -34,7 +34,7 @@ function anthropicError(res: http.ServerResponse, status: number, message: strin
 
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
 const BLOCKS_OF: Record<string, string[]> = {
-  user: ['text', 'image', 'document', 'tool_result'],
+  user: ['text', 'image', 'document', 'search_result', 'tool_result'],
   assistant: ['text', 'tool_use', 'thinking', 'redacted_thinking'],
 };
 
