@@ -54,3 +54,20 @@ describe('reasoning a node bills outside completion_tokens', () => {
     expect(await windowTokens(id)).toBe(billed(usage));
   });
 });
+
+describe('an Anthropic stream that never reports its output (no message_delta)', () => {
+  // message_start's usage counts the prompt and 1 output token: what was written is unknown, so it settles at the reservation.
+  const MAX = 700;
+  for (const caller of ['chat', 'messages'] as const) {
+    it(`settles a ${caller} caller's request at its reservation, not at message_start's 1 output token`, async () => {
+      await setNode('p-anth', { noMessageDelta: true, chunks: 20 });
+      const { id, key } = await newKey({ limits: { tpm: 100_000 } });
+      const body = { model: 'claude-solo', max_tokens: MAX, stream: true, messages: [{ role: 'user', content: 'Hi' }] };
+      const res = caller === 'chat' ? await call('/v1/chat/completions', { key, body }) : await anthropic(key, body);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-router-node')).toBe('p-anth');
+      await res.text();
+      expect(await windowTokens(id)).toBeGreaterThanOrEqual(MAX);
+    });
+  }
+});
