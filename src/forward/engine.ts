@@ -155,7 +155,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     }
     // The node's provider: its URL, auth and body (translated when formats differ). A request
     // it cannot take (e.g. thinking blocks for an OpenAI-format node) skips it with the reason.
-    const prepared = await prepareAttempt({ config, request, bodyFor, incomingHeaders: input.incomingHeaders, requestId: input.upstreamRequestId, credential }, attempt);
+    // Each attempt its own id (the first the request's): an abandoned attempt may still run under its
+    // id on the node (a proxy in front that does not pass the hang-up on), and vLLM refuses an id still running.
+    const requestId = index === 0 ? input.upstreamRequestId : `${input.upstreamRequestId}.${index + 1}`;
+    const prepared = await prepareAttempt({ config, request, bodyFor, incomingHeaders: input.incomingHeaders, requestId, credential }, attempt);
     if (!prepared.ok) {
       walk.tried.push({ node: attempt.node.id, model: attempt.model, outcome: `skipped: ${prepared.error.message}${prepared.error.param ? ` (${prepared.error.param})` : ''}` });
       // A credential the node could not get (Vertex token mint) is the node's fault, not the request's.

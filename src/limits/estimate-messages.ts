@@ -12,7 +12,8 @@ export function anthropicImageUrl(source: unknown): string | undefined {
 /**
  * An Anthropic document whose text is all it bills: a `text` or `content` source without
  * citations. A PDF (base64, url, file id) becomes a page image and text a page upstream, and
- * citations chunk the text and add a prompt of their own: neither bounded by the body.
+ * citations chunk the text and add a prompt of their own: neither bounded by the body. A
+ * `search_result` block with citations is chunked the same way (`estimate.ts`).
  */
 export function plainDocument(part: Record<string, unknown>): boolean {
   const source = (part.source ?? {}) as { type?: unknown };

@@ -180,6 +180,12 @@ function valueTokens(value: unknown, walk: Walk): number {
         return 0;
       }
       break;
+    case 'search_result': // Anthropic's search result (in a message or a tool's result): with citations, chunked as such a document is
+      if ((part.citations as { enabled?: unknown } | null | undefined)?.enabled === true) {
+        walk.unbounded = true;
+        return 0;
+      }
+      break;
   }
   let sum = 0;
   for (const v of Object.values(part)) sum += valueTokens(v, walk);

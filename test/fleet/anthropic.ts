@@ -34,7 +34,7 @@ function anthropicError(res: http.ServerResponse, status: number, message: strin
 
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
 const BLOCKS_OF: Record<string, string[]> = {
-  user: ['text', 'image', 'document', 'tool_result'],
+  user: ['text', 'image', 'document', 'search_result', 'tool_result'],
   assistant: ['text', 'tool_use', 'thinking', 'redacted_thinking'],
 };
 
@@ -240,7 +240,9 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   }
   send({ type: 'content_block_stop', index });
   const iterations = (usage as { iterations?: unknown }).iterations;
-  send({ type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: output, ...(iterations ? { iterations } : {}) } });
+  // Knob `noMessageDelta`: the stream never says what it wrote (a gateway that drops `message_delta`).
+  if (!(k as Knobs & { noMessageDelta?: boolean }).noMessageDelta)
+    send({ type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: output, ...(iterations ? { iterations } : {}) } });
   send({ type: 'message_stop' });
   res.end();
 }

@@ -74,7 +74,9 @@ export function messagesEvents(node: SimNode, body: Record<string, unknown>, mod
   ];
   for (let i = 0; i < k.chunks; i++) events.push({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: i === 0 ? `Hello from ${node.id}` : ` #${i}` } });
   events.push({ type: 'content_block_stop', index: 0 });
-  events.push({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: answer.usage.output_tokens } });
+  // Knob `noMessageDelta`: the stream never says what it wrote (as on the Anthropic node).
+  if (!(k as typeof k & { noMessageDelta?: boolean }).noMessageDelta)
+    events.push({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: answer.usage.output_tokens } });
   events.push({ type: 'message_stop' });
   return events;
 }

@@ -63,9 +63,9 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   node.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? body : null, raw, size: bytes.length, sha256 });
   if (node.requests.length > 100) node.requests.shift();
   node.served++;
-  if (k.hang) return; // never answer; the router's timeout must fire
   // The engine takes the request (and its id) as it arrives; `latencyMs` is its generation.
   if (k.engineRequestIds && node.speaks === 'openai' && engineRequestId(node, req, res)) return;
+  if (k.hang || node.served <= k.hangFirst) return; // never answer; the router's timeout must fire
   const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
   if (k.latencyMs + prefill > 0) await sleep(k.latencyMs + prefill);
   if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));
@@ -178,7 +178,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       model: body.model,
       choices: chatChoices(answer),
       ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
-      usage: chatUsage(body, promptTokens, completion * answer.n),
+      usage: chatUsage(body, promptTokens, completion * answer.n, k.hiddenReasoningTokens),
     }, {}, k.gzip);
   }
   if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
@@ -218,7 +218,7 @@ async function streamChat(
   send({ ...base, choices: chunkChoices(answer, 'end') });
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
-    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion * answer.n) });
+    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion * answer.n, k.hiddenReasoningTokens) });
   }
   res.end('data: [DONE]\n\n');
 }
@@ -356,7 +356,12 @@ function engineRequestId(node: SimNode, req: http.IncomingMessage, res: http.Ser
   }
   node.running.set(id, res);
   res.on('close', () => {
-    if (node.running.get(id) === res) node.running.delete(id);
+    const forget = () => {
+      if (node.running.get(id) === res) node.running.delete(id);
+    };
+    // A caller that hung up before the answer ended: the engine may notice late (`engineAbortLagMs`).
+    if (!res.writableFinished && node.knobs.engineAbortLagMs > 0) setTimeout(forget, node.knobs.engineAbortLagMs);
+    else forget();
   });
   return false;
 }

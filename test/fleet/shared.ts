@@ -110,6 +110,20 @@ export interface Knobs {
    * running request, whoever sent it, loses its connection.
    */
   engineRequestIds: boolean;
+  /**
+   * With `engineRequestIds`: how long the engine runs a request on after its caller hung up
+   * before it notices (a proxy in front that does not pass disconnects on, or an engine busy
+   * between its checks) — its id is still running meanwhile. 0 = at once.
+   */
+  engineAbortLagMs: number;
+  /** Never answer the first N requests (as `hang`), then answer: a node that recovers. 0 = off. */
+  hangFirst: number;
+  /**
+   * Chat answers: reasoning tokens the model writes and bills as output but leaves out of
+   * `completion_tokens` — counted in `total_tokens` (and `completion_tokens_details.reasoning_tokens`),
+   * as xAI's Grok and Google's OpenAI-compatible Gemini report them. 0 = none.
+   */
+  hiddenReasoningTokens: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -139,6 +153,9 @@ export const DEFAULT_KNOBS: Knobs = {
   toolTemplateTokens: 0,
   crlf: false,
   engineRequestIds: false,
+  hiddenReasoningTokens: 0,
+  engineAbortLagMs: 0,
+  hangFirst: 0,
 };
 
 export interface RecordedRequest {

@@ -233,12 +233,14 @@ export function converseInputTokens(body: Json): number {
  * reply is spoken, and its tokens are reported as audio in `completion_tokens_details`
  * (billed at the audio output rate, 8× text on gpt-4o-audio-preview).
  */
-export function chatUsage(body: Json, prompt: number, completion: number) {
+export function chatUsage(body: Json, prompt: number, completion: number, hiddenReasoning = 0) {
   const audio = Array.isArray(body.modalities) && body.modalities.includes('audio');
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
-    total_tokens: prompt + completion,
+    // xAI and Gemini (OpenAI-compatible): reasoning billed as output, in the total but not in `completion_tokens`.
+    total_tokens: prompt + completion + hiddenReasoning,
     ...(audio ? { completion_tokens_details: { audio_tokens: completion, text_tokens: 0 } } : {}),
+    ...(hiddenReasoning > 0 ? { completion_tokens_details: { reasoning_tokens: hiddenReasoning } } : {}),
   };
 }

@@ -330,6 +330,15 @@ describe('InvokeModelWithResponseStream → Anthropic events (Messages callers)'
     expect(t.usage()).toEqual({ promptTokens: 18, cachedTokens: 5, cacheWriteTokens: 3, completionTokens: 9 });
   });
 
+  it('reads no usage from a figure that is not a count (negative, a string): the request settles at its reservation', () => {
+    const start = { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [], stop_reason: null, usage: { input_tokens: 10, output_tokens: 1 } } };
+    for (const usage of [{ output_tokens: -1_000_000 }, { output_tokens: '9' }, { output_tokens: 9, input_tokens: -5 }]) {
+      const t = new InvokeStreamToMessages();
+      t.pushBytes(Buffer.concat([start, { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage }, { type: 'message_stop' }].map(chunk)));
+      expect(t.usage(), JSON.stringify(usage)).toBeUndefined();
+    }
+  });
+
   it('ends with an Anthropic error event when the stream is cut or throttled', () => {
     const t = new InvokeStreamToMessages();
     const frames = [...t.pushBytes(exceptionFrame('throttlingException', 'slow down')), ...t.end()];

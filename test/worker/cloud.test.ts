@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/config/load';
 import { probeNode } from '../../src/health/probe';
 import worker from '../../src/index';
 import { FLEET_AWS_KEYS } from '../fleet/bedrock.ts';
-import { ADMIN_TOKEN, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
+import { admin, ADMIN_TOKEN, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
 const IAD = { colo: 'IAD', latitude: '38.95', longitude: '-77.45', country: 'US', continent: 'NA' };
@@ -338,6 +338,17 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     expect(names.at(-1)).toBe('message_stop');
     expect(names.filter((n) => n === 'content_block_delta')).toHaveLength(3);
     expect((await nodeRequests('bedrock-euc1'))[0]!.path).toMatch(/\/invoke-with-response-stream$/);
+  });
+
+  it('Bedrock: an InvokeModel stream that never reports its output (no message_delta) settles at its reservation, not at 1 output token', async () => {
+    await setNode('bedrock-euc1', { noMessageDelta: true, chunks: 20 });
+    const { id, key } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true, max_tokens: 700 }) });
+    expect(res.status).toBe(200);
+    expect(events(await res.text()).at(-1)).toBe('message_stop');
+    expect((await nodeRequests('bedrock-euc1'))[0]!.path).toMatch(/\/invoke-with-response-stream$/);
+    const usage = await eventually(async () => (await admin(`/keys/${id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(), (u) => u.inFlight === 0);
+    expect(usage.window.tokens).toBeGreaterThanOrEqual(700);
   });
 
   it('Vertex: rawPredict / streamRawPredict keep the body with vertex-2023-10-16; a ValidationException-like 400 comes back in Anthropic’s shape', async () => {

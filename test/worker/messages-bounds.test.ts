@@ -71,6 +71,13 @@ describe('input a Messages body names but does not hold', () => {
     ['a base64 PDF document', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'Sum up' }] }] }],
     ['a PDF by URL', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] }] }],
     ['a text document with citations (chunked, with a system prompt of its own)', { messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' }, citations: { enabled: true } }] }] }],
+    // Search results with citations are chunked as such a document is, under the same citations prompt.
+    ['a search result with citations', { messages: [{ role: 'user', content: [{ type: 'search_result', source: 'https://example.com/sky', title: 'Sky', content: [{ type: 'text', text: 'The sky is blue.' }], citations: { enabled: true } }, { type: 'text', text: 'Colour?' }] }] }],
+    ['a search result with citations, returned by a tool', { messages: [
+      { role: 'user', content: 'Colour?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'search', input: { q: 'sky' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'search_result', source: 'https://example.com/sky', title: 'Sky', content: [{ type: 'text', text: 'The sky is blue.' }], citations: { enabled: true } }] }] },
+    ], tools: [{ name: 'search', input_schema: { type: 'object' } }] }],
     // The MCP connector: the servers' tool definitions and results enter the context upstream.
     ['mcp_servers', { mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }], messages: [{ role: 'user', content: 'Hi' }] }],
   ];
@@ -83,6 +90,13 @@ describe('input a Messages body names but does not hold', () => {
       expect(await nodeRequests('p-anth')).toHaveLength(0);
     });
   }
+
+  it('a search result without citations reserves its text, not the context window', async () => {
+    const { key } = await newKey({ limits: { tpm: 50_000 } });
+    const result = { type: 'search_result', source: 'https://example.com/sky', title: 'Sky', content: [{ type: 'text', text: 'The sky is blue.' }] };
+    const res = await anthropic(key, { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: [result, { type: 'text', text: 'Colour?' }] }] });
+    expect(res.status, await res.clone().text()).toBe(200);
+  });
 
   it('a plain text document without citations reserves its text, not the context window', async () => {
     const { key } = await newKey({ limits: { tpm: 50_000 } });

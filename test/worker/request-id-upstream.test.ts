@@ -29,3 +29,25 @@ describe('the request id sent upstream', () => {
     for (const id of seen) expect(id).toMatch(/^trace-1\./); // still found by the caller's id in the node's logs
   });
 });
+
+describe('a retry on the same node', () => {
+  it('is sent an id of its own: the abandoned attempt may still be running under the first one', async () => {
+    // The model's only node hangs on its first request past firstByteMs, then answers; its engine
+    // notices the abandoned attempt's hang-up late, so that attempt's id is still running.
+    await setNode('n-solo', { engineRequestIds: true, engineAbortLagMs: 3_000, hangFirst: 1 });
+    const { key } = await newKey();
+    for (const headers of [{ 'x-request-id': 'trace-2' }, {}] as Record<string, string>[]) {
+      await setNode('n-solo', { engineRequestIds: true, engineAbortLagMs: 3_000, hangFirst: (await nodeRequests('n-solo')).length + 1 });
+      const res = await call('/v1/chat/completions', { key, body: { ...chatBody(), model: 'solo-model', stream: true }, headers });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      expect(res.headers.get('x-router-node')).toBe('n-solo'); // not refused as a duplicate and sent on to the fallback
+      expect(res.headers.get('x-router-attempts')).toBe('2');
+      expect(text).toContain('data: [DONE]');
+    }
+    const seen = (await nodeRequests('n-solo')).map((r) => r.headers['x-request-id']);
+    expect(seen).toHaveLength(4);
+    expect(new Set(seen).size).toBe(4);
+    for (const id of seen.slice(0, 2)) expect(id).toMatch(/^trace-2\./); // still the caller's id, found in the node's logs
+  });
+});

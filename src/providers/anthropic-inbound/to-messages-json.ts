@@ -10,7 +10,7 @@
  * `cache_read_input_tokens`. Only the first choice is read (the request never asks for n > 1).
  */
 import { fail, ok, type CanonicalUsage, type Result } from '../types';
-import { ChatCompletion, firstIssue, type ChatUsage } from '../openai/chat-wire';
+import { canonicalChatUsage, ChatCompletion, firstIssue, type ChatUsage } from '../openai/chat-wire';
 import type { StopReason } from '../anthropic/wire';
 
 export type MessagesBlockOut = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
@@ -39,7 +39,7 @@ export function stopReasonOf(finish: string | null | undefined): StopReason {
 
 /** Canonical usage from an OpenAI usage object (OpenAI reports no cache writes). */
 export function usageFromChat(u: ChatUsage): CanonicalUsage {
-  return { promptTokens: u.prompt_tokens, cachedTokens: u.prompt_tokens_details?.cached_tokens ?? 0, cacheWriteTokens: 0, completionTokens: u.completion_tokens };
+  return canonicalChatUsage(u);
 }
 
 /** Anthropic usage figures from canonical ones (input excludes both cache parts). */

@@ -10,7 +10,7 @@
  * | content_block_delta text_delta                 | `delta.content`                                   |
  * | content_block_delta input_json_delta           | `delta.tool_calls[{index,function:{arguments}}]`  |
  * | thinking / signature deltas, content_block_stop, ping | nothing                                    |
- * | message_delta                                  | `delta:{}` with `finish_reason` (once); usage noted |
+ * | message_delta                                  | `delta:{}` with `finish_reason` (once); usage noted (none counts without one) |
  * | message_stop                                   | usage chunk (`choices:[]`) if asked, `[DONE]`     |
  * | error                                          | `data: {"error":{…}}` (OpenAI shape); stream over |
  * An upstream that ends before `message_stop` gets an error frame, never a `[DONE]`: a
@@ -38,6 +38,8 @@ export class AnthropicToChatStream implements StreamTranslator {
   #state: 'before' | 'open' | 'done' = 'before';
   #error: MappedError | undefined;
   #finished = false;
+  /** A `message_delta` (the output's usage) arrived. */
+  #delta = false;
 
   constructor(opts: AnthropicToChatOptions) {
     this.#model = opts.model;
@@ -50,8 +52,13 @@ export class AnthropicToChatStream implements StreamTranslator {
     return this.#error;
   }
 
+  /**
+   * Only once a `message_delta` said what was written: `message_start`'s usage counts the
+   * prompt and a placeholder output token, so a stream that never sent one (a gateway that
+   * drops it) settles at its reservation rather than at 1 output token.
+   */
   usage(): CanonicalUsage | undefined {
-    return this.#usage ? canonicalUsage(this.#usage) : undefined;
+    return this.#usage && this.#delta ? canonicalUsage(this.#usage) : undefined;
   }
 
   #chunk(delta: Record<string, unknown>, finish: string | null = null): SseFrame {
@@ -114,6 +121,7 @@ export class AnthropicToChatStream implements StreamTranslator {
       }
       case 'message_delta':
         this.#usage = { ...this.#usage, ...stripNullish(ev.usage) };
+        this.#delta = true;
         // "One or more" message_delta events: the finish chunk goes out once, with the first stop reason.
         if (this.#finished || !ev.delta.stop_reason) return [];
         this.#finished = true;

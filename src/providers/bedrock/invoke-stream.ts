@@ -10,7 +10,7 @@
  * `message_stop` gets one too.
  */
 import { anthropicTypeForStatus } from '../anthropic/errors';
-import { canonicalUsage, type AnthropicUsage } from '../anthropic/wire';
+import { AnthropicUsage, canonicalUsage } from '../anthropic/wire';
 import type { CanonicalUsage, MappedError, SseFrame } from '../types';
 import type { BinaryStreamTranslator } from './converse-stream';
 import { mapBedrockError, mapBedrockMalformedStream, mapBedrockStreamException } from './errors';
@@ -28,6 +28,8 @@ const frame = (type: string, json: string): SseFrame => `event: ${type}\ndata: $
 export class InvokeStreamToMessages implements BinaryStreamTranslator {
   readonly #decoder = new EventStreamDecoder();
   #usage: Partial<AnthropicUsage> | undefined;
+  #delta = false;
+  #malformedUsage = false;
   #state: 'open' | 'done' = 'open';
   #error: MappedError | undefined;
 
@@ -35,8 +37,13 @@ export class InvokeStreamToMessages implements BinaryStreamTranslator {
     return this.#error;
   }
 
+  /**
+   * Only once a well-formed `message_delta` said what was written (as `AnthropicToChatStream`):
+   * `message_start` counts a placeholder output token, and a figure that is not a count
+   * (negative, a string) is no usage at all — either way the request settles at its reservation.
+   */
   usage(): CanonicalUsage | undefined {
-    return this.#usage ? canonicalUsage(this.#usage) : undefined;
+    return this.#usage && this.#delta && !this.#malformedUsage ? canonicalUsage(this.#usage) : undefined;
   }
 
   #fail(mapped: MappedError): SseFrame[] {
@@ -84,8 +91,15 @@ export class InvokeStreamToMessages implements BinaryStreamTranslator {
       return this.#malformed('unparsable chunk');
     }
     if (typeof ev?.type !== 'string') return [];
-    if (ev.type === 'message_start' && ev.message?.usage) this.#usage = { ...ev.message.usage };
-    if (ev.type === 'message_delta' && ev.usage) this.#usage = { ...this.#usage, ...Object.fromEntries(Object.entries(ev.usage).filter(([, v]) => v != null)) };
+    if (ev.type === 'message_start' && ev.message?.usage) {
+      if (!AnthropicUsage.safeParse(ev.message.usage).success) this.#malformedUsage = true;
+      this.#usage = { ...ev.message.usage };
+    }
+    if (ev.type === 'message_delta' && ev.usage) {
+      if (!AnthropicUsage.partial().safeParse(ev.usage).success) this.#malformedUsage = true;
+      this.#usage = { ...this.#usage, ...Object.fromEntries(Object.entries(ev.usage).filter(([, v]) => v != null)) };
+      this.#delta = true;
+    }
     if (ev.type === 'error') {
       // Anthropic's own in-stream error (e.g. overloaded_error): passed on as it came, and it ends the stream.
       const e = (ev as { error?: { type?: unknown; message?: unknown } }).error;

@@ -4,15 +4,14 @@
  */
 import { retryAfterMs } from '../../forward/outcome';
 import { ok, type CanonicalUsage, type ProviderAdapter } from '../types';
-import { ChatUsage } from './chat-wire';
+import { canonicalChatUsage, ChatUsage } from './chat-wire';
 import { faultOfStatus, openaiErrorType } from './errors';
 
 /** Canonical usage from an OpenAI-style answer's top-level `usage`, if well-formed. */
 export function chatUsageOf(body: unknown): CanonicalUsage | undefined {
   const parsed = ChatUsage.safeParse((body as { usage?: unknown } | null)?.usage);
   if (!parsed.success) return undefined;
-  const u = parsed.data;
-  return { promptTokens: u.prompt_tokens, cachedTokens: u.prompt_tokens_details?.cached_tokens ?? 0, cacheWriteTokens: 0, completionTokens: u.completion_tokens };
+  return canonicalChatUsage(parsed.data);
 }
 
 export const openaiAdapter: ProviderAdapter = {

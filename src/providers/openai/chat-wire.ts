@@ -5,6 +5,7 @@
  * or refuse, never a parse failure.
  */
 import * as z from 'zod';
+import type { CanonicalUsage } from '../types';
 
 export const TextPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 export const ImagePart = z.looseObject({
@@ -146,6 +147,17 @@ export type FinishReason = z.infer<typeof FinishReason>;
 export type ChatCompletion = z.infer<typeof ChatCompletion>;
 export type ChatChunk = z.infer<typeof ChatChunk>;
 export type UserPart = Exclude<Extract<ChatMessage, { role: 'user' }>['content'], string>[number];
+
+/**
+ * Canonical usage from a chat `usage`, read as the native path reads it (`forward/usage.ts`):
+ * output is what `total_tokens` says beyond the prompt when that is more than
+ * `completion_tokens` — xAI leaves reasoning out of `completion_tokens` and Google's
+ * OpenAI-compatible Gemini its thinking, while both count it in the total and bill it as output.
+ */
+export function canonicalChatUsage(u: ChatUsage): CanonicalUsage {
+  const beyond = u.total_tokens !== undefined ? u.total_tokens - u.prompt_tokens : 0;
+  return { promptTokens: u.prompt_tokens, cachedTokens: Math.min(u.prompt_tokens_details?.cached_tokens ?? 0, u.prompt_tokens), cacheWriteTokens: 0, completionTokens: Math.max(u.completion_tokens, beyond) };
+}
 
 /** OpenAI usage from canonical figures (cache writes are inside `prompt_tokens`; OpenAI has no field for them). */
 export function chatUsage(u: { promptTokens: number; cachedTokens: number; completionTokens: number }): ChatUsage {
