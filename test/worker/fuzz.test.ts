@@ -110,7 +110,8 @@ function scalar(r: Rng): Value {
     () => null,
     () => r.chance(0.5),
     () => r.pick([0, -1, 1, 1.5, 1e308, -1e308, 2 ** 53 + 2, 128, 129, 21]),
-    () => r.pick(['', 'x', '123', 'true', 'null', 'user', 'assistant', 'text', 'image_url', 'function', 'tool_use']),
+    () => r.pick(['', 'x', '123', 'true', 'null', 'user', 'assistant', 'text', 'image_url', 'function', 'tool_use', 'auto', 'priority', 'high', '1536x1024']),
+    () => r.pick(FORGED_IDS),
     () => r.pick(MODELS),
     () => new Raw(r.pick(ODD_NUMBERS)),
   ])();
@@ -138,8 +139,24 @@ const otherCase = (name: string, r: Rng) =>
   r.pick([name.toUpperCase(), name[0] ? name[0].toUpperCase() + name.slice(1) : 'X', name.replace(/s/, 'ſ'), name.replace(/k/, '\u212a')]);
 const nameOf = (k: string | Raw) => (k instanceof Raw ? k.text : k);
 
+const b64 = (bytes: number[]) => btoa(String.fromCharCode(...bytes));
+const ascii = (text: string) => [...text].map((ch) => ch.charCodeAt(0));
+const be32 = (n: number) => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+const le = (n: number, bytes: number) => Array.from({ length: bytes }, (_, i) => (n >>> (8 * i)) & 255);
+/** A PNG header claiming 4294967295 × 4294967295 pixels (the image estimate reads it). */
+const HUGE_PNG = b64([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, ...ascii('IHDR'), ...be32(0xffffffff), ...be32(0xffffffff), 8, 6, 0, 0, 0]);
+/** A WAV header at 1 byte a second (the audio estimate reads it), then data. */
+const SLOW_WAV = b64([...ascii('RIFF'), ...le(36, 4), ...ascii('WAVEfmt '), ...le(16, 4), ...le(1, 2), ...le(1, 2), ...le(1, 4), ...le(1, 4), ...le(1, 2), ...le(8, 2), ...ascii('data'), ...le(3000, 4)]) + 'A'.repeat(4_000);
+/** Ids shaped like the router's signed ones (`resp_<id>~<payload>.<mac>`) that it never signed. */
+const FORGED_IDS = [`resp_abc~${b64(ascii('n-us key_x 10'))}.${'A'.repeat(43)}`, `resp_abc~AAAAA.${'A'.repeat(43)}`, `resp_${'a'.repeat(201)}`, 'resp_../x', `resp_a~${'_'.repeat(200)}.${'-'.repeat(43)}`];
+
 /** Parts, items, messages and tools of every API the router reads, some half right: what translators and estimators walk. */
 const PIECES: unknown[] = [
+  { type: 'image_url', image_url: { url: `data:image/png;base64,${HUGE_PNG}`, detail: 'high' } },
+  { type: 'image', source: { type: 'base64', media_type: 'image/png', data: HUGE_PNG } },
+  { type: 'input_image', image_url: 'data:image/png;base64,!!!!' },
+  { type: 'input_audio', input_audio: { data: SLOW_WAV, format: 'wav' } },
+  { type: 'input_audio', input_audio: { data: `data:audio/wav;base64,${SLOW_WAV}`, format: 'wav' } },
   { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
   { type: 'image_url', image_url: 'https://example.com/a.png' },
   { type: 'image_url', image_url: { url: 5, detail: 'high' } },
@@ -663,6 +680,27 @@ it(`keeps the error promise for mutated bodies on every POST endpoint (seed ${SE
       break;
     }
   }
+  // Then side by side, 8 at a time: the one slot refuses most (429), and the refusals, the
+  // admitted and their settlements interleave; still nothing may stay held.
+  // Half of them unmutated, so that they reach admission together.
+  const valid = (t: JsonTarget): Case => ({ path: t.path, face: t.face, label: 'unchanged', body: encoder.encode(JSON.stringify(r.pick(t.seeds))), contentType: 'application/json', headers: {}, mustRefuse: null });
+  const burst = JSON_TARGETS.flatMap((t) => Array.from({ length: 4 }, () => (r.chance(0.5) ? valid(t) : jsonCase(t, r))));
+  for (let at = 0; at < burst.length && failures.length === 0; at += 8) {
+    const batch = burst.slice(at, at + 8);
+    const answers = await Promise.allSettled(batch.map((c) => send(c, key)));
+    answers.forEach((a, j) => {
+      const c = batch[j]!;
+      const where = `seed ${SEED} burst case ${at + j} POST ${c.path} [${c.label}]`;
+      if (a.status === 'rejected') failures.push(`${where}: ${String(a.reason)}`);
+      else {
+        statuses[a.value.status] = (statuses[a.value.status] ?? 0) + 1;
+        const wrong = problem(c, a.value);
+        if (wrong) failures.push(`${where}: ${wrong} — ${a.value.status} ${a.value.text.slice(0, 300)}`);
+      }
+    });
+  }
+  const afterBurst = await released(id);
+  if (afterBurst.inFlight !== 0 || afterBurst.spend.heldUsd !== 0) failures.push(`seed ${SEED} burst: left held — inFlight ${afterBurst.inFlight}, heldUsd ${afterBurst.spend.heldUsd}`);
   expect(failures, `statuses ${JSON.stringify(statuses)}`).toEqual([]);
   // Nothing held: the one-slot key makes an ordinary request.
   const res = await exports.default.fetch(
