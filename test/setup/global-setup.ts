@@ -17,7 +17,9 @@ export async function setup(project: TestProject) {
   ]);
   project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes, vertexServiceAccount: fleet.vertexServiceAccount });
   // test/worker/fuzz.test.ts: its seed (a fixed default, so CI runs the same bodies every time).
-  project.provide('fuzzSeed', process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : null);
+  const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : null;
+  if (seed !== null && !Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, not '${process.env.FUZZ_SEED}'`);
+  project.provide('fuzzSeed', seed);
 }
 
 export async function teardown() {
