@@ -24,7 +24,7 @@ import { azureGate } from './azure.ts';
 import { chatAnswer, chatChoices, chunkChoices } from './chat-answer.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
-import { SchemaRefusal } from './structured.ts';
+import { SchemaRefusal, structuredAnswer } from './structured.ts';
 import { writeEndlessEvent, writeErrorFirst } from './stream-faults.ts';
 import { bpeTokens, chatPromptTokens, chatUsage } from './tokens.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
@@ -152,6 +152,8 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
     const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
+    // A schema OpenAI refuses is its 400 before any byte of a stream (`SchemaRefusal`, below).
+    structuredAnswer(body, node.id);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
     const answer = chatAnswer(body, node.id, node.served, k.chunks);
     const completion = completionTokens(k, body);

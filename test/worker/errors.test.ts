@@ -114,8 +114,10 @@ describe('upstream and configuration errors', () => {
   });
 
   it('a node\'s 400 for a schema that is not one, or a Responses tool or item that is not an object, reaches the caller as it was (the fleet refuses them as OpenAI does; it reset the connection: a 502 after three nodes)', async () => {
-    const schema = await call('/v1/chat/completions', { key, body: chatBody({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: 0 } } } } }) });
-    expect((await expectError(schema, 400, null)).message).toContain('Invalid schema for response_format');
+    for (const stream of [false, true]) {
+      const schema = await call('/v1/chat/completions', { key, body: chatBody({ stream, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: 0 } } } } }) });
+      expect((await expectError(schema, 400, null)).message).toContain('Invalid schema for response_format');
+    }
     const format = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', store: false, text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: 'a' } } } } });
     expect((await expectError(format, 400, null)).param).toBe('text.format.schema');
     const tool = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', store: false, tools: [null] } });
