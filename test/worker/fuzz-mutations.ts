@@ -45,7 +45,7 @@ const escapeOne = (name: string, r: Rng) => {
   return `"${JSON.stringify(name.slice(0, i)).slice(1, -1)}\\u${name.charCodeAt(i).toString(16).padStart(4, '0')}${JSON.stringify(name.slice(i + 1)).slice(1, -1)}"`;
 };
 const otherCase = (name: string, r: Rng) =>
-  r.pick([name.toUpperCase(), name[0] ? name[0].toUpperCase() + name.slice(1) : 'X', name.replace(/s/, 'ſ'), name.replace(/k/, '\u212a')]);
+  r.pick([name.toUpperCase(), name[0] ? name[0].toUpperCase() + name.slice(1) : name, name.replace(/s/, 'ſ'), name.replace(/k/, '\u212a')]);
 const nameOf = (k: string | Raw) => (k instanceof Raw ? k.text : k);
 
 const b64 = (bytes: number[]) => btoa(String.fromCharCode(...bytes));
