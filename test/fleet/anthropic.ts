@@ -81,6 +81,8 @@ export function validateMessages(body: Json, betas: string[] = []): string | nul
   if (body.system !== undefined && typeof body.system !== 'string') {
     if (!Array.isArray(body.system) || body.system.some((b: Json) => b?.type !== 'text' || typeof b.text !== 'string')) return 'system: Input should be a valid string or a list of text blocks';
   }
+  // pydantic's words for a config that is not an object (`null` included: the field is not Optional).
+  if (body.thinking !== undefined && (typeof body.thinking !== 'object' || body.thinking === null || Array.isArray(body.thinking))) return 'thinking: Input should be a valid dictionary or object to extract fields from';
   if (body.stop_sequences !== undefined && (!Array.isArray(body.stop_sequences) || body.stop_sequences.some((s) => typeof s !== 'string'))) return 'stop_sequences: Input should be a list of strings';
   if (body.tools !== undefined) {
     if (!Array.isArray(body.tools)) return 'tools: Input should be a valid list';

@@ -6,7 +6,7 @@
  * stall, chunk count and delay, `completionTokens`.
  */
 import type http from 'node:http';
-import { chatTemplateTokens, completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
+import { chatTemplateTokens, completionTokens, refusedNotObject, sendJson, sleep, type SimNode } from './shared.ts';
 import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
 import { pieces as splitText, structuredAnswer } from './structured.ts';
 import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
@@ -44,6 +44,7 @@ async function writeEvents(node: SimNode, res: http.ServerResponse, events: stri
 
 function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const k = node.knobs;
+  if (refusedNotObject(res, body, ['input', 'tools'])) return;
   const previous = body.previous_response_id;
   const before = typeof previous === 'string' ? node.responses.get(previous) : undefined;
   if (typeof previous === 'string' && !before) {

@@ -24,10 +24,11 @@ import { azureGate, onYourDataTokens } from './azure.ts';
 import { chatAnswer, chatChoices, chunkChoices } from './chat-answer.ts';
 import { handleBedrock } from './bedrock.ts';
 import { handleMoreEndpoints } from './endpoints.ts';
+import { SchemaRefusal, structuredAnswer } from './structured.ts';
 import { writeEndlessEvent, writeErrorFirst } from './stream-faults.ts';
 import { bpeTokens, chatPromptTokens, chatUsage } from './tokens.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
-import { chatTemplateTokens, completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
+import { chatTemplateTokens, completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, refusedNotObject, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
 export interface FleetNodeSpec {
   id: string;
@@ -149,15 +150,12 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       }
     }
     // Like OpenAI: a tool or message that is not an object is a 400 naming it, never a crash.
-    const notObject = chatEntryNotObject(body);
-    if (notObject) {
-      return sendJson(res, 400, {
-        error: { message: `Invalid type for '${notObject.param}': expected an object, but got ${notObject.got} instead.`, type: 'invalid_request_error', param: notObject.param, code: 'invalid_type' },
-      });
-    }
+    if (refusedNotObject(res, body, ['messages', 'tools'])) return;
     const promptTokens = chatPromptTokens(body) + chatTemplateTokens(k, body) + (azurePath ? onYourDataTokens(body) : 0);
     const id = `chatcmpl-${node.id}-${node.served}`;
     const created = Math.floor(Date.now() / 1000);
+    // A schema OpenAI refuses is its 400 before any byte of a stream (`SchemaRefusal`, below).
+    structuredAnswer(body, node.id);
     if (body.stream === true) return streamChat(node, res, body, { id, created, promptTokens });
     const answer = chatAnswer(body, node.id, node.served, k.chunks);
     const completion = completionTokens(k, body);
@@ -243,7 +241,11 @@ function stopListening(node: SimNode): Promise<void> {
 
 function makeServer(node: SimNode): http.Server {
   const server = http.createServer((req, res) => {
-    handleNode(node, req, res).catch(() => res.destroy());
+    handleNode(node, req, res).catch((err: unknown) => {
+      // A schema OpenAI would refuse is its 400; anything else the node did not expect is a reset.
+      if (err instanceof SchemaRefusal && !res.headersSent) sendJson(res, 400, { error: { message: err.message, type: 'invalid_request_error', param: err.param, code: null } });
+      else res.destroy();
+    });
   });
   server.keepAliveTimeout = 30_000;
   server.on('connection', (s) => {
@@ -366,13 +368,3 @@ function engineRequestId(node: SimNode, req: http.IncomingMessage, res: http.Ser
   return false;
 }
 
-/** The first `messages[i]` or `tools[i]` that is not an object, as OpenAI names it in its 400. */
-function chatEntryNotObject(body: Record<string, unknown>): { param: string; got: string } | undefined {
-  for (const field of ['messages', 'tools'] as const) {
-    const list = body[field];
-    if (!Array.isArray(list)) continue;
-    const i = list.findIndex((entry) => entry === null || typeof entry !== 'object' || Array.isArray(entry));
-    if (i >= 0) return { param: `${field}[${i}]`, got: list[i] === null ? 'null' : Array.isArray(list[i]) ? 'an array' : `a ${typeof list[i]}` };
-  }
-  return undefined;
-}

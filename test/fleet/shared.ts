@@ -217,6 +217,24 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
+/**
+ * Like OpenAI: the first `<field>[i]` of `fields` (chat `messages`, `tools`; Responses `input`
+ * items, `tools`) that is not an object is a 400 naming it, never a crash. True when it answered.
+ */
+export function refusedNotObject(res: http.ServerResponse, body: Record<string, unknown>, fields: string[]): boolean {
+  for (const field of fields) {
+    const list = body[field];
+    if (!Array.isArray(list)) continue;
+    const i = list.findIndex((entry) => entry === null || typeof entry !== 'object' || Array.isArray(entry));
+    if (i < 0) continue;
+    const got = list[i] === null ? 'null' : Array.isArray(list[i]) ? 'an array' : `a ${typeof list[i]}`;
+    const param = `${field}[${i}]`;
+    sendJson(res, 400, { error: { message: `Invalid type for '${param}': expected an object, but got ${got} instead.`, type: 'invalid_request_error', param, code: 'invalid_type' } });
+    return true;
+  }
+  return false;
+}
+
 export function errorBody(status: number, message: string) {
   return { error: { message, type: status === 429 ? 'rate_limit_error' : 'server_error', param: null, code: null } };
 }

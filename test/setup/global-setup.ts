@@ -16,6 +16,10 @@ export async function setup(project: TestProject) {
     ...CLOUD_FLEET_NODES,
   ]);
   project.provide('fleet', { controlUrl: fleet.controlUrl, nodes: fleet.nodes, vertexServiceAccount: fleet.vertexServiceAccount });
+  // test/worker/fuzz.test.ts: its seed (a fixed default, so CI runs the same bodies every time).
+  const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : null;
+  if (seed !== null && !Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, not '${process.env.FUZZ_SEED}'`);
+  project.provide('fuzzSeed', seed);
 }
 
 export async function teardown() {
@@ -25,5 +29,7 @@ export async function teardown() {
 declare module 'vitest' {
   export interface ProvidedContext {
     fleet: { controlUrl: string; nodes: { id: string; port: number; url: string }[]; vertexServiceAccount?: string };
+    /** `FUZZ_SEED`, or null for the fuzz test's fixed default. */
+    fuzzSeed: number | null;
   }
 }

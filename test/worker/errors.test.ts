@@ -7,7 +7,7 @@ interface ErrorJson {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-async function expectError(res: Response, status: number, code: string): Promise<ErrorJson['error']> {
+async function expectError(res: Response, status: number, code: string | null): Promise<ErrorJson['error']> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toContain('application/json');
   expect(res.headers.get('x-request-id')).toBeTruthy();
@@ -111,6 +111,19 @@ describe('upstream and configuration errors', () => {
     const ok = await call('/v1/chat/completions', { key, body: chatBody() });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('x-router-node')).toBe('n-us');
+  });
+
+  it('a node\'s 400 for a schema that is not one, or a Responses tool or item that is not an object, reaches the caller as it was (the fleet refuses them as OpenAI does; it reset the connection: a 502 after three nodes)', async () => {
+    for (const stream of [false, true]) {
+      const schema = await call('/v1/chat/completions', { key, body: chatBody({ stream, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: 0 } } } } }) });
+      expect((await expectError(schema, 400, null)).message).toContain('Invalid schema for response_format');
+    }
+    const format = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', store: false, text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: 'a' } } } } });
+    expect((await expectError(format, 400, null)).param).toBe('text.format.schema');
+    const tool = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', store: false, tools: [null] } });
+    expect((await expectError(tool, 400, 'invalid_type')).param).toBe('tools[0]');
+    const item = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: ['Hi'], store: false } });
+    expect((await expectError(item, 400, 'invalid_type')).param).toBe('input[0]');
   });
 
   it('502 with x-should-retry: false when no node can serve', async () => {

@@ -206,6 +206,15 @@ describe('POST /v1/messages', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
   });
 
+  it('thinking: null is a 400 in Anthropic\'s shape whichever node is asked: the translator refuses it for an OpenAI-format node, an Anthropic node refuses it (the fleet\'s reset, a 502 after both)', async () => {
+    const { key } = await newKey();
+    for (const stream of [false, true]) {
+      const res = await anthropic(key, { model: 'claude-x', max_tokens: 50, stream, thinking: null, messages: [{ role: 'user', content: 'Hi' }] });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('thinking') } });
+    }
+  });
+
   it('an OpenAI-format node\'s error reaches the Anthropic caller in Anthropic\'s shape', async () => {
     const { key } = await newKey();
     for (const id of ['n-us', 'n-eu', 'n-ap']) await setNode(id, { status: 503 });
