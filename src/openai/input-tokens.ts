@@ -17,13 +17,10 @@ import type { AppEnv } from '../bindings';
 import { authenticate } from '../auth/keys';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import { RouterError } from '../errors/router-error';
-import { readBodyCapped } from '../http/body';
-import { withBodyBudget } from '../http/body-budget';
-import { checkJsonShape } from '../http/json-shape';
 import { estimatePromptTokens, responsesPrompt } from '../limits/estimate';
 import { imageSize } from '../limits/image-size';
 import { resolveModel } from './models';
-import { MAX_JSON_DEPTH, parseJsonObject } from './requests';
+import { withCountedBody } from './count-body';
 import { responseIdSigner, verifyResponseId } from './response-ids';
 
 const InputTokensSchema = z.looseObject({
@@ -37,22 +34,10 @@ const InputTokensSchema = z.looseObject({
 export async function inputTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV);
-  // A large body holds its share of the isolate's body budget while it is read and counted, as on every other route.
-  return withBodyBudget(c.req.header('content-length'), config.limits.maxBodyBytes, config.limits, () => countInput(c, config, key));
+  return withCountedBody(c, config, InputTokensSchema, (body) => countInput(c, config, key, body));
 }
 
-async function countInput(c: Context<AppEnv>, config: LoadedConfig, key: { id: string; models?: string[] | undefined }): Promise<Response> {
-  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes, config.limits.bodyReadMs);
-  // The same body checks as every JSON route (depth before the recursive estimate, names once).
-  checkJsonShape(raw, MAX_JSON_DEPTH);
-  const { json } = parseJsonObject(raw);
-  const parsed = InputTokensSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const param = issue?.path.join('.') || null;
-    throw new RouterError(400, `Invalid request: ${param ?? 'body'}: ${issue?.message ?? 'invalid'}`, { code: 'invalid_request', param });
-  }
-  const body = parsed.data;
+async function countInput(c: Context<AppEnv>, config: LoadedConfig, key: { id: string; models?: string[] | undefined }, body: z.infer<typeof InputTokensSchema>): Promise<Response> {
   if (body.conversation !== undefined && body.conversation !== null) {
     throw new RouterError(400, "conversation is held by the node that stores it, which the router cannot count: send the conversation's items as input.", {
       code: 'unsupported_parameter',

@@ -19,13 +19,10 @@ import type { AppEnv } from '../../bindings';
 import { authenticate } from '../../auth/keys';
 import { loadConfig, type LoadedConfig } from '../../config/load';
 import { errorBody, RouterError } from '../../errors/router-error';
-import { readBodyCapped } from '../../http/body';
-import { withBodyBudget } from '../../http/body-budget';
-import { checkJsonShape } from '../../http/json-shape';
 import { estimatePromptTokens } from '../../limits/estimate';
 import { imageSize } from '../../limits/image-size';
 import { resolveModel } from '../../openai/models';
-import { MAX_JSON_DEPTH, parseJsonObject } from '../../openai/requests';
+import { withCountedBody } from '../../openai/count-body';
 import { openaiErrorToAnthropic } from './errors';
 
 const KINDS = ['requests', 'tokens'] as const;
@@ -97,21 +94,10 @@ const CountTokensSchema = z.looseObject({
 export async function countTokens(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const key = await authenticate(c.req.raw, c.env.ROUTER_KV, { xApiKey: true });
-  // A large body holds its share of the isolate's body budget while it is read and counted, as on every other route.
-  return withBodyBudget(c.req.header('content-length'), config.limits.maxBodyBytes, config.limits, () => countBody(c, config, key));
+  return withCountedBody(c, config, CountTokensSchema, (body) => countBody(c, config, key, body));
 }
 
-async function countBody(c: Context<AppEnv>, config: LoadedConfig, key: { models?: string[] | undefined }): Promise<Response> {
-  const raw = await readBodyCapped(c.req.raw, config.limits.maxBodyBytes, config.limits.bodyReadMs);
-  // The same body checks as every JSON route (depth before the recursive estimate, names once).
-  checkJsonShape(raw, MAX_JSON_DEPTH);
-  const { json } = parseJsonObject(raw);
-  const parsed = CountTokensSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new RouterError(400, `Invalid request: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`, { code: 'invalid_request', param: issue?.path.join('.') || null });
-  }
-  const body = parsed.data;
+function countBody(c: Context<AppEnv>, config: LoadedConfig, key: { models?: string[] | undefined }, body: z.infer<typeof CountTokensSchema>): Response {
   resolveModel(config, body.model, key.models);
   const system = body.system === undefined ? 0 : estimatePromptTokens({ messages: [{ role: 'system', content: body.system }] }, imageSize, undefined, 'estimate');
   return c.json({ input_tokens: estimatePromptTokens(body, imageSize, undefined, 'estimate') + system });
