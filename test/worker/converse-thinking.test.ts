@@ -13,7 +13,7 @@ import OpenAI from 'openai';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { FLEET_AWS_KEYS, FLEET_BEDROCK_API_KEY } from '../fleet/bedrock.ts';
-import { newKey, nodeRequests, resetWorld } from './helpers';
+import { newKey, nodeRequests, resetWorld, readChatStream } from './helpers';
 
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
 const IAD = { colo: 'IAD', latitude: '38.95', longitude: '-77.45', country: 'US', continent: 'NA' };
@@ -84,14 +84,7 @@ describe('reasoning_effort → Claude extended thinking on Bedrock Converse', ()
 
   it('high effort, stream: reasoning and signature deltas never reach the caller; the text and the usage do', async () => {
     const stream = await openai.chat.completions.create({ model: 'claude-think', messages: [{ role: 'user', content: 'Hi' }], reasoning_effort: 'high', max_tokens: 40_000, stream: true, stream_options: { include_usage: true } });
-    let text = '';
-    let raw = '';
-    let completion = 0;
-    for await (const chunk of stream) {
-      raw += JSON.stringify(chunk);
-      text += chunk.choices[0]?.delta.content ?? '';
-      completion = chunk.usage?.completion_tokens ?? completion;
-    }
+    const { text, raw, completion } = await readChatStream(stream);
     expect(text).toBe('Hello from bedrock-use1 #1 #2');
     expect(raw).not.toMatch(REASONING);
     expect(completion).toBe(15);

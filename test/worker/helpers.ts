@@ -154,3 +154,16 @@ export function openaiClient(key: string, options: { cf?: Record<string, unknown
     fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init), { cf: options.cf ?? CF.fra } as RequestInit),
   });
 }
+
+/** A chat stream read through the SDK: its text, every chunk as JSON (to search for what must not leak), and the last usage. */
+export async function readChatStream(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>): Promise<{ text: string; raw: string; completion: number }> {
+  let text = '';
+  let raw = '';
+  let completion = 0;
+  for await (const chunk of stream) {
+    raw += JSON.stringify(chunk);
+    text += chunk.choices[0]?.delta.content ?? '';
+    completion = chunk.usage?.completion_tokens ?? completion;
+  }
+  return { text, raw, completion };
+}

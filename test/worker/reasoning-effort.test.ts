@@ -8,7 +8,7 @@
  */
 import OpenAI from 'openai';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, newKey, nodeRequests, openaiClient, resetWorld } from './helpers';
+import { call, newKey, nodeRequests, openaiClient, resetWorld, readChatStream } from './helpers';
 
 const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
 const claude = (extra: Record<string, unknown> = {}) => ({ model: 'claude-solo', messages: [{ role: 'user', content: 'Hi' }], ...extra });
@@ -37,14 +37,7 @@ describe('reasoning_effort → Claude extended thinking', () => {
 
   it('streams: thinking and signature deltas never reach the caller, the text and usage do', async () => {
     const stream = await client.chat.completions.create({ model: 'claude-solo', messages: [{ role: 'user', content: 'Hi' }], reasoning_effort: 'high', max_tokens: 40_000, stream: true, stream_options: { include_usage: true } });
-    let text = '';
-    let raw = '';
-    let completion = 0;
-    for await (const chunk of stream) {
-      raw += JSON.stringify(chunk);
-      text += chunk.choices[0]?.delta.content ?? '';
-      completion = chunk.usage?.completion_tokens ?? completion;
-    }
+    const { text, raw, completion } = await readChatStream(stream);
     expect(text).toBe('Hello from p-anth #1 #2');
     expect(raw).not.toMatch(/think|signature/i);
     expect(completion).toBe(15);
