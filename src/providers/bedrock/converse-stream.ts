@@ -13,8 +13,10 @@
  * | metadata (after messageStop)         | usage chunk (`choices:[]`) if asked, `[DONE]`          |
  * | exception frame (throttlingException, modelStreamErrorException, …) | OpenAI error frame; stream over |
  * A stream that ends before `messageStop` (or mid-frame, or with a corrupt frame) gets an
- * error frame and no `[DONE]`. One that ends after `messageStop` without `metadata` gets its
- * `[DONE]` (the answer is whole) but no usage: settlement then keeps the reservation.
+ * error frame and no `[DONE]`. So does one that ends after `messageStop` without `metadata`:
+ * `end()` would close it with `[DONE]`, but the relay (`stream-relay.ts`) ends every stream
+ * that never sent its end marker with `upstream_stream_truncated` — Bedrock always sends
+ * `metadata`, so its absence is a cut — and settlement keeps the reservation (no usage).
  */
 import { chatUsage } from '../openai/chat-wire';
 import { sseFrame } from '../sse';
