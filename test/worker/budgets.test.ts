@@ -237,35 +237,29 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(free.status, await free.text()).toBe(200);
   });
 
-  it('Claude\'s fast mode (speed "fast", billed at 6× the standard rates, 12× past 200k) is refused with cost_unbounded on a priced model; standard speed passes', async () => {
-    const claude = config();
-    claude.models['claude-solo'].price = { input: 1, output: 5 };
-    const { key } = await newKey({ limits: { dailyUsd: 1 } });
-    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
-    const messages = [{ role: 'user', content: 'Hi' }];
-    const fast = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, speed: 'fast' }) });
-    expect(fast.status).toBe(403);
-    const { error } = await fast.json<{ error: { type: string; message: string } }>();
-    expect(error.type).toBe('permission_error');
-    expect(error.message).toContain("speed 'fast'");
-    expect(await nodeRequests('p-anth')).toHaveLength(0);
-    const standard = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, speed: 'standard' }) });
-    expect(standard.status, await standard.text()).toBe(200);
-  });
-
-  it('US-only inference (inference_geo "us", billed at 1.1× the standard rates) is refused with cost_unbounded on a priced model; global passes', async () => {
-    const claude = config();
-    claude.models['claude-solo'].price = { input: 1, output: 5 };
-    const { key } = await newKey({ limits: { dailyUsd: 1 } });
-    const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
-    const messages = [{ role: 'user', content: 'Hi' }];
-    const us = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, inference_geo: 'us' }) });
-    expect(us.status).toBe(403);
-    expect((await us.json<{ error: { message: string } }>()).error.message).toContain("inference_geo 'us'");
-    expect(await nodeRequests('p-anth')).toHaveLength(0);
-    const global = await callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages, inference_geo: 'global' }) });
-    expect(global.status, await global.text()).toBe(200);
-  });
+  // Claude's fast mode bills 6× the standard rates (12× past 200k input), US-only inference 1.1×: above what the worst case holds.
+  const rateModes: [string, string, string, string][] = [
+    ['speed', 'fast', 'standard', "speed 'fast'"],
+    ['inference_geo', 'us', 'global', "inference_geo 'us'"],
+  ];
+  for (const [field, dearer, standard, named] of rateModes) {
+    it(`Claude's ${field} "${dearer}" (billed above the standard rates) is refused with cost_unbounded on a priced model; "${standard}" passes`, async () => {
+      const claude = config();
+      claude.models['claude-solo'].price = { input: 1, output: 5 };
+      const { key } = await newKey({ limits: { dailyUsd: 1 } });
+      const headers = { 'x-api-key': key, 'anthropic-version': '2023-06-01' };
+      const send = (value: string) =>
+        callWithConfig(claude, '/v1/messages', { headers, body: JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], [field]: value }) });
+      const refused = await send(dearer);
+      expect(refused.status).toBe(403);
+      const { error } = await refused.json<{ error: { type: string; message: string } }>();
+      expect(error.type).toBe('permission_error');
+      expect(error.message).toContain(named);
+      expect(await nodeRequests('p-anth')).toHaveLength(0);
+      const passed = await send(standard);
+      expect(passed.status, await passed.text()).toBe(200);
+    });
+  }
 
   it('Claude\'s advisor tool (a stronger model reading the whole transcript, at its own rates, each call) is refused with cost_unbounded on a priced model', async () => {
     const claude = config();
