@@ -30,7 +30,6 @@
  * unit price cannot be bounded: budgeted keys are refused it (403 `cost_unbounded`).
  */
 import type { LoadedConfig } from '../config/load';
-import { RouterError } from '../errors/router-error';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
@@ -39,6 +38,7 @@ import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens 
 import { imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
+import { billedPerUse, perUseTool, unbounded } from './unbounded';
 
 /**
  * Anthropic's tool-use system prompt: with `tools` non-empty, Claude bills this prompt as
@@ -202,69 +202,6 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
  */
 export function serialClass(request: ParsedRequest): string | undefined {
   return request.endpoint === 'transcriptions' || request.endpoint === 'translations' ? 'audio-length' : undefined;
-}
-
-function unbounded(model: string, request: ParsedRequest): RouterError {
-  const need = { images: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
-  return new RouterError(
-    403,
-    `The cost of ${ENDPOINTS[request.endpoint].path.slice(1)} on model '${model}' cannot be bounded before it runs, and this key has a spend budget. ` +
-      `An operator can price it per request (price.${need}).`,
-    { type: 'permission_error', code: 'cost_unbounded' },
-  );
-}
-
-/**
- * Hosted tools billed per use beside the tokens: Anthropic's server tools (web search $10 per
- * 1,000 searches; code execution per container-hour; the advisor tool, a stronger model's
- * rates on the whole transcript at each call) on `/v1/messages`, OpenAI's on
- * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
- * per container, image generation per image) and chat's `web_search_options` (search models,
- * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
- * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below),
- * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input) and
- * US-only inference (`inference_geo: "us"`: 1.1×), and
- * OpenRouter's `plugins` (web search per result, PDF parsing per page).
- */
-const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
-  // The advisor tool runs a stronger model on the whole transcript at that model's rates, each call.
-  messages: /^(web_search|code_execution|advisor)_/,
-  responses: /^(web_search|file_search|code_interpreter|image_generation)/,
-};
-
-function perUseTool(request: ParsedRequest): string | undefined {
-  if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
-  // OpenRouter's plugins: web search ($4 per 1,000 results), PDF parsing by OCR (per page).
-  if (Array.isArray(request.body.plugins) && request.body.plugins.length > 0) return 'plugins';
-  // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
-  if (request.body.service_tier === 'priority') return 'service_tier';
-  // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
-  if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
-  // Claude's US-only inference (`inference_geo: "us"`) bills 1.1× the standard rates (Opus 4.6, Sonnet 4.6 and later).
-  if (request.endpoint === 'messages' && request.body.inference_geo != null && request.body.inference_geo !== 'global') return 'inference_geo';
-  // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
-  if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
-  const pattern = PER_USE_TOOL[request.endpoint];
-  if (!pattern || !Array.isArray(request.body.tools)) return undefined;
-  const tool = request.body.tools.find((t) => pattern.test(String((t as { type?: unknown } | null)?.type)));
-  return tool === undefined ? undefined : String((tool as { type: unknown }).type);
-}
-
-function billedPerUse(model: string, tool: string, request: ParsedRequest): RouterError {
-  return new RouterError(
-    403,
-    tool === 'prompt'
-      ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
-      : tool === 'service_tier'
-        ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
-        : tool === 'speed'
-          ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
-          : tool === 'inference_geo'
-            ? `inference_geo '${String(request.body.inference_geo)}' is billed above the rates the router prices model '${model}' at (US-only inference: 1.1×), and this key has a spend budget. Use a key without one, or the global inference geo.`
-        : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins'].includes(tool) ? tool : 'tools' },
-  );
 }
 
 /**
