@@ -6,7 +6,8 @@
  *
  * The bound per image is the model's output figure for the size and quality asked
  * (OpenAI's gpt-image-1 table below; the dearest entry consistent with the request, `auto`
- * or absent meaning any), or `models.<id>.imageOutputTokens` when the operator sets one.
+ * or absent meaning any; other sizes at its dearest rate per pixel), or
+ * `models.<id>.imageOutputTokens` when the operator sets one; a GIF bills each frame.
  * Streaming's partial images (`partial_images`, up to 3) add 100 output tokens each, per
  * image. A model with neither (dall-e: no token usage) reserves nothing.
  */
@@ -30,14 +31,49 @@ export const PARTIAL_IMAGE_TOKENS = 100;
 const GPT_IMAGE = /^gpt-image/;
 const anyValue = (v: unknown) => v === undefined || v === null || v === 'auto';
 
-/** The dearest table entry consistent with `size` and `quality` (none consistent: the dearest of all). */
-export function gptImageTokens(size: unknown, quality: unknown): number {
-  const entries = Object.entries(GPT_IMAGE_OUTPUT_TOKENS);
-  const fits = entries.filter(([key]) => {
-    const [q, s] = key.split('/');
-    return (anyValue(quality) || quality === q) && (anyValue(size) || size === s);
-  });
-  return Math.max(...(fits.length > 0 ? fits : entries).map(([, tokens]) => tokens));
+const QUALITIES = new Set(['low', 'medium', 'high']);
+const dims = (size: string) => size.split('x').map(Number) as [number, number];
+
+/**
+ * The most one image of gpt-image may bill for `size` and `quality`: the dearest table entry
+ * consistent with them (`auto` or absent meaning any). A size outside the table (gpt-image-2
+ * draws any `WIDTHxHEIGHT` up to 3840×2160) at the table's dearest rate per pixel for that
+ * quality — the table's own sizes bill in proportion to their pixels. A quality outside it
+ * (`xhigh`, `max` of the gpt-image-2.5 models; anything else) has no figure: undefined, and
+ * `models.<id>.imageOutputTokens` is the operator's bound for such a model.
+ */
+export function gptImageTokens(size: unknown, quality: unknown): number | undefined {
+  if (!anyValue(quality) && !QUALITIES.has(String(quality))) return undefined;
+  const entries = Object.entries(GPT_IMAGE_OUTPUT_TOKENS).filter(([key]) => anyValue(quality) || key.startsWith(`${String(quality)}/`));
+  if (anyValue(size)) return Math.max(...entries.map(([, tokens]) => tokens));
+  const exact = entries.filter(([key]) => key.endsWith(`/${String(size)}`));
+  if (exact.length > 0) return Math.max(...exact.map(([, tokens]) => tokens));
+  const asked = /^(\d{1,5})x(\d{1,5})$/.exec(String(size));
+  if (!asked) return undefined;
+  const pixels = Number(asked[1]) * Number(asked[2]);
+  const perPixel = Math.max(...entries.map(([key, tokens]) => {
+    const [w, h] = dims(key.split('/')[1]!);
+    return tokens / (w * h);
+  }));
+  return Math.ceil(perPixel * pixels);
+}
+
+/**
+ * Images a request bills per `n`: a GIF (`output_format: "gif"`) is `frame_count` frames (2–16,
+ * 9 when omitted), each bounded as one image; anything else one.
+ */
+export function framesPerImage(body: Record<string, unknown>): number {
+  if (body.output_format !== 'gif') return 1;
+  return typeof body.frame_count === 'number' && body.frame_count > 0 ? body.frame_count : 9;
+}
+
+/**
+ * SVG output (`output_format: "svg"`, or an `svg` author): a second model, any the caller
+ * names (`svg.model`), reasons and writes the SVG, billed in tokens of its own (`svg_usage`)
+ * that no parameter caps and no price the router holds covers.
+ */
+export function asksSvg(body: Record<string, unknown>): boolean {
+  return body.output_format === 'svg' || (body.svg !== undefined && body.svg !== null);
 }
 
 export interface ImageModel {
@@ -49,23 +85,26 @@ export interface ImageModel {
 
 /**
  * Tokens one image-generation request may bill on the dearest of `models`: its prompt plus,
- * per image (`n`), the output bound and its partial images. 0 when no model bills tokens.
+ * per image (`n`, × GIF frames), the output bound and its partial images. 0 when no model
+ * bills tokens; undefined when one does and its output has no bound (`gptImageTokens`).
  * The prompt's text by `rule` (`limits.promptTokens`; default its UTF-8 bytes).
  */
-export function imageRequestTokens(body: Record<string, unknown>, models: ImageModel[], rule: PromptRule = 'bound'): number {
+export function imageRequestTokens(body: Record<string, unknown>, models: ImageModel[], rule: PromptRule = 'bound'): number | undefined {
   const output = imageOutputTokens(body, models);
-  return output === 0 ? 0 : textTokens(String(body.prompt ?? ''), rule) + output;
+  return output === undefined || output === 0 ? output : textTokens(String(body.prompt ?? ''), rule) + output;
 }
 
-/** The output tokens alone: per image (`n`), the bound and its partial images; 0 when no model bills tokens. */
-export function imageOutputTokens(body: Record<string, unknown>, models: ImageModel[]): number {
+/** The output tokens alone: per image (`n`, × GIF frames), the bound and its partial images; 0 when no model bills tokens, undefined when one has no bound. */
+export function imageOutputTokens(body: Record<string, unknown>, models: ImageModel[]): number | undefined {
   const partials = typeof body.partial_images === 'number' && body.partial_images > 0 ? Math.min(body.partial_images, 3) : 0;
-  const perImage = Math.max(
-    0,
-    ...models.map((m) => m.configured ?? (m.names.some((name) => GPT_IMAGE.test(name)) ? gptImageTokens(body.size, body.quality) : 0)),
-  );
+  let perImage = 0;
+  for (const m of models) {
+    const tokens = m.configured ?? (m.names.some((name) => GPT_IMAGE.test(name)) ? gptImageTokens(body.size, body.quality) : 0);
+    if (tokens === undefined) return undefined;
+    perImage = Math.max(perImage, tokens);
+  }
   const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
-  return perImage === 0 ? 0 : n * (perImage + partials * PARTIAL_IMAGE_TOKENS);
+  return perImage === 0 ? 0 : n * (framesPerImage(body) * perImage + partials * PARTIAL_IMAGE_TOKENS);
 }
 
 /**

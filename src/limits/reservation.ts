@@ -33,12 +33,12 @@ import type { LoadedConfig } from '../config/load';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
+import { cacheWrite1hRate, perImageFits, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens } from './estimate';
-import { imageOutputTokens, imageRequestTokens } from './image-output';
+import { asksSvg, framesPerImage, gptImageTokens, imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
-import { billedPerUse, perUseTool, unbounded } from './unbounded';
+import { billedPerUse, imageUnbounded, perUseTool, unbounded } from './unbounded';
 
 /**
  * Anthropic's tool-use system prompt: with `tools` non-empty, Claude bills this prompt as
@@ -162,8 +162,11 @@ function modelNames(config: LoadedConfig, model: string): string[] {
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   if (request.endpoint === 'images') {
     // Charged per request, but gpt-image models bill tokens for the images they write: reserved (`image-output.ts`).
+    if (asksSvg(request.body)) throw imageUnbounded(request.body.model as string, 'svg', 'tpm');
     const models = chain.map((m) => ({ names: modelNames(config, m), configured: config.models[m]?.imageOutputTokens }));
-    return imageRequestTokens(request.body, models, config.limits.promptTokens);
+    const tokens = imageRequestTokens(request.body, models, config.limits.promptTokens);
+    if (tokens === undefined) throw imageUnbounded(request.body.model as string, imageParam(request.body), 'tpm');
+    return tokens;
   }
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   return prompt + outputTokens(config, request, undefined, chain, prompt);
@@ -178,7 +181,8 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   switch (request.endpoint) {
     case 'images':
-      return { images: { n: count(body.n), size: str(body.size), quality: str(body.quality) } };
+      // A GIF bills each of its frames as an image (`image-output.ts`).
+      return { images: { n: count(body.n) * framesPerImage(body), size: str(body.size), quality: str(body.quality) } };
     case 'speech':
       // gpt-4o-mini-tts reads `instructions` as input too, billed beside the text it speaks.
       return { characters: [...String(body.input)].length + (typeof body.instructions === 'string' ? [...body.instructions].length : 0) };
@@ -212,8 +216,26 @@ export function serialClass(request: ParsedRequest): string | undefined {
  */
 function imageTokensWorstUsd(config: LoadedConfig, request: ParsedRequest, model: string, price: Price): number {
   const output = request.endpoint === 'images' ? imageOutputTokens(request.body, [{ names: modelNames(config, model), configured: config.models[model]?.imageOutputTokens }]) : 0;
+  if (output === undefined) throw imageUnbounded(model, imageParam(request.body), 'budget');
   if (output === 0 || price.output === undefined) throw unbounded(model, request);
   return tokenWorstUsd(price, textTokens(String(request.body.prompt ?? ''), config.limits.promptTokens), output, false);
+}
+
+/** Which parameter leaves an image request's output without a bound (`gptImageTokens`). */
+function imageParam(body: Record<string, unknown>): 'quality' | 'size' {
+  return gptImageTokens(undefined, body.quality) === undefined ? 'quality' : 'size';
+}
+
+/**
+ * A budgeted image request: SVG output bills a second model's tokens (refused); a `perImage`
+ * table with no entry for the size and quality asked (gpt-image-2's free sizes, the
+ * gpt-image-2.5 qualities) bounds nothing — its dearest entry is not a bound on a dearer
+ * image, so the request is refused rather than held at it.
+ */
+function checkImagePrice(request: ParsedRequest, model: string, price: Price): void {
+  if (asksSvg(request.body)) throw imageUnbounded(model, 'svg', 'budget');
+  if (price.perImage === undefined || perImageFits(price.perImage, request.body.size, request.body.quality)) return;
+  throw imageUnbounded(model, perImageFits(price.perImage, undefined, request.body.quality) ? 'size' : 'quality', 'budget');
 }
 
 /**
@@ -244,6 +266,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (!node.models.includes(model)) continue;
       const price = priceFor(config, model, node.id);
       if (!price) continue;
+      if (request.endpoint === 'images') checkImagePrice(request, model, price);
       let usd = unitCostUsd(price, units);
       // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
       if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);

@@ -70,3 +70,18 @@ export function billedPerUse(model: string, tool: string, request: ParsedRequest
     { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins'].includes(tool) ? tool : 'tools' },
   );
 }
+
+/**
+ * An image request whose output has no bound for a key (or node) with limits: SVG output
+ * (`svg`: a second model's tokens, `svg_usage`), or a gpt-image quality or size the token
+ * table has no figure for (`quality`). `limit` names what could not hold it.
+ */
+export function imageUnbounded(model: string, param: 'svg' | 'quality' | 'size', limit: 'tpm' | 'budget'): RouterError {
+  const what =
+    param === 'svg'
+      ? `SVG output is written by a second model, whose tokens (svg_usage) no parameter caps`
+      : `Model '${model}' has no output figure the router knows for this ${param}, so the image tokens it writes have no bound`;
+  const held = limit === 'tpm' ? 'a token limit (tpm)' : 'a spend budget';
+  const fix = param === 'svg' ? 'Use a key without one, or another output_format.' : `Use a key without one, another ${param}, or ask an operator to set models.<id>.imageOutputTokens${limit === 'budget' ? ' or a perImage price for it' : ''}.`;
+  return new RouterError(403, `${what}, and this key has ${held}. ${fix}`, { type: 'permission_error', code: limit === 'tpm' ? 'tokens_unbounded' : 'cost_unbounded', param });
+}

@@ -106,9 +106,13 @@ const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.Zo
     model: Model,
     prompt: z.string().min(1),
     n: z.number().int().min(1).max(10).nullish(),
-    size: z.string().nullish(),
+    /** `auto` or `WIDTHxHEIGHT` (what every image model takes): a size the router cannot read would bound nothing. */
+    size: z.string().regex(/^(auto|\d{1,5}x\d{1,5})$/, 'size must be "auto" or WIDTHxHEIGHT, e.g. "1024x1024"').nullish(),
     quality: z.string().nullish(),
     stream: Stream,
+    /** A GIF's frames, each billed as an image (`limits/image-output.ts`): OpenAI's 2–16. */
+    frame_count: z.number().int().min(2).max(16).nullish(),
+    output_format: z.string().nullish(),
     /** Reserved per image (`limits/image-output.ts`): OpenAI's 0–3, an integer (a lax node reads `"3"` as 3). */
     partial_images: z.number().int().min(0).max(3).nullish(),
   }),

@@ -12,7 +12,7 @@ const ROUTER_FIELDS = new Set([
   ...['previous_response_id', 'store', 'background', 'conversation', 'size', 'quality', 'partial_images', 'voice'],
   // Budgets refuse `service_tier: "priority"`; Messages' `system`, `mcp_servers` and JSON output format, and what a
   // self-hosted node's chat template renders (`documents`, the caller's own template and its variables) are reserved for.
-  ...['service_tier', 'system', 'mcp_servers', 'output_config', 'output_format', 'documents', 'chat_template', 'chat_template_kwargs', 'prompt_embeds', 'mm_processor_kwargs', 'data_sources', 'speed', 'inference_geo', 'fallbacks', 'models', 'route', 'plugins'],
+  ...['service_tier', 'system', 'mcp_servers', 'output_config', 'output_format', 'documents', 'chat_template', 'chat_template_kwargs', 'prompt_embeds', 'mm_processor_kwargs', 'data_sources', 'speed', 'inference_geo', 'fallbacks', 'models', 'route', 'plugins', 'frame_count', 'svg'],
 ]);
 
 /**

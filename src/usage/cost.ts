@@ -43,12 +43,20 @@ const SIZE = /^(\d+x\d+|auto)$/;
  */
 export function perImageUsd(perImage: NonNullable<Price['perImage']>, asked?: string, askedQuality?: string): number {
   if (typeof perImage === 'number') return perImage;
-  const size = asked === 'auto' ? undefined : asked;
-  const quality = askedQuality === 'auto' ? undefined : askedQuality;
-  const fits = (key: string) => key.split('/').every((part) => (SIZE.test(part) ? size === undefined || size === part : quality === undefined || quality === part));
   const entries = Object.entries(perImage);
-  const matching = entries.filter(([key]) => fits(key));
+  const matching = entries.filter(([key]) => entryFits(key, asked, askedQuality));
   return Math.max(...(matching.length > 0 ? matching : entries).map(([, usd]) => usd));
+}
+
+function entryFits(key: string, asked: unknown, askedQuality: unknown): boolean {
+  const size = asked === 'auto' || asked === null ? undefined : asked;
+  const quality = askedQuality === 'auto' || askedQuality === null ? undefined : askedQuality;
+  return key.split('/').every((part) => (SIZE.test(part) ? size === undefined || size === part : quality === undefined || quality === part));
+}
+
+/** Whether a `perImage` price has an entry consistent with the size and quality asked (a flat price fits all). */
+export function perImageFits(perImage: NonNullable<Price['perImage']>, asked: unknown, askedQuality: unknown): boolean {
+  return typeof perImage === 'number' || Object.keys(perImage).some((key) => entryFits(key, asked, askedQuality));
 }
 
 /** The per-unit part of a request's cost; undefined when the price names no unit rate for it. */

@@ -183,22 +183,50 @@ function completions(node: SimNode, res: http.ServerResponse, body: Body) {
   return writeEvents(node, res, events, deltas);
 }
 
-/** Output tokens of one generated image, gpt-image-1's figures for 1024×1024 by quality. */
 /**
  * A boolean as pydantic's lax mode reads it (vLLM's and other Python servers' request models):
  * `"true"`, `"yes"`, `"on"`, `1`, … are true.
  */
 export const laxTrue = (v: unknown) => v === true || v === 1 || (typeof v === 'string' && ['1', 'true', 't', 'yes', 'y', 'on'].includes(v.toLowerCase()));
 
-const IMAGE_OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160 };
+/** Output tokens of one 1024×1024 image by quality (gpt-image-1's figures; `xhigh` and `max` the gpt-image-2.5 models' own, the fleet's guess). */
+const IMAGE_OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160, xhigh: 8320, max: 16640 };
 
-/** Image generation: `n` images (default 1); gpt-image models report usage in tokens, others (dall-e) none. */
+/**
+ * What OpenAI's images endpoint refuses of the newer parameters (a 400 naming the parameter),
+ * else undefined: `xhigh`/`max` only on gpt-image-2.5 models; a GIF's `frame_count` 2–16 and
+ * no streaming or partial images; `frame_count` only with a GIF; SVG output one image, not streamed.
+ */
+function imageRefusal(body: Body): [string, string] | undefined {
+  const gif = body.output_format === 'gif';
+  const svg = body.output_format === 'svg' || (body.svg !== undefined && body.svg !== null);
+  if ((body.quality === 'xhigh' || body.quality === 'max') && !/^gpt-image-2\.5/.test(String(body.model))) return ['quality', `quality '${String(body.quality)}' is not supported by ${String(body.model)}`];
+  if (body.frame_count != null && (!gif || typeof body.frame_count !== 'number' || body.frame_count < 2 || body.frame_count > 16)) return ['frame_count', 'frame_count must be 2-16 and needs output_format=gif'];
+  if (gif && (body.stream === true || body.partial_images != null)) return ['stream', 'GIF output does not support streaming or partial images'];
+  if (svg && ((typeof body.n === 'number' && body.n > 1) || body.stream === true)) return ['n', 'SVG output requires n=1 and no streaming'];
+  return undefined;
+}
+
+/**
+ * Image generation: `n` images (default 1); gpt-image models report usage in tokens, others
+ * (dall-e) none. Output tokens per image scale with the pixels asked (`WIDTHxHEIGHT`, default
+ * 1024×1024); a GIF writes `frame_count` frames (default 9), each billed as an image; SVG output
+ * adds the author model's own tokens (`svg_usage`).
+ */
 function images(node: SimNode, res: http.ServerResponse, body: Body) {
+  const refusal = imageRefusal(body);
+  if (refusal) return invalid(res, 400, refusal[1], refusal[0], 'invalid_value');
   const n = typeof body.n === 'number' ? body.n : 1;
   const input = bpeTokens(body.prompt);
-  const output = n * (IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!);
+  const size = /^(\d+)x(\d+)$/.exec(String(body.size));
+  const pixels = size ? Number(size[1]) * Number(size[2]) : 1024 * 1024;
+  const perImage = Math.ceil(((IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!) * pixels) / (1024 * 1024));
+  const frames = body.output_format === 'gif' ? (typeof body.frame_count === 'number' ? body.frame_count : 9) : 1;
+  const output = n * frames * perImage;
   const data = Array.from({ length: n }, () => ({ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }));
   const usage = { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output };
+  const author = (body.svg as { model?: unknown } | null | undefined)?.model;
+  const svgUsage = body.output_format === 'svg' ? { svg_usage: { input_tokens: input + 300, model: typeof author === 'string' ? author : 'gpt-5', output_tokens: 5_000, reasoning_tokens: 3_000, total_tokens: input + 5_300 } } : {};
   if (body.stream === true) {
     // As OpenAI's image streams: typed events, `partial_images` previews, then the image with the usage — and no `[DONE]`.
     const partials = typeof body.partial_images === 'number' ? body.partial_images : 0;
@@ -211,7 +239,7 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
     ];
     return void writeEvents(node, res, events, new Set(events.map((_, i) => i)));
   }
-  const answer = { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}) };
+  const answer = { created: Math.floor(Date.now() / 1000), data, ...(/^gpt-image/.test(String(body.model)) ? { usage } : {}), ...svgUsage };
   // Like chat's JSON answers: `msPerToken` per image token written, before the headers.
   if (node.knobs.msPerToken > 0) return void sleep(output * node.knobs.msPerToken).then(() => sendJson(res, 200, answer));
   sendJson(res, 200, answer);

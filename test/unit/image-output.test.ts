@@ -10,7 +10,30 @@ describe('image generation token bound', () => {
     expect(gptImageTokens('1024x1024', 'auto')).toBe(4_160);
     expect(gptImageTokens(undefined, 'low')).toBe(408);
     expect(gptImageTokens(undefined, undefined)).toBe(6_240);
-    expect(gptImageTokens('4096x4096', 'hd')).toBe(6_240); // nothing consistent: the dearest of all
+  });
+
+  it('bounds a size outside the table at its dearest rate per pixel, and has no figure for a quality outside it', () => {
+    // gpt-image-2 draws any WIDTHxHEIGHT: 3840×2160 high is ~7.9× the pixels of 1024², billed in proportion.
+    expect(gptImageTokens('3840x2160', 'high')).toBe(Math.ceil((6_240 / (1024 * 1536)) * 3840 * 2160));
+    expect(gptImageTokens('3840x2160', 'high')).toBeGreaterThan(6_240 * 5);
+    expect(gptImageTokens('512x512', 'low')).toBe(Math.ceil((272 / (1024 * 1024)) * 512 * 512));
+    expect(gptImageTokens('3840x2160', undefined)).toBe(gptImageTokens('3840x2160', 'high'));
+    // gpt-image-2.5's xhigh and max (and anything else) write more than any figure the router knows.
+    expect(gptImageTokens('1024x1024', 'max')).toBeUndefined();
+    expect(gptImageTokens(undefined, 'xhigh')).toBeUndefined();
+    expect(gptImageTokens('4096x4096', 'hd')).toBeUndefined();
+  });
+
+  it('bills a GIF per frame (frame_count, 9 when omitted), and has no bound where a gpt-image model has none', () => {
+    const gptImage = [{ names: ['gpt-image-2'] }];
+    expect(imageRequestTokens({ prompt: 'a cat', size: '1024x1024', quality: 'low', output_format: 'gif' }, gptImage)).toBe(prompt + 9 * 272);
+    expect(imageRequestTokens({ prompt: 'a cat', n: 2, size: '1024x1024', quality: 'low', output_format: 'gif', frame_count: 16 }, gptImage)).toBe(prompt + 2 * 16 * 272);
+    // frame_count without a GIF draws one still image.
+    expect(imageRequestTokens({ prompt: 'a cat', size: '1024x1024', quality: 'low', frame_count: 16 }, gptImage)).toBe(prompt + 272);
+    expect(imageRequestTokens({ prompt: 'a cat', quality: 'max' }, gptImage)).toBeUndefined();
+    // The operator's figure is the bound where the table has none; a model billing no tokens needs none.
+    expect(imageRequestTokens({ prompt: 'a cat', quality: 'max' }, [{ names: ['gpt-image-2'], configured: 20_000 }])).toBe(prompt + 20_000);
+    expect(imageRequestTokens({ prompt: 'a cat', quality: 'max' }, [{ names: ['dall-e-3'] }])).toBe(0);
   });
 
   it('multiplies by n and adds the prompt and 100 tokens per partial image', () => {
