@@ -26,7 +26,7 @@ export interface Usage {
 }
 
 /** The `…_details` objects usage carries; `audio_tokens` in them is the audio share. */
-type Details = { cached_tokens?: unknown; audio_tokens?: unknown } | null;
+type Details = { cached_tokens?: unknown; cache_write_tokens?: unknown; audio_tokens?: unknown } | null;
 
 interface ReportedUsage {
   prompt_tokens?: unknown;
@@ -82,6 +82,8 @@ export function usageOf(value: unknown): Usage | undefined {
   const completion = count(u.total_tokens) && u.total_tokens - prompt > reported ? u.total_tokens - prompt : reported;
   const inputDetails = u.prompt_tokens_details ?? u.input_tokens_details ?? u.input_token_details;
   const cached = inputDetails?.cached_tokens;
+  // Prompt tokens written to the cache (OpenAI's explicit cache breakpoints, gpt-5.6 on): priced at `cacheWrite`.
+  const written = share(inputDetails?.cache_write_tokens, prompt);
   // Audio is billed at its own rates (gpt-4o-audio: 8× text output, 16× text input): its share is kept apart.
   const audioIn = share(inputDetails?.audio_tokens, prompt);
   const audioOut = share((u.completion_tokens_details ?? u.output_tokens_details)?.audio_tokens, completion);
@@ -90,6 +92,7 @@ export function usageOf(value: unknown): Usage | undefined {
     completion_tokens: completion,
     total_tokens: prompt + completion,
     ...(count(cached) && cached > 0 ? { cached_tokens: cached } : {}),
+    ...(written !== undefined ? { cache_write_tokens: written } : {}),
     ...(audioIn !== undefined ? { audio_prompt_tokens: audioIn } : {}),
     ...(audioOut !== undefined ? { audio_completion_tokens: audioOut } : {}),
   };

@@ -176,7 +176,7 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
       model: body.model,
       choices: chatChoices(answer),
       ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}),
-      usage: chatUsage(body, promptTokens, completion * answer.n, k.hiddenReasoningTokens),
+      usage: chatUsage(body, promptTokens, completion * answer.n, k.hiddenReasoningTokens, { read: k.cacheReadTokens, write: k.cacheWriteTokens }),
     }, {}, k.gzip);
   }
   if (await handleMoreEndpoints(node, req, res, path, body, bytes)) return;
@@ -216,7 +216,7 @@ async function streamChat(
   send({ ...base, choices: chunkChoices(answer, 'end') });
   if (opts?.include_usage) {
     const completion = completionTokens(k, body);
-    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion * answer.n, k.hiddenReasoningTokens) });
+    send({ ...base, choices: [], ...(k.padBytes > 0 ? { padding: 'x'.repeat(k.padBytes) } : {}), usage: chatUsage(body, meta.promptTokens, completion * answer.n, k.hiddenReasoningTokens, { read: k.cacheReadTokens, write: k.cacheWriteTokens }) });
   }
   res.end('data: [DONE]\n\n');
 }

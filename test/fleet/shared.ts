@@ -63,7 +63,7 @@ export interface Knobs {
   endlessEvent: boolean;
   /** Chat JSON answers: gzip-coded (`content-encoding: gzip`, Content-Length the compressed size). */
   gzip: boolean;
-  /** Anthropic nodes: usage reports this many cache-read / cache-write input tokens. */
+  /** Usage reports this many cache-read / cache-write input tokens (Anthropic's and Bedrock's fields; OpenAI chat's `prompt_tokens_details`). */
   cacheReadTokens: number;
   cacheWriteTokens: number;
   /** Azure nodes: answer POSTs with Azure's content-filter 400. */

@@ -231,12 +231,17 @@ export function converseInputTokens(body: Json): number {
 /**
  * Chat usage as OpenAI reports it: with `modalities` holding `"audio"` (gpt-4o-audio) the
  * reply is spoken, and its tokens are reported as audio in `completion_tokens_details`
- * (billed at the audio output rate, 8× text on gpt-4o-audio-preview).
+ * (billed at the audio output rate, 8× text on gpt-4o-audio-preview). Cache reads and writes
+ * (`prompt_tokens_details.cached_tokens`, `cache_write_tokens`: gpt-5.6's explicit breakpoints) are parts of the prompt.
  */
-export function chatUsage(body: Json, prompt: number, completion: number, hiddenReasoning = 0) {
+export function chatUsage(body: Json, prompt: number, completion: number, hiddenReasoning = 0, cache = { read: 0, write: 0 }) {
   const audio = Array.isArray(body.modalities) && body.modalities.includes('audio');
+  // Prompt caching (knobs `cacheReadTokens`/`cacheWriteTokens`): reads and writes are parts of `prompt_tokens`, as OpenAI reports them.
+  const read = Math.min(cache.read, prompt);
+  const write = Math.min(cache.write, prompt - read);
   return {
     prompt_tokens: prompt,
+    ...(read > 0 || write > 0 ? { prompt_tokens_details: { cached_tokens: read, ...(write > 0 ? { cache_write_tokens: write } : {}) } } : {}),
     completion_tokens: completion,
     // xAI and Gemini (OpenAI-compatible): reasoning billed as output, in the total but not in `completion_tokens`.
     total_tokens: prompt + completion + hiddenReasoning,

@@ -249,8 +249,9 @@ describe('round trips through both directions', () => {
       expect(back.content).toEqual(original.content.map((b) => (b.type === 'tool_use' ? { ...b, input: b.input } : b)));
       expect(back.stop_reason).toBe(original.stop_reason);
       const o = original.usage as Record<string, number>;
-      // Cache writes have no field in OpenAI usage: they come back inside input_tokens.
-      expect(back.usage).toMatchObject({ output_tokens: o.output_tokens, cache_read_input_tokens: o.cache_read_input_tokens ?? 0, input_tokens: o.input_tokens! + (o.cache_creation_input_tokens ?? 0) });
+      // Cache writes travel in OpenAI usage as `prompt_tokens_details.cache_write_tokens`: they come back as they were.
+      expect(back.usage).toMatchObject({ output_tokens: o.output_tokens, cache_read_input_tokens: o.cache_read_input_tokens ?? 0, input_tokens: o.input_tokens! });
+      expect(back.usage.cache_creation_input_tokens ?? 0).toBe(o.cache_creation_input_tokens ?? 0);
     },
   );
 

@@ -267,8 +267,8 @@ describe('Messages JSON → chat completion', () => {
     expect(chat(thinkingJson).choices[0]!.message.content).toBe('Yes, there are infinitely many prime numbers such that n mod 4 = 3.');
   });
 
-  it('counts cache reads and writes inside prompt_tokens and reports reads as cached_tokens', () => {
-    expect(chat(cacheJson).usage).toEqual({ prompt_tokens: 21 + 1200 + 188086, completion_tokens: 393, total_tokens: 21 + 1200 + 188086 + 393, prompt_tokens_details: { cached_tokens: 1200 } });
+  it('counts cache reads and writes inside prompt_tokens and reports them as cached_tokens and cache_write_tokens', () => {
+    expect(chat(cacheJson).usage).toEqual({ prompt_tokens: 21 + 1200 + 188086, completion_tokens: 393, total_tokens: 21 + 1200 + 188086 + 393, prompt_tokens_details: { cached_tokens: 1200, cache_write_tokens: 188086 } });
     expect(messagesUsage(json(cacheJson))).toEqual({ promptTokens: 189307, cachedTokens: 1200, cacheWriteTokens: 188086, completionTokens: 393 });
   });
 

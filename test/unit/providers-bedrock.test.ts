@@ -173,7 +173,7 @@ describe('Converse JSON → chat completion', () => {
     expect(out.choices[0]!.message.content).toBe('42');
     expect(out.choices[0]!.finish_reason).toBe('length');
     expect(converseUsage(body)).toEqual({ promptTokens: 14 + 2048 + 1052, cachedTokens: 2048, cacheWriteTokens: 1052, completionTokens: 100 });
-    expect(out.usage.prompt_tokens_details).toEqual({ cached_tokens: 2048 });
+    expect(out.usage.prompt_tokens_details).toEqual({ cached_tokens: 2048, cache_write_tokens: 1052 });
   });
 
   it('a thinking answer: reasoning and redacted reasoning blocks before the text and tool call are dropped, their tokens in the usage', () => {

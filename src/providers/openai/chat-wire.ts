@@ -88,7 +88,7 @@ export const ChatUsage = z.looseObject({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative().optional(),
-  prompt_tokens_details: z.looseObject({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
+  prompt_tokens_details: z.looseObject({ cached_tokens: z.number().int().nonnegative().nullish(), cache_write_tokens: z.number().int().nonnegative().nullish() }).nullish(),
 });
 
 export const FinishReason = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
@@ -156,16 +156,19 @@ export type UserPart = Exclude<Extract<ChatMessage, { role: 'user' }>['content']
  */
 export function canonicalChatUsage(u: ChatUsage): CanonicalUsage {
   const beyond = u.total_tokens !== undefined ? u.total_tokens - u.prompt_tokens : 0;
-  return { promptTokens: u.prompt_tokens, cachedTokens: Math.min(u.prompt_tokens_details?.cached_tokens ?? 0, u.prompt_tokens), cacheWriteTokens: 0, completionTokens: Math.max(u.completion_tokens, beyond) };
+  const cachedTokens = Math.min(u.prompt_tokens_details?.cached_tokens ?? 0, u.prompt_tokens);
+  // Writes (OpenAI's explicit cache breakpoints) are a part of the prompt too, beside the reads.
+  const cacheWriteTokens = Math.min(u.prompt_tokens_details?.cache_write_tokens ?? 0, u.prompt_tokens - cachedTokens);
+  return { promptTokens: u.prompt_tokens, cachedTokens, cacheWriteTokens, completionTokens: Math.max(u.completion_tokens, beyond) };
 }
 
-/** OpenAI usage from canonical figures (cache writes are inside `prompt_tokens`; OpenAI has no field for them). */
-export function chatUsage(u: { promptTokens: number; cachedTokens: number; completionTokens: number }): ChatUsage {
+/** OpenAI usage from canonical figures (cache reads and writes are inside `prompt_tokens`, and named in its details). */
+export function chatUsage(u: { promptTokens: number; cachedTokens: number; cacheWriteTokens?: number; completionTokens: number }): ChatUsage {
   return {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
-    prompt_tokens_details: { cached_tokens: u.cachedTokens },
+    prompt_tokens_details: { cached_tokens: u.cachedTokens, ...(u.cacheWriteTokens ? { cache_write_tokens: u.cacheWriteTokens } : {}) },
   };
 }
 
