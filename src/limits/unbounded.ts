@@ -7,6 +7,7 @@
 import { RouterError } from '../errors/router-error';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
+import { toolType } from './body-input';
 
 export function unbounded(model: string, request: ParsedRequest): RouterError {
   const need = { images: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
@@ -23,7 +24,8 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
  * 1,000 searches; code execution per container-hour; the advisor tool, a stronger model's
  * rates on the whole transcript at each call) on `/v1/messages`, OpenAI's on
  * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
- * per container, image generation per image) and chat's `web_search_options` (search models,
+ * per container, image generation per image; the shell tool in a hosted container, per
+ * container by its memory — only `environment: {type: "local"}` runs on the caller's side) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
  * "priority"`, billed above the standard rates the configuration holds (flex bills below),
@@ -49,6 +51,11 @@ export function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'messages' && request.body.inference_geo != null && request.body.inference_geo !== 'global') return 'inference_geo';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
+  if (request.endpoint === 'responses' && Array.isArray(request.body.tools)) {
+    // The shell tool runs in a hosted container (billed per container, by its memory) unless its environment is the caller's own.
+    const hosted = request.body.tools.find((t) => toolType(t) === 'shell' && toolType((t as { environment?: unknown }).environment) !== 'local');
+    if (hosted !== undefined) return 'shell';
+  }
   const pattern = PER_USE_TOOL[request.endpoint];
   if (!pattern || !Array.isArray(request.body.tools)) return undefined;
   const tool = request.body.tools.find((t) => pattern.test(String((t as { type?: unknown } | null)?.type)));

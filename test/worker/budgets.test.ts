@@ -204,6 +204,9 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     ['Responses file_search', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }, 'file_search'],
     ['Responses code_interpreter', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }, 'code_interpreter'],
     ['Responses image_generation', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'image_generation' }] }, 'image_generation'],
+    // The shell tool in a hosted container (billed per container by its memory, up to 64g); without an environment, the node chooses.
+    ['Responses shell in a container', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell', environment: { type: 'container_auto', memory_limit: '64g' } }] }, 'shell'],
+    ['Responses shell without an environment', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell' }] }, 'shell'],
     ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
     // A stored prompt template may hold hosted tools the body does not show.
     ['a Responses stored prompt template', '/v1/responses', { model: 'gpt-4o-mini', store: false, prompt: { id: 'pmpt_1' } }, 'prompt'],
@@ -224,6 +227,14 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
   }
+
+  it('the shell tool in the caller\'s own environment (local) bills tokens only: served (its definition, rendered by the node, holds the context window)', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1_000 } });
+    const body = { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell', environment: { type: 'local' } }] };
+    const res = await callWithConfig(config(), '/v1/responses', { key, body: JSON.stringify(body) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    await res.text();
+  });
 
   it('moderations on a model priced by tokens are refused with cost_unbounded (nothing bounds the usage such a node bills), and served to a key without a budget', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
