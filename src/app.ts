@@ -24,7 +24,7 @@ import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
 import { ENDPOINTS, type Endpoint } from './openai/endpoints';
-import { MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
+import { isFormEndpoint, MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
 import { inputTokens } from './openai/input-tokens';
 import { responseRoutes } from './openai/response-routes';
@@ -45,6 +45,7 @@ const PROXIED: [string, Endpoint][] = [
   ['/v1/responses', 'responses'],
   ['/v1/moderations', 'moderations'],
   ['/v1/images/generations', 'images'],
+  ['/v1/images/edits', 'imageEdits'],
   ['/v1/audio/speech', 'speech'],
   ['/v1/audio/transcriptions', 'transcriptions'],
   ['/v1/audio/translations', 'translations'],
@@ -107,12 +108,11 @@ function pipeline(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope): 
 async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: RequestScope, cap: number, endsWith: EndsWith): Promise<Response> {
   const { config, key, caller, defer, base, record, started } = scope;
   const raw = await readBodyCapped(c.req.raw, cap, config.limits.bodyReadMs);
-  const form = endpoint === 'transcriptions' || endpoint === 'translations';
   // A JSON body is parsed without a promise hop, a form by the runtime; either once its shape
   // is known not to cost more than its size justifies (`json-shape.ts`, `form-parts.ts`).
   // A form is parsed with the boundary its parts were counted by (`form-parts.ts`).
   let request;
-  if (form) request = await parseRequest(endpoint, raw, checkFormParts(raw, c.req.header('content-type')));
+  if (isFormEndpoint(endpoint)) request = await parseRequest(endpoint, raw, checkFormParts(raw, c.req.header('content-type')));
   else {
     checkJsonShape(raw, MAX_JSON_DEPTH);
     request = parseJsonRequest(endpoint, raw);

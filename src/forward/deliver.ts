@@ -5,7 +5,7 @@
  * its own.
  */
 import type { ParsedRequest } from '../openai/requests';
-import { ENDPOINTS } from '../openai/endpoints';
+import { drawsImages, ENDPOINTS } from '../openai/endpoints';
 import { responseIdTagger, type ResponseOwner } from '../openai/response-ids';
 import { deliverShaped } from '../providers/deliver-shaped';
 import type { AnswerShape } from '../providers/answer';
@@ -27,7 +27,7 @@ function responseHeaders(upstream: Response, own: Record<string, string>): Recor
 
 /** An image stream is complete after one `….completed` event per image asked for (`relay.ts`). */
 function imageStream(request: ParsedRequest): { imageCompletions?: number } {
-  if (request.endpoint !== 'images') return {};
+  if (!drawsImages(request.endpoint)) return {};
   const n = request.body.n;
   return { imageCompletions: typeof n === 'number' && n > 0 ? n : 1 };
 }

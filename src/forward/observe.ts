@@ -5,7 +5,7 @@
  * live view (`routing/live.ts`), with the guards README "What feeds it" describes.
  */
 import { imageWork } from '../limits/image-output';
-import { ENDPOINTS } from '../openai/endpoints';
+import { drawsImages, ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { Usage } from './usage';
 import { callerTimed } from '../routing/caller-timed';
@@ -27,7 +27,7 @@ const UPLOADS = new Set(['transcriptions', 'translations']);
 const generation = (request: ParsedRequest) =>
   !request.stream &&
   ENDPOINTS[request.endpoint].quick !== true &&
-  (ENDPOINTS[request.endpoint].charge === 'tokens' || request.endpoint === 'images' || UPLOADS.has(request.endpoint));
+  (ENDPOINTS[request.endpoint].charge === 'tokens' || drawsImages(request.endpoint) || UPLOADS.has(request.endpoint));
 
 /** What one request's attempt timings say about nodes: worked out once per request (the body walked once), for every `observe`. */
 export interface TimingSays {
@@ -85,7 +85,7 @@ export function timingSays(request: ParsedRequest): TimingSays {
   const caller = callerTimed(request.body) || (upload && request.stream && big);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
   const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
-  if (request.endpoint === 'images') says.work = imageWork(request.body);
+  if (drawsImages(request.endpoint)) says.work = imageWork(request.body);
   if (upload) says.audio = { bytes: request.raw.byteLength };
   return says;
 }

@@ -10,6 +10,7 @@ const SERVED = [
   '/responses',
   '/moderations',
   '/images/generations',
+  '/images/edits',
   '/audio/speech',
   '/audio/transcriptions',
   '/audio/translations',

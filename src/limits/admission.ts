@@ -187,6 +187,22 @@ function subject(env: LimiterBindings, config: LoadedConfig, name: string, limit
   };
 }
 
+/**
+ * The tokens a request holds in a window. Where `tpm` bounds the window, its reservation —
+ * which refuses a request with no bound (`tokens_unbounded`). Without `tpm` nothing is bounded
+ * by them (rpm, concurrency and budgets count otherwise): such a request holds none, and its
+ * settlement records what the node billed.
+ */
+function heldTokens(request: AdmitRequest, tpm: boolean): number {
+  if (tpm) return request.tokens;
+  try {
+    return request.tokens;
+  } catch (err) {
+    if (err instanceof RouterError && err.code === 'tokens_unbounded') return 0;
+    throw err;
+  }
+}
+
 /** Admit a request for a key, or throw its 429. Keys without limits skip the object. */
 export async function admitKey(
   env: LimiterBindings,
@@ -200,13 +216,14 @@ export async function admitKey(
   if (!hasLimits(limits)) {
     return { headers: {}, extend: async () => undefined, settle: (result) => recordUnlimited(env, key.id, result) };
   }
-  if (limits.tpm !== undefined && request.tokens > limits.tpm) throw tooLarge(limits.tpm, request.tokens, request.model, name);
+  const tokens = heldTokens(request, limits.tpm !== undefined);
+  if (limits.tpm !== undefined && tokens > limits.tpm) throw tooLarge(limits.tpm, tokens, request.model, name);
   const budgeted = limits.dayNano !== undefined || limits.monthNano !== undefined;
   const worst = budgeted ? Math.ceil(request.worstCostUsd * 1e9) : 0;
-  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), request.tokens, defer, worst).catch((err: unknown) => {
+  const admitted = await isolateLeases.admit(subject(env, config, `key:${key.id}`, limits), tokens, defer, worst).catch((err: unknown) => {
     throw unreachable(`key:${key.id}`, name, err);
   });
-  if (!admitted.ok) throw refusal(admitted, name, request.tokens);
+  if (!admitted.ok) throw refusal(admitted, name, tokens);
   const serial = worst > 0 && request.serial !== undefined ? await admitSerial(env, config, key, request.serial, defer, admitted) : undefined;
   return {
     headers: rateLimitHeaders(admitted.snapshot),
@@ -269,7 +286,15 @@ export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request
     if (!node.limits || !hasLimits(node.limits)) return undefined;
     // A quota object that cannot answer reserves nothing: the node is skipped like one at its
     // quota (nothing goes to it unreserved), and the request fails over rather than ending in a 500.
-    const admitted = await isolateLeases.admit(subject(env, config, `node:${node.id}`, node.limits), request.tokens, defer).catch((err: unknown) => limiterDown(`node:${node.id}`, err));
+    let tokens: number;
+    try {
+      tokens = heldTokens(request, node.limits.tpm !== undefined);
+    } catch (err) {
+      // No bound for the node's tpm quota (`tokens_unbounded`): the node is skipped, as one whose quota it would pass.
+      if (err instanceof RouterError && err.code === 'tokens_unbounded') return { ok: false, reason: 'request tokens have no bound for the node\'s tpm quota' };
+      throw err;
+    }
+    const admitted = await isolateLeases.admit(subject(env, config, `node:${node.id}`, node.limits), tokens, defer).catch((err: unknown) => limiterDown(`node:${node.id}`, err));
     if (!admitted) return { ok: false, reason: 'node quota limiter unavailable' };
     if (!admitted.ok) {
       const why = admitted.tooLarge ? 'request larger than the node\'s tpm quota' : `node quota reached (${LIMIT_NAMES[admitted.limit]})`;

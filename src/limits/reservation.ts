@@ -31,7 +31,7 @@
  */
 import type { LoadedConfig } from '../config/load';
 import { callerCap, defaultCap } from '../forward/attempt-body';
-import { ENDPOINTS } from '../openai/endpoints';
+import { drawsImages, ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { cacheWrite1hRate, perImageFits, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens } from './estimate';
@@ -160,16 +160,41 @@ function modelNames(config: LoadedConfig, model: string): string[] {
 }
 
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
-  if (request.endpoint === 'images') {
-    // Charged per request, but gpt-image models bill tokens for the images they write: reserved (`image-output.ts`).
+  if (drawsImages(request.endpoint)) {
+    // Charged per request, but gpt-image models bill tokens for the images they write (and an edit's images they read): reserved (`image-output.ts`).
     if (asksSvg(request.body)) throw imageUnbounded(request.body.model as string, 'svg', 'tpm');
     const models = chain.map((m) => ({ names: modelNames(config, m), configured: config.models[m]?.imageOutputTokens }));
     const tokens = imageRequestTokens(request.body, models, config.limits.promptTokens);
     if (tokens === undefined) throw imageUnbounded(request.body.model as string, imageParam(request.body), 'tpm');
-    return tokens;
+    const input = editInputTokens(config, request, chain);
+    if (input === undefined) throw imageUnbounded(request.body.model as string, 'image', 'tpm');
+    return tokens + input;
   }
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   return prompt + outputTokens(config, request, undefined, chain, prompt);
+}
+
+/** The images an edit sends (each `image` and `image[]`, and the `mask`): gpt-image models bill each as image input tokens. */
+function editImages(request: ParsedRequest): number {
+  if (request.endpoint !== 'imageEdits' || request.kind !== 'multipart') return 0;
+  return request.form.getAll('image').length + request.form.getAll('image[]').length + (request.form.has('mask') ? 1 : 0);
+}
+
+/**
+ * The input image tokens an edit may bill on the dearest of `models`: per image,
+ * `models.<id>.imageInputTokens`; a gpt-image model without one has no bound the router
+ * knows (the tokens grow with the image and `input_fidelity`): undefined. Other models (dall-e-2) bill none.
+ */
+function editInputTokens(config: LoadedConfig, request: ParsedRequest, models: string[]): number | undefined {
+  const images = editImages(request);
+  if (images === 0) return 0;
+  let perImage = 0;
+  for (const m of models) {
+    const tokens = config.models[m]?.imageInputTokens ?? (modelNames(config, m).some((name) => /^gpt-image/.test(name)) ? undefined : 0);
+    if (tokens === undefined) return undefined;
+    perImage = Math.max(perImage, tokens);
+  }
+  return images * perImage;
 }
 
 /** Seconds of audio per byte at the lowest bitrate OpenAI's audio formats carry speech in (6 kbit/s Opus). */
@@ -181,6 +206,7 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   switch (request.endpoint) {
     case 'images':
+    case 'imageEdits':
       // A GIF bills each of its frames as an image (`image-output.ts`).
       return { images: { n: count(body.n) * framesPerImage(body), size: str(body.size), quality: str(body.quality) } };
     case 'speech':
@@ -215,10 +241,12 @@ export function serialClass(request: ParsedRequest): string | undefined {
  * request, on a model priced only by tokens, has no bound: refused.
  */
 function imageTokensWorstUsd(config: LoadedConfig, request: ParsedRequest, model: string, price: Price): number {
-  const output = request.endpoint === 'images' ? imageOutputTokens(request.body, [{ names: modelNames(config, model), configured: config.models[model]?.imageOutputTokens }]) : 0;
+  const output = drawsImages(request.endpoint) ? imageOutputTokens(request.body, [{ names: modelNames(config, model), configured: config.models[model]?.imageOutputTokens }]) : 0;
   if (output === undefined) throw imageUnbounded(model, imageParam(request.body), 'budget');
   if (output === 0 || price.output === undefined) throw unbounded(model, request);
-  return tokenWorstUsd(price, textTokens(String(request.body.prompt ?? ''), config.limits.promptTokens), output, false);
+  const images = editInputTokens(config, request, [model]);
+  if (images === undefined) throw imageUnbounded(model, 'image', 'budget');
+  return tokenWorstUsd(price, textTokens(String(request.body.prompt ?? ''), config.limits.promptTokens) + images, output, false);
 }
 
 /** Which parameter leaves an image request's output without a bound (`gptImageTokens`). */
@@ -266,7 +294,7 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (!node.models.includes(model)) continue;
       const price = priceFor(config, model, node.id);
       if (!price) continue;
-      if (request.endpoint === 'images') checkImagePrice(request, model, price);
+      if (drawsImages(request.endpoint)) checkImagePrice(request, model, price);
       let usd = unitCostUsd(price, units);
       // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
       if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);

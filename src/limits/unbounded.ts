@@ -10,7 +10,7 @@ import type { ParsedRequest } from '../openai/requests';
 import { toolType } from './body-input';
 
 export function unbounded(model: string, request: ParsedRequest): RouterError {
-  const need = { images: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
+  const need = { images: 'perImage', imageEdits: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
   return new RouterError(
     403,
     `The cost of ${ENDPOINTS[request.endpoint].path.slice(1)} on model '${model}' cannot be bounded before it runs, and this key has a spend budget. ` +
@@ -83,12 +83,19 @@ export function billedPerUse(model: string, tool: string, request: ParsedRequest
  * (`svg`: a second model's tokens, `svg_usage`), or a gpt-image quality or size the token
  * table has no figure for (`quality`). `limit` names what could not hold it.
  */
-export function imageUnbounded(model: string, param: 'svg' | 'quality' | 'size', limit: 'tpm' | 'budget'): RouterError {
+export function imageUnbounded(model: string, param: 'svg' | 'quality' | 'size' | 'image', limit: 'tpm' | 'budget'): RouterError {
   const what =
     param === 'svg'
       ? `SVG output is written by a second model, whose tokens (svg_usage) no parameter caps`
-      : `Model '${model}' has no output figure the router knows for this ${param}, so the image tokens it writes have no bound`;
+      : param === 'image'
+        ? `Model '${model}' bills the images an edit sends as input tokens, by their size and input_fidelity, and the router has no figure for them`
+        : `Model '${model}' has no output figure the router knows for this ${param}, so the image tokens it writes have no bound`;
   const held = limit === 'tpm' ? 'a token limit (tpm)' : 'a spend budget';
-  const fix = param === 'svg' ? 'Use a key without one, or another output_format.' : `Use a key without one, another ${param}, or ask an operator to set models.<id>.imageOutputTokens${limit === 'budget' ? ' or a perImage price for it' : ''}.`;
+  const fix =
+    param === 'svg'
+      ? 'Use a key without one, or another output_format.'
+      : param === 'image'
+        ? 'Use a key without one, or ask an operator to set models.<id>.imageInputTokens.'
+        : `Use a key without one, another ${param}, or ask an operator to set models.<id>.imageOutputTokens${limit === 'budget' ? ' or a perImage price for it' : ''}.`;
   return new RouterError(403, `${what}, and this key has ${held}. ${fix}`, { type: 'permission_error', code: limit === 'tpm' ? 'tokens_unbounded' : 'cost_unbounded', param });
 }

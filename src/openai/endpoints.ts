@@ -12,6 +12,8 @@ export type Endpoint =
   | 'responses'
   | 'moderations'
   | 'images'
+  /** `POST /v1/images/edits`: a multipart form of the images to edit (`image`, or `image[]` up to 16), an optional `mask`, and the generation's fields. */
+  | 'imageEdits'
   | 'speech'
   | 'transcriptions'
   | 'translations'
@@ -60,9 +62,13 @@ export const ENDPOINTS: Record<Endpoint, EndpointSpec> = {
   responses: { path: '/responses', group: 'responses', body: 'json', stream: 'responses', charge: 'tokens', cap: { param: 'max_output_tokens', default: 'model' } },
   moderations: { path: '/moderations', group: 'moderations', body: 'json', stream: 'chat', quick: true, charge: 'requests' },
   images: { path: '/images/generations', group: 'images', body: 'json', stream: 'chat', charge: 'requests' },
+  imageEdits: { path: '/images/edits', group: 'images', body: 'multipart', stream: 'chat', charge: 'requests' },
   speech: { path: '/audio/speech', group: 'audio', body: 'json', stream: 'bytes', alwaysStreams: true, charge: 'requests' },
   transcriptions: { path: '/audio/transcriptions', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },
   translations: { path: '/audio/translations', group: 'audio', body: 'multipart', stream: 'bytes', charge: 'requests' },
   // Served by chat nodes: byte for byte to Anthropic nodes, translated to chat for the rest. `max_tokens` is required.
   messages: { path: '/messages', group: 'chat', body: 'json', stream: 'anthropic', charge: 'tokens', cap: { param: 'max_tokens', default: 'model' } },
 };
+
+/** Endpoints that draw images, charged per image (`n`): generations and edits. */
+export const drawsImages = (endpoint: Endpoint): endpoint is 'images' | 'imageEdits' => endpoint === 'images' || endpoint === 'imageEdits';

@@ -96,7 +96,12 @@ const MessagesRequestSchema = z.looseObject({
   stream: z.boolean().optional(),
 });
 
-const SCHEMAS: Record<Exclude<Endpoint, 'transcriptions' | 'translations'>, z.ZodType<Record<string, unknown>>> = {
+type FormEndpoint = 'transcriptions' | 'translations' | 'imageEdits';
+type JsonEndpoint = Exclude<Endpoint, FormEndpoint>;
+/** Endpoints whose body is a multipart form (`ENDPOINTS[…].body`). */
+export const isFormEndpoint = (endpoint: Endpoint): endpoint is FormEndpoint => ENDPOINTS[endpoint].body === 'multipart';
+
+const SCHEMAS: Record<JsonEndpoint, z.ZodType<Record<string, unknown>>> = {
   chat: ChatRequestSchema,
   completions: CompletionsRequestSchema,
   embeddings: EmbeddingsRequestSchema,
@@ -179,7 +184,7 @@ export function parseJsonObject(bytes: Uint8Array): { json: Record<string, unkno
   return { json: json as Record<string, unknown>, scanned: scan.object };
 }
 
-function validated(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, json: Record<string, unknown>): Record<string, unknown> {
+function validated(endpoint: JsonEndpoint, json: Record<string, unknown>): Record<string, unknown> {
   const parsed = SCHEMAS[endpoint].safeParse(json);
   if (!parsed.success) throw invalid(parsed.error);
   return parsed.data;
@@ -207,7 +212,7 @@ function defaultModel(endpoint: Endpoint, json: Record<string, unknown>): string
 }
 
 /** A JSON endpoint's body, parsed and checked (no promise: nothing in it waits). */
-export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 'translations'>, bytes: Uint8Array): ParsedRequest {
+export function parseJsonRequest(endpoint: JsonEndpoint, bytes: Uint8Array): ParsedRequest {
   const { json, scanned } = parseJsonObject(bytes);
   checkSpelling(scanned);
   checkNestedSpelling(json);
@@ -219,7 +224,27 @@ export function parseJsonRequest(endpoint: Exclude<Endpoint, 'transcriptions' | 
   return { kind: 'json', endpoint, raw: bytes, scanned, body, stream, ...(chosen !== undefined ? { modelChosen: true as const } : {}) };
 }
 
-async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {
+/**
+ * An image edit's text fields as the router acts on them: counts and flags typed from the
+ * form's strings, strictly — a lax node reads `n=" 3"` or `stream=1` as 3 and true, so a
+ * spelling the router would not read the same way is refused, not passed on.
+ */
+const ImageEditFields = z.looseObject({
+  model: Model,
+  prompt: z.string().min(1),
+  n: z.string().regex(/^(10|[1-9])$/, 'n must be an integer from 1 to 10').transform(Number).optional(),
+  partial_images: z.string().regex(/^[0-3]$/, 'partial_images must be an integer from 0 to 3').transform(Number).optional(),
+  stream: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  size: z.string().regex(/^(auto|\d{1,5}x\d{1,5})$/, 'size must be "auto" or WIDTHxHEIGHT, e.g. "1024x1024"').optional(),
+  frame_count: z.string().regex(/^([2-9]|1[0-6])$/, 'frame_count must be an integer from 2 to 16').transform(Number).optional(),
+});
+
+/** The file fields each form endpoint requires, by name (`image` may come as `image[]`, repeated). */
+const FORM_FILES: Record<FormEndpoint, string[]> = { transcriptions: ['file'], translations: ['file'], imageEdits: ['image', 'image[]'] };
+/** Most images an edit takes (OpenAI: 16 for the GPT image models). */
+export const MAX_EDIT_IMAGES = 16;
+
+async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {
   let form: FormData;
   try {
     form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
@@ -237,25 +262,39 @@ async function parseMultipart(endpoint: 'transcriptions' | 'translations', bytes
     seen.add(name);
     if (typeof value === 'string') body[name] = value;
   }
-  const parsed = z.looseObject({ model: Model }).safeParse(body);
+  const parsed = (endpoint === 'imageEdits' ? ImageEditFields : z.looseObject({ model: Model })).safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
-  if (!(form.get('file') instanceof File)) {
-    throw new RouterError(400, "Invalid request: file: a file part named 'file' is required", { code: 'invalid_request', param: 'file' });
+  const files = FORM_FILES[endpoint];
+  const given = files.flatMap((name) => form.getAll(name));
+  if (given.length === 0 || !given.every((f) => f instanceof File)) {
+    throw new RouterError(400, `Invalid request: ${files[0]}: a file part named '${files[0]}' is required`, { code: 'invalid_request', param: files[0]! });
   }
+  if (endpoint === 'imageEdits') checkEditFiles(form, given.length);
   // What goes upstream is the form as the router read it, written anew: multipart parsers
   // disagree on malformed parts (workerd reads a part's first Content-Disposition, undici and
   // python-multipart its last), so the caller's own bytes could hold a field — a second
   // `model` — that the router never saw. Written once, so failover resends the same bytes.
   const written = new Response(form);
   const raw = new Uint8Array(await written.arrayBuffer());
-  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data, stream: body.stream === 'true' };
+  const stream = endpoint === 'imageEdits' ? parsed.data.stream === true : body.stream === 'true';
+  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data as Base['body'], stream };
+}
+
+/** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask`, if any, one file. */
+function checkEditFiles(form: FormData, images: number): void {
+  if (form.has('image') && form.has('image[]')) {
+    throw new RouterError(400, "The form has both 'image' and 'image[]'. Send the images under one name.", { code: 'invalid_request', param: 'image' });
+  }
+  if (images > MAX_EDIT_IMAGES) throw new RouterError(400, `An edit takes at most ${MAX_EDIT_IMAGES} images; the form has ${images}.`, { code: 'invalid_request', param: 'image' });
+  const mask = form.get('mask');
+  if (mask !== null && !(mask instanceof File)) throw new RouterError(400, "Invalid request: mask: 'mask' must be a file.", { code: 'invalid_request', param: 'mask' });
 }
 
 /** Parse and validate a buffered body; 400 with the offending field as `param`. */
 export async function parseRequest(endpoint: Endpoint, bytes: Uint8Array, contentType = 'application/json'): Promise<ParsedRequest> {
-  if (endpoint === 'transcriptions' || endpoint === 'translations') {
+  if (isFormEndpoint(endpoint)) {
     if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
-      throw new RouterError(400, 'This endpoint takes multipart/form-data (a file and its fields).', { code: 'invalid_request' });
+      throw new RouterError(400, `This endpoint takes multipart/form-data (${endpoint === 'imageEdits' ? 'the images' : 'a file'} and its fields).`, { code: 'invalid_request' });
     }
     return parseMultipart(endpoint, bytes, contentType);
   }

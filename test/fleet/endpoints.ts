@@ -213,18 +213,21 @@ function imageRefusal(body: Body): [string, string] | undefined {
  * 1024×1024); a GIF writes `frame_count` frames (default 9), each billed as an image; SVG output
  * adds the author model's own tokens (`svg_usage`).
  */
-function images(node: SimNode, res: http.ServerResponse, body: Body) {
+function images(node: SimNode, res: http.ServerResponse, body: Body, edit?: { imageTokens: number }) {
   const refusal = imageRefusal(body);
   if (refusal) return invalid(res, 400, refusal[1], refusal[0], 'invalid_value');
   const n = typeof body.n === 'number' ? body.n : 1;
-  const input = bpeTokens(body.prompt);
+  const text = bpeTokens(body.prompt);
+  const imageIn = edit?.imageTokens ?? 0;
+  const input = text + imageIn;
+  const kind = edit ? 'image_edit' : 'image_generation';
   const size = /^(\d+)x(\d+)$/.exec(String(body.size));
   const pixels = size ? Number(size[1]) * Number(size[2]) : 1024 * 1024;
   const perImage = Math.ceil(((IMAGE_OUTPUT_TOKENS[String(body.quality)] ?? IMAGE_OUTPUT_TOKENS.high!) * pixels) / (1024 * 1024));
   const frames = body.output_format === 'gif' ? (typeof body.frame_count === 'number' ? body.frame_count : 9) : 1;
   const output = n * frames * perImage;
   const data = Array.from({ length: n }, () => ({ b64_json: 'iVBORw0KGgo=', revised_prompt: `${body.prompt} (by ${node.id})` }));
-  const usage = { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output };
+  const usage = { input_tokens: input, input_tokens_details: { text_tokens: text, image_tokens: imageIn }, output_tokens: output, total_tokens: input + output };
   const author = (body.svg as { model?: unknown } | null | undefined)?.model;
   const svgUsage = body.output_format === 'svg' ? { svg_usage: { input_tokens: input + 300, model: typeof author === 'string' ? author : 'gpt-5', output_tokens: 5_000, reasoning_tokens: 3_000, total_tokens: input + 5_300 } } : {};
   if (body.stream === true) {
@@ -234,8 +237,8 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
     // One completed event per image, each with its own usage (the prompt reported on each).
     const own = { ...usage, output_tokens: output / n, total_tokens: input + output / n };
     const events = [
-      ...Array.from({ length: partials }, (_, i) => event('image_generation.partial_image', { partial_image_index: i })),
-      ...Array.from({ length: n }, () => event('image_generation.completed', { usage: own })),
+      ...Array.from({ length: partials }, (_, i) => event(`${kind}.partial_image`, { partial_image_index: i })),
+      ...Array.from({ length: n }, () => event(`${kind}.completed`, { usage: own })),
     ];
     return void writeEvents(node, res, events, new Set(events.map((_, i) => i)));
   }
@@ -243,6 +246,37 @@ function images(node: SimNode, res: http.ServerResponse, body: Body) {
   // Like chat's JSON answers: `msPerToken` per image token written, before the headers.
   if (node.knobs.msPerToken > 0) return void sleep(output * node.knobs.msPerToken).then(() => sendJson(res, 200, answer));
   sendJson(res, 200, answer);
+}
+
+/** Input tokens of one image sent to an edit, as gpt-image models bill it: low input fidelity (the default) or high. */
+export const EDIT_IMAGE_TOKENS = { low: 135, high: 3_050 };
+
+/**
+ * Image edits as OpenAI's endpoint takes them: a multipart form with `prompt`, the images
+ * (`image`, or `image[]` up to 16, PNG/WebP/JPEG), an optional `mask`, and the generation's
+ * fields as strings (`n`, `partial_images`, `stream`: "true"). gpt-image models bill every
+ * image sent (the mask too) as image input tokens; the answer is the generation's, its stream
+ * events named `image_edit.*`.
+ */
+async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer) {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+  } catch {
+    return invalid(res, 400, 'could not parse multipart body', null, null);
+  }
+  const sent = [...form.getAll('image'), ...form.getAll('image[]')];
+  if (sent.length === 0 || !sent.every((f) => f instanceof File)) return invalid(res, 400, "'image' is required", 'image', null);
+  if (sent.length > 16) return invalid(res, 400, 'at most 16 images', 'image', null);
+  const prompt = form.get('prompt');
+  if (typeof prompt !== 'string' || prompt === '') return invalid(res, 400, "'prompt' is required", 'prompt', null);
+  const body: Body = {};
+  for (const [name, value] of form) if (typeof value === 'string') body[name] = value;
+  for (const name of ['n', 'partial_images', 'frame_count']) if (typeof body[name] === 'string') body[name] = Number(body[name]);
+  body.stream = body.stream === 'true';
+  const inputs = sent.length + (form.get('mask') instanceof File ? 1 : 0);
+  const gptImage = /^gpt-image/.test(String(body.model));
+  images(node, res, body, { imageTokens: gptImage ? inputs * EDIT_IMAGE_TOKENS[body.input_fidelity === 'high' ? 'high' : 'low'] : 0 });
 }
 
 async function speech(node: SimNode, res: http.ServerResponse) {
@@ -285,6 +319,8 @@ export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessa
     sendJson(res, 200, { id: `modr-${node.served}`, model: body.model, results: [{ flagged: false, categories: { violence: false }, category_scores: { violence: 0.001 } }] });
   } else if (post && path === '/v1/images/generations') {
     images(node, res, body);
+  } else if (post && path === '/v1/images/edits') {
+    await imageEdit(node, req, res, bytes);
   } else if (post && path === '/v1/audio/speech') await speech(node, res);
   else if (post && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) await transcription(node, req, res, bytes, path.endsWith('translations'));
   else return false;

@@ -129,6 +129,12 @@ describe('what has no bound: refused to keys with limits, served to others', () 
       }
     }
     expect(await sent()).toBe(0);
+    expect(await sent()).toBe(0);
+    // A key whose limits count requests, not tokens or spend, has nothing to bound: served.
+    const rpm = await newKey({ limits: { rpm: 100 } });
+    const counted = await generate(config, rpm.key, { output_format: 'svg' });
+    expect(counted.status, await counted.clone().text()).toBe(200);
+    await counted.text();
     const free = await newKey();
     const res = await generate(config, free.key, { output_format: 'svg', svg: { model: 'gpt-5' } });
     expect(res.status).toBe(200);

@@ -73,9 +73,22 @@ describe('openai SDK: the other endpoints', () => {
     expect(await nodeRequests('n-eu')).toEqual([]);
   });
 
-  it('an endpoint the router does not serve (image edits) is a NotFoundError, unknown_url', async () => {
+  it('an endpoint the router does not serve (image variations, retired by OpenAI) is a NotFoundError, unknown_url', async () => {
     const png = await toFile(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), 'a.png', { type: 'image/png' });
-    await expect(client.images.edit({ model: 'gpt-4o-mini', image: png, prompt: 'a hat' })).rejects.toMatchObject({ status: 404, code: 'unknown_url' });
+    await expect(client.images.createVariation({ model: 'dall-e-2', image: png })).rejects.toMatchObject({ status: 404, code: 'unknown_url' });
+  });
+
+  it('image edits: one image and a mask, then two images streamed with a partial image — the SDK reads both', async () => {
+    const png = (name: string) => toFile(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), name, { type: 'image/png' });
+    const edited = await client.images.edit({ model: 'gpt-4o-mini', image: await png('a.png'), mask: await png('mask.png'), prompt: 'a hat', n: 2 });
+    expect(edited.data).toHaveLength(2);
+    expect(edited.data![0]!.revised_prompt).toContain('a hat');
+    const stream = await client.images.edit({ model: 'gpt-4o-mini', image: [await png('a.png'), await png('b.png')], prompt: 'a hat', stream: true, partial_images: 1 });
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    expect(types).toEqual(['image_edit.partial_image', 'image_edit.completed']);
+    const sent = (await Promise.all(['n-us', 'n-eu', 'n-ap'].map(nodeRequests))).flat().filter((r) => r.path === '/v1/images/edits');
+    expect(sent).toHaveLength(2);
   });
 });
 
