@@ -260,20 +260,31 @@ export class Leases {
    * call carrying reports (`syncing`), like any other: an extension waits for it, so this
    * report, taken before that extension's charge, cannot land after it and undo it.
    */
-  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean): Promise<void> {
+  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean, failures = 0): Promise<void> {
     await c.leasing?.catch(() => undefined);
     while (c.syncing) await c.syncing.catch(() => undefined);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
     if (reports.length === 0) return;
     this.calls[awaited ? 'awaited' : 'background']++;
+    let failed = false;
     const run: Promise<unknown> = s.authority
       .sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports })
-      .catch(() => c.retry(reports))
+      .catch(() => {
+        failed = true;
+        c.retry(reports);
+      })
       .finally(() => {
         if (c.syncing === run) c.syncing = null;
       });
     c.syncing = run;
     await run;
+    // A client closed out for a change of limits is forgotten: no later request would carry
+    // its reports, so they are sent again here, as `tending` sends others. (An awaited flush
+    // — the admin usage view — keeps its client: the key's next call carries them.)
+    if (failed && !awaited && failures < REPORT_RETRIES.length) {
+      await this.clock.sleep(REPORT_RETRIES[failures]!);
+      await this.closeOut(s, c, false, failures + 1);
+    }
   }
 }
 
