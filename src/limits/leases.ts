@@ -250,9 +250,9 @@ export class Leases {
    * Close this isolate's leases on a subject now and send their reports, so that the
    * object's counts are exact for what this isolate served (the admin usage endpoint).
    */
-  async flush(s: Pick<Subject, 'name' | 'authority'>): Promise<void> {
+  async flush(s: Pick<Subject, 'name' | 'authority'>, defer?: Defer): Promise<void> {
     const c = this.clients.get(s.name);
-    if (c) await this.closeOut(s, c, true);
+    if (c) await this.closeOut(s, c, true, 0, defer);
   }
 
   /**
@@ -260,7 +260,7 @@ export class Leases {
    * call carrying reports (`syncing`), like any other: an extension waits for it, so this
    * report, taken before that extension's charge, cannot land after it and undo it.
    */
-  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean, failures = 0): Promise<void> {
+  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean, failures = 0, defer?: Defer): Promise<void> {
     await c.leasing?.catch(() => undefined);
     while (c.syncing) await c.syncing.catch(() => undefined);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
@@ -278,13 +278,13 @@ export class Leases {
       });
     c.syncing = run;
     await run;
-    // A client closed out for a change of limits is forgotten: no later request would carry
-    // its reports, so they are sent again here, as `tending` sends others. (An awaited flush
-    // — the admin usage view — keeps its client: the key's next call carries them.)
-    if (failed && !awaited && failures < REPORT_RETRIES.length) {
-      await this.clock.sleep(REPORT_RETRIES[failures]!);
-      await this.closeOut(s, c, false, failures + 1);
-    }
+    // Its leases admit no more, so no later request may come to carry the reports (a client
+    // closed out for a change of limits is forgotten): they are sent again, as `tending` sends
+    // others — within this work, or for an awaited flush (the admin usage view) in the background.
+    if (!failed || failures >= REPORT_RETRIES.length) return;
+    const again = this.clock.sleep(REPORT_RETRIES[failures]!).then(() => this.closeOut(s, c, false, failures + 1));
+    if (!awaited) await again;
+    else if (defer) defer(again);
   }
 }
 

@@ -57,3 +57,39 @@ describe('a close-out whose call failed', () => {
     expect(ledger.log.filter((e) => e.end === null)).toHaveLength(1); // the request at hand alone
   });
 });
+
+describe('an admin flush whose call failed', () => {
+  it('is sent again in the background: the closed leases give back what they did not use with no later request', async () => {
+    const ledger = new Ledger([]);
+    let lose = 1;
+    const authority: Authority = {
+      sync: async (req: SyncRequest) => {
+        if (req.ttlMs === 0 && lose > 0) {
+          lose--;
+          throw new Error('link lost');
+        }
+        return structuredClone(ledger.sync(structuredClone(req), 0, newId));
+      },
+      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, 0),
+    };
+    const work: Promise<unknown>[] = [];
+    const defer = (p: Promise<unknown>) => void work.push(p.catch(() => undefined));
+    const leases = new Leases({ now: () => 0, sleep: () => Promise.resolve() });
+    const subject: Subject = { name: 'key:k', authority, limits: { tpm: 100_000 }, ttlMs: 10_000, leaseMs: 60_000, leases: true };
+    for (let i = 0; i < 6; i++) {
+      const r = await leases.admit(subject, 100, defer);
+      if (!r.ok) throw new Error('refused');
+      r.settle({ usage: { prompt_tokens: 1, completion_tokens: 0 } });
+      await turns();
+    }
+    for (let i = 0; i < work.length; i++) await work[i];
+    work.length = 0;
+    const lease = ledger.log.find((e) => e.requests > 1);
+    expect(lease?.end).toBeNull();
+
+    await leases.flush(subject, defer); // lost: its leases admit no more, and no request follows
+    for (let i = 0; i < work.length; i++) await work[i];
+
+    expect(ledger.log.filter((e) => e.end === null)).toHaveLength(0);
+  });
+});
