@@ -58,7 +58,7 @@ export const keysRoutes = new Hono<AppEnv>()
     const entry = await getKeyById(c.env.ROUTER_KV, id);
     if (!entry) throw new RouterError(404, `No key with id '${id}'.`, { code: 'key_not_found' });
     const limits = { ...loadConfig(c.env).limits.defaults, ...entry.record.limits };
-    const report = await keyUsage(c.env, id);
+    const report = await keyUsage(c.env, id, (work) => c.executionCtx.waitUntil(work.catch(() => undefined)));
     return c.json({ id, name: entry.record.name, limits, ...report });
   })
   .delete('/:id', async (c) => {

@@ -57,6 +57,6 @@ export function finalFailure(
   const message = `No upstream could serve model '${model}'${walk.why}. ${attempts} attempt(s)${list ? `: ${list}` : ''}.`;
   if (attempts === 0) return new RouterError(503, message, { code: 'no_available_upstream', headers });
   if (retries.every((v) => v.timeout)) return new RouterError(504, message, { code: 'upstream_timeout', headers });
-  if (retries.every((v) => v.rateLimited)) return new RouterError(429, message, { type: 'requests', code: 'upstream_rate_limited', headers });
+  if (retries.every((v) => v.rateLimited || v.requestTooLarge)) return new RouterError(429, message, { type: 'requests', code: 'upstream_rate_limited', headers });
   return new RouterError(502, message, { code: 'upstream_error', headers });
 }

@@ -38,6 +38,12 @@ export type Verdict =
       /** Lost after the node began answering: it generated, and bills, the answer the router never got. */
       billed?: boolean;
       rateLimited?: boolean;
+      /**
+       * A 429 saying this request alone passes the node's own quota (OpenAI's `Request too
+       * large … on tokens per min`): the request's doing, not a pause the node asks for.
+       * Retried elsewhere (another organisation's quota may hold it), the node not cooled.
+       */
+      requestTooLarge?: boolean;
     };
 
 /**

@@ -305,8 +305,8 @@ export function nodeReserver(env: LimiterBindings, config: LoadedConfig, request
 }
 
 /** The key's usage as its object counts it, after this isolate's leases on it have reported. */
-export async function keyUsage(env: LimiterBindings, keyId: string) {
+export async function keyUsage(env: LimiterBindings, keyId: string, defer?: Defer) {
   const name = `key:${keyId}`;
-  await isolateLeases.flush({ name, authority: limiter(env, name) });
+  await isolateLeases.flush({ name, authority: limiter(env, name) }, defer);
   return env.RATE_LIMITER.getByName(name).usage();
 }

@@ -123,13 +123,22 @@ export class LeaseClient {
    * lease that stopped admitting, once; then once more when its last request has ended.
    */
   takeReports(now: number, closeAll = false): LeaseReport[] {
-    const out: LeaseReport[] = this.pendingRetry;
+    // A report whose call failed goes again as its lease is now, when it is still held: the
+    // authority takes a report's tokens and cost as they are, and another attempt's reservation
+    // may have reached it since (`Leases.extend`) — sent as first taken, it would undo that.
+    // A lease no longer held has ended: its report is final as it was.
+    const resend = new Set<string>();
+    const out: LeaseReport[] = [];
+    for (const r of this.pendingRetry) {
+      if (this.leases.some((l) => l.id === r.id)) resend.add(r.id);
+      else out.push(r);
+    }
     this.pendingRetry = [];
     for (const l of this.leases) {
       if (closeAll && l.admitUntil > now) l.admitUntil = now;
       const closed = l.admitUntil <= now || (l.requestsLeft === 0 && l.inFlight === 0);
       if (!closed) continue;
-      if (l.closeSent && l.inFlight > 0) continue;
+      if (l.closeSent && l.inFlight > 0 && !resend.has(l.id)) continue;
       out.push(reportOf(l, now));
       l.admitUntil = Math.min(l.admitUntil, now);
       l.closeSent = true;

@@ -250,9 +250,9 @@ export class Leases {
    * Close this isolate's leases on a subject now and send their reports, so that the
    * object's counts are exact for what this isolate served (the admin usage endpoint).
    */
-  async flush(s: Pick<Subject, 'name' | 'authority'>): Promise<void> {
+  async flush(s: Pick<Subject, 'name' | 'authority'>, defer?: Defer): Promise<void> {
     const c = this.clients.get(s.name);
-    if (c) await this.closeOut(s, c, true);
+    if (c) await this.closeOut(s, c, true, 0, defer);
   }
 
   /**
@@ -260,20 +260,31 @@ export class Leases {
    * call carrying reports (`syncing`), like any other: an extension waits for it, so this
    * report, taken before that extension's charge, cannot land after it and undo it.
    */
-  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean): Promise<void> {
+  private async closeOut(s: Pick<Subject, 'authority'>, c: LeaseClient, awaited: boolean, failures = 0, defer?: Defer): Promise<void> {
     await c.leasing?.catch(() => undefined);
     while (c.syncing) await c.syncing.catch(() => undefined);
     const reports: LeaseReport[] = c.takeReports(this.clock.now(), true);
     if (reports.length === 0) return;
     this.calls[awaited ? 'awaited' : 'background']++;
+    let failed = false;
     const run: Promise<unknown> = s.authority
       .sync({ limits: {}, leaseMs: 0, ttlMs: 0, reports })
-      .catch(() => c.retry(reports))
+      .catch(() => {
+        failed = true;
+        c.retry(reports);
+      })
       .finally(() => {
         if (c.syncing === run) c.syncing = null;
       });
     c.syncing = run;
     await run;
+    // Its leases admit no more, so no later request may come to carry the reports (a client
+    // closed out for a change of limits is forgotten): they are sent again, as `tending` sends
+    // others — within this work, or for an awaited flush (the admin usage view) in the background.
+    if (!failed || failures >= REPORT_RETRIES.length) return;
+    const again = this.clock.sleep(REPORT_RETRIES[failures]!).then(() => this.closeOut(s, c, false, failures + 1));
+    if (!awaited) await again;
+    else if (defer) defer(again);
   }
 }
 

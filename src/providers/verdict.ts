@@ -87,9 +87,23 @@ function openingError(adapter: ProviderAdapter, first: Uint8Array): MappedError 
   return adapter.name === 'bedrock' ? firstFrameException(first) : firstDataError(first);
 }
 
+/**
+ * OpenAI's answer to a request that alone passes the organisation's quota: HTTP 429, type
+ * `tokens`, `Request too large for <model> … on tokens per min (TPM): Limit L, Requested R`.
+ */
+const TOO_LARGE = /^Request too large for /;
+
+function requestTooLarge(outcome: SentAttempt['outcome'], body: Uint8Array | undefined): boolean {
+  if (outcome.kind !== 'response' || outcome.status !== 429 || !body || body.byteLength > 65_536) return false;
+  const message = (parseJsonBytes(body) as { error?: { message?: unknown } } | null | undefined)?.error?.message;
+  return typeof message === 'string' && TOO_LARGE.test(message);
+}
+
 export function classifyFor(adapter: ProviderAdapter, sent: Pick<SentAttempt, 'outcome' | 'body' | 'stream'>): Verdict {
   const base = classify(sent.outcome);
   const outcome = sent.outcome;
+  // Not the node's pause: one key sending such requests would bench the node for every key (`forward/walk.ts` cools on a 429).
+  if (requestTooLarge(outcome, sent.body)) return { action: 'retry', reason: 'HTTP 429 request too large for the node\'s quota', nodeFault: false, requestTooLarge: true };
   if (base.action === 'accept' && sent.stream) {
     const mapped = openingError(adapter, sent.stream.first);
     const what = `stream opened with an error (${String(mapped?.body.error.code ?? 'error')})`;

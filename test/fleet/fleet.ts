@@ -70,6 +70,13 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
   if (k.latencyMs + prefill > 0) await sleep(k.latencyMs + prefill);
   if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));
+  if (k.tpmQuota && node.speaks === 'openai') {
+    const requested = Math.ceil(bytes.length / 4) + Number(body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens ?? 0);
+    if (requested > k.tpmQuota) {
+      const message = `Request too large for ${String(body.model)} in organization org-${node.id} on tokens per min (TPM): Limit ${k.tpmQuota}, Requested ${requested}. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`;
+      return sendJson(res, 429, { error: { message, type: 'tokens', param: null, code: 'rate_limit_exceeded' } });
+    }
+  }
   if (node.speaks === 'bedrock') return handleBedrock(node, req, res, bytes);
   if (node.speaks === 'vertex') return handleVertex(node, req, res, bytes);
   if (node.speaks === 'vertex-token') return handleVertexToken(node, req, res, bytes);

@@ -119,6 +119,13 @@ export interface Knobs {
   /** Never answer the first N requests (as `hang`), then answer: a node that recovers. 0 = off. */
   hangFirst: number;
   /**
+   * OpenAI-compatible nodes: the organisation's tokens-per-minute quota, as OpenAI applies it
+   * to one request: a request whose tokens (its body's bytes / 4 + its output cap) alone pass
+   * it is answered 429 `Request too large for <model> … on tokens per min (TPM): Limit L,
+   * Requested R`, type `tokens`, code `rate_limit_exceeded`, with no Retry-After. 0 = none.
+   */
+  tpmQuota?: number;
+  /**
    * Chat answers: reasoning tokens the model writes and bills as output but leaves out of
    * `completion_tokens` — counted in `total_tokens` (and `completion_tokens_details.reasoning_tokens`),
    * as xAI's Grok and Google's OpenAI-compatible Gemini report them. 0 = none.
