@@ -17,6 +17,7 @@ import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
 import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
+import { logBackgroundFailure } from './http/background';
 import { readBodyCapped } from './http/body';
 import { withBodyBudget, type EndsWith } from './http/body-budget';
 import { checkFormParts } from './http/form-parts';
@@ -214,11 +215,6 @@ function sampler(caller: CallerLocation) {
   const coords = lat !== undefined && lon !== undefined ? { lat, lon } : undefined;
   return (node: string, ttfbMs: number, ok: boolean, error?: string) =>
     recordSample({ colo, node, ttfbMs, ok, at: Date.now(), ...(error ? { error } : {}) }, coords);
-}
-
-/** Background work (settling limits, flushing samples) must not fail the request; it is logged. */
-function logBackgroundFailure(err: unknown): void {
-  console.error(JSON.stringify({ background: 'failed', error: String(err) }));
 }
 
 /** Only `method` is allowed on this path: anything else is a 405 with `Allow`. */

@@ -5,16 +5,21 @@
  * ids tagged again. No lookup, no failover: only that node knows the response, so its
  * failure is a 503 `stateful_node_unavailable`; an id that does not verify (untagged, forged,
  * another key's, malformed) is a 404 before any node is asked.
- * Follow-ups are authenticated but not rate limited (they generate nothing).
+ * Follow-ups generate nothing and reserve no tokens or spend, but each is one of the key's
+ * requests: it counts against `rpm` and holds a `concurrency` slot while it runs (a read can
+ * hold up to `maxResponseBytes` in the isolate), as every request of the key does.
  */
 import { type Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../bindings';
 import { authenticate } from '../auth/keys';
-import { loadConfig } from '../config/load';
+import { loadConfig, type LoadedConfig } from '../config/load';
+import type { NodeConfig } from '../config/schema';
+import { admitKey } from '../limits/admission';
 import { RouterError } from '../errors/router-error';
 import { classify } from '../forward/outcome';
 import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
+import { logBackgroundFailure } from '../http/background';
 import { adapterFor } from '../providers/registry';
 import { responseIdSigner, responseIdTagger, verifyResponseId } from './response-ids';
 
@@ -30,6 +35,27 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   const owner = await verifyResponseId(signer, tagged);
   const node = owner ? config.nodesById.get(owner.nodeId) : undefined;
   if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged.slice(0, 300));
+  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
+  const admission = await admitKey(c.env, config, key, { model: '-', tokens: 0, worstCostUsd: 0 }, defer);
+  try {
+    return await relayFollowUp(c, config, { tagged, owner, node, signer, method, suffix }, admission.headers);
+  } finally {
+    // The slot is freed once the answer is built (it is buffered); the request stays counted in its minute.
+    defer(admission.settle({}));
+  }
+}
+
+interface FollowUp {
+  tagged: string;
+  owner: NonNullable<Awaited<ReturnType<typeof verifyResponseId>>>;
+  node: NodeConfig;
+  signer: ReturnType<typeof responseIdSigner>;
+  method: string;
+  suffix: string;
+}
+
+async function relayFollowUp(c: Context<AppEnv>, config: LoadedConfig, f: FollowUp, limitHeaders: Record<string, string>): Promise<Response> {
+  const { tagged, owner, node, signer, method, suffix } = f;
   const { credential } = credentialFor(node, c.env);
   const query = new URL(c.req.url).search;
   const path = `/responses/${encodeURIComponent(owner.id)}${suffix}${query}`;
@@ -68,7 +94,7 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   const body = !upstream.ok ? text : events ? text.split(/(?<=\r?\n\r?\n)/).map(tag).join('') : tag(text);
   return new Response(body, {
     status: upstream.status,
-    headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },
+    headers: { ...limitHeaders, 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },
   });
 }
 

@@ -19,3 +19,17 @@ it('signs the ids of a retrieved event stream whose lines end in CRLF, event by 
   // Both events carry the id as the caller knows it (signed), never the node's bare one.
   expect(ids).toEqual([id, id]);
 });
+
+it('follow-ups on stored responses are requests of the key: they count against its rpm (a 429 once it is spent) and answer with its rate-limit headers', async () => {
+  const limited = await newKey({ limits: { rpm: 3 } });
+  const created = await call('/v1/responses', { key: limited.key, body: { model: 'gpt-4o-mini', input: 'Hi' }, cf: CF.iad });
+  const { id } = await created.json<{ id: string }>();
+  const first = await call(`/v1/responses/${id}`, { key: limited.key, cf: CF.fra });
+  expect(first.status).toBe(200);
+  expect(first.headers.get('x-ratelimit-limit-requests')).toBe('3');
+  await first.text();
+  expect((await call(`/v1/responses/${id}/input_items`, { key: limited.key, cf: CF.fra }).then(async (r) => (await r.text(), r.status)))).toBe(200);
+  const spent = await call(`/v1/responses/${id}`, { key: limited.key, cf: CF.fra });
+  expect(spent.status).toBe(429);
+  expect((await spent.json<{ error: { code: string } }>()).error.code).toBe('rate_limit_exceeded');
+});
