@@ -41,7 +41,7 @@
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
  *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`; Azure's `data_sources`; OpenRouter's
- *   `plugins`), a chat
+ *   `plugins`), a Gemini context cache (`extra_body.google.cached_content`), a chat
  *   template the caller sends (vLLM's `chat_template`: Jinja loops), vLLM's `prompt_embeds`
  *   (a tensor, a prompt token a row) and `mm_processor_kwargs` (media resized past any image
  *   rule): no bound is knowable,

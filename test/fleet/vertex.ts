@@ -145,13 +145,28 @@ export async function handleVertex(node: SimNode, req: http.IncomingMessage, res
   res.end();
 }
 
-/** Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`). */
+/**
+ * Tokens of a context cache (`cachedContents`) a request names: the fleet's caches all hold
+ * this many. Gemini reads the cache into the prompt and bills it as (cached) prompt tokens;
+ * a real cache holds from 1,024–4,096 tokens up to the model's context window.
+ */
+export const CONTEXT_CACHE_TOKENS = 32_000;
+const CACHE_NAME = /^projects\/[^/]+\/locations\/[^/]+\/cachedContents\/[^/]+$/;
+
+/**
+ * Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`); a
+ * context cache named as Google documents it (`extra_body.google.cached_content`, the full
+ * resource name) is read into the prompt and billed, its tokens reported as cached.
+ */
 async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
   const k = node.knobs;
   if (typeof body.model !== 'string' || !/^[a-z-]+\/[\w.-]+$/.test(body.model)) return googleError(res, 400, 'INVALID_ARGUMENT', 'model must be publisher/model, e.g. google/gemini-2.0-flash-001');
-  const prompt = chatPromptTokens(body);
+  const cache = (body.extra_body as { google?: { cached_content?: unknown } } | undefined)?.google?.cached_content;
+  if (cache !== undefined && (typeof cache !== 'string' || !CACHE_NAME.test(cache))) return googleError(res, 400, 'INVALID_ARGUMENT', 'cached_content must be projects/*/locations/*/cachedContents/*');
+  const cached = cache === undefined ? 0 : CONTEXT_CACHE_TOKENS;
+  const prompt = chatPromptTokens(body) + cached;
   const completion = completionTokens(k, body);
-  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}) };
   const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };
   if (body.stream !== true) {
     return sendJson(res, 200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `Hello from ${node.id}` }, finish_reason: 'stop' }], usage });

@@ -13,6 +13,7 @@ import { parseConfig } from '../../src/config/load';
 import { probeNode } from '../../src/health/probe';
 import worker from '../../src/index';
 import { FLEET_AWS_KEYS } from '../fleet/bedrock.ts';
+import { CONTEXT_CACHE_TOKENS } from '../fleet/vertex.ts';
 import { admin, ADMIN_TOKEN, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
@@ -241,6 +242,21 @@ describe('Vertex nodes', () => {
     expect(regional[0]!.body.model).toBe('google/gemini-2.0-flash-001');
     expect(new Set(regional.map((r) => r.headers.authorization)).size).toBe(1);
     expect((await nodeRequests('vertex-token')).length).toBe(1);
+  });
+
+  it('Gemini: a context cache named in extra_body.google.cached_content, which the node reads into the prompt and bills, is reserved at the context window', async () => {
+    const body = chat('gemini-flash', { extra_body: { google: { cached_content: 'projects/fleet-project/locations/us-central1/cachedContents/42' } } });
+    // What the router reserves: the figure of the 429 a key with tpm 1 gets (no node is called).
+    const { key: tight } = await newKey({ limits: { tpm: 1 } });
+    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+    expect(refused.status).toBe(429);
+    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('cache'), body });
+    expect(res.status).toBe(200);
+    const { usage } = await res.json<{ usage: { prompt_tokens: number; total_tokens: number; prompt_tokens_details?: { cached_tokens: number } } }>();
+    expect(usage.prompt_tokens_details?.cached_tokens).toBe(CONTEXT_CACHE_TOKENS);
+    expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
   });
 
   it('translates chat for Claude on Vertex (rawPredict JSON, streamRawPredict stream)', async () => {
