@@ -25,7 +25,9 @@
  *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
  *   itself is never counted.
  *   Anthropic's `image` blocks the same way: a base64 source by its header's size, a url or
- *   file source at the most, at Claude's rate when a Claude model may serve the request.
+ *   file source at the most, at Claude's rate when a Claude model may serve the request. A
+ *   data URL (or base64 source) whose MIME type is not an image — a PDF, a video, audio, which
+ *   Gemini's OpenAI-compatible endpoints read as such — is unbounded (below).
  * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
  *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
  *   OpenAI bills for audio input; a WAV whose header states a lower rate, its seconds at
@@ -111,8 +113,17 @@ interface Walk {
   text: PromptRule;
 }
 
+/**
+ * A data URL that is not an image (`data:application/pdf;…`, `video/…`, `audio/…`): Gemini's
+ * OpenAI-compatible endpoints read an `image_url` by its MIME type — a PDF's pages, a video's
+ * frames and seconds — and an Anthropic image block translated for such a node arrives the same way.
+ */
+const NOT_AN_IMAGE = /^data:(?!image\/)/i;
+
 function imageTokens(image: unknown, walk: Walk): number {
   const spec = typeof image === 'string' ? { url: image } : ((image ?? {}) as { url?: unknown; detail?: unknown });
+  // No image rule bounds such media: the context window (below).
+  if (typeof spec.url === 'string' && NOT_AN_IMAGE.test(spec.url)) walk.unbounded = true;
   const size = typeof spec.url === 'string' ? walk.sizeOf(spec.url) : undefined;
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
 }

@@ -151,12 +151,36 @@ export async function handleVertex(node: SimNode, req: http.IncomingMessage, res
  * a real cache holds from 1,024–4,096 tokens up to the model's context window.
  */
 export const CONTEXT_CACHE_TOKENS = 32_000;
+/**
+ * Gemini reads an `image_url` data URL by its MIME type, whatever the part is called: a PDF,
+ * a video or an audio file sent that way is billed as such (a PDF 258 tokens a page, video
+ * 263 a second, audio 32 a second). The fleet bills such media 258 tokens per 512 decoded
+ * bytes — about a minimal PDF page's size — on top of the part's image figure.
+ */
+export const MEDIA_TOKENS_PER_512_BYTES = 258;
+function inlineMediaTokens(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  let sum = 0;
+  for (const m of messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
+      const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
+      const media = typeof url === 'string' ? /^data:([^;,]+);base64,/.exec(url) : null;
+      if (!media || media[1]!.toLowerCase().startsWith('image/')) continue;
+      const bytes = Math.floor(((url as string).length - media[0].length) * 0.75);
+      sum += MEDIA_TOKENS_PER_512_BYTES * Math.ceil(bytes / 512);
+    }
+  }
+  return sum;
+}
+
 const CACHE_NAME = /^projects\/[^/]+\/locations\/[^/]+\/cachedContents\/[^/]+$/;
 
 /**
  * Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`); a
  * context cache named as Google documents it (`extra_body.google.cached_content`, the full
- * resource name) is read into the prompt and billed, its tokens reported as cached.
+ * resource name) is read into the prompt and billed, its tokens reported as cached; an
+ * `image_url` data URL that is not an image is read as the media it is (`inlineMediaTokens`).
  */
 async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
   const k = node.knobs;
@@ -164,7 +188,7 @@ async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record
   const cache = (body.extra_body as { google?: { cached_content?: unknown } } | undefined)?.google?.cached_content;
   if (cache !== undefined && (typeof cache !== 'string' || !CACHE_NAME.test(cache))) return googleError(res, 400, 'INVALID_ARGUMENT', 'cached_content must be projects/*/locations/*/cachedContents/*');
   const cached = cache === undefined ? 0 : CONTEXT_CACHE_TOKENS;
-  const prompt = chatPromptTokens(body) + cached;
+  const prompt = chatPromptTokens(body) + inlineMediaTokens(body) + cached;
   const completion = completionTokens(k, body);
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}) };
   const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };

@@ -174,6 +174,25 @@ describe('parts no body bounds', () => {
     expect(estimatePrompt(messages('hi'), imageSize).unbounded).toBe(false);
   });
 
+  it('so does media that is not an image sent as one (Gemini reads an image_url by its MIME type); images, remote URLs and their detail do not', () => {
+    const unbounded = (part: unknown) => estimatePrompt(messages([part]), imageSize).unbounded;
+    for (const url of ['data:application/pdf;base64,JVBERi0=', 'data:video/mp4;base64,AAAA', 'DATA:Audio/Wav;base64,AAAA', 'data:;base64,AAAA']) {
+      expect(unbounded({ type: 'image_url', image_url: { url } })).toBe(true);
+      expect(unbounded({ type: 'input_image', image_url: url })).toBe(true);
+    }
+    expect(unbounded({ type: 'image', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } })).toBe(true);
+    for (const url of ['data:image/png;base64,AAAA', 'data:IMAGE/jpeg;base64,AAAA', 'https://example.com/x.pdf']) expect(unbounded({ type: 'image_url', image_url: { url, detail: 'low' } })).toBe(false);
+    expect(unbounded({ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } })).toBe(false);
+  });
+
+  it('and a Gemini context cache named in the body, where Google\'s OpenAI-compatible endpoints and proxies in front of Gemini take it', () => {
+    const unbounded = (extra: Record<string, unknown>) => estimatePrompt({ messages: [{ role: 'user', content: 'x' }], ...extra }, imageSize).unbounded;
+    const name = 'projects/p/locations/us-central1/cachedContents/1';
+    for (const extra of [{ extra_body: { google: { cached_content: name } } }, { extra_body: { cached_content: name } }, { google: { cached_content: name } }, { cached_content: name }, { extra_body: { google: { cachedContent: name } } }])
+      expect(unbounded(extra)).toBe(true);
+    for (const extra of [{ extra_body: { google: { thinking_config: { thinking_budget: 0 } } } }, { extra_body: { google: { cached_content: null } } }, { cached_content: null }]) expect(unbounded(extra)).toBe(false);
+  });
+
   it('so do hosted tools, a stored conversation, a prompt template and an earlier audio answer by id; function tools do not', () => {
     const unbounded = (body: Record<string, unknown>) => estimatePrompt(body, imageSize).unbounded;
     expect(unbounded({ input: 'x', tools: [{ type: 'web_search' }] })).toBe(true);

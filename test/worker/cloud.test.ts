@@ -259,6 +259,21 @@ describe('Vertex nodes', () => {
     expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
   });
 
+  it('Gemini: a PDF, video or audio sent as an image_url data URL (Gemini reads it by its MIME type) is reserved at the context window, not as one image', async () => {
+    const pdf = `data:application/pdf;base64,${Buffer.from(`%PDF-1.4\n${'1 0 obj << /Type /Page >> endobj\n'.repeat(512)}`).toString('base64')}`;
+    const body = { model: 'gemini-flash', max_tokens: 50, messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'image_url', image_url: { url: pdf } }] }] };
+    const { key: tight } = await newKey({ limits: { tpm: 1 } });
+    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+    expect(refused.status).toBe(429);
+    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('media'), body });
+    expect(res.status).toBe(200);
+    const { usage } = await res.json<{ usage: { total_tokens: number } }>();
+    expect(usage.total_tokens).toBeGreaterThan(5_000); // the node read it as the document it is
+    expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
+  });
+
   it('translates chat for Claude on Vertex (rawPredict JSON, streamRawPredict stream)', async () => {
     const { key } = await newKey();
     const sa = saFor('claude');
