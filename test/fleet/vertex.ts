@@ -20,7 +20,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObje
 import type http from 'node:http';
 import { cloudMessagesError, messagesAnswer, messagesEvents } from './cloud-answers.ts';
 import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
-import { chatPromptTokens } from './tokens.ts';
+import { chatPromptTokens, IMAGE_TOKENS } from './tokens.ts';
 
 interface Identity {
   publicKey: KeyObject;
@@ -174,13 +174,47 @@ function inlineMediaTokens(body: Record<string, unknown>): number {
   return sum;
 }
 
+/**
+ * Gemini's image figures (Google's token docs; the `detail` of Vertex's OpenAI-compatible
+ * endpoint is Gemini 3's `media_resolution`): Gemini 3 a fixed count per image whatever its
+ * size — 1,120 (high, the default), 280 for `detail: "low"`; Gemini 2.x 258 a 768-px tile
+ * after fitting the image into 3072×3072 (258 for one of at most 384×384). The size is read
+ * from a base64 PNG's header; any other image (a URL) as the largest.
+ */
+function geminiImageTokens(url: unknown, detail: unknown, model: string): number {
+  if (/gemini-3/.test(model)) return detail === 'low' ? 280 : 1_120;
+  const data = typeof url === 'string' ? /^data:image\/png;base64,(.{0,64})/.exec(url)?.[1] : undefined;
+  const head = data ? Buffer.from(data, 'base64') : Buffer.alloc(0);
+  if (head.length < 24 || head.toString('latin1', 1, 4) !== 'PNG') return 16 * 258;
+  let [w, h] = [head.readUInt32BE(16), head.readUInt32BE(20)];
+  if (w <= 384 && h <= 384) return 258;
+  const fit = Math.min(1, 3072 / Math.max(w, h));
+  [w, h] = [w * fit, h * fit];
+  return 258 * Math.ceil(w / 768) * Math.ceil(h / 768);
+}
+
+/** What Gemini bills for the request's images beyond the flat figure `chatPromptTokens` gave each. */
+function geminiImagesExtra(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  let sum = 0;
+  for (const m of messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; image_url?: { url?: unknown; detail?: unknown } }[]) {
+      if (part?.type !== 'image_url' || /^data:(?!image\/)/i.test(String(part.image_url?.url))) continue;
+      sum += geminiImageTokens(part.image_url?.url, part.image_url?.detail, String(body.model)) - IMAGE_TOKENS;
+    }
+  }
+  return sum;
+}
+
 const CACHE_NAME = /^projects\/[^/]+\/locations\/[^/]+\/cachedContents\/[^/]+$/;
 
 /**
  * Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`); a
  * context cache named as Google documents it (`extra_body.google.cached_content`, the full
  * resource name) is read into the prompt and billed, its tokens reported as cached; an
- * `image_url` data URL that is not an image is read as the media it is (`inlineMediaTokens`).
+ * `image_url` data URL that is not an image is read as the media it is (`inlineMediaTokens`);
+ * images are billed as Gemini bills them (`geminiImageTokens`).
  */
 async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
   const k = node.knobs;
@@ -188,7 +222,7 @@ async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record
   const cache = (body.extra_body as { google?: { cached_content?: unknown } } | undefined)?.google?.cached_content;
   if (cache !== undefined && (typeof cache !== 'string' || !CACHE_NAME.test(cache))) return googleError(res, 400, 'INVALID_ARGUMENT', 'cached_content must be projects/*/locations/*/cachedContents/*');
   const cached = cache === undefined ? 0 : CONTEXT_CACHE_TOKENS;
-  const prompt = chatPromptTokens(body) + inlineMediaTokens(body) + cached;
+  const prompt = chatPromptTokens(body) + geminiImagesExtra(body) + inlineMediaTokens(body) + cached;
   const completion = completionTokens(k, body);
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}) };
   const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };

@@ -155,6 +155,17 @@ describe('images at the model\'s own rate', () => {
     expect(ruleImageTokens(imageRuleFor('o4-mini'), undefined, false)).toBe(Math.ceil(1_536 * 1.72));
   });
 
+  it('Gemini: 258 a 768-px tile after a 3072-px fit, never below Gemini 3\'s fixed 2,240, whatever the detail', () => {
+    for (const name of ['gemini-2.5-flash', 'google/gemini-2.0-flash-001', 'google/gemini-3-pro-preview']) {
+      const r = imageRuleFor(name);
+      expect(ruleImageTokens(r, { width: 100, height: 100 }, true)).toBe(2_240);
+      expect(ruleImageTokens(r, { width: 3072, height: 3072 }, false)).toBe(16 * 258);
+      expect(ruleImageTokens(r, { width: 12_288, height: 768 }, false)).toBe(2_240); // fit 3072×192: 4 tiles, below Gemini 3's figure
+      expect(ruleImageTokens(r, { width: 8_000, height: 6_000 }, false)).toBe(12 * 258); // fit 3072×2304: 4×3 tiles
+      expect(ruleImageTokens(r, undefined, false)).toBe(16 * 258);
+    }
+  });
+
   it('an unknown model gets gpt-4o\'s rule; a configured rule wins over the name', () => {
     expect(imageRuleFor('llama-3-vision')).toEqual({ base: 85, tile: 170 });
     expect(imageRuleFor('gpt-4o-mini', { base: 1, tile: 2 })).toEqual({ base: 1, tile: 2 });

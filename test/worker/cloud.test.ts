@@ -274,6 +274,28 @@ describe('Vertex nodes', () => {
     expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
   });
 
+  it('Gemini: images are reserved at Gemini\'s figures, not gpt-4o\'s (a 3072-px image 16 tiles of 258; a small one with detail "low" still a tile)', async () => {
+    const png = (w: number, h: number) => {
+      const b = new Uint8Array(40);
+      b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+      new DataView(b.buffer).setUint32(16, w);
+      new DataView(b.buffer).setUint32(20, h);
+      return `data:image/png;base64,${Buffer.from(b).toString('base64')}`;
+    };
+    for (const image of [{ url: png(3072, 3072) }, { url: png(100, 100), detail: 'low' }]) {
+      const body = { model: 'gemini-flash', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: image }] }] };
+      const { key: tight } = await newKey({ limits: { tpm: 1 } });
+      const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+      expect(refused.status).toBe(429);
+      const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+      const { key } = await newKey();
+      const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('images'), body });
+      expect(res.status).toBe(200);
+      const { usage } = await res.json<{ usage: { total_tokens: number } }>();
+      expect(usage.total_tokens, JSON.stringify(image.url.length)).toBeLessThanOrEqual(reserved);
+    }
+  });
+
   it('translates chat for Claude on Vertex (rawPredict JSON, streamRawPredict stream)', async () => {
     const { key } = await newKey();
     const sa = saFor('claude');
