@@ -42,18 +42,23 @@ function blocksOf(m: Json): Json[] {
   return typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Json[]);
 }
 
+/** Claude models without extended thinking (before Claude 3.7 Sonnet), by any platform's id: they refuse `thinking`. */
+const NO_THINKING = /claude-(instant|2([.-]|$)|3-(opus|sonnet|haiku)|3[.-]5[.-])/;
+
 const DOCS = 'Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking';
 
 /**
  * What Claude refuses with thinking enabled, in its words (docs "Building with extended
  * thinking": budget ≥ 1,024 and < max_tokens; temperature 1, top_p ≥ 0.95, no top_k, no
  * forced tool; the final assistant turn, when it is a prefill or holds the tool use the last
- * results answer, must open with the thinking block Claude wrote). Null if none applies.
+ * results answer, must open with the thinking block Claude wrote); a model before Claude 3.7
+ * Sonnet takes no thinking at all. Null if none applies.
  */
-export function thinkingRule(body: Json): string | null {
+export function thinkingRule(body: Json, model: unknown = body.model): string | null {
   const thinking = body.thinking as Json | undefined;
   if (thinking === undefined || thinking.type === 'disabled') return null;
   if (thinking.type !== 'enabled') return `thinking.type: Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags`;
+  if (typeof model === 'string' && NO_THINKING.test(model)) return `'${model}' does not support thinking.`;
   const budget = thinking.budget_tokens;
   if (!Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
   if ((budget as number) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';

@@ -134,7 +134,7 @@ export async function handleVertex(node: SimNode, req: http.IncomingMessage, res
   const claude = /^\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/.exec(rest);
   if (!claude) return googleError(res, 404, 'NOT_FOUND', `no route POST ${path}`);
   const model = decodeURIComponent(claude[1]!);
-  const err = cloudMessagesError(body, 'vertex-2023-10-16', true);
+  const err = cloudMessagesError(body, 'vertex-2023-10-16', true, model);
   if (err) return sendJson(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: err } });
   if (claude[2] === 'rawPredict') return sendJson(res, 200, messagesAnswer(node, body, model));
   res.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -228,6 +228,19 @@ describe('Bedrock nodes', () => {
   });
 });
 
+describe('reasoning_effort on a Claude model that cannot think (Claude 3.5 Haiku here)', () => {
+  it('goes without thinking on Bedrock (Converse) and Vertex (rawPredict), as on a model that takes no such hint, instead of the node\'s 400', async () => {
+    const { key } = await newKey();
+    for (const [model, node, cf] of [['claude-haiku', 'bedrock-use1', IAD], ['claude-vx', 'vertex-usc1', ORD]] as const) {
+      const res = await send('/v1/chat/completions', { key, cf, sa: saFor('no-think'), body: chat(model, { reasoning_effort: 'medium', max_tokens: 16_000 }) });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const [sent] = await nodeRequests(node);
+      expect(sent!.body).not.toHaveProperty('thinking');
+      expect(sent!.body).not.toHaveProperty('additionalModelRequestFields');
+    }
+  });
+});
+
 describe('Vertex nodes', () => {
   it('sends Gemini to the OpenAI-compatible endpoint with a minted token, reused across requests', async () => {
     const { key } = await newKey();
