@@ -49,8 +49,8 @@ function cloudConfig() {
     ...base,
     nodes: [
       {
-        id: 'bedrock-use1', provider: 'bedrock', baseUrl: urls['bedrock-use1'], region: 'us-east-1', lat: 39.04, lon: -77.49, models: ['claude-haiku'],
-        modelMap: { 'claude-haiku': 'us.anthropic.claude-3-5-haiku-20241022-v1:0' },
+        id: 'bedrock-use1', provider: 'bedrock', baseUrl: urls['bedrock-use1'], region: 'us-east-1', lat: 39.04, lon: -77.49, models: ['claude-haiku', 'claude-opus'],
+        modelMap: { 'claude-haiku': 'us.anthropic.claude-3-5-haiku-20241022-v1:0', 'claude-opus': 'us.anthropic.claude-opus-4-6-v1:0' },
         bedrock: { region: 'us-east-1', accessKeyIdEnv: 'AWS_ID', secretAccessKeyEnv: 'AWS_SECRET' },
       },
       {
@@ -63,7 +63,7 @@ function cloudConfig() {
       // An OpenAI-compatible node far away serving Gemini too: where Vertex fails over to.
       { id: 'n-solo', baseUrl: `${urls['n-solo']}/v1`, region: 'ap-southeast', lat: -33.87, lon: 151.21, models: ['gemini-flash'], apiKeyEnv: 'NODE_KEY_SOLO' },
     ],
-    models: { 'claude-haiku': { price: PRICE }, 'gemini-flash': {}, 'claude-vx': {} },
+    models: { 'claude-haiku': { price: PRICE }, 'claude-opus': {}, 'gemini-flash': {}, 'claude-vx': {} },
   };
 }
 
@@ -392,6 +392,14 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     }
     const sent = await nodeRequests('bedrock-use1');
     expect(sent.map((r) => r.body.anthropic_beta)).toEqual([['token-efficient-tools-2025-02-19'], []]);
+  });
+
+  it('Bedrock: adaptive thinking (Claude Code on Opus 4.6) passes to InvokeModel as sent, instead of the router\'s 400', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, body: messages('claude-opus', { max_tokens: 8_000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.body).toMatchObject({ max_tokens: 8_000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } });
   });
 
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
