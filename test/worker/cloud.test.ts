@@ -402,6 +402,22 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     expect(sent!.body).toMatchObject({ max_tokens: 8_000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } });
   });
 
+  it('Bedrock and Vertex: blocks the translator does not model (a PDF in a tool result, as Claude Code\'s Read returns it; a Files API image; a server tool\'s turn) pass as sent', async () => {
+    const { key } = await newKey();
+    const pdf = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } };
+    const history = [
+      { role: 'user', content: 'Read the report and look it up' },
+      { role: 'assistant', content: [{ type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: { query: 'report' } }, { type: 'web_search_tool_result', tool_use_id: 'srvtoolu_1', content: [] }, { type: 'tool_use', id: 'toolu_1', name: 'Read', input: { file_path: '/r.pdf' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [pdf] }, { type: 'image', source: { type: 'file', file_id: 'file_011' } }] },
+    ];
+    for (const [model, node, cf] of [['claude-haiku', 'bedrock-use1', IAD], ['claude-vx', 'vertex-usc1', ORD]] as const) {
+      const res = await send('/v1/messages', { key, cf, sa: saFor('blocks'), body: messages(model, { messages: history }) });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const [sent] = await nodeRequests(node);
+      expect(sent!.body.messages).toEqual(history);
+    }
+  });
+
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
     const { key } = await newKey();
     const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true }) });
