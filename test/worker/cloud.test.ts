@@ -418,6 +418,26 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     }
   });
 
+  it('provider throttling reaches a Messages caller in Anthropic\'s shape: Bedrock ThrottlingException (InvokeModel) and Vertex RESOURCE_EXHAUSTED (Gemini, translated) fail over, then a 429 rate_limit_error with retry-after', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { status: 429 });
+    await setNode('bedrock-euc1', { status: 429 });
+    const bedrock = await send('/v1/messages', { key, body: messages('claude-haiku') });
+    expect(bedrock.status).toBe(429);
+    expect(bedrock.headers.get('retry-after')).toBe('5');
+    expect(await bedrock.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(await nodeRequests('bedrock-use1')).toHaveLength(1);
+    expect(await nodeRequests('bedrock-euc1')).toHaveLength(1);
+    await setNode('vertex-usc1', { status: 429 });
+    await setNode('vertex-euw4', { status: 429 });
+    await setNode('n-solo', { status: 429, retryAfter: 7 });
+    const gemini = await send('/v1/messages', { key, cf: ORD, sa: saFor('throttle'), body: messages('gemini-flash') });
+    expect(gemini.status).toBe(429);
+    expect(await gemini.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(Number(gemini.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await nodeRequests('vertex-usc1')).length + (await nodeRequests('vertex-euw4')).length).toBe(2);
+  });
+
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {
     const { key } = await newKey();
     const res = await send('/v1/messages', { key, cf: FRA, body: messages('claude-haiku', { stream: true }) });
