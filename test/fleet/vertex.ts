@@ -207,6 +207,27 @@ function geminiImagesExtra(body: Record<string, unknown>): number {
   return sum;
 }
 
+/**
+ * Gemini bills input audio at 32 tokens a second (Google's token docs). A WAV's seconds from
+ * its header's byte rate (the `fmt ` chunk right after `RIFF…WAVE`, as the fleet's tests write
+ * it); any other audio at 1,000 bytes a second (MP3's lowest bitrate).
+ */
+function geminiAudioTokens(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  let sum = 0;
+  for (const m of messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; input_audio?: { data?: unknown } }[]) {
+      if (part?.type !== 'input_audio' || typeof part.input_audio?.data !== 'string') continue;
+      const bytes = Buffer.from(part.input_audio.data, 'base64');
+      const wav = bytes.length >= 44 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 12, 16) === 'fmt ';
+      const seconds = wav ? (bytes.length - 44) / Math.max(1, bytes.readUInt32LE(28)) : bytes.length / 1_000;
+      sum += Math.ceil(seconds * 32);
+    }
+  }
+  return sum;
+}
+
 const CACHE_NAME = /^projects\/[^/]+\/locations\/[^/]+\/cachedContents\/[^/]+$/;
 
 /**
@@ -214,7 +235,7 @@ const CACHE_NAME = /^projects\/[^/]+\/locations\/[^/]+\/cachedContents\/[^/]+$/;
  * context cache named as Google documents it (`extra_body.google.cached_content`, the full
  * resource name) is read into the prompt and billed, its tokens reported as cached; an
  * `image_url` data URL that is not an image is read as the media it is (`inlineMediaTokens`);
- * images are billed as Gemini bills them (`geminiImageTokens`).
+ * images and audio are billed as Gemini bills them (`geminiImageTokens`, `geminiAudioTokens`).
  */
 async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
   const k = node.knobs;
@@ -222,7 +243,7 @@ async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record
   const cache = (body.extra_body as { google?: { cached_content?: unknown } } | undefined)?.google?.cached_content;
   if (cache !== undefined && (typeof cache !== 'string' || !CACHE_NAME.test(cache))) return googleError(res, 400, 'INVALID_ARGUMENT', 'cached_content must be projects/*/locations/*/cachedContents/*');
   const cached = cache === undefined ? 0 : CONTEXT_CACHE_TOKENS;
-  const prompt = chatPromptTokens(body) + geminiImagesExtra(body) + inlineMediaTokens(body) + cached;
+  const prompt = chatPromptTokens(body) + geminiImagesExtra(body) + inlineMediaTokens(body) + geminiAudioTokens(body) + cached;
   const completion = completionTokens(k, body);
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}) };
   const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };

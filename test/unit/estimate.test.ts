@@ -217,9 +217,9 @@ describe('parts no body bounds', () => {
     expect(unbounded({ messages: [{ role: 'user', content: 'x' }], tools: [{ name: 'h', input_schema: { type: 'object' } }] })).toBe(false); // Anthropic's custom tool: no type
   });
 
-  it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
+  it('audio at 32 tokens a second (Gemini\'s rate), 8 kbit/s MP3 at 1,000 bytes a second', () => {
     const data = Buffer.alloc(31_998).toString('base64');
-    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + textTokens('user') + 1_000 + 3);
+    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + textTokens('user') + 1_024 + 3);
   });
 
   /** A WAV of `bytes` in all: a RIFF header (an optional chunk before `fmt `), PCM at `rate` Hz, `bits` a sample, mono. */
@@ -245,13 +245,13 @@ describe('parts no body bounds', () => {
   }
   const audio = (data: string) => est(messages([{ type: 'input_audio', input_audio: { data, format: 'wav' } }])) - (4 + textTokens('user') + 3);
 
-  it('a WAV slower than 1,000 bytes a second: its seconds at 31 tokens each, read from its header', () => {
-    // 16 kHz 16-bit: 32,000 bytes a second, faster than the floor: bytes / 32.
-    expect(audio(wav(31_998, 16_000, 16))).toBe(1_000);
+  it('a WAV slower than 1,000 bytes a second: its seconds at 32 tokens each, read from its header', () => {
+    // 16 kHz 16-bit: 32,000 bytes a second, faster than the floor: its seconds at the floor, 31.998 × 32.
+    expect(audio(wav(31_998, 16_000, 16))).toBe(1_024);
     // 100 Hz 8-bit: 100 bytes a second, 31,998 bytes are 320 s — ten times what the floor would say.
-    expect(audio(wav(31_998, 100, 8))).toBe(10_000);
+    expect(audio(wav(31_998, 100, 8))).toBe(10_240);
     // A data URL is read the same way.
-    expect(audio(`data:audio/wav;base64,${wav(31_998, 100, 8)}`)).toBe(10_000);
+    expect(audio(`data:audio/wav;base64,${wav(31_998, 100, 8)}`)).toBe(10_240);
   });
 
   it('audio neither a WAV nor an MP3 (FLAC, Ogg Opus: lossless silence, DTX) holds the context window, whatever its format says', () => {
@@ -267,8 +267,8 @@ describe('parts no body bounds', () => {
   });
 
   it('a WAV whose format chunk is not in its first bytes is held at 1 byte a second; data that is not a WAV at the floor', () => {
-    expect(audio(wav(31_998, 16_000, 16, 4_000))).toBe(999_938);
-    expect(audio(Buffer.alloc(3_198, 7).toString('base64'))).toBe(100);
+    expect(audio(wav(31_998, 16_000, 16, 4_000))).toBe(1_023_936);
+    expect(audio(Buffer.alloc(3_198, 7).toString('base64'))).toBe(103);
   });
 });
 

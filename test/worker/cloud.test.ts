@@ -309,6 +309,33 @@ describe('Vertex nodes', () => {
     }
   });
 
+  it('Gemini: input audio is reserved at 32 tokens a second, Gemini\'s rate (40 s of 1,000-byte-a-second WAV bills 1,280)', async () => {
+    const wav = Buffer.alloc(44 + 40_000, 0x80);
+    wav.write('RIFF', 0, 'latin1');
+    wav.writeUInt32LE(36 + 40_000, 4);
+    wav.write('WAVEfmt ', 8, 'latin1');
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(1, 20); // PCM
+    wav.writeUInt16LE(1, 22); // mono
+    wav.writeUInt32LE(1_000, 24); // sample rate
+    wav.writeUInt32LE(1_000, 28); // byte rate
+    wav.writeUInt16LE(1, 32); // block align
+    wav.writeUInt16LE(8, 34);
+    wav.write('data', 36, 'latin1');
+    wav.writeUInt32LE(40_000, 40);
+    const body = { model: 'gemini-flash', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: wav.toString('base64'), format: 'wav' } }] }] };
+    const { key: tight } = await newKey({ limits: { tpm: 1 } });
+    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+    expect(refused.status).toBe(429);
+    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('audio'), body });
+    expect(res.status).toBe(200);
+    const { usage } = await res.json<{ usage: { prompt_tokens: number; total_tokens: number } }>();
+    expect(usage.prompt_tokens).toBeGreaterThanOrEqual(1_280);
+    expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
+  });
+
   it('translates chat for Claude on Vertex (rawPredict JSON, streamRawPredict stream)', async () => {
     const { key } = await newKey();
     const sa = saFor('claude');
