@@ -47,9 +47,9 @@ function callerTemplate(body: Record<string, unknown>): boolean {
  */
 function geminiCache(body: Record<string, unknown>): boolean {
   const named = (o: unknown) => o !== null && typeof o === 'object' && ((o as { cached_content?: unknown }).cached_content ?? (o as { cachedContent?: unknown }).cachedContent) != null;
-  const extra = body.extra_body;
+  // Google's JSON parsers take a field's lowerCamelCase name as well (`extraBody`, `cachedContent`).
   const google = (o: unknown) => (o !== null && typeof o === 'object' ? (o as { google?: unknown }).google : undefined);
-  return named(body) || named(google(body)) || named(extra) || named(google(extra));
+  return [body, body.extra_body, body.extraBody].some((o) => named(o) || named(google(o)));
 }
 
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */

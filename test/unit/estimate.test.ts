@@ -199,7 +199,7 @@ describe('parts no body bounds', () => {
   it('and a Gemini context cache named in the body, where Google\'s OpenAI-compatible endpoints and proxies in front of Gemini take it', () => {
     const unbounded = (extra: Record<string, unknown>) => estimatePrompt({ messages: [{ role: 'user', content: 'x' }], ...extra }, imageSize).unbounded;
     const name = 'projects/p/locations/us-central1/cachedContents/1';
-    for (const extra of [{ extra_body: { google: { cached_content: name } } }, { extra_body: { cached_content: name } }, { google: { cached_content: name } }, { cached_content: name }, { extra_body: { google: { cachedContent: name } } }])
+    for (const extra of [{ extra_body: { google: { cached_content: name } } }, { extra_body: { cached_content: name } }, { google: { cached_content: name } }, { cached_content: name }, { extra_body: { google: { cachedContent: name } } }, { extraBody: { google: { cachedContent: name } } }, { extra_body: { google: {} }, extraBody: { google: { cached_content: name } } }])
       expect(unbounded(extra)).toBe(true);
     for (const extra of [{ extra_body: { google: { thinking_config: { thinking_budget: 0 } } } }, { extra_body: { google: { cached_content: null } } }, { cached_content: null }]) expect(unbounded(extra)).toBe(false);
   });
