@@ -1,8 +1,9 @@
 /**
  * What a request body brings into the prompt beyond its own text — pure, for `estimate.ts`:
  * input it names but does not hold (hosted tools, stored audio, prompt templates, MCP servers,
- * retrieval, a caller's chat template, prompt embeddings, a stored conversation), which holds the
- * context window; Anthropic's client tools, rendered from their type; a Messages JSON output format.
+ * retrieval, a caller's chat template, prompt embeddings, a stored conversation, a Gemini
+ * context cache), which holds the context window; Anthropic's client tools, rendered from their
+ * type; a Messages JSON output format.
  */
 
 /**
@@ -37,6 +38,20 @@ function callerTemplate(body: Record<string, unknown>): boolean {
   return (body.chat_template !== undefined && body.chat_template !== null) || (nested !== undefined && nested !== null);
 }
 
+/**
+ * A Gemini context cache the body names (`cachedContents/…`): Google's OpenAI-compatible
+ * endpoints (Vertex's openapi, the Gemini API's) take it as `extra_body.google.cached_content`
+ * and read the whole cache into the prompt, billed as prompt tokens (cached, at a discount, but
+ * counted) — from 1,024–4,096 tokens up to the model's context window. Also looked for where
+ * proxies in front of Gemini (LiteLLM) take it: `google.cached_content` and `cached_content`.
+ */
+function geminiCache(body: Record<string, unknown>): boolean {
+  const named = (o: unknown) => o !== null && typeof o === 'object' && ((o as { cached_content?: unknown }).cached_content ?? (o as { cachedContent?: unknown }).cachedContent) != null;
+  // Google's JSON parsers take a field's lowerCamelCase name as well (`extraBody`, `cachedContent`).
+  const google = (o: unknown) => (o !== null && typeof o === 'object' ? (o as { google?: unknown }).google : undefined);
+  return [body, body.extra_body, body.extraBody].some((o) => named(o) || named(google(o)));
+}
+
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 export function unboundedContext(body: Record<string, unknown>): boolean {
   const tools = Array.isArray(body.tools) ? body.tools : [];
@@ -52,7 +67,7 @@ export function unboundedContext(body: Record<string, unknown>): boolean {
   // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
   // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
   const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);
-  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || (body.conversation !== undefined && body.conversation !== null);
+  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || geminiCache(body) || (body.conversation !== undefined && body.conversation !== null);
 }
 
 /** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */

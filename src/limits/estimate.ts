@@ -25,11 +25,13 @@
  *   the rule's maximum. Over several models (a fallback chain), the dearest. The base64
  *   itself is never counted.
  *   Anthropic's `image` blocks the same way: a base64 source by its header's size, a url or
- *   file source at the most, at Claude's rate when a Claude model may serve the request.
- * - **Audio** (`input_audio`, WAV or MP3): 1 token per 32 bytes of decoded payload — MP3's
- *   lowest bitrate (8 kbit/s, 1,000 bytes a second) at 31 tokens a second, above what
- *   OpenAI bills for audio input; a WAV whose header states a lower rate, its seconds at
- *   that rate (`audio-rate.ts`); settled to usage. Audio that is neither a WAV nor an MP3 by
+ *   file source at the most, at Claude's rate when a Claude model may serve the request. A
+ *   data URL (or base64 source) whose MIME type is not an image — a PDF, a video, audio, which
+ *   Gemini's OpenAI-compatible endpoints read as such — is unbounded (below).
+ * - **Audio** (`input_audio`, WAV or MP3): its seconds at 32 tokens each — Gemini's rate, the
+ *   most any provider bills for input audio (OpenAI's about 10, Qwen2-Audio 25) —, the seconds
+ *   at MP3's lowest bitrate (8 kbit/s, 1,000 bytes a second) or, for a WAV whose header states
+ *   a lower rate, at that rate (`audio-rate.ts`); settled to usage. Audio that is neither a WAV nor an MP3 by
  *   its content (FLAC, Ogg: lossless silence and Opus DTX hold minutes in a few bytes) has no
  *   such floor: unbounded, as below.
  * - **What the body does not hold** — file parts (`file` / `input_file`, by id, URL or
@@ -41,7 +43,7 @@
  *   `item_reference`), hosted tools that add what they find to the input (`web_search`,
  *   `file_search`, …: any tool not `function`/`custom` or one of Anthropic's client tools — those
  *   reserve `CLIENT_TOOL_TOKENS` each; chat's `web_search_options`; Messages' `mcp_servers`; Azure's `data_sources`; OpenRouter's
- *   `plugins`), a chat
+ *   `plugins`), a Gemini context cache (`extra_body.google.cached_content`), a chat
  *   template the caller sends (vLLM's `chat_template`: Jinja loops), vLLM's `prompt_embeds`
  *   (a tensor, a prompt token a row) and `mm_processor_kwargs` (media resized past any image
  *   rule): no bound is knowable,
@@ -70,7 +72,7 @@
  * role's bytes).
  */
 
-import { AUDIO_FLOOR_BYTES_PER_SECOND, audioBytesPerSecond, audioOfKnownRate } from './audio-rate';
+import { audioBytesPerSecond, audioOfKnownRate } from './audio-rate';
 import { anthropicImageUrl, plainDocument } from './estimate-messages';
 import { DEFAULT_IMAGE_RULE, ruleImageTokens, type ImageRule, type ImageSize } from './image-rules';
 import { textTokens, type PromptRule } from './text-tokens';
@@ -85,7 +87,8 @@ export const IMAGE_TILE_TOKENS = 170;
 export const IMAGE_MAX_TOKENS = IMAGE_LOW_TOKENS + IMAGE_TILE_TOKENS * 8;
 const MESSAGE_FRAMING = 4;
 const REPLY_PRIMING = 3;
-const AUDIO_BYTES_PER_TOKEN = 32;
+/** Gemini's input audio rate (Google's token docs), the most any provider bills; before, 31.25 (1 token per 32 bytes at 8 kbit/s). */
+const AUDIO_TOKENS_PER_SECOND = 32;
 /**
  * Tokens a tokenizer may add to each separate embeddings/legacy-completions input and bill
  * (`bound` only): two, a start and an end marker — Llama-family BOS/EOS (`<s>`…`</s>`,
@@ -111,8 +114,17 @@ interface Walk {
   text: PromptRule;
 }
 
+/**
+ * A data URL that is not an image (`data:application/pdf;…`, `video/…`, `audio/…`): Gemini's
+ * OpenAI-compatible endpoints read an `image_url` by its MIME type — a PDF's pages, a video's
+ * frames and seconds — and an Anthropic image block translated for such a node arrives the same way.
+ */
+const NOT_AN_IMAGE = /^data:(?!image\/)/i;
+
 function imageTokens(image: unknown, walk: Walk): number {
   const spec = typeof image === 'string' ? { url: image } : ((image ?? {}) as { url?: unknown; detail?: unknown });
+  // No image rule bounds such media: the context window (below).
+  if (typeof spec.url === 'string' && NOT_AN_IMAGE.test(spec.url)) walk.unbounded = true;
   const size = typeof spec.url === 'string' ? walk.sizeOf(spec.url) : undefined;
   return Math.max(...walk.rules.map((rule) => ruleImageTokens(rule, size, spec.detail === 'low')));
 }
@@ -131,8 +143,8 @@ function audioTokens(part: Record<string, unknown>, walk: Walk): number {
   // Not a WAV or an MP3 (FLAC, Ogg): its seconds per byte have no floor (module header).
   if (!audioOfKnownRate(audio!.data as string)) walk.unbounded = true;
   // Seconds are what a node bills: a WAV slower than the floor holds more of them per byte.
-  const slower = AUDIO_FLOOR_BYTES_PER_SECOND / audioBytesPerSecond(audio!.data as string);
-  return Math.ceil((bytes * slower) / AUDIO_BYTES_PER_TOKEN);
+  const seconds = bytes / audioBytesPerSecond(audio!.data as string);
+  return Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND);
 }
 
 /**

@@ -13,14 +13,29 @@
  * The figure is an upper bound of OpenAI's: the patch count before any down-scaling, capped,
  * is never below the count after it. An image of unknown size costs the rule's maximum.
  * Claude's rule (Anthropic: pixels / 750, at most ~1,600) is written as a patch rule.
+ * Gemini's is its own (`GEMINI_IMAGE_RULE`): Gemini 3 bills a fixed count per image whatever
+ * its size — 280 / 560 / 1,120 / 2,240 by media resolution (1,120 by default; `detail` sets it
+ * on Vertex's OpenAI-compatible endpoint) — and Gemini 2.x 258 a 768-px tile after fitting the
+ * image into 3072×3072 (16 tiles, 4,128, at most); gpt-4o's rule held a 100×100 image at 255 (85
+ * with `detail: "low"`, which Gemini 2.x ignores) and a 3072×3072 one at 765.
  * Operators override a model's rule with `models.<id>.imageTokens`.
  */
 
-export type ImageRule = { base: number; tile: number } | { multiplier: number; maxPatches: number };
+/**
+ * `fit`/`tileSize`/`perTile`/`least`: Gemini's (not configurable): the image fit into
+ * `fit`×`fit`, then `perTile` per `tileSize`-px tile, never below `least` (module header).
+ */
+export type ImageRule =
+  | { base: number; tile: number }
+  | { multiplier: number; maxPatches: number }
+  | { fit: number; tileSize: number; perTile: number; least: number };
 export interface ImageSize {
   width: number;
   height: number;
 }
+
+/** Gemini (module header): 2.x's 768-px tiles of 258 after a 3072-px fit, at least Gemini 3's ultra-high 2,240. */
+export const GEMINI_IMAGE_RULE: ImageRule = { fit: 3_072, tileSize: 768, perTile: 258, least: 2_240 };
 
 /** gpt-4o's tile rule: the default for models the table below does not name. */
 export const DEFAULT_IMAGE_RULE: ImageRule = { base: 85, tile: 170 };
@@ -45,6 +60,8 @@ const KNOWN: [RegExp, ImageRule][] = [
   // rounded up: never below Anthropic's figure, at most 1,606. Any name holding `claude`
   // (Anthropic's ids, Bedrock's `anthropic.claude-…`, Vertex's `claude-…@…`).
   [/claude/, { multiplier: 1.37, maxPatches: 1_172 }],
+  // Any name holding `gemini` (`gemini-2.5-flash`, Vertex's `google/gemini-…`, OpenRouter's).
+  [/gemini/, GEMINI_IMAGE_RULE],
 ];
 
 /** The rule for a model: its configured one, else the known rate for its name, else gpt-4o's. */
@@ -55,6 +72,13 @@ export function imageRuleFor(model: string, configured?: ImageRule): ImageRule {
 /** Tokens of one image under a rule; `size` undefined = unknown (the rule's maximum). */
 export function ruleImageTokens(rule: ImageRule, size: ImageSize | undefined, low: boolean): number {
   const known = size !== undefined && size.width > 0 && size.height > 0;
+  if ('perTile' in rule) {
+    // Unknown: the most tiles a fitted image has. `detail` does not lower it (Gemini 2.x ignores it).
+    if (!known) return Math.max(rule.least, rule.perTile * Math.ceil(rule.fit / rule.tileSize) ** 2);
+    const fit = Math.min(1, rule.fit / Math.max(size.width, size.height));
+    const tiles = Math.ceil((size.width * fit) / rule.tileSize) * Math.ceil((size.height * fit) / rule.tileSize);
+    return Math.max(rule.least, rule.perTile * tiles);
+  }
   if ('multiplier' in rule) {
     const patches = known ? Math.ceil(size.width / 32) * Math.ceil(size.height / 32) : rule.maxPatches;
     return Math.ceil(Math.min(patches, rule.maxPatches) * rule.multiplier);

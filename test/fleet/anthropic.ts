@@ -42,22 +42,34 @@ function blocksOf(m: Json): Json[] {
   return typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Json[]);
 }
 
+/** Claude models without extended thinking (before Claude 3.7 Sonnet), by any platform's id: they refuse `thinking`. */
+const NO_THINKING = /claude-(instant|2([.-]|$)|3-(opus|sonnet|haiku)|3[.-]5[.-])/;
+/** Claude models with adaptive thinking (`thinking: {type: "adaptive"}`): Claude 4.6 and later. */
+const ADAPTIVE = /claude-(opus|sonnet|haiku)-(4-[6-9]|[5-9])/;
+
 const DOCS = 'Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking';
 
 /**
  * What Claude refuses with thinking enabled, in its words (docs "Building with extended
  * thinking": budget ≥ 1,024 and < max_tokens; temperature 1, top_p ≥ 0.95, no top_k, no
  * forced tool; the final assistant turn, when it is a prefill or holds the tool use the last
- * results answer, must open with the thinking block Claude wrote). Null if none applies.
+ * results answer, must open with the thinking block Claude wrote); a model before Claude 3.7
+ * Sonnet takes no thinking at all. Null if none applies.
  */
-export function thinkingRule(body: Json): string | null {
+export function thinkingRule(body: Json, model: unknown = body.model): string | null {
   const thinking = body.thinking as Json | undefined;
   if (thinking === undefined || thinking.type === 'disabled') return null;
-  if (thinking.type !== 'enabled') return `thinking.type: Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags`;
-  const budget = thinking.budget_tokens;
-  if (!Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
-  if ((budget as number) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
-  if ((budget as number) >= (body.max_tokens as number)) return `\`max_tokens\` must be greater than \`thinking.budget_tokens\`. ${DOCS}`;
+  if (thinking.type !== 'enabled' && thinking.type !== 'adaptive') return `thinking.type: Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags`;
+  if (typeof model === 'string' && NO_THINKING.test(model)) return `'${model}' does not support thinking.`;
+  if (thinking.type === 'adaptive') {
+    // Adaptive thinking (Claude Opus 4.6 and later): no budget, the model decides within `max_tokens`.
+    if (typeof model === 'string' && !ADAPTIVE.test(model)) return `adaptive thinking is not supported on this model. ${DOCS}`;
+  } else {
+    const budget = thinking.budget_tokens;
+    if (!Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
+    if ((budget as number) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if ((budget as number) >= (body.max_tokens as number)) return `\`max_tokens\` must be greater than \`thinking.budget_tokens\`. ${DOCS}`;
+  }
   if (body.temperature !== undefined && body.temperature !== 1) return `\`temperature\` may only be set to 1 when thinking is enabled. ${DOCS}`;
   if (body.top_p !== undefined && (body.top_p as number) < 0.95) return `\`top_p\` must be greater than or equal to 0.95 or unset when thinking is enabled. ${DOCS}`;
   if (body.top_k !== undefined) return `\`top_k\` must be unset when thinking is enabled. ${DOCS}`;
@@ -176,7 +188,7 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
   };
   // Knob `cacheWrite1h`: the cache writes were made with `ttl: "1h"` (Anthropic's breakdown in `usage.cache_creation`).
   if ((k as Knobs & { cacheWrite1h?: boolean }).cacheWrite1h) Object.assign(usage, { cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: k.cacheWriteTokens } });
-  const thinks = (body.thinking as Json | undefined)?.type === 'enabled';
+  const thinks = ['enabled', 'adaptive'].includes(String((body.thinking as Json | undefined)?.type));
   // Thinking counts in output_tokens, never past max_tokens.
   const output = thinks ? Math.min(completionTokens(k, body) + THINKING_TOKENS, body.max_tokens as number) : completionTokens(k, body);
   // Server-side compaction (a `compact_…` edit in `context_management`; the fleet compacts whatever the trigger): a first

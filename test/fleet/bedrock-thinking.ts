@@ -58,7 +58,7 @@ export function additionalFieldsError(body: Json, modelId: string): string | nul
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return 'additionalModelRequestFields: must be a JSON object';
   const known = isClaudeId(modelId) ? CLAUDE_FIELDS : new Set<string>();
   for (const key of Object.keys(fields)) if (!known.has(key)) return `The model returned the following errors: Malformed input request: extraneous key [${key}] is not permitted, please reformat your input and try again.`;
-  const rule = thinkingRule(asMessages(body, fields as Json));
+  const rule = thinkingRule(asMessages(body, fields as Json), modelId);
   return rule === null ? null : `The model returned the following errors: ${rule}`;
 }
 

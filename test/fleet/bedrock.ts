@@ -131,7 +131,7 @@ export async function handleBedrock(node: SimNode, req: http.IncomingMessage, re
     frames.push(eventFrame('contentBlockStop', { contentBlockIndex: index }), eventFrame('messageStop', { stopReason }), eventFrame('metadata', { usage, metrics: { latencyMs: 1 } }));
     return streamFrames(node, res, frames, before);
   }
-  const err = cloudMessagesError(body, 'bedrock-2023-05-31', false);
+  const err = cloudMessagesError(body, 'bedrock-2023-05-31', false, modelId);
   if (err) return sendAwsError(res, 400, 'ValidationException', err);
   if (op[2] === 'invoke') return sendJson(res, 200, messagesAnswer(node, body, modelId));
   const events = messagesEvents(node, body, modelId);

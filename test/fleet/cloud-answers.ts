@@ -8,6 +8,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { completionTokens, type Knobs, type SimNode } from './shared.ts';
+import { thinkingRule } from './anthropic.ts';
 import { messagesInputTokens } from './tokens.ts';
 
 /** One event-stream frame with string headers only (all Bedrock uses). */
@@ -82,11 +83,12 @@ export function messagesEvents(node: SimNode, body: Record<string, unknown>, mod
 }
 
 /** A strict check of a cloud Messages body: the platform's version, a cap, no `model`. */
-export function cloudMessagesError(body: Record<string, unknown>, version: string, allowStream: boolean): string | undefined {
+export function cloudMessagesError(body: Record<string, unknown>, version: string, allowStream: boolean, model?: string): string | undefined {
   if (body.anthropic_version !== version) return `anthropic_version must be "${version}"`;
   if ('model' in body) return 'extraneous key [model] is not permitted';
   if (!allowStream && 'stream' in body) return 'extraneous key [stream] is not permitted';
   if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) return 'max_tokens: required positive integer';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: required non-empty array';
-  return undefined;
+  // Claude's own thinking rules, for the model the URL names.
+  return thinkingRule(body, model) ?? undefined;
 }

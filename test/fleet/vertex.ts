@@ -20,7 +20,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObje
 import type http from 'node:http';
 import { cloudMessagesError, messagesAnswer, messagesEvents } from './cloud-answers.ts';
 import { completionTokens, sendJson, sleep, type SimNode } from './shared.ts';
-import { chatPromptTokens } from './tokens.ts';
+import { chatPromptTokens, IMAGE_TOKENS } from './tokens.ts';
 
 interface Identity {
   publicKey: KeyObject;
@@ -134,7 +134,7 @@ export async function handleVertex(node: SimNode, req: http.IncomingMessage, res
   const claude = /^\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/.exec(rest);
   if (!claude) return googleError(res, 404, 'NOT_FOUND', `no route POST ${path}`);
   const model = decodeURIComponent(claude[1]!);
-  const err = cloudMessagesError(body, 'vertex-2023-10-16', true);
+  const err = cloudMessagesError(body, 'vertex-2023-10-16', true, model);
   if (err) return sendJson(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: err } });
   if (claude[2] === 'rawPredict') return sendJson(res, 200, messagesAnswer(node, body, model));
   res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -145,13 +145,107 @@ export async function handleVertex(node: SimNode, req: http.IncomingMessage, res
   res.end();
 }
 
-/** Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`). */
+/**
+ * Tokens of a context cache (`cachedContents`) a request names: the fleet's caches all hold
+ * this many. Gemini reads the cache into the prompt and bills it as (cached) prompt tokens;
+ * a real cache holds from 1,024–4,096 tokens up to the model's context window.
+ */
+export const CONTEXT_CACHE_TOKENS = 32_000;
+/**
+ * Gemini reads an `image_url` data URL by its MIME type, whatever the part is called: a PDF,
+ * a video or an audio file sent that way is billed as such (a PDF 258 tokens a page, video
+ * 263 a second, audio 32 a second). The fleet bills such media 258 tokens per 512 decoded
+ * bytes — about a minimal PDF page's size — on top of the part's image figure.
+ */
+export const MEDIA_TOKENS_PER_512_BYTES = 258;
+function inlineMediaTokens(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  let sum = 0;
+  for (const m of messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
+      const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
+      const media = typeof url === 'string' ? /^data:([^;,]+);base64,/.exec(url) : null;
+      if (!media || media[1]!.toLowerCase().startsWith('image/')) continue;
+      const bytes = Math.floor(((url as string).length - media[0].length) * 0.75);
+      sum += MEDIA_TOKENS_PER_512_BYTES * Math.ceil(bytes / 512);
+    }
+  }
+  return sum;
+}
+
+/**
+ * Gemini's image figures (Google's token docs; the `detail` of Vertex's OpenAI-compatible
+ * endpoint is Gemini 3's `media_resolution`): Gemini 3 a fixed count per image whatever its
+ * size — 1,120 (high, the default), 280 for `detail: "low"`; Gemini 2.x 258 a 768-px tile
+ * after fitting the image into 3072×3072 (258 for one of at most 384×384). The size is read
+ * from a base64 PNG's header; any other image (a URL) as the largest.
+ */
+function geminiImageTokens(url: unknown, detail: unknown, model: string): number {
+  if (/gemini-3/.test(model)) return detail === 'low' ? 280 : 1_120;
+  const data = typeof url === 'string' ? /^data:image\/png;base64,(.{0,64})/.exec(url)?.[1] : undefined;
+  const head = data ? Buffer.from(data, 'base64') : Buffer.alloc(0);
+  if (head.length < 24 || head.toString('latin1', 1, 4) !== 'PNG') return 16 * 258;
+  let [w, h] = [head.readUInt32BE(16), head.readUInt32BE(20)];
+  if (w <= 384 && h <= 384) return 258;
+  const fit = Math.min(1, 3072 / Math.max(w, h));
+  [w, h] = [w * fit, h * fit];
+  return 258 * Math.ceil(w / 768) * Math.ceil(h / 768);
+}
+
+/** What Gemini bills for the request's images beyond the flat figure `chatPromptTokens` gave each. */
+function geminiImagesExtra(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  let sum = 0;
+  for (const m of messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; image_url?: { url?: unknown; detail?: unknown } }[]) {
+      if (part?.type !== 'image_url' || /^data:(?!image\/)/i.test(String(part.image_url?.url))) continue;
+      sum += geminiImageTokens(part.image_url?.url, part.image_url?.detail, String(body.model)) - IMAGE_TOKENS;
+    }
+  }
+  return sum;
+}
+
+/**
+ * Gemini bills input audio at 32 tokens a second (Google's token docs). A WAV's seconds from
+ * its header's byte rate (the `fmt ` chunk right after `RIFF…WAVE`, as the fleet's tests write
+ * it); any other audio at 1,000 bytes a second (MP3's lowest bitrate).
+ */
+function geminiAudioTokens(body: Record<string, unknown>): number {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  let sum = 0;
+  for (const m of messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; input_audio?: { data?: unknown } }[]) {
+      if (part?.type !== 'input_audio' || typeof part.input_audio?.data !== 'string') continue;
+      const bytes = Buffer.from(part.input_audio.data, 'base64');
+      const wav = bytes.length >= 44 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 12, 16) === 'fmt ';
+      const seconds = wav ? (bytes.length - 44) / Math.max(1, bytes.readUInt32LE(28)) : bytes.length / 1_000;
+      sum += Math.ceil(seconds * 32);
+    }
+  }
+  return sum;
+}
+
+const CACHE_NAME = /^projects\/[^/]+\/locations\/[^/]+\/cachedContents\/[^/]+$/;
+
+/**
+ * Vertex's OpenAI-compatible chat: `model` must name its publisher (`google/gemini-…`); a
+ * context cache named as Google documents it (`extra_body.google.cached_content`, the full
+ * resource name) is read into the prompt and billed, its tokens reported as cached; an
+ * `image_url` data URL that is not an image is read as the media it is (`inlineMediaTokens`);
+ * images and audio are billed as Gemini bills them (`geminiImageTokens`, `geminiAudioTokens`).
+ */
 async function openapiChat(node: SimNode, res: http.ServerResponse, body: Record<string, unknown>) {
   const k = node.knobs;
   if (typeof body.model !== 'string' || !/^[a-z-]+\/[\w.-]+$/.test(body.model)) return googleError(res, 400, 'INVALID_ARGUMENT', 'model must be publisher/model, e.g. google/gemini-2.0-flash-001');
-  const prompt = chatPromptTokens(body);
+  const cache = (body.extra_body as { google?: { cached_content?: unknown } } | undefined)?.google?.cached_content;
+  if (cache !== undefined && (typeof cache !== 'string' || !CACHE_NAME.test(cache))) return googleError(res, 400, 'INVALID_ARGUMENT', 'cached_content must be projects/*/locations/*/cachedContents/*');
+  const cached = cache === undefined ? 0 : CONTEXT_CACHE_TOKENS;
+  const prompt = chatPromptTokens(body) + geminiImagesExtra(body) + inlineMediaTokens(body) + geminiAudioTokens(body) + cached;
   const completion = completionTokens(k, body);
-  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}) };
   const base = { id: `chatcmpl-${node.id}-${node.served}`, created: Math.floor(Date.now() / 1000), model: body.model };
   if (body.stream !== true) {
     return sendJson(res, 200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `Hello from ${node.id}` }, finish_reason: 'stop' }], usage });

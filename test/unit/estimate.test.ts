@@ -155,6 +155,17 @@ describe('images at the model\'s own rate', () => {
     expect(ruleImageTokens(imageRuleFor('o4-mini'), undefined, false)).toBe(Math.ceil(1_536 * 1.72));
   });
 
+  it('Gemini: 258 a 768-px tile after a 3072-px fit, never below Gemini 3\'s fixed 2,240, whatever the detail', () => {
+    for (const name of ['gemini-2.5-flash', 'google/gemini-2.0-flash-001', 'google/gemini-3-pro-preview']) {
+      const r = imageRuleFor(name);
+      expect(ruleImageTokens(r, { width: 100, height: 100 }, true)).toBe(2_240);
+      expect(ruleImageTokens(r, { width: 3072, height: 3072 }, false)).toBe(16 * 258);
+      expect(ruleImageTokens(r, { width: 12_288, height: 768 }, false)).toBe(2_240); // fit 3072×192: 4 tiles, below Gemini 3's figure
+      expect(ruleImageTokens(r, { width: 8_000, height: 6_000 }, false)).toBe(12 * 258); // fit 3072×2304: 4×3 tiles
+      expect(ruleImageTokens(r, undefined, false)).toBe(16 * 258);
+    }
+  });
+
   it('an unknown model gets gpt-4o\'s rule; a configured rule wins over the name', () => {
     expect(imageRuleFor('llama-3-vision')).toEqual({ base: 85, tile: 170 });
     expect(imageRuleFor('gpt-4o-mini', { base: 1, tile: 2 })).toEqual({ base: 1, tile: 2 });
@@ -174,6 +185,25 @@ describe('parts no body bounds', () => {
     expect(estimatePrompt(messages('hi'), imageSize).unbounded).toBe(false);
   });
 
+  it('so does media that is not an image sent as one (Gemini reads an image_url by its MIME type); images, remote URLs and their detail do not', () => {
+    const unbounded = (part: unknown) => estimatePrompt(messages([part]), imageSize).unbounded;
+    for (const url of ['data:application/pdf;base64,JVBERi0=', 'data:video/mp4;base64,AAAA', 'DATA:Audio/Wav;base64,AAAA', 'data:;base64,AAAA']) {
+      expect(unbounded({ type: 'image_url', image_url: { url } })).toBe(true);
+      expect(unbounded({ type: 'input_image', image_url: url })).toBe(true);
+    }
+    expect(unbounded({ type: 'image', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } })).toBe(true);
+    for (const url of ['data:image/png;base64,AAAA', 'data:IMAGE/jpeg;base64,AAAA', 'https://example.com/x.pdf']) expect(unbounded({ type: 'image_url', image_url: { url, detail: 'low' } })).toBe(false);
+    expect(unbounded({ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } })).toBe(false);
+  });
+
+  it('and a Gemini context cache named in the body, where Google\'s OpenAI-compatible endpoints and proxies in front of Gemini take it', () => {
+    const unbounded = (extra: Record<string, unknown>) => estimatePrompt({ messages: [{ role: 'user', content: 'x' }], ...extra }, imageSize).unbounded;
+    const name = 'projects/p/locations/us-central1/cachedContents/1';
+    for (const extra of [{ extra_body: { google: { cached_content: name } } }, { extra_body: { cached_content: name } }, { google: { cached_content: name } }, { cached_content: name }, { extra_body: { google: { cachedContent: name } } }, { extraBody: { google: { cachedContent: name } } }, { extra_body: { google: {} }, extraBody: { google: { cached_content: name } } }])
+      expect(unbounded(extra)).toBe(true);
+    for (const extra of [{ extra_body: { google: { thinking_config: { thinking_budget: 0 } } } }, { extra_body: { google: { cached_content: null } } }, { cached_content: null }]) expect(unbounded(extra)).toBe(false);
+  });
+
   it('so do hosted tools, a stored conversation, a prompt template and an earlier audio answer by id; function tools do not', () => {
     const unbounded = (body: Record<string, unknown>) => estimatePrompt(body, imageSize).unbounded;
     expect(unbounded({ input: 'x', tools: [{ type: 'web_search' }] })).toBe(true);
@@ -187,9 +217,9 @@ describe('parts no body bounds', () => {
     expect(unbounded({ messages: [{ role: 'user', content: 'x' }], tools: [{ name: 'h', input_schema: { type: 'object' } }] })).toBe(false); // Anthropic's custom tool: no type
   });
 
-  it('audio at 1 token per 32 bytes: 8 kbit/s MP3 at 31 tokens a second', () => {
+  it('audio at 32 tokens a second (Gemini\'s rate), 8 kbit/s MP3 at 1,000 bytes a second', () => {
     const data = Buffer.alloc(31_998).toString('base64');
-    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + textTokens('user') + 1_000 + 3);
+    expect(est(messages([{ type: 'input_audio', input_audio: { data, format: 'mp3' } }]))).toBe(4 + textTokens('user') + 1_024 + 3);
   });
 
   /** A WAV of `bytes` in all: a RIFF header (an optional chunk before `fmt `), PCM at `rate` Hz, `bits` a sample, mono. */
@@ -215,13 +245,13 @@ describe('parts no body bounds', () => {
   }
   const audio = (data: string) => est(messages([{ type: 'input_audio', input_audio: { data, format: 'wav' } }])) - (4 + textTokens('user') + 3);
 
-  it('a WAV slower than 1,000 bytes a second: its seconds at 31 tokens each, read from its header', () => {
-    // 16 kHz 16-bit: 32,000 bytes a second, faster than the floor: bytes / 32.
-    expect(audio(wav(31_998, 16_000, 16))).toBe(1_000);
+  it('a WAV slower than 1,000 bytes a second: its seconds at 32 tokens each, read from its header', () => {
+    // 16 kHz 16-bit: 32,000 bytes a second, faster than the floor: its seconds at the floor, 31.998 × 32.
+    expect(audio(wav(31_998, 16_000, 16))).toBe(1_024);
     // 100 Hz 8-bit: 100 bytes a second, 31,998 bytes are 320 s — ten times what the floor would say.
-    expect(audio(wav(31_998, 100, 8))).toBe(10_000);
+    expect(audio(wav(31_998, 100, 8))).toBe(10_240);
     // A data URL is read the same way.
-    expect(audio(`data:audio/wav;base64,${wav(31_998, 100, 8)}`)).toBe(10_000);
+    expect(audio(`data:audio/wav;base64,${wav(31_998, 100, 8)}`)).toBe(10_240);
   });
 
   it('audio neither a WAV nor an MP3 (FLAC, Ogg Opus: lossless silence, DTX) holds the context window, whatever its format says', () => {
@@ -237,8 +267,8 @@ describe('parts no body bounds', () => {
   });
 
   it('a WAV whose format chunk is not in its first bytes is held at 1 byte a second; data that is not a WAV at the floor', () => {
-    expect(audio(wav(31_998, 16_000, 16, 4_000))).toBe(999_938);
-    expect(audio(Buffer.alloc(3_198, 7).toString('base64'))).toBe(100);
+    expect(audio(wav(31_998, 16_000, 16, 4_000))).toBe(1_023_936);
+    expect(audio(Buffer.alloc(3_198, 7).toString('base64'))).toBe(103);
   });
 });
 

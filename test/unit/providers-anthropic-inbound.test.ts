@@ -123,6 +123,14 @@ describe('Messages request → chat request', () => {
     expect(reasoner({ type: 'enabled', budget_tokens: 4_000 }, 4_000)).toMatchObject({ ok: false, error: { reason: 'unsupported_value', param: 'max_tokens' } });
   });
 
+  it('adaptive thinking (Claude 4.6: no budget) is the effort output_config.effort names on a reasoning model (default high), refused like enabled thinking on another', () => {
+    const ask = (extra: Record<string, unknown>, reasoning = true) =>
+      messagesToChatRequest({ model: 'claude', max_tokens: 8_000, thinking: { type: 'adaptive' }, messages: [{ role: 'user', content: 'x' }], ...extra }, { upstreamModel: 'o4-mini', reasoning });
+    expect([{}, { output_config: { effort: 'low' } }, { output_config: { effort: 'medium' } }, { output_config: { effort: 'max' } }].map((e) => okValue(ask(e)).reasoning_effort)).toEqual(['high', 'low', 'medium', 'high']);
+    expect(ask({}, false)).toMatchObject({ ok: false, error: { reason: 'unsupported_feature', param: 'thinking' } });
+    expect(messagesToChatRequest({ model: 'claude', max_tokens: 8, thinking: { type: 'sometimes' }, messages: [{ role: 'user', content: 'x' }] }, { upstreamModel: 'o4-mini', reasoning: true })).toMatchObject({ ok: false, error: { reason: 'invalid_shape' } });
+  });
+
   it('maps stop_sequences, sampling, metadata.user_id, tools and tool_choice', () => {
     const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: {} } }];
     const out = okValue(toChat({ messages: [{ role: 'user', content: 'x' }], stop_sequences: ['END'], temperature: 0.2, top_p: 0.8, metadata: { user_id: 'u-1' }, tools, tool_choice: { type: 'any', disable_parallel_tool_use: true } }));

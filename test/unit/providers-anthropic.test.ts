@@ -182,6 +182,16 @@ describe('reasoning_effort → extended thinking', () => {
     for (const effort of ['low', 'medium', 'high'] as const) expect(effortFor(okValue(ask({ reasoning_effort: effort })).thinking!.budget_tokens!)).toBe(effort);
   });
 
+  it('a Claude model that cannot think (before Claude 3.7 Sonnet, by any platform\'s id) gets none; later models and other names do', () => {
+    const on = (upstreamModel: string) => chatToMessages({ model: 'claude', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high' }, { ...ctx, upstreamModel, maxTokens: 40_000 });
+    for (const name of ['claude-3-5-haiku-20241022', 'claude-3-5-sonnet-latest', 'us.anthropic.claude-3-haiku-20240307-v1:0', 'claude-3-5-sonnet-v2@20241022', 'claude-3-opus-20240229', 'anthropic/claude-3.5-sonnet', 'claude-2.1', 'claude-instant-1.2'])
+      expect(okValue(on(name)), name).not.toHaveProperty('thinking');
+    for (const name of ['claude-3-7-sonnet-20250219', 'claude-sonnet-4-20250514', 'us.anthropic.claude-opus-4-1-20250805-v1:0', 'claude-haiku-4-5@20251001', 'claude-solo-sim'])
+      expect(okValue(on(name)).thinking, name).toEqual({ type: 'enabled', budget_tokens: 32_000 });
+    // An effort OpenAI does not define is refused whatever the model.
+    expect(chatToMessages({ model: 'claude', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'max' }, { ...ctx, upstreamModel: 'claude-3-5-haiku-20241022', maxTokens: 40_000 }).ok).toBe(false);
+  });
+
   it('none, minimal or no reasoning_effort: no thinking', () => {
     for (const extra of [{ reasoning_effort: 'none' }, { reasoning_effort: 'minimal' }, {}, { reasoning_effort: null }]) expect(okValue(ask(extra))).not.toHaveProperty('thinking');
     expect(okValue(ask({ reasoning_effort: 'low' }))).toHaveProperty('thinking');

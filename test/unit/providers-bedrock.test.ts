@@ -85,7 +85,9 @@ describe('chat request → Converse request', () => {
 });
 
 describe('reasoning_effort → Claude extended thinking through additionalModelRequestFields', () => {
-  const ask = (extra: Record<string, unknown>, upstreamModel = ctx.upstreamModel, maxTokens = 40_000) =>
+  // A Claude that thinks (Claude 3.5 Haiku, the ctx's model, takes no thinking: below).
+  const thinker = 'us.anthropic.claude-sonnet-4-20250514-v1:0';
+  const ask = (extra: Record<string, unknown>, upstreamModel = thinker, maxTokens = 40_000) =>
     chatToConverse({ model: 'claude', messages: [{ role: 'user', content: 'x' }], ...extra }, { upstreamModel, maxTokens });
   const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
 
@@ -99,17 +101,17 @@ describe('reasoning_effort → Claude extended thinking through additionalModelR
     expect(out.inferenceConfig).toEqual({ maxTokens: 40_000 });
   });
 
-  it('Claude by model id or inference profile; other families (Llama, Nova, Mistral) get no thinking', () => {
+  it('Claude by model id or inference profile; other families (Llama, Nova, Mistral) and Claude before 3.7 Sonnet get no thinking', () => {
     for (const id of ['anthropic.claude-sonnet-4-20250514-v1:0', 'eu.anthropic.claude-3-7-sonnet-20250219-v1:0', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'])
       expect(okValue(ask({ reasoning_effort: 'low' }, id))).toHaveProperty('additionalModelRequestFields.thinking.budget_tokens', 4_096);
-    for (const id of ['meta.llama3-70b-instruct-v1:0', 'us.amazon.nova-pro-v1:0', 'mistral.mistral-large-2407-v1:0', 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc'])
+    for (const id of ['meta.llama3-70b-instruct-v1:0', 'us.amazon.nova-pro-v1:0', 'mistral.mistral-large-2407-v1:0', 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc', ctx.upstreamModel, 'anthropic.claude-3-haiku-20240307-v1:0'])
       expect(okValue(ask({ reasoning_effort: 'high' }, id))).not.toHaveProperty('additionalModelRequestFields');
   });
 
   it('none, minimal or no effort, and a cap below 2,048: no thinking', () => {
     for (const extra of [{ reasoning_effort: 'none' }, { reasoning_effort: 'minimal' }, {}, { reasoning_effort: null }]) expect(okValue(ask(extra))).not.toHaveProperty('additionalModelRequestFields');
-    expect(okValue(ask({ reasoning_effort: 'high' }, ctx.upstreamModel, 2_047))).toEqual({ messages: [{ role: 'user', content: [{ text: 'x' }] }], inferenceConfig: { maxTokens: 2_047 } });
-    expect(okValue(ask({ reasoning_effort: 'high' }, ctx.upstreamModel, 16_000)).additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 16_000 - 1_024 } });
+    expect(okValue(ask({ reasoning_effort: 'high' }, thinker, 2_047))).toEqual({ messages: [{ role: 'user', content: [{ text: 'x' }] }], inferenceConfig: { maxTokens: 2_047 } });
+    expect(okValue(ask({ reasoning_effort: 'high' }, thinker, 16_000)).additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 16_000 - 1_024 } });
   });
 
   it.each([

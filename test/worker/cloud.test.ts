@@ -13,6 +13,7 @@ import { parseConfig } from '../../src/config/load';
 import { probeNode } from '../../src/health/probe';
 import worker from '../../src/index';
 import { FLEET_AWS_KEYS } from '../fleet/bedrock.ts';
+import { CONTEXT_CACHE_TOKENS } from '../fleet/vertex.ts';
 import { admin, ADMIN_TOKEN, eventually, newKey, nodeRequests, resetWorld, setNode } from './helpers';
 
 const CONTROL = () => (env as unknown as { FLEET_CONTROL_URL: string }).FLEET_CONTROL_URL;
@@ -48,8 +49,8 @@ function cloudConfig() {
     ...base,
     nodes: [
       {
-        id: 'bedrock-use1', provider: 'bedrock', baseUrl: urls['bedrock-use1'], region: 'us-east-1', lat: 39.04, lon: -77.49, models: ['claude-haiku'],
-        modelMap: { 'claude-haiku': 'us.anthropic.claude-3-5-haiku-20241022-v1:0' },
+        id: 'bedrock-use1', provider: 'bedrock', baseUrl: urls['bedrock-use1'], region: 'us-east-1', lat: 39.04, lon: -77.49, models: ['claude-haiku', 'claude-opus'],
+        modelMap: { 'claude-haiku': 'us.anthropic.claude-3-5-haiku-20241022-v1:0', 'claude-opus': 'us.anthropic.claude-opus-4-6-v1:0' },
         bedrock: { region: 'us-east-1', accessKeyIdEnv: 'AWS_ID', secretAccessKeyEnv: 'AWS_SECRET' },
       },
       {
@@ -62,7 +63,7 @@ function cloudConfig() {
       // An OpenAI-compatible node far away serving Gemini too: where Vertex fails over to.
       { id: 'n-solo', baseUrl: `${urls['n-solo']}/v1`, region: 'ap-southeast', lat: -33.87, lon: 151.21, models: ['gemini-flash'], apiKeyEnv: 'NODE_KEY_SOLO' },
     ],
-    models: { 'claude-haiku': { price: PRICE }, 'gemini-flash': {}, 'claude-vx': {} },
+    models: { 'claude-haiku': { price: PRICE }, 'claude-opus': {}, 'gemini-flash': {}, 'claude-vx': {} },
   };
 }
 
@@ -227,6 +228,19 @@ describe('Bedrock nodes', () => {
   });
 });
 
+describe('reasoning_effort on a Claude model that cannot think (Claude 3.5 Haiku here)', () => {
+  it('goes without thinking on Bedrock (Converse) and Vertex (rawPredict), as on a model that takes no such hint, instead of the node\'s 400', async () => {
+    const { key } = await newKey();
+    for (const [model, node, cf] of [['claude-haiku', 'bedrock-use1', IAD], ['claude-vx', 'vertex-usc1', ORD]] as const) {
+      const res = await send('/v1/chat/completions', { key, cf, sa: saFor('no-think'), body: chat(model, { reasoning_effort: 'medium', max_tokens: 16_000 }) });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const [sent] = await nodeRequests(node);
+      expect(sent!.body).not.toHaveProperty('thinking');
+      expect(sent!.body).not.toHaveProperty('additionalModelRequestFields');
+    }
+  });
+});
+
 describe('Vertex nodes', () => {
   it('sends Gemini to the OpenAI-compatible endpoint with a minted token, reused across requests', async () => {
     const { key } = await newKey();
@@ -241,6 +255,85 @@ describe('Vertex nodes', () => {
     expect(regional[0]!.body.model).toBe('google/gemini-2.0-flash-001');
     expect(new Set(regional.map((r) => r.headers.authorization)).size).toBe(1);
     expect((await nodeRequests('vertex-token')).length).toBe(1);
+  });
+
+  it('Gemini: a context cache named in extra_body.google.cached_content, which the node reads into the prompt and bills, is reserved at the context window', async () => {
+    const body = chat('gemini-flash', { extra_body: { google: { cached_content: 'projects/fleet-project/locations/us-central1/cachedContents/42' } } });
+    // What the router reserves: the figure of the 429 a key with tpm 1 gets (no node is called).
+    const { key: tight } = await newKey({ limits: { tpm: 1 } });
+    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+    expect(refused.status).toBe(429);
+    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('cache'), body });
+    expect(res.status).toBe(200);
+    const { usage } = await res.json<{ usage: { prompt_tokens: number; total_tokens: number; prompt_tokens_details?: { cached_tokens: number } } }>();
+    expect(usage.prompt_tokens_details?.cached_tokens).toBe(CONTEXT_CACHE_TOKENS);
+    expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
+  });
+
+  it('Gemini: a PDF, video or audio sent as an image_url data URL (Gemini reads it by its MIME type) is reserved at the context window, not as one image', async () => {
+    const pdf = `data:application/pdf;base64,${Buffer.from(`%PDF-1.4\n${'1 0 obj << /Type /Page >> endobj\n'.repeat(512)}`).toString('base64')}`;
+    const body = { model: 'gemini-flash', max_tokens: 50, messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'image_url', image_url: { url: pdf } }] }] };
+    const { key: tight } = await newKey({ limits: { tpm: 1 } });
+    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+    expect(refused.status).toBe(429);
+    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('media'), body });
+    expect(res.status).toBe(200);
+    const { usage } = await res.json<{ usage: { total_tokens: number } }>();
+    expect(usage.total_tokens).toBeGreaterThan(5_000); // the node read it as the document it is
+    expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
+  });
+
+  it('Gemini: images are reserved at Gemini\'s figures, not gpt-4o\'s (a 3072-px image 16 tiles of 258; a small one with detail "low" still a tile)', async () => {
+    const png = (w: number, h: number) => {
+      const b = new Uint8Array(40);
+      b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+      new DataView(b.buffer).setUint32(16, w);
+      new DataView(b.buffer).setUint32(20, h);
+      return `data:image/png;base64,${Buffer.from(b).toString('base64')}`;
+    };
+    for (const image of [{ url: png(3072, 3072) }, { url: png(100, 100), detail: 'low' }]) {
+      const body = { model: 'gemini-flash', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: image }] }] };
+      const { key: tight } = await newKey({ limits: { tpm: 1 } });
+      const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+      expect(refused.status).toBe(429);
+      const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+      const { key } = await newKey();
+      const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('images'), body });
+      expect(res.status).toBe(200);
+      const { usage } = await res.json<{ usage: { total_tokens: number } }>();
+      expect(usage.total_tokens, JSON.stringify(image.url.length)).toBeLessThanOrEqual(reserved);
+    }
+  });
+
+  it('Gemini: input audio is reserved at 32 tokens a second, Gemini\'s rate (40 s of 1,000-byte-a-second WAV bills 1,280)', async () => {
+    const wav = Buffer.alloc(44 + 40_000, 0x80);
+    wav.write('RIFF', 0, 'latin1');
+    wav.writeUInt32LE(36 + 40_000, 4);
+    wav.write('WAVEfmt ', 8, 'latin1');
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(1, 20); // PCM
+    wav.writeUInt16LE(1, 22); // mono
+    wav.writeUInt32LE(1_000, 24); // sample rate
+    wav.writeUInt32LE(1_000, 28); // byte rate
+    wav.writeUInt16LE(1, 32); // block align
+    wav.writeUInt16LE(8, 34);
+    wav.write('data', 36, 'latin1');
+    wav.writeUInt32LE(40_000, 40);
+    const body = { model: 'gemini-flash', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: wav.toString('base64'), format: 'wav' } }] }] };
+    const { key: tight } = await newKey({ limits: { tpm: 1 } });
+    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+    expect(refused.status).toBe(429);
+    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    const { key } = await newKey();
+    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('audio'), body });
+    expect(res.status).toBe(200);
+    const { usage } = await res.json<{ usage: { prompt_tokens: number; total_tokens: number } }>();
+    expect(usage.prompt_tokens).toBeGreaterThanOrEqual(1_280);
+    expect(usage.total_tokens).toBeLessThanOrEqual(reserved);
   });
 
   it('translates chat for Claude on Vertex (rawPredict JSON, streamRawPredict stream)', async () => {
@@ -326,6 +419,50 @@ describe('Anthropic Messages callers on Claude in the cloud', () => {
     }
     const sent = await nodeRequests('bedrock-use1');
     expect(sent.map((r) => r.body.anthropic_beta)).toEqual([['token-efficient-tools-2025-02-19'], []]);
+  });
+
+  it('Bedrock: adaptive thinking (Claude Code on Opus 4.6) passes to InvokeModel as sent, instead of the router\'s 400', async () => {
+    const { key } = await newKey();
+    const res = await send('/v1/messages', { key, body: messages('claude-opus', { max_tokens: 8_000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const [sent] = await nodeRequests('bedrock-use1');
+    expect(sent!.body).toMatchObject({ max_tokens: 8_000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } });
+  });
+
+  it('Bedrock and Vertex: blocks the translator does not model (a PDF in a tool result, as Claude Code\'s Read returns it; a Files API image; a server tool\'s turn) pass as sent', async () => {
+    const { key } = await newKey();
+    const pdf = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } };
+    const history = [
+      { role: 'user', content: 'Read the report and look it up' },
+      { role: 'assistant', content: [{ type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: { query: 'report' } }, { type: 'web_search_tool_result', tool_use_id: 'srvtoolu_1', content: [] }, { type: 'tool_use', id: 'toolu_1', name: 'Read', input: { file_path: '/r.pdf' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [pdf] }, { type: 'image', source: { type: 'file', file_id: 'file_011' } }] },
+    ];
+    for (const [model, node, cf] of [['claude-haiku', 'bedrock-use1', IAD], ['claude-vx', 'vertex-usc1', ORD]] as const) {
+      const res = await send('/v1/messages', { key, cf, sa: saFor('blocks'), body: messages(model, { messages: history }) });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const [sent] = await nodeRequests(node);
+      expect(sent!.body.messages).toEqual(history);
+    }
+  });
+
+  it('provider throttling reaches a Messages caller in Anthropic\'s shape: Bedrock ThrottlingException (InvokeModel) and Vertex RESOURCE_EXHAUSTED (Gemini, translated) fail over, then a 429 rate_limit_error with retry-after', async () => {
+    const { key } = await newKey();
+    await setNode('bedrock-use1', { status: 429 });
+    await setNode('bedrock-euc1', { status: 429 });
+    const bedrock = await send('/v1/messages', { key, body: messages('claude-haiku') });
+    expect(bedrock.status).toBe(429);
+    expect(bedrock.headers.get('retry-after')).toBe('5');
+    expect(await bedrock.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(await nodeRequests('bedrock-use1')).toHaveLength(1);
+    expect(await nodeRequests('bedrock-euc1')).toHaveLength(1);
+    await setNode('vertex-usc1', { status: 429 });
+    await setNode('vertex-euw4', { status: 429 });
+    await setNode('n-solo', { status: 429, retryAfter: 7 });
+    const gemini = await send('/v1/messages', { key, cf: ORD, sa: saFor('throttle'), body: messages('gemini-flash') });
+    expect(gemini.status).toBe(429);
+    expect(await gemini.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(Number(gemini.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await nodeRequests('vertex-usc1')).length + (await nodeRequests('vertex-euw4')).length).toBe(2);
   });
 
   it('Bedrock: the binary InvokeModel stream reaches the caller as Anthropic’s SSE events, ending with message_stop', async () => {

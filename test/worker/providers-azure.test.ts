@@ -49,6 +49,17 @@ describe('Azure OpenAI nodes', () => {
     expect(res.headers.get('x-router-attempts')).toBe('1');
   });
 
+  it("a content-filter 400 reaches a Messages caller (Claude Code on an Azure deployment) as Anthropic's invalid_request_error, at once, with Azure's message", async () => {
+    const { key } = await newKey();
+    await setNode('p-azure', { contentFilter: true });
+    const res = await call('/v1/messages', { key, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body: { model: 'azure-solo', max_tokens: 20, messages: [{ role: 'user', content: 'Hi' }] } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(body.error.message).toMatch(/content management policy|filtered/i);
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+  });
+
   it('a 429 with retry-after-ms fails over to the Anthropic node of the same model', async () => {
     const { key } = await newKey();
     await setNode('p-azure', { status: 429, retryAfterMs: 30_000 });

@@ -13,6 +13,7 @@
  *   `disable_parallel_tool_use` → `parallel_tool_calls:false`); `stream` asks for usage.
  * - `thinking` enabled → `reasoning_effort` for a reasoning model (`opts.reasoning`: o-series,
  *   gpt-5), held to Anthropic's own rules (a budget of at least 1,024, below `max_tokens`);
+ *   adaptive thinking (no budget) → the effort its `output_config.effort` names (default high);
  *   the reasoning tokens count inside the cap, as Claude's thinking counts inside `max_tokens`.
  *   Such a model takes only the default `temperature` and `top_p` (1): other values are left out.
  * Refused: `thinking` / `redacted_thinking` blocks in history (`thinking_in_history`: chat
@@ -67,6 +68,15 @@ function thinkingEffort(budget: number | undefined, maxTokens: number): Result<R
   }
   if (budget >= maxTokens) return fail('unsupported_value', '`max_tokens` must be greater than `thinking.budget_tokens`.', 'max_tokens');
   return ok(effortFor(budget));
+}
+
+/**
+ * Adaptive thinking (Claude 4.6 and later: no budget) as an effort: Anthropic's own
+ * `output_config.effort` — `low`, `medium`, `high` (its default), `max` (read as `high`).
+ */
+function adaptiveEffort(config: unknown): ReasoningEffort {
+  const effort = (config as { effort?: unknown } | null | undefined)?.effort;
+  return effort === 'low' || effort === 'medium' ? effort : 'high';
 }
 
 type Failed = { ok: false; error: TranslationFailure };
@@ -152,9 +162,9 @@ export function messagesToChatRequest(body: unknown, opts: { upstreamModel: stri
   }
   const req = parsed.data;
   let effort: ReasoningEffort | undefined;
-  if (req.thinking?.type === 'enabled') {
+  if (req.thinking?.type === 'enabled' || req.thinking?.type === 'adaptive') {
     if (!opts.reasoning) return fail('unsupported_feature', 'Extended thinking is not available on this model.', 'thinking');
-    const mapped = thinkingEffort(req.thinking.budget_tokens, req.max_tokens);
+    const mapped = req.thinking.type === 'enabled' ? thinkingEffort(req.thinking.budget_tokens, req.max_tokens) : ok(adaptiveEffort(req.output_config));
     if (!mapped.ok) return mapped;
     effort = mapped.value;
   }

@@ -10,9 +10,19 @@
  *   `streamRawPredict`.
  * `max_tokens` is always the reserved cap: a caller's larger one never reaches the node.
  */
+import * as z from 'zod';
 import { firstIssue } from '../openai/chat-wire';
 import { fail, ok, type Result } from '../types';
-import { MessagesRequest } from './wire';
+
+/**
+ * What the platforms' bodies need of the caller's: an object with messages. The rest is
+ * Claude's to judge, as on an `anthropic` node, where the body goes byte for byte: the
+ * translators' schemas (`wire.ts`) model only what they convert, and held to them a valid
+ * request — a PDF in a tool result (Claude Code's Read), a Files API image, a server tool's
+ * turn — was refused with the router's own 400. Nothing passes that the reservation does not
+ * see: `max_tokens` is set to the cap below.
+ */
+const CloudMessages = z.looseObject({ messages: z.array(z.looseObject({ role: z.string() })).min(1) });
 
 export type CloudPlatform = 'bedrock' | 'vertex';
 
@@ -22,7 +32,7 @@ export const CLOUD_ANTHROPIC_VERSION: Record<CloudPlatform, string> = {
 };
 
 export function cloudMessagesBody(body: unknown, opts: { platform: CloudPlatform; maxTokens: number; stream: boolean }): Result<Record<string, unknown>> {
-  const parsed = MessagesRequest.safeParse(body);
+  const parsed = CloudMessages.safeParse(body);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error);
     return fail('invalid_shape', `Invalid Messages request: ${issue.message}`, issue.path);

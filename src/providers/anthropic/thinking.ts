@@ -15,6 +15,8 @@
  *   callers never see thinking and cannot send it back, so such a request goes without it:
  *   in a tool loop the first step thinks, the steps that return tool results do not.
  *
+ * A Claude model that cannot think at all (before Claude 3.7 Sonnet: `claudeThinks`) gets none.
+ *
  * Tiers: low 4,096, medium 10,000, high (and `xhigh`) 32,000 — Claude Code's think / think
  * hard / ultrathink steps, which the inbound direction (`effortFor`) reads back as the same
  * efforts. `none` and `minimal` mean no thinking.
@@ -22,6 +24,19 @@
 import { fail, ok, type Result } from '../types';
 import type { ChatRequest } from '../openai/chat-wire';
 import type { MessageParam } from './wire';
+
+/**
+ * Claude models without extended thinking — every one before Claude 3.7 Sonnet (Claude 3 Opus,
+ * Sonnet and Haiku, Claude 3.5 Sonnet and Haiku, Claude 2, Instant) — by any platform's id
+ * (`claude-3-5-haiku-20241022`, Bedrock's `us.anthropic.claude-3-haiku-…`, Vertex's
+ * `claude-3-5-sonnet-v2@…`, `claude-3.5-sonnet`): they answer `thinking` with a 400, so an
+ * effort goes to them as a hint the model does not take, like `reasoning_effort` on any model
+ * that has no reasoning. A name not listed (a later model, an alias) is taken to think.
+ */
+const NO_THINKING = /claude-(instant|2([.-]|$)|3-(opus|sonnet|haiku)|3[.-]5[.-])/i;
+
+/** Whether Claude by this name takes `thinking` (see `NO_THINKING`). */
+export const claudeThinks = (model: string): boolean => !NO_THINKING.test(model);
 
 /** Anthropic's smallest thinking budget. */
 export const MIN_THINKING_BUDGET = 1_024;

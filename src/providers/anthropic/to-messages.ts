@@ -13,14 +13,14 @@
  *   (0–1 only), `top_p`; `user` → `metadata.user_id`; tools and `tool_choice`
  *   (`required` → `any`, `parallel_tool_calls:false` → `disable_parallel_tool_use`);
  * - `reasoning_effort` → `thinking` with a budget under the cap (`thinking.ts`: when it is
- *   left out, and what it refuses alongside).
+ *   left out — for a Claude model that cannot think, among others — and what it refuses alongside).
  * Refused: `n > 1`, `logprobs`, JSON `response_format`, audio (input parts or output
  * modality), file ids, legacy `functions`/`function_call`. Ignored (no Messages
  * equivalent, answer shape unchanged): seed, penalties, logit_bias, service_tier, store.
  */
 import { fail, ok, type Result, type TranslationContext } from '../types';
 import { ChatRequest, firstIssue, type ChatMessage, type UserPart } from '../openai/chat-wire';
-import { thinkingFor } from './thinking';
+import { claudeThinks, thinkingFor } from './thinking';
 import type { MessageParam, MessagesRequest, RequestBlock, ToolChoice, ToolDef } from './wire';
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -181,6 +181,6 @@ export function chatToMessages(body: unknown, ctx: Pick<TranslationContext, 'ups
   if (req.user) out.metadata = { user_id: req.user };
   if (tools && tools.length > 0) out.tools = tools;
   if (choice.value) out.tool_choice = choice.value;
-  if (thinking.value && options.thinking !== false) out.thinking = thinking.value;
+  if (thinking.value && options.thinking !== false && claudeThinks(ctx.upstreamModel)) out.thinking = thinking.value;
   return ok(out);
 }

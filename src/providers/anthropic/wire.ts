@@ -82,7 +82,8 @@ export const MessagesRequest = z.looseObject({
   metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
   tools: z.array(ToolDef).optional(),
   tool_choice: ToolChoice.optional(),
-  thinking: z.looseObject({ type: z.enum(['enabled', 'disabled']), budget_tokens: z.number().int().optional() }).optional(),
+  /** `adaptive` (Claude 4.6 and later): no budget, the model decides how much to think within `max_tokens`. */
+  thinking: z.looseObject({ type: z.enum(['enabled', 'disabled', 'adaptive']), budget_tokens: z.number().int().optional() }).optional(),
 });
 
 /** Stop reasons the converters know; others (Anthropic adds them over time) are read as strings. */
