@@ -18,6 +18,7 @@ import type { NodeConfig } from '../config/schema';
 import { admitKey } from '../limits/admission';
 import { RouterError } from '../errors/router-error';
 import { classify } from '../forward/outcome';
+import { relayBytes, relaySse } from '../forward/relay';
 import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
 import { logBackgroundFailure } from '../http/background';
 import { adapterFor } from '../providers/registry';
@@ -37,11 +38,14 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged.slice(0, 300));
   const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
   const admission = await admitKey(c.env, config, key, { model: '-', tokens: 0, worstCostUsd: 0 }, defer);
+  let done: Promise<unknown> = Promise.resolve();
   try {
-    return await relayFollowUp(c, config, { tagged, owner, node, signer, method, suffix }, admission.headers);
+    const relayed = await relayFollowUp(c, config, { tagged, owner, node, signer, method, suffix }, admission.headers);
+    done = relayed.done;
+    return relayed.response;
   } finally {
-    // The slot is freed once the answer is built (it is buffered); the request stays counted in its minute.
-    defer(admission.settle({}));
+    // The slot is freed once the answer is delivered (a resumed stream: once it ends); the request stays counted in its minute.
+    defer(done.catch(() => undefined).then(() => admission.settle({})));
   }
 }
 
@@ -54,7 +58,14 @@ interface FollowUp {
   suffix: string;
 }
 
-async function relayFollowUp(c: Context<AppEnv>, config: LoadedConfig, f: FollowUp, limitHeaders: Record<string, string>): Promise<Response> {
+/**
+ * Sends a follow-up to the node holding the response and builds the caller's answer. A
+ * resumed event stream (`GET …/{id}?stream=true`, a background response still running) is
+ * relayed event by event as it arrives — within `firstByteMs` to its first chunk, `idleMs`
+ * between chunks and `totalMs` in all, ending with an error event if it stops short — with its
+ * ids signed; anything else is read whole and its ids signed. `done` settles when the answer has been delivered.
+ */
+async function relayFollowUp(c: Context<AppEnv>, config: LoadedConfig, f: FollowUp, limitHeaders: Record<string, string>): Promise<{ response: Response; done: Promise<unknown> }> {
   const { tagged, owner, node, signer, method, suffix } = f;
   const { credential } = credentialFor(node, c.env);
   const query = new URL(c.req.url).search;
@@ -68,12 +79,15 @@ async function relayFollowUp(c: Context<AppEnv>, config: LoadedConfig, f: Follow
     const auth = await adapter.authHeaders(credential, { url: target.value, method: method as 'GET' | 'POST' | 'DELETE', body: () => undefined });
     for (const [name, value] of Object.entries(auth)) headers.set(name, value);
   }
+  const t = config.timeouts;
+  const deadline = Date.now() + t.totalMs;
+  const streamed = method === 'GET' && suffix === '' && new URL(c.req.url).searchParams.get('stream') === 'true';
   const sent = await sendAttempt(
     node,
     path,
     { url: target.value, method, headers },
-    false,
-    { timeoutMs: config.timeouts.responseMs ?? config.timeouts.totalMs, maxBytes: config.limits.maxResponseBytes },
+    streamed,
+    { timeoutMs: streamed ? t.firstByteMs : (t.responseMs ?? t.totalMs), maxBytes: config.limits.maxResponseBytes, gone: c.req.raw.signal },
   );
   const verdict = classify(sent.outcome);
   if (verdict.action === 'retry' || verdict.action === 'fail') {
@@ -83,19 +97,22 @@ async function relayFollowUp(c: Context<AppEnv>, config: LoadedConfig, f: Follow
     });
   }
   const upstream = sent.response!;
-  const text = new TextDecoder().decode(sent.body);
-  // The answer's own id goes back exactly as the caller sent it (same context bound); an
-  // event stream (`GET …?stream=true`) is tagged event by event, its events ending in a blank
-  // line after `\n` or `\r\n` as the relay reads them (`forward/sse-split.ts`): split on `\n\n`
-  // alone, a CRLF stream (sse-starlette's default) was one unparsable piece and went out with
-  // the node's bare ids.
   const tag = responseIdTagger({ ...owner, signer, previous: { id: owner.id, tagged } });
   const events = upstream.headers.get('content-type')?.includes('text/event-stream');
+  const own = { ...limitHeaders, 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id };
+  if (sent.stream) {
+    const relay = { deadline, idleMs: t.idleMs };
+    const { body, summary } = events
+      ? relaySse(sent.stream.reader, sent.stream.first, { ...relay, format: 'responses', maxEventBytes: config.limits.maxEventBytes, stripUsage: false, rewrite: tag })
+      : relayBytes(sent.stream.reader, sent.stream.first, relay);
+    return { response: new Response(body, { status: upstream.status, headers: own }), done: summary };
+  }
+  const text = new TextDecoder().decode(sent.body);
+  // The answer's own id goes back exactly as the caller sent it (same context bound); an event
+  // stream read whole (a node that streamed what was not asked as one) is tagged event by event,
+  // its events ending in a blank line after `\n` or `\r\n` as the relay reads them (`forward/sse-split.ts`).
   const body = !upstream.ok ? text : events ? text.split(/(?<=\r?\n\r?\n)/).map(tag).join('') : tag(text);
-  return new Response(body, {
-    status: upstream.status,
-    headers: { ...limitHeaders, 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'x-router-node': node.id },
-  });
+  return { response: new Response(body, { status: upstream.status, headers: own }), done: Promise.resolve() };
 }
 
 export const responseRoutes = new Hono<AppEnv>()

@@ -129,7 +129,8 @@ function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.S
     const eol = node.knobs.crlf ? '\r\n' : '\n';
     const event = (type: string, n: number, response: Body) => `event: ${type}${eol}data: ${JSON.stringify({ type, sequence_number: n, response })}${eol}${eol}`;
     const events = [event('response.created', 0, { ...stored.response, status: 'in_progress', output: [], usage: null }), event('response.completed', 1, stored.response)];
-    return writeEvents(node, res, events, new Set());
+    // The completion is the stream's content: `stallAfterChunks: 0` is a background response still running, `chunkDelayMs` one that takes its time.
+    return writeEvents(node, res, events, new Set([1]));
   }
   if (req.method === 'GET' && !action) return sendJson(res, 200, stored.response);
   if (req.method === 'DELETE' && !action) {

@@ -33,3 +33,18 @@ it('follow-ups on stored responses are requests of the key: they count against i
   expect(spent.status).toBe(429);
   expect((await spent.json<{ error: { code: string } }>()).error.code).toBe('rate_limit_exceeded');
 });
+
+it('a resumed stream of a response still running is relayed as it comes: its first event, signed, then — the node gone silent — an error event (it was a 503 after waiting for the whole stream)', async () => {
+  const created = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi' }, cf: CF.iad }); // stored on n-us
+  const { id } = await created.json<{ id: string }>();
+  await setNode('n-us', { stallAfterChunks: 0 }); // response.created, then nothing: still running
+  const res = await call(`/v1/responses/${id}?stream=true`, { key, cf: CF.fra });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/event-stream');
+  const text = await res.text();
+  const ids = [...text.matchAll(/"response":\{"id":"([^"]+)"/g)].map((m) => m[1]);
+  expect(ids).toEqual([id]);
+  expect(text).not.toContain('response.completed');
+  // The relay's idle timeout ends it as every stream it relays: an error event the SDK raises.
+  expect(text).toMatch(/event: error\ndata: \{"type":"error","code":"upstream_stream_stalled"/);
+});
