@@ -158,18 +158,20 @@ export const CONTEXT_CACHE_TOKENS = 32_000;
  * bytes — about a minimal PDF page's size — on top of the part's image figure.
  */
 export const MEDIA_TOKENS_PER_512_BYTES = 258;
-function inlineMediaTokens(body: Record<string, unknown>): number {
+/** Every content part of a chat body's messages. */
+function* contentParts(body: Record<string, unknown>): Generator<{ type?: unknown; image_url?: { url?: unknown }; input_audio?: { data?: unknown } }> {
   const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  for (const m of messages) if (Array.isArray(m?.content)) yield* m.content as { type?: unknown }[];
+}
+
+function inlineMediaTokens(body: Record<string, unknown>): number {
   let sum = 0;
-  for (const m of messages) {
-    if (!Array.isArray(m?.content)) continue;
-    for (const part of m.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
-      const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
-      const media = typeof url === 'string' ? /^data:([^;,]+);base64,/.exec(url) : null;
-      if (!media || media[1]!.toLowerCase().startsWith('image/')) continue;
-      const bytes = Math.floor(((url as string).length - media[0].length) * 0.75);
-      sum += MEDIA_TOKENS_PER_512_BYTES * Math.ceil(bytes / 512);
-    }
+  for (const part of contentParts(body)) {
+    const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
+    const media = typeof url === 'string' ? /^data:([^;,]+);base64,/.exec(url) : null;
+    if (!media || media[1]!.toLowerCase().startsWith('image/')) continue;
+    const bytes = Math.floor(((url as string).length - media[0].length) * 0.75);
+    sum += MEDIA_TOKENS_PER_512_BYTES * Math.ceil(bytes / 512);
   }
   return sum;
 }
@@ -213,17 +215,13 @@ function geminiImagesExtra(body: Record<string, unknown>): number {
  * it); any other audio at 1,000 bytes a second (MP3's lowest bitrate).
  */
 function geminiAudioTokens(body: Record<string, unknown>): number {
-  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
   let sum = 0;
-  for (const m of messages) {
-    if (!Array.isArray(m?.content)) continue;
-    for (const part of m.content as { type?: unknown; input_audio?: { data?: unknown } }[]) {
-      if (part?.type !== 'input_audio' || typeof part.input_audio?.data !== 'string') continue;
-      const bytes = Buffer.from(part.input_audio.data, 'base64');
-      const wav = bytes.length >= 44 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 12, 16) === 'fmt ';
-      const seconds = wav ? (bytes.length - 44) / Math.max(1, bytes.readUInt32LE(28)) : bytes.length / 1_000;
-      sum += Math.ceil(seconds * 32);
-    }
+  for (const part of contentParts(body)) {
+    if (part?.type !== 'input_audio' || typeof part.input_audio?.data !== 'string') continue;
+    const bytes = Buffer.from(part.input_audio.data, 'base64');
+    const wav = bytes.length >= 44 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 12, 16) === 'fmt ';
+    const seconds = wav ? (bytes.length - 44) / Math.max(1, bytes.readUInt32LE(28)) : bytes.length / 1_000;
+    sum += Math.ceil(seconds * 32);
   }
   return sum;
 }

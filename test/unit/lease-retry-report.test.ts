@@ -5,31 +5,15 @@
  * what it held when first taken, or it undoes that reservation (README "Leased admission").
  */
 import { describe, expect, it } from 'vitest';
-import { Leases, type Authority, type Subject } from '../../src/limits/leases';
-import { Ledger, type SyncRequest } from '../../src/limits/ledger';
+import { Leases, type Subject } from '../../src/limits/leases';
+import { lossyLink, turns } from './lease-link';
 import { budgetUse, usageAt } from '../../src/limits/window';
 
-let ids = 0;
-const newId = () => `r${ids++}`;
-const turns = async (n = 5) => {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-};
 
 describe('a report sent again after its call failed', () => {
   it('does not undo another attempt\'s reservation made in between: tokens and spend still count it', async () => {
-    const ledger = new Ledger([]);
     // The first close-out (reports only, ttl 0) is lost on the link; everything else lands.
-    let lose = 1;
-    const authority: Authority = {
-      sync: async (req: SyncRequest) => {
-        if (req.ttlMs === 0 && lose > 0) {
-          lose--;
-          throw new Error('link lost');
-        }
-        return structuredClone(ledger.sync(structuredClone(req), 0, newId));
-      },
-      extend: async (id, limits, tokens, cost) => ledger.extend(id, limits, tokens, cost, 0),
-    };
+    const { ledger, authority } = lossyLink('r');
     const defer = (work: Promise<unknown>) => void work.catch(() => undefined);
     const leases = new Leases({ now: () => 0, sleep: () => new Promise(() => undefined) });
     const limits = { tpm: 100_000, dayNano: 1_000_000 };

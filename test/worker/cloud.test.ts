@@ -97,6 +97,19 @@ async function send(path: string, opts: { key: string; body?: unknown; cf?: Reco
   return new Response(await res.text(), { status: res.status, headers: res.headers });
 }
 
+/**
+ * What the router reserves for a chat body — the figure of the 429 a key with tpm 1 gets (no
+ * node is called) — and the body served to a key without limits by the node `sa` names.
+ */
+async function reservedThenServed(body: unknown, sa: string): Promise<{ reserved: number; res: Response }> {
+  const { key: tight } = await newKey({ limits: { tpm: 1 } });
+  const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
+  expect(refused.status).toBe(429);
+  const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+  const { key } = await newKey();
+  return { reserved, res: await send('/v1/chat/completions', { key, cf: ORD, sa, body }) };
+}
+
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 50, ...extra });
 const dataEvents = (text: string) => text.split('\n\n').map((e) => e.trim()).filter(Boolean).map((e) => e.replace(/^data: ?/, ''));
 
@@ -259,13 +272,7 @@ describe('Vertex nodes', () => {
 
   it('Gemini: a context cache named in extra_body.google.cached_content, which the node reads into the prompt and bills, is reserved at the context window', async () => {
     const body = chat('gemini-flash', { extra_body: { google: { cached_content: 'projects/fleet-project/locations/us-central1/cachedContents/42' } } });
-    // What the router reserves: the figure of the 429 a key with tpm 1 gets (no node is called).
-    const { key: tight } = await newKey({ limits: { tpm: 1 } });
-    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
-    expect(refused.status).toBe(429);
-    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
-    const { key } = await newKey();
-    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('cache'), body });
+    const { reserved, res } = await reservedThenServed(body, saFor('cache'));
     expect(res.status).toBe(200);
     const { usage } = await res.json<{ usage: { prompt_tokens: number; total_tokens: number; prompt_tokens_details?: { cached_tokens: number } } }>();
     expect(usage.prompt_tokens_details?.cached_tokens).toBe(CONTEXT_CACHE_TOKENS);
@@ -275,12 +282,7 @@ describe('Vertex nodes', () => {
   it('Gemini: a PDF, video or audio sent as an image_url data URL (Gemini reads it by its MIME type) is reserved at the context window, not as one image', async () => {
     const pdf = `data:application/pdf;base64,${Buffer.from(`%PDF-1.4\n${'1 0 obj << /Type /Page >> endobj\n'.repeat(512)}`).toString('base64')}`;
     const body = { model: 'gemini-flash', max_tokens: 50, messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise' }, { type: 'image_url', image_url: { url: pdf } }] }] };
-    const { key: tight } = await newKey({ limits: { tpm: 1 } });
-    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
-    expect(refused.status).toBe(429);
-    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
-    const { key } = await newKey();
-    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('media'), body });
+    const { reserved, res } = await reservedThenServed(body, saFor('media'));
     expect(res.status).toBe(200);
     const { usage } = await res.json<{ usage: { total_tokens: number } }>();
     expect(usage.total_tokens).toBeGreaterThan(5_000); // the node read it as the document it is
@@ -297,12 +299,7 @@ describe('Vertex nodes', () => {
     };
     for (const image of [{ url: png(3072, 3072) }, { url: png(100, 100), detail: 'low' }]) {
       const body = { model: 'gemini-flash', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: image }] }] };
-      const { key: tight } = await newKey({ limits: { tpm: 1 } });
-      const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
-      expect(refused.status).toBe(429);
-      const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
-      const { key } = await newKey();
-      const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('images'), body });
+      const { reserved, res } = await reservedThenServed(body, saFor('images'));
       expect(res.status).toBe(200);
       const { usage } = await res.json<{ usage: { total_tokens: number } }>();
       expect(usage.total_tokens, JSON.stringify(image.url.length)).toBeLessThanOrEqual(reserved);
@@ -324,12 +321,7 @@ describe('Vertex nodes', () => {
     wav.write('data', 36, 'latin1');
     wav.writeUInt32LE(40_000, 40);
     const body = { model: 'gemini-flash', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: wav.toString('base64'), format: 'wav' } }] }] };
-    const { key: tight } = await newKey({ limits: { tpm: 1 } });
-    const refused = await send('/v1/chat/completions', { key: tight, cf: ORD, body });
-    expect(refused.status).toBe(429);
-    const reserved = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
-    const { key } = await newKey();
-    const res = await send('/v1/chat/completions', { key, cf: ORD, sa: saFor('audio'), body });
+    const { reserved, res } = await reservedThenServed(body, saFor('audio'));
     expect(res.status).toBe(200);
     const { usage } = await res.json<{ usage: { prompt_tokens: number; total_tokens: number } }>();
     expect(usage.prompt_tokens).toBeGreaterThanOrEqual(1_280);
