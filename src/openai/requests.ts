@@ -261,6 +261,10 @@ async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, content
     }
     seen.add(name);
     if (typeof value === 'string') body[name] = value;
+    // A field sent as a file part is not read here but may be by a node (a lax parser takes its content as the value): refused.
+    else if (!FORM_FILES[endpoint].includes(name) && !(endpoint === 'imageEdits' && name === 'mask')) {
+      throw new RouterError(400, `The form field '${name}' was sent as a file. Send it as a plain form field.`, { code: 'invalid_request', param: name });
+    }
   }
   const parsed = (endpoint === 'imageEdits' ? ImageEditFields : z.looseObject({ model: Model })).safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);

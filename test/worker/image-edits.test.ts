@@ -131,6 +131,10 @@ describe('the form, read strictly', () => {
     cases.push([noPrompt, 'prompt']);
     const noImage = editForm({}, 0);
     cases.push([noImage, 'image']);
+    // A count sent as a file part: not a field the router reads, but one a lax node may.
+    const fileCount = editForm({});
+    fileCount.set('n', new File(['10'], 'n.txt', { type: 'text/plain' }));
+    cases.push([fileCount, 'n']);
     for (const [form, param] of cases) {
       const res = await edit(config, key, form);
       expect(res.status, param).toBe(400);
