@@ -6,7 +6,7 @@
 import { type Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import type { AppEnv } from './bindings';
-import { adminGuard } from './auth/admin-guard';
+import { adminAnswerHeaders, adminGuard } from './auth/admin-guard';
 import { authenticate, type KeyRecord } from './auth/keys';
 import { keysRoutes } from './admin/keys-routes';
 import { metricsRoutes } from './admin/metrics-routes';
@@ -267,7 +267,7 @@ app.all('/v1/models', models((_c, config, allowed, shape) => modelList(config, a
 // Model ids may hold '/' (`meta-llama/…`): the rest of the path is the id, as the SDKs encode it.
 app.all('/v1/models/:id{.+}', models((c, config, allowed, shape) => modelInfo(config, c.req.param('id') ?? '', allowed, shape)));
 
-app.use('/admin/*', adminGuard());
+app.use('/admin/*', adminAnswerHeaders(), adminGuard());
 app.route('/admin/keys', keysRoutes);
 app.route('/admin', routingRoutes);
 app.route('/admin', metricsRoutes);

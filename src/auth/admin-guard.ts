@@ -17,6 +17,19 @@ export async function tokensEqual(given: string, expected: string): Promise<bool
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
+/**
+ * Headers on every answer under `/admin/*`, refusals included: no cache keeps one (a key's
+ * secret at creation, names, limits, spend), and none is sniffed into a page. Mounted before
+ * the guard, so its 401s carry them too.
+ */
+export function adminAnswerHeaders(): MiddlewareHandler {
+  return async function adminAnswerHeadersHandler(c, next) {
+    await next();
+    c.res.headers.set('cache-control', 'no-store');
+    c.res.headers.set('x-content-type-options', 'nosniff');
+  };
+}
+
 export function adminGuard(): MiddlewareHandler<{ Bindings: { ADMIN_TOKEN?: string }; Variables: { admin?: boolean } }> {
   return async function adminGuardHandler(c, next) {
     const expected = c.env.ADMIN_TOKEN;

@@ -190,6 +190,56 @@ describe('the console', () => {
     await page.close();
   }, 120_000);
 
+  it('runs under a strict Content-Security-Policy, unframeable: a key name written as markup would not run', async () => {
+    const res = await fetch(`${BASE}/admin/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'"]) expect(csp).toContain(directive);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect((await fetch(`${BASE}/_headers`)).status).toBe(404); // read by Workers Assets, not served
+
+    // A caller's text in the console: a key name that is markup is shown as text.
+    const name = '<img src="x" onerror="window.__pwned = 1">';
+    const { id } = (await (await admin('keys', { method: 'POST', body: JSON.stringify({ name }) })).json()) as { id: string };
+    const page = await browser.newPage();
+    await page.evaluateOnNewDocument(() => {
+      const w = window as unknown as { __violations: string[] };
+      w.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => w.__violations.push(e.effectiveDirective));
+    });
+    await page.goto(`${BASE}/admin/`, { waitUntil: 'load' });
+    await page.type('#token', ADMIN_TOKEN);
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+    expect(await page.$eval(`#keys tr[data-key="${id}"] td`, (td) => td.textContent)).toBe(name);
+    // The console itself needs nothing the policy refuses (charts included).
+    expect(await page.evaluate(() => (window as unknown as { __violations: string[] }).__violations)).toEqual([]);
+    expect(await page.$$eval('.chart canvas', (cs) => cs.length)).toBe(4);
+
+    // Were any string ever written as markup, neither a handler attribute nor an inline script runs.
+    await page.evaluate((html) => {
+      const div = document.createElement('div');
+      div.innerHTML = html;
+      document.body.append(div);
+      const script = document.createElement('script');
+      script.textContent = 'window.__pwned = 2';
+      document.body.append(script);
+    }, name);
+    await page.waitForFunction(() => (window as unknown as { __violations: string[] }).__violations.length >= 2);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (window as unknown as { __violations: string[] }).__violations.sort())).toEqual(['script-src-attr', 'script-src-elem']);
+    await page.close();
+
+    // Another site cannot frame the console (clickjacking the login form or "Forget token").
+    const framer = await browser.newPage();
+    await framer.setContent(`<iframe src="${BASE}/admin/"></iframe>`);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const frame = framer.frames().find((f) => f !== framer.mainFrame());
+    expect(frame).toBeDefined();
+    expect(await frame!.$('#token').catch(() => null)).toBeNull();
+    await framer.close();
+  });
+
   it('asks again when the token is refused', async () => {
     const page = await browser.newPage();
     await page.goto(`${BASE}/admin/`, { waitUntil: 'load' });
