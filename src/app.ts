@@ -24,7 +24,7 @@ import { checkFormParts } from './http/form-parts';
 import { checkJsonShape } from './http/json-shape';
 import { requestId } from './http/request-id';
 import { modelAllowed, modelInfo, modelList, resolveModel } from './openai/models';
-import { ENDPOINTS, type Endpoint } from './openai/endpoints';
+import { ENDPOINTS, readsResponses, type Endpoint } from './openai/endpoints';
 import { isFormEndpoint, MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from './openai/requests';
 import { responseState } from './openai/response-state';
 import { inputTokens } from './openai/input-tokens';
@@ -44,6 +44,7 @@ const PROXIED: [string, Endpoint][] = [
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
   ['/v1/responses', 'responses'],
+  ['/v1/responses/compact', 'responsesCompact'],
   ['/v1/moderations', 'moderations'],
   ['/v1/images/generations', 'images'],
   ['/v1/images/edits', 'imageEdits'],
@@ -132,7 +133,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   const chainOf = () => (chain ??= modelChain(config, model).filter(allowed));
   // Responses: a verified previous_response_id pins the node and carries its stored context,
   // which the upstream bills as input, so it is reserved as prompt (`response-state.ts`).
-  const state = endpoint === 'responses' ? await responseState(c.env, config, request, key, chainOf) : undefined;
+  const state = readsResponses(endpoint) ? await responseState(c.env, config, request, key, chainOf) : undefined;
   const pinned = state?.pinned;
   const promptOf = () => (prompt ??= promptTokens(request, config, chainOf()) + (state?.contextTokens ?? 0));
   const reservation = {

@@ -31,7 +31,7 @@
  */
 import type { LoadedConfig } from '../config/load';
 import { callerCap, defaultCap } from '../forward/attempt-body';
-import { drawsImages, ENDPOINTS } from '../openai/endpoints';
+import { drawsImages, ENDPOINTS, readsResponses } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import { cacheWrite1hRate, perImageFits, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens } from './estimate';
@@ -61,7 +61,7 @@ export const OUTPUT_FORMAT_SYSTEM_TOKENS = TOOL_USE_SYSTEM_TOKENS;
 const CLAUDE_PROVIDERS: ReadonlySet<string> = new Set(['anthropic', 'bedrock', 'vertex']);
 
 /** Endpoints whose prompt a node renders through its chat template. */
-const CHAT_STYLE: ReadonlySet<ParsedRequest['endpoint']> = new Set(['chat', 'responses', 'messages']);
+const CHAT_STYLE: ReadonlySet<ParsedRequest['endpoint']> = new Set(['chat', 'responses', 'responsesCompact', 'messages']);
 
 /** What the reservation needs to know of a chain's models and the nodes that serve them. */
 interface ChainFacts {
@@ -115,7 +115,7 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   const facts = chainFacts(config, chain);
   const rules = facts.imageRules;
   const text = config.limits.promptTokens;
-  const body = request.endpoint === 'responses' ? responsesPrompt(request.body) : request.body;
+  const body = readsResponses(request.endpoint) ? responsesPrompt(request.body) : request.body;
   const estimate = estimatePrompt(body, imageSize, rules, text);
   // Messages carry the system prompt beside `messages`: estimated as one more message.
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
@@ -151,7 +151,18 @@ function outputTokens(config: LoadedConfig, request: ParsedRequest, model: strin
     const choices = Math.max(count(body.n), count(body.best_of));
     return promptCount(body.prompt) * choices * cap + (body.echo === true ? prompt * choices : 0);
   }
+  if (request.endpoint === 'responsesCompact') return compactionOutput(config, model === undefined ? chain : [model], prompt);
   return request.endpoint === 'responses' ? cap * count(body.n) : cap;
+}
+
+/**
+ * A compaction pass (`/v1/responses/compact`) takes no output cap: its reasoning and summary are
+ * bounded only by the context window, which holds the prompt and the output together — so the
+ * output it may bill is the largest window of `models` less the prompt (at least 0).
+ */
+function compactionOutput(config: LoadedConfig, models: string[], prompt: number): number {
+  const context = Math.max(0, ...models.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
+  return Math.max(0, context - prompt);
 }
 
 /** The names each chain model reaches nodes under (its router id and every node's own name for it). */

@@ -10,6 +10,8 @@ export type Endpoint =
   | 'completions'
   | 'embeddings'
   | 'responses'
+  /** `POST /v1/responses/compact`: a compaction pass over a conversation (its input, or a previous response's stored context); no output cap. */
+  | 'responsesCompact'
   | 'moderations'
   | 'images'
   /** `POST /v1/images/edits`: a multipart form of the images to edit (`image`, or `image[]` up to 16), an optional `mask`, and the generation's fields. */
@@ -60,6 +62,8 @@ export const ENDPOINTS: Record<Endpoint, EndpointSpec> = {
   completions: { path: '/completions', group: 'completions', body: 'json', stream: 'chat', charge: 'tokens', cap: { param: 'max_tokens', default: 16 } },
   embeddings: { path: '/embeddings', group: 'embeddings', body: 'json', stream: 'chat', quick: true, charge: 'tokens' },
   responses: { path: '/responses', group: 'responses', body: 'json', stream: 'responses', charge: 'tokens', cap: { param: 'max_output_tokens', default: 'model' } },
+  // Takes no output cap: the compaction's reasoning and summary are bounded only by the context window (`limits/reservation.ts`).
+  responsesCompact: { path: '/responses/compact', group: 'responses', body: 'json', stream: 'responses', charge: 'tokens' },
   moderations: { path: '/moderations', group: 'moderations', body: 'json', stream: 'chat', quick: true, charge: 'requests' },
   images: { path: '/images/generations', group: 'images', body: 'json', stream: 'chat', charge: 'requests' },
   imageEdits: { path: '/images/edits', group: 'images', body: 'multipart', stream: 'chat', charge: 'requests' },
@@ -72,3 +76,6 @@ export const ENDPOINTS: Record<Endpoint, EndpointSpec> = {
 
 /** Endpoints that draw images, charged per image (`n`): generations and edits. */
 export const drawsImages = (endpoint: Endpoint): endpoint is 'images' | 'imageEdits' => endpoint === 'images' || endpoint === 'imageEdits';
+
+/** Endpoints whose body is read as a Responses request (`input`, `instructions`, `previous_response_id`). */
+export const readsResponses = (endpoint: Endpoint): endpoint is 'responses' | 'responsesCompact' => endpoint === 'responses' || endpoint === 'responsesCompact';

@@ -106,6 +106,15 @@ const SCHEMAS: Record<JsonEndpoint, z.ZodType<Record<string, unknown>>> = {
   completions: CompletionsRequestSchema,
   embeddings: EmbeddingsRequestSchema,
   responses: ResponsesRequestSchema,
+  /** A compaction pass takes no stream and no cap: either would be read by a lax node and not by the router. */
+  responsesCompact: z.looseObject({
+    model: Model,
+    input: z.union([z.string(), z.array(z.unknown())]).nullish(),
+    instructions: z.string().nullish(),
+    previous_response_id: z.string().min(1).nullish(),
+    stream: z.literal(false).nullish(),
+    max_output_tokens: z.null().optional(),
+  }),
   moderations: z.looseObject({ model: Model, input: z.union([z.string(), z.array(z.unknown())]) }),
   images: z.looseObject({
     model: Model,

@@ -12,6 +12,7 @@ import { keyLimitSet } from '../limits/admission';
 import type { KeyLimits } from '../config/schema';
 import type { ParsedRequest } from './requests';
 import { responseIdSigner, verifyResponseId, type ResponseIdSigner } from './response-ids';
+import { readsResponses } from './endpoints';
 
 export interface ResponseState {
   /** Undefined only for a stateless request (`store: false`) on a router without the secret. */
@@ -65,7 +66,7 @@ export async function responseState(
   key: { id: string; limits?: KeyLimits | undefined },
   chain: () => string[],
 ): Promise<ResponseState | undefined> {
-  if (request.endpoint !== 'responses') return undefined;
+  if (!readsResponses(request.endpoint)) return undefined;
   const previous = request.body.previous_response_id;
   const stateless = request.body.store === false && typeof previous !== 'string' && request.body.background !== true;
   const signer = stateless ? optionalSigner(env) : responseIdSigner(env);

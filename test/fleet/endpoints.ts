@@ -120,6 +120,32 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   return writeEvents(node, res, events, deltas);
 }
 
+/**
+ * A compaction pass (`POST /v1/responses/compact`), as OpenAI bills it: it reads the
+ * conversation — `input`, after a previous response's stored context — and writes reasoning and
+ * an encrypted summary, with no cap a request can set (knob `completionTokens`, else 300). The
+ * answer is the user messages followed by one `compaction` item. It takes neither `stream` nor
+ * `max_output_tokens` (a 400 naming them).
+ */
+function responsesCompact(node: SimNode, res: http.ServerResponse, body: Body) {
+  if (body.stream != null && body.stream !== false) return invalid(res, 400, 'stream is not supported for compaction', 'stream', 'unsupported_parameter');
+  if (body.max_output_tokens != null) return invalid(res, 400, "Unknown parameter: 'max_output_tokens'.", 'max_output_tokens', 'unknown_parameter');
+  if (refusedNotObject(res, body, ['input'])) return;
+  const previous = body.previous_response_id;
+  const before = typeof previous === 'string' ? node.responses.get(previous) : undefined;
+  if (typeof previous === 'string' && !before) {
+    return invalid(res, 400, `Previous response with id '${previous}' not found.`, 'previous_response_id', 'previous_response_not_found');
+  }
+  const k = node.knobs;
+  const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
+  const output = k.completionTokens > 0 ? k.completionTokens : 300;
+  const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as Body[] | undefined) ?? []);
+  const users = [...(before?.input ?? []), ...input].filter((item) => (item as Body)?.role === 'user').map((item) => ({ type: 'message', role: 'user', content: (item as Body).content }));
+  const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: Math.floor(output / 2) }, total_tokens: inputTokens + output };
+  const compaction = { id: `cmp_item_${node.served}`, type: 'compaction', encrypted_content: `gAAAA-${node.id}` };
+  sendJson(res, 200, { id: `cmp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}`, object: 'response.compaction', created_at: Math.floor(Date.now() / 1000), output: [...users, compaction], usage });
+}
+
 function responsesFollowUp(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string) {
   const [, id, action] = path.match(/^\/v1\/responses\/([^/]+)(?:\/(input_items|cancel))?$/) ?? [];
   const stored = id ? node.responses.get(decodeURIComponent(id)) : undefined;
@@ -314,6 +340,7 @@ async function transcription(node: SimNode, req: http.IncomingMessage, res: http
 export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Body, bytes: Buffer): Promise<boolean> {
   const post = req.method === 'POST';
   if (post && path === '/v1/responses') await responsesCreate(node, res, body);
+  else if (post && path === '/v1/responses/compact') responsesCompact(node, res, body);
   else if (path.startsWith('/v1/responses/')) responsesFollowUp(node, req, res, path);
   else if (post && path === '/v1/completions') await completions(node, res, body);
   else if (post && path === '/v1/moderations') {
