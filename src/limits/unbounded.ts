@@ -28,7 +28,7 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
  * container by its memory — only `environment: {type: "local"}` runs on the caller's side) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below),
+ * "priority"` (and `fast`, `ultrafast`, `scale`: any tier but `STANDARD_TIERS`), billed above the standard rates the configuration holds (flex bills below),
  * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input) and
  * US-only inference (`inference_geo: "us"`: 1.1×), and
  * OpenRouter's `plugins` (web search per result, PDF parsing per page).
@@ -39,12 +39,22 @@ const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   responses: /^(web_search|file_search|code_interpreter|image_generation)/,
 };
 
+/**
+ * Service tiers billed at or below the standard rates the configuration holds: OpenAI's `auto`
+ * (the project's default tier: its operator prices it), `default` and `flex` (below); Anthropic's
+ * `auto` and `standard_only`. OpenAI's `priority` and `fast` (the same tier: the answer says
+ * `priority`) bill about 2×, `ultrafast` more, `scale` from Scale Tier units; an unknown tier is
+ * no bound either.
+ */
+const STANDARD_TIERS: ReadonlySet<string> = new Set(['auto', 'default', 'flex', 'standard_only']);
+
 export function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
   // OpenRouter's plugins: web search ($4 per 1,000 results), PDF parsing by OCR (per page).
   if (Array.isArray(request.body.plugins) && request.body.plugins.length > 0) return 'plugins';
-  // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
-  if (request.body.service_tier === 'priority') return 'service_tier';
+  // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at; so do `fast` (priority
+  // under another name), `ultrafast` and any tier but those that bill at or below them (`STANDARD_TIERS`).
+  if (request.body.service_tier != null && !STANDARD_TIERS.has(String(request.body.service_tier))) return 'service_tier';
   // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
   if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
   // Claude's US-only inference (`inference_geo: "us"`) bills 1.1× the standard rates (Opus 4.6, Sonnet 4.6 and later).
@@ -68,7 +78,7 @@ export function billedPerUse(model: string, tool: string, request: ParsedRequest
     tool === 'prompt'
       ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
       : tool === 'service_tier'
-        ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
+        ? `service_tier '${String(request.body.service_tier)}' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or service_tier 'auto', 'default' or 'flex'.`
         : tool === 'speed'
           ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
           : tool === 'inference_geo'

@@ -213,6 +213,11 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     // Priority processing bills above the configured (standard) rates.
     ['chat service_tier priority', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'priority' }, 'service_tier'],
     ['Responses service_tier priority', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'priority' }, 'service_tier'],
+    // `fast` is priority under another name (the answer says `priority`); `ultrafast` an access-controlled tier above it; `scale` billed from Scale Tier units, not the configured rates.
+    ['chat service_tier fast', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'fast' }, 'service_tier'],
+    ['Responses service_tier fast', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'fast' }, 'service_tier'],
+    ['Responses service_tier ultrafast', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'ultrafast' }, 'service_tier'],
+    ['chat service_tier scale', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'scale' }, 'service_tier'],
     // OpenRouter's plugins: web search ($4 per 1,000 results, put into the prompt), PDF parsing by OCR (per page).
     ['chat OpenRouter plugins (web)', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, plugins: [{ id: 'web', max_results: 5 }] }, 'plugins'],
   ];
@@ -223,7 +228,7 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       expect(res.status).toBe(403);
       const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
       expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'plugins'].includes(tool) ? tool : 'tools' });
-      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? "service_tier 'priority'" : `'${tool}'`);
+      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? `service_tier '${String(body.service_tier)}'` : `'${tool}'`);
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
   }
@@ -288,8 +293,16 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
 
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
-    for (const tier of ['auto', 'default', 'flex']) {
+    for (const tier of ['auto', 'default', 'flex', null]) {
       const res = await callWithConfig(config(), '/v1/chat/completions', { key, body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: input, service_tier: tier }) });
+      expect(res.status, await res.text()).toBe(200);
+    }
+    // Messages' own tiers (`auto`, the default, and `standard_only`) pass too.
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    for (const tier of ['auto', 'standard_only']) {
+      const body = JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], service_tier: tier });
+      const res = await callWithConfig(claude, '/v1/messages', { headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body });
       expect(res.status, await res.text()).toBe(200);
     }
   });
