@@ -222,7 +222,7 @@ export const ModelSchema = z.strictObject({
    */
   imageOutputTokens: positiveInt.optional(),
   /**
-   * Input tokens one image sent to an edit (each `image`, and the `mask`) may bill on this
+   * Input tokens one image sent to an edit (each `image`, the `mask`, a `markup`) may bill on this
    * model (edits reserve images × this against `tpm`, and budgets hold it at the input rate).
    * No default: gpt-image models bill input images by their size and `input_fidelity`, and
    * without this figure keys with `tpm` or a budget are refused their edits.

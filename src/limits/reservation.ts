@@ -174,10 +174,15 @@ export function reservedTokens(config: LoadedConfig, request: ParsedRequest, cha
   return prompt + outputTokens(config, request, undefined, chain, prompt);
 }
 
-/** The images an edit sends (each `image` and `image[]`, and the `mask`): gpt-image models bill each as image input tokens. */
+/**
+ * The images an edit sends (each `image` and `image[]`, the `mask`, and GPT Image 2.5's
+ * `markup`, a PNG overlaid on the first image to guide the edit): gpt-image models bill each
+ * as image input tokens.
+ */
 function editImages(request: ParsedRequest): number {
   if (request.endpoint !== 'imageEdits' || request.kind !== 'multipart') return 0;
-  return request.form.getAll('image').length + request.form.getAll('image[]').length + (request.form.has('mask') ? 1 : 0);
+  const { form } = request;
+  return form.getAll('image').length + form.getAll('image[]').length + form.getAll('mask').length + form.getAll('markup').length;
 }
 
 /**

@@ -280,14 +280,16 @@ async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, content
   return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data as Base['body'], stream };
 }
 
-/** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask`, if any, one file. */
+/** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask` and a `markup` (GPT Image 2.5's overlay), if any, files. */
 function checkEditFiles(form: FormData, images: number): void {
   if (form.has('image') && form.has('image[]')) {
     throw new RouterError(400, "The form has both 'image' and 'image[]'. Send the images under one name.", { code: 'invalid_request', param: 'image' });
   }
   if (images > MAX_EDIT_IMAGES) throw new RouterError(400, `An edit takes at most ${MAX_EDIT_IMAGES} images; the form has ${images}.`, { code: 'invalid_request', param: 'image' });
-  const mask = form.get('mask');
-  if (mask !== null && !(mask instanceof File)) throw new RouterError(400, "Invalid request: mask: 'mask' must be a file.", { code: 'invalid_request', param: 'mask' });
+  // Each is an image the node reads and bills (`editImages` in `limits/reservation.ts` counts them): a string would be read otherwise.
+  for (const name of ['mask', 'markup']) {
+    if (form.getAll(name).some((v) => !(v instanceof File))) throw new RouterError(400, `Invalid request: ${name}: '${name}' must be a file.`, { code: 'invalid_request', param: name });
+  }
 }
 
 /** Parse and validate a buffered body; 400 with the offending field as `param`. */

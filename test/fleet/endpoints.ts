@@ -253,9 +253,9 @@ export const EDIT_IMAGE_TOKENS = { low: 135, high: 3_050 };
 
 /**
  * Image edits as OpenAI's endpoint takes them: a multipart form with `prompt`, the images
- * (`image`, or `image[]` up to 16, PNG/WebP/JPEG), an optional `mask`, and the generation's
+ * (`image`, or `image[]` up to 16, PNG/WebP/JPEG), an optional `mask` or `markup`, and the generation's
  * fields as strings (`n`, `partial_images`, `stream`: "true"). gpt-image models bill every
- * image sent (the mask too) as image input tokens; the answer is the generation's, its stream
+ * image sent (the mask or markup too) as image input tokens; the answer is the generation's, its stream
  * events named `image_edit.*`.
  */
 async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer) {
@@ -274,7 +274,8 @@ async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.Ser
   for (const [name, value] of form) if (typeof value === 'string') body[name] = value;
   for (const name of ['n', 'partial_images', 'frame_count']) if (typeof body[name] === 'string') body[name] = Number(body[name]);
   body.stream = body.stream === 'true';
-  const inputs = sent.length + (form.get('mask') instanceof File ? 1 : 0);
+  // The mask, and GPT Image 2.5's `markup` (a transparent PNG overlaid on the first image to guide the edit), are images read too.
+  const inputs = sent.length + (form.get('mask') instanceof File ? 1 : 0) + (form.get('markup') instanceof File ? 1 : 0);
   const gptImage = /^gpt-image/.test(String(body.model));
   images(node, res, body, { imageTokens: gptImage ? inputs * EDIT_IMAGE_TOKENS[body.input_fidelity === 'high' ? 'high' : 'low'] : 0 });
 }
