@@ -10,8 +10,8 @@
  * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
  * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
  * `TOOL_USE_SYSTEM_TOKENS`; with a Messages JSON output format, Claude's prompt explaining it,
- * `OUTPUT_FORMAT_SYSTEM_TOKENS`; twice over with server-side compaction, whose first pass reads
- * the whole conversation before the answer reads what is left) plus the output the upstream may bill:
+ * `OUTPUT_FORMAT_SYSTEM_TOKENS`; twice over with server-side compaction (Messages, Responses:
+ * `compactionPasses`), whose first pass reads the whole conversation before the answer reads what is left) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -125,16 +125,31 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
   if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
   // Server-side compaction: a first pass reads the whole conversation (and writes a summary), then the answer reads what is left.
-  if (request.endpoint === 'messages' && compacts(request.body)) estimate.tokens *= 2;
+  estimate.tokens *= compactionPasses(request);
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
 }
 
-/** A Messages body asking for server-side compaction (a `compact_…` edit in `context_management`). */
-function compacts(body: Record<string, unknown>): boolean {
-  const edits = (body.context_management as { edits?: unknown } | null | undefined)?.edits;
-  return Array.isArray(edits) && edits.some((e) => /^compact_/.test(String((e as { type?: unknown } | null)?.type)));
+/**
+ * How many times the upstream reads the prompt: twice with server-side compaction, whose first
+ * pass reads the whole conversation and writes a summary before the answer reads what is left —
+ * on Messages a `compact_…` edit in `context_management`; on Responses a `compaction` entry in
+ * `context_management` (run once the context passes its `compact_threshold`, which the router
+ * does not compare: held whenever asked) or a `compaction_trigger` input item. Responses' stored
+ * context (`previous_response_id`) is read twice as well (`app.ts`).
+ */
+export function compactionPasses(request: ParsedRequest): 1 | 2 {
+  const { body } = request;
+  const type = (e: unknown) => String((e as { type?: unknown } | null)?.type);
+  if (request.endpoint === 'messages') {
+    const edits = (body.context_management as { edits?: unknown } | null | undefined)?.edits;
+    return Array.isArray(edits) && edits.some((e) => /^compact_/.test(type(e))) ? 2 : 1;
+  }
+  if (request.endpoint !== 'responses') return 1;
+  const entries = Array.isArray(body.context_management) ? body.context_management : [];
+  const trigger = Array.isArray(body.input) && body.input.some((item) => type(item) === 'compaction_trigger');
+  return trigger || entries.some((e) => type(e) === 'compaction') ? 2 : 1;
 }
 
 const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);

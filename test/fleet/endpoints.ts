@@ -42,6 +42,18 @@ async function writeEvents(node: SimNode, res: http.ServerResponse, events: stri
   return true;
 }
 
+/** Responses' server-side compaction: the summary its pass writes, and what the answer then reads of the compacted context. */
+const COMPACTION_SUMMARY_TOKENS = 500;
+const COMPACTED_INPUT = 600;
+
+/** Whether a Responses body compacts its context: a `compaction` entry whose threshold the context reaches (none: always), or a final `compaction_trigger` item. */
+function responsesCompacts(body: Body, context: number): boolean {
+  const entries = Array.isArray(body.context_management) ? (body.context_management as Body[]) : [];
+  const due = entries.some((e) => e?.type === 'compaction' && (typeof e.compact_threshold !== 'number' || context >= e.compact_threshold));
+  const trigger = Array.isArray(body.input) && (body.input.at(-1) as Body | undefined)?.type === 'compaction_trigger';
+  return due || trigger;
+}
+
 function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const k = node.knobs;
   if (refusedNotObject(res, body, ['input', 'tools'])) return;
@@ -57,8 +69,13 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const pieces = structured === undefined ? greeting : splitText(structured, k.chunks);
   const text = pieces.join('');
   // As OpenAI bills it: the stored context of the previous response is input again.
-  const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
-  const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens });
+  const context = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
+  // Server-side compaction (`context_management: [{type: "compaction", compact_threshold}]` past its threshold, or a
+  // `compaction_trigger` input item): a first pass reads the whole context and writes a summary, then the answer reads
+  // the compacted context. Both are billed, and the usage reports both.
+  const compacts = responsesCompacts(body, context);
+  const inputTokens = compacts ? context + Math.min(context, COMPACTED_INPUT) : context;
+  const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens }) + (compacts ? COMPACTION_SUMMARY_TOKENS : 0);
   const base = {
     id,
     object: 'response',

@@ -46,6 +46,18 @@ describe('names an upstream folds', () => {
   });
 });
 
+describe('names an upstream folds: server-side compaction', () => {
+  it('CONTEXT_MANAGEMENT (a Go node reads it as context_management: the prompt read twice, held once) is a 400 for a tpm key, never forwarded', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const before = await allNodeRequests();
+    const body = `{"model":"gpt-4o-mini","store":false,"input":"Hi","max_output_tokens":10,"Context_Management":[{"type":"compaction"}]}`;
+    const res = await call('/v1/responses', { key, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_request', param: 'Context_Management' });
+    expect(await allNodeRequests()).toBe(before);
+  });
+});
+
 describe('names an upstream folds, inside messages, items and tools', () => {
   it("a part's or tool's TYPE, a part's INPUT_AUDIO, a message's AUDIO (what classifies input for the reservation) is a 400, never forwarded", async () => {
     const { key } = await newKey({ limits: { tpm: 10_000 } });
