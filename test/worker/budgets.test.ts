@@ -291,6 +291,24 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(await nodeRequests('p-anth')).toHaveLength(0);
   });
 
+  it("Responses' reasoning.mode 'pro' (an execution mode that runs more compute than the configured rates price) is refused with cost_unbounded on a priced model; 'standard' passes", async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const send = (reasoning: Record<string, unknown>) =>
+      callWithConfig(config(), '/v1/responses', { key, body: JSON.stringify({ model: 'gpt-4o-mini', store: false, max_output_tokens: 10, input, reasoning }) });
+    for (const reasoning of [{ mode: 'pro' }, { effort: 'high', mode: 'pro' }, { MODE: 'pro' }]) {
+      const refused = await send(reasoning);
+      expect(refused.status, JSON.stringify(reasoning)).toBe(403);
+      const { error } = await refused.json<{ error: { code: string; param: string; message: string } }>();
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: 'reasoning' });
+      expect(error.message).toContain("reasoning mode 'pro'");
+    }
+    for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
+    for (const reasoning of [{ mode: 'standard' }, { effort: 'low' }]) {
+      const passed = await send(reasoning);
+      expect(passed.status, await passed.text()).toBe(200);
+    }
+  });
+
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
     for (const tier of ['auto', 'default', 'flex', null]) {
