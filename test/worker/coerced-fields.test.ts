@@ -46,7 +46,7 @@ describe('names an upstream folds', () => {
   });
 });
 
-describe('names an upstream folds: server-side compaction', () => {
+describe('names an upstream folds: server-side compaction, reasoning', () => {
   it('CONTEXT_MANAGEMENT (a Go node reads it as context_management: the prompt read twice, held once) is a 400 for a tpm key, never forwarded', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
     const before = await allNodeRequests();
@@ -54,6 +54,16 @@ describe('names an upstream folds: server-side compaction', () => {
     const res = await call('/v1/responses', { key, body });
     expect(res.status).toBe(400);
     expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_request', param: 'Context_Management' });
+    expect(await allNodeRequests()).toBe(before);
+  });
+
+  it('REASONING (a Go node reads it as reasoning: its mode bills pro rates a budget refuses) is a 400, never forwarded', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const before = await allNodeRequests();
+    const body = `{"model":"gpt-4o-mini","store":false,"input":"Hi","max_output_tokens":10,"REASONING":{"mode":"pro"}}`;
+    const res = await call('/v1/responses', { key, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_request', param: 'REASONING' });
     expect(await allNodeRequests()).toBe(before);
   });
 });
