@@ -38,6 +38,7 @@ import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens 
 import { asksSvg, framesPerImage, gptImageTokens, imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
+import { requestTools } from './body-input';
 import { billedPerUse, imageUnbounded, perUseTool, unbounded } from './unbounded';
 
 /**
@@ -121,7 +122,7 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
   // What the node renders around the body (chat template, Claude's tool-use prompt): chat-style endpoints only.
-  if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
+  if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += requestTools(request.body).length > 0 ? facts.toolOverhead : facts.overhead;
   // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
   if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
   // Server-side compaction: a first pass reads the whole conversation (and writes a summary), then the answer reads what is left.

@@ -7,7 +7,7 @@
 import { RouterError } from '../errors/router-error';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { toolType } from './body-input';
+import { requestTools, toolType } from './body-input';
 
 export function unbounded(model: string, request: ParsedRequest): RouterError {
   const need = { images: 'perImage', imageEdits: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
@@ -79,14 +79,16 @@ export function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'responses' && reasoningMode(request.body) !== undefined) return 'reasoning';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
-  if (request.endpoint === 'responses' && Array.isArray(request.body.tools)) {
+  // The body's tools, and on Responses those its input items give (`additional_tools`, `tool_search_output`).
+  const tools = requestTools(request.body);
+  if (request.endpoint === 'responses') {
     // The shell tool runs in a hosted container (billed per container, by its memory) unless its environment is the caller's own.
-    const hosted = request.body.tools.find((t) => toolType(t) === 'shell' && toolType((t as { environment?: unknown }).environment) !== 'local');
+    const hosted = tools.find((t) => toolType(t) === 'shell' && toolType((t as { environment?: unknown }).environment) !== 'local');
     if (hosted !== undefined) return 'shell';
   }
   const pattern = PER_USE_TOOL[request.endpoint];
-  if (!pattern || !Array.isArray(request.body.tools)) return undefined;
-  const tool = request.body.tools.find((t) => pattern.test(String((t as { type?: unknown } | null)?.type)));
+  if (!pattern) return undefined;
+  const tool = tools.find((t) => pattern.test(toolType(t)));
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
 }
 

@@ -207,6 +207,10 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     // The shell tool in a hosted container (billed per container by its memory, up to 64g); without an environment, the node chooses.
     ['Responses shell in a container', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell', environment: { type: 'container_auto', memory_limit: '64g' } }] }, 'shell'],
     ['Responses shell without an environment', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell' }] }, 'shell'],
+    // Tools an input item gives the model (openai 7.x `additional_tools`, a `tool_search_output`'s loaded tools) are billed as the top-level ones.
+    ['Responses web_search in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'web_search' }] }] }, 'web_search'],
+    ['Responses code_interpreter in a tool_search_output item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'tool_search_output', execution: 'server', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }] }, 'code_interpreter'],
+    ['Responses shell in a container in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'shell' }] }] }, 'shell'],
     ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
     // A stored prompt template may hold hosted tools the body does not show.
     ['a Responses stored prompt template', '/v1/responses', { model: 'gpt-4o-mini', store: false, prompt: { id: 'pmpt_1' } }, 'prompt'],

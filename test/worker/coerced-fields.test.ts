@@ -80,6 +80,8 @@ describe('names an upstream folds, inside messages, items and tools', () => {
       ['/v1/chat/completions', user([{ type: 'input_audio', input_audio: { DATA: 'UklGRg'.repeat(2_000), format: 'wav' } }]), 'messages[0].content[0].input_audio.DATA'],
       ['/v1/chat/completions', { ...user('Hi'), messages: [{ role: 'assistant', AUDIO: { id: 'audio_abc' } }, { role: 'user', content: 'Hi' }] }, 'messages[0].AUDIO'],
       ['/v1/responses', { model: 'gpt-4o-mini', input: 'Hi', tools: [{ Type: 'web_search' }] }, 'tools[0].Type'],
+      // An input item's tools (`additional_tools`): a Go node reads TOOLS as the hosted tools the router never saw.
+      ['/v1/responses', { model: 'gpt-4o-mini', input: [{ role: 'user', content: 'Hi' }, { type: 'additional_tools', role: 'developer', TOOLS: [{ type: 'web_search' }] }] }, 'input[1].TOOLS'],
       ['/v1/responses', { model: 'gpt-4o-mini', input: [{ type: 'message', role: 'user', content: [{ TYPE: 'input_file', file_id: 'file-abc' }] }] }, 'input[0].content[0].TYPE'],
     ];
     for (const [path, body, param] of cases) {

@@ -98,6 +98,21 @@ describe('prompt parts the body cannot bound', () => {
     expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
   });
 
+  // Responses input items that give the model tools (openai 7.x `additional_tools`, a `tool_search_output`'s loaded tools): a hosted one among them adds what it finds as a top-level one does.
+  const toolItems: [string, Record<string, unknown>][] = [
+    ['an additional_tools item', { type: 'additional_tools', role: 'developer', tools: [{ type: 'web_search' }] }],
+    ['a tool_search_output item', { type: 'tool_search_output', execution: 'client', call_id: 'call_1', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }],
+  ];
+  for (const [what, item] of toolItems) {
+    it(`a hosted tool given in ${what} adds input no body holds: the context window, refused for a smaller tpm`, async () => {
+      const { key } = await newKey({ limits: { tpm: 100_000 } });
+      const input = [{ role: 'user', content: 'News today?' }, item];
+      const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input, max_output_tokens: 100 } });
+      expect(res.status).toBe(429);
+      expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+    });
+  }
+
   it('an item_reference names a stored output item the body does not hold: the context window, refused for a smaller tpm', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
     const input = [{ type: 'item_reference', id: 'msg_0123456789abcdef' }, { role: 'user', content: 'Go on' }];
