@@ -113,6 +113,24 @@ describe('prompt parts the body cannot bound', () => {
     });
   }
 
+  it('a function tool given by an input item, and a configuration_update\'s JSON schema, are held whole, their property names too', async () => {
+    const TPM = 1_000_000;
+    const { key } = await newKey({ limits: { tpm: TPM } });
+    const dense = '1,'.repeat(1_500); // a property name of ~3,000 tokens
+    const schema = { type: 'object', properties: { [dense]: { type: 'string' } } };
+    const input = [
+      { role: 'user', content: 'Hi' },
+      { type: 'additional_tools', role: 'developer', tools: [{ type: 'function', name: 'f', parameters: schema }] },
+      { type: 'configuration_update', text: { format: { type: 'json_schema', name: 'answer', schema } } },
+    ];
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', store: false, input, max_output_tokens: 10 } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const held = TPM - Number(res.headers.get('x-ratelimit-remaining-tokens'));
+    const { usage } = await res.json<{ usage: { input_tokens: number; output_tokens: number } }>();
+    expect(usage.input_tokens).toBeGreaterThan(2 * 3_000); // the fleet billed both schemas' property names
+    expect(held).toBeGreaterThanOrEqual(usage.input_tokens + usage.output_tokens);
+  });
+
   it('an item_reference names a stored output item the body does not hold: the context window, refused for a smaller tpm', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
     const input = [{ type: 'item_reference', id: 'msg_0123456789abcdef' }, { role: 'user', content: 'Go on' }];
