@@ -289,14 +289,14 @@ function checkImagePrice(request: ParsedRequest, model: string, price: Price): v
 
 /**
  * `prompt` input tokens at the dearest prompt rate and `output` at the dearest output rate, in
- * USD. Audio rates count whether or not the body asks for audio: a model priced for audio may
+ * USD. Image input (`imageInput`) counts among the prompt rates; audio rates count whether or not the body asks for audio: a model priced for audio may
  * hear or speak it (`modalities`, `input_audio`, a stored audio answer), and gpt-4o-audio's
  * spoken tokens bill 8× its text output.
  */
 function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boolean): number {
   // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
   const hour = claude ? cacheWrite1hRate(price) : 0;
-  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0);
+  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0, price.imageInput ?? 0);
   return (prompt * input + output * Math.max(price.output ?? 0, price.audioOutput ?? 0)) / 1e6;
 }
 

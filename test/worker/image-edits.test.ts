@@ -126,6 +126,23 @@ describe('image edits under a spend budget', () => {
     expect((await unbounded.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'cost_unbounded', param: 'image' });
   });
 
+  it('image input tokens at their own rate (imageInput: gpt-image bills them above text input), settled from input_tokens_details.image_tokens', async () => {
+    const price = { input: 5, imageInput: 10, output: 40 };
+    const config = editConfig({ imageInputTokens: 3_500, price });
+    const { key, id } = await newKey({ limits: { dailyUsd: 1 } });
+    const res = await edit(config, key, editForm({ size: '1024x1024', quality: 'high', input_fidelity: 'high' }, 2));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const { usage } = await res.json<{ usage: ImageUsage }>();
+    const images = usage.input_tokens_details.image_tokens;
+    expect(images).toBe(2 * EDIT_HIGH);
+    const billed = ((usage.input_tokens - images) * price.input + images * price.imageInput + usage.output_tokens * price.output) / 1e6;
+    const { spend } = await eventually(
+      () => admin(`/keys/${id}/usage`).then((r) => r.json<{ spend: { dayUsd: number; heldUsd: number } }>()),
+      (u) => u.spend.heldUsd === 0 && u.spend.dayUsd > 0,
+    );
+    expect(spend.dayUsd).toBeCloseTo(billed, 9);
+  });
+
   it('under a per-image price: n × the price, and a size the table does not name is refused', async () => {
     const config = editConfig({ price: { perImage: { '1024x1024': 0.2 } } });
     const { key } = await newKey({ limits: { dailyUsd: 0.5 } });
