@@ -1,7 +1,7 @@
 /**
  * What a request body brings into the prompt beyond its own text — pure, for `estimate.ts`:
  * input it names but does not hold (hosted tools, top-level or given by a Responses input item, stored audio, prompt templates, MCP servers,
- * retrieval, a caller's chat template, prompt embeddings, a stored conversation, a Gemini
+ * retrieval, a caller's chat template, prompt embeddings, a stored conversation or Messages thread, a Gemini
  * context cache), which holds the context window; Anthropic's client tools, rendered from their
  * type; a Messages JSON output format.
  */
@@ -85,7 +85,9 @@ export function unboundedContext(body: Record<string, unknown>): boolean {
   // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
   // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
   const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);
-  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || geminiCache(body) || (body.conversation !== undefined && body.conversation !== null);
+  // Anthropic's server-held thread (beta `thread: {type: "continue", previous_message_id}`): the conversation so far is upstream, billed as input.
+  const thread = body.thread !== undefined && body.thread !== null && toolType(body.thread) !== 'create';
+  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || geminiCache(body) || thread || (body.conversation !== undefined && body.conversation !== null);
 }
 
 /** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */
