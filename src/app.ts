@@ -16,7 +16,7 @@ import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
 import { admitKey, nodeReserver } from './limits/admission';
-import { promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
+import { compactionPasses, promptTokens, requestUnits, reservedTokens, serialClass, worstCostUsd } from './limits/reservation';
 import { logBackgroundFailure } from './http/background';
 import { readBodyCapped } from './http/body';
 import { withBodyBudget, type EndsWith } from './http/body-budget';
@@ -132,10 +132,11 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   // Shared by both figures: the prompt is estimated and the chain filtered once.
   const chainOf = () => (chain ??= modelChain(config, model).filter(allowed));
   // Responses: a verified previous_response_id pins the node and carries its stored context,
-  // which the upstream bills as input, so it is reserved as prompt (`response-state.ts`).
+  // which the upstream bills as input, so it is reserved as prompt (`response-state.ts`) — twice
+  // over when the request compacts it (`compactionPasses`), as the body's own prompt is.
   const state = readsResponses(endpoint) ? await responseState(c.env, config, request, key, chainOf) : undefined;
   const pinned = state?.pinned;
-  const promptOf = () => (prompt ??= promptTokens(request, config, chainOf()) + (state?.contextTokens ?? 0));
+  const promptOf = () => (prompt ??= promptTokens(request, config, chainOf()) + (state?.contextTokens ?? 0) * compactionPasses(request));
   const reservation = {
     model,
     get tokens() {

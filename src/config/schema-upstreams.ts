@@ -50,6 +50,8 @@ export const PriceSchema = z
     /** USD per 1M audio prompt / completion tokens (gpt-4o-audio, gpt-4o-transcribe); default `input` / `output`. */
     audioInput: z.number().nonnegative().optional(),
     audioOutput: z.number().nonnegative().optional(),
+    /** USD per 1M image prompt tokens (gpt-image: an edit's images, billed above text input); default `input`. */
+    imageInput: z.number().nonnegative().optional(),
     perImage: PerImageSchema.optional(),
     perMillionChars: z.number().nonnegative().optional(),
     perMinute: z.number().nonnegative().optional(),
@@ -58,7 +60,7 @@ export const PriceSchema = z
   })
   .superRefine((p, ctx) => {
     if (p.longContext && p.input === undefined) ctx.addIssue({ code: 'custom', path: ['longContext'], message: 'longContext rates need the base input and output rates' });
-    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined || p.audioInput !== undefined || p.audioOutput !== undefined) && p.input === undefined)) {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined || p.audioInput !== undefined || p.audioOutput !== undefined || p.imageInput !== undefined) && p.input === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
     }
     if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });
@@ -222,7 +224,7 @@ export const ModelSchema = z.strictObject({
    */
   imageOutputTokens: positiveInt.optional(),
   /**
-   * Input tokens one image sent to an edit (each `image`, and the `mask`) may bill on this
+   * Input tokens one image sent to an edit (each `image`, the `mask`, a `markup`) may bill on this
    * model (edits reserve images × this against `tpm`, and budgets hold it at the input rate).
    * No default: gpt-image models bill input images by their size and `input_fidelity`, and
    * without this figure keys with `tpm` or a budget are refused their edits.

@@ -21,12 +21,14 @@ export interface Usage {
   audio_prompt_tokens?: number;
   /** Completion tokens that were audio (chat `modalities: ["audio"]`; priced at `audioOutput`). */
   audio_completion_tokens?: number;
+  /** Prompt tokens that were images (gpt-image's `input_tokens_details.image_tokens`: an edit's images; priced at `imageInput`). */
+  image_prompt_tokens?: number;
   /** Seconds of audio a transcription was billed for (whisper's `usage: {type: "duration", seconds}`; priced at `perMinute`). */
   audio_seconds?: number;
 }
 
 /** The `…_details` objects usage carries; `audio_tokens` in them is the audio share. */
-type Details = { cached_tokens?: unknown; cache_write_tokens?: unknown; audio_tokens?: unknown } | null;
+type Details = { cached_tokens?: unknown; cache_write_tokens?: unknown; audio_tokens?: unknown; image_tokens?: unknown } | null;
 
 interface ReportedUsage {
   prompt_tokens?: unknown;
@@ -87,6 +89,8 @@ export function usageOf(value: unknown): Usage | undefined {
   // Audio is billed at its own rates (gpt-4o-audio: 8× text output, 16× text input): its share is kept apart.
   const audioIn = share(inputDetails?.audio_tokens, prompt);
   const audioOut = share((u.completion_tokens_details ?? u.output_tokens_details)?.audio_tokens, completion);
+  // Image input too (gpt-image: $10 per 1M against $5 for text on gpt-image-1): its share is kept apart.
+  const imageIn = share(inputDetails?.image_tokens, prompt);
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
@@ -95,6 +99,7 @@ export function usageOf(value: unknown): Usage | undefined {
     ...(written !== undefined ? { cache_write_tokens: written } : {}),
     ...(audioIn !== undefined ? { audio_prompt_tokens: audioIn } : {}),
     ...(audioOut !== undefined ? { audio_completion_tokens: audioOut } : {}),
+    ...(imageIn !== undefined ? { image_prompt_tokens: imageIn } : {}),
   };
 }
 
@@ -119,7 +124,7 @@ export function usageOfReported(reported: unknown): Usage | undefined {
 /** Two reported usages as one (each figure summed; an optional one kept when either has it). */
 export function addUsage(a: Usage, b: Usage): Usage {
   const sum: Usage = { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, total_tokens: a.total_tokens + b.total_tokens };
-  for (const k of ['cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'audio_prompt_tokens', 'audio_completion_tokens', 'audio_seconds'] as const) {
+  for (const k of ['cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'audio_prompt_tokens', 'audio_completion_tokens', 'image_prompt_tokens', 'audio_seconds'] as const) {
     if (a[k] !== undefined || b[k] !== undefined) sum[k] = (a[k] ?? 0) + (b[k] ?? 0);
   }
   return sum;

@@ -1,7 +1,7 @@
 /**
  * What a request body brings into the prompt beyond its own text — pure, for `estimate.ts`:
- * input it names but does not hold (hosted tools, stored audio, prompt templates, MCP servers,
- * retrieval, a caller's chat template, prompt embeddings, a stored conversation, a Gemini
+ * input it names but does not hold (hosted tools, top-level or given by a Responses input item, stored audio, prompt templates, MCP servers,
+ * retrieval, a caller's chat template, prompt embeddings, a stored conversation or Messages thread, a Gemini
  * context cache), which holds the context window; Anthropic's client tools, rendered from their
  * type; a Messages JSON output format.
  */
@@ -26,6 +26,24 @@ export const CLIENT_TOOL = /^(bash|text_editor|computer)_\d{8}$/;
 export const CLIENT_TOOL_TOKENS = 2_000;
 
 export const toolType = (t: unknown) => String((t as { type?: unknown } | null)?.type);
+
+/** Responses input items that give the model tools beside the top-level `tools`: `additional_tools`, and a `tool_search_output`'s loaded tools. */
+const TOOL_ITEMS: ReadonlySet<string> = new Set(['additional_tools', 'tool_search_output']);
+
+/**
+ * Every tool a body gives the model: its `tools`, and on Responses those its input items give
+ * (`TOOL_ITEMS`, openai 7.x `ResponseInputItem.AdditionalTools` and
+ * `ResponseToolSearchOutputItemParam`) — a hosted tool there searches and bills as a top-level one.
+ */
+export function requestTools(body: Record<string, unknown>): unknown[] {
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  if (!Array.isArray(body.input)) return tools;
+  const given = body.input.flatMap((item) => {
+    const listed = (item as { tools?: unknown } | null)?.tools;
+    return TOOL_ITEMS.has(toolType(item)) && Array.isArray(listed) ? listed : [];
+  });
+  return given.length === 0 ? tools : [...tools, ...given];
+}
 
 /**
  * A chat template the caller sends (vLLM's `chat_template`, top level or in `chat_template_kwargs`;
@@ -54,7 +72,7 @@ function geminiCache(body: Record<string, unknown>): boolean {
 
 /** Input the body names but does not hold (see the module header; file parts are found in the walk). */
 export function unboundedContext(body: Record<string, unknown>): boolean {
-  const tools = Array.isArray(body.tools) ? body.tools : [];
+  const tools = requestTools(body);
   const hosted = tools.some((t) => !PLAIN_TOOLS.has(toolType(t)) && !CLIENT_TOOL.test(toolType(t)));
   const storedAudio = Array.isArray(body.messages) && body.messages.some((m) => typeof (m as { audio?: { id?: unknown } } | null)?.audio?.id === 'string');
   const template = body.prompt !== null && typeof body.prompt === 'object' && !Array.isArray(body.prompt);
@@ -67,7 +85,9 @@ export function unboundedContext(body: Record<string, unknown>): boolean {
   // vLLM's prompt embeddings (legacy completions): each row of the tensor is a prompt token, whatever its text says;
   // its `mm_processor_kwargs` (nodes with --trust-request-mm-kwargs) resize media past any image rule (`max_pixels`).
   const embeds = (body.prompt_embeds !== undefined && body.prompt_embeds !== null) || (body.mm_processor_kwargs !== undefined && body.mm_processor_kwargs !== null);
-  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || geminiCache(body) || (body.conversation !== undefined && body.conversation !== null);
+  // Anthropic's server-held thread (beta `thread: {type: "continue", previous_message_id}`): the conversation so far is upstream, billed as input.
+  const thread = body.thread !== undefined && body.thread !== null && toolType(body.thread) !== 'create';
+  return hosted || search || connected || storedAudio || template || callerTemplate(body) || embeds || geminiCache(body) || thread || (body.conversation !== undefined && body.conversation !== null);
 }
 
 /** A Messages body's JSON output format (`output_config.format`, or the beta's `output_format`), if it asks for one. */

@@ -54,7 +54,9 @@
  *   beta's `output_format`) count as the text of their JSON; so do what a self-hosted node's
  *   chat template renders beside the messages, vLLM's `documents` (RAG) and `chat_template_kwargs`.
  * - **Tool calls** in the history: an Anthropic `tool_use` block's `input` is an object the
- *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON.
+ *   provider renders as JSON text — keys and numbers included —, so it counts as its JSON; so
+ *   do Responses items that give the model tools (`additional_tools`, `tool_search_output`) or
+ *   a JSON output format (`configuration_update`), whose schemas' property names are prompt text.
  * - **Embeddings, legacy prompts**: text by the text rule; token-id arrays by their length (exact);
  *   every prompt of an array (each is billed), and a `suffix` once per prompt. Under `bound`,
  *   each separate input — a string, each string of an array, a token-id array, each token-id
@@ -168,6 +170,10 @@ function valueTokens(value: unknown, walk: Walk): number {
     case 'tool_use': // Anthropic's tool calls carry their input as an object: its keys and numbers are read (and billed) too
     case 'server_tool_use':
     case 'mcp_tool_use':
+    // Responses items that give the model tools or a JSON output format: their schemas are rendered whole, property names too
+    case 'additional_tools':
+    case 'tool_search_output':
+    case 'configuration_update':
       return jsonTokens(part, walk.text);
     case 'image': {
       // Anthropic's image block: by its source's size (base64) or the most (url, file id); the

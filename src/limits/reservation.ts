@@ -10,8 +10,8 @@
  * node that may serve it renders around the body: its chat template's `promptOverheadTokens`,
  * with tools its `toolOverheadTokens` and Claude's tool-use system prompt,
  * `TOOL_USE_SYSTEM_TOKENS`; with a Messages JSON output format, Claude's prompt explaining it,
- * `OUTPUT_FORMAT_SYSTEM_TOKENS`; twice over with server-side compaction, whose first pass reads
- * the whole conversation before the answer reads what is left) plus the output the upstream may bill:
+ * `OUTPUT_FORMAT_SYSTEM_TOKENS`; twice over with server-side compaction (Messages, Responses:
+ * `compactionPasses`), whose first pass reads the whole conversation before the answer reads what is left) plus the output the upstream may bill:
  * - chat: (cap + `prediction`) × max(`n`, `best_of`) — rejected predicted tokens are billed
  *   as output; `best_of` is no OpenAI chat parameter, but vLLM-style nodes honour it;
  * - legacy completions: every prompt of a `prompt` array is its own completion, each
@@ -38,6 +38,7 @@ import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens 
 import { asksSvg, framesPerImage, gptImageTokens, imageOutputTokens, imageRequestTokens } from './image-output';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
+import { requestTools } from './body-input';
 import { billedPerUse, imageUnbounded, perUseTool, unbounded } from './unbounded';
 
 /**
@@ -121,20 +122,35 @@ export function promptTokens(request: ParsedRequest, config: LoadedConfig, chain
   const system = request.endpoint === 'messages' ? request.body.system : undefined;
   if (system !== undefined) estimate.tokens += estimatePrompt({ messages: [{ role: 'system', content: system }] }, imageSize, rules, text).tokens;
   // What the node renders around the body (chat template, Claude's tool-use prompt): chat-style endpoints only.
-  if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += Array.isArray(request.body.tools) && request.body.tools.length > 0 ? facts.toolOverhead : facts.overhead;
+  if (CHAT_STYLE.has(request.endpoint)) estimate.tokens += requestTools(request.body).length > 0 ? facts.toolOverhead : facts.overhead;
   // Claude explains a JSON output format in a system prompt of its own (only Messages carries one to Claude as it is).
   if (request.endpoint === 'messages' && facts.claude && outputFormat(request.body) !== undefined) estimate.tokens += OUTPUT_FORMAT_SYSTEM_TOKENS;
   // Server-side compaction: a first pass reads the whole conversation (and writes a summary), then the answer reads what is left.
-  if (request.endpoint === 'messages' && compacts(request.body)) estimate.tokens *= 2;
+  estimate.tokens *= compactionPasses(request);
   if (!estimate.unbounded) return estimate.tokens;
   const context = Math.max(0, ...chain.map((m) => config.models[m]?.contextTokens ?? config.limits.defaultContextTokens));
   return Math.max(estimate.tokens, context);
 }
 
-/** A Messages body asking for server-side compaction (a `compact_…` edit in `context_management`). */
-function compacts(body: Record<string, unknown>): boolean {
-  const edits = (body.context_management as { edits?: unknown } | null | undefined)?.edits;
-  return Array.isArray(edits) && edits.some((e) => /^compact_/.test(String((e as { type?: unknown } | null)?.type)));
+/**
+ * How many times the upstream reads the prompt: twice with server-side compaction, whose first
+ * pass reads the whole conversation and writes a summary before the answer reads what is left —
+ * on Messages a `compact_…` edit in `context_management`; on Responses a `compaction` entry in
+ * `context_management` (run once the context passes its `compact_threshold`, which the router
+ * does not compare: held whenever asked) or a `compaction_trigger` input item. Responses' stored
+ * context (`previous_response_id`) is read twice as well (`app.ts`).
+ */
+export function compactionPasses(request: ParsedRequest): 1 | 2 {
+  const { body } = request;
+  const type = (e: unknown) => String((e as { type?: unknown } | null)?.type);
+  if (request.endpoint === 'messages') {
+    const edits = (body.context_management as { edits?: unknown } | null | undefined)?.edits;
+    return Array.isArray(edits) && edits.some((e) => /^compact_/.test(type(e))) ? 2 : 1;
+  }
+  if (request.endpoint !== 'responses') return 1;
+  const entries = Array.isArray(body.context_management) ? body.context_management : [];
+  const trigger = Array.isArray(body.input) && body.input.some((item) => type(item) === 'compaction_trigger');
+  return trigger || entries.some((e) => type(e) === 'compaction') ? 2 : 1;
 }
 
 const count = (value: unknown) => (typeof value === 'number' && value > 0 ? value : 1);
@@ -185,10 +201,15 @@ export function reservedTokens(config: LoadedConfig, request: ParsedRequest, cha
   return prompt + outputTokens(config, request, undefined, chain, prompt);
 }
 
-/** The images an edit sends (each `image` and `image[]`, and the `mask`): gpt-image models bill each as image input tokens. */
+/**
+ * The images an edit sends (each `image` and `image[]`, the `mask`, and GPT Image 2.5's
+ * `markup`, a PNG overlaid on the first image to guide the edit): gpt-image models bill each
+ * as image input tokens.
+ */
 function editImages(request: ParsedRequest): number {
   if (request.endpoint !== 'imageEdits' || request.kind !== 'multipart') return 0;
-  return request.form.getAll('image').length + request.form.getAll('image[]').length + (request.form.has('mask') ? 1 : 0);
+  const { form } = request;
+  return form.getAll('image').length + form.getAll('image[]').length + form.getAll('mask').length + form.getAll('markup').length;
 }
 
 /**
@@ -279,14 +300,14 @@ function checkImagePrice(request: ParsedRequest, model: string, price: Price): v
 
 /**
  * `prompt` input tokens at the dearest prompt rate and `output` at the dearest output rate, in
- * USD. Audio rates count whether or not the body asks for audio: a model priced for audio may
+ * USD. Image input (`imageInput`) counts among the prompt rates; audio rates count whether or not the body asks for audio: a model priced for audio may
  * hear or speak it (`modalities`, `input_audio`, a stored audio answer), and gpt-4o-audio's
  * spoken tokens bill 8× its text output.
  */
 function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boolean): number {
   // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
   const hour = claude ? cacheWrite1hRate(price) : 0;
-  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0);
+  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0, price.imageInput ?? 0);
   return (prompt * input + output * Math.max(price.output ?? 0, price.audioOutput ?? 0)) / 1e6;
 }
 

@@ -7,7 +7,7 @@
 import { RouterError } from '../errors/router-error';
 import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { toolType } from './body-input';
+import { requestTools, toolType } from './body-input';
 
 export function unbounded(model: string, request: ParsedRequest): RouterError {
   const need = { images: 'perImage', imageEdits: 'perImage', speech: 'perMillionChars', transcriptions: 'perMinute', translations: 'perMinute' }[request.endpoint as string] ?? 'perRequest';
@@ -28,8 +28,9 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
  * container by its memory — only `environment: {type: "local"}` runs on the caller's side) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
  * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
- * "priority"`, billed above the standard rates the configuration holds (flex bills below),
- * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input) and
+ * "priority"` (and `fast`, `ultrafast`, `scale`: any tier but `STANDARD_TIERS`), billed above the standard rates the configuration holds (flex bills below),
+ * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input), Responses'
+ * `reasoning.mode: "pro"` (pro execution, priced about 10× the standard rates) and
  * US-only inference (`inference_geo: "us"`: 1.1×), and
  * OpenRouter's `plugins` (web search per result, PDF parsing per page).
  */
@@ -39,43 +40,81 @@ const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   responses: /^(web_search|file_search|code_interpreter|image_generation)/,
 };
 
+/**
+ * Service tiers billed at or below the standard rates the configuration holds: OpenAI's `auto`
+ * (the project's default tier: its operator prices it), `default` and `flex` (below); Anthropic's
+ * `auto` and `standard_only`. OpenAI's `priority` and `fast` (the same tier: the answer says
+ * `priority`) bill about 2×, `ultrafast` more, `scale` from Scale Tier units; an unknown tier is
+ * no bound either.
+ */
+const STANDARD_TIERS: ReadonlySet<string> = new Set(['auto', 'default', 'flex', 'standard_only']);
+
+/**
+ * A Responses `reasoning.mode` other than `standard` (openai 7.x `Shared.Reasoning.mode`:
+ * `"pro"`, or any mode a later model adds), read in any letter case (a Go node folds `MODE`).
+ * OpenAI prices its pro models at about 10× the rates of the models they run on, and the mode
+ * asks for that execution on whatever model is named: the configured rates bound nothing.
+ */
+function reasoningMode(body: Record<string, unknown>): string | undefined {
+  const reasoning = body.reasoning;
+  if (reasoning === null || typeof reasoning !== 'object') return undefined;
+  for (const [name, value] of Object.entries(reasoning)) {
+    if (name.toLowerCase() === 'mode' && value != null && value !== 'standard') return String(value);
+  }
+  return undefined;
+}
+
 export function perUseTool(request: ParsedRequest): string | undefined {
   if (request.endpoint === 'chat' && request.body.web_search_options != null) return 'web_search_options';
   // OpenRouter's plugins: web search ($4 per 1,000 results), PDF parsing by OCR (per page).
   if (Array.isArray(request.body.plugins) && request.body.plugins.length > 0) return 'plugins';
-  // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at.
-  if (request.body.service_tier === 'priority') return 'service_tier';
+  // OpenAI's priority processing bills above the standard rates (about 2×) the configuration prices at; so do `fast` (priority
+  // under another name), `ultrafast` and any tier but those that bill at or below them (`STANDARD_TIERS`).
+  if (request.body.service_tier != null && !STANDARD_TIERS.has(String(request.body.service_tier))) return 'service_tier';
   // Claude's fast mode (`speed: "fast"`) bills 6× the standard rates (12× past 200k input): any speed but the standard one.
   if (request.endpoint === 'messages' && request.body.speed != null && request.body.speed !== 'standard') return 'speed';
   // Claude's US-only inference (`inference_geo: "us"`) bills 1.1× the standard rates (Opus 4.6, Sonnet 4.6 and later).
   if (request.endpoint === 'messages' && request.body.inference_geo != null && request.body.inference_geo !== 'global') return 'inference_geo';
+  // Responses' reasoning execution mode (`reasoning.mode: "pro"`): more compute than the standard mode the configured rates price.
+  if (request.endpoint === 'responses' && reasoningMode(request.body) !== undefined) return 'reasoning';
   // A stored prompt template (`prompt: {id}`) may carry hosted tools of its own, out of sight.
   if (request.endpoint === 'responses' && request.body.prompt != null) return 'prompt';
-  if (request.endpoint === 'responses' && Array.isArray(request.body.tools)) {
+  // The body's tools, and on Responses those its input items give (`additional_tools`, `tool_search_output`).
+  const tools = requestTools(request.body);
+  if (request.endpoint === 'responses') {
     // The shell tool runs in a hosted container (billed per container, by its memory) unless its environment is the caller's own.
-    const hosted = request.body.tools.find((t) => toolType(t) === 'shell' && toolType((t as { environment?: unknown }).environment) !== 'local');
+    const hosted = tools.find((t) => toolType(t) === 'shell' && toolType((t as { environment?: unknown }).environment) !== 'local');
     if (hosted !== undefined) return 'shell';
   }
   const pattern = PER_USE_TOOL[request.endpoint];
-  if (!pattern || !Array.isArray(request.body.tools)) return undefined;
-  const tool = request.body.tools.find((t) => pattern.test(String((t as { type?: unknown } | null)?.type)));
+  if (!pattern) return undefined;
+  const tool = tools.find((t) => pattern.test(toolType(t)));
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
 }
 
+/** Parameters (not tools) `perUseTool` names: the error's `param` is the parameter itself. */
+const RATE_PARAMS = ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins', 'reasoning'];
+
 export function billedPerUse(model: string, tool: string, request: ParsedRequest): RouterError {
-  return new RouterError(
-    403,
-    tool === 'prompt'
-      ? `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one, or send the prompt inline.`
-      : tool === 'service_tier'
-        ? `service_tier 'priority' is billed above the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or another service_tier.`
-        : tool === 'speed'
-          ? `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, and this key has a spend budget. Use a key without one, or the standard speed.`
-          : tool === 'inference_geo'
-            ? `inference_geo '${String(request.body.inference_geo)}' is billed above the rates the router prices model '${model}' at (US-only inference: 1.1×), and this key has a spend budget. Use a key without one, or the global inference geo.`
-        : `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, and this key has a spend budget. Use a key without one.`,
-    { type: 'permission_error', code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins'].includes(tool) ? tool : 'tools' },
-  );
+  return new RouterError(403, perUseMessage(model, tool, request), { type: 'permission_error', code: 'cost_unbounded', param: RATE_PARAMS.includes(tool) ? tool : 'tools' });
+}
+
+function perUseMessage(model: string, tool: string, request: ParsedRequest): string {
+  const budget = 'and this key has a spend budget. Use a key without one';
+  switch (tool) {
+    case 'prompt':
+      return `A stored prompt template may carry hosted tools billed per use on model '${model}', a cost the router cannot bound before the request runs, ${budget}, or send the prompt inline.`;
+    case 'service_tier':
+      return `service_tier '${String(request.body.service_tier)}' is billed above the rates the router prices model '${model}' at, ${budget}, or service_tier 'auto', 'default' or 'flex'.`;
+    case 'speed':
+      return `speed '${String(request.body.speed)}' (Claude's fast mode) is billed at several times the rates the router prices model '${model}' at, ${budget}, or the standard speed.`;
+    case 'reasoning':
+      return `reasoning mode '${reasoningMode(request.body)}' runs more compute than the rates the router prices model '${model}' at (OpenAI prices pro execution at about 10× the standard rates), ${budget}, or the standard mode.`;
+    case 'inference_geo':
+      return `inference_geo '${String(request.body.inference_geo)}' is billed above the rates the router prices model '${model}' at (US-only inference: 1.1×), ${budget}, or the global inference geo.`;
+    default:
+      return `The hosted tool '${tool}' is billed per use on model '${model}', a cost the router cannot bound before the request runs, ${budget}.`;
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ export type Endpoint =
   | 'responsesCompact'
   | 'moderations'
   | 'images'
-  /** `POST /v1/images/edits`: a multipart form of the images to edit (`image`, or `image[]` up to 16), an optional `mask`, and the generation's fields. */
+  /** `POST /v1/images/edits`: a multipart form of the images to edit (`image`, or `image[]` up to 16), an optional `mask` or `markup`, and the generation's fields. */
   | 'imageEdits'
   | 'speech'
   | 'transcriptions'

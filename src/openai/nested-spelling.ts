@@ -1,7 +1,7 @@
 /**
  * The names the reservation classifies input by, inside messages, Responses items, content
  * parts and tools — a part's or tool's `type`, a part's `input_audio` and its `data`, a
- * message's `audio` and its `id` — spelt in another case (`TYPE`, `Input_Audio`): the router reads no such
+ * message's `audio` and its `id`, an item's `tools` — spelt in another case (`TYPE`, `Input_Audio`): the router reads no such
  * member, so the part is plain text to it, while a Go node (`encoding/json` folds case) reads
  * `{"TYPE":"file",…}` as a file whose pages it bills, `{"Type":"web_search"}` as a hosted
  * tool billed per call. Refused, as the top-level parameters are (`requests.ts`) and as a
@@ -13,7 +13,8 @@
 import { RouterError } from '../errors/router-error';
 import { foldName } from '../http/json-members';
 
-const CLASSIFYING: ReadonlySet<string> = new Set(['type', 'input_audio', 'audio', 'id', 'data']);
+/** `tools`: a Responses input item's (`additional_tools`, `tool_search_output`), which the reservation reads as the body's own. */
+const CLASSIFYING: ReadonlySet<string> = new Set(['type', 'input_audio', 'audio', 'id', 'data', 'tools']);
 const CLASSIFYING_LENGTHS: ReadonlySet<number> = new Set([...CLASSIFYING].map((n) => n.length));
 const CALLER_NAMED: ReadonlySet<string> = new Set(['parameters', 'input_schema', 'schema', 'json_schema', 'properties', 'input', 'arguments', 'metadata', 'format', 'headers']);
 /** Where input and tools sit at the top of a body (chat, Responses, Messages). */

@@ -250,6 +250,8 @@ const ImageEditFields = z.looseObject({
 
 /** The file fields each form endpoint requires, by name (`image` may come as `image[]`, repeated). */
 const FORM_FILES: Record<FormEndpoint, string[]> = { transcriptions: ['file'], translations: ['file'], imageEdits: ['image', 'image[]'] };
+/** The files an edit may send beside its images: a `mask`, and GPT Image 2.5's `markup` overlay. */
+const EDIT_OVERLAYS = ['mask', 'markup'];
 /** Most images an edit takes (OpenAI: 16 for the GPT image models). */
 export const MAX_EDIT_IMAGES = 16;
 
@@ -271,7 +273,7 @@ async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, content
     seen.add(name);
     if (typeof value === 'string') body[name] = value;
     // A field sent as a file part is not read here but may be by a node (a lax parser takes its content as the value): refused.
-    else if (!FORM_FILES[endpoint].includes(name) && !(endpoint === 'imageEdits' && name === 'mask')) {
+    else if (!FORM_FILES[endpoint].includes(name) && !(endpoint === 'imageEdits' && EDIT_OVERLAYS.includes(name))) {
       throw new RouterError(400, `The form field '${name}' was sent as a file. Send it as a plain form field.`, { code: 'invalid_request', param: name });
     }
   }
@@ -293,14 +295,16 @@ async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, content
   return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data as Base['body'], stream };
 }
 
-/** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask`, if any, one file. */
+/** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask` and a `markup` (GPT Image 2.5's overlay), if any, files. */
 function checkEditFiles(form: FormData, images: number): void {
   if (form.has('image') && form.has('image[]')) {
     throw new RouterError(400, "The form has both 'image' and 'image[]'. Send the images under one name.", { code: 'invalid_request', param: 'image' });
   }
   if (images > MAX_EDIT_IMAGES) throw new RouterError(400, `An edit takes at most ${MAX_EDIT_IMAGES} images; the form has ${images}.`, { code: 'invalid_request', param: 'image' });
-  const mask = form.get('mask');
-  if (mask !== null && !(mask instanceof File)) throw new RouterError(400, "Invalid request: mask: 'mask' must be a file.", { code: 'invalid_request', param: 'mask' });
+  // Each is an image the node reads and bills (`editImages` in `limits/reservation.ts` counts them): a string would be read otherwise.
+  for (const name of EDIT_OVERLAYS) {
+    if (form.getAll(name).some((v) => !(v instanceof File))) throw new RouterError(400, `Invalid request: ${name}: '${name}' must be a file.`, { code: 'invalid_request', param: name });
+  }
 }
 
 /** Parse and validate a buffered body; 400 with the offending field as `param`. */

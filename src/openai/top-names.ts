@@ -13,6 +13,8 @@ const ROUTER_FIELDS = new Set([
   // Budgets refuse `service_tier: "priority"`; Messages' `system`, `mcp_servers` and JSON output format, and what a
   // self-hosted node's chat template renders (`documents`, the caller's own template and its variables) are reserved for.
   ...['service_tier', 'system', 'mcp_servers', 'output_config', 'output_format', 'documents', 'chat_template', 'chat_template_kwargs', 'prompt_embeds', 'mm_processor_kwargs', 'data_sources', 'speed', 'inference_geo', 'fallbacks', 'models', 'route', 'plugins', 'frame_count', 'svg'],
+  // Server-side compaction reads the prompt twice (`compactionPasses` in `limits/reservation.ts`); budgets refuse `reasoning.mode: "pro"`.
+  ...['context_management', 'reasoning'],
 ]);
 
 /**

@@ -8,7 +8,8 @@
  *   `usage: {type: "duration", seconds}`; else the bound the upload's size gives: the router
  *   does not decode audio) — whatever token usage the upstream reports;
  * - otherwise from the reported usage at the token rates (audio tokens — `prompt_tokens_details`
- *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, default the text rates);
+ *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, image prompt tokens —
+ *   `input_tokens_details.image_tokens`, gpt-image — at `imageInput`, default the text rates);
  * - plus `perRequest`, if set, on every request the model answers.
  *
  * Nothing priced, or (token pricing) no usage reported: `null` — a cost is never guessed.
@@ -104,12 +105,14 @@ function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
   const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
   const writtenHour = Math.min(usage.cache_write_1h_tokens ?? 0, written);
-  // Audio tokens at the audio rates (of the uncached prompt; the completion's share as reported).
+  // Audio tokens at the audio rates (of the uncached prompt; the completion's share as reported), image prompt tokens at `imageInput`.
   const audioIn = Math.min(usage.audio_prompt_tokens ?? 0, usage.prompt_tokens - cached - written);
+  const imageIn = Math.min(usage.image_prompt_tokens ?? 0, usage.prompt_tokens - cached - written - audioIn);
   const audioOut = Math.min(usage.audio_completion_tokens ?? 0, usage.completion_tokens);
   return (
-    ((usage.prompt_tokens - cached - written - audioIn) * input +
+    ((usage.prompt_tokens - cached - written - audioIn - imageIn) * input +
       audioIn * (price.audioInput ?? input) +
+      imageIn * (price.imageInput ?? input) +
       cached * (price.cachedInput ?? input) +
       (written - writtenHour) * (price.cacheWrite ?? input) +
       writtenHour * cacheWrite1hRate(price) +

@@ -42,6 +42,18 @@ async function writeEvents(node: SimNode, res: http.ServerResponse, events: stri
   return true;
 }
 
+/** Responses' server-side compaction: the summary its pass writes, and what the answer then reads of the compacted context. */
+const COMPACTION_SUMMARY_TOKENS = 500;
+const COMPACTED_INPUT = 600;
+
+/** Whether a Responses body compacts its context: a `compaction` entry whose threshold the context reaches (none: always), or a final `compaction_trigger` item. */
+function responsesCompacts(body: Body, context: number): boolean {
+  const entries = Array.isArray(body.context_management) ? (body.context_management as Body[]) : [];
+  const due = entries.some((e) => e?.type === 'compaction' && (typeof e.compact_threshold !== 'number' || context >= e.compact_threshold));
+  const trigger = Array.isArray(body.input) && (body.input.at(-1) as Body | undefined)?.type === 'compaction_trigger';
+  return due || trigger;
+}
+
 function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const k = node.knobs;
   if (refusedNotObject(res, body, ['input', 'tools'])) return;
@@ -57,8 +69,13 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const pieces = structured === undefined ? greeting : splitText(structured, k.chunks);
   const text = pieces.join('');
   // As OpenAI bills it: the stored context of the previous response is input again.
-  const inputTokens = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
-  const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens });
+  const context = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
+  // Server-side compaction (`context_management: [{type: "compaction", compact_threshold}]` past its threshold, or a
+  // `compaction_trigger` input item): a first pass reads the whole context and writes a summary, then the answer reads
+  // the compacted context. Both are billed, and the usage reports both.
+  const compacts = responsesCompacts(body, context);
+  const inputTokens = compacts ? context + Math.min(context, COMPACTED_INPUT) : context;
+  const output = completionTokens(k, { max_completion_tokens: body.max_output_tokens }) + (compacts ? COMPACTION_SUMMARY_TOKENS : 0);
   const base = {
     id,
     object: 'response',
@@ -280,9 +297,9 @@ export const EDIT_IMAGE_TOKENS = { low: 135, high: 3_050 };
 
 /**
  * Image edits as OpenAI's endpoint takes them: a multipart form with `prompt`, the images
- * (`image`, or `image[]` up to 16, PNG/WebP/JPEG), an optional `mask`, and the generation's
+ * (`image`, or `image[]` up to 16, PNG/WebP/JPEG), an optional `mask` or `markup`, and the generation's
  * fields as strings (`n`, `partial_images`, `stream`: "true"). gpt-image models bill every
- * image sent (the mask too) as image input tokens; the answer is the generation's, its stream
+ * image sent (the mask or markup too) as image input tokens; the answer is the generation's, its stream
  * events named `image_edit.*`.
  */
 async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer) {
@@ -301,7 +318,8 @@ async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.Ser
   for (const [name, value] of form) if (typeof value === 'string') body[name] = value;
   for (const name of ['n', 'partial_images', 'frame_count']) if (typeof body[name] === 'string') body[name] = Number(body[name]);
   body.stream = body.stream === 'true';
-  const inputs = sent.length + (form.get('mask') instanceof File ? 1 : 0);
+  // The mask, and GPT Image 2.5's `markup` (a transparent PNG overlaid on the first image to guide the edit), are images read too.
+  const inputs = sent.length + (form.get('mask') instanceof File ? 1 : 0) + (form.get('markup') instanceof File ? 1 : 0);
   const gptImage = /^gpt-image/.test(String(body.model));
   images(node, res, body, { imageTokens: gptImage ? inputs * EDIT_IMAGE_TOKENS[body.input_fidelity === 'high' ? 'high' : 'low'] : 0 });
 }

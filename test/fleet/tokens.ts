@@ -126,6 +126,9 @@ function openaiTools(tools: unknown): number {
   return sum;
 }
 
+/** Responses input items that give the model tools beside the top-level `tools`. */
+const TOOL_ITEMS = new Set(['additional_tools', 'tool_search_output']);
+
 /** Chat-style messages (or Responses items): 3 each, their text, 1 a name; the reply primed. */
 function openaiMessages(messages: unknown[]): number {
   return messages.reduce<number>((sum, m) => sum + OPENAI_MESSAGE + textIn(m) + (isObject(m) && typeof m.name === 'string' ? OPENAI_NAME : 0), REPLY_PRIMING);
@@ -161,7 +164,14 @@ export function responsesInputTokens(body: Json): number {
     ...(typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : Array.isArray(body.input) ? body.input : []),
   ];
   const format = isObject(body.text) ? jsonText((body.text as Json).format) : 0;
-  return openaiMessages(items) + openaiTools(body.tools) + format;
+  // Items that give the model tools (`additional_tools`, `tool_search_output`) or a JSON output format (`configuration_update`):
+  // rendered as the top-level ones are, schemas whole (their property names too).
+  const given = items.filter((i) => isObject(i) && TOOL_ITEMS.has(String(i.type)));
+  const configured = items.filter((i) => isObject(i) && i.type === 'configuration_update') as Json[];
+  const rest = items.filter((i) => !given.includes(i) && !configured.includes(i as Json));
+  const givenTools = given.reduce<number>((sum, i) => sum + OPENAI_MESSAGE + openaiTools((i as Json).tools), 0);
+  const configuredFormats = configured.reduce<number>((sum, i) => sum + OPENAI_MESSAGE + (isObject(i.text) ? jsonText((i.text as Json).format) : 0), 0);
+  return openaiMessages(rest) + givenTools + configuredFormats + openaiTools(body.tools) + format;
 }
 
 /** Each prompt of a legacy completions `prompt` (a string or one token-id array is one), billed on its own. */

@@ -124,6 +124,13 @@ describe('worst-case cost', () => {
     expect(await worst('images', { model: 'img', prompt: 'x', n: 2 })).toBeCloseTo(0.24, 12); // nothing asked: the dearest
   });
 
+  it('tokens: the prompt at the dearest prompt rate, image input (imageInput) among them', async () => {
+    const priced = load({ m: { price: { input: 1, imageInput: 8, output: 10 } } });
+    const request = await parse('chat', { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const prompt = promptTokens(request, priced, ['m']);
+    expect(worstCostUsd(priced, request, ['m'], prompt)).toBeCloseTo((prompt * 8 + 10 * 10) / 1e6, 12);
+  });
+
   it('speech: characters × the per-character price, plus the flat price', async () => {
     expect(await worst('speech', { model: 'tts', input: 'é'.repeat(1_000), voice: 'alloy' })).toBeCloseTo(1_000 * 15e-6 + 0.001, 12);
   });

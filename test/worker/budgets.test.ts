@@ -207,12 +207,21 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     // The shell tool in a hosted container (billed per container by its memory, up to 64g); without an environment, the node chooses.
     ['Responses shell in a container', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell', environment: { type: 'container_auto', memory_limit: '64g' } }] }, 'shell'],
     ['Responses shell without an environment', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'shell' }] }, 'shell'],
+    // Tools an input item gives the model (openai 7.x `additional_tools`, a `tool_search_output`'s loaded tools) are billed as the top-level ones.
+    ['Responses web_search in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'web_search' }] }] }, 'web_search'],
+    ['Responses code_interpreter in a tool_search_output item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'tool_search_output', execution: 'server', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }] }, 'code_interpreter'],
+    ['Responses shell in a container in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'shell' }] }] }, 'shell'],
     ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
     // A stored prompt template may hold hosted tools the body does not show.
     ['a Responses stored prompt template', '/v1/responses', { model: 'gpt-4o-mini', store: false, prompt: { id: 'pmpt_1' } }, 'prompt'],
     // Priority processing bills above the configured (standard) rates.
     ['chat service_tier priority', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'priority' }, 'service_tier'],
     ['Responses service_tier priority', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'priority' }, 'service_tier'],
+    // `fast` is priority under another name (the answer says `priority`); `ultrafast` an access-controlled tier above it; `scale` billed from Scale Tier units, not the configured rates.
+    ['chat service_tier fast', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'fast' }, 'service_tier'],
+    ['Responses service_tier fast', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'fast' }, 'service_tier'],
+    ['Responses service_tier ultrafast', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, service_tier: 'ultrafast' }, 'service_tier'],
+    ['chat service_tier scale', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, service_tier: 'scale' }, 'service_tier'],
     // OpenRouter's plugins: web search ($4 per 1,000 results, put into the prompt), PDF parsing by OCR (per page).
     ['chat OpenRouter plugins (web)', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, plugins: [{ id: 'web', max_results: 5 }] }, 'plugins'],
   ];
@@ -223,7 +232,7 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       expect(res.status).toBe(403);
       const { error } = await res.json<{ error: { code: string; param: string; message: string } }>();
       expect(error).toMatchObject({ code: 'cost_unbounded', param: ['web_search_options', 'prompt', 'service_tier', 'plugins'].includes(tool) ? tool : 'tools' });
-      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? "service_tier 'priority'" : `'${tool}'`);
+      expect(error.message).toContain(tool === 'prompt' ? 'stored prompt template' : tool === 'service_tier' ? `service_tier '${String(body.service_tier)}'` : `'${tool}'`);
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
   }
@@ -286,10 +295,36 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     expect(await nodeRequests('p-anth')).toHaveLength(0);
   });
 
+  it("Responses' reasoning.mode 'pro' (an execution mode that runs more compute than the configured rates price) is refused with cost_unbounded on a priced model; 'standard' passes", async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const send = (reasoning: Record<string, unknown>) =>
+      callWithConfig(config(), '/v1/responses', { key, body: JSON.stringify({ model: 'gpt-4o-mini', store: false, max_output_tokens: 10, input, reasoning }) });
+    for (const reasoning of [{ mode: 'pro' }, { effort: 'high', mode: 'pro' }, { MODE: 'pro' }]) {
+      const refused = await send(reasoning);
+      expect(refused.status, JSON.stringify(reasoning)).toBe(403);
+      const { error } = await refused.json<{ error: { code: string; param: string; message: string } }>();
+      expect(error).toMatchObject({ code: 'cost_unbounded', param: 'reasoning' });
+      expect(error.message).toContain("reasoning mode 'pro'");
+    }
+    for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
+    for (const reasoning of [{ mode: 'standard' }, { effort: 'low' }]) {
+      const passed = await send(reasoning);
+      expect(passed.status, await passed.text()).toBe(200);
+    }
+  });
+
   it('other service tiers bill at or below the standard rates: a budgeted key may ask for them', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1 } });
-    for (const tier of ['auto', 'default', 'flex']) {
+    for (const tier of ['auto', 'default', 'flex', null]) {
       const res = await callWithConfig(config(), '/v1/chat/completions', { key, body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: input, service_tier: tier }) });
+      expect(res.status, await res.text()).toBe(200);
+    }
+    // Messages' own tiers (`auto`, the default, and `standard_only`) pass too.
+    const claude = config();
+    claude.models['claude-solo'].price = { input: 1, output: 5 };
+    for (const tier of ['auto', 'standard_only']) {
+      const body = JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], service_tier: tier });
+      const res = await callWithConfig(claude, '/v1/messages', { headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body });
       expect(res.status, await res.text()).toBe(200);
     }
   });

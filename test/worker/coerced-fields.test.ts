@@ -46,6 +46,28 @@ describe('names an upstream folds', () => {
   });
 });
 
+describe('names an upstream folds: server-side compaction, reasoning', () => {
+  it('CONTEXT_MANAGEMENT (a Go node reads it as context_management: the prompt read twice, held once) is a 400 for a tpm key, never forwarded', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const before = await allNodeRequests();
+    const body = `{"model":"gpt-4o-mini","store":false,"input":"Hi","max_output_tokens":10,"Context_Management":[{"type":"compaction"}]}`;
+    const res = await call('/v1/responses', { key, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_request', param: 'Context_Management' });
+    expect(await allNodeRequests()).toBe(before);
+  });
+
+  it('REASONING (a Go node reads it as reasoning: its mode bills pro rates a budget refuses) is a 400, never forwarded', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const before = await allNodeRequests();
+    const body = `{"model":"gpt-4o-mini","store":false,"input":"Hi","max_output_tokens":10,"REASONING":{"mode":"pro"}}`;
+    const res = await call('/v1/responses', { key, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'invalid_request', param: 'REASONING' });
+    expect(await allNodeRequests()).toBe(before);
+  });
+});
+
 describe('names an upstream folds, inside messages, items and tools', () => {
   it("a part's or tool's TYPE, a part's INPUT_AUDIO, a message's AUDIO (what classifies input for the reservation) is a 400, never forwarded", async () => {
     const { key } = await newKey({ limits: { tpm: 10_000 } });
@@ -58,6 +80,8 @@ describe('names an upstream folds, inside messages, items and tools', () => {
       ['/v1/chat/completions', user([{ type: 'input_audio', input_audio: { DATA: 'UklGRg'.repeat(2_000), format: 'wav' } }]), 'messages[0].content[0].input_audio.DATA'],
       ['/v1/chat/completions', { ...user('Hi'), messages: [{ role: 'assistant', AUDIO: { id: 'audio_abc' } }, { role: 'user', content: 'Hi' }] }, 'messages[0].AUDIO'],
       ['/v1/responses', { model: 'gpt-4o-mini', input: 'Hi', tools: [{ Type: 'web_search' }] }, 'tools[0].Type'],
+      // An input item's tools (`additional_tools`): a Go node reads TOOLS as the hosted tools the router never saw.
+      ['/v1/responses', { model: 'gpt-4o-mini', input: [{ role: 'user', content: 'Hi' }, { type: 'additional_tools', role: 'developer', TOOLS: [{ type: 'web_search' }] }] }, 'input[1].TOOLS'],
       ['/v1/responses', { model: 'gpt-4o-mini', input: [{ type: 'message', role: 'user', content: [{ TYPE: 'input_file', file_id: 'file-abc' }] }] }, 'input[0].content[0].TYPE'],
     ];
     for (const [path, body, param] of cases) {

@@ -11,6 +11,8 @@ import { admin, callWithConfig, eventually, newKey, nodeRequests, resetWorld, te
 beforeEach(resetWorld);
 
 const MINI_NODES = ['n-us', 'n-eu', 'n-ap'];
+/** What the fleet bills one image sent at high input fidelity (`EDIT_IMAGE_TOKENS.high`). */
+const EDIT_HIGH = 3_050;
 type ImageUsage = { input_tokens: number; output_tokens: number; total_tokens: number; input_tokens_details: { image_tokens: number } };
 
 function editConfig(options: { image?: string; imageInputTokens?: number; price?: Record<string, unknown> } = {}) {
@@ -50,6 +52,35 @@ describe('image edits: tpm bounds what the node bills for the images it reads an
     await Promise.all(responses.filter((r) => r.status !== 200).map((r) => r.text()));
     expect(usages[0]!.input_tokens_details.image_tokens).toBe(4 * 3_050); // the fleet billed every image, the mask too
     expect(usages.reduce((sum, u) => sum + u.total_tokens, 0)).toBeLessThanOrEqual(40_000);
+  });
+
+  it('a markup image (GPT Image 2.5: a PNG overlaid on the first image) is read and billed like the mask: held too, at least what the node bills', async () => {
+    const config = editConfig({ imageInputTokens: EDIT_HIGH });
+    const form = () => {
+      const f = editForm({ size: '1024x1024', quality: 'medium', input_fidelity: 'high' }, 3);
+      f.set('markup', png('markup.png'));
+      return f;
+    };
+    // What the node bills (a key without limits): the three images and the markup.
+    const billed = await edit(config, (await newKey()).key, form());
+    expect(billed.status).toBe(200);
+    const usage = (await billed.json<{ usage: ImageUsage }>()).usage;
+    expect(usage.input_tokens_details.image_tokens).toBe(4 * EDIT_HIGH);
+    // What the router holds for it (a key whose tpm it exceeds says so): before, 3 × 3,050 + the output, 3,050 short.
+    const { key } = await newKey({ limits: { tpm: 1 } });
+    const held = await edit(config, key, form());
+    expect(held.status).toBe(429);
+    const requested = Number(/Requested (\d+)\./.exec((await held.json<{ error: { message: string } }>()).error.message)?.[1]);
+    expect(requested).toBeGreaterThanOrEqual(usage.total_tokens);
+  });
+
+  it('a markup that is not a file is a 400 (param markup), nothing sent', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const form = editForm({ size: '1024x1024', quality: 'low', markup: 'overlay.png' });
+    const res = await edit(editConfig({ imageInputTokens: EDIT_HIGH }), key, form);
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { param: string } }>()).error.param).toBe('markup');
+    expect(await sent()).toBe(0);
   });
 
   it('without imageInputTokens a gpt-image edit is refused to a tpm key (403 tokens_unbounded, param image), nothing sent; served to a key without limits', async () => {
@@ -93,6 +124,23 @@ describe('image edits under a spend budget', () => {
     const unbounded = await edit(editConfig({ price }), key, editForm({ size: '1024x1024', quality: 'high' }));
     expect(unbounded.status).toBe(403);
     expect((await unbounded.json<{ error: { code: string; param: string } }>()).error).toMatchObject({ code: 'cost_unbounded', param: 'image' });
+  });
+
+  it('image input tokens at their own rate (imageInput: gpt-image bills them above text input), settled from input_tokens_details.image_tokens', async () => {
+    const price = { input: 5, imageInput: 10, output: 40 };
+    const config = editConfig({ imageInputTokens: 3_500, price });
+    const { key, id } = await newKey({ limits: { dailyUsd: 1 } });
+    const res = await edit(config, key, editForm({ size: '1024x1024', quality: 'high', input_fidelity: 'high' }, 2));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const { usage } = await res.json<{ usage: ImageUsage }>();
+    const images = usage.input_tokens_details.image_tokens;
+    expect(images).toBe(2 * EDIT_HIGH);
+    const billed = ((usage.input_tokens - images) * price.input + images * price.imageInput + usage.output_tokens * price.output) / 1e6;
+    const { spend } = await eventually(
+      () => admin(`/keys/${id}/usage`).then((r) => r.json<{ spend: { dayUsd: number; heldUsd: number } }>()),
+      (u) => u.spend.heldUsd === 0 && u.spend.dayUsd > 0,
+    );
+    expect(spend.dayUsd).toBeCloseTo(billed, 9);
   });
 
   it('under a per-image price: n × the price, and a size the table does not name is refused', async () => {

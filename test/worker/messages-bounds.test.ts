@@ -253,6 +253,20 @@ describe('paths under /v1/messages the router does not serve', () => {
   });
 });
 
+describe('a server-held thread (the beta `thread`: `{type: "continue", previous_message_id}`)', () => {
+  // Anthropic holds the conversation under an earlier response's id and bills it as input; only the new turn is in the body.
+  it('continuing one holds the context window, refused for a smaller tpm; starting one (`create`) does not', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    const turn = { model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Go on' }] };
+    const res = await anthropic(key, { ...turn, thread: { type: 'continue', previous_message_id: 'msg_0123456789abcdef' } });
+    expect(res.status).toBe(429);
+    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested \d{6}/);
+    expect(await nodeRequests('p-anth')).toHaveLength(0);
+    const created = await anthropic(key, { ...turn, thread: { type: 'create' } });
+    expect(created.status, await created.text()).toBe(200);
+  });
+});
+
 describe('server-side compaction (a compact_… edit in context_management)', () => {
   // A first sampling pass reads the whole conversation and writes a summary, then the answer reads the
   // compacted context: Anthropic bills both, but its top-level usage is the answer's alone (the pass is in

@@ -98,6 +98,39 @@ describe('prompt parts the body cannot bound', () => {
     expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
   });
 
+  // Responses input items that give the model tools (openai 7.x `additional_tools`, a `tool_search_output`'s loaded tools): a hosted one among them adds what it finds as a top-level one does.
+  const toolItems: [string, Record<string, unknown>][] = [
+    ['an additional_tools item', { type: 'additional_tools', role: 'developer', tools: [{ type: 'web_search' }] }],
+    ['a tool_search_output item', { type: 'tool_search_output', execution: 'client', call_id: 'call_1', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }],
+  ];
+  for (const [what, item] of toolItems) {
+    it(`a hosted tool given in ${what} adds input no body holds: the context window, refused for a smaller tpm`, async () => {
+      const { key } = await newKey({ limits: { tpm: 100_000 } });
+      const input = [{ role: 'user', content: 'News today?' }, item];
+      const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input, max_output_tokens: 100 } });
+      expect(res.status).toBe(429);
+      expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/Limit 100000, Requested 128\d{3}/);
+    });
+  }
+
+  it('a function tool given by an input item, and a configuration_update\'s JSON schema, are held whole, their property names too', async () => {
+    const TPM = 1_000_000;
+    const { key } = await newKey({ limits: { tpm: TPM } });
+    const dense = '1,'.repeat(1_500); // a property name of ~3,000 tokens
+    const schema = { type: 'object', properties: { [dense]: { type: 'string' } } };
+    const input = [
+      { role: 'user', content: 'Hi' },
+      { type: 'additional_tools', role: 'developer', tools: [{ type: 'function', name: 'f', parameters: schema }] },
+      { type: 'configuration_update', text: { format: { type: 'json_schema', name: 'answer', schema } } },
+    ];
+    const res = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', store: false, input, max_output_tokens: 10 } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const held = TPM - Number(res.headers.get('x-ratelimit-remaining-tokens'));
+    const { usage } = await res.json<{ usage: { input_tokens: number; output_tokens: number } }>();
+    expect(usage.input_tokens).toBeGreaterThan(2 * 3_000); // the fleet billed both schemas' property names
+    expect(held).toBeGreaterThanOrEqual(usage.input_tokens + usage.output_tokens);
+  });
+
   it('an item_reference names a stored output item the body does not hold: the context window, refused for a smaller tpm', async () => {
     const { key } = await newKey({ limits: { tpm: 100_000 } });
     const input = [{ type: 'item_reference', id: 'msg_0123456789abcdef' }, { role: 'user', content: 'Go on' }];

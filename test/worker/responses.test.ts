@@ -323,6 +323,43 @@ describe('stored context is reserved from the signed id', () => {
   });
 });
 
+describe('server-side compaction (a compaction entry in context_management, a compaction_trigger item)', () => {
+  // A first pass reads the whole context and writes a summary, then the answer reads the compacted context: OpenAI
+  // bills both (the fleet as it does), so the prompt is held twice over — a stored context named by id too.
+  const dense = '1,'.repeat(2_000); // over 4,000 tokens of input
+  const TPM = 1_000_000;
+
+  async function heldAndBilled(limited: { id: string; key: string }, body: Record<string, unknown>) {
+    const { window } = await eventually(async () => (await admin(`/keys/${limited.id}/usage`)).json<{ window: { tokens: number }; inFlight: number }>(), (u) => u.inFlight === 0);
+    const res = await create({ store: false, max_output_tokens: 10, ...body }, CF.iad, limited.key);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const held = TPM - window.tokens - Number(res.headers.get('x-ratelimit-remaining-tokens'));
+    const { usage } = await res.json<ResponseJson>();
+    return { held, billed: usage.input_tokens + usage.output_tokens };
+  }
+
+  const cases: [string, Record<string, unknown>][] = [
+    ['context_management compaction', { input: dense, context_management: [{ type: 'compaction', compact_threshold: 1_000 }] }],
+    ['a compaction_trigger item', { input: [{ role: 'user', content: dense }, { type: 'compaction_trigger' }] }],
+  ];
+  for (const [what, body] of cases) {
+    it(`${what}: held at least what the node bills for both passes`, async () => {
+      const limited = await newKey({ limits: { tpm: TPM } });
+      const { held, billed } = await heldAndBilled(limited, body);
+      expect(billed).toBeGreaterThan(4_000 + 500); // the fleet billed the pass (the whole context, its summary) and the answer
+      expect(held).toBeGreaterThanOrEqual(billed);
+    });
+  }
+
+  it('a stored context named by previous_response_id is read twice over too', async () => {
+    const limited = await newKey({ limits: { tpm: TPM } });
+    const first = await create({ input: dense, max_output_tokens: 10 }, CF.iad, limited.key);
+    const { id } = await first.json<ResponseJson>();
+    const { held, billed } = await heldAndBilled(limited, { previous_response_id: id, input: 'Go on', context_management: [{ type: 'compaction' }] });
+    expect(held).toBeGreaterThanOrEqual(billed);
+  });
+});
+
 describe('background: true', () => {
   it('is refused (400, param background) for a key with a concurrency limit, before any node is asked', async () => {
     const limited = await newKey({ limits: { concurrency: 5 } });
