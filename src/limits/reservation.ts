@@ -33,9 +33,10 @@ import type { LoadedConfig } from '../config/load';
 import { callerCap, defaultCap } from '../forward/attempt-body';
 import { drawsImages, ENDPOINTS, readsResponses } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
-import { cacheWrite1hRate, perImageFits, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
+import { cacheWrite1hRate, priceFor, ratesFor, unitCostUsd, type Price, type RequestUnits } from '../usage/cost';
 import { estimatePrompt, outputFormat, promptCount, responsesPrompt, textTokens } from './estimate';
-import { asksSvg, framesPerImage, gptImageTokens, imageOutputTokens, imageRequestTokens } from './image-output';
+import { framesPerImage, imageOutputTokens } from './image-output';
+import { checkImagePrice, editInputTokens, imageParam, imageReservedTokens, modelNames } from './image-reservation';
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 import { requestTools } from './body-input';
@@ -181,52 +182,11 @@ function compactionOutput(config: LoadedConfig, models: string[], prompt: number
   return Math.max(0, context - prompt);
 }
 
-/** The names each chain model reaches nodes under (its router id and every node's own name for it). */
-function modelNames(config: LoadedConfig, model: string): string[] {
-  return [...new Set([model, ...config.nodes.flatMap((n) => (n.models.includes(model) && n.modelMap[model] ? [n.modelMap[model]!] : []))])];
-}
-
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
-  if (drawsImages(request.endpoint)) {
-    // Charged per request, but gpt-image models bill tokens for the images they write (and an edit's images they read): reserved (`image-output.ts`).
-    if (asksSvg(request.body)) throw imageUnbounded(request.body.model as string, 'svg', 'tpm');
-    const models = chain.map((m) => ({ names: modelNames(config, m), configured: config.models[m]?.imageOutputTokens }));
-    const tokens = imageRequestTokens(request.body, models, config.limits.promptTokens);
-    if (tokens === undefined) throw imageUnbounded(request.body.model as string, imageParam(request.body), 'tpm');
-    const input = editInputTokens(config, request, chain);
-    if (input === undefined) throw imageUnbounded(request.body.model as string, 'image', 'tpm');
-    return tokens + input;
-  }
+  // Charged per request, but gpt-image models bill tokens for the images they write (and an edit's images they read).
+  if (drawsImages(request.endpoint)) return imageReservedTokens(config, request, chain);
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   return prompt + outputTokens(config, request, undefined, chain, prompt);
-}
-
-/**
- * The images an edit sends (each `image` and `image[]`, the `mask`, and GPT Image 2.5's
- * `markup`, a PNG overlaid on the first image to guide the edit): gpt-image models bill each
- * as image input tokens.
- */
-function editImages(request: ParsedRequest): number {
-  if (request.endpoint !== 'imageEdits' || request.kind !== 'multipart') return 0;
-  const { form } = request;
-  return form.getAll('image').length + form.getAll('image[]').length + form.getAll('mask').length + form.getAll('markup').length;
-}
-
-/**
- * The input image tokens an edit may bill on the dearest of `models`: per image,
- * `models.<id>.imageInputTokens`; a gpt-image model without one has no bound the router
- * knows (the tokens grow with the image and `input_fidelity`): undefined. Other models (dall-e-2) bill none.
- */
-function editInputTokens(config: LoadedConfig, request: ParsedRequest, models: string[]): number | undefined {
-  const images = editImages(request);
-  if (images === 0) return 0;
-  let perImage = 0;
-  for (const m of models) {
-    const tokens = config.models[m]?.imageInputTokens ?? (modelNames(config, m).some((name) => /^gpt-image/.test(name)) ? undefined : 0);
-    if (tokens === undefined) return undefined;
-    perImage = Math.max(perImage, tokens);
-  }
-  return images * perImage;
 }
 
 /** Seconds of audio per byte at the lowest bitrate OpenAI's audio formats carry speech in (6 kbit/s Opus). */
@@ -279,23 +239,6 @@ function imageTokensWorstUsd(config: LoadedConfig, request: ParsedRequest, model
   const images = editInputTokens(config, request, [model]);
   if (images === undefined) throw imageUnbounded(model, 'image', 'budget');
   return tokenWorstUsd(price, textTokens(String(request.body.prompt ?? ''), config.limits.promptTokens) + images, output, false);
-}
-
-/** Which parameter leaves an image request's output without a bound (`gptImageTokens`). */
-function imageParam(body: Record<string, unknown>): 'quality' | 'size' {
-  return gptImageTokens(undefined, body.quality) === undefined ? 'quality' : 'size';
-}
-
-/**
- * A budgeted image request: SVG output bills a second model's tokens (refused); a `perImage`
- * table with no entry for the size and quality asked (gpt-image-2's free sizes, the
- * gpt-image-2.5 qualities) bounds nothing — its dearest entry is not a bound on a dearer
- * image, so the request is refused rather than held at it.
- */
-function checkImagePrice(request: ParsedRequest, model: string, price: Price): void {
-  if (asksSvg(request.body)) throw imageUnbounded(model, 'svg', 'budget');
-  if (price.perImage === undefined || perImageFits(price.perImage, request.body.size, request.body.quality)) return;
-  throw imageUnbounded(model, perImageFits(price.perImage, undefined, request.body.quality) ? 'size' : 'quality', 'budget');
 }
 
 /**

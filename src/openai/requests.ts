@@ -9,15 +9,15 @@
  * reads `"true"` or `1` as true, so an untyped one would mean one thing here and another there.
  */
 import * as z from 'zod';
-import { formatIssues } from '../config/load';
 import { RouterError } from '../errors/router-error';
 import { scanObject, type ScannedObject } from '../http/json-members';
 import { chatShapeHolds, MAX_BEST_OF, MAX_CHOICES } from './chat-shape';
 import { ENDPOINTS, type Endpoint } from './endpoints';
+import { parseMultipart, type FormEndpoint } from './form-request';
 import { checkNestedSpelling } from './nested-spelling';
+import { invalid, Model } from './request-fields';
 import { checkNodeFallbacks, checkSpelling } from './top-names';
 
-const Model = z.string().min(1);
 /** Output caps: at least 1 (OpenAI's minimum; a node may read 0 as "no cap"). Legacy completions allow 0 (prompt scoring with `echo`). */
 const Cap = z.number().int().positive().nullish();
 const CompletionsCap = z.number().int().nonnegative().nullish();
@@ -96,7 +96,6 @@ const MessagesRequestSchema = z.looseObject({
   stream: z.boolean().optional(),
 });
 
-type FormEndpoint = 'transcriptions' | 'translations' | 'imageEdits';
 type JsonEndpoint = Exclude<Endpoint, FormEndpoint>;
 /** Endpoints whose body is a multipart form (`ENDPOINTS[…].body`). */
 export const isFormEndpoint = (endpoint: Endpoint): endpoint is FormEndpoint => ENDPOINTS[endpoint].body === 'multipart';
@@ -136,7 +135,7 @@ const SCHEMAS: Record<JsonEndpoint, z.ZodType<Record<string, unknown>>> = {
 
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 
-interface Base {
+export interface Base {
   endpoint: Endpoint;
   /** The caller's bytes, resent as they are when nothing needs changing (multipart: the form as the router wrote it). */
   raw: Uint8Array;
@@ -150,13 +149,6 @@ export type ParsedRequest =
   | (Base & { kind: 'json'; /** Top-level members located, for splicing edits. */ scanned: ScannedObject })
   | (Base & { kind: 'multipart'; contentType: string; form: FormData });
 
-function invalid(error: z.ZodError): RouterError {
-  const first = error.issues[0];
-  return new RouterError(400, `Invalid request: ${formatIssues(error)}`, {
-    code: 'invalid_request',
-    param: first?.path.map(String).join('.') || null,
-  });
-}
 
 /** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */
 function tooDeep(): RouterError {
@@ -231,80 +223,6 @@ export function parseJsonRequest(endpoint: JsonEndpoint, bytes: Uint8Array): Par
   const body = (endpoint === 'chat' && chatShapeHolds(json) ? json : validated(endpoint, json)) as Base['body'];
   const stream = ENDPOINTS[endpoint].alwaysStreams === true || body.stream === true;
   return { kind: 'json', endpoint, raw: bytes, scanned, body, stream, ...(chosen !== undefined ? { modelChosen: true as const } : {}) };
-}
-
-/**
- * An image edit's text fields as the router acts on them: counts and flags typed from the
- * form's strings, strictly — a lax node reads `n=" 3"` or `stream=1` as 3 and true, so a
- * spelling the router would not read the same way is refused, not passed on.
- */
-const ImageEditFields = z.looseObject({
-  model: Model,
-  prompt: z.string().min(1),
-  n: z.string().regex(/^(10|[1-9])$/, 'n must be an integer from 1 to 10').transform(Number).optional(),
-  partial_images: z.string().regex(/^[0-3]$/, 'partial_images must be an integer from 0 to 3').transform(Number).optional(),
-  stream: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
-  size: z.string().regex(/^(auto|\d{1,5}x\d{1,5})$/, 'size must be "auto" or WIDTHxHEIGHT, e.g. "1024x1024"').optional(),
-  frame_count: z.string().regex(/^([2-9]|1[0-6])$/, 'frame_count must be an integer from 2 to 16').transform(Number).optional(),
-});
-
-/** The file fields each form endpoint requires, by name (`image` may come as `image[]`, repeated). */
-const FORM_FILES: Record<FormEndpoint, string[]> = { transcriptions: ['file'], translations: ['file'], imageEdits: ['image', 'image[]'] };
-/** The files an edit may send beside its images: a `mask`, and GPT Image 2.5's `markup` overlay. */
-const EDIT_OVERLAYS = ['mask', 'markup'];
-/** Most images an edit takes (OpenAI: 16 for the GPT image models). */
-export const MAX_EDIT_IMAGES = 16;
-
-async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {
-  let form: FormData;
-  try {
-    form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
-  } catch {
-    throw new RouterError(400, 'We could not parse the multipart/form-data body of your request.', { code: 'invalid_request' });
-  }
-  const body: Record<string, unknown> = {};
-  const seen = new Set<string>();
-  for (const [name, value] of form) {
-    // One meaning per form: a field given twice is judged by one copy and read by an upstream
-    // from the other (`model`). Array fields (`timestamp_granularities[]`) repeat by design.
-    if (seen.has(name) && !name.endsWith('[]')) {
-      throw new RouterError(400, `The form has the field '${name}' more than once. Send each field once.`, { code: 'duplicate_key', param: name });
-    }
-    seen.add(name);
-    if (typeof value === 'string') body[name] = value;
-    // A field sent as a file part is not read here but may be by a node (a lax parser takes its content as the value): refused.
-    else if (!FORM_FILES[endpoint].includes(name) && !(endpoint === 'imageEdits' && EDIT_OVERLAYS.includes(name))) {
-      throw new RouterError(400, `The form field '${name}' was sent as a file. Send it as a plain form field.`, { code: 'invalid_request', param: name });
-    }
-  }
-  const parsed = (endpoint === 'imageEdits' ? ImageEditFields : z.looseObject({ model: Model })).safeParse(body);
-  if (!parsed.success) throw invalid(parsed.error);
-  const files = FORM_FILES[endpoint];
-  const given = files.flatMap((name) => form.getAll(name));
-  if (given.length === 0 || !given.every((f) => f instanceof File)) {
-    throw new RouterError(400, `Invalid request: ${files[0]}: a file part named '${files[0]}' is required`, { code: 'invalid_request', param: files[0]! });
-  }
-  if (endpoint === 'imageEdits') checkEditFiles(form, given.length);
-  // What goes upstream is the form as the router read it, written anew: multipart parsers
-  // disagree on malformed parts (workerd reads a part's first Content-Disposition, undici and
-  // python-multipart its last), so the caller's own bytes could hold a field — a second
-  // `model` — that the router never saw. Written once, so failover resends the same bytes.
-  const written = new Response(form);
-  const raw = new Uint8Array(await written.arrayBuffer());
-  const stream = endpoint === 'imageEdits' ? parsed.data.stream === true : body.stream === 'true';
-  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data as Base['body'], stream };
-}
-
-/** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask` and a `markup` (GPT Image 2.5's overlay), if any, files. */
-function checkEditFiles(form: FormData, images: number): void {
-  if (form.has('image') && form.has('image[]')) {
-    throw new RouterError(400, "The form has both 'image' and 'image[]'. Send the images under one name.", { code: 'invalid_request', param: 'image' });
-  }
-  if (images > MAX_EDIT_IMAGES) throw new RouterError(400, `An edit takes at most ${MAX_EDIT_IMAGES} images; the form has ${images}.`, { code: 'invalid_request', param: 'image' });
-  // Each is an image the node reads and bills (`editImages` in `limits/reservation.ts` counts them): a string would be read otherwise.
-  for (const name of EDIT_OVERLAYS) {
-    if (form.getAll(name).some((v) => !(v instanceof File))) throw new RouterError(400, `Invalid request: ${name}: '${name}' must be a file.`, { code: 'invalid_request', param: name });
-  }
 }
 
 /** Parse and validate a buffered body; 400 with the offending field as `param`. */
