@@ -28,7 +28,8 @@ export const GPT_IMAGE_OUTPUT_TOKENS: Record<string, number> = {
 /** Output tokens of one partial image in a stream. */
 export const PARTIAL_IMAGE_TOKENS = 100;
 
-const GPT_IMAGE = /^gpt-image/;
+/** A name of a gpt-image model: one that bills the images it reads and writes as tokens. */
+export const isGptImage = (names: string[]) => names.some((name) => /^gpt-image/.test(name));
 const anyValue = (v: unknown) => v === undefined || v === null || v === 'auto';
 
 const QUALITIES = new Set(['low', 'medium', 'high']);
@@ -99,7 +100,7 @@ export function imageOutputTokens(body: Record<string, unknown>, models: ImageMo
   const partials = typeof body.partial_images === 'number' && body.partial_images > 0 ? Math.min(body.partial_images, 3) : 0;
   let perImage = 0;
   for (const m of models) {
-    const tokens = m.configured ?? (m.names.some((name) => GPT_IMAGE.test(name)) ? gptImageTokens(body.size, body.quality) : 0);
+    const tokens = m.configured ?? (isGptImage(m.names) ? gptImageTokens(body.size, body.quality) : 0);
     if (tokens === undefined) return undefined;
     perImage = Math.max(perImage, tokens);
   }

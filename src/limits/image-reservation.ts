@@ -7,7 +7,8 @@
 import type { LoadedConfig } from '../config/load';
 import type { ParsedRequest } from '../openai/requests';
 import { perImageFits, type Price } from '../usage/cost';
-import { asksSvg, gptImageTokens, imageRequestTokens } from './image-output';
+import { EDIT_FILE_FIELDS } from '../openai/form-request';
+import { asksSvg, gptImageTokens, imageRequestTokens, isGptImage } from './image-output';
 import { imageUnbounded } from './unbounded';
 
 /** The names each chain model reaches nodes under (its router id and every node's own name for it). */
@@ -37,7 +38,7 @@ export function imageReservedTokens(config: LoadedConfig, request: ParsedRequest
 function editImages(request: ParsedRequest): number {
   if (request.endpoint !== 'imageEdits' || request.kind !== 'multipart') return 0;
   const { form } = request;
-  return form.getAll('image').length + form.getAll('image[]').length + form.getAll('mask').length + form.getAll('markup').length;
+  return EDIT_FILE_FIELDS.reduce((sum, name) => sum + form.getAll(name).length, 0);
 }
 
 /**
@@ -50,7 +51,7 @@ export function editInputTokens(config: LoadedConfig, request: ParsedRequest, mo
   if (images === 0) return 0;
   let perImage = 0;
   for (const m of models) {
-    const tokens = config.models[m]?.imageInputTokens ?? (modelNames(config, m).some((name) => /^gpt-image/.test(name)) ? undefined : 0);
+    const tokens = config.models[m]?.imageInputTokens ?? (isGptImage(modelNames(config, m)) ? undefined : 0);
     if (tokens === undefined) return undefined;
     perImage = Math.max(perImage, tokens);
   }

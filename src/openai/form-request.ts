@@ -30,8 +30,10 @@ const ImageEditFields = z.looseObject({
 const FORM_FILES: Record<FormEndpoint, string[]> = { transcriptions: ['file'], translations: ['file'], imageEdits: ['image', 'image[]'] };
 /** The files an edit may send beside its images: a `mask`, and GPT Image 2.5's `markup` overlay. */
 const EDIT_OVERLAYS = ['mask', 'markup'];
+/** Every file an edit sends: gpt-image models bill each as image input tokens (`limits/image-reservation.ts`). */
+export const EDIT_FILE_FIELDS: readonly string[] = [...FORM_FILES.imageEdits, ...EDIT_OVERLAYS];
 /** Most images an edit takes (OpenAI: 16 for the GPT image models). */
-export const MAX_EDIT_IMAGES = 16;
+const MAX_EDIT_IMAGES = 16;
 
 export async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, contentType: string): Promise<ParsedRequest> {
   let form: FormData;
