@@ -92,6 +92,52 @@ export function perUseTool(request: ParsedRequest): string | undefined {
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
 }
 
+/** Endpoints that take OpenAI's prompt-cache options (gpt-5.6 on). */
+const CACHE_OPTION_ENDPOINTS: ReadonlySet<ParsedRequest['endpoint']> = new Set(['chat', 'responses', 'responsesCompact']);
+
+/**
+ * The prompt-cache lifetime a request asks beyond OpenAI's default (`30m`): the request's
+ * `prompt_cache_options.ttl`, or a content block's `prompt_cache_breakpoint.ttl`, wherever in
+ * the body (an input item's part, a stored item sent back) — `"12h"` on Responses, whose
+ * writes usage reports apart (`cache_write_tokens_details.ttl_12h_tokens`) and OpenAI prices
+ * apart. Names read in any letter case; every value visited once, without recursion (a deeply
+ * nested body cannot exhaust the stack). Undefined when nothing asks for more than 30 minutes.
+ */
+export function cacheRetention(request: ParsedRequest): string | undefined {
+  if (!CACHE_OPTION_ENDPOINTS.has(request.endpoint)) return undefined;
+  const stack: unknown[] = [request.body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === 'object') stack.push(item);
+      continue;
+    }
+    for (const [name, inner] of Object.entries(value)) {
+      const key = name.toLowerCase();
+      if ((key === 'prompt_cache_options' || key === 'prompt_cache_breakpoint') && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
+        for (const [field, ttl] of Object.entries(inner)) {
+          if (field.toLowerCase() === 'ttl' && ttl != null && String(ttl).toLowerCase() !== '30m') return String(ttl);
+        }
+      }
+      if (inner !== null && typeof inner === 'object') stack.push(inner);
+    }
+  }
+  return undefined;
+}
+
+/** A longer prompt-cache lifetime than the model's price covers: `price.cacheWrite12h` prices `12h`, nothing prices another. */
+export function cacheRetentionUnbounded(model: string, ttl: string): RouterError {
+  const asked = ttl.length > 16 ? `${ttl.slice(0, 16)}…` : ttl;
+  const fix = ttl.toLowerCase() === '12h' ? ', or ask an operator to set price.cacheWrite12h' : '';
+  return new RouterError(
+    403,
+    `A prompt cache lifetime of '${asked}' writes the cache at a rate the router does not price on model '${model}', and this key has a spend budget. ` +
+      `Use a key without one, the default lifetime (30m)${fix}.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: 'prompt_cache_options' },
+  );
+}
+
 /** Parameters (not tools) `perUseTool` names: the error's `param` is the parameter itself. */
 const RATE_PARAMS = ['web_search_options', 'prompt', 'service_tier', 'speed', 'inference_geo', 'plugins', 'reasoning'];
 
