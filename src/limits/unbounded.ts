@@ -25,9 +25,14 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
  * rates on the whole transcript at each call) on `/v1/messages`, OpenAI's on
  * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
  * per container, image generation per image; the shell tool in a hosted container, per
- * container by its memory — only `environment: {type: "local"}` runs on the caller's side) and chat's `web_search_options` (search models,
+ * container by its memory — only `environment: {type: "local"}` runs on the caller's side;
+ * programmatic tool calling, the model's JavaScript run in OpenAI's hosted runtime, for which
+ * the router knows no price) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
- * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
+ * fetch, MCP, computer use, tool search (OpenAI's `tool_search`, Anthropic's
+ * `tool_search_tool_*`: they load tools the request defers, billed as input) and client tools
+ * bill tokens only. Anthropic's programmatic tool calling runs in the code execution tool's
+ * container: refused with it. Also OpenAI's `service_tier:
  * "priority"` (and `fast`, `ultrafast`, `scale`: any tier but `STANDARD_TIERS`), billed above the standard rates the configuration holds (flex bills below),
  * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input), Responses'
  * `reasoning.mode: "pro"` (pro execution, priced about 10× the standard rates) and
@@ -37,7 +42,7 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   // The advisor tool runs a stronger model on the whole transcript at that model's rates, each call.
   messages: /^(web_search|code_execution|advisor)_/,
-  responses: /^(web_search|file_search|code_interpreter|image_generation)/,
+  responses: /^(web_search|file_search|code_interpreter|image_generation|programmatic_tool_calling)/,
 };
 
 /**
