@@ -48,7 +48,9 @@ const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
 /**
  * Service tiers billed at or below the standard rates the configuration holds: OpenAI's `auto`
  * (the project's default tier: its operator prices it), `default` and `flex` (below); Anthropic's
- * `auto` and `standard_only`. OpenAI's `priority` and `fast` (the same tier: the answer says
+ * `auto` and `standard_only` — `auto` (Anthropic's default, sent or not) may be served at
+ * Priority Tier, a capacity commitment billed by its contract and drawn down at the standard
+ * relative rates, never a per-request surcharge: the operator prices such a node. OpenAI's `priority` and `fast` (the same tier: the answer says
  * `priority`) bill about 2×, `ultrafast` more, `scale` from Scale Tier units; an unknown tier is
  * no bound either.
  */

@@ -330,13 +330,15 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       const res = await callWithConfig(config(), '/v1/chat/completions', { key, body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: input, service_tier: tier }) });
       expect(res.status, await res.text()).toBe(200);
     }
-    // Messages' own tiers (`auto`, the default, and `standard_only`) pass too.
+    // Messages' own tiers (`auto`, the default, and `standard_only`) pass too, as sent: Priority Tier is a capacity
+    // commitment billed by its contract, not a surcharge per request, and `auto` is what Anthropic applies to a body without one.
     const claude = config();
     claude.models['claude-solo'].price = { input: 1, output: 5 };
     for (const tier of ['auto', 'standard_only']) {
       const body = JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], service_tier: tier });
       const res = await callWithConfig(claude, '/v1/messages', { headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body });
       expect(res.status, await res.text()).toBe(200);
+      expect((await nodeRequests('p-anth')).at(-1)!.body.service_tier).toBe(tier);
     }
   });
 
