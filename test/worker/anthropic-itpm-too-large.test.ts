@@ -41,6 +41,23 @@ describe("Anthropic's input-tokens-per-minute 429", () => {
     expect(res.headers.get('x-router-attempts')).toBe('1');
   });
 
+  it('a Messages caller (the body passed through to the Anthropic node) alike', async () => {
+    const attacker = (await newKey()).key;
+    const other = (await newKey()).key;
+    await setNode('p-anth', { inputTpmLimit: 2_000 });
+    await setNode('p-azure', { latencyMs: 300 });
+    const messages = (key: string, text: string) =>
+      callWithConfig(config, '/v1/messages', { cf: ORD, headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body: { model: 'claude-x', max_tokens: 16, messages: [{ role: 'user', content: text }] } });
+    const big = await messages(attacker, 'word '.repeat(3_000));
+    await big.text();
+    expect(big.headers.get('x-router-node')).toBe('p-azure');
+    const res = await messages(other, 'Hi');
+    await res.text();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-router-node')).toBe('p-anth');
+    expect(res.headers.get('x-router-attempts')).toBe('1');
+  });
+
   it('with the bucket nearly spent by traffic: still cools the node', async () => {
     const first = (await newKey()).key;
     const other = (await newKey()).key;
