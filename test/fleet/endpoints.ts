@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { chatTemplateTokens, completionTokens, refusedNotObject, sendJson, sleep, type SimNode } from './shared.ts';
 import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
 import { pieces as splitText, structuredAnswer } from './structured.ts';
-import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
+import { bpeTokens, cacheTtls, completionPrompts, responsesInputDetails, responsesInputTokens } from './tokens.ts';
 
 type Body = Record<string, unknown>;
 
@@ -52,30 +52,6 @@ function responsesCompacts(body: Body, context: number): boolean {
   const due = entries.some((e) => e?.type === 'compaction' && (typeof e.compact_threshold !== 'number' || context >= e.compact_threshold));
   const trigger = Array.isArray(body.input) && (body.input.at(-1) as Body | undefined)?.type === 'compaction_trigger';
   return due || trigger;
-}
-
-/** Every prompt-cache lifetime a body asks: `prompt_cache_options.ttl` and each `prompt_cache_breakpoint.ttl`, wherever they are. */
-function cacheTtls(value: unknown, out: unknown[] = []): unknown[] {
-  if (value === null || typeof value !== 'object') return out;
-  for (const [name, inner] of Object.entries(value)) {
-    if ((name === 'prompt_cache_options' || name === 'prompt_cache_breakpoint') && (inner as Body | null)?.ttl !== undefined) out.push((inner as Body).ttl);
-    cacheTtls(inner, out);
-  }
-  return out;
-}
-
-/**
- * Responses' `input_tokens_details` as gpt-5.6 reports prompt caching (knobs `cacheReadTokens`,
- * `cacheWriteTokens`: parts of `input_tokens`): the writes by retention in
- * `cache_write_tokens_details` — all at 12 hours when the request's `prompt_cache_options.ttl`
- * or a breakpoint's asks `12h` (the breakpoints inherit the request's), else at 30 minutes.
- */
-function responsesInputDetails(node: SimNode, body: Body, inputTokens: number) {
-  const read = Math.min(node.knobs.cacheReadTokens, inputTokens);
-  const write = Math.min(node.knobs.cacheWriteTokens, inputTokens - read);
-  if (write === 0) return { cached_tokens: read };
-  const halfDay = cacheTtls(body).includes('12h') ? write : 0;
-  return { cached_tokens: read, cache_write_tokens: write, cache_write_tokens_details: { ttl_12h_tokens: halfDay, ttl_30m_tokens: write - halfDay } };
 }
 
 function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
@@ -123,7 +99,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const item = { id: messageId, type: 'message', role: 'assistant', status: 'completed', content: [part] };
   const tool = responsesToolToCall(body);
   const call = tool ? functionCallItem(tool, node.served) : undefined;
-  const usage = { input_tokens: inputTokens, input_tokens_details: responsesInputDetails(node, body, inputTokens), output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
+  const usage = { input_tokens: inputTokens, input_tokens_details: responsesInputDetails(k, body, inputTokens), output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
   // Like OpenAI's Responses object: the caller's `metadata` is echoed, after `usage`.
   const metadata = body.metadata ?? {};
   const done = { ...base, status: 'completed', output: [call ?? item], usage, metadata };
