@@ -23,7 +23,9 @@ const PerImageSchema = z.union([z.number().nonnegative(), z.record(z.string().mi
  * the provider served from its cache; default `input`), `cacheWrite` (prompt tokens written
  * to the provider's cache — Anthropic's `cache_creation_input_tokens`; default `input`),
  * `cacheWrite1h` (the part of those written with a one-hour TTL; default 2× `input`,
- * Anthropic's rate), `output` (completion); and for
+ * Anthropic's rate), `cacheWrite12h` (OpenAI's writes with 12-hour retention; default
+ * `cacheWrite`, and a budgeted key is refused the retention without it), `output`
+ * (completion); and for
  * endpoints charged per request (`usage/cost.ts`): `perImage` (image generations),
  * `perMillionChars` (speech input), `perMinute` (transcriptions/translations), `perRequest`
  * (flat, any endpoint). Token rates come as a pair or not at all. `longContext`: the token
@@ -38,6 +40,7 @@ const LongContextSchema = z.strictObject({
   cachedInput: z.number().nonnegative().optional(),
   cacheWrite: z.number().nonnegative().optional(),
   cacheWrite1h: z.number().nonnegative().optional(),
+  cacheWrite12h: z.number().nonnegative().optional(),
 });
 
 export const PriceSchema = z
@@ -46,6 +49,8 @@ export const PriceSchema = z
     cachedInput: z.number().nonnegative().optional(),
     cacheWrite: z.number().nonnegative().optional(),
     cacheWrite1h: z.number().nonnegative().optional(),
+    /** USD per 1M prompt tokens OpenAI writes with 12-hour retention (`prompt_cache_options.ttl: "12h"`); default `cacheWrite`. */
+    cacheWrite12h: z.number().nonnegative().optional(),
     output: z.number().nonnegative().optional(),
     /** USD per 1M audio prompt / completion tokens (gpt-4o-audio, gpt-4o-transcribe); default `input` / `output`. */
     audioInput: z.number().nonnegative().optional(),
@@ -60,7 +65,7 @@ export const PriceSchema = z
   })
   .superRefine((p, ctx) => {
     if (p.longContext && p.input === undefined) ctx.addIssue({ code: 'custom', path: ['longContext'], message: 'longContext rates need the base input and output rates' });
-    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined || p.audioInput !== undefined || p.audioOutput !== undefined || p.imageInput !== undefined) && p.input === undefined)) {
+    if ((p.input === undefined) !== (p.output === undefined) || ((p.cachedInput !== undefined || p.cacheWrite !== undefined || p.cacheWrite1h !== undefined || p.cacheWrite12h !== undefined || p.audioInput !== undefined || p.audioOutput !== undefined || p.imageInput !== undefined) && p.input === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'token prices need both input and output' });
     }
     if (Object.values(p).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', message: 'a price names at least one rate' });

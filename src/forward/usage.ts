@@ -17,6 +17,8 @@ export interface Usage {
   cache_write_tokens?: number;
   /** Of those, the writes with a one-hour TTL (Anthropic; priced at `cacheWrite1h`). */
   cache_write_1h_tokens?: number;
+  /** Of those, the writes with 12-hour retention (OpenAI's `cache_write_tokens_details.ttl_12h_tokens`; priced at `cacheWrite12h`). */
+  cache_write_12h_tokens?: number;
   /** Prompt tokens that were audio (chat `input_audio`, gpt-4o-transcribe's upload; priced at `audioInput`). */
   audio_prompt_tokens?: number;
   /** Completion tokens that were audio (chat `modalities: ["audio"]`; priced at `audioOutput`). */
@@ -28,7 +30,7 @@ export interface Usage {
 }
 
 /** The `…_details` objects usage carries; `audio_tokens` in them is the audio share. */
-type Details = { cached_tokens?: unknown; cache_write_tokens?: unknown; audio_tokens?: unknown; image_tokens?: unknown } | null;
+type Details = { cached_tokens?: unknown; cache_write_tokens?: unknown; cache_write_tokens_details?: { ttl_12h_tokens?: unknown } | null; audio_tokens?: unknown; image_tokens?: unknown } | null;
 
 interface ReportedUsage {
   prompt_tokens?: unknown;
@@ -86,6 +88,8 @@ export function usageOf(value: unknown): Usage | undefined {
   const cached = inputDetails?.cached_tokens;
   // Prompt tokens written to the cache (OpenAI's explicit cache breakpoints, gpt-5.6 on): priced at `cacheWrite`.
   const written = share(inputDetails?.cache_write_tokens, prompt);
+  // Of those, the writes with 12-hour retention (`prompt_cache_options.ttl: "12h"`): priced at `cacheWrite12h`.
+  const halfDay = written === undefined ? undefined : share(inputDetails?.cache_write_tokens_details?.ttl_12h_tokens, written);
   // Audio is billed at its own rates (gpt-4o-audio: 8× text output, 16× text input): its share is kept apart.
   const audioIn = share(inputDetails?.audio_tokens, prompt);
   const audioOut = share((u.completion_tokens_details ?? u.output_tokens_details)?.audio_tokens, completion);
@@ -97,6 +101,7 @@ export function usageOf(value: unknown): Usage | undefined {
     total_tokens: prompt + completion,
     ...(count(cached) && cached > 0 ? { cached_tokens: cached } : {}),
     ...(written !== undefined ? { cache_write_tokens: written } : {}),
+    ...(halfDay !== undefined ? { cache_write_12h_tokens: halfDay } : {}),
     ...(audioIn !== undefined ? { audio_prompt_tokens: audioIn } : {}),
     ...(audioOut !== undefined ? { audio_completion_tokens: audioOut } : {}),
     ...(imageIn !== undefined ? { image_prompt_tokens: imageIn } : {}),
@@ -124,7 +129,7 @@ export function usageOfReported(reported: unknown): Usage | undefined {
 /** Two reported usages as one (each figure summed; an optional one kept when either has it). */
 export function addUsage(a: Usage, b: Usage): Usage {
   const sum: Usage = { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, total_tokens: a.total_tokens + b.total_tokens };
-  for (const k of ['cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'audio_prompt_tokens', 'audio_completion_tokens', 'image_prompt_tokens', 'audio_seconds'] as const) {
+  for (const k of ['cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'cache_write_12h_tokens', 'audio_prompt_tokens', 'audio_completion_tokens', 'image_prompt_tokens', 'audio_seconds'] as const) {
     if (a[k] !== undefined || b[k] !== undefined) sum[k] = (a[k] ?? 0) + (b[k] ?? 0);
   }
   return sum;

@@ -40,7 +40,7 @@ import { checkImagePrice, editInputTokens, imageParam, imageReservedTokens, mode
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 import { requestTools } from './body-input';
-import { billedPerUse, imageUnbounded, perUseTool, unbounded } from './unbounded';
+import { billedPerUse, cacheRetention, cacheRetentionUnbounded, imageUnbounded, perUseTool, unbounded } from './unbounded';
 
 /**
  * Anthropic's tool-use system prompt: with `tools` non-empty, Claude bills this prompt as
@@ -250,7 +250,8 @@ function imageTokensWorstUsd(config: LoadedConfig, request: ParsedRequest, model
 function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boolean): number {
   // Claude's one-hour cache writes (`cache_control.ttl: "1h"`) are its dearest prompt tokens.
   const hour = claude ? cacheWrite1hRate(price) : 0;
-  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.audioInput ?? 0, price.imageInput ?? 0);
+  // OpenAI's 12-hour cache writes (`prompt_cache_options.ttl: "12h"`) at their own rate, where one is set.
+  const input = Math.max(price.input ?? 0, price.cachedInput ?? 0, price.cacheWrite ?? 0, hour, price.cacheWrite12h ?? 0, price.audioInput ?? 0, price.imageInput ?? 0);
   return (prompt * input + output * Math.max(price.output ?? 0, price.audioOutput ?? 0)) / 1e6;
 }
 
@@ -262,6 +263,7 @@ function tokenWorstUsd(price: Price, prompt: number, output: number, claude: boo
 export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   const units = requestUnits(request);
   const perUse = perUseTool(request);
+  const retention = cacheRetention(request);
   let worst = 0;
   for (const model of chain) {
     const output = ENDPOINTS[request.endpoint].charge === 'tokens' ? outputTokens(config, request, model, chain, prompt) : 0;
@@ -274,6 +276,8 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
       if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
       if (perUse !== undefined) throw billedPerUse(model, perUse, request);
+      // A cache lifetime the price does not cover bills its writes above any rate the reservation holds.
+      if (retention !== undefined && price.input !== undefined && !(retention.toLowerCase() === '12h' && price.cacheWrite12h !== undefined)) throw cacheRetentionUnbounded(model, retention);
       if (usd === undefined && price.input !== undefined && price.output !== undefined) {
         // A prompt bound past `longContext.above` may still be billed below it (the bound is not the count): the dearer of both.
         const claude = CLAUDE_PROVIDERS.has(node.provider);

@@ -25,9 +25,14 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
  * rates on the whole transcript at each call) on `/v1/messages`, OpenAI's on
  * `/v1/responses` (web search per 1,000 calls, file search per 1,000 calls, code interpreter
  * per container, image generation per image; the shell tool in a hosted container, per
- * container by its memory — only `environment: {type: "local"}` runs on the caller's side) and chat's `web_search_options` (search models,
+ * container by its memory — only `environment: {type: "local"}` runs on the caller's side;
+ * programmatic tool calling, the model's JavaScript run in OpenAI's hosted runtime, for which
+ * the router knows no price) and chat's `web_search_options` (search models,
  * per 1,000 calls). The router neither prices nor counts uses, so nothing bounds them. Web
- * fetch, MCP, computer use and client tools bill tokens only. Also OpenAI's `service_tier:
+ * fetch, MCP, computer use, tool search (OpenAI's `tool_search`, Anthropic's
+ * `tool_search_tool_*`: they load tools the request defers, billed as input) and client tools
+ * bill tokens only. Anthropic's programmatic tool calling runs in the code execution tool's
+ * container: refused with it. Also OpenAI's `service_tier:
  * "priority"` (and `fast`, `ultrafast`, `scale`: any tier but `STANDARD_TIERS`), billed above the standard rates the configuration holds (flex bills below),
  * Claude's fast mode (`speed: "fast"`: 6× the standard rates, 12× past 200k input), Responses'
  * `reasoning.mode: "pro"` (pro execution, priced about 10× the standard rates) and
@@ -37,13 +42,15 @@ export function unbounded(model: string, request: ParsedRequest): RouterError {
 const PER_USE_TOOL: Partial<Record<ParsedRequest['endpoint'], RegExp>> = {
   // The advisor tool runs a stronger model on the whole transcript at that model's rates, each call.
   messages: /^(web_search|code_execution|advisor)_/,
-  responses: /^(web_search|file_search|code_interpreter|image_generation)/,
+  responses: /^(web_search|file_search|code_interpreter|image_generation|programmatic_tool_calling)/,
 };
 
 /**
  * Service tiers billed at or below the standard rates the configuration holds: OpenAI's `auto`
  * (the project's default tier: its operator prices it), `default` and `flex` (below); Anthropic's
- * `auto` and `standard_only`. OpenAI's `priority` and `fast` (the same tier: the answer says
+ * `auto` and `standard_only` — `auto` (Anthropic's default, sent or not) may be served at
+ * Priority Tier, a capacity commitment billed by its contract and drawn down at the standard
+ * relative rates, never a per-request surcharge: the operator prices such a node. OpenAI's `priority` and `fast` (the same tier: the answer says
  * `priority`) bill about 2×, `ultrafast` more, `scale` from Scale Tier units; an unknown tier is
  * no bound either.
  */
@@ -90,6 +97,52 @@ export function perUseTool(request: ParsedRequest): string | undefined {
   if (!pattern) return undefined;
   const tool = tools.find((t) => pattern.test(toolType(t)));
   return tool === undefined ? undefined : String((tool as { type: unknown }).type);
+}
+
+/** Endpoints that take OpenAI's prompt-cache options (gpt-5.6 on). */
+const CACHE_OPTION_ENDPOINTS: ReadonlySet<ParsedRequest['endpoint']> = new Set(['chat', 'responses', 'responsesCompact']);
+
+/**
+ * The prompt-cache lifetime a request asks beyond OpenAI's default (`30m`): the request's
+ * `prompt_cache_options.ttl`, or a content block's `prompt_cache_breakpoint.ttl`, wherever in
+ * the body (an input item's part, a stored item sent back) — `"12h"` on Responses, whose
+ * writes usage reports apart (`cache_write_tokens_details.ttl_12h_tokens`) and OpenAI prices
+ * apart. Names read in any letter case; every value visited once, without recursion (a deeply
+ * nested body cannot exhaust the stack). Undefined when nothing asks for more than 30 minutes.
+ */
+export function cacheRetention(request: ParsedRequest): string | undefined {
+  if (!CACHE_OPTION_ENDPOINTS.has(request.endpoint)) return undefined;
+  const stack: unknown[] = [request.body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === 'object') stack.push(item);
+      continue;
+    }
+    for (const [name, inner] of Object.entries(value)) {
+      const key = name.toLowerCase();
+      if ((key === 'prompt_cache_options' || key === 'prompt_cache_breakpoint') && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
+        for (const [field, ttl] of Object.entries(inner)) {
+          if (field.toLowerCase() === 'ttl' && ttl != null && String(ttl).toLowerCase() !== '30m') return String(ttl);
+        }
+      }
+      if (inner !== null && typeof inner === 'object') stack.push(inner);
+    }
+  }
+  return undefined;
+}
+
+/** A longer prompt-cache lifetime than the model's price covers: `price.cacheWrite12h` prices `12h`, nothing prices another. */
+export function cacheRetentionUnbounded(model: string, ttl: string): RouterError {
+  const asked = ttl.length > 16 ? `${ttl.slice(0, 16)}…` : ttl;
+  const fix = ttl.toLowerCase() === '12h' ? ', or ask an operator to set price.cacheWrite12h' : '';
+  return new RouterError(
+    403,
+    `A prompt cache lifetime of '${asked}' writes the cache at a rate the router does not price on model '${model}', and this key has a spend budget. ` +
+      `Use a key without one, the default lifetime (30m)${fix}.`,
+    { type: 'permission_error', code: 'cost_unbounded', param: 'prompt_cache_options' },
+  );
 }
 
 /** Parameters (not tools) `perUseTool` names: the error's `param` is the parameter itself. */

@@ -16,6 +16,7 @@ import { classify, gatewayTimeout, type Verdict } from '../forward/outcome';
 import type { SentAttempt } from '../forward/upstream';
 import { parseJsonBytes } from '../http/json-top';
 import { mapAnthropicStreamError } from './anthropic/errors';
+import { anthropicRequestTooLarge } from './anthropic/rate-limit';
 import { mapBedrockStreamException } from './bedrock/errors';
 import { EventStreamDecoder } from './bedrock/event-stream';
 import type { MappedError, ProviderAdapter } from './types';
@@ -90,12 +91,16 @@ function openingError(adapter: ProviderAdapter, first: Uint8Array): MappedError 
 /**
  * OpenAI's answer to a request that alone passes the organisation's quota: HTTP 429, type
  * `tokens`, `Request too large for <model> … on tokens per min (TPM): Limit L, Requested R`.
+ * Anthropic's is read from its rate-limit headers (`anthropicRequestTooLarge`).
  */
 const TOO_LARGE = /^Request too large for /;
 
-function requestTooLarge(outcome: SentAttempt['outcome'], body: Uint8Array | undefined): boolean {
+function requestTooLarge(adapter: ProviderAdapter, outcome: SentAttempt['outcome'], body: Uint8Array | undefined): boolean {
   if (outcome.kind !== 'response' || outcome.status !== 429 || !body || body.byteLength > 65_536) return false;
-  const message = (parseJsonBytes(body) as { error?: { message?: unknown } } | null | undefined)?.error?.message;
+  const parsed = parseJsonBytes(body);
+  // Anthropic's input- or output-tokens-per-minute 429 with half its bucket still free (`anthropic/rate-limit.ts`).
+  if (adapter.name === 'anthropic') return anthropicRequestTooLarge(outcome.headers, parsed);
+  const message = (parsed as { error?: { message?: unknown } } | null | undefined)?.error?.message;
   return typeof message === 'string' && TOO_LARGE.test(message);
 }
 
@@ -103,7 +108,7 @@ export function classifyFor(adapter: ProviderAdapter, sent: Pick<SentAttempt, 'o
   const base = classify(sent.outcome);
   const outcome = sent.outcome;
   // Not the node's pause: one key sending such requests would bench the node for every key (`forward/walk.ts` cools on a 429).
-  if (requestTooLarge(outcome, sent.body)) return { action: 'retry', reason: 'HTTP 429 request too large for the node\'s quota', nodeFault: false, requestTooLarge: true };
+  if (requestTooLarge(adapter, outcome, sent.body)) return { action: 'retry', reason: 'HTTP 429 request too large for the node\'s quota', nodeFault: false, requestTooLarge: true };
   if (base.action === 'accept' && sent.stream) {
     const mapped = openingError(adapter, sent.stream.first);
     const what = `stream opened with an error (${String(mapped?.body.error.code ?? 'error')})`;

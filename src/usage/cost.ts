@@ -8,7 +8,8 @@
  *   `usage: {type: "duration", seconds}`; else the bound the upload's size gives: the router
  *   does not decode audio) — whatever token usage the upstream reports;
  * - otherwise from the reported usage at the token rates (audio tokens — `prompt_tokens_details`
- *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, image prompt tokens —
+ *   and `completion_tokens_details.audio_tokens` — at `audioInput`/`audioOutput`, cache writes at
+ *   `cacheWrite` — Anthropic's one-hour ones at `cacheWrite1h`, OpenAI's 12-hour ones at `cacheWrite12h` —, image prompt tokens —
  *   `input_tokens_details.image_tokens`, gpt-image — at `imageInput`, default the text rates);
  * - plus `perRequest`, if set, on every request the model answers.
  *
@@ -94,6 +95,7 @@ export function ratesFor(price: Price, promptTokens: number): Price {
     cachedInput: scaled(long.cachedInput, price.cachedInput),
     cacheWrite: scaled(long.cacheWrite, price.cacheWrite),
     cacheWrite1h: scaled(long.cacheWrite1h, price.cacheWrite1h),
+    cacheWrite12h: scaled(long.cacheWrite12h, price.cacheWrite12h),
   };
 }
 
@@ -105,6 +107,7 @@ function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined
   const cached = Math.min(usage.cached_tokens ?? 0, usage.prompt_tokens);
   const written = Math.min(usage.cache_write_tokens ?? 0, usage.prompt_tokens - cached);
   const writtenHour = Math.min(usage.cache_write_1h_tokens ?? 0, written);
+  const writtenHalfDay = Math.min(usage.cache_write_12h_tokens ?? 0, written - writtenHour);
   // Audio tokens at the audio rates (of the uncached prompt; the completion's share as reported), image prompt tokens at `imageInput`.
   const audioIn = Math.min(usage.audio_prompt_tokens ?? 0, usage.prompt_tokens - cached - written);
   const imageIn = Math.min(usage.image_prompt_tokens ?? 0, usage.prompt_tokens - cached - written - audioIn);
@@ -114,8 +117,9 @@ function tokenCostUsd(base: Price, usage: Usage | undefined): number | undefined
       audioIn * (price.audioInput ?? input) +
       imageIn * (price.imageInput ?? input) +
       cached * (price.cachedInput ?? input) +
-      (written - writtenHour) * (price.cacheWrite ?? input) +
+      (written - writtenHour - writtenHalfDay) * (price.cacheWrite ?? input) +
       writtenHour * cacheWrite1hRate(price) +
+      writtenHalfDay * (price.cacheWrite12h ?? price.cacheWrite ?? input) +
       (usage.completion_tokens - audioOut) * (price.output ?? base.output) +
       audioOut * (price.audioOutput ?? price.output ?? base.output)) /
     1e6

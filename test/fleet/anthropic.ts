@@ -177,6 +177,24 @@ export async function handleAnthropic(node: SimNode, req: http.IncomingMessage, 
     return sendJson(res, 200, { data: [{ type: 'model', id: 'claude-sim', display_name: 'Claude (simulated)', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'claude-sim', last_id: 'claude-sim' });
   }
   if (req.method !== 'POST' || path !== '/v1/messages') return anthropicError(res, 404, `Not found: ${req.method} ${path}`);
+  if (k.inputTpmLimit) {
+    const limit = k.inputTpmLimit;
+    const remaining = k.inputTpmRemaining ?? limit;
+    if (messagesInputTokens(body) > remaining) {
+      // Anthropic's words and headers (docs "Rate limits"); the bucket refills continuously, whole in a minute.
+      const refill = Math.ceil(((messagesInputTokens(body) - remaining) / limit) * 60);
+      const message =
+        `This request would exceed your organization's rate limit of ${limit.toLocaleString('en-US')} input tokens per minute (org: org-${node.id}, model: ${String(body.model)}). ` +
+        'For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. ' +
+        'You may also contact sales at https://claude.com/contact-sales to discuss your options for a rate limit increase.';
+      return anthropicError(res, 429, message, {
+        'retry-after': String(k.retryAfter ?? Math.max(1, Math.min(60, refill))),
+        'anthropic-ratelimit-input-tokens-limit': String(limit),
+        'anthropic-ratelimit-input-tokens-remaining': String(remaining),
+        'anthropic-ratelimit-input-tokens-reset': new Date(Date.now() + 60_000).toISOString(),
+      });
+    }
+  }
   const invalid = validateMessages(body, String(req.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim()));
   if (invalid) return anthropicError(res, 400, invalid);
 

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { chatTemplateTokens, completionTokens, refusedNotObject, sendJson, sleep, type SimNode } from './shared.ts';
 import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
 import { pieces as splitText, structuredAnswer } from './structured.ts';
-import { bpeTokens, completionPrompts, responsesInputTokens } from './tokens.ts';
+import { bpeTokens, cacheTtls, completionPrompts, responsesInputDetails, responsesInputTokens } from './tokens.ts';
 
 type Body = Record<string, unknown>;
 
@@ -57,6 +57,9 @@ function responsesCompacts(body: Body, context: number): boolean {
 function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const k = node.knobs;
   if (refusedNotObject(res, body, ['input', 'tools'])) return;
+  // OpenAI's lifetimes for Responses: `30m` (the default) and `12h`.
+  const ttl = cacheTtls(body).find((t) => t !== '30m' && t !== '12h');
+  if (ttl !== undefined) return invalid(res, 400, `Invalid value: '${String(ttl)}'. Supported values are: '30m' and '12h'.`, 'prompt_cache_options.ttl', 'invalid_value');
   const previous = body.previous_response_id;
   const before = typeof previous === 'string' ? node.responses.get(previous) : undefined;
   if (typeof previous === 'string' && !before) {
@@ -96,7 +99,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const item = { id: messageId, type: 'message', role: 'assistant', status: 'completed', content: [part] };
   const tool = responsesToolToCall(body);
   const call = tool ? functionCallItem(tool, node.served) : undefined;
-  const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
+  const usage = { input_tokens: inputTokens, input_tokens_details: responsesInputDetails(k, body, inputTokens), output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + output };
   // Like OpenAI's Responses object: the caller's `metadata` is echoed, after `usage`.
   const metadata = body.metadata ?? {};
   const done = { ...base, status: 'completed', output: [call ?? item], usage, metadata };

@@ -126,6 +126,17 @@ export interface Knobs {
    */
   tpmQuota?: number;
   /**
+   * Anthropic nodes: the organisation's input-tokens-per-minute limit (ITPM) and what its
+   * bucket holds now (`inputTpmRemaining`, default the whole limit; not drawn down: a test sets
+   * it). A request whose input tokens pass what remains is answered as Anthropic does: 429
+   * `rate_limit_error`, `This request would exceed your organization's rate limit of L input
+   * tokens per minute …`, with `anthropic-ratelimit-input-tokens-{limit,remaining,reset}` and
+   * `retry-after`. Anthropic words it the same whether the request alone passes the limit or
+   * the organisation's traffic spent it. 0 = none.
+   */
+  inputTpmLimit?: number;
+  inputTpmRemaining?: number;
+  /**
    * Chat answers: reasoning tokens the model writes and bills as output but leaves out of
    * `completion_tokens` — counted in `total_tokens` (and `completion_tokens_details.reasoning_tokens`),
    * as xAI's Grok and Google's OpenAI-compatible Gemini report them. 0 = none.

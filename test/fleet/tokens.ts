@@ -259,3 +259,27 @@ export function chatUsage(body: Json, prompt: number, completion: number, hidden
     ...(hiddenReasoning > 0 ? { completion_tokens_details: { reasoning_tokens: hiddenReasoning } } : {}),
   };
 }
+
+/** Every prompt-cache lifetime a body asks: `prompt_cache_options.ttl` and each `prompt_cache_breakpoint.ttl`, wherever they are. */
+export function cacheTtls(value: unknown, out: unknown[] = []): unknown[] {
+  if (value === null || typeof value !== 'object') return out;
+  for (const [name, inner] of Object.entries(value)) {
+    if ((name === 'prompt_cache_options' || name === 'prompt_cache_breakpoint') && (inner as Json | null)?.ttl !== undefined) out.push((inner as Json).ttl);
+    cacheTtls(inner, out);
+  }
+  return out;
+}
+
+/**
+ * Responses' `input_tokens_details` as gpt-5.6 reports prompt caching (knobs `cacheReadTokens`,
+ * `cacheWriteTokens`: parts of `input_tokens`): the writes by retention in
+ * `cache_write_tokens_details` — all at 12 hours when the request's `prompt_cache_options.ttl`
+ * or a breakpoint's asks `12h` (the breakpoints inherit the request's), else at 30 minutes.
+ */
+export function responsesInputDetails(k: { cacheReadTokens: number; cacheWriteTokens: number }, body: Json, inputTokens: number) {
+  const read = Math.min(k.cacheReadTokens, inputTokens);
+  const write = Math.min(k.cacheWriteTokens, inputTokens - read);
+  if (write === 0) return { cached_tokens: read };
+  const halfDay = cacheTtls(body).includes('12h') ? write : 0;
+  return { cached_tokens: read, cache_write_tokens: write, cache_write_tokens_details: { ttl_12h_tokens: halfDay, ttl_30m_tokens: write - halfDay } };
+}

@@ -33,6 +33,23 @@ describe('cost', () => {
     expect(costOf(config(), 'm', 'a', usage)).toBeCloseTo((900 * 2.5 + 100 * 1.25 + 300 * 10) / 1e6, 12);
   });
 
+  it("charges OpenAI's 12-hour cache writes at cacheWrite12h (default cacheWrite), the 30-minute ones at cacheWrite", () => {
+    const priced = (price: object) => {
+      const r = parseConfig({ nodes: [node('a')], models: { m: { price } } });
+      if (!r.ok) throw new Error(r.message);
+      return r.config;
+    };
+    const usage = usageOf({
+      usage: { input_tokens: 1_000, output_tokens: 100, input_tokens_details: { cached_tokens: 100, cache_write_tokens: 500, cache_write_tokens_details: { ttl_12h_tokens: 300, ttl_30m_tokens: 200 } } },
+    });
+    expect(usage).toMatchObject({ cached_tokens: 100, cache_write_tokens: 500, cache_write_12h_tokens: 300 });
+    const base = { input: 2, cachedInput: 0.2, cacheWrite: 2.5, output: 8 };
+    expect(costOf(priced({ ...base, cacheWrite12h: 4 }), 'm', 'a', usage)).toBeCloseTo((400 * 2 + 100 * 0.2 + 200 * 2.5 + 300 * 4 + 100 * 8) / 1e6, 12);
+    expect(costOf(priced(base), 'm', 'a', usage)).toBeCloseTo((400 * 2 + 100 * 0.2 + 500 * 2.5 + 100 * 8) / 1e6, 12);
+    // A 12-hour share past the writes counts as no more than the writes.
+    expect(usageOf({ usage: { input_tokens: 1_000, output_tokens: 0, input_tokens_details: { cache_write_tokens: 50, cache_write_tokens_details: { ttl_12h_tokens: 900 } } } })?.cache_write_12h_tokens).toBe(50);
+  });
+
   it("reads gpt-4o-transcribe's audio input share (input_token_details)", () => {
     expect(usageOf({ usage: { type: 'tokens', input_tokens: 120, output_tokens: 30, total_tokens: 150, input_token_details: { audio_tokens: 100, text_tokens: 20 } } })?.audio_prompt_tokens).toBe(100);
   });

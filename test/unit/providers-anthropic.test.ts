@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { anthropicAdapter } from '../../src/providers/anthropic/adapter';
 import { mapAnthropicError } from '../../src/providers/anthropic/errors';
+import { anthropicRequestTooLarge } from '../../src/providers/anthropic/rate-limit';
 import { messagesToChat, messagesUsage } from '../../src/providers/anthropic/from-messages';
 import { AnthropicToChatStream } from '../../src/providers/anthropic/stream-to-chat';
 import { chatToMessages } from '../../src/providers/anthropic/to-messages';
@@ -438,6 +439,31 @@ describe('Anthropic errors → router outcomes', () => {
 
   it('maps an unparsable error body by status alone', () => {
     expect(mapAnthropicError(500, new Headers(), '<html>')).toMatchObject({ status: 500, fault: 'node', body: { error: { code: 'api_error' } } });
+  });
+});
+
+describe("Anthropic's per-minute token 429: the request's size or the node's load", () => {
+  const NEW = "This request would exceed your organization's rate limit of 30,000 input tokens per minute (org: o-1, model: claude-sonnet-4-6). For details, refer to: https://docs.claude.com/en/api/rate-limits.";
+  const OLD = 'This request would exceed the rate limit for your organization (o-1) of 30,000 input tokens per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits.';
+  const OUT = "This request would exceed your organization's rate limit of 8,000 output tokens per minute (org: o-1, model: claude-sonnet-4-6).";
+  const body = (message: string, type = 'rate_limit_error') => ({ type: 'error', error: { type, message } });
+  const input = (remaining: string, limit = '30000') => new Headers({ 'anthropic-ratelimit-input-tokens-limit': limit, 'anthropic-ratelimit-input-tokens-remaining': remaining });
+
+  it('is the request when at least half the bucket it names is free, in either wording', () => {
+    expect(anthropicRequestTooLarge(input('30000'), body(NEW))).toBe(true);
+    expect(anthropicRequestTooLarge(input('15000'), body(OLD))).toBe(true);
+    expect(anthropicRequestTooLarge(new Headers({ 'anthropic-ratelimit-output-tokens-limit': '8000', 'anthropic-ratelimit-output-tokens-remaining': '8000' }), body(OUT))).toBe(true);
+  });
+
+  it('is the node when the bucket is mostly spent, its headers are missing or odd, or the 429 names no token bucket', () => {
+    expect(anthropicRequestTooLarge(input('14999'), body(NEW))).toBe(false);
+    expect(anthropicRequestTooLarge(new Headers(), body(NEW))).toBe(false);
+    expect(anthropicRequestTooLarge(input('', '30000'), body(NEW))).toBe(false);
+    expect(anthropicRequestTooLarge(input('30000', '0'), body(NEW))).toBe(false);
+    // The output bucket's headers do not speak for an input-token refusal.
+    expect(anthropicRequestTooLarge(new Headers({ 'anthropic-ratelimit-output-tokens-limit': '8000', 'anthropic-ratelimit-output-tokens-remaining': '8000' }), body(NEW))).toBe(false);
+    expect(anthropicRequestTooLarge(input('30000'), body('Number of concurrent connections has exceeded your rate limit.'))).toBe(false);
+    expect(anthropicRequestTooLarge(input('30000'), body(NEW, 'overloaded_error'))).toBe(false);
   });
 });
 

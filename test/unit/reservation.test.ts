@@ -216,3 +216,34 @@ describe('JSON depth', () => {
     await expect(parseRequest('moderations', new TextEncoder().encode(nest(MAX_JSON_DEPTH)))).resolves.toBeDefined();
   });
 });
+
+describe("OpenAI's prompt-cache lifetimes and spend budgets", () => {
+  const priced = (price: object) => load({ m: { price } });
+  const base = { input: 2, cacheWrite: 2.5, output: 8 };
+  const responses = (extra: Record<string, unknown>) => parse('responses', { model: 'm', input: 'hi', max_output_tokens: 10, ...extra });
+  const refusal = async (config: LoadedConfig, extra: Record<string, unknown>) => {
+    try {
+      worstCostUsd(config, await responses(extra), ['m'], 100);
+      return undefined;
+    } catch (e) {
+      return e instanceof RouterError ? { status: e.status, code: e.code, param: e.param } : e;
+    }
+  };
+
+  it('holds the prompt at cacheWrite12h when that is the dearest input rate', async () => {
+    expect(worstCostUsd(priced({ ...base, cacheWrite12h: 5 }), await responses({}), ['m'], 100)).toBeCloseTo((100 * 5 + 10 * 8) / 1e6, 12);
+  });
+
+  it('refuses a lifetime past 30m the price does not cover, in any spelling and wherever it is asked', async () => {
+    const refused = { status: 403, code: 'cost_unbounded', param: 'prompt_cache_options' };
+    expect(await refusal(priced(base), { prompt_cache_options: { ttl: '12h' } })).toEqual(refused);
+    expect(await refusal(priced(base), { PROMPT_CACHE_OPTIONS: { TTL: '12H' } })).toEqual(refused);
+    expect(await refusal(priced(base), { input: [{ role: 'user', content: [{ type: 'input_text', text: 'x', prompt_cache_breakpoint: { mode: 'explicit', ttl: '12h' } }] }] })).toEqual(refused);
+    // cacheWrite12h prices 12h, not a lifetime it does not name.
+    expect(await refusal(priced({ ...base, cacheWrite12h: 5 }), { prompt_cache_options: { ttl: '7d' } })).toEqual(refused);
+    expect(await refusal(priced({ ...base, cacheWrite12h: 5 }), { prompt_cache_options: { ttl: '12h' } })).toBeUndefined();
+    expect(await refusal(priced(base), { prompt_cache_options: { ttl: '30m', mode: 'explicit' } })).toBeUndefined();
+    // An unpriced model: nothing to bound.
+    expect(await refusal(load(), { prompt_cache_options: { ttl: '12h' } })).toBeUndefined();
+  });
+});

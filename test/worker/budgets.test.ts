@@ -210,6 +210,9 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
     // Tools an input item gives the model (openai 7.x `additional_tools`, a `tool_search_output`'s loaded tools) are billed as the top-level ones.
     ['Responses web_search in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'web_search' }] }] }, 'web_search'],
     ['Responses code_interpreter in a tool_search_output item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'tool_search_output', execution: 'server', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }] }, 'code_interpreter'],
+    // Programmatic tool calling: programs the model writes run in OpenAI's hosted runtime, and call the request's tools from there.
+    ['Responses programmatic_tool_calling', '/v1/responses', { model: 'gpt-4o-mini', store: false, input, tools: [{ type: 'programmatic_tool_calling' }, { type: 'function', name: 'f', parameters: {}, allowed_callers: ['programmatic'] }] }, 'programmatic_tool_calling'],
+    ['Responses programmatic_tool_calling in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'programmatic_tool_calling' }] }] }, 'programmatic_tool_calling'],
     ['Responses shell in a container in an additional_tools item', '/v1/responses', { model: 'gpt-4o-mini', store: false, input: [...input, { type: 'additional_tools', role: 'developer', tools: [{ type: 'shell' }] }] }, 'shell'],
     ['chat web_search_options', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: input, web_search_options: {} }, 'web_search_options'],
     // A stored prompt template may hold hosted tools the body does not show.
@@ -236,6 +239,14 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       for (const id of ['n-us', 'n-eu', 'n-ap']) expect(await nodeRequests(id)).toHaveLength(0);
     });
   }
+
+  it('server-side tool search bills tokens only (it loads tools the request defers): served, holding the context window', async () => {
+    const { key } = await newKey({ limits: { dailyUsd: 1_000 } });
+    const tools = [{ type: 'tool_search', execution: 'server' }, { type: 'function', name: 'f', parameters: {}, defer_loading: true }];
+    const res = await callWithConfig(config(), '/v1/responses', { key, body: JSON.stringify({ model: 'gpt-4o-mini', store: false, input, tools }) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    await res.text();
+  });
 
   it('the shell tool in the caller\'s own environment (local) bills tokens only: served (its definition, rendered by the node, holds the context window)', async () => {
     const { key } = await newKey({ limits: { dailyUsd: 1_000 } });
@@ -319,13 +330,15 @@ describe('hosted tools billed per use, on a key with a spend budget', () => {
       const res = await callWithConfig(config(), '/v1/chat/completions', { key, body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: input, service_tier: tier }) });
       expect(res.status, await res.text()).toBe(200);
     }
-    // Messages' own tiers (`auto`, the default, and `standard_only`) pass too.
+    // Messages' own tiers (`auto`, the default, and `standard_only`) pass too, as sent: Priority Tier is a capacity
+    // commitment billed by its contract, not a surcharge per request, and `auto` is what Anthropic applies to a body without one.
     const claude = config();
     claude.models['claude-solo'].price = { input: 1, output: 5 };
     for (const tier of ['auto', 'standard_only']) {
       const body = JSON.stringify({ model: 'claude-solo', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], service_tier: tier });
       const res = await callWithConfig(claude, '/v1/messages', { headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body });
       expect(res.status, await res.text()).toBe(200);
+      expect((await nodeRequests('p-anth')).at(-1)!.body.service_tier).toBe(tier);
     }
   });
 
