@@ -45,7 +45,8 @@ describe('admin over https only', () => {
   });
 
   it('a forwarded-proto header or a loopback Host header does not make plain http https', async () => {
-    for (const headers of [{ 'x-forwarded-proto': 'https' }, { 'cf-visitor': '{"scheme":"https"}' }, { host: '127.0.0.1' }]) {
+    const spoofs: Record<string, string>[] = [{ 'x-forwarded-proto': 'https' }, { 'cf-visitor': '{"scheme":"https"}' }, { host: '127.0.0.1' }];
+    for (const headers of spoofs) {
       const res = await get('http://router.example.com/admin/keys', ADMIN_TOKEN, headers);
       expect(res.status, JSON.stringify(headers)).toBe(403);
       await res.body?.cancel();
