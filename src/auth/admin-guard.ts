@@ -2,7 +2,8 @@
  * Guards the admin API with the `ADMIN_TOKEN` secret, compared in constant time.
  *
  * Both sides are hashed first so the comparison runs over equal-length digests: the time
- * taken reveals neither the token's content nor its length.
+ * taken reveals neither the token's content nor its length. Wrong tokens are throttled per
+ * client address (`admin-throttle.ts`); plain http never gets this far (`https-only.ts`).
  */
 import type { MiddlewareHandler } from 'hono';
 import { RouterError } from '../errors/router-error';

@@ -141,8 +141,12 @@ export async function authenticate(request: Request, kv: KVNamespace, options: A
   }
   // The key itself is never echoed, only a recognisable prefix of it.
   const incorrect = () => new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
-  if (!KEY_SHAPE.test(token)) throw incorrect();
-  const hash = hashes.get(token) ?? (await sha256Hex(token));
+  // A key seen before (its hash remembered) is known to be well-formed: no test on the hot path.
+  let hash = hashes.get(token);
+  if (hash === undefined) {
+    if (!KEY_SHAPE.test(token)) throw incorrect();
+    hash = await sha256Hex(token);
+  }
   const now = Date.now();
   const hit = memo.get(hash);
   let record = hit && hit.expires > now ? hit.record : (unknown.get(hash) ?? 0) > now ? null : undefined;
