@@ -7,7 +7,7 @@
  * Objects: a fresh isolate refuses as the old one did.
  */
 import { env, exports } from 'cloudflare:workers';
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { resetIsolate } from '../../src/isolate';
@@ -83,6 +83,17 @@ describe('wrong admin tokens are throttled', () => {
     // A fresh isolate asks, and hears it.
     resetIsolate();
     expect((await send(ip, ADMIN_TOKEN)).status).toBe(429);
+  });
+
+  it('an isolate that has heard an address is refused answers it with no call to the object', async () => {
+    const ip = '203.0.113.14';
+    for (let i = 0; i < 10; i++) await send(ip, `guess-${i}`);
+    expect((await send(ip, 'guess-10')).status).toBe(429);
+    // The object forgets (its alarm, run early): only this isolate's memory can still refuse.
+    expect(await runDurableObjectAlarm(env.AUTH_THROTTLE.getByName(`addr:${ip}`))).toBe(true);
+    expect((await send(ip, ADMIN_TOKEN)).status).toBe(429);
+    resetIsolate();
+    expect((await send(ip, ADMIN_TOKEN)).status).toBe(200);
   });
 
   it('the window slides: once the failures have left it, the right token from that address works again', async () => {
