@@ -8,7 +8,7 @@ import { Hono } from 'hono/tiny';
 import type { AppEnv } from './bindings';
 import { adminAnswerHeaders, adminGuard } from './auth/admin-guard';
 import { authenticate, type KeyRecord } from './auth/keys';
-import { httpsOnly } from './auth/https-only';
+import { httpsOnly, markHttps } from './auth/https-only';
 import { keysRoutes } from './admin/keys-routes';
 import { metricsRoutes } from './admin/metrics-routes';
 import { usageRoutes } from './admin/usage-routes';
@@ -282,7 +282,9 @@ for (const path of CONSOLE_FILES) app.on(['GET', 'HEAD'], path, httpsOnly(), con
 /** The asset as Workers Assets answers it (its `_headers` included), with headers the app may add to. */
 async function consoleFile(c: Context<AppEnv>): Promise<Response> {
   const asset = await c.env.ASSETS.fetch(c.req.raw);
-  return new Response(asset.body, asset);
+  const res = new Response(asset.body, asset);
+  markHttps(c.req.url, res.headers);
+  return res;
 }
 // https before the token is looked at (`auth/https-only.ts`), then the token.
 app.use('/admin/*', adminAnswerHeaders(), httpsOnly(), adminGuard());

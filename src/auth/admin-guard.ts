@@ -12,6 +12,7 @@ import { loadConfig } from '../config/load';
 import { AdminSchema, type AdminConfig } from '../config/schema';
 import { logBackgroundFailure } from '../http/background';
 import { admitRightToken, countWrongToken, knownRefusal, throttled } from './admin-throttle';
+import { markHttps } from './https-only';
 import { bearerToken } from './keys';
 import { addressSubject } from './throttle-policy';
 
@@ -34,6 +35,7 @@ export function adminAnswerHeaders(): MiddlewareHandler {
     await next();
     c.res.headers.set('cache-control', 'no-store');
     c.res.headers.set('x-content-type-options', 'nosniff');
+    markHttps(c.req.url, c.res.headers);
   };
 }
 

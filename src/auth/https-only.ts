@@ -41,3 +41,16 @@ export function httpsOnly(): MiddlewareHandler {
     await next();
   };
 }
+
+/**
+ * HSTS (RFC 6797) on admin answers and console files that came over https: a browser that
+ * has seen the console once goes to this host over https only, for a year — so a network
+ * attacker cannot strip it back to http, where this module's refusal would come after the
+ * token had already crossed. The whole host is covered (not its subdomains); a host behind
+ * Cloudflare always has https. Never sent over http (RFC 6797 §7.2: ignored there).
+ */
+export const HSTS = 'max-age=31536000';
+
+export function markHttps(url: string, headers: Headers): void {
+  if (url.startsWith('https:')) headers.set('strict-transport-security', HSTS);
+}

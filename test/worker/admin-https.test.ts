@@ -44,6 +44,19 @@ describe('admin over https only', () => {
     }
   });
 
+  it('answers over https carry Strict-Transport-Security, so a browser that saw the console once never sends its token over http', async () => {
+    for (const path of ['/admin/keys', '/admin/', '/admin/console.js']) {
+      const res = await get(`https://router.example.com${path}`, path === '/admin/keys' ? ADMIN_TOKEN : null);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('strict-transport-security'), path).toBe('max-age=31536000');
+      await res.body?.cancel();
+    }
+    // Not over loopback http (a browser ignores it there anyway) nor on refusals over http.
+    const local = await get('http://127.0.0.1:8787/admin/keys');
+    expect(local.headers.get('strict-transport-security')).toBeNull();
+    await local.body?.cancel();
+  });
+
   it('a forwarded-proto header or a loopback Host header does not make plain http https', async () => {
     const spoofs: Record<string, string>[] = [{ 'x-forwarded-proto': 'https' }, { 'cf-visitor': '{"scheme":"https"}' }, { host: '127.0.0.1' }];
     for (const headers of spoofs) {
