@@ -26,7 +26,7 @@ import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
-import { bodyBuilder } from './attempt-body';
+import { bodyBuilder, callerCap, defaultCap } from './attempt-body';
 import { backoffDelay } from './backoff';
 import { finalFailure } from './failure';
 import { prepareAttempt } from '../providers/attempt';
@@ -120,7 +120,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const says = timingSays(request);
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
-  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal, answer: says.generation }) : undefined;
+  const scope = liveScope(input.caller.colo, spec.group);
+  const live = config.routing.live.enabled ? state.live.lens(scope, Date.now(), { explore: !input.pinned && signal, answer: says.generation }) : undefined;
+  // Attempts out are evidence before they end (`routing/live-pending.ts`): first bytes, and JSON answers bounded by their cap.
+  const callerSetCap = says.generation ? callerCap(request) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
     ...(live ? { live } : {}),
@@ -200,13 +203,20 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
 
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
-    const sent = await sendAttempt(
-      attempt.node,
-      spec.path,
-      { url: prepared.value.url, headers: prepared.value.headers, body: prepared.value.body },
-      request.stream,
-      { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes, ...(input.gone ? { gone: input.gone } : {}) },
-    );
+    const cap = says.generation ? (callerSetCap ?? defaultCap(config, request, attempt.model)) : undefined;
+    const out = live && signal && (!says.generation || cap !== undefined) ? state.live.begin(scope, attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
+    let sent: Awaited<ReturnType<typeof sendAttempt>>;
+    try {
+      sent = await sendAttempt(
+        attempt.node,
+        spec.path,
+        { url: prepared.value.url, headers: prepared.value.headers, body: prepared.value.body },
+        request.stream,
+        { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes, ...(input.gone ? { gone: input.gone } : {}) },
+      );
+    } finally {
+      out?.();
+    }
     if (input.gone?.aborted && sent.outcome.kind !== 'response') {
       // Let go because the caller left (not the node's fault: no breaker, no sample): it was
       // sent, so it may be billed, and is charged at its reservation.

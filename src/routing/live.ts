@@ -34,13 +34,14 @@
  * take over (`live-cue.ts`): the node is re-tried as soon as they show it recovered, and the
  * schedule's probes wait `CORROBORATED × maxExploreMs` meanwhile.
  *
- * Not Linkerd's (pending + 1) factor: an LLM node serves many long streams at once by design,
- * and in-flight count per isolate says little about its speed.
+ * In flight: not Linkerd's (pending + 1) factor (an LLM node serves many long streams at once by
+ * design), but an attempt's age, once past what the figure says (`live-pending.ts`).
  */
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
 import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
 import { isFresh, isThin, JUMP, PEAK_RISE, thinBound, type LiveStat } from './live-stat';
+import { InFlight, OVERDUE, prefillAllowance } from './live-pending';
 import { OutputRates } from './output-rate';
 import { PrefillFit } from './prefill';
 
@@ -73,6 +74,9 @@ export class LiveView {
 
   /** How first bytes grow with the prompt, per scope (`prefill.ts`). */
   readonly prefill = new PrefillFit();
+
+  /** Attempts still out (`live-pending.ts`): evidence before they end. */
+  private readonly inFlight = new InFlight();
 
   /** The monitor's probe figures: those heard through the fast channel (`hear`), and each node's calm one. */
   private readonly monitor = new MonitorFigures();
@@ -168,6 +172,12 @@ export class LiveView {
     return this.prefill.normalise(scope, key, bytes, ms, now, level);
   }
 
+  /** An attempt sent now, of a body of `bytes` (`answer`: a JSON generation writing at most `cap` tokens); the returned function ends it. */
+  begin(scope: string, nodeId: string, now: number, bytes: number, answer?: { model: string; cap: number }): () => void {
+    const key = `${scope}>${nodeId}`;
+    return this.inFlight.begin(key, now, prefillAllowance(this.prefill, scope, key, bytes), answer);
+  }
+
   /**
    * The monitor's probe figures through the fast channel (the colo's ColoStats hands them back
    * with each sample batch, `samples.ts`), kept when newer than those already heard. The same
@@ -255,9 +265,12 @@ export class LiveView {
     const answer = options.answer === true;
     const lens: LiveLens = {
       estimate: (nodeId, tableMs) => {
-        const s = this.stats.get(`${scope}>${nodeId}`);
+        const key = `${scope}>${nodeId}`;
+        const s = this.stats.get(key);
         if (!s) return { expectedMs: tableMs };
-        const live = s.ewma + (answer ? s.excess : 0);
+        // An attempt still out past what the figure says: it will take at least what it has taken (`live-pending.ts`).
+        const floor = this.inFlight.floor(key, now, s.excess, this.rates, scope);
+        const live = (floor > OVERDUE * s.ewma ? floor : s.ewma) + (answer ? s.excess : 0);
         // Bad news stands until a sample disproves it (exploration re-tries the node); good news fades into the table.
         if (!Number.isFinite(tableMs) || live >= tableMs) return { expectedMs: live, liveMs: live, tableMs };
         const alpha = 0.5 ** (Math.max(0, now - s.at) / halfLifeMs);
