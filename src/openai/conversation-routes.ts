@@ -133,7 +133,11 @@ async function create(c: Context<AppEnv>): Promise<Response> {
     admitted(call, async (headers) => {
       const deadline = Date.now() + config.timeouts.totalMs;
       const tried: string[] = [];
-      for (const node of (await createCandidates(call)).slice(0, config.retry.maxAttempts)) {
+      const candidates = await createCandidates(call);
+      if (candidates.length === 0) {
+        throw new RouterError(400, 'Conversations are not available for this key: no OpenAI node serves Responses for a model it may use.', { code: 'conversations_unavailable' });
+      }
+      for (const node of candidates.slice(0, config.retry.maxAttempts)) {
         if (Date.now() >= deadline || c.req.raw.signal.aborted) break;
         const sent = await send(call, node, 'POST', '/conversations', raw, deadline);
         if ('failed' in sent) {
@@ -155,7 +159,7 @@ async function create(c: Context<AppEnv>): Promise<Response> {
         }
         return answer(sent, headers, node, conversationIdRestorer(id as string, tagged)(sent.text));
       }
-      throw new RouterError(502, `No node could create the conversation${tried.length > 0 ? `: ${tried.join('; ')}` : ' (no node serves Responses for this key)'}.`, {
+      throw new RouterError(502, `No node could create the conversation: ${tried.join('; ') || 'the request ran out of time'}.`, {
         code: 'upstream_error',
         headers: { 'x-should-retry': 'false' },
       });

@@ -212,6 +212,14 @@ describe('conversations: nodes and limits', () => {
     expect((await call('/v1/responses', { key: limited.key, body: { model: 'gpt-4o-mini', input: 'Hi' }, cf: CF.fra })).status).toBe(200);
   });
 
+  it('a key whose models no OpenAI node serves gets a clear 400, not an upstream error', async () => {
+    const claude = await newKey({ models: ['claude-x'] });
+    const res = await call('/v1/conversations', { key: claude.key, body: {}, cf: CF.fra });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe('conversations_unavailable');
+    expect(await conversationCalls()).toHaveLength(0);
+  });
+
   it('without /v1 in the base URL, the 404 says which base URL the SDK wants', async () => {
     const res = await call('/conversations', { key, body: {}, cf: CF.fra });
     expect(res.status).toBe(404);
