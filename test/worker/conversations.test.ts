@@ -7,7 +7,9 @@
  * conversation is pinned to its node and still holds the model's whole context window.
  */
 import { env } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
 import OpenAI from 'openai';
+import worker from '../../src/index';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { call, CF, newKey, nodeRequests, openaiClient, resetWorld, setNode } from './helpers';
 
@@ -217,6 +219,17 @@ describe('conversations: nodes and limits', () => {
     const res = await call('/v1/conversations', { key: claude.key, body: {}, cf: CF.fra });
     expect(res.status).toBe(400);
     expect((await res.json<{ error: { code: string } }>()).error.code).toBe('conversations_unavailable');
+    expect(await conversationCalls()).toHaveLength(0);
+  });
+
+  it('fails closed without RESPONSE_ID_SECRET: a clear 503, never an unsigned id; no node is asked', async () => {
+    const res = await worker.fetch(
+      new Request('https://router.test/v1/conversations', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}', cf: CF.fra } as RequestInit) as never,
+      { ...env, RESPONSE_ID_SECRET: undefined } as never,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(503);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe('response_ids_unavailable');
     expect(await conversationCalls()).toHaveLength(0);
   });
 
