@@ -108,7 +108,9 @@ async function conversationState(
       param: 'conversation',
     });
   }
-  const tagged = typeof conversation === 'string' ? conversation : (conversation as { id: string }).id;
+  // The schema admits an id or `{id}` (`requests.ts`); anything else reads as no id at all.
+  const given = typeof conversation === 'string' ? conversation : (conversation as { id?: unknown } | null)?.id;
+  const tagged = typeof given === 'string' ? given : '';
   const owner = await verifyConversationId(signer, tagged);
   if (!owner || owner.keyId !== key.id || !config.nodesById.has(owner.nodeId)) throw conversationNotFound(tagged, 'conversation');
   const sent = typeof conversation === 'string' ? owner.id : { ...(conversation as object), id: owner.id };

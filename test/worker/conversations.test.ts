@@ -246,5 +246,13 @@ describe('conversations: nodes and limits', () => {
     expect(res.status).toBe(400);
     expect((await res.json<{ error: { param: string } }>()).error.param).toBe('items');
     expect((await conversationCalls()).length).toBe(before);
+    // A Responses `conversation` that is neither an id nor `{id}` is the router's 400 too, not the node's.
+    const responsesBefore = (await Promise.all(NODES.map(nodeRequests))).flat().length;
+    for (const conversation of [42, '', { id: 7 }, ['conv_a']]) {
+      const bad = await call('/v1/responses', { key, body: { model: 'gpt-4o-mini', input: 'Hi', conversation }, cf: CF.fra });
+      expect(bad.status).toBe(400);
+      expect((await bad.json<{ error: { param: string } }>()).error.param).toMatch(/^conversation/);
+    }
+    expect((await Promise.all(NODES.map(nodeRequests))).flat().length).toBe(responsesBefore);
   });
 });
