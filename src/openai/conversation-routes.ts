@@ -5,7 +5,8 @@
  *
  * A conversation is the node's state, as a stored response is: create picks a node — the
  * caller's nearest healthy OpenAI node that serves Responses and a model the key may use,
- * failing over to the next as a first Responses call does — and hands back an id signed for
+ * failing over to the next as a first Responses call does, and past a node whose 404 or 405
+ * says it has no Conversations API — and hands back an id signed for
  * that node and the key (`conversation-ids.ts`). Every later call, and a Responses request's
  * `conversation` (`response-state.ts`), verifies it: another key's, a forged or an unsigned
  * id is OpenAI's 404 for an unknown conversation before any node is asked; a verified one goes
@@ -137,11 +138,18 @@ async function create(c: Context<AppEnv>): Promise<Response> {
       if (candidates.length === 0) {
         throw new RouterError(400, 'Conversations are not available for this key: no OpenAI node serves Responses for a model it may use.', { code: 'conversations_unavailable' });
       }
+      // A node without the Conversations API (most OpenAI-compatible servers: vLLM, Ollama) answers 404 or 405: the next may have it.
+      let missing: { sent: Sent; node: NodeConfig } | undefined;
       for (const node of candidates.slice(0, config.retry.maxAttempts)) {
         if (Date.now() >= deadline || c.req.raw.signal.aborted) break;
         const sent = await send(call, node, 'POST', '/conversations', raw, deadline);
         if ('failed' in sent) {
           tried.push(`${node.id}: ${sent.failed}`);
+          continue;
+        }
+        if (sent.status === 404 || sent.status === 405) {
+          missing ??= { sent, node };
+          tried.push(`${node.id}: HTTP ${sent.status} (no Conversations API)`);
           continue;
         }
         if (sent.status < 200 || sent.status >= 300) return answer(sent, headers, node);
@@ -159,6 +167,7 @@ async function create(c: Context<AppEnv>): Promise<Response> {
         }
         return answer(sent, headers, node, conversationIdRestorer(id as string, tagged)(sent.text));
       }
+      if (missing) return answer(missing.sent, headers, missing.node);
       throw new RouterError(502, `No node could create the conversation: ${tried.join('; ') || 'the request ran out of time'}.`, {
         code: 'upstream_error',
         headers: { 'x-should-retry': 'false' },

@@ -371,7 +371,7 @@ async function transcription(node: SimNode, req: http.IncomingMessage, res: http
 /** Handles the endpoints of this module; false when the path is not one of them. */
 export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Body, bytes: Buffer): Promise<boolean> {
   const post = req.method === 'POST';
-  if (handleConversations(node, req, res, path, body)) return true;
+  if (!node.knobs.noConversations && handleConversations(node, req, res, path, body)) return true;
   if (post && path === '/v1/responses') await responsesCreate(node, res, body);
   else if (post && path === '/v1/responses/compact') responsesCompact(node, res, body);
   else if (path.startsWith('/v1/responses/')) responsesFollowUp(node, req, res, path);

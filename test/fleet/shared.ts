@@ -118,6 +118,8 @@ export interface Knobs {
   engineAbortLagMs: number;
   /** Never answer the first N requests (as `hang`), then answer: a node that recovers. 0 = off. */
   hangFirst: number;
+  /** No Conversations API (as vLLM, Ollama, most OpenAI-compatible servers): `/v1/conversations…` is a 404 "no route". */
+  noConversations?: boolean;
   /**
    * OpenAI-compatible nodes: the organisation's tokens-per-minute quota, as OpenAI applies it
    * to one request: a request whose tokens (its body's bytes / 4 + its output cap) alone pass

@@ -177,6 +177,17 @@ describe('conversations: nodes and limits', () => {
     await expect(client.responses.create({ model: 'gpt-4o-mini', input: 'Hi', conversation: id })).rejects.toMatchObject({ status: 503, code: 'stateful_node_unavailable' });
   });
 
+  it('create passes over a node without the Conversations API (its 404) to the next; with none that has it, that 404 as it came', async () => {
+    await setNode('n-eu', { noConversations: true });
+    const { id } = await client.conversations.create({ items: hi });
+    const creates = (await conversationCalls()).filter((r) => r.path === '/v1/conversations');
+    expect(creates).toHaveLength(2);
+    expect((await nodeRequests('n-eu')).some((r) => r.path === '/v1/conversations')).toBe(true);
+    expect(await client.conversations.retrieve(id)).toMatchObject({ id });
+    for (const node of ['n-us', 'n-ap', 'n-solo']) await setNode(node, { noConversations: true });
+    await expect(client.conversations.create({})).rejects.toMatchObject({ status: 404 });
+  });
+
   it('every conversations call is a request of the key: rpm counts it and answers carry the rate-limit headers', async () => {
     const limited = await newKey({ limits: { rpm: 3 } });
     const created = await call('/v1/conversations', { key: limited.key, body: {}, cf: CF.fra });
