@@ -9,8 +9,8 @@
  * for it). The id is verified as every Responses request verifies it: signed, this key's, a
  * configured node — else 400 `previous_response_not_found`. A `conversation` is the node's
  * own state, which the router cannot see: 400 — once verified as every conversation id is
- * (`conversation-ids.ts`): another key's or a forged one is the unknown conversation's 404. Reaches no node, reserves nothing and counts
- * against no limit. Errors in OpenAI's shape.
+ * (`conversation-ids.ts`): another key's or a forged one is the unknown conversation's 404.
+ * Reaches no node, reserves nothing and counts against no limit. Errors in OpenAI's shape.
  */
 import type { Context } from 'hono';
 import * as z from 'zod';
