@@ -55,7 +55,7 @@ interface Call {
   signer: ResponseIdSigner;
 }
 
-/** One node call: the upstream path (query included) and body; the answer's JSON read whole. */
+/** A node's answer, read whole (JSON, at most `limits.maxResponseBytes`). */
 interface Sent {
   status: number;
   text: string;
@@ -80,7 +80,7 @@ async function admitted(call: Call, work: (headers: Record<string, string>) => P
   }
 }
 
-/** Sends one call to `node`; undefined when the node could not answer (the verdict's reason instead). */
+/** Sends one call to `node`: its answer (a 4xx included), or `failed` with the reason it could not answer (timeout, connection, 5xx, 429, …). */
 async function send(call: Call, node: NodeConfig, method: Method, path: string, body: Uint8Array | undefined, deadline: number): Promise<Sent | { failed: string }> {
   const { c, config } = call;
   const adapter = adapterFor(node);
@@ -122,8 +122,8 @@ async function createCandidates(call: Call): Promise<NodeConfig[]> {
   const { ranked } = rankCandidates(nodes, caller, table, config.routing);
   const breaker = isolateState(config).breaker;
   const now = Date.now();
-  const open = ranked.filter((r) => breaker.blockedFor(r.node.id, now) === 0).map((r) => r.node);
-  return [...open, ...ranked.map((r) => r.node).filter((n) => !open.includes(n))];
+  const usable = ranked.filter((r) => breaker.blockedFor(r.node.id, now) === 0).map((r) => r.node);
+  return [...usable, ...ranked.map((r) => r.node).filter((n) => !usable.includes(n))];
 }
 
 /** `POST /v1/conversations`: on the first candidate that answers; its id signed for that node and this key. */
