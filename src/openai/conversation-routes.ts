@@ -34,7 +34,7 @@ import { rankCandidates } from '../routing/select';
 import { loadRouteTable } from '../routing/table';
 import { conversationIdRestorer, conversationNotFound, signConversationId, verifyConversationId, type VerifiedConversationId } from './conversation-ids';
 import { withCountedBody } from './count-body';
-import { modelAllowed } from './models';
+import { modelAllowed, resolveModel } from './models';
 import { responseIdSigner, type ResponseIdSigner } from './response-ids';
 
 /** An item id as the router passes it on: one path segment, bounded. */
@@ -110,14 +110,19 @@ function answer(sent: Sent, headers: Record<string, string>, node: NodeConfig, t
 
 /**
  * The nodes a conversation may be created on, best first: OpenAI nodes (the Conversations API
- * is OpenAI's; other providers have none) that serve Responses and a model the key may use,
- * ranked for the caller as a Responses request's plan ranks them; nodes whose circuit is open
- * last.
+ * is OpenAI's; other providers have none) that serve Responses and a model the key may use —
+ * with `x-router-model`, that model (checked as a request for it: served, the key's) — ranked
+ * for the caller as a Responses request's plan ranks them; nodes whose circuit is open last.
+ * The conversation can only be read by a model its node serves: the header is how a caller
+ * who uses a model only some nodes serve gets it on one of those.
  */
 async function createCandidates(call: Call): Promise<NodeConfig[]> {
   const { c, config, key } = call;
   const caller = callerFromCf(c.req.raw.cf as Record<string, unknown> | undefined);
-  const nodes = config.nodes.filter((n) => n.provider === 'openai' && n.endpoints.includes('responses') && n.models.some((m) => modelAllowed(config, key.models, m)));
+  const asked = c.req.header('x-router-model');
+  const model = asked === undefined ? undefined : resolveModel(config, asked, key.models);
+  const serves = (n: NodeConfig) => (model === undefined ? n.models.some((m) => modelAllowed(config, key.models, m)) : n.models.includes(model));
+  const nodes = config.nodes.filter((n) => n.provider === 'openai' && n.endpoints.includes('responses') && serves(n));
   const table = await loadRouteTable(c.env.ROUTER_KV, caller.colo);
   const { ranked } = rankCandidates(nodes, caller, table, config.routing);
   const breaker = isolateState(config).breaker;
@@ -136,7 +141,8 @@ async function create(c: Context<AppEnv>): Promise<Response> {
       const tried: string[] = [];
       const candidates = await createCandidates(call);
       if (candidates.length === 0) {
-        throw new RouterError(400, 'Conversations are not available for this key: no OpenAI node serves Responses for a model it may use.', { code: 'conversations_unavailable' });
+        const what = c.req.header('x-router-model') === undefined ? 'a model it may use' : `the model '${c.req.header('x-router-model')}'`;
+        throw new RouterError(400, `Conversations are not available for this key: no OpenAI node serves Responses for ${what}.`, { code: 'conversations_unavailable' });
       }
       // A node without the Conversations API (most OpenAI-compatible servers: vLLM, Ollama) answers 404 or 405: the next may have it.
       let missing: { sent: Sent; node: NodeConfig } | undefined;

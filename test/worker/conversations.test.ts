@@ -188,6 +188,17 @@ describe('conversations: nodes and limits', () => {
     await expect(client.conversations.create({})).rejects.toMatchObject({ status: 404 });
   });
 
+  it('x-router-model on create picks among the nodes that serve that model, so the model can read the conversation', async () => {
+    const { id } = await client.conversations.create({ items: hi }, { headers: { 'x-router-model': 'solo-model' } });
+    expect((await nodeRequests('n-solo')).some((r) => r.path === '/v1/conversations')).toBe(true);
+    expect((await nodeRequests('n-solo')).every((r) => r.headers['x-router-model'] === undefined)).toBe(true);
+    const response = await client.responses.create({ model: 'solo-model', input: 'Next', conversation: id });
+    expect(response.output_text).toMatch(/^Hello from n-solo \(in a conversation of 1 items\)/);
+    await expect(client.conversations.create({}, { headers: { 'x-router-model': 'no-such-model' } })).rejects.toMatchObject({ status: 400, code: 'model_not_found' });
+    const restricted = openaiClient((await newKey({ models: ['gpt-4o-mini'] })).key, { maxRetries: 0 });
+    await expect(restricted.conversations.create({}, { headers: { 'x-router-model': 'solo-model' } })).rejects.toMatchObject({ status: 403, code: 'model_not_allowed' });
+  });
+
   it('every conversations call is a request of the key: rpm counts it and answers carry the rate-limit headers', async () => {
     const limited = await newKey({ limits: { rpm: 3 } });
     const created = await call('/v1/conversations', { key: limited.key, body: {}, cf: CF.fra });
