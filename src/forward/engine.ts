@@ -51,7 +51,7 @@ export interface ForwardInput {
    * A stateful follow-up: only this node holds the state, so only it is tried, and its
    * failure is a 503 rather than a reroute to a node that cannot know the state.
    */
-  pinned?: { nodeId: string; what: string; previousResponseId?: string };
+  pinned?: { nodeId: string; what: string; previousResponseId?: string; /** Responses' `conversation` as the node knows it. */ conversation?: unknown };
   /** Responses: how the response ids the node hands out are signed (`response-ids.ts`); absent: not tagged. */
   responseIds?: Omit<ResponseOwner, 'nodeId'>;
   /** Canonical model id asked for. */
@@ -134,7 +134,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   // Chat-format streams always ask the upstream for usage (token settlement); the caller sees it only if asked.
   const callerWantsUsage = (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
   const askUsage = request.stream && spec.stream === 'chat' && spec.charge === 'tokens' && request.kind === 'json' && !callerWantsUsage;
-  const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId });
+  const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId, conversation: input.pinned?.conversation });
   const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [], held: [], ...(input.pinned ? { narrowed: 'pinned' as const } : {}) };
   const fail = (error: RouterError, end: WalkEnd = 'unserved'): ForwardFailure => {
     settleHeld(state, observe, walk, end, input.keyId);

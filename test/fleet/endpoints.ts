@@ -10,6 +10,7 @@ import { chatTemplateTokens, completionTokens, refusedNotObject, sendJson, sleep
 import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
 import { pieces as splitText, structuredAnswer } from './structured.ts';
 import { bpeTokens, cacheTtls, completionPrompts, responsesInputDetails, responsesInputTokens } from './tokens.ts';
+import { conversationMissing, handleConversations, storeItems } from './conversations.ts';
 
 type Body = Record<string, unknown>;
 
@@ -65,14 +66,25 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   if (typeof previous === 'string' && !before) {
     return invalid(res, 400, `Previous response with id '${previous}' not found.`, 'previous_response_id', 'previous_response_not_found');
   }
+  // A conversation (an id or `{id}`; not with previous_response_id): its items are read as context, and this turn's input and output added to it.
+  const named = body.conversation ?? undefined;
+  if (named !== undefined && previous != null) {
+    return invalid(res, 400, "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.", null, 'mutually_exclusive_parameters');
+  }
+  const conversationId = typeof named === 'string' ? named : (named as Body | undefined)?.id;
+  if (named !== undefined && typeof conversationId !== 'string') return invalid(res, 400, "Invalid type for 'conversation': expected one of a string or an object with an id.", 'conversation', 'invalid_type');
+  const conversation = typeof conversationId === 'string' ? node.conversations.get(conversationId) : undefined;
+  if (typeof conversationId === 'string' && !conversation) return conversationMissing(res, conversationId);
   const id = `resp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}x${Date.now().toString(36)}`;
   const messageId = `msg_${node.served}`;
   const structured = structuredAnswer(body, node.id);
-  const greeting = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const after = typeof previous === 'string' ? ` (after ${previous})` : conversation ? ` (in a conversation of ${conversation.items.length} items)` : '';
+  const greeting = [`Hello from ${node.id}${after}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
   const pieces = structured === undefined ? greeting : splitText(structured, k.chunks);
   const text = pieces.join('');
-  // As OpenAI bills it: the stored context of the previous response is input again.
-  const context = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
+  // As OpenAI bills it: the stored context of the previous response (or the conversation's items) is input again.
+  const held = conversation ? responsesInputTokens({ input: conversation.items }) : (before?.contextTokens ?? 0);
+  const context = held + responsesInputTokens(body) + chatTemplateTokens(k, body);
   // Server-side compaction (`context_management: [{type: "compaction", compact_threshold}]` past its threshold, or a
   // `compaction_trigger` input item): a first pass reads the whole context and writes a summary, then the answer reads
   // the compacted context. Both are billed, and the usage reports both.
@@ -85,6 +97,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
     created_at: Math.floor(Date.now() / 1000),
     model: body.model,
     previous_response_id: previous ?? null,
+    conversation: conversation ? { id: conversation.conversation.id } : null,
     store: body.store !== false,
     error: null,
     incomplete_details: null,
@@ -105,6 +118,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const done = { ...base, status: 'completed', output: [call ?? item], usage, metadata };
   const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
+  if (conversation) storeItems(node, conversation, [...input, call ?? item]);
   // background: answered at once, still queued (no usage yet); the stored response completes.
   if (laxTrue(body.background) && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
   if (body.stream !== true) {
@@ -360,6 +374,7 @@ async function transcription(node: SimNode, req: http.IncomingMessage, res: http
 /** Handles the endpoints of this module; false when the path is not one of them. */
 export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Body, bytes: Buffer): Promise<boolean> {
   const post = req.method === 'POST';
+  if (!node.knobs.noConversations && handleConversations(node, req, res, path, body)) return true;
   if (post && path === '/v1/responses') await responsesCreate(node, res, body);
   else if (post && path === '/v1/responses/compact') responsesCompact(node, res, body);
   else if (path.startsWith('/v1/responses/')) responsesFollowUp(node, req, res, path);

@@ -275,6 +275,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
     served: 0,
     listening: false,
     responses: new Map(),
+    conversations: new Map(),
     running: new Map(),
   } as unknown as SimNode;
   node.server = makeServer(node);
@@ -325,6 +326,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
           n.requests = [];
           n.served = 0;
           n.responses.clear();
+          n.conversations.clear();
           n.running.clear();
         }
         return sendJson(res, 200, { ok: true });

@@ -118,6 +118,8 @@ export interface Knobs {
   engineAbortLagMs: number;
   /** Never answer the first N requests (as `hang`), then answer: a node that recovers. 0 = off. */
   hangFirst: number;
+  /** No Conversations API (as vLLM, Ollama, most OpenAI-compatible servers): `/v1/conversations…` is a 404 "no route". */
+  noConversations?: boolean;
   /**
    * OpenAI-compatible nodes: the organisation's tokens-per-minute quota, as OpenAI applies it
    * to one request: a request whose tokens (its body's bytes / 4 + its output cap) alone pass
@@ -204,6 +206,8 @@ export interface SimNode {
   listening: boolean;
   /** Responses this node stored (`POST /v1/responses` without `store: false`), by id. */
   responses: Map<string, StoredResponse>;
+  /** Conversations this node holds (`POST /v1/conversations`), by id (`conversations.ts`). */
+  conversations: Map<string, StoredConversation>;
   /** Requests in flight by the id the engine runs them under (knob `engineRequestIds`). */
   running: Map<string, http.ServerResponse>;
 }
@@ -213,6 +217,12 @@ export interface StoredResponse {
   input: unknown[];
   /** Its whole context (input, the context it continued, output): billed as input by a follow-up. */
   contextTokens: number;
+}
+
+export interface StoredConversation {
+  conversation: { id: string; object: 'conversation'; created_at: number; metadata: unknown };
+  /** Its items in order, each with an id: added by create, items create, and every Responses call on it (input, then output). */
+  items: Record<string, unknown>[];
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
