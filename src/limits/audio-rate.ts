@@ -46,8 +46,13 @@ export function audioOfKnownRate(data: string): boolean {
  */
 export function audioBytesPerSecond(data: string): number {
   const b = decodeHead(data);
-  if (!b || b.length < 12 || !tag(b, 0, 'RIFF') || !tag(b, 8, 'WAVE')) return AUDIO_FLOOR_BYTES_PER_SECOND;
-  const view = new DataView(b.buffer);
+  return (b && wavBytesPerSecond(b)) ?? AUDIO_FLOOR_BYTES_PER_SECOND;
+}
+
+/** A WAV's rate by its header (see `audioBytesPerSecond`); undefined when `b` is no WAV. */
+function wavBytesPerSecond(b: Uint8Array): number | undefined {
+  if (b.length < 12 || !tag(b, 0, 'RIFF') || !tag(b, 8, 'WAVE')) return undefined;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   for (let at = 12; at + 8 <= b.length; ) {
     const size = view.getUint32(at + 4, true);
     if (tag(b, at, 'fmt ')) {
@@ -63,4 +68,37 @@ export function audioBytesPerSecond(data: string): number {
   }
   // A WAV whose format is not in its first bytes (a long chunk before it): its rate is unknown, so the least.
   return 1;
+}
+
+/** Bytes of an upload's head that `uploadBytesPerSecond` reads (a WAV's `fmt ` chunk after a short chunk). */
+export const UPLOAD_HEAD_BYTES = 256;
+
+/**
+ * Where an upload's audio starts past an ID3v2 tag (a 10-byte header whose size is four
+ * 7-bit bytes, plus a 10-byte footer when flagged): an MP3 often starts with one — and so can
+ * a FLAC, which decoders read past the tag by its content. 0 without a tag.
+ */
+export function id3End(head: Uint8Array): number {
+  if (head.length < 10 || !tag(head, 0, 'ID3') || [6, 7, 8, 9].some((i) => head[i]! >= 0x80)) return 0;
+  const size = ((head[6]! << 21) | (head[7]! << 14) | (head[8]! << 7) | head[9]!) + 10;
+  return size + (head[5]! & 0x10 ? 10 : 0);
+}
+
+/**
+ * The fewest bytes a second of an upload (a transcription's `file`) can take, by its first
+ * bytes (`head`, `UPLOAD_HEAD_BYTES` of them) and, past an ID3 tag, the 4 bytes at `id3End`
+ * (`frame`): a WAV's rate by its header; an MPEG audio frame (an MP3), MP3's lowest bitrate —
+ * a frame header with a reserved version, layer 0 (AAC's ADTS) or a free or invalid bitrate
+ * does not count. Anything else (FLAC, Ogg, WebM, M4A: lossless silence, Opus DTX and AAC's
+ * silent frames go below any rate) has no rate its size bounds: undefined. Pure.
+ */
+export function uploadBytesPerSecond(head: Uint8Array, frame?: Uint8Array): number | undefined {
+  const wav = wavBytesPerSecond(head);
+  if (wav !== undefined) return wav;
+  const b = id3End(head) > 0 ? frame : head;
+  if (!b || b.length < 4 || b[0] !== 0xff || (b[1]! & 0xe0) !== 0xe0) return undefined;
+  const version = (b[1]! >> 3) & 3;
+  const layer = (b[1]! >> 1) & 3;
+  const bitrate = b[2]! >> 4;
+  return version !== 1 && layer !== 0 && bitrate !== 0 && bitrate !== 15 ? AUDIO_FLOOR_BYTES_PER_SECOND : undefined;
 }

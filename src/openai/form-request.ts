@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
 import type { Base, ParsedRequest } from './requests';
 import { invalid, Model } from './request-fields';
+import { id3End, UPLOAD_HEAD_BYTES, uploadBytesPerSecond } from '../limits/audio-rate';
 
 export type FormEndpoint = 'transcriptions' | 'translations' | 'imageEdits';
 
@@ -72,7 +73,25 @@ export async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, 
   const written = new Response(form);
   const raw = new Uint8Array(await written.arrayBuffer());
   const stream = endpoint === 'imageEdits' ? parsed.data.stream === true : body.stream === 'true';
-  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data as Base['body'], stream };
+  const uploadRate = endpoint === 'imageEdits' ? undefined : await audioRate(given[0] as File);
+  return {
+    kind: 'multipart',
+    endpoint,
+    raw,
+    contentType: written.headers.get('content-type') ?? contentType,
+    form,
+    body: parsed.data as Base['body'],
+    stream,
+    ...(uploadRate !== undefined ? { uploadRate } : {}),
+  };
+}
+
+/** The fewest bytes a second an audio upload can take, read from its first bytes (and past an ID3 tag, its first frame's). */
+async function audioRate(file: File): Promise<number | undefined> {
+  const head = new Uint8Array(await file.slice(0, UPLOAD_HEAD_BYTES).arrayBuffer());
+  const tagEnd = id3End(head);
+  const frame = tagEnd > 0 ? new Uint8Array(await file.slice(tagEnd, tagEnd + 4).arrayBuffer()) : undefined;
+  return uploadBytesPerSecond(head, frame);
 }
 
 /** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask` and a `markup` (GPT Image 2.5's overlay), if any, files. */
