@@ -324,8 +324,22 @@ async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.Ser
   images(node, res, body, { imageTokens: gptImage ? inputs * EDIT_IMAGE_TOKENS[body.input_fidelity === 'high' ? 'high' : 'low'] : 0 });
 }
 
-async function speech(node: SimNode, res: http.ServerResponse) {
+/**
+ * Speech. gpt-4o-mini-tts (a TTS model not named tts-1) bills tokens: its text in (`input` and
+ * `instructions`), the audio it speaks out (knob `completionTokens`, else 25 a chunk). With
+ * `stream_format: "sse"` the audio comes as `speech.audio.delta` events and the usage in the
+ * closing `speech.audio.done`, as OpenAI streams it; otherwise binary, chunk by chunk, no usage.
+ */
+async function speech(node: SimNode, res: http.ServerResponse, body: Body) {
   const k = node.knobs;
+  if (body.stream_format === 'sse' && /tts/.test(String(body.model)) && !/^tts-1/.test(String(body.model))) {
+    const input = bpeTokens(body.input) + bpeTokens(body.instructions);
+    const output = k.completionTokens > 0 ? k.completionTokens : 25 * k.chunks;
+    const deltas = Array.from({ length: k.chunks }, (_, i) => `data: ${JSON.stringify({ type: 'speech.audio.delta', audio: Buffer.from(`ID3-${node.id}-chunk-${i};`).toString('base64') })}\n\n`);
+    const usage = { input_tokens: input, output_tokens: output, total_tokens: input + output };
+    await writeEvents(node, res, [...deltas, `data: ${JSON.stringify({ type: 'speech.audio.done', usage })}\n\n`], new Set(deltas.map((_, i) => i)));
+    return;
+  }
   res.writeHead(200, { 'content-type': 'audio/mpeg' });
   for (let i = 0; i < k.chunks; i++) {
     if (i === k.cutAfterChunks) return res.socket?.destroy();
@@ -413,7 +427,7 @@ export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessa
     images(node, res, body);
   } else if (post && path === '/v1/images/edits') {
     await imageEdit(node, req, res, bytes);
-  } else if (post && path === '/v1/audio/speech') await speech(node, res);
+  } else if (post && path === '/v1/audio/speech') await speech(node, res, body);
   else if (post && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) await transcription(node, req, res, bytes, path.endsWith('translations'));
   else return false;
   return true;

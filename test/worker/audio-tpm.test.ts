@@ -195,3 +195,66 @@ describe('transcriptions billed in tokens, under a spend budget', () => {
     expect((await res.json<{ error: { code: string } }>()).error.code).toBe('cost_unbounded');
   });
 });
+
+describe('speech billed in tokens (gpt-4o-mini-tts: text in, audio tokens out), against tpm and budgets', () => {
+  const ttsConfig = (options: { audio?: Record<string, unknown>; price?: Record<string, number>; upstream?: string } = {}) => sttConfig({ upstream: 'gpt-4o-mini-tts', ...options });
+  const say = (config: object, key: string, extra: Record<string, unknown> = {}) =>
+    callWithConfig(config, '/v1/audio/speech', { key, body: { model: 'gpt-4o-mini', input: 'Hello there.', voice: 'alloy', instructions: 'Slowly.', ...extra } });
+  const spoken = async () => (await Promise.all(MINI_NODES.map(nodeRequests))).flat().filter((r) => r.path === '/v1/audio/speech').length;
+  type SpeechUsage = { input_tokens: number; output_tokens: number; total_tokens: number };
+  const doneUsage = (text: string) => JSON.parse(text.split('\n\n').find((e) => e.includes('"speech.audio.done"'))!.slice('data: '.length)).usage as SpeechUsage;
+
+  it('without audio.maxOutputTokens the audio it writes has no bound: refused to a tpm key (403 tokens_unbounded), nothing sent', async () => {
+    const { key } = await newKey({ limits: { tpm: 1_000_000 } });
+    const res = await say(ttsConfig(), key);
+    expect(res.status).toBe(403);
+    const { error } = await res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('tokens_unbounded');
+    expect(error.message).toContain('maxOutputTokens');
+    expect(await spoken()).toBe(0);
+  });
+
+  it('held at its text (input and instructions) + audio.maxOutputTokens, and settled at the usage of a stream\'s speech.audio.done', async () => {
+    const config = ttsConfig({ audio: { maxOutputTokens: 2_000 } });
+    const tight = await newKey({ limits: { tpm: 2_000 } });
+    const refused = await say(config, tight.key);
+    expect(refused.status).toBe(429);
+    const requested = Number(/Requested (\d+)\./.exec((await refused.json<{ error: { message: string } }>()).error.message)?.[1]);
+    expect(requested).toBe(2_000 + 'Hello there.'.length + 'Slowly.'.length);
+    const { key, id } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await say(config, key, { stream_format: 'sse' });
+    expect(res.status).toBe(200);
+    const usage = doneUsage(await res.text());
+    expect(usage.output_tokens).toBe(75);
+    expect((await windowOf(id)).window.tokens).toBe(usage.total_tokens);
+  });
+
+  it('binary speech reports no usage: it stays at its hold', async () => {
+    const { key, id } = await newKey({ limits: { tpm: 100_000 } });
+    const res = await say(ttsConfig({ audio: { maxOutputTokens: 2_000 } }), key);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect((await windowOf(id)).window.tokens).toBe(2_000 + 'Hello there.'.length + 'Slowly.'.length);
+  });
+
+  it('tts-1 bills characters, no tokens: served to a tpm key, nothing held', async () => {
+    const { key, id } = await newKey({ limits: { tpm: 10 } });
+    const res = await say(ttsConfig({ upstream: 'tts-1' }), key);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect((await windowOf(id)).window.tokens).toBe(0);
+  });
+
+  it('under a budget on a model priced by tokens: held at the bound, settled at the stream\'s usage (before: refused, cost_unbounded)', async () => {
+    const price = { input: 0.6, output: 12 };
+    const { key, id } = await newKey({ limits: { dailyUsd: 1 } });
+    const res = await say(ttsConfig({ audio: { maxOutputTokens: 2_000 }, price }), key, { stream_format: 'sse' });
+    expect(res.status).toBe(200);
+    const usage = doneUsage(await res.text());
+    const { spend } = await eventually(
+      () => admin(`/keys/${id}/usage`).then((r) => r.json<{ spend: { dayUsd: number; heldUsd: number } }>()),
+      (u) => u.spend.heldUsd === 0 && u.spend.dayUsd > 0,
+    );
+    expect(spend.dayUsd).toBeCloseTo((usage.input_tokens * price.input + usage.output_tokens * price.output) / 1e6, 9);
+  });
+});
