@@ -220,14 +220,18 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
 }
 
 /**
- * Requests whose hold is not a true bound on what the upstream bills: audio uploads, held at
- * the minutes their size allows at 6 kbit/s but billed at their real length, which lossless
- * silence (FLAC) or Opus with DTX makes far longer. Under a spend budget a key runs one of
- * them at a time (`admission.ts`), so a burst cannot multiply the excess: what one of them
- * overspends is spent before the next is admitted.
+ * Requests whose hold is not a true bound on what the upstream bills: audio uploads priced per
+ * minute (`perMinute` on a model of the chain, on any node), held at the minutes their size
+ * allows at 6 kbit/s but billed at their real length, which lossless silence (FLAC) or Opus
+ * with DTX makes far longer. Under a spend budget a key runs one of them at a time
+ * (`admission.ts`), so a burst cannot multiply the excess: what one of them overspends is
+ * spent before the next is admitted. An upload held at token rates is held at a bound
+ * (`audio-reservation.ts`), or refused: it runs beside others.
  */
-export function serialClass(request: ParsedRequest): string | undefined {
-  return request.endpoint === 'transcriptions' || request.endpoint === 'translations' ? 'audio-length' : undefined;
+export function serialClass(config: LoadedConfig, request: ParsedRequest, chain: string[]): string | undefined {
+  if (request.endpoint !== 'transcriptions' && request.endpoint !== 'translations') return undefined;
+  const perMinute = chain.some((m) => config.nodes.some((n) => n.models.includes(m) && priceFor(config, m, n.id)?.perMinute !== undefined));
+  return perMinute ? 'audio-length' : undefined;
 }
 
 /**

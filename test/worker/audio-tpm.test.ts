@@ -41,7 +41,13 @@ function form(file: File, fields: Record<string, string> = {}): FormData {
   return f;
 }
 
-const transcribe = (config: object, key: string, body: FormData) => callWithConfig(config, '/v1/audio/transcriptions', { key, body });
+/** Sent with its length declared, as the SDKs send it: a body without one is held as the upload cap in the isolate's body budget, one at a time. */
+async function transcribe(config: object, key: string, form: FormData): Promise<Response> {
+  const encoded = new Response(form);
+  const body = new Uint8Array(await encoded.arrayBuffer());
+  const headers = { 'content-type': encoded.headers.get('content-type')!, 'content-length': String(body.byteLength) };
+  return callWithConfig(config, '/v1/audio/transcriptions', { key, body, headers });
+}
 const sent = async () => (await Promise.all(MINI_NODES.map(nodeRequests))).flat().filter((r) => r.path === '/v1/audio/transcriptions').length;
 const windowOf = (id: string) =>
   eventually(
@@ -186,6 +192,15 @@ describe('transcriptions billed in tokens, under a spend budget', () => {
     expect(res.status).toBe(429);
     expect((await res.json<{ error: { code: string } }>()).error.code).toBe('insufficient_quota');
     expect(await sent()).toBe(0);
+  });
+
+  it('run side by side: the token hold is a bound, so uploads need not run one at a time as per-minute ones do', async () => {
+    for (const node of MINI_NODES) await setNode(node, { latencyMs: 400 });
+    const config = sttConfig({ audio: TRANSCRIBE, contextTokens: 16_000, price: { input: 2.5, audioInput: 6, output: 10 } });
+    const { key } = await newKey({ limits: { dailyUsd: 1 } });
+    const responses = await Promise.all(Array.from({ length: 3 }, () => transcribe(config, key, form(mp3(8_000)))));
+    const bodies = await Promise.all(responses.map(async (r) => `${r.status} ${await r.text()}`));
+    expect(bodies.filter((b) => !b.startsWith('200'))).toEqual([]);
   });
 
   it('without a bound on a token-priced model: refused to a budgeted key (403 cost_unbounded)', async () => {
