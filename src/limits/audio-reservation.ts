@@ -59,7 +59,9 @@ export function audioBound(config: LoadedConfig, request: ParsedRequest, model: 
   const output = figures.maxOutputTokens ?? Infinity;
   const rule = config.limits.promptTokens;
   if (request.endpoint === 'speech') {
-    const text = textTokens(String(request.body.input ?? ''), rule) + (typeof request.body.instructions === 'string' ? textTokens(request.body.instructions, rule) : 0);
+    // `instructions` is read as input too; one that is not a string (a lax node may read it as its JSON) counts as its JSON.
+    const { instructions } = request.body;
+    const text = textTokens(String(request.body.input ?? ''), rule) + (instructions == null ? 0 : textTokens(typeof instructions === 'string' ? instructions : JSON.stringify(instructions), rule));
     return Number.isFinite(output) ? { input: text, output, total: text + output } : 'model';
   }
   if (request.kind !== 'multipart') return 'model';

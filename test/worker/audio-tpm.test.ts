@@ -244,6 +244,14 @@ describe('speech billed in tokens (gpt-4o-mini-tts: text in, audio tokens out), 
     expect((await windowOf(id)).window.tokens).toBe(usage.total_tokens);
   });
 
+  it('instructions that are not a string (which a lax node may read as their JSON) are held as their JSON', async () => {
+    const { key } = await newKey({ limits: { tpm: 1 } });
+    const res = await say(ttsConfig({ audio: { maxOutputTokens: 2_000 } }), key, { instructions: ['x'.repeat(500)] });
+    expect(res.status).toBe(429);
+    const requested = Number(/Requested (\d+)\./.exec((await res.json<{ error: { message: string } }>()).error.message)?.[1]);
+    expect(requested).toBe(2_000 + 'Hello there.'.length + JSON.stringify(['x'.repeat(500)]).length);
+  });
+
   it('binary speech reports no usage: it stays at its hold', async () => {
     const { key, id } = await newKey({ limits: { tpm: 100_000 } });
     const res = await say(ttsConfig({ audio: { maxOutputTokens: 2_000 } }), key);
