@@ -27,6 +27,16 @@ const ImageEditFields = z.looseObject({
   frame_count: z.string().regex(/^([2-9]|1[0-6])$/, 'frame_count must be an integer from 2 to 16').transform(Number).optional(),
 });
 
+/**
+ * An audio upload's fields as the router acts on them: `stream` typed strictly, as an edit's
+ * is — a lax node reads `1` or `True` as true and streams, while the router would read the
+ * answer as JSON (its timeouts, its usage) — so a spelling it would not read the same way is refused.
+ */
+const AudioFields = z.looseObject({
+  model: Model,
+  stream: z.enum(['true', 'false']).optional(),
+});
+
 /** The file fields each form endpoint requires, by name (`image` may come as `image[]`, repeated). */
 const FORM_FILES: Record<FormEndpoint, string[]> = { transcriptions: ['file'], translations: ['file'], imageEdits: ['image', 'image[]'] };
 /** The files an edit may send beside its images: a `mask`, and GPT Image 2.5's `markup` overlay. */
@@ -58,7 +68,7 @@ export async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, 
       throw new RouterError(400, `The form field '${name}' was sent as a file. Send it as a plain form field.`, { code: 'invalid_request', param: name });
     }
   }
-  const parsed = (endpoint === 'imageEdits' ? ImageEditFields : z.looseObject({ model: Model })).safeParse(body);
+  const parsed = (endpoint === 'imageEdits' ? ImageEditFields : AudioFields).safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   const files = FORM_FILES[endpoint];
   const given = files.flatMap((name) => form.getAll(name));

@@ -108,6 +108,16 @@ describe('transcriptions billed in tokens, against tpm', () => {
     expect((await windowOf(id)).window.tokens).toBe(usage.total_tokens);
   });
 
+  it('stream is typed as OpenAI reads it: another spelling a lax node reads as true (1, True) is a 400, nothing sent', async () => {
+    const { key } = await newKey({ limits: { tpm: 100_000 } });
+    for (const stream of ['1', 'True']) {
+      const res = await transcribe(sttConfig({ audio: TRANSCRIBE, contextTokens: 16_000 }), key, form(mp3(8_000), { stream }));
+      expect(res.status).toBe(400);
+      expect((await res.json<{ error: { param: string } }>()).error.param).toBe('stream');
+    }
+    expect(await sent()).toBe(0);
+  });
+
   it('a stream cut before its transcript.text.done stays at its hold', async () => {
     for (const node of MINI_NODES) await setNode(node, { cutAfterChunks: 2, chunkDelayMs: 50 });
     const config = sttConfig({ audio: TRANSCRIBE, contextTokens: 16_000 });
