@@ -242,7 +242,7 @@ export const ModelSchema = z.strictObject({
   audio: z
     .strictObject({
       tokens: z.boolean().optional(),
-      /** Audio input tokens a second of an upload bills (gpt-4o-transcribe: about 10). */
+      /** Audio input tokens a second of an upload bills: an operator's figure, at least the node's (OpenAI publishes none; its Realtime audio bills about 10). */
       inputTokensPerSecond: z.number().positive().optional(),
       /** The most output tokens one request writes: a transcript's text (gpt-4o-transcribe: 2,000), speech's audio. */
       maxOutputTokens: positiveInt.optional(),

@@ -357,7 +357,7 @@ async function speech(node: SimNode, res: http.ServerResponse, body: Body) {
  * in the JSON answer and in the stream's `transcript.text.done` event. Whisper bills seconds.
  */
 const TOKEN_TRANSCRIBERS = /transcribe/;
-/** Audio input tokens a second heard (OpenAI's audio input rate, about 10 a second). */
+/** Audio input tokens a second heard (OpenAI publishes no rate for gpt-4o-transcribe; its Realtime audio bills about 10 a second). */
 const AUDIO_TOKENS_PER_SECOND = 10;
 /** gpt-4o-transcribe's context window and most output: audio too long for one block is refused, as OpenAI refuses it. */
 const TRANSCRIBE_CONTEXT = 16_000;

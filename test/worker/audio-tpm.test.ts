@@ -15,7 +15,7 @@ beforeEach(resetWorld);
 const MINI_NODES = ['n-us', 'n-eu', 'n-ap'];
 type TokenUsage = { type: 'tokens'; input_tokens: number; output_tokens: number; total_tokens: number; input_token_details: { audio_tokens: number; text_tokens: number } };
 
-/** gpt-4o-transcribe's figures: about 10 audio tokens a second, 2,000 output tokens, a 16,000-token context. */
+/** gpt-4o-transcribe's figures: 2,000 output tokens, a 16,000-token context (OpenAI's model page); the fleet's 10 audio tokens a second. */
 const TRANSCRIBE = { inputTokensPerSecond: 10, maxOutputTokens: 2_000 };
 
 function sttConfig(options: { upstream?: string; audio?: Record<string, unknown>; contextTokens?: number; price?: Record<string, number> } = {}) {
