@@ -146,7 +146,9 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
     get worstCostUsd() {
       return (worst ??= worstCostUsd(config, request, chainOf(), promptOf()));
     },
-    serial: serialClass(request),
+    get serial() {
+      return serialClass(config, request, chainOf());
+    },
   };
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([

@@ -153,7 +153,13 @@ export interface Base {
 }
 export type ParsedRequest =
   | (Base & { kind: 'json'; /** Top-level members located, for splicing edits. */ scanned: ScannedObject })
-  | (Base & { kind: 'multipart'; contentType: string; form: FormData });
+  | (Base & {
+      kind: 'multipart';
+      contentType: string;
+      form: FormData;
+      /** An audio upload: the fewest bytes a second its `file` can take, by its first bytes (`limits/audio-rate.ts`); absent when its format bounds none. */
+      uploadRate?: number;
+    });
 
 
 /** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */

@@ -1,8 +1,8 @@
 /**
  * The simulated fleet's OpenAI endpoints beyond chat and embeddings: Responses (JSON and
  * typed SSE; stored per node, so a follow-up only works on the node that made it), legacy
- * completions (JSON and SSE), moderations, image generation, speech (binary, streamed in
- * chunks) and transcriptions/translations (multipart). The same knobs apply: stream cut and
+ * completions (JSON and SSE), moderations, image generation, speech and
+ * transcriptions/translations (`audio.ts`). The same knobs apply: stream cut and
  * stall, chunk count and delay, `completionTokens`.
  */
 import type http from 'node:http';
@@ -11,15 +11,16 @@ import { functionCallEvents, functionCallItem, responsesToolToCall } from './res
 import { pieces as splitText, structuredAnswer } from './structured.ts';
 import { bpeTokens, cacheTtls, completionPrompts, responsesInputDetails, responsesInputTokens } from './tokens.ts';
 import { conversationMissing, handleConversations, storeItems } from './conversations.ts';
+import { speech, transcription } from './audio.ts';
 
 type Body = Record<string, unknown>;
 
-function invalid(res: http.ServerResponse, status: number, message: string, param: string | null, code: string | null) {
+export function invalid(res: http.ServerResponse, status: number, message: string, param: string | null, code: string | null) {
   return sendJson(res, status, { error: { message, type: 'invalid_request_error', param, code } });
 }
 
 /** Writes `events` as SSE, honouring the stream knobs; false when the stream was cut or stalled. */
-async function writeEvents(node: SimNode, res: http.ServerResponse, events: string[], contentIndexes: Set<number>): Promise<boolean> {
+export async function writeEvents(node: SimNode, res: http.ServerResponse, events: string[], contentIndexes: Set<number>): Promise<boolean> {
   const k = node.knobs;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   let content = 0;
@@ -341,36 +342,6 @@ async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.Ser
   images(node, res, body, { imageTokens: gptImage ? inputs * EDIT_IMAGE_TOKENS[body.input_fidelity === 'high' ? 'high' : 'low'] : 0 });
 }
 
-async function speech(node: SimNode, res: http.ServerResponse) {
-  const k = node.knobs;
-  res.writeHead(200, { 'content-type': 'audio/mpeg' });
-  for (let i = 0; i < k.chunks; i++) {
-    if (i === k.cutAfterChunks) return res.socket?.destroy();
-    if (i === k.stallAfterChunks) return;
-    res.write(Buffer.from(`ID3-${node.id}-chunk-${i};`));
-    if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
-  }
-  res.end();
-}
-
-async function transcription(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer, translate: boolean) {
-  let form: FormData;
-  try {
-    form = await new Response(bytes, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
-  } catch {
-    return invalid(res, 400, 'could not parse multipart body', null, null);
-  }
-  const file = form.get('file');
-  if (!(file instanceof File)) return invalid(res, 400, "'file' is required", 'file', null);
-  const verb = translate ? 'translated' : 'transcribed';
-  // Knob `audioSeconds`: the duration whisper bills, reported as `usage` (absent: no usage, as older answers).
-  const seconds = (node.knobs as { audioSeconds?: number }).audioSeconds;
-  const usage = seconds === undefined ? {} : { usage: { type: 'duration', seconds } };
-  // Like the other JSON answers: `msPerToken` per unit of work its usage reports (here per second of audio), before the headers.
-  if (seconds !== undefined && node.knobs.msPerToken > 0) await sleep(seconds * node.knobs.msPerToken);
-  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}`, ...usage });
-}
-
 /** Handles the endpoints of this module; false when the path is not one of them. */
 export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Body, bytes: Buffer): Promise<boolean> {
   const post = req.method === 'POST';
@@ -385,7 +356,7 @@ export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessa
     images(node, res, body);
   } else if (post && path === '/v1/images/edits') {
     await imageEdit(node, req, res, bytes);
-  } else if (post && path === '/v1/audio/speech') await speech(node, res);
+  } else if (post && path === '/v1/audio/speech') await speech(node, res, body);
   else if (post && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) await transcription(node, req, res, bytes, path.endsWith('translations'));
   else return false;
   return true;
