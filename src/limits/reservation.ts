@@ -281,11 +281,10 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (!price) continue;
       if (drawsImages(request.endpoint)) checkImagePrice(request, model, price);
       let usd = unitCostUsd(price, units);
-      // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
-      if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) {
-        // Audio on a model billing tokens is bounded where `audio-reservation.ts` bounds it; the rest as images are.
+      // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image, and audio where
+      // `audio-reservation.ts` bounds it (moderations too bill by usage then).
+      if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined)
         usd = (isAudio(request.endpoint) ? audioWorstUsd(config, request, model, price) : undefined) ?? imageTokensWorstUsd(config, request, model, price);
-      }
       if (perUse !== undefined) throw billedPerUse(model, perUse, request);
       // A cache lifetime the price does not cover bills its writes above any rate the reservation holds.
       if (retention !== undefined && price.input !== undefined && !(retention.toLowerCase() === '12h' && price.cacheWrite12h !== undefined)) throw cacheRetentionUnbounded(model, retention);
