@@ -227,6 +227,21 @@ describe('live view', () => {
     expect(stat.sum / stat.good).toBeLessThan(200);
   });
 
+  it('feeds a fallback model\'s own levels with its attempts: a slowdown its fallback met moves that model\'s own traffic', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    expect(await servedBy(3, send)).toEqual(['n-eu', 'n-eu', 'n-eu']);
+    // solo-model's one node fails: it falls back to gpt-4o-mini, on its nearest node — which has slowed.
+    await setNode('n-solo', { status: 500 });
+    await setNode('n-eu', { latencyMs: 400 });
+    for (let i = 0; i < 2; i++) {
+      const res = await send(chatBody({ model: 'solo-model', stream: true }));
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(res.headers.get('x-router-model')).toBe('gpt-4o-mini');
+    }
+    expect(await servedBy(3, send)).not.toContain('n-eu');
+  });
+
   it('shows the isolate\'s own figure in the route explanation', async () => {
     const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
     await servedBy(2, send);
