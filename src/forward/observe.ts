@@ -120,6 +120,6 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
     if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, now, { forced });
     // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples; and
     // their figure per node pools every model, so a model far slower to its first byte there stays out (`live-units.ts`).
-    if (!ok || (!forced && state.live.pooled(colo, scope, model, nodeId, ms))) input.observe?.(nodeId, ms, ok, error);
+    if (!ok || (!forced && state.live.pooled(colo, scope, model, nodeId, ms, now))) input.observe?.(nodeId, ms, ok, error);
   };
 }

@@ -190,8 +190,8 @@ export class LiveView {
    * colo's samples, whose figure per node pools every model (`live-units.ts`). `scope`: the
    * live view's (per model); `colo`: the colo's samples' (`coloScope`).
    */
-  pooled(colo: string, scope: string, model: string, nodeId: string, ms: number): boolean {
-    return this.units.pooled(`${colo}>${nodeId}`, model, this.stats.get(`${scope}>${nodeId}`)?.ewma, ms);
+  pooled(colo: string, scope: string, model: string, nodeId: string, ms: number, now: number): boolean {
+    return this.units.pooled(`${colo}>${nodeId}`, model, this.stats.get(`${scope}>${nodeId}`)?.ewma, ms, now);
   }
 
   /**

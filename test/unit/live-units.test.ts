@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { RoutingSchema } from '../../src/config/schema';
 import { LiveView } from '../../src/routing/live';
+import { STALE_MS } from '../../src/routing/live-units';
 
 const live = RoutingSchema.parse({}).live;
 const COLO = 'FRA/chat';
@@ -14,7 +15,7 @@ const scope = (model: string) => `${COLO}/${model}`;
 /** Feeds the view as `forward/observe.ts` does (live view first), and returns whether the colo's samples took it. */
 function sample(view: LiveView, model: string, node: string, ms: number, t: number): boolean {
   view.observe(scope(model), node, ms, true, t);
-  return view.pooled(COLO, scope(model), model, node, ms);
+  return view.pooled(COLO, scope(model), model, node, ms, t);
 }
 
 describe('which models feed the colo\'s per-node samples', () => {
@@ -42,10 +43,20 @@ describe('which models feed the colo\'s per-node samples', () => {
   it('compares a sample the view has no level for (a long prompt, the view off) by itself, without keeping it', () => {
     const view = new LiveView(live);
     sample(view, 'mini', 'n', 300, 0);
-    expect(view.pooled(COLO, scope('o3'), 'o3', 'n', 6_000)).toBe(false);
-    expect(view.pooled(COLO, scope('o3'), 'o3', 'n', 800)).toBe(true);
+    expect(view.pooled(COLO, scope('o3'), 'o3', 'n', 6_000, 1_000)).toBe(false);
+    expect(view.pooled(COLO, scope('o3'), 'o3', 'n', 800, 1_000)).toBe(true);
     // Nothing kept for a node the view has not leveled: every sample feeds, as with the view off.
-    expect(view.pooled(COLO, scope('o3'), 'o3', 'fresh', 6_000)).toBe(true);
-    expect(view.pooled(COLO, scope('mini'), 'mini', 'fresh', 300)).toBe(true);
+    expect(view.pooled(COLO, scope('o3'), 'o3', 'fresh', 6_000, 1_000)).toBe(true);
+    expect(view.pooled(COLO, scope('mini'), 'mini', 'fresh', 300, 1_000)).toBe(true);
+  });
+
+  it('judges by a least level only while its model is sampled on the node: a fast model a caller sent once does not keep the others out', () => {
+    const view = new LiveView(live);
+    sample(view, 'nano', 'n', 100, 0);
+    expect(sample(view, 'gpt-4o', 'n', 600, 1_000)).toBe(false);
+    expect(sample(view, 'gpt-4o', 'n', 600, STALE_MS - 1)).toBe(false);
+    expect(sample(view, 'gpt-4o', 'n', 600, STALE_MS + 1)).toBe(true);
+    // Now the least there: a reasoning model is judged by it.
+    expect(sample(view, 'o3', 'n', 6_000, STALE_MS + 2)).toBe(false);
   });
 });
