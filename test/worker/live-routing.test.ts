@@ -193,7 +193,9 @@ describe('live view', () => {
     // The OpenAI nodes serve a reasoning model too: its first chunk comes after it has reasoned, on every node.
     for (const n of config.nodes) if (['n-eu', 'n-us', 'n-ap'].includes(n.id)) n.models = [...n.models, 'o3'];
     config.models.o3 = {};
-    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { modelLatencyMs: { o3: 400 } });
+    // The other nodes farther off than loopback's jitter under load (their geo priors ≈ 385 and 515 ms), nearer than a reasoned first byte.
+    config.routing = { ...config.routing, priorMsPerKm: 0.05 };
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { modelLatencyMs: { o3: 1000 } });
     await setNode('n-us', { latencyMs: 30 });
     await setNode('n-ap', { latencyMs: 60 });
     const other = (await newKey()).key;
@@ -207,9 +209,10 @@ describe('live view', () => {
       return res.headers.get('x-router-node')!;
     };
     expect(await servedBy(3, send)).toEqual(['n-eu', 'n-eu', 'n-eu']);
-    // Its first stream goes to the nearest node (no figure of its own anywhere yet); while it reasons there, the fast model stays.
+    // Its first stream goes to the nearest node (no figure of its own anywhere yet); while it reasons there (out past
+    // n-us's prior), the fast model stays.
     const first = reason();
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 500));
     const fast = await servedBy(2, send);
     const reasoned = [await first, await reason()];
     expect(reasoned[0]).toBe('n-eu');
