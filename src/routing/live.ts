@@ -63,7 +63,8 @@ export interface LiveLens {
   explore?(nodeId: string, tableMs: number, leaderMs: number, figures?: ProbeFigures): boolean;
 }
 
-const MAX_ENTRIES = 2_000;
+/** Records per (colo, endpoint group, model, node) the isolate has seen: a config's models × their nodes, a few times over. */
+const MAX_ENTRIES = 10_000;
 
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
