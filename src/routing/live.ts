@@ -192,7 +192,12 @@ export class LiveView {
    * live view's (per model); `colo`: the colo's samples' (`coloScope`).
    */
   pooled(colo: string, scope: string, model: string, nodeId: string, ms: number, now: number): boolean {
-    return this.units.pooled(`${colo}>${nodeId}`, model, this.stats.get(`${scope}>${nodeId}`)?.ewma, ms, now);
+    const s = this.stats.get(`${scope}>${nodeId}`);
+    const pooled = this.units.pooled(`${colo}>${nodeId}`, model, s?.ewma, ms, now);
+    // Kept out: the table's figure for the node is in another unit, and no claim that the node could beat the leader (`explore`).
+    if (s && !pooled) s.apart = true;
+    else if (s) delete s.apart;
+    return pooled;
   }
 
   /**
@@ -297,8 +302,9 @@ export class LiveView {
     if (options.explore) {
       lens.explore = (nodeId, tableMs, leaderMs, figures) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
-        // Sampled by this kind: a node streams still use may be due a JSON probe.
-        if (!s || Math.min(s.best, tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
+        // Sampled by this kind: a node streams still use may be due a JSON probe. A model far slower than the table's unit
+        // (`apart`) is judged without it: by the table every node of a reasoning model beats its leader, and was re-tried every gap.
+        if (!s || Math.min(s.best, s.apart ? Infinity : tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
         // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
         if (answer && s.first && s.ewma >= leaderMs) return false;
         // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).

@@ -59,4 +59,19 @@ describe('which models feed the colo\'s per-node samples', () => {
     // Now the least there: a reasoning model is judged by it.
     expect(sample(view, 'o3', 'n', 6_000, STALE_MS + 2)).toBe(false);
   });
+
+  it('does not re-try a reasoning model\'s slower node because the table, in another unit, says it is faster', () => {
+    const view = new LiveView(live);
+    for (let t = 0; t < 5_000; t += 1_000) sample(view, 'mini', 'n', 300, t);
+    for (let t = 5_000; t < 8_000; t += 1_000) {
+      sample(view, 'o3', 'n', 9_000, t);
+      sample(view, 'o3', 'm', 6_000, t);
+    }
+    const later = 8_000 + live.maxExploreMs;
+    // n's own figure for o3 never beat m's: the table's 300 ms for n is mini's unit.
+    expect(view.lens(scope('o3'), later, { explore: true }).explore!('n', 300, 6_000 / 1.05)).toBe(false);
+    // A model in the table's unit still takes its word (mini at n: its own 300 ms, against a leader at 250).
+    expect(view.lens(scope('mini'), later, { explore: true }).explore!('n', 300, 250)).toBe(false);
+    expect(view.lens(scope('mini'), later, { explore: true }).explore!('n', 200, 250)).toBe(true);
+  });
 });
