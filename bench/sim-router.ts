@@ -110,7 +110,7 @@ export function routerStrategy(name: string, live: boolean): Strategy {
         const explore = lens.explore;
         lens.explore = (id, tableMs, leaderMs, figures) => (explore(id, tableMs, leaderMs, figures) ? ((probed = id), true) : false);
       }
-      const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: lens } : {}) });
+      const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: () => lens } : {}) });
       const attempts = plan.attempts.filter((a) => !a.repeat);
       this.detail = { probe: probed !== undefined && attempts[0]?.node.id === probed, est: Object.fromEntries(attempts.map((a) => [a.node.id, a.expectedMs ?? 0])) };
       return attempts.map((a) => a.node);

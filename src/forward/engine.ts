@@ -120,8 +120,9 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const says = timingSays(request);
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
-  const scope = liveScope(input.caller.colo, spec.group);
-  const live = config.routing.live.enabled ? state.live.lens(scope, Date.now(), { explore: !input.pinned && signal, answer: says.generation }) : undefined;
+  // The live view's levels are per model (`liveScope`): each model of the chain is ranked, and its attempts read, by its own.
+  const planned = Date.now();
+  const live = config.routing.live.enabled ? (m: string) => state.live.lens(liveScope(input.caller.colo, spec.group, m), planned, { explore: !input.pinned && signal, answer: says.generation }) : undefined;
   // Attempts out are evidence before they end (`routing/live-pending.ts`): first bytes, and JSON answers bounded by their cap.
   const callerSetCap = says.generation ? callerCap(request) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
@@ -204,7 +205,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
     const cap = says.generation ? (callerSetCap ?? defaultCap(config, request, attempt.model)) : undefined;
-    const out = live && signal && (!says.generation || cap !== undefined) ? state.live.begin(scope, attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
+    const out = live && signal && (!says.generation || cap !== undefined) ? state.live.begin(liveScope(input.caller.colo, spec.group, attempt.model), attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
     let sent: Awaited<ReturnType<typeof sendAttempt>>;
     try {
       sent = await sendAttempt(
@@ -251,11 +252,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     settleHeld(state, observe, walk, verdict.action === 'accept' ? 'served' : 'callers', input.keyId);
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
-      if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);
+      if (!says.generation) observe(attempt.node.id, attempt.model, sent.latencyMs, true);
       else {
         void delivered.usage.then((u) => {
           const tokens = answerWork(says, u);
-          if (tokens !== undefined) observe(attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens });
+          if (tokens !== undefined) observe(attempt.node.id, attempt.model, sent.latencyMs, true, undefined, { model: attempt.model, tokens });
         }, () => {});
       }
       state.breaker.recordSuccess(attempt.node.id);

@@ -3,9 +3,12 @@
  * blended over the published table so routing reacts in seconds, not when the next table
  * arrives (samples are batched, tables published once a minute, read through KV's cache).
  * Pure: time is a parameter; one instance per isolate (the engine's), keyed by scope and
- * node. A scope is the caller's colo and the endpoint group (`FRA/chat`): an isolate serves
- * one colo in production (tests and the simulator drive several), and a node's first byte
- * for a chat stream says little about its embeddings.
+ * node. The engine's scope is the caller's colo, the endpoint group and the model
+ * (`FRA/chat/gpt-4o-mini`, `liveScope`): an isolate serves one colo in production (tests and
+ * the simulator drive several), a node's first byte for a chat stream says little about its
+ * embeddings, and a reasoning model's (after it has reasoned: seconds to minutes) nothing
+ * about a small model's on the same node. The colo's per-node samples pool every model:
+ * `pooled` keeps the far slower ones out (`live-units.ts`).
  *
  * Estimate: Peak-EWMA (Finagle/Linkerd) of first-byte latency with time constant `ewmaMs`
  * (the weight of the past decays with the time between samples, not their count), where a
@@ -42,6 +45,7 @@ import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence }
 import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
 import { isFresh, isThin, JUMP, PEAK_RISE, thinBound, type LiveStat } from './live-stat';
 import { InFlight, OVERDUE, prefillAllowance } from './live-pending';
+import { ModelUnits } from './live-units';
 import { OutputRates } from './output-rate';
 import { PrefillFit } from './prefill';
 
@@ -59,7 +63,8 @@ export interface LiveLens {
   explore?(nodeId: string, tableMs: number, leaderMs: number, figures?: ProbeFigures): boolean;
 }
 
-const MAX_ENTRIES = 2_000;
+/** Records per (colo, endpoint group, model, node) the isolate has seen: a config's models × their nodes, a few times over. */
+const MAX_ENTRIES = 10_000;
 
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
@@ -80,6 +85,9 @@ export class LiveView {
 
   /** The monitor's probe figures: those heard through the fast channel (`hear`), and each node's calm one. */
   private readonly monitor = new MonitorFigures();
+
+  /** Which models' successes feed the colo's per-node samples (`live-units.ts`). */
+  private readonly units = new ModelUnits();
 
   constructor(options: LiveConfig) {
     this.options = options;
@@ -176,6 +184,20 @@ export class LiveView {
   begin(scope: string, nodeId: string, now: number, bytes: number, answer?: { model: string; cap: number }): () => void {
     const key = `${scope}>${nodeId}`;
     return this.inFlight.begin(key, now, prefillAllowance(this.prefill, scope, key, bytes), answer);
+  }
+
+  /**
+   * Whether a success of `model` on the node (`ms`, as taken to the mean body size) may feed the
+   * colo's samples, whose figure per node pools every model (`live-units.ts`). `scope`: the
+   * live view's (per model); `colo`: the colo's samples' (`coloScope`).
+   */
+  pooled(colo: string, scope: string, model: string, nodeId: string, ms: number, now: number): boolean {
+    const s = this.stats.get(`${scope}>${nodeId}`);
+    const pooled = this.units.pooled(`${colo}>${nodeId}`, model, s?.ewma, ms, now);
+    // Kept out: the table's figure for the node is in another unit, and no claim that the node could beat the leader (`explore`).
+    if (s && !pooled) s.apart = true;
+    else if (s) delete s.apart;
+    return pooled;
   }
 
   /**
@@ -280,8 +302,9 @@ export class LiveView {
     if (options.explore) {
       lens.explore = (nodeId, tableMs, leaderMs, figures) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
-        // Sampled by this kind: a node streams still use may be due a JSON probe.
-        if (!s || Math.min(s.best, tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
+        // Sampled by this kind: a node streams still use may be due a JSON probe. A model far slower than the table's unit
+        // (`apart`) is judged without it: by the table every node of a reasoning model beats its leader, and was re-tried every gap.
+        if (!s || Math.min(s.best, s.apart ? Infinity : tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
         // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
         if (answer && s.first && s.ewma >= leaderMs) return false;
         // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).

@@ -10,6 +10,12 @@ export interface Knobs {
   latencyMs: number;
   /** Prefill: a further delay before the headers per 1,000 bytes of request body, ms (0: none). */
   prefillMsPerKb?: number;
+  /**
+   * A further delay before the headers for requests of these models (the body's `model`, as the
+   * node knows it), ms: a reasoning model's first chunk comes after it has reasoned (o3, gpt-5
+   * at high effort: seconds to minutes), a small model's in a few hundred ms, on the same node.
+   */
+  modelLatencyMs?: Record<string, number>;
   /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
   status: number;
   /** With `status`: a Retry-After header (seconds). */
