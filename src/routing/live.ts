@@ -23,7 +23,7 @@
  * it got are outweighed by minutes of good ones. Good news (live faster) is blended as
  * `α·live + (1−α)·table`, `α = 0.5^(age / halfLifeMs)`: it fades into the table as it ages.
  *
- * Exploration (winning back): a node that the isolate has seen (before its estimate last
+ * Exploration (winning back; `live-explore.ts`): a node that the isolate has seen (before its estimate last
  * rose), or the table says, is faster than the current leader, and that has not been sampled
  * for its gap (`exploreMs` at first),
  * gets the next request whose outcome is a signal — one probe per node at a time. So does a
@@ -42,8 +42,9 @@
  */
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
-import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
-import { isFresh, isThin, JUMP, PEAK_RISE, thinBound, type LiveStat } from './live-stat';
+import { MonitorFigures, type ProbeFigures } from './live-cue';
+import { exploreDue, settleProbe } from './live-explore';
+import { isFresh, isThin, JUMP, PEAK_RISE, type LiveStat } from './live-stat';
 import { InFlight, OVERDUE, prefillAllowance } from './live-pending';
 import { ModelUnits } from './live-units';
 import { OutputRates } from './output-rate';
@@ -109,7 +110,7 @@ export class LiveView {
     // Short answers are judged only where they would move the excess (first bytes fresh): see `Evidence.share`.
     const fresh = answer && s !== undefined && isFresh(s, now, this.options.ewmaMs);
     if (fresh && share < SHORT && !bad) {
-      if (s) this.settle(s, ok, ms); // as a probe: its first token came (not its decoding)
+      if (s) settleProbe(s, ok, ms, this.options); // as a probe: its first token came (not its decoding)
       return false;
     }
     const track = { last: ms, weight: worth(ms, offset), at: now };
@@ -124,7 +125,7 @@ export class LiveView {
       this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs, evidence: track.weight });
       return false;
     }
-    this.settle(s, ok, ms);
+    settleProbe(s, ok, ms, this.options);
     if (!ok) return false;
     // No sample of this kind yet: the past is the level the other kind set, as old as it is (at `now`, w = 1 kept
     // the level whole — a node's first first byte after JSON answers moved nothing, yet counted as evidence).
@@ -209,20 +210,6 @@ export class LiveView {
     this.monitor.hear(figures);
   }
 
-  /** Sends the next request to the node as a probe, judged against the leader's figure. */
-  private claim(s: LiveStat, leaderMs: number, now: number): true {
-    s.probeBar = leaderMs;
-    s.probeAt = now;
-    return true;
-  }
-
-  /** A probe's outcome, if one is out: a fast one resets the gap, a slow one doubles it. */
-  private settle(s: LiveStat, ok: boolean, ms: number): void {
-    if (s.probeBar === undefined) return;
-    s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
-    delete s.probeBar;
-  }
-
   /**
    * A JSON generation's answer: `ms` to the whole answer, `tokens` its completion tokens.
    * Returns the base-equivalent ms (what the tables record too). `use` (`AnswerUse`) says what
@@ -302,20 +289,7 @@ export class LiveView {
     if (options.explore) {
       lens.explore = (nodeId, tableMs, leaderMs, figures) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
-        // Sampled by this kind: a node streams still use may be due a JSON probe. A model far slower than the table's unit
-        // (`apart`) is judged without it: by the table every node of a reasoning model beats its leader, and was re-tried every gap.
-        if (!s || Math.min(s.best, s.apart ? Infinity : tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
-        // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
-        if (answer && s.first && s.ewma >= leaderMs) return false;
-        // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).
-        const says = monitorSays(s, this.monitor.read(figures)?.probeMs[nodeId], this.monitor.calmOf(nodeId));
-        if (says === 'recovered') return this.claim(s, leaderMs, now);
-        const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
-        if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;
-        // One probe at a time; a probe whose outcome never came back frees the slot after a gap. One that came back
-        // frees it at once: a stream probe that found the node recovered held JSON's probe of it a whole gap (sim FRA, mixed).
-        if (s.probeBar !== undefined && s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
-        return this.claim(s, leaderMs, now);
+        return s !== undefined && exploreDue(s, tableMs, leaderMs, answer, this.monitor.read(figures)?.probeMs[nodeId], this.monitor.calmOf(nodeId), now, this.options);
       };
     }
     return lens;
