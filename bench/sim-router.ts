@@ -29,6 +29,7 @@ const PUBLISH_DELAY = 30_000;
 /** The monitor's push to a colo's ColoStats: one RPC across the world. */
 const PUSH_MS = 300;
 const PREFILL = process.env.SIM_PREFILL !== 'off';
+const { CAP } = W;
 const FAST_CHANNEL = process.env.SIM_CHANNEL !== 'kv';
 /** SIM_PROBES=flat: the health probes do not share slowdowns (an unbilled `/models` answering fast while generation crawls). */
 const FLAT_PROBES = process.env.SIM_PROBES === 'flat';
@@ -40,6 +41,8 @@ export interface Strategy {
   order(colo: string, t: number, json: boolean, prompt: number): NodeConfig[];
   /** `tokens`: a JSON answer's completion tokens (undefined: a first-byte signal or a failure). */
   observe?(colo: string, n: string, ms: number, ok: boolean, t: number, tokens?: number, prompt?: number): void;
+  /** An attempt sent at `t` (`SIM_DELAY=1`): it is in flight until the returned function is called, when its outcome is learnt. */
+  begin?(colo: string, n: string, t: number, json: boolean, prompt: number): () => void;
   tick?(t: number): void;
   latencies: Served[];
   /** The last `order` call's detail (probe, estimates), for the loss split. */
@@ -107,10 +110,17 @@ export function routerStrategy(name: string, live: boolean): Strategy {
         const explore = lens.explore;
         lens.explore = (id, tableMs, leaderMs, figures) => (explore(id, tableMs, leaderMs, figures) ? ((probed = id), true) : false);
       }
-      const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: lens } : {}) });
+      const plan = planAttempts(config, 'm', { colo, lat, lon }, visible(colo, t), (id) => breaker.blockedFor(id, t), { random, ...(lens ? { live: () => lens } : {}) });
       const attempts = plan.attempts.filter((a) => !a.repeat);
       this.detail = { probe: probed !== undefined && attempts[0]?.node.id === probed, est: Object.fromEntries(attempts.map((a) => [a.node.id, a.expectedMs ?? 0])) };
       return attempts.map((a) => a.node);
+    },
+    begin(colo, n, t, json, prompt) {
+      // As the engine does: attempts whose time is a signal (not past LIVE_MAX_PROMPT_BYTES) are tracked while out.
+      if (!live || prompt * 4 > LIVE_MAX_PROMPT_BYTES) return () => {};
+      // JSON answers carry no cap here (none is bounded while out: `live-pending.ts`); SIM_CAP=N: every request capped at N tokens.
+      if (json && !CAP) return () => {};
+      return isolate(colo).live.begin(colo, n, t, prompt * 4, json ? { model: 'm', cap: CAP } : undefined);
     },
     observe(colo, n, ms, ok, t, tokens, prompt = 0) {
       const iso = isolate(colo);

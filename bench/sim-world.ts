@@ -71,8 +71,13 @@ export function trueLatency(colo: string, n: NodeConfig, t: number, tokens = 0, 
 /** Each traffic kind's request stream: streams continue the world's draws (as the simulator always did), the others draw their own. */
 export const requestStream = (pass: number) => (pass === 0 ? worldRand : rng(SEED * 101 + pass));
 
-/** Completion tokens of a JSON answer: lognormal, median 60, a long tail (p99 ≈ 1,000). */
-export const outputTokens = (gauss: () => number) => Math.max(1, Math.round(60 * Math.exp(1.2 * gauss())));
+/** SIM_CAP=N: every JSON request capped at N tokens (`max_tokens`): answers stop there, and the router knows it (`live-pending.ts`). */
+export const CAP = Number(process.env.SIM_CAP ?? 0);
+/** Completion tokens of a JSON answer: lognormal, median 60, a long tail (p99 ≈ 1,000); at most `CAP`. */
+export const outputTokens = (gauss: () => number) => {
+  const drawn = Math.max(1, Math.round(60 * Math.exp(1.2 * gauss())));
+  return CAP > 0 ? Math.min(CAP, drawn) : drawn;
+};
 /** Their mean (what the oracle ranks JSON answers at: it knows the world, not the answer to come). */
 export const MEAN_TOKENS = 60 * Math.exp(1.2 ** 2 / 2);
 

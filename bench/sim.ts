@@ -24,7 +24,8 @@
  * SIM_CHANNEL=kv (the monitor's figures through the tables only, no fast channel), SIM_PROMPTS=1 (requests
  * carry prompts whose prefill delays the first byte; the oracle ranks at the request's prompt size, known when routing),
  * SIM_DELAY=1 (each strategy learns an attempt's outcome when it ends — a JSON answer when its last token
- * arrives — instead of when it is sent), SIM_TRACE=COLO,FROM,TO (one colo's requests around the slowdown: `trace`).
+ * arrives — instead of when it is sent; attempts still out are evidence meanwhile, `SIM_PENDING=off`: not),
+ * SIM_CAP=N (JSON requests capped at N tokens: the bound that makes a JSON answer still out evidence), SIM_TRACE=COLO,FROM,TO (one colo's requests around the slowdown: `trace`).
  */
 import { RoutingSchema, type NodeConfig } from '../src/config/schema.ts';
 import { distanceKm } from '../src/routing/geo.ts';
@@ -35,6 +36,8 @@ import { routerStrategy, type Strategy } from './sim-router.ts';
 
 const { NODES, COLOS, DURATION, SEED, SLOWED, slowAt, recoverAt, degradeAt, deathAt, dead, trueLatency } = W;
 const WARMUP = 5 * 60_000;
+/** SIM_PENDING=off: attempts in flight teach nothing before they end (the live view before `live-pending.ts`). */
+const SIM_NO_PENDING = process.env.SIM_PENDING === 'off';
 const FAIL_COST_MS = 25; // a refused/reset connection: found out fast, then fail over
 const WINDOW_MS = 60_000; // the slowdown window reported against the oracle
 
@@ -132,7 +135,12 @@ function run(kind: Kind, pass: number): Result {
           continue;
         }
         const ms = trueLatency(colo, n, t, tokens, prompt) * noise[n.id]!;
-        learn(t + cost + ms, (at) => s.observe?.(colo, n.id, ms, true, at, json ? tokens : undefined, prompt));
+        // Out until its outcome is learnt (SIM_DELAY=1; otherwise learnt at once): evidence meanwhile (`live-pending.ts`).
+        const end = W.DELAY && !SIM_NO_PENDING ? s.begin?.(colo, n.id, t + cost, json, prompt) : undefined;
+        learn(t + cost + ms, (at) => {
+          end?.();
+          s.observe?.(colo, n.id, ms, true, at, json ? tokens : undefined, prompt);
+        });
         cost += ms;
         break;
       }

@@ -30,6 +30,7 @@ import { isFormEndpoint, MAX_JSON_DEPTH, parseJsonRequest, parseRequest } from '
 import { responseState } from './openai/response-state';
 import { inputTokens } from './openai/input-tokens';
 import { responseRoutes } from './openai/response-routes';
+import { conversationRoutes } from './openai/conversation-routes';
 import { anthropicErrorResponse, anthropicFace, countTokens } from './providers/anthropic-inbound/route';
 import { baseUrlHint } from './http/url-hint';
 import { callerFromCf, type CallerLocation } from './routing/geo';
@@ -132,7 +133,7 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
   let worst: number | undefined;
   // Shared by both figures: the prompt is estimated and the chain filtered once.
   const chainOf = () => (chain ??= modelChain(config, model).filter(allowed));
-  // Responses: a verified previous_response_id pins the node and carries its stored context,
+  // Responses: a verified previous_response_id (or conversation) pins the node; the former carries its stored context,
   // which the upstream bills as input, so it is reserved as prompt (`response-state.ts`) — twice
   // over when the request compacts it (`compactionPasses`), as the body's own prompt is.
   const state = readsResponses(endpoint) ? await responseState(c.env, config, request, key, chainOf) : undefined;
@@ -146,7 +147,9 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
     get worstCostUsd() {
       return (worst ??= worstCostUsd(config, request, chainOf(), promptOf()));
     },
-    serial: serialClass(request),
+    get serial() {
+      return serialClass(config, request, chainOf());
+    },
   };
   // Admission and the routing table load run side by side, never one after the other.
   const [admission, table] = await Promise.all([
@@ -165,7 +168,9 @@ async function forwardRequest(c: Context<AppEnv>, endpoint: Endpoint, scope: Req
       keyId: key.id,
       ...(pinned ? { pinned } : {}),
       // The ids this response hands out bound its stored context by everything it reserved.
-      ...(state?.signer ? { responseIds: { keyId: key.id, signer: state.signer, contextTokens: reservation.tokens, ...(state.previous ? { previous: state.previous } : {}) } } : {}),
+      ...(state?.signer
+        ? { responseIds: { keyId: key.id, signer: state.signer, contextTokens: reservation.tokens, ...(state.previous ? { previous: state.previous } : {}), ...(state.conversation ? { conversation: state.conversation } : {}) } }
+        : {}),
       model,
       allowed,
       caller,
@@ -241,6 +246,8 @@ for (const [path, endpoint] of PROXIED) app.all(path, only('POST', (c) => proxy(
 // Counted by the router, as Anthropic's count_tokens (`openai/input-tokens.ts`); before the `/:id` follow-ups.
 app.all('/v1/responses/input_tokens', only('POST', inputTokens));
 app.route('/v1/responses', responseRoutes);
+// Conversations: node state bound to the key, as stored responses (`openai/conversation-routes.ts`).
+app.route('/v1/conversations', conversationRoutes);
 // Anthropic Messages callers: the same pipeline, Anthropic's errors and headers (`providers/anthropic-inbound/route.ts`).
 app.all('/v1/messages', anthropicFace(only('POST', (c) => proxy(c, 'messages'))));
 app.all('/v1/messages/count_tokens', anthropicFace(only('POST', countTokens)));

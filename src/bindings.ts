@@ -5,7 +5,7 @@
 export type Bindings = Env & {
   /** Guards /admin/*. Unset = admin API disabled. */
   ADMIN_TOKEN?: string;
-  /** Signs the Responses ids the router hands out (`openai/response-ids.ts`). Unset = stored Responses state refused. */
+  /** Signs the Responses and conversation ids the router hands out (`openai/response-ids.ts`, `openai/conversation-ids.ts`). Unset = stored Responses state and conversations refused. */
   RESPONSE_ID_SECRET?: string;
   /** Node credentials, named by each node's `apiKeyEnv`. */
   [secret: string]: unknown;

@@ -41,16 +41,16 @@ export const routingRoutes = new Hono<AppEnv>()
     const caller = callerFromCf({ latitude: q.lat, longitude: q.lon, colo: q.colo, country: q.country, continent: q.continent });
     const table = await loadRouteTable(c.env.ROUTER_KV, caller.colo);
     const chain = modelChain(config, model);
-    const live = liveLens(config, caller.colo, 'chat');
     return c.json({
       model,
       caller,
       table: table ? { colo: table.colo, ageMs: Date.now() - table.generatedAt } : null,
       chain: chain.map((m) => {
+        const live = liveLens(config, caller.colo, 'chat', m);
         const { ranked, excluded } = rankCandidates(config.nodesByModel.get(m) ?? [], caller, table, config.routing, live ? { live } : {});
         return { model: m, candidates: [...ranked.map((r, i) => describe(r, i + 1)), ...excluded.map((x) => describe(x, null))] };
       }),
-      note: "Near-ties (within routing.tieMargin) are ordered by a weighted random draw per request. liveMs is the answering isolate's own recent first-byte estimate for chat from that colo, blended into expectedMs.",
+      note: "Near-ties (within routing.tieMargin) are ordered by a weighted random draw per request. liveMs is the answering isolate's own recent first-byte estimate for chat from that colo, per model, blended into expectedMs.",
     });
   })
   .get('/status', async (c) => {

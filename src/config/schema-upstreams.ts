@@ -235,4 +235,22 @@ export const ModelSchema = z.strictObject({
    * without this figure keys with `tpm` or a budget are refused their edits.
    */
   imageInputTokens: positiveInt.optional(),
+  /**
+   * What an audio request may bill on this model in tokens (`limits/audio-reservation.ts`):
+   * transcriptions and translations reserve the upload's audio (the seconds its size holds at
+   * its format's lowest rate × `inputTokensPerSecond`), the form's text and `maxOutputTokens`,
+   * within `contextTokens` when the audio goes as one block; speech its text and
+   * `maxOutputTokens`. `tokens: false` says the model bills none (seconds or characters).
+   * Default: whisper and tts-1 models bill no tokens; any other model has no bound without
+   * these figures (refused to keys and skipped by nodes with `tpm`).
+   */
+  audio: z
+    .strictObject({
+      tokens: z.boolean().optional(),
+      /** Audio input tokens a second of an upload bills: an operator's figure, at least the node's (OpenAI publishes none; its Realtime audio bills about 10). */
+      inputTokensPerSecond: z.number().positive().optional(),
+      /** The most output tokens one request writes: a transcript's text (gpt-4o-transcribe: 2,000), speech's audio. */
+      maxOutputTokens: positiveInt.optional(),
+    })
+    .optional(),
 });

@@ -11,7 +11,7 @@
  *   the model accepts — `max_completion_tokens` for o-series and gpt-5, else `max_tokens`,
  *   renamed if the caller used the other; Responses: `max_output_tokens`; legacy
  *   completions: `max_tokens` 16, their usual default, made explicit);
- * - `previous_response_id`: the upstream's own id, restored from the router's tagged one.
+ * - `previous_response_id` and `conversation`: the upstream's own id, restored from the router's tagged one.
  *
  * Multipart forms (audio uploads) go as the router read and wrote them (`openai/requests.ts`),
  * byte for byte on every attempt, re-formed only when the model name changes.
@@ -43,6 +43,8 @@ export interface BodyOptions {
   askUsage: boolean;
   /** The upstream's own id for the caller's `previous_response_id`. */
   previousResponseId?: string | undefined;
+  /** The caller's `conversation` with the upstream's own id (`openai/conversation-ids.ts`). */
+  conversation?: unknown;
 }
 
 export function attemptEdits(config: LoadedConfig, request: ParsedRequest, attempt: PlannedAttempt, options: BodyOptions): MemberEdits {
@@ -53,6 +55,7 @@ export function attemptEdits(config: LoadedConfig, request: ParsedRequest, attem
   if (attempt.upstreamModel !== body.model || request.modelChosen) set.model = attempt.upstreamModel;
   if (options.askUsage) set.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true };
   if (options.previousResponseId !== undefined) set.previous_response_id = options.previousResponseId;
+  if (options.conversation !== undefined) set.conversation = options.conversation;
   const spec = ENDPOINTS[request.endpoint].cap;
   if (!spec) return { set, rename };
   const param = request.endpoint === 'chat' ? maxTokensParamFor(config, attempt.model, attempt.upstreamModel) : spec.param;

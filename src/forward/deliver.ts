@@ -9,6 +9,7 @@ import { drawsImages, ENDPOINTS } from '../openai/endpoints';
 import { responseIdTagger, type ResponseOwner } from '../openai/response-ids';
 import { deliverShaped } from '../providers/deliver-shaped';
 import type { AnswerShape } from '../providers/answer';
+import { audioUsageTap } from './audio-usage';
 import { relayBytes, relaySse } from './relay';
 import type { SentAttempt } from './upstream';
 import { usageFromJson, type Usage } from './usage';
@@ -31,6 +32,9 @@ function imageStream(request: ParsedRequest): { imageCompletions?: number } {
   const n = request.body.n;
   return { imageCompletions: typeof n === 'number' && n > 0 ? n : 1 };
 }
+
+/** An audio answer sent as events (a streamed transcription, speech with `stream_format: "sse"`): its done event carries the usage. */
+const eventStream = (upstream: Response) => upstream.headers.get('content-type')?.toLowerCase().startsWith('text/event-stream') === true;
 
 /**
  * The accepted answer as the caller's response: a relayed stream, or the JSON bytes as read.
@@ -59,7 +63,7 @@ export function deliver(
   if (sent.stream) {
     const { body, summary } =
       format === 'bytes'
-        ? relayBytes(sent.stream.reader, sent.stream.first, relay)
+        ? relayBytes(sent.stream.reader, sent.stream.first, relay, eventStream(upstream) ? audioUsageTap(relay.maxEventBytes) : undefined)
         : relaySse(sent.stream.reader, sent.stream.first, { ...relay, format, ...(rewrite ? { rewrite } : {}), ...imageStream(request) });
     return { response: new Response(body, { status: upstream.status, headers }), usage: summary.then((s) => s.usage) };
   }

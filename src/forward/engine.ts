@@ -26,7 +26,7 @@ import { ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { CallerLocation } from '../routing/geo';
 import type { RouteTable } from '../routing/scores';
-import { bodyBuilder } from './attempt-body';
+import { bodyBuilder, callerCap, defaultCap } from './attempt-body';
 import { backoffDelay } from './backoff';
 import { finalFailure } from './failure';
 import { prepareAttempt } from '../providers/attempt';
@@ -51,7 +51,7 @@ export interface ForwardInput {
    * A stateful follow-up: only this node holds the state, so only it is tried, and its
    * failure is a 503 rather than a reroute to a node that cannot know the state.
    */
-  pinned?: { nodeId: string; what: string; previousResponseId?: string };
+  pinned?: { nodeId: string; what: string; previousResponseId?: string; /** Responses' `conversation` as the node knows it. */ conversation?: unknown };
   /** Responses: how the response ids the node hands out are signed (`response-ids.ts`); absent: not tagged. */
   responseIds?: Omit<ResponseOwner, 'nodeId'>;
   /** Canonical model id asked for. */
@@ -120,7 +120,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const says = timingSays(request);
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
-  const live = config.routing.live.enabled ? state.live.lens(liveScope(input.caller.colo, spec.group), Date.now(), { explore: !input.pinned && signal, answer: says.generation }) : undefined;
+  // The live view's levels are per model (`liveScope`): each model of the chain is ranked, and its attempts read, by its own.
+  const planned = Date.now();
+  const live = config.routing.live.enabled ? (m: string) => state.live.lens(liveScope(input.caller.colo, spec.group, m), planned, { explore: !input.pinned && signal, answer: says.generation }) : undefined;
+  // Attempts out are evidence before they end (`routing/live-pending.ts`): first bytes, and JSON answers bounded by their cap.
+  const callerSetCap = says.generation ? callerCap(request) : undefined;
   const plan = planAttempts(config, input.model, input.caller, input.table, (id) => state.breaker.blockedFor(id, Date.now()), {
     allowed: input.allowed,
     ...(live ? { live } : {}),
@@ -131,7 +135,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   // Chat-format streams always ask the upstream for usage (token settlement); the caller sees it only if asked.
   const callerWantsUsage = (request.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
   const askUsage = request.stream && spec.stream === 'chat' && spec.charge === 'tokens' && request.kind === 'json' && !callerWantsUsage;
-  const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId });
+  const bodyFor = bodyBuilder(config, request, { askUsage, previousResponseId: input.pinned?.previousResponseId, conversation: input.pinned?.conversation });
   const walk: Walk = { verdicts: [], tried: plan.skipped.map((s) => ({ node: s.nodeId, model: s.model, outcome: s.reason })), abandoned: 0, extended: 0, why: '', failures: [], held: [], ...(input.pinned ? { narrowed: 'pinned' as const } : {}) };
   const fail = (error: RouterError, end: WalkEnd = 'unserved'): ForwardFailure => {
     settleHeld(state, observe, walk, end, input.keyId);
@@ -200,13 +204,20 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
 
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
-    const sent = await sendAttempt(
-      attempt.node,
-      spec.path,
-      { url: prepared.value.url, headers: prepared.value.headers, body: prepared.value.body },
-      request.stream,
-      { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes, ...(input.gone ? { gone: input.gone } : {}) },
-    );
+    const cap = says.generation ? (callerSetCap ?? defaultCap(config, request, attempt.model)) : undefined;
+    const out = live && signal && (!says.generation || cap !== undefined) ? state.live.begin(liveScope(input.caller.colo, spec.group, attempt.model), attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
+    let sent: Awaited<ReturnType<typeof sendAttempt>>;
+    try {
+      sent = await sendAttempt(
+        attempt.node,
+        spec.path,
+        { url: prepared.value.url, headers: prepared.value.headers, body: prepared.value.body },
+        request.stream,
+        { timeoutMs: Math.max(1, Math.min(limit, deadline - Date.now())), maxBytes: config.limits.maxResponseBytes, ...(input.gone ? { gone: input.gone } : {}) },
+      );
+    } finally {
+      out?.();
+    }
     if (input.gone?.aborted && sent.outcome.kind !== 'response') {
       // Let go because the caller left (not the node's fault: no breaker, no sample): it was
       // sent, so it may be billed, and is charged at its reservation.
@@ -241,11 +252,11 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     settleHeld(state, observe, walk, verdict.action === 'accept' ? 'served' : 'callers', input.keyId);
     if (verdict.action === 'accept') {
       // A JSON generation is a sample only with its completion tokens (read with the answer, before it is returned).
-      if (!says.generation) observe(attempt.node.id, sent.latencyMs, true);
+      if (!says.generation) observe(attempt.node.id, attempt.model, sent.latencyMs, true);
       else {
         void delivered.usage.then((u) => {
           const tokens = answerWork(says, u);
-          if (tokens !== undefined) observe(attempt.node.id, sent.latencyMs, true, undefined, { model: attempt.model, tokens });
+          if (tokens !== undefined) observe(attempt.node.id, attempt.model, sent.latencyMs, true, undefined, { model: attempt.model, tokens });
         }, () => {});
       }
       state.breaker.recordSuccess(attempt.node.id);

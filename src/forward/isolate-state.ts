@@ -32,10 +32,18 @@ onIsolateReset(() => {
   isolate = undefined;
 });
 
-/** The live view's scope: the caller's colo and the endpoint group. */
-export const liveScope = (colo: string | undefined, group: EndpointGroup) => `${colo ?? '_default'}/${group}`;
+/** The colo's samples' scope: the caller's colo and the endpoint group (its tables are per node, every model's samples pooled). */
+export const coloScope = (colo: string | undefined, group: EndpointGroup) => `${colo ?? '_default'}/${group}`;
 
-/** The isolate's live view for a colo and endpoint group, read-only (admin explanations); undefined when disabled. */
-export function liveLens(config: LoadedConfig, colo: string | undefined, group: EndpointGroup): LiveLens | undefined {
-  return config.routing.live.enabled ? isolateState(config).live.lens(liveScope(colo, group), Date.now(), { explore: false }) : undefined;
+/**
+ * The live view's scope: the caller's colo, the endpoint group and the attempt's model (router
+ * model id). A node serves many models, and a reasoning model's first byte comes seconds to
+ * minutes after a small model's: one level per node for all of them read the node slow
+ * whenever reasoning streams landed on it, and moved every model's traffic off it.
+ */
+export const liveScope = (colo: string | undefined, group: EndpointGroup, model: string) => `${coloScope(colo, group)}/${model}`;
+
+/** The isolate's live view for a colo, endpoint group and model, read-only (admin explanations); undefined when disabled. */
+export function liveLens(config: LoadedConfig, colo: string | undefined, group: EndpointGroup, model: string): LiveLens | undefined {
+  return config.routing.live.enabled ? isolateState(config).live.lens(liveScope(colo, group, model), Date.now(), { explore: false }) : undefined;
 }

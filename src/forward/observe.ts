@@ -12,7 +12,7 @@ import { callerTimed } from '../routing/caller-timed';
 import { LIVE_MAX_PROMPT_BYTES } from '../routing/prefill';
 import { heardFigures } from '../routing/samples';
 import type { ForwardInput } from './engine';
-import { liveScope, type IsolateState } from './isolate-state';
+import { coloScope, liveScope, type IsolateState } from './isolate-state';
 
 /** What `observer` reads of the request being forwarded. */
 type ObservedRequest = Pick<ForwardInput, 'caller' | 'config' | 'request' | 'pinned' | 'observe'>;
@@ -93,12 +93,14 @@ export function timingSays(request: ParsedRequest): TimingSays {
 /**
  * An attempt's latency sample: to the colo's table (every outcome) and to the isolate's live
  * view — there first-byte signals as measured, and JSON generations normalised by what they
- * wrote (`answered`); neither table nor live view averages in a raw generation time.
+ * wrote (`answered`); neither table nor live view averages in a raw generation time. `model`:
+ * the attempt's (a fallback's own), whose levels the live view keeps apart (`liveScope`).
  */
-export type Observe = (nodeId: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) => void;
+export type Observe = (nodeId: string, model: string, ms: number, ok: boolean, error?: string, answered?: { model: string; tokens: number }) => void;
 
 export function observer(input: ObservedRequest, state: IsolateState, says: TimingSays): Observe {
-  const scope = liveScope(input.caller.colo, ENDPOINTS[input.request.endpoint].group);
+  const group = ENDPOINTS[input.request.endpoint].group;
+  const colo = coloScope(input.caller.colo, group);
   const { enabled } = input.config.routing.live;
   // Pinned (a Responses follow-up): the caller chose the node, so only its bad news counts (`Evidence.forced`).
   const forced = input.pinned !== undefined;
@@ -107,15 +109,17 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
   const bytes = input.request.raw.byteLength;
   const heard = heardFigures();
   if (heard) state.live.hear(heard);
-  return function observe(nodeId, ms, ok, error, answered) {
+  return function observe(nodeId, model, ms, ok, error, answered) {
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;
     const now = Date.now();
+    const scope = liveScope(input.caller.colo, group, model);
     // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); an unforced first byte or answer teaches the fit.
     if (ok && !says.audio) ms = state.live.prefilled(scope, nodeId, ms, bytes, now, !forced && (answered !== undefined || says.firstByteish), answered);
-    if (answered) ms = state.live.observeAnswer(scope, answered.model, nodeId, ms, answered.tokens, now, use);
-    // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples.
-    if (!forced || !ok) input.observe?.(nodeId, ms, ok, error);
+    if (answered) ms = state.live.observeAnswer(scope, model, nodeId, ms, answered.tokens, now, use);
     if (enabled && !answered && (says.firstByte || !ok)) state.live.observe(scope, nodeId, ms, ok, now, { forced });
+    // The colo's tables likewise: a pinned caller could otherwise fill them with its node's good samples; and
+    // their figure per node pools every model, so a model far slower to its first byte there stays out (`live-units.ts`).
+    if (!ok || (!forced && state.live.pooled(colo, scope, model, nodeId, ms, now))) input.observe?.(nodeId, ms, ok, error);
   };
 }

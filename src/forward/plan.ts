@@ -39,8 +39,11 @@ export interface PlanOptions {
   group?: EndpointGroup;
   /** Only this node (a stateful follow-up: the node that holds the state). */
   pinned?: string;
-  /** The isolate's live view; only the requested model's ranking may explore (fallbacks may never be reached). */
-  live?: LiveLens;
+  /**
+   * The isolate's live view for a model of the chain (its levels are per model: `liveScope`);
+   * only the requested model's ranking may explore (fallbacks may never be reached).
+   */
+  live?: (model: string) => LiveLens;
 }
 
 export interface Plan {
@@ -67,7 +70,8 @@ export function planAttempts(
       skipped.push({ nodeId: 'any node', model: m, reason: 'fallback model not allowed for this key' });
       continue;
     }
-    const lens = live && (i === 0 ? live : { estimate: live.estimate });
+    const view = live?.(m);
+    const lens = view && (i === 0 ? view : { estimate: view.estimate });
     const { ranked, excluded } = rankCandidates((config.nodesByModel.get(m) ?? []).filter(serves), caller, table, config.routing, { random, ...(lens ? { live: lens } : {}) });
     for (const c of excluded) skipped.push({ nodeId: c.node.id, model: m, reason: c.excluded! });
     for (const { node, expectedMs, source } of ranked) {

@@ -262,15 +262,24 @@ export function relaySse(
   return { body: relay.body, summary: relay.summary.then((s) => ({ ...s, ...(seen && ended ? { usage: seen } : {}) })) };
 }
 
-/** Raw bytes (audio) as they arrive; a cut or stall errors the client's body. */
+/**
+ * Raw bytes (audio) as they arrive; a cut or stall errors the client's body. `tap` sees each
+ * chunk before it is sent, and its usage is the stream's (an audio endpoint's event stream: `audio-usage.ts`).
+ */
 export function relayBytes(
   reader: ChunkReader,
   first: Uint8Array,
   options: RelayOptions,
+  tap?: { take(chunk: Uint8Array): void; usage(): Usage | undefined },
 ): { body: ReadableStream<Uint8Array>; summary: Promise<StreamSummary> } {
-  return relayLoop(reader, first, options, {
-    take: (chunk) => ({ out: chunk }),
+  const relay = relayLoop(reader, first, options, {
+    take: (chunk) => {
+      tap?.take(chunk);
+      return { out: chunk };
+    },
     done: () => undefined, // a byte stream has no end marker: its clean end is its end
     fail: (writer, fault) => writer.abort(new Error(`${fault.code}: ${fault.message}`)),
   });
+  if (!tap) return relay;
+  return { body: relay.body, summary: relay.summary.then((s) => (tap.usage() ? { ...s, usage: tap.usage()! } : s)) };
 }

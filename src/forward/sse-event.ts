@@ -37,7 +37,7 @@ const decoder = new TextDecoder();
  * line (what OpenAI-style streams send) is sliced out without splitting the event: a
  * terminal event can be megabytes.
  */
-function dataOf(event: string): string {
+export function dataOf(event: string): string {
   const at = event.startsWith('data:') ? 0 : event.indexOf('\ndata:') + 1 || -1;
   if (at < 0) return '';
   const end = event.indexOf('\n', at);

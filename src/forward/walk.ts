@@ -55,6 +55,8 @@ export interface Walk {
 /** A node fault as it would have been recorded, kept until the walk's end says whose it was. */
 interface HeldFault {
   nodeId: string;
+  /** The attempt's model (the live view's levels are per model). */
+  model: string;
   latencyMs: number;
   error: string;
   at: number;
@@ -62,7 +64,7 @@ interface HeldFault {
 }
 
 function recordFault(state: IsolateState, observe: Observe, fault: HeldFault): void {
-  observe(fault.nodeId, fault.latencyMs, false, fault.error);
+  observe(fault.nodeId, fault.model, fault.latencyMs, false, fault.error);
   state.breaker.recordFailure(fault.nodeId, fault.at, fault.reason);
 }
 
@@ -88,7 +90,7 @@ export function recordFailure(input: ForwardInput, state: IsolateState, observe:
   if (verdict.action !== 'retry') return;
   const at = Date.now();
   if (verdict.nodeFault) {
-    const fault = { nodeId: attempt.node.id, latencyMs: sent.latencyMs, error: message ?? reason, at, reason: verdict.reason };
+    const fault = { nodeId: attempt.node.id, model: attempt.model, latencyMs: sent.latencyMs, error: message ?? reason, at, reason: verdict.reason };
     if (requestMayCause(sent.outcome, verdict)) walk.held.push(fault);
     else recordFault(state, observe, fault);
   }

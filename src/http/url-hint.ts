@@ -8,6 +8,7 @@ const SERVED = [
   '/completions',
   '/embeddings',
   '/responses',
+  '/conversations',
   '/moderations',
   '/images/generations',
   '/images/edits',

@@ -3,8 +3,10 @@
  * from a WAV header: a PCM file at a low sample rate packs more seconds into each byte than
  * the 1,000 bytes a second (MP3's lowest bitrate, 8 kbit/s) the audio rule assumes, and a
  * node bills its seconds. Anything else (MP3, data that is not a WAV) is at that floor; a WAV
- * whose format chunk is not among its first bytes, at 1 byte a second.
- * Pure; reads only the header's first bytes of the base64.
+ * whose format chunk is not among its first bytes, at 1 byte a second. Also an audio upload's
+ * (a transcription's `file`, `uploadBytesPerSecond`), more strictly: only a plain WAV or an MP3
+ * by its content has a rate; anything else none.
+ * Pure; reads only the header's first bytes.
  */
 
 /** MP3's lowest bitrate, 8 kbit/s: the audio rule's floor. */
@@ -46,12 +48,29 @@ export function audioOfKnownRate(data: string): boolean {
  */
 export function audioBytesPerSecond(data: string): number {
   const b = decodeHead(data);
-  if (!b || b.length < 12 || !tag(b, 0, 'RIFF') || !tag(b, 8, 'WAVE')) return AUDIO_FLOOR_BYTES_PER_SECOND;
-  const view = new DataView(b.buffer);
+  return (b && wavBytesPerSecond(b)) ?? AUDIO_FLOOR_BYTES_PER_SECOND;
+}
+
+/**
+ * WAV format tags whose data is as long as its header's rate says: PCM, IEEE float, A-law,
+ * µ-law (and WAVE_FORMAT_EXTENSIBLE holding one of them). A WAV may hold any codec (ffmpeg
+ * decodes FLAC, Opus, MP3 inside one), whose frames, not the header, set how long it plays.
+ */
+const PLAIN_WAV_FORMATS: ReadonlySet<number> = new Set([1, 3, 6, 7]);
+const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
+
+/**
+ * A WAV's rate by its header (see `audioBytesPerSecond`); undefined when `b` is no WAV, or, with
+ * `plain`, when its format is not one `PLAIN_WAV_FORMATS` names.
+ */
+function wavBytesPerSecond(b: Uint8Array, plain = false): number | undefined {
+  if (b.length < 12 || !tag(b, 0, 'RIFF') || !tag(b, 8, 'WAVE')) return undefined;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   for (let at = 12; at + 8 <= b.length; ) {
     const size = view.getUint32(at + 4, true);
     if (tag(b, at, 'fmt ')) {
       if (at + 24 > b.length) break;
+      if (plain && !plainFormat(view, at, b.length)) return undefined;
       const sampleRate = view.getUint32(at + 12, true);
       const byteRate = view.getUint32(at + 16, true);
       const blockAlign = view.getUint16(at + 20, true);
@@ -62,5 +81,46 @@ export function audioBytesPerSecond(data: string): number {
     at += 8 + size + (size % 2);
   }
   // A WAV whose format is not in its first bytes (a long chunk before it): its rate is unknown, so the least.
-  return 1;
+  return plain ? undefined : 1;
+}
+
+/** Whether the `fmt ` chunk at `at` names a format `PLAIN_WAV_FORMATS` holds (directly, or as an extensible format's sub-format). */
+function plainFormat(view: DataView, at: number, length: number): boolean {
+  const format = view.getUint16(at + 8, true);
+  if (format !== WAVE_FORMAT_EXTENSIBLE) return PLAIN_WAV_FORMATS.has(format);
+  // The sub-format GUID's first two bytes are the format tag (after cbSize, valid bits and the channel mask).
+  return at + 34 <= length && PLAIN_WAV_FORMATS.has(view.getUint16(at + 32, true));
+}
+
+/** Bytes of an upload's head that `uploadBytesPerSecond` reads (a WAV's `fmt ` chunk after a short chunk). */
+export const UPLOAD_HEAD_BYTES = 256;
+
+/**
+ * Where an upload's audio starts past an ID3v2 tag (a 10-byte header whose size is four
+ * 7-bit bytes, plus a 10-byte footer when flagged): an MP3 often starts with one — and so can
+ * a FLAC, which decoders read past the tag by its content. 0 without a tag.
+ */
+export function id3End(head: Uint8Array): number {
+  if (head.length < 10 || !tag(head, 0, 'ID3') || [6, 7, 8, 9].some((i) => head[i]! >= 0x80)) return 0;
+  const size = ((head[6]! << 21) | (head[7]! << 14) | (head[8]! << 7) | head[9]!) + 10;
+  return size + (head[5]! & 0x10 ? 10 : 0);
+}
+
+/**
+ * The fewest bytes a second of an upload (a transcription's `file`) can take, by its first
+ * bytes (`head`, `UPLOAD_HEAD_BYTES` of them) and, past an ID3 tag, the 4 bytes at `id3End`
+ * (`frame`): a WAV of PCM (or float, A-law, µ-law) by its header's rate, with the format in its
+ * first bytes; an MPEG audio frame (an MP3), MP3's lowest bitrate —
+ * a frame header with a reserved version, layer 0 (AAC's ADTS) or a free or invalid bitrate
+ * does not count. Anything else (FLAC, Ogg, WebM, M4A: lossless silence, Opus DTX and AAC's
+ * silent frames go below any rate) has no rate its size bounds: undefined. Pure.
+ */
+export function uploadBytesPerSecond(head: Uint8Array, frame?: Uint8Array): number | undefined {
+  if (head.length >= 12 && tag(head, 0, 'RIFF') && tag(head, 8, 'WAVE')) return wavBytesPerSecond(head, true);
+  const b = id3End(head) > 0 ? frame : head;
+  if (!b || b.length < 4 || b[0] !== 0xff || (b[1]! & 0xe0) !== 0xe0) return undefined;
+  const version = (b[1]! >> 3) & 3;
+  const layer = (b[1]! >> 1) & 3;
+  const bitrate = b[2]! >> 4;
+  return version !== 1 && layer !== 0 && bitrate !== 0 && bitrate !== 15 ? AUDIO_FLOOR_BYTES_PER_SECOND : undefined;
 }

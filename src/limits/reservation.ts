@@ -20,7 +20,8 @@
  * - Responses: cap (× `n`, which OpenAI does not take but an upstream might honour);
  * - embeddings: nothing but the prompt.
  * Endpoints charged by request alone (`ENDPOINTS[…].charge`) reserve no tokens, except image
- * generations on models that bill the images as tokens (gpt-image: `image-output.ts`). The cap is the
+ * generations on models that bill the images as tokens (gpt-image: `image-output.ts`) and audio
+ * on models that bill it in tokens (gpt-4o-transcribe, gpt-4o-mini-tts: `audio-reservation.ts`). The cap is the
  * caller's or, when the caller set none, the largest `defaultMaxTokens` of the chain, which
  * every attempt also sends upstream (`forward/attempt-body.ts`).
  *
@@ -40,6 +41,7 @@ import { checkImagePrice, editInputTokens, imageParam, imageReservedTokens, mode
 import { imageRuleFor, type ImageRule } from './image-rules';
 import { imageSize } from './image-size';
 import { requestTools } from './body-input';
+import { audioReservedTokens, audioWorstUsd, isAudio } from './audio-reservation';
 import { billedPerUse, cacheRetention, cacheRetentionUnbounded, imageUnbounded, perUseTool, unbounded } from './unbounded';
 
 /**
@@ -185,6 +187,8 @@ function compactionOutput(config: LoadedConfig, models: string[], prompt: number
 export function reservedTokens(config: LoadedConfig, request: ParsedRequest, chain: string[], prompt: number): number {
   // Charged per request, but gpt-image models bill tokens for the images they write (and an edit's images they read).
   if (drawsImages(request.endpoint)) return imageReservedTokens(config, request, chain);
+  // So do audio models that bill tokens (gpt-4o-transcribe, gpt-4o-mini-tts): `audio-reservation.ts`.
+  if (isAudio(request.endpoint)) return audioReservedTokens(config, request, chain);
   if (ENDPOINTS[request.endpoint].charge === 'requests') return 0;
   return prompt + outputTokens(config, request, undefined, chain, prompt);
 }
@@ -216,14 +220,18 @@ export function requestUnits(request: ParsedRequest): RequestUnits | undefined {
 }
 
 /**
- * Requests whose hold is not a true bound on what the upstream bills: audio uploads, held at
- * the minutes their size allows at 6 kbit/s but billed at their real length, which lossless
- * silence (FLAC) or Opus with DTX makes far longer. Under a spend budget a key runs one of
- * them at a time (`admission.ts`), so a burst cannot multiply the excess: what one of them
- * overspends is spent before the next is admitted.
+ * Requests whose hold is not a true bound on what the upstream bills: audio uploads priced per
+ * minute (`perMinute` on a model of the chain, on any node), held at the minutes their size
+ * allows at 6 kbit/s but billed at their real length, which lossless silence (FLAC) or Opus
+ * with DTX makes far longer. Under a spend budget a key runs one of them at a time
+ * (`admission.ts`), so a burst cannot multiply the excess: what one of them overspends is
+ * spent before the next is admitted. An upload held at token rates is held at a bound
+ * (`audio-reservation.ts`), or refused: it runs beside others.
  */
-export function serialClass(request: ParsedRequest): string | undefined {
-  return request.endpoint === 'transcriptions' || request.endpoint === 'translations' ? 'audio-length' : undefined;
+export function serialClass(config: LoadedConfig, request: ParsedRequest, chain: string[]): string | undefined {
+  if (request.endpoint !== 'transcriptions' && request.endpoint !== 'translations') return undefined;
+  const perMinute = chain.some((m) => config.nodes.some((n) => n.models.includes(m) && priceFor(config, m, n.id)?.perMinute !== undefined));
+  return perMinute ? 'audio-length' : undefined;
 }
 
 /**
@@ -273,8 +281,10 @@ export function worstCostUsd(config: LoadedConfig, request: ParsedRequest, chain
       if (!price) continue;
       if (drawsImages(request.endpoint)) checkImagePrice(request, model, price);
       let usd = unitCostUsd(price, units);
-      // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image (moderations too bill by usage then).
-      if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined) usd = imageTokensWorstUsd(config, request, model, price);
+      // Charged per request without a unit price, on a token-priced model: bounded only for gpt-image, and audio where
+      // `audio-reservation.ts` bounds it (moderations too bill by usage then).
+      if (usd === undefined && ENDPOINTS[request.endpoint].charge === 'requests' && price.input !== undefined)
+        usd = (isAudio(request.endpoint) ? audioWorstUsd(config, request, model, price) : undefined) ?? imageTokensWorstUsd(config, request, model, price);
       if (perUse !== undefined) throw billedPerUse(model, perUse, request);
       // A cache lifetime the price does not cover bills its writes above any rate the reservation holds.
       if (retention !== undefined && price.input !== undefined && !(retention.toLowerCase() === '12h' && price.cacheWrite12h !== undefined)) throw cacheRetentionUnbounded(model, retention);

@@ -191,3 +191,32 @@ export function imageUnbounded(model: string, param: 'svg' | 'quality' | 'size' 
         : `Use a key without one, another ${param}, or ask an operator to set models.<id>.imageOutputTokens${limit === 'budget' ? ' or a perImage price for it' : ''}.`;
   return new RouterError(403, `${what}, and this key has ${held}. ${fix}`, { type: 'permission_error', code: limit === 'tpm' ? 'tokens_unbounded' : 'cost_unbounded', param });
 }
+
+/** What leaves an audio request billed in tokens without a bound (`audio-reservation.ts`). */
+export type AudioParam = 'model' | 'file' | 'chunking_strategy' | 'known_speaker_references';
+
+/**
+ * An audio request on a model that bills it in tokens, with no bound for a key (or node)
+ * with limits: the model has no figures (`models.<id>.audio`), the upload's format bounds no
+ * length and the model no context window, or the audio is cut into chunks each read as a pass
+ * of its own. `limit` names what could not hold it.
+ */
+export function audioUnbounded(model: string, param: AudioParam, limit: 'tpm' | 'budget', endpoint: ParsedRequest['endpoint']): RouterError {
+  const what = {
+    model:
+      endpoint === 'speech'
+        ? `Model '${model}' bills speech in tokens (its text in, the audio it speaks out), and the router has no figure for the audio tokens it may write`
+        : `Model '${model}' bills audio in tokens (the audio heard and the text written), and the router has no figure to bound them`,
+    file: `The file's format (neither a WAV nor an MP3 by its content) bounds no length by its size — lossless silence or Opus packs minutes into a few bytes — so the audio tokens model '${model}' bills have no bound without its context window`,
+    chunking_strategy: `With chunking_strategy each chunk of the audio is a pass of its own on model '${model}', reading the prompt and writing up to its output again, as many times as the audio is cut`,
+    known_speaker_references: `Speaker reference clips are audio model '${model}' bills in tokens, of a length their size does not bound, and the model has no context window the router knows`,
+  }[param];
+  const held = limit === 'tpm' ? 'a token limit (tpm)' : 'a spend budget';
+  const fix = {
+    model: `Use a key without one, or ask an operator to set models.<id>.audio (${endpoint === 'speech' ? 'maxOutputTokens' : 'inputTokensPerSecond and maxOutputTokens, or contextTokens'})${limit === 'budget' ? ` or a ${endpoint === 'speech' ? 'perMillionChars' : 'perMinute'} price` : ''}.`,
+    file: 'Use a key without one, send a WAV or an MP3, or ask an operator to set models.<id>.contextTokens.',
+    chunking_strategy: 'Use a key without one, or leave chunking_strategy out (the audio is then read as one block).',
+    known_speaker_references: 'Use a key without one, or ask an operator to set models.<id>.contextTokens.',
+  }[param];
+  return new RouterError(403, `${what}, and this key has ${held}. ${fix}`, { type: 'permission_error', code: limit === 'tpm' ? 'tokens_unbounded' : 'cost_unbounded', param });
+}

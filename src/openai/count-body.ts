@@ -1,6 +1,6 @@
 /**
  * The body of a route the router answers by counting (`/v1/messages/count_tokens`,
- * `/v1/responses/input_tokens`): held in the isolate's body budget while it is read and
+ * `/v1/responses/input_tokens`), or sends on as it came (`/v1/conversations`, given `raw`): held in the isolate's body budget while it is read and
  * counted, as on every other route; read within `limits.maxBodyBytes` and its deadline; the
  * same checks as every JSON route (depth before the recursive estimate, names once); then held
  * to the route's schema — a 400 `invalid_request` naming the first issue.
@@ -15,7 +15,7 @@ import { withBodyBudget } from '../http/body-budget';
 import { checkJsonShape } from '../http/json-shape';
 import { MAX_JSON_DEPTH, parseJsonObject } from './requests';
 
-export function withCountedBody<S extends z.ZodType>(c: Context<AppEnv>, config: LoadedConfig, schema: S, count: (body: z.infer<S>) => Response | Promise<Response>): Promise<Response> {
+export function withCountedBody<S extends z.ZodType>(c: Context<AppEnv>, config: LoadedConfig, schema: S, count: (body: z.infer<S>, raw: Uint8Array) => Response | Promise<Response>): Promise<Response> {
   const { limits } = config;
   return withBodyBudget(c.req.header('content-length'), limits.maxBodyBytes, limits, async () => {
     const raw = await readBodyCapped(c.req.raw, limits.maxBodyBytes, limits.bodyReadMs);
@@ -26,6 +26,6 @@ export function withCountedBody<S extends z.ZodType>(c: Context<AppEnv>, config:
       const param = issue?.path.join('.') || null;
       throw new RouterError(400, `Invalid request: ${param ?? 'body'}: ${issue?.message ?? 'invalid'}`, { code: 'invalid_request', param });
     }
-    return count(parsed.data);
+    return count(parsed.data, raw);
   });
 }

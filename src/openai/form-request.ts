@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
 import type { Base, ParsedRequest } from './requests';
 import { invalid, Model } from './request-fields';
+import { id3End, UPLOAD_HEAD_BYTES, uploadBytesPerSecond } from '../limits/audio-rate';
 
 export type FormEndpoint = 'transcriptions' | 'translations' | 'imageEdits';
 
@@ -24,6 +25,16 @@ const ImageEditFields = z.looseObject({
   stream: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   size: z.string().regex(/^(auto|\d{1,5}x\d{1,5})$/, 'size must be "auto" or WIDTHxHEIGHT, e.g. "1024x1024"').optional(),
   frame_count: z.string().regex(/^([2-9]|1[0-6])$/, 'frame_count must be an integer from 2 to 16').transform(Number).optional(),
+});
+
+/**
+ * An audio upload's fields as the router acts on them: `stream` typed strictly, as an edit's
+ * is — a lax node reads `1` or `True` as true and streams, while the router would read the
+ * answer as JSON (its timeouts, its usage) — so a spelling it would not read the same way is refused.
+ */
+const AudioFields = z.looseObject({
+  model: Model,
+  stream: z.enum(['true', 'false']).optional(),
 });
 
 /** The file fields each form endpoint requires, by name (`image` may come as `image[]`, repeated). */
@@ -57,7 +68,7 @@ export async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, 
       throw new RouterError(400, `The form field '${name}' was sent as a file. Send it as a plain form field.`, { code: 'invalid_request', param: name });
     }
   }
-  const parsed = (endpoint === 'imageEdits' ? ImageEditFields : z.looseObject({ model: Model })).safeParse(body);
+  const parsed = (endpoint === 'imageEdits' ? ImageEditFields : AudioFields).safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   const files = FORM_FILES[endpoint];
   const given = files.flatMap((name) => form.getAll(name));
@@ -72,7 +83,25 @@ export async function parseMultipart(endpoint: FormEndpoint, bytes: Uint8Array, 
   const written = new Response(form);
   const raw = new Uint8Array(await written.arrayBuffer());
   const stream = endpoint === 'imageEdits' ? parsed.data.stream === true : body.stream === 'true';
-  return { kind: 'multipart', endpoint, raw, contentType: written.headers.get('content-type') ?? contentType, form, body: parsed.data as Base['body'], stream };
+  const uploadRate = endpoint === 'imageEdits' ? undefined : await audioRate(given[0] as File);
+  return {
+    kind: 'multipart',
+    endpoint,
+    raw,
+    contentType: written.headers.get('content-type') ?? contentType,
+    form,
+    body: parsed.data as Base['body'],
+    stream,
+    ...(uploadRate !== undefined ? { uploadRate } : {}),
+  };
+}
+
+/** The fewest bytes a second an audio upload can take, read from its first bytes (and past an ID3 tag, its first frame's). */
+async function audioRate(file: File): Promise<number | undefined> {
+  const head = new Uint8Array(await file.slice(0, UPLOAD_HEAD_BYTES).arrayBuffer());
+  const tagEnd = id3End(head);
+  const frame = tagEnd > 0 ? new Uint8Array(await file.slice(tagEnd, tagEnd + 4).arrayBuffer()) : undefined;
+  return uploadBytesPerSecond(head, frame);
 }
 
 /** An edit's images: at most `MAX_EDIT_IMAGES`, as `image` or `image[]` (not both); a `mask` and a `markup` (GPT Image 2.5's overlay), if any, files. */

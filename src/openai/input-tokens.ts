@@ -8,8 +8,9 @@
  * node reported as input + output for a JSON answer; for a streamed one, the bound reserved
  * for it). The id is verified as every Responses request verifies it: signed, this key's, a
  * configured node — else 400 `previous_response_not_found`. A `conversation` is the node's
- * own state, which the router cannot see: 400. Reaches no node, reserves nothing and counts
- * against no limit. Errors in OpenAI's shape.
+ * own state, which the router cannot see: 400 — once verified as every conversation id is
+ * (`conversation-ids.ts`): another key's or a forged one is the unknown conversation's 404.
+ * Reaches no node, reserves nothing and counts against no limit. Errors in OpenAI's shape.
  */
 import type { Context } from 'hono';
 import * as z from 'zod';
@@ -21,7 +22,19 @@ import { estimatePromptTokens, responsesPrompt } from '../limits/estimate';
 import { imageSize } from '../limits/image-size';
 import { resolveModel } from './models';
 import { withCountedBody } from './count-body';
-import { responseIdSigner, verifyResponseId } from './response-ids';
+import { responseIdSigner, verifyResponseId, type ResponseIdSigner } from './response-ids';
+import { conversationNotFound, verifyConversationId } from './conversation-ids';
+
+/** Verifies nothing: without a usable secret no id this router handed out can be verified. */
+const NO_SIGNER: ResponseIdSigner = { sign: () => '', verify: async () => false };
+
+function optionalSigner(env: { RESPONSE_ID_SECRET?: unknown }): ResponseIdSigner | undefined {
+  try {
+    return responseIdSigner(env);
+  } catch {
+    return undefined;
+  }
+}
 
 const InputTokensSchema = z.looseObject({
   model: z.string().min(1).nullish(),
@@ -39,6 +52,11 @@ export async function inputTokens(c: Context<AppEnv>): Promise<Response> {
 
 async function countInput(c: Context<AppEnv>, config: LoadedConfig, key: { id: string; models?: string[] | undefined }, body: z.infer<typeof InputTokensSchema>): Promise<Response> {
   if (body.conversation !== undefined && body.conversation !== null) {
+    // Verified first, as everywhere: another key's or a forged id is the unknown conversation's 404, never a hint that it exists.
+    const given = body.conversation as unknown;
+    const tagged = typeof given === 'string' ? given : typeof (given as { id?: unknown } | null)?.id === 'string' ? (given as { id: string }).id : '';
+    const owner = await verifyConversationId(optionalSigner(c.env) ?? NO_SIGNER, tagged);
+    if (!owner || owner.keyId !== key.id || !config.nodesById.has(owner.nodeId)) throw conversationNotFound(tagged, 'conversation');
     throw new RouterError(400, "conversation is held by the node that stores it, which the router cannot count: send the conversation's items as input.", {
       code: 'unsupported_parameter',
       param: 'conversation',

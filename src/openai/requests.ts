@@ -70,6 +70,9 @@ const CompletionsRequestSchema = z
   })
   .refine((b) => b.best_of == null || b.best_of >= (b.n ?? 1), { message: 'best_of must be greater than or equal to n', path: ['best_of'] });
 
+/** Responses' `conversation`: an id, or `{id}` (openai `ResponseConversationParam`). */
+const Conversation = z.union([z.string().min(1), z.looseObject({ id: z.string().min(1) })]).nullish();
+
 const ResponsesRequestSchema = z.looseObject({
   model: Model,
   input: z.union([z.string(), z.array(z.unknown())]).optional(),
@@ -82,6 +85,8 @@ const ResponsesRequestSchema = z.looseObject({
   store: z.boolean().nullish(),
   /** Typed: a lax node (pydantic) runs `"true"` or `1` in the background, which the router must refuse as `true` (`response-state.ts`). */
   background: z.boolean().nullish(),
+  /** A conversation id the router signed, or `{id}` (`conversation-ids.ts`): verified and pinned (`response-state.ts`). */
+  conversation: Conversation,
 });
 
 /**
@@ -111,6 +116,7 @@ const SCHEMAS: Record<JsonEndpoint, z.ZodType<Record<string, unknown>>> = {
     input: z.union([z.string(), z.array(z.unknown())]).nullish(),
     instructions: z.string().nullish(),
     previous_response_id: z.string().min(1).nullish(),
+    conversation: Conversation,
     stream: z.literal(false).nullish(),
     max_output_tokens: z.null().optional(),
   }),
@@ -147,7 +153,13 @@ export interface Base {
 }
 export type ParsedRequest =
   | (Base & { kind: 'json'; /** Top-level members located, for splicing edits. */ scanned: ScannedObject })
-  | (Base & { kind: 'multipart'; contentType: string; form: FormData });
+  | (Base & {
+      kind: 'multipart';
+      contentType: string;
+      form: FormData;
+      /** An audio upload: the fewest bytes a second its `file` can take, by its first bytes (`limits/audio-rate.ts`); absent when its format bounds none. */
+      uploadRate?: number;
+    });
 
 
 /** The refusal of a body nested past `MAX_JSON_DEPTH` (`scanObject(text, MAX_JSON_DEPTH)` finds it). */

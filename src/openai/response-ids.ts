@@ -16,6 +16,7 @@
  * and so sign another key's id for the caller.
  */
 import { RouterError } from '../errors/router-error';
+import { conversationIdRestorer } from './conversation-ids';
 import { hmacSha256 } from './hmac-sha256';
 
 const SEP = '~';
@@ -77,6 +78,8 @@ export interface ResponseOwner {
   signer: ResponseIdSigner;
   /** The follow-up's `previous_response_id` as the caller sent it, given back as it was. */
   previous?: { id: string; tagged: string };
+  /** The request's verified `conversation` (`conversation-ids.ts`): the node's id, and the caller's, given back where a response names it. */
+  conversation?: { id: string; tagged: string };
 }
 
 /** A response id the router issued, checked: the upstream id and whose it is. */
@@ -160,7 +163,8 @@ export function responseIdTagger(owner: ResponseOwner): (text: string) => string
     }
     return tagged;
   };
-  return function tagResponseIds(text) {
+  const restore = owner.conversation ? conversationIdRestorer(owner.conversation.id, owner.conversation.tagged) : undefined;
+  const tag = function tagResponseIds(text: string): string {
     if (!text.includes('"resp_')) return text;
     let parsed: unknown;
     try {
@@ -173,4 +177,5 @@ export function responseIdTagger(owner: ResponseOwner): (text: string) => string
     for (const id of new Set(generatedIds(parsed))) out = out.replace(quoted(id), `"${tagOf(id, context)}"`);
     return out;
   };
+  return restore ? (text) => restore(tag(text)) : tag;
 }

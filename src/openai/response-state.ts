@@ -12,6 +12,7 @@ import { keyLimitSet } from '../limits/admission';
 import type { KeyLimits } from '../config/schema';
 import type { ParsedRequest } from './requests';
 import { responseIdSigner, verifyResponseId, type ResponseIdSigner } from './response-ids';
+import { conversationNotFound, verifyConversationId } from './conversation-ids';
 import { readsResponses } from './endpoints';
 
 export interface ResponseState {
@@ -21,6 +22,8 @@ export interface ResponseState {
   /** Tokens of stored context the previous response carries (0 without one). */
   contextTokens: number;
   previous: { id: string; tagged: string } | undefined;
+  /** The verified `conversation`: the node's id and the caller's (`conversation-ids.ts`). */
+  conversation?: { id: string; tagged: string };
 }
 
 function previousNotFound(previous: string): RouterError {
@@ -68,9 +71,11 @@ export async function responseState(
 ): Promise<ResponseState | undefined> {
   if (!readsResponses(request.endpoint)) return undefined;
   const previous = request.body.previous_response_id;
-  const stateless = request.body.store === false && typeof previous !== 'string' && request.body.background !== true;
+  const conversation = request.body.conversation ?? undefined;
+  const stateless = request.body.store === false && typeof previous !== 'string' && request.body.background !== true && conversation === undefined;
   const signer = stateless ? optionalSigner(env) : responseIdSigner(env);
   checkBackground(config, request, key.limits, chain());
+  if (conversation !== undefined && signer) return conversationState(config, request, key, signer, conversation);
   if (typeof previous !== 'string' || !signer) return { signer, pinned: undefined, contextTokens: 0, previous: undefined };
   const owner = await verifyResponseId(signer, previous);
   if (!owner || owner.keyId !== key.id || !config.nodesById.has(owner.nodeId)) throw previousNotFound(previous);
@@ -79,5 +84,41 @@ export async function responseState(
     pinned: { nodeId: owner.nodeId, what: `Previous response '${previous}'`, previousResponseId: owner.id },
     contextTokens: owner.contextTokens,
     previous: { id: owner.id, tagged: previous },
+  };
+}
+
+/**
+ * A request that names a `conversation` (an id, or `{id}`): verified as a response id is — signed,
+ * this key's, a configured node — else OpenAI's 404 for an unknown conversation, before any node
+ * is asked; then pinned to the node that holds it, its own id sent there in the caller's form.
+ * The conversation's items are not reserved here: input the body names but does not hold
+ * reserves the model's whole context window (`limits/body-input.ts`).
+ */
+async function conversationState(
+  config: LoadedConfig,
+  request: ParsedRequest,
+  key: { id: string },
+  signer: ResponseIdSigner,
+  conversation: unknown,
+): Promise<ResponseState> {
+  // OpenAI: "Cannot be used in conjunction with `conversation`" — and two pins could name two nodes.
+  if (request.body.previous_response_id != null) {
+    throw new RouterError(400, "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.", {
+      code: 'mutually_exclusive_parameters',
+      param: 'conversation',
+    });
+  }
+  // The schema admits an id or `{id}` (`requests.ts`); anything else reads as no id at all.
+  const given = typeof conversation === 'string' ? conversation : (conversation as { id?: unknown } | null)?.id;
+  const tagged = typeof given === 'string' ? given : '';
+  const owner = await verifyConversationId(signer, tagged);
+  if (!owner || owner.keyId !== key.id || !config.nodesById.has(owner.nodeId)) throw conversationNotFound(tagged, 'conversation');
+  const sent = typeof conversation === 'string' ? owner.id : { ...(conversation as object), id: owner.id };
+  return {
+    signer,
+    pinned: { nodeId: owner.nodeId, what: `Conversation '${tagged}'`, conversation: sent },
+    contextTokens: 0,
+    previous: undefined,
+    conversation: { id: owner.id, tagged },
   };
 }

@@ -43,6 +43,11 @@ export interface LiveStat {
   gap: number;
   /** While `risen`: the monitor's probe figure when the view first held the node slow, and the highest since (`live-cue.ts`). */
   cue?: { from: number; high: number };
+  /**
+   * The model's last success here was kept out of the colo's samples (`live-units.ts`): far
+   * slower than their unit, so the table's figure for the node says nothing of this model.
+   */
+  apart?: true;
   /** Leader's expected ms when a probe was sent; cleared when the probe's outcome arrives. */
   probeBar?: number;
   probeAt?: number;

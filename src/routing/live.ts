@@ -3,9 +3,12 @@
  * blended over the published table so routing reacts in seconds, not when the next table
  * arrives (samples are batched, tables published once a minute, read through KV's cache).
  * Pure: time is a parameter; one instance per isolate (the engine's), keyed by scope and
- * node. A scope is the caller's colo and the endpoint group (`FRA/chat`): an isolate serves
- * one colo in production (tests and the simulator drive several), and a node's first byte
- * for a chat stream says little about its embeddings.
+ * node. The engine's scope is the caller's colo, the endpoint group and the model
+ * (`FRA/chat/gpt-4o-mini`, `liveScope`): an isolate serves one colo in production (tests and
+ * the simulator drive several), a node's first byte for a chat stream says little about its
+ * embeddings, and a reasoning model's (after it has reasoned: seconds to minutes) nothing
+ * about a small model's on the same node. The colo's per-node samples pool every model:
+ * `pooled` keeps the far slower ones out (`live-units.ts`).
  *
  * Estimate: Peak-EWMA (Finagle/Linkerd) of first-byte latency with time constant `ewmaMs`
  * (the weight of the past decays with the time between samples, not their count), where a
@@ -20,7 +23,7 @@
  * it got are outweighed by minutes of good ones. Good news (live faster) is blended as
  * `α·live + (1−α)·table`, `α = 0.5^(age / halfLifeMs)`: it fades into the table as it ages.
  *
- * Exploration (winning back): a node that the isolate has seen (before its estimate last
+ * Exploration (winning back; `live-explore.ts`): a node that the isolate has seen (before its estimate last
  * rose), or the table says, is faster than the current leader, and that has not been sampled
  * for its gap (`exploreMs` at first),
  * gets the next request whose outcome is a signal — one probe per node at a time. So does a
@@ -34,13 +37,16 @@
  * take over (`live-cue.ts`): the node is re-tried as soon as they show it recovered, and the
  * schedule's probes wait `CORROBORATED × maxExploreMs` meanwhile.
  *
- * Not Linkerd's (pending + 1) factor: an LLM node serves many long streams at once by design,
- * and in-flight count per isolate says little about its speed.
+ * In flight: not Linkerd's (pending + 1) factor (an LLM node serves many long streams at once by
+ * design), but an attempt's age, once past what the figure says (`live-pending.ts`).
  */
 import type { LiveConfig } from '../config/schema';
 import { moveExcess, observeWhole, SHORT, worth, type AnswerUse, type Evidence } from './live-answers';
-import { CORROBORATED, MonitorFigures, monitorSays, type ProbeFigures } from './live-cue';
-import { isFresh, isThin, JUMP, PEAK_RISE, thinBound, type LiveStat } from './live-stat';
+import { MonitorFigures, type ProbeFigures } from './live-cue';
+import { exploreDue, settleProbe } from './live-explore';
+import { isFresh, isThin, JUMP, PEAK_RISE, type LiveStat } from './live-stat';
+import { InFlight, OVERDUE, prefillAllowance } from './live-pending';
+import { ModelUnits } from './live-units';
 import { OutputRates } from './output-rate';
 import { PrefillFit } from './prefill';
 
@@ -58,7 +64,8 @@ export interface LiveLens {
   explore?(nodeId: string, tableMs: number, leaderMs: number, figures?: ProbeFigures): boolean;
 }
 
-const MAX_ENTRIES = 2_000;
+/** Records per (colo, endpoint group, model, node) the isolate has seen: a config's models × their nodes, a few times over. */
+const MAX_ENTRIES = 10_000;
 
 export class LiveView {
   private readonly stats = new Map<string, LiveStat>();
@@ -74,8 +81,14 @@ export class LiveView {
   /** How first bytes grow with the prompt, per scope (`prefill.ts`). */
   readonly prefill = new PrefillFit();
 
+  /** Attempts still out (`live-pending.ts`): evidence before they end. */
+  private readonly inFlight = new InFlight();
+
   /** The monitor's probe figures: those heard through the fast channel (`hear`), and each node's calm one. */
   private readonly monitor = new MonitorFigures();
+
+  /** Which models' successes feed the colo's per-node samples (`live-units.ts`). */
+  private readonly units = new ModelUnits();
 
   constructor(options: LiveConfig) {
     this.options = options;
@@ -97,7 +110,7 @@ export class LiveView {
     // Short answers are judged only where they would move the excess (first bytes fresh): see `Evidence.share`.
     const fresh = answer && s !== undefined && isFresh(s, now, this.options.ewmaMs);
     if (fresh && share < SHORT && !bad) {
-      if (s) this.settle(s, ok, ms); // as a probe: its first token came (not its decoding)
+      if (s) settleProbe(s, ok, ms, this.options); // as a probe: its first token came (not its decoding)
       return false;
     }
     const track = { last: ms, weight: worth(ms, offset), at: now };
@@ -112,7 +125,7 @@ export class LiveView {
       this.stats.set(key, { ewma: ms, excess: 0, [answer ? 'answers' : 'first']: track, at: now, best: ms, gap: this.options.exploreMs, evidence: track.weight });
       return false;
     }
-    this.settle(s, ok, ms);
+    settleProbe(s, ok, ms, this.options);
     if (!ok) return false;
     // No sample of this kind yet: the past is the level the other kind set, as old as it is (at `now`, w = 1 kept
     // the level whole — a node's first first byte after JSON answers moved nothing, yet counted as evidence).
@@ -168,6 +181,26 @@ export class LiveView {
     return this.prefill.normalise(scope, key, bytes, ms, now, level);
   }
 
+  /** An attempt sent now, of a body of `bytes` (`answer`: a JSON generation writing at most `cap` tokens); the returned function ends it. */
+  begin(scope: string, nodeId: string, now: number, bytes: number, answer?: { model: string; cap: number }): () => void {
+    const key = `${scope}>${nodeId}`;
+    return this.inFlight.begin(key, now, prefillAllowance(this.prefill, scope, key, bytes), answer);
+  }
+
+  /**
+   * Whether a success of `model` on the node (`ms`, as taken to the mean body size) may feed the
+   * colo's samples, whose figure per node pools every model (`live-units.ts`). `scope`: the
+   * live view's (per model); `colo`: the colo's samples' (`coloScope`).
+   */
+  pooled(colo: string, scope: string, model: string, nodeId: string, ms: number, now: number): boolean {
+    const s = this.stats.get(`${scope}>${nodeId}`);
+    const pooled = this.units.pooled(`${colo}>${nodeId}`, model, s?.ewma, ms, now);
+    // Kept out: the table's figure for the node is in another unit, and no claim that the node could beat the leader (`explore`).
+    if (s && !pooled) s.apart = true;
+    else if (s) delete s.apart;
+    return pooled;
+  }
+
   /**
    * The monitor's probe figures through the fast channel (the colo's ColoStats hands them back
    * with each sample batch, `samples.ts`), kept when newer than those already heard. The same
@@ -175,20 +208,6 @@ export class LiveView {
    */
   hear(figures: ProbeFigures): void {
     this.monitor.hear(figures);
-  }
-
-  /** Sends the next request to the node as a probe, judged against the leader's figure. */
-  private claim(s: LiveStat, leaderMs: number, now: number): true {
-    s.probeBar = leaderMs;
-    s.probeAt = now;
-    return true;
-  }
-
-  /** A probe's outcome, if one is out: a fast one resets the gap, a slow one doubles it. */
-  private settle(s: LiveStat, ok: boolean, ms: number): void {
-    if (s.probeBar === undefined) return;
-    s.gap = ok && ms <= s.probeBar ? this.options.exploreMs : Math.min(2 * s.gap, this.options.maxExploreMs);
-    delete s.probeBar;
   }
 
   /**
@@ -255,9 +274,12 @@ export class LiveView {
     const answer = options.answer === true;
     const lens: LiveLens = {
       estimate: (nodeId, tableMs) => {
-        const s = this.stats.get(`${scope}>${nodeId}`);
+        const key = `${scope}>${nodeId}`;
+        const s = this.stats.get(key);
         if (!s) return { expectedMs: tableMs };
-        const live = s.ewma + (answer ? s.excess : 0);
+        // An attempt still out past what the figure says: it will take at least what it has taken (`live-pending.ts`).
+        const floor = this.inFlight.floor(key, now, s.excess, this.rates, scope);
+        const live = (floor > OVERDUE * s.ewma ? floor : s.ewma) + (answer ? s.excess : 0);
         // Bad news stands until a sample disproves it (exploration re-tries the node); good news fades into the table.
         if (!Number.isFinite(tableMs) || live >= tableMs) return { expectedMs: live, liveMs: live, tableMs };
         const alpha = 0.5 ** (Math.max(0, now - s.at) / halfLifeMs);
@@ -267,19 +289,7 @@ export class LiveView {
     if (options.explore) {
       lens.explore = (nodeId, tableMs, leaderMs, figures) => {
         const s = this.stats.get(`${scope}>${nodeId}`);
-        // Sampled by this kind: a node streams still use may be due a JSON probe.
-        if (!s || Math.min(s.best, tableMs, thinBound(s, s.ewma + (answer ? s.excess : 0))) >= leaderMs) return false;
-        // A JSON answer is a costly probe: where first bytes are seen, streams probe, unless only the excess keeps the node out.
-        if (answer && s.first && s.ewma >= leaderMs) return false;
-        // The monitor's probes: a recovery it saw is re-tried now; a slowdown it still sees stretches the gap (`live-cue.ts`).
-        const says = monitorSays(s, this.monitor.read(figures)?.probeMs[nodeId], this.monitor.calmOf(nodeId));
-        if (says === 'recovered') return this.claim(s, leaderMs, now);
-        const at = (answer ? s.answers?.at : s.first?.at) ?? s.at;
-        if (now - at < (says === 'slow' ? CORROBORATED * this.options.maxExploreMs : s.gap)) return false;
-        // One probe at a time; a probe whose outcome never came back frees the slot after a gap. One that came back
-        // frees it at once: a stream probe that found the node recovered held JSON's probe of it a whole gap (sim FRA, mixed).
-        if (s.probeBar !== undefined && s.probeAt !== undefined && now - s.probeAt < s.gap) return false;
-        return this.claim(s, leaderMs, now);
+        return s !== undefined && exploreDue(s, tableMs, leaderMs, answer, this.monitor.read(figures)?.probeMs[nodeId], this.monitor.calmOf(nodeId), now, this.options);
       };
     }
     return lens;

@@ -62,8 +62,9 @@ interface NodeFit {
   at: number;
 }
 
-const MAX_SCOPES = 1_000;
-const MAX_NODES = 2_000;
+/** Scopes are per model (`liveScope`): a config's models × groups, nodes × that. */
+const MAX_SCOPES = 5_000;
+const MAX_NODES = 10_000;
 
 /** The node's slope: its own evidence shrunk toward the scope's `scope` (prior weight `prior`), within the band around it. */
 function nodeSlope(g: NodeFit | undefined, scope: number, prior: number): number {

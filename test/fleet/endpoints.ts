@@ -1,8 +1,8 @@
 /**
  * The simulated fleet's OpenAI endpoints beyond chat and embeddings: Responses (JSON and
  * typed SSE; stored per node, so a follow-up only works on the node that made it), legacy
- * completions (JSON and SSE), moderations, image generation, speech (binary, streamed in
- * chunks) and transcriptions/translations (multipart). The same knobs apply: stream cut and
+ * completions (JSON and SSE), moderations, image generation, speech and
+ * transcriptions/translations (`audio.ts`). The same knobs apply: stream cut and
  * stall, chunk count and delay, `completionTokens`.
  */
 import type http from 'node:http';
@@ -10,15 +10,17 @@ import { chatTemplateTokens, completionTokens, refusedNotObject, sendJson, sleep
 import { functionCallEvents, functionCallItem, responsesToolToCall } from './responses-tools.ts';
 import { pieces as splitText, structuredAnswer } from './structured.ts';
 import { bpeTokens, cacheTtls, completionPrompts, responsesInputDetails, responsesInputTokens } from './tokens.ts';
+import { conversationMissing, handleConversations, storeItems } from './conversations.ts';
+import { speech, transcription } from './audio.ts';
 
 type Body = Record<string, unknown>;
 
-function invalid(res: http.ServerResponse, status: number, message: string, param: string | null, code: string | null) {
+export function invalid(res: http.ServerResponse, status: number, message: string, param: string | null, code: string | null) {
   return sendJson(res, status, { error: { message, type: 'invalid_request_error', param, code } });
 }
 
 /** Writes `events` as SSE, honouring the stream knobs; false when the stream was cut or stalled. */
-async function writeEvents(node: SimNode, res: http.ServerResponse, events: string[], contentIndexes: Set<number>): Promise<boolean> {
+export async function writeEvents(node: SimNode, res: http.ServerResponse, events: string[], contentIndexes: Set<number>): Promise<boolean> {
   const k = node.knobs;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   let content = 0;
@@ -65,14 +67,25 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   if (typeof previous === 'string' && !before) {
     return invalid(res, 400, `Previous response with id '${previous}' not found.`, 'previous_response_id', 'previous_response_not_found');
   }
+  // A conversation (an id or `{id}`; not with previous_response_id): its items are read as context, and this turn's input and output added to it.
+  const named = body.conversation ?? undefined;
+  if (named !== undefined && previous != null) {
+    return invalid(res, 400, "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.", null, 'mutually_exclusive_parameters');
+  }
+  const conversationId = typeof named === 'string' ? named : (named as Body | undefined)?.id;
+  if (named !== undefined && typeof conversationId !== 'string') return invalid(res, 400, "Invalid type for 'conversation': expected one of a string or an object with an id.", 'conversation', 'invalid_type');
+  const conversation = typeof conversationId === 'string' ? node.conversations.get(conversationId) : undefined;
+  if (typeof conversationId === 'string' && !conversation) return conversationMissing(res, conversationId);
   const id = `resp_${node.id.replace(/[^A-Za-z0-9]/g, '')}${node.served}x${Date.now().toString(36)}`;
   const messageId = `msg_${node.served}`;
   const structured = structuredAnswer(body, node.id);
-  const greeting = [`Hello from ${node.id}${typeof previous === 'string' ? ` (after ${previous})` : ''}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
+  const after = typeof previous === 'string' ? ` (after ${previous})` : conversation ? ` (in a conversation of ${conversation.items.length} items)` : '';
+  const greeting = [`Hello from ${node.id}${after}`, ...Array.from({ length: Math.max(0, k.chunks - 1) }, (_, i) => ` #${i + 1}`)];
   const pieces = structured === undefined ? greeting : splitText(structured, k.chunks);
   const text = pieces.join('');
-  // As OpenAI bills it: the stored context of the previous response is input again.
-  const context = (before?.contextTokens ?? 0) + responsesInputTokens(body) + chatTemplateTokens(k, body);
+  // As OpenAI bills it: the stored context of the previous response (or the conversation's items) is input again.
+  const held = conversation ? responsesInputTokens({ input: conversation.items }) : (before?.contextTokens ?? 0);
+  const context = held + responsesInputTokens(body) + chatTemplateTokens(k, body);
   // Server-side compaction (`context_management: [{type: "compaction", compact_threshold}]` past its threshold, or a
   // `compaction_trigger` input item): a first pass reads the whole context and writes a summary, then the answer reads
   // the compacted context. Both are billed, and the usage reports both.
@@ -85,6 +98,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
     created_at: Math.floor(Date.now() / 1000),
     model: body.model,
     previous_response_id: previous ?? null,
+    conversation: conversation ? { id: conversation.conversation.id } : null,
     store: body.store !== false,
     error: null,
     incomplete_details: null,
@@ -105,6 +119,7 @@ function responsesCreate(node: SimNode, res: http.ServerResponse, body: Body) {
   const done = { ...base, status: 'completed', output: [call ?? item], usage, metadata };
   const input = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: body.input }] }] : ((body.input as unknown[]) ?? []);
   if (body.store !== false) node.responses.set(id, { response: done, input, contextTokens: inputTokens + output });
+  if (conversation) storeItems(node, conversation, [...input, call ?? item]);
   // background: answered at once, still queued (no usage yet); the stored response completes.
   if (laxTrue(body.background) && body.stream !== true) return sendJson(res, 200, { ...base, background: true, status: 'queued', output: [], usage: null, metadata });
   if (body.stream !== true) {
@@ -327,39 +342,10 @@ async function imageEdit(node: SimNode, req: http.IncomingMessage, res: http.Ser
   images(node, res, body, { imageTokens: gptImage ? inputs * EDIT_IMAGE_TOKENS[body.input_fidelity === 'high' ? 'high' : 'low'] : 0 });
 }
 
-async function speech(node: SimNode, res: http.ServerResponse) {
-  const k = node.knobs;
-  res.writeHead(200, { 'content-type': 'audio/mpeg' });
-  for (let i = 0; i < k.chunks; i++) {
-    if (i === k.cutAfterChunks) return res.socket?.destroy();
-    if (i === k.stallAfterChunks) return;
-    res.write(Buffer.from(`ID3-${node.id}-chunk-${i};`));
-    if (k.chunkDelayMs > 0) await sleep(k.chunkDelayMs);
-  }
-  res.end();
-}
-
-async function transcription(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer, translate: boolean) {
-  let form: FormData;
-  try {
-    form = await new Response(bytes, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
-  } catch {
-    return invalid(res, 400, 'could not parse multipart body', null, null);
-  }
-  const file = form.get('file');
-  if (!(file instanceof File)) return invalid(res, 400, "'file' is required", 'file', null);
-  const verb = translate ? 'translated' : 'transcribed';
-  // Knob `audioSeconds`: the duration whisper bills, reported as `usage` (absent: no usage, as older answers).
-  const seconds = (node.knobs as { audioSeconds?: number }).audioSeconds;
-  const usage = seconds === undefined ? {} : { usage: { type: 'duration', seconds } };
-  // Like the other JSON answers: `msPerToken` per unit of work its usage reports (here per second of audio), before the headers.
-  if (seconds !== undefined && node.knobs.msPerToken > 0) await sleep(seconds * node.knobs.msPerToken);
-  return sendJson(res, 200, { text: `${verb} ${file.name} (${file.size} bytes) with ${form.get('model')} on ${node.id}`, ...usage });
-}
-
 /** Handles the endpoints of this module; false when the path is not one of them. */
 export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessage, res: http.ServerResponse, path: string, body: Body, bytes: Buffer): Promise<boolean> {
   const post = req.method === 'POST';
+  if (!node.knobs.noConversations && handleConversations(node, req, res, path, body)) return true;
   if (post && path === '/v1/responses') await responsesCreate(node, res, body);
   else if (post && path === '/v1/responses/compact') responsesCompact(node, res, body);
   else if (path.startsWith('/v1/responses/')) responsesFollowUp(node, req, res, path);
@@ -370,7 +356,7 @@ export async function handleMoreEndpoints(node: SimNode, req: http.IncomingMessa
     images(node, res, body);
   } else if (post && path === '/v1/images/edits') {
     await imageEdit(node, req, res, bytes);
-  } else if (post && path === '/v1/audio/speech') await speech(node, res);
+  } else if (post && path === '/v1/audio/speech') await speech(node, res, body);
   else if (post && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) await transcription(node, req, res, bytes, path.endsWith('translations'));
   else return false;
   return true;

@@ -68,7 +68,8 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   if (k.engineRequestIds && node.speaks === 'openai' && engineRequestId(node, req, res)) return;
   if (k.hang || node.served <= k.hangFirst) return; // never answer; the router's timeout must fire
   const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
-  if (k.latencyMs + prefill > 0) await sleep(k.latencyMs + prefill);
+  const model = typeof body.model === 'string' ? (k.modelLatencyMs?.[body.model] ?? 0) : 0;
+  if (k.latencyMs + prefill + model > 0) await sleep(k.latencyMs + prefill + model);
   if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));
   if (k.tpmQuota && node.speaks === 'openai') {
     const requested = Math.ceil(bytes.length / 4) + Number(body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens ?? 0);
@@ -275,6 +276,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
     served: 0,
     listening: false,
     responses: new Map(),
+    conversations: new Map(),
     running: new Map(),
   } as unknown as SimNode;
   node.server = makeServer(node);
@@ -325,6 +327,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
           n.requests = [];
           n.served = 0;
           n.responses.clear();
+          n.conversations.clear();
           n.running.clear();
         }
         return sendJson(res, 200, { ok: true });

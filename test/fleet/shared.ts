@@ -10,6 +10,12 @@ export interface Knobs {
   latencyMs: number;
   /** Prefill: a further delay before the headers per 1,000 bytes of request body, ms (0: none). */
   prefillMsPerKb?: number;
+  /**
+   * A further delay before the headers for requests of these models (the body's `model`, as the
+   * node knows it), ms: a reasoning model's first chunk comes after it has reasoned (o3, gpt-5
+   * at high effort: seconds to minutes), a small model's in a few hundred ms, on the same node.
+   */
+  modelLatencyMs?: Record<string, number>;
   /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
   status: number;
   /** With `status`: a Retry-After header (seconds). */
@@ -118,6 +124,8 @@ export interface Knobs {
   engineAbortLagMs: number;
   /** Never answer the first N requests (as `hang`), then answer: a node that recovers. 0 = off. */
   hangFirst: number;
+  /** No Conversations API (as vLLM, Ollama, most OpenAI-compatible servers): `/v1/conversations…` is a 404 "no route". */
+  noConversations?: boolean;
   /**
    * OpenAI-compatible nodes: the organisation's tokens-per-minute quota, as OpenAI applies it
    * to one request: a request whose tokens (its body's bytes / 4 + its output cap) alone pass
@@ -204,6 +212,8 @@ export interface SimNode {
   listening: boolean;
   /** Responses this node stored (`POST /v1/responses` without `store: false`), by id. */
   responses: Map<string, StoredResponse>;
+  /** Conversations this node holds (`POST /v1/conversations`), by id (`conversations.ts`). */
+  conversations: Map<string, StoredConversation>;
   /** Requests in flight by the id the engine runs them under (knob `engineRequestIds`). */
   running: Map<string, http.ServerResponse>;
 }
@@ -213,6 +223,12 @@ export interface StoredResponse {
   input: unknown[];
   /** Its whole context (input, the context it continued, output): billed as input by a follow-up. */
   contextTokens: number;
+}
+
+export interface StoredConversation {
+  conversation: { id: string; object: 'conversation'; created_at: number; metadata: unknown };
+  /** Its items in order, each with an id: added by create, items create, and every Responses call on it (input, then output). */
+  items: Record<string, unknown>[];
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -192,6 +192,70 @@ describe('JSON answers, normalised by what they wrote', () => {
   });
 });
 
+describe('attempts still in flight', () => {
+  it('reads a stream out past the figure as at least its elapsed time, and lets the sample take over when it ends', () => {
+    const view = new LiveView(live);
+    seen(view, 'near', 100, 10, 10_000);
+    const end = view.begin('FRA', 'near', 10_500, 0);
+    const at = (t: number) => view.lens('FRA', t, { explore: false }).estimate('near', 100).expectedMs;
+    // Within what the node's figure allows (up to 4×, `OVERDUE`): nothing yet — an attempt out is not evidence by itself.
+    expect(at(10_900)).toBe(100);
+    // Out 500 ms against a 100-ms figure: the node reads at least that, and more while it stays out (a hang).
+    expect(at(11_000)).toBe(500);
+    expect(at(15_500)).toBe(5_000);
+    // Other scopes and nodes are untouched.
+    expect(view.lens('CDG', 15_500, { explore: false }).estimate('near', 100).expectedMs).toBe(100);
+    end();
+    expect(at(15_500)).toBe(100);
+  });
+
+  it('allows a body above the scope\'s mean size its extra prefill', () => {
+    const view = new LiveView(live);
+    // Bodies of 1,000 and 41,000 bytes: the larger's first byte 200 ms later (5 µs a byte).
+    for (let i = 0; i < 40; i++) {
+      const bytes = i % 2 ? 41_000 : 1_000;
+      const t = i * 1000;
+      view.observe('FRA', 'near', view.prefilled('FRA', 'near', 100 + (bytes - 1_000) * 0.005, bytes, t, true), true, t);
+    }
+    const big = view.begin('FRA', 'near', 40_000, 41_000);
+    // Figures are at the mean size, ≈ 21,000 bytes (≈ 200 ms): the 41,000-byte body is allowed ≈ 100 ms more, so
+    // out 850 ms it is within 4× of the figure (850 − 100); without the allowance it would read 850.
+    const at = view.lens('FRA', 40_000 + 850, { explore: false }).estimate('near', 200).expectedMs;
+    expect(at).toBeGreaterThan(190);
+    expect(at).toBeLessThan(220);
+    big();
+  });
+
+  it('bounds a JSON answer still out by the decoding of its cap, and says nothing while no per-token time is known', () => {
+    const scope = 'FRA/chat';
+    const lens = (v: LiveView, t: number) => v.lens(scope, t, { explore: false, answer: true }).estimate('near', 100).expectedMs;
+    const unknown = new LiveView(live);
+    unknown.observe(scope, 'near', 100, true, 0);
+    const out = unknown.begin(scope, 'near', 0, 0, { model: 'm', cap: 10 });
+    expect(lens(unknown, 60_000)).toBe(100);
+    out();
+    const view = new LiveView(live);
+    // Answers of 50 and 150 tokens at 2 ms a token on a 100-ms base.
+    for (let i = 0; i < 20; i++) {
+      const k = i % 2 ? 150 : 50;
+      view.observeAnswer(scope, 'm', 'near', 100 + 2 * k, k, i * 1000);
+    }
+    const before = lens(view, 20_000);
+    const end = view.begin(scope, 'near', 20_000, 0, { model: 'm', cap: 400 });
+    // Out 900 ms: its 400 tokens at 2 ms a token take that long at the node's usual speed — nothing.
+    expect(lens(view, 20_900)).toBeCloseTo(before, 6);
+    // Out 3 s: at least 3,000 − 800 = 2,200 ms of base — the node reads slow while it is out.
+    expect(lens(view, 23_000)).toBeGreaterThan(2_000);
+    end();
+    expect(lens(view, 23_000)).toBeCloseTo(before, 6);
+    // A smaller cap bounds it sooner: at most 20 tokens, so 900 ms out is ≥ 860 of base.
+    const capped = view.begin(scope, 'near', 30_000, 0, { model: 'm', cap: 20 });
+    expect(lens(view, 30_900)).toBeGreaterThan(800);
+    capped();
+  });
+});
+
+
 describe('rankCandidates with the live view', () => {
   const table: RouteTable = buildTable('FRA', { lat: 50, lon: 8.6 }, {}, [NEAR, FAR], {}, routing, 0);
 

@@ -27,14 +27,14 @@ function feed(pinned: boolean): LiveView {
     const bytes = spread ? 1_000 + (i % 8) * 8_000 : 1_000;
     const request = parseJsonRequest('responses', new TextEncoder().encode(JSON.stringify({ model: 'm', stream: true, input: 'x'.repeat(bytes) })));
     const input = { caller: { colo: 'FRA' }, config, request, ...(pinned && spread ? { pinned: { nodeId: 'a', previousResponseId: 'resp_1' } } : {}) };
-    observer(input as never, state, timingSays(request))('a', 100 + bytes * 0.01, true);
+    observer(input as never, state, timingSays(request))('a', 'm', 100 + bytes * 0.01, true);
   }
   return live;
 }
 
 describe('the prefill fit and pinned attempts', () => {
   it('learns from unpinned first bytes, and nothing from pinned ones', () => {
-    expect(feed(false).prefill.read('FRA/responses')?.msPerByte).toBeGreaterThan(0.005);
-    expect(feed(true).prefill.read('FRA/responses')?.msPerByte ?? 0).toBe(0);
+    expect(feed(false).prefill.read('FRA/responses/m')?.msPerByte).toBeGreaterThan(0.005);
+    expect(feed(true).prefill.read('FRA/responses/m')?.msPerByte ?? 0).toBe(0);
   });
 });

@@ -34,6 +34,7 @@ function buildRequest(path: string, options: CallOptions): Request {
   if (options.key) headers.set('authorization', `Bearer ${options.key}`);
   let body: BodyInit | undefined;
   if (options.body instanceof FormData) body = options.body; // the runtime writes the multipart content type
+  else if (options.body instanceof Uint8Array) body = options.body; // bytes as they are (a form written out, its length declared)
   else if (options.body !== undefined) {
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');

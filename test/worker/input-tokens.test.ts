@@ -44,7 +44,8 @@ describe('POST /v1/responses/input_tokens', () => {
   it("refuses what it cannot count and models the key may not use, in OpenAI's shape; only POST", async () => {
     const { key } = await newKey({ models: ['gpt-4o-mini'] });
     const client = openaiClient(key, { maxRetries: 0 });
-    await expect(client.responses.inputTokens.count({ model: 'gpt-4o-mini', input: 'Hi', conversation: 'conv_1' })).rejects.toMatchObject({ status: 400, code: 'unsupported_parameter', param: 'conversation' });
+    // An id the router did not sign for this key is the unknown conversation's 404; the key's own one is a 400 (conversations.test.ts).
+    await expect(client.responses.inputTokens.count({ model: 'gpt-4o-mini', input: 'Hi', conversation: 'conv_1' })).rejects.toMatchObject({ status: 404, code: 'conversation_not_found', param: 'conversation' });
     const forbidden = await client.responses.inputTokens.count({ model: 'claude-x', input: 'Hi' }).catch((e: unknown) => e);
     const asked = await client.responses.create({ model: 'claude-x', input: 'Hi' }).catch((e: unknown) => e);
     expect(forbidden).toMatchObject({ status: (asked as { status: number }).status, code: (asked as { code: string }).code });

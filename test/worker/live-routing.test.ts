@@ -4,6 +4,8 @@
  * published in between (the table stays what it was: none, so the geo prior).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { env } from 'cloudflare:workers';
+import { flushSamples } from '../../src/routing/samples';
 import { ADMIN_TOKEN, call, callWithConfig, CF, chatBody, newKey, resetWorld, setNode, testConfig } from './helpers';
 
 let key: string;
@@ -49,7 +51,8 @@ describe('live view', () => {
 
   it('re-tries the slowed node after the exploration gap and gives its traffic back once it is fast', async () => {
     const config = testConfig();
-    config.routing = { ...config.routing, live: { ewmaMs: 30, exploreMs: 300, maxExploreMs: 300 } }; // the defaults' time scale (5 s, 60 s), shrunk
+    // The defaults' time scale (5 s, 60 s), shrunk — the gap long enough that a loaded machine's five requests do not outlast it.
+    config.routing = { ...config.routing, live: { ewmaMs: 30, exploreMs: 1_000, maxExploreMs: 1_000 } };
     const send = (body: unknown) => callWithConfig(config, '/v1/chat/completions', { key, cf: CF.fra, body });
     // On loopback every node is as near as the next: give the others their distance.
     await setNode('n-us', { latencyMs: 60 });
@@ -59,7 +62,7 @@ describe('live view', () => {
     await servedBy(3, send);
     await setNode('n-eu', { latencyMs: 0 });
     expect(await servedBy(2, send)).toEqual(['n-us', 'n-us']); // still held slow: no sample disproved it yet
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 1_050));
     // The first request after the gap explores n-eu, finds it fast, and the traffic stays there.
     expect(await servedBy(4, send)).toEqual(['n-eu', 'n-eu', 'n-eu', 'n-eu']);
   });
@@ -144,6 +147,102 @@ describe('live view', () => {
     for (let i = 0; i < 20; i++) expect((await respond({ previous_response_id: first.id, max_output_tokens: 1 })).node).toBe('n-eu');
     // Other callers' long answers stay off the slower decoder.
     expect((await served([60, 60, 60, 60, 60])).filter((n) => n === 'n-eu')).toEqual([]);
+  });
+
+  /** The test config with room for an answer that takes 2 s (its timeouts are tight for the other tests). */
+  const patient = () => {
+    const config = testConfig();
+    config.timeouts = { firstByteMs: 3000, responseMs: 3000, idleMs: 3000, totalMs: 8000 };
+    return config;
+  };
+
+  it('moves traffic off a node whose attempt is still out far past its figure, before that attempt ends', async () => {
+    const config = patient();
+    const send = (body: unknown) => callWithConfig(config, '/v1/chat/completions', { key, cf: CF.fra, body });
+    await setNode('n-us', { latencyMs: 30 });
+    await setNode('n-ap', { latencyMs: 60 });
+    expect(await servedBy(4, send)).toEqual(Array(4).fill('n-eu'));
+    await setNode('n-eu', { latencyMs: 2000 }); // hanging, by loopback's standards
+    const slow = send(chatBody({ stream: true }));
+    // Nothing has come back from n-eu yet: only the attempt still out says it is slow (out past n-us's geo prior).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await servedBy(3, send)).toEqual(['n-us', 'n-us', 'n-us']);
+    const res = await slow;
+    expect(res.headers.get('x-router-node')).toBe('n-eu');
+    await res.text();
+  });
+
+  it('reads a JSON answer still out against what its cap lets it write', async () => {
+    const config = patient();
+    const send = (body: unknown) => callWithConfig(config, '/v1/chat/completions', { key, cf: CF.fra, body });
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { completionTokens: 1000, msPerToken: 1 });
+    await setNode('n-us', { latencyMs: 30 });
+    await setNode('n-ap', { latencyMs: 60 });
+    const sizes = [5, 60, 5, 60, 5, 60];
+    expect(await servedByJson(sizes.length, send, sizes)).toEqual(Array(sizes.length).fill('n-eu'));
+    await setNode('n-eu', { latencyMs: 2000 });
+    // Out 500 ms with at most 60 tokens to write at ~1 ms a token: its base is far past what n-eu's figure says.
+    const capped = send(chatBody({ max_tokens: 60 }));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await servedByJson(2, send, [60, 60])).toEqual(['n-us', 'n-us']);
+    await (await capped).text();
+  });
+
+  it('keeps a fast model\'s streams on their node while another caller\'s reasoning model, slow to its first byte, streams on the same node', async () => {
+    const config = patient();
+    // The OpenAI nodes serve a reasoning model too: its first chunk comes after it has reasoned, on every node.
+    for (const n of config.nodes) if (['n-eu', 'n-us', 'n-ap'].includes(n.id)) n.models = [...n.models, 'o3'];
+    config.models.o3 = {};
+    // The other nodes farther off than loopback's jitter under load (their geo priors ≈ 385 and 515 ms), nearer than a reasoned first byte.
+    config.routing = { ...config.routing, priorMsPerKm: 0.05 };
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { modelLatencyMs: { o3: 1000 } });
+    await setNode('n-us', { latencyMs: 30 });
+    await setNode('n-ap', { latencyMs: 60 });
+    const other = (await newKey()).key;
+    // Frankfurt's neighbour, a colo no other test samples from (its samples are read below): nearest n-eu.
+    const cf = { ...CF.fra, colo: 'MUC' };
+    const send = (body: unknown) => callWithConfig(config, '/v1/chat/completions', { key, cf, body });
+    const reason = async () => {
+      const res = await callWithConfig(config, '/v1/chat/completions', { key: other, cf, body: chatBody({ model: 'o3', stream: true }) });
+      expect(res.status).toBe(200);
+      await res.text();
+      return res.headers.get('x-router-node')!;
+    };
+    expect(await servedBy(3, send)).toEqual(['n-eu', 'n-eu', 'n-eu']);
+    // Its first stream goes to the nearest node (no figure of its own anywhere yet); while it reasons there (out past
+    // n-us's prior), the fast model stays.
+    const first = reason();
+    await new Promise((r) => setTimeout(r, 500));
+    const fast = await servedBy(2, send);
+    const reasoned = [await first, await reason()];
+    expect(reasoned[0]).toBe('n-eu');
+    for (let i = 0; i < 3; i++) {
+      fast.push(...(await servedBy(2, send)));
+      reasoned.push(await reason());
+    }
+    expect(reasoned).toContain('n-eu');
+    expect(fast).toEqual(Array(8).fill('n-eu'));
+    // Nor do its first bytes reach the colo's samples, whose figure per node pools every model: the fast model's alone.
+    await flushSamples(env, Date.now(), true);
+    const stat = (await env.COLO_STATS.getByName('MUC').snapshot())!.stats['n-eu']!;
+    expect(stat.good).toBeGreaterThan(3 + 8 - 0.5);
+    expect(stat.good).toBeLessThan(3 + 8 + 0.5);
+    expect(stat.sum / stat.good).toBeLessThan(200);
+  });
+
+  it('feeds a fallback model\'s own levels with its attempts: a slowdown its fallback met moves that model\'s own traffic', async () => {
+    const send = (body: unknown) => call('/v1/chat/completions', { key, cf: CF.fra, body });
+    expect(await servedBy(3, send)).toEqual(['n-eu', 'n-eu', 'n-eu']);
+    // solo-model's one node fails: it falls back to gpt-4o-mini, on its nearest node — which has slowed.
+    await setNode('n-solo', { status: 500 });
+    await setNode('n-eu', { latencyMs: 400 });
+    for (let i = 0; i < 2; i++) {
+      const res = await send(chatBody({ model: 'solo-model', stream: true }));
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(res.headers.get('x-router-model')).toBe('gpt-4o-mini');
+    }
+    expect(await servedBy(3, send)).not.toContain('n-eu');
   });
 
   it('shows the isolate\'s own figure in the route explanation', async () => {

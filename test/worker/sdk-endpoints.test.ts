@@ -73,6 +73,19 @@ describe('openai SDK: the other endpoints', () => {
     expect(await nodeRequests('n-eu')).toEqual([]);
   });
 
+  it('conversations: create with items, retrieve, list its items (paged by the SDK); a forged id is a NotFoundError before any node is asked', async () => {
+    const conversation = await client.conversations.create({ items: [{ type: 'message', role: 'user', content: 'Hi' }, { type: 'message', role: 'user', content: 'Again' }] });
+    expect(await client.conversations.retrieve(conversation.id)).toMatchObject({ id: conversation.id, object: 'conversation' });
+    const texts: string[] = [];
+    for await (const item of client.conversations.items.list(conversation.id, { limit: 1, order: 'asc' })) texts.push(JSON.stringify(item));
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toContain('"Hi"');
+    const before = (await nodeRequests('n-eu')).length;
+    await expect(client.conversations.retrieve('conv_forged')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.conversations.items.list('conv_forged')).rejects.toMatchObject({ status: 404, code: 'conversation_not_found' });
+    expect((await nodeRequests('n-eu')).length).toBe(before);
+  });
+
   it('an endpoint the router does not serve (image variations, retired by OpenAI) is a NotFoundError, unknown_url', async () => {
     const png = await toFile(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), 'a.png', { type: 'image/png' });
     await expect(client.images.createVariation({ model: 'dall-e-2', image: png })).rejects.toMatchObject({ status: 404, code: 'unknown_url' });
