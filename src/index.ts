@@ -9,6 +9,7 @@ export { RateLimiter } from './limits/limiter-do';
 export { ColoStats } from './routing/colo-stats-do';
 export { HealthMonitor } from './health/monitor-do';
 export { UsageRollups } from './usage/rollups-do';
+export { AuthThrottle } from './auth/throttle-do';
 
 export default {
   fetch: app.fetch,

@@ -20,7 +20,9 @@
 
   async function api(path) {
     const res = await fetch(`/admin/${path}`, { headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` } });
-    if (res.status === 401) throw new Unauthorized();
+    if (res.status === 401) throw new Unauthorized('That token was refused.');
+    // Too many wrong tokens from this address (README "Admin API"): the right one too, until then.
+    if (res.status === 429) throw new Unauthorized(`Too many wrong tokens from this address: try again in ${res.headers.get('retry-after')} s.`);
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     return res.json();
   }
@@ -184,7 +186,7 @@
       if (!(err instanceof Unauthorized)) throw err;
       sessionStorage.removeItem(TOKEN);
       show(false);
-      $('login-error').textContent = 'That token was refused.';
+      $('login-error').textContent = err.message;
     }
   }
 

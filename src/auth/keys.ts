@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
 import { KeyLimitSchema } from '../config/schema';
 import { onIsolateReset } from '../isolate';
+import { addressSubject } from './throttle-policy';
 
 export const KeyRecordSchema = z.object({
   id: z.string(),
@@ -47,6 +48,38 @@ const unknown = new Map<string, number>();
 const hashes = new Map<string, string>();
 /** Longest token remembered: router keys are `sk-ler-` + 43 characters. */
 const MEMO_TOKEN_MAX = 64;
+/** What every router key looks like (`generateKey`: 32 random bytes, base64url): anything else is refused without a KV read. */
+const KEY_SHAPE = /^sk-ler-[A-Za-z0-9_-]{43}$/;
+/**
+ * Unknown well-formed keys one client address may have this isolate look up in KV per
+ * minute; past it, its next key this isolate does not know is a 429 with no read. A flood
+ * of random keys thus costs at most this many KV reads per address, isolate and minute.
+ */
+const UNKNOWN_PER_ADDRESS = 30;
+const UNKNOWN_WINDOW_MS = 60_000;
+/** Client address (`throttle-policy.ts` subject) → its unknown keys in the current minute. */
+const unknownFrom = new Map<string, { count: number; since: number }>();
+
+/** Throws the 429 if `subject` has spent its unknown-key lookups for this minute. */
+function checkUnknownAllowance(subject: string, now: number): void {
+  const seen = unknownFrom.get(subject);
+  if (!seen || seen.since + UNKNOWN_WINDOW_MS <= now || seen.count < UNKNOWN_PER_ADDRESS) return;
+  const seconds = Math.max(1, Math.ceil((seen.since + UNKNOWN_WINDOW_MS - now) / 1000));
+  throw new RouterError(429, `Too many unknown API keys from this address. Retry after ${seconds} s with a valid key.`, {
+    code: 'api_key_attempts_throttled',
+    type: 'requests',
+    headers: { 'retry-after': String(seconds), 'x-should-retry': 'false' },
+  });
+}
+
+function countUnknown(subject: string, now: number): void {
+  const seen = unknownFrom.get(subject);
+  if (seen && seen.since + UNKNOWN_WINDOW_MS > now) seen.count++;
+  else {
+    if (unknownFrom.size >= MEMO_MAX) unknownFrom.clear();
+    unknownFrom.set(subject, { count: 1, since: now });
+  }
+}
 
 function rememberHash(token: string, hash: string): void {
   if (token.length > MEMO_TOKEN_MAX || hashes.has(token)) return;
@@ -106,20 +139,32 @@ export async function authenticate(request: Request, kv: KVNamespace, options: A
       code: 'missing_api_key',
     });
   }
-  const hash = hashes.get(token) ?? (await sha256Hex(token));
+  // The key itself is never echoed, only a recognisable prefix of it.
+  const incorrect = () => new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
+  // A key seen before (its hash remembered) is known to be well-formed: no test on the hot path.
+  let hash = hashes.get(token);
+  if (hash === undefined) {
+    if (!KEY_SHAPE.test(token)) throw incorrect();
+    hash = await sha256Hex(token);
+  }
   const now = Date.now();
   const hit = memo.get(hash);
   let record = hit && hit.expires > now ? hit.record : (unknown.get(hash) ?? 0) > now ? null : undefined;
   if (record === undefined) {
+    // A key this isolate does not know: a KV read, unless its address has spent its allowance.
+    const subject = addressSubject(request.headers.get('cf-connecting-ip'));
+    checkUnknownAllowance(subject, now);
     const parsed = KeyRecordSchema.safeParse(await kv.get(kvKey.byHash(hash), 'json'));
     record = parsed.success ? parsed.data : null;
     const into = record ? memo : unknown;
     if (into.size >= MEMO_MAX) into.clear();
     if (record) memo.set(hash, { record, expires: now + MEMO_MS });
-    else unknown.set(hash, now + NEGATIVE_MEMO_MS);
+    else {
+      unknown.set(hash, now + NEGATIVE_MEMO_MS);
+      countUnknown(subject, now);
+    }
   }
-  // The key itself is never echoed, only a recognisable prefix of it.
-  if (!record) throw new RouterError(401, `Incorrect API key provided: ${token.slice(0, 10)}…`, { code: 'invalid_api_key' });
+  if (!record) throw incorrect();
   rememberHash(token, hash);
   return record;
 }
@@ -192,4 +237,5 @@ onIsolateReset(() => {
   memo.clear();
   unknown.clear();
   hashes.clear();
+  unknownFrom.clear();
 });

@@ -196,6 +196,22 @@ export const UsageSchema = z.strictObject({
   shards: positiveInt.max(256).default(16),
 });
 
+/**
+ * Wrong admin tokens (`auth/admin-throttle.ts`): counted per client address and in all, so
+ * the token cannot be guessed online at the Worker's speed. An address past `maxFailures`
+ * in the window is answered 429 with `Retry-After`, right token or wrong, until its oldest
+ * counted failure leaves the window; the right token keeps working from other addresses.
+ */
+export const AdminSchema = z.strictObject({
+  /** Wrong tokens one address (IPv4, or IPv6 /64) may send in the window. */
+  maxFailures: positiveInt.max(1_000).default(10),
+  /** The sliding window the failures are counted over, seconds. */
+  failureWindowSeconds: positiveInt.max(86_400).default(900),
+  /** Wrong tokens from all addresses in the window past which each address may send only `pressuredFailures`. */
+  globalFailures: positiveInt.max(100_000).default(100),
+  pressuredFailures: positiveInt.max(1_000).default(2),
+});
+
 /** Indexes of the entries that repeat an earlier one. */
 function repeated(list: readonly string[]): number[] {
   return list.flatMap((v, i) => (list.indexOf(v) < i ? [i] : []));
@@ -212,6 +228,7 @@ export const RouterConfigSchema = z
     health: HealthSchema.prefault({}),
     usage: UsageSchema.prefault({}),
     logging: LoggingSchema.prefault({}),
+    admin: AdminSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const served = new Set(cfg.nodes.flatMap((n) => n.models));
@@ -275,3 +292,4 @@ export type RoutingConfig = z.infer<typeof RoutingSchema>;
 export type LiveConfig = RoutingConfig['live'];
 export type HealthConfig = z.infer<typeof HealthSchema>;
 export type LoggingConfig = z.infer<typeof LoggingSchema>;
+export type AdminConfig = z.infer<typeof AdminSchema>;

@@ -343,7 +343,7 @@ describe('8. hardening', () => {
 
   it('remembers an unknown key for a few seconds instead of reading KV for every retry', async () => {
     const { sha256Hex } = await import('../../src/auth/keys');
-    const token = 'sk-ler-not-yet-valid-0000000000000000000000000';
+    const token = 'sk-ler-not-yet-valid-00000000000000000000000000000';
     expect((await call('/v1/models', { key: token })).status).toBe(401);
     // The key becomes valid in KV; this isolate still answers from its negative memo.
     await env.ROUTER_KV.put(`key:${await sha256Hex(token)}`, JSON.stringify({ id: 'key_late', name: 'late', prefix: 'sk-ler-not-', createdAt: new Date().toISOString() }));
