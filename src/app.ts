@@ -6,13 +6,8 @@
 import { type Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import type { AppEnv } from './bindings';
-import { adminAnswerHeaders, adminGuard } from './auth/admin-guard';
 import { authenticate, type KeyRecord } from './auth/keys';
-import { httpsOnly, markHttps } from './auth/https-only';
-import { keysRoutes } from './admin/keys-routes';
-import { metricsRoutes } from './admin/metrics-routes';
-import { usageRoutes } from './admin/usage-routes';
-import { routingRoutes } from './admin/routing-routes';
+import { mountAdmin } from './admin/mount';
 import { loadConfig, modelChain, type LoadedConfig } from './config/load';
 import { errorResponse, RouterError } from './errors/router-error';
 import { forward, type ForwardInput } from './forward/engine';
@@ -277,28 +272,7 @@ app.all('/v1/models', models((_c, config, allowed, shape) => modelList(config, a
 // Model ids may hold '/' (`meta-llama/…`): the rest of the path is the id, as the SDKs encode it.
 app.all('/v1/models/:id{.+}', models((c, config, allowed, shape) => modelInfo(config, c.req.param('id') ?? '', allowed, shape)));
 
-/**
- * The console's files (`public/admin/`): the Worker runs first on `/admin` and `/admin/*`
- * (`run_worker_first` in wrangler.toml) so that they too are served over https only; then
- * Workers Assets serves them, with no token (the page asks for it). Every other path under
- * `/admin/` is the API, behind the token.
- */
-const CONSOLE_FILES = ['/admin', '/admin/', '/admin/index.html', '/admin/console.js', '/admin/console.css', '/admin/vendor/*'];
-for (const path of CONSOLE_FILES) app.on(['GET', 'HEAD'], path, httpsOnly(), consoleFile);
-
-/** The asset as Workers Assets answers it (its `_headers` included), with headers the app may add to. */
-async function consoleFile(c: Context<AppEnv>): Promise<Response> {
-  const asset = await c.env.ASSETS.fetch(c.req.raw);
-  const res = new Response(asset.body, asset);
-  markHttps(c.req.url, res.headers);
-  return res;
-}
-// https before the token is looked at (`auth/https-only.ts`), then the token.
-app.use('/admin/*', adminAnswerHeaders(), httpsOnly(), adminGuard());
-app.route('/admin/keys', keysRoutes);
-app.route('/admin', routingRoutes);
-app.route('/admin', metricsRoutes);
-app.route('/admin', usageRoutes);
+mountAdmin(app);
 
 app.notFound((c) => {
   const hint = baseUrlHint(c.req.path);
