@@ -43,8 +43,8 @@ export function audioOfKnownRate(data: string): boolean {
 
 /**
  * Bytes a second of the audio in `data` (base64, bare or a data URL): a WAV's rate — the
- * smallest its `fmt ` chunk states (byte rate, sample rate × block align), as decoders
- * differ in which they trust — when under the floor, else the floor.
+ * smallest its `fmt ` chunk states (byte rate, sample rate × block align, the sample rate at a
+ * byte a sample), as decoders differ in which they trust — when under the floor, else the floor.
  */
 export function audioBytesPerSecond(data: string): number {
   const b = decodeHead(data);
@@ -75,7 +75,10 @@ function wavBytesPerSecond(b: Uint8Array, plain = false): number | undefined {
       const byteRate = view.getUint32(at + 16, true);
       const blockAlign = view.getUint16(at + 20, true);
       // A zero says nothing of the duration: a decoder would refuse it or fall back on the other.
-      const rates = [byteRate, sampleRate * blockAlign].filter((r) => r > 0);
+      // The sample rate alone too: decoders (ffmpeg, libsndfile) size a sample by its bits and
+      // channels, not by the byte rate or block align, and no plain format stores less than a
+      // byte a sample — so 200 Hz 8-bit mono plays 200 bytes a second whatever those two claim.
+      const rates = [byteRate, sampleRate * blockAlign, sampleRate].filter((r) => r > 0);
       return rates.length > 0 ? Math.max(1, Math.min(AUDIO_FLOOR_BYTES_PER_SECOND, ...rates)) : AUDIO_FLOOR_BYTES_PER_SECOND;
     }
     at += 8 + size + (size % 2);
