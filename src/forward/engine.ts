@@ -51,7 +51,15 @@ export interface ForwardInput {
    * A stateful follow-up: only this node holds the state, so only it is tried, and its
    * failure is a 503 rather than a reroute to a node that cannot know the state.
    */
-  pinned?: { nodeId: string; what: string; previousResponseId?: string; /** Responses' `conversation` as the node knows it. */ conversation?: unknown };
+  pinned?: {
+    nodeId: string;
+    what: string;
+    previousResponseId?: string;
+    /** Responses' `conversation` as the node knows it. */
+    conversation?: unknown;
+    /** Most tokens of stored context the node reads before it answers (Infinity: unknown, a conversation's items); its timings weigh by it (`timingSays`). */
+    storedTokens: number;
+  };
   /** Responses: how the response ids the node hands out are signed (`response-ids.ts`); absent: not tagged. */
   responseIds?: Omit<ResponseOwner, 'nodeId'>;
   /** Canonical model id asked for. */
@@ -117,7 +125,7 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
-  const says = timingSays(request);
+  const says = timingSays(request, input.pinned?.storedTokens);
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
   // The live view's levels are per model (`liveScope`): each model of the chain is ranked, and its attempts read, by its own.

@@ -33,7 +33,7 @@ const generation = (request: ParsedRequest) =>
 export interface TimingSays {
   /** Past `LIVE_MAX_PROMPT_BYTES`: the live view only learns from it. */
   long: boolean;
-  /** The caller's hosts are in its time (`routing/caller-timed.ts`): only its failures count. */
+  /** The caller's hosts (`routing/caller-timed.ts`) or a pinned follow-up's large stored context are in its time: only its failures count. */
   callerTimed: boolean;
   /** Its first-byte time is the node's: a stream or a quick endpoint, neither long nor caller-timed. */
   firstByte: boolean;
@@ -75,14 +75,24 @@ function workOf(says: TimingSays, u: Usage | undefined): number | undefined {
   return u && (u.completion_tokens > 0 || says.work === undefined) ? u.completion_tokens : says.work;
 }
 
-export function timingSays(request: ParsedRequest): TimingSays {
+/**
+ * A pinned follow-up's stored context (a previous response's, a conversation's items) is read
+ * before its first byte as a prompt is, but is not in its body: past this many tokens (about
+ * `LIVE_MAX_PROMPT_BYTES` at 4 bytes a token) — or of a size unknown — its time is the
+ * caller's making. A caller could otherwise grow a conversation (its items cost no tokens)
+ * and stream on it: each first byte a long prefill, read as the node's bad news, moving
+ * every other caller's traffic of the model off it.
+ */
+const MAX_STORED_TOKENS = LIVE_MAX_PROMPT_BYTES / 4;
+
+export function timingSays(request: ParsedRequest, storedTokens = 0): TimingSays {
   // An upload's bytes are audio, not a prompt its node must read before it answers: never long, and not prefill (`observer`).
   const upload = UPLOADS.has(request.endpoint);
   const big = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
   const long = !upload && big;
   // But a streamed upload's first byte waits for all of it, and nothing in it says how much audio
   // that was (a JSON answer's usage does): past the same size, a time of the caller's making.
-  const caller = callerTimed(request.body) || (upload && request.stream && big);
+  const caller = callerTimed(request.body) || (upload && request.stream && big) || !(storedTokens <= MAX_STORED_TOKENS);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
   const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
   if (drawsImages(request.endpoint)) says.work = imageWork(request.body);

@@ -67,7 +67,11 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   // The engine takes the request (and its id) as it arrives; `latencyMs` is its generation.
   if (k.engineRequestIds && node.speaks === 'openai' && engineRequestId(node, req, res)) return;
   if (k.hang || node.served <= k.hangFirst) return; // never answer; the router's timeout must fire
-  const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
+  // A Responses call on a stored conversation prefills its items too: the node reads them before it answers.
+  const named = body.conversation;
+  const conversationId = typeof named === 'string' ? named : (named as { id?: unknown } | null | undefined)?.id;
+  const stored = typeof conversationId === 'string' ? node.conversations.get(conversationId) : undefined;
+  const prefill = ((k.prefillMsPerKb ?? 0) * (bytes.length + (stored ? JSON.stringify(stored.items).length : 0))) / 1000;
   const model = typeof body.model === 'string' ? (k.modelLatencyMs?.[body.model] ?? 0) : 0;
   if (k.latencyMs + prefill + model > 0) await sleep(k.latencyMs + prefill + model);
   if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));

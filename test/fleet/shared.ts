@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 export interface Knobs {
   /** Delay before the response headers, ms. */
   latencyMs: number;
-  /** Prefill: a further delay before the headers per 1,000 bytes of request body, ms (0: none). */
+  /** Prefill: a further delay before the headers per 1,000 bytes of request body (and of a Responses call's stored conversation), ms (0: none). */
   prefillMsPerKb?: number;
   /**
    * A further delay before the headers for requests of these models (the body's `model`, as the
