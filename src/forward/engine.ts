@@ -40,6 +40,7 @@ import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
 import type { WalkEnd } from './held';
 import { clientLeft, cutShort, logFailures, pause, recordFailure, settleHeld, stopReason, type Walk } from './walk';
+import { schemaKey, schemaSeen } from '../routing/schema-sightings';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -126,6 +127,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
   const says = timingSays(request, input.pinned?.storedTokens);
+  const schema = request.kind === 'json' ? await schemaKey(request.body) : undefined;
+  if (schema !== undefined) says.schema = schema;
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
   // The live view's levels are per model (`liveScope`): each model of the chain is ranked, and its attempts read, by its own.
@@ -213,7 +216,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
     const cap = says.generation ? (callerSetCap ?? defaultCap(config, request, attempt.model)) : undefined;
-    const out = live && signal && (!says.generation || cap !== undefined) ? state.live.begin(liveScope(input.caller.colo, spec.group, attempt.model), attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
+    const firstSchema = says.schema !== undefined && !schemaSeen(attempt.node.id, attempt.model, says.schema);
+    const out = live && signal && (!says.generation || cap !== undefined) && !firstSchema ? state.live.begin(liveScope(input.caller.colo, spec.group, attempt.model), attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
     let sent: Awaited<ReturnType<typeof sendAttempt>>;
     try {
       sent = await sendAttempt(

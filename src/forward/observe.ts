@@ -9,6 +9,7 @@ import { drawsImages, ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { Usage } from './usage';
 import { callerTimed } from '../routing/caller-timed';
+import { noteSchema, schemaSeen } from '../routing/schema-sightings';
 import { LIVE_MAX_PROMPT_BYTES } from '../routing/prefill';
 import { heardFigures } from '../routing/samples';
 import type { ForwardInput } from './engine';
@@ -42,6 +43,8 @@ export interface TimingSays {
   generation: boolean;
   /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
   work?: number;
+  /** The request's structured-output schemas (`routing/schema-sightings.ts`): a node's first sighting of them is the caller's time. */
+  schema?: string;
   /** An audio upload (transcription, translation) of `bytes`: its work is the audio its usage reports; its body is no prompt (never long, no prefill; streamed past 64 KiB, caller-timed). */
   audio?: { bytes: number };
 }
@@ -122,6 +125,12 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
   return function observe(nodeId, model, ms, ok, error, answered) {
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;
+    // A schema the node meets for the first time: processed before its first byte, of the caller's choosing (`schema-sightings.ts`).
+    if (ok && says.schema !== undefined) {
+      const first = !schemaSeen(nodeId, model, says.schema);
+      noteSchema(nodeId, model, says.schema);
+      if (first) return;
+    }
     const now = Date.now();
     const scope = liveScope(input.caller.colo, group, model);
     // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); an unforced first byte or answer teaches the fit.
