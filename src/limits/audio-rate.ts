@@ -37,8 +37,24 @@ const tag = (b: Uint8Array, at: number, text: string) => [...text].every((c, i) 
 export function audioOfKnownRate(data: string): boolean {
   const b = decodeHead(data);
   if (!b || b.length < 12) return false;
-  // An MPEG audio frame: 11 sync bits and a layer; layer 0 is AAC's ADTS, whose silent frames go below 8 kbit/s.
-  return (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) || tag(b, 0, 'ID3') || (b[0] === 0xff && (b[1]! & 0xe0) === 0xe0 && (b[1]! & 0x06) !== 0);
+  // A WAV of a plain format (PCM, float, A-law, µ-law), or whose format is not in its first bytes (held at 1 byte a
+  // second): one holding another codec (FLAC, Opus) plays as long as its frames say, as an upload's (`uploadBytesPerSecond`).
+  if (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) return wavBytesPerSecond(b, true) !== undefined || wavBytesPerSecond(b) === 1;
+  // An MPEG audio frame (not AAC's ADTS, not a free bitrate), at the start or past an ID3 tag — a FLAC may follow one too.
+  const end = id3End(b);
+  return tag(b, 0, 'ID3') ? end > 0 && uploadBytesPerSecond(b, decodeAt(data, end)) !== undefined : uploadBytesPerSecond(b) !== undefined;
+}
+
+/** The 4 bytes at byte `at` of the audio in `data` (base64, bare or a data URL); undefined if they are not there. */
+function decodeAt(data: string, at: number): Uint8Array | undefined {
+  const comma = data.startsWith('data:') ? data.indexOf(',') + 1 : 0;
+  const start = comma + Math.floor(at / 3) * 4;
+  try {
+    const bytes = Uint8Array.from(atob(data.slice(start, start + 12)), (c) => c.charCodeAt(0)).subarray(at % 3, (at % 3) + 4);
+    return bytes.length === 4 ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
