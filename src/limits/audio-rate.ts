@@ -2,10 +2,10 @@
  * The fewest bytes a second of chat input audio (`input_audio`, WAV or MP3) can take, read
  * from a WAV header: a PCM file at a low sample rate packs more seconds into each byte than
  * the 1,000 bytes a second (MP3's lowest bitrate, 8 kbit/s) the audio rule assumes, and a
- * node bills its seconds. Anything else (MP3, data that is not a WAV) is at that floor; a WAV
- * whose format chunk is not among its first bytes, at 1 byte a second. Also an audio upload's
- * (a transcription's `file`, `uploadBytesPerSecond`), more strictly: only a plain WAV or an MP3
- * by its content has a rate; anything else none.
+ * node bills its seconds. An MP3 is at that floor; a WAV whose format chunk is not among its
+ * first bytes, at 1 byte a second; anything else — a WAV of another codec included — has no
+ * rate (`audioOfKnownRate`). Also an audio upload's (a transcription's `file`,
+ * `uploadBytesPerSecond`), more strictly: only a plain WAV or an MP3 by its content has a rate.
  * Pure; reads only the header's first bytes.
  */
 
