@@ -127,7 +127,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
   const says = timingSays(request, input.pinned?.storedTokens);
-  const schema = request.kind === 'json' ? await schemaKey(request.body) : undefined;
+  // Only for a request that would be timed (a body past 64 KiB or caller-timed is not): hashing its schemas costs its size.
+  const schema = request.kind === 'json' && !says.long && !says.callerTimed ? await schemaKey(request.body) : undefined;
   if (schema !== undefined) says.schema = schema;
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
