@@ -40,6 +40,7 @@ import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
 import type { WalkEnd } from './held';
 import { clientLeft, cutShort, logFailures, pause, recordFailure, settleHeld, stopReason, type Walk } from './walk';
+import { schemaKey, schemaSeen } from '../routing/schema-sightings';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -51,7 +52,15 @@ export interface ForwardInput {
    * A stateful follow-up: only this node holds the state, so only it is tried, and its
    * failure is a 503 rather than a reroute to a node that cannot know the state.
    */
-  pinned?: { nodeId: string; what: string; previousResponseId?: string; /** Responses' `conversation` as the node knows it. */ conversation?: unknown };
+  pinned?: {
+    nodeId: string;
+    what: string;
+    previousResponseId?: string;
+    /** Responses' `conversation` as the node knows it. */
+    conversation?: unknown;
+    /** Most tokens of stored context the node reads before it answers (Infinity: unknown, a conversation's items); its timings weigh by it (`timingSays`). */
+    storedTokens: number;
+  };
   /** Responses: how the response ids the node hands out are signed (`response-ids.ts`); absent: not tagged. */
   responseIds?: Omit<ResponseOwner, 'nodeId'>;
   /** Canonical model id asked for. */
@@ -117,7 +126,10 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const base = timeoutsFor(config, input.model);
   const deadline = Date.now() + base.totalMs;
   const spec = ENDPOINTS[request.endpoint];
-  const says = timingSays(request);
+  const says = timingSays(request, input.pinned?.storedTokens);
+  // Only for a request that would be timed (a body past 64 KiB or caller-timed is not): hashing its schemas costs its size.
+  const schema = request.kind === 'json' && !says.long && !says.callerTimed ? await schemaKey(request.body) : undefined;
+  if (schema !== undefined) says.schema = schema;
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
   // The live view's levels are per model (`liveScope`): each model of the chain is ranked, and its attempts read, by its own.
@@ -205,7 +217,8 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
     const timeouts = timeoutsFor(config, attempt.model);
     const limit = request.stream ? timeouts.firstByteMs : timeouts.responseMs;
     const cap = says.generation ? (callerSetCap ?? defaultCap(config, request, attempt.model)) : undefined;
-    const out = live && signal && (!says.generation || cap !== undefined) ? state.live.begin(liveScope(input.caller.colo, spec.group, attempt.model), attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
+    const firstSchema = says.schema !== undefined && !schemaSeen(attempt.node.id, attempt.model, says.schema);
+    const out = live && signal && (!says.generation || cap !== undefined) && !firstSchema ? state.live.begin(liveScope(input.caller.colo, spec.group, attempt.model), attempt.node.id, Date.now(), request.raw.byteLength, cap === undefined ? undefined : { model: attempt.model, cap }) : undefined;
     let sent: Awaited<ReturnType<typeof sendAttempt>>;
     try {
       sent = await sendAttempt(

@@ -9,6 +9,7 @@ import { drawsImages, ENDPOINTS } from '../openai/endpoints';
 import type { ParsedRequest } from '../openai/requests';
 import type { Usage } from './usage';
 import { callerTimed } from '../routing/caller-timed';
+import { noteSchema, schemaSeen } from '../routing/schema-sightings';
 import { LIVE_MAX_PROMPT_BYTES } from '../routing/prefill';
 import { heardFigures } from '../routing/samples';
 import type { ForwardInput } from './engine';
@@ -33,7 +34,7 @@ const generation = (request: ParsedRequest) =>
 export interface TimingSays {
   /** Past `LIVE_MAX_PROMPT_BYTES`: the live view only learns from it. */
   long: boolean;
-  /** The caller's hosts are in its time (`routing/caller-timed.ts`): only its failures count. */
+  /** The caller's hosts (`routing/caller-timed.ts`) or a pinned follow-up's large stored context are in its time: only its failures count. */
   callerTimed: boolean;
   /** Its first-byte time is the node's: a stream or a quick endpoint, neither long nor caller-timed. */
   firstByte: boolean;
@@ -42,6 +43,8 @@ export interface TimingSays {
   generation: boolean;
   /** What a generation's answer wrote when its usage says nothing (an image model without usage): undefined, no sample. */
   work?: number;
+  /** The request's structured-output schemas (`routing/schema-sightings.ts`): a node's first sighting of them is the caller's time. */
+  schema?: string;
   /** An audio upload (transcription, translation) of `bytes`: its work is the audio its usage reports; its body is no prompt (never long, no prefill; streamed past 64 KiB, caller-timed). */
   audio?: { bytes: number };
 }
@@ -75,14 +78,24 @@ function workOf(says: TimingSays, u: Usage | undefined): number | undefined {
   return u && (u.completion_tokens > 0 || says.work === undefined) ? u.completion_tokens : says.work;
 }
 
-export function timingSays(request: ParsedRequest): TimingSays {
+/**
+ * A pinned follow-up's stored context (a previous response's, a conversation's items) is read
+ * before its first byte as a prompt is, but is not in its body: past this many tokens (about
+ * `LIVE_MAX_PROMPT_BYTES` at 4 bytes a token) — or of a size unknown — its time is the
+ * caller's making. A caller could otherwise grow a conversation (its items cost no tokens)
+ * and stream on it: each first byte a long prefill, read as the node's bad news, moving
+ * every other caller's traffic of the model off it.
+ */
+const MAX_STORED_TOKENS = LIVE_MAX_PROMPT_BYTES / 4;
+
+export function timingSays(request: ParsedRequest, storedTokens = 0): TimingSays {
   // An upload's bytes are audio, not a prompt its node must read before it answers: never long, and not prefill (`observer`).
   const upload = UPLOADS.has(request.endpoint);
   const big = request.raw.byteLength > LIVE_MAX_PROMPT_BYTES;
   const long = !upload && big;
   // But a streamed upload's first byte waits for all of it, and nothing in it says how much audio
   // that was (a JSON answer's usage does): past the same size, a time of the caller's making.
-  const caller = callerTimed(request.body) || (upload && request.stream && big);
+  const caller = callerTimed(request.body) || (upload && request.stream && big) || !(storedTokens <= MAX_STORED_TOKENS);
   const firstByteish = (request.stream || ENDPOINTS[request.endpoint].quick === true) && !caller;
   const says: TimingSays = { long, callerTimed: caller, firstByte: firstByteish && !long, firstByteish, generation: generation(request) };
   if (drawsImages(request.endpoint)) says.work = imageWork(request.body);
@@ -112,6 +125,12 @@ export function observer(input: ObservedRequest, state: IsolateState, says: Timi
   return function observe(nodeId, model, ms, ok, error, answered) {
     // The caller's hosts in its time: a failure is still one, a time says nothing of the node.
     if (says.callerTimed && ok) return;
+    // A schema the node meets for the first time: processed before its first byte, of the caller's choosing (`schema-sightings.ts`).
+    if (ok && says.schema !== undefined) {
+      const first = !schemaSeen(nodeId, model, says.schema);
+      noteSchema(nodeId, model, says.schema);
+      if (first) return;
+    }
     const now = Date.now();
     const scope = liveScope(input.caller.colo, group, model);
     // Prefill: the time taken to the scope's mean body size (`routing/prefill.ts`); an unforced first byte or answer teaches the fit.

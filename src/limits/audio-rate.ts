@@ -2,10 +2,10 @@
  * The fewest bytes a second of chat input audio (`input_audio`, WAV or MP3) can take, read
  * from a WAV header: a PCM file at a low sample rate packs more seconds into each byte than
  * the 1,000 bytes a second (MP3's lowest bitrate, 8 kbit/s) the audio rule assumes, and a
- * node bills its seconds. Anything else (MP3, data that is not a WAV) is at that floor; a WAV
- * whose format chunk is not among its first bytes, at 1 byte a second. Also an audio upload's
- * (a transcription's `file`, `uploadBytesPerSecond`), more strictly: only a plain WAV or an MP3
- * by its content has a rate; anything else none.
+ * node bills its seconds. An MP3 is at that floor; a WAV whose format chunk is not among its
+ * first bytes, at 1 byte a second; anything else — a WAV of another codec included — has no
+ * rate (`audioOfKnownRate`). Also an audio upload's (a transcription's `file`,
+ * `uploadBytesPerSecond`), more strictly: only a plain WAV or an MP3 by its content has a rate.
  * Pure; reads only the header's first bytes.
  */
 
@@ -37,14 +37,30 @@ const tag = (b: Uint8Array, at: number, text: string) => [...text].every((c, i) 
 export function audioOfKnownRate(data: string): boolean {
   const b = decodeHead(data);
   if (!b || b.length < 12) return false;
-  // An MPEG audio frame: 11 sync bits and a layer; layer 0 is AAC's ADTS, whose silent frames go below 8 kbit/s.
-  return (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) || tag(b, 0, 'ID3') || (b[0] === 0xff && (b[1]! & 0xe0) === 0xe0 && (b[1]! & 0x06) !== 0);
+  // A WAV of a plain format (PCM, float, A-law, µ-law), or whose format is not in its first bytes (held at 1 byte a
+  // second): one holding another codec (FLAC, Opus) plays as long as its frames say, as an upload's (`uploadBytesPerSecond`).
+  if (tag(b, 0, 'RIFF') && tag(b, 8, 'WAVE')) return wavBytesPerSecond(b, true) !== undefined || wavBytesPerSecond(b) === 1;
+  // An MPEG audio frame (not AAC's ADTS, not a free bitrate), at the start or past an ID3 tag — a FLAC may follow one too.
+  const end = id3End(b);
+  return tag(b, 0, 'ID3') ? end > 0 && uploadBytesPerSecond(b, decodeAt(data, end)) !== undefined : uploadBytesPerSecond(b) !== undefined;
+}
+
+/** The 4 bytes at byte `at` of the audio in `data` (base64, bare or a data URL); undefined if they are not there. */
+function decodeAt(data: string, at: number): Uint8Array | undefined {
+  const comma = data.startsWith('data:') ? data.indexOf(',') + 1 : 0;
+  const start = comma + Math.floor(at / 3) * 4;
+  try {
+    const bytes = Uint8Array.from(atob(data.slice(start, start + 12)), (c) => c.charCodeAt(0)).subarray(at % 3, (at % 3) + 4);
+    return bytes.length === 4 ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Bytes a second of the audio in `data` (base64, bare or a data URL): a WAV's rate — the
- * smallest its `fmt ` chunk states (byte rate, sample rate × block align), as decoders
- * differ in which they trust — when under the floor, else the floor.
+ * smallest its `fmt ` chunk states (byte rate, sample rate × block align, the sample rate at a
+ * byte a sample), as decoders differ in which they trust — when under the floor, else the floor.
  */
 export function audioBytesPerSecond(data: string): number {
   const b = decodeHead(data);
@@ -75,7 +91,10 @@ function wavBytesPerSecond(b: Uint8Array, plain = false): number | undefined {
       const byteRate = view.getUint32(at + 16, true);
       const blockAlign = view.getUint16(at + 20, true);
       // A zero says nothing of the duration: a decoder would refuse it or fall back on the other.
-      const rates = [byteRate, sampleRate * blockAlign].filter((r) => r > 0);
+      // The sample rate alone too: decoders (ffmpeg, libsndfile) size a sample by its bits and
+      // channels, not by the byte rate or block align, and no plain format stores less than a
+      // byte a sample — so 200 Hz 8-bit mono plays 200 bytes a second whatever those two claim.
+      const rates = [byteRate, sampleRate * blockAlign, sampleRate].filter((r) => r > 0);
       return rates.length > 0 ? Math.max(1, Math.min(AUDIO_FLOOR_BYTES_PER_SECOND, ...rates)) : AUDIO_FLOOR_BYTES_PER_SECOND;
     }
     at += 8 + size + (size % 2);

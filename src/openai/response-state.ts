@@ -81,7 +81,7 @@ export async function responseState(
   if (!owner || owner.keyId !== key.id || !config.nodesById.has(owner.nodeId)) throw previousNotFound(previous);
   return {
     signer,
-    pinned: { nodeId: owner.nodeId, what: `Previous response '${previous}'`, previousResponseId: owner.id },
+    pinned: { nodeId: owner.nodeId, what: `Previous response '${previous}'`, previousResponseId: owner.id, storedTokens: owner.contextTokens },
     contextTokens: owner.contextTokens,
     previous: { id: owner.id, tagged: previous },
   };
@@ -116,7 +116,8 @@ async function conversationState(
   const sent = typeof conversation === 'string' ? owner.id : { ...(conversation as object), id: owner.id };
   return {
     signer,
-    pinned: { nodeId: owner.nodeId, what: `Conversation '${tagged}'`, conversation: sent },
+    // Its items are of the caller's making and unknown here (items are added for free): no timing of it is the node's (`timingSays`).
+    pinned: { nodeId: owner.nodeId, what: `Conversation '${tagged}'`, conversation: sent, storedTokens: Infinity },
     contextTokens: 0,
     previous: undefined,
     conversation: { id: owner.id, tagged },

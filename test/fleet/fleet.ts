@@ -30,6 +30,8 @@ import { bpeTokens, chatPromptTokens, chatUsage } from './tokens.ts';
 import { fleetServiceAccount, handleVertex, handleVertexToken } from './vertex.ts';
 import { chatTemplateTokens, completionTokens, DEFAULT_KNOBS, embeddingInputs, errorBody, readBody, readBytes, refusedNotObject, sendJson, sleep, type Knobs, type SimNode, type Speaks } from './shared.ts';
 
+type Body = Record<string, unknown>;
+
 export interface FleetNodeSpec {
   id: string;
   port?: number;
@@ -67,9 +69,17 @@ async function handleNode(node: SimNode, req: http.IncomingMessage, res: http.Se
   // The engine takes the request (and its id) as it arrives; `latencyMs` is its generation.
   if (k.engineRequestIds && node.speaks === 'openai' && engineRequestId(node, req, res)) return;
   if (k.hang || node.served <= k.hangFirst) return; // never answer; the router's timeout must fire
-  const prefill = ((k.prefillMsPerKb ?? 0) * bytes.length) / 1000;
+  // A Responses call on a stored conversation prefills its items too: the node reads them before it answers.
+  const named = body.conversation;
+  const conversationId = typeof named === 'string' ? named : (named as { id?: unknown } | null | undefined)?.id;
+  const stored = typeof conversationId === 'string' ? node.conversations.get(conversationId) : undefined;
+  const prefill = ((k.prefillMsPerKb ?? 0) * (bytes.length + (stored ? JSON.stringify(stored.items).length : 0))) / 1000;
   const model = typeof body.model === 'string' ? (k.modelLatencyMs?.[body.model] ?? 0) : 0;
-  if (k.latencyMs + prefill + model > 0) await sleep(k.latencyMs + prefill + model);
+  const format = (body.response_format as Body | undefined)?.type === 'json_schema' ? body.response_format : (body.text as Body | undefined)?.format;
+  const schema = (format as Body | undefined)?.type === 'json_schema' ? JSON.stringify(format) : undefined;
+  const processing = k.schemaMs && schema !== undefined && !node.schemas.has(schema) ? k.schemaMs : 0;
+  if (schema !== undefined) node.schemas.add(schema);
+  if (k.latencyMs + prefill + model + processing > 0) await sleep(k.latencyMs + prefill + model + processing);
   if (k.poisonText && raw.includes(k.poisonText)) return sendJson(res, 500, errorBody(500, `simulated 500 from ${node.id}: the request poisoned it`));
   if (k.tpmQuota && node.speaks === 'openai') {
     const requested = Math.ceil(bytes.length / 4) + Number(body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens ?? 0);
@@ -277,6 +287,7 @@ function createNode(spec: FleetNodeSpec): SimNode {
     listening: false,
     responses: new Map(),
     conversations: new Map(),
+    schemas: new Set(),
     running: new Map(),
   } as unknown as SimNode;
   node.server = makeServer(node);
@@ -328,6 +339,7 @@ export async function startFleet(specs: FleetNodeSpec[], controlPort = 0): Promi
           n.served = 0;
           n.responses.clear();
           n.conversations.clear();
+          n.schemas.clear();
           n.running.clear();
         }
         return sendJson(res, 200, { ok: true });

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 export interface Knobs {
   /** Delay before the response headers, ms. */
   latencyMs: number;
-  /** Prefill: a further delay before the headers per 1,000 bytes of request body, ms (0: none). */
+  /** Prefill: a further delay before the headers per 1,000 bytes of request body (and of a Responses call's stored conversation), ms (0: none). */
   prefillMsPerKb?: number;
   /**
    * A further delay before the headers for requests of these models (the body's `model`, as the
@@ -16,6 +16,12 @@ export interface Knobs {
    * at high effort: seconds to minutes), a small model's in a few hundred ms, on the same node.
    */
   modelLatencyMs?: Record<string, number>;
+  /**
+   * A further delay before the headers the first time this node sees a structured-output schema
+   * (`response_format` of type `json_schema`, Responses' `text.format`), ms: OpenAI processes a
+   * new schema before its first request ("additional latency"), vLLM compiles its grammar.
+   */
+  schemaMs?: number;
   /** Answer every request with this status and an OpenAI-shaped error. 0 = healthy. */
   status: number;
   /** With `status`: a Retry-After header (seconds). */
@@ -214,6 +220,8 @@ export interface SimNode {
   responses: Map<string, StoredResponse>;
   /** Conversations this node holds (`POST /v1/conversations`), by id (`conversations.ts`). */
   conversations: Map<string, StoredConversation>;
+  /** Structured-output schemas this node has processed (knob `schemaMs`), as their JSON. */
+  schemas: Set<string>;
   /** Requests in flight by the id the engine runs them under (knob `engineRequestIds`). */
   running: Map<string, http.ServerResponse>;
 }

@@ -38,6 +38,15 @@ describe('uploadBytesPerSecond', () => {
     expect(uploadBytesPerSecond(wav(0xfffe, 400, 1))).toBe(400);
   });
 
+  it("a PCM WAV's sample rate bounds it too: a decoder reads a sample's bytes from its bits and channels, not the header's byte rate or block align", () => {
+    // 200 samples a second of 8-bit mono is 200 bytes a second, whatever the byte rate (16,000) and block align (8) claim.
+    const b = wav(1, 16_000);
+    const v = new DataView(b.buffer);
+    v.setUint32(24, 200, true);
+    v.setUint16(32, 8, true);
+    expect(uploadBytesPerSecond(b)).toBe(200);
+  });
+
   it('a WAV holding another codec (FLAC, Opus: its frames set how long it plays) has no rate', () => {
     expect(uploadBytesPerSecond(wav(0xf1ac, 1_000))).toBeUndefined();
     expect(uploadBytesPerSecond(wav(0xfffe, 1_000, 0xf1ac))).toBeUndefined();

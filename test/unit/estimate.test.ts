@@ -262,8 +262,19 @@ describe('parts no body bounds', () => {
     // A node that decodes by content (vLLM: librosa) hears minutes in these few bytes; the declared format is only a label.
     for (const data of [flac, ogg, adts]) for (const format of ['mp3', 'wav', 'flac']) expect(estimatePrompt(part(data, format), imageSize).unbounded).toBe(true);
     const mp3 = Buffer.concat([Buffer.from([0xff, 0xfb, 0x90, 0x64]), Buffer.alloc(3_000)]).toString('base64');
-    const id3 = Buffer.concat([Buffer.from('ID3'), Buffer.alloc(3_000)]).toString('base64');
+    // An ID3 tag (here 300 bytes: past the first bytes read) before an MPEG frame.
+    const tagged = (after: Buffer) => Buffer.concat([Buffer.from('ID3'), Buffer.from([4, 0, 0, 0, 0, 2, 0x2c - 10]), Buffer.alloc(290), after, Buffer.alloc(3_000)]).toString('base64');
+    const id3 = tagged(Buffer.from([0xff, 0xfb, 0x90, 0x64]));
     for (const data of [mp3, id3, wav(3_000, 16_000, 16), `data:audio/mpeg;base64,${mp3}`]) expect(estimatePrompt(part(data, 'mp3'), imageSize).unbounded).toBe(false);
+  });
+
+  it('a WAV of another codec (FLAC, Opus frames: they, not the header, say how long it plays), or a FLAC behind an ID3 tag, holds the context window', () => {
+    const part = (data: string) => ({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data, format: 'wav' } }] }] });
+    const flacWav = Buffer.from(wav(3_000, 16_000, 16), 'base64');
+    flacWav.writeUInt16LE(0xf1ac, 20);
+    expect(estimatePrompt(part(flacWav.toString('base64')), imageSize).unbounded).toBe(true);
+    const id3Flac = Buffer.concat([Buffer.from('ID3'), Buffer.from([4, 0, 0, 0, 0, 0, 0]), Buffer.from('fLaC'), Buffer.alloc(3_000)]).toString('base64');
+    expect(estimatePrompt(part(id3Flac), imageSize).unbounded).toBe(true);
   });
 
   it('a WAV whose format chunk is not in its first bytes is held at 1 byte a second; data that is not a WAV at the floor', () => {

@@ -172,6 +172,53 @@ describe('live view', () => {
     await res.text();
   });
 
+  it('takes no first-byte evidence from Responses calls on a stored conversation: its items, of the caller\'s choosing, are prefilled before the first byte', async () => {
+    const config = patient();
+    const other = (await newKey()).key;
+    const stream = async (as: string, extra: Record<string, unknown> = {}) => {
+      const res = await callWithConfig(config, '/v1/responses', { key: as, cf: CF.fra, body: { model: 'gpt-4o-mini', input: 'Hi', stream: true, ...extra } });
+      expect(res.status).toBe(200);
+      await res.text();
+      return res.headers.get('x-router-node')!;
+    };
+    await setNode('n-us', { latencyMs: 30 });
+    await setNode('n-ap', { latencyMs: 60 });
+    await setNode('n-eu', { prefillMsPerKb: 2 });
+    for (let i = 0; i < 4; i++) expect(await stream(other)).toBe('n-eu');
+    // One caller grows a conversation on n-eu (items cost it no tokens), then streams on it: each first byte waits ~600 ms of prefill.
+    const created = await callWithConfig(config, '/v1/conversations', { key, cf: CF.fra, body: {} });
+    expect(created.headers.get('x-router-node')).toBe('n-eu');
+    const { id } = (await created.json()) as { id: string };
+    const big = 'lorem ipsum '.repeat(4_000); // 48 KB an item: the tests' bodies stop at 64 KiB
+    for (let i = 0; i < 6; i++) {
+      const added = await callWithConfig(config, `/v1/conversations/${id}/items`, { key, cf: CF.fra, body: { items: [{ type: 'message', role: 'user', content: big }] } });
+      expect(added.status).toBe(200);
+    }
+    for (let i = 0; i < 3; i++) expect(await stream(key, { conversation: id })).toBe('n-eu');
+    // The other callers' traffic stays where it was.
+    for (let i = 0; i < 3; i++) expect(await stream(other)).toBe('n-eu');
+  });
+
+  it('takes no first-byte evidence from a structured-output schema the node meets for the first time: processing it is the caller\'s choice', async () => {
+    const config = patient();
+    const other = (await newKey()).key;
+    const stream = async (as: string, extra: Record<string, unknown> = {}) => {
+      const res = await callWithConfig(config, '/v1/chat/completions', { key: as, cf: CF.fra, body: chatBody({ stream: true, ...extra }) });
+      expect(res.status).toBe(200);
+      await res.text();
+      return res.headers.get('x-router-node')!;
+    };
+    await setNode('n-us', { latencyMs: 30 });
+    await setNode('n-ap', { latencyMs: 60 });
+    for (const id of ['n-eu', 'n-us', 'n-ap']) await setNode(id, { schemaMs: 600 });
+    for (let i = 0; i < 4; i++) expect(await stream(other)).toBe('n-eu');
+    // One caller sends a schema never seen before (as it could each time): its first byte waits while the node processes it.
+    const fresh = (i: number) => ({ type: 'json_schema', json_schema: { name: 'x', strict: true, schema: { type: 'object', properties: { [`p${i}`]: { type: 'string' } }, required: [`p${i}`], additionalProperties: false } } });
+    expect(await stream(key, { response_format: fresh(0) })).toBe('n-eu');
+    // The other callers' traffic stays where it was.
+    for (let i = 0; i < 3; i++) expect(await stream(other)).toBe('n-eu');
+  });
+
   it('reads a JSON answer still out against what its cap lets it write', async () => {
     const config = patient();
     const send = (body: unknown) => callWithConfig(config, '/v1/chat/completions', { key, cf: CF.fra, body });
