@@ -14,13 +14,13 @@
  */
 import { RouterError } from '../errors/router-error';
 import type { ResponseIdSigner } from './response-ids';
+import { b64url, readTagged } from './tagged-ids';
 
 /** An upstream conversation id as the router accepts it: no path segments, no dots, bounded. */
 const UPSTREAM_ID = /^conv_[A-Za-z0-9_-]{1,200}$/;
 const TAGGED_ID = /^(conv_[A-Za-z0-9_-]{1,200})~([A-Za-z0-9_-]{4,200})\.([A-Za-z0-9_-]{43})$/;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const encoder = new TextEncoder();
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /** A conversation id the router issued, checked. */
 export interface VerifiedConversationId {
@@ -39,16 +39,10 @@ export function signConversationId(signer: ResponseIdSigner, id: unknown, nodeId
 
 /** The upstream id and owner of a tagged conversation id, if its tag verifies; undefined for anything else. */
 export async function verifyConversationId(signer: ResponseIdSigner, tagged: string): Promise<VerifiedConversationId | undefined> {
-  const [, id, payload, mac] = TAGGED_ID.exec(tagged) ?? [];
-  if (!id || !payload || !mac) return undefined;
-  let fields: string[];
-  try {
-    fields = atob(payload.replace(/-/g, '+').replace(/_/g, '/')).split(' ');
-  } catch {
-    return undefined;
-  }
-  const [nodeId, keyId] = fields;
-  if (fields.length !== 2 || !nodeId || !NODE_ID.test(nodeId) || !keyId) return undefined;
+  const read = readTagged(TAGGED_ID, tagged, 2);
+  if (!read) return undefined;
+  const { id, payload, mac, fields: [nodeId, keyId] } = read;
+  if (!nodeId || !NODE_ID.test(nodeId) || !keyId) return undefined;
   if (!(await signer.verify(id, payload, mac))) return undefined;
   return { id, nodeId, keyId };
 }

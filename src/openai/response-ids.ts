@@ -18,6 +18,7 @@
 import { RouterError } from '../errors/router-error';
 import { conversationIdRestorer } from './conversation-ids';
 import { hmacSha256 } from './hmac-sha256';
+import { b64url, readTagged } from './tagged-ids';
 
 const SEP = '~';
 /** An upstream response id as the router accepts it: no path segments, no dots, bounded. */
@@ -28,7 +29,6 @@ const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const MIN_SECRET_CHARS = 32;
 
 const encoder = new TextEncoder();
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 const fromB64url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
 const signedText = (id: string, payload: string) => encoder.encode(`rid1 ${id} ${payload}`);
 
@@ -95,16 +95,10 @@ export interface VerifiedResponseId {
  * (untagged, forged, re-encoded, malformed, or not an id at all).
  */
 export async function verifyResponseId(signer: ResponseIdSigner, tagged: string): Promise<VerifiedResponseId | undefined> {
-  const [, id, payload, mac] = TAGGED_ID.exec(tagged) ?? [];
-  if (!id || !payload || !mac) return undefined;
-  let fields: string[];
-  try {
-    fields = atob(payload.replace(/-/g, '+').replace(/_/g, '/')).split(' ');
-  } catch {
-    return undefined;
-  }
-  const [nodeId, keyId, context] = fields;
-  if (fields.length !== 3 || !nodeId || !NODE_ID.test(nodeId) || !keyId || !/^\d{1,15}$/.test(context ?? '')) return undefined;
+  const read = readTagged(TAGGED_ID, tagged, 3);
+  if (!read) return undefined;
+  const { id, payload, mac, fields: [nodeId, keyId, context] } = read;
+  if (!nodeId || !NODE_ID.test(nodeId) || !keyId || !/^\d{1,15}$/.test(context ?? '')) return undefined;
   if (!(await signer.verify(id, payload, mac))) return undefined;
   return { id, nodeId, keyId, contextTokens: Number(context) };
 }
