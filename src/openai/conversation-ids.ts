@@ -14,7 +14,7 @@
  */
 import { RouterError } from '../errors/router-error';
 import type { ResponseIdSigner } from './response-ids';
-import { b64url, readTagged } from './tagged-ids';
+import { b64url, eventJson, readTagged } from './tagged-ids';
 
 /** An upstream conversation id as the router accepts it: no path segments, no dots, bounded. */
 const UPSTREAM_ID = /^conv_[A-Za-z0-9_-]{1,200}$/;
@@ -67,22 +67,12 @@ export function conversationIdRestorer(upstream: string, tagged: string): (text:
     if (!text.includes(quoted)) return text;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(jsonData(text));
+      parsed = JSON.parse(eventJson(text));
     } catch {
       return text;
     }
     return namesConversation(parsed, upstream) ? text.split(quoted).join(`"${tagged}"`) : text;
   };
-}
-
-/** The data of an SSE event (its `data:` lines), or the text itself when it is not one. */
-function jsonData(text: string): string {
-  if (!text.startsWith('event:') && !text.startsWith('data:') && !text.startsWith(':')) return text;
-  return text
-    .split(/\r?\n/)
-    .filter((l) => l.startsWith('data:'))
-    .map((l) => l.slice(5).trimStart())
-    .join('\n');
 }
 
 function namesConversation(value: unknown, upstream: string): boolean {

@@ -18,7 +18,7 @@
 import { RouterError } from '../errors/router-error';
 import { conversationIdRestorer } from './conversation-ids';
 import { hmacSha256 } from './hmac-sha256';
-import { b64url, readTagged } from './tagged-ids';
+import { b64url, eventJson, readTagged } from './tagged-ids';
 
 const SEP = '~';
 /** An upstream response id as the router accepts it: no path segments, no dots, bounded. */
@@ -103,16 +103,6 @@ export async function verifyResponseId(signer: ResponseIdSigner, tagged: string)
   return { id, nodeId, keyId, contextTokens: Number(context) };
 }
 
-/** The data of an SSE event (its `data:` lines), or the text itself when it is not one. */
-function jsonOf(text: string): string {
-  if (!text.startsWith('event:') && !text.startsWith('data:') && !text.startsWith(':')) return text;
-  return text
-    .split(/\r?\n/)
-    .filter((l) => l.startsWith('data:'))
-    .map((l) => l.slice(5).trimStart())
-    .join('\n');
-}
-
 /** The upstream-generated response ids in a parsed answer or event (see the module comment). */
 function generatedIds(value: unknown): string[] {
   if (!value || typeof value !== 'object') return [];
@@ -162,7 +152,7 @@ export function responseIdTagger(owner: ResponseOwner): (text: string) => string
     if (!text.includes('"resp_')) return text;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(jsonOf(text));
+      parsed = JSON.parse(eventJson(text));
     } catch {
       return text;
     }

@@ -17,3 +17,13 @@ export function readTagged(pattern: RegExp, tagged: string, count: number): { id
   }
   return fields.length === count ? { id, payload, mac, fields } : undefined;
 }
+
+/** The data of an SSE event (its `data:` lines), or the text itself when it is not one: what the ids are rewritten in. */
+export function eventJson(text: string): string {
+  if (!text.startsWith('event:') && !text.startsWith('data:') && !text.startsWith(':')) return text;
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trimStart())
+    .join('\n');
+}
