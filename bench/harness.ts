@@ -131,6 +131,7 @@ export function startRouter(bundle: string, config: object, extra: { inspectorPo
       COLO_STATS: { className: 'ColoStats', useSQLite: true },
       HEALTH_MONITOR: { className: 'HealthMonitor', useSQLite: true },
       USAGE_ROLLUPS: { className: 'UsageRollups', useSQLite: true },
+      AUTH_THROTTLE: { className: 'AuthThrottle', useSQLite: true },
     },
     bindings: { ROUTER_CONFIG: JSON.stringify(config), ADMIN_TOKEN, NODE_KEY: NODE_SECRET },
   }));
