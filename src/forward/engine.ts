@@ -40,7 +40,7 @@ import { credentialFor, sendAttempt } from './upstream';
 import type { Usage } from './usage';
 import type { WalkEnd } from './held';
 import { clientLeft, cutShort, logFailures, pause, recordFailure, settleHeld, stopReason, type Walk } from './walk';
-import { schemaKey, schemaSeen } from '../routing/schema-sightings';
+import { schemaHash, schemaOf, schemaSeen } from '../routing/schema-sightings';
 
 export interface ForwardInput {
   config: LoadedConfig;
@@ -128,8 +128,9 @@ export async function forward(input: ForwardInput): Promise<ForwardSuccess | For
   const spec = ENDPOINTS[request.endpoint];
   const says = timingSays(request, input.pinned?.storedTokens);
   // Only for a request that would be timed (a body past 64 KiB or caller-timed is not): hashing its schemas costs its size.
-  const schema = request.kind === 'json' && !says.long && !says.callerTimed ? await schemaKey(request.body) : undefined;
-  if (schema !== undefined) says.schema = schema;
+  // Read first, hashed only when there is one: no promise hop for the requests (most) that have none.
+  const schema = request.kind === 'json' && !says.long && !says.callerTimed ? schemaOf(request.body) : undefined;
+  if (schema !== undefined) says.schema = await schemaHash(schema);
   const observe = observer(input, state, says);
   const signal = says.firstByte || (says.generation && !says.long && !says.callerTimed);
   // The live view's levels are per model (`liveScope`): each model of the chain is ranked, and its attempts read, by its own.

@@ -43,10 +43,8 @@ export function schemaOf(body: Body): string | undefined {
   return parts.length > 0 ? JSON.stringify(parts) : undefined;
 }
 
-/** The key of a request's schemas (`schemaOf`, hashed), or undefined for a request without any. */
-export async function schemaKey(body: Body): Promise<string | undefined> {
-  const schema = schemaOf(body);
-  if (schema === undefined) return undefined;
+/** The key of a request's schemas: `schemaOf`'s text, hashed. */
+export async function schemaHash(schema: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(schema)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -3,7 +3,7 @@
  * constrains decoding is found wherever each API puts it; requests without any have no key.
  */
 import { describe, expect, it } from 'vitest';
-import { noteSchema, schemaKey, schemaOf, schemaSeen } from '../../src/routing/schema-sightings';
+import { noteSchema, schemaHash, schemaOf, schemaSeen } from '../../src/routing/schema-sightings';
 
 const schema = { type: 'object', properties: { a: { type: 'string' } } };
 
@@ -19,8 +19,8 @@ describe('schemaOf', () => {
   });
 
   it('keys a schema by its content, per node and model', async () => {
-    const a = (await schemaKey({ guided_json: schema }))!;
-    const b = (await schemaKey({ guided_json: { ...schema, required: ['a'] } }))!;
+    const a = await schemaHash(schemaOf({ guided_json: schema })!);
+    const b = await schemaHash(schemaOf({ guided_json: { ...schema, required: ['a'] } })!);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(a).not.toBe(b);
     expect(schemaSeen('n-1', 'm', a)).toBe(false);
