@@ -18,10 +18,10 @@
  * This isolate remembers the refusals it has heard of, and answers those with no call at all.
  */
 import type { AdminConfig } from '../config/schema';
-import { RouterError } from '../errors/router-error';
+import type { RouterError } from '../errors/router-error';
 import { onIsolateReset } from '../isolate';
 import type { FailResult } from './throttle-do';
-import type { ThrottleState } from './throttle-policy';
+import { attemptsThrottled, type ThrottleState } from './throttle-policy';
 
 /** How long an address the object said was not refusing is let in with the right token without asking again. */
 const CLEAN_MS = 60_000;
@@ -44,15 +44,8 @@ function limitNow(settings: AdminConfig, now: number): number {
   return pressureUntil > now ? Math.min(settings.pressuredFailures, settings.maxFailures) : settings.maxFailures;
 }
 
-/** The 429 (RFC 6585 §4; `Retry-After` RFC 9110 §10.2.3, whole seconds, rounded up). */
-export function throttled(retryAfterMs: number): RouterError {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new RouterError(429, `Too many wrong admin tokens from this address. Retry after ${seconds} s.`, {
-    code: 'admin_auth_throttled',
-    type: 'requests',
-    headers: { 'retry-after': String(seconds), 'x-should-retry': 'false' },
-  });
-}
+/** The 429 an address refused for wrong admin tokens gets. */
+export const throttled = (retryAfterMs: number): RouterError => attemptsThrottled(retryAfterMs, 'wrong admin tokens', 'admin_auth_throttled');
 
 /** A refusal this isolate already knows of for `subject` (ms left), or 0 — no call. */
 export function knownRefusal(subject: string, now: number): number {

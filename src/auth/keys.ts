@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { RouterError } from '../errors/router-error';
 import { KeyLimitSchema } from '../config/schema';
 import { onIsolateReset } from '../isolate';
-import { addressSubject } from './throttle-policy';
+import { addressSubject, attemptsThrottled } from './throttle-policy';
 
 export const KeyRecordSchema = z.object({
   id: z.string(),
@@ -64,12 +64,7 @@ const unknownFrom = new Map<string, { count: number; since: number }>();
 function checkUnknownAllowance(subject: string, now: number): void {
   const seen = unknownFrom.get(subject);
   if (!seen || seen.since + UNKNOWN_WINDOW_MS <= now || seen.count < UNKNOWN_PER_ADDRESS) return;
-  const seconds = Math.max(1, Math.ceil((seen.since + UNKNOWN_WINDOW_MS - now) / 1000));
-  throw new RouterError(429, `Too many unknown API keys from this address. Retry after ${seconds} s with a valid key.`, {
-    code: 'api_key_attempts_throttled',
-    type: 'requests',
-    headers: { 'retry-after': String(seconds), 'x-should-retry': 'false' },
-  });
+  throw attemptsThrottled(seen.since + UNKNOWN_WINDOW_MS - now, 'unknown API keys', 'api_key_attempts_throttled', ' with a valid key');
 }
 
 function countUnknown(subject: string, now: number): void {

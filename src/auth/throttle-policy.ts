@@ -1,7 +1,23 @@
 /**
- * Pure rules of the failed-authentication throttle (`admin-throttle.ts`, `throttle-do.ts`):
- * whose failures count together, and whether a count refuses.
+ * Pure rules of the failed-authentication throttles (`admin-throttle.ts`, `throttle-do.ts`, `keys.ts`):
+ * whose failures count together, whether a count refuses, and the 429 a refusal answers.
  */
+
+import { RouterError } from '../errors/router-error';
+
+/**
+ * The 429 a throttle of failed authentications answers (RFC 6585 §4; `Retry-After` RFC 9110
+ * §10.2.3, whole seconds, rounded up): `what` happened too often from this address; `retry`
+ * ends the sentence after "Retry after N s".
+ */
+export function attemptsThrottled(retryAfterMs: number, what: string, code: string, retry = ''): RouterError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new RouterError(429, `Too many ${what} from this address. Retry after ${seconds} s${retry}.`, {
+    code,
+    type: 'requests',
+    headers: { 'retry-after': String(seconds), 'x-should-retry': 'false' },
+  });
+}
 
 /** Where a throttle stands for one subject (an address, or all of them). */
 export interface ThrottleState {
