@@ -23,11 +23,10 @@ import { authenticate, type KeyRecord } from '../auth/keys';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
 import { RouterError } from '../errors/router-error';
+import { admitStateCall } from './state-admission';
 import { isolateState } from '../forward/isolate-state';
 import { classify } from '../forward/outcome';
 import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
-import { logBackgroundFailure } from '../http/background';
-import { admitKey } from '../limits/admission';
 import { adapterFor } from '../providers/registry';
 import { callerFromCf } from '../routing/geo';
 import { rankCandidates } from '../routing/select';
@@ -68,17 +67,9 @@ async function begin(c: Context<AppEnv>): Promise<Call> {
   return { c, config, key, signer: responseIdSigner(c.env) };
 }
 
-/** Runs `work` as one of the key's requests: admitted (rpm, a concurrency slot), settled once answered. */
-async function admitted(call: Call, work: (headers: Record<string, string>) => Promise<Response>): Promise<Response> {
-  const { c, config, key } = call;
-  const defer = (w: Promise<unknown>) => c.executionCtx.waitUntil(w.catch(logBackgroundFailure));
-  const admission = await admitKey(c.env, config, key, { model: '-', tokens: 0, worstCostUsd: 0 }, defer);
-  try {
-    return await work(admission.headers);
-  } finally {
-    defer(admission.settle({}));
-  }
-}
+/** Runs `work` as one of the key's requests (`state-admission.ts`). */
+const admitted = (call: Call, work: (headers: Record<string, string>) => Promise<Response>): Promise<Response> =>
+  admitStateCall(call.c, call.config, call.key, async (headers) => ({ response: await work(headers) }));
 
 /** Sends one call to `node`: its answer (a 4xx included), or `failed` with the reason it could not answer (timeout, connection, 5xx, 429, …). */
 async function send(call: Call, node: NodeConfig, method: Method, path: string, body: Uint8Array | undefined, deadline: number): Promise<Sent | { failed: string }> {

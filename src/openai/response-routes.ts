@@ -15,12 +15,11 @@ import type { AppEnv } from '../bindings';
 import { authenticate } from '../auth/keys';
 import { loadConfig, type LoadedConfig } from '../config/load';
 import type { NodeConfig } from '../config/schema';
-import { admitKey } from '../limits/admission';
 import { RouterError } from '../errors/router-error';
+import { admitStateCall } from './state-admission';
 import { classify } from '../forward/outcome';
 import { relayBytes, relaySse } from '../forward/relay';
 import { credentialFor, sendAttempt, upstreamHeaders } from '../forward/upstream';
-import { logBackgroundFailure } from '../http/background';
 import { adapterFor } from '../providers/registry';
 import { responseIdSigner, responseIdTagger, verifyResponseId } from './response-ids';
 
@@ -36,17 +35,8 @@ async function followUp(c: Context<AppEnv>, method: string, suffix: string): Pro
   const owner = await verifyResponseId(signer, tagged);
   const node = owner ? config.nodesById.get(owner.nodeId) : undefined;
   if (!owner || !node || owner.keyId !== key.id) throw notFound(tagged.slice(0, 300));
-  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work.catch(logBackgroundFailure));
-  const admission = await admitKey(c.env, config, key, { model: '-', tokens: 0, worstCostUsd: 0 }, defer);
-  let done: Promise<unknown> = Promise.resolve();
-  try {
-    const relayed = await relayFollowUp(c, config, { tagged, owner, node, signer, method, suffix }, admission.headers);
-    done = relayed.done;
-    return relayed.response;
-  } finally {
-    // The slot is freed once the answer is delivered (a resumed stream: once it ends); the request stays counted in its minute.
-    defer(done.catch(() => undefined).then(() => admission.settle({})));
-  }
+  // One of the key's requests: its slot freed once the answer is delivered (a resumed stream: once it ends).
+  return admitStateCall(c, config, key, (headers) => relayFollowUp(c, config, { tagged, owner, node, signer, method, suffix }, headers));
 }
 
 interface FollowUp {
